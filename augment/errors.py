@@ -1,0 +1,22 @@
+"""The project's exceptions: all are ``ValueError``s that name the bad value."""
+
+
+class InvalidExample(ValueError):
+    """A ``squad_v2`` row that cannot be augmented as it is; the message names its id and the problem.
+
+    ``reason`` is a short machine-readable tag (``answer_mismatch``, ``offset_out_of_range``,
+    ``empty_context``, ``empty_question``, ``bad_type``, ``missing_id``) used to count rejects.
+    """
+
+    def __init__(self, example_id, message: str, reason: str = "invalid"):
+        self.example_id = example_id
+        self.reason = reason
+        super().__init__(f"example {example_id!r}: {message}")
+
+
+class InputError(ValueError):
+    """An input file or dataset that cannot be read at all (missing, truncated, wrong schema)."""
+
+
+class ConfigError(ValueError):
+    """An option value or a combination of options that cannot work."""

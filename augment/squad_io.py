@@ -1,0 +1,205 @@
+"""Reading SQuAD 2.0 from anywhere into rows of the Hugging Face ``squad_v2`` shape.
+
+Every reader yields plain dicts::
+
+    {"id", "title", "context", "question",
+     "answers": {"text": [...], "answer_start": [...]},
+     "plausible_answers": {"text": [...], "answer_start": [...]},
+     "is_impossible": bool}
+
+Sources: an official SQuAD JSON file (nested ``data/paragraphs/qas``), a JSON-lines file of rows,
+a directory written by ``datasets.save_to_disk`` (an ``augment-squad`` output directory is one),
+a directory of such JSON/JSONL files (``data/sample/``), or a hub dataset id (``squad_v2``).
+
+Structural problems (truncated JSON, a missing ``data`` or ``paragraphs`` key, a missing file) raise
+:class:`InputError` naming the file and the position or key. Problems of single records (a bad offset,
+an empty question) are left to :func:`augment.validate.validate_example`, so a pipeline can reject one
+record and go on.
+
+    >>> rows = iter_rows("data/sample")                      # doctest: +SKIP
+    >>> next(rows)["answers"]                                 # doctest: +SKIP
+    {'text': ['in the late 1990s'], 'answer_start': [269]}
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Iterator
+
+from augment.errors import InputError
+
+SAMPLE_HINT = "use --input FILE.json|FILE.jsonl|DIR, for example the bundled data/sample/"
+
+
+def _spans(raw, where: str, path) -> dict:
+    """Official ``[{"text", "answer_start"}]`` lists (or an already columnar dict) to columns."""
+    if raw is None:
+        return {"text": [], "answer_start": []}
+    if isinstance(raw, dict):
+        return {"text": list(raw.get("text", [])), "answer_start": list(raw.get("answer_start", []))}
+    if not isinstance(raw, list):
+        raise InputError(f"{path}: {where}: expected a list of answers, got {type(raw).__name__}")
+    texts, starts = [], []
+    for k, ans in enumerate(raw):
+        if not isinstance(ans, dict) or "text" not in ans or "answer_start" not in ans:
+            raise InputError(f"{path}: {where}[{k}]: expected {{'text', 'answer_start'}}, got {ans!r:.80}")
+        texts.append(ans["text"])
+        starts.append(ans["answer_start"])
+    return {"text": texts, "answer_start": starts}
+
+
+def normalize_row(row: dict) -> dict:
+    """Fill the optional columns of a ``squad_v2`` row (plausible answers, is_impossible)."""
+    out = dict(row)
+    out.setdefault("title", "")
+    answers = out.get("answers") or {"text": [], "answer_start": []}
+    if isinstance(answers, list):
+        answers = _spans(answers, "answers", "row")
+    out["answers"] = answers
+    plaus = out.get("plausible_answers") or {"text": [], "answer_start": []}
+    if isinstance(plaus, list):
+        plaus = _spans(plaus, "plausible_answers", "row")
+    out["plausible_answers"] = plaus
+    if out.get("is_impossible") is None:
+        out["is_impossible"] = len(answers.get("text", [])) == 0
+    return out
+
+
+def read_official_json(path) -> Iterator[dict]:
+    """Rows of an official SQuAD-format file, in file order."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}: invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path}: not UTF-8 text at byte {e.start}") from None
+    if isinstance(doc, list):  # a JSON array of rows rather than the nested format
+        for i, row in enumerate(doc):
+            if not isinstance(row, dict):
+                raise InputError(f"{path}: item [{i}] is {type(row).__name__}, expected an object")
+            yield normalize_row(row)
+        return
+    if not isinstance(doc, dict) or "data" not in doc:
+        raise InputError(f"{path}: missing key 'data' (expected the official SQuAD format "
+                         "{'data': [{'title', 'paragraphs': [{'context', 'qas'}]}]})")
+    for i, article in enumerate(doc["data"]):
+        if not isinstance(article, dict) or "paragraphs" not in article:
+            raise InputError(f"{path}: data[{i}]: missing key 'paragraphs'")
+        for j, para in enumerate(article["paragraphs"]):
+            where = f"data[{i}].paragraphs[{j}]"
+            for key in ("context", "qas"):
+                if not isinstance(para, dict) or key not in para:
+                    raise InputError(f"{path}: {where}: missing key {key!r}")
+            for k, qa in enumerate(para["qas"]):
+                if not isinstance(qa, dict):
+                    raise InputError(f"{path}: {where}.qas[{k}]: expected an object")
+                answers = _spans(qa.get("answers"), f"{where}.qas[{k}].answers", path)
+                yield {
+                    "id": qa.get("id"),
+                    "title": article.get("title", ""),
+                    "context": para["context"],
+                    "question": qa.get("question"),
+                    "answers": answers,
+                    "plausible_answers": _spans(qa.get("plausible_answers"),
+                                                f"{where}.qas[{k}].plausible_answers", path),
+                    "is_impossible": bool(qa.get("is_impossible", not answers["text"])),
+                }
+
+
+def read_jsonl(path) -> Iterator[dict]:
+    """Rows of a JSON-lines file, one ``squad_v2`` row per line, streamed."""
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise InputError(f"{path}: invalid JSON on line {lineno} column {e.colno}: {e.msg}") from None
+            if not isinstance(row, dict):
+                raise InputError(f"{path}: line {lineno} is {type(row).__name__}, expected an object")
+            yield normalize_row(row)
+
+
+def _is_saved_dataset(path: Path) -> bool:
+    return (path / "dataset_info.json").exists() or (path / "dataset_dict.json").exists() or (
+        path / "state.json").exists()
+
+
+def read_saved_dataset(path, split: str = "train") -> Iterator[dict]:
+    """Rows of a ``datasets.save_to_disk`` directory (Dataset or DatasetDict), memory-mapped."""
+    import datasets
+
+    ds = datasets.load_from_disk(str(path))
+    if isinstance(ds, datasets.DatasetDict):
+        if split not in ds:
+            raise InputError(f"{path}: no split {split!r}; it has {sorted(ds)}")
+        ds = ds[split]
+    for row in ds:
+        yield normalize_row(row)
+
+
+def read_hub(name: str, split: str = "train") -> Iterator[dict]:
+    """Rows of a hub dataset (``squad_v2`` by default). Needs the network or a warm cache."""
+    import datasets
+
+    try:
+        ds = datasets.load_dataset(name, split=split)
+    except Exception as e:  # the hub raises many types when offline; all mean the same to a user
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise InputError(f"could not load dataset {name!r} (split {split!r}) from the Hugging Face Hub "
+                         f"({first[:160]}); offline? {SAMPLE_HINT}") from None
+    for row in ds:
+        yield normalize_row(row)
+
+
+def data_files(path: Path) -> list[Path]:
+    files = sorted(p for p in path.iterdir() if p.suffix in (".json", ".jsonl"))
+    if not files:
+        raise InputError(f"{path}: directory holds neither a saved dataset nor .json/.jsonl files")
+    return files
+
+
+def iter_rows(source: str | os.PathLike, split: str = "train") -> Iterator[dict]:
+    """Rows from a file, a directory or a hub id; see the module docstring."""
+    path = Path(source)
+    if path.is_dir():
+        if _is_saved_dataset(path):
+            yield from read_saved_dataset(path, split)
+        else:
+            for f in data_files(path):
+                yield from iter_rows(f, split)
+        return
+    if path.suffix == ".jsonl":
+        if not path.exists():
+            raise InputError(f"{path}: no such file")
+        yield from read_jsonl(path)
+    elif path.suffix == ".json":
+        if not path.exists():
+            raise InputError(f"{path}: no such file")
+        yield from read_official_json(path)
+    elif os.sep in str(source) or path.suffix or str(source).startswith("."):
+        raise InputError(f"{source}: no such file or directory; {SAMPLE_HINT}")
+    else:
+        yield from read_hub(str(source), split)
+
+
+def fingerprint(source: str | os.PathLike, split: str = "train") -> str:
+    """SHA-256 over the bytes of a local source (every file of a directory), or the hub id and split."""
+    path = Path(source)
+    h = hashlib.sha256()
+    if path.is_file():
+        files = [path]
+    elif path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+    else:
+        return "hub:" + hashlib.sha256(f"{source}:{split}".encode()).hexdigest()
+    for f in files:
+        h.update(str(f.relative_to(path) if path.is_dir() else f.name).encode())
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    return "sha256:" + h.hexdigest()
