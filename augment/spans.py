@@ -1,0 +1,61 @@
+"""Edits on a text, and answer spans carried through them by offset arithmetic (never by searching).
+
+    >>> e = [Edit("context", 4, 9, "quick", "speedy", "mlm")]
+    >>> apply_edits("The quick fox", e)
+    'The speedy fox'
+    >>> shift_offset(10, e)          # "fox" moves one character right
+    11
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Replace ``original`` at ``[start, end)`` of the original ``field`` text by ``replacement``."""
+
+    field: str  # "context" or "question"
+    start: int
+    end: int
+    original: str
+    replacement: str
+    source: str  # "mlm" or "glove"
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def apply_edits(text: str, edits) -> str:
+    """The text with non-overlapping ``edits`` (offsets in ``text``) applied; everything else kept."""
+    parts, pos = [], 0
+    for e in sorted(edits, key=lambda e: e.start):
+        if e.start < pos:
+            raise ValueError(f"overlapping edits at {e.start}: {e!r}")
+        if text[e.start:e.end] != e.original:
+            raise ValueError(f"edit {e!r} does not match the text there ({text[e.start:e.end]!r})")
+        parts.append(text[pos:e.start])
+        parts.append(e.replacement)
+        pos = e.end
+    parts.append(text[pos:])
+    return "".join(parts)
+
+
+def shift_offset(offset: int, edits) -> int:
+    """Where original position ``offset`` lands after the edits that end at or before it."""
+    return offset + sum(len(e.replacement) - (e.end - e.start) for e in edits if e.end <= offset)
+
+
+def move_spans(spans: dict, new_text: str, edits) -> dict:
+    """Carry ``{"text", "answer_start"}`` through ``edits`` of the context.
+
+    Edits lie either wholly outside a span or wholly inside it (the sampler never touches a word that
+    straddles a span boundary), so both ends move by offset arithmetic and the text is the slice of the
+    new context between them: with ``answer_policy="keep"`` it is the old text unchanged.
+    """
+    texts, starts = [], []
+    for t, s in zip(spans["text"], spans["answer_start"]):
+        a, b = shift_offset(s, edits), shift_offset(s + len(t), edits)
+        texts.append(new_text[a:b])
+        starts.append(a)
+    return {"text": texts, "answer_start": starts}
