@@ -1,0 +1,46 @@
+"""Hidden-state distillation loss (TinyBERT eq. 8 and 9) with trainable width projections."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def masked_mse(student: torch.Tensor, teacher: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over the entries where ``mask`` (broadcastable to the inputs) is true."""
+    mask = mask.to(student.dtype).expand_as(student)
+    return ((student - teacher) ** 2 * mask).sum() / mask.sum().clamp_min(1.0)
+
+
+class HiddenStateLoss(nn.Module):
+    """Sum over mapped layer pairs of the MSE between projected student and teacher hidden states.
+
+    One ``nn.Linear(student_width, teacher_width)`` per pair (embeddings included) when the widths differ,
+    none when they are equal. TinyBERT learns ``W_h`` to map student states into the teacher's space; a known
+    trainer (Haystack 1.x) built its projections after the optimizer, so they never trained, and reused one
+    leftover projection for every layer. Build this module before the optimizer and give it its parameters.
+
+    ``forward(student_states, teacher_states, attention_mask)``: two equal-length sequences of (B, T, D_s) and
+    (B, T, D_t) tensors, already paired by the layer map, and the (B, T) attention mask. Padding positions are
+    excluded; the mean runs over the remaining positions and the teacher's width. Returns a scalar.
+    """
+
+    def __init__(self, student_width: int, teacher_width: int, num_pairs: int):
+        super().__init__()
+        self.student_width, self.teacher_width = student_width, teacher_width
+        if student_width == teacher_width:
+            self.projections = None
+        else:
+            self.projections = nn.ModuleList(nn.Linear(student_width, teacher_width) for _ in range(num_pairs))
+        self.num_pairs = num_pairs
+
+    def forward(self, student_states, teacher_states, attention_mask) -> torch.Tensor:
+        if len(student_states) != self.num_pairs or len(teacher_states) != self.num_pairs:
+            raise ValueError(f"expected {self.num_pairs} paired states, got {len(student_states)} student and "
+                             f"{len(teacher_states)} teacher")
+        mask = attention_mask.bool()[..., None]  # (B, T, 1)
+        total = student_states[0].new_zeros((), dtype=torch.float32)
+        for i, (s, t) in enumerate(zip(student_states, teacher_states)):
+            if self.projections is not None:
+                s = self.projections[i](s)  # (B, T, D_s) -> (B, T, D_t)
+            total = total + masked_mse(s.float(), t.detach().float(), mask)
+        return total

@@ -1,0 +1,59 @@
+"""One module that owns everything trainable in TinyBERT's intermediate stage: the student and the projections.
+
+Wrapping both in one ``nn.Module`` means ``Accelerator.prepare`` (DDP) and the optimizer see the projections as
+ordinary parameters, which is the fix for trainers that build them too late to ever train.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from augment.distill.attention_capture import ScoreCapture
+from augment.distill.attention_loss import AttentionScoreLoss
+from augment.distill.hidden_loss import HiddenStateLoss
+from augment.distill.layer_map import LayerMap
+
+MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def model_inputs(batch: dict) -> dict:
+    return {k: batch[k] for k in MODEL_INPUTS if k in batch}
+
+
+@torch.no_grad()
+def teacher_intermediates(teacher, batch: dict) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """The teacher's hidden states (embeddings first) and pre-softmax attention scores for one batch."""
+    with ScoreCapture(teacher) as cap:
+        out = teacher(**model_inputs(batch), output_hidden_states=True)
+    return list(out.hidden_states), cap.scores
+
+
+class IntermediateDistiller(nn.Module):
+    """``forward(batch, teacher_hidden, teacher_scores)`` -> {"loss", "hidden", "attention"}.
+
+    The student must use the capturing attention implementation (``use_score_attention``). The two losses are
+    added without weights, as in TinyBERT.
+
+        >>> distiller = IntermediateDistiller(student, LayerMap(2, 4), teacher.config.hidden_size)  # doctest: +SKIP
+        >>> optimizer = torch.optim.AdamW(distiller.parameters())   # includes the projections
+    """
+
+    def __init__(self, student, layer_map: LayerMap, teacher_width: int):
+        super().__init__()
+        self.student = student
+        self.layer_map = layer_map
+        self.hidden_loss = HiddenStateLoss(student.config.hidden_size, teacher_width,
+                                           len(layer_map.hidden_pairs))
+        self.attention_loss = AttentionScoreLoss()
+
+    def forward(self, batch: dict, teacher_hidden, teacher_scores) -> dict[str, torch.Tensor]:
+        with ScoreCapture(self.student) as cap:
+            out = self.student(**model_inputs(batch), output_hidden_states=True)
+        mask = batch["attention_mask"]
+        s_hidden = [out.hidden_states[s] for s, _ in self.layer_map.hidden_pairs]
+        t_hidden = [teacher_hidden[t] for _, t in self.layer_map.hidden_pairs]
+        s_scores = [cap.scores[s] for s, _ in self.layer_map.attention_pairs]
+        t_scores = [teacher_scores[t] for _, t in self.layer_map.attention_pairs]
+        hidden = self.hidden_loss(s_hidden, t_hidden, mask)
+        attention = self.attention_loss(s_scores, t_scores, mask)
+        return {"loss": hidden + attention, "hidden": hidden, "attention": attention}

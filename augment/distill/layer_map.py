@@ -1,0 +1,82 @@
+"""TinyBERT's uniform layer mapping and the checks that a teacher/student pair can be distilled."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from augment.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class LayerMap:
+    """Student layer m -> teacher layer m * k, k = teacher layers / student layers (TinyBERT sec. 3.1).
+
+    ``hidden_pairs`` index ``output_hidden_states`` (0 = embeddings, which map to the teacher's embeddings);
+    ``attention_pairs`` index the per-layer attention scores (0 = first transformer layer).
+
+        >>> LayerMap(student_layers=2, teacher_layers=4).hidden_pairs
+        ((0, 0), (1, 2), (2, 4))
+        >>> LayerMap(student_layers=2, teacher_layers=4).attention_pairs
+        ((0, 1), (1, 3))
+    """
+
+    student_layers: int
+    teacher_layers: int
+
+    def __post_init__(self):
+        if self.student_layers < 1 or self.teacher_layers % self.student_layers:
+            raise ConfigError(f"teacher has {self.teacher_layers} layers and student {self.student_layers}: the "
+                              "uniform layer map needs the teacher's count to be a multiple of the student's")
+
+    @property
+    def k(self) -> int:
+        return self.teacher_layers // self.student_layers
+
+    @property
+    def hidden_pairs(self) -> tuple[tuple[int, int], ...]:
+        return tuple((m, m * self.k) for m in range(self.student_layers + 1))
+
+    @property
+    def attention_pairs(self) -> tuple[tuple[int, int], ...]:
+        # Layer m (1-based) is index m - 1 in the list of attention scores.
+        return tuple((m - 1, m * self.k - 1) for m in range(1, self.student_layers + 1))
+
+
+def pair_problems(student_config, teacher_config, student_vocab: dict | None, teacher_vocab: dict | None,
+                  intermediate: bool, max_length: int) -> list[str]:
+    """Every reason the pair cannot be distilled, as messages (empty list: fine).
+
+    Called with the configs and vocabularies only, before any weights load, so a bad pair costs nothing.
+    """
+    problems = []
+    if student_vocab is not None and teacher_vocab is not None and student_vocab != teacher_vocab:
+        only_s = len(set(student_vocab) - set(teacher_vocab))
+        only_t = len(set(teacher_vocab) - set(student_vocab))
+        what = (f"{only_s} tokens only in the student's, {only_t} only in the teacher's" if only_s or only_t
+                else "same tokens, different ids")
+        problems.append(f"teacher and student tokenizers have different vocabularies ({len(teacher_vocab)} vs "
+                        f"{len(student_vocab)} entries; {what}); the teacher's logits would refer to other "
+                        "tokens: pick a student built on the teacher's tokenizer")
+    for name, cfg in (("student", student_config), ("teacher", teacher_config)):
+        limit = getattr(cfg, "max_position_embeddings", None)
+        if limit is not None and max_length > limit:
+            problems.append(f"--max-length {max_length} exceeds the {name}'s {limit} positions")
+    if intermediate:
+        s_layers, t_layers = student_config.num_hidden_layers, teacher_config.num_hidden_layers
+        if t_layers % s_layers:
+            problems.append(f"teacher has {t_layers} layers and student {s_layers}: intermediate distillation "
+                            "needs the teacher's layer count to be a multiple of the student's "
+                            "(or use --stage prediction)")
+        s_heads, t_heads = student_config.num_attention_heads, teacher_config.num_attention_heads
+        if s_heads != t_heads:
+            problems.append(f"teacher has {t_heads} attention heads and student {s_heads}: the attention loss "
+                            "compares head by head, so they must be equal (or use --stage prediction)")
+    return problems
+
+
+def check_pair(student_config, teacher_config, student_vocab=None, teacher_vocab=None, intermediate=True,
+               max_length: int = 384) -> None:
+    """Raise :class:`ConfigError` listing every problem of the pair at once."""
+    problems = pair_problems(student_config, teacher_config, student_vocab, teacher_vocab, intermediate,
+                             max_length)
+    if problems:
+        raise ConfigError("; ".join(problems))

@@ -1,0 +1,68 @@
+"""Prediction-layer distillation loss for extractive QA (TinyBERT eq. 10, with a hard-label term)."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def _masked_log_softmax(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """log-softmax over the positions where ``mask`` is true; -inf elsewhere.  (B, T) -> (B, T)"""
+    return torch.log_softmax(logits.float().masked_fill(~mask, float("-inf")), dim=-1)
+
+
+def _kl(teacher_logits, student_logits, mask, temperature: float) -> torch.Tensor:
+    """Mean over windows of KL(p_teacher || p_student) at temperature T, both restricted to ``mask``."""
+    log_p = _masked_log_softmax(teacher_logits / temperature, mask)  # (B, T)
+    log_q = _masked_log_softmax(student_logits / temperature, mask)
+    # Excluded positions have p = 0 and log p = log q = -inf; where() keeps their 0 * nan out of the sum.
+    terms = torch.where(mask, log_p.exp() * (log_p - log_q), torch.zeros_like(log_p))
+    return terms.sum(-1).mean()
+
+
+def _ce(student_logits, mask, positions) -> torch.Tensor:
+    """Hard-label cross-entropy over the masked positions; labels always lie on a masked position."""
+    return nn.functional.nll_loss(_masked_log_softmax(student_logits, mask), positions)
+
+
+class PredictionLoss(nn.Module):
+    """``w * kd + (1 - w) * ce`` over the start and end distributions of each window.
+
+    ``kd`` is KL(teacher || student) of the softmaxes at temperature T, multiplied by T² so its gradients keep
+    the same scale as T changes (Hinton et al., 2015, sec. 2). KL equals TinyBERT's soft cross-entropy minus the
+    teacher's entropy, a constant, so the gradients are the same and a perfect student scores 0. ``ce`` is the
+    usual QA cross-entropy on the gold start/end indices (CLS for unanswerable windows). Start and end losses
+    are averaged, as in ``BertForQuestionAnswering``.
+
+    Both softmaxes range over ``context_mask`` only (context tokens plus CLS): the question and padding can
+    never be an answer, and letting them take probability mass would distil noise.
+
+    Inputs: start/end logits (B, T) of student and teacher, ``context_mask`` (B, T) of 0/1, and for the hard
+    term ``start_positions``/``end_positions`` (B,). ``teacher_*`` may be None when ``distill_weight`` is 0.
+    Returns a dict with ``loss``, ``kd`` and ``ce`` (scalars).
+
+        >>> loss_fn = PredictionLoss(temperature=2.0, distill_weight=0.5)    # doctest: +SKIP
+        >>> loss_fn(s_start, s_end, t_start, t_end, context_mask, starts, ends)["loss"]
+    """
+
+    def __init__(self, temperature: float = 1.0, distill_weight: float = 1.0):
+        super().__init__()
+        if temperature <= 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
+        if not 0.0 <= distill_weight <= 1.0:
+            raise ValueError(f"distill_weight must be in [0, 1], got {distill_weight}")
+        self.temperature = float(temperature)
+        self.distill_weight = float(distill_weight)
+
+    def forward(self, student_start, student_end, teacher_start, teacher_end, context_mask,
+                start_positions=None, end_positions=None) -> dict[str, torch.Tensor]:
+        mask = context_mask.bool()
+        w, t = self.distill_weight, self.temperature
+        zero = student_start.new_zeros((), dtype=torch.float32)
+        kd = ce = zero
+        if w > 0:
+            kd = (_kl(teacher_start, student_start, mask, t) + _kl(teacher_end, student_end, mask, t)) / 2 * t * t
+        if w < 1:
+            if start_positions is None or end_positions is None:
+                raise ValueError("distill_weight < 1 needs start_positions and end_positions")
+            ce = (_ce(student_start, mask, start_positions) + _ce(student_end, mask, end_positions)) / 2
+        return {"loss": w * kd + (1 - w) * ce, "kd": kd, "ce": ce}

@@ -1,0 +1,47 @@
+import pytest
+import torch
+
+from augment.distill.hidden_loss import HiddenStateLoss
+
+
+def test_mse_over_real_positions_only_equal_widths():
+    s = torch.tensor([[[1.0, 2.0], [3.0, 4.0], [100.0, 100.0]]])  # (1, 3, 2), last token is padding
+    t = torch.tensor([[[0.0, 2.0], [3.0, 2.0], [0.0, 0.0]]])
+    mask = torch.tensor([[1, 1, 0]])
+    loss = HiddenStateLoss(2, 2, num_pairs=1)
+    assert loss.projections is None
+    assert loss([s], [t], mask).item() == pytest.approx((1 + 0 + 0 + 4) / 4)
+
+
+def test_one_projection_per_pair_gets_gradients_and_trains():
+    torch.manual_seed(0)
+    loss = HiddenStateLoss(3, 5, num_pairs=2)
+    assert len(loss.projections) == 2
+    s = [torch.randn(2, 4, 3) for _ in range(2)]
+    t = [torch.randn(2, 4, 5) for _ in range(2)]
+    mask = torch.tensor([[1, 1, 1, 0], [1, 1, 0, 0]])
+    before = [p.detach().clone() for p in loss.parameters()]
+    opt = torch.optim.SGD(loss.parameters(), lr=0.1)
+    first = None
+    for _ in range(20):
+        opt.zero_grad()
+        value = loss(s, t, mask)
+        value.backward()
+        assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in loss.parameters())
+        opt.step()
+        first = value.item() if first is None else first
+    assert loss(s, t, mask).item() < first
+    assert all(not torch.equal(b, p) for b, p in zip(before, loss.parameters()))
+    # The projection of pair 0 never sees pair 1's states: the two are trained separately.
+    assert not torch.equal(loss.projections[0].weight, loss.projections[1].weight)
+
+
+def test_padding_changes_nothing_with_projection():
+    torch.manual_seed(1)
+    loss = HiddenStateLoss(3, 5, num_pairs=1)
+    s, t = torch.randn(1, 4, 3), torch.randn(1, 4, 5)
+    mask = torch.tensor([[1, 1, 0, 0]])
+    s2, t2 = s.clone(), t.clone()
+    s2[0, 2:] = 50.0
+    t2[0, 3] = -7.0
+    assert loss([s], [t], mask).item() == pytest.approx(loss([s2], [t2], mask).item())

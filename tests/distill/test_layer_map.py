@@ -1,0 +1,34 @@
+import pytest
+from transformers import BertConfig
+
+from augment.distill.layer_map import LayerMap, check_pair
+from augment.errors import ConfigError
+
+
+def cfg(layers, heads, width=64):
+    return BertConfig(vocab_size=10, hidden_size=width, num_hidden_layers=layers, num_attention_heads=heads)
+
+
+def test_uniform_map_student_m_to_teacher_mk():
+    lm = LayerMap(student_layers=4, teacher_layers=12)
+    assert lm.k == 3
+    assert lm.hidden_pairs == ((0, 0), (1, 3), (2, 6), (3, 9), (4, 12))
+    assert lm.attention_pairs == ((0, 2), (1, 5), (2, 8), (3, 11))
+
+
+def test_incompatible_pairs_are_reported_together():
+    with pytest.raises(ConfigError) as e:
+        check_pair(cfg(3, 2, 32), cfg(4, 4), {"a": 0}, {"a": 1}, intermediate=True)
+    msg = str(e.value)
+    assert "multiple of the student's" in msg and "heads" in msg and "vocabularies" in msg
+
+
+def test_prediction_stage_allows_other_depths_and_heads_but_not_vocab():
+    check_pair(cfg(3, 2, 32), cfg(4, 4), {"a": 0}, {"a": 0}, intermediate=False)
+    with pytest.raises(ConfigError, match="vocabularies"):
+        check_pair(cfg(2, 4), cfg(4, 4), {"a": 0}, {"b": 0}, intermediate=False)
+
+
+def test_layer_map_rejects_indivisible_counts():
+    with pytest.raises(ConfigError, match="multiple"):
+        LayerMap(student_layers=5, teacher_layers=12)
