@@ -1,0 +1,53 @@
+"""The reference method for ``mlm_mode="exact"``, kept deliberately plain and separate from the
+library: for every eligible single-piece word, one forward pass of the full model (LM head over every
+position) over the whole context, or over a window of the model's length centred on the word, then
+the top-k of the vocabulary after dropping special, unused, continuation and non-alphabetic tokens
+and the word itself."""
+import torch
+
+from augment.segment import english_stopwords, is_eligible, split_words
+
+
+def reference_candidates(model, tokenizer, text, top_k):
+    words = split_words(text)
+    sw = english_stopwords()
+    enc = tokenizer(text, return_offsets_mapping=True, return_special_tokens_mask=True, verbose=False)
+    ids, offs, special = enc["input_ids"], enc["offset_mapping"], enc["special_tokens_mask"]
+    content = [i for i, s in enumerate(special) if s == 0]
+    prefix, suffix = ids[:content[0]], ids[content[-1] + 1:]
+    max_len = min(model.config.max_position_embeddings, tokenizer.model_max_length)
+    if model.config.model_type == "roberta":
+        max_len = min(max_len, model.config.max_position_embeddings - model.config.pad_token_id - 1)
+    room = max_len - len(prefix) - len(suffix)
+    spaced_bpe = tokenizer(" a", add_special_tokens=False)["input_ids"] != tokenizer("a", add_special_tokens=False)["input_ids"]
+    vocab = tokenizer.batch_decode([[i] for i in range(model.config.vocab_size)])
+    out = {}
+    for wi, w in enumerate(words):
+        if not is_eligible(w.text, sw):
+            continue
+        covering = [t for t in content if offs[t][0] < w.end and offs[t][1] > w.start]
+        if len(covering) != 1 or tuple(offs[covering[0]]) != (w.start, w.end):
+            continue
+        c = covering[0] - content[0]  # index among the content tokens
+        a = 0 if len(content) <= room else min(max(c - room // 2, 0), len(content) - room)
+        window = [ids[t] for t in content][a:a + room]
+        window[c - a] = tokenizer.mask_token_id
+        inp = torch.tensor([prefix + window + suffix])
+        with torch.no_grad():
+            logits = model(input_ids=inp).logits[0, len(prefix) + c - a]
+        want_space = spaced_bpe and w.start > 0 and text[w.start - 1].isspace()
+        cands = []
+        for tid in torch.argsort(logits, descending=True, stable=True).tolist():
+            s = vocab[tid]
+            if tid in tokenizer.all_special_ids:
+                continue
+            if want_space:
+                ok = s.startswith(" ") and s[1:].isalpha()
+            else:
+                ok = s.isalpha()
+            if ok and s.strip().lower() != w.text.lower():
+                cands.append(s.strip())
+            if len(cands) == top_k:
+                break
+        out[wi] = cands
+    return out

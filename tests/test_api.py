@@ -1,0 +1,233 @@
+"""The augment_example API: spans stay char-exact, edits replay, output is deterministic."""
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from augment import Augmenter, ConfigError, InvalidExample, augment_example
+from augment.spans import Edit, apply_edits
+
+
+def assert_row_exact(row):
+    for field in ("answers", "plausible_answers"):
+        for t, s in zip(row[field]["text"], row[field]["answer_start"]):
+            assert row["context"][s:s + len(t)] == t, (row["id"], field, t, s)
+
+
+def replay(original: dict, row: dict) -> None:
+    """Applying the recorded edits to the original reproduces the variant exactly."""
+    edits = [Edit(**e) for e in row["edits"]]
+    assert apply_edits(original["context"], [e for e in edits if e.field == "context"]) == row["context"]
+    assert apply_edits(original["question"], [e for e in edits if e.field == "question"]) == row["question"]
+
+
+def ex(context, answers=(), plausible=(), question="What is it?", id="x1"):
+    return {"id": id, "title": "T", "context": context, "question": question,
+            "answers": {"text": [context[s:e] for s, e in answers], "answer_start": [s for s, _ in answers]},
+            "plausible_answers": {"text": [context[s:e] for s, e in plausible],
+                                  "answer_start": [s for s, _ in plausible]}}
+
+
+def test_real_rows_keep_spans_replay_edits_and_preserve_answers(augmenter, sample_rows):
+    changed = 0
+    for r in sample_rows:
+        out = augmenter.augment_example(r, n=4)
+        assert [o["variant"] for o in out] == [1, 2, 3, 4]
+        for o in out:
+            assert o["orig_id"] == r["id"] and o["is_impossible"] == r["is_impossible"]
+            assert_row_exact(o)
+            replay(r, o)
+            # keep policy: the answers' texts never change, only their offsets.
+            assert o["answers"]["text"] == r["answers"]["text"]
+            assert o["plausible_answers"]["text"] == r["plausible_answers"]["text"]
+            changed += o["context"] != r["context"]
+            assert o["question"] == r["question"]  # augment_question is off by default
+    assert changed > 0.9 * 4 * len(sample_rows)
+    sources = {e["source"] for o in augmenter.augment_example(sample_rows[0], n=20) for e in o["edits"]}
+    assert sources == {"mlm", "glove"}
+
+
+def test_text_outside_replaced_words_is_byte_identical(augmenter):
+    context = ("The  Guitarist\tplayed\u00a0beautiful MUSIC in Houston,\nTexas — at the “Festival”; "
+               "her sister's band (U.S.A.) didn't play. 😀 東京 https://example.com/path?q=1")
+    original = ex(context)
+    rows = augmenter.augment_example(original, n=10)
+    for o in rows:
+        replay(original, o)  # the variant is the original with exactly these word swaps
+        pos = 0
+        for e in o["edits"]:
+            assert e["original"] == context[e["start"]:e["end"]] and e["start"] >= pos
+            pos = e["end"]
+        # Removing the swapped words from both leaves identical text: tabs, NBSP, quotes, emoji, URL.
+        kept_orig = "".join(context[a:b] for a, b in _gaps(o["edits"], len(context)))
+        shift, kept_new = 0, []
+        for a, b in _gaps(o["edits"], len(context)):
+            kept_new.append(o["context"][a + shift:b + shift])
+            nxt = next((e for e in o["edits"] if e["start"] == b), None)
+            if nxt:
+                shift += len(nxt["replacement"]) - (nxt["end"] - nxt["start"])
+        assert "".join(kept_new) == kept_orig
+    swapped = [e for o in rows for e in o["edits"]]
+    for e in swapped:
+        r = e["replacement"]
+        if e["original"] == "MUSIC":
+            assert r == r.upper()
+        if e["original"] in ("Guitarist", "Houston", "Texas", "Festival"):
+            assert r == r[:1].upper() + r[1:].lower()
+        if e["original"].islower():
+            assert r == r.lower()
+    assert len(swapped) > 10
+
+
+def _gaps(edits, n):
+    pos = 0
+    for e in edits:
+        yield pos, e["start"]
+        pos = e["end"]
+    yield pos, n
+
+
+ADVERSARIAL = [
+    # (context, answer spans as (start, end)) — partial words, repeats, overlaps, Unicode, long text.
+    ("He finished 12th in the 2012 race, and 12th again later.", [(37, 39), (12, 14)]),
+    ("Beyoncé Giselle Knowles-Carter sang. Knowles-Carter danced.", [(16, 23), (37, 51)]),
+    ("The singer's sister's band didn't tour; they're resting.", [(4, 12), (13, 21)]),
+    ("Tabs\tand  double  spaces\u00a0and\u200bzero-width\u3000ideographic spaces remain.", [(5, 8)]),
+    ("Emoji 😀 and CJK 東京タワー mixed with café and cafe\u0301 and naïve Zoë.", [(17, 22), (34, 38)]),
+    ("Visit https://example.com/a-b?x=1 or e-mail info@example.org, e.g. Dr. Smith of U.S. fame.", [(6, 33)]),
+    ("Overlapping answers: the famous Eiffel Tower in Paris stands tall.", [(32, 44), (25, 38), (39, 53)]),
+]
+
+
+@pytest.mark.parametrize("context, spans", ADVERSARIAL)
+@pytest.mark.parametrize("policy", ["keep", "replace"])
+def test_adversarial_shapes(augmenter, glove_kv, mlm_gen, context, spans, policy):
+    aug = augmenter if policy == "keep" else Augmenter(mlm=mlm_gen, glove=glove_kv, replace_prob=0.9,
+                                                       answer_policy="replace")
+    original = ex(context, answers=spans, plausible=spans[:1])
+    for o in aug.augment_example(original, n=8):
+        assert_row_exact(o)
+        replay(original, o)
+        if policy == "keep":
+            assert o["answers"]["text"] == original["answers"]["text"]
+
+
+def test_long_context_answer_at_the_end(augmenter, sample_rows):
+    """> 512 WordPieces: the answer at the very end keeps its text and exact offset shift."""
+    long_ctx = " ".join(r["context"] for r in sample_rows[::13])
+    tail = "The final answer is Montgomery Burns."
+    context = long_ctx + " " + tail
+    assert len(augmenter.mlm.tokenizer(context)["input_ids"]) > 512
+    s = context.index("Montgomery Burns")
+    original = ex(context, answers=[(s, s + 16)])
+    rows = augmenter.augment_example(original, n=5)
+    for o in rows:
+        assert_row_exact(o)
+        replay(original, o)
+        assert o["answers"]["text"] == ["Montgomery Burns"]
+    # Words past the 510th token were masked too (mlm edits there), not just GloVe.
+    late = [e for o in rows for e in o["edits"] if e["source"] == "mlm" and e["start"] > len(long_ctx) * 0.8]
+    assert late
+
+
+def test_replace_policy_rewrites_answers_from_the_new_context(glove_kv):
+    aug = Augmenter(mlm=None, glove=glove_kv, replace_prob=1.0, answer_policy="replace")
+    context = "The famous guitarist performed with the orchestra yesterday."
+    s = context.index("famous guitarist")
+    original = ex(context, answers=[(s, s + len("famous guitarist"))])
+    o = aug.augment_example(original, n=1)[0]
+    assert o["answers"]["text"][0] != "famous guitarist"  # every eligible word replaced (p = 1)
+    assert_row_exact(o)
+    keep = Augmenter(mlm=None, glove=glove_kv, replace_prob=1.0, answer_policy="keep")
+    k = keep.augment_example(original, n=1)[0]
+    assert k["answers"]["text"] == ["famous guitarist"]
+    assert all(not (e["start"] < s + 16 and s < e["end"]) for e in k["edits"])
+
+
+def test_word_straddling_an_answer_boundary_is_never_replaced(glove_kv):
+    """Answer 'owles' inside 'Knowles': even with answer_policy='replace' the word stays."""
+    aug = Augmenter(mlm=None, glove=glove_kv, replace_prob=1.0, answer_policy="replace")
+    context = "Beyonce Knowles performed."
+    original = ex(context, answers=[(10, 15)])
+    for o in aug.augment_example(original, n=3):
+        assert o["context"][8:15] == "Knowles" or o["context"].find("owles") == o["answers"]["answer_start"][0]
+        assert o["answers"]["text"] == ["owles"]
+        assert_row_exact(o)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_spans_exact_for_generated_texts_and_answers(glove_augmenter, data):
+    words = data.draw(st.lists(st.sampled_from(
+        ["music", "Guitar", "SINGER", "the", "of", "12th", "Knowles-Carter", "naïve", "😀", "東京", ",", ".",
+         "don't", "U.S.", "\t", "\u00a0", "  ", "\n", "famous", "Houston", "performed", "album", "x"]),
+        min_size=1, max_size=40))
+    seps = data.draw(st.lists(st.sampled_from([" ", "", "  ", "\t"]), min_size=len(words), max_size=len(words)))
+    context = "".join(w + s for w, s in zip(words, seps))
+    if not context.strip():
+        context = "music"
+    n_ans = data.draw(st.integers(0, 3))
+    spans = []
+    for _ in range(n_ans):
+        a = data.draw(st.integers(0, len(context) - 1))
+        b = data.draw(st.integers(a + 1, len(context)))
+        spans.append((a, b))
+    policy = data.draw(st.sampled_from(["keep", "replace"]))
+    glove_augmenter.answer_policy = policy
+    try:
+        original = ex(context, answers=spans, plausible=spans[:1], id=f"h{hash(context) % 1000}")
+        for o in glove_augmenter.augment_example(original, n=3):
+            assert_row_exact(o)
+            replay(original, o)
+            if policy == "keep":
+                assert o["answers"]["text"] == original["answers"]["text"]
+    finally:
+        glove_augmenter.answer_policy = "keep"
+
+
+def test_output_depends_only_on_seed_id_and_variant(mlm_gen, glove_kv, sample_rows):
+    rows = sample_rows[:12]
+    a = Augmenter(mlm=mlm_gen, glove=glove_kv, seed=7)
+    b = Augmenter(mlm=mlm_gen, glove=glove_kv, seed=7, cache_size=2)
+    batched = a.augment_batch(rows, n=5)
+    one_by_one = [b.augment_example(r, n=5) for r in reversed(rows)][::-1]
+    assert batched == one_by_one
+    other_seed = Augmenter(mlm=mlm_gen, glove=glove_kv, seed=8).augment_batch(rows, n=5)
+    assert other_seed != batched
+
+
+def test_variants_are_distinct_where_candidates_allow(augmenter, sample_rows):
+    for r in sample_rows[:10]:
+        out = augmenter.augment_example(r, n=20)
+        texts = {(o["context"], o["question"]) for o in out}
+        assert len(texts) == 20
+        assert (r["context"], r["question"]) not in texts
+
+
+def test_augment_question(mlm_gen, glove_kv, sample_rows):
+    aug = Augmenter(mlm=mlm_gen, glove=glove_kv, augment_question=True, replace_prob=0.5)
+    r = sample_rows[0]
+    out = aug.augment_example(r, n=10)
+    assert any(o["question"] != r["question"] for o in out)
+    for o in out:
+        replay(r, o)
+        assert_row_exact(o)
+
+
+def test_invalid_examples_raise_naming_the_id(augmenter):
+    bad = ex("Paris is in France.", answers=[(0, 5)], id="bad-1")
+    bad["answers"]["answer_start"] = [3]
+    with pytest.raises(InvalidExample, match="bad-1"):
+        augmenter.augment_example(bad)
+    with pytest.raises(InvalidExample, match="question is empty"):
+        augmenter.augment_example(ex("Some text.", question="  ", id="q2"))
+
+
+def test_api_function_and_option_errors(glove_kv):
+    with pytest.raises(ConfigError, match="replace_prob=1.5"):
+        Augmenter(mlm=None, glove=None, replace_prob=1.5)
+    with pytest.raises(ConfigError, match="answer_policy='drop'"):
+        Augmenter(mlm=None, glove=None, answer_policy="drop")
+    aug = Augmenter(mlm=None, glove=glove_kv)
+    e = ex("The famous guitarist performed.", answers=[(4, 10)])
+    assert augment_example(e, n=3, augmenter=aug) == aug.augment_example(e, n=3)
+    assert len(augment_example(e, n=3, mlm=None, glove=glove_kv)) == 3

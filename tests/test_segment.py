@@ -1,0 +1,29 @@
+from augment.segment import english_stopwords, is_eligible, match_case, split_words
+
+
+def test_words_are_views_of_the_original_text():
+    text = "Beyoncé\tKnowles-Carter's  12th\u00a0album (2003) — ‘Dangerously’ 😀 東京 e\u0301t\u200bé."
+    words = split_words(text)
+    assert all(text[w.start:w.end] == w.text for w in words)
+    assert [w.text for w in words][:7] == ["Beyoncé", "Knowles", "-", "Carter", "'", "s", "12th"]
+    # Whitespace of every kind separates words and is never part of one.
+    assert not any(ch.isspace() for w in words for ch in w.text)
+    # A decomposed accent stays inside its word instead of becoming a word of its own.
+    assert "e\u0301t" in [w.text for w in words]
+
+
+def test_eligibility_is_alphabetic_non_stopword():
+    sw = english_stopwords()
+    assert len(sw) == 179 and "the" in sw and "wouldn't" in sw
+    assert is_eligible("Singer", sw)
+    assert not is_eligible("The", sw)  # stopword, case-insensitively
+    assert not is_eligible("12th", sw)  # not purely alphabetic
+    assert not is_eligible("-", sw)
+
+
+def test_case_pattern_transfer():
+    assert match_case("singer", "artist") == "singer"
+    assert match_case("singer", "Artist") == "Singer"
+    assert match_case("singer", "NASA") == "SINGER"
+    assert match_case("Singer", "iPod") == "singer"  # mixed: no rule, lower case
+    assert match_case("x", "A") == "X"  # a single capital is Title case

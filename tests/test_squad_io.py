@@ -1,0 +1,59 @@
+import json
+
+import pytest
+
+from augment import InputError
+from augment.squad_io import fingerprint, iter_rows
+
+
+def test_official_json_rows(sample_path):
+    rows = list(iter_rows(sample_path))
+    assert len(rows) == 65 and sum(r["is_impossible"] for r in rows) == 15
+    imp = next(r for r in rows if r["is_impossible"])
+    assert imp["answers"] == {"text": [], "answer_start": []} and imp["plausible_answers"]["text"]
+    r = rows[0]
+    assert r["answers"] == {"text": ["in the late 1990s"], "answer_start": [269]}
+    assert list(iter_rows(sample_path.parent)) == rows  # a directory of JSON files
+
+
+def test_jsonl_and_saved_dataset_roundtrip(tmp_path, sample_rows):
+    import datasets
+
+    jl = tmp_path / "rows.jsonl"
+    jl.write_text("".join(json.dumps(r) + "\n" for r in sample_rows))
+    assert list(iter_rows(jl)) == sample_rows
+    ds = datasets.Dataset.from_list(sample_rows)
+    ds.save_to_disk(str(tmp_path / "ds"))
+    assert list(iter_rows(tmp_path / "ds")) == sample_rows
+    datasets.DatasetDict({"train": ds}).save_to_disk(str(tmp_path / "dd"))
+    assert len(list(iter_rows(tmp_path / "dd", split="train"))) == 65
+    with pytest.raises(InputError, match="no split 'validation'"):
+        list(iter_rows(tmp_path / "dd", split="validation"))
+
+
+def test_malformed_files_name_file_and_position(tmp_path, sample_path):
+    trunc = tmp_path / "trunc.json"
+    trunc.write_text(sample_path.read_text()[:5000])
+    with pytest.raises(InputError, match=r"trunc.json: invalid JSON at line \d+ column \d+"):
+        list(iter_rows(trunc))
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"data": [{"title": "x", "paragraphs": [{"qas": []}]}]}))
+    with pytest.raises(InputError, match=r"data\[0\].paragraphs\[0\]: missing key 'context'"):
+        list(iter_rows(bad))
+    with pytest.raises(InputError, match="missing key 'data'"):
+        (tmp_path / "nodata.json").write_text("{}")
+        list(iter_rows(tmp_path / "nodata.json"))
+    (tmp_path / "bad.jsonl").write_text('{"id": "a"}\n{"id": \n')
+    with pytest.raises(InputError, match="line 2"):
+        list(iter_rows(tmp_path / "bad.jsonl"))
+    with pytest.raises(InputError, match="no such file"):
+        list(iter_rows(tmp_path / "missing.json"))
+
+
+def test_fingerprint_changes_with_content(tmp_path, sample_path):
+    f = tmp_path / "a.json"
+    f.write_bytes(sample_path.read_bytes())
+    fp = fingerprint(f)
+    assert fp == fingerprint(f) and fp.startswith("sha256:")
+    f.write_bytes(sample_path.read_bytes().replace(b"Beyonc", b"Beyonk"))
+    assert fingerprint(f) != fp
