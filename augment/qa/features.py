@@ -1,0 +1,155 @@
+"""SQuAD rows to model features: sliding windows over the context with token-level answer labels.
+
+Follows the windowing of Hugging Face ``run_qa.py`` (question and context in one sequence, the context
+cut into windows of ``max_length`` tokens that overlap by ``doc_stride`` tokens), written against the
+tokenizer's own answers rather than assumptions about BERT:
+
+- the CLS index is where ``tokenizer.cls_token_id`` sits in the window (XLNet puts it last), 0 only for
+  a tokenizer without one;
+- context tokens are found with ``sequence_ids()``, never with ``token_type_ids`` (RoBERTa has none);
+- the question goes first unless the tokenizer pads on the left (XLNet-style), as in ``run_qa.py``;
+- answer labels come from the first answer's character span (``answer_start[0]``, ``len(text)``) and
+  the tokenizer's offsets; the text is never searched.
+
+Both functions are batched and plain (dict of lists in, dict of lists out), so they work directly as
+``Dataset.map(fn, batched=True, remove_columns=ds.column_names, fn_kwargs={"tokenizer": tok})``.
+
+    >>> feats = prepare_train_features(                      # doctest: +SKIP
+    ...     {"id": ["q1"], "question": ["Who?"], "context": ["Ann sang."],
+    ...      "answers": [{"text": ["Ann"], "answer_start": [0]}]}, tok, max_length=32, doc_stride=8)
+    >>> feats["start_positions"], feats["end_positions"]     # doctest: +SKIP
+    ([4], [4])
+"""
+from __future__ import annotations
+
+
+def _question_first(tokenizer) -> bool:
+    # run_qa.py: models that pad on the left (XLNet) take the context first.
+    return getattr(tokenizer, "padding_side", "right") == "right"
+
+
+def _tokenize(examples: dict, tokenizer, max_length: int, doc_stride: int):
+    """Windows of every row; returns the BatchEncoding and the index of the context sequence (0 or 1)."""
+    if doc_stride >= max_length:
+        raise ValueError(f"doc_stride ({doc_stride}) must be smaller than max_length ({max_length})")
+    # Leading spaces in some SQuAD questions waste window room and can make truncation fail (run_qa.py).
+    questions = [q.lstrip() for q in examples["question"]]
+    contexts = examples["context"]
+    first = _question_first(tokenizer)
+    enc = tokenizer(
+        questions if first else contexts,
+        contexts if first else questions,
+        truncation="only_second" if first else "only_first",
+        max_length=max_length,
+        stride=doc_stride,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+        padding="max_length",
+    )
+    return enc, (1 if first else 0)
+
+
+def _cls_index(input_ids: list[int], tokenizer) -> int:
+    cls_id = getattr(tokenizer, "cls_token_id", None)
+    if cls_id is None:
+        return 0
+    try:
+        return input_ids.index(cls_id)
+    except ValueError:
+        return 0
+
+
+def _window_info(enc, i: int, context_seq: int, tokenizer):
+    """(cls index, context mask, first and last context token) of window ``i``."""
+    seq_ids = enc.sequence_ids(i)
+    cls = _cls_index(enc["input_ids"][i], tokenizer)
+    mask = [1 if s == context_seq else 0 for s in seq_ids]
+    mask[cls] = 1  # the null answer lives on CLS, so the softmax must range over it
+    ctx = [t for t, s in enumerate(seq_ids) if s == context_seq]
+    return cls, mask, (ctx[0], ctx[-1]) if ctx else (None, None)
+
+
+def _window_indices(sample_map: list[int]) -> list[int]:
+    """0, 1, 2, ... within each example for ``overflow_to_sample_mapping``."""
+    out, prev, k = [], None, 0
+    for s in sample_map:
+        k = k + 1 if s == prev else 0
+        out.append(k)
+        prev = s
+    return out
+
+
+def _answer_tokens(offsets, first: int, last: int, start_char: int, end_char: int):
+    """Token span of the characters [start_char, end_char) inside window tokens first..last, or None.
+
+    The window must hold the whole answer; the start token is the first one ending after
+    ``start_char`` and the end token the last one beginning before ``end_char``, so an answer that
+    is part of a word maps to the word piece(s) that contain it.
+    """
+    if offsets[first][0] > start_char or offsets[last][1] < end_char:
+        return None
+    start = next((t for t in range(first, last + 1) if offsets[t][1] > start_char), None)
+    end = next((t for t in range(last, first - 1, -1) if offsets[t][0] < end_char), None)
+    if start is None or end is None or start > end:
+        return None
+    return start, end
+
+
+def _model_inputs(enc, i: int) -> dict:
+    out = {"input_ids": enc["input_ids"][i], "attention_mask": enc["attention_mask"][i]}
+    if "token_type_ids" in enc:
+        out["token_type_ids"] = enc["token_type_ids"][i]
+    return out
+
+
+def _collect(rows: list[dict], enc, extra: tuple[str, ...]) -> dict[str, list]:
+    keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc] + list(extra)
+    return {k: [r[k] for r in rows] for k in keys}
+
+
+def prepare_train_features(examples: dict[str, list], tokenizer, max_length: int = 384,
+                           doc_stride: int = 128) -> dict[str, list]:
+    """Training windows with ``start_positions``/``end_positions`` labels.
+
+    Output columns: ``input_ids``, ``attention_mask``, ``token_type_ids`` (only if the tokenizer makes
+    them), ``start_positions``, ``end_positions``, ``context_mask`` (1 on context tokens and CLS),
+    ``example_id`` and ``window_index``. Unanswerable rows and windows that do not hold the whole first
+    answer are labelled start = end = CLS index.
+    """
+    enc, context_seq = _tokenize(examples, tokenizer, max_length, doc_stride)
+    sample_map = enc["overflow_to_sample_mapping"]
+    rows = []
+    for i, (ex, win) in enumerate(zip(sample_map, _window_indices(sample_map))):
+        cls, mask, (first, last) = _window_info(enc, i, context_seq, tokenizer)
+        answers = examples["answers"][ex]
+        span = None
+        if answers["text"] and answers["text"][0] and first is not None:
+            start_char = answers["answer_start"][0]
+            span = _answer_tokens(enc["offset_mapping"][i], first, last,
+                                  start_char, start_char + len(answers["text"][0]))
+        start, end = span if span is not None else (cls, cls)
+        rows.append({**_model_inputs(enc, i), "start_positions": start, "end_positions": end,
+                     "context_mask": mask, "example_id": examples["id"][ex], "window_index": win})
+    return _collect(rows, enc, ("start_positions", "end_positions", "context_mask", "example_id",
+                                "window_index"))
+
+
+def prepare_eval_features(examples: dict[str, list], tokenizer, max_length: int = 384,
+                          doc_stride: int = 128) -> dict[str, list]:
+    """Evaluation windows: the model inputs plus what post-processing needs.
+
+    Output columns: the model inputs, ``offset_mapping`` (a ``[start, end]`` character pair on context
+    tokens and ``None`` elsewhere; Arrow stores these as null list items, so it survives
+    ``Dataset.map``), ``context_mask``, ``example_id`` and ``window_index``.
+    """
+    enc, context_seq = _tokenize(examples, tokenizer, max_length, doc_stride)
+    sample_map = enc["overflow_to_sample_mapping"]
+    rows = []
+    for i, (ex, win) in enumerate(zip(sample_map, _window_indices(sample_map))):
+        seq_ids = enc.sequence_ids(i)
+        _, mask, _ = _window_info(enc, i, context_seq, tokenizer)
+        offsets = [list(o) if s == context_seq else None
+                   for o, s in zip(enc["offset_mapping"][i], seq_ids)]
+        rows.append({**_model_inputs(enc, i), "offset_mapping": offsets, "context_mask": mask,
+                     "example_id": examples["id"][ex], "window_index": win})
+    return _collect(rows, enc, ("offset_mapping", "context_mask", "example_id", "window_index"))

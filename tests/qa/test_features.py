@@ -1,0 +1,167 @@
+"""Windows and labels of augment.qa.features on the real bert-base-uncased tokenizer."""
+import pytest
+from transformers import AutoTokenizer
+
+from augment.qa.features import prepare_eval_features, prepare_train_features
+
+FILLER = "Rivers carry sediment toward the sea over many long years. "
+ANSWER = "the Kreuzberg bridge opened in 1896"
+
+
+def _long_row(n_before=12, n_after=12, qid="long"):
+    context = FILLER * n_before + "Records say " + ANSWER + ". " + FILLER * n_after
+    return {"id": qid, "question": "When did the bridge open?", "context": context,
+            "answers": {"text": [ANSWER], "answer_start": [context.index(ANSWER)]}}
+
+
+def _columns(rows):
+    return {k: [r[k] for r in rows] for k in rows[0]}
+
+
+def _span_text(row, feats, eval_feats, i):
+    offs = eval_feats["offset_mapping"][i]
+    return row["context"][offs[feats["start_positions"][i]][0]:offs[feats["end_positions"][i]][1]]
+
+
+def _context_positions(enc, i):
+    return [t for t, s in enumerate(enc.sequence_ids(i)) if s == 1]
+
+
+def test_long_context_gives_overlapping_windows_that_cover_it(tokenizer):
+    row = _long_row()
+    ev = prepare_eval_features(_columns([row]), tokenizer, max_length=64, doc_stride=16)
+    n = len(ev["input_ids"])
+    assert n > 3
+    assert ev["window_index"] == list(range(n)) and set(ev["example_id"]) == {"long"}
+    spans = [[o for o in offs if o is not None] for offs in ev["offset_mapping"]]
+    assert spans[0][0][0] == 0 and spans[-1][-1][1] == len(row["context"].rstrip())
+    for prev, nxt in zip(spans, spans[1:]):
+        assert nxt[0][0] < prev[-1][1]  # consecutive windows overlap (doc_stride tokens)
+    assert all(len(ids) == 64 for ids in ev["input_ids"])
+
+
+def test_every_window_is_labelled_with_the_answer_or_cls(tokenizer):
+    row = _long_row()
+    cols = _columns([row])
+    tr = prepare_train_features(cols, tokenizer, max_length=64, doc_stride=16)
+    ev = prepare_eval_features(cols, tokenizer, max_length=64, doc_stride=16)
+    assert tr["input_ids"] == ev["input_ids"]
+    start_char = row["answers"]["answer_start"][0]
+    end_char = start_char + len(ANSWER)
+    with_answer = 0
+    for i, offs in enumerate(ev["offset_mapping"]):
+        ctx = [o for o in offs if o is not None]
+        holds = ctx[0][0] <= start_char and ctx[-1][1] >= end_char
+        if holds:
+            with_answer += 1
+            assert _span_text(row, tr, ev, i) == ANSWER
+        else:
+            assert tr["start_positions"][i] == tr["end_positions"][i] == 0
+            assert tr["input_ids"][i][0] == tokenizer.cls_token_id
+    assert 1 <= with_answer < len(ev["input_ids"])
+
+
+def test_answer_cut_by_a_window_edge_is_labelled_cls(tokenizer):
+    # An answer longer than a window's context fits in no window, so every window says "no answer".
+    row = _long_row(n_before=2, n_after=2)
+    long_answer = row["context"][10:300]
+    row["answers"] = {"text": [long_answer], "answer_start": [10]}
+    tr = prepare_train_features(_columns([row]), tokenizer, max_length=48, doc_stride=16)
+    assert len(tr["input_ids"]) > 1
+    assert set(tr["start_positions"]) == set(tr["end_positions"]) == {0}
+
+
+@pytest.mark.parametrize("answer, pieces", [("token", "token"), ("ization", "ization"),
+                                            ("kenizat", "tokenization")])
+def test_answer_inside_a_word_maps_to_the_pieces_that_contain_it(tokenizer, answer, pieces):
+    context = "We study the tokenization of text."
+    start = context.index(answer)
+    row = {"id": "w", "question": "What?", "context": context,
+           "answers": {"text": [answer], "answer_start": [start]}}
+    tr = prepare_train_features(_columns([row]), tokenizer, max_length=32, doc_stride=8)
+    ev = prepare_eval_features(_columns([row]), tokenizer, max_length=32, doc_stride=8)
+    assert len(tr["input_ids"]) == 1
+    assert _span_text(row, tr, ev, 0) == pieces
+    assert tr["start_positions"][0] <= tr["end_positions"][0]
+
+
+def test_unanswerable_rows_are_labelled_cls_in_every_window(tokenizer):
+    row = _long_row(qid="noans")
+    row["answers"] = {"text": [], "answer_start": []}
+    tr = prepare_train_features(_columns([row]), tokenizer, max_length=64, doc_stride=16)
+    assert len(tr["input_ids"]) > 1
+    assert set(tr["start_positions"]) == set(tr["end_positions"]) == {0}
+
+
+def test_context_mask_is_context_plus_cls_only(tokenizer):
+    rows = [_long_row(n_before=1, n_after=0)]
+    cols = _columns(rows)
+    tr = prepare_train_features(cols, tokenizer, max_length=64, doc_stride=16)
+    enc = tokenizer(cols["question"], cols["context"], truncation="only_second", max_length=64,
+                    stride=16, return_overflowing_tokens=True, padding="max_length")
+    n_question = len(tokenizer.tokenize(rows[0]["question"]))
+    for i, mask in enumerate(tr["context_mask"]):
+        ones = [t for t, m in enumerate(mask) if m]
+        assert ones == [0] + _context_positions(enc, i)
+        assert not any(mask[1:1 + n_question])                      # question tokens
+        assert all(m == 0 for m, a in zip(mask, tr["attention_mask"][i]) if a == 0)  # padding
+        assert all(m == 0 for m, t in zip(mask, tr["input_ids"][i]) if t == tokenizer.sep_token_id)
+    assert any(a == 0 for a in tr["attention_mask"][-1])  # the last window really has padding
+
+
+def test_eval_offsets_are_none_off_the_context(tokenizer):
+    ev = prepare_eval_features(_columns([_long_row(n_before=1, n_after=1)]), tokenizer,
+                               max_length=64, doc_stride=16)
+    for offs, mask in zip(ev["offset_mapping"], ev["context_mask"]):
+        assert offs[0] is None and mask[0] == 1
+        assert [o is not None for o in offs[1:]] == [bool(m) for m in mask[1:]]
+
+
+def test_batch_of_sample_rows_through_dataset_map(tokenizer, sample_rows):
+    import datasets
+
+    ds = datasets.Dataset.from_list(sample_rows[:6])
+    tr = ds.map(prepare_train_features, batched=True, remove_columns=ds.column_names,
+                fn_kwargs={"tokenizer": tokenizer, "max_length": 96, "doc_stride": 32})
+    assert set(tr.column_names) == {"input_ids", "attention_mask", "token_type_ids", "start_positions",
+                                    "end_positions", "context_mask", "example_id", "window_index"}
+    assert set(tr["example_id"]) == {r["id"] for r in sample_rows[:6]}
+    ev = ds.map(prepare_eval_features, batched=True, remove_columns=ds.column_names,
+                fn_kwargs={"tokenizer": tokenizer, "max_length": 96, "doc_stride": 32})
+    assert ev.num_rows == tr.num_rows and ev[0]["offset_mapping"][0] is None
+    by_id = {r["id"]: r for r in sample_rows}
+    for i in range(tr.num_rows):
+        row, s, e = by_id[tr[i]["example_id"]], tr[i]["start_positions"], tr[i]["end_positions"]
+        if s:  # a labelled span reads back as the gold answer, modulo the tokenizer's lower-casing
+            offs = ev[i]["offset_mapping"]
+            assert row["context"][offs[s][0]:offs[e][1]].lower() == row["answers"]["text"][0].lower().strip()
+
+
+def test_tokenizer_without_token_type_ids(vocab_dir):
+    # RoBERTa-style: the tokenizer returns no token_type_ids, so neither do the features.
+    tok = AutoTokenizer.from_pretrained(vocab_dir, model_input_names=["input_ids", "attention_mask"])
+    row = _long_row(n_before=3, n_after=3)
+    tr = prepare_train_features(_columns([row]), tok, max_length=64, doc_stride=16)
+    ev = prepare_eval_features(_columns([row]), tok, max_length=64, doc_stride=16)
+    assert "token_type_ids" not in tr and "token_type_ids" not in ev
+    labelled = [i for i, s in enumerate(tr["start_positions"]) if s]
+    assert labelled and all(_span_text(row, tr, ev, i) == ANSWER for i in labelled)
+
+
+def test_left_padding_puts_context_first_and_finds_cls_where_it_is(vocab_dir):
+    # XLNet-style tokenizers pad on the left, so CLS is not at position 0 in a padded window.
+    tok = AutoTokenizer.from_pretrained(vocab_dir, padding_side="left")
+    row = {"id": "s", "question": "Who sang?", "context": "Ann sang loudly.",
+           "answers": {"text": [], "answer_start": []}}
+    tr = prepare_train_features(_columns([row]), tok, max_length=24, doc_stride=8)
+    cls = tr["input_ids"][0].index(tok.cls_token_id)
+    assert cls > 0 and tr["start_positions"] == tr["end_positions"] == [cls]
+    assert tr["context_mask"][0][cls] == 1 and sum(tr["context_mask"][0]) == 1 + len(tok.tokenize(row["context"]))
+    row["answers"] = {"text": ["sang"], "answer_start": [4]}
+    tr = prepare_train_features(_columns([row]), tok, max_length=24, doc_stride=8)
+    assert tok.convert_ids_to_tokens(tr["input_ids"][0][tr["start_positions"][0]]) == "sang"
+
+
+def test_stride_not_below_max_length_is_rejected(tokenizer):
+    with pytest.raises(ValueError, match="doc_stride"):
+        prepare_train_features(_columns([_long_row()]), tokenizer, max_length=64, doc_stride=64)
