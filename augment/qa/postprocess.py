@@ -1,0 +1,110 @@
+"""Window logits back to answer strings and null-score differences, as SQuAD 2.0 evaluation needs.
+
+For each example, over all of its windows (features from :func:`augment.qa.features.prepare_eval_features`):
+
+- the best non-null answer is the highest ``start_logit[i] + end_logit[j]`` over spans with both ends
+  on context tokens, ``i <= j`` and ``j - i + 1 <= max_answer_length``; as in ``run_qa.py`` the search
+  pairs the ``n_best`` highest start and end logits of each window (taken among context tokens, so
+  question tokens cannot crowd the candidates out), and a window whose candidates pair into no valid
+  span is searched exhaustively;
+- the null score is ``start_logit[cls] + end_logit[cls]``, minimised over the windows (``run_qa.py``
+  keeps the minimum: the window most sure that an answer exists decides);
+- ``null_diff = null_score - best_non_null_score``; answer ``""`` where it exceeds a threshold.
+
+The answer text is sliced from the context with the tokens' character offsets.
+
+    >>> preds, diffs = postprocess_predictions(rows, feats, start, end)   # doctest: +SKIP
+    >>> apply_threshold(preds, diffs, threshold=0.0)                      # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import collections
+
+import numpy as np
+
+
+def _column(features, key: str) -> list | None:
+    """A column of features given as a list of dicts, a dict of lists or a ``datasets.Dataset``."""
+    if isinstance(features, dict):
+        return features.get(key)
+    if hasattr(features, "column_names"):
+        return list(features[key]) if key in features.column_names else None
+    return [f[key] for f in features] if features and key in features[0] else None
+
+
+def _is_context(offset) -> bool:
+    return offset is not None and offset[0] >= 0  # None, or [-1, -1] if a caller typed the column
+
+
+def _cls_index(offsets: list, context_mask: list | None) -> int:
+    # context_mask is 1 on context tokens and on CLS; CLS is the one without a context offset.
+    if context_mask is not None:
+        for t, (m, o) in enumerate(zip(context_mask, offsets)):
+            if m and not _is_context(o):
+                return t
+    return 0
+
+
+def _best_span(start: np.ndarray, end: np.ndarray, ctx: np.ndarray, n_best: int,
+               max_answer_length: int) -> tuple[float, int, int] | None:
+    """(score, i, j) of the best valid span with i, j in ``ctx`` (sorted token indices), or None."""
+    def search(starts: np.ndarray, ends: np.ndarray):
+        scores = start[starts][:, None] + end[ends][None, :]                   # (S, E)
+        length = ends[None, :] - starts[:, None] + 1                           # (S, E)
+        scores = np.where((length >= 1) & (length <= max_answer_length), scores, -np.inf)
+        if not np.isfinite(scores).any():
+            return None
+        a, b = np.unravel_index(int(np.argmax(scores)), scores.shape)
+        return float(scores[a, b]), int(starts[a]), int(ends[b])
+
+    top_s = ctx[np.argsort(-start[ctx], kind="stable")[:n_best]]
+    top_e = ctx[np.argsort(-end[ctx], kind="stable")[:n_best]]
+    return search(top_s, top_e) or search(ctx, ctx)
+
+
+def postprocess_predictions(examples: list[dict], features, start_logits: np.ndarray,
+                            end_logits: np.ndarray, n_best: int = 20,
+                            max_answer_length: int = 30) -> tuple[dict, dict]:
+    """Best non-null answer text and ``null_score - best_non_null_score`` per example id.
+
+    ``features`` hold ``example_id``, ``offset_mapping`` (None off the context) and ``context_mask``;
+    ``start_logits``/``end_logits`` are ``(F, L)`` arrays in the same order. An example with no
+    context token in any window gets ``""`` and a difference of ``inf``.
+    """
+    start_logits = np.asarray(start_logits, dtype=np.float64)   # (F, L)
+    end_logits = np.asarray(end_logits, dtype=np.float64)       # (F, L)
+    ids, offsets = _column(features, "example_id"), _column(features, "offset_mapping")
+    masks = _column(features, "context_mask")
+    if ids is None or offsets is None:
+        raise ValueError("features need 'example_id' and 'offset_mapping' (from prepare_eval_features)")
+    if len(ids) != len(start_logits) or start_logits.shape != end_logits.shape:
+        raise ValueError(f"{len(ids)} features but logits of shapes {start_logits.shape} "
+                         f"and {end_logits.shape}")
+    by_example = collections.defaultdict(list)
+    for f, qid in enumerate(ids):
+        by_example[qid].append(f)
+
+    predictions, null_diffs = {}, {}
+    for ex in examples:
+        null, best, text = np.inf, -np.inf, ""
+        for f in by_example.get(ex["id"], []):
+            offs = offsets[f]
+            s, e = start_logits[f], end_logits[f]                    # (L,)
+            cls = _cls_index(offs, masks[f] if masks is not None else None)
+            null = min(null, s[cls] + e[cls])
+            ctx = np.array([t for t, o in enumerate(offs[:len(s)]) if _is_context(o)], dtype=np.int64)
+            if ctx.size == 0:
+                continue
+            found = _best_span(s, e, ctx, n_best, max_answer_length)
+            if found is not None and found[0] > best:
+                best, i, j = found
+                text = ex["context"][offs[i][0]:offs[j][1]]
+        predictions[ex["id"]] = text
+        null_diffs[ex["id"]] = float(null - best) if np.isfinite(best) else float("inf")
+    return predictions, null_diffs
+
+
+def apply_threshold(predictions: dict, null_diffs: dict, threshold: float = 0.0) -> dict:
+    """Predictions with ``""`` wherever ``null_diffs[id] > threshold`` (the model abstains)."""
+    return {qid: ("" if null_diffs.get(qid, -np.inf) > threshold else text)
+            for qid, text in predictions.items()}

@@ -1,0 +1,117 @@
+"""Span search and null scores of augment.qa.postprocess on crafted logits."""
+import numpy as np
+import pytest
+
+from augment.qa.features import prepare_eval_features, prepare_train_features
+from augment.qa.postprocess import apply_threshold, postprocess_predictions
+
+CONTEXT = "alpha beta gamma delta epsilon zeta"
+WORDS = CONTEXT.split()
+_OFFS = [[CONTEXT.index(w), CONTEXT.index(w) + len(w)] for w in WORDS]
+L = 10
+
+
+def _window(qid, first_word, n_words=5):
+    """[CLS] q [SEP] <n_words context words from first_word> [SEP] pad...: length L."""
+    ctx = _OFFS[first_word:first_word + n_words]
+    offsets = [None, None, None] + ctx + [None] * (L - 3 - len(ctx))
+    mask = [1, 0, 0] + [1] * len(ctx) + [0] * (L - 3 - len(ctx))
+    return {"example_id": qid, "offset_mapping": offsets, "context_mask": mask}
+
+
+def _logits(spec, base=-5.0):
+    x = np.full(L, base)
+    for pos, val in spec.items():
+        x[pos] = val
+    return x
+
+
+EX = [{"id": "q", "context": CONTEXT}]
+
+
+def test_best_span_across_windows_and_null_from_cls():
+    feats = [_window("q", 0), _window("q", 1)]  # window 0: alpha..epsilon, window 1: beta..zeta
+    start = np.stack([_logits({0: 1.0, 3: 2.0}), _logits({0: 0.5, 5: 4.0})])
+    end = np.stack([_logits({0: 2.0, 4: 2.0}), _logits({0: -1.0, 6: 3.0})])
+    preds, diffs = postprocess_predictions(EX, feats, start, end)
+    # window 0 best: alpha..beta = 4; window 1 best: delta..epsilon (pos 5..6 -> words 3..4) = 7
+    assert preds == {"q": "delta epsilon"}
+    # null = min(1 + 2, 0.5 - 1) = -0.5; diff = -0.5 - 7
+    assert diffs["q"] == pytest.approx(-7.5)
+
+
+def test_max_answer_length_and_start_before_end():
+    feats = [_window("q", 0)]
+    # Highest start at 7 (epsilon) but highest end at 6 (delta): end before start is invalid.
+    # Next: start 3 + end 6 scores 11 over 4 tokens; with max_answer_length 2 the best is 5..6 (8).
+    start = _logits({3: 5.0, 5: 2.0, 7: 6.0})[None]
+    end = _logits({6: 6.0})[None]
+    preds, diffs = postprocess_predictions(EX, feats, start, end, max_answer_length=2)
+    assert preds["q"] == "gamma delta"
+    assert diffs["q"] == pytest.approx(-10.0 - 8.0)   # null -5 + -5, best 2 + 6
+    preds, diffs = postprocess_predictions(EX, feats, start, end, max_answer_length=30)
+    assert preds["q"] == "alpha beta gamma delta"
+    assert diffs["q"] == pytest.approx(-10.0 - 11.0)
+
+
+def test_question_and_padding_tokens_never_answer():
+    feats = [_window("q", 0, n_words=3)]
+    start = _logits({1: 50.0, 8: 60.0, 4: 1.0})[None]
+    end = _logits({2: 50.0, 9: 60.0, 4: 1.0})[None]
+    preds, _ = postprocess_predictions(EX, feats, start, end)
+    assert preds["q"] == "beta"
+
+
+def test_small_n_best_falls_back_to_a_full_search():
+    # The single best start and end pair into an invalid span; the best valid one is still found.
+    feats = [_window("q", 0)]
+    start = _logits({7: 9.0, 4: 5.0})[None]
+    end = _logits({3: 9.0, 5: 5.0})[None]
+    preds, _ = postprocess_predictions(EX, feats, start, end, n_best=1)
+    assert preds["q"] == "beta gamma"
+
+
+def test_examples_are_kept_apart_and_features_may_be_columns_or_a_dataset():
+    import datasets
+
+    ex = EX + [{"id": "r", "context": CONTEXT}]
+    feats = [_window("r", 0), _window("q", 0)]
+    start = np.stack([_logits({3: 3.0}), _logits({5: 3.0})])
+    end = np.stack([_logits({3: 3.0}), _logits({5: 3.0})])
+    expected = ({"q": "gamma", "r": "alpha"}, {"q": -16.0, "r": -16.0})
+    assert postprocess_predictions(ex, feats, start, end) == expected
+    cols = {k: [f[k] for f in feats] for k in feats[0]}
+    assert postprocess_predictions(ex, cols, start, end) == expected
+    assert postprocess_predictions(ex, datasets.Dataset.from_list(feats), start, end) == expected
+
+
+def test_apply_threshold():
+    preds = {"a": "x", "b": "y", "c": "z"}
+    assert apply_threshold(preds, {"a": -1.0, "b": 0.0, "c": 0.1}) == {"a": "x", "b": "y", "c": ""}
+    assert apply_threshold(preds, {"a": -1.0, "b": 0.0, "c": 0.1}, threshold=-0.5) == \
+        {"a": "x", "b": "", "c": ""}
+
+
+def test_logits_on_the_train_labels_read_back_the_answer(tokenizer):
+    # features -> labels -> logits peaked on them -> postprocess gives the answer text back.
+    filler = "Rivers carry sediment toward the sea over many long years. "
+    answer = "the Kreuzberg bridge"
+    context = filler * 8 + answer + " opened. " + filler * 8
+    row = {"id": "k", "question": "What opened?", "context": context,
+           "answers": {"text": [answer], "answer_start": [context.index(answer)]}}
+    cols = {k: [v] for k, v in row.items()}
+    tr = prepare_train_features(cols, tokenizer, max_length=64, doc_stride=16)
+    ev = prepare_eval_features(cols, tokenizer, max_length=64, doc_stride=16)
+    n = len(tr["input_ids"])
+    start, end = np.zeros((n, 64)), np.zeros((n, 64))
+    start[np.arange(n), tr["start_positions"]] += 5.0
+    end[np.arange(n), tr["end_positions"]] += 5.0
+    preds, diffs = postprocess_predictions([row], ev, start, end)
+    assert preds["k"] == answer
+    # the null is the minimum over windows: 0 in the windows holding the answer, 10 elsewhere
+    assert diffs["k"] == pytest.approx(0.0 - 10.0)
+
+
+def test_mismatched_logits_are_rejected():
+    with pytest.raises(ValueError, match="features"):
+        postprocess_predictions(EX, [_window("q", 0)], np.zeros((2, L)), np.zeros((2, L)))
