@@ -8,7 +8,7 @@
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,9 @@ class Edit:
     source: str  # "mlm" or "glove"
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        # Written out: dataclasses.asdict deep-copies field by field and took 3/4 of sampling time.
+        return {"field": self.field, "start": self.start, "end": self.end, "original": self.original,
+                "replacement": self.replacement, "source": self.source}
 
 
 def apply_edits(text: str, edits) -> str:
