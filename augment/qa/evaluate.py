@@ -1,0 +1,104 @@
+"""Evaluate an extractive QA model on ``squad_v2`` rows: windows, logits, answers, SQuAD 2.0 scores.
+
+Shared by ``distill-train --eval`` and ``squad-eval``. The model is any ``*ForQuestionAnswering``
+returning ``start_logits``/``end_logits``, already on ``device``; it is run in eval mode under
+``torch.no_grad`` and put back into training mode afterwards if it was training.
+
+    >>> result = evaluate(model, tokenizer, rows, max_length=384, doc_stride=128)  # doctest: +SKIP
+    >>> print(format_table(result["metrics"]))                                      # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import inspect
+import sys
+
+import numpy as np
+
+from augment.qa.features import prepare_eval_features
+from augment.qa.metric import squad_v2_metric
+from augment.qa.postprocess import apply_threshold, postprocess_predictions
+
+_MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def model_input_names(model) -> list[str]:
+    """The feature columns ``model.forward`` takes; ``token_type_ids`` only with a type vocabulary."""
+    core = getattr(model, "module", model)  # DDP / accelerate wrappers keep the model in .module
+    params = inspect.signature(core.forward).parameters
+    names = [k for k in _MODEL_INPUTS if k in params]
+    if getattr(getattr(core, "config", None), "type_vocab_size", 2) < 2 and "token_type_ids" in names:
+        names.remove("token_type_ids")  # RoBERTa-style: one type, ids from a BERT tokenizer would overflow
+    return names
+
+
+def _logits(model, features: dict, names: list[str], batch_size: int, device, right_padded: bool):
+    """(F, L) start and end logits, float32 on the CPU."""
+    import torch
+    from tqdm.auto import tqdm
+
+    n, length = len(features["input_ids"]), len(features["input_ids"][0]) if features["input_ids"] else 0
+    start = np.full((n, length), -1e4, dtype=np.float32)   # (F, L); trimmed padding stays very unlikely
+    end = np.full((n, length), -1e4, dtype=np.float32)
+    bar = tqdm(total=n, desc="eval", unit="win", disable=not sys.stderr.isatty())
+    with torch.no_grad():
+        for lo in range(0, n, batch_size):
+            batch = {k: torch.tensor(features[k][lo:lo + batch_size], device=device) for k in names}
+            # Right padding can be cut to the batch's longest window: same logits, much less work.
+            keep = int(batch["attention_mask"].sum(1).max()) if right_padded and "attention_mask" in batch \
+                else length
+            batch = {k: v[:, :keep] for k, v in batch.items()}                    # (B, keep)
+            out = model(**batch)
+            start[lo:lo + len(out.start_logits), :keep] = out.start_logits.float().cpu().numpy()
+            end[lo:lo + len(out.end_logits), :keep] = out.end_logits.float().cpu().numpy()
+            bar.update(len(out.start_logits))
+    bar.close()
+    return start, end
+
+
+def evaluate(model, tokenizer, rows: list[dict], max_length: int = 384, doc_stride: int = 128,
+             batch_size: int = 32, n_best: int = 20, max_answer_length: int = 30, device="cpu",
+             threshold: float = 0.0) -> dict:
+    """SQuAD 2.0 evaluation of ``model`` on ``rows``.
+
+    Returns ``metrics`` (see :func:`augment.qa.metric.squad_v2_metric`, best thresholds included),
+    ``predictions`` (the answers after the null threshold: ``""`` means no answer),
+    ``raw_predictions`` (the best non-null span of every question) and ``null_diffs``.
+    """
+    if not rows:
+        raise ValueError("no rows to evaluate")
+    columns = {k: [r[k] for r in rows] for k in ("id", "question", "context")}
+    features = prepare_eval_features(columns, tokenizer, max_length=max_length, doc_stride=doc_stride)
+    was_training = model.training
+    model.eval()
+    try:
+        start, end = _logits(model, features, model_input_names(model), batch_size, device,
+                             getattr(tokenizer, "padding_side", "right") == "right")
+    finally:
+        model.train(was_training)
+    raw, null_diffs = postprocess_predictions(rows, features, start, end, n_best=n_best,
+                                              max_answer_length=max_answer_length)
+    return {"metrics": squad_v2_metric(rows, raw, null_diffs, threshold=threshold),
+            "predictions": apply_threshold(raw, null_diffs, threshold),
+            "raw_predictions": raw, "null_diffs": null_diffs}
+
+
+def format_table(metrics: dict) -> str:
+    """A short aligned table of the headline scores (percentages; thresholds are null-score diffs).
+
+        >>> print(format_table({"exact": 50.0, "f1": 60.0, "total": 2}))
+        EM                50.00
+        F1                60.00
+        questions             2
+    """
+    lines = [("EM", f"{metrics['exact']:.2f}", ""), ("F1", f"{metrics['f1']:.2f}", "")]
+    if "HasAns_total" in metrics:
+        lines += [("HasAns EM", f"{metrics['HasAns_exact']:.2f}", f"n={metrics['HasAns_total']}"),
+                  ("HasAns F1", f"{metrics['HasAns_f1']:.2f}", "")]
+    if "NoAns_total" in metrics:
+        lines.append(("NoAns accuracy", f"{metrics['NoAns_exact']:.2f}", f"n={metrics['NoAns_total']}"))
+    for key, name in (("exact", "best EM"), ("f1", "best F1")):
+        if f"best_{key}" in metrics:
+            lines.append((name, f"{metrics[f'best_{key}']:.2f}",
+                          f"at threshold {metrics[f'best_{key}_thresh']:.4g}"))
+    lines.append(("questions", str(metrics["total"]), ""))
+    return "\n".join(f"{name:<14}{value:>9}" + (f"   {note}" if note else "") for name, value, note in lines)

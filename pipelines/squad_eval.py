@@ -1,0 +1,145 @@
+"""squad-eval: score any extractive QA model on SQuAD 2.0 the way distill-train does.
+
+    squad-eval --model out/student --data dev-v2.0.json --out eval.json
+
+Reads the data (official SQuAD JSON, JSON lines, a ``save_to_disk`` directory or a hub id such as
+``squad_v2``), runs the model over sliding windows, post-processes n-best spans with the null score
+from CLS, and reports the official SQuAD 2.0 metric with best thresholds from the real null-score
+differences. Writes ``eval.json`` (metrics, options, predictions, null-score differences) and prints a
+short table. Bad input (a missing model directory or data file, an impossible option) is one line on
+stderr and exit code 2.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import os
+import sys
+from pathlib import Path
+
+from augment.errors import ConfigError, InputError
+
+PROG = "squad-eval"
+
+
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows defaults, except for required options and flags (where "None"/"False" says nothing)."""
+
+    def _get_help_string(self, action):
+        if action.required or action.default in (None, False):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog=PROG, formatter_class=_Help,
+        description="Evaluate an extractive question-answering model with the official SQuAD 2.0 "
+                    "metric (EM, F1, HasAns/NoAns breakdown, best null-score thresholds).")
+    p.add_argument("--model", required=True, metavar="DIR",
+                   help="directory saved with save_pretrained (model and tokenizer), or a hub id")
+    p.add_argument("--data", required=True, metavar="FILE|DIR|ID",
+                   help="official SQuAD JSON file, JSON-lines file, save_to_disk directory, "
+                        "directory of .json/.jsonl files, or a hub dataset id such as squad_v2")
+    p.add_argument("--split", default="validation", help="split to read from a hub id or DatasetDict")
+    p.add_argument("--max-length", type=int, metavar="N", default=384, help="tokens per window (question + context)")
+    p.add_argument("--doc-stride", type=int, metavar="N", default=128, help="tokens shared by consecutive windows")
+    p.add_argument("--batch-size", type=int, metavar="N", default=32, help="windows per forward pass")
+    p.add_argument("--n-best", type=int, metavar="N", default=20,
+                   help="start and end candidates per window in the answer search")
+    p.add_argument("--max-answer-length", type=int, metavar="N", default=30, help="longest answer, in tokens")
+    p.add_argument("--out", default="eval.json", metavar="FILE", help="where to write metrics, options and predictions")
+    p.add_argument("--limit", type=int, default=None, metavar="N",
+                   help="evaluate only the first N questions (default: all)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="auto picks cuda when available")
+    p.add_argument("--trust-remote-code", action="store_true",
+                   help="allow model code from the model repository (off: only built-in architectures)")
+    return p
+
+
+def validate(args) -> None:
+    """Every option problem at once, before anything loads."""
+    problems = []
+    for name in ("max_length", "doc_stride", "batch_size", "n_best", "max_answer_length"):
+        if getattr(args, name) < 1:
+            problems.append(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+    if args.doc_stride >= args.max_length:
+        problems.append(f"--doc-stride ({args.doc_stride}) must be smaller than --max-length "
+                        f"({args.max_length})")
+    if args.limit is not None and args.limit < 1:
+        problems.append(f"--limit must be at least 1, got {args.limit}")
+    model = Path(args.model)
+    looks_local = model.exists() or os.sep in args.model or args.model.startswith(".")
+    if looks_local and not model.is_dir():
+        problems.append(f"--model {args.model}: no such model directory")
+    elif looks_local and not (model / "config.json").exists():
+        problems.append(f"--model {args.model}: no config.json; expected a directory written by "
+                        "save_pretrained (model and tokenizer)")
+    if args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            problems.append("--device cuda: no CUDA device is available; use --device cpu")
+    if problems:
+        raise ConfigError("; ".join(problems))
+
+
+def load_model(path: str, trust_remote_code: bool):
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+    local = Path(path)
+    has_safetensors = local.is_dir() and any(local.glob("*.safetensors"))
+    tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+    model = AutoModelForQuestionAnswering.from_pretrained(
+        path, trust_remote_code=trust_remote_code, use_safetensors=True if has_safetensors else None)
+    return model, tokenizer
+
+
+def _finite(x: float):
+    return x if math.isfinite(x) else None  # JSON has no inf; an example with no context has none
+
+
+def run(args) -> dict:
+    import torch
+
+    from augment.qa.evaluate import evaluate, format_table
+    from augment.squad_io import iter_rows
+
+    validate(args)
+    rows = list(itertools.islice(iter_rows(args.data, args.split), args.limit))
+    if not rows:
+        raise InputError(f"{args.data}: no questions to evaluate")
+    device = "cuda" if args.device == "auto" and torch.cuda.is_available() else (
+        "cpu" if args.device == "auto" else args.device)
+    model, tokenizer = load_model(args.model, args.trust_remote_code)
+    model.to(device)
+    result = evaluate(model, tokenizer, rows, max_length=args.max_length, doc_stride=args.doc_stride,
+                      batch_size=args.batch_size, n_best=args.n_best,
+                      max_answer_length=args.max_answer_length, device=device)
+    report = {"metrics": result["metrics"], "options": {**vars(args), "device": device},
+              "predictions": result["predictions"],
+              "null_diffs": {k: _finite(v) for k, v in result["null_diffs"].items()}}
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    print(format_table(result["metrics"]))
+    print(f"wrote {out}")
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        run(args)
+    except (InputError, ValueError, OSError) as e:
+        message = " ".join(str(e).split()) or type(e).__name__
+        print(f"{PROG}: error: {message}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

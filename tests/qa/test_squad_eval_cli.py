@@ -1,0 +1,127 @@
+"""augment.qa.evaluate and the squad-eval command on the tiny teacher and real SQuAD 2.0 rows."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from augment.qa.evaluate import evaluate, format_table, model_input_names
+from pipelines.squad_eval import main
+
+REPO = Path(__file__).resolve().parents[2]
+METRIC_KEYS = {"exact", "f1", "total", "HasAns_exact", "HasAns_f1", "HasAns_total", "NoAns_exact",
+               "NoAns_f1", "NoAns_total", "best_exact", "best_exact_thresh", "best_f1", "best_f1_thresh"}
+
+
+def _cli(*args, cwd):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-m", "pipelines.squad_eval", *map(str, args)],
+                          cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def teacher(tiny_teacher_path):
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+    return (AutoModelForQuestionAnswering.from_pretrained(tiny_teacher_path),
+            AutoTokenizer.from_pretrained(tiny_teacher_path))
+
+
+def test_evaluate_scores_every_question_and_restores_training_mode(teacher, sample_rows):
+    model, tok = teacher
+    rows = sample_rows[:12]
+    model.train()
+    result = evaluate(model, tok, rows, max_length=96, doc_stride=32, batch_size=8)
+    assert model.training
+    metrics = result["metrics"]
+    assert METRIC_KEYS <= set(metrics)
+    assert metrics["total"] == 12 == metrics["HasAns_total"] + metrics["NoAns_total"]
+    assert set(result["predictions"]) == set(result["null_diffs"]) == {r["id"] for r in rows}
+    for row in rows:
+        raw = result["raw_predictions"][row["id"]]
+        assert raw and raw in row["context"]   # sliced from the context, never generated
+        final = result["predictions"][row["id"]]
+        assert final == ("" if result["null_diffs"][row["id"]] > 0 else raw)
+
+
+def test_evaluate_without_token_type_ids(teacher, sample_rows):
+    # A model whose forward takes no token_type_ids (DistilBERT-, RoBERTa-style) gets none.
+    import torch
+
+    model, tok = teacher
+
+    class NoTypes(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = model
+
+        def forward(self, input_ids, attention_mask):
+            return self.inner(input_ids=input_ids, attention_mask=attention_mask)
+
+    wrapped = NoTypes()
+    assert model_input_names(wrapped) == ["input_ids", "attention_mask"]
+    assert model_input_names(model) == ["input_ids", "attention_mask", "token_type_ids"]
+    rows = sample_rows[:4]
+    a = evaluate(wrapped, tok, rows, max_length=96, doc_stride=32)
+    b = evaluate(model, tok, rows, max_length=96, doc_stride=32)   # token types 0/1 change logits
+    assert a["metrics"]["total"] == 4 and a["null_diffs"] != b["null_diffs"]
+
+
+def test_format_table_lists_the_headline_numbers():
+    m = {"exact": 71.9, "f1": 76.4, "total": 10, "HasAns_exact": 60.0, "HasAns_f1": 70.0, "HasAns_total": 5,
+         "NoAns_exact": 83.8, "NoAns_f1": 83.8, "NoAns_total": 5, "best_exact": 72.0,
+         "best_exact_thresh": -1.5, "best_f1": 77.0, "best_f1_thresh": -0.25}
+    table = format_table(m)
+    lines = table.splitlines()
+    assert lines[0].split() == ["EM", "71.90"] and lines[1].split() == ["F1", "76.40"]
+    assert "NoAns accuracy" in table and "83.80" in table and "-0.25" in table
+    assert len({line.index(".") for line in lines if "." in line.split()[-1] or "at" in line}) == 1
+
+
+def test_cli_writes_eval_json(tiny_teacher_path, sample_path, tmp_path):
+    out = tmp_path / "res" / "eval.json"
+    proc = _cli("--model", tiny_teacher_path, "--data", sample_path, "--limit", 10, "--max-length", 96,
+                "--doc-stride", 32, "--batch-size", 8, "--out", out, "--device", "cpu", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(out.read_text())
+    m = report["metrics"]
+    assert METRIC_KEYS <= set(m)
+    assert m["total"] == 10 == m["HasAns_total"] + m["NoAns_total"]
+    assert len(report["predictions"]) == 10 == len(report["null_diffs"])
+    assert report["options"]["max_length"] == 96 and report["options"]["model"] == tiny_teacher_path
+    assert "EM" in proc.stdout and "NoAns accuracy" in proc.stdout
+
+
+def test_cli_missing_data_file_is_one_line_exit_2(tiny_teacher_path, tmp_path):
+    proc = _cli("--model", tiny_teacher_path, "--data", tmp_path / "nope.json", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert len(proc.stderr.strip().splitlines()) == 1 and "nope.json" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "eval.json").exists()
+
+
+def test_missing_model_dir_and_bad_options_are_reported_together(sample_path, tmp_path, capsys):
+    code = main(["--model", str(tmp_path / "no_model"), "--data", str(sample_path),
+                 "--doc-stride", "400", "--batch-size", "0", "--out", str(tmp_path / "e.json")])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "no_model" in err and "--doc-stride" in err and "--batch-size" in err
+
+
+def test_help_explains_every_option_with_defaults(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    assert exit_.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())  # undo argparse line wrapping
+    for option in ("--model", "--data", "--split", "--max-length", "--doc-stride", "--batch-size",
+                   "--n-best", "--max-answer-length", "--out", "--limit", "--device",
+                   "--trust-remote-code"):
+        assert option in text
+    assert "(default: 384)" in text and "(default: 128)" in text and "(default: validation)" in text
+
+
+def test_directory_without_a_saved_model_is_rejected(sample_path, tmp_path, capsys):
+    code = main(["--model", str(tmp_path), "--data", str(sample_path), "--out", str(tmp_path / "e.json")])
+    err = capsys.readouterr().err
+    assert code == 2 and "no config.json" in err and len(err.strip().splitlines()) == 1
