@@ -1,0 +1,74 @@
+"""Checkpoints that let a killed run continue exactly: weights, optimizer, scheduler, RNG states, data position.
+
+Layout: ``<out>/checkpoints/<stage_index>-<stage>-step<step>/`` with ``model.pt``, ``optimizer.pt``,
+``scheduler.pt``, ``rng-<rank>.pt`` (one per process: each has its own dropout stream) and ``state.json``
+(written last). A directory is built under a temporary name and renamed when complete, so a kill mid-write
+leaves only a stray ``.tmp`` directory that :func:`latest` ignores.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def rng_state() -> dict:
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def name(stage_index: int, stage: str, step: int) -> str:
+    return f"{stage_index}-{stage}-step{step:08d}"
+
+
+def write_rng(tmp_dir: Path, rank: int) -> None:
+    torch.save(rng_state(), tmp_dir / f"rng-{rank}.pt")
+
+
+def write_main(tmp_dir: Path, final_dir: Path, model_state: dict, optimizer, scheduler, state: dict,
+               keep: int) -> None:
+    """Main process: the shared files, then ``state.json``, then the atomic rename and pruning."""
+    torch.save(model_state, tmp_dir / "model.pt")
+    torch.save(optimizer.state_dict(), tmp_dir / "optimizer.pt")
+    torch.save(scheduler.state_dict(), tmp_dir / "scheduler.pt")
+    (tmp_dir / "state.json").write_text(json.dumps(state, indent=2))
+    if final_dir.exists():
+        shutil.rmtree(final_dir)
+    os.replace(tmp_dir, final_dir)
+    done = sorted(p for p in final_dir.parent.iterdir() if p.is_dir() and (p / "state.json").exists())
+    for old in done[:-keep] if keep > 0 else []:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def latest(root: Path) -> Path | None:
+    """The newest complete checkpoint under ``root`` (names sort by stage, then step)."""
+    if not root.is_dir():
+        return None
+    done = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.endswith(".tmp")
+                  and (p / "state.json").exists())
+    return done[-1] if done else None
+
+
+def read(ckpt: Path, rank: int) -> dict:
+    """Everything in a checkpoint, loaded to CPU; the caller puts each part back."""
+    rng_file = ckpt / f"rng-{rank}.pt"
+    return {"state": json.loads((ckpt / "state.json").read_text()),
+            "model": torch.load(ckpt / "model.pt", map_location="cpu", weights_only=True),
+            "optimizer": torch.load(ckpt / "optimizer.pt", map_location="cpu", weights_only=True),
+            "scheduler": torch.load(ckpt / "scheduler.pt", map_location="cpu", weights_only=True),
+            "rng": torch.load(rng_file, map_location="cpu", weights_only=False) if rng_file.exists() else None}

@@ -1,0 +1,160 @@
+"""Training data for ``distill-train``: any mix of sources -> one ``datasets.Dataset`` -> cached windows.
+
+Sources are whatever :func:`augment.squad_io.iter_rows` reads; ``augment-squad`` output directories
+(``save_to_disk`` format, with extra columns ``orig_id, variant, edits, is_impossible``) are memory-mapped
+rather than read row by row. Every source is cut to the ``squad_v2`` training columns so they concatenate.
+
+    >>> rows = load_examples(["runs/aug", "train-v2.0.json"], limit=1000)          # doctest: +SKIP
+    >>> feats = tokenize(rows, tok, cache_dir, max_length=384, doc_stride=128)    # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import torch
+
+from augment.errors import InputError
+from augment.squad_io import _is_saved_dataset, iter_rows
+
+COLUMNS = ("id", "title", "context", "question", "answers")
+MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+LABELS = ("start_positions", "end_positions", "context_mask")
+
+
+def _features():
+    from datasets import Features, Sequence, Value
+
+    return Features({"id": Value("string"), "title": Value("string"), "context": Value("string"),
+                     "question": Value("string"),
+                     "answers": Sequence({"text": Value("string"), "answer_start": Value("int32")})})
+
+
+def _load_one(source: str, split: str):
+    import datasets
+
+    path = Path(source)
+    if path.is_dir() and _is_saved_dataset(path):
+        ds = datasets.load_from_disk(str(path))
+        if isinstance(ds, datasets.DatasetDict):
+            if split not in ds:
+                raise InputError(f"{path}: no split {split!r}; it has {sorted(ds)}")
+            ds = ds[split]
+        missing = [c for c in ("id", "context", "question", "answers") if c not in ds.column_names]
+        if missing:
+            raise InputError(f"{path}: missing columns {missing}; expected squad_v2 columns {list(COLUMNS)}")
+        if "title" not in ds.column_names:
+            ds = ds.add_column("title", [""] * len(ds))
+        ds = ds.select_columns(list(COLUMNS))
+        return ds if ds.features == _features() else ds.cast(_features())
+    rows = [{c: r[c] for c in COLUMNS} for r in iter_rows(source, split)]
+    return datasets.Dataset.from_list(rows, features=_features())
+
+
+def load_examples(sources, split: str = "train", limit: int | None = None):
+    """One Dataset of ``squad_v2`` rows (id, title, context, question, answers) from all ``sources``."""
+    import datasets
+
+    parts = [_load_one(str(s), split) for s in sources]
+    ds = parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
+    if len(ds) == 0:
+        raise InputError(f"no examples in {', '.join(map(str, sources))}")
+    if limit is not None:
+        ds = ds.select(range(min(limit, len(ds))))
+    return ds
+
+
+def source_stamp(source) -> list:
+    """What identifies a source's contents cheaply: (relative path, size, mtime) of every file, hidden
+    directories skipped (our own caches live in one); a hub id as itself."""
+    path = Path(source)
+    if path.is_file():
+        st = path.stat()
+        return [[path.name, st.st_size, st.st_mtime_ns]]
+    if not path.is_dir():
+        return [str(source)]
+    out = []
+    for root, dirs, files in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for f in sorted(files):
+            if not f.startswith("."):
+                st = (Path(root) / f).stat()
+                out.append([str((Path(root) / f).relative_to(path)), st.st_size, st.st_mtime_ns])
+    return out
+
+
+def default_cache_dir(sources, out_dir) -> Path:
+    """Next to the data: ``.distill-cache`` beside the first local source; under ``out`` for hub ids."""
+    for s in sources:
+        if Path(s).exists():
+            return Path(s).resolve().parent / ".distill-cache"
+    return Path(out_dir) / "cache"
+
+
+def features_key(sources, split, limit, tokenizer, max_length: int, doc_stride: int) -> str:
+    """A digest of everything the windows depend on."""
+    vocab = hashlib.sha256(json.dumps(sorted(tokenizer.get_vocab().items())).encode()).hexdigest()
+    spec = {"sources": [[str(s), source_stamp(s)] for s in sources], "split": split, "limit": limit,
+            "tokenizer": [type(tokenizer).__name__, vocab, tokenizer.padding_side,
+                          getattr(tokenizer, "do_lower_case", None)],
+            "max_length": max_length, "doc_stride": doc_stride, "format": 1}
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def tokenize(examples, tokenizer, cache_dir, key: str, max_length: int = 384, doc_stride: int = 128,
+             num_proc: int | None = None):
+    """Training windows (see :func:`augment.qa.features.prepare_train_features`), cached as
+    ``cache_dir/features-<key>.arrow`` by ``datasets.map`` and reused on the next run."""
+    from augment.qa.features import prepare_train_features
+
+    Path(cache_dir).mkdir(parents=True, exist_ok=True)
+    return examples.map(prepare_train_features, batched=True, remove_columns=examples.column_names,
+                        fn_kwargs={"tokenizer": tokenizer, "max_length": max_length, "doc_stride": doc_stride},
+                        num_proc=num_proc if num_proc and num_proc > 1 else None,
+                        cache_file_name=str(Path(cache_dir) / f"features-{key}.arrow"),
+                        new_fingerprint=key, desc="windows")
+
+
+class WindowDataset(torch.utils.data.Dataset):
+    """The training windows as a torch dataset; each row also carries its ``index`` (for the teacher cache)."""
+
+    def __init__(self, features):
+        self.features = features.select_columns([c for c in MODEL_INPUTS + LABELS if c in features.column_names])
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+    def __getitem__(self, i: int) -> dict:
+        return {**self.features[int(i)], "index": int(i)}
+
+
+def epoch_batches(n: int, batch_size: int, seed: int, epoch: int, rank: int = 0, world: int = 1) -> list:
+    """This process's batches of window indices for one epoch.
+
+    The order depends only on (seed, epoch), so a resumed run that skips the batches it already did sees
+    exactly the batches the uninterrupted run saw. Each of the ``world`` processes takes every world-th
+    window; the remainder is dropped so all processes run the same number of batches (DDP would hang).
+    """
+    import numpy as np
+
+    perm = np.random.default_rng([seed, epoch]).permutation(n)
+    perm = perm[: n - n % world][rank::world]
+    return [perm[i:i + batch_size].tolist() for i in range(0, len(perm), batch_size)]
+
+
+def collate(rows: list[dict]) -> dict[str, torch.Tensor]:
+    """Stack windows, cutting the padding columns that no window in the batch uses (right padding only).
+
+    Cutting changes nothing for the real tokens (they never attend to padding) and makes short batches cheap.
+    """
+    keys = [k for k in MODEL_INPUTS + LABELS + ("index",) if k in rows[0]]
+    batch = {k: torch.tensor([r[k] for r in rows]) for k in keys}
+    used = batch["attention_mask"].any(0).nonzero()
+    if len(used) and batch["attention_mask"][:, -1].sum() == 0:  # right-padded: trim the tail
+        end = int(used.max()) + 1
+        for k in keys:
+            if batch[k].dim() == 2:
+                batch[k] = batch[k][:, :end]
+    return batch

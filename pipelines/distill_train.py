@@ -1,0 +1,462 @@
+"""distill-train: two-stage TinyBERT task distillation for extractive QA (SQuAD 2.0).
+
+    distill-train --data runs/aug data/train-v2.0.json --out runs/tiny \
+        --teacher deepset/bert-base-uncased-squad2 --student huawei-noah/TinyBERT_General_6L_768D
+
+Stage "intermediate": MSE on hidden states (through trained projections) and on pre-softmax attention
+scores, student layer m against teacher layer m*k. Stage "prediction": KL at temperature T on the start/end
+distributions over context + CLS, mixed with hard-label cross-entropy. "both" runs one then the other on the
+same student, as the seed model was made (Jiao et al., 2020; the Haystack 1.x recipe of the seed card).
+``--teacher none`` fine-tunes on the hard labels alone, which is how a teacher is made.
+
+Read top to bottom: options and their validation (nothing heavy is loaded until every option is known to
+be good), setup, the training loop of one stage, checkpoints, evaluation and saving, ``main``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import sys
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+from augment.errors import ConfigError, InputError
+
+PROG = "distill-train"
+STAGES = ("intermediate", "prediction")
+# Options that change what is trained; a --resume with other values would not continue the same run.
+RUN_DEFINING = ("data", "teacher", "student", "stage", "batch_size", "max_length", "doc_stride", "epochs",
+                "max_steps", "grad_accum", "lr_intermediate", "lr_prediction", "warmup", "weight_decay",
+                "embedding_dropout", "temperature", "distill_weight", "bf16", "fp16", "seed", "limit")
+
+
+# ----------------------------------------------------------------------------- options
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--data", nargs="+", required=True, metavar="SRC",
+                   help="augment-squad output directories and/or SQuAD JSON/JSONL files, directories, hub ids")
+    p.add_argument("--teacher", default="deepset/bert-base-uncased-squad2",
+                   help="QA teacher: hub id or path, or 'none' for plain fine-tuning on hard labels")
+    p.add_argument("--student", default="huawei-noah/TinyBERT_General_6L_768D", help="student: hub id or path")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--stage", choices=("intermediate", "prediction", "both"),
+                   help="default: both, or prediction with --teacher none")
+    p.add_argument("--eval", metavar="SRC", help="evaluate at the end: squad_v2, FILE.json or DIR")
+    p.add_argument("--eval-split", default="validation")
+    p.add_argument("--eval-limit", type=int, help="evaluate on the first N examples only")
+    p.add_argument("--batch-size", type=int, default=26, help="windows per process per micro-batch")
+    p.add_argument("--max-length", type=int, default=384)
+    p.add_argument("--doc-stride", type=int, default=128)
+    p.add_argument("--epochs", type=int, default=5, help="epochs per stage")
+    p.add_argument("--max-steps", type=int, help="optimizer steps per stage (overrides --epochs)")
+    p.add_argument("--grad-accum", type=int, default=1)
+    p.add_argument("--lr-intermediate", type=float, default=5e-5)
+    p.add_argument("--lr-prediction", type=float, default=3e-5)
+    p.add_argument("--warmup", type=float, default=0.1, help="linear warm-up proportion, then linear decay")
+    p.add_argument("--weight-decay", type=float, default=0.01)
+    p.add_argument("--embedding-dropout", type=float, default=0.1)
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--distill-weight", type=float, default=1.0, help="w in w*kd + (1-w)*ce")
+    prec = p.add_mutually_exclusive_group()
+    prec.add_argument("--bf16", action="store_true")
+    prec.add_argument("--fp16", action="store_true")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--eval-every", type=int, default=0, help="evaluate every N steps (0: at the end only)")
+    p.add_argument("--save-every", type=int, default=1000, help="checkpoint every N optimizer steps")
+    p.add_argument("--keep-checkpoints", type=int, default=2)
+    p.add_argument("--log-every", type=int, default=10, help="append to metrics.jsonl every N steps")
+    p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
+    p.add_argument("--num-workers", type=int, default=0, help="tokenisation and data-loading processes")
+    p.add_argument("--teacher-cache", choices=("on", "off"), default="on",
+                   help="prediction stage: cache the teacher's logits (Arrow, float16) next to the data")
+    p.add_argument("--cache-dir", help="where windows and teacher logits are cached (default: beside the data)")
+    p.add_argument("--trust-remote-code", action="store_true")
+    p.add_argument("--limit", type=int, help="use only the first N examples (handy for tests)")
+    return p
+
+
+def _looks_local(src: str) -> bool:
+    return os.sep in src or src.startswith(".") or Path(src).suffix in (".json", ".jsonl") or Path(src).exists()
+
+
+def validate(args) -> None:
+    """Check every option without loading anything heavy; raise one ConfigError listing all problems."""
+    problems = []
+    if args.stage is None:
+        args.stage = "prediction" if args.teacher == "none" else "both"
+    if args.teacher == "none" and args.stage != "prediction":
+        problems.append(f"--stage {args.stage} needs a teacher; with --teacher none only --stage prediction "
+                        "(plain fine-tuning) is possible")
+    for opt in ("batch_size", "max_length", "epochs", "grad_accum", "save_every", "log_every",
+                "keep_checkpoints"):
+        if getattr(args, opt) < 1:
+            problems.append(f"--{opt.replace('_', '-')} must be >= 1, got {getattr(args, opt)}")
+    for opt in ("max_steps", "limit", "eval_limit"):
+        if getattr(args, opt) is not None and getattr(args, opt) < 1:
+            problems.append(f"--{opt.replace('_', '-')} must be >= 1, got {getattr(args, opt)}")
+    for opt in ("eval_every", "num_workers"):
+        if getattr(args, opt) < 0:
+            problems.append(f"--{opt.replace('_', '-')} must be >= 0, got {getattr(args, opt)}")
+    if not 0 <= args.doc_stride < args.max_length:
+        problems.append(f"--doc-stride must be in [0, --max-length={args.max_length}), got {args.doc_stride}")
+    if args.temperature <= 0:
+        problems.append(f"--temperature must be > 0, got {args.temperature}")
+    if not 0 <= args.distill_weight <= 1:
+        problems.append(f"--distill-weight must be in [0, 1], got {args.distill_weight}")
+    if not 0 <= args.warmup < 1:
+        problems.append(f"--warmup must be in [0, 1), got {args.warmup}")
+    for opt in ("lr_intermediate", "lr_prediction"):
+        if getattr(args, opt) <= 0:
+            problems.append(f"--{opt.replace('_', '-')} must be > 0, got {getattr(args, opt)}")
+    if not 0 <= args.embedding_dropout < 1:
+        problems.append(f"--embedding-dropout must be in [0, 1), got {args.embedding_dropout}")
+    for src in [*args.data, *([args.eval] if args.eval else []),
+                *(m for m in (args.teacher, args.student) if m != "none")]:
+        if _looks_local(src) and not Path(src).exists():
+            problems.append(f"{src}: no such file or directory")
+    if args.fp16:
+        import torch
+
+        if not torch.cuda.is_available():
+            problems.append("--fp16 needs a CUDA device; use --bf16 on CPU")
+    out = Path(args.out)
+    if args.resume and not (out / "config.json").exists():
+        problems.append(f"--resume: {out} holds no earlier run (no config.json)")
+    if not args.resume and (out / "checkpoints").exists() and any((out / "checkpoints").iterdir()):
+        problems.append(f"{out} already holds checkpoints: pass --resume to continue, or choose another --out")
+    if args.resume and (out / "config.json").exists():
+        old = json.loads((out / "config.json").read_text())
+        changed = [k for k in RUN_DEFINING if k in old and old[k] != getattr(args, k)]
+        if changed:
+            problems.append("--resume with different options than the run in --out: " + ", ".join(
+                f"--{k.replace('_', '-')} {old[k]!r} -> {getattr(args, k)!r}" for k in changed))
+    if problems:
+        raise ConfigError("; ".join(problems))
+
+
+def load_pretrained(kind: str, name: str, trust_remote_code: bool):
+    """A config or tokenizer, with a one-line error when it cannot be had (offline, wrong path)."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    loader = AutoConfig if kind == "config" else AutoTokenizer
+    try:
+        return loader.from_pretrained(name, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError) as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise ConfigError(f"could not load the {kind} of {name!r}: {first[:200]}") from None
+
+
+# ----------------------------------------------------------------------------- the recipe
+class DistillRecipe:
+    """setup() -> run() -> save(); one instance per process."""
+
+    def __init__(self, args):
+        self.args = args
+        self.out = Path(args.out)
+        self.stages = STAGES if args.stage == "both" else (args.stage,)
+
+    # ---- setup ------------------------------------------------------------
+    def setup(self) -> None:
+        import torch
+        from accelerate import Accelerator, DistributedDataParallelKwargs
+        from accelerate.utils import set_seed
+        from transformers import AutoModelForQuestionAnswering
+
+        from augment.distill import check_pair, data
+        from augment.squad_io import iter_rows
+
+        a = self.args
+        # find_unused_parameters: the QA head takes no part in the intermediate-stage losses.
+        self.acc = Accelerator(mixed_precision="bf16" if a.bf16 else "fp16" if a.fp16 else "no",
+                               kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
+        self.main = self.acc.is_main_process
+
+        # Everything cheap first: configs and tokenizers decide whether the pair can work at all.
+        self.tokenizer = load_pretrained("tokenizer", a.student, a.trust_remote_code)
+        s_cfg = load_pretrained("config", a.student, a.trust_remote_code)
+        if a.teacher != "none":
+            t_tok = load_pretrained("tokenizer", a.teacher, a.trust_remote_code)
+            t_cfg = load_pretrained("config", a.teacher, a.trust_remote_code)
+            check_pair(s_cfg, t_cfg, self.tokenizer.get_vocab(), t_tok.get_vocab(),
+                       intermediate="intermediate" in self.stages, max_length=a.max_length)
+        self.eval_rows = None
+        if a.eval:
+            rows = iter_rows(a.eval, a.eval_split)
+            self.eval_rows = [r for _, r in zip(range(a.eval_limit or sys.maxsize), rows)]
+
+        # Data: one Dataset of squad_v2 rows -> windows, cached beside the data (main process first).
+        self.cache_dir = Path(a.cache_dir) if a.cache_dir else data.default_cache_dir(a.data, self.out)
+        self.key = data.features_key(a.data, "train", a.limit, self.tokenizer, a.max_length, a.doc_stride)
+        with self.acc.main_process_first():
+            examples = data.load_examples(a.data, "train", a.limit)
+            self.features = data.tokenize(examples, self.tokenizer, self.cache_dir, self.key, a.max_length,
+                                          a.doc_stride, num_proc=a.num_workers)
+        self.windows = data.WindowDataset(self.features)
+
+        # Models. Weights load as safetensors where the repo has them (transformers' default).
+        set_seed(a.seed)  # a fresh QA head and the projections are initialised from this
+        self.student = AutoModelForQuestionAnswering.from_pretrained(a.student,
+                                                                     trust_remote_code=a.trust_remote_code)
+        self.student_attn = self.student.config._attn_implementation
+        embeddings = getattr(getattr(self.student, self.student.base_model_prefix, None), "embeddings", None)
+        if embeddings is not None and hasattr(embeddings, "dropout"):
+            embeddings.dropout.p = a.embedding_dropout
+        self.teacher = None
+        if a.teacher != "none":
+            self.teacher = AutoModelForQuestionAnswering.from_pretrained(
+                a.teacher, trust_remote_code=a.trust_remote_code).to(self.acc.device).eval()
+            self.teacher.requires_grad_(False)
+            self.teacher_attn = self.teacher.config._attn_implementation
+        if len(self.windows) < self.acc.num_processes:
+            raise ConfigError(f"{len(self.windows)} training windows cannot be shared by "
+                              f"{self.acc.num_processes} processes")
+
+    # ---- one stage --------------------------------------------------------
+    def _build_stage(self, stage: str):
+        """The trainable module, its loss step, optimizer and schedule for ``stage``."""
+        import torch
+        from transformers import get_linear_schedule_with_warmup
+
+        from augment.distill import IntermediateDistiller, LayerMap, PredictionLoss, use_score_attention
+
+        a = self.args
+        if stage == "intermediate":
+            use_score_attention(self.student)
+            use_score_attention(self.teacher)
+            lm = LayerMap(self.student.config.num_hidden_layers, self.teacher.config.num_hidden_layers)
+            # The projections live inside the distiller, so they exist before the optimizer and are in it.
+            module = IntermediateDistiller(self.student, lm, self.teacher.config.hidden_size)
+            lr = a.lr_intermediate
+        else:
+            self.student.set_attn_implementation(self.student_attn)
+            if self.teacher is not None:  # the stock attention is faster when no scores are wanted
+                self.teacher.set_attn_implementation(self.teacher_attn)
+            module, lr = self.student, a.lr_prediction
+            self.pred_loss = PredictionLoss(a.temperature, a.distill_weight if self.teacher is not None else 0.0)
+        decay = [p for n, p in module.named_parameters() if p.ndim >= 2 and "LayerNorm" not in n]
+        no_decay = [p for n, p in module.named_parameters() if not (p.ndim >= 2 and "LayerNorm" not in n)]
+        optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": a.weight_decay},
+                                       {"params": no_decay, "weight_decay": 0.0}], lr=lr)
+        batches = math.ceil(len(self.windows) // self.acc.num_processes / a.batch_size)
+        steps_per_epoch = math.ceil(batches / a.grad_accum)
+        total = a.max_steps or a.epochs * steps_per_epoch
+        # Not prepared by accelerate: it is built for exactly the steps this process takes.
+        scheduler = get_linear_schedule_with_warmup(optimizer, int(a.warmup * total), total)
+        return module, optimizer, scheduler, total
+
+    def _teacher_logits(self):
+        """The prediction stage's source of teacher logits: the Arrow cache (built once) or None (live)."""
+        from augment.distill import teacher_cache
+
+        if self.teacher is None or self.args.teacher_cache == "off":
+            return None
+        path = self.cache_dir / f"teacher-{self.key}-{teacher_cache.teacher_digest(self.teacher)}.arrow"
+        if self.main and not path.exists():
+            self.log(f"caching teacher logits for {len(self.features)} windows in {path}")
+            teacher_cache.build(self.teacher, self.features, path, batch_size=2 * self.args.batch_size,
+                                device=self.acc.device)
+        self.acc.wait_for_everyone()
+        return teacher_cache.TeacherLogits(path, self.features)
+
+    def _loss(self, stage, model, batch, cached):
+        import torch
+
+        from augment.distill.intermediate import model_inputs, teacher_intermediates
+
+        if stage == "intermediate":
+            with self.acc.autocast():
+                t_hidden, t_scores = teacher_intermediates(self.teacher, batch)
+            return model(batch, t_hidden, t_scores)
+        out = model(**model_inputs(batch))
+        t_start = t_end = None
+        if cached is not None:
+            t_start, t_end = (t.to(self.acc.device) for t in
+                              cached.lookup(batch["index"].tolist(), batch["input_ids"].shape[1]))
+        elif self.teacher is not None:
+            with torch.no_grad(), self.acc.autocast():
+                t = self.teacher(**model_inputs(batch))
+            t_start, t_end = t.start_logits.float(), t.end_logits.float()
+        return self.pred_loss(out.start_logits, out.end_logits, t_start, t_end, batch["context_mask"],
+                              batch["start_positions"], batch["end_positions"])
+
+    def train_stage(self, stage_index: int, stage: str, resume: dict | None) -> None:
+        import torch
+        from tqdm.auto import tqdm
+
+        from augment.distill.checkpoint import set_rng_state
+        from augment.distill.data import collate, epoch_batches
+
+        a, acc = self.args, self.acc
+        module, optimizer, scheduler, total = self._build_stage(stage)
+        epoch, start_batch, step = 0, 0, 0
+        if resume is not None:  # put every piece back exactly as it was at the checkpoint
+            module.load_state_dict(resume["model"])
+            optimizer.load_state_dict(resume["optimizer"])
+            scheduler.load_state_dict(resume["scheduler"])
+            epoch, start_batch, step = resume["state"]["epoch"], resume["state"]["batch"], resume["state"]["step"]
+            if resume["rng"] is not None:
+                set_rng_state(resume["rng"])
+        model, optimizer = acc.prepare(module, optimizer)
+        cached = self._teacher_logits() if stage == "prediction" else None
+        model.train()
+        self.log(f"{stage} stage: {len(self.windows)} windows, {total} steps of {a.batch_size} x {a.grad_accum} "
+                 f"x {acc.num_processes} windows" + (f", from step {step}" if step else ""))
+        bar = tqdm(total=total, initial=step, desc=stage, dynamic_ncols=True,
+                   disable=not (self.main and sys.stderr.isatty()))
+        t0, seen = time.time(), 0
+        while step < total:
+            batches = epoch_batches(len(self.windows), a.batch_size, a.seed, epoch,
+                                    acc.process_index, acc.num_processes)
+            # Its own generator: a DataLoader iterator otherwise draws a seed from the global RNG, so a
+            # resumed run (one more iterator) would drop out different units than the uninterrupted one.
+            loader = torch.utils.data.DataLoader(self.windows, batch_sampler=batches[start_batch:],
+                                                 collate_fn=collate, num_workers=a.num_workers,
+                                                 generator=torch.Generator().manual_seed(a.seed + epoch))
+            for i, batch in enumerate(loader, start=start_batch):
+                group_end = min((i // a.grad_accum + 1) * a.grad_accum, len(batches))
+                group = group_end - (i // a.grad_accum) * a.grad_accum  # micro-batches in this step
+                last = i + 1 == group_end
+                batch = {k: v.to(acc.device) for k, v in batch.items()}
+                with nullcontext() if last else acc.no_sync(model):
+                    losses = self._loss(stage, model, batch, cached)
+                    acc.backward(losses["loss"] / group)
+                seen += len(batch["input_ids"])
+                if not last:
+                    continue
+                acc.clip_grad_norm_(model.parameters(), 1.0)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                step += 1
+                rate = seen * acc.num_processes / max(time.time() - t0, 1e-9)
+                bar.update(1)
+                bar.set_postfix({k: f"{v.item():.4f}" for k, v in losses.items()} | {"win/s": f"{rate:.1f}"})
+                next_pos = (epoch, i + 1) if i + 1 < len(batches) else (epoch + 1, 0)
+                if step % a.log_every == 0 or step == total:
+                    self.metrics({"stage": stage, "step": step, "epoch": epoch, "lr": scheduler.get_last_lr()[0],
+                                  **{k: acc.reduce(v.detach(), "mean").item() for k, v in losses.items()},
+                                  "windows_per_s": round(rate, 2)})
+                if step % a.save_every == 0 or step == total:
+                    self.save_checkpoint(stage_index, stage, model, optimizer, scheduler, step, *next_pos,
+                                         done=step == total)
+                if a.eval_every and step % a.eval_every == 0 and step < total:
+                    self.evaluate(stage, step)
+                    model.train()
+                if step >= total:
+                    break
+            epoch, start_batch = epoch + 1, 0
+        bar.close()
+        self.student = acc.unwrap_model(model) if stage == "prediction" else acc.unwrap_model(model).student
+        self.student.set_attn_implementation(self.student_attn)
+        acc.free_memory()
+
+    # ---- checkpoints, metrics, evaluation ----------------------------------
+    def save_checkpoint(self, stage_index, stage, model, optimizer, scheduler, step, epoch, batch, done):
+        from augment.distill import checkpoint
+
+        root = self.out / "checkpoints"
+        final = root / checkpoint.name(stage_index, stage, step)
+        tmp = final.with_name(final.name + ".tmp")
+        if self.main:
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+        self.acc.wait_for_everyone()
+        checkpoint.write_rng(tmp, self.acc.process_index)
+        self.acc.wait_for_everyone()
+        if self.main:
+            state = {"stage_index": stage_index, "stage": stage, "step": step, "epoch": epoch, "batch": batch,
+                     "stage_done": done}
+            checkpoint.write_main(tmp, final, self.acc.unwrap_model(model).state_dict(), optimizer, scheduler,
+                                  state, self.args.keep_checkpoints)
+        self.acc.wait_for_everyone()
+
+    def metrics(self, record: dict) -> None:
+        if self.main:
+            with open(self.out / "metrics.jsonl", "a") as f:
+                f.write(json.dumps(record) + "\n")
+
+    def log(self, msg: str) -> None:
+        if self.main:
+            print(f"{PROG}: {msg}", file=sys.stderr)
+
+    def evaluate(self, stage: str, step: int):
+        """The SQuAD 2.0 metric on --eval (main process); writes eval.json and prints the table."""
+        if self.eval_rows is None:
+            return None
+        result = None
+        if self.main:
+            from augment.qa.evaluate import evaluate, format_table
+
+            model = self.acc.unwrap_model(self.student).eval()
+            result = evaluate(model, self.tokenizer, self.eval_rows, max_length=self.args.max_length,
+                              doc_stride=self.args.doc_stride, batch_size=2 * self.args.batch_size,
+                              device=self.acc.device)
+            self.metrics({"stage": stage, "step": step, "eval": result["metrics"]})
+            (self.out / "eval.json").write_text(json.dumps({"stage": stage, "step": step, **result}, indent=2))
+            print(format_table(result["metrics"]))
+        self.acc.wait_for_everyone()
+        return result
+
+    # ---- the whole run ------------------------------------------------------
+    def run(self) -> None:
+        from augment.distill import checkpoint
+
+        resume = None
+        if self.args.resume:
+            ckpt = checkpoint.latest(self.out / "checkpoints")
+            if ckpt is not None:
+                resume = checkpoint.read(ckpt, self.acc.process_index)
+                self.log(f"resuming from {ckpt}")
+        for stage_index, stage in enumerate(self.stages):
+            here = None
+            if resume is not None:
+                s = resume["state"]
+                if s["stage_index"] > stage_index:
+                    continue  # the checkpoint holds this stage's result already
+                if s["stage_done"]:  # finished stage: keep its weights, train nothing
+                    prefix = "student." if s["stage"] == "intermediate" else ""
+                    self.student.load_state_dict({k.removeprefix(prefix): v for k, v in resume["model"].items()
+                                                  if k.startswith(prefix)})
+                    resume = None
+                    continue
+                here, resume = resume, None
+            self.train_stage(stage_index, stage, here)
+        self.evaluate(self.stages[-1], -1)
+
+    def save(self) -> None:
+        if self.main:
+            path = self.out / "student"
+            self.acc.unwrap_model(self.student).save_pretrained(path)
+            self.tokenizer.save_pretrained(path)
+            self.log(f"saved the student to {path}")
+        self.acc.wait_for_everyone()
+
+
+# ----------------------------------------------------------------------------- entry point
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        validate(args)
+        recipe = DistillRecipe(args)
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        recipe.setup()
+        if recipe.main and not args.resume:
+            import transformers
+
+            cfg = vars(args) | {"versions": {"transformers": transformers.__version__}}
+            (Path(args.out) / "config.json").write_text(json.dumps(cfg, indent=2))
+        recipe.run()
+        recipe.save()
+    except (ConfigError, InputError) as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
