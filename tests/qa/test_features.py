@@ -165,3 +165,38 @@ def test_left_padding_puts_context_first_and_finds_cls_where_it_is(vocab_dir):
 def test_stride_not_below_max_length_is_rejected(tokenizer):
     with pytest.raises(ValueError, match="doc_stride"):
         prepare_train_features(_columns([_long_row()]), tokenizer, max_length=64, doc_stride=64)
+
+
+@pytest.fixture(scope="module")
+def roberta_tokenizer(tmp_path_factory, sample_rows):
+    """A byte-level BPE RoBERTa tokenizer trained on the sample rows: <s> q </s></s> c </s>, no types."""
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import RobertaTokenizer
+
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator([r["context"] for r in sample_rows] + [r["question"] for r in sample_rows],
+                            vocab_size=800, min_frequency=1, show_progress=False,
+                            special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
+    path = tmp_path_factory.mktemp("bpe")
+    bpe.save_model(str(path))
+    return RobertaTokenizer.from_pretrained(str(path))
+
+
+def test_roberta_style_byte_level_bpe(roberta_tokenizer, sample_rows):
+    tok = roberta_tokenizer
+    cols = _columns(sample_rows[:10])
+    tr = prepare_train_features(cols, tok, max_length=96, doc_stride=32)
+    ev = prepare_eval_features(cols, tok, max_length=96, doc_stride=32)
+    assert "token_type_ids" not in tr and len(tr["input_ids"]) > 10
+    by_id = {r["id"]: r for r in sample_rows}
+    labelled = 0
+    for i, ids in enumerate(tr["input_ids"]):
+        assert ids[0] == tok.cls_token_id and tr["context_mask"][i][0] == 1
+        seps = [t for t, x in enumerate(ids) if x == tok.sep_token_id]
+        assert seps and not any(tr["context_mask"][i][t] for t in seps)   # the </s></s> pair and the end
+        row, s = by_id[tr["example_id"][i]], tr["start_positions"][i]
+        if s:
+            labelled += 1
+            offs = ev["offset_mapping"][i]
+            assert row["context"][offs[s][0]:offs[tr["end_positions"][i]][1]] == row["answers"]["text"][0].strip()
+    assert labelled

@@ -63,6 +63,12 @@ def test_evaluate_without_token_type_ids(teacher, sample_rows):
     wrapped = NoTypes()
     assert model_input_names(wrapped) == ["input_ids", "attention_mask"]
     assert model_input_names(model) == ["input_ids", "attention_mask", "token_type_ids"]
+    from transformers import RobertaConfig, RobertaForQuestionAnswering
+
+    roberta = RobertaForQuestionAnswering(RobertaConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1,
+                                                        num_attention_heads=2, intermediate_size=32,
+                                                        type_vocab_size=1))  # as roberta-base
+    assert model_input_names(roberta) == ["input_ids", "attention_mask"]   # one token type only
     rows = sample_rows[:4]
     a = evaluate(wrapped, tok, rows, max_length=96, doc_stride=32)
     b = evaluate(model, tok, rows, max_length=96, doc_stride=32)   # token types 0/1 change logits
