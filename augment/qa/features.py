@@ -8,6 +8,8 @@ tokenizer's own answers rather than assumptions about BERT:
   a tokenizer without one;
 - context tokens are found with ``sequence_ids()``, never with ``token_type_ids`` (RoBERTa has none);
 - the question goes first unless the tokenizer pads on the left (XLNet-style), as in ``run_qa.py``;
+- a question too long to leave the stride's worth of context is cut to fit (the tokenizer would
+  otherwise abort);
 - answer labels come from the first answer's character span (``answer_start[0]``, ``len(text)``) and
   the tokenizer's offsets; the text is never searched.
 
@@ -30,10 +32,16 @@ def _question_first(tokenizer) -> bool:
 
 def _tokenize(examples: dict, tokenizer, max_length: int, doc_stride: int):
     """Windows of every row; returns the BatchEncoding and the index of the context sequence (0 or 1)."""
-    if doc_stride >= max_length:
-        raise ValueError(f"doc_stride ({doc_stride}) must be smaller than max_length ({max_length})")
+    # The tokenizer panics (a BaseException, not an error) unless every window has more context
+    # tokens than the stride, so a question may take at most `room` tokens; longer ones are cut.
+    room = max_length - tokenizer.num_special_tokens_to_add(pair=True) - doc_stride - 1
+    if room < 1:
+        raise ValueError(f"doc_stride ({doc_stride}) leaves no room for the question in windows of "
+                         f"max_length {max_length}; use a doc_stride below {max_length // 2}")
     # Leading spaces in some SQuAD questions waste window room and can make truncation fail (run_qa.py).
     questions = [q.lstrip() for q in examples["question"]]
+    pieces = tokenizer(questions, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+    questions = [q[:offs[room - 1][1]] if len(offs) > room else q for q, offs in zip(questions, pieces)]
     contexts = examples["context"]
     first = _question_first(tokenizer)
     enc = tokenizer(

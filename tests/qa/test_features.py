@@ -200,3 +200,18 @@ def test_roberta_style_byte_level_bpe(roberta_tokenizer, sample_rows):
             offs = ev["offset_mapping"][i]
             assert row["context"][offs[s][0]:offs[tr["end_positions"][i]][1]] == row["answers"]["text"][0].strip()
     assert labelled
+
+
+def test_overlong_question_is_cut_instead_of_crashing_the_tokenizer(tokenizer):
+    # Without the cut the fast tokenizer panics: the window would hold fewer context tokens than
+    # the stride.
+    row = _long_row(n_before=2, n_after=2)
+    row["question"] = "why " * 60 + "did the bridge open?"
+    tr = prepare_train_features(_columns([row]), tokenizer, max_length=64, doc_stride=16)
+    ev = prepare_eval_features(_columns([row]), tokenizer, max_length=64, doc_stride=16)
+    room = 64 - 3 - 16 - 1
+    for i, mask in enumerate(tr["context_mask"]):
+        assert sum(mask) - 1 > 16                                # more context than the stride
+        assert tr["input_ids"][i][1:room + 1] == [tokenizer.convert_tokens_to_ids("why")] * room
+    labelled = [i for i, s in enumerate(tr["start_positions"]) if s]
+    assert labelled and all(_span_text(row, tr, ev, i) == ANSWER for i in labelled)
