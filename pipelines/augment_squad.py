@@ -162,10 +162,12 @@ def prepare_out(out: Path, config: dict, overwrite: bool, rank: int, world: int)
         mismatch = f"--out {out} is not empty and holds no {PROG} run"
     if mismatch and not overwrite:
         raise CliError(f"{mismatch}; rerun with --overwrite to replace it, or choose another --out")
-    if rank == 0:
+    if rank == 0:  # the others wait at the barrier below, so nothing is being written yet
+        for f in out.glob(".shard-*.arrow.tmp-*"):  # left by a killed run
+            f.unlink(missing_ok=True)
         if mismatch:  # remove only what this tool writes, never the user's other files
             shutil.rmtree(out / PROGRESS, ignore_errors=True)
-            for f in [*out.glob("shard-*.arrow"), *out.glob(".shard-*.arrow.tmp-*"), *(out / a for a in ARTEFACTS)]:
+            for f in [*out.glob("shard-*.arrow"), *(out / a for a in ARTEFACTS)]:
                 f.unlink(missing_ok=True)
         (out / PROGRESS).mkdir(parents=True, exist_ok=True)
         atomic_write_json(saved, config)
@@ -287,6 +289,11 @@ class BlockJob:
 def build_augmenter(args, device: str):
     from augment import Augmenter
 
+    if args.mlm.lower() != "none":  # transformers' loading bars and notes would crowd stderr
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
     try:
         return Augmenter(mlm=args.mlm, glove=None if args.glove == "none" else args.glove, top_k=args.top_k,
                          replace_prob=args.replace_prob, mlm_mode=args.mlm_mode,

@@ -1,0 +1,233 @@
+"""augment-squad end to end, through a real subprocess, on the 65-row sample plus a few bad records.
+
+One base run (tiny random masked LM, no GloVe, x3, shards of >= 40 rows: 3 shards) is shared by the
+read-only tests; the others each start their own run and compare with it.
+"""
+import copy
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from augment.spans import Edit, apply_edits
+from augment.squad_io import iter_rows
+
+REPO = Path(__file__).resolve().parents[2]
+SUBSET = REPO.parent / "shared" / "data" / "squad_v2" / "train-v2.0-subset.json"
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1"}
+
+
+def cli(*args, out=None, check=True, timeout=240) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "pipelines.augment_squad", *map(str, args)]
+    if out is not None:
+        cmd += ["--out", str(out)]
+    proc = subprocess.run(cmd, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}: {proc.stderr[-3000:]}")
+    return proc
+
+
+def rows_of(out) -> list[dict]:
+    import datasets
+
+    return datasets.load_from_disk(str(out)).to_list()
+
+
+@pytest.fixture(scope="module")
+def dirty_input(tmp_path_factory, sample_rows) -> tuple[Path, list[dict]]:
+    """The sample as JSONL with three bad records inside the second paragraph."""
+    rows = copy.deepcopy(sample_rows)
+    second = next(i for i, r in enumerate(rows) if r["context"] != rows[0]["context"])
+    shifted = copy.deepcopy(rows[second])
+    shifted.update(id="bad-offset", answers={"text": ["Beyonce"], "answer_start": [3]})
+    no_question = copy.deepcopy(rows[second])
+    no_question.update(id="no-question", question="  ")
+    duplicate = copy.deepcopy(rows[second])  # same id as the paragraph's first row: rejected
+    rows[second + 1:second + 1] = [shifted, no_question, duplicate]
+    path = tmp_path_factory.mktemp("input") / "dirty.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path, rows
+
+
+@pytest.fixture(scope="module")
+def base_args(dirty_input, tiny_mlm_path) -> list:
+    return ["--input", dirty_input[0], "--mlm", tiny_mlm_path, "--glove", "none", "--multiplier", 3,
+            "--shard-rows", 40, "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def base_run(tmp_path_factory, base_args) -> tuple[Path, subprocess.CompletedProcess]:
+    out = tmp_path_factory.mktemp("base") / "aug"
+    return out, cli(*base_args, out=out)
+
+
+def test_output_loads_with_exact_spans_and_replayable_edits(base_run, sample_rows):
+    out, _ = base_run
+    rows = rows_of(out)
+    originals = {r["id"]: r for r in sample_rows}
+    assert len(rows) == 3 * len(sample_rows)
+    assert set(rows[0]) == {"id", "orig_id", "variant", "title", "context", "question", "answers",
+                            "plausible_answers", "is_impossible", "edits"}
+    assert [r["orig_id"] for r in rows[:3]] == [sample_rows[0]["id"]] * 3  # input order kept
+    assert sum(bool(r["edits"]) for r in rows) > len(rows) // 2
+    for r in rows:
+        orig = originals[r["orig_id"]]
+        for field in ("answers", "plausible_answers"):
+            for t, s in zip(r[field]["text"], r[field]["answer_start"]):
+                assert r["context"][s:s + len(t)] == t
+        assert r["answers"]["text"] == orig["answers"]["text"]  # --answer-policy keep
+        edits = [Edit(**e) for e in r["edits"]]
+        assert apply_edits(orig["context"], [e for e in edits if e.field == "context"]) == r["context"]
+        assert r["question"] == orig["question"]
+
+
+def test_shards_are_arrow_streams_listed_in_the_manifest(base_run):
+    from augment.shards import SCHEMA, sha256_file
+
+    out, _ = base_run
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [s["file"] for s in manifest["shards"]] == ["shard-00000.arrow", "shard-00001.arrow", "shard-00002.arrow"]
+    for s in manifest["shards"]:
+        table = pa.ipc.open_stream(out / s["file"]).read_all()
+        assert table.schema.remove_metadata() == SCHEMA
+        assert table.num_rows == s["rows"] >= 40 or s is manifest["shards"][-1]
+        assert sha256_file(out / s["file"]) == s["sha256"]
+    assert manifest["options"]["top_k"] == 15 and manifest["models"]["mlm"]["path"]
+    assert manifest["input"]["fingerprint"].startswith("sha256:")
+
+
+def test_bad_records_are_rejected_and_counted(base_run, sample_rows):
+    out, proc = base_run
+    rejects = [json.loads(line) for line in (out / "rejects.jsonl").read_text().splitlines()]
+    assert [(r["id"], r["reason"]) for r in rejects] == [
+        ("bad-offset", "answer_mismatch"), ("no-question", "empty_question"), (rejects[2]["id"], "duplicate_id")]
+    assert rejects[0]["record"]["answers"]["answer_start"] == [3]
+    counts = json.loads((out / "manifest.json").read_text())["counts"]
+    assert counts["read"] == len(sample_rows) + 3 and counts["written"] == 3 * len(sample_rows)
+    assert counts["rejected"] == {"answer_mismatch": 1, "duplicate_id": 1, "empty_question": 1}
+    assert "3 rejected" in proc.stderr.strip().splitlines()[-1]
+
+
+def test_strict_stops_at_the_first_bad_record(tmp_path, base_args):
+    proc = cli(*base_args, "--strict", out=tmp_path / "aug", check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
+    assert "bad-offset" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("content, where", [('{"data": [{"title": "x", "paragraphs": [', "line 1 column"),
+                                            ('{"version": "v2.0"}', "missing key 'data'")])
+def test_malformed_input_is_one_line_exit_2(tmp_path, content, where):
+    bad = tmp_path / "train.json"
+    bad.write_text(content)
+    proc = cli("--input", bad, "--mlm", "none", out=tmp_path / "aug", check=False)
+    assert proc.returncode == 2
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert str(bad) in proc.stderr and where in proc.stderr
+
+
+def test_unreachable_hub_names_input_and_the_sample(tmp_path):
+    proc = cli("--input", "squad_v2", "--mlm", "none", out=tmp_path / "aug", check=False)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert "--input" in proc.stderr and "data/sample/" in proc.stderr
+
+
+def test_changed_configuration_is_refused_unless_overwrite(base_run, base_args):
+    out, _ = base_run
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    proc = cli(*base_args, "--seed", 1, out=out, check=False)
+    assert proc.returncode == 2 and "seed: 0 -> 1" in proc.stderr and "--overwrite" in proc.stderr
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
+
+
+def test_overwrite_replaces_the_run(tmp_path, base_args):
+    out = tmp_path / "aug"
+    cli(*base_args, "--limit", 30, out=out)
+    assert len(list(out.glob("shard-*.arrow"))) == 2
+    cli(*base_args, "--limit", 5, "--seed", 2, "--overwrite", out=out)
+    assert len(rows_of(out)) == 3 * 5 and sorted(p.name for p in out.glob("shard-*.arrow")) == ["shard-00000.arrow"]
+    assert json.loads((out / "manifest.json").read_text())["options"]["seed"] == 2
+
+
+def test_rows_do_not_depend_on_batch_size(tmp_path, base_run, base_args):
+    cli(*base_args, "--batch-size", 3, out=tmp_path / "aug")
+    assert rows_of(tmp_path / "aug") == rows_of(base_run[0])
+
+
+def test_two_torchrun_processes_write_the_single_process_rows(tmp_path, base_run, base_args):
+    out = tmp_path / "aug"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "pipelines.augment_squad", *map(str, base_args), "--out", str(out)]
+    proc = subprocess.run(cmd, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert rows_of(out) == rows_of(base_run[0])  # same rows, same order
+    one, two = (json.loads((d / "manifest.json").read_text()) for d in (base_run[0], out))
+    assert [s["sha256"] for s in two["shards"]] == [s["sha256"] for s in one["shards"]]
+    assert two["throughput"]["processes"] == 2
+    assert (out / "rejects.jsonl").read_text() == (base_run[0] / "rejects.jsonl").read_text()
+
+
+def test_resume_after_kill_gives_the_uninterrupted_rows(tmp_path, tiny_mlm_path):
+    args = ["--input", SUBSET, "--limit", 400, "--mlm", tiny_mlm_path, "--glove", "none", "--multiplier", 4,
+            "--shard-rows", 60, "--quiet"]
+    killed = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "pipelines.augment_squad", *map(str, args), "--out", str(killed)]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not (killed / ".progress" / "shard-00001.json").exists() and time.time() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (killed / "manifest.json").exists(), "the run ended before it could be killed"
+    done = len(list((killed / ".progress").glob("shard-*.json")))
+    cli(*args, out=killed)
+    manifest = json.loads((killed / "manifest.json").read_text())
+    assert manifest["throughput"]["shards_resumed"] >= done >= 2
+    cli(*args, out=tmp_path / "whole")
+    assert rows_of(killed) == rows_of(tmp_path / "whole")
+    assert not list(killed.glob(".shard-*"))  # the killed writer's temporary file was cleaned up
+
+
+def test_multi_mode_bookkeeping_is_exact(tmp_path, tiny_mlm_path, sample_path, sample_rows):
+    out = tmp_path / "aug"
+    cli("--input", sample_path, "--mlm", tiny_mlm_path, "--glove", "none", "--mlm-mode", "multi",
+        "--multiplier", 4, "--augment-question", "--answer-policy", "replace", "--include-original",
+        "--replace-prob", 0.6, "--quiet", out=out)
+    rows = rows_of(out)
+    originals = {r["id"]: r for r in sample_rows}
+    assert len(rows) == 5 * len(sample_rows)
+    assert [r["variant"] for r in rows[:5]] == [0, 1, 2, 3, 4] and rows[0]["edits"] == []
+    assert any(e["field"] == "question" for r in rows for e in r["edits"])
+    for r in rows:
+        orig = originals[r["orig_id"]]
+        edits = [Edit(**e) for e in r["edits"]]
+        for field in ("context", "question"):
+            mine = sorted((e for e in edits if e.field == field), key=lambda e: e.start)
+            assert all(a.end <= b.start for a, b in zip(mine, mine[1:]))  # no overlaps
+            assert all(orig[field][e.start:e.end] == e.original for e in mine)
+            assert apply_edits(orig[field], mine) == r[field]
+        for field in ("answers", "plausible_answers"):
+            assert len(r[field]["text"]) == len(orig[field]["text"])
+            for t, s in zip(r[field]["text"], r[field]["answer_start"]):
+                assert t and r["context"][s:s + len(t)] == t
+
+
+def test_help_states_every_default():
+    import argparse
+
+    from pipelines.augment_squad import build_parser
+
+    parser = build_parser()
+    formatter = argparse.ArgumentDefaultsHelpFormatter("augment-squad")
+    for action in parser._actions:
+        if action.option_strings and action.dest != "help":
+            assert "%(default)s" in formatter._get_help_string(action), action.dest
+    text = " ".join(parser.format_help().split())
+    for fragment in ("(default: 20)", "(default: squad_v2)", "(default: 50000)", "(default: exact)"):
+        assert fragment in text

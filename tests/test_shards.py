@@ -1,0 +1,53 @@
+"""The shard writer: explicit schema, atomic commit, and files that datasets.load_from_disk reads."""
+import hashlib
+
+import pyarrow as pa
+import pytest
+
+from augment.shards import SCHEMA, ShardWriter, write_dataset_files
+
+
+def _row(i: int, answered: bool = True) -> dict:
+    return {"id": f"q{i}-aug1", "orig_id": f"q{i}", "variant": 1, "title": "T", "context": "Paris is big.",
+            "question": "Where?",
+            "answers": {"text": ["Paris"], "answer_start": [0]} if answered else {"text": [], "answer_start": []},
+            "plausible_answers": {"text": [], "answer_start": []}, "is_impossible": not answered,
+            "edits": [{"field": "context", "start": 9, "end": 12, "original": "big", "replacement": "large",
+                       "source": "glove"}] if answered else []}
+
+
+def test_shard_is_an_arrow_stream_with_the_explicit_schema(tmp_path):
+    # All rows unanswerable and without edits: inference would type these lists as null.
+    with ShardWriter(tmp_path / "shard-00000.arrow") as w:
+        w.write_rows([_row(0, answered=False), _row(1, answered=False)])
+        info = w.commit()
+    table = pa.ipc.open_stream(tmp_path / "shard-00000.arrow").read_all()
+    assert table.num_rows == info["rows"] == 2
+    assert table.schema.remove_metadata() == SCHEMA
+    assert table.schema.field("answers").type == pa.struct(
+        [("text", pa.list_(pa.string())), ("answer_start", pa.list_(pa.int32()))])
+    assert pa.types.is_struct(table.schema.field("edits").type.value_type)
+    assert info["sha256"] == hashlib.sha256((tmp_path / "shard-00000.arrow").read_bytes()).hexdigest()
+
+
+def test_uncommitted_shard_leaves_no_file(tmp_path):
+    with pytest.raises(RuntimeError):
+        with ShardWriter(tmp_path / "shard-00000.arrow") as w:
+            w.write_rows([_row(0)])
+            raise RuntimeError("killed")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_load_from_disk_concatenates_shards_in_listed_order(tmp_path):
+    import datasets
+
+    names = []
+    for k, ids in enumerate([[3, 4], [], [1]]):  # an empty shard in the middle is fine
+        with ShardWriter(tmp_path / f"shard-{k:05d}.arrow") as w:
+            w.write_rows([_row(i) for i in ids])
+            names.append(w.commit()["file"])
+    write_dataset_files(tmp_path, names, fingerprint="sha256:test")
+    ds = datasets.load_from_disk(str(tmp_path))
+    assert ds["orig_id"] == ["q3", "q4", "q1"]
+    assert ds.features["answers"]["answer_start"].feature.dtype == "int32"
+    assert ds[0]["edits"][0]["replacement"] == "large"
