@@ -34,49 +34,60 @@ def model_input_names(model) -> list[str]:
 def _logits(model, features: dict, names: list[str], batch_size: int, device, right_padded: bool):
     """(F, L) start and end logits, float32 on the CPU."""
     import torch
-    from tqdm.auto import tqdm
 
-    n, length = len(features["input_ids"]), len(features["input_ids"][0]) if features["input_ids"] else 0
+    n, length = len(features["input_ids"]), len(features["input_ids"][0])
     start = np.full((n, length), -1e4, dtype=np.float32)   # (F, L); trimmed padding stays very unlikely
     end = np.full((n, length), -1e4, dtype=np.float32)
-    bar = tqdm(total=n, desc="eval", unit="win", disable=not sys.stderr.isatty())
     with torch.no_grad():
         for lo in range(0, n, batch_size):
             batch = {k: torch.tensor(features[k][lo:lo + batch_size], device=device) for k in names}
             # Right padding can be cut to the batch's longest window: same logits, much less work.
-            keep = int(batch["attention_mask"].sum(1).max()) if right_padded and "attention_mask" in batch \
-                else length
-            batch = {k: v[:, :keep] for k, v in batch.items()}                    # (B, keep)
-            out = model(**batch)
-            start[lo:lo + len(out.start_logits), :keep] = out.start_logits.float().cpu().numpy()
-            end[lo:lo + len(out.end_logits), :keep] = out.end_logits.float().cpu().numpy()
-            bar.update(len(out.start_logits))
-    bar.close()
+            keep = length
+            if right_padded and "attention_mask" in batch:
+                keep = int(batch["attention_mask"].sum(1).max())
+            out = model(**{k: v[:, :keep] for k, v in batch.items()})           # logits (B, keep)
+            hi = lo + len(out.start_logits)
+            start[lo:hi, :keep] = out.start_logits.float().cpu().numpy()
+            end[lo:hi, :keep] = out.end_logits.float().cpu().numpy()
     return start, end
 
 
 def evaluate(model, tokenizer, rows: list[dict], max_length: int = 384, doc_stride: int = 128,
              batch_size: int = 32, n_best: int = 20, max_answer_length: int = 30, device="cpu",
-             threshold: float = 0.0) -> dict:
+             threshold: float = 0.0, chunk_size: int = 512) -> dict:
     """SQuAD 2.0 evaluation of ``model`` on ``rows``.
 
+    Rows are windowed ``chunk_size`` at a time, so memory stays flat on the full dev set (every
+    window of a question is in the same chunk, so chunking changes no result).
     Returns ``metrics`` (see :func:`augment.qa.metric.squad_v2_metric`, best thresholds included),
     ``predictions`` (the answers after the null threshold: ``""`` means no answer),
     ``raw_predictions`` (the best non-null span of every question) and ``null_diffs``.
     """
+    from tqdm.auto import tqdm
+
     if not rows:
         raise ValueError("no rows to evaluate")
-    columns = {k: [r[k] for r in rows] for k in ("id", "question", "context")}
-    features = prepare_eval_features(columns, tokenizer, max_length=max_length, doc_stride=doc_stride)
+    names = model_input_names(model)
+    right_padded = getattr(tokenizer, "padding_side", "right") == "right"
+    raw, null_diffs = {}, {}
     was_training = model.training
     model.eval()
+    bar = tqdm(total=len(rows), desc="eval", unit="q", disable=not sys.stderr.isatty())
     try:
-        start, end = _logits(model, features, model_input_names(model), batch_size, device,
-                             getattr(tokenizer, "padding_side", "right") == "right")
+        for lo in range(0, len(rows), chunk_size):
+            chunk = rows[lo:lo + chunk_size]
+            columns = {k: [r[k] for r in chunk] for k in ("id", "question", "context")}
+            features = prepare_eval_features(columns, tokenizer, max_length=max_length,
+                                             doc_stride=doc_stride)
+            start, end = _logits(model, features, names, batch_size, device, right_padded)
+            preds, diffs = postprocess_predictions(chunk, features, start, end, n_best=n_best,
+                                                   max_answer_length=max_answer_length)
+            raw.update(preds)
+            null_diffs.update(diffs)
+            bar.update(len(chunk))
     finally:
+        bar.close()
         model.train(was_training)
-    raw, null_diffs = postprocess_predictions(rows, features, start, end, n_best=n_best,
-                                              max_answer_length=max_answer_length)
     return {"metrics": squad_v2_metric(rows, raw, null_diffs, threshold=threshold),
             "predictions": apply_threshold(raw, null_diffs, threshold),
             "raw_predictions": raw, "null_diffs": null_diffs}

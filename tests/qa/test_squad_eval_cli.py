@@ -75,6 +75,32 @@ def test_evaluate_without_token_type_ids(teacher, sample_rows):
     assert a["metrics"]["total"] == 4 and a["null_diffs"] != b["null_diffs"]
 
 
+def test_chunking_changes_nothing(teacher, sample_rows):
+    model, tok = teacher
+    rows = sample_rows[:9]
+    whole = evaluate(model, tok, rows, max_length=96, doc_stride=32, batch_size=4)
+    chunked = evaluate(model, tok, rows, max_length=96, doc_stride=32, batch_size=4, chunk_size=2)
+    assert chunked["raw_predictions"] == whole["raw_predictions"]
+    assert chunked["null_diffs"] == pytest.approx(whole["null_diffs"], abs=1e-4)
+
+
+def test_trimming_right_padding_keeps_the_logits(teacher, sample_rows):
+    import numpy as np
+
+    from augment.qa.evaluate import _logits
+    from augment.qa.features import prepare_eval_features
+
+    model, tok = teacher
+    cols = {k: [r[k] for r in sample_rows[:3]] for k in ("id", "question", "context")}
+    feats = prepare_eval_features(cols, tok, max_length=256, doc_stride=64)
+    names = model_input_names(model)
+    model.eval()
+    full, _ = _logits(model, feats, names, 8, "cpu", right_padded=False)
+    cut, _ = _logits(model, feats, names, 8, "cpu", right_padded=True)
+    real = np.array(feats["attention_mask"], dtype=bool)                  # (F, L)
+    assert (~real).any() and np.allclose(full[real], cut[real], atol=1e-5)
+
+
 def test_format_table_lists_the_headline_numbers():
     m = {"exact": 71.9, "f1": 76.4, "total": 10, "HasAns_exact": 60.0, "HasAns_f1": 70.0, "HasAns_total": 5,
          "NoAns_exact": 83.8, "NoAns_f1": 83.8, "NoAns_total": 5, "best_exact": 72.0,
