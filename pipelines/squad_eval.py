@@ -44,13 +44,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="official SQuAD JSON file, JSON-lines file, save_to_disk directory, "
                         "directory of .json/.jsonl files, or a hub dataset id such as squad_v2")
     p.add_argument("--split", default="validation", help="split to read from a hub id or DatasetDict")
-    p.add_argument("--max-length", type=int, metavar="N", default=384, help="tokens per window (question + context)")
-    p.add_argument("--doc-stride", type=int, metavar="N", default=128, help="tokens shared by consecutive windows")
+    p.add_argument("--max-length", type=int, metavar="N", default=384,
+                   help="tokens per window (question + context)")
+    p.add_argument("--doc-stride", type=int, metavar="N", default=128,
+                   help="tokens shared by consecutive windows")
     p.add_argument("--batch-size", type=int, metavar="N", default=32, help="windows per forward pass")
     p.add_argument("--n-best", type=int, metavar="N", default=20,
                    help="start and end candidates per window in the answer search")
-    p.add_argument("--max-answer-length", type=int, metavar="N", default=30, help="longest answer, in tokens")
-    p.add_argument("--out", default="eval.json", metavar="FILE", help="where to write metrics, options and predictions")
+    p.add_argument("--max-answer-length", type=int, metavar="N", default=30,
+                   help="longest answer, in tokens")
+    p.add_argument("--out", default="eval.json", metavar="FILE",
+                   help="where to write metrics, options and predictions")
     p.add_argument("--limit", type=int, default=None, metavar="N",
                    help="evaluate only the first N questions (default: all)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",

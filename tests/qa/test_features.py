@@ -156,7 +156,8 @@ def test_left_padding_puts_context_first_and_finds_cls_where_it_is(vocab_dir):
     tr = prepare_train_features(_columns([row]), tok, max_length=24, doc_stride=8)
     cls = tr["input_ids"][0].index(tok.cls_token_id)
     assert cls > 0 and tr["start_positions"] == tr["end_positions"] == [cls]
-    assert tr["context_mask"][0][cls] == 1 and sum(tr["context_mask"][0]) == 1 + len(tok.tokenize(row["context"]))
+    assert tr["context_mask"][0][cls] == 1
+    assert sum(tr["context_mask"][0]) == 1 + len(tok.tokenize(row["context"]))
     row["answers"] = {"text": ["sang"], "answer_start": [4]}
     tr = prepare_train_features(_columns([row]), tok, max_length=24, doc_stride=8)
     assert tok.convert_ids_to_tokens(tr["input_ids"][0][tr["start_positions"][0]]) == "sang"
@@ -198,7 +199,8 @@ def test_roberta_style_byte_level_bpe(roberta_tokenizer, sample_rows):
         if s:
             labelled += 1
             offs = ev["offset_mapping"][i]
-            assert row["context"][offs[s][0]:offs[tr["end_positions"][i]][1]] == row["answers"]["text"][0].strip()
+            gold = row["answers"]["text"][0].strip()
+            assert row["context"][offs[s][0]:offs[tr["end_positions"][i]][1]] == gold
     assert labelled
 
 
