@@ -35,8 +35,14 @@ RUN_DEFINING = ("data", "teacher", "student", "stage", "batch_size", "max_length
 
 
 # ----------------------------------------------------------------------------- options
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit code 2: usage is one --help away
+        print(f"{PROG}: error: {message} (see --help)", file=sys.stderr)
+        sys.exit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
+    p = _Parser(prog=PROG, description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--data", nargs="+", required=True, metavar="SRC",
                    help="augment-squad output directories and/or SQuAD JSON/JSONL files, directories, hub ids")
@@ -171,9 +177,12 @@ class DistillRecipe:
         from augment.squad_io import iter_rows
 
         a = self.args
-        # find_unused_parameters: the QA head takes no part in the intermediate-stage losses.
-        self.acc = Accelerator(mixed_precision="bf16" if a.bf16 else "fp16" if a.fp16 else "no",
-                               kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
+        # accelerate only starts a CPU process group (gloo) when told the run is CPU-only; without it each
+        # torchrun process would train alone on everything.
+        cpu_ddp = not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1
+        self.ddp_kwargs = DistributedDataParallelKwargs()  # find_unused_parameters is set per stage
+        self.acc = Accelerator(cpu=cpu_ddp, mixed_precision="bf16" if a.bf16 else "fp16" if a.fp16 else "no",
+                               kwargs_handlers=[self.ddp_kwargs])
         self.main = self.acc.is_main_process
 
         # Everything cheap first: configs and tokenizers decide whether the pair can work at all.
@@ -301,6 +310,8 @@ class DistillRecipe:
             epoch, start_batch, step = resume["state"]["epoch"], resume["state"]["batch"], resume["state"]["step"]
             if resume["rng"] is not None:
                 set_rng_state(resume["rng"])
+        # DDP must be told that the QA head takes no part in the intermediate-stage losses.
+        self.ddp_kwargs.find_unused_parameters = stage == "intermediate"
         model, optimizer = acc.prepare(module, optimizer)
         cached = self._teacher_logits() if stage == "prediction" else None
         model.train()

@@ -1,0 +1,38 @@
+"""Fixtures only the distillation tests use: students that cannot be paired with the tiny teacher."""
+import pytest
+
+
+def _student(path, tokenizer, layers=2, heads=4, vocab_size=None):
+    import torch
+    from transformers import BertConfig, BertForQuestionAnswering
+
+    torch.manual_seed(4)
+    cfg = BertConfig(vocab_size=vocab_size or tokenizer.vocab_size, hidden_size=32, num_hidden_layers=layers,
+                     num_attention_heads=heads, intermediate_size=64, max_position_embeddings=512)
+    BertForQuestionAnswering(cfg).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def three_layer_student_path(tmp_path_factory, tokenizer):
+    """4 teacher layers do not divide into 3."""
+    return _student(tmp_path_factory.mktemp("student_3l"), tokenizer, layers=3)
+
+
+@pytest.fixture(scope="session")
+def two_head_student_path(tmp_path_factory, tokenizer):
+    return _student(tmp_path_factory.mktemp("student_2h"), tokenizer, heads=2)
+
+
+@pytest.fixture(scope="session")
+def other_vocab_student_path(tmp_path_factory):
+    """A student with its own 40-token WordPiece vocabulary."""
+    from transformers import BertTokenizerFast
+
+    path = tmp_path_factory.mktemp("student_vocab")
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [chr(c) for c in range(ord("a"), ord("z") + 1)]
+    words += ["the", "of", "and", "in", "to", "is", "was", "what", "who"]
+    (path / "vocab.txt").write_text("\n".join(words) + "\n")
+    tok = BertTokenizerFast(vocab_file=str(path / "vocab.txt"))
+    return _student(path, tok, vocab_size=len(words))

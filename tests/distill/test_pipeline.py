@@ -1,0 +1,132 @@
+"""distill-train end to end on the tiny fixture models (in-process runs; see test_distributed.py for
+the subprocess ones)."""
+import json
+
+import pytest
+import torch
+
+from pipelines.distill_train import DistillRecipe, build_parser, main, validate
+
+
+def common(sample_path, tmp_path):
+    return ["--data", str(sample_path), "--limit", "8", "--max-length", "96", "--doc-stride", "48",
+            "--batch-size", "4", "--cache-dir", str(tmp_path / "cache")]
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, sample_path, tiny_teacher_path, tiny_student_path):
+    tmp = tmp_path_factory.mktemp("distill_run")
+    argv = common(sample_path, tmp) + ["--teacher", tiny_teacher_path, "--student", tiny_student_path,
+                                       "--out", str(tmp / "out"), "--stage", "both", "--max-steps", "3",
+                                       "--save-every", "2", "--log-every", "1", "--eval", str(sample_path),
+                                       "--eval-limit", "4", "--temperature", "2", "--distill-weight", "0.5"]
+    assert main(argv) == 0
+    return tmp
+
+
+def test_outputs_config_metrics_and_eval(finished_run):
+    out = finished_run / "out"
+    config = json.loads((out / "config.json").read_text())
+    assert {a.dest for a in build_parser()._actions if a.dest != "help"} <= set(config)
+    assert config["temperature"] == 2.0 and config["stage"] == "both"
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    inter = [r for r in records if r.get("stage") == "intermediate" and "loss" in r]
+    pred = [r for r in records if r.get("stage") == "prediction" and "loss" in r]
+    assert [r["step"] for r in inter] == [1, 2, 3] and [r["step"] for r in pred] == [1, 2, 3]
+    assert {"hidden", "attention"} <= set(inter[0]) and {"kd", "ce"} <= set(pred[0])
+    assert all(r["loss"] == pytest.approx(0.5 * r["kd"] + 0.5 * r["ce"], rel=1e-5) for r in pred)
+    result = json.loads((out / "eval.json").read_text())
+    assert result["metrics"]["total"] == 4 and "best_f1_thresh" in result["metrics"]
+    # Checkpoints: the newest ones, each complete.
+    ckpts = sorted(p.name for p in (out / "checkpoints").iterdir())
+    assert ckpts == ["1-prediction-step00000002", "1-prediction-step00000003"]
+
+
+def test_saved_student_answers_questions(finished_run, sample_rows):
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+    from augment.qa.evaluate import evaluate
+
+    path = str(finished_run / "out" / "student")
+    model = AutoModelForQuestionAnswering.from_pretrained(path)
+    tok = AutoTokenizer.from_pretrained(path)
+    assert model.config._attn_implementation != "tinyaug_scores"  # saved with the stock attention
+    preds = evaluate(model, tok, sample_rows[:2], max_length=96, doc_stride=48)["predictions"]
+    assert set(preds) == {r["id"] for r in sample_rows[:2]}
+    try:
+        from transformers import pipeline
+
+        qa = pipeline("question-answering", model=path)
+    except KeyError as e:  # transformers 5 removed the extractive QA pipeline
+        pytest.skip(f"this transformers has no question-answering pipeline: {e}")
+    answer = qa(question=sample_rows[0]["question"], context=sample_rows[0]["context"])
+    assert isinstance(answer["answer"], str)
+
+
+def test_teacher_cache_is_reused(finished_run, sample_path, tiny_teacher_path, tiny_student_path, monkeypatch):
+    from augment.distill import teacher_cache
+
+    cached = list((finished_run / "cache").glob("teacher-*.arrow"))
+    assert len(cached) == 1
+    monkeypatch.setattr(teacher_cache, "build", lambda *a, **k: pytest.fail("rebuilt the teacher cache"))
+    argv = common(sample_path, finished_run) + ["--teacher", tiny_teacher_path, "--student", tiny_student_path,
+                                                "--out", str(finished_run / "again"), "--stage", "prediction",
+                                                "--max-steps", "1"]
+    assert main(argv) == 0
+
+
+def test_projections_exist_before_and_are_in_the_optimizer(tmp_path, sample_path, tiny_teacher_path,
+                                                           tiny_student_path):
+    args = build_parser().parse_args(common(sample_path, tmp_path) + [
+        "--teacher", tiny_teacher_path, "--student", tiny_student_path, "--out", str(tmp_path / "o")])
+    validate(args)
+    recipe = DistillRecipe(args)
+    recipe.setup()
+    module, optimizer, scheduler, total = recipe._build_stage("intermediate")
+    in_optimizer = {id(p) for g in optimizer.param_groups for p in g["params"]}
+    projections = list(module.hidden_loss.projections.parameters())
+    assert len(module.hidden_loss.projections) == 3  # embeddings + 2 layers, one each
+    assert projections and all(id(p) in in_optimizer for p in projections)
+    assert all(id(p) in in_optimizer for p in module.student.parameters())
+
+
+@pytest.mark.parametrize("student, stage, message", [
+    ("three_layer_student_path", "both", "multiple of the student's"),
+    ("two_head_student_path", "intermediate", "attention heads"),
+    ("other_vocab_student_path", "prediction", "different vocabularies"),
+])
+def test_incompatible_pairs_stop_before_any_weights_load(request, tmp_path, sample_path, tiny_teacher_path,
+                                                        monkeypatch, capsys, student, stage, message):
+    import transformers
+
+    def no_weights(*a, **k):
+        raise AssertionError("model weights loaded before the pair was checked")
+    monkeypatch.setattr(transformers.AutoModelForQuestionAnswering, "from_pretrained", no_weights)
+    out, student_path = tmp_path / "o", request.getfixturevalue(student)
+    capsys.readouterr()  # building the fixture printed progress bars
+    argv = common(sample_path, tmp_path) + ["--teacher", tiny_teacher_path, "--student", student_path,
+                                            "--out", str(out), "--stage", stage]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not (out / "checkpoints").exists()
+
+
+@pytest.mark.parametrize("extra, messages", [
+    (["--data", "nowhere/train.json"], ["nowhere/train.json: no such file"]),
+    (["--teacher", "none", "--stage", "intermediate"], ["needs a teacher"]),
+    (["--temperature", "0", "--batch-size", "0", "--distill-weight", "2"],
+     ["--temperature must be > 0", "--batch-size must be >= 1", "--distill-weight must be in [0, 1]"]),
+    (["--stage", "everything"], ["invalid choice"]),
+    (["--resume"], ["holds no earlier run"]),
+])
+def test_bad_input_is_one_line_and_exit_code_2(tmp_path, capsys, sample_path, extra, messages):
+    argv = ["--data", str(sample_path), "--out", str(tmp_path / "o")] + extra
+    try:
+        rc = main(argv)
+    except SystemExit as e:  # argparse's own errors
+        rc = e.code
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert all(m in err for m in messages)
