@@ -1,0 +1,53 @@
+import pytest
+
+from augment.distill import data
+from augment.errors import InputError
+
+
+def test_mixes_augment_output_dirs_and_json_into_squad_columns(tmp_path, sample_path, sample_rows):
+    import datasets
+
+    aug = [{**r, "id": r["id"] + "-aug0", "orig_id": r["id"], "variant": 0, "edits": "[]",
+            "is_impossible": r["is_impossible"]} for r in sample_rows[:3]]
+    datasets.Dataset.from_list(aug).save_to_disk(str(tmp_path / "aug"))
+    ds = data.load_examples([tmp_path / "aug", sample_path])
+    assert ds.column_names == list(data.COLUMNS)
+    assert len(ds) == 3 + len(sample_rows)
+    assert ds[0]["id"] == sample_rows[0]["id"] + "-aug0" and ds[3]["id"] == sample_rows[0]["id"]
+    assert data.load_examples([tmp_path / "aug", sample_path], limit=5).num_rows == 5
+
+
+def test_missing_columns_are_an_input_error(tmp_path):
+    import datasets
+
+    datasets.Dataset.from_list([{"id": "a", "text": "x"}]).save_to_disk(str(tmp_path / "bad"))
+    with pytest.raises(InputError, match="missing columns"):
+        data.load_examples([tmp_path / "bad"])
+
+
+def test_windows_are_cached_by_datasets_map(tmp_path, sample_path, tokenizer):
+    examples = data.load_examples([sample_path], limit=4)
+    key = data.features_key([sample_path], "train", 4, tokenizer, 64, 32)
+    first = data.tokenize(examples, tokenizer, tmp_path, key, max_length=64, doc_stride=32)
+    again = data.tokenize(examples, tokenizer, tmp_path, key, max_length=64, doc_stride=32)
+    assert first.cache_files == again.cache_files and str(tmp_path) in first.cache_files[0]["filename"]
+    assert {"context_mask", "start_positions", "example_id", "window_index"} <= set(first.column_names)
+    assert data.features_key([sample_path], "train", 4, tokenizer, 64, 16) != key
+
+
+def test_epoch_order_depends_only_on_seed_and_epoch_and_ranks_split_evenly():
+    a = data.epoch_batches(11, 3, seed=7, epoch=2)
+    assert a == data.epoch_batches(11, 3, seed=7, epoch=2)
+    assert a != data.epoch_batches(11, 3, seed=7, epoch=3)
+    assert sorted(sum(a, [])) == list(range(11))
+    r0, r1 = (data.epoch_batches(11, 2, seed=7, epoch=0, rank=r, world=2) for r in (0, 1))
+    assert len(r0) == len(r1)  # equal batch counts, or DDP would wait forever
+    assert not set(sum(r0, [])) & set(sum(r1, [])) and len(sum(r0 + r1, [])) == 10
+
+
+def test_collate_trims_unused_padding():
+    rows = [{"input_ids": [1, 2, 0, 0], "attention_mask": [1, 1, 0, 0], "start_positions": 1, "index": 0},
+            {"input_ids": [1, 2, 3, 0], "attention_mask": [1, 1, 1, 0], "start_positions": 0, "index": 5}]
+    batch = data.collate(rows)
+    assert batch["input_ids"].tolist() == [[1, 2, 0], [1, 2, 3]]
+    assert batch["index"].tolist() == [0, 5] and batch["start_positions"].tolist() == [1, 0]

@@ -1,0 +1,44 @@
+import pytest
+import torch
+from transformers import AutoModelForQuestionAnswering
+
+from augment.distill import data, teacher_cache
+
+
+@pytest.fixture(scope="module")
+def features(tmp_path_factory, sample_path, tokenizer):
+    examples = data.load_examples([sample_path], limit=6)
+    key = data.features_key([sample_path], "train", 6, tokenizer, 96, 48)
+    return data.tokenize(examples, tokenizer, tmp_path_factory.mktemp("feats"), key, max_length=96, doc_stride=48)
+
+
+def test_cache_equals_live_teacher_within_float16(tmp_path, features, tiny_teacher_path):
+    teacher = AutoModelForQuestionAnswering.from_pretrained(tiny_teacher_path).eval()
+    path = teacher_cache.build(teacher, features, tmp_path / "t.arrow", batch_size=5)
+    cache = teacher_cache.TeacherLogits(path, features)
+    assert cache.table.schema.field("start_logits").type.value_type == "halffloat"
+    idx = [3, 0, len(features) - 1]
+    batch = data.collate([data.WindowDataset(features)[i] for i in idx])
+    with torch.no_grad():
+        live = teacher(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                       token_type_ids=batch["token_type_ids"])
+    start, end = cache.lookup(idx, batch["input_ids"].shape[1])
+    real = batch["attention_mask"].bool()
+    torch.testing.assert_close(start[real], live.start_logits[real], atol=2e-3, rtol=1e-3)
+    torch.testing.assert_close(end[real], live.end_logits[real], atol=2e-3, rtol=1e-3)
+    assert (start[~real] == 0).all()  # padding is not stored
+
+
+def test_cache_refuses_other_windows(tmp_path, features, tiny_teacher_path):
+    teacher = AutoModelForQuestionAnswering.from_pretrained(tiny_teacher_path).eval()
+    path = teacher_cache.build(teacher, features.select(range(4)), tmp_path / "t.arrow")
+    with pytest.raises(ValueError, match="do not match"):
+        teacher_cache.TeacherLogits(path, features)
+
+
+def test_teacher_digest_changes_with_weights(tiny_teacher_path):
+    teacher = AutoModelForQuestionAnswering.from_pretrained(tiny_teacher_path)
+    before = teacher_cache.teacher_digest(teacher)
+    with torch.no_grad():
+        teacher.qa_outputs.bias[0] += 1e-3
+    assert teacher_cache.teacher_digest(teacher) != before
