@@ -30,7 +30,8 @@ from typing import Iterator
 
 from augment.errors import InputError
 
-SAMPLE_HINT = "use --input FILE.json|FILE.jsonl|DIR, for example the bundled data/sample/"
+SAMPLE_HINT = ("pass a local FILE.json, FILE.jsonl or DIR instead (--input for augment-squad, --data for "
+               "distill-train and squad-eval), for example the bundled data/sample/")
 
 
 def _spans(raw, where: str, path) -> dict:
