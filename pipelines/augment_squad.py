@@ -23,6 +23,7 @@ import argparse
 import hashlib
 import json
 import os
+import resource
 import shutil
 import sys
 import time
@@ -434,6 +435,7 @@ def summarise(out: Path, args, config: dict, models: dict, n_blocks: int, world:
         "throughput": {"processes": world, "wall_seconds": round(wall, 3), "rows_this_run": rows_run,
                        "rows_per_second": round(rows_run / wall, 2) if wall > 0 else None,
                        "shards_resumed": len(metas) - len(this_run),
+                       "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
                        "time_share": {k: round(v / busy, 4) for k, v in sorted(stage.items())}},
     }
     atomic_write_json(out / "manifest.json", manifest)
