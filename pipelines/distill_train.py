@@ -121,8 +121,8 @@ def validate(args) -> None:
             problems.append(f"--{opt.replace('_', '-')} must be > 0, got {getattr(args, opt)}")
     if not 0 <= args.embedding_dropout < 1:
         problems.append(f"--embedding-dropout must be in [0, 1), got {args.embedding_dropout}")
-    for src in [*args.data, *([args.eval] if args.eval else []),
-                *(m for m in (args.teacher, args.student) if m != "none")]:
+    # Models are not checked here: "org/name" is a hub id unless such a directory exists, as in transformers.
+    for src in [*args.data, *([args.eval] if args.eval else [])]:
         if _looks_local(src) and not Path(src).exists():
             problems.append(f"{src}: no such file or directory")
     if args.fp16:

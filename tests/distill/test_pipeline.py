@@ -3,7 +3,6 @@ the subprocess ones)."""
 import json
 
 import pytest
-import torch
 
 from pipelines.distill_train import DistillRecipe, build_parser, main, validate
 
@@ -130,3 +129,11 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path, capsys, sample_path, ex
     assert rc == 2
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert all(m in err for m in messages)
+
+
+def test_unreachable_hub_model_is_one_line(tmp_path, capsys, sample_path, tiny_student_path):
+    # The default teacher is a hub id; offline (HF_HUB_OFFLINE=1) it cannot be had.
+    rc = main(["--data", str(sample_path), "--out", str(tmp_path / "o"), "--student", tiny_student_path])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1
+    assert "could not load the tokenizer of 'deepset/bert-base-uncased-squad2'" in err
