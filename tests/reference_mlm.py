@@ -21,6 +21,7 @@ def reference_candidates(model, tokenizer, text, top_k):
     room = max_len - len(prefix) - len(suffix)
     spaced_bpe = tokenizer(" a", add_special_tokens=False)["input_ids"] != tokenizer("a", add_special_tokens=False)["input_ids"]
     vocab = tokenizer.batch_decode([[i] for i in range(model.config.vocab_size)])
+    special = set(tokenizer.all_special_ids)
     out = {}
     for wi, w in enumerate(words):
         if not is_eligible(w.text, sw):
@@ -39,7 +40,7 @@ def reference_candidates(model, tokenizer, text, top_k):
         cands = []
         for tid in torch.argsort(logits, descending=True, stable=True).tolist():
             s = vocab[tid]
-            if tid in tokenizer.all_special_ids:
+            if tid in special:
                 continue
             if want_space:
                 ok = s.startswith(" ") and s[1:].isalpha()
