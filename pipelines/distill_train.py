@@ -227,7 +227,7 @@ class DistillRecipe:
 
     # ---- one stage --------------------------------------------------------
     def _build_stage(self, stage: str):
-        """The trainable module, its loss step, optimizer and schedule for ``stage``."""
+        """The trainable module, its optimizer and linear schedule, and the number of steps for ``stage``."""
         import torch
         from transformers import get_linear_schedule_with_warmup
 
@@ -310,6 +310,8 @@ class DistillRecipe:
             epoch, start_batch, step = resume["state"]["epoch"], resume["state"]["batch"], resume["state"]["step"]
             if resume["rng"] is not None:
                 set_rng_state(resume["rng"])
+            if resume["scaler"] is not None and acc.scaler is not None:  # fp16 loss scale
+                acc.scaler.load_state_dict(resume["scaler"])
         # DDP must be told that the QA head takes no part in the intermediate-stage losses.
         self.ddp_kwargs.find_unused_parameters = stage == "intermediate"
         model, optimizer = acc.prepare(module, optimizer)
@@ -319,7 +321,7 @@ class DistillRecipe:
                  f"x {acc.num_processes} windows" + (f", from step {step}" if step else ""))
         bar = tqdm(total=total, initial=step, desc=stage, dynamic_ncols=True,
                    disable=not (self.main and sys.stderr.isatty()))
-        t0, seen = time.time(), 0
+        t0, seen, parts = time.time(), 0, {}
         while step < total:
             batches = epoch_batches(len(self.windows), a.batch_size, a.seed, epoch,
                                     acc.process_index, acc.num_processes)
@@ -333,24 +335,26 @@ class DistillRecipe:
                 group = group_end - (i // a.grad_accum) * a.grad_accum  # micro-batches in this step
                 last = i + 1 == group_end
                 batch = {k: v.to(acc.device) for k, v in batch.items()}
-                with nullcontext() if last else acc.no_sync(model):
+                with nullcontext() if last else acc.no_sync(model):  # all-reduce once per optimizer step
                     losses = self._loss(stage, model, batch, cached)
                     acc.backward(losses["loss"] / group)
+                # The reported components are the means over the step's micro-batches.
+                parts = {k: parts.get(k, 0) + v.detach() / group for k, v in losses.items()}
                 seen += len(batch["input_ids"])
                 if not last:
                     continue
-                acc.clip_grad_norm_(model.parameters(), 1.0)
+                acc.clip_grad_norm_(model.parameters(), 1.0)  # as BertAdam's max_grad_norm in TinyBERT
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
                 step += 1
                 rate = seen * acc.num_processes / max(time.time() - t0, 1e-9)
                 bar.update(1)
-                bar.set_postfix({k: f"{v.item():.4f}" for k, v in losses.items()} | {"win/s": f"{rate:.1f}"})
+                bar.set_postfix({k: f"{v.item():.4f}" for k, v in parts.items()} | {"win/s": f"{rate:.1f}"})
                 next_pos = (epoch, i + 1) if i + 1 < len(batches) else (epoch + 1, 0)
                 if step % a.log_every == 0 or step == total:
                     self.metrics({"stage": stage, "step": step, "epoch": epoch, "lr": scheduler.get_last_lr()[0],
-                                  **{k: acc.reduce(v.detach(), "mean").item() for k, v in losses.items()},
+                                  **{k: acc.reduce(v, "mean").item() for k, v in parts.items()},
                                   "windows_per_s": round(rate, 2)})
                 if step % a.save_every == 0 or step == total:
                     self.save_checkpoint(stage_index, stage, model, optimizer, scheduler, step, *next_pos,
@@ -358,6 +362,7 @@ class DistillRecipe:
                 if a.eval_every and step % a.eval_every == 0 and step < total:
                     self.evaluate(stage, step)
                     model.train()
+                parts = {}
                 if step >= total:
                     break
             epoch, start_batch = epoch + 1, 0
@@ -383,7 +388,7 @@ class DistillRecipe:
             state = {"stage_index": stage_index, "stage": stage, "step": step, "epoch": epoch, "batch": batch,
                      "stage_done": done}
             checkpoint.write_main(tmp, final, self.acc.unwrap_model(model).state_dict(), optimizer, scheduler,
-                                  state, self.args.keep_checkpoints)
+                                  state, self.args.keep_checkpoints, scaler=self.acc.scaler)
         self.acc.wait_for_everyone()
 
     def metrics(self, record: dict) -> None:
@@ -437,7 +442,7 @@ class DistillRecipe:
                     continue
                 here, resume = resume, None
             self.train_stage(stage_index, stage, here)
-        self.evaluate(self.stages[-1], -1)
+        self.evaluate(self.stages[-1], "final")
 
     def save(self) -> None:
         if self.main:

@@ -1,7 +1,7 @@
 """Checkpoints that let a killed run continue exactly: weights, optimizer, scheduler, RNG states, data position.
 
 Layout: ``<out>/checkpoints/<stage_index>-<stage>-step<step>/`` with ``model.pt``, ``optimizer.pt``,
-``scheduler.pt``, ``rng-<rank>.pt`` (one per process: each has its own dropout stream) and ``state.json``
+``scheduler.pt``, ``scaler.pt`` (fp16 only), ``rng-<rank>.pt`` (one per process: each has its own dropout stream) and ``state.json``
 (written last). A directory is built under a temporary name and renamed when complete, so a kill mid-write
 leaves only a stray ``.tmp`` directory that :func:`latest` ignores.
 """
@@ -41,9 +41,11 @@ def write_rng(tmp_dir: Path, rank: int) -> None:
 
 
 def write_main(tmp_dir: Path, final_dir: Path, model_state: dict, optimizer, scheduler, state: dict,
-               keep: int) -> None:
+               keep: int, scaler=None) -> None:
     """Main process: the shared files, then ``state.json``, then the atomic rename and pruning."""
     torch.save(model_state, tmp_dir / "model.pt")
+    if scaler is not None:  # fp16's dynamic loss scale
+        torch.save(scaler.state_dict(), tmp_dir / "scaler.pt")
     torch.save(optimizer.state_dict(), tmp_dir / "optimizer.pt")
     torch.save(scheduler.state_dict(), tmp_dir / "scheduler.pt")
     (tmp_dir / "state.json").write_text(json.dumps(state, indent=2))
@@ -66,9 +68,10 @@ def latest(root: Path) -> Path | None:
 
 def read(ckpt: Path, rank: int) -> dict:
     """Everything in a checkpoint, loaded to CPU; the caller puts each part back."""
-    rng_file = ckpt / f"rng-{rank}.pt"
+    rng_file, scaler_file = ckpt / f"rng-{rank}.pt", ckpt / "scaler.pt"
     return {"state": json.loads((ckpt / "state.json").read_text()),
             "model": torch.load(ckpt / "model.pt", map_location="cpu", weights_only=True),
             "optimizer": torch.load(ckpt / "optimizer.pt", map_location="cpu", weights_only=True),
             "scheduler": torch.load(ckpt / "scheduler.pt", map_location="cpu", weights_only=True),
+            "scaler": torch.load(scaler_file, weights_only=True) if scaler_file.exists() else None,
             "rng": torch.load(rng_file, map_location="cpu", weights_only=False) if rng_file.exists() else None}
