@@ -1,0 +1,85 @@
+"""Build a shallow student from a deeper model's layers (TinyBERT / DistilBERT-style initialisation).
+
+    init-student --teacher runs/teacher/student --layers 3 --out runs/student-init
+    python -m pipelines.init_student --teacher PATH --layers 2 --pick uniform --out DIR
+
+The student keeps the teacher's embeddings, tokenizer and (if it has one) QA head, and takes ``--layers``
+of its transformer layers: the lowest ones (``--pick lower``, default: its hidden states then equal the
+teacher's first layers exactly), or evenly spaced ones (``--pick uniform``: layers k-1, 2k-1, ... for
+k = teacher layers / student layers, the TinyBERT layer mapping).
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+
+LAYER_KEY = re.compile(r"(?<=\.layer\.)(\d+)(?=\.)")
+DEPTH_ATTRS = ("num_hidden_layers", "n_layers", "num_layers")
+
+
+def chosen_layers(n_teacher: int, n_student: int, pick: str) -> list[int]:
+    """Teacher layer indices the student's layers 0..n_student-1 are copied from."""
+    if not 1 <= n_student <= n_teacher:
+        raise ValueError(f"--layers {n_student}: use 1..{n_teacher} (the teacher has {n_teacher} layers)")
+    if pick == "lower":
+        return list(range(n_student))
+    if pick == "uniform":
+        step = n_teacher / n_student
+        return [int(round((m + 1) * step)) - 1 for m in range(n_student)]
+    raise ValueError(f"--pick {pick!r}: use 'lower' or 'uniform'")
+
+
+def build_student(teacher, n_layers: int, pick: str = "lower"):
+    """A new model of the teacher's class with ``n_layers`` layers copied from it."""
+    import copy
+
+    cfg = copy.deepcopy(teacher.config)
+    attr = next((a for a in DEPTH_ATTRS if hasattr(cfg, a)), None)
+    if attr is None:
+        raise ValueError(f"{type(teacher).__name__}: its config names no layer count ({DEPTH_ATTRS})")
+    layers = chosen_layers(getattr(cfg, attr), n_layers, pick)
+    setattr(cfg, attr, n_layers)
+    student = type(teacher)(cfg)
+    new_index = {str(t): str(s) for s, t in enumerate(layers)}
+    state = {}
+    for key, value in teacher.state_dict().items():
+        m = LAYER_KEY.search(key)
+        if m is None:
+            state[key] = value  # embeddings, QA head, pooler
+        elif m.group(1) in new_index:
+            state[LAYER_KEY.sub(new_index[m.group(1)], key, count=1)] = value
+    missing, unexpected = student.load_state_dict(state, strict=False)
+    if unexpected or missing:
+        raise ValueError(f"layer copy left missing={missing[:5]} unexpected={unexpected[:5]}")
+    return student, layers
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="init-student", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--teacher", required=True, help="model id or directory to take layers from")
+    p.add_argument("--layers", type=int, required=True, help="number of layers of the student")
+    p.add_argument("--pick", default="lower", choices=["lower", "uniform"],
+                   help="lowest layers, or every k-th (TinyBERT's uniform mapping)")
+    p.add_argument("--out", required=True, help="directory to save the student (model and tokenizer)")
+    p.add_argument("--trust-remote-code", action="store_true", help="allow code from the model repository")
+    args = p.parse_args(argv)
+    try:
+        from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+        tok = AutoTokenizer.from_pretrained(args.teacher, trust_remote_code=args.trust_remote_code)
+        teacher = AutoModelForQuestionAnswering.from_pretrained(args.teacher,
+                                                                trust_remote_code=args.trust_remote_code)
+        student, layers = build_student(teacher, args.layers, args.pick)
+    except (OSError, ValueError) as e:
+        print(f"init-student: error: {str(e).strip().splitlines()[0]}", file=sys.stderr)
+        return 2
+    student.save_pretrained(args.out)
+    tok.save_pretrained(args.out)
+    print(f"init-student: {args.layers}-layer student from teacher layers {layers} -> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+import subprocess
+import sys
+
+import pytest
+import torch
+from transformers import AutoModelForQuestionAnswering
+
+from pipelines.init_student import build_student, chosen_layers
+
+
+def test_layer_choice():
+    assert chosen_layers(6, 3, "lower") == [0, 1, 2]
+    assert chosen_layers(6, 3, "uniform") == [1, 3, 5]
+    assert chosen_layers(6, 2, "uniform") == [2, 5]
+    with pytest.raises(ValueError, match="--layers 7"):
+        chosen_layers(6, 7, "lower")
+
+
+def test_lower_layers_reproduce_the_teachers_first_hidden_states(vocab_dir):
+    """From the real pretrained 6-layer MiniLM: the 2-layer student's hidden states are the teacher's."""
+    teacher = AutoModelForQuestionAnswering.from_pretrained(vocab_dir).eval()
+    student, layers = build_student(teacher, 2, "lower")
+    student.eval()
+    assert layers == [0, 1] and student.config.num_hidden_layers == 2
+    ids = torch.tensor([[101, 7592, 2088, 2003, 2307, 102]])
+    with torch.no_grad():
+        t = teacher(input_ids=ids, output_hidden_states=True).hidden_states
+        s = student(input_ids=ids, output_hidden_states=True)
+    assert len(s.hidden_states) == 3
+    for k in range(3):
+        torch.testing.assert_close(s.hidden_states[k], t[k])
+    torch.testing.assert_close(student.qa_outputs.weight, teacher.qa_outputs.weight)
+
+
+def test_cli_saves_a_loadable_student(tiny_teacher_path, tmp_path):
+    out = tmp_path / "student"
+    r = subprocess.run([sys.executable, "-m", "pipelines.init_student", "--teacher", tiny_teacher_path,
+                        "--layers", "2", "--pick", "uniform", "--out", str(out)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "teacher layers [1, 3]" in r.stdout
+    teacher = AutoModelForQuestionAnswering.from_pretrained(tiny_teacher_path)
+    student = AutoModelForQuestionAnswering.from_pretrained(out)
+    torch.testing.assert_close(student.bert.encoder.layer[1].output.dense.weight,
+                               teacher.bert.encoder.layer[3].output.dense.weight)
+    bad = subprocess.run([sys.executable, "-m", "pipelines.init_student", "--teacher", tiny_teacher_path,
+                          "--layers", "9", "--out", str(tmp_path / "x")], capture_output=True, text=True)
+    assert bad.returncode == 2 and "--layers 9" in bad.stderr and "Traceback" not in bad.stderr
