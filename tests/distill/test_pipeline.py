@@ -52,14 +52,10 @@ def test_saved_student_answers_questions(finished_run, sample_rows):
     assert model.config._attn_implementation != "tinyaug_scores"  # saved with the stock attention
     preds = evaluate(model, tok, sample_rows[:2], max_length=96, doc_stride=48)["predictions"]
     assert set(preds) == {r["id"] for r in sample_rows[:2]}
-    try:
-        from transformers import pipeline
-
-        qa = pipeline("question-answering", model=path)
-    except KeyError as e:  # transformers 5 removed the extractive QA pipeline
-        pytest.skip(f"this transformers has no question-answering pipeline: {e}")
-    answer = qa(question=sample_rows[0]["question"], context=sample_rows[0]["context"])
-    assert isinstance(answer["answer"], str)
+    assert all(preds[r["id"]] in r["context"] for r in sample_rows[:2])  # "" or a span of its context
+    # A standard QA checkpoint: transformers 5 removed pipeline("question-answering"), so users load it
+    # with AutoModelForQuestionAnswering (or score it with squad-eval).
+    assert model.config.architectures == ["BertForQuestionAnswering"]
 
 
 def test_teacher_cache_is_reused(finished_run, sample_path, tiny_teacher_path, tiny_student_path, monkeypatch):
