@@ -11,8 +11,9 @@ the reference, the share of time in the LM, GloVe, sampling (everything else of 
 writing, and peak RSS after each (the process's high-water mark, so it only grows).
 
 Part 2, the ``augment-squad`` command as a subprocess: the whole subset (4,719 questions) with
-``--mlm none`` and with a tiny random masked LM, and the 65-question sample, each process reporting its
-own peak RSS in its manifest: memory must not grow with the input.
+``--mlm none`` and with a tiny random masked LM (exact and multi), the 65-question sample, and the
+subset four times over as JSON lines (18,876 questions), each process reporting its own peak RSS
+(VmHWM) in its manifest: memory must not grow with the input.
 """
 from __future__ import annotations
 
@@ -20,24 +21,21 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from itertools import groupby
 from pathlib import Path
 from types import SimpleNamespace
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from pipelines.augment_squad import peak_rss_mb  # noqa: E402  (needs the repository on the path)
 SUBSET = REPO.parent / "shared" / "data" / "squad_v2" / "train-v2.0-subset.json"
 SAMPLE = REPO / "data" / "sample"
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports kB
 
 
 def paragraphs(n: int) -> list[list[dict]]:
@@ -142,9 +140,18 @@ def pipeline_runs(args) -> dict:
                                intermediate_size=64)).save_pretrained(work / "tiny_mlm")
     tok.save_pretrained(work / "tiny_mlm")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    # The subset four times over (fresh ids) as JSON lines, the streamed format: 4x the input.
+    from augment.squad_io import iter_rows
+
+    big = work / "subset_x4.jsonl"
+    with open(big, "w", encoding="utf-8") as f:
+        for copy in range(4):
+            for r in iter_rows(SUBSET):
+                f.write(json.dumps({**r, "id": f"{r['id']}-{copy}"}) + "\n")
     out = {}
     cases = [("sample_mlm_none", SAMPLE, ["--mlm", "none"]),
              ("subset_mlm_none", SUBSET, ["--mlm", "none"]),
+             ("subset_x4_jsonl_mlm_none", big, ["--mlm", "none"]),
              ("subset_tiny_mlm_exact", SUBSET, ["--mlm", str(work / "tiny_mlm")]),
              ("subset_tiny_mlm_multi", SUBSET, ["--mlm", str(work / "tiny_mlm"), "--mlm-mode", "multi"])]
     for name, source, extra in cases:

@@ -84,7 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     a("--shard-rows", type=int, default=50_000,
       help="rows per shard (a shard holds whole paragraphs and closes at the first one that reaches this)")
     a("--strict", action="store_true", help="stop with exit code 2 at the first invalid record")
-    a("--overwrite", action="store_true", help="replace an --out written with another configuration")
+    a("--overwrite", action="store_true",
+      help="start afresh, deleting this tool's files in --out (without it, a rerun resumes, and an --out "
+           "written with another configuration is refused)")
     a("--quiet", action="store_true", help="no progress bar (it is also off when stderr is not a terminal)")
     return p
 
@@ -166,7 +168,7 @@ def prepare_out(out: Path, config: dict, overwrite: bool, rank: int, world: int)
     if rank == 0:  # the others wait at the barrier below, so nothing is being written yet
         for f in out.glob(".shard-*.arrow.tmp-*"):  # left by a killed run
             f.unlink(missing_ok=True)
-        if mismatch:  # remove only what this tool writes, never the user's other files
+        if overwrite:  # start afresh; remove only what this tool writes, never the user's other files
             shutil.rmtree(out / PROGRESS, ignore_errors=True)
             for f in [*out.glob("shard-*.arrow"), *(out / a for a in ARTEFACTS)]:
                 f.unlink(missing_ok=True)
@@ -368,21 +370,28 @@ def run(args) -> int:
         if job is not None:
             written += job.finish()[1]
 
-    for k, examples, rejects, n_read in walk(rows, per_example, args.shard_rows, args.strict, args.limit):
-        if job is None or k != job.k:
-            close(job)
-            job = None
-            if k % world == rank and not block_done(out, k):
-                job = BlockJob(out, k, aug, args, timers, run_started)
-            n_blocks = k + 1
+    try:
+        for k, examples, rejects, n_read in walk(rows, per_example, args.shard_rows, args.strict, args.limit):
+            if job is None or k != job.k:
+                close(job)
+                job = None
+                if k % world == rank and not block_done(out, k):
+                    job = BlockJob(out, k, aug, args, timers, run_started)
+                n_blocks = k + 1
+            if job is not None:
+                written += job.add(examples, rejects, n_read)
+                bar.set_postfix_str(f"{written / max(time.perf_counter() - t_run, 1e-9):.1f} rows/s",
+                                    refresh=False)
+            bar.update(n_read)
+        if n_blocks == 0 and rank == 0 and not block_done(out, 0):  # empty input: one empty shard
+            job, n_blocks = BlockJob(out, 0, aug, args, timers, run_started), 1
+        close(job)
+    except BaseException:  # --strict, a bad input line, Ctrl-C: no half shard is left behind
         if job is not None:
-            written += job.add(examples, rejects, n_read)
-            bar.set_postfix_str(f"{written / max(time.perf_counter() - t_run, 1e-9):.1f} rows/s", refresh=False)
-        bar.update(n_read)
-    if n_blocks == 0 and rank == 0 and not block_done(out, 0):  # empty input: one empty shard
-        job, n_blocks = BlockJob(out, 0, aug, args, timers, run_started), 1
-    close(job)
-    bar.close()
+            job.writer.abort()
+        raise
+    finally:
+        bar.close()
 
     barrier(world)  # every shard is in place past this point
     if rank == 0:
@@ -392,6 +401,19 @@ def run(args) -> int:
 
         dist.destroy_process_group()
     return 0
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory. VmHWM, because Linux carries ru_maxrss over fork + exec:
+    a run started by a big parent would report the parent's peak."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
 
 
 def summarise(out: Path, args, config: dict, models: dict, n_blocks: int, world: int,
@@ -435,7 +457,7 @@ def summarise(out: Path, args, config: dict, models: dict, n_blocks: int, world:
         "throughput": {"processes": world, "wall_seconds": round(wall, 3), "rows_this_run": rows_run,
                        "rows_per_second": round(rows_run / wall, 2) if wall > 0 else None,
                        "shards_resumed": len(metas) - len(this_run),
-                       "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                       "peak_rss_mb": round(peak_rss_mb(), 1),
                        "time_share": {k: round(v / busy, 4) for k, v in sorted(stage.items())}},
     }
     atomic_write_json(out / "manifest.json", manifest)
