@@ -140,14 +140,16 @@ def pipeline_runs(args) -> dict:
                                intermediate_size=64)).save_pretrained(work / "tiny_mlm")
     tok.save_pretrained(work / "tiny_mlm")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    # The subset four times over (fresh ids) as JSON lines, the streamed format: 4x the input.
+    # The subset four times over as JSON lines, the streamed format: fresh ids, and a sentence added
+    # at the end of each context (answer offsets unchanged) so that no context repeats.
     from augment.squad_io import iter_rows
 
     big = work / "subset_x4.jsonl"
     with open(big, "w", encoding="utf-8") as f:
         for copy in range(4):
             for r in iter_rows(SUBSET):
-                f.write(json.dumps({**r, "id": f"{r['id']}-{copy}"}) + "\n")
+                r = {**r, "id": f"{r['id']}-{copy}", "context": f"{r['context']} Copy {copy}."}
+                f.write(json.dumps(r) + "\n")
     out = {}
     cases = [("sample_mlm_none", SAMPLE, ["--mlm", "none"]),
              ("subset_mlm_none", SUBSET, ["--mlm", "none"]),

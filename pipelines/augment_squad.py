@@ -40,6 +40,7 @@ from augment.validate import validate_example
 
 PROG = "augment-squad"
 CHUNK_PARAGRAPHS = 32  # paragraphs per augment_batch call: the masked LM batches across them
+CACHE_TEXTS = 1024  # contexts (and questions) whose candidates stay cached: > one chunk's texts
 PROGRESS = ".progress"
 # Options that change the rows written; a rerun on the same --out must agree on all of them.
 OUTPUT_OPTIONS = ("input", "split", "multiplier", "mlm", "glove", "top_k", "replace_prob", "mlm_mode",
@@ -302,7 +303,11 @@ def build_augmenter(args, device: str):
                          replace_prob=args.replace_prob, mlm_mode=args.mlm_mode,
                          answer_policy=args.answer_policy, augment_question=args.augment_question,
                          seed=args.seed, device=device, batch_size=args.batch_size,
-                         mask_rate=args.mask_rate, dtype=args.dtype)
+                         mask_rate=args.mask_rate, dtype=args.dtype,
+                         # A paragraph's rows are consecutive and a chunk computes its texts at once,
+                         # so a few chunks' worth of cache suffices; the default 4096 would hold
+                         # hundreds of MB of candidate lists on a large input.
+                         cache_size=CACHE_TEXTS)
     except (OSError, ValueError) as e:  # model not found / hub offline / bad vectors file
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise CliError(f"could not load --mlm {args.mlm} / --glove {args.glove}: {first[:200]}") from None
