@@ -31,7 +31,7 @@ from types import SimpleNamespace
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from pipelines.augment_squad import peak_rss_mb  # noqa: E402  (needs the repository on the path)
+from augment.manifest import peak_rss_mb  # noqa: E402  (needs the repository on the path)
 SUBSET = REPO.parent / "shared" / "data" / "squad_v2" / "train-v2.0-subset.json"
 SAMPLE = REPO / "data" / "sample"
 

@@ -23,8 +23,6 @@ import argparse
 import hashlib
 import json
 import os
-import resource
-import shutil
 import sys
 import time
 from collections import Counter
@@ -32,21 +30,19 @@ from datetime import datetime, timedelta, timezone
 from itertools import chain
 from pathlib import Path
 
-from augment import __version__
+from augment import __version__, manifest
 from augment.errors import ConfigError, InputError, InvalidExample
-from augment.shards import ShardWriter, atomic_write_json, atomic_write_text, write_dataset_files
+from augment.shards import ShardWriter, atomic_write_json, write_dataset_files
 from augment.squad_io import fingerprint, iter_rows
 from augment.validate import validate_example
 
 PROG = "augment-squad"
 CHUNK_PARAGRAPHS = 32  # paragraphs per augment_batch call: the masked LM batches across them
 CACHE_TEXTS = 1024  # contexts (and questions) whose candidates stay cached: > one chunk's texts
-PROGRESS = ".progress"
 # Options that change the rows written; a rerun on the same --out must agree on all of them.
 OUTPUT_OPTIONS = ("input", "split", "multiplier", "mlm", "glove", "top_k", "replace_prob", "mlm_mode",
                   "mask_rate", "answer_policy", "augment_question", "include_original", "seed", "limit",
                   "shard_rows", "dtype")
-ARTEFACTS = ("manifest.json", "rejects.jsonl", "dataset_info.json", "state.json")
 
 
 class CliError(Exception):
@@ -154,37 +150,12 @@ def broadcast(value, world: int):
 # -- output directory -----------------------------------------------------------------------------
 def prepare_out(out: Path, config: dict, overwrite: bool, rank: int, world: int) -> None:
     """Refuse an --out written with another configuration (or holding other files) unless --overwrite."""
-    saved = out / PROGRESS / "config.json"
-    mismatch = None
-    if saved.exists():
-        old = json.loads(saved.read_text(encoding="utf-8"))
-        diff = [f"{k}: {old.get(k)!r} -> {config.get(k)!r}" for k in sorted(set(old) | set(config))
-                if old.get(k) != config.get(k)]
-        if diff:
-            mismatch = f"--out {out} was written with another configuration ({'; '.join(diff)})"
-    elif out.exists() and any(out.iterdir()):
-        mismatch = f"--out {out} is not empty and holds no {PROG} run"
+    mismatch = manifest.config_mismatch(out, config)
     if mismatch and not overwrite:
         raise CliError(f"{mismatch}; rerun with --overwrite to replace it, or choose another --out")
     if rank == 0:  # the others wait at the barrier below, so nothing is being written yet
-        for f in out.glob(".shard-*.arrow.tmp-*"):  # left by a killed run
-            f.unlink(missing_ok=True)
-        if overwrite:  # start afresh; remove only what this tool writes, never the user's other files
-            shutil.rmtree(out / PROGRESS, ignore_errors=True)
-            for f in [*out.glob("shard-*.arrow"), *(out / a for a in ARTEFACTS)]:
-                f.unlink(missing_ok=True)
-        (out / PROGRESS).mkdir(parents=True, exist_ok=True)
-        atomic_write_json(saved, config)
+        manifest.prepare(out, config, wipe=overwrite)
     barrier(world)
-
-
-def shard_name(k: int) -> str:
-    return f"shard-{k:05d}.arrow"
-
-
-def block_done(out: Path, k: int) -> bool:
-    # The progress record is written after the shard's rename: both present means complete.
-    return (out / shard_name(k)).exists() and (out / PROGRESS / f"shard-{k:05d}.json").exists()
 
 
 # -- input: paragraphs and blocks -----------------------------------------------------------------
@@ -244,7 +215,7 @@ class BlockJob:
 
     def __init__(self, out: Path, k: int, aug, args, timers: Timers, run_started: float):
         self.out, self.k, self.aug, self.args = out, k, aug, args
-        self.writer = ShardWriter(out / shard_name(k))
+        self.writer = ShardWriter(out / manifest.shard_name(k))
         self.pending: list[dict] = []
         self.n_pending_paras = 0
         self.timers, self.timers_at_start = timers, dict(timers)  # this block's share: the difference
@@ -285,7 +256,7 @@ class BlockJob:
         self.timers["write"] += time.perf_counter() - t
         spent = {k: v - self.timers_at_start.get(k, 0.0) for k, v in self.timers.items()}
         self.meta.update(info, seconds=time.time() - self.meta["started"], timers=spent)
-        atomic_write_json(self.out / PROGRESS / f"shard-{self.k:05d}.json", self.meta)
+        manifest.write_record(self.out, self.k, self.meta)
         return self.meta, n
 
 
@@ -380,7 +351,7 @@ def run(args) -> int:
             if job is None or k != job.k:
                 close(job)
                 job = None
-                if k % world == rank and not block_done(out, k):
+                if k % world == rank and not manifest.is_complete(out, k):
                     job = BlockJob(out, k, aug, args, timers, run_started)
                 n_blocks = k + 1
             if job is not None:
@@ -388,7 +359,7 @@ def run(args) -> int:
                 bar.set_postfix_str(f"{written / max(time.perf_counter() - t_run, 1e-9):.1f} rows/s",
                                     refresh=False)
             bar.update(n_read)
-        if n_blocks == 0 and rank == 0 and not block_done(out, 0):  # empty input: one empty shard
+        if n_blocks == 0 and rank == 0 and not manifest.is_complete(out, 0):  # empty input: one empty shard
             job, n_blocks = BlockJob(out, 0, aug, args, timers, run_started), 1
         close(job)
     except BaseException:  # --strict, a bad input line, Ctrl-C: no half shard is left behind
@@ -408,64 +379,32 @@ def run(args) -> int:
     return 0
 
 
-def peak_rss_mb() -> float:
-    """This process's peak resident memory. VmHWM, because Linux carries ru_maxrss over fork + exec:
-    a run started by a big parent would report the parent's peak."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
-
-
 def summarise(out: Path, args, config: dict, models: dict, n_blocks: int, world: int,
               run_started: float, t0: float) -> None:
     """Rank 0: rejects.jsonl, dataset_info.json/state.json, manifest.json and the summary line."""
-    metas = []
-    for k in range(n_blocks):
-        path = out / PROGRESS / f"shard-{k:05d}.json"
-        if not path.exists():
-            raise CliError(f"shard {k} of {n_blocks} is missing ({path}); did a rank fail? rerun to resume")
-        metas.append(json.loads(path.read_text(encoding="utf-8")))
-    rejected = Counter()
-    for m in metas:
-        rejected.update(m["rejected"])
-    atomic_write_text(out / "rejects.jsonl", "".join(
-        json.dumps({k: r[k] for k in ("id", "reason", "message", "record")}, ensure_ascii=False, default=str)
-        + "\n" for m in metas for r in m["rejects"]))
-    write_dataset_files(out, [m["file"] for m in metas], fingerprint=config["input_fingerprint"],
+    records, missing = manifest.read_records(out, n_blocks)
+    if missing:
+        raise CliError(f"shards {missing} of {n_blocks} have no record in {out}; did a rank fail? rerun to resume")
+    manifest.write_rejects(out, records)
+    write_dataset_files(out, [r["file"] for r in records], fingerprint=config["input_fingerprint"],
                         description=f"{PROG} {__version__}: TinyBERT-style augmentation of {args.input}")
-    this_run = [m for m in metas if m["run_started"] == run_started]
-    stage = Counter()
-    for m in this_run:
-        stage.update(m["timers"])
-    # augment = lm + glove + the rest (segmentation, slots, vectorised draws, span arithmetic)
-    stage["sample"] = stage.pop("augment", 0.0) - stage["lm"] - stage["glove"]
-    busy = sum(stage.values()) or 1.0
-    wall = time.time() - t0
-    rows_run = sum(m["rows"] for m in this_run)
-    counts = {"read": sum(m["read"] for m in metas), "written": sum(m["rows"] for m in metas),
-              "rejected": dict(sorted(rejected.items())), "rejected_total": sum(rejected.values()),
-              "paragraphs": sum(m["paragraphs"] for m in metas), "shards": len(metas)}
-    manifest = {
+    this_run = [r for r in records if r["run_started"] == run_started]
+    wall, rows_run, counts = time.time() - t0, sum(r["rows"] for r in this_run), manifest.counts(records)
+    atomic_write_json(out / "manifest.json", {
         "tool": PROG, "version": __version__, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": [PROG, *sys.argv[1:]],
-        "options": {k: v for k, v in sorted(vars(args).items())},
+        "options": dict(sorted(vars(args).items())),
         "models": models,
         "input": {"source": args.input, "split": args.split, "fingerprint": config["input_fingerprint"]},
         "counts": counts,
-        "shards": [{"file": m["file"], "rows": m["rows"], "sha256": m["sha256"], "paragraphs": m["paragraphs"],
-                    "examples_read": m["read"]} for m in metas],
+        "shards": [{"file": r["file"], "rows": r["rows"], "sha256": r["sha256"], "paragraphs": r["paragraphs"],
+                    "examples_read": r["read"]} for r in records],
         "throughput": {"processes": world, "wall_seconds": round(wall, 3), "rows_this_run": rows_run,
                        "rows_per_second": round(rows_run / wall, 2) if wall > 0 else None,
-                       "shards_resumed": len(metas) - len(this_run),
-                       "peak_rss_mb": round(peak_rss_mb(), 1),
-                       "time_share": {k: round(v / busy, 4) for k, v in sorted(stage.items())}},
-    }
-    atomic_write_json(out / "manifest.json", manifest)
+                       "shards_resumed": len(records) - len(this_run),
+                       "peak_rss_mb": round(manifest.peak_rss_mb(), 1),  # rank 0's
+                       "time_share": manifest.time_shares(this_run)},
+    })
     print(f"{PROG}: {counts['written']} rows from {counts['read']} examples ({counts['rejected_total']} rejected"
           f"{', see rejects.jsonl' if counts['rejected_total'] else ''}) in {wall:.1f} s "
           f"({rows_run / max(wall, 1e-9):.1f} rows/s this run) -> {out}", file=sys.stderr)

@@ -1,0 +1,52 @@
+"""Bookkeeping of the output directory: configuration checks, completeness, totals."""
+import json
+
+from augment import manifest
+
+
+def test_new_or_empty_directory_has_no_mismatch(tmp_path):
+    assert manifest.config_mismatch(tmp_path / "new", {"seed": 0}) is None
+    assert manifest.config_mismatch(tmp_path, {"seed": 0}) is None
+
+
+def test_changed_option_is_named_with_old_and_new_value(tmp_path):
+    manifest.prepare(tmp_path, {"seed": 0, "multiplier": 20}, wipe=False)
+    assert manifest.config_mismatch(tmp_path, {"seed": 0, "multiplier": 20}) is None
+    msg = manifest.config_mismatch(tmp_path, {"seed": 1, "multiplier": 20})
+    assert "seed: 0 -> 1" in msg and "multiplier" not in msg
+
+
+def test_foreign_directory_is_a_mismatch(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    assert "holds no earlier run" in manifest.config_mismatch(tmp_path, {"seed": 0})
+
+
+def test_wipe_removes_only_this_tools_files(tmp_path):
+    manifest.prepare(tmp_path, {"seed": 0}, wipe=False)
+    for name in ("shard-00000.arrow", "manifest.json", "state.json", ".shard-00001.arrow.tmp-123", "notes.txt"):
+        (tmp_path / name).write_text("x")
+    manifest.write_record(tmp_path, 0, {"rows": 1})
+    manifest.prepare(tmp_path, {"seed": 1}, wipe=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".progress", "notes.txt"]
+    assert json.loads((tmp_path / ".progress" / "config.json").read_text()) == {"seed": 1}
+    assert not manifest.record_path(tmp_path, 0).exists()
+
+
+def test_a_shard_is_complete_only_with_its_record(tmp_path):
+    manifest.prepare(tmp_path, {}, wipe=False)
+    (tmp_path / manifest.shard_name(0)).write_text("x")
+    assert not manifest.is_complete(tmp_path, 0)  # killed between the rename and the record
+    manifest.write_record(tmp_path, 0, {"rows": 1})
+    assert manifest.is_complete(tmp_path, 0)
+    assert manifest.read_records(tmp_path, 2) == ([{"rows": 1}], [1])
+
+
+def test_counts_and_time_shares_add_up():
+    recs = [{"read": 10, "rows": 27, "paragraphs": 1, "rejected": {"duplicate_id": 1},
+             "timers": {"augment": 6.0, "lm": 4.0, "glove": 1.0, "write": 2.0}},
+            {"read": 5, "rows": 12, "paragraphs": 1, "rejected": {"duplicate_id": 1, "bad_type": 1},
+             "timers": {"augment": 2.0, "lm": 1.0, "write": 0.0}}]
+    c = manifest.counts(recs)
+    assert (c["read"], c["written"], c["rejected_total"]) == (15, 39, 3)
+    assert c["rejected"] == {"bad_type": 1, "duplicate_id": 2}
+    assert manifest.time_shares(recs) == {"glove": 0.1, "lm": 0.5, "sample": 0.2, "write": 0.2}
