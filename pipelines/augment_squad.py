@@ -151,6 +151,7 @@ def broadcast(value, world: int):
 def prepare_out(out: Path, config: dict, overwrite: bool, rank: int, world: int) -> None:
     """Refuse an --out written with another configuration (or holding other files) unless --overwrite."""
     mismatch = manifest.config_mismatch(out, config)
+    barrier(world)  # every rank has looked before rank 0 writes: they all see the same directory
     if mismatch and not overwrite:
         raise CliError(f"{mismatch}; rerun with --overwrite to replace it, or choose another --out")
     if rank == 0:  # the others wait at the barrier below, so nothing is being written yet
