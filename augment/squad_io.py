@@ -68,25 +68,92 @@ def normalize_row(row: dict) -> dict:
     return out
 
 
-def read_official_json(path) -> Iterator[dict]:
-    """Rows of an official SQuAD-format file, in file order."""
+def _articles(path) -> Iterator[tuple[int, object]]:
+    """The items of the top-level ``data`` array, decoded one at a time.
+
+    The official file is one JSON object; ``json.load`` would build every article's dicts at once
+    (several hundred MB for SQuAD train). Here only the file's text and one article live at a time:
+    the top level is walked by hand and each article is handed to ``raw_decode``, whose error positions
+    are positions in the whole file.
+    """
     try:
         with open(path, encoding="utf-8") as f:
-            doc = json.load(f)
-    except json.JSONDecodeError as e:
-        raise InputError(f"{path}: invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+            text = f.read()
     except UnicodeDecodeError as e:
         raise InputError(f"{path}: not UTF-8 text at byte {e.start}") from None
-    if isinstance(doc, list):  # a JSON array of rows rather than the nested format
-        for i, row in enumerate(doc):
-            if not isinstance(row, dict):
-                raise InputError(f"{path}: item [{i}] is {type(row).__name__}, expected an object")
-            yield normalize_row(row)
+    dec = json.JSONDecoder()
+
+    def fail(pos, msg):
+        line = text.count("\n", 0, pos) + 1
+        col = pos - (text.rfind("\n", 0, pos) + 1) + 1
+        raise InputError(f"{path}: invalid JSON at line {line} column {col}: {msg}")
+
+    def ws(pos):
+        while pos < len(text) and text[pos] in " \t\r\n":
+            pos += 1
+        return pos
+
+    def decode(pos):
+        try:
+            return dec.raw_decode(text, pos)
+        except json.JSONDecodeError as e:
+            fail(e.pos, e.msg)
+
+    pos = ws(0)
+    if text.startswith("\ufeff"):
+        pos = ws(1)
+    if pos < len(text) and text[pos] == "[":  # a JSON array of rows rather than the nested format
+        yield -1, decode(pos)[0]
         return
-    if not isinstance(doc, dict) or "data" not in doc:
+    if pos >= len(text) or text[pos] != "{":
+        fail(pos, "expected '{'" if pos < len(text) else "empty file")
+    pos, found = ws(pos + 1), False
+    while pos < len(text) and text[pos] != "}":
+        if text[pos] != '"':
+            fail(pos, "expected a key")
+        key, pos = decode(pos)
+        pos = ws(pos)
+        if pos >= len(text) or text[pos] != ":":
+            fail(pos, "expected ':'")
+        pos = ws(pos + 1)
+        if key == "data" and pos < len(text) and text[pos] == "[":
+            found = True
+            pos, i = ws(pos + 1), 0
+            while pos < len(text) and text[pos] != "]":
+                article, pos = decode(pos)
+                yield i, article
+                i += 1
+                pos = ws(pos)
+                if pos < len(text) and text[pos] == ",":
+                    pos = ws(pos + 1)
+                elif pos >= len(text) or text[pos] != "]":
+                    fail(pos, "expected ',' or ']'")
+            if pos >= len(text):
+                fail(pos, "unterminated 'data' array")
+            pos += 1
+        else:
+            _, pos = decode(pos)
+        pos = ws(pos)
+        if pos < len(text) and text[pos] == ",":
+            pos = ws(pos + 1)
+        elif pos >= len(text) or text[pos] != "}":
+            fail(pos, "expected ',' or '}'")
+    if pos >= len(text):
+        fail(pos, "unterminated object")
+    if not found:
         raise InputError(f"{path}: missing key 'data' (expected the official SQuAD format "
                          "{'data': [{'title', 'paragraphs': [{'context', 'qas'}]}]})")
-    for i, article in enumerate(doc["data"]):
+
+
+def read_official_json(path) -> Iterator[dict]:
+    """Rows of an official SQuAD-format file, in file order, one article in memory at a time."""
+    for i, article in _articles(path):
+        if i < 0:  # a JSON array of squad_v2 rows
+            for k, row in enumerate(article):
+                if not isinstance(row, dict):
+                    raise InputError(f"{path}: item [{k}] is {type(row).__name__}, expected an object")
+                yield normalize_row(row)
+            return
         if not isinstance(article, dict) or "paragraphs" not in article:
             raise InputError(f"{path}: data[{i}]: missing key 'paragraphs'")
         for j, para in enumerate(article["paragraphs"]):

@@ -57,3 +57,23 @@ def test_fingerprint_changes_with_content(tmp_path, sample_path):
     assert fp == fingerprint(f) and fp.startswith("sha256:")
     f.write_bytes(sample_path.read_bytes().replace(b"Beyonc", b"Beyonk"))
     assert fingerprint(f) != fp
+
+
+def test_streaming_parser_agrees_with_json_load(tmp_path, sample_path):
+    """Key order, a 'data' string inside other values, escapes: the article-by-article parser reads
+    exactly what json.load reads; on corrupt files it reports json.load's line and column."""
+    doc = json.loads(sample_path.read_text())
+    odd = {"data": doc["data"], "note": {"data": "[not {this}]", "x": [1, 2]}, "version": "v2.0"}
+    f = tmp_path / "odd.json"
+    f.write_text(json.dumps(odd, indent=None, ensure_ascii=True))
+    assert list(iter_rows(f)) == list(iter_rows(sample_path))
+    text = sample_path.read_text()
+    for cut in (len(text) // 3, len(text) - 5):
+        bad = tmp_path / f"cut{cut}.json"
+        bad.write_text(text[:cut] + "}" + text[cut + 1:])
+        try:
+            json.loads(bad.read_text())
+        except json.JSONDecodeError as e:
+            want = f"line {e.lineno} column {e.colno}"
+        with pytest.raises(InputError, match=want):
+            list(iter_rows(bad))
