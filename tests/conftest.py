@@ -38,53 +38,40 @@ def _save(model, tokenizer, path: Path) -> str:
     return str(path)
 
 
+def _bert(kind: str, tokenizer, seed: int, width: int, layers: int, heads: int, positions: int = 512):
+    """A random-weight BertForMaskedLM ("mlm") or BertForQuestionAnswering ("qa") on the real vocab."""
+    import torch
+    from transformers import BertConfig, BertForMaskedLM, BertForQuestionAnswering
+
+    torch.manual_seed(seed)
+    cfg = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=width, num_hidden_layers=layers,
+                     num_attention_heads=heads, intermediate_size=2 * width, max_position_embeddings=positions)
+    return (BertForMaskedLM if kind == "mlm" else BertForQuestionAnswering)(cfg).eval()
+
+
 @pytest.fixture(scope="session")
 def tiny_mlm_path(tmp_path_factory, tokenizer) -> str:
     """A 2-layer 32-wide BertForMaskedLM, max length 512, real uncased vocabulary."""
-    import torch
-    from transformers import BertConfig, BertForMaskedLM
-
-    torch.manual_seed(0)
-    cfg = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
-                     num_attention_heads=2, intermediate_size=64, max_position_embeddings=512)
-    return _save(BertForMaskedLM(cfg).eval(), tokenizer, tmp_path_factory.mktemp("tiny_mlm"))
+    return _save(_bert("mlm", tokenizer, 0, 32, 2, 2), tokenizer, tmp_path_factory.mktemp("tiny_mlm"))
 
 
 @pytest.fixture(scope="session")
 def short_mlm_path(tmp_path_factory, tokenizer) -> str:
     """Like tiny_mlm_path but with only 64 positions, so context windowing is exercised cheaply."""
-    import torch
-    from transformers import BertConfig, BertForMaskedLM
-
-    torch.manual_seed(1)
-    cfg = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
-                     num_attention_heads=2, intermediate_size=64, max_position_embeddings=64)
-    tokenizer = type(tokenizer).from_pretrained(tokenizer.name_or_path, model_max_length=64)
-    return _save(BertForMaskedLM(cfg).eval(), tokenizer, tmp_path_factory.mktemp("short_mlm"))
+    short = type(tokenizer).from_pretrained(tokenizer.name_or_path, model_max_length=64)
+    return _save(_bert("mlm", tokenizer, 1, 32, 2, 2, positions=64), short, tmp_path_factory.mktemp("short_mlm"))
 
 
 @pytest.fixture(scope="session")
 def tiny_teacher_path(tmp_path_factory, tokenizer) -> str:
     """A 4-layer 64-wide BertForQuestionAnswering teacher (4 heads)."""
-    import torch
-    from transformers import BertConfig, BertForQuestionAnswering
-
-    torch.manual_seed(2)
-    cfg = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=64, num_hidden_layers=4,
-                     num_attention_heads=4, intermediate_size=128, max_position_embeddings=512)
-    return _save(BertForQuestionAnswering(cfg), tokenizer, tmp_path_factory.mktemp("tiny_teacher"))
+    return _save(_bert("qa", tokenizer, 2, 64, 4, 4), tokenizer, tmp_path_factory.mktemp("tiny_teacher"))
 
 
 @pytest.fixture(scope="session")
 def tiny_student_path(tmp_path_factory, tokenizer) -> str:
     """A 2-layer 32-wide BertForQuestionAnswering student (4 heads): different width from the teacher."""
-    import torch
-    from transformers import BertConfig, BertForQuestionAnswering
-
-    torch.manual_seed(3)
-    cfg = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
-                     num_attention_heads=4, intermediate_size=64, max_position_embeddings=512)
-    return _save(BertForQuestionAnswering(cfg), tokenizer, tmp_path_factory.mktemp("tiny_student"))
+    return _save(_bert("qa", tokenizer, 3, 32, 2, 4), tokenizer, tmp_path_factory.mktemp("tiny_student"))
 
 
 @pytest.fixture(scope="session")
