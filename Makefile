@@ -27,7 +27,7 @@ demo: install
 bench: install
 	$(BIN)/python benchmarks/bench_augment.py
 
-# The miniature reproduction (issue 5): real MiniLM weights, real SQuAD 2.0 articles, about 90 min on 2 cores.
+# The miniature reproduction: real MiniLM weights, real SQuAD 2.0 articles, two seeds side by side (BENCHMARKS.md).
 mini-repro: install
 	$(BIN)/python benchmarks/mini_repro.py --out runs/mini
 
