@@ -199,7 +199,11 @@ def teacher_null_mass(cache_dir: Path, tokenizer_dir: Path) -> dict:
     cls_id = AutoTokenizer.from_pretrained(str(tokenizer_dir)).cls_token_id
     teacher_file = max(cache_dir.glob("teacher-*.arrow"), key=lambda f: f.stat().st_size)
     key = teacher_file.name.split("-")[1]
-    feats = Dataset.from_file(str(cache_dir / f"features-{key}.arrow"))
+    from datasets import concatenate_datasets
+
+    # One file, or one per process when the windows were tokenised in parallel (features-KEY_0000i_of_0000n).
+    parts = sorted(cache_dir.glob(f"features-{key}.arrow")) or sorted(cache_dir.glob(f"features-{key}_*.arrow"))
+    feats = concatenate_datasets([Dataset.from_file(str(f)) for f in parts])
     logits = pa.ipc.open_file(pa.memory_map(str(teacher_file))).read_all().to_pydict()
     groups: dict[str, list] = {}
     for i, row in enumerate(feats.select_columns(["input_ids", "context_mask", "start_positions", "example_id"])):

@@ -22,6 +22,7 @@ import shutil
 import sys
 import time
 from contextlib import nullcontext
+from datetime import timedelta
 from pathlib import Path
 
 from augment.errors import ConfigError, InputError
@@ -77,7 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-checkpoints", type=int, default=2, help="newest checkpoints kept on disk")
     p.add_argument("--log-every", type=int, default=10, help="append to metrics.jsonl every N steps")
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
-    p.add_argument("--num-workers", type=int, default=0, help="tokenisation and data-loading processes")
+    p.add_argument("--num-workers", type=int, default=0, help="data-loading worker processes (0: in the main process)")
+    p.add_argument("--tokenize-workers", type=int,
+                   help="processes for tokenising into windows (default: the machine's cores, at most 8, for "
+                        "inputs of over 2,000 examples; 1 for smaller ones, where starting processes costs more)")
+    p.add_argument("--dist-timeout", type=int, default=7200,
+                   help="seconds a process waits for the others in a collective: the main process alone "
+                        "tokenises and caches the teacher's logits, which takes longer than torch's 10-minute "
+                        "default on the full augmented set")
     p.add_argument("--teacher-cache", choices=("on", "off"), default="on",
                    help="prediction stage: cache the teacher's logits (Arrow, float16) next to the data")
     p.add_argument("--cache-dir", help="where windows and teacher logits are cached (default: beside the data)")
@@ -95,6 +103,8 @@ def validate(args) -> None:
     problems = []
     if args.stage is None:
         args.stage = "prediction" if args.teacher == "none" else "both"
+    if args.teacher == "none":
+        args.distill_weight = 0.0  # no teacher, no distillation term: record the weight actually used
     if args.teacher == "none" and args.stage != "prediction":
         problems.append(f"--stage {args.stage} needs a teacher; with --teacher none only --stage prediction "
                         "(plain fine-tuning) is possible")
@@ -105,6 +115,10 @@ def validate(args) -> None:
     for opt in ("max_steps", "limit", "eval_limit"):
         if getattr(args, opt) is not None and getattr(args, opt) < 1:
             problems.append(f"--{opt.replace('_', '-')} must be >= 1, got {getattr(args, opt)}")
+    if args.tokenize_workers is not None and args.tokenize_workers < 1:
+        problems.append(f"--tokenize-workers must be >= 1, got {args.tokenize_workers}")
+    if args.dist_timeout < 1:
+        problems.append(f"--dist-timeout must be >= 1, got {args.dist_timeout}")
     for opt in ("eval_every", "num_workers"):
         if getattr(args, opt) < 0:
             problems.append(f"--{opt.replace('_', '-')} must be >= 0, got {getattr(args, opt)}")
@@ -169,7 +183,7 @@ class DistillRecipe:
     # ---- setup ------------------------------------------------------------
     def setup(self) -> None:
         import torch
-        from accelerate import Accelerator, DistributedDataParallelKwargs
+        from accelerate import Accelerator, DistributedDataParallelKwargs, InitProcessGroupKwargs
         from accelerate.utils import set_seed
         from transformers import AutoModelForQuestionAnswering
 
@@ -182,7 +196,8 @@ class DistillRecipe:
         cpu_ddp = not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1
         self.ddp_kwargs = DistributedDataParallelKwargs()  # find_unused_parameters is set per stage
         self.acc = Accelerator(cpu=cpu_ddp, mixed_precision="bf16" if a.bf16 else "fp16" if a.fp16 else "no",
-                               kwargs_handlers=[self.ddp_kwargs])
+                               kwargs_handlers=[self.ddp_kwargs,
+                                                InitProcessGroupKwargs(timeout=timedelta(seconds=a.dist_timeout))])
         self.main = self.acc.is_main_process
 
         # Everything cheap first: configs and tokenizers decide whether the pair can work at all.
@@ -203,8 +218,9 @@ class DistillRecipe:
         self.key = data.features_key(a.data, "train", a.limit, self.tokenizer, a.max_length, a.doc_stride)
         with self.acc.main_process_first():
             examples = data.load_examples(a.data, "train", a.limit)
+            workers = a.tokenize_workers or (min(8, os.cpu_count() or 1) if len(examples) > 2000 else 1)
             self.features = data.tokenize(examples, self.tokenizer, self.cache_dir, self.key, a.max_length,
-                                          a.doc_stride, num_proc=a.num_workers)
+                                          a.doc_stride, num_proc=workers)
         self.windows = data.WindowDataset(self.features)
 
         # Models. Weights load as safetensors where the repo has them (transformers' default).
@@ -285,7 +301,7 @@ class DistillRecipe:
         t_start = t_end = None
         if cached is not None:
             t_start, t_end = (t.to(self.acc.device) for t in
-                              cached.lookup(batch["index"].tolist(), batch["input_ids"].shape[1]))
+                              cached.lookup(batch["index"].tolist(), batch["attention_mask"]))
         elif self.teacher is not None:
             with torch.no_grad(), self.acc.autocast():
                 t = self.teacher(**model_inputs(batch))
@@ -406,14 +422,16 @@ class DistillRecipe:
             return None
         result = None
         if self.main:
-            from augment.qa.evaluate import evaluate, format_table
+            from augment.qa.evaluate import evaluate, finite, format_table
 
             model = self.acc.unwrap_model(self.student).eval()
             result = evaluate(model, self.tokenizer, self.eval_rows, max_length=self.args.max_length,
                               doc_stride=self.args.doc_stride, batch_size=2 * self.args.batch_size,
                               device=self.acc.device)
             self.metrics({"stage": stage, "step": step, "eval": result["metrics"]})
-            (self.out / "eval.json").write_text(json.dumps({"stage": stage, "step": step, **result}, indent=2))
+            report = {"stage": stage, "step": step, **result,
+                      "null_diffs": {k: finite(v) for k, v in result["null_diffs"].items()}}
+            (self.out / "eval.json").write_text(json.dumps(report, indent=2, allow_nan=False))
             print(format_table(result["metrics"]))
         self.acc.wait_for_everyone()
         return result
@@ -421,6 +439,7 @@ class DistillRecipe:
     # ---- the whole run ------------------------------------------------------
     def run(self) -> None:
         from augment.distill import checkpoint
+        from augment.distill.checkpoint import set_rng_state
 
         resume = None
         if self.args.resume:
@@ -438,6 +457,10 @@ class DistillRecipe:
                     prefix = "student." if s["stage"] == "intermediate" else ""
                     self.student.load_state_dict({k.removeprefix(prefix): v for k, v in resume["model"].items()
                                                   if k.startswith(prefix)})
+                    # The next stage's dropout must draw from the stream the finished stage left behind,
+                    # as it does in an uninterrupted run; setup() has consumed the generators since.
+                    if resume["rng"] is not None:
+                        set_rng_state(resume["rng"])
                     resume = None
                     continue
                 here, resume = resume, None

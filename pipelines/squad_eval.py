@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import math
 import os
 import sys
 from pathlib import Path
@@ -102,14 +101,10 @@ def load_model(path: str, trust_remote_code: bool):
     return model, tokenizer
 
 
-def _finite(x: float):
-    return x if math.isfinite(x) else None  # JSON has no inf; an example with no context has none
-
-
 def run(args) -> dict:
     import torch
 
-    from augment.qa.evaluate import evaluate, format_table
+    from augment.qa.evaluate import evaluate, finite, format_table
     from augment.squad_io import iter_rows
 
     validate(args)
@@ -125,7 +120,7 @@ def run(args) -> dict:
                       max_answer_length=args.max_answer_length, device=device)
     report = {"metrics": result["metrics"], "options": {**vars(args), "device": device},
               "predictions": result["predictions"],
-              "null_diffs": {k: _finite(v) for k, v in result["null_diffs"].items()}}
+              "null_diffs": {k: finite(v) for k, v in result["null_diffs"].items()}}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2, allow_nan=False) + "\n", encoding="utf-8")

@@ -9,7 +9,7 @@ window, i.e. about 0.73 GB per million windows; the bound, every window a full 3
 
     >>> path = build(teacher, features, cache_dir / "teacher-<key>.arrow")   # doctest: +SKIP
     >>> cache = TeacherLogits(path, features)                                 # doctest: +SKIP
-    >>> start, end = cache.lookup([0, 5, 9], length=171)                      # (3, 171) float32 each
+    >>> start, end = cache.lookup([0, 5, 9], batch["attention_mask"])        # (3, L) float32 each
 """
 from __future__ import annotations
 
@@ -63,15 +63,16 @@ def build(teacher, features, path, batch_size: int = 64, device="cpu", progress=
             rows = features.select_columns(cols)[lo:lo + batch_size]
             batch = collate([dict(zip(rows, vals)) for vals in zip(*rows.values())])
             out = teacher(**{k: v.to(device) for k, v in model_inputs(batch).items()})
-            lengths = batch["attention_mask"].sum(1).tolist()
+            # The real tokens' logits, wherever they sit: first under right padding, last under left.
+            real = batch["attention_mask"].bool().numpy()
             start = out.start_logits.float().cpu().numpy()
             end = out.end_logits.float().cpu().numpy()
             writer.write_batch(pa.record_batch(
                 [pa.array(keys[lo:lo + batch_size]),
-                 _list_array([start[i, :n] for i, n in enumerate(lengths)]),
-                 _list_array([end[i, :n] for i, n in enumerate(lengths)])], schema=SCHEMA))
+                 _list_array([start[i][m] for i, m in enumerate(real)]),
+                 _list_array([end[i][m] for i, m in enumerate(real)])], schema=SCHEMA))
             if progress is not None:
-                progress(len(lengths))
+                progress(len(real))
     os.replace(tmp, path)  # a killed run never leaves a half-written cache behind
     return path
 
@@ -85,18 +86,22 @@ class TeacherLogits:
         if self.table.column("window").to_pylist() != window_keys(features):
             raise ValueError(f"{self.path}: cached windows do not match the training windows; delete it")
 
-    def lookup(self, indices, length: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Start and end logits (B, length) float32 of the given windows; positions past a window's real
-        tokens are 0 (they are padding, which the loss masks out)."""
+    def lookup(self, indices, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Start and end logits (B, L) float32 of the given windows, laid out as ``attention_mask`` (B, L)
+        (the batch's, possibly trimmed of padding columns); padding positions are 0 (the loss masks them)."""
+        real = attention_mask.bool().cpu().numpy()
         sub = self.table.take(pa.array(indices, type=pa.int64()))
         out = []
         for name in ("start_logits", "end_logits"):
             col = sub.column(name).combine_chunks()
             offsets = col.offsets.to_numpy()
             values = col.values.to_numpy(zero_copy_only=False)
-            dense = np.zeros((len(indices), length), dtype=np.float32)
+            dense = np.zeros(real.shape, dtype=np.float32)
             for i in range(len(indices)):
-                seg = values[offsets[i]:offsets[i + 1]][:length]
-                dense[i, :len(seg)] = seg
+                seg = values[offsets[i]:offsets[i + 1]]
+                if len(seg) != real[i].sum():
+                    raise ValueError(f"{self.path}: window {indices[i]} has {len(seg)} cached logits but "
+                                     f"{int(real[i].sum())} real tokens; delete the cache")
+                dense[i, real[i]] = seg
             out.append(torch.from_numpy(dense))
         return out[0], out[1]

@@ -10,6 +10,7 @@ returning ``start_logits``/``end_logits``, already on ``device``; it is run in e
 from __future__ import annotations
 
 import inspect
+import math
 import sys
 
 import numpy as np
@@ -113,3 +114,9 @@ def format_table(metrics: dict) -> str:
                           f"at threshold {metrics[f'best_{key}_thresh']:.4g}"))
     lines.append(("questions", str(metrics["total"]), ""))
     return "\n".join(f"{name:<14}{value:>9}" + (f"   {note}" if note else "") for name, value, note in lines)
+
+
+def finite(x: float) -> float | None:
+    """A null-score difference for JSON, which has no infinity: an example whose windows hold no context
+    token has no span to compare with (difference ``inf``) and is written as null."""
+    return x if math.isfinite(x) else None

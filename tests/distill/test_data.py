@@ -25,14 +25,30 @@ def test_missing_columns_are_an_input_error(tmp_path):
         data.load_examples([tmp_path / "bad"])
 
 
-def test_windows_are_cached_by_datasets_map(tmp_path, sample_path, tokenizer):
+def test_windows_are_cached_by_datasets_map(tmp_path, sample_path, tokenizer, monkeypatch):
+    import augment.qa.features
+
     examples = data.load_examples([sample_path], limit=4)
     key = data.features_key([sample_path], "train", 4, tokenizer, 64, 32)
     first = data.tokenize(examples, tokenizer, tmp_path, key, max_length=64, doc_stride=32)
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("the windows were tokenised again instead of read from the cache")
+
+    monkeypatch.setattr(augment.qa.features, "prepare_train_features", must_not_run)
     again = data.tokenize(examples, tokenizer, tmp_path, key, max_length=64, doc_stride=32)
     assert first.cache_files == again.cache_files and str(tmp_path) in first.cache_files[0]["filename"]
+    assert again["input_ids"] == first["input_ids"]
     assert {"context_mask", "start_positions", "example_id", "window_index"} <= set(first.column_names)
     assert data.features_key([sample_path], "train", 4, tokenizer, 64, 16) != key
+
+
+def test_parallel_tokenisation_gives_the_same_windows_in_order(tmp_path, sample_path, tokenizer):
+    examples = data.load_examples([sample_path], limit=10)
+    one = data.tokenize(examples, tokenizer, tmp_path / "one", "k", max_length=64, doc_stride=32)
+    two = data.tokenize(examples, tokenizer, tmp_path / "two", "k", max_length=64, doc_stride=32, num_proc=2)
+    assert len(two.cache_files) == 2  # really tokenised by two processes
+    assert two.to_dict() == one.to_dict()
 
 
 def test_epoch_order_depends_only_on_seed_and_epoch_and_ranks_split_evenly():

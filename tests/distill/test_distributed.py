@@ -1,5 +1,7 @@
 """distill-train as users run it: separate processes, a SIGKILL mid-run, and torchrun with two workers."""
+import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -7,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 
 REPO = Path(__file__).resolve().parents[2]
@@ -54,6 +57,31 @@ def test_resume_after_sigkill_is_bit_exact(tmp_path, sample_path, tiny_teacher_p
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.parametrize("resume_from", ["0-intermediate-step00000010", "1-prediction-step00000004"])
+def test_resume_from_any_checkpoint_is_bit_exact(tmp_path, sample_path, tiny_teacher_path, tiny_student_path,
+                                                 resume_from):
+    """The end of the intermediate stage (the next stage starts from the saved RNG streams) and the middle
+    of the prediction stage: each resumed run must end with the weights of the uninterrupted one."""
+    cmd = [sys.executable, "-m", "pipelines.distill_train"]
+    whole = tmp_path / "whole"
+    subprocess.run(cmd + argv(sample_path, tmp_path, tiny_teacher_path, tiny_student_path, whole),
+                   check=True, env=env(), cwd=REPO, capture_output=True)
+    cut = tmp_path / "cut"
+    shutil.copytree(whole, cut)
+    shutil.rmtree(cut / "student")
+    later = [c for c in (cut / "checkpoints").iterdir() if c.name > resume_from]
+    assert (cut / "checkpoints" / resume_from).is_dir() and later
+    for c in later:  # as if the process had died right after writing resume_from
+        shutil.rmtree(c)
+    done = subprocess.run(cmd + argv(sample_path, tmp_path, tiny_teacher_path, tiny_student_path, cut, "--resume"),
+                          env=env(), cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"resuming from {cut / 'checkpoints' / resume_from}" in done.stderr
+    a, b = weights(whole), weights(cut)
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -73,4 +101,13 @@ def test_torchrun_two_processes_train_and_save(tmp_path, sample_path, tiny_teach
     last = sorted((out / "checkpoints").iterdir())[-1]
     assert {p.name for p in last.iterdir()} >= {"rng-0.pt", "rng-1.pt", "model.pt", "state.json"}
     assert run.stderr.count("saved the student") == 1
+    # It trained: both stages logged their steps, and the student's encoder moved away from its start.
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [(r["stage"], r["step"]) for r in records if "loss" in r] == [("intermediate", 2), ("prediction", 2)]
+    from transformers import AutoModelForQuestionAnswering
+
+    start = AutoModelForQuestionAnswering.from_pretrained(tiny_student_path).state_dict()
+    end = weights(out)
+    moved = [k for k in end if "encoder.layer.0" in k and not torch.equal(end[k], start[k])]
+    assert moved
     assert "4 x 2 x 2 windows" in run.stderr  # batch x accumulation x processes

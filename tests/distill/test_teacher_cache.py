@@ -1,3 +1,5 @@
+import copy
+
 import pytest
 import torch
 from transformers import AutoModelForQuestionAnswering
@@ -22,11 +24,31 @@ def test_cache_equals_live_teacher_within_float16(tmp_path, features, tiny_teach
     with torch.no_grad():
         live = teacher(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
                        token_type_ids=batch["token_type_ids"])
-    start, end = cache.lookup(idx, batch["input_ids"].shape[1])
+    start, end = cache.lookup(idx, batch["attention_mask"])
     real = batch["attention_mask"].bool()
     torch.testing.assert_close(start[real], live.start_logits[real], atol=2e-3, rtol=1e-3)
     torch.testing.assert_close(end[real], live.end_logits[real], atol=2e-3, rtol=1e-3)
     assert (start[~real] == 0).all()  # padding is not stored
+
+
+def test_cache_places_logits_on_the_real_tokens_under_left_padding(tmp_path, sample_path, tokenizer,
+                                                                   tiny_teacher_path):
+    left = copy.deepcopy(tokenizer)
+    left.padding_side = "left"
+    examples = data.load_examples([sample_path], limit=3)
+    feats = data.tokenize(examples, left, tmp_path / "feats", "left", max_length=96, doc_stride=48)
+    batch = data.collate([data.WindowDataset(feats)[i] for i in range(len(feats))])
+    assert (batch["attention_mask"][:, 0] == 0).any()  # some window really is padded on the left
+    teacher = AutoModelForQuestionAnswering.from_pretrained(tiny_teacher_path).eval()
+    cache = teacher_cache.TeacherLogits(teacher_cache.build(teacher, feats, tmp_path / "t.arrow"), feats)
+    with torch.no_grad():
+        live = teacher(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                       token_type_ids=batch["token_type_ids"])
+    start, end = cache.lookup(list(range(len(feats))), batch["attention_mask"])
+    real = batch["attention_mask"].bool()
+    torch.testing.assert_close(start[real], live.start_logits[real], atol=2e-3, rtol=1e-3)
+    torch.testing.assert_close(end[real], live.end_logits[real], atol=2e-3, rtol=1e-3)
+    assert (start[~real] == 0).all() and (end[~real] == 0).all()
 
 
 def test_cache_refuses_other_windows(tmp_path, features, tiny_teacher_path):
