@@ -7,8 +7,10 @@
     >>> r["context"][s:s + len(r["answers"]["text"][0])] == r["answers"]["text"][0]   # doctest: +SKIP
     True
 
-Every output row is a ``squad_v2`` row plus ``orig_id``, ``variant`` (1..n) and ``edits``: the list of
-replacements, with offsets into the original texts, that turns the original into the variant.
+Every output row keeps the input's keys (``context``, ``question``, ``answers`` and
+``plausible_answers`` rewritten for the variant, any other key copied) and adds ``orig_id``,
+``variant`` (1..n), ``id`` (``f"{orig_id}-aug{variant}"``) and ``edits``: the list of replacements, with
+offsets into the original texts, that turns the original into the variant.
 """
 from __future__ import annotations
 
@@ -45,7 +47,8 @@ class Augmenter:
     def __init__(self, mlm="bert-base-uncased", glove="default", top_k: int = 15, replace_prob: float = 0.4,
                  mlm_mode: str = "exact", answer_policy: str = "keep", augment_question: bool = False,
                  seed: int = 0, device: str = "auto", batch_size: int = 64, mask_rate: float = 0.15,
-                 dtype: str = "auto", glove_vocab: int = 100_000, cache_size: int = 4096):
+                 dtype: str = "auto", glove_vocab: int = 100_000, cache_size: int = 4096,
+                 trust_remote_code: bool = False):
         problems = []
         if not isinstance(top_k, int) or top_k < 1:
             problems.append(f"top_k={top_k!r}: use a positive int")
@@ -55,8 +58,8 @@ class Augmenter:
             problems.append(f"answer_policy={answer_policy!r}: use one of {POLICIES}")
         if mlm_mode not in ("exact", "multi"):
             problems.append(f"mlm_mode={mlm_mode!r}: use 'exact' or 'multi'")
-        if not isinstance(seed, int):
-            problems.append(f"seed={seed!r}: use an int")
+        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+            problems.append(f"seed={seed!r}: use a non-negative int")
         if problems:
             raise ConfigError("; ".join(problems))
         self.top_k, self.replace_prob, self.answer_policy = top_k, replace_prob, answer_policy
@@ -67,7 +70,7 @@ class Augmenter:
         elif isinstance(mlm, str):
             self.mlm = None if mlm.lower() == "none" else MaskedLMCandidates.from_pretrained(
                 mlm, top_k=top_k, mode=mlm_mode, batch_size=batch_size, mask_rate=mask_rate,
-                device=device, dtype=dtype)
+                device=device, dtype=dtype, trust_remote_code=trust_remote_code)
         else:
             raise ConfigError(f"mlm={mlm!r}: use a model id or path, a MaskedLMCandidates, or None")
         if isinstance(glove, GloveNeighbours):
@@ -148,31 +151,36 @@ class Augmenter:
     def _variants(self, ex: dict, ctx: TextCandidates, q: TextCandidates | None, n: int) -> list[dict]:
         slots = self._slots(ex, ctx, q)
         rows = []
-        plausible = ex.get("plausible_answers") or {"text": [], "answer_start": []}
         for v, edits in enumerate(draw_variants(slots, n, self.replace_prob, self.seed, ex["id"]), 1):
             c_edits = [e for e in edits if e.field == "context"]
             q_edits = [e for e in edits if e.field == "question"]
             context = apply_edits(ex["context"], c_edits)
-            rows.append({
-                "id": f"{ex['id']}-aug{v}",
-                "orig_id": ex["id"],
-                "variant": v,
-                "title": ex.get("title", ""),
-                "context": context,
-                "question": apply_edits(ex["question"], q_edits),
-                "answers": move_spans(ex["answers"], context, c_edits),
-                "plausible_answers": move_spans(plausible, context, c_edits),
-                "is_impossible": bool(ex.get("is_impossible", not ex["answers"]["text"])),
-                "edits": [e.as_dict() for e in sorted(edits, key=lambda e: (e.field != "context", e.start))],
-            })
+            row = {**ex, "id": f"{ex['id']}-aug{v}", "orig_id": ex["id"], "variant": v, "context": context,
+                   "question": apply_edits(ex["question"], q_edits),
+                   "answers": move_spans(ex["answers"], context, c_edits)}
+            if ex.get("plausible_answers"):
+                row["plausible_answers"] = move_spans(ex["plausible_answers"], context, c_edits)
+            row["edits"] = [e.as_dict() for e in sorted(edits, key=lambda e: (e.field != "context", e.start))]
+            rows.append(row)
         return rows
 
 
+_DEFAULTS: dict[tuple, Augmenter] = {}  # augmenters built by augment_example, by their options
+
+
 def augment_example(example: dict, n: int = 20, augmenter: Augmenter | None = None, **kwargs) -> list[dict]:
-    """``n`` augmented variants of one ``squad_v2`` row. Builds an :class:`Augmenter` from ``kwargs``
-    when none is given (loading models each call: pass one for more than a few examples)."""
-    if augmenter is None:
-        augmenter = Augmenter(**kwargs)
-    elif kwargs:
-        raise ConfigError(f"pass either augmenter or options, not both (got {sorted(kwargs)})")
-    return augmenter.augment_example(example, n)
+    """``n`` augmented variants of one ``squad_v2`` row. Without ``augmenter`` it uses a default
+    :class:`Augmenter` (or one built from ``kwargs``), built on the first call and reused afterwards,
+    so the masked LM and GloVe load once per process."""
+    if augmenter is not None:
+        if kwargs:
+            raise ConfigError(f"pass either augmenter or options, not both (got {sorted(kwargs)})")
+        return augmenter.augment_example(example, n)
+    try:
+        key = tuple(sorted(kwargs.items()))
+        hash(key)
+    except TypeError:  # unhashable options (a KeyedVectors object, say): nothing to key a cache on
+        return Augmenter(**kwargs).augment_example(example, n)
+    if key not in _DEFAULTS:
+        _DEFAULTS[key] = Augmenter(**kwargs)
+    return _DEFAULTS[key].augment_example(example, n)

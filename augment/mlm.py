@@ -18,6 +18,7 @@ The LM head runs only at masked positions: (M, H) hidden states instead of (B, T
 from __future__ import annotations
 
 import math
+import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass
 
@@ -85,11 +86,14 @@ class MaskedLMCandidates:
         self._torch = torch
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str, revision: str | None = None, **kwargs):
+    def from_pretrained(cls, name_or_path: str, revision: str | None = None, trust_remote_code: bool = False,
+                        **kwargs):
+        """Load tokenizer and model; ``trust_remote_code`` is passed to both loaders (off by default)."""
         from transformers import AutoModelForMaskedLM, AutoTokenizer
 
-        tok = AutoTokenizer.from_pretrained(name_or_path, revision=revision)
-        model = AutoModelForMaskedLM.from_pretrained(name_or_path, revision=revision)
+        tok = AutoTokenizer.from_pretrained(name_or_path, revision=revision, trust_remote_code=trust_remote_code)
+        model = AutoModelForMaskedLM.from_pretrained(name_or_path, revision=revision,
+                                                     trust_remote_code=trust_remote_code)
         return cls(model, tok, **kwargs)
 
     def _build_vocab_filter(self, model) -> None:
@@ -141,8 +145,11 @@ class MaskedLMCandidates:
                     if (s, e) == (words[wi].start, words[wi].end):
                         exact_tok[wi] = t
                 wi += 1
+        # A word the tokenizer maps to its unknown token is not an in-vocabulary piece: GloVe takes it.
+        unk = self.tokenizer.unk_token_id
         sites = [MaskSite(wi, exact_tok[wi], words[wi].start > 0 and text[words[wi].start - 1].isspace())
-                 for wi in eligible if n_tokens[wi] == 1 and exact_tok[wi] >= 0]
+                 for wi in eligible if n_tokens[wi] == 1 and exact_tok[wi] >= 0
+                 and (unk is None or content_ids[exact_tok[wi]] != unk)]
         return prefix, content_ids, suffix, sites
 
     def _window(self, n_content: int, n_special: int, centre: int) -> int:
@@ -238,9 +245,18 @@ class MaskedLMCandidates:
                                     float("-inf"))
         k = min(self.top_k + 4, scores.shape[0])
         top = torch.topk(scores, k).indices.tolist()
-        low = word.lower()
-        out = [self.words[i] for i in top if torch.isfinite(scores[i]) and self.words[i].lower() != low]
+        own = fold(word)  # uncased vocabularies hold "cafe" for "café": that is the word itself
+        out = [self.words[i] for i in top if torch.isfinite(scores[i]) and fold(self.words[i]) != own]
         return out[:self.top_k]
+
+
+def fold(word: str) -> str:
+    """``word`` without accents and case: NFD, combining marks dropped, casefolded.
+
+        >>> fold("Café") == fold("CAFE") == "cafe"
+        True
+    """
+    return "".join(c for c in unicodedata.normalize("NFD", word) if not unicodedata.combining(c)).casefold()
 
 
 def _lm_head(model):

@@ -2,11 +2,15 @@
 
 Randomness comes from a ``numpy.random.Generator`` seeded by (seed, example id, variant, attempt), so
 a variant never depends on batch size, worker count or call order. Draws are vectorised over the
-words of a variant; a rejected duplicate is redrawn with the next attempt number.
+words of a variant; a rejected duplicate is redrawn with the next attempt number. When redraws keep
+failing (few candidates, small p: most draws change nothing) the variant is drawn uniformly from the
+changed variants not yet used, so variants are distinct whenever the candidates allow it.
 """
 from __future__ import annotations
 
 import hashlib
+import itertools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,7 +18,8 @@ import numpy as np
 from augment.segment import Word, match_case
 from augment.spans import Edit
 
-MAX_ATTEMPTS = 8  # redraws for a duplicate variant before accepting it (few candidates, tiny p)
+MAX_ATTEMPTS = 8  # plain redraws of a duplicate variant before drawing from the unused ones
+ENUMERATE_LIMIT = 4096  # largest space of variants listed in full to find an unused one
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,34 @@ def draw_edits(slots: list[Slot], replace_prob: float, rng: np.random.Generator)
     return edits
 
 
+def _key(edits: list[Edit]) -> tuple:
+    return tuple((e.field, e.start, e.replacement) for e in edits)
+
+
+def _edits_of(slots: list[Slot], choice: tuple[int, ...]) -> list[Edit]:
+    """The edits of one point of the variant space: ``choice[i]`` is 0 (keep) or 1 + candidate index."""
+    return [Edit(s.field, s.word.start, s.word.end, s.word.text, match_case(s.candidates[c - 1], s.word.text),
+                 s.source) for s, c in zip(slots, choice) if c]
+
+
+def _unused_variant(slots: list[Slot], seen: set, replace_prob: float,
+                    rng: np.random.Generator) -> list[Edit] | None:
+    """A changed variant not in ``seen``, or None when none is left: uniform over the unused ones when
+    the space is small enough to list, else a draw at ``replace_prob`` that changes one word at least."""
+    sizes = [len(s.candidates) + 1 for s in slots]
+    if math.prod(sizes) <= ENUMERATE_LIMIT:
+        unused = [c for c in itertools.product(*map(range, sizes)) if _key(_edits_of(slots, c)) not in seen]
+        return _edits_of(slots, unused[rng.integers(len(unused))]) if unused else None
+    for _ in range(10_000):  # a space this large has unused variants nearly everywhere
+        choice = [(1 + int(rng.integers(k - 1))) if rng.random() < replace_prob else 0 for k in sizes]
+        i = int(rng.integers(len(slots)))
+        choice[i] = choice[i] or 1 + int(rng.integers(sizes[i] - 1))
+        edits = _edits_of(slots, tuple(choice))
+        if _key(edits) not in seen:
+            return edits
+    return None
+
+
 def draw_variants(slots: list[Slot], n: int, replace_prob: float, seed: int, example_id: str) -> list[list[Edit]]:
     """Edits of variants 1..n, distinct from each other and from the original where candidates allow."""
     base = id_seed(example_id)
@@ -56,9 +89,18 @@ def draw_variants(slots: list[Slot], n: int, replace_prob: float, seed: int, exa
         for attempt in range(MAX_ATTEMPTS):
             rng = np.random.default_rng([seed, base, v, attempt])
             edits = draw_edits(slots, replace_prob, rng)
-            key = tuple((e.field, e.start, e.replacement) for e in edits)
-            if key not in seen:
+            if _key(edits) not in seen:
                 break
-        seen.add(key)
+        else:
+            if slots and replace_prob > 0:
+                # Only earlier variants of this example decide what is used: still a function of (seed, id, v).
+                rng = np.random.default_rng([seed, base, v, MAX_ATTEMPTS])
+                unused = _unused_variant(slots, seen, replace_prob, rng)
+                changed = [o for o in out if o]
+                if unused is not None:
+                    edits = unused
+                elif not edits and changed:  # every variant used: repeat a changed one, not the original
+                    edits = list(changed[rng.integers(len(changed))])
+        seen.add(_key(edits))
         out.append(edits)
     return out

@@ -2,10 +2,17 @@
 library: for every eligible single-piece word, one forward pass of the full model (LM head over every
 position) over the whole context, or over a window of the model's length centred on the word, then
 the top-k of the vocabulary after dropping special, unused, continuation and non-alphabetic tokens
-and the word itself."""
+and the word itself (compared without accents or case: "cafe" is "café"). Words the tokenizer maps
+to its unknown token are not single in-vocabulary pieces and get no candidates."""
+import unicodedata
+
 import torch
 
 from augment.segment import english_stopwords, is_eligible, split_words
+
+
+def _plain(s):
+    return "".join(c for c in unicodedata.normalize("NFD", s) if not unicodedata.combining(c)).casefold()
 
 
 def reference_candidates(model, tokenizer, text, top_k):
@@ -29,6 +36,8 @@ def reference_candidates(model, tokenizer, text, top_k):
         covering = [t for t in content if offs[t][0] < w.end and offs[t][1] > w.start]
         if len(covering) != 1 or tuple(offs[covering[0]]) != (w.start, w.end):
             continue
+        if ids[covering[0]] == tokenizer.unk_token_id:
+            continue
         c = covering[0] - content[0]  # index among the content tokens
         a = 0 if len(content) <= room else min(max(c - room // 2, 0), len(content) - room)
         window = [ids[t] for t in content][a:a + room]
@@ -46,7 +55,7 @@ def reference_candidates(model, tokenizer, text, top_k):
                 ok = s.startswith(" ") and s[1:].isalpha()
             else:
                 ok = s.isalpha()
-            if ok and s.strip().lower() != w.text.lower():
+            if ok and _plain(s.strip()) != _plain(w.text):
                 cands.append(s.strip())
             if len(cands) == top_k:
                 break

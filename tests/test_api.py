@@ -7,10 +7,31 @@ from augment import Augmenter, ConfigError, InvalidExample, augment_example
 from augment.spans import Edit, apply_edits
 
 
-def assert_row_exact(row):
+def assert_row_exact(row, original=None):
+    """Every answer slices its text from the new context; with ``original`` given, it is also the SAME
+    occurrence: each end is the original end moved by the length changes of the context edits that end
+    at or before it (a repeated answer text found elsewhere does not pass)."""
     for field in ("answers", "plausible_answers"):
         for t, s in zip(row[field]["text"], row[field]["answer_start"]):
             assert row["context"][s:s + len(t)] == t, (row["id"], field, t, s)
+    if original is not None:
+        assert_same_occurrence(original, row)
+
+
+def _shifted(offset: int, context_edits) -> int:
+    return offset + sum(len(e["replacement"]) - (e["end"] - e["start"]) for e in context_edits
+                        if e["end"] <= offset)
+
+
+def assert_same_occurrence(original, row):
+    edits = [e for e in row["edits"] if e["field"] == "context"]
+    empty = {"text": [], "answer_start": []}
+    for field in ("answers", "plausible_answers"):
+        old, new = original.get(field) or empty, row.get(field) or empty
+        assert len(new["answer_start"]) == len(old["answer_start"]) == len(new["text"]), (row["id"], field)
+        for t0, s0, t, s in zip(old["text"], old["answer_start"], new["text"], new["answer_start"]):
+            assert s == _shifted(s0, edits), (row["id"], field, t0, s0, s, edits)
+            assert s + len(t) == _shifted(s0 + len(t0), edits), (row["id"], field, t0, t, edits)
 
 
 def replay(original: dict, row: dict) -> None:
@@ -18,6 +39,23 @@ def replay(original: dict, row: dict) -> None:
     edits = [Edit(**e) for e in row["edits"]]
     assert apply_edits(original["context"], [e for e in edits if e.field == "context"]) == row["context"]
     assert apply_edits(original["question"], [e for e in edits if e.field == "question"]) == row["question"]
+
+
+def test_same_occurrence_check_rejects_an_answer_found_again_elsewhere():
+    """A variant whose repeated answer text was re-found at its first occurrence slices the right text
+    (the plain slice check passes) but is the wrong occurrence: the helper must reject it."""
+    context = "He finished 12th in the 2012 race, and 12th again later."
+    s = context.index("12th again")
+    original = ex(context, answers=[(s, s + 2)])
+    edit = {"field": "context", "start": 3, "end": 11, "original": "finished", "replacement": "ended",
+            "source": "glove"}
+    new = context[:3] + "ended" + context[11:]
+    good = dict(original, context=new, edits=[edit], answers={"text": ["12"], "answer_start": [s - 3]})
+    moved = dict(good, answers={"text": ["12"], "answer_start": [new.index("12")]})
+    assert_row_exact(good, original)
+    assert_row_exact(moved)  # the slice alone cannot tell
+    with pytest.raises(AssertionError):
+        assert_row_exact(moved, original)
 
 
 def ex(context, answers=(), plausible=(), question="What is it?", id="x1"):
@@ -34,7 +72,7 @@ def test_real_rows_keep_spans_replay_edits_and_preserve_answers(augmenter, sampl
         assert [o["variant"] for o in out] == [1, 2, 3, 4]
         for o in out:
             assert o["orig_id"] == r["id"] and o["is_impossible"] == r["is_impossible"]
-            assert_row_exact(o)
+            assert_row_exact(o, r)
             replay(r, o)
             # keep policy: the answers' texts never change, only their offsets.
             assert o["answers"]["text"] == r["answers"]["text"]
@@ -87,25 +125,32 @@ def _gaps(edits, n):
 
 
 ADVERSARIAL = [
-    # (context, answer spans as (start, end)) — partial words, repeats, overlaps, Unicode, long text.
-    ("He finished 12th in the 2012 race, and 12th again later.", [(37, 39), (12, 14)]),
-    ("Beyoncé Giselle Knowles-Carter sang. Knowles-Carter danced.", [(16, 23), (37, 51)]),
-    ("The singer's sister's band didn't tour; they're resting.", [(4, 12), (13, 21)]),
-    ("Tabs\tand  double  spaces\u00a0and\u200bzero-width\u3000ideographic spaces remain.", [(5, 8)]),
-    ("Emoji 😀 and CJK 東京タワー mixed with café and cafe\u0301 and naïve Zoë.", [(17, 22), (34, 38)]),
-    ("Visit https://example.com/a-b?x=1 or e-mail info@example.org, e.g. Dr. Smith of U.S. fame.", [(6, 33)]),
-    ("Overlapping answers: the famous Eiffel Tower in Paris stands tall.", [(32, 44), (25, 38), (39, 53)]),
+    # (context, answer spans as (start, end), the text each span is meant to be) — partial words,
+    # repeats, overlaps, Unicode, long text. Offsets computed with str.index; the test guards them.
+    ("He finished 12th in the 2012 race, and 12th again later.", [(39, 41), (12, 14)], ["12", "12"]),
+    ("Beyoncé Giselle Knowles-Carter sang. Knowles-Carter danced.", [(16, 23), (37, 51)],
+     ["Knowles", "Knowles-Carter"]),
+    ("The singer's sister's band didn't tour; they're resting.", [(4, 12), (13, 21)], ["singer's", "sister's"]),
+    ("Tabs\tand  double  spaces\u00a0and\u200bzero-width\u3000ideographic spaces remain.", [(5, 8)], ["and"]),
+    ("Emoji 😀 and CJK 東京タワー mixed with café and cafe\u0301 and naïve Zoë.", [(16, 21), (33, 37)],
+     ["東京タワー", "café"]),
+    ("Visit https://example.com/a-b?x=1 or e-mail info@example.org, e.g. Dr. Smith of U.S. fame.", [(6, 33)],
+     ["https://example.com/a-b?x=1"]),
+    ("Overlapping answers: the famous Eiffel Tower in Paris stands tall.", [(32, 44), (25, 38), (39, 53)],
+     ["Eiffel Tower", "famous Eiffel", "Tower in Paris"]),
 ]
 
 
-@pytest.mark.parametrize("context, spans", ADVERSARIAL)
+@pytest.mark.parametrize("context, spans, intended", ADVERSARIAL)
 @pytest.mark.parametrize("policy", ["keep", "replace"])
-def test_adversarial_shapes(augmenter, glove_kv, mlm_gen, context, spans, policy):
+def test_adversarial_shapes(augmenter, glove_kv, mlm_gen, context, spans, intended, policy):
+    # Guard: each span slices exactly the text it is meant to be (the second "12th" is at 39, not 37).
+    assert [context[a:b] for a, b in spans] == intended
     aug = augmenter if policy == "keep" else Augmenter(mlm=mlm_gen, glove=glove_kv, replace_prob=0.9,
                                                        answer_policy="replace")
     original = ex(context, answers=spans, plausible=spans[:1])
     for o in aug.augment_example(original, n=8):
-        assert_row_exact(o)
+        assert_row_exact(o, original)
         replay(original, o)
         if policy == "keep":
             assert o["answers"]["text"] == original["answers"]["text"]
@@ -121,7 +166,7 @@ def test_long_context_answer_at_the_end(augmenter, sample_rows):
     original = ex(context, answers=[(s, s + 16)])
     rows = augmenter.augment_example(original, n=5)
     for o in rows:
-        assert_row_exact(o)
+        assert_row_exact(o, original)
         replay(original, o)
         assert o["answers"]["text"] == ["Montgomery Burns"]
     # Words past the 510th token were masked too (mlm edits there), not just GloVe.
@@ -136,9 +181,10 @@ def test_replace_policy_rewrites_answers_from_the_new_context(glove_kv):
     original = ex(context, answers=[(s, s + len("famous guitarist"))])
     o = aug.augment_example(original, n=1)[0]
     assert o["answers"]["text"][0] != "famous guitarist"  # every eligible word replaced (p = 1)
-    assert_row_exact(o)
+    assert_row_exact(o, original)
     keep = Augmenter(mlm=None, glove=glove_kv, replace_prob=1.0, answer_policy="keep")
     k = keep.augment_example(original, n=1)[0]
+    assert_row_exact(k, original)
     assert k["answers"]["text"] == ["famous guitarist"]
     assert all(not (e["start"] < s + 16 and s < e["end"]) for e in k["edits"])
 
@@ -151,7 +197,7 @@ def test_word_straddling_an_answer_boundary_is_never_replaced(glove_kv):
     for o in aug.augment_example(original, n=3):
         assert o["context"][8:15] == "Knowles" or o["context"].find("owles") == o["answers"]["answer_start"][0]
         assert o["answers"]["text"] == ["owles"]
-        assert_row_exact(o)
+        assert_row_exact(o, original)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -176,7 +222,7 @@ def test_spans_exact_for_generated_texts_and_answers(glove_augmenter, data):
     try:
         original = ex(context, answers=spans, plausible=spans[:1], id=f"h{hash(context) % 1000}")
         for o in glove_augmenter.augment_example(original, n=3):
-            assert_row_exact(o)
+            assert_row_exact(o, original)
             replay(original, o)
             if policy == "keep":
                 assert o["answers"]["text"] == original["answers"]["text"]
@@ -210,7 +256,7 @@ def test_augment_question(mlm_gen, glove_kv, sample_rows):
     assert any(o["question"] != r["question"] for o in out)
     for o in out:
         replay(r, o)
-        assert_row_exact(o)
+        assert_row_exact(o, r)
 
 
 def test_invalid_examples_raise_naming_the_id(augmenter):

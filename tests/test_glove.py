@@ -47,3 +47,54 @@ def _save_kv(kv, tmp_path):
     path = tmp_path / "v.kv"
     kv.save(str(path))
     return str(path)
+
+
+def _vec_lines(kv, words):
+    return "".join(w + " " + " ".join(f"{x:.5f}" for x in kv[w]) + "\n" for w in words)
+
+
+def test_word2vec_text_with_header_named_txt_loads_like_glove_text(tmp_path, glove_kv):
+    """A '<count> <dim>' first line is a word2vec header, whatever the suffix: not a 1-dim vector."""
+    words = ["music", "song", "band", "guitar"]
+    w2v = tmp_path / "w2v-vectors.txt"
+    w2v.write_text(f"{len(words)} 50\n" + _vec_lines(glove_kv, words))
+    glove = tmp_path / "glove-vectors.txt"
+    glove.write_text(_vec_lines(glove_kv, words))
+    a, b = load_glove(str(w2v)), load_glove(str(glove))
+    assert a.index_to_key == b.index_to_key == words and a.vector_size == 50
+    assert np.array_equal(a.vectors, b.vectors)
+    assert np.allclose(a["guitar"], glove_kv["guitar"], atol=1e-5)
+    (tmp_path / "v.w2v").write_text(f"{len(words)} 50\n" + _vec_lines(glove_kv, words))
+    assert load_glove(str(tmp_path / "v.w2v")).index_to_key == words
+    assert load_glove(str(w2v), vocab_limit=2).index_to_key == words[:2]
+
+
+@pytest.mark.parametrize("name, content, problem", [
+    ("ragged.txt", "music 0.1 0.2\nsong 0.3\n", "line 2: 1 values for 'song'"),
+    ("long.txt", "music 0.1 0.2\nsong 0.3 0.4 0.5\n", "line 2: 3 values for 'song'"),
+    ("header-mismatch.txt", "2 3\nmusic 0.1 0.2\nsong 0.3 0.4\n", "line 2: 2 values for 'music'.*header gives 3"),
+    ("nonnumeric.txt", "music 0.1 abc\n", "line 1: a value of 'music' is not a number"),
+    ("nan.txt", "music 0.1 0.2\nsong nan 0.4\n", "line 2: the vector of 'song' is not finite"),
+    ("empty.txt", "", "holds no vectors"),
+    ("novector.txt", "music\n", "line 1: the word 'music' has no vector"),
+    ("truncated.w2v", "5 2\nmusic 0.1 0.2\n", "announces 5 vectors but the file holds 1"),
+    ("latin1.txt", b"caf\xe9 0.1 0.2\n", "line 1: not UTF-8"),
+    ("garbage.kv", b"not a pickle", "cannot read vectors.*UnpicklingError"),
+    ("garbage.bin", b"2 3\n\xff\xfe", "cannot read vectors.*EOFError"),
+])
+def test_malformed_vector_files_raise_config_error_naming_the_file(tmp_path, name, content, problem):
+    path = tmp_path / name
+    (path.write_bytes if isinstance(content, bytes) else path.write_text)(content)
+    with pytest.raises(ConfigError, match=f"{name}'.*{problem}"):
+        load_glove(str(path))
+
+
+def test_a_kv_file_holding_something_else_and_a_directory_raise_config_error(tmp_path):
+    import pickle
+
+    (tmp_path / "dict.kv").write_bytes(pickle.dumps({"music": [0.1, 0.2]}))
+    with pytest.raises(ConfigError, match="dict.kv"):
+        load_glove(str(tmp_path / "dict.kv"))
+    (tmp_path / "folder.txt").mkdir()
+    with pytest.raises(ConfigError, match="folder.txt.*IsADirectoryError"):
+        load_glove(str(tmp_path / "folder.txt"))

@@ -1,4 +1,5 @@
 """Masked-LM candidates: exact mode equals the reference, long contexts, both model families."""
+import numpy as np
 import pytest
 from transformers import AutoModelForMaskedLM, AutoTokenizer
 
@@ -54,13 +55,83 @@ def test_candidates_do_not_depend_on_batch_size_or_batch_company(tiny_mlm_path, 
 def test_single_pieces_are_asked_of_the_tokenizer(tiny_mlm_path):
     model, tok = _load(tiny_mlm_path)
     gen = MaskedLMCandidates(model, tok, top_k=3)
-    text = "The guitarist Knowles played aardvarks loudly"
+    text = "The guitarist Knowles played aardvarks loudly ᚠᚢᚦ"
     words = split_words(text)
     _, _, _, sites = gen.encode(text, words, range(len(words)))
     single = {words[s.word_index].text for s in sites}
     for w in words:
-        n = len(tok.tokenize(w.text))
-        assert (w.text in single) == (n == 1), (w.text, tok.tokenize(w.text))
+        pieces = tok.tokenize(w.text)
+        in_vocab = len(pieces) == 1 and tok.convert_tokens_to_ids(pieces[0]) != tok.unk_token_id
+        assert (w.text in single) == in_vocab, (w.text, pieces)
+
+
+def test_a_word_mapped_to_the_unknown_token_goes_to_glove(tiny_mlm_path, tmp_path):
+    """'ᚠᚢᚦ' is one token, [UNK]: not an in-vocabulary piece, so no masked-LM candidates; GloVe
+    (here a tiny vector file that knows it) takes it like a multi-piece word."""
+    from gensim.models import KeyedVectors
+
+    from augment import Augmenter
+
+    model, tok = _load(tiny_mlm_path)
+    assert tok.convert_tokens_to_ids(tok.tokenize("ᚠᚢᚦ")) == [tok.unk_token_id]
+    gen = MaskedLMCandidates(model, tok, top_k=5)
+    text = "The ᚠᚢᚦ runes were carved by the guitarist."
+    words = split_words(text)
+    rune = next(i for i, w in enumerate(words) if w.text == "ᚠᚢᚦ")
+    got = gen.candidates(text, words, _eligible(words))
+    assert rune in _eligible(words) and rune not in got
+    assert got and got == reference_candidates(model, tok, text, 5)
+    kv = KeyedVectors(vector_size=3)
+    kv.add_vectors(["ᚠᚢᚦ", "letters", "glyphs"], np.array([[1, 0, 0], [0.9, 0.1, 0], [0.8, 0.2, 0]], "float32"))
+    aug = Augmenter(mlm=gen, glove=kv, replace_prob=1.0)
+    row = {"id": "r1", "title": "T", "context": text, "question": "Who carved them?",
+           "answers": {"text": [], "answer_start": []}, "plausible_answers": {"text": [], "answer_start": []}}
+    edits = [e for o in aug.augment_example(row, n=3) for e in o["edits"] if e["original"] == "ᚠᚢᚦ"]
+    assert edits and {e["source"] for e in edits} == {"glove"}
+
+
+def test_the_word_itself_is_dropped_without_accents_or_case(tiny_mlm_path):
+    """The uncased vocabulary holds 'cafe' for 'café': that is the word itself, never its replacement.
+    A large LM-head bias makes 'cafe' every position's top prediction; both library and reference drop it
+    for 'café' (and 'CAFÉ'), and keep it as the first candidate for other words."""
+    import torch
+
+    from augment.mlm import fold
+
+    assert fold("CAFÉ") == fold("cafe\u0301") == fold("Café") == "cafe"
+    model, tok = _load(tiny_mlm_path)
+    cafe = tok.convert_tokens_to_ids("cafe")
+    with torch.no_grad():
+        model.get_output_embeddings().bias[cafe] += 1000.0
+    gen = MaskedLMCandidates(model, tok, top_k=5)
+    text = "The café opened early; the guitarist played at the CAFÉ."
+    words = split_words(text)
+    got = gen.candidates(text, words, _eligible(words))
+    assert got == reference_candidates(model, tok, text, 5)
+    by_word = {words[i].text: cs for i, cs in got.items()}
+    assert {"café", "CAFÉ", "guitarist"} <= set(by_word)
+    assert by_word["guitarist"][0] == "cafe"
+    assert "cafe" not in by_word["café"] and "cafe" not in by_word["CAFÉ"]
+    assert len(by_word["café"]) == 5
+
+
+def test_trust_remote_code_reaches_both_loaders(tiny_mlm_path, monkeypatch):
+    import transformers
+
+    seen = []
+    for cls in (transformers.AutoTokenizer, transformers.AutoModelForMaskedLM):
+        real = cls.from_pretrained
+
+        def spy(*args, _real=real, _name=cls.__name__, **kwargs):
+            seen.append((_name, kwargs.get("trust_remote_code", "absent")))
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(cls, "from_pretrained", spy)
+    MaskedLMCandidates.from_pretrained(tiny_mlm_path, top_k=3)
+    assert sorted(seen) == [("AutoModelForMaskedLM", False), ("AutoTokenizer", False)]
+    seen.clear()
+    MaskedLMCandidates.from_pretrained(tiny_mlm_path, top_k=3, trust_remote_code=True)
+    assert sorted(seen) == [("AutoModelForMaskedLM", True), ("AutoTokenizer", True)]
 
 
 def test_candidates_are_whole_alphabetic_words_never_special_or_pieces(mlm_gen, sample_rows):
