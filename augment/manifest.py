@@ -14,6 +14,7 @@ redoes exactly the absent ones.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import resource
 import shutil
@@ -34,18 +35,60 @@ def record_path(out: Path, k: int) -> Path:
     return Path(out) / PROGRESS / f"shard-{k:05d}.json"
 
 
-def config_mismatch(out: Path, config: dict) -> str | None:
-    """Why ``out`` cannot be resumed with ``config`` (None when it can, or when it is empty or new)."""
+def config_mismatch(out: Path, config: dict, ignore=(), notes: dict | None = None) -> str | None:
+    """Why ``out`` cannot be resumed with ``config`` (None when it can, or when it is empty or new).
+
+    ``ignore``: keys not compared (not known yet). ``notes``: a phrase per key that says what a
+    difference in it means ("the --mlm model changed"), for keys whose values are opaque hashes.
+    """
     out = Path(out)
     saved = out / PROGRESS / "config.json"
     if saved.exists():
         old = json.loads(saved.read_text(encoding="utf-8"))
-        diff = [f"{k}: {old.get(k)!r} -> {config.get(k)!r}" for k in sorted(set(old) | set(config))
-                if old.get(k) != config.get(k)]
+        diff = []
+        for k in sorted(set(old) | set(config)):
+            if k in ignore or old.get(k) == config.get(k):
+                continue
+            was = repr(old[k]) if k in old else "not recorded"
+            change = f"{k}: {was} -> {config.get(k)!r}"
+            diff.append(f"{notes[k]} ({change})" if notes and k in notes else change)
         return f"--out {out} was written with another configuration ({'; '.join(diff)})" if diff else None
     if out.exists() and any(out.iterdir()):
         return f"--out {out} is not empty and holds no earlier run of this tool"
     return None
+
+
+# What identifies a local model's outputs: its config, weights and tokenizer files (names and bytes).
+MODEL_FILES = ("config.json", "*.safetensors", "*.bin", "tokenizer.json", "vocab.txt", "vocab.json", "merges.txt")
+
+
+def model_fingerprint(path) -> str:
+    """SHA-256 over the names and contents of a local model directory's :data:`MODEL_FILES`."""
+    path = Path(path)
+    h = hashlib.sha256()
+    files = sorted({f for pattern in MODEL_FILES for f in path.glob(pattern) if f.is_file()})
+    for f in files:
+        h.update(f.name.encode() + b"\0")
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        h.update(b"\0")
+    return "sha256:" + h.hexdigest()
+
+
+def file_fingerprint(path) -> str:
+    """A cheap fingerprint of a large file (a GloVe vectors file is GBs): its size and the SHA-256 of its
+    first, middle and last MiB. Not a hash of every byte, so a same-size edit elsewhere goes unnoticed;
+    no modification time either, so a copied or moved file (a job resumed on another node) still
+    matches."""
+    path = Path(path)
+    size = path.stat().st_size
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for at in sorted({0, max(0, size // 2 - (1 << 19)), max(0, size - (1 << 20))}):
+            fh.seek(at)
+            h.update(fh.read(1 << 20))
+    return f"size={size};sha256_sampled={h.hexdigest()}"
 
 
 def prepare(out: Path, config: dict, wipe: bool) -> None:
@@ -60,6 +103,22 @@ def prepare(out: Path, config: dict, wipe: bool) -> None:
             f.unlink(missing_ok=True)
     (out / PROGRESS).mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / PROGRESS / "config.json", config)
+
+
+def discard_unstarted(out: Path) -> None:
+    """Undo :func:`prepare` after a run that failed before any shard was written (a bad line in the
+    input, --strict): its config.json would refuse the corrected command as another configuration.
+    Removes only that file, and the directories if that leaves them empty."""
+    out = Path(out)
+    progress = out / PROGRESS
+    if any(out.glob("shard-*.arrow")) or any(progress.glob("shard-*.json")):
+        return
+    (progress / "config.json").unlink(missing_ok=True)
+    for d in (progress, out):
+        try:
+            d.rmdir()
+        except OSError:  # not empty (a user's files) or already gone
+            return
 
 
 def is_complete(out: Path, k: int) -> bool:

@@ -38,8 +38,8 @@ def _spans(raw, where: str, path) -> dict:
     """Official ``[{"text", "answer_start"}]`` lists (or an already columnar dict) to columns."""
     if raw is None:
         return {"text": [], "answer_start": []}
-    if isinstance(raw, dict):
-        return {"text": list(raw.get("text", [])), "answer_start": list(raw.get("answer_start", []))}
+    if isinstance(raw, dict):  # values kept as they are: validate_example rejects bad types with a reason
+        return {k: list(raw[k]) if isinstance(raw.get(k), list) else raw.get(k) for k in ("text", "answer_start")}
     if not isinstance(raw, list):
         raise InputError(f"{path}: {where}: expected a list of answers, got {type(raw).__name__}")
     texts, starts = [], []
@@ -51,21 +51,37 @@ def _spans(raw, where: str, path) -> dict:
     return {"text": texts, "answer_start": starts}
 
 
-def normalize_row(row: dict) -> dict:
-    """Fill the optional columns of a ``squad_v2`` row (plausible answers, is_impossible)."""
+def normalize_row(row: dict, where: str = "row") -> dict:
+    """Fill the optional columns of a ``squad_v2`` row (title, plausible answers, is_impossible).
+
+    ``answers`` is not optional: ``squad_v2`` rows always carry it (empty lists for an unanswerable
+    question), so a row without it is left without it and :func:`augment.validate.validate_example`
+    rejects it, rather than passing for unanswerable. ``where`` ("FILE: line N") prefixes errors.
+    """
     out = dict(row)
     out.setdefault("title", "")
-    answers = out.get("answers") or {"text": [], "answer_start": []}
-    if isinstance(answers, list):
-        answers = _spans(answers, "answers", "row")
-    out["answers"] = answers
+    if isinstance(out.get("answers"), list):
+        out["answers"] = _spans(out["answers"], "answers", where)
     plaus = out.get("plausible_answers") or {"text": [], "answer_start": []}
     if isinstance(plaus, list):
-        plaus = _spans(plaus, "plausible_answers", "row")
+        plaus = _spans(plaus, "plausible_answers", where)
     out["plausible_answers"] = plaus
-    if out.get("is_impossible") is None:
-        out["is_impossible"] = len(answers.get("text", [])) == 0
+    if out.get("is_impossible") is None and isinstance(out.get("answers"), dict):
+        out["is_impossible"] = not out["answers"].get("text")
     return out
+
+
+# The keys without which a record is not a squad_v2 row at all: checked on a source's first record, so
+# that a file of another schema stops with one message instead of "succeeding" with every row rejected.
+REQUIRED_KEYS = ("context", "question")
+
+
+def check_first_record(row: dict, where: str) -> None:
+    missing = [k for k in REQUIRED_KEYS if k not in row]
+    if missing:
+        raise InputError(f"{where}: missing key{'s' if len(missing) > 1 else ''} "
+                         f"{', '.join(map(repr, missing))}; expected squad_v2 rows with 'id', 'title', "
+                         f"'context', 'question', 'answers' (found {', '.join(map(repr, list(row)[:8])) or 'none'})")
 
 
 def _articles(path) -> Iterator[tuple[int, object]]:
@@ -152,15 +168,22 @@ def read_official_json(path) -> Iterator[dict]:
             for k, row in enumerate(article):
                 if not isinstance(row, dict):
                     raise InputError(f"{path}: item [{k}] is {type(row).__name__}, expected an object")
-                yield normalize_row(row)
+                if k == 0:
+                    check_first_record(row, f"{path}: item [0]")
+                yield normalize_row(row, f"{path}: item [{k}]")
             return
         if not isinstance(article, dict) or "paragraphs" not in article:
             raise InputError(f"{path}: data[{i}]: missing key 'paragraphs'")
+        if not isinstance(article["paragraphs"], list):
+            raise InputError(f"{path}: data[{i}].paragraphs: expected a list, "
+                             f"got {type(article['paragraphs']).__name__}")
         for j, para in enumerate(article["paragraphs"]):
             where = f"data[{i}].paragraphs[{j}]"
             for key in ("context", "qas"):
                 if not isinstance(para, dict) or key not in para:
                     raise InputError(f"{path}: {where}: missing key {key!r}")
+            if not isinstance(para["qas"], list):
+                raise InputError(f"{path}: {where}.qas: expected a list, got {type(para['qas']).__name__}")
             for k, qa in enumerate(para["qas"]):
                 if not isinstance(qa, dict):
                     raise InputError(f"{path}: {where}.qas[{k}]: expected an object")
@@ -179,8 +202,15 @@ def read_official_json(path) -> Iterator[dict]:
 
 def read_jsonl(path) -> Iterator[dict]:
     """Rows of a JSON-lines file, one ``squad_v2`` row per line, streamed."""
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
+    with open(path, "rb") as f:
+        first, offset = True, 0
+        for lineno, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+            except UnicodeDecodeError as e:
+                raise InputError(f"{path}: line {lineno}: not UTF-8 text "
+                                 f"(byte {offset + e.start} of the file)") from None
+            offset += len(raw)
             if not line.strip():
                 continue
             try:
@@ -189,7 +219,10 @@ def read_jsonl(path) -> Iterator[dict]:
                 raise InputError(f"{path}: invalid JSON on line {lineno} column {e.colno}: {e.msg}") from None
             if not isinstance(row, dict):
                 raise InputError(f"{path}: line {lineno} is {type(row).__name__}, expected an object")
-            yield normalize_row(row)
+            if first:
+                check_first_record(row, f"{path}: line {lineno}")
+                first = False
+            yield normalize_row(row, f"{path}: line {lineno}")
 
 
 def _is_saved_dataset(path: Path) -> bool:
@@ -197,17 +230,71 @@ def _is_saved_dataset(path: Path) -> bool:
         path / "state.json").exists()
 
 
+def _check_saved_files(path: Path) -> None:
+    """Name the file a broken ``save_to_disk`` directory lacks, before ``datasets`` fails vaguely."""
+    if (path / "dataset_dict.json").exists():
+        try:
+            splits = json.loads((path / "dataset_dict.json").read_text(encoding="utf-8"))["splits"]
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise InputError(f"{path / 'dataset_dict.json'}: unreadable ({type(e).__name__}: {e}); "
+                             "expected {'splits': [...]} as datasets.save_to_disk writes it") from None
+        for split in splits if isinstance(splits, list) else []:
+            _check_saved_files(path / str(split))
+        return
+    for name in ("state.json", "dataset_info.json"):
+        if not (path / name).is_file():
+            raise InputError(f"{path}: not a complete datasets.save_to_disk directory: missing {name}")
+    try:
+        state = json.loads((path / "state.json").read_text(encoding="utf-8"))
+        files = [d["filename"] for d in state["_data_files"]]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise InputError(f"{path / 'state.json'}: unreadable ({type(e).__name__}: {e}); "
+                         "expected '_data_files' as datasets.save_to_disk writes it") from None
+    for name in files:
+        if not (path / name).is_file():
+            raise InputError(f"{path}: missing {name} (listed in state.json)")
+
+
+def _saved_dataset_error(path: Path, e: Exception) -> InputError:
+    """An InputError naming the Arrow file that fails to read, or the directory."""
+    import pyarrow as pa
+
+    for f in sorted(path.rglob("*.arrow")):
+        try:
+            with pa.memory_map(str(f)) as m:
+                pa.ipc.open_stream(m).read_all()
+        except (OSError, ValueError, pa.ArrowException) as bad:
+            return InputError(f"{f}: truncated or corrupt Arrow file ({str(bad).strip()[:160]})")
+    first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    return InputError(f"{path}: cannot read the saved dataset ({type(e).__name__}: {first[:160]})")
+
+
 def read_saved_dataset(path, split: str = "train") -> Iterator[dict]:
     """Rows of a ``datasets.save_to_disk`` directory (Dataset or DatasetDict), memory-mapped."""
     import datasets
 
-    ds = datasets.load_from_disk(str(path))
+    path = Path(path)
+    _check_saved_files(path)
+    try:
+        ds = datasets.load_from_disk(str(path))
+    except (OSError, ValueError) as e:  # a truncated .arrow, a corrupt JSON file
+        raise _saved_dataset_error(path, e) from None
     if isinstance(ds, datasets.DatasetDict):
         if split not in ds:
             raise InputError(f"{path}: no split {split!r}; it has {sorted(ds)}")
         ds = ds[split]
-    for row in ds:
-        yield normalize_row(row)
+    if len(ds):
+        missing = [k for k in REQUIRED_KEYS if k not in ds.column_names]
+        if missing:
+            raise InputError(f"{path}: missing column{'s' if len(missing) > 1 else ''} "
+                             f"{', '.join(map(repr, missing))}; it has {ds.column_names}")
+    rows = iter(ds)
+    for i in range(len(ds)):
+        try:
+            row = next(rows)
+        except (OSError, ValueError) as e:
+            raise _saved_dataset_error(path, e) from None
+        yield normalize_row(row, f"{path}: row {i}")
 
 
 def read_hub(name: str, split: str = "train") -> Iterator[dict]:
@@ -220,8 +307,8 @@ def read_hub(name: str, split: str = "train") -> Iterator[dict]:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise InputError(f"could not load dataset {name!r} (split {split!r}) from the Hugging Face Hub "
                          f"({first[:160]}); offline? {SAMPLE_HINT}") from None
-    for row in ds:
-        yield normalize_row(row)
+    for i, row in enumerate(ds):
+        yield normalize_row(row, f"{name}: row {i}")
 
 
 def data_files(path: Path) -> list[Path]:
@@ -231,9 +318,46 @@ def data_files(path: Path) -> list[Path]:
     return files
 
 
+def local_path(source: str | os.PathLike) -> Path | None:
+    """``source`` as a local path, or None for a hub dataset id.
+
+    A path if it exists, starts with '/', './', '../' or '~', or ends in .json/.jsonl; anything else
+    (``squad_v2``, ``rajpurkar/squad_v2``) is a hub id.
+    """
+    text = os.fspath(source)
+    path = Path(text).expanduser()
+    if isinstance(source, Path) or path.exists() or text.startswith(("/", "./", "../", "~")) or (
+            path.suffix in (".json", ".jsonl")):
+        return path
+    return None
+
+
+def sniff_format(path: Path) -> str:
+    """"json" (the official format, or a JSON array of rows) or "jsonl", for a file of any suffix: a
+    first line that is a whole JSON object without a "data" key is a JSON-lines row."""
+    with open(path, "rb") as f:
+        head = f.read(1 << 20)
+    text = head.decode("utf-8-sig", errors="replace").lstrip()
+    if not text.startswith("{"):
+        if not text.startswith("["):
+            raise InputError(f"{path}: neither JSON nor JSON lines (it starts with {text[:20]!r}); "
+                             "--input takes an official SQuAD .json, a .jsonl of squad_v2 rows, a "
+                             "datasets.save_to_disk directory or a hub dataset id")
+        return "json"
+    first = text.split("\n", 1)[0]
+    try:
+        row = json.loads(first)
+    except json.JSONDecodeError:
+        return "json"  # a pretty-printed object, or a line longer than the sniffed head
+    return "jsonl" if isinstance(row, dict) and "data" not in row else "json"
+
+
 def iter_rows(source: str | os.PathLike, split: str = "train") -> Iterator[dict]:
-    """Rows from a file, a directory or a hub id; see the module docstring."""
-    path = Path(source)
+    """Rows from a file, a directory or a hub id; see the module docstring and :func:`local_path`."""
+    path = local_path(source)
+    if path is None:
+        yield from read_hub(os.fspath(source), split)
+        return
     if path.is_dir():
         if _is_saved_dataset(path):
             yield from read_saved_dataset(path, split)
@@ -241,24 +365,20 @@ def iter_rows(source: str | os.PathLike, split: str = "train") -> Iterator[dict]
             for f in data_files(path):
                 yield from iter_rows(f, split)
         return
-    if path.suffix == ".jsonl":
-        if not path.exists():
-            raise InputError(f"{path}: no such file")
-        yield from read_jsonl(path)
-    elif path.suffix == ".json":
-        if not path.exists():
-            raise InputError(f"{path}: no such file")
-        yield from read_official_json(path)
-    elif os.sep in str(source) or path.suffix or str(source).startswith("."):
-        raise InputError(f"{source}: no such file or directory; {SAMPLE_HINT}")
-    else:
-        yield from read_hub(str(source), split)
+    if not path.exists():
+        raise InputError(f"{path}: no such file or directory; {SAMPLE_HINT}")
+    if not path.is_file():
+        raise InputError(f"{path}: not a regular file or directory")
+    kind = {".jsonl": "jsonl", ".json": "json"}.get(path.suffix) or sniff_format(path)
+    yield from (read_jsonl(path) if kind == "jsonl" else read_official_json(path))
 
 
 def fingerprint(source: str | os.PathLike, split: str = "train") -> str:
     """SHA-256 over the bytes of a local source (every file of a directory), or the hub id and split."""
-    path = Path(source)
+    path = local_path(source)
     h = hashlib.sha256()
+    if path is None:
+        return "hub:" + hashlib.sha256(f"{source}:{split}".encode()).hexdigest()
     if path.is_file():
         files = [path]
     elif path.is_dir():

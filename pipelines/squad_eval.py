@@ -111,6 +111,10 @@ def run(args) -> dict:
     rows = list(itertools.islice(iter_rows(args.data, args.split), args.limit))
     if not rows:
         raise InputError(f"{args.data}: no questions to evaluate")
+    unscored = next((r for r in rows if not isinstance(r.get("answers"), dict)), None)
+    if unscored is not None:  # squad_io leaves a row without 'answers' as it is, rather than unanswerable
+        raise InputError(f"{args.data}: example {unscored.get('id')!r} has no 'answers' dict; squad_v2 rows "
+                         "always have one (empty lists for an unanswerable question)")
     device = "cuda" if args.device == "auto" and torch.cuda.is_available() else (
         "cpu" if args.device == "auto" else args.device)
     model, tokenizer = load_model(args.model, args.trust_remote_code)

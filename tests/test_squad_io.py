@@ -43,7 +43,7 @@ def test_malformed_files_name_file_and_position(tmp_path, sample_path):
     with pytest.raises(InputError, match="missing key 'data'"):
         (tmp_path / "nodata.json").write_text("{}")
         list(iter_rows(tmp_path / "nodata.json"))
-    (tmp_path / "bad.jsonl").write_text('{"id": "a"}\n{"id": \n')
+    (tmp_path / "bad.jsonl").write_text('{"id": "a", "context": "c", "question": "q"}\n{"id": \n')
     with pytest.raises(InputError, match="line 2"):
         list(iter_rows(tmp_path / "bad.jsonl"))
     with pytest.raises(InputError, match="no such file"):
@@ -77,3 +77,36 @@ def test_streaming_parser_agrees_with_json_load(tmp_path, sample_path):
             want = f"line {e.lineno} column {e.colno}"
         with pytest.raises(InputError, match=want):
             list(iter_rows(bad))
+
+
+def test_rows_without_answers_stay_without(tmp_path, sample_path):
+    """squad_v2 rows always carry 'answers'; a row without it is not made unanswerable (validate rejects
+    it), while the official format's unanswerable questions without an answers list stay unanswerable."""
+    jl = tmp_path / "rows.jsonl"
+    jl.write_text(json.dumps({"id": "a", "context": "c", "question": "q"}) + "\n")
+    (row,) = iter_rows(jl)
+    assert "answers" not in row and "is_impossible" not in row
+    off = tmp_path / "off.json"
+    off.write_text(json.dumps({"data": [{"title": "t", "paragraphs": [{"context": "c", "qas": [
+        {"id": "x", "question": "q", "is_impossible": True}]}]}]}))
+    (row,) = iter_rows(off)
+    assert row["answers"] == {"text": [], "answer_start": []} and row["is_impossible"] is True
+
+
+def test_other_suffixes_are_sniffed(tmp_path, sample_path):
+    rows = list(iter_rows(sample_path))
+    (tmp_path / "official.txt").write_bytes(sample_path.read_bytes())
+    (tmp_path / "rows.data").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert list(iter_rows(tmp_path / "official.txt")) == rows
+    assert list(iter_rows(tmp_path / "rows.data")) == rows
+    (tmp_path / "junk.txt").write_text("hello")
+    with pytest.raises(InputError, match="junk.txt: neither JSON nor JSON lines"):
+        list(iter_rows(tmp_path / "junk.txt"))
+
+
+def test_hub_ids_and_paths():
+    from augment.squad_io import local_path
+
+    assert local_path("squad_v2") is None and local_path("rajpurkar/squad_v2") is None
+    for p in ("./x", "../x", "/x", "~/x", "x.json", "d/x.jsonl", "data/sample"):
+        assert local_path(p) is not None, p

@@ -49,7 +49,13 @@ def _load_one(source: str, split: str):
             ds = ds.add_column("title", [""] * len(ds))
         ds = ds.select_columns(list(COLUMNS))
         return ds if ds.features == _features() else ds.cast(_features())
-    rows = [{c: r[c] for c in COLUMNS} for r in iter_rows(source, split)]
+    rows = []
+    for r in iter_rows(source, split):
+        missing = [c for c in COLUMNS if c not in r]
+        if missing:  # squad_io leaves a row without 'answers' as it is, rather than unanswerable
+            raise InputError(f"{source}: example {r.get('id')!r} has no {', '.join(map(repr, missing))}; "
+                             f"expected squad_v2 rows with {list(COLUMNS)}")
+        rows.append({c: r[c] for c in COLUMNS})
     return datasets.Dataset.from_list(rows, features=_features())
 
 

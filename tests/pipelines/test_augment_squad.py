@@ -96,7 +96,8 @@ def test_shards_are_arrow_streams_listed_in_the_manifest(base_run):
     for s in manifest["shards"]:
         table = pa.ipc.open_stream(out / s["file"]).read_all()
         assert table.schema.remove_metadata() == SCHEMA
-        assert table.num_rows == s["rows"] >= 40 or s is manifest["shards"][-1]
+        assert table.num_rows == s["rows"]
+        assert s["rows"] >= 40 or s is manifest["shards"][-1]  # only the last shard may be short
         assert sha256_file(out / s["file"]) == s["sha256"]
     assert manifest["options"]["top_k"] == 15 and manifest["models"]["mlm"]["path"]
     assert manifest["input"]["fingerprint"].startswith("sha256:")
@@ -121,21 +122,187 @@ def test_strict_stops_at_the_first_bad_record(tmp_path, base_args):
     assert "bad-offset" in proc.stderr and "Traceback" not in proc.stderr
 
 
-@pytest.mark.parametrize("content, where", [('{"data": [{"title": "x", "paragraphs": [', "line 1 column"),
-                                            ('{"version": "v2.0"}', "missing key 'data'")])
-def test_malformed_input_is_one_line_exit_2(tmp_path, content, where):
-    bad = tmp_path / "train.json"
-    bad.write_text(content)
+def assert_one_line_error(proc, *fragments):
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    for fragment in fragments:
+        assert fragment in proc.stderr, (fragment, proc.stderr)
+
+
+ROW = {"id": "q1", "title": "t", "context": "Paris is big.", "question": "What is big?",
+       "answers": {"text": ["Paris"], "answer_start": [0]}}
+MALFORMED = {
+    "truncated": ("train.json", b'{"data": [{"title": "x", "paragraphs": [', "line 1 column"),
+    "no data key": ("train.json", b'{"version": "v2.0"}', "missing key 'data'"),
+    "paragraphs not a list": ("train.json", json.dumps({"data": [{"title": "x", "paragraphs": {
+        "context": "c", "qas": []}}]}).encode(), "data[0].paragraphs: expected a list, got dict"),
+    "qas not a list": ("train.json", json.dumps({"data": [{"title": "x", "paragraphs": [{
+        "context": "c", "qas": "q1"}]}]}).encode(), "data[0].paragraphs[0].qas: expected a list, got str"),
+    "jsonl not utf-8": ("rows.jsonl", (json.dumps(ROW) + "\n").encode() + b'{"id": "caf\xe9"}\n',
+                        "line 2: not UTF-8"),
+    "jsonl of another schema": ("rows.jsonl", b'{"foo": 1}\n{"foo": 2}\n',
+                                "line 1: missing keys 'context', 'question'"),
+    "jsonl bad answer list": ("rows.jsonl", (json.dumps(ROW) + "\n" + json.dumps({**ROW, "id": "q2", "answers": [
+        "Paris"]}) + "\n").encode(), "line 2: answers[0]: expected {'text', 'answer_start'}"),
+}
+
+
+@pytest.mark.parametrize("case", MALFORMED)
+def test_malformed_input_is_one_line_exit_2(tmp_path, case):
+    name, content, where = MALFORMED[case]
+    bad = tmp_path / name
+    bad.write_bytes(content)
     proc = cli("--input", bad, "--mlm", "none", out=tmp_path / "aug", check=False)
-    assert proc.returncode == 2
-    assert len(proc.stderr.strip().splitlines()) == 1
-    assert str(bad) in proc.stderr and where in proc.stderr
+    assert_one_line_error(proc, str(bad), where)
+    assert not (tmp_path / "aug").exists()  # even when the bad line comes after the run started
+
+
+def test_missing_input_file_is_one_line_exit_2(tmp_path):
+    proc = cli("--input", tmp_path / "nowhere.json", "--mlm", "none", out=tmp_path / "aug", check=False)
+    assert_one_line_error(proc, str(tmp_path / "nowhere.json"), "no such file", "data/sample/")
+
+
+def test_broken_saved_dataset_is_one_line_exit_2(tmp_path, sample_rows):
+    import shutil
+
+    import datasets
+
+    good = tmp_path / "good"
+    datasets.Dataset.from_list(sample_rows).save_to_disk(str(good))
+    lone = tmp_path / "lone"  # a state.json alone: datasets raises FileNotFoundError
+    lone.mkdir()
+    shutil.copy(good / "state.json", lone)
+    assert_one_line_error(cli("--input", lone, "--mlm", "none", out=tmp_path / "a1", check=False),
+                          str(lone), "missing dataset_info.json")
+    truncated = tmp_path / "truncated"  # datasets raises OSError from pyarrow
+    shutil.copytree(good, truncated)
+    (arrow,) = truncated.glob("*.arrow")
+    arrow.write_bytes(arrow.read_bytes()[:arrow.stat().st_size // 2])
+    assert_one_line_error(cli("--input", truncated, "--mlm", "none", out=tmp_path / "a2", check=False),
+                          str(arrow), "truncated or corrupt Arrow file")
+
+
+def test_out_that_is_a_file_is_one_line_exit_2(tmp_path, sample_path):
+    out = tmp_path / "aug"
+    out.write_text("not a directory")
+    proc = cli("--input", sample_path, "--mlm", "none", out=out, check=False)
+    assert_one_line_error(proc, f"--out {out}", "not a directory")
+    assert out.read_text() == "not a directory"
+
+
+def test_hub_id_with_a_namespace_goes_to_the_hub(tmp_path):
+    proc = cli("--input", "rajpurkar/squad_v2", "--mlm", "none", out=tmp_path / "aug", check=False)
+    assert_one_line_error(proc, "'rajpurkar/squad_v2'", "Hugging Face Hub", "--input", "data/sample/")
+    assert "no such file" not in proc.stderr
+
+
+def test_jsonl_saved_dataset_and_sniffed_files_give_the_official_json_rows(tmp_path, sample_path, sample_rows):
+    import datasets
+
+    jsonl = tmp_path / "rows.jsonl"
+    jsonl.write_text("".join(json.dumps(r) + "\n" for r in sample_rows))
+    saved = tmp_path / "saved"
+    datasets.Dataset.from_list(sample_rows).save_to_disk(str(saved))
+    official_txt = tmp_path / "official.txt"  # another suffix: the format is sniffed
+    official_txt.write_bytes(sample_path.read_bytes())
+    jsonl_txt = tmp_path / "rows.txt"
+    jsonl_txt.write_bytes(jsonl.read_bytes())
+    args = ["--mlm", "none", "--multiplier", 2, "--quiet"]
+    cli("--input", sample_path, *args, out=tmp_path / "official")
+    want = rows_of(tmp_path / "official")
+    assert len(want) == 2 * len(sample_rows) and sum(bool(r["edits"]) for r in want) > len(want) // 2
+    for source in (jsonl, saved, official_txt, jsonl_txt):
+        cli("--input", source, *args, out=tmp_path / f"from-{source.name}")
+        assert rows_of(tmp_path / f"from-{source.name}") == want, source.name
+
+
+def test_unknown_file_format_names_the_accepted_ones(tmp_path):
+    junk = tmp_path / "data.txt"
+    junk.write_text("id,question\n1,what\n")
+    proc = cli("--input", junk, "--mlm", "none", out=tmp_path / "aug", check=False)
+    assert_one_line_error(proc, str(junk), ".jsonl", "save_to_disk")
+    assert "no such file" not in proc.stderr
+
+
+def test_row_without_answers_is_rejected_not_unanswerable(tmp_path, sample_rows):
+    rows = copy.deepcopy(sample_rows[:8])
+    del rows[3]["answers"]
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "aug"
+    cli("--input", path, "--mlm", "none", "--multiplier", 1, "--quiet", out=out)
+    (reject,) = [json.loads(line) for line in (out / "rejects.jsonl").read_text().splitlines()]
+    assert (reject["id"], reject["reason"]) == (rows[3]["id"], "missing_answers")
+    assert rows[3]["id"] not in {r["orig_id"] for r in rows_of(out)}
 
 
 def test_unreachable_hub_names_input_and_the_sample(tmp_path):
     proc = cli("--input", "squad_v2", "--mlm", "none", out=tmp_path / "aug", check=False)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
     assert "--input" in proc.stderr and "data/sample/" in proc.stderr
+
+
+def test_failed_model_load_leaves_nothing_that_blocks_the_rerun(tmp_path, tiny_mlm_path, sample_path):
+    not_a_model = tmp_path / "not-a-model"
+    not_a_model.mkdir()
+    out = tmp_path / "aug"
+    args = ["--input", sample_path, "--limit", 5, "--glove", "none", "--multiplier", 1, "--quiet"]
+    proc = cli(*args, "--mlm", not_a_model, out=out, check=False)
+    assert_one_line_error(proc, f"--mlm {not_a_model}")
+    assert not (out / ".progress" / "config.json").exists()
+    cli(*args, "--mlm", tiny_mlm_path, out=out)  # the corrected command is not "another configuration"
+    assert len(rows_of(out)) == 5
+
+
+def test_changed_model_weights_are_refused_on_resume(tmp_path, tiny_mlm_path, sample_path):
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_mlm_path, model)
+    out = tmp_path / "aug"
+    args = ["--input", sample_path, "--limit", 5, "--mlm", model, "--glove", "none", "--multiplier", 1, "--quiet"]
+    cli(*args, out=out)
+    cli(*args, out=out)  # unchanged: resumes (nothing left to do)
+    (weights,) = model.glob("*.safetensors")
+    tensors = load_file(weights)
+    name = next(iter(tensors))
+    tensors[name] = tensors[name] + torch.full_like(tensors[name], 1e-3)
+    save_file(tensors, weights, metadata={"format": "pt"})
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    proc = cli(*args, out=out, check=False)
+    assert_one_line_error(proc, "the --mlm model changed", "--overwrite")
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
+    cli(*args, "--overwrite", out=out)
+
+
+def test_changed_glove_file_is_refused_on_resume(tmp_path, sample_path, glove_kv):
+    vectors = tmp_path / "vectors.txt"
+    lines = [f"{w} " + " ".join(f"{x:.4f}" for x in glove_kv[w]) for w in glove_kv.index_to_key[:3000]]
+    vectors.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "aug"
+    args = ["--input", sample_path, "--limit", 5, "--mlm", "none", "--glove", vectors, "--multiplier", 1, "--quiet"]
+    cli(*args, out=out)
+    os.utime(vectors, ns=(1, 1))  # touched or copied to another node, same bytes: still the same run
+    assert cli(*args, out=out, check=False).returncode == 0
+    vectors.write_text("\n".join(lines[:-1]) + "\n")
+    proc = cli(*args, out=out, check=False)
+    assert_one_line_error(proc, "the --glove vectors file changed")
+
+
+def test_hub_model_fingerprint_is_the_resolved_commit():
+    from types import SimpleNamespace
+
+    from pipelines.augment_squad import hub_fingerprint
+
+    args = SimpleNamespace(mlm="bert-base-uncased")
+    aug = SimpleNamespace(mlm=SimpleNamespace(model=SimpleNamespace(config=SimpleNamespace(_commit_hash="abc123"))))
+    assert hub_fingerprint(aug, args) == "hub:bert-base-uncased@abc123"
+    aug.mlm.model.config._commit_hash = None
+    assert hub_fingerprint(aug, args) == "hub:bert-base-uncased"
 
 
 def test_changed_configuration_is_refused_unless_overwrite(base_run, base_args):
@@ -218,16 +385,55 @@ def test_multi_mode_bookkeeping_is_exact(tmp_path, tiny_mlm_path, sample_path, s
                 assert t and r["context"][s:s + len(t)] == t
 
 
-def test_help_states_every_default():
-    import argparse
-
+def test_every_option_has_its_own_help():
+    """ArgumentDefaultsHelpFormatter appends the default to any help, even none: check the text we wrote."""
     from pipelines.augment_squad import build_parser
 
     parser = build_parser()
-    formatter = argparse.ArgumentDefaultsHelpFormatter("augment-squad")
     for action in parser._actions:
         if action.option_strings and action.dest != "help":
-            assert "%(default)s" in formatter._get_help_string(action), action.dest
+            words = (action.help or "").replace("%(default)s", "").strip(" ():,.")
+            assert len(words.split()) >= 2, (action.dest, action.help)
     text = " ".join(parser.format_help().split())
     for fragment in ("(default: 20)", "(default: squad_v2)", "(default: 50000)", "(default: exact)"):
         assert fragment in text
+
+
+def cli_on_a_terminal(*args, timeout=240) -> tuple[int, str]:
+    """Run the CLI with stderr on a pseudo-terminal (so the progress bar may show); (exit code, stderr)."""
+    import pty
+
+    import fcntl
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))  # 0 columns: an empty bar
+    cmd = [sys.executable, "-m", "pipelines.augment_squad", *map(str, args)]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=ENV, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=slave)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    return proc.wait(timeout=timeout), b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_progress_bar_only_on_a_terminal_without_quiet(tmp_path, sample_path):
+    args = ["--input", sample_path, "--limit", 10, "--mlm", "none", "--multiplier", 1]
+    rc, shown = cli_on_a_terminal(*args, "--out", tmp_path / "tty")
+    assert rc == 0 and "ex/s" in shown and "10/10" in shown  # the bar, with its total
+    rc, quiet = cli_on_a_terminal(*args, "--quiet", "--out", tmp_path / "tty-quiet")
+    assert rc == 0 and "ex/s" not in quiet and "%|" not in quiet
+    assert [line for line in quiet.splitlines() if line.strip()] == [quiet.strip()]  # the summary alone
+    assert quiet.startswith("augment-squad: 10 rows from 10 examples")
+    piped = cli(*args, out=tmp_path / "piped").stderr  # not a terminal: no bar, the summary line still
+    assert piped.strip().splitlines() == [piped.strip()] and "%|" not in piped
+    assert piped.startswith("augment-squad: 10 rows from 10 examples") and str(tmp_path / "piped") in piped
