@@ -115,6 +115,15 @@ def _articles(path) -> Iterator[tuple[int, object]]:
         except json.JSONDecodeError as e:
             fail(e.pos, e.msg)
 
+    def after_item(pos, close):
+        """Past the separator that follows an item of an array or object closed by ``close``."""
+        pos = ws(pos)
+        if pos < len(text) and text[pos] == ",":
+            return ws(pos + 1)
+        if pos >= len(text) or text[pos] != close:
+            fail(pos, f"expected ',' or '{close}'")
+        return pos
+
     pos = ws(0)
     if text.startswith("\ufeff"):
         pos = ws(1)
@@ -139,21 +148,13 @@ def _articles(path) -> Iterator[tuple[int, object]]:
                 article, pos = decode(pos)
                 yield i, article
                 i += 1
-                pos = ws(pos)
-                if pos < len(text) and text[pos] == ",":
-                    pos = ws(pos + 1)
-                elif pos >= len(text) or text[pos] != "]":
-                    fail(pos, "expected ',' or ']'")
+                pos = after_item(pos, "]")
             if pos >= len(text):
                 fail(pos, "unterminated 'data' array")
             pos += 1
         else:
             _, pos = decode(pos)
-        pos = ws(pos)
-        if pos < len(text) and text[pos] == ",":
-            pos = ws(pos + 1)
-        elif pos >= len(text) or text[pos] != "}":
-            fail(pos, "expected ',' or '}'")
+        pos = after_item(pos, "}")
     if pos >= len(text):
         fail(pos, "unterminated object")
     if not found:
