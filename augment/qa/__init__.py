@@ -1,2 +1,3 @@
-"""Extractive question answering: windowed features, answer post-processing, the SQuAD 2.0 metric
-and an evaluation loop shared by ``distill-train`` and ``squad-eval``."""
+"""Extractive question answering: windowed features, answer post-processing, the SQuAD 2.0 metric,
+an evaluation loop shared by ``distill-train`` and ``squad-eval``, and ``answer`` for asking a model
+questions."""

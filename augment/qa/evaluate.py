@@ -32,7 +32,7 @@ def model_input_names(model) -> list[str]:
     return names
 
 
-def _logits(model, features: dict, names: list[str], batch_size: int, device, right_padded: bool):
+def window_logits(model, features: dict, names: list[str], batch_size: int, device, right_padded: bool):
     """(F, L) start and end logits, float32 on the CPU."""
     import torch
 
@@ -80,7 +80,7 @@ def evaluate(model, tokenizer, rows: list[dict], max_length: int = 384, doc_stri
             columns = {k: [r[k] for r in chunk] for k in ("id", "question", "context")}
             features = prepare_eval_features(columns, tokenizer, max_length=max_length,
                                              doc_stride=doc_stride)
-            start, end = _logits(model, features, names, batch_size, device, right_padded)
+            start, end = window_logits(model, features, names, batch_size, device, right_padded)
             preds, diffs = postprocess_predictions(chunk, features, start, end, n_best=n_best,
                                                    max_answer_length=max_answer_length)
             raw.update(preds)

@@ -62,14 +62,15 @@ def _best_span(start: np.ndarray, end: np.ndarray, ctx: np.ndarray, n_best: int,
     return search(top_s, top_e) or search(ctx, ctx)
 
 
-def postprocess_predictions(examples: list[dict], features, start_logits: np.ndarray,
-                            end_logits: np.ndarray, n_best: int = 20,
-                            max_answer_length: int = 30) -> tuple[dict, dict]:
-    """Best non-null answer text and ``null_score - best_non_null_score`` per example id.
+def best_spans(examples: list[dict], features, start_logits: np.ndarray, end_logits: np.ndarray,
+               n_best: int = 20, max_answer_length: int = 30) -> dict:
+    """``{example id: (start_char, end_char, null_diff)}``: the best non-null span of every example, as
+    character offsets into its context taken from the tokenizer's offset mapping, and
+    ``null_score - best_non_null_score``. An example with no context token in any window gets
+    ``(None, None, inf)``.
 
     ``features`` hold ``example_id``, ``offset_mapping`` (None off the context) and ``context_mask``;
-    ``start_logits``/``end_logits`` are ``(F, L)`` arrays in the same order. An example with no
-    context token in any window gets ``""`` and a difference of ``inf``.
+    ``start_logits``/``end_logits`` are ``(F, L)`` arrays in the same order.
     """
     start_logits = np.asarray(start_logits, dtype=np.float64)   # (F, L)
     end_logits = np.asarray(end_logits, dtype=np.float64)       # (F, L)
@@ -84,9 +85,9 @@ def postprocess_predictions(examples: list[dict], features, start_logits: np.nda
     for f, qid in enumerate(ids):
         by_example[qid].append(f)
 
-    predictions, null_diffs = {}, {}
+    out = {}
     for ex in examples:
-        null, best, text = np.inf, -np.inf, ""
+        null, best, span = np.inf, -np.inf, (None, None)
         for f in by_example.get(ex["id"], []):
             offs = offsets[f]
             s, e = start_logits[f], end_logits[f]                    # (L,)
@@ -98,9 +99,22 @@ def postprocess_predictions(examples: list[dict], features, start_logits: np.nda
             found = _best_span(s, e, ctx, n_best, max_answer_length)
             if found is not None and found[0] > best:
                 best, i, j = found
-                text = ex["context"][offs[i][0]:offs[j][1]]
-        predictions[ex["id"]] = text
-        null_diffs[ex["id"]] = float(null - best) if np.isfinite(best) else float("inf")
+                span = (int(offs[i][0]), int(offs[j][1]))
+        out[ex["id"]] = (*span, float(null - best) if np.isfinite(best) else float("inf"))
+    return out
+
+
+def postprocess_predictions(examples: list[dict], features, start_logits: np.ndarray,
+                            end_logits: np.ndarray, n_best: int = 20,
+                            max_answer_length: int = 30) -> tuple[dict, dict]:
+    """Best non-null answer text and ``null_score - best_non_null_score`` per example id (see
+    :func:`best_spans`; an example with no context token gets ``""`` and ``inf``)."""
+    spans = best_spans(examples, features, start_logits, end_logits, n_best, max_answer_length)
+    predictions, null_diffs = {}, {}
+    for ex in examples:
+        a, b, diff = spans[ex["id"]]
+        predictions[ex["id"]] = ex["context"][a:b] if a is not None else ""
+        null_diffs[ex["id"]] = diff
     return predictions, null_diffs
 
 

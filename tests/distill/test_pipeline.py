@@ -56,8 +56,13 @@ def test_saved_student_answers_questions(finished_run, sample_rows):
     assert result["predictions"] == at_the_end["predictions"]
     assert result["null_diffs"] == pytest.approx(at_the_end["null_diffs"], abs=1e-4)
     # A standard QA checkpoint: transformers 5 removed pipeline("question-answering"), so users load it
-    # with AutoModelForQuestionAnswering (or score it with squad-eval).
+    # with AutoModelForQuestionAnswering and ask it questions with augment.qa.answer.
     assert model.config.architectures == ["BertForQuestionAnswering"]
+    from augment.qa.answer import answer
+
+    asked = answer(model, tok, [r["question"] for r in sample_rows[:4]], [r["context"] for r in sample_rows[:4]],
+                   max_length=96, doc_stride=48)
+    assert [a["answer"] for a in asked] == [at_the_end["predictions"][r["id"]] for r in sample_rows[:4]]
 
 
 def test_teacher_cache_is_reused(finished_run, sample_path, tiny_teacher_path, tiny_student_path, monkeypatch):

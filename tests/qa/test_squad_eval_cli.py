@@ -87,7 +87,7 @@ def test_chunking_changes_nothing(teacher, sample_rows):
 def test_trimming_right_padding_keeps_the_logits(teacher, sample_rows):
     import numpy as np
 
-    from augment.qa.evaluate import _logits
+    from augment.qa.evaluate import window_logits
     from augment.qa.features import prepare_eval_features
 
     model, tok = teacher
@@ -95,8 +95,8 @@ def test_trimming_right_padding_keeps_the_logits(teacher, sample_rows):
     feats = prepare_eval_features(cols, tok, max_length=256, doc_stride=64)
     names = model_input_names(model)
     model.eval()
-    full, _ = _logits(model, feats, names, 8, "cpu", right_padded=False)
-    cut, _ = _logits(model, feats, names, 8, "cpu", right_padded=True)
+    full, _ = window_logits(model, feats, names, 8, "cpu", right_padded=False)
+    cut, _ = window_logits(model, feats, names, 8, "cpu", right_padded=True)
     real = np.array(feats["attention_mask"], dtype=bool)                  # (F, L)
     assert (~real).any() and np.allclose(full[real], cut[real], atol=1e-5)
 

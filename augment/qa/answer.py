@@ -1,0 +1,52 @@
+"""Answering questions with a QA model: what ``pipeline("question-answering")`` did before
+transformers 5 removed that task, with the evaluation's own windows, span search and null score.
+
+    >>> from transformers import AutoModelForQuestionAnswering, AutoTokenizer     # doctest: +SKIP
+    >>> model = AutoModelForQuestionAnswering.from_pretrained("runs/tiny/student")  # doctest: +SKIP
+    >>> tok = AutoTokenizer.from_pretrained("runs/tiny/student")                    # doctest: +SKIP
+    >>> answer(model, tok, "Who wrote it?", "It was written by Ann Lee in 1990.")   # doctest: +SKIP
+    {'answer': 'Ann Lee', 'start': 18, 'end': 25, 'null_diff': -3.1}
+
+``start``/``end`` are character offsets into the context from the tokenizer's offset mapping (never a
+search for the text). The model abstains (``answer == ""``, ``start is None``) when the null score
+beats the best span by more than ``threshold``, the convention of the SQuAD 2.0 metric.
+"""
+from __future__ import annotations
+
+from augment.qa.evaluate import model_input_names, window_logits
+from augment.qa.features import prepare_eval_features
+from augment.qa.postprocess import best_spans
+
+
+def answer(model, tokenizer, question, context, threshold: float = 0.0, max_length: int = 384,
+           doc_stride: int = 128, n_best: int = 20, max_answer_length: int = 30, batch_size: int = 32,
+           device="cpu"):
+    """The answer to one question (``str``) or to each of a list of questions about a context (``str``,
+    shared) or contexts (a list of the same length). Returns a dict, or a list of them:
+    ``{"answer", "start", "end", "null_diff"}``."""
+    single = isinstance(question, str)
+    questions = [question] if single else list(question)
+    contexts = [context] * len(questions) if isinstance(context, str) else list(context)
+    if len(contexts) != len(questions):
+        raise ValueError(f"{len(questions)} questions but {len(contexts)} contexts")
+    if not questions:
+        return []
+    rows = [{"id": str(i), "question": q, "context": c} for i, (q, c) in enumerate(zip(questions, contexts))]
+    features = prepare_eval_features({k: [r[k] for r in rows] for k in ("id", "question", "context")},
+                                     tokenizer, max_length=max_length, doc_stride=doc_stride)
+    was_training = model.training
+    model.eval()
+    try:
+        start, end = window_logits(model, features, model_input_names(model), batch_size, device,
+                             getattr(tokenizer, "padding_side", "right") == "right")
+    finally:
+        model.train(was_training)
+    spans = best_spans(rows, features, start, end, n_best=n_best, max_answer_length=max_answer_length)
+    out = []
+    for r in rows:
+        a, b, diff = spans[r["id"]]
+        if a is None or diff > threshold:
+            out.append({"answer": "", "start": None, "end": None, "null_diff": diff})
+        else:
+            out.append({"answer": r["context"][a:b], "start": a, "end": b, "null_diff": diff})
+    return out[0] if single else out
