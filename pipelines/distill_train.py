@@ -84,8 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "inputs of over 2,000 examples; 1 for smaller ones, where starting processes costs more)")
     p.add_argument("--dist-timeout", type=int, default=7200,
                    help="seconds a process waits for the others in a collective: the main process alone "
-                        "tokenises and caches the teacher's logits, which takes longer than torch's 10-minute "
-                        "default on the full augmented set")
+                        "tokenises the data (and joins the teacher-logit parts), which can take longer than "
+                        "torch's 10-minute default on the full augmented set")
     p.add_argument("--teacher-cache", choices=("on", "off"), default="on",
                    help="prediction stage: cache the teacher's logits (Arrow, float16) next to the data")
     p.add_argument("--cache-dir", help="where windows and teacher logits are cached (default: beside the data)")
@@ -280,12 +280,29 @@ class DistillRecipe:
 
         if self.teacher is None or self.args.teacher_cache == "off":
             return None
+        from accelerate.utils import broadcast_object_list
+        from tqdm.auto import tqdm
+
+        acc = self.acc
         path = self.cache_dir / f"teacher-{self.key}-{teacher_cache.teacher_digest(self.teacher)}.arrow"
-        if self.main and not path.exists():
-            self.log(f"caching teacher logits for {len(self.features)} windows in {path}")
-            teacher_cache.build(self.teacher, self.features, path, batch_size=2 * self.args.batch_size,
-                                device=self.acc.device)
-        self.acc.wait_for_everyone()
+        # Every process must take the same branch: the main process's view of the cache decides.
+        exists = broadcast_object_list([path.exists()])[0] if acc.num_processes > 1 else path.exists()
+        if not exists:
+            # Each process computes a contiguous share of the windows; the main one joins the parts in order.
+            mine = teacher_cache.share(len(self.features), acc.process_index, acc.num_processes)
+            self.log(f"caching teacher logits for {len(self.features)} windows in {path} "
+                     f"({acc.num_processes} process{'es' if acc.num_processes > 1 else ''})")
+            bar = tqdm(total=len(mine), desc="teacher logits", unit="win", dynamic_ncols=True,
+                       disable=not (self.main and sys.stderr.isatty()))
+            teacher_cache.build(self.teacher, self.features.select(mine),
+                                teacher_cache.part_path(path, acc.process_index, acc.num_processes),
+                                batch_size=2 * self.args.batch_size, device=acc.device, progress=bar.update)
+            bar.close()
+            acc.wait_for_everyone()
+            if self.main:
+                teacher_cache.merge([teacher_cache.part_path(path, r, acc.num_processes)
+                                     for r in range(acc.num_processes)], path)
+        acc.wait_for_everyone()
         return teacher_cache.TeacherLogits(path, self.features)
 
     def _loss(self, stage, model, batch, cached):

@@ -8,6 +8,7 @@ train subset at max length 384 / stride 128 (4,812 windows of 171 real tokens on
 window, i.e. about 0.73 GB per million windows; the bound, every window a full 384 tokens, is 1.58 GB.
 
     >>> path = build(teacher, features, cache_dir / "teacher-<key>.arrow")   # doctest: +SKIP
+    (several processes: each builds its share() into a part_path(), then one merge()s them in order)
     >>> cache = TeacherLogits(path, features)                                 # doctest: +SKIP
     >>> start, end = cache.lookup([0, 5, 9], batch["attention_mask"])        # (3, L) float32 each
 """
@@ -74,6 +75,33 @@ def build(teacher, features, path, batch_size: int = 64, device="cpu", progress=
             if progress is not None:
                 progress(len(real))
     os.replace(tmp, path)  # a killed run never leaves a half-written cache behind
+    return path
+
+
+def share(n_windows: int, rank: int, world: int) -> range:
+    """The contiguous run of windows process ``rank`` of ``world`` computes; the runs tile 0..n in order."""
+    return range(n_windows * rank // world, n_windows * (rank + 1) // world)
+
+
+def part_path(path, rank: int, world: int) -> Path:
+    path = Path(path)
+    return path.with_name(f"{path.name}.part{rank:05d}-of-{world:05d}")
+
+
+def merge(parts, path) -> Path:
+    """Concatenate the parts written by :func:`build` (in rank order) into one cache file at ``path``,
+    batch by batch (never all in memory), then delete them."""
+    path = Path(path)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, SCHEMA) as writer:
+        for part in parts:
+            with pa.memory_map(str(part)) as src:
+                reader = pa.ipc.open_file(src)
+                for i in range(reader.num_record_batches):
+                    writer.write_batch(reader.get_batch(i))
+    os.replace(tmp, path)
+    for part in parts:
+        Path(part).unlink()
     return path
 
 

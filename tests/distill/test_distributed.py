@@ -110,4 +110,14 @@ def test_torchrun_two_processes_train_and_save(tmp_path, sample_path, tiny_teach
     end = weights(out)
     moved = [k for k in end if "encoder.layer.0" in k and not torch.equal(end[k], start[k])]
     assert moved
+    # The two processes each computed half of the teacher's logits; the merged cache holds every window.
+    assert "(2 processes)" in run.stderr
+    caches = list((tmp_path / "cache").glob("teacher-*.arrow"))
+    assert len(caches) == 1 and not list((tmp_path / "cache").glob("*.part*"))
+    from datasets import Dataset
+
+    from augment.distill import teacher_cache
+
+    feats = Dataset.from_file(str(next((tmp_path / "cache").glob("features-*.arrow"))))
+    teacher_cache.TeacherLogits(caches[0], feats)  # raises unless its windows are exactly the features'
     assert "4 x 2 x 2 windows" in run.stderr  # batch x accumulation x processes

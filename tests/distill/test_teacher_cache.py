@@ -64,3 +64,19 @@ def test_teacher_digest_changes_with_weights(tiny_teacher_path):
     with torch.no_grad():
         teacher.qa_outputs.bias[0] += 1e-3
     assert teacher_cache.teacher_digest(teacher) != before
+
+
+def test_parts_built_per_process_merge_into_the_single_process_cache(tmp_path, features, tiny_teacher_path):
+    teacher = AutoModelForQuestionAnswering.from_pretrained(tiny_teacher_path).eval()
+    whole = teacher_cache.TeacherLogits(teacher_cache.build(teacher, features, tmp_path / "whole.arrow"), features)
+    world = 3
+    shares = [teacher_cache.share(len(features), r, world) for r in range(world)]
+    assert [i for s in shares for i in s] == list(range(len(features)))  # contiguous, in order, no overlap
+    parts = [teacher_cache.build(teacher, features.select(s), teacher_cache.part_path(tmp_path / "m.arrow", r, world),
+                                 batch_size=4) for r, s in enumerate(shares)]
+    merged = teacher_cache.TeacherLogits(teacher_cache.merge(parts, tmp_path / "m.arrow"), features)
+    assert not any(p.exists() for p in parts)
+    idx = list(range(len(features)))
+    mask = data.collate([data.WindowDataset(features)[i] for i in idx])["attention_mask"]
+    for a, b in zip(whole.lookup(idx, mask), merged.lookup(idx, mask)):
+        torch.testing.assert_close(a, b, atol=2e-3, rtol=1e-3)
