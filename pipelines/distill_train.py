@@ -68,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weight-decay", type=float, default=0.01, help="AdamW weight decay (not on biases and LayerNorm)")
     p.add_argument("--embedding-dropout", type=float, default=0.1, help="dropout on the student's embeddings")
     p.add_argument("--temperature", type=float, default=1.0, help="T of the prediction-layer KL (scaled by T^2)")
-    p.add_argument("--distill-weight", type=float, default=1.0, help="w in w*kd + (1-w)*ce")
+    p.add_argument("--distill-weight", type=float, default=1.0,
+                   help="w in w*kd + (1-w)*ce (0 with --teacher none: hard labels only)")
     prec = p.add_mutually_exclusive_group()
     prec.add_argument("--bf16", action="store_true", help="bfloat16 mixed precision")
     prec.add_argument("--fp16", action="store_true", help="float16 mixed precision with loss scaling (CUDA)")

@@ -140,3 +140,10 @@ def test_unreachable_hub_model_is_one_line(tmp_path, capsys, sample_path, tiny_s
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1
     assert "could not load the tokenizer of 'deepset/bert-base-uncased-squad2'" in err
+
+
+def test_without_a_teacher_the_recorded_weight_is_the_one_used(tmp_path, sample_path, tiny_student_path):
+    args = build_parser().parse_args(common(sample_path, tmp_path) + [
+        "--teacher", "none", "--student", tiny_student_path, "--out", str(tmp_path / "o")])
+    validate(args)
+    assert args.stage == "prediction" and args.distill_weight == 0.0
