@@ -44,12 +44,7 @@ def draw_edits(slots: list[Slot], replace_prob: float, rng: np.random.Generator)
     n = np.array([len(s.candidates) for s in slots])  # (S,)
     chosen = rng.random(len(slots)) < replace_prob  # (S,)
     pick = np.floor(rng.random(len(slots)) * n).astype(np.int64)  # (S,) drawn for all: stable streams
-    edits = []
-    for i in np.flatnonzero(chosen):
-        s = slots[i]
-        rep = match_case(s.candidates[pick[i]], s.word.text)
-        edits.append(Edit(s.field, s.word.start, s.word.end, s.word.text, rep, s.source))
-    return edits
+    return _edits_of(slots, tuple(np.where(chosen, pick + 1, 0).tolist()))
 
 
 def _key(edits: list[Edit]) -> tuple:

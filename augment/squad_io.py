@@ -285,10 +285,7 @@ def read_saved_dataset(path, split: str = "train") -> Iterator[dict]:
             raise InputError(f"{path}: no split {split!r}; it has {sorted(ds)}")
         ds = ds[split]
     if len(ds):
-        missing = [k for k in REQUIRED_KEYS if k not in ds.column_names]
-        if missing:
-            raise InputError(f"{path}: missing column{'s' if len(missing) > 1 else ''} "
-                             f"{', '.join(map(repr, missing))}; it has {ds.column_names}")
+        check_first_record(dict.fromkeys(ds.column_names), f"{path}: columns")
     rows = iter(ds)
     for i in range(len(ds)):
         try:

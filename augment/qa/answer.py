@@ -13,8 +13,7 @@ beats the best span by more than ``threshold``, the convention of the SQuAD 2.0 
 """
 from __future__ import annotations
 
-from augment.qa.evaluate import model_input_names, window_logits
-from augment.qa.features import prepare_eval_features
+from augment.qa.evaluate import features_and_logits
 from augment.qa.postprocess import best_spans
 
 
@@ -32,13 +31,11 @@ def answer(model, tokenizer, question, context, threshold: float = 0.0, max_leng
     if not questions:
         return []
     rows = [{"id": str(i), "question": q, "context": c} for i, (q, c) in enumerate(zip(questions, contexts))]
-    features = prepare_eval_features({k: [r[k] for r in rows] for k in ("id", "question", "context")},
-                                     tokenizer, max_length=max_length, doc_stride=doc_stride)
     was_training = model.training
     model.eval()
     try:
-        start, end = window_logits(model, features, model_input_names(model), batch_size, device,
-                             getattr(tokenizer, "padding_side", "right") == "right")
+        features, start, end = features_and_logits(model, tokenizer, rows, max_length, doc_stride,
+                                                   batch_size, device)
     finally:
         model.train(was_training)
     spans = best_spans(rows, features, start, end, n_best=n_best, max_answer_length=max_answer_length)

@@ -53,6 +53,17 @@ def window_logits(model, features: dict, names: list[str], batch_size: int, devi
     return start, end
 
 
+def features_and_logits(model, tokenizer, rows: list[dict], max_length: int, doc_stride: int,
+                        batch_size: int, device) -> tuple[dict, np.ndarray, np.ndarray]:
+    """The windows of ``rows`` (``id``, ``question``, ``context``) and the model's (F, L) start and end
+    logits on them; the model is used as it is (the caller puts it in eval mode)."""
+    columns = {k: [r[k] for r in rows] for k in ("id", "question", "context")}
+    features = prepare_eval_features(columns, tokenizer, max_length=max_length, doc_stride=doc_stride)
+    start, end = window_logits(model, features, model_input_names(model), batch_size, device,
+                               getattr(tokenizer, "padding_side", "right") == "right")
+    return features, start, end
+
+
 def evaluate(model, tokenizer, rows: list[dict], max_length: int = 384, doc_stride: int = 128,
              batch_size: int = 32, n_best: int = 20, max_answer_length: int = 30, device="cpu",
              threshold: float = 0.0, chunk_size: int = 512) -> dict:
@@ -68,8 +79,6 @@ def evaluate(model, tokenizer, rows: list[dict], max_length: int = 384, doc_stri
 
     if not rows:
         raise ValueError("no rows to evaluate")
-    names = model_input_names(model)
-    right_padded = getattr(tokenizer, "padding_side", "right") == "right"
     raw, null_diffs = {}, {}
     was_training = model.training
     model.eval()
@@ -77,10 +86,8 @@ def evaluate(model, tokenizer, rows: list[dict], max_length: int = 384, doc_stri
     try:
         for lo in range(0, len(rows), chunk_size):
             chunk = rows[lo:lo + chunk_size]
-            columns = {k: [r[k] for r in chunk] for k in ("id", "question", "context")}
-            features = prepare_eval_features(columns, tokenizer, max_length=max_length,
-                                             doc_stride=doc_stride)
-            start, end = window_logits(model, features, names, batch_size, device, right_padded)
+            features, start, end = features_and_logits(model, tokenizer, chunk, max_length, doc_stride,
+                                                       batch_size, device)
             preds, diffs = postprocess_predictions(chunk, features, start, end, n_best=n_best,
                                                    max_answer_length=max_answer_length)
             raw.update(preds)
