@@ -37,7 +37,7 @@ from types import SimpleNamespace
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from augment.manifest import peak_rss_mb  # noqa: E402  (needs the repository on the path)
-SUBSET = REPO.parent / "shared" / "data" / "squad_v2" / "train-v2.0-subset.json"
+SUBSET = REPO / "data" / "squad_v2" / "train-v2.0-subset.json"
 SAMPLE = REPO / "data" / "sample"
 
 

@@ -3,7 +3,7 @@
     make mini-repro                       # or: python benchmarks/mini_repro.py --out runs/mini
     python benchmarks/mini_repro.py --smoke --out runs/mini-smoke   # a 3-minute pipeline check
 
-Data: the 10 real SQuAD 2.0 train articles of ../shared/data/squad_v2/train-v2.0-subset.json, split by
+Data: the 10 real SQuAD 2.0 train articles of data/squad_v2/train-v2.0-subset.json, split by
 article (never by question): EVAL_ARTICLES are held out, the other 8 train. The two articles were fixed
 before any run: only two of the ten have unanswerable questions, so one of them (Spectre) is held out
 and the other (Twilight Princess) stays in training, and Solar_energy completes the held-out pair.
@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SUBSET = REPO.parent / "shared" / "data" / "squad_v2" / "train-v2.0-subset.json"
+SUBSET = REPO / "data" / "squad_v2" / "train-v2.0-subset.json"
 EVAL_ARTICLES = ("Spectre_(2015_film)", "Solar_energy")
 ROWS = [("teacher", "teacher (6L-384, fine-tuned)"),
         ("ft", "student fine-tuned alone"),

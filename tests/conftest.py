@@ -14,7 +14,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample" / "train-v2.0-sample.json"
-SUBSET = REPO.parent / "shared" / "data" / "squad_v2" / "train-v2.0-subset.json"
+SUBSET = REPO / "data" / "squad_v2" / "train-v2.0-subset.json"
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import bench_augment  # noqa: E402
 
 
-@pytest.mark.skipif(not bench_augment.SUBSET.exists(), reason="needs ../shared/data/squad_v2")
 def test_paragraphs_first_or_spread_over_the_articles():
     first = bench_augment.paragraphs(3)
     spread = bench_augment.paragraphs(24, every=29)

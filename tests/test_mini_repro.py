@@ -9,7 +9,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import mini_repro  # noqa: E402
 
 
-@pytest.mark.skipif(not mini_repro.SUBSET.exists(), reason="needs ../shared/data/squad_v2")
 def test_split_is_by_article_and_holds_out_unanswerables(tmp_path):
     train, held = mini_repro.split_subset(tmp_path, smoke=False)
     t = json.loads(train.read_text())["data"]
@@ -32,7 +31,6 @@ def test_table_reports_mean_and_spread():
     assert "15.0 ± 7.1" in row and "16.0 ± 7.1" in row and "50.0 ± 0.0" in row and "1.5 min" in row
 
 
-@pytest.mark.skipif(not mini_repro.SUBSET.exists(), reason="needs ../shared/data/squad_v2")
 def test_always_abstain_floor_is_the_unanswerable_share(tmp_path):
     _, held = mini_repro.split_subset(tmp_path, smoke=False)
     floor = mini_repro.always_abstain(held)

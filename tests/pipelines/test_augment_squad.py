@@ -19,7 +19,7 @@ from augment.spans import Edit, apply_edits
 from augment.squad_io import iter_rows
 
 REPO = Path(__file__).resolve().parents[2]
-SUBSET = REPO.parent / "shared" / "data" / "squad_v2" / "train-v2.0-subset.json"
+SUBSET = REPO / "data" / "squad_v2" / "train-v2.0-subset.json"
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1"}
 
 
