@@ -56,11 +56,11 @@ def eval_page(rows: list[dict], result: dict, title: str = "SQuAD 2.0 evaluation
     threshold curve; without them it is left out)."""
     m = result["metrics"]
     preds, diffs = result["predictions"], result["null_diffs"]
-    headline = [("all", m["exact"], m["f1"], m["total"])]
-    if m.get("HasAns_total"):
-        headline.append(("answerable (HasAns)", m["HasAns_exact"], m["HasAns_f1"], m["HasAns_total"]))
-    if m.get("NoAns_total"):
-        headline.append(("unanswerable (NoAns)", m["NoAns_exact"], m["NoAns_f1"], m["NoAns_total"]))
+    headline = [("all", round(m["exact"], 2), round(m["f1"], 2), m["total"])]
+    for prefix, name in (("HasAns_", "answerable (HasAns)"), ("NoAns_", "unanswerable (NoAns)")):
+        n = m.get(f"{prefix}total", 0)  # an empty subset scores "n/a", not the metric's 0.0
+        headline.append((name, round(m[f"{prefix}exact"], 2) if n else "n/a",
+                         round(m[f"{prefix}f1"], 2) if n else "n/a", n))
     best = [(f"best {k.upper() if k == 'f1' else 'EM'}", f"{m[f'best_{k}']:.2f} at threshold {m[f'best_{k}_thresh']:.4g}")
             for k in ("exact", "f1") if f"best_{k}" in m]
     curve = ""
@@ -86,8 +86,7 @@ def eval_page(rows: list[dict], result: dict, title: str = "SQuAD 2.0 evaluation
                    diffs[r["id"]], round(100 * f1, 1)) for f1, r in worst]
     body = (f"<h1>{escape(title)}</h1>" + (f"<p class=\"muted\">{escape(note)}</p>" if note else "")
             + "<div class=\"grid\"><div><h3>EM / F1 (threshold 0)</h3>"
-            + table([(name, round(em, 2), round(f1, 2), n) for name, em, f1, n in headline],
-                    header=("questions", "EM", "F1", "n"), cls="headline")
+            + table(headline, header=("questions", "EM", "F1", "n"), cls="headline")
             + key_values(best) + f"</div><div>{curve}</div></div>"
             + f"<h2>the {len(worst)} worst questions</h2><p class=\"muted\">lowest F1 first; among equal F1, the "
               "largest |null-score difference| (the most confident mistake). A question is answered when its "
