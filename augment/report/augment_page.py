@@ -19,7 +19,7 @@ import numpy as np
 
 from augment.report import plots
 from augment.report.augment_stats import RATE_BINS, AugmentStats, shard_paths
-from augment.report.html import Raw, key_values, page, table
+from augment.report.html import key_values, page, table
 from augment.report.viewer import SCRIPT, STYLE, render_question
 
 HEADER_OPTIONS = ("input", "split", "multiplier", "mlm", "mlm_mode", "glove", "top_k", "replace_prob",
