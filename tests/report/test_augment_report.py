@@ -20,8 +20,8 @@ MULTIPLIER = 3
 def aug_dir(tmp_path_factory, sample_path, tiny_mlm_path):
     out = tmp_path_factory.mktemp("aug") / "out"
     assert augment_squad.main(["--input", str(sample_path), "--mlm", tiny_mlm_path, "--glove", "none",
-                               "--multiplier", str(MULTIPLIER), "--shard-rows", "60", "--report", "--quiet",
-                               "--out", str(out)]) == 0
+                               "--mlm-mode", "multi", "--multiplier", str(MULTIPLIER), "--shard-rows", "60",
+                               "--report", "--quiet", "--out", str(out)]) == 0
     return out
 
 
@@ -99,6 +99,16 @@ def test_the_sample_is_seeded(aug_dir):
 
     assert shown(3) == shown(3) and len(shown(3)) == 3
     assert shown(3) != shown(4)
+
+
+def test_without_matplotlib_the_page_keeps_its_tables(aug_dir, monkeypatch):
+    from augment.report import plots
+    from augment.report.augment_page import build_report
+
+    monkeypatch.setattr(plots, "available", lambda: False)
+    html, _ = build_report(aug_dir, sample=1)
+    assert "<svg" not in html and "pip install 'tinyaug[report]'" in html
+    assert html.count('class="variant"') == MULTIPLIER and "rejects by reason" in html
 
 
 def test_bad_directory_is_one_line_and_exit_2(tmp_path, capsys):
