@@ -42,9 +42,13 @@ class Browser:
         to_browser_r, self._to_browser = os.pipe()
         self._from_browser, from_browser_w = os.pipe()
 
-        def child_fds():  # the protocol's fixed descriptors: 3 in, 4 out (via high numbers: no clobbering)
-            high_r = fcntl.fcntl(to_browser_r, fcntl.F_DUPFD, 10)
-            high_w = fcntl.fcntl(from_browser_w, fcntl.F_DUPFD, 10)
+        def child_fds():
+            # The protocol's fixed descriptors, 3 in and 4 out. Copy both ends above 10 first, so that
+            # neither dup2 clobbers the other (a pipe end may itself be 3 or 4); os.dup2 makes 3 and 4
+            # inheritable, while every other descriptor Python opened is close-on-exec (PEP 446), so
+            # close_fds=False passes just these two (pass_fds would fail where the parent has no fd 3).
+            high_r = fcntl.fcntl(to_browser_r, fcntl.F_DUPFD_CLOEXEC, 10)
+            high_w = fcntl.fcntl(from_browser_w, fcntl.F_DUPFD_CLOEXEC, 10)
             os.dup2(high_r, 3)
             os.dup2(high_w, 4)
 
@@ -52,7 +56,7 @@ class Browser:
             [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
              "--disable-extensions", "--disable-background-networking", "--remote-debugging-pipe",
              f"--user-data-dir={self.profile}", f"--window-size={width},{height}", "about:blank"],
-            pass_fds=(3, 4), preexec_fn=child_fds,  # descriptors are closed after preexec_fn runs
+            close_fds=False, preexec_fn=child_fds, stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         os.close(to_browser_r)
         os.close(from_browser_w)

@@ -28,8 +28,8 @@ def _gold(row: dict) -> list[str]:
 
 
 def threshold_curve(rows: list[dict], raw: dict, null_diffs: dict) -> tuple[np.ndarray, np.ndarray]:
-    """(thresholds, F1 %) where F1 steps: at every distinct finite null-score difference, plus one
-    point below them all (every question abstains)."""
+    """(thresholds, F1 %) where F1 steps: at every distinct finite null-score difference, plus a point
+    below them all (every question abstains) and one above them all."""
     n = len(rows)
     diffs = np.array([null_diffs[r["id"]] if null_diffs[r["id"]] is not None else math.inf for r in rows])
     answered_f1 = np.array([max(f1_score(raw[r["id"]], g) for g in _gold(r)) for r in rows])  # (N,)
@@ -42,8 +42,8 @@ def threshold_curve(rows: list[dict], raw: dict, null_diffs: dict) -> tuple[np.n
     gains = np.cumsum(answered_f1[finite] - abstain_f1[finite])
     ts = diffs[finite]
     last = np.r_[ts[1:] != ts[:-1], True]  # ties are crossed together
-    xs = np.r_[ts[0] - 1.0, ts[last]]
-    ys = 100 * (abstain_f1.sum() + np.r_[0.0, gains[last]]) / n
+    xs = np.r_[ts[0] - 1.0, ts[last], ts[-1] + 1.0]  # flat one unit beyond both ends, for the plot
+    ys = 100 * (abstain_f1.sum() + np.r_[0.0, gains[last], gains[-1]]) / n
     return xs, ys
 
 
