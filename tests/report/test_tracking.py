@@ -48,3 +48,13 @@ def test_tensorboard_event_files_hold_every_logged_step(tmp_path, sample_path, t
     # distill-train's evaluation writes its page beside eval.json.
     load_page(browser, out / "eval.html")
     assert browser.evaluate("document.querySelectorAll('table.worst tbody tr').length") == 4
+
+
+def test_missing_tensorboard_is_reported_before_anything_loads(monkeypatch, tmp_path, sample_path, capsys):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "tensorboard", None)  # import fails as if not installed
+    code = main(["--data", str(sample_path), "--teacher", "none", "--student", str(tmp_path / "nowhere"),
+                 "--out", str(tmp_path / "out"), "--report-to", "tensorboard"])
+    err = capsys.readouterr().err
+    assert code == 2 and "pip install 'tinyaug[tensorboard]'" in err and err.count("\n") == 1
