@@ -70,6 +70,22 @@ def test_stats_count_every_row_and_edit(aug_dir, sample_rows):
     assert s["shared"]["question"][0] == shared
 
 
+def test_pair_table_stays_bounded(aug_dir, monkeypatch):
+    from collections import Counter
+
+    from augment.report import augment_stats
+
+    monkeypatch.setattr(augment_stats, "PAIR_CAP", 40)
+    stats = AugmentStats(sample=0)
+    for path in shard_paths(aug_dir):
+        stats.add_shard(path)
+    assert stats.pairs_pruned > 0 and len(stats.pairs) <= 40
+    exact = Counter((e["original"].lower(), e["replacement"].lower()) for r in all_rows(aug_dir) for e in r["edits"])
+    assert all(c <= exact[pair] for pair, c in stats.pairs.items())  # a pruned pair restarts from 0
+    word, n, _ = stats.top_replaced(1)[0]
+    assert n == sum(c for (w, _), c in exact.items() if w == word)  # word counts are never pruned
+
+
 def test_viewer_marks_each_replacement_with_its_original(aug_dir):
     rows = all_rows(aug_dir)[:MULTIPLIER]
     html = render_question(rows)
