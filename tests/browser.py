@@ -169,3 +169,11 @@ def blank(png: bytes) -> bool:
     image = Image.open(io.BytesIO(png)).convert("L")
     low, high = image.getextrema()
     return high - low < 16 or len(image.getcolors(1 << 16) or []) < 8
+
+
+def load_page(browser: Browser, path) -> Loaded:
+    """Load ``path``; assert no console error and no request beyond the file itself."""
+    loaded = browser.load(path.resolve().as_uri())
+    assert loaded.errors == [], f"console errors on {path}: {loaded.errors}"
+    assert loaded.requests == [path.resolve().as_uri()], f"{path} asked for more than itself: {loaded.requests}"
+    return loaded

@@ -11,10 +11,3 @@ def browser():
     with Browser() as b:
         yield b
 
-
-def load_page(browser, path):
-    """Load ``path``; assert no console error and no request beyond the file itself."""
-    loaded = browser.load(path.resolve().as_uri())
-    assert loaded.errors == []
-    assert loaded.requests == [path.resolve().as_uri()]
-    return loaded

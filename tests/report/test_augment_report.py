@@ -10,8 +10,7 @@ from augment.report.viewer import original_spans, render_question
 from augment.segment import english_stopwords, is_eligible, split_words
 from augment.spans import Edit, apply_edits
 from pipelines import augment_report, augment_squad
-from tests.browser import blank
-from tests.report.conftest import load_page
+from tests.browser import blank, load_page
 
 MULTIPLIER = 3
 

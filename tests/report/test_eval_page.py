@@ -7,8 +7,7 @@ import pytest
 from augment.qa.metric import squad_v2_metric
 from augment.report.eval_page import threshold_curve
 from pipelines.squad_eval import main
-from tests.browser import blank
-from tests.report.conftest import load_page
+from tests.browser import blank, load_page
 
 
 def test_threshold_curve_peaks_at_the_metrics_best_f1():

@@ -5,7 +5,7 @@ import pytest
 
 from augment.report.tracking import Scalars, hparams
 from pipelines.distill_train import main
-from tests.report.conftest import load_page
+from tests.browser import load_page
 
 
 def test_records_become_stage_scalars():
