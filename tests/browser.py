@@ -100,7 +100,10 @@ class Browser:
         """Navigate and wait for the load event; what went wrong on the way is in the result."""
         self.events = []
         self.call("Page.navigate", {"url": url}, session=True)
+        deadline = time.monotonic() + self.timeout
         while not any(e.get("method") == "Page.loadEventFired" for e in self.events):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{url} did not finish loading in {self.timeout} s")
             self.events.append(self._recv())
         self.evaluate("new Promise(r => requestAnimationFrame(() => setTimeout(r, 50)))", await_promise=True)
         loaded = Loaded()
