@@ -56,7 +56,8 @@ def header(manifest: dict, summary: dict) -> str:
             f"{summary['unchanged_rows']:,} unchanged; mean replacement rate {_pct(summary['mean_rate'])} "
             "of the eligible context words.</p>"
             "<div class=\"grid\">"
-            f"<div><h3>configuration</h3>{key_values(config)}</div>"
+            f"<div><h3>configuration</h3>{key_values(config)}<details><summary>every option</summary>"
+            f"{key_values((k, str(v)) for k, v in opts.items())}</details></div>"
             f"<div><h3>counts</h3>{key_values(count_rows)}<h3>rejects by reason</h3>"
             f"{table(rejects, header=('reason', 'records'))}</div>"
             f"<div><h3>throughput</h3>{key_values(throughput)}</div></div>")

@@ -16,9 +16,13 @@ MULTIPLIER = 3
 
 
 @pytest.fixture(scope="module")
-def aug_dir(tmp_path_factory, sample_path, tiny_mlm_path):
-    out = tmp_path_factory.mktemp("aug") / "out"
-    assert augment_squad.main(["--input", str(sample_path), "--mlm", tiny_mlm_path, "--glove", "none",
+def aug_dir(tmp_path_factory, sample_rows, tiny_mlm_path):
+    """The sample x3, plus one duplicate id that augment-squad rejects (the header lists it)."""
+    tmp = tmp_path_factory.mktemp("aug")
+    source = tmp / "input.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in [*sample_rows[:2], sample_rows[0], *sample_rows[2:]]))
+    out = tmp / "out"
+    assert augment_squad.main(["--input", str(source), "--mlm", tiny_mlm_path, "--glove", "none",
                                "--mlm-mode", "multi", "--multiplier", str(MULTIPLIER), "--shard-rows", "60",
                                "--report", "--quiet", "--out", str(out)]) == 0
     return out
@@ -102,6 +106,8 @@ def test_report_renders_in_a_browser(aug_dir, browser, tmp_path):
     assert browser.evaluate("document.getElementById('shown').dataset.variants") == str(4 * MULTIPLIER)
     assert browser.evaluate("document.querySelectorAll('.plot svg').length") >= 4
     assert browser.evaluate("document.querySelectorAll('.chk[data-ok=\"0\"]').length") == 0
+    header = browser.evaluate("document.body.innerText")
+    assert "duplicate_id\t1" in header and f"rows written\t{3 * 65:,}" in header
     assert not blank(browser.screenshot())
 
 
