@@ -1,8 +1,9 @@
-"""The browser the report tests share: one headless Chromium for the whole session (tests/browser.py)."""
+"""The browser the report tests share: one headless Chromium for this package's tests (tests/browser.py),
+closed when they are done."""
 import pytest
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
     from tests.browser import Browser, chromium
 
