@@ -61,7 +61,7 @@ def eval_page(rows: list[dict], result: dict, title: str = "SQuAD 2.0 evaluation
         n = m.get(f"{prefix}total", 0)  # an empty subset scores "n/a", not the metric's 0.0
         headline.append((name, round(m[f"{prefix}exact"], 2) if n else "n/a",
                          round(m[f"{prefix}f1"], 2) if n else "n/a", n))
-    best = [(f"best {k.upper() if k == 'f1' else 'EM'}", f"{m[f'best_{k}']:.2f} at threshold {m[f'best_{k}_thresh']:.4g}")
+    best = [(f"best {'F1' if k == 'f1' else 'EM'}", f"{m[f'best_{k}']:.2f} at threshold {m[f'best_{k}_thresh']:.4g}")
             for k in ("exact", "f1") if f"best_{k}" in m]
     curve = ""
     if result.get("raw_predictions"):

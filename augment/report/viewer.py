@@ -114,12 +114,14 @@ def render_question(rows: list[dict], stopwords=None) -> str:
     for row in rows:
         edits = row["edits"] or []
         c_edits = [e for e in edits if e["field"] == "context"]
+        v_question = marked(row["question"], [e for e in edits if e["field"] == "question"])
+        v_context = marked(row["context"], c_edits, row["answers"], row.get("plausible_answers"), q_words)
         label = "original row" if row.get("variant") == 0 else f"variant {row.get('variant')}"
         parts += [f"<div class=\"variant\" data-variant=\"{row.get('variant')}\" data-edits=\"{len(edits)}\">",
                   f"<div class=\"label\">{label} <span class=\"muted\">({len(c_edits)} in the context, "
                   f"{len(edits) - len(c_edits)} in the question)</span></div>",
-                  f"<div class=\"q\">Q: {marked(row['question'], [e for e in edits if e['field'] == 'question'])}</div>",
-                  f"<div class=\"ctx\">{marked(row['context'], c_edits, row['answers'], row.get('plausible_answers'), q_words)}</div>",
+                  f"<div class=\"q\">Q: {v_question}</div>",
+                  f"<div class=\"ctx\">{v_context}</div>",
                   answer_checks(row), "</div>"]
     parts.append("</section>")
     return "\n".join(parts)

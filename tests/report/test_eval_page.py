@@ -31,7 +31,8 @@ def test_squad_eval_writes_a_page_into_out_dir(tmp_path, tiny_teacher_path, samp
     report = json.loads((out / "eval.json").read_text())
     load_page(browser, out / "eval.html")
     assert browser.evaluate("document.querySelectorAll('table.worst tbody tr').length") == 12  # < 50 questions
-    headline = browser.evaluate("[...document.querySelectorAll('table.headline tbody tr')].map(r => r.cells[0].textContent)")
+    headline = browser.evaluate(
+        "[...document.querySelectorAll('table.headline tbody tr')].map(r => r.cells[0].textContent)")
     assert headline[0] == "all" and {"answerable (HasAns)", "unanswerable (NoAns)"} <= set(headline)
     f1 = browser.evaluate("document.querySelector('table.headline tbody tr').cells[2].textContent")
     assert float(f1) == pytest.approx(report["metrics"]["f1"], abs=0.01)
