@@ -24,7 +24,7 @@ from pathlib import Path
 from augment.shards import atomic_write_json, atomic_write_text
 
 PROGRESS = ".progress"
-ARTEFACTS = ("manifest.json", "rejects.jsonl", "dataset_info.json", "state.json")
+ARTEFACTS = ("manifest.json", "rejects.jsonl", "dataset_info.json", "state.json", "report.html")
 
 
 def shard_name(k: int) -> str:

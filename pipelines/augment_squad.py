@@ -32,6 +32,7 @@ from pathlib import Path
 
 from augment import __version__, manifest
 from augment.errors import ConfigError, InputError, InvalidExample
+from augment.report.candidates import count_candidates, merge_counts
 from augment.shards import ShardWriter, atomic_write_json, write_dataset_files
 from augment.squad_io import fingerprint, iter_rows
 from augment.validate import validate_example
@@ -86,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     a("--overwrite", action="store_true",
       help="start afresh, deleting this tool's files in --out (without it, a rerun resumes, and an --out "
            "written with another configuration is refused)")
+    a("--report", action="store_true", help="also write OUT/report.html (as augment-report OUT does)")
     a("--quiet", action="store_true", help="no progress bar (it is also off when stderr is not a terminal)")
     return p
 
@@ -247,6 +249,7 @@ class BlockJob:
         self.n_pending_paras = 0
         self.timers, self.timers_at_start = timers, dict(timers)  # this block's share: the difference
         self.meta = {"block": k, "paragraphs": 0, "read": 0, "rejected": Counter(), "rejects": [],
+                     "candidates": Counter(),
                      "run_started": run_started, "started": time.time()}
 
     def add(self, examples: list[dict], rejects: list[dict], n_read: int) -> int:
@@ -266,6 +269,8 @@ class BlockJob:
         t = time.perf_counter()
         variants = self.aug.augment_batch(examples, self.args.multiplier)
         self.timers["augment"] += time.perf_counter() - t
+        texts = [ex["context"] for ex in examples] + [ex["question"] for ex in examples if self.args.augment_question]
+        self.meta["candidates"] += count_candidates(self.aug, texts)  # for the report: rows keep no candidates
         rows = []
         for ex, vs in zip(examples, variants):
             if self.args.include_original:
@@ -449,6 +454,10 @@ def run(args) -> int:
             if models[name] is not None:
                 models[name]["fingerprint"] = config[f"{name}_fingerprint"]
         summarise(out, args, config, models, n_blocks, world, run_started, t0)
+        if args.report:
+            from augment.report.augment_page import write_report
+
+            print(f"{PROG}: wrote {write_report(out)}", file=sys.stderr)
     if world > 1:
         import torch.distributed as dist
 
@@ -474,6 +483,7 @@ def summarise(out: Path, args, config: dict, models: dict, n_blocks: int, world:
         "models": models,
         "input": {"source": args.input, "split": args.split, "fingerprint": config["input_fingerprint"]},
         "counts": counts,
+        "candidates_per_eligible_word": merge_counts(r.get("candidates") for r in records),
         "shards": [{"file": r["file"], "rows": r["rows"], "sha256": r["sha256"], "paragraphs": r["paragraphs"],
                     "examples_read": r["read"]} for r in records],
         "throughput": {"processes": world, "wall_seconds": round(wall, 3), "rows_this_run": rows_run,

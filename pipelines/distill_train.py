@@ -78,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--save-every", type=int, default=1000, help="checkpoint every N optimizer steps")
     p.add_argument("--keep-checkpoints", type=int, default=2, help="newest checkpoints kept on disk")
     p.add_argument("--log-every", type=int, default=10, help="append to metrics.jsonl every N steps")
+    p.add_argument("--report-to", choices=("none", "tensorboard"), default="none",
+                   help="also log every metrics.jsonl record through accelerate's trackers (tensorboard: "
+                        "OUT/tensorboard/, needs the tensorboard extra)")
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
     p.add_argument("--num-workers", type=int, default=0, help="data-loading worker processes (0: in the main process)")
     p.add_argument("--tokenize-workers", type=int,
@@ -156,6 +159,9 @@ def validate(args) -> None:
         if changed:
             problems.append("--resume with different options than the run in --out: " + ", ".join(
                 f"--{k.replace('_', '-')} {old[k]!r} -> {getattr(args, k)!r}" for k in changed))
+    from augment.report.tracking import check_available
+
+    problems += filter(None, [check_available(args.report_to)])
     if problems:
         raise ConfigError("; ".join(problems))
 
@@ -197,9 +203,16 @@ class DistillRecipe:
         cpu_ddp = not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1
         self.ddp_kwargs = DistributedDataParallelKwargs()  # find_unused_parameters is set per stage
         self.acc = Accelerator(cpu=cpu_ddp, mixed_precision="bf16" if a.bf16 else "fp16" if a.fp16 else "no",
+                               log_with=None if a.report_to == "none" else a.report_to, project_dir=str(self.out),
                                kwargs_handlers=[self.ddp_kwargs,
                                                 InitProcessGroupKwargs(timeout=timedelta(seconds=a.dist_timeout))])
         self.main = self.acc.is_main_process
+        self.to_scalars = None
+        if a.report_to != "none":
+            from augment.report import tracking
+
+            self.acc.init_trackers(tracking.RUN_NAME, config=tracking.hparams(vars(a)))
+            self.to_scalars = tracking.Scalars()
 
         # Everything cheap first: configs and tokenizers decide whether the pair can work at all.
         self.tokenizer = load_pretrained("tokenizer", a.student, a.trust_remote_code)
@@ -429,6 +442,8 @@ class DistillRecipe:
         if self.main:
             with open(self.out / "metrics.jsonl", "a") as f:
                 f.write(json.dumps(record) + "\n")
+            if self.to_scalars is not None:
+                self.acc.log(*self.to_scalars(record))
 
     def log(self, msg: str) -> None:
         if self.main:
@@ -450,6 +465,10 @@ class DistillRecipe:
             report = {"stage": stage, "step": step, **result,
                       "null_diffs": {k: finite(v) for k, v in result["null_diffs"].items()}}
             (self.out / "eval.json").write_text(json.dumps(report, indent=2, allow_nan=False))
+            from augment.report.eval_page import eval_page
+
+            (self.out / "eval.html").write_text(eval_page(self.eval_rows, result, note=f"{PROG}: {stage} stage, "
+                                                          f"step {step}, {self.args.eval}"), encoding="utf-8")
             print(format_table(result["metrics"]))
         self.acc.wait_for_everyone()
         return result
@@ -509,6 +528,7 @@ def main(argv=None) -> int:
             (Path(args.out) / "config.json").write_text(json.dumps(cfg, indent=2))
         recipe.run()
         recipe.save()
+        recipe.acc.end_training()  # closes the trackers' writers
     except (ConfigError, InputError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2

@@ -5,9 +5,10 @@
 Reads the data (official SQuAD JSON, JSON lines, a ``save_to_disk`` directory or a hub id such as
 ``squad_v2``), runs the model over sliding windows, post-processes n-best spans with the null score
 from CLS, and reports the official SQuAD 2.0 metric with best thresholds from the real null-score
-differences. Writes ``eval.json`` (metrics, options, predictions, null-score differences) and prints a
-short table. Bad input (a missing model directory or data file, an impossible option) is one line on
-stderr and exit code 2.
+differences. Writes ``eval.json`` (metrics, options, predictions, null-score differences) and
+``eval.html`` (EM/F1 by answerable/unanswerable, F1 against the null threshold, the 50 worst questions)
+into ``--out DIR`` (or beside ``--out FILE.json``), and prints a short table. Bad input (a missing
+model directory or data file, an impossible option) is one line on stderr and exit code 2.
 """
 from __future__ import annotations
 
@@ -52,8 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start and end candidates per window in the answer search")
     p.add_argument("--max-answer-length", type=int, metavar="N", default=30,
                    help="longest answer, in tokens")
-    p.add_argument("--out", default="eval.json", metavar="FILE",
-                   help="where to write metrics, options and predictions")
+    p.add_argument("--out", default="eval.json", metavar="DIR|FILE.json",
+                   help="a directory (gets eval.json and eval.html) or a .json file (eval.html is written "
+                        "beside it, named after it): metrics, options, predictions and a page of the worst "
+                        "questions")
     p.add_argument("--limit", type=int, default=None, metavar="N",
                    help="evaluate only the first N questions (default: all)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
@@ -126,10 +129,16 @@ def run(args) -> dict:
               "predictions": result["predictions"],
               "null_diffs": {k: finite(v) for k, v in result["null_diffs"].items()}}
     out = Path(args.out)
+    out = out if out.suffix == ".json" else out / "eval.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    from augment.report.eval_page import eval_page
+
+    html = out.with_suffix(".html")
+    html.write_text(eval_page(rows, result, note=f"{PROG} --model {args.model} --data {args.data}"),
+                    encoding="utf-8")
     print(format_table(result["metrics"]))
-    print(f"wrote {out}")
+    print(f"wrote {out} and {html}")
     return report
 
 

@@ -1,0 +1,163 @@
+"""``DIR/report.html``: the augmentation report of an ``augment-squad`` output directory.
+
+Header (the run's options, counts, rejects by reason and throughput, from ``manifest.json``), plots
+(replacement rate per row, edits by source, candidates per eligible word, the most replaced words and
+their replacements, how often a word that the question uses is replaced in the context), and the
+variant viewer over a seeded sample of questions. One streaming pass over the shards
+(:class:`augment.report.augment_stats.AugmentStats`).
+
+    >>> path = write_report("data/aug", sample=12, seed=0)   # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import json
+import time
+from html import escape
+from pathlib import Path
+
+import numpy as np
+
+from augment.report import plots
+from augment.report.augment_stats import RATE_BINS, AugmentStats, shard_paths
+from augment.report.html import key_values, page, table
+from augment.report.viewer import SCRIPT, STYLE, render_question
+
+HEADER_OPTIONS = ("input", "split", "multiplier", "mlm", "mlm_mode", "glove", "top_k", "replace_prob",
+                  "answer_policy", "augment_question", "include_original", "seed", "limit")
+
+
+def _pct(x) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
+def header(manifest: dict, summary: dict) -> str:
+    opts, counts, tp = manifest.get("options", {}), manifest.get("counts", {}), manifest.get("throughput", {})
+    config = [(k.replace("_", "-"), str(opts[k])) for k in HEADER_OPTIONS if k in opts]
+    models = manifest.get("models") or {}
+    for name in ("mlm", "glove"):
+        m = models.get(name)
+        if m:
+            config.append((f"{name} model", m.get("revision") or m.get("package") or m.get("path") or m.get("spec")))
+    count_rows = [("examples read", counts.get("read")), ("paragraphs", counts.get("paragraphs")),
+                  ("rows written", counts.get("written")), ("shards", counts.get("shards")),
+                  ("rejected", counts.get("rejected_total"))]
+    rejects = [(reason, n) for reason, n in (counts.get("rejected") or {}).items()] or [("(none)", 0)]
+    share = ", ".join(f"{k} {100 * v:.0f}%" for k, v in (tp.get("time_share") or {}).items())
+    throughput = [("rows/s (last run)", tp.get("rows_per_second")), ("wall seconds", tp.get("wall_seconds")),
+                  ("processes", tp.get("processes")), ("shards resumed", tp.get("shards_resumed")),
+                  ("peak RSS MB (rank 0)", tp.get("peak_rss_mb")), ("time share", share or "n/a")]
+    broken = summary["answers_broken"]
+    check = (f"<span class=\"ok\">all {summary['answers_checked']:,} answer spans exact</span>" if not broken else
+             f"<span class=\"bad\">{broken:,} of {summary['answers_checked']:,} answer spans not exact</span> "
+             f"(e.g. {escape(', '.join(summary['broken_examples'][:5]))})")
+    return (f"<p class=\"muted\">{escape(' '.join(manifest.get('command', [])))} &middot; "
+            f"{escape(str(manifest.get('created', '')))} &middot; "
+            f"tinyaug {escape(str(manifest.get('version', '')))}</p>"
+            f"<p>{check}; {summary['rows']:,} variants of {summary['questions']:,} questions, "
+            f"{summary['unchanged_rows']:,} unchanged; mean replacement rate {_pct(summary['mean_rate'])} "
+            "of the eligible context words.</p>"
+            "<div class=\"grid\">"
+            f"<div><h3>configuration</h3>{key_values(config)}<details><summary>every option</summary>"
+            f"{key_values((k, str(v)) for k, v in opts.items())}</details></div>"
+            f"<div><h3>counts</h3>{key_values(count_rows)}<h3>rejects by reason</h3>"
+            f"{table(rejects, header=('reason', 'records'))}</div>"
+            f"<div><h3>throughput</h3>{key_values(throughput)}</div></div>")
+
+
+def candidates_section(manifest: dict) -> str:
+    counts = manifest.get("candidates_per_eligible_word")
+    if not counts:
+        return ("<p class=\"muted\">Candidates per eligible word: not recorded by this run. The rows keep only "
+                "the chosen replacements, so augment-squad counts the candidates while augmenting "
+                "(manifest.json <code>candidates_per_eligible_word</code>); rerun it with --overwrite to "
+                "get this plot.</p>")
+    by_source: dict[str, dict[int, int]] = {}
+    for key, n in counts.items():
+        source, k = key.split(":")
+        by_source.setdefault(source, {})[int(k)] = n
+    top = max(k for d in by_source.values() for k in d)
+    xs = list(range(top + 1))
+    series = {s: [by_source[s].get(x, 0) for x in xs] for s in ("mlm", "glove", "none") if s in by_source}
+    total = sum(counts.values())
+    rows = [(s, sum(d.values()), _pct(sum(d.values()) / total)) for s, d in by_source.items()]
+    return (plots.stacked_counts(xs, series, "candidates per eligible word (distinct texts)", "candidates",
+                                 "eligible words")
+            + table(rows, header=("source", "eligible words", "share")))
+
+
+def plots_section(stats: AugmentStats, manifest: dict) -> str:
+    s = stats.summary()
+    edges = np.linspace(0.0, 1.0, RATE_BINS + 1)
+    replace_prob = (manifest.get("options") or {}).get("replace_prob")
+    rate = plots.histogram(edges, stats.rate_hist, "replacement rate per row", "replaced / eligible context words",
+                           mark=replace_prob)
+    by_source = sorted(stats.sources.items(), key=lambda kv: -kv[1])
+    sources = plots.bar_chart([f"{s_} ({f})" for (f, s_), _ in by_source], [c for _, c in by_source],
+                              "edits by source", "edits",
+                              colours=[plots.COLOURS.get(s_, "#888") for (_, s_), _ in by_source])
+    top = stats.top_replaced(20, 3)
+    words = plots.bar_chart([w for w, _, _ in top], [c for _, c, _ in top], "most replaced words", "edits")
+    word_rows = [(w, c, ", ".join(f"{r} ({n:,})" for r, n in reps)) for w, c, reps in top]
+    shared = plots.bar_chart(["also in the question", "not in the question"],
+                             [100 * (s["shared_rate"] or 0), 100 * (s["other_rate"] or 0)],
+                             "eligible context words replaced", "% of occurrences replaced",
+                             colours=[plots.COLOURS["question"], plots.COLOURS["other"]], fmt="{:.1f}%")
+    shared_rows = [("also in the question", *s["shared"]["question"], _pct(s["shared_rate"])),
+                   ("not in the question", *s["shared"]["other"], _pct(s["other_rate"]))]
+    shared_words = ", ".join(f"{w} ({n:,})" for w, n in stats.shared_replaced.most_common(15)) or "none"
+    pruned = (f" The (word, replacement) table kept the most frequent pairs: {stats.pairs_pruned:,} rare pairs were "
+              "dropped along the way." if stats.pairs_pruned else "")
+    return ("<div class=\"grid\">"
+            f"<div>{rate}<p class=\"muted\">dashed: --replace-prob</p></div>"
+            f"<div>{sources}</div>"
+            f"<div>{candidates_section(manifest)}</div></div>"
+            f"<div class=\"grid\"><div>{words}</div><div><h3>most replaced words and their top replacements</h3>"
+            f"{table(word_rows, header=('word', 'edits', 'top replacements'))}"
+            f"<p class=\"muted\">{pruned}</p></div></div>"
+            f"<h3>words the question also uses, replaced in the context</h3>"
+            "<p class=\"muted\">A replaced context word that the question also uses can rename what the question "
+            "asks about (\"Destiny's Child\" becoming \"Dreams' Woman\" in the context only). In the viewer "
+            "such words are outlined in red.</p>"
+            f"<div class=\"grid\"><div>{shared}</div><div>"
+            f"{table(shared_rows, header=('eligible context words', 'replaced', 'occurrences', 'rate'))}"
+            f"<p>most often replaced: {escape(shared_words)}</p></div></div>")
+
+
+def viewer_section(stats: AugmentStats, seed: int) -> str:
+    groups = stats.sampled()
+    legend = ("<p class=\"legend\"><span><mark class=\"rep mlm\">masked LM</mark></span>"
+              "<span><mark class=\"rep glove\">GloVe</mark></span>"
+              "<span><mark class=\"rep mlm inq\">also in the question</mark></span>"
+              "<span class=\"ans\">answer</span><span class=\"pla\">plausible answer</span>"
+              "<span class=\"muted\">hover a replaced word for the original</span></p>")
+    return (f"<p>{len(groups)} questions drawn with seed {seed} (every question equally likely). "
+            f"<span id=\"shown\"></span> &middot; <label><input type=\"checkbox\" id=\"toggle-orig\" checked> "
+            f"show originals</label></p>{legend}" + "\n".join(render_question(g, stats.stopwords) for g in groups))
+
+
+def build_report(directory, sample: int = 12, seed: int = 0) -> tuple[str, dict]:
+    """The page of ``directory`` and the summary numbers behind it."""
+    directory = Path(directory)
+    manifest_path = directory / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
+    t0 = time.perf_counter()
+    stats = AugmentStats(sample=sample, seed=seed)
+    for path in shard_paths(directory):
+        stats.add_shard(path)
+    summary = stats.summary()
+    body = (f"<h1>augmentation report: {escape(directory.name or str(directory))}</h1>"
+            + header(manifest, summary) + "<h2>plots</h2>" + plots_section(stats, manifest)
+            + "<h2>variants</h2>" + viewer_section(stats, seed)
+            + f"<p class=\"muted\">read {summary['rows'] + summary['originals']:,} rows in "
+              f"{time.perf_counter() - t0:.1f} s</p>")
+    return page(f"tinyaug report: {directory.name}", body, script=SCRIPT, style=STYLE), summary
+
+
+def write_report(directory, out=None, sample: int = 12, seed: int = 0) -> Path:
+    """Write ``directory/report.html`` (or ``out``); returns its path."""
+    from augment.shards import atomic_write_text
+
+    text, _ = build_report(directory, sample, seed)
+    out = Path(out) if out else Path(directory) / "report.html"
+    atomic_write_text(out, text)
+    return out

@@ -1,0 +1,60 @@
+"""augment-report: one self-contained HTML page about an augment-squad output directory.
+
+    augment-report data/aug                  # writes data/aug/report.html
+    augment-report data/aug --sample 30 --seed 1 --out /tmp/aug.html
+
+Reads manifest.json and streams the shards once (memory stays flat on a full SQuAD x20 output). The
+page loads nothing from the network; plots need the optional ``report`` extra (matplotlib).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+PROG = "augment-report"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=PROG, formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                                description="Write DIR/report.html: the run's configuration and counts, plots of "
+                                            "the replacements, and a viewer of a seeded sample of questions.")
+    p.add_argument("dir", metavar="DIR", help="an augment-squad --out directory")
+    p.add_argument("--out", help="where to write the page (default: DIR/report.html)")
+    p.add_argument("--sample", type=int, default=12, help="questions shown in the viewer, with all their variants")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sample of questions")
+    return p
+
+
+def check(args) -> str | None:
+    """The problem with the options, or None."""
+    problems = []
+    d = Path(args.dir)
+    if not d.is_dir():
+        problems.append(f"{args.dir}: no such directory; name an augment-squad --out directory")
+    elif not any(d.glob("shard-*.arrow")):
+        problems.append(f"{args.dir}: no shard-*.arrow files; is it an augment-squad --out directory?")
+    elif not (d / "manifest.json").exists():
+        problems.append(f"{args.dir}: no manifest.json (the run has not finished); rerun augment-squad to complete it")
+    if args.sample < 0:
+        problems.append(f"--sample {args.sample}: use an integer >= 0")
+    return "; ".join(problems) or None
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    problem = check(args)
+    if problem:
+        print(f"{PROG}: error: {problem}", file=sys.stderr)
+        return 2
+    from augment.report.augment_page import write_report
+
+    t0 = time.perf_counter()
+    path = write_report(args.dir, args.out, sample=args.sample, seed=args.seed)
+    print(f"{PROG}: wrote {path} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""augment-report and augment-squad --report on a small real run (tiny masked LM, the 65-question sample)."""
+import json
+import re
+
+import pyarrow as pa
+import pytest
+
+from augment.report.augment_stats import AugmentStats, original_text, shard_paths
+from augment.report.viewer import original_spans, render_question
+from augment.segment import english_stopwords, is_eligible, split_words
+from augment.spans import Edit, apply_edits
+from pipelines import augment_report, augment_squad
+from tests.browser import blank, load_page
+
+MULTIPLIER = 3
+
+
+@pytest.fixture(scope="module")
+def aug_dir(tmp_path_factory, sample_rows, tiny_mlm_path):
+    """The sample x3, plus one duplicate id that augment-squad rejects (the header lists it)."""
+    tmp = tmp_path_factory.mktemp("aug")
+    source = tmp / "input.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in [*sample_rows[:2], sample_rows[0], *sample_rows[2:]]))
+    out = tmp / "out"
+    assert augment_squad.main(["--input", str(source), "--mlm", tiny_mlm_path, "--glove", "none",
+                               "--mlm-mode", "multi", "--multiplier", str(MULTIPLIER), "--shard-rows", "60",
+                               "--report", "--quiet", "--out", str(out)]) == 0
+    return out
+
+
+def all_rows(aug_dir):
+    rows = []
+    for path in shard_paths(aug_dir):
+        with pa.OSFile(str(path), "rb") as f:
+            rows += pa.ipc.open_stream(f).read_all().to_pylist()
+    return rows
+
+
+def test_original_text_and_spans_undo_the_edits(aug_dir, sample_rows):
+    originals = {r["id"]: r for r in sample_rows}
+    for row in all_rows(aug_dir):
+        orig = originals[row["orig_id"]]
+        edits = [e for e in row["edits"] if e["field"] == "context"]
+        assert apply_edits(orig["context"], [Edit(**e) for e in edits]) == row["context"]
+        assert original_text(row["context"], edits) == orig["context"]
+        assert original_spans(row["answers"], orig["context"], edits) == orig["answers"]
+
+
+def test_candidates_per_eligible_word_are_recorded(aug_dir, sample_rows):
+    # One count per eligible word of each distinct context, whatever its source or candidate count.
+    stop = english_stopwords()
+    eligible = sum(is_eligible(w.text, stop) for c in dict.fromkeys(r["context"] for r in sample_rows)
+                   for w in split_words(c))
+    counts = json.loads((aug_dir / "manifest.json").read_text())["candidates_per_eligible_word"]
+    assert sum(counts.values()) == eligible
+    assert {k.split(":")[0] for k in counts} <= {"mlm", "none"}  # --glove none
+    assert max(int(k.split(":")[1]) for k in counts) <= 15  # --top-k
+
+
+def test_stats_count_every_row_and_edit(aug_dir, sample_rows):
+    stats = AugmentStats(sample=5, seed=0)
+    for path in shard_paths(aug_dir):
+        stats.add_shard(path)
+    rows = all_rows(aug_dir)
+    s = stats.summary()
+    assert s["rows"] == len(rows) == MULTIPLIER * len(sample_rows) and s["questions"] == len(sample_rows)
+    assert s["edits"] == sum(len(r["edits"]) for r in rows) == sum(stats.replaced.values())
+    assert s["answers_broken"] == 0 and s["answers_checked"] > 0
+    assert len(stats.sampled()) == 5 and all(len(g) == MULTIPLIER for g in stats.sampled())
+    # The shared-word counts: a context edit of a word that the question also uses.
+    shared = sum(1 for r in rows for e in r["edits"] if e["original"].lower() in
+                 {w.text.lower() for w in split_words(r["question"])})
+    assert s["shared"]["question"][0] == shared
+
+
+def test_pair_table_stays_bounded(aug_dir, monkeypatch):
+    from collections import Counter
+
+    from augment.report import augment_stats
+
+    monkeypatch.setattr(augment_stats, "PAIR_CAP", 40)
+    stats = AugmentStats(sample=0)
+    for path in shard_paths(aug_dir):
+        stats.add_shard(path)
+    assert stats.pairs_pruned > 0 and len(stats.pairs) <= 40
+    exact = Counter((e["original"].lower(), e["replacement"].lower()) for r in all_rows(aug_dir) for e in r["edits"])
+    assert all(c <= exact[pair] for pair, c in stats.pairs.items())  # a pruned pair restarts from 0
+    word, n, _ = stats.top_replaced(1)[0]
+    assert n == sum(c for (w, _), c in exact.items() if w == word)  # word counts are never pruned
+
+
+def test_viewer_marks_each_replacement_with_its_original(aug_dir):
+    rows = all_rows(aug_dir)[:MULTIPLIER]
+    html = render_question(rows)
+    marks = re.findall(r'<mark class="rep (mlm|glove)[^"]*" title="was: ([^"]*) \(', html)
+    assert [m[1] for m in marks] == [e["original"] for r in rows for e in r["edits"]]
+    assert html.count('class="variant"') == MULTIPLIER
+
+
+def test_report_renders_in_a_browser(aug_dir, browser, tmp_path):
+    assert (aug_dir / "report.html").exists()  # augment-squad --report
+    page = tmp_path / "report.html"
+    assert augment_report.main([str(aug_dir), "--sample", "4", "--seed", "1", "--out", str(page)]) == 0
+    load_page(browser, page)
+    assert browser.evaluate("document.querySelectorAll('.variant').length") == 4 * MULTIPLIER
+    assert browser.evaluate("document.getElementById('shown').dataset.variants") == str(4 * MULTIPLIER)
+    assert browser.evaluate("document.querySelectorAll('.plot svg').length") >= 4
+    assert browser.evaluate("document.querySelectorAll('.chk[data-ok=\"0\"]').length") == 0
+    header = browser.evaluate("document.body.innerText")
+    assert "duplicate_id\t1" in header and f"rows written\t{3 * 65:,}" in header
+    assert not blank(browser.screenshot())
+
+
+def test_the_sample_is_seeded(aug_dir):
+    def shown(seed):
+        stats = AugmentStats(sample=3, seed=seed)
+        for path in shard_paths(aug_dir):
+            stats.add_shard(path)
+        return [g[0]["orig_id"] for g in stats.sampled()]
+
+    assert shown(3) == shown(3) and len(shown(3)) == 3
+    assert shown(3) != shown(4)
+
+
+def test_without_matplotlib_the_page_keeps_its_tables(aug_dir, monkeypatch):
+    from augment.report import plots
+    from augment.report.augment_page import build_report
+
+    monkeypatch.setattr(plots, "available", lambda: False)
+    html, _ = build_report(aug_dir, sample=1)
+    assert "<svg" not in html and "pip install 'tinyaug[report]'" in html
+    assert html.count('class="variant"') == MULTIPLIER and "rejects by reason" in html
+
+
+def test_bad_directory_is_one_line_and_exit_2(tmp_path, capsys):
+    assert augment_report.main([str(tmp_path / "missing")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("augment-report: error:") and err.count("\n") == 1

@@ -1,0 +1,40 @@
+"""eval.html: the threshold curve agrees with the official metric's best F1; squad-eval --out DIR writes
+the page and it renders in the browser."""
+import json
+
+import pytest
+
+from augment.qa.metric import squad_v2_metric
+from augment.report.eval_page import threshold_curve
+from pipelines.squad_eval import main
+from tests.browser import blank, load_page
+
+
+def test_threshold_curve_peaks_at_the_metrics_best_f1():
+    rows = [{"id": f"q{i}", "answers": {"text": [t] if t else [], "answer_start": [0] if t else []}}
+            for i, t in enumerate(["red fox", "", "blue", "", "green tea", "owl"])]
+    raw = {"q0": "red fox", "q1": "cat", "q2": "blue sky", "q3": "dog", "q4": "tea", "q5": "hen"}
+    diffs = {"q0": -2.0, "q1": 1.0, "q2": 0.5, "q3": -1.0, "q4": 0.5, "q5": None}
+    xs, ys = threshold_curve(rows, raw, diffs)
+    metric = squad_v2_metric(rows, raw, {k: (v if v is not None else float("inf")) for k, v in diffs.items()})
+    assert max(ys) == pytest.approx(metric["best_f1"])
+    assert ys[0] == pytest.approx(100 * 2 / 6)  # below every difference: only the two NoAns score
+    at_zero = ys[xs <= 0.0][-1]  # the curve at threshold 0 is the reported F1
+    assert at_zero == pytest.approx(squad_v2_metric(rows, raw, {k: v if v is not None else float("inf")
+                                                               for k, v in diffs.items()}, 0.0)["f1"])
+
+
+def test_squad_eval_writes_a_page_into_out_dir(tmp_path, tiny_teacher_path, sample_path, browser):
+    out = tmp_path / "evaldir"
+    assert main(["--model", tiny_teacher_path, "--data", str(sample_path), "--limit", "12", "--max-length", "96",
+                 "--doc-stride", "32", "--batch-size", "8", "--out", str(out), "--device", "cpu"]) == 0
+    report = json.loads((out / "eval.json").read_text())
+    load_page(browser, out / "eval.html")
+    assert browser.evaluate("document.querySelectorAll('table.worst tbody tr').length") == 12  # < 50 questions
+    headline = browser.evaluate(
+        "[...document.querySelectorAll('table.headline tbody tr')].map(r => r.cells[0].textContent)")
+    assert headline[0] == "all" and {"answerable (HasAns)", "unanswerable (NoAns)"} <= set(headline)
+    f1 = browser.evaluate("document.querySelector('table.headline tbody tr').cells[2].textContent")
+    assert float(f1) == pytest.approx(report["metrics"]["f1"], abs=0.01)
+    assert browser.evaluate("document.querySelectorAll('.plot svg').length") == 1
+    assert not blank(browser.screenshot())
