@@ -35,6 +35,7 @@ from augment.errors import ConfigError, InputError, InvalidExample
 from augment.shards import ShardWriter, atomic_write_json, write_dataset_files
 from augment.squad_io import fingerprint, iter_rows
 from augment.validate import validate_example
+from pipelines.cli import DefaultsOnce
 
 PROG = "augment-squad"
 CHUNK_PARAGRAPHS = 32  # paragraphs per augment_batch call: the masked LM batches across them
@@ -55,7 +56,7 @@ class CliError(Exception):
 
 # -- options --------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=PROG, formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    p = argparse.ArgumentParser(prog=PROG, formatter_class=DefaultsOnce,
                                 description="Augment SQuAD 2.0 TinyBERT-style (masked-LM and GloVe word "
                                             "replacement) with char-exact answer spans, into Arrow shards "
                                             "that datasets.load_from_disk(OUT) reads.")
