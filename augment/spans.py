@@ -39,7 +39,7 @@ class Edit:
 
 def apply_edits(text: str, edits, field: str | None = None) -> str:
     """The text with non-overlapping ``edits`` (offsets in ``text``) applied; everything else kept.
-    ``edits``: :class:`Edit`\ s or their dicts as a row stores them; ``field``: apply only the edits of
+    ``edits``: :class:`Edit` objects or their dicts as a row stores them; ``field``: apply only the edits of
     that field ("context" or "question"); None applies all of them."""
     edits = [Edit(**e) if isinstance(e, dict) else e for e in edits]
     if field is not None:
