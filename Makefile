@@ -22,8 +22,9 @@ $(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml
 
 install: $(VENV)/.installed
 
+# Two workers: each test runs on one thread (tests/conftest.py), so two share 2 cores well.
 test: install
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -n 2 --durations=15 tests
 
 demo: install
 	$(BIN)/python -m pipelines.demo

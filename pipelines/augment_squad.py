@@ -146,6 +146,13 @@ def barrier(world: int) -> None:
         dist.barrier()
 
 
+def shutdown(world: int) -> None:
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.destroy_process_group()
+
+
 def broadcast(value, world: int):
     if world == 1:
         return value
@@ -430,6 +437,7 @@ def run(args) -> int:
     if not hub_mlm and not args.overwrite and finished(out):  # a hub model's commit is compared below
         if rank == 0:
             print(already_complete(out), file=sys.stderr)
+        shutdown(world)
         return 0
     run_started = broadcast(t0, world)
 
@@ -459,10 +467,7 @@ def run(args) -> int:
             if models[name] is not None:
                 models[name]["fingerprint"] = config[f"{name}_fingerprint"]
         summarise(out, args, config, models, n_blocks, world, run_started, t0)
-    if world > 1:
-        import torch.distributed as dist
-
-        dist.destroy_process_group()
+    shutdown(world)
     return 0
 
 

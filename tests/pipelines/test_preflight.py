@@ -44,6 +44,14 @@ def test_augment_squad_unreachable_hub_mlm_fails_within_seconds(tmp_path, sample
     assert not (tmp_path / "aug").exists()
 
 
+def test_augment_squad_missing_mlm_directory_is_one_line(tmp_path, sample_path, capsys):
+    from pipelines.augment_squad import main
+
+    assert main(["--input", str(sample_path), "--mlm", "/nope", "--out", str(tmp_path / "aug")]) == 2
+    assert one_line(capsys.readouterr().err) == "augment-squad: error: --mlm /nope: no such model directory"
+    assert not (tmp_path / "aug").exists()
+
+
 def test_distill_train_names_each_missing_model(tmp_path, sample_path, capsys):
     from pipelines.distill_train import main
 
