@@ -22,9 +22,10 @@ $(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml
 
 install: $(VENV)/.installed
 
-# Two workers: each test runs on one thread (tests/conftest.py), so two share 2 cores well.
+# Two workers: each test runs on one thread (tests/conftest.py), so two share 2 cores well; an idle
+# worker takes tests queued for the other (worksteal), so the slow subprocess tests do not end up in one queue.
 test: install
-	$(BIN)/python -m pytest -q -n 2 --durations=15 tests
+	$(BIN)/python -m pytest -q -n 2 --dist worksteal --durations=15 tests
 
 demo: install
 	$(BIN)/python -m pipelines.demo
