@@ -17,7 +17,7 @@ import json
 import sys
 from pathlib import Path
 
-from augment import hub
+from augment import hub, outdir
 from augment.errors import ConfigError, InputError
 
 PROG = "squad-eval"
@@ -74,6 +74,11 @@ def validate(args) -> None:
                         f"({args.max_length})")
     if args.limit is not None and args.limit < 1:
         problems.append(f"--limit must be at least 1, got {args.limit}")
+    out = Path(args.out)  # written at the end: found unwritable now, not after the evaluation
+    out_problem = (f"--out {args.out}: a directory; name a file such as eval.json" if out.is_dir()
+                   else outdir.out_problem("--out", out.parent))
+    if out_problem:
+        problems.append(out_problem)
     # A missing directory, or (offline) a hub id that is not cached: one line within seconds.
     problems += hub.model_problems([("--model", args.model)], hub.CLI_FIXES)
     if args.device == "cuda":

@@ -106,6 +106,14 @@ def test_distill_train_unwritable_out_is_one_line(tmp_path, sample_path, tiny_st
     assert "cannot write in" in one_line(capsys.readouterr().err)
 
 
+def test_squad_eval_unwritable_out_stops_before_the_model_loads(tmp_path, sample_path, tiny_student_path,
+                                                                read_only_out, capsys):
+    from pipelines.squad_eval import main
+
+    assert main(["--model", tiny_student_path, "--data", str(sample_path), "--out", str(tmp_path / "e.json")]) == 2
+    assert f"--out {tmp_path}: cannot write in {tmp_path}" in one_line(capsys.readouterr().err)
+
+
 @pytest.mark.parametrize("module", ["pipelines.distill_train", "pipelines.init_student",
                                     "pipelines.augment_squad", "pipelines.squad_eval"])
 def test_help_shows_each_default_once(module, capsys):
