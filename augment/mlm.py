@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from augment.batching import LMStats, plan_batches
+from augment.batching import Batch, LMStats, plan_batches
 from augment.errors import ConfigError
 from augment.segment import Word
 
@@ -234,12 +234,7 @@ class MaskedLMCandidates:
         pass i+1 has been queued, so on a GPU the host never waits for a pass it could overlap.
         """
         results: list[dict[int, list[str]]] = [dict() for _ in items]
-        jobs = []  # (item index, ids, mask positions, sites, words)
-        for k, (text, words, eligible) in enumerate(items):
-            for ids, pos, group in self.plan(text, words, eligible):
-                jobs.append((k, ids, pos, group, words))
-        plan = plan_batches([len(j[1]) for j in jobs], self.batch_size, self.max_batch_tokens,
-                            max_length=self.max_len)
+        jobs, plan = self.batch_plan(items)
         pending = None
         for batch in plan:
             launched = (batch, self._launch([jobs[i] for i in batch.jobs], batch.length))
@@ -254,6 +249,25 @@ class MaskedLMCandidates:
         """``{word index: [candidate, ...]}`` for the single-piece eligible words of one text."""
         return self.candidates_many([(text, words, eligible)])[0]
 
+    def batch_plan(self, items) -> tuple[list[tuple], list[Batch]]:
+        """The sequences of ``items`` (item index, ids, mask positions, sites, words) and their batches.
+        Needs the tokenizer only: what a call would run is known without the model."""
+        jobs = []
+        for k, (text, words, eligible) in enumerate(items):
+            for ids, pos, group in self.plan(text, words, eligible):
+                jobs.append((k, ids, pos, group, words))
+        return jobs, plan_batches([len(j[1]) for j in jobs], self.batch_size, self.max_batch_tokens,
+                                  max_length=self.max_len)
+
+    def dry_run(self, items) -> LMStats:
+        """The counters :meth:`candidates_many` would add for ``items``, without running the model."""
+        stats = LMStats()
+        jobs, plan = self.batch_plan(items)
+        for batch in plan:
+            _count(stats, [jobs[i] for i in batch.jobs], batch.length, self.batch_size)
+        stats.host_transfers = stats.forward_passes  # one copy per pass, by construction
+        return stats
+
     def _launch(self, batch_jobs, length: int):
         """Queue one pass; returns the (M, k) top-k indices on their way to the host."""
         torch = self._torch
@@ -266,32 +280,27 @@ class MaskedLMCandidates:
             ids[r, :len(j[1])] = torch.tensor(j[1])
         # No mask when the batch has no padding: the plain path, as one sequence alone would run.
         # A pad id may also be a real token (some models pad with [UNK]): mark by length, not by value.
+        padded = any(len(j[1]) < length for j in batch_jobs)
         lengths = torch.tensor([len(j[1]) for j in batch_jobs])
-        padded = bool((lengths < length).any())
-        mask = (torch.arange(length)[None, :] < lengths[:, None]).long() if padded else None  # (B, T)
+        keep = torch.arange(length)[None, :] < lengths[:, None]  # (B, T): True at real tokens
         dev = self.device
         non_blocking = dev.startswith("cuda")
-        to = (lambda t: t.to(dev, non_blocking=True).long()) if non_blocking else (lambda t: t)
+        # Pinned host memory: the copies to the GPU are queued behind the running pass, not waited for.
+        to = (lambda t: t.pin_memory().to(dev, non_blocking=True)) if non_blocking else (lambda t: t)
         with torch.inference_mode():
-            logits = self._masked_logits(to(ids), to(mask) if mask is not None else None,
-                                         to(torch.tensor(rows)), to(torch.tensor(cols)))  # (M, V)
+            mask = self._attention_mask(to(keep)) if padded else None
+            logits = self._masked_logits(to(ids), mask, to(torch.tensor(rows)), to(torch.tensor(cols)))  # (M, V)
             # The filter row of each site (bare or after a space), resident on the device: (M, V) bool.
             valid = self._valid[to(torch.tensor(spaced))]
             k = min(self.top_k + 4, logits.shape[1])  # room for the word itself in other spellings
             top = torch.topk(logits.masked_fill_(~valid, float("-inf")), k, dim=1).indices  # (M, k)
             host = top.to("cpu", non_blocking=non_blocking)  # the pass's one device-to-host copy
+            self.stats.host_transfers += 1
         done = None
         if non_blocking:
             done = torch.cuda.Event()
             done.record()
-        st = self.stats
-        st.forward_passes += 1
-        st.sequences += len(batch_jobs)
-        st.masked_sites += len(rows)
-        st.tokens += int(lengths.sum())
-        st.padded_tokens += len(batch_jobs) * length
-        st.capacity += self.batch_size
-        st.host_transfers += 1
+        _count(self.stats, batch_jobs, length, self.batch_size)
         return host, done, spaced
 
     def _collect(self, batch, launched, jobs, results) -> None:
@@ -305,6 +314,17 @@ class MaskedLMCandidates:
             for site in group:
                 results[k][site.word_index] = self._top_words(top[m], spaced[m], words[site.word_index].text)
                 m += 1
+
+    def _attention_mask(self, keep):
+        """The model's attention mask for a padded batch, from ``keep`` (B, T) on the device.
+
+        transformers checks a 2D mask for padding with ``mask.all()``: a device-to-host sync per pass
+        that makes the host wait for the previous pass. A 4D boolean mask, the one it would build for
+        scaled-dot-product attention, is used as given, so we pass that where the model uses SDPA."""
+        if getattr(self.model.config, "_attn_implementation", None) == "sdpa":
+            b, t = keep.shape
+            return keep[:, None, None, :].expand(b, 1, t, t)  # (B, 1, T, T): True = attend
+        return keep.long()
 
     def _masked_logits(self, ids, mask, rows, cols):
         torch = self._torch
@@ -322,6 +342,16 @@ class MaskedLMCandidates:
         own = fold(word)  # uncased vocabularies hold "cafe" for "café": that is the word itself
         out = [self.words[i] for i in top.tolist() if valid[i] and fold(self.words[i]) != own]
         return out[:self.top_k]
+
+
+def _count(stats: LMStats, batch_jobs, length: int, batch_size: int) -> None:
+    """One pass's counters, except host copies: those are counted where they are made."""
+    stats.forward_passes += 1
+    stats.sequences += len(batch_jobs)
+    stats.masked_sites += sum(len(j[2]) for j in batch_jobs)
+    stats.tokens += sum(len(j[1]) for j in batch_jobs)
+    stats.padded_tokens += len(batch_jobs) * length
+    stats.capacity += batch_size
 
 
 def vocabulary_after_a_token(tokenizer, n: int) -> list[str]:
