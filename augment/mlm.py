@@ -145,6 +145,8 @@ class MaskedLMCandidates:
         else:  # a whole word is a token that starts a new word after another token
             bare = spaced
         self.words = [p.strip() for p in pieces] + [""] * (n_out - n)
+        # Folded once here, not per candidate per site: on a GPU the host's per-pass work is the limit.
+        self._folded = [fold(w) if ok else "" for w, ok in zip(self.words, bare | spaced)]
         self._valid_host = np.stack([bare, spaced])  # (2, V): row 1 where a space precedes the word
         self._valid = torch.from_numpy(self._valid_host).to(self.device)  # (2, V), resident
 
@@ -340,7 +342,7 @@ class MaskedLMCandidates:
         ones scored -inf), without the word itself in any case or accent."""
         valid = self._valid_host[spaced]
         own = fold(word)  # uncased vocabularies hold "cafe" for "café": that is the word itself
-        out = [self.words[i] for i in top.tolist() if valid[i] and fold(self.words[i]) != own]
+        out = [self.words[i] for i in top.tolist() if valid[i] and self._folded[i] != own]
         return out[:self.top_k]
 
 
