@@ -54,7 +54,7 @@ def _rows(start: np.ndarray, end: np.ndarray, real: np.ndarray) -> tuple[pa.Arra
 
 @torch.no_grad()
 def build(teacher, features, path, batch_size: int = 256, device="cpu", progress=None,
-          autocast_dtype: torch.dtype | None = None, chunk_batches: int = 16) -> Path:
+          autocast_dtype: torch.dtype | None = None, chunk_batches: int = 16, stats: dict | None = None) -> Path:
     """Run ``teacher`` over every window of ``features`` and write the logits to ``path`` in window order.
 
     Windows are read ``chunk_batches * batch_size`` at a time, sorted by length within the chunk and run in
@@ -62,6 +62,8 @@ def build(teacher, features, path, batch_size: int = 256, device="cpu", progress
     so unsorted batches are mostly padding), under ``autocast_dtype`` autocast (bf16/fp16; None: the
     teacher's own precision) with SDPA attention. A writer thread waits for one chunk's logits, puts them
     back in window order and appends them to the Arrow file while the device computes the next chunk.
+    ``stats``, if given, receives ``tokens`` and ``tokens_sq``: the sums of the computed batch lengths and of
+    their squares, per window (for :mod:`augment.distill.flops`).
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -78,6 +80,7 @@ def build(teacher, features, path, batch_size: int = 256, device="cpu", progress
     autocast = (torch.autocast(device.type, dtype=autocast_dtype) if autocast_dtype is not None
                 else contextlib.nullcontext())
     chunk = batch_size * chunk_batches
+    tokens = tokens_sq = 0
     with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, SCHEMA) as writer, \
             ThreadPoolExecutor(max_workers=1) as pool, fast_attention(teacher), autocast:
         pending = None
@@ -91,6 +94,7 @@ def build(teacher, features, path, batch_size: int = 256, device="cpu", progress
             for i in range(0, hi - lo, batch_size):
                 pos = order[i:i + batch_size]                                 # positions within the chunk
                 keep = _kept_columns(mask[pos])
+                tokens, tokens_sq = tokens + len(pos) * keep.stop, tokens_sq + len(pos) * keep.stop ** 2
                 inputs = {k: torch.from_numpy(np.ascontiguousarray(a[pos][:, keep], dtype=np.int64))
                           .to(device, non_blocking=True) for k, a in arrays.items()}
                 out = teacher(**inputs)                                       # queued; nothing waits here
@@ -100,6 +104,8 @@ def build(teacher, features, path, batch_size: int = 256, device="cpu", progress
             pending = pool.submit(_write_chunk, writer, keys[lo:hi], parts, progress)
         if pending is not None:
             pending.result()
+    if stats is not None:
+        stats.update(tokens=tokens, tokens_sq=tokens_sq)
     os.replace(tmp, path)  # a killed run never leaves a half-written cache behind
     return path
 
