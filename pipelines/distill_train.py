@@ -178,6 +178,11 @@ def load_pretrained(kind: str, name: str, trust_remote_code: bool):
         raise ConfigError(f"could not load the {kind} of {name!r}: {first[:200]}") from None
 
 
+def _sig(x: float) -> float:
+    """Four significant digits: TFLOP/s of a tiny CPU model are 1e-5, of a GPU run hundreds."""
+    return float(f"{x:.4g}")
+
+
 # ----------------------------------------------------------------------------- the recipe
 class DistillRecipe:
     """setup() -> run() -> save(); one instance per process."""
@@ -467,7 +472,7 @@ class DistillRecipe:
         world = self.acc.num_processes
         out = {"windows_per_s": round(done["windows"] * world / seconds, 2)}
         if self.cost is not None:
-            out["tflops"] = round(self.cost.flops(done["tokens"], done["tokens_sq"]) * world / seconds / 1e12, 3)
+            out["tflops"] = _sig(self.cost.flops(done["tokens"], done["tokens_sq"]) * world / seconds / 1e12)
         return out
 
     def _summary(self, stage: str, marks: list) -> None:
@@ -488,7 +493,7 @@ class DistillRecipe:
 
         device = torch.cuda.get_device_name(self.acc.device) if self.acc.device.type == "cuda" else "cpu"
         whole = whole or {"windows_per_s": round(windows / max(seconds, 1e-9), 2),
-                          **({"tflops": round(flops / max(seconds, 1e-9) / 1e12, 3)} if flops is not None else {})}
+                          **({"tflops": _sig(flops / max(seconds, 1e-9) / 1e12)} if flops is not None else {})}
         record = {"windows": windows, "seconds": round(seconds, 3), **whole, "device": device}
         if steady is not None:
             record["steady"] = steady
@@ -499,10 +504,10 @@ class DistillRecipe:
         self.metrics({"stage": what, "summary": record})
         line = f"{what}: {windows} windows in {seconds:.1f} s, {whole['windows_per_s']:.1f} windows/s"
         if "tflops" in whole:
-            line += f", {whole['tflops']:.2f} TFLOP/s"
+            line += f", {whole['tflops']:.3g} TFLOP/s"
         if steady is not None:
             line += f"; steady {steady['windows_per_s']:.1f} windows/s" + (
-                f", {steady['tflops']:.2f} TFLOP/s" if "tflops" in steady else "")
+                f", {steady['tflops']:.3g} TFLOP/s" if "tflops" in steady else "")
         if "peak_share" in record:
             line += f" ({100 * record['peak_share']:.1f}% of the {device}'s dense bf16 peak)"
         self.log(line)

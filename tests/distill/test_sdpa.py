@@ -35,3 +35,40 @@ def test_intermediate_losses_unchanged_on_a_fixed_batch(fixed_batch, tiny_teache
     with torch.no_grad():
         out = distiller(fixed_batch, t_hidden, t_scores)
     assert {k: v.item() for k, v in out.items()} == pytest.approx(BEFORE, rel=1e-5)
+
+
+def _inputs(batch):
+    return {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
+
+
+def test_sdpa_and_eager_give_the_same_logits_and_prediction_loss(fixed_batch, tiny_teacher_path,
+                                                                 tiny_student_path):
+    from augment.distill import PredictionLoss
+
+    results = {}
+    for impl in ("eager", "sdpa"):
+        teacher = AutoModelForQuestionAnswering.from_pretrained(tiny_teacher_path, attn_implementation=impl).eval()
+        student = AutoModelForQuestionAnswering.from_pretrained(tiny_student_path, attn_implementation=impl).eval()
+        with torch.no_grad():
+            t, s = teacher(**_inputs(fixed_batch)), student(**_inputs(fixed_batch))
+        loss = PredictionLoss(temperature=2.0, distill_weight=0.5)(
+            s.start_logits, s.end_logits, 20 * t.start_logits, 20 * t.end_logits, fixed_batch["context_mask"],
+            fixed_batch["start_positions"], fixed_batch["end_positions"])
+        results[impl] = (s.start_logits, s.end_logits, {k: v.item() for k, v in loss.items()})
+    real = fixed_batch["attention_mask"].bool()
+    for eager, sdpa in zip(results["eager"][:2], results["sdpa"][:2]):
+        torch.testing.assert_close(sdpa[real], eager[real], atol=1e-5, rtol=1e-5)
+    assert results["sdpa"][2] == pytest.approx(results["eager"][2], rel=1e-5)
+
+
+def test_teacher_captures_only_the_mapped_layers(fixed_batch, tiny_teacher_path):
+    from augment.distill.attention_capture import attention_modules
+
+    teacher = AutoModelForQuestionAnswering.from_pretrained(tiny_teacher_path).eval()
+    use_score_attention(teacher)
+    _, every = teacher_intermediates(teacher, fixed_batch)
+    _, mapped = teacher_intermediates(teacher, fixed_batch, layers=[1, 3])
+    assert sorted(every) == [0, 1, 2, 3] and sorted(mapped) == [1, 3]
+    for layer in (1, 3):
+        torch.testing.assert_close(mapped[layer], every[layer])
+    assert not any(hasattr(m, "_tinyaug_score_sink") for m in attention_modules(teacher))  # nothing left behind
