@@ -98,7 +98,14 @@ def build(teacher, features, path, batch_size: int = 256, device="cpu", progress
                 inputs = {k: torch.from_numpy(np.ascontiguousarray(a[pos][:, keep], dtype=np.int64))
                           .to(device, non_blocking=True) for k, a in arrays.items()}
                 out = teacher(**inputs)                                       # queued; nothing waits here
-                parts.append((pos, out.start_logits, out.end_logits, mask[pos][:, keep].astype(bool)))
+                start, end, ready = out.start_logits.float(), out.end_logits.float(), None
+                if device.type == "cuda":
+                    # Copied to pinned host memory in stream order; the writer waits on this batch's event
+                    # only (a plain .cpu() in the writer would also wait for everything queued after it).
+                    start, end = start.to("cpu", non_blocking=True), end.to("cpu", non_blocking=True)
+                    ready = torch.cuda.Event()
+                    ready.record()
+                parts.append((pos, start, end, ready, mask[pos][:, keep].astype(bool)))
             if pending is not None:
                 pending.result()  # at most one chunk waits for the writer: bounded memory
             pending = pool.submit(_write_chunk, writer, keys[lo:hi], parts, progress)
@@ -126,10 +133,12 @@ def _write_chunk(writer, keys: list[str], parts, progress) -> None:
     start = np.zeros((n, width), np.float32)
     end = np.zeros((n, width), np.float32)
     real = np.zeros((n, width), bool)
-    for pos, s, e, m in parts:
+    for pos, s, e, ready, m in parts:
+        if ready is not None:
+            ready.synchronize()  # blocks this thread, not the one queueing work, until the batch is on the host
         w = m.shape[1]
-        start[pos, :w] = s.float().cpu().numpy()   # (b, w): blocks this thread until the batch is done
-        end[pos, :w] = e.float().cpu().numpy()
+        start[pos, :w] = s.numpy()   # (b, w)
+        end[pos, :w] = e.numpy()
         real[pos, :w] = m
     s_col, e_col = _rows(start, end, real)
     writer.write_batch(pa.record_batch([pa.array(keys), s_col, e_col], schema=SCHEMA))
