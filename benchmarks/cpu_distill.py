@@ -101,7 +101,8 @@ def main(argv=None) -> int:
             print(json.dumps({"code": str(code), **r}), flush=True)
     summary = {code: {k: statistics.median(r[k] for r in runs) for k in runs[0]} for code, runs in results.items()}
     (out / "results.json").write_text(json.dumps({"runs": results, "median": summary}, indent=2))
-    print("| code | wall s | setup s | intermediate s | teacher cache s | prediction s |\n|---|---:|---:|---:|---:|---:|")
+    print("| code | wall s | setup s | intermediate s | teacher cache s | prediction s |")
+    print("|---|---:|---:|---:|---:|---:|")
     for code, m in summary.items():
         print(f"| {code} | {m['wall_s']:.1f} | {m['setup']:.1f} | {m['intermediate']:.1f} | "
               f"{m['teacher_cache']:.1f} | {m['prediction']:.1f} |")

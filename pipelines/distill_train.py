@@ -85,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-batch-size", type=int, default=256,
                    help="windows per batch when caching the teacher's logits (forward only, so larger than training's)")
     p.add_argument("--compile", action="store_true",
-                   help="torch.compile the student and the teacher (every batch then padded to --max-length: one shape)")
+                   help="torch.compile the student and the teacher (every batch then padded to --max-length: "
+                        "one shape)")
     p.add_argument("--tokenize-workers", type=int,
                    help="processes for tokenising into windows (default: the machine's cores, at most 8, for "
                         "inputs of over 2,000 examples; 1 for smaller ones, where starting processes costs more)")
@@ -487,9 +488,9 @@ class DistillRecipe:
 
     def report(self, what: str, windows: int, seconds: float, flops: float | None, steady=None, whole=None):
         """One line on stderr and a ``summary`` record in metrics.jsonl: windows/s, TFLOP/s, share of peak."""
-        from augment.distill.flops import peak_tflops
-
         import torch
+
+        from augment.distill.flops import peak_tflops
 
         device = torch.cuda.get_device_name(self.acc.device) if self.acc.device.type == "cuda" else "cpu"
         whole = whole or {"windows_per_s": round(windows / max(seconds, 1e-9), 2),
