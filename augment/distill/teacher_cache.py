@@ -89,10 +89,8 @@ def build(teacher, features, path, batch_size: int = 256, device="cpu", progress
             rows = table[lo:hi]
             arrays = {k: np.asarray(rows[k]) for k in cols}              # (c, L) each
             mask = arrays["attention_mask"]
-            order = np.argsort(mask.sum(1), kind="stable")
             parts = []
-            for i in range(0, hi - lo, batch_size):
-                pos = order[i:i + batch_size]                                 # positions within the chunk
+            for pos in _length_batches(mask.sum(1), batch_size):              # positions within the chunk
                 keep = _kept_columns(mask[pos])
                 tokens, tokens_sq = tokens + len(pos) * keep.stop, tokens_sq + len(pos) * keep.stop ** 2
                 inputs = {k: torch.from_numpy(np.ascontiguousarray(a[pos][:, keep], dtype=np.int64))
@@ -115,6 +113,21 @@ def build(teacher, features, path, batch_size: int = 256, device="cpu", progress
         stats.update(tokens=tokens, tokens_sq=tokens_sq)
     os.replace(tmp, path)  # a killed run never leaves a half-written cache behind
     return path
+
+
+def _length_batches(lengths: np.ndarray, batch_size: int, min_batch: int = 16) -> list[np.ndarray]:
+    """Positions sorted by length, cut into batches of at most ``batch_size``; a batch of at least
+    ``min_batch`` windows also ends before a window 1.5 times as long as its shortest, so a small input
+    (one batch's worth) is not padded to its longest window throughout."""
+    order = np.argsort(lengths, kind="stable")
+    out, start = [], 0
+    for i in range(1, len(order) + 1):
+        size = i - start
+        if i == len(order) or size == batch_size or (
+                size >= min_batch and lengths[order[i]] > 1.5 * max(lengths[order[start]], 1)):
+            out.append(order[start:i])
+            start = i
+    return out
 
 
 def _kept_columns(mask: np.ndarray, multiple: int = 8) -> slice:
