@@ -260,7 +260,7 @@ class BlockJob:
         self.n_pending_paras = 0
         self.timers, self.timers_at_start = timers, dict(timers)  # this block's share: the difference
         self.meta = {"block": k, "paragraphs": 0, "read": 0, "rejected": Counter(), "rejects": [],
-                     "candidates": Counter(), "dropped_duplicates": 0, "protected_words": 0,
+                     "candidates": Counter(), "protected_words": 0,
                      "run_started": run_started, "started": time.time()}
 
     def add(self, examples: list[dict], rejects: list[dict], n_read: int) -> int:
@@ -282,7 +282,6 @@ class BlockJob:
         self.timers["augment"] += time.perf_counter() - t
         texts = [ex["context"] for ex in examples] + [ex["question"] for ex in examples if self.args.augment_question]
         self.meta["candidates"] += count_candidates(self.aug, texts)  # for the report: rows keep no candidates
-        self.meta["dropped_duplicates"] += sum(self.args.multiplier - len(vs) for vs in variants)
         self.meta["protected_words"] += self.aug.protected_words(examples)
         rows = []
         for ex, vs in zip(examples, variants):
@@ -301,6 +300,9 @@ class BlockJob:
         self.timers["write"] += time.perf_counter() - t
         spent = {k: v - self.timers_at_start.get(k, 0.0) for k, v in self.timers.items()}
         self.meta.update(info, seconds=time.time() - self.meta["started"], timers=spent)
+        # Rows an example did not get: --variant-draw independent drops draws that repeat (0 otherwise).
+        per_example = self.args.multiplier + int(self.args.include_original)
+        self.meta["dropped_duplicates"] = (self.meta["read"] - len(self.meta["rejects"])) * per_example - info["rows"]
         manifest.write_record(self.out, self.k, self.meta)
         return self.meta, n
 
