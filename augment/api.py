@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from augment import hub
 from augment.errors import ConfigError
 from augment.glove import GloveNeighbours, load_glove
 from augment.mlm import MaskedLMCandidates
@@ -26,6 +27,9 @@ from augment.spans import apply_edits, move_spans
 from augment.validate import validate_example
 
 POLICIES = ("keep", "replace")
+API_FIXES = ("use Augmenter(mlm=None) for GloVe-only augmentation, or Augmenter(mlm='path/to/model') with a "
+             "local masked LM directory, or download the model once with network access and set "
+             "HF_HUB_OFFLINE=1 to use the cached copy")
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,9 @@ class Augmenter:
         if isinstance(mlm, MaskedLMCandidates) or mlm is None:
             self.mlm = mlm
         elif isinstance(mlm, str):
+            problems = hub.model_problems([("mlm", mlm)], fixes=API_FIXES, name="Augmenter({option}={spec!r})")
+            if problems:  # offline, a hub id would cost ~45 s of retries and end in transformers' OSError
+                raise ConfigError("; ".join(problems))
             self.mlm = None if mlm.lower() == "none" else MaskedLMCandidates.from_pretrained(
                 mlm, top_k=top_k, mode=mlm_mode, batch_size=batch_size, mask_rate=mask_rate,
                 device=device, dtype=dtype, trust_remote_code=trust_remote_code)

@@ -5,6 +5,15 @@
     'The speedy fox'
     >>> shift_offset(10, e)          # "fox" moves one character right
     11
+
+A row's ``edits`` are stored as dicts (Arrow has no dataclasses); they apply as they are, and ``field``
+picks the context's or the question's:
+
+    >>> stored = [{"field": "context", "start": 4, "end": 9, "original": "quick", "replacement": "fast",
+    ...            "source": "glove"}, {"field": "question", "start": 0, "end": 3, "original": "Who",
+    ...            "replacement": "What", "source": "mlm"}]
+    >>> apply_edits("The quick fox", stored, field="context")
+    'The fast fox'
 """
 from __future__ import annotations
 
@@ -28,8 +37,13 @@ class Edit:
                 "replacement": self.replacement, "source": self.source}
 
 
-def apply_edits(text: str, edits) -> str:
-    """The text with non-overlapping ``edits`` (offsets in ``text``) applied; everything else kept."""
+def apply_edits(text: str, edits, field: str | None = None) -> str:
+    """The text with non-overlapping ``edits`` (offsets in ``text``) applied; everything else kept.
+    ``edits``: :class:`Edit` objects or their dicts as a row stores them; ``field``: apply only the edits of
+    that field ("context" or "question"); None applies all of them."""
+    edits = [Edit(**e) if isinstance(e, dict) else e for e in edits]
+    if field is not None:
+        edits = [e for e in edits if e.field == field]
     parts, pos = [], 0
     for e in sorted(edits, key=lambda e: e.start):
         if e.start < pos:

@@ -102,7 +102,9 @@ def _articles(path) -> Iterator[tuple[int, object]]:
     def fail(pos, msg):
         line = text.count("\n", 0, pos) + 1
         col = pos - (text.rfind("\n", 0, pos) + 1) + 1
-        raise InputError(f"{path}: invalid JSON at line {line} column {col}: {msg}")
+        ends = pos >= len(text.rstrip()) or msg.startswith("Unterminated string")
+        raise InputError(f"{path}: invalid JSON at line {line} column {col}: {json_message(msg)}"
+                         + ("; the file ends before it is complete (truncated?)" if ends else ""))
 
     def ws(pos):
         while pos < len(text) and text[pos] in " \t\r\n":
@@ -217,7 +219,8 @@ def read_jsonl(path) -> Iterator[dict]:
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as e:
-                raise InputError(f"{path}: invalid JSON on line {lineno} column {e.colno}: {e.msg}") from None
+                raise InputError(f"{path}: invalid JSON on line {lineno} column {e.colno}: "
+                                 f"{json_message(e.msg)}") from None
             if not isinstance(row, dict):
                 raise InputError(f"{path}: line {lineno} is {type(row).__name__}, expected an object")
             if first:
@@ -295,10 +298,20 @@ def read_saved_dataset(path, split: str = "train") -> Iterator[dict]:
         yield normalize_row(row, f"{path}: row {i}")
 
 
+def json_message(msg: str) -> str:
+    """The json module's message as a whole phrase: some end in "at", meant to be followed by the
+    position ("Unterminated string starting at"), which our messages give before them."""
+    return msg[:-3] + " here" if msg.endswith(" at") else msg
+
+
 def read_hub(name: str, split: str = "train") -> Iterator[dict]:
     """Rows of a hub dataset (``squad_v2`` by default). Needs the network or a warm cache."""
     import datasets
 
+    from augment import hub
+
+    if not hub.is_offline() and not hub.hub_reachable():
+        hub.go_offline()  # a cached copy loads at once; a missing one fails now, not after ~40 s of retries
     try:
         ds = datasets.load_dataset(name, split=split)
     except Exception as e:  # the hub raises many types when offline; all mean the same to a user

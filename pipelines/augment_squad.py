@@ -30,12 +30,13 @@ from datetime import datetime, timedelta, timezone
 from itertools import chain
 from pathlib import Path
 
-from augment import __version__, manifest
+from augment import __version__, hub, manifest, outdir
 from augment.errors import ConfigError, InputError, InvalidExample
 from augment.report.candidates import count_candidates, merge_counts
 from augment.shards import ShardWriter, atomic_write_json, write_dataset_files
 from augment.squad_io import fingerprint, iter_rows
 from augment.validate import validate_example
+from pipelines.cli import DefaultsOnce
 
 PROG = "augment-squad"
 CHUNK_PARAGRAPHS = 32  # paragraphs per augment_batch call: the masked LM batches across them
@@ -46,13 +47,17 @@ OUTPUT_OPTIONS = ("input", "split", "multiplier", "mlm", "glove", "top_k", "repl
                   "shard_rows", "dtype", "stopwords", "variant_draw", "keep_question_words")
 
 
+MLM_FIXES = ("pass a local model directory (--mlm PATH) or --mlm none (GloVe only, no model), or download "
+             "the model once with network access and run with HF_HUB_OFFLINE=1 to use the cached copy")
+
+
 class CliError(Exception):
     """A problem the user can fix; printed as one line, exit code 2."""
 
 
 # -- options --------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=PROG, formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    p = argparse.ArgumentParser(prog=PROG, formatter_class=DefaultsOnce,
                                 description="Augment SQuAD 2.0 TinyBERT-style (masked-LM and GloVe word "
                                             "replacement) with char-exact answer spans, into Arrow shards "
                                             "that datasets.load_from_disk(OUT) reads.")
@@ -118,14 +123,11 @@ def check_options(args) -> None:
         problems.append("--mlm none with --glove none: no candidates at all; keep one of them")
     if args.glove not in ("default", "none") and not Path(args.glove).exists():
         problems.append(f"--glove {args.glove}: no such file; use 'default', 'none' or a vectors file")
-    looks_local = args.mlm.startswith((".", "/", "~")) or args.mlm.count("/") > 1
-    if args.mlm.lower() != "none" and looks_local and not Path(args.mlm).exists():
-        problems.append(f"--mlm {args.mlm}: no such directory; use a model id, a saved model or 'none'")
-    out = Path(args.out)
-    nearest = next((p for p in (out, *out.parents) if p.exists()), None)
-    if nearest is not None and not nearest.is_dir():
-        problems.append(f"--out {args.out}: {'it' if nearest == out else nearest} is a file, not a directory; "
-                        "name a new or existing directory")
+    out_problem = outdir.out_problem("--out", args.out)
+    if out_problem:
+        problems.append(out_problem)
+    # Last: the hub is probed (a few seconds at most) only when a hub --mlm is asked for.
+    problems += hub.model_problems([("--mlm", args.mlm)], fixes=MLM_FIXES)
     if args.device == "cuda" or args.dtype == "float16":
         import torch
 
@@ -154,6 +156,13 @@ def barrier(world: int) -> None:
         import torch.distributed as dist
 
         dist.barrier()
+
+
+def shutdown(world: int) -> None:
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.destroy_process_group()
 
 
 def broadcast(value, world: int):
@@ -402,6 +411,7 @@ def augment_blocks(out: Path, rows, aug, args, rank: int, world: int, run_starte
     bar = tqdm(total=count_rows(args) if show else None, unit="ex", disable=not show, dynamic_ncols=True)
     per_example = args.multiplier + int(args.include_original)
     job, n_blocks, written, t_run = None, 0, 0, time.perf_counter()
+    queued = 0  # rows of this run's paragraphs so far: the bar's rate is live, not per finished chunk
 
     def close(job):
         nonlocal written
@@ -418,7 +428,8 @@ def augment_blocks(out: Path, rows, aug, args, rank: int, world: int, run_starte
                 n_blocks = k + 1
             if job is not None:
                 written += job.add(examples, rejects, n_read)
-                bar.set_postfix_str(f"{written / max(time.perf_counter() - t_run, 1e-9):.1f} rows/s",
+                queued += per_example * len(examples)
+                bar.set_postfix_str(f"{queued / max(time.perf_counter() - t_run, 1e-9):.1f} rows/s",
                                     refresh=False)
             bar.update(n_read)
         if n_blocks == 0 and rank == 0 and not manifest.is_complete(out, 0):  # empty input: one empty shard
@@ -447,6 +458,11 @@ def run(args) -> int:
     hub_mlm = args.mlm.lower() != "none" and not local_mlm(args)
     # Refuse a changed configuration before a model loads; a hub model's commit is known only after.
     check_out(out, config, args.overwrite, world, ignore=("mlm_fingerprint",) if hub_mlm else ())
+    if not hub_mlm and not args.overwrite and finished(out):  # a hub model's commit is compared below
+        if rank == 0:
+            print(already_complete(out), file=sys.stderr)
+        shutdown(world)
+        return 0
     run_started = broadcast(t0, world)
 
     from augment.mlm import resolve_device
@@ -458,12 +474,14 @@ def run(args) -> int:
     if hub_mlm:
         config["mlm_fingerprint"] = hub_fingerprint(aug, args)
     fresh = args.overwrite or not (out / manifest.PROGRESS / "config.json").exists()
+    made = outdir.missing_dirs(out)
     prepare_out(out, config, args.overwrite, rank, world)  # only now: a failed load must not block a rerun
     try:
         n_blocks = augment_blocks(out, rows, aug, args, rank, world, run_started)
     except BaseException:  # a bad record under --strict, a bad line mid-file, Ctrl-C
         if fresh and world == 1:  # a first run that completed no shard leaves nothing to resume
             manifest.discard_unstarted(out)
+            outdir.remove_empty(made)
         raise
 
     barrier(world)  # every shard is in place past this point
@@ -477,11 +495,23 @@ def run(args) -> int:
             from augment.report.augment_page import write_report
 
             print(f"{PROG}: wrote {write_report(out)}", file=sys.stderr)
-    if world > 1:
-        import torch.distributed as dist
-
-        dist.destroy_process_group()
+    shutdown(world)
     return 0
+
+
+def finished(out: Path) -> bool:
+    """Whether ``out`` holds a finished run: its manifest, and every shard it lists still complete."""
+    try:
+        shards = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["shards"]
+    except (OSError, ValueError, KeyError):
+        return False
+    return all(manifest.is_complete(out, k) for k in range(len(shards)))
+
+
+def already_complete(out: Path) -> str:
+    counts = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["counts"]
+    return (f"{PROG}: {out} is already complete ({counts['written']} rows from {counts['read']} examples); "
+            "nothing to do (--overwrite starts afresh)")
 
 
 def summarise(out: Path, args, config: dict, models: dict, n_blocks: int, world: int,
@@ -494,6 +524,9 @@ def summarise(out: Path, args, config: dict, models: dict, n_blocks: int, world:
     write_dataset_files(out, [r["file"] for r in records], fingerprint=config["input_fingerprint"],
                         description=f"{PROG} {__version__}: TinyBERT-style augmentation of {args.input}")
     this_run = [r for r in records if r["run_started"] == run_started]
+    if not this_run and (out / "manifest.json").exists():  # a rerun of a finished job: keep its manifest
+        print(already_complete(out), file=sys.stderr)
+        return
     wall, rows_run, counts = time.time() - t0, sum(r["rows"] for r in this_run), manifest.counts(records)
     atomic_write_json(out / "manifest.json", {
         "tool": PROG, "version": __version__, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -25,6 +25,8 @@ from contextlib import nullcontext
 from datetime import timedelta
 from pathlib import Path
 
+from augment import hub, outdir
+from pipelines.cli import DefaultsOnce
 from augment.errors import ConfigError, InputError
 
 PROG = "distill-train"
@@ -44,8 +46,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog=PROG, description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = _Parser(prog=PROG, description=__doc__.split("\n\n")[0], formatter_class=DefaultsOnce)
     p.add_argument("--data", nargs="+", required=True, metavar="SRC",
                    help="augment-squad output directories and/or SQuAD JSON/JSONL files, directories, hub ids")
     p.add_argument("--prediction-data", nargs="+", metavar="SRC",
@@ -147,7 +148,6 @@ def validate(args) -> None:
             problems.append(f"--{opt.replace('_', '-')} must be > 0, got {getattr(args, opt)}")
     if not 0 <= args.embedding_dropout < 1:
         problems.append(f"--embedding-dropout must be in [0, 1), got {args.embedding_dropout}")
-    # Models are not checked here: "org/name" is a hub id unless such a directory exists, as in transformers.
     if args.prediction_data and args.stage == "intermediate":
         problems.append("--prediction-data is the data of the prediction stage; --stage intermediate has none")
     for src in [*args.data, *(args.prediction_data or []), *([args.eval] if args.eval else [])]:
@@ -169,9 +169,14 @@ def validate(args) -> None:
         if changed:
             problems.append("--resume with different options than the run in --out: " + ", ".join(
                 f"--{k.replace('_', '-')} {old[k]!r} -> {getattr(args, k)!r}" for k in changed))
+    out_problem = outdir.out_problem("--out", args.out)
+    if out_problem:
+        problems.append(out_problem)
     from augment.report.tracking import check_available
 
     problems += filter(None, [check_available(args.report_to)])
+    # Last, since a hub id costs a probe of the hub (a few seconds at most, and only offline).
+    problems += hub.model_problems([("--teacher", args.teacher), ("--student", args.student)], hub.CLI_FIXES)
     if problems:
         raise ConfigError("; ".join(problems))
 
@@ -545,8 +550,13 @@ def main(argv=None) -> int:
     try:
         validate(args)
         recipe = DistillRecipe(args)
+        made = outdir.missing_dirs(args.out)
         Path(args.out).mkdir(parents=True, exist_ok=True)
-        recipe.setup()
+        try:
+            recipe.setup()
+        except BaseException:  # nothing written yet: leave no empty --out that looks like a run
+            outdir.remove_empty(made)
+            raise
         if recipe.main and not args.resume:
             import transformers
 

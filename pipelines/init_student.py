@@ -14,6 +14,9 @@ import argparse
 import re
 import sys
 
+from augment import hub, outdir
+from pipelines.cli import DefaultsOnce
+
 LAYER_KEY = re.compile(r"(?<=\.layer\.)(\d+)(?=\.)")
 DEPTH_ATTRS = ("num_hidden_layers", "n_layers", "num_layers")
 
@@ -57,7 +60,7 @@ def build_student(teacher, n_layers: int, pick: str = "lower"):
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="init-student", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                formatter_class=DefaultsOnce)
     p.add_argument("--teacher", required=True, help="model id or directory to take layers from")
     p.add_argument("--layers", type=int, required=True, help="number of layers of the student")
     p.add_argument("--pick", default="lower", choices=["lower", "uniform"],
@@ -65,6 +68,11 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True, help="directory to save the student (model and tokenizer)")
     p.add_argument("--trust-remote-code", action="store_true", help="allow code from the model repository")
     args = p.parse_args(argv)
+    problems = [x for x in [outdir.out_problem("--out", args.out)] if x]
+    problems += hub.model_problems([("--teacher", args.teacher)], hub.CLI_FIXES)
+    if problems:  # before anything loads
+        print(f"init-student: error: {'; '.join(problems)}", file=sys.stderr)
+        return 2
     try:
         from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 

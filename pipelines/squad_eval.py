@@ -15,10 +15,10 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import os
 import sys
 from pathlib import Path
 
+from augment import hub, outdir
 from augment.errors import ConfigError, InputError
 
 PROG = "squad-eval"
@@ -77,13 +77,13 @@ def validate(args) -> None:
                         f"({args.max_length})")
     if args.limit is not None and args.limit < 1:
         problems.append(f"--limit must be at least 1, got {args.limit}")
-    model = Path(args.model)
-    looks_local = model.exists() or os.sep in args.model or args.model.startswith(".")
-    if looks_local and not model.is_dir():
-        problems.append(f"--model {args.model}: no such model directory")
-    elif looks_local and not (model / "config.json").exists():
-        problems.append(f"--model {args.model}: no config.json; expected a directory written by "
-                        "save_pretrained (model and tokenizer)")
+    out = Path(args.out)  # written at the end: found unwritable now, not after the evaluation
+    out_problem = (f"--out {args.out}: a directory; name a file such as eval.json" if out.is_dir()
+                   else outdir.out_problem("--out", out.parent))
+    if out_problem:
+        problems.append(out_problem)
+    # A missing directory, or (offline) a hub id that is not cached: one line within seconds.
+    problems += hub.model_problems([("--model", args.model)], hub.CLI_FIXES)
     if args.device == "cuda":
         import torch
 

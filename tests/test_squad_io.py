@@ -34,8 +34,11 @@ def test_jsonl_and_saved_dataset_roundtrip(tmp_path, sample_rows):
 def test_malformed_files_name_file_and_position(tmp_path, sample_path):
     trunc = tmp_path / "trunc.json"
     trunc.write_text(sample_path.read_text()[:5000])
-    with pytest.raises(InputError, match=r"trunc.json: invalid JSON at line \d+ column \d+"):
+    with pytest.raises(InputError, match=r"trunc.json: invalid JSON at line \d+ column \d+") as e:
         list(iter_rows(trunc))
+    # A whole sentence, not json's "Unterminated string starting at" cut before its position:
+    assert str(e.value).endswith(": Unterminated string starting here; the file ends before it is complete "
+                                 "(truncated?)")
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"data": [{"title": "x", "paragraphs": [{"qas": []}]}]}))
     with pytest.raises(InputError, match=r"data\[0\].paragraphs\[0\]: missing key 'context'"):

@@ -33,13 +33,21 @@ def weights(out):
     return load_file(str(out / "student" / "model.safetensors"))
 
 
-def test_resume_after_sigkill_is_bit_exact(tmp_path, sample_path, tiny_teacher_path, tiny_student_path):
-    cmd = [sys.executable, "-m", "pipelines.distill_train"]
-    whole, cut = tmp_path / "whole", tmp_path / "cut"
-    subprocess.run(cmd + argv(sample_path, tmp_path, tiny_teacher_path, tiny_student_path, whole),
+@pytest.fixture(scope="module")
+def whole_run(tmp_path_factory, sample_path, tiny_teacher_path, tiny_student_path) -> Path:
+    """The uninterrupted run every resumed run must match, made once for the module's three resume tests.
+    Its folder also holds the windows and teacher-logit caches that those runs reuse."""
+    tmp = tmp_path_factory.mktemp("distill_whole")
+    subprocess.run([sys.executable, "-m", "pipelines.distill_train",
+                    *argv(sample_path, tmp, tiny_teacher_path, tiny_student_path, tmp / "whole")],
                    check=True, env=env(), cwd=REPO, capture_output=True)
+    return tmp
 
-    proc = subprocess.Popen(cmd + argv(sample_path, tmp_path, tiny_teacher_path, tiny_student_path, cut),
+
+def test_resume_after_sigkill_is_bit_exact(whole_run, tmp_path, sample_path, tiny_teacher_path, tiny_student_path):
+    cmd = [sys.executable, "-m", "pipelines.distill_train"]
+    whole, cut = whole_run / "whole", tmp_path / "cut"
+    proc = subprocess.Popen(cmd + argv(sample_path, whole_run, tiny_teacher_path, tiny_student_path, cut),
                             env=env(), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while not list((cut / "checkpoints").glob("*/state.json")) and proc.poll() is None and time.time() < deadline:
@@ -48,7 +56,7 @@ def test_resume_after_sigkill_is_bit_exact(tmp_path, sample_path, tiny_teacher_p
     assert proc.wait() == -signal.SIGKILL, "the run finished before it could be killed"
     assert not (cut / "student").exists()
 
-    done = subprocess.run(cmd + argv(sample_path, tmp_path, tiny_teacher_path, tiny_student_path, cut, "--resume"),
+    done = subprocess.run(cmd + argv(sample_path, whole_run, tiny_teacher_path, tiny_student_path, cut, "--resume"),
                           env=env(), cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "resuming from" in done.stderr
@@ -58,14 +66,12 @@ def test_resume_after_sigkill_is_bit_exact(tmp_path, sample_path, tiny_teacher_p
 
 
 @pytest.mark.parametrize("resume_from", ["0-intermediate-step00000010", "1-prediction-step00000004"])
-def test_resume_from_any_checkpoint_is_bit_exact(tmp_path, sample_path, tiny_teacher_path, tiny_student_path,
-                                                 resume_from):
+def test_resume_from_any_checkpoint_is_bit_exact(whole_run, tmp_path, sample_path, tiny_teacher_path,
+                                                 tiny_student_path, resume_from):
     """The end of the intermediate stage (the next stage starts from the saved RNG streams) and the middle
     of the prediction stage: each resumed run must end with the weights of the uninterrupted one."""
     cmd = [sys.executable, "-m", "pipelines.distill_train"]
-    whole = tmp_path / "whole"
-    subprocess.run(cmd + argv(sample_path, tmp_path, tiny_teacher_path, tiny_student_path, whole),
-                   check=True, env=env(), cwd=REPO, capture_output=True)
+    whole = whole_run / "whole"
     cut = tmp_path / "cut"
     shutil.copytree(whole, cut)
     shutil.rmtree(cut / "student")
@@ -73,7 +79,7 @@ def test_resume_from_any_checkpoint_is_bit_exact(tmp_path, sample_path, tiny_tea
     assert (cut / "checkpoints" / resume_from).is_dir() and later
     for c in later:  # as if the process had died right after writing resume_from
         shutil.rmtree(c)
-    done = subprocess.run(cmd + argv(sample_path, tmp_path, tiny_teacher_path, tiny_student_path, cut, "--resume"),
+    done = subprocess.run(cmd + argv(sample_path, whole_run, tiny_teacher_path, tiny_student_path, cut, "--resume"),
                           env=env(), cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"resuming from {cut / 'checkpoints' / resume_from}" in done.stderr

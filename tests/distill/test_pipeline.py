@@ -141,7 +141,7 @@ def test_incompatible_pairs_stop_before_any_weights_load(request, tmp_path, samp
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
-    assert not (out / "checkpoints").exists()
+    assert not out.exists()  # a run that failed before writing anything leaves no empty --out
 
 
 @pytest.mark.parametrize("extra, messages", [
@@ -164,12 +164,17 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path, capsys, sample_path, ex
     assert all(m in err for m in messages)
 
 
-def test_unreachable_hub_model_is_one_line(tmp_path, capsys, sample_path, tiny_student_path):
+def test_unreachable_hub_model_is_one_line(tmp_path, capsys, sample_path, tiny_student_path, monkeypatch):
+    from augment import hub
+
+    monkeypatch.setattr(hub, "is_cached", lambda repo: False)  # as on a machine that never downloaded it
     # The default teacher is a hub id; offline (HF_HUB_OFFLINE=1) it cannot be had.
     rc = main(["--data", str(sample_path), "--out", str(tmp_path / "o"), "--student", tiny_student_path])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1
-    assert "could not load the tokenizer of 'deepset/bert-base-uncased-squad2'" in err
+    assert ("--teacher deepset/bert-base-uncased-squad2: HF_HUB_OFFLINE=1 is set and the model is not in the "
+            "local cache; pass a local model directory (--teacher PATH)") in err
+    assert not (tmp_path / "o").exists()
 
 
 def test_without_a_teacher_the_recorded_weight_is_the_one_used(tmp_path, sample_path, tiny_student_path):

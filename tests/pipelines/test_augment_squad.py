@@ -6,6 +6,7 @@ read-only tests; the others each start their own run and compare with it.
 import copy
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -279,6 +280,17 @@ def test_changed_model_weights_are_refused_on_resume(tmp_path, tiny_mlm_path, sa
     cli(*args, "--overwrite", out=out)
 
 
+def test_rerun_of_a_finished_job_says_it_is_complete(tmp_path, sample_path):
+    args = ["--input", sample_path, "--limit", 5, "--mlm", "none", "--multiplier", 1, "--quiet"]
+    out = tmp_path / "aug"
+    cli(*args, out=out)
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    again = cli(*args, out=out).stderr.strip()
+    assert again == f"augment-squad: {out} is already complete (5 rows from 5 examples); nothing to do " \
+                    "(--overwrite starts afresh)"
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before  # the manifest is kept as it was
+
+
 def test_changed_glove_file_is_refused_on_resume(tmp_path, sample_path, glove_kv):
     vectors = tmp_path / "vectors.txt"
     lines = [f"{w} " + " ".join(f"{x:.4f}" for x in glove_kv[w]) for w in glove_kv.index_to_key[:3000]]
@@ -341,8 +353,10 @@ def test_two_torchrun_processes_write_the_single_process_rows(tmp_path, base_run
 
 
 def test_resume_after_kill_gives_the_uninterrupted_rows(tmp_path, tiny_mlm_path):
-    args = ["--input", SUBSET, "--limit", 400, "--mlm", tiny_mlm_path, "--glove", "none", "--multiplier", 4,
-            "--shard-rows", 60, "--quiet"]
+    # About 20 paragraphs in 7 shards: the kill lands after shard 1 with several shards still to go,
+    # and each of the three runs takes seconds (the masked LM's cost is per paragraph).
+    args = ["--input", SUBSET, "--limit", 150, "--mlm", tiny_mlm_path, "--glove", "none", "--multiplier", 2,
+            "--shard-rows", 30, "--quiet"]
     killed = tmp_path / "killed"
     cmd = [sys.executable, "-m", "pipelines.augment_squad", *map(str, args), "--out", str(killed)]
     proc = subprocess.Popen(cmd, cwd=REPO, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -430,6 +444,8 @@ def test_progress_bar_only_on_a_terminal_without_quiet(tmp_path, sample_path):
     args = ["--input", sample_path, "--limit", 10, "--mlm", "none", "--multiplier", 1]
     rc, shown = cli_on_a_terminal(*args, "--out", tmp_path / "tty")
     assert rc == 0 and "ex/s" in shown and "10/10" in shown  # the bar, with its total
+    # rows/s counts rows as their paragraphs are taken, not when a shard closes (none does here).
+    assert float(re.findall(r"([\d.]+) rows/s", shown.split("augment-squad:")[0])[-1]) > 0
     rc, quiet = cli_on_a_terminal(*args, "--quiet", "--out", tmp_path / "tty-quiet")
     assert rc == 0 and "ex/s" not in quiet and "%|" not in quiet
     assert [line for line in quiet.splitlines() if line.strip()] == [quiet.strip()]  # the summary alone

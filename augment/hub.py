@@ -1,0 +1,131 @@
+"""Where a model comes from, checked in seconds before anything loads: a local directory or a Hugging
+Face Hub id.
+
+Offline, transformers and datasets retry a hub request five times with back-off (about 40-50 s) and
+then raise an error that names neither the option nor a way out. Here:
+
+- a spec that looks like a path (``/x``, ``./x``, ``~/x``, ``a/b/c``, or anything that exists) must be a
+  model directory: ``--teacher /nope: no such model directory``;
+- a hub id is tried against the hub's host in at most :data:`PROBE_SECONDS`. When the host cannot be
+  reached, the process switches to offline mode (so a cached model loads at once instead of after the
+  retries), and an id that is not in the local cache is one line naming the option, the id and the
+  fixes.
+
+    >>> model_problems([("--teacher", "/nope")], fixes=CLI_FIXES)
+    ['--teacher /nope: no such model directory']
+"""
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import threading
+from pathlib import Path
+from urllib.parse import urlsplit
+from urllib.request import getproxies
+
+PROBE_SECONDS = 3.0  # DNS plus a TCP connect; a reachable hub answers in well under a second
+
+
+def looks_local(spec: str) -> bool:
+    """A path rather than a hub id: it exists, starts with '/', '.' or '~', or has more than one '/'
+    (hub ids are ``name`` or ``org/name``)."""
+    return Path(spec).expanduser().exists() or spec.startswith(("/", ".", "~")) or spec.count("/") > 1
+
+
+def local_problem(option: str, spec: str, name: str = "{option} {spec}") -> str | None:
+    """Why the local model directory ``spec`` cannot be loaded, or None (also for a hub id)."""
+    if not looks_local(spec):
+        return None
+    path = Path(spec).expanduser()
+    said = name.format(option=option, spec=spec)
+    if not path.is_dir():
+        return f"{said}: no such model directory"
+    if not (path / "config.json").is_file():
+        return f"{said}: no config.json; expected a directory written by save_pretrained (model and tokenizer)"
+    return None
+
+
+def is_offline() -> bool:
+    from huggingface_hub import constants
+
+    return bool(constants.HF_HUB_OFFLINE)
+
+
+def go_offline() -> None:
+    """Offline mode for this process and its children, as HF_HUB_OFFLINE=1 would have set it at start.
+    huggingface_hub and datasets read the variable once at import, hence the constants as well."""
+    os.environ["HF_HUB_OFFLINE"] = "1"  # read by datasets when it is imported later
+    from huggingface_hub import constants
+
+    constants.HF_HUB_OFFLINE = True
+    loaded = sys.modules.get("datasets.config")  # already imported: set its copy too (no import: ~1 s)
+    if loaded is not None:
+        loaded.HF_HUB_OFFLINE = True
+
+
+def hub_reachable(timeout: float = PROBE_SECONDS) -> bool:
+    """Whether a TCP connection to the hub (or to the HTTPS proxy in use) opens within ``timeout`` s.
+    In a thread, because name resolution takes no timeout of its own."""
+    from huggingface_hub import constants
+
+    url = urlsplit(getproxies().get("https") or constants.ENDPOINT)
+    host, port = url.hostname, url.port or (443 if url.scheme == "https" else 80)
+    result = []
+
+    def connect():
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            result.append(True)
+        except OSError:
+            pass
+
+    worker = threading.Thread(target=connect, daemon=True)
+    worker.start()
+    worker.join(timeout)
+    return bool(result)
+
+
+def is_cached(repo_id: str) -> bool:
+    """Whether the local hub cache holds ``repo_id``'s config.json (what every model load reads first)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
+    except ValueError:  # not a valid repo id at all
+        return False
+
+
+def model_problems(models, fixes: str, probe=hub_reachable, name: str = "{option} {spec}") -> list[str]:
+    """One line per ``(option, spec)`` in ``models`` that cannot be loaded (``spec`` None or 'none' is
+    skipped). ``fixes`` ends each hub line, with ``{option}`` filled in: what this command offers
+    instead (see :data:`CLI_FIXES`); ``name`` is how a line names the model (``{option}={spec!r}`` for
+    a Python argument). The hub is probed once, and only when a hub id is asked for and offline mode is
+    not already on."""
+    problems, hub_ids = [], []
+    for option, spec in models:
+        if spec is None or str(spec).lower() == "none":
+            continue
+        problem = local_problem(option, str(spec), name)
+        if problem:
+            problems.append(problem)
+        elif not looks_local(str(spec)):
+            hub_ids.append((option, str(spec)))
+    if not hub_ids:
+        return problems
+    why = "HF_HUB_OFFLINE=1 is set"
+    if not is_offline():
+        if probe():
+            return problems
+        go_offline()  # cached models now load at once, without the retries
+        why = "the Hugging Face Hub cannot be reached"
+    for option, spec in hub_ids:
+        if not is_cached(spec):
+            problems.append(f"{name.format(option=option, spec=spec)}: {why} and the model is not in the "
+                            "local cache; " + fixes.format(option=option))
+    return problems
+
+
+# The ways out, in a command line's words; augment-squad adds "--mlm none" before the last one.
+CLI_FIXES = ("pass a local model directory ({option} PATH), or download the model once with network "
+             "access and run with HF_HUB_OFFLINE=1 to use the cached copy")

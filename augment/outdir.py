@@ -1,0 +1,51 @@
+"""An output directory, checked before anything loads and removed again if a run fails before writing.
+
+A command that only finds out at its first write that ``--out`` is on a read-only filesystem has spent
+minutes loading models and vectors first, and then fails with a traceback; one that fails after
+creating ``--out`` leaves an empty folder that looks like a run. Hence:
+
+    >>> problem = out_problem("--out", "runs/tiny")      # None, or one line naming what is wrong
+    >>> made = missing_dirs("runs/tiny")                # [runs, runs/tiny]: what mkdir -p will create
+    >>> remove_empty(made)                              # after a failure: only empty ones, deepest first
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def out_problem(option: str, out) -> str | None:
+    """Why ``out`` cannot be (created and) written as a directory, or None. Writes nothing that stays:
+    whether the nearest existing directory takes a new entry is tried with a temporary one, since
+    permissions, read-only mounts and quotas are only known by trying (root passes os.access anyway)."""
+    out = Path(out)
+    nearest = next((p for p in (out, *out.absolute().parents) if p.exists()), None)
+    if nearest is None:
+        return f"{option} {out}: no existing directory above it"
+    if not nearest.is_dir():
+        what = "it" if nearest == out else str(nearest)
+        return f"{option} {out}: {what} is a file, not a directory; name a new or existing directory"
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".write-test-", dir=nearest))
+    except OSError as e:
+        return (f"{option} {out}: cannot write in {nearest} ({e.strerror or type(e).__name__}); "
+                "choose a directory you can write to")
+    return None
+
+
+def missing_dirs(out) -> list[Path]:
+    """The directories ``Path(out).mkdir(parents=True)`` would create, outermost first."""
+    out = Path(out).absolute()
+    return [p for p in (*reversed(out.parents), out) if not p.exists()]
+
+
+def remove_empty(dirs) -> None:
+    """Remove ``dirs`` (from :func:`missing_dirs`) that are still empty, innermost first."""
+    for d in reversed(list(dirs)):
+        try:
+            d.rmdir()
+        except FileNotFoundError:
+            continue
+        except OSError:  # not empty: something was written after all, so its parents stay too
+            return

@@ -1,0 +1,55 @@
+"""augment.hub: a model spec is a local directory or a hub id, and offline it fails in seconds."""
+import time
+
+import pytest
+
+from augment import hub
+
+
+def test_a_missing_local_path_is_no_such_model_directory(tmp_path):
+    assert hub.model_problems([("--teacher", "/nope")], hub.CLI_FIXES) == ["--teacher /nope: no such model directory"]
+    assert hub.model_problems([("--mlm", str(tmp_path))], hub.CLI_FIXES) == [
+        f"--mlm {tmp_path}: no config.json; expected a directory written by save_pretrained (model and tokenizer)"]
+
+
+def test_local_models_and_none_need_no_hub(tiny_mlm_path):
+    def probe():
+        raise AssertionError("probed the hub for a local model")
+    assert hub.model_problems([("--mlm", tiny_mlm_path), ("--teacher", "none"), ("--x", None)], hub.CLI_FIXES,
+                              probe=probe) == []
+
+
+def test_offline_and_not_cached_names_option_id_and_fixes(monkeypatch):
+    monkeypatch.setattr(hub, "is_offline", lambda: True)
+    (line,) = hub.model_problems([("--student", "org/tiny")], hub.CLI_FIXES)
+    assert line.startswith("--student org/tiny: HF_HUB_OFFLINE=1 is set and the model is not in the local cache;")
+    assert "local model directory (--student PATH)" in line and "HF_HUB_OFFLINE=1 to use the cached copy" in line
+
+
+def test_unreachable_hub_switches_to_offline_mode(monkeypatch):
+    switched = []
+    monkeypatch.setattr(hub, "is_offline", lambda: False)
+    monkeypatch.setattr(hub, "go_offline", lambda: switched.append(True))
+    monkeypatch.setattr(hub, "is_cached", lambda repo: repo == "org/cached")
+    problems = hub.model_problems([("--teacher", "org/cached"), ("--student", "org/missing")], hub.CLI_FIXES,
+                                  probe=lambda: False)
+    assert switched == [True]  # so that the cached teacher loads without transformers' retries
+    assert problems == [f"--student org/missing: the Hugging Face Hub cannot be reached and the model is not in "
+                        f"the local cache; {hub.CLI_FIXES.format(option='--student')}"]
+
+
+def test_reachable_hub_leaves_the_load_to_transformers(monkeypatch):
+    monkeypatch.setattr(hub, "is_offline", lambda: False)
+    monkeypatch.setattr(hub, "go_offline", lambda: pytest.fail("went offline with the hub reachable"))
+    assert hub.model_problems([("--mlm", "org/anything")], hub.CLI_FIXES, probe=lambda: True) == []
+
+
+def test_probe_of_a_closed_port_answers_at_once(monkeypatch):
+    from huggingface_hub import constants
+
+    for var in ("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")  # discard port: nothing listens
+    t = time.perf_counter()
+    assert hub.hub_reachable(timeout=2.0) is False
+    assert time.perf_counter() - t < 2.5

@@ -1,0 +1,55 @@
+"""The README's Python examples run as written (the masked-LM model swapped for the tiny local one)."""
+import re
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def python_blocks(section: str) -> list[str]:
+    text = README.read_text(encoding="utf-8")
+    start = text.index(f"\n## {section}")
+    end = text.find("\n## ", start + 1)
+    return re.findall(r"```python\n(.*?)```", text[start:end if end > 0 else None], flags=re.S)
+
+
+@pytest.fixture
+def no_cached_defaults(monkeypatch):
+    from augment import api
+
+    monkeypatch.setattr(api, "_DEFAULTS", {})
+    return api._DEFAULTS
+
+
+def test_augmentation_examples_run_as_written(tiny_mlm_path, augmenter, no_cached_defaults, capsys):
+    offline, with_mlm = python_blocks("The augmentation")
+    scope = {}
+    exec(compile(offline, "README.md", "exec"), scope)  # verbatim: GloVe only, offline
+    assert scope["row"]["id"] == "q1-aug1" and "'field': 'context'" in capsys.readouterr().out
+    # The masked-LM example names bert-base-uncased; the tests have no network, so a tiny local masked LM
+    # stands in, and the default augmenter that augment_example builds once is the tiny one too.
+    no_cached_defaults[()] = augmenter
+    exec(compile(with_mlm.replace('"bert-base-uncased"', repr(tiny_mlm_path)), "README.md", "exec"), scope)
+    assert len(scope["rows"]) == 5 and scope["rows"][0]["orig_id"] == "q1"
+
+
+def test_default_augmenter_offline_points_to_glove_only_or_a_local_model(no_cached_defaults, monkeypatch):
+    from augment import ConfigError, augment_example, hub
+
+    monkeypatch.setattr(hub, "is_cached", lambda repo: False)  # even where bert-base-uncased was downloaded
+    example = {"id": "q1", "title": "t", "context": "Paris is big.", "question": "What is big?",
+               "answers": {"text": ["Paris"], "answer_start": [0]}}
+    with pytest.raises(ConfigError) as e:
+        augment_example(example, n=5)
+    message = str(e.value)
+    assert message.startswith("Augmenter(mlm='bert-base-uncased'): HF_HUB_OFFLINE=1 is set and the model is not")
+    assert "Augmenter(mlm=None)" in message and "Augmenter(mlm='path/to/model')" in message
+
+
+def test_answer_example_runs_as_written(tiny_student_path):
+    (block,) = python_blocks("distill-train")
+    scope = {}
+    exec(compile(block.replace('"runs/tiny/student"', repr(tiny_student_path)), "README.md", "exec"), scope)
+    got = scope["answer"](scope["model"], scope["tokenizer"], "Who wrote it?", "It was written by Ann Lee in 1990.")
+    assert set(got) == {"answer", "start", "end", "null_diff"}
