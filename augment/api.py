@@ -14,30 +14,22 @@ offsets into the original texts, that turns the original into the variant.
 """
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
-from dataclasses import dataclass
 
 from augment import hub
 from augment.errors import ConfigError
 from augment.glove import GloveNeighbours, load_glove
-from augment.mlm import MaskedLMCandidates
-from augment.sampling import DRAWS, Slot, draw_variants, fold_words, protect_shared_words
-from augment.segment import Word, is_eligible, load_stopwords, split_words
-from augment.spans import apply_edits, move_spans
+from augment.mlm import CONTEXTS, MaskedLMCandidates
+from augment.sampling import DRAWS
+from augment.segment import is_eligible, load_stopwords, split_words
 from augment.validate import validate_example
+from augment.variants import TextCandidates, replaceable, variants_of
 
 POLICIES = ("keep", "replace")
 API_FIXES = ("use Augmenter(mlm=None) for GloVe-only augmentation, or Augmenter(mlm='path/to/model') with a "
              "local masked LM directory, or download the model once with network access and set "
              "HF_HUB_OFFLINE=1 to use the cached copy")
-
-
-@dataclass(frozen=True)
-class TextCandidates:
-    """The words of one text and the candidates of its replaceable words (by word index)."""
-
-    words: tuple[Word, ...]
-    candidates: dict  # word index -> (tuple of candidates, "mlm" | "glove")
 
 
 class Augmenter:
@@ -50,14 +42,17 @@ class Augmenter:
     :func:`augment.segment.load_stopwords`). ``variant_draw``: "distinct" (default) or "independent"
     (TinyBERT's: duplicates dropped, so fewer than ``n`` rows; see :mod:`augment.sampling`).
     ``keep_question_words``: never replace a context word that the question also uses (case-folded).
+    ``mlm_context``: "masked" (default: the masked text alone, Haystack's input with ``mlm_mode="exact"``)
+    or "paired" (the masked text then the original, TinyBERT's input; see :mod:`augment.mlm`). A ready
+    :class:`MaskedLMCandidates` keeps its own mode and context.
     """
 
     def __init__(self, mlm="bert-base-uncased", glove="default", top_k: int = 15, replace_prob: float = 0.4,
                  mlm_mode: str = "exact", answer_policy: str = "keep", augment_question: bool = False,
                  seed: int = 0, device: str = "auto", batch_size: int = 64, mask_rate: float = 0.15,
                  dtype: str = "auto", glove_vocab: int = 100_000, cache_size: int = 4096,
-                 trust_remote_code: bool = False, stopwords="nltk", variant_draw: str = "distinct",
-                 keep_question_words: bool = False):
+                 trust_remote_code: bool = False, max_batch_tokens: int | None = None, stopwords="nltk",
+                 variant_draw: str = "distinct", keep_question_words: bool = False, mlm_context: str = "masked"):
         problems = []
         if not isinstance(top_k, int) or top_k < 1:
             problems.append(f"top_k={top_k!r}: use a positive int")
@@ -67,6 +62,8 @@ class Augmenter:
             problems.append(f"answer_policy={answer_policy!r}: use one of {POLICIES}")
         if mlm_mode not in ("exact", "multi"):
             problems.append(f"mlm_mode={mlm_mode!r}: use 'exact' or 'multi'")
+        if mlm_context not in CONTEXTS:
+            problems.append(f"mlm_context={mlm_context!r}: use one of {CONTEXTS}")
         if variant_draw not in DRAWS:
             problems.append(f"variant_draw={variant_draw!r}: use one of {DRAWS}")
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
@@ -85,9 +82,11 @@ class Augmenter:
                 raise ConfigError("; ".join(problems))
             self.mlm = None if mlm.lower() == "none" else MaskedLMCandidates.from_pretrained(
                 mlm, top_k=top_k, mode=mlm_mode, batch_size=batch_size, mask_rate=mask_rate,
-                device=device, dtype=dtype, trust_remote_code=trust_remote_code)
+                device=device, dtype=dtype, trust_remote_code=trust_remote_code, max_batch_tokens=max_batch_tokens,
+                context=mlm_context)
         else:
             raise ConfigError(f"mlm={mlm!r}: use a model id or path, a MaskedLMCandidates, or None")
+        t = time.perf_counter()
         if isinstance(glove, GloveNeighbours):
             self.glove = glove
         elif glove is None or isinstance(glove, str) or hasattr(glove, "__fspath__"):
@@ -95,6 +94,7 @@ class Augmenter:
             self.glove = GloveNeighbours(kv, top_k=top_k) if kv is not None else None
         else:  # gensim KeyedVectors
             self.glove = GloveNeighbours(glove, top_k=top_k)
+        self.glove_seconds = time.perf_counter() - t  # loading the vectors: part of the start-up
         self._cache: OrderedDict[str, TextCandidates] = OrderedDict()
         self.cache_size = cache_size
 
@@ -127,76 +127,41 @@ class Augmenter:
         return out
 
     # -- variants ------------------------------------------------------------------------------------
-    def _slots(self, example: dict, ctx: TextCandidates, q: TextCandidates | None) -> tuple[list[Slot], int]:
-        """The words that may change, and how many ``keep_question_words`` protected."""
-        spans = [(s, s + len(t)) for f in ("answers", "plausible_answers")
-                 for t, s in zip((example.get(f) or {}).get("text", []),
-                                 (example.get(f) or {}).get("answer_start", []))]
-        slots = []
-        for i, (cands, source) in sorted(ctx.candidates.items()):
-            w = ctx.words[i]
-            overlapping = [(a, b) for a, b in spans if w.start < b and a < w.end]
-            inside = all(a <= w.start and w.end <= b for a, b in overlapping)
-            # keep: never touch a word that overlaps an answer. replace: a word wholly inside every
-            # answer it meets may change; one straddling a span boundary never does.
-            if overlapping and (self.answer_policy == "keep" or not inside):
-                continue
-            slots.append(Slot("context", w, cands, source))
-        if q is not None:
-            slots += [Slot("question", q.words[i], c, s) for i, (c, s) in sorted(q.candidates.items())]
-        if not self.keep_question_words:
-            return slots, 0
-        return protect_shared_words(slots, fold_words(example["question"], self.stopwords),
-                                    frozenset(w.text.casefold() for w in ctx.words))
-
     def protected_words(self, examples) -> int:
         """How many replaceable words ``keep_question_words`` kept unchanged in ``examples``, counted per
         question (0 when the option is off). The texts' candidates come from the cache when just augmented."""
         if not self.keep_question_words:
             return 0
-        texts = [ex["context"] for ex in examples] + ([ex["question"] for ex in examples]
-                                                        if self.augment_question else [])
-        table = dict(zip(texts, self.text_candidates(texts)))
-        return sum(self._slots(ex, table[ex["context"]], table[ex["question"]] if self.augment_question
-                               else None)[1] for ex in examples)
+        table = self.candidate_table(examples)
+        return sum(replaceable(ex, table[ex["context"]], table[ex["question"]] if self.augment_question else None,
+                               self.answer_policy, True, self.stopwords)[1] for ex in examples)
 
     def augment_batch(self, examples, n: int = 20) -> list[list[dict]]:
         """Variants of several examples, their texts' candidates computed in shared batches."""
         if not isinstance(n, int) or n < 1:
             raise ConfigError(f"n={n!r}: use a positive int")
+        table = self.candidate_table(examples)
+        return [self.variants(ex, table, n) for ex in examples]
+
+    def candidate_table(self, examples) -> dict[str, TextCandidates]:
+        """Validate ``examples`` and compute their texts' candidates in shared batches: ``{text: ...}``."""
         for ex in examples:
             validate_example(ex)
         texts = [ex["context"] for ex in examples]
         if self.augment_question:
             texts += [ex["question"] for ex in examples]
-        table = dict(zip(texts, self.text_candidates(texts)))
-        return [self._variants(ex, table[ex["context"]],
-                               table[ex["question"]] if self.augment_question else None, n)
-                for ex in examples]
+        return dict(zip(texts, self.text_candidates(texts)))
+
+    def variants(self, ex: dict, table: dict[str, TextCandidates], n: int) -> list[dict]:
+        """``n`` rows of ``ex`` from a :meth:`candidate_table` that holds its texts."""
+        return variants_of(ex, table[ex["context"]], table[ex["question"]] if self.augment_question else None,
+                           n, self.replace_prob, self.seed, self.answer_policy, self.variant_draw,
+                           self.keep_question_words, self.stopwords)
 
     def augment_example(self, example: dict, n: int = 20) -> list[dict]:
         """``n`` augmented rows of one ``squad_v2`` example (fewer with ``variant_draw="independent"`` when
         draws repeat); raises InvalidExample for a bad one."""
         return self.augment_batch([example], n)[0]
-
-    def _variants(self, ex: dict, ctx: TextCandidates, q: TextCandidates | None, n: int) -> list[dict]:
-        slots, _ = self._slots(ex, ctx, q)
-        rows = []
-        for v, edits in enumerate(draw_variants(slots, n, self.replace_prob, self.seed, ex["id"],
-                                                self.variant_draw), 1):
-            if edits is None:  # a dropped duplicate draw: its variant number stays unused
-                continue
-            c_edits = [e for e in edits if e.field == "context"]
-            q_edits = [e for e in edits if e.field == "question"]
-            context = apply_edits(ex["context"], c_edits)
-            row = {**ex, "id": f"{ex['id']}-aug{v}", "orig_id": ex["id"], "variant": v, "context": context,
-                   "question": apply_edits(ex["question"], q_edits),
-                   "answers": move_spans(ex["answers"], context, c_edits)}
-            if ex.get("plausible_answers"):
-                row["plausible_answers"] = move_spans(ex["plausible_answers"], context, c_edits)
-            row["edits"] = [e.as_dict() for e in sorted(edits, key=lambda e: (e.field != "context", e.start))]
-            rows.append(row)
-        return rows
 
 
 _DEFAULTS: dict[tuple, Augmenter] = {}  # augmenters built by augment_example, by their options

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import resource
 import shutil
 from collections import Counter
@@ -62,11 +63,45 @@ def config_mismatch(out: Path, config: dict, ignore=(), notes: dict | None = Non
 MODEL_FILES = ("config.json", "*.safetensors", "*.bin", "tokenizer.json", "vocab.txt", "vocab.json", "merges.txt")
 
 
-def model_fingerprint(path) -> str:
-    """SHA-256 over the names and contents of a local model directory's :data:`MODEL_FILES`."""
+def fingerprint_cache_path() -> Path:
+    """Where model fingerprints are remembered: ``$TINYAUG_CACHE`` or ``~/.cache/tinyaug``."""
+    root = os.environ.get("TINYAUG_CACHE") or Path.home() / ".cache" / "tinyaug"
+    return Path(root) / "model-fingerprints.json"
+
+
+def model_fingerprint(path, cache: Path | None = None) -> str:
+    """SHA-256 over the names and contents of a local model directory's :data:`MODEL_FILES`.
+
+    Hashing bert-base's 440 MB took seconds of every start; the result is remembered in ``cache``
+    (default :func:`fingerprint_cache_path`) with each file's size, modification time and inode, and
+    reused while none of them changes (what ``make`` and rsync trust too). Any rewrite of a file
+    changes its modification time, so a changed model is still hashed afresh.
+    """
     path = Path(path)
-    h = hashlib.sha256()
     files = sorted({f for pattern in MODEL_FILES for f in path.glob(pattern) if f.is_file()})
+    stamp = [[f.name, st.st_size, st.st_mtime_ns, st.st_ino] for f in files for st in [f.stat()]]
+    cache = fingerprint_cache_path() if cache is None else Path(cache)
+    key = str(path.resolve())
+    try:
+        known = json.loads(cache.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # no cache yet, or an unreadable one: hash
+        known = {}
+    if not isinstance(known, dict):
+        known = {}
+    if isinstance(known.get(key), dict) and known[key].get("stamp") == stamp:
+        return known[key]["fingerprint"]
+    digest = _hash_model_files(files)
+    known[key] = {"stamp": stamp, "fingerprint": digest}
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(cache, known)
+    except OSError:  # a read-only home: the next run hashes again, nothing worse
+        pass
+    return digest
+
+
+def _hash_model_files(files: list[Path]) -> str:
+    h = hashlib.sha256()
     for f in files:
         h.update(f.name.encode() + b"\0")
         with open(f, "rb") as fh:
@@ -163,14 +198,27 @@ def counts(records: list[dict]) -> dict:
 
 
 def time_shares(records: list[dict]) -> dict:
-    """Share of busy time per stage: lm, glove, sample (the rest of augmenting) and write."""
+    """Share of busy time per stage: lm, glove, sample (the rest of augmenting) and write; with
+    drawing workers, also wait (the model's process waiting for them)."""
     stage = Counter()
     for rec in records:
         stage.update(rec["timers"])
-    # "augment" covers lm + glove + segmentation, slots, vectorised draws and span arithmetic.
-    stage["sample"] = stage.pop("augment", 0.0) - stage["lm"] - stage["glove"]
+    # "candidates" covers lm + glove + segmentation; "draw" the slots, vectorised draws, span
+    # arithmetic and row encoding (in workers or not). "augment" is both, in records of older runs.
+    stage["sample"] = (stage.pop("augment", 0.0) + stage.pop("candidates", 0.0) + stage.pop("draw", 0.0)
+                       - stage["lm"] - stage["glove"])
     busy = sum(stage.values()) or 1.0
     return {k: round(v / busy, 4) for k, v in sorted(stage.items()) if v > 0}
+
+
+def lm_counters(records: list[dict]) -> dict | None:
+    """The masked LM's counters summed over shards, with fill and padding share (None without an LM)."""
+    from augment.batching import summarise_counters
+
+    total = Counter()
+    for rec in records:
+        total.update(rec.get("lm_counters") or {})
+    return summarise_counters(dict(total)) if total else None
 
 
 def peak_rss_mb() -> float:
@@ -184,3 +232,15 @@ def peak_rss_mb() -> float:
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+
+
+def process_age() -> float | None:
+    """Seconds since this process started (interpreter start-up and imports included); Linux only."""
+    try:
+        with open("/proc/self/stat") as f:
+            started_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
+        return max(uptime - started_ticks / os.sysconf("SC_CLK_TCK"), 0.0)
+    except (OSError, ValueError, IndexError):
+        return None

@@ -7,27 +7,46 @@ BPE (RoBERTa, where a word after a space is one ``Ġword`` token) alike.
 
 Modes (all see the whole context; contexts longer than the model take a window centred on the mask,
 so the words after token 510 get candidates too, unlike the known tools):
-- ``exact``: one sequence per masked word, TinyBERT's method. Masked copies of one context have the
-  same length, so they are batched without padding and give the same top-k as one pass per word.
+- ``exact``: one sequence per masked word (with ``context="masked"`` Haystack's input, with ``"paired"``
+  TinyBERT's, see below); in float32 the same top-k as one pass per word (up to float ties: padding
+  changes the last bits of some scores, see BENCHMARKS.md; bfloat16 autocast changes more of them).
 - ``multi``: several eligible words, spread evenly, masked in one sequence (about ``mask_rate`` of its
   tokens), so a paragraph needs a handful of passes instead of one per word. Candidates differ from
   ``exact`` (the neighbours of a mask are masks sometimes); bookkeeping does not.
 
-The LM head runs only at masked positions: (M, H) hidden states instead of (B, T, H).
+Contexts (``context=``, ``--mlm-context``):
+- ``masked`` (default): the masked text alone. With ``exact`` that is the input of Haystack 1.x's
+  ``augment_squad.py``, the seed model's toolchain (which masks every single-piece word; here only the
+  eligible ones).
+- ``paired``: TinyBERT's input, the masked text followed by the original text as a sentence pair (token
+  type ids 0 then 1 where the model has them), so the model sees the word it replaces. The pair layout
+  is the tokenizer's own (:mod:`augment.pairing`). A pair longer than the model takes the same window
+  around the mask in both halves, each half at most (model length - special tokens) / 2 tokens, so a
+  pass costs about twice as much (BENCHMARKS.md section 6).
+
+The LM head runs only at masked positions: (M, H) hidden states instead of (B, T, H). Sequences of
+many texts share padded, length-sorted batches (``augment.batching``), and the candidates are chosen
+on the device: per pass one masked fill with the resident vocabulary filter, one top-k and one copy
+of the (M, k) indices to the host, where the word itself is dropped. No per-site device work and no
+scalar syncs (a ``torch.isfinite`` per candidate used to cost half of the candidate time on a GPU).
 """
 from __future__ import annotations
 
 import math
+import time
 import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass
 
 import numpy as np
 
+from augment.batching import Batch, LMStats, plan_batches
 from augment.errors import ConfigError
+from augment.pairing import pair_template
 from augment.segment import Word
 
 MODES = ("exact", "multi")
+CONTEXTS = ("masked", "paired")
 
 
 @dataclass(frozen=True)
@@ -59,7 +78,8 @@ class MaskedLMCandidates:
     """
 
     def __init__(self, model, tokenizer, top_k: int = 15, mode: str = "exact", batch_size: int = 64,
-                 mask_rate: float = 0.15, device: str = "cpu", dtype: str = "auto"):
+                 mask_rate: float = 0.15, device: str = "cpu", dtype: str = "auto", context: str = "masked",
+                 max_batch_tokens: int | None = None):
         import torch
 
         if mode not in MODES:
@@ -71,10 +91,28 @@ class MaskedLMCandidates:
             raise ConfigError(f"tokenizer {tokenizer.name_or_path!r} has no mask token")
         if not 0 < mask_rate <= 0.5:
             raise ConfigError(f"mask_rate={mask_rate}: use a value in (0, 0.5]")
+        if context not in CONTEXTS:
+            raise ConfigError(f"mlm_context={context!r}: use one of {CONTEXTS}")
+        self.context = context
+        # Token type ids only for a model with a type vocabulary (BERT: 2; RoBERTa: 1, none to give).
+        self._pair = (pair_template(tokenizer, token_types=getattr(model.config, "type_vocab_size", 0) >= 2)
+                      if context == "paired" else None)
+        self._pair_types: dict[int, list[int] | None] = {}  # sequence length -> its token type ids
         self.tokenizer, self.top_k, self.mode = tokenizer, top_k, mode
-        self.batch_size, self.mask_rate = batch_size, mask_rate
+        if max_batch_tokens is not None and max_batch_tokens < 1:
+            raise ConfigError(f"max_batch_tokens={max_batch_tokens!r}: use an integer >= 1, or None")
+        self.batch_size, self.mask_rate, self.max_batch_tokens = batch_size, mask_rate, max_batch_tokens
         self.device = resolve_device(device)
+        self.stats = LMStats()
+        # Seconds of set-up by part, for the manifest; from_pretrained adds its loading time.
+        self.timings: dict[str, float] = {}
+        t = time.perf_counter()
         self.model = model.to(self.device).eval()
+        if self.device.startswith("cuda"):
+            torch.cuda.synchronize(self.device)
+        self.timings["to_device"] = time.perf_counter() - t
+        # Padding: the tokenizer's pad token, else its unknown token; the attention mask hides it.
+        self.pad_id = next(i for i in (tokenizer.pad_token_id, tokenizer.unk_token_id, 0) if i is not None)
         self.autocast_dtype = _autocast_dtype(dtype, self.device)
         self.max_len = min(int(getattr(model.config, "max_position_embeddings", 512)),
                            int(tokenizer.model_max_length if tokenizer.model_max_length < 1e6 else 512))
@@ -82,44 +120,55 @@ class MaskedLMCandidates:
         if getattr(model.config, "model_type", "") in ("roberta", "xlm-roberta", "camembert"):
             self.max_len = min(self.max_len, model.config.max_position_embeddings - model.config.pad_token_id - 1)
         self._head = _lm_head(model)
+        t = time.perf_counter()
         self._build_vocab_filter(model)
+        self.timings["vocab_filter"] = time.perf_counter() - t
         self._torch = torch
 
     @classmethod
     def from_pretrained(cls, name_or_path: str, revision: str | None = None, trust_remote_code: bool = False,
                         **kwargs):
         """Load tokenizer and model; ``trust_remote_code`` is passed to both loaders (off by default)."""
+        t = time.perf_counter()
         from transformers import AutoModelForMaskedLM, AutoTokenizer
 
+        t_import = time.perf_counter() - t
+        t = time.perf_counter()
         tok = AutoTokenizer.from_pretrained(name_or_path, revision=revision, trust_remote_code=trust_remote_code)
         model = AutoModelForMaskedLM.from_pretrained(name_or_path, revision=revision,
                                                      trust_remote_code=trust_remote_code)
-        return cls(model, tok, **kwargs)
+        t_load = time.perf_counter() - t
+        gen = cls(model, tok, **kwargs)
+        gen.timings.update(import_transformers=t_import, model_load=t_load)
+        return gen
 
     def _build_vocab_filter(self, model) -> None:
-        """Which vocabulary ids may replace a word: alphabetic whole words, never special or unused."""
+        """Which vocabulary ids may replace a word: alphabetic whole words, never special or unused.
+
+        Kept twice: on the host (numpy, to read the top-k indices) and on the model's device, so the
+        filter is applied to all masked positions of a pass at once and never copied per site."""
+        import torch
+
         tok = self.tokenizer
         n_out = model.get_output_embeddings().weight.shape[0]
-        decoded = tok.batch_decode([[i] for i in range(min(len(tok), n_out))])
-        special = set(tok.all_special_ids)
+        n = min(len(tok), n_out)
         # Byte-level BPE marks a word start with its leading space; WordPiece has no such distinction.
         self.space_sensitive = (tok(" hello", add_special_tokens=False)["input_ids"]
                                 != tok("hello", add_special_tokens=False)["input_ids"])
-        bare = np.zeros(n_out, dtype=bool)
-        spaced = np.zeros(n_out, dtype=bool)
-        for i, s in enumerate(decoded):
-            if i in special:
-                continue
-            if s.isalpha():
-                bare[i] = True
-            elif s[:1] == " " and s[1:].isalpha():
-                spaced[i] = True
-        if not self.space_sensitive:
-            spaced = bare
-        self.words = [s.strip() for s in decoded] + [""] * (n_out - len(decoded))
-        import torch
-
-        self._valid = {False: torch.from_numpy(bare), True: torch.from_numpy(spaced)}
+        pieces = vocabulary_after_a_token(tok, n)
+        special = np.zeros(n_out, dtype=bool)
+        special[[i for i in tok.all_special_ids if i < n_out]] = True
+        alpha_tail = np.array([p[1:].isalpha() for p in pieces] + [False] * (n_out - n))
+        spaced = np.array([p[:1] == " " for p in pieces] + [False] * (n_out - n)) & alpha_tail & ~special
+        if self.space_sensitive:  # "the" (no space before it) and " the" are different tokens
+            bare = np.array([p.isalpha() for p in pieces] + [False] * (n_out - n)) & ~special
+        else:  # a whole word is a token that starts a new word after another token
+            bare = spaced
+        self.words = [p.strip() for p in pieces] + [""] * (n_out - n)
+        # Folded once here, not per candidate per site: on a GPU the host's per-pass work is the limit.
+        self._folded = [fold(w) if ok else "" for w, ok in zip(self.words, bare | spaced)]
+        self._valid_host = np.stack([bare, spaced])  # (2, V): row 1 where a space precedes the word
+        self._valid = torch.from_numpy(self._valid_host).to(self.device)  # (2, V), resident
 
     # -- which words to mask -------------------------------------------------------------------------
     def encode(self, text: str, words: list[Word], eligible) -> tuple[list[int], list[int], list[int], list[MaskSite]]:
@@ -152,9 +201,8 @@ class MaskedLMCandidates:
                  and (unk is None or content_ids[exact_tok[wi]] != unk)]
         return prefix, content_ids, suffix, sites
 
-    def _window(self, n_content: int, n_special: int, centre: int) -> int:
-        """Start of the content window of the model's length centred on ``centre``."""
-        room = self.max_len - n_special
+    def _window(self, n_content: int, room: int, centre: int) -> int:
+        """Start of the content window of ``room`` tokens centred on ``centre``."""
         if n_content <= room:
             return 0
         return int(min(max(centre - room // 2, 0), n_content - room))
@@ -164,8 +212,10 @@ class MaskedLMCandidates:
         prefix, content, suffix, sites = self.encode(text, words, eligible)
         if not sites:
             return []
-        n_special = len(prefix) + len(suffix)
-        room = self.max_len - n_special
+        if self._pair is None:
+            room = self.max_len - len(prefix) - len(suffix)
+        else:  # both halves of the pair hold the same window
+            room = (self.max_len - self._pair.n_special) // 2
         mask_id = self.tokenizer.mask_token_id
         if self.mode == "exact":
             groups = [[s] for s in sites]
@@ -174,11 +224,16 @@ class MaskedLMCandidates:
         out = []
         for group in groups:
             centre = (group[0].token_index + group[-1].token_index) // 2
-            a = self._window(len(content), n_special, centre)
-            window = list(content[a:a + room])
+            a = self._window(len(content), room, centre)
+            original = content[a:a + room]
+            window = list(original)
             for s in group:
                 window[s.token_index - a] = mask_id
-            out.append((prefix + window + suffix, [len(prefix) + s.token_index - a for s in group], group))
+            if self._pair is None:
+                ids, first = prefix + window + suffix, len(prefix)
+            else:  # TinyBERT: the masked window, then the same window unmasked
+                ids, _, first = self._pair.build(window, original)
+            out.append((ids, [first + s.token_index - a for s in group], group))
         return out
 
     def _multi_groups(self, sites: list[MaskSite], n_content: int, room: int) -> list[list[MaskSite]]:
@@ -200,54 +255,179 @@ class MaskedLMCandidates:
     def candidates_many(self, items) -> list[dict[int, list[str]]]:
         """Candidates for many texts at once: ``items`` is a list of (text, words, eligible indices).
 
-        Sequences of all texts are sorted by length and batched; only equal lengths share a batch, so
-        no padding enters any sequence and the result does not depend on which texts share a call.
+        The sequences of all texts are sorted by length and cut into padded batches of ``batch_size``
+        (:func:`augment.batching.plan_batches`); the plan depends only on ``items`` and the options.
+        Per pass, the candidates of every masked position are chosen on the device (vocabulary filter,
+        one top-k) and their indices come to the host in one copy. The copy of pass i is read after
+        pass i+1 has been queued, so on a GPU the host never waits for a pass it could overlap.
         """
-        torch = self._torch
         results: list[dict[int, list[str]]] = [dict() for _ in items]
-        jobs = []  # (length, item index, ids, positions, sites)
-        for k, (text, words, eligible) in enumerate(items):
-            for ids, pos, group in self.plan(text, words, eligible):
-                jobs.append((len(ids), k, ids, pos, group, words))
-        jobs.sort(key=lambda j: j[0])
-        b = 0
-        while b < len(jobs):
-            e = b
-            while e < len(jobs) and e - b < self.batch_size and jobs[e][0] == jobs[b][0]:
-                e += 1
-            batch = jobs[b:e]
-            ids = torch.tensor([j[2] for j in batch], device=self.device)  # (B, T)
-            rows = torch.tensor([r for r, j in enumerate(batch) for _ in j[3]], device=self.device)
-            cols = torch.tensor([p for j in batch for p in j[3]], device=self.device)
-            logits = self._masked_logits(ids, rows, cols)  # (M, V)
-            sites = [(j[1], s, j[5], ids[r, 0]) for r, j in enumerate(batch) for s in j[4]]
-            for m, (k, site, words, _) in enumerate(sites):
-                results[k][site.word_index] = self._top_words(logits[m], site, words[site.word_index].text)
-            b = e
+        jobs, plan = self.batch_plan(items)
+        pending = None
+        for batch in plan:
+            launched = (batch, self._launch([jobs[i] for i in batch.jobs], batch.length))
+            if pending is not None:
+                self._collect(*pending, jobs, results)
+            pending = launched
+        if pending is not None:
+            self._collect(*pending, jobs, results)
         return results
 
     def candidates(self, text: str, words: list[Word], eligible) -> dict[int, list[str]]:
         """``{word index: [candidate, ...]}`` for the single-piece eligible words of one text."""
         return self.candidates_many([(text, words, eligible)])[0]
 
-    def _masked_logits(self, ids, rows, cols):
+    def batch_plan(self, items) -> tuple[list[tuple], list[Batch]]:
+        """The sequences of ``items`` (item index, ids, mask positions, sites, words) and their batches.
+        Needs the tokenizer only: what a call would run is known without the model."""
+        jobs = []
+        for k, (text, words, eligible) in enumerate(items):
+            for ids, pos, group in self.plan(text, words, eligible):
+                jobs.append((k, ids, pos, group, words))
+        return jobs, plan_batches([len(j[1]) for j in jobs], self.batch_size, self.max_batch_tokens,
+                                  max_length=self.max_len)
+
+    def dry_run(self, items) -> LMStats:
+        """The counters :meth:`candidates_many` would add for ``items``, without running the model."""
+        stats = LMStats()
+        jobs, plan = self.batch_plan(items)
+        for batch in plan:
+            _count(stats, [jobs[i] for i in batch.jobs], batch.length, self.batch_size)
+        stats.host_transfers = stats.forward_passes  # one copy per pass, by construction
+        return stats
+
+    def _launch(self, batch_jobs, length: int):
+        """Queue one pass; returns the (M, k) top-k indices on their way to the host."""
         torch = self._torch
+        pad = self.pad_id
+        rows = [r for r, j in enumerate(batch_jobs) for _ in j[2]]
+        cols = [p for j in batch_jobs for p in j[2]]
+        spaced = [int(s.spaced and self.space_sensitive) for j in batch_jobs for s in j[3]]
+        ids = torch.full((len(batch_jobs), length), pad, dtype=torch.long)  # (B, T)
+        types = None if self.token_types(len(batch_jobs[0][1])) is None else torch.zeros_like(ids)  # (B, T)
+        for r, j in enumerate(batch_jobs):
+            ids[r, :len(j[1])] = torch.tensor(j[1])
+            if types is not None:
+                types[r, :len(j[1])] = torch.tensor(self.token_types(len(j[1])))
+        # No mask when the batch has no padding: the plain path, as one sequence alone would run.
+        # A pad id may also be a real token (some models pad with [UNK]): mark by length, not by value.
+        padded = any(len(j[1]) < length for j in batch_jobs)
+        lengths = torch.tensor([len(j[1]) for j in batch_jobs])
+        keep = torch.arange(length)[None, :] < lengths[:, None]  # (B, T): True at real tokens
+        dev = self.device
+        non_blocking = dev.startswith("cuda")
+        # Pinned host memory: the copies to the GPU are queued behind the running pass, not waited for.
+        to = (lambda t: t.pin_memory().to(dev, non_blocking=True)) if non_blocking else (lambda t: t)
+        with torch.inference_mode():
+            mask = self._attention_mask(to(keep)) if padded else None
+            logits = self._masked_logits(to(ids), mask, to(torch.tensor(rows)), to(torch.tensor(cols)),
+                                         None if types is None else to(types))  # (M, V)
+            # The filter row of each site (bare or after a space), resident on the device: (M, V) bool.
+            valid = self._valid[to(torch.tensor(spaced))]
+            k = min(self.top_k + 4, logits.shape[1])  # room for the word itself in other spellings
+            top = torch.topk(logits.masked_fill_(~valid, float("-inf")), k, dim=1).indices  # (M, k)
+            host = top.to("cpu", non_blocking=non_blocking)  # the pass's one device-to-host copy
+            self.stats.host_transfers += 1
+        done = None
+        if non_blocking:
+            done = torch.cuda.Event()
+            done.record()
+        _count(self.stats, batch_jobs, length, self.batch_size)
+        return host, done, spaced
+
+    def _collect(self, batch, launched, jobs, results) -> None:
+        host, done, spaced = launched
+        if done is not None:
+            done.synchronize()
+        top = host.numpy()  # (M, k)
+        m = 0
+        for i in batch.jobs:
+            k, _, _, group, words = jobs[i]
+            for site in group:
+                results[k][site.word_index] = self._top_words(top[m], spaced[m], words[site.word_index].text)
+                m += 1
+
+    def _attention_mask(self, keep):
+        """The model's attention mask for a padded batch, from ``keep`` (B, T) on the device.
+
+        transformers checks a 2D mask for padding with ``mask.all()``: a device-to-host sync per pass
+        that makes the host wait for the previous pass. A 4D boolean mask, the one it would build for
+        scaled-dot-product attention, is used as given, so we pass that where the model uses SDPA."""
+        if getattr(self.model.config, "_attn_implementation", None) == "sdpa":
+            b, t = keep.shape
+            return keep[:, None, None, :].expand(b, 1, t, t)  # (B, 1, T, T): True = attend
+        return keep.long()
+
+    def token_types(self, length: int) -> list[int] | None:
+        """The token type ids of a paired sequence of ``length`` tokens (its halves are equally long), or
+        None: masked sequences and models without token types take the model's default."""
+        if self._pair is None:
+            return None
+        if length not in self._pair_types:
+            half = (length - self._pair.n_special) // 2
+            self._pair_types[length] = self._pair.build([0] * half, [0] * half)[1]
+        return self._pair_types[length]
+
+    def _masked_logits(self, ids, mask, rows, cols, types=None):
+        torch = self._torch
+        pair = {} if types is None else {"token_type_ids": types}  # (B, T): paired, with token types
         with torch.inference_mode(), torch.autocast(self.device.split(":")[0], dtype=self.autocast_dtype,
                                                     enabled=self.autocast_dtype is not None):
             if self._head is None:  # no separable head: full forward, then gather
-                return self.model(input_ids=ids).logits[rows, cols].float()
-            hidden = self.model.base_model(input_ids=ids).last_hidden_state  # (B, T, H)
+                return self.model(input_ids=ids, **pair, attention_mask=mask).logits[rows, cols].float()
+            hidden = self.model.base_model(input_ids=ids, **pair, attention_mask=mask).last_hidden_state  # (B, T, H)
             return self._head(hidden[rows, cols]).float()  # (M, V): the head only where masked
 
-    def _top_words(self, logits, site: MaskSite, word: str) -> list[str]:
-        torch = self._torch
-        scores = logits.masked_fill(~self._valid[site.spaced and self.space_sensitive].to(logits.device),
-                                    float("-inf"))
-        k = min(self.top_k + 4, scores.shape[0])
-        top = torch.topk(scores, k).indices.tolist()
+    def _top_words(self, top, spaced: int, word: str) -> list[str]:
+        """The candidates among one site's top-k ids (best first): valid ones (an id past the valid
+        ones scored -inf), without the word itself in any case or accent."""
+        valid = self._valid_host[spaced]
         own = fold(word)  # uncased vocabularies hold "cafe" for "café": that is the word itself
-        out = [self.words[i] for i in top if torch.isfinite(scores[i]) and fold(self.words[i]) != own]
+        out = [self.words[i] for i in top.tolist() if valid[i] and self._folded[i] != own]
         return out[:self.top_k]
+
+
+def _count(stats: LMStats, batch_jobs, length: int, batch_size: int) -> None:
+    """One pass's counters, except host copies: those are counted where they are made."""
+    stats.forward_passes += 1
+    stats.sequences += len(batch_jobs)
+    stats.masked_sites += sum(len(j[2]) for j in batch_jobs)
+    stats.tokens += sum(len(j[1]) for j in batch_jobs)
+    stats.padded_tokens += len(batch_jobs) * length
+    stats.capacity += batch_size
+
+
+def vocabulary_after_a_token(tokenizer, n: int) -> list[str]:
+    """How each of the first ``n`` ids reads when it follows another token: " the" for a word start,
+    "ing" for a WordPiece continuation, " the"/"the" for byte-level BPE's "Ġthe"/"the".
+
+    One decode call over ``[S, 0, S, 1, ..., S]`` (``S`` a special token), split at ``S``, instead of
+    30k decodes of one id (0.3 s against 0.7 s for bert-base-uncased, BENCHMARKS.md 1c). The decoder says
+    what each token looks like, so no marker (``##``, ``Ġ``) is assumed. Falls back to one decode per
+    id when a token's text contains ``S``'s, which would make the split ambiguous.
+    """
+    sep_id = next(i for i in (tokenizer.mask_token_id, tokenizer.sep_token_id, tokenizer.eos_token_id,
+                              tokenizer.unk_token_id) if i is not None)
+
+    def decode(ids):
+        return tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+
+    sep = decode([sep_id])
+    joiner = decode([sep_id, sep_id])  # "S S" for WordPiece, "SS" for byte-level BPE
+    if sep and joiner.startswith(sep) and joiner.endswith(sep) and len(joiner) >= 2 * len(sep):
+        glue = joiner[len(sep):len(joiner) - len(sep)]  # what the decoder puts before the next S
+        special = set(tokenizer.all_special_ids)  # their text is S's sometimes; never candidates anyway
+        plain = [i for i in range(n) if i not in special]
+        ids = [sep_id]
+        for i in plain:
+            ids += [i, sep_id]
+        parts = decode(ids).split(sep)[1:-1]
+        if len(parts) == len(plain) and all(p.endswith(glue) for p in parts):
+            out = [tokenizer.convert_ids_to_tokens(i) if i in special else "" for i in range(n)]
+            for i, p in zip(plain, parts):
+                out[i] = p[:len(p) - len(glue)] if glue else p
+            return out
+    return [decode([sep_id, i])[len(sep):] for i in range(n)]  # the slow way, one id at a time
 
 
 def fold(word: str) -> str:

@@ -44,6 +44,22 @@ SCHEMA = pa.schema([
 ])
 
 
+def shard_row(row: dict) -> dict:
+    """A row with exactly the shard's columns. The API keeps whatever keys its input had, so columns an
+    input may lack are filled as the official data has them; other keys do not reach the shards."""
+    return {"id": row["id"], "orig_id": row.get("orig_id", row["id"]), "variant": row.get("variant", 0),
+            "title": row.get("title") or "", "context": row["context"], "question": row["question"],
+            "answers": row["answers"],
+            "plausible_answers": row.get("plausible_answers") or {"text": [], "answer_start": []},
+            "is_impossible": bool(row.get("is_impossible", not row["answers"]["text"])),
+            "edits": row.get("edits", [])}
+
+
+def original_row(ex: dict) -> dict:
+    """An input row as variant 0 of itself, with no edits (``--include-original``)."""
+    return shard_row({**ex, "orig_id": ex["id"], "variant": 0, "edits": []})
+
+
 def features(schema: pa.Schema = SCHEMA):
     """The ``datasets.Features`` of ``schema`` (``answers`` is a dict of lists, ``edits`` a list of dicts)."""
     import datasets
@@ -112,6 +128,13 @@ class ShardWriter:
         if rows:
             self._writer.write_batch(pa.RecordBatch.from_pylist(rows, schema=self.schema))
             self.rows += len(rows)
+
+    def write_serialized(self, buffer) -> None:
+        """Append a record batch serialised by ``RecordBatch.serialize()`` (another process encoded it)."""
+        batch = pa.ipc.read_record_batch(pa.py_buffer(buffer), self.schema)
+        if batch.num_rows:
+            self._writer.write_batch(batch)
+            self.rows += batch.num_rows
 
     def commit(self) -> dict:
         """Close, fsync and rename into place; return ``{"file", "rows", "sha256"}``."""

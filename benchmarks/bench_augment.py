@@ -75,6 +75,8 @@ def run_ours(model, tok, kv, paras, n, mode: str) -> dict:
     from augment import Augmenter
     from augment.glove import GloveNeighbours
     from augment.mlm import MaskedLMCandidates
+    from augment.rowpool import DrawSpec, RowPool
+    from augment.shards import hf_schema
     from pipelines.augment_squad import BlockJob, Timers
 
     mlm = MaskedLMCandidates(model, tok, top_k=15, mode=mode, batch_size=64, device="cpu")
@@ -85,13 +87,20 @@ def run_ours(model, tok, kv, paras, n, mode: str) -> dict:
     with tempfile.TemporaryDirectory() as out:
         (Path(out) / ".progress").mkdir()
         t0 = time.perf_counter()
-        job = BlockJob(Path(out), 0, aug, SimpleNamespace(multiplier=n, include_original=False), timers, 0.0)
+        opts = SimpleNamespace(multiplier=n, include_original=False, augment_question=False)
+        pool = RowPool(DrawSpec(n, 0.4, 0, "keep", False, False, hf_schema()), workers=0)  # drawn in-process
+        job = BlockJob(Path(out), 0, aug, opts, timers, 0.0, pool)
         for para in paras:
-            job.add(para, [], len(para))
-        meta, _ = job.finish()
+            for task in job.add(para, [], len(para)):
+                job.write(task.result())
+        for task in job.close():
+            job.write(task.result())
+        job.commit()
+        meta = job.meta
         seconds = time.perf_counter() - t0
-    t = dict(timers)
-    t["sample"] = t.pop("augment") - t.get("lm", 0.0) - t.get("glove", 0.0)
+    t = dict(meta["timers"])
+    t["sample"] = t.pop("candidates") + t.pop("draw") - t.get("lm", 0.0) - t.get("glove", 0.0)
+    t.pop("wait", None)
     return {"rows": meta["rows"], "seconds": seconds, "timers": t}
 
 

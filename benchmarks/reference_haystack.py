@@ -29,6 +29,7 @@ class HaystackReference:
     def __init__(self, model, tokenizer, glove_kv, top_k: int = 15, replace_prob: float = 0.4,
                  batch_size: int = 16, seed: int = 0):
         self.model, self.tok = model.eval(), tokenizer
+        self.device = next(model.parameters()).device  # the model's device (a GPU in gpu_augment.py)
         self.top_k, self.p, self.batch_size = top_k, replace_prob, batch_size
         self.rng = np.random.default_rng(seed)
         self.glove_words = list(glove_kv.index_to_key)
@@ -60,7 +61,7 @@ class HaystackReference:
             ids[first[i]] = self.tok.mask_token_id
             seqs.append([self.tok.cls_token_id, *ids, self.tok.sep_token_id])
         for b in range(0, len(seqs), self.batch_size):
-            batch = torch.tensor(seqs[b:b + self.batch_size])  # (16, T): one paragraph, equal lengths
+            batch = torch.tensor(seqs[b:b + self.batch_size], device=self.device)  # (16, T): one paragraph
             with torch.no_grad():
                 logits = self.model(input_ids=batch).logits  # (16, T, V): the head at every position
             for r, i in enumerate(masked[b:b + self.batch_size]):

@@ -25,7 +25,7 @@ import json
 import os
 import sys
 import time
-from collections import Counter
+from collections import Counter, deque
 from datetime import datetime, timedelta, timezone
 from itertools import chain
 from pathlib import Path
@@ -33,18 +33,28 @@ from pathlib import Path
 from augment import __version__, hub, manifest, outdir
 from augment.errors import ConfigError, InputError, InvalidExample
 from augment.report.candidates import count_candidates, merge_counts
-from augment.shards import ShardWriter, atomic_write_json, write_dataset_files
+from augment.rowpool import DrawSpec, RowPool
+from augment.shards import (ShardWriter, atomic_write_json, hf_schema, original_row, shard_row,  # noqa: F401
+                            write_dataset_files)
 from augment.squad_io import fingerprint, iter_rows
 from augment.validate import validate_example
 from pipelines.cli import DefaultsOnce
 
 PROG = "augment-squad"
-CHUNK_PARAGRAPHS = 32  # paragraphs per augment_batch call: the masked LM batches across them
-CACHE_TEXTS = 1024  # contexts (and questions) whose candidates stay cached: > one chunk's texts
+# Paragraphs whose candidates are computed in one call: the masked LM's padded batches span them, so
+# a chunk must hold many batches' worth of sequences for passes to be full and evenly long. multi mode
+# makes about 3 sequences per paragraph; on the SQuAD subset at batch 64, chunks of 128 paragraphs gave
+# fill 0.90 and 20% padding, 512 give 0.97 and 11% (a default block of 50,000 rows is about 370
+# paragraphs, so one chunk). Part of the block's plan, like everything that decides what a pass holds,
+# so it never depends on processes or resume points.
+CHUNK_PARAGRAPHS = 512
+DRAW_PARAGRAPHS = 16  # paragraphs per drawing task: small, so the workers share the last chunk's rows
+CACHE_TEXTS = 2048  # contexts (and questions) whose candidates stay cached: > one chunk's texts
 # Options that change the rows written; a rerun on the same --out must agree on all of them.
 OUTPUT_OPTIONS = ("input", "split", "multiplier", "mlm", "glove", "top_k", "replace_prob", "mlm_mode",
                   "mask_rate", "answer_policy", "augment_question", "include_original", "seed", "limit",
-                  "shard_rows", "dtype", "stopwords", "variant_draw", "keep_question_words")
+                  "shard_rows", "dtype", "stopwords", "variant_draw", "keep_question_words",
+                  "mlm_context")
 
 
 MLM_FIXES = ("pass a local model directory (--mlm PATH) or --mlm none (GloVe only, no model), or download "
@@ -72,7 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     a("--top-k", type=int, default=15, help="candidates per word")
     a("--replace-prob", type=float, default=0.4, help="probability that a replaceable word is replaced")
     a("--mlm-mode", choices=("exact", "multi"), default="exact",
-      help="exact: one masked copy per word (TinyBERT); multi: several words masked per copy (fast)")
+      help="exact: one masked copy per word; multi: several words masked per copy (fast)")
+    a("--mlm-context", choices=("masked", "paired"), default="masked",
+      help="masked: the masked text alone (with exact: Haystack's input); paired: the masked text then the "
+           "original as a sentence pair (with exact: TinyBERT's input, about twice the cost)")
     a("--mask-rate", type=float, default=0.15, help="share of tokens masked per copy in multi mode")
     a("--answer-policy", choices=("keep", "replace"), default="keep",
       help="keep: never edit a word in an answer; replace: words wholly inside answers may change")
@@ -86,7 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
     a("--keep-question-words", action="store_true",
       help="never replace a context word that the question also uses (case-folded, stopwords aside)")
     a("--include-original", action="store_true", help="also write each original row (variant 0, no edits)")
-    a("--batch-size", type=int, default=64, help="masked-LM sequences per forward pass (no effect on rows)")
+    a("--batch-size", type=int, default=64,
+      help="masked-LM sequences per forward pass, padded and sorted by length across paragraphs")
+    a("--max-batch-tokens", type=int, default=None,
+      help="also close a pass before it exceeds this many padded tokens (default: no budget)")
+    a("--workers", default="auto",
+      help="processes that draw variants and encode rows beside the model; 0: in the model's process. "
+           "auto: on CUDA the machine's cores (per local rank) less one, up to 8; on CPU 0, since the "
+           "model's threads use the cores (BENCHMARKS.md). The rows are the same for any value")
     a("--device", choices=("auto", "cpu", "cuda"), default="auto", help="device of the masked LM")
     a("--dtype", choices=("auto", "float32", "bfloat16", "float16"), default="auto",
       help="masked-LM autocast dtype; auto: bfloat16/float16 on CUDA, float32 on CPU")
@@ -111,6 +131,10 @@ def check_options(args) -> None:
     for name, low in (("multiplier", 1), ("top_k", 1), ("batch_size", 1), ("shard_rows", 1)):
         if getattr(args, name) < low:
             problems.append(f"--{name.replace('_', '-')} {getattr(args, name)}: use an integer >= {low}")
+    if args.max_batch_tokens is not None and args.max_batch_tokens < 1:
+        problems.append(f"--max-batch-tokens {args.max_batch_tokens}: use an integer >= 1")
+    if args.workers != "auto" and not (args.workers.isdigit() and int(args.workers) <= 64):
+        problems.append(f"--workers {args.workers}: use 'auto' or an integer from 0 to 64")
     if args.limit is not None and args.limit < 1:
         problems.append(f"--limit {args.limit}: use an integer >= 1")
     if not 0.0 <= args.replace_prob <= 1.0:
@@ -231,21 +255,6 @@ def walk(rows, rows_per_example: int, shard_rows: int, strict: bool, limit: int 
         yield block, para, rejects, len(para) + len(rejects)
 
 
-def shard_row(row: dict) -> dict:
-    """A row with exactly the shard's columns. The API keeps whatever keys its input had, so columns an
-    input may lack are filled as the official data has them; other keys do not reach the shards."""
-    return {"id": row["id"], "orig_id": row.get("orig_id", row["id"]), "variant": row.get("variant", 0),
-            "title": row.get("title") or "", "context": row["context"], "question": row["question"],
-            "answers": row["answers"],
-            "plausible_answers": row.get("plausible_answers") or {"text": [], "answer_start": []},
-            "is_impossible": bool(row.get("is_impossible", not row["answers"]["text"])),
-            "edits": row.get("edits", [])}
-
-
-def original_row(ex: dict) -> dict:
-    return shard_row({**ex, "orig_id": ex["id"], "variant": 0, "edits": []})
-
-
 class Timers(Counter):
     """Seconds per stage; ``wrap`` times every call of a bound method."""
 
@@ -260,60 +269,80 @@ class Timers(Counter):
 
 
 class BlockJob:
-    """One block: its paragraphs go through the augmenter in chunks and stream into its shard."""
+    """One block: its paragraphs get candidates in chunks, their rows are drawn (here or in workers)
+    and stream into its shard in chunk order; the shard is committed when its last rows are in."""
 
-    def __init__(self, out: Path, k: int, aug, args, timers: Timers, run_started: float):
-        self.out, self.k, self.aug, self.args = out, k, aug, args
+    def __init__(self, out: Path, k: int, aug, args, timers: Timers, run_started: float, pool):
+        self.out, self.k, self.aug, self.args, self.pool = out, k, aug, args, pool
         self.writer = ShardWriter(out / manifest.shard_name(k))
-        self.pending: list[dict] = []
-        self.n_pending_paras = 0
+        self.paragraphs: list[list[dict]] = []  # queued for the next chunk
         self.timers, self.timers_at_start = timers, dict(timers)  # this block's share: the difference
+        self.lm_at_start = aug.mlm.stats.counters() if aug.mlm is not None else None
+        self.own = Counter()  # seconds spent on this block's rows: draw, wait, write
+        self.tasks, self.closed, self.committed = 0, False, False
         self.meta = {"block": k, "paragraphs": 0, "read": 0, "rejected": Counter(), "rejects": [],
                      "candidates": Counter(), "protected_words": 0,
                      "run_started": run_started, "started": time.time()}
 
-    def add(self, examples: list[dict], rejects: list[dict], n_read: int) -> int:
-        """Queue a paragraph; returns the rows written by the chunk it completed (0 if none)."""
+    def add(self, examples: list[dict], rejects: list[dict], n_read: int) -> list:
+        """Queue a paragraph; returns the drawing tasks of the chunk it completed (none if none)."""
         self.meta["paragraphs"] += 1
         self.meta["read"] += n_read
         self.meta["rejects"] += rejects
         self.meta["rejected"].update(r["reason"] for r in rejects)
-        self.pending += examples
-        self.n_pending_paras += 1
-        return self.flush() if self.n_pending_paras >= CHUNK_PARAGRAPHS else 0
+        self.paragraphs.append(examples)
+        return self.flush() if len(self.paragraphs) >= CHUNK_PARAGRAPHS else []
 
-    def flush(self) -> int:
-        examples, self.pending, self.n_pending_paras = self.pending, [], 0
+    def flush(self) -> list:
+        """Candidates for the queued paragraphs in one call, then one drawing task per few paragraphs."""
+        paragraphs, self.paragraphs = self.paragraphs, []
+        examples = [ex for para in paragraphs for ex in para]
         if not examples:
-            return 0
+            return []
         t = time.perf_counter()
-        variants = self.aug.augment_batch(examples, self.args.multiplier)
-        self.timers["augment"] += time.perf_counter() - t
-        texts = [ex["context"] for ex in examples] + [ex["question"] for ex in examples if self.args.augment_question]
-        self.meta["candidates"] += count_candidates(self.aug, texts)  # for the report: rows keep no candidates
-        self.meta["protected_words"] += self.aug.protected_words(examples)
-        rows = []
-        for ex, vs in zip(examples, variants):
-            if self.args.include_original:
-                rows.append(original_row(ex))
-            rows += map(shard_row, vs)
-        t = time.perf_counter()
-        self.writer.write_rows(rows)
-        self.timers["write"] += time.perf_counter() - t
-        return len(rows)
+        table = self.aug.candidate_table(examples)
+        self.timers["candidates"] += time.perf_counter() - t
+        # For the report: rows keep the replacements drawn, not the lists they were drawn from.
+        self.meta["candidates"] += count_candidates(table.values(), self.aug.stopwords)
+        self.meta["protected_words"] += self.aug.protected_words(examples)  # --keep-question-words
+        tasks = []
+        for a in range(0, len(paragraphs), DRAW_PARAGRAPHS):
+            part = [ex for para in paragraphs[a:a + DRAW_PARAGRAPHS] for ex in para]
+            if part:
+                texts = {ex["context"] for ex in part} | ({ex["question"] for ex in part}
+                                                          if self.args.augment_question else set())
+                tasks.append(self.pool.submit(part, {text: table[text] for text in texts}))
+        self.tasks += len(tasks)
+        return tasks
 
-    def finish(self) -> tuple[dict, int]:
-        n = self.flush()
+    def write(self, result) -> int:
+        buffer, n, seconds = result
+        self.own["draw"] += seconds
+        t = time.perf_counter()
+        self.writer.write_serialized(buffer)
+        self.own["write"] += time.perf_counter() - t
+        self.tasks -= 1
+        return n
+
+    def close(self) -> list:
+        """No more paragraphs: the last chunk's tasks. The block's LM work is all done after this."""
+        tasks = self.flush()
+        self.closed = True
+        self.spent = {k: v - self.timers_at_start.get(k, 0.0) for k, v in self.timers.items()}
+        if self.lm_at_start is not None:
+            self.meta["lm_counters"] = {k: v - self.lm_at_start[k] for k, v in self.aug.mlm.stats.counters().items()}
+        return tasks
+
+    def commit(self) -> None:
         t = time.perf_counter()
         info = self.writer.commit()
-        self.timers["write"] += time.perf_counter() - t
-        spent = {k: v - self.timers_at_start.get(k, 0.0) for k, v in self.timers.items()}
-        self.meta.update(info, seconds=time.time() - self.meta["started"], timers=spent)
+        self.own["write"] += time.perf_counter() - t
+        self.meta.update(info, seconds=time.time() - self.meta["started"], timers={**self.spent, **self.own})
         # Rows an example did not get: --variant-draw independent drops draws that repeat (0 otherwise).
         per_example = self.args.multiplier + int(self.args.include_original)
         self.meta["dropped_duplicates"] = (self.meta["read"] - len(self.meta["rejects"])) * per_example - info["rows"]
         manifest.write_record(self.out, self.k, self.meta)
-        return self.meta, n
+        self.committed = True
 
 
 # -- the run --------------------------------------------------------------------------------------
@@ -327,11 +356,12 @@ def build_augmenter(args, device: str):
         hf_logging.set_verbosity_error()
     try:
         return Augmenter(mlm=args.mlm, glove=None if args.glove == "none" else args.glove, top_k=args.top_k,
-                         replace_prob=args.replace_prob, mlm_mode=args.mlm_mode,
+                         replace_prob=args.replace_prob, mlm_mode=args.mlm_mode, mlm_context=args.mlm_context,
                          answer_policy=args.answer_policy, augment_question=args.augment_question,
                          seed=args.seed, stopwords=args.stopwords, variant_draw=args.variant_draw,
                          keep_question_words=args.keep_question_words, device=device, batch_size=args.batch_size,
                          mask_rate=args.mask_rate, dtype=args.dtype, trust_remote_code=args.trust_remote_code,
+                         max_batch_tokens=args.max_batch_tokens,
                          # A paragraph's rows are consecutive and a chunk computes its texts at once,
                          # so a few chunks' worth of cache suffices; the default 4096 would hold
                          # hundreds of MB of candidate lists on a large input.
@@ -398,7 +428,10 @@ def count_rows(args) -> int | None:
 
 
 def augment_blocks(out: Path, rows, aug, args, rank: int, world: int, run_started: float) -> int:
-    """Augment this rank's incomplete blocks into shards; returns the number of blocks in the input."""
+    """Augment this rank's incomplete blocks into shards; returns the number of blocks in the input.
+
+    Drawing tasks are written in submission order from one queue that spans blocks, so the model goes
+    on with the next block while workers finish the rows of the last one."""
     timers = Timers()
     if aug.mlm is not None:  # simple timers around the two candidate sources, for the manifest
         aug.mlm.candidates_many = timers.wrap(aug.mlm.candidates_many, "lm")
@@ -410,51 +443,96 @@ def augment_blocks(out: Path, rows, aug, args, rank: int, world: int, run_starte
     show = rank == 0 and not args.quiet and sys.stderr.isatty()
     bar = tqdm(total=count_rows(args) if show else None, unit="ex", disable=not show, dynamic_ncols=True)
     per_example = args.multiplier + int(args.include_original)
+    spec = DrawSpec(n=args.multiplier, replace_prob=args.replace_prob, seed=args.seed,
+                    answer_policy=args.answer_policy, augment_question=args.augment_question,
+                    include_original=args.include_original, schema=hf_schema(), draw=args.variant_draw,
+                    keep_question_words=args.keep_question_words, stopwords=aug.stopwords)
+    pool = RowPool(spec, args.workers)
+    queue: deque = deque()  # (job, task) in submission order
     job, n_blocks, written, t_run = None, 0, 0, time.perf_counter()
     queued = 0  # rows of this run's paragraphs so far: the bar's rate is live, not per finished chunk
 
-    def close(job):
+    def drain(keep: int) -> None:
         nonlocal written
-        if job is not None:
-            written += job.finish()[1]
+        while len(queue) > keep:
+            owner, task = queue.popleft()
+            t = time.perf_counter()
+            result = task.result()
+            owner.own["wait"] += time.perf_counter() - t
+            written += owner.write(result)
+            if owner.closed and owner.tasks == 0:
+                owner.commit()
 
+    def submit(owner, tasks) -> None:
+        queue.extend((owner, task) for task in tasks)
+        drain(pool.depth)
+
+    def close(owner) -> None:
+        if owner is not None:
+            submit(owner, owner.close())
+            if owner.tasks == 0 and not owner.committed:
+                owner.commit()
+
+    open_jobs = []
     try:
         for k, examples, rejects, n_read in walk(rows, per_example, args.shard_rows, args.strict, args.limit):
             if job is None or k != job.k:
                 close(job)
                 job = None
                 if k % world == rank and not manifest.is_complete(out, k):
-                    job = BlockJob(out, k, aug, args, timers, run_started)
+                    job = BlockJob(out, k, aug, args, timers, run_started, pool)
+                    open_jobs.append(job)
                 n_blocks = k + 1
             if job is not None:
-                written += job.add(examples, rejects, n_read)
+                submit(job, job.add(examples, rejects, n_read))
                 queued += per_example * len(examples)
                 bar.set_postfix_str(f"{queued / max(time.perf_counter() - t_run, 1e-9):.1f} rows/s",
                                     refresh=False)
             bar.update(n_read)
         if n_blocks == 0 and rank == 0 and not manifest.is_complete(out, 0):  # empty input: one empty shard
-            job, n_blocks = BlockJob(out, 0, aug, args, timers, run_started), 1
+            job, n_blocks = BlockJob(out, 0, aug, args, timers, run_started, pool), 1
+            open_jobs.append(job)
         close(job)
+        drain(0)
     except BaseException:  # --strict, a bad input line, Ctrl-C: no half shard is left behind
-        if job is not None:
-            job.writer.abort()
+        for owner in open_jobs:
+            if not owner.committed:
+                owner.writer.abort()
         raise
     finally:
+        pool.close()
         bar.close()
     return n_blocks
 
 
+def resolve_workers(workers: str, device: str) -> int:
+    """``--workers auto``: on CUDA, this rank's share of the cores less one (for the model's process),
+    up to 8; on CPU none, because the model's threads already use every core (BENCHMARKS.md)."""
+    if workers != "auto":
+        return int(workers)
+    if not device.startswith("cuda"):
+        return 0
+    cores = (os.cpu_count() or 1) // max(int(os.environ.get("LOCAL_WORLD_SIZE", "1")), 1)
+    return max(0, min(8, cores - 1))
+
+
 def run(args) -> int:
     t0 = time.time()
+    # Start-up, by part, for the manifest: what the process spent before its first block.
+    startup = {"python_and_imports": manifest.process_age()}
     check_options(args)
     rank, world, local_rank = init_distributed()
     out = Path(args.out)
+    t = time.perf_counter()
     rows = iter_rows(args.input, args.split)
     first = next(rows, None)  # surfaces a missing or malformed input before any model loads
     rows = chain([first], rows) if first is not None else iter(())
     config = {k: getattr(args, k) for k in OUTPUT_OPTIONS}
-    config.update(input_fingerprint=fingerprint(args.input, args.split), version=__version__,
-                  **model_fingerprints(args))
+    config.update(input_fingerprint=fingerprint(args.input, args.split), version=__version__)
+    startup["input_fingerprint"] = time.perf_counter() - t
+    t = time.perf_counter()
+    config.update(model_fingerprints(args))
+    startup["weight_fingerprint"] = time.perf_counter() - t
     hub_mlm = args.mlm.lower() != "none" and not local_mlm(args)
     # Refuse a changed configuration before a model loads; a hub model's commit is known only after.
     check_out(out, config, args.overwrite, world, ignore=("mlm_fingerprint",) if hub_mlm else ())
@@ -465,17 +543,34 @@ def run(args) -> int:
         return 0
     run_started = broadcast(t0, world)
 
+    t = time.perf_counter()
+    if args.mlm.lower() != "none":  # torch and transformers: seconds of imports, timed on their own
+        import torch  # noqa: F401
+        from transformers import AutoModelForMaskedLM  # noqa: F401
+    startup["import_torch_transformers"] = time.perf_counter() - t
     from augment.mlm import resolve_device
 
     device = resolve_device(args.device)
     if device == "cuda" and world > 1:
-        device = f"cuda:{local_rank}"
+        import torch
+
+        # Several ranks may share a GPU (torchrun --nproc_per_node 4 on one card): ranks beyond the
+        # card count wrap around.
+        device = f"cuda:{local_rank % torch.cuda.device_count()}"
+    args.workers = resolve_workers(args.workers, device)
     aug = build_augmenter(args, device)
+    if aug.mlm is not None:
+        startup.update({k: v for k, v in aug.mlm.timings.items() if k != "import_transformers"})
+    startup["glove"] = aug.glove_seconds
     if hub_mlm:
         config["mlm_fingerprint"] = hub_fingerprint(aug, args)
     fresh = args.overwrite or not (out / manifest.PROGRESS / "config.json").exists()
     made = outdir.missing_dirs(out)
     prepare_out(out, config, args.overwrite, rank, world)  # only now: a failed load must not block a rerun
+    startup["total"] = manifest.process_age()  # from process start to the first block
+    if startup["total"] is not None and startup["python_and_imports"] is not None:
+        startup["other"] = startup["total"] - sum(v for k, v in startup.items() if k != "total")
+    augment_started = time.time()
     try:
         n_blocks = augment_blocks(out, rows, aug, args, rank, world, run_started)
     except BaseException:  # a bad record under --strict, a bad line mid-file, Ctrl-C
@@ -490,7 +585,9 @@ def run(args) -> int:
         for name in ("mlm", "glove"):
             if models[name] is not None:
                 models[name]["fingerprint"] = config[f"{name}_fingerprint"]
-        summarise(out, args, config, models, n_blocks, world, run_started, t0)
+        timing = {"startup_seconds": {k: (round(v, 3) if v is not None else None) for k, v in startup.items()},
+                  "augment_started": augment_started, "augment_ended": time.time()}
+        summarise(out, args, config, models, n_blocks, world, run_started, t0, timing)
         if args.report:
             from augment.report.augment_page import write_report
 
@@ -515,7 +612,7 @@ def already_complete(out: Path) -> str:
 
 
 def summarise(out: Path, args, config: dict, models: dict, n_blocks: int, world: int,
-              run_started: float, t0: float) -> None:
+              run_started: float, t0: float, timing: dict) -> None:
     """Rank 0: rejects.jsonl, dataset_info.json/state.json, manifest.json and the summary line."""
     records, missing = manifest.read_records(out, n_blocks)
     if missing:
@@ -538,6 +635,11 @@ def summarise(out: Path, args, config: dict, models: dict, n_blocks: int, world:
         "candidates_per_eligible_word": merge_counts(r.get("candidates") for r in records),
         "shards": [{"file": r["file"], "rows": r["rows"], "sha256": r["sha256"], "paragraphs": r["paragraphs"],
                     "examples_read": r["read"]} for r in records],
+        # What the masked LM did, over every shard: passes, sequences, fill, padding, host copies.
+        "lm": manifest.lm_counters(records),
+        # Rank 0's start-up by part, and when its augmenting began and ended (epoch seconds): the
+        # GPU benchmark reads the window to know when to sample the GPU's utilisation.
+        "timing": {**timing, "augment_seconds": round(timing["augment_ended"] - timing["augment_started"], 3)},
         "throughput": {"processes": world, "wall_seconds": round(wall, 3), "rows_this_run": rows_run,
                        "rows_per_second": round(rows_run / wall, 2) if wall > 0 else None,
                        "shards_resumed": len(records) - len(this_run),

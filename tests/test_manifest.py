@@ -50,3 +50,37 @@ def test_counts_and_time_shares_add_up():
     assert (c["read"], c["written"], c["rejected_total"]) == (15, 39, 3)
     assert c["rejected"] == {"bad_type": 1, "duplicate_id": 2}
     assert manifest.time_shares(recs) == {"glove": 0.1, "lm": 0.5, "sample": 0.2, "write": 0.2}
+
+
+def test_model_fingerprint_is_reused_while_files_are_unchanged(tmp_path, monkeypatch):
+    """No re-hashing of unchanged weights on every start; any rewrite (new mtime) hashes again."""
+    import os
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    (model / "model.safetensors").write_bytes(b"weights" * 1000)
+    cache = tmp_path / "cache.json"
+    first = manifest.model_fingerprint(model, cache=cache)
+    calls = []
+    real = manifest._hash_model_files
+    monkeypatch.setattr(manifest, "_hash_model_files", lambda files: calls.append(files) or real(files))
+    assert manifest.model_fingerprint(model, cache=cache) == first and calls == []
+    weights = model / "model.safetensors"
+    weights.write_bytes(b"WEIGHTS" * 1000)  # same size, new bytes, new mtime
+    os.utime(weights, ns=(1, 1))
+    second = manifest.model_fingerprint(model, cache=cache)
+    assert len(calls) == 1 and second != first
+    cache.write_text("not json")  # a broken cache is ignored, not an error
+    assert manifest.model_fingerprint(model, cache=cache) == second
+
+
+def test_lm_counters_sum_over_shards_with_fill_and_padding():
+    recs = [{"lm_counters": {"forward_passes": 2, "sequences": 100, "tokens": 900, "padded_tokens": 1000,
+                             "capacity": 128, "host_transfers": 2, "masked_sites": 300}},
+            {"lm_counters": {"forward_passes": 1, "sequences": 60, "tokens": 450, "padded_tokens": 500,
+                             "capacity": 64, "host_transfers": 1, "masked_sites": 60}}]
+    got = manifest.lm_counters(recs)
+    assert got["forward_passes"] == 3 and got["fill"] == round(160 / 192, 4)
+    assert got["padding_share"] == 0.1 and got["host_transfers_per_pass"] == 1.0
+    assert manifest.lm_counters([{}]) is None

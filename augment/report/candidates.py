@@ -2,12 +2,12 @@
 
 An output row records the replacements that were drawn, not the candidate lists they were drawn from,
 so the report cannot recover how many candidates a word had (recomputing them would mean loading the
-masked LM again). ``augment-squad`` therefore counts them per shard, from the augmenter's own cache,
-and ``manifest.json`` holds the sum: ``{"mlm:15": 1200, "glove:7": 30, "none:0": 12, ...}``, the number
+masked LM again). ``augment-squad`` therefore counts them per shard, from the candidate table it has
+just computed for drawing, and ``manifest.json`` holds the sum: ``{"mlm:15": 1200, "glove:7": 30, "none:0": 12, ...}``, the number
 of eligible words (alphabetic, not stopwords) of each distinct text by source and candidate count.
 "none" is an eligible word that neither source could serve.
 
-    >>> counts = count_candidates(aug, [ex["context"] for ex in examples])   # doctest: +SKIP
+    >>> counts = count_candidates(aug.candidate_table(examples).values(), aug.stopwords)   # doctest: +SKIP
     >>> merge_counts([{"mlm:15": 2}, {"mlm:15": 1, "none:0": 1}])
     {'mlm:15': 3, 'none:0': 1}
 """
@@ -18,13 +18,13 @@ from collections import Counter
 from augment.segment import is_eligible
 
 
-def count_candidates(augmenter, texts) -> Counter:
-    """``"source:count"`` -> eligible words, over the distinct ``texts`` (a paragraph counts once).
-    The texts were just augmented, so their candidates come from the augmenter's cache."""
+def count_candidates(text_candidates, stopwords) -> Counter:
+    """``"source:count"`` -> eligible words, over ``TextCandidates`` of distinct texts (a paragraph
+    counts once: pass the values of a ``{text: candidates}`` table)."""
     out = Counter()
-    for tc in augmenter.text_candidates(list(dict.fromkeys(texts))):
+    for tc in text_candidates:
         for i, word in enumerate(tc.words):
-            if is_eligible(word.text, augmenter.stopwords):
+            if is_eligible(word.text, stopwords):
                 cands, source = tc.candidates.get(i, ((), "none"))
                 out[f"{source}:{len(cands)}" if cands else "none:0"] += 1
     return out

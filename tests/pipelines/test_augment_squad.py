@@ -334,9 +334,31 @@ def test_overwrite_replaces_the_run(tmp_path, base_args):
     assert json.loads((out / "manifest.json").read_text())["options"]["seed"] == 2
 
 
-def test_rows_do_not_depend_on_batch_size(tmp_path, base_run, base_args):
-    cli(*base_args, "--batch-size", 3, out=tmp_path / "aug")
-    assert rows_of(tmp_path / "aug") == rows_of(base_run[0])
+@pytest.mark.parametrize("options", [("--batch-size", 1), ("--batch-size", 7, "--max-batch-tokens", 900, "--workers", 2)])
+def test_shards_do_not_depend_on_batch_size_or_workers(tmp_path, base_run, base_args, options):
+    """The base run is --batch-size 64 with --workers auto (0 on CPU): passes of 1 sequence (nothing
+    padded), of 7 within a token budget, and rows drawn in 2 worker processes give the same shard bytes."""
+    cli(*base_args, *options, out=tmp_path / "aug")
+    one, two = (json.loads((d / "manifest.json").read_text()) for d in (base_run[0], tmp_path / "aug"))
+    assert [s["sha256"] for s in two["shards"]] == [s["sha256"] for s in one["shards"]]
+    assert two["options"]["workers"] == (2 if "--workers" in options else 0)
+    assert two["lm"]["sequences"] == one["lm"]["sequences"]
+    assert two["lm"]["forward_passes"] > one["lm"]["forward_passes"]
+
+
+def test_manifest_records_the_lm_counters_and_the_start_up(base_run):
+    m = json.loads((base_run[0] / "manifest.json").read_text())
+    lm = m["lm"]
+    assert lm["forward_passes"] >= 1 and lm["sequences"] >= lm["forward_passes"]
+    assert lm["host_transfers"] == lm["forward_passes"] and lm["host_transfers_per_pass"] == 1.0
+    assert 0 < lm["fill"] <= 1 and 0 <= lm["padding_share"] < 1
+    assert lm["masked_sites"] == lm["sequences"]  # exact mode: one masked word per sequence
+    startup = m["timing"]["startup_seconds"]
+    for part in ("python_and_imports", "import_torch_transformers", "model_load", "weight_fingerprint",
+                 "vocab_filter", "glove", "total"):
+        assert isinstance(startup[part], float) and startup[part] >= 0, part
+    assert startup["total"] >= startup["model_load"] + startup["vocab_filter"]
+    assert 0 < m["timing"]["augment_seconds"] <= m["throughput"]["wall_seconds"]
 
 
 def test_two_torchrun_processes_write_the_single_process_rows(tmp_path, base_run, base_args):
