@@ -22,7 +22,7 @@ Contexts (``context=``, ``--mlm-context``):
   type ids 0 then 1 where the model has them), so the model sees the word it replaces. The pair layout
   is the tokenizer's own (:mod:`augment.pairing`). A pair longer than the model takes the same window
   around the mask in both halves, each half at most (model length - special tokens) / 2 tokens, so a
-  pass costs about twice as much (BENCHMARKS.md section 6).
+  pass costs about twice as much (BENCHMARKS.md section 8).
 
 The LM head runs only at masked positions: (M, H) hidden states instead of (B, T, H). Sequences of
 many texts share padded, length-sorted batches (``augment.batching``), and the candidates are chosen

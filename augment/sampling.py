@@ -10,7 +10,7 @@ That is ``draw="distinct"`` (the default). It pushes the realised replacement ra
 on texts with few replaceable words: with one word, every variant must change it. ``draw="independent"``
 is TinyBERT's: each variant is one draw, and a draw equal to the original or to an earlier variant is
 dropped, so an example may get fewer than ``n`` variants, but each word is replaced with probability
-``replace_prob`` exactly (BENCHMARKS.md section 5 measures both).
+``replace_prob`` exactly (BENCHMARKS.md section 7 measures both).
 
 ``protect_shared_words`` removes the replaceable words that the question and the context share, so that
 a variant never renames what the question asks about.

@@ -1,4 +1,4 @@
-"""The cost of ``--mlm-context paired`` against ``masked`` (BENCHMARKS.md section 6).
+"""The cost of ``--mlm-context paired`` against ``masked`` (BENCHMARKS.md section 8).
 
 Same process, same bert-base-sized masked LM (``BertConfig()`` defaults, random weights: the cost is the
 real model's; the real uncased vocabulary), same paragraphs (the first ``--paragraphs`` of the SQuAD 2.0

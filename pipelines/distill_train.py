@@ -91,7 +91,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also log every metrics.jsonl record through accelerate's trackers (tensorboard: "
                         "OUT/tensorboard/, needs the tensorboard extra)")
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
-    p.add_argument("--num-workers", type=int, default=0, help="data-loading worker processes (0: in the main process)")
+    p.add_argument("--num-workers", type=int,
+                   help="data-loading worker processes (default: 4 per process on CUDA, at most the cores per "
+                        "process; 0 on the CPU, whose cores do the training)")
+    p.add_argument("--cache-batch-size", type=int, default=256,
+                   help="windows per batch when caching the teacher's logits (forward only, so larger than training's)")
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile the student and the teacher (every batch then padded to --max-length: "
+                        "one shape)")
     p.add_argument("--tokenize-workers", type=int,
                    help="processes for tokenising into windows (default: the machine's cores, at most 8, for "
                         "inputs of over 2,000 examples; 1 for smaller ones, where starting processes costs more)")
@@ -122,7 +129,7 @@ def validate(args) -> None:
         problems.append(f"--stage {args.stage} needs a teacher; with --teacher none only --stage prediction "
                         "(plain fine-tuning) is possible")
     for opt in ("batch_size", "max_length", "epochs", "grad_accum", "save_every", "log_every",
-                "keep_checkpoints"):
+                "keep_checkpoints", "cache_batch_size"):
         if getattr(args, opt) < 1:
             problems.append(f"--{opt.replace('_', '-')} must be >= 1, got {getattr(args, opt)}")
     for opt in ("max_steps", "limit", "eval_limit"):
@@ -133,7 +140,7 @@ def validate(args) -> None:
     if args.dist_timeout < 1:
         problems.append(f"--dist-timeout must be >= 1, got {args.dist_timeout}")
     for opt in ("eval_every", "num_workers"):
-        if getattr(args, opt) < 0:
+        if getattr(args, opt) is not None and getattr(args, opt) < 0:
             problems.append(f"--{opt.replace('_', '-')} must be >= 0, got {getattr(args, opt)}")
     if not 0 <= args.doc_stride < args.max_length:
         problems.append(f"--doc-stride must be in [0, --max-length={args.max_length}), got {args.doc_stride}")
@@ -193,6 +200,11 @@ def load_pretrained(kind: str, name: str, trust_remote_code: bool):
         raise ConfigError(f"could not load the {kind} of {name!r}: {first[:200]}") from None
 
 
+def _sig(x: float) -> float:
+    """Four significant digits: TFLOP/s of a tiny CPU model are 1e-5, of a GPU run hundreds."""
+    return float(f"{x:.4g}")
+
+
 # ----------------------------------------------------------------------------- the recipe
 class DistillRecipe:
     """setup() -> run() -> save(); one instance per process."""
@@ -228,6 +240,13 @@ class DistillRecipe:
 
             self.acc.init_trackers(tracking.RUN_NAME, config=tracking.hparams(vars(a)))
             self.to_scalars = tracking.Scalars()
+        self.amp_dtype = torch.bfloat16 if a.bf16 else torch.float16 if a.fp16 else None
+        cuda = self.acc.device.type == "cuda"
+        self.workers = a.num_workers if a.num_workers is not None else (
+            min(4, max(1, (os.cpu_count() or 1) // self.acc.num_processes)) if cuda else 0)
+        # Right padding is cut per batch; on CUDA to a multiple of 16 (aligned kernels), under --compile not at
+        # all, so the compiled graphs see one shape.
+        self.pad_to = a.max_length if a.compile else 16 if cuda else 1
 
         # Everything cheap first: configs and tokenizers decide whether the pair can work at all.
         self.tokenizer = load_pretrained("tokenizer", a.student, a.trust_remote_code)
@@ -267,6 +286,10 @@ class DistillRecipe:
                 a.teacher, trust_remote_code=a.trust_remote_code).to(self.acc.device).eval()
             self.teacher.requires_grad_(False)
             self.teacher_attn = self.teacher.config._attn_implementation
+        if a.compile:  # in place: parameter names, and so checkpoints, stay those of the plain model
+            for model in (self.student, self.teacher):
+                if model is not None:
+                    model.compile()
         for stage in self.stages:
             if len(self.stage_data[stage][2]) < self.acc.num_processes:
                 raise ConfigError(f"{len(self.stage_data[stage][2])} training windows of the {stage} stage cannot "
@@ -292,6 +315,8 @@ class DistillRecipe:
         from transformers import get_linear_schedule_with_warmup
 
         from augment.distill import IntermediateDistiller, LayerMap, PredictionLoss, use_score_attention
+        from augment.distill.flops import StageCost
+        from augment.qa.attention import set_fast_attention
 
         a = self.args
         self.key, self.features, self.windows = self.stage_data[stage]  # --prediction-data: its own windows
@@ -302,16 +327,24 @@ class DistillRecipe:
             # The projections live inside the distiller, so they exist before the optimizer and are in it.
             module = IntermediateDistiller(self.student, lm, self.teacher.config.hidden_size, a.projection)
             lr = a.lr_intermediate
+            self.teacher_layers = module.teacher_layers  # the teacher computes scores for these layers only
         else:
+            # No scores wanted: the stock implementation, SDPA wherever the model has it.
             self.student.set_attn_implementation(self.student_attn)
-            if self.teacher is not None:  # the stock attention is faster when no scores are wanted
+            set_fast_attention(self.student)
+            if self.teacher is not None:
                 self.teacher.set_attn_implementation(self.teacher_attn)
+                set_fast_attention(self.teacher)
             module, lr = self.student, a.lr_prediction
             self.pred_loss = PredictionLoss(a.temperature, a.distill_weight if self.teacher is not None else 0.0)
+        teacher_live = self.teacher is not None and a.teacher_cache == "off"
+        self.cost = StageCost.of(stage, self.student.config, getattr(self.teacher, "config", None), teacher_live)
         decay = [p for n, p in module.named_parameters() if p.ndim >= 2 and "LayerNorm" not in n]
         no_decay = [p for n, p in module.named_parameters() if not (p.ndim >= 2 and "LayerNorm" not in n)]
+        # Fused AdamW on CUDA: one kernel for all parameters instead of several per tensor (same update).
         optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": a.weight_decay},
-                                       {"params": no_decay, "weight_decay": 0.0}], lr=lr)
+                                       {"params": no_decay, "weight_decay": 0.0}], lr=lr,
+                                      fused=self.acc.device.type == "cuda")
         batches = math.ceil(len(self.windows) // self.acc.num_processes / a.batch_size)
         steps_per_epoch = math.ceil(batches / a.grad_accum)
         total = a.max_steps or a.epochs * steps_per_epoch
@@ -328,8 +361,14 @@ class DistillRecipe:
         from accelerate.utils import broadcast_object_list
         from tqdm.auto import tqdm
 
+        import torch
+
+        from augment.distill.flops import StageCost
+
         acc = self.acc
-        path = self.cache_dir / f"teacher-{self.key}-{teacher_cache.teacher_digest(self.teacher)}.arrow"
+        # Logits computed under autocast differ in the last digits from float32 ones: their own file.
+        precision = {None: "", torch.bfloat16: "-bf16", torch.float16: "-fp16"}[self.amp_dtype]
+        path = self.cache_dir / f"teacher-{self.key}-{teacher_cache.teacher_digest(self.teacher)}{precision}.arrow"
         # Every process must take the same branch: the main process's view of the cache decides.
         exists = broadcast_object_list([path.exists()])[0] if acc.num_processes > 1 else path.exists()
         if not exists:
@@ -339,32 +378,35 @@ class DistillRecipe:
                      f"({acc.num_processes} process{'es' if acc.num_processes > 1 else ''})")
             bar = tqdm(total=len(mine), desc="teacher logits", unit="win", dynamic_ncols=True,
                        disable=not (self.main and sys.stderr.isatty()))
-            teacher_cache.build(self.teacher, self.features.select(mine),
-                                teacher_cache.part_path(path, acc.process_index, acc.num_processes),
-                                batch_size=2 * self.args.batch_size, device=acc.device, progress=bar.update)
+            t0, stats = time.perf_counter(), {}
+            part = self.features.select(mine)
+            teacher_cache.build(self.teacher, part, teacher_cache.part_path(path, acc.process_index, acc.num_processes),
+                                batch_size=self.args.cache_batch_size, device=acc.device, progress=bar.update,
+                                autocast_dtype=self.amp_dtype, stats=stats)
             bar.close()
             acc.wait_for_everyone()
+            seconds = time.perf_counter() - t0
+            cost = StageCost.of("teacher_cache", self.student.config, self.teacher.config)
+            self.report("teacher_cache", len(self.features), seconds, None if cost is None else
+                        cost.flops(stats["tokens"], stats["tokens_sq"]) * acc.num_processes)
             if self.main:
                 teacher_cache.merge([teacher_cache.part_path(path, r, acc.num_processes)
                                      for r in range(acc.num_processes)], path)
         acc.wait_for_everyone()
         return teacher_cache.TeacherLogits(path, self.features)
 
-    def _loss(self, stage, model, batch, cached):
+    def _loss(self, stage, model, batch):
         import torch
 
         from augment.distill.intermediate import model_inputs, teacher_intermediates
 
         if stage == "intermediate":
             with self.acc.autocast():
-                t_hidden, t_scores = teacher_intermediates(self.teacher, batch)
+                t_hidden, t_scores = teacher_intermediates(self.teacher, batch, self.teacher_layers)
             return model(batch, t_hidden, t_scores)
         out = model(**model_inputs(batch))
-        t_start = t_end = None
-        if cached is not None:
-            t_start, t_end = (t.to(self.acc.device) for t in
-                              cached.lookup(batch["index"].tolist(), batch["attention_mask"]))
-        elif self.teacher is not None:
+        t_start, t_end = batch.get("teacher_start"), batch.get("teacher_end")  # cached, looked up by the loader
+        if t_start is None and self.teacher is not None and self.pred_loss.distill_weight > 0:
             with torch.no_grad(), self.acc.autocast():
                 t = self.teacher(**model_inputs(batch))
             t_start, t_end = t.start_logits.float(), t.end_logits.float()
@@ -372,11 +414,13 @@ class DistillRecipe:
                               batch["start_positions"], batch["end_positions"])
 
     def train_stage(self, stage_index: int, stage: str, resume: dict | None) -> None:
+        import functools
+
         import torch
         from tqdm.auto import tqdm
 
         from augment.distill.checkpoint import set_rng_state
-        from augment.distill.data import collate, epoch_batches
+        from augment.distill.data import WindowDataset, epoch_batches, trim_padding
 
         a, acc = self.args, self.acc
         module, optimizer, scheduler, total = self._build_stage(stage)
@@ -394,31 +438,44 @@ class DistillRecipe:
         self.ddp_kwargs.find_unused_parameters = stage == "intermediate"
         model, optimizer = acc.prepare(module, optimizer)
         cached = self._teacher_logits() if stage == "prediction" else None
+        windows = self.windows if cached is None else WindowDataset(self.features, cached)
         model.train()
         self.log(f"{stage} stage: {len(self.windows)} windows, {total} steps of {a.batch_size} x {a.grad_accum} "
                  f"x {acc.num_processes} windows" + (f", from step {step}" if step else ""))
         bar = tqdm(total=total, initial=step, desc=stage, dynamic_ncols=True,
                    disable=not (self.main and sys.stderr.isatty()))
-        t0, seen, parts = time.time(), 0, {}
+        cuda = acc.device.type == "cuda"
+        # Throughput bookkeeping on the host only (windows, summed lengths and squared lengths of the batches
+        # as computed): the device is asked for nothing until a log step.
+        meter = {"windows": 0, "tokens": 0, "tokens_sq": 0}
+        paused = [0.0]  # seconds spent saving checkpoints and evaluating: not training time
+
+        def clock() -> float:
+            return time.perf_counter() - paused[0]
+        marks = [(clock(), dict(meter))]  # (time, meter) at the start and at each log step
+        parts = {}
         while step < total:
-            batches = epoch_batches(len(self.windows), a.batch_size, a.seed, epoch,
-                                    acc.process_index, acc.num_processes)
+            batches = epoch_batches(len(windows), a.batch_size, a.seed, epoch, acc.process_index, acc.num_processes)
             # Its own generator: a DataLoader iterator otherwise draws a seed from the global RNG, so a
             # resumed run (one more iterator) would drop out different units than the uninterrupted one.
-            loader = torch.utils.data.DataLoader(self.windows, batch_sampler=batches[start_batch:],
-                                                 collate_fn=collate, num_workers=a.num_workers,
+            loader = torch.utils.data.DataLoader(windows, batch_sampler=batches[start_batch:],
+                                                 collate_fn=functools.partial(trim_padding, pad_to=self.pad_to),
+                                                 num_workers=self.workers, pin_memory=cuda,
                                                  generator=torch.Generator().manual_seed(a.seed + epoch))
             for i, batch in enumerate(loader, start=start_batch):
                 group_end = min((i // a.grad_accum + 1) * a.grad_accum, len(batches))
                 group = group_end - (i // a.grad_accum) * a.grad_accum  # micro-batches in this step
                 last = i + 1 == group_end
-                batch = {k: v.to(acc.device) for k, v in batch.items()}
+                n, length = batch["input_ids"].shape                     # (B, T) after trimming
+                meter["windows"] += n
+                meter["tokens"] += n * length
+                meter["tokens_sq"] += n * length * length
+                batch = {k: v.to(acc.device, non_blocking=True) for k, v in batch.items()}
                 with nullcontext() if last else acc.no_sync(model):  # all-reduce once per optimizer step
-                    losses = self._loss(stage, model, batch, cached)
+                    losses = self._loss(stage, model, batch)
                     acc.backward(losses["loss"] / group)
-                # The reported components are the means over the step's micro-batches.
+                # The reported components are the means over the step's micro-batches (still on the device).
                 parts = {k: parts.get(k, 0) + v.detach() / group for k, v in losses.items()}
-                seen += len(batch["input_ids"])
                 if not last:
                     continue
                 acc.clip_grad_norm_(model.parameters(), 1.0)  # as BertAdam's max_grad_norm in TinyBERT
@@ -426,28 +483,79 @@ class DistillRecipe:
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
                 step += 1
-                rate = seen * acc.num_processes / max(time.time() - t0, 1e-9)
                 bar.update(1)
-                bar.set_postfix({k: f"{v.item():.4f}" for k, v in parts.items()} | {"win/s": f"{rate:.1f}"})
                 next_pos = (epoch, i + 1) if i + 1 < len(batches) else (epoch + 1, 0)
                 if step % a.log_every == 0 or step == total:
+                    values = {k: acc.reduce(v, "mean").item() for k, v in parts.items()}  # the one sync
+                    marks.append((clock(), dict(meter)))
+                    speed = self._speed(marks[-2], marks[-1])
                     self.metrics({"stage": stage, "step": step, "epoch": epoch, "lr": scheduler.get_last_lr()[0],
-                                  **{k: acc.reduce(v, "mean").item() for k, v in parts.items()},
-                                  "windows_per_s": round(rate, 2)})
+                                  **values, **speed})
+                    bar.set_postfix({k: f"{v:.4f}" for k, v in values.items()} | {"win/s": speed["windows_per_s"]})
+                t_pause = time.perf_counter()
                 if step % a.save_every == 0 or step == total:
                     self.save_checkpoint(stage_index, stage, model, optimizer, scheduler, step, *next_pos,
                                          done=step == total)
                 if a.eval_every and step % a.eval_every == 0 and step < total:
                     self.evaluate(stage, step)
                     model.train()
+                paused[0] += time.perf_counter() - t_pause
                 parts = {}
                 if step >= total:
                     break
             epoch, start_batch = epoch + 1, 0
         bar.close()
+        self._summary(stage, marks)
         self.student = acc.unwrap_model(model) if stage == "prediction" else acc.unwrap_model(model).student
         self.student.set_attn_implementation(self.student_attn)
         acc.free_memory()
+
+    def _speed(self, start: tuple, end: tuple) -> dict:
+        """windows/s and achieved TFLOP/s (all processes) between two (time, meter) marks."""
+        seconds = max(end[0] - start[0], 1e-9)
+        done = {k: end[1][k] - start[1][k] for k in end[1]}
+        world = self.acc.num_processes
+        out = {"windows_per_s": round(done["windows"] * world / seconds, 2)}
+        if self.cost is not None:
+            out["tflops"] = _sig(self.cost.flops(done["tokens"], done["tokens_sq"]) * world / seconds / 1e12)
+        return out
+
+    def _summary(self, stage: str, marks: list) -> None:
+        """End of stage: throughput over the whole stage and in steady state (from the first log step on,
+        which leaves out start-up, compilation and the first batches)."""
+        if len(marks) < 2:
+            return
+        whole = self._speed(marks[0], marks[-1])
+        steady = self._speed(marks[1], marks[-1]) if len(marks) > 2 else whole
+        self.report(stage, (marks[-1][1]["windows"] - marks[0][1]["windows"]) * self.acc.num_processes,
+                    marks[-1][0] - marks[0][0], None, steady=steady, whole=whole)
+
+    def report(self, what: str, windows: int, seconds: float, flops: float | None, steady=None, whole=None):
+        """One line on stderr and a ``summary`` record in metrics.jsonl: windows/s, TFLOP/s, share of peak."""
+        import torch
+
+        from augment.distill.flops import peak_tflops
+
+        device = torch.cuda.get_device_name(self.acc.device) if self.acc.device.type == "cuda" else "cpu"
+        whole = whole or {"windows_per_s": round(windows / max(seconds, 1e-9), 2),
+                          **({"tflops": _sig(flops / max(seconds, 1e-9) / 1e12)} if flops is not None else {})}
+        record = {"windows": windows, "seconds": round(seconds, 3), **whole, "device": device}
+        if steady is not None:
+            record["steady"] = steady
+        peak = peak_tflops(device)
+        best = steady or whole
+        if peak is not None and "tflops" in best:
+            record["peak_share"] = round(best["tflops"] / peak, 4)
+        self.metrics({"stage": what, "summary": record})
+        line = f"{what}: {windows} windows in {seconds:.1f} s, {whole['windows_per_s']:.1f} windows/s"
+        if "tflops" in whole:
+            line += f", {whole['tflops']:.3g} TFLOP/s"
+        if steady is not None:
+            line += f"; steady {steady['windows_per_s']:.1f} windows/s" + (
+                f", {steady['tflops']:.3g} TFLOP/s" if "tflops" in steady else "")
+        if "peak_share" in record:
+            line += f" ({100 * record['peak_share']:.1f}% of the {device}'s dense bf16 peak)"
+        self.log(line)
 
     # ---- checkpoints, metrics, evaluation ----------------------------------
     def save_checkpoint(self, stage_index, stage, model, optimizer, scheduler, step, epoch, batch, done):
@@ -491,7 +599,7 @@ class DistillRecipe:
             model = self.acc.unwrap_model(self.student).eval()
             result = evaluate(model, self.tokenizer, self.eval_rows, max_length=self.args.max_length,
                               doc_stride=self.args.doc_stride, batch_size=2 * self.args.batch_size,
-                              device=self.acc.device)
+                              device=self.acc.device, autocast_dtype=self.amp_dtype)
             self.metrics({"stage": stage, "step": step, "eval": result["metrics"]})
             report = {"stage": stage, "step": step, **result,
                       "null_diffs": {k: finite(v) for k, v in result["null_diffs"].items()}}

@@ -1,15 +1,17 @@
-"""Capturing pre-softmax attention scores for TinyBERT's attention loss.
+"""Capturing pre-softmax attention scores for TinyBERT's attention loss, at the cost of SDPA elsewhere.
 
 TinyBERT (Jiao et al., 2020, eq. 7) distils the attention *scores* ``Q Kᵀ / √d`` before the softmax. A known
 trainer (Haystack 1.x) read ``output_attentions`` instead, i.e. post-softmax probabilities, so its loss was not
 the paper's. transformers 5 routes every attention layer of most encoders through ``AttentionInterface``; we
-register one more implementation, ``"tinyaug_scores"``, that does exactly what eager attention does (scores,
-additive mask, softmax, dropout, weighted sum of values) and, while a :class:`ScoreCapture` is active, records
-the scores before the mask is added.
+register one more implementation, ``"tinyaug_scores"``. Every layer computes its output with PyTorch's
+scaled-dot-product attention (flash / memory-efficient kernels: no (B, H, T, T) probabilities are stored for
+the backward pass); only a layer whose scores are wanted (a :class:`ScoreCapture` is active on it) also computes
+``(Q / √d) Kᵀ`` once and hands that tensor, unmasked and uncopied, to the capture. Its gradient flows to Q and
+K through the attention loss; the output's gradient flows through SDPA, so the sum is the eager gradient.
 
-    >>> with ScoreCapture(model) as cap:                     # doctest: +SKIP
+    >>> with ScoreCapture(model, layers=[1, 3]) as cap:       # doctest: +SKIP
     ...     model(**batch)
-    >>> cap.scores[0].shape                                   # (B, H, T, T) for layer 0
+    >>> cap.scores[1].shape                                   # (B, H, T, T) for layer 1
 """
 from __future__ import annotations
 
@@ -22,31 +24,46 @@ IMPLEMENTATION = "tinyaug_scores"
 _SINK = "_tinyaug_score_sink"  # attribute set on an attention module while its scores are wanted
 
 
+def _eager_with_weights(module, query, key, value, attention_mask, scaling, dropout):
+    """Only for ``output_attentions=True``: the probabilities must exist to be returned."""
+    weights = torch.matmul(query, key.transpose(2, 3)) * scaling  # (B, H, Tq, Tk)
+    if attention_mask is not None:
+        if attention_mask.dtype == torch.bool:  # the SDPA-style mask: True where a key may be attended
+            weights = weights.masked_fill(~attention_mask[..., : key.shape[-2]], torch.finfo(weights.dtype).min)
+        else:
+            weights = weights + attention_mask[..., : key.shape[-2]]
+    weights = nn.functional.softmax(weights, dim=-1, dtype=torch.float32).to(query.dtype)
+    weights = nn.functional.dropout(weights, p=dropout, training=module.training)
+    return torch.matmul(weights, value).transpose(1, 2).contiguous(), weights  # (B, Tq, H, d)
+
+
 def scores_attention_forward(module: nn.Module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
                              attention_mask: torch.Tensor | None, scaling: float | None = None,
                              dropout: float = 0.0, **kwargs):
-    """Eager attention that also hands the raw scores to the module's sink, if it has one."""
+    """SDPA attention that also hands the raw scores to the module's sink, if it has one."""
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
     if scaling is None:
         scaling = query.size(-1) ** -0.5
-    scores = torch.matmul(query, key.transpose(2, 3)) * scaling  # (B, H, Tq, Tk), before mask and softmax
     sink = getattr(module, _SINK, None)
     if sink is not None:
-        sink.append(scores)
-    weights = scores if attention_mask is None else scores + attention_mask[..., : key.shape[-2]]
-    weights = nn.functional.softmax(weights, dim=-1, dtype=torch.float32).to(query.dtype)
-    weights = nn.functional.dropout(weights, p=dropout, training=module.training)
-    out = torch.matmul(weights, value).transpose(1, 2).contiguous()  # (B, Tq, H, d)
-    return out, weights
+        # Scaling Q (B, H, T, d) before the product costs T*d multiplications instead of T*T.
+        sink.append(torch.matmul(query * scaling, key.transpose(2, 3)))  # (B, H, Tq, Tk), before mask/softmax
+    if kwargs.get("output_attentions"):
+        return _eager_with_weights(module, query, key, value, attention_mask, scaling, dropout)
+    return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
+                                  **kwargs)
 
 
 def register() -> str:
     """Register ``"tinyaug_scores"`` with transformers (idempotent) and return its name."""
     from transformers import AttentionInterface
-    from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, eager_mask
+    from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, sdpa_mask
 
     AttentionInterface.register(IMPLEMENTATION, scores_attention_forward)
-    # The mask builder is looked up by the same name; ours wants eager's additive float mask.
-    ALL_MASK_ATTENTION_FUNCTIONS.register(IMPLEMENTATION, eager_mask)
+    # The mask builder is looked up by the same name: SDPA's boolean mask, or none when nothing is padded
+    # (which lets SDPA pick its flash kernel).
+    ALL_MASK_ATTENTION_FUNCTIONS.register(IMPLEMENTATION, sdpa_mask)
     return IMPLEMENTATION
 
 
@@ -75,15 +92,21 @@ def attention_modules(model) -> list[nn.Module]:
 
 
 class ScoreCapture:
-    """Context manager: after a forward pass, ``scores[l]`` is layer ``l``'s pre-softmax scores (B, H, T, T).
+    """Context manager: after a forward pass, ``scores[l]`` is layer ``l``'s pre-softmax scores (B, H, T, T),
+    for each ``l`` in ``layers`` (default: every layer). The other layers compute no scores at all.
 
-    On exit it checks that every attention layer produced scores, so a model that bypassed the capturing
+    On exit it checks that every wanted layer produced scores, so a model that bypassed the capturing
     implementation fails loudly instead of silently training on nothing (or on probabilities).
     """
 
-    def __init__(self, model):
+    def __init__(self, model, layers=None):
         self.model = model
-        self.modules = attention_modules(model)
+        modules = attention_modules(model)
+        self.layers = list(range(len(modules))) if layers is None else sorted(set(layers))
+        bad = [i for i in self.layers if not 0 <= i < len(modules)]
+        if bad:
+            raise ValueError(f"layers {bad} out of range: {type(model).__name__} has {len(modules)} attention layers")
+        self.modules = [modules[i] for i in self.layers]
         self._sinks: list[list[torch.Tensor]] = []
 
     def __enter__(self) -> "ScoreCapture":
@@ -103,9 +126,10 @@ class ScoreCapture:
                 delattr(m, _SINK)
 
     @property
-    def scores(self) -> list[torch.Tensor]:
-        missing = [i for i, s in enumerate(self._sinks) if len(s) != 1]
+    def scores(self) -> dict[int, torch.Tensor]:
+        missing = [layer for layer, s in zip(self.layers, self._sinks) if len(s) != 1]
         if missing:
-            raise RuntimeError(f"attention layers {missing} recorded {[len(self._sinks[i]) for i in missing]} "
-                               "score tensors instead of one per forward pass")
-        return [s[0] for s in self._sinks]
+            counts = [len(s) for layer, s in zip(self.layers, self._sinks) if layer in missing]
+            raise RuntimeError(f"attention layers {missing} recorded {counts} score tensors instead of one per "
+                               "forward pass")
+        return {layer: s[0] for layer, s in zip(self.layers, self._sinks)}

@@ -16,7 +16,8 @@ class AttentionScoreLoss(nn.Module):
     masked entries instead, which still averages over padding and so shrinks the loss with the padding amount.
 
     ``forward(student_scores, teacher_scores, attention_mask)``: equal-length sequences of (B, H, T, T)
-    tensors and the (B, T) attention mask. Head counts must match. Returns a scalar.
+    tensors (any float dtype; the mean accumulates in float32) and the (B, T) attention mask. Head counts must
+    match. Returns a scalar.
     """
 
     def forward(self, student_scores, teacher_scores, attention_mask) -> torch.Tensor:
@@ -29,5 +30,5 @@ class AttentionScoreLoss(nn.Module):
             if s.shape != t.shape:
                 raise ValueError(f"attention scores differ in shape: student {tuple(s.shape)}, "
                                  f"teacher {tuple(t.shape)}")
-            total = total + masked_mse(s.float(), t.detach().float(), pair_mask)
+            total = total + masked_mse(s, t.detach(), pair_mask)
         return total

@@ -6,9 +6,16 @@ from torch import nn
 
 
 def masked_mse(student: torch.Tensor, teacher: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean squared error over the entries where ``mask`` (broadcastable to the inputs) is true."""
-    mask = mask.to(student.dtype).expand_as(student)
-    return ((student - teacher) ** 2 * mask).sum() / mask.sum().clamp_min(1.0)
+    """Mean squared error over the entries where ``mask`` (boolean, broadcastable to the inputs) is true.
+
+    Written for (B, H, T, T) attention scores in bf16: one difference, one masking, one reduction that
+    accumulates in float32 without a float32 copy of its input (``.float()`` of both sides, then a squared
+    product, then a multiplication by the mask made four full-size temporaries per layer). The count of
+    entries comes from the mask alone: it broadcasts along whole dimensions, so the ratio of sizes is exact.
+    """
+    diff = torch.where(mask, student - teacher, 0.0)
+    count = mask.sum() * (diff.numel() // max(mask.numel(), 1))
+    return torch.linalg.vector_norm(diff, dtype=torch.float32).square() / count.clamp_min(1)
 
 
 PROJECTIONS = ("shared", "per-layer")
@@ -60,5 +67,5 @@ class HiddenStateLoss(nn.Module):
         for i, (s, t) in enumerate(zip(student_states, teacher_states)):
             if self.projections is not None:
                 s = self.projections[i](s)  # (B, T, D_s) -> (B, T, D_t)
-            total = total + masked_mse(s.float(), t.detach().float(), mask)
+            total = total + masked_mse(s, t.detach(), mask)
         return total

@@ -21,9 +21,10 @@ def model_inputs(batch: dict) -> dict:
 
 
 @torch.no_grad()
-def teacher_intermediates(teacher, batch: dict) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    """The teacher's hidden states (embeddings first) and pre-softmax attention scores for one batch."""
-    with ScoreCapture(teacher) as cap:
+def teacher_intermediates(teacher, batch: dict, layers=None) -> tuple[list[torch.Tensor], dict[int, torch.Tensor]]:
+    """The teacher's hidden states (embeddings first) and the pre-softmax attention scores of ``layers``
+    (default: all; pass ``IntermediateDistiller.teacher_layers`` so unmapped layers run pure SDPA)."""
+    with ScoreCapture(teacher, layers) as cap:
         out = teacher(**model_inputs(batch), output_hidden_states=True)
     return list(out.hidden_states), cap.scores
 
@@ -46,13 +47,19 @@ class IntermediateDistiller(nn.Module):
                                            len(layer_map.hidden_pairs), projection)
         self.attention_loss = AttentionScoreLoss()
 
+    @property
+    def teacher_layers(self) -> list[int]:
+        """The teacher's attention layers the loss reads: capture only these (``teacher_intermediates``)."""
+        return [t for _, t in self.layer_map.attention_pairs]
+
     def forward(self, batch: dict, teacher_hidden, teacher_scores) -> dict[str, torch.Tensor]:
-        with ScoreCapture(self.student) as cap:
+        with ScoreCapture(self.student, [s for s, _ in self.layer_map.attention_pairs]) as cap:
             out = self.student(**model_inputs(batch), output_hidden_states=True)
         mask = batch["attention_mask"]
         s_hidden = [out.hidden_states[s] for s, _ in self.layer_map.hidden_pairs]
         t_hidden = [teacher_hidden[t] for _, t in self.layer_map.hidden_pairs]
-        s_scores = [cap.scores[s] for s, _ in self.layer_map.attention_pairs]
+        captured = cap.scores
+        s_scores = [captured[s] for s, _ in self.layer_map.attention_pairs]
         t_scores = [teacher_scores[t] for _, t in self.layer_map.attention_pairs]
         hidden = self.hidden_loss(s_hidden, t_hidden, mask)
         attention = self.attention_loss(s_scores, t_scores, mask)

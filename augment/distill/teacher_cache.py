@@ -14,6 +14,7 @@ window, i.e. about 0.73 GB per million windows; the bound, every window a full 3
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from pathlib import Path
@@ -22,8 +23,6 @@ import numpy as np
 import pyarrow as pa
 import torch
 
-from augment.distill.data import collate
-from augment.distill.intermediate import model_inputs
 
 SCHEMA = pa.schema([("window", pa.string()), ("start_logits", pa.list_(pa.float16())),
                     ("end_logits", pa.list_(pa.float16()))])
@@ -42,40 +41,122 @@ def teacher_digest(teacher) -> str:
     return h.hexdigest()[:16]
 
 
-def _list_array(rows: list[np.ndarray]) -> pa.Array:
-    offsets = np.zeros(len(rows) + 1, dtype=np.int32)
-    offsets[1:] = np.cumsum([len(r) for r in rows])
-    values = np.concatenate(rows).astype(np.float16) if rows else np.zeros(0, np.float16)
-    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values))
+def _rows(start: np.ndarray, end: np.ndarray, real: np.ndarray) -> tuple[pa.Array, pa.Array]:
+    """The real tokens' logits of each window, wherever they sit (first under right padding, last under
+    left), as two list<float16> columns.  start, end, real: (B, L)."""
+    lengths = real.sum(1)
+    offsets = np.zeros(len(real) + 1, dtype=np.int32)
+    offsets[1:] = np.cumsum(lengths)
+    # Boolean indexing reads row by row, left to right: exactly each window's real tokens in order.
+    return tuple(pa.ListArray.from_arrays(pa.array(offsets), pa.array(x[real].astype(np.float16)))
+                 for x in (start, end))
 
 
 @torch.no_grad()
-def build(teacher, features, path, batch_size: int = 64, device="cpu", progress=None) -> Path:
-    """Run ``teacher`` over every window of ``features`` in order and write the logits to ``path``."""
+def build(teacher, features, path, batch_size: int = 256, device="cpu", progress=None,
+          autocast_dtype: torch.dtype | None = None, chunk_batches: int = 16, stats: dict | None = None) -> Path:
+    """Run ``teacher`` over every window of ``features`` and write the logits to ``path`` in window order.
+
+    Windows are read ``chunk_batches * batch_size`` at a time, sorted by length within the chunk and run in
+    batches of ``batch_size`` cut to their longest window (SQuAD windows average under half of 384 tokens,
+    so unsorted batches are mostly padding), under ``autocast_dtype`` autocast (bf16/fp16; None: the
+    teacher's own precision) with SDPA attention. A writer thread waits for one chunk's logits, puts them
+    back in window order and appends them to the Arrow file while the device computes the next chunk.
+    ``stats``, if given, receives ``tokens`` and ``tokens_sq``: the sums of the computed batch lengths and of
+    their squares, per window (for :mod:`augment.distill.flops`).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from augment.qa.attention import fast_attention
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
     keys = window_keys(features)
     teacher.eval()
-    cols = [c for c in ("input_ids", "attention_mask", "token_type_ids", "context_mask")
-            if c in features.column_names]
-    with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, SCHEMA) as writer:
-        for lo in range(0, len(features), batch_size):
-            rows = features.select_columns(cols)[lo:lo + batch_size]
-            batch = collate([dict(zip(rows, vals)) for vals in zip(*rows.values())])
-            out = teacher(**{k: v.to(device) for k, v in model_inputs(batch).items()})
-            # The real tokens' logits, wherever they sit: first under right padding, last under left.
-            real = batch["attention_mask"].bool().numpy()
-            start = out.start_logits.float().cpu().numpy()
-            end = out.end_logits.float().cpu().numpy()
-            writer.write_batch(pa.record_batch(
-                [pa.array(keys[lo:lo + batch_size]),
-                 _list_array([start[i][m] for i, m in enumerate(real)]),
-                 _list_array([end[i][m] for i, m in enumerate(real)])], schema=SCHEMA))
-            if progress is not None:
-                progress(len(real))
+    cols = [c for c in ("input_ids", "attention_mask", "token_type_ids") if c in features.column_names]
+    table = features.select_columns(cols).with_format("numpy")
+    device = torch.device(device)
+    autocast = (torch.autocast(device.type, dtype=autocast_dtype) if autocast_dtype is not None
+                else contextlib.nullcontext())
+    chunk = batch_size * chunk_batches
+    tokens = tokens_sq = 0
+    with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, SCHEMA) as writer, \
+            ThreadPoolExecutor(max_workers=1) as pool, fast_attention(teacher), autocast:
+        pending = None
+        for lo in range(0, len(features), chunk):
+            hi = min(lo + chunk, len(features))
+            rows = table[lo:hi]
+            arrays = {k: np.asarray(rows[k]) for k in cols}              # (c, L) each
+            mask = arrays["attention_mask"]
+            parts = []
+            for pos in _length_batches(mask.sum(1), batch_size):              # positions within the chunk
+                keep = _kept_columns(mask[pos])
+                tokens, tokens_sq = tokens + len(pos) * keep.stop, tokens_sq + len(pos) * keep.stop ** 2
+                inputs = {k: torch.from_numpy(np.ascontiguousarray(a[pos][:, keep], dtype=np.int64))
+                          .to(device, non_blocking=True) for k, a in arrays.items()}
+                out = teacher(**inputs)                                       # queued; nothing waits here
+                start, end, ready = out.start_logits.float(), out.end_logits.float(), None
+                if device.type == "cuda":
+                    # Copied to pinned host memory in stream order; the writer waits on this batch's event
+                    # only (a plain .cpu() in the writer would also wait for everything queued after it).
+                    start, end = start.to("cpu", non_blocking=True), end.to("cpu", non_blocking=True)
+                    ready = torch.cuda.Event()
+                    ready.record()
+                parts.append((pos, start, end, ready, mask[pos][:, keep].astype(bool)))
+            if pending is not None:
+                pending.result()  # at most one chunk waits for the writer: bounded memory
+            pending = pool.submit(_write_chunk, writer, keys[lo:hi], parts, progress)
+        if pending is not None:
+            pending.result()
+    if stats is not None:
+        stats.update(tokens=tokens, tokens_sq=tokens_sq)
     os.replace(tmp, path)  # a killed run never leaves a half-written cache behind
     return path
+
+
+def _length_batches(lengths: np.ndarray, batch_size: int, min_batch: int = 16) -> list[np.ndarray]:
+    """Positions sorted by length, cut into batches of at most ``batch_size``; a batch of at least
+    ``min_batch`` windows also ends before a window 1.5 times as long as its shortest, so a small input
+    (one batch's worth) is not padded to its longest window throughout."""
+    order = np.argsort(lengths, kind="stable")
+    out, start = [], 0
+    for i in range(1, len(order) + 1):
+        size = i - start
+        if i == len(order) or size == batch_size or (
+                size >= min_batch and lengths[order[i]] > 1.5 * max(lengths[order[start]], 1)):
+            out.append(order[start:i])
+            start = i
+    return out
+
+
+def _kept_columns(mask: np.ndarray, multiple: int = 8) -> slice:
+    """The columns a batch needs: right padding that no window uses is cut (to a multiple of 8, which
+    the GPU kernels prefer); left padding is kept."""
+    used = np.flatnonzero(mask.any(0))
+    if len(used) and not mask[:, -1].any():
+        return slice(0, min(mask.shape[1], -(-(int(used.max()) + 1) // multiple) * multiple))
+    return slice(0, mask.shape[1])
+
+
+def _write_chunk(writer, keys: list[str], parts, progress) -> None:
+    """Writer thread: wait for a chunk's logits (device to host), put them back in window order, append."""
+    n = len(keys)
+    width = max((m.shape[1] for *_, m in parts), default=0)
+    start = np.zeros((n, width), np.float32)
+    end = np.zeros((n, width), np.float32)
+    real = np.zeros((n, width), bool)
+    for pos, s, e, ready, m in parts:
+        if ready is not None:
+            ready.synchronize()  # blocks this thread, not the one queueing work, until the batch is on the host
+        w = m.shape[1]
+        start[pos, :w] = s.numpy()   # (b, w)
+        end[pos, :w] = e.numpy()
+        real[pos, :w] = m
+    s_col, e_col = _rows(start, end, real)
+    writer.write_batch(pa.record_batch([pa.array(keys), s_col, e_col], schema=SCHEMA))
+    if progress is not None:
+        progress(n)
 
 
 def share(n_windows: int, rank: int, world: int) -> range:
@@ -106,13 +187,22 @@ def merge(parts, path) -> Path:
 
 
 class TeacherLogits:
-    """Memory-mapped cached logits, checked window by window against the features they belong to."""
+    """Memory-mapped cached logits, checked window by window against the features they belong to.
 
-    def __init__(self, path, features):
+    Picklable for DataLoader workers: a worker maps the file again instead of receiving a copy of it.
+    """
+
+    def __init__(self, path, features=None):
         self.path = Path(path)
         self.table = pa.ipc.open_file(pa.memory_map(str(self.path))).read_all()
-        if self.table.column("window").to_pylist() != window_keys(features):
+        if features is not None and self.table.column("window").to_pylist() != window_keys(features):
             raise ValueError(f"{self.path}: cached windows do not match the training windows; delete it")
+
+    def __getstate__(self) -> dict:
+        return {"path": self.path}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["path"])
 
     def lookup(self, indices, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Start and end logits (B, L) float32 of the given windows, laid out as ``attention_mask`` (B, L)
@@ -123,13 +213,13 @@ class TeacherLogits:
         for name in ("start_logits", "end_logits"):
             col = sub.column(name).combine_chunks()
             offsets = col.offsets.to_numpy()
-            values = col.values.to_numpy(zero_copy_only=False)
+            lengths, expected = np.diff(offsets), real.sum(1)
+            if (lengths != expected).any():
+                i = int(np.flatnonzero(lengths != expected)[0])
+                raise ValueError(f"{self.path}: window {indices[i]} has {lengths[i]} cached logits but "
+                                 f"{expected[i]} real tokens; delete the cache")
             dense = np.zeros(real.shape, dtype=np.float32)
-            for i in range(len(indices)):
-                seg = values[offsets[i]:offsets[i + 1]]
-                if len(seg) != real[i].sum():
-                    raise ValueError(f"{self.path}: window {indices[i]} has {len(seg)} cached logits but "
-                                     f"{int(real[i].sum())} real tokens; delete the cache")
-                dense[i, real[i]] = seg
+            # Row-major boolean assignment fills each window's real tokens in order: the stored order.
+            dense[real] = col.values.to_numpy(zero_copy_only=False)[offsets[0]:offsets[-1]]
             out.append(torch.from_numpy(dense))
         return out[0], out[1]

@@ -15,6 +15,7 @@ import sys
 
 import numpy as np
 
+from augment.qa.attention import fast_attention
 from augment.qa.features import prepare_eval_features
 from augment.qa.metric import squad_v2_metric
 from augment.qa.postprocess import apply_threshold, postprocess_predictions
@@ -32,14 +33,18 @@ def model_input_names(model) -> list[str]:
     return names
 
 
-def window_logits(model, features: dict, names: list[str], batch_size: int, device, right_padded: bool):
-    """(F, L) start and end logits, float32 on the CPU."""
+def window_logits(model, features: dict, names: list[str], batch_size: int, device, right_padded: bool,
+                  autocast_dtype=None):
+    """(F, L) start and end logits, float32 on the CPU; under ``autocast_dtype`` autocast when given."""
+    from contextlib import nullcontext
+
     import torch
 
+    amp = nullcontext() if autocast_dtype is None else torch.autocast(torch.device(device).type, autocast_dtype)
     n, length = len(features["input_ids"]), len(features["input_ids"][0])
     start = np.full((n, length), -1e4, dtype=np.float32)   # (F, L); trimmed padding stays very unlikely
     end = np.full((n, length), -1e4, dtype=np.float32)
-    with torch.no_grad():
+    with torch.no_grad(), fast_attention(model), amp:
         for lo in range(0, n, batch_size):
             batch = {k: torch.tensor(features[k][lo:lo + batch_size], device=device) for k in names}
             # Right padding can be cut to the batch's longest window: same logits, much less work.
@@ -54,19 +59,20 @@ def window_logits(model, features: dict, names: list[str], batch_size: int, devi
 
 
 def features_and_logits(model, tokenizer, rows: list[dict], max_length: int, doc_stride: int,
-                        batch_size: int, device) -> tuple[dict, np.ndarray, np.ndarray]:
+                        batch_size: int, device, autocast_dtype=None) -> tuple[dict, np.ndarray, np.ndarray]:
     """The windows of ``rows`` (``id``, ``question``, ``context``) and the model's (F, L) start and end
-    logits on them; the model is used as it is (the caller puts it in eval mode)."""
+    logits on them; the caller puts the model in eval mode; attention runs as SDPA for the pass
+    (:func:`augment.qa.attention.fast_attention`)."""
     columns = {k: [r[k] for r in rows] for k in ("id", "question", "context")}
     features = prepare_eval_features(columns, tokenizer, max_length=max_length, doc_stride=doc_stride)
     start, end = window_logits(model, features, model_input_names(model), batch_size, device,
-                               getattr(tokenizer, "padding_side", "right") == "right")
+                               getattr(tokenizer, "padding_side", "right") == "right", autocast_dtype)
     return features, start, end
 
 
 def evaluate(model, tokenizer, rows: list[dict], max_length: int = 384, doc_stride: int = 128,
              batch_size: int = 32, n_best: int = 20, max_answer_length: int = 30, device="cpu",
-             threshold: float = 0.0, chunk_size: int = 512) -> dict:
+             threshold: float = 0.0, chunk_size: int = 512, autocast_dtype=None) -> dict:
     """SQuAD 2.0 evaluation of ``model`` on ``rows``.
 
     Rows are windowed ``chunk_size`` at a time, so memory stays flat on the full dev set (every
@@ -87,7 +93,7 @@ def evaluate(model, tokenizer, rows: list[dict], max_length: int = 384, doc_stri
         for lo in range(0, len(rows), chunk_size):
             chunk = rows[lo:lo + chunk_size]
             features, start, end = features_and_logits(model, tokenizer, chunk, max_length, doc_stride,
-                                                       batch_size, device)
+                                                       batch_size, device, autocast_dtype)
             preds, diffs = postprocess_predictions(chunk, features, start, end, n_best=n_best,
                                                    max_answer_length=max_answer_length)
             raw.update(preds)

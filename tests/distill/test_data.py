@@ -67,3 +67,44 @@ def test_collate_trims_unused_padding():
     batch = data.collate(rows)
     assert batch["input_ids"].tolist() == [[1, 2, 0], [1, 2, 3]]
     assert batch["index"].tolist() == [0, 5] and batch["start_positions"].tolist() == [1, 0]
+
+
+def test_json_sources_get_a_fingerprint_from_the_file_without_pickling_a_table(tmp_path, sample_path,
+                                                                               monkeypatch):
+    # datasets fingerprints a new in-memory table by pickling it with dill, which fails where datasets is
+    # installed outside site-packages (PicklingError on pyarrow's MonthDayNano): nothing may be hashed here.
+    import datasets
+    from datasets.fingerprint import Hasher
+
+    def no_hashing(*args, **kwargs):
+        raise AssertionError("a table was pickled to fingerprint it")
+    monkeypatch.setattr(Hasher, "update", no_hashing)
+    with pytest.raises(AssertionError, match="pickled"):  # the guard works: from_list would hash
+        datasets.Dataset.from_list([{"id": "a"}])
+    ds = data.load_examples([sample_path])
+    assert ds._fingerprint == data.source_fingerprint(sample_path, "train")
+    copy = tmp_path / "copy.json"
+    copy.write_bytes(sample_path.read_bytes().replace(b"Beyonc", b"Beyanc", 1))
+    assert data.source_fingerprint(copy, "train") != ds._fingerprint  # other bytes, other fingerprint
+    assert data.load_examples([copy]).num_rows == ds.num_rows
+
+
+def test_batched_reads_equal_row_reads_and_carry_cached_teacher_logits(tmp_path, sample_path, tokenizer,
+                                                                       tiny_teacher_path):
+    import torch
+    from transformers import AutoModelForQuestionAnswering
+
+    from augment.distill import teacher_cache
+
+    examples = data.load_examples([sample_path], limit=6)
+    feats = data.tokenize(examples, tokenizer, tmp_path, "k", max_length=96, doc_stride=48)
+    teacher = AutoModelForQuestionAnswering.from_pretrained(tiny_teacher_path)
+    cache = teacher_cache.TeacherLogits(teacher_cache.build(teacher, feats, tmp_path / "t.arrow", batch_size=3), feats)
+    idx = [5, 0, 2]
+    rows = data.collate([data.WindowDataset(feats)[i] for i in idx])
+    batched = data.trim_padding(data.WindowDataset(feats, cache).__getitems__(idx))
+    assert batched.keys() == rows.keys() | {"teacher_start", "teacher_end"}
+    assert all(torch.equal(batched[k], rows[k]) for k in rows)
+    start, end = cache.lookup(idx, rows["attention_mask"])
+    assert torch.equal(batched["teacher_start"], start) and torch.equal(batched["teacher_end"], end)
+    assert data.trim_padding(rows, pad_to=16)["input_ids"].shape[1] % 16 == 0

@@ -34,6 +34,12 @@ def test_outputs_config_metrics_and_eval(finished_run):
     assert [r["step"] for r in inter] == [1, 2, 3] and [r["step"] for r in pred] == [1, 2, 3]
     assert {"hidden", "attention"} <= set(inter[0]) and {"kd", "ce"} <= set(pred[0])
     assert all(r["loss"] == pytest.approx(0.5 * r["kd"] + 0.5 * r["ce"], rel=1e-5) for r in pred)
+    # Throughput per log interval, and a summary per stage and for the teacher cache (README: FLOP formula).
+    assert all(r["windows_per_s"] > 0 and r["tflops"] > 0 for r in inter + pred)
+    summaries = {r["stage"]: r["summary"] for r in records if "summary" in r}
+    assert set(summaries) == {"intermediate", "teacher_cache", "prediction"}
+    assert summaries["intermediate"]["windows"] == 3 * 4 and summaries["teacher_cache"]["windows"] > 0
+    assert all(v["windows_per_s"] > 0 and v["tflops"] > 0 and v["device"] == "cpu" for v in summaries.values())
     result = json.loads((out / "eval.json").read_text())
     assert result["metrics"]["total"] == 4 and "best_f1_thresh" in result["metrics"]
     # Checkpoints: the newest ones, each complete.
@@ -147,8 +153,9 @@ def test_incompatible_pairs_stop_before_any_weights_load(request, tmp_path, samp
 @pytest.mark.parametrize("extra, messages", [
     (["--data", "nowhere/train.json"], ["nowhere/train.json: no such file"]),
     (["--teacher", "none", "--stage", "intermediate"], ["needs a teacher"]),
-    (["--temperature", "0", "--batch-size", "0", "--distill-weight", "2"],
-     ["--temperature must be > 0", "--batch-size must be >= 1", "--distill-weight must be in [0, 1]"]),
+    (["--temperature", "0", "--batch-size", "0", "--distill-weight", "2", "--cache-batch-size", "0"],
+     ["--temperature must be > 0", "--batch-size must be >= 1", "--distill-weight must be in [0, 1]",
+      "--cache-batch-size must be >= 1"]),
     (["--stage", "everything"], ["invalid choice"]),
     (["--resume"], ["holds no earlier run"]),
 ])

