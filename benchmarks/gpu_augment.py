@@ -238,27 +238,6 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="tinyaug-gpu-bench-"))
     sampler = GpuSampler().start() if device == "cuda" else None
-    try:
-        t = time.time()
-        model = build_model(args.vocab, work, args.smoke)
-        build_s = time.time() - t
-        paras = subset_paragraphs(args.paragraphs)
-        limit = sum(map(len, paras))
-        runs = [run_cli(model, work / f"aug-{mode}", mode, limit, args, device, "auto", sampler)
-                for mode in args.modes.split(",")]
-        for r in runs:
-            print(f"{r['mode']}: {r['augment_s']:.1f} s augmenting, GPU busy {r['gpu_busy']}, lm {r['lm']}", flush=True)
-        reference = run_reference(model, subset_paragraphs(args.reference_paragraphs), args, device, sampler)
-        print(f"reference: {reference['s_per_paragraph']:.3f} s per paragraph", flush=True)
-        multi = next((r for r in runs if r["mode"] == "multi"), None)
-        if multi is not None and multi["workers"] != 0 and \
-                time.time() - started + multi["process_wall_s"] * 1.5 < args.time_budget:
-            runs.append(run_cli(model, work / "aug-multi-w0", "multi", limit, args, device, "0", sampler))
-    finally:
-        if sampler is not None:
-            sampler.stop()
-        if not args.keep:
-            shutil.rmtree(work, ignore_errors=True)
     props = torch.cuda.get_device_properties(0) if device == "cuda" else None
     result = {
         "date": time.strftime("%Y-%m-%d"), "device": props.name if props else "cpu (smoke)",
@@ -267,16 +246,46 @@ def main(argv=None) -> int:
         "smoke": args.smoke, "multiplier": args.multiplier, "dtype": args.dtype, "batch_size": args.batch_size,
         "model": "BertForMaskedLM(BertConfig()), random weights, bert-base-uncased vocabulary"
                  if not args.smoke else "tiny BertForMaskedLM (2 layers, 32 wide), random weights",
-        "model_build_s": round(build_s, 2), "gpu_busy_source": sampler.source if sampler else None,
+        "gpu_busy_source": sampler.source if sampler else None,
         "command": " ".join(["python", "benchmarks/gpu_augment.py", *(argv if argv is not None else sys.argv[1:])]),
-        "runs": runs, "reference": reference, "total_s": round(time.time() - started, 1),
+        "runs": [],
     }
-    for r in runs:
-        r["speedup_per_paragraph"] = round(reference["s_per_paragraph"] / r["s_per_paragraph"], 2)
-    md = table(result)
-    (out / "results.json").write_text(json.dumps(result, indent=2) + "\n")
-    (out / "results.md").write_text(f"{result['device']}, {result['date']}, torch {result['torch']}, "
-                                    f"{result['cpu_cores']} CPU cores, x{args.multiplier}, {args.dtype}\n\n{md}\n")
+
+    def save() -> str:
+        """Results so far: written after every measurement, so a run cut short keeps what it measured."""
+        for r in result["runs"]:
+            r["speedup_per_paragraph"] = round(result["reference"]["s_per_paragraph"] / r["s_per_paragraph"], 2)
+        result["total_s"] = round(time.time() - started, 1)
+        md = table(result)
+        (out / "results.json").write_text(json.dumps(result, indent=2) + "\n")
+        (out / "results.md").write_text(f"{result['device']}, {result['date']}, torch {result['torch']}, "
+                                        f"{result['cpu_cores']} CPU cores, x{args.multiplier}, {args.dtype}\n\n{md}\n")
+        return md
+
+    try:
+        t = time.time()
+        model = build_model(args.vocab, work, args.smoke)
+        result["model_build_s"] = round(time.time() - t, 2)
+        paras = subset_paragraphs(args.paragraphs)
+        limit = sum(map(len, paras))
+        # The reference first: it is the short one, and every ratio needs it.
+        result["reference"] = run_reference(model, subset_paragraphs(args.reference_paragraphs), args, device, sampler)
+        print(f"reference: {result['reference']['s_per_paragraph']:.3f} s per paragraph", flush=True)
+        for mode in args.modes.split(","):
+            r = run_cli(model, work / f"aug-{mode}", mode, limit, args, device, "auto", sampler)
+            result["runs"].append(r)
+            print(f"{r['mode']}: {r['augment_s']:.1f} s augmenting, GPU busy {r['gpu_busy']}, lm {r['lm']}", flush=True)
+            save()
+        multi = next((r for r in result["runs"] if r["mode"] == "multi"), None)
+        if multi is not None and multi["workers"] != 0 and \
+                time.time() - started + multi["process_wall_s"] * 1.5 < args.time_budget:
+            result["runs"].append(run_cli(model, work / "aug-multi-w0", "multi", limit, args, device, "0", sampler))
+    finally:
+        if sampler is not None:
+            sampler.stop()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    md = save()
     print(md)
     print(f"total {result['total_s']} s; wrote {out / 'results.json'} and {out / 'results.md'}")
     return 0
