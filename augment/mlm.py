@@ -7,11 +7,22 @@ BPE (RoBERTa, where a word after a space is one ``Ġword`` token) alike.
 
 Modes (all see the whole context; contexts longer than the model take a window centred on the mask,
 so the words after token 510 get candidates too, unlike the known tools):
-- ``exact``: one sequence per masked word, TinyBERT's method; the same top-k as one pass per word
-  (up to float ties: padding changes the last bits of some scores, see BENCHMARKS.md).
+- ``exact``: one sequence per masked word (with ``context="masked"`` Haystack's input, with ``"paired"``
+  TinyBERT's, see below); in float32 the same top-k as one pass per word (up to float ties: padding
+  changes the last bits of some scores, see BENCHMARKS.md; bfloat16 autocast changes more of them).
 - ``multi``: several eligible words, spread evenly, masked in one sequence (about ``mask_rate`` of its
   tokens), so a paragraph needs a handful of passes instead of one per word. Candidates differ from
   ``exact`` (the neighbours of a mask are masks sometimes); bookkeeping does not.
+
+Contexts (``context=``, ``--mlm-context``):
+- ``masked`` (default): the masked text alone. With ``exact`` that is the input of Haystack 1.x's
+  ``augment_squad.py``, the seed model's toolchain (which masks every single-piece word; here only the
+  eligible ones).
+- ``paired``: TinyBERT's input, the masked text followed by the original text as a sentence pair (token
+  type ids 0 then 1 where the model has them), so the model sees the word it replaces. The pair layout
+  is the tokenizer's own (:mod:`augment.pairing`). A pair longer than the model takes the same window
+  around the mask in both halves, each half at most (model length - special tokens) / 2 tokens, so a
+  pass costs about twice as much (BENCHMARKS.md section 8).
 
 The LM head runs only at masked positions: (M, H) hidden states instead of (B, T, H). Sequences of
 many texts share padded, length-sorted batches (``augment.batching``), and the candidates are chosen
@@ -31,9 +42,11 @@ import numpy as np
 
 from augment.batching import Batch, LMStats, plan_batches
 from augment.errors import ConfigError
+from augment.pairing import pair_template
 from augment.segment import Word
 
 MODES = ("exact", "multi")
+CONTEXTS = ("masked", "paired")
 
 
 @dataclass(frozen=True)
@@ -65,7 +78,7 @@ class MaskedLMCandidates:
     """
 
     def __init__(self, model, tokenizer, top_k: int = 15, mode: str = "exact", batch_size: int = 64,
-                 mask_rate: float = 0.15, device: str = "cpu", dtype: str = "auto",
+                 mask_rate: float = 0.15, device: str = "cpu", dtype: str = "auto", context: str = "masked",
                  max_batch_tokens: int | None = None):
         import torch
 
@@ -78,6 +91,13 @@ class MaskedLMCandidates:
             raise ConfigError(f"tokenizer {tokenizer.name_or_path!r} has no mask token")
         if not 0 < mask_rate <= 0.5:
             raise ConfigError(f"mask_rate={mask_rate}: use a value in (0, 0.5]")
+        if context not in CONTEXTS:
+            raise ConfigError(f"mlm_context={context!r}: use one of {CONTEXTS}")
+        self.context = context
+        # Token type ids only for a model with a type vocabulary (BERT: 2; RoBERTa: 1, none to give).
+        self._pair = (pair_template(tokenizer, token_types=getattr(model.config, "type_vocab_size", 0) >= 2)
+                      if context == "paired" else None)
+        self._pair_types: dict[int, list[int] | None] = {}  # sequence length -> its token type ids
         self.tokenizer, self.top_k, self.mode = tokenizer, top_k, mode
         if max_batch_tokens is not None and max_batch_tokens < 1:
             raise ConfigError(f"max_batch_tokens={max_batch_tokens!r}: use an integer >= 1, or None")
@@ -181,9 +201,8 @@ class MaskedLMCandidates:
                  and (unk is None or content_ids[exact_tok[wi]] != unk)]
         return prefix, content_ids, suffix, sites
 
-    def _window(self, n_content: int, n_special: int, centre: int) -> int:
-        """Start of the content window of the model's length centred on ``centre``."""
-        room = self.max_len - n_special
+    def _window(self, n_content: int, room: int, centre: int) -> int:
+        """Start of the content window of ``room`` tokens centred on ``centre``."""
         if n_content <= room:
             return 0
         return int(min(max(centre - room // 2, 0), n_content - room))
@@ -193,8 +212,10 @@ class MaskedLMCandidates:
         prefix, content, suffix, sites = self.encode(text, words, eligible)
         if not sites:
             return []
-        n_special = len(prefix) + len(suffix)
-        room = self.max_len - n_special
+        if self._pair is None:
+            room = self.max_len - len(prefix) - len(suffix)
+        else:  # both halves of the pair hold the same window
+            room = (self.max_len - self._pair.n_special) // 2
         mask_id = self.tokenizer.mask_token_id
         if self.mode == "exact":
             groups = [[s] for s in sites]
@@ -203,11 +224,16 @@ class MaskedLMCandidates:
         out = []
         for group in groups:
             centre = (group[0].token_index + group[-1].token_index) // 2
-            a = self._window(len(content), n_special, centre)
-            window = list(content[a:a + room])
+            a = self._window(len(content), room, centre)
+            original = content[a:a + room]
+            window = list(original)
             for s in group:
                 window[s.token_index - a] = mask_id
-            out.append((prefix + window + suffix, [len(prefix) + s.token_index - a for s in group], group))
+            if self._pair is None:
+                ids, first = prefix + window + suffix, len(prefix)
+            else:  # TinyBERT: the masked window, then the same window unmasked
+                ids, _, first = self._pair.build(window, original)
+            out.append((ids, [first + s.token_index - a for s in group], group))
         return out
 
     def _multi_groups(self, sites: list[MaskSite], n_content: int, room: int) -> list[list[MaskSite]]:
@@ -278,8 +304,11 @@ class MaskedLMCandidates:
         cols = [p for j in batch_jobs for p in j[2]]
         spaced = [int(s.spaced and self.space_sensitive) for j in batch_jobs for s in j[3]]
         ids = torch.full((len(batch_jobs), length), pad, dtype=torch.long)  # (B, T)
+        types = None if self.token_types(len(batch_jobs[0][1])) is None else torch.zeros_like(ids)  # (B, T)
         for r, j in enumerate(batch_jobs):
             ids[r, :len(j[1])] = torch.tensor(j[1])
+            if types is not None:
+                types[r, :len(j[1])] = torch.tensor(self.token_types(len(j[1])))
         # No mask when the batch has no padding: the plain path, as one sequence alone would run.
         # A pad id may also be a real token (some models pad with [UNK]): mark by length, not by value.
         padded = any(len(j[1]) < length for j in batch_jobs)
@@ -291,7 +320,8 @@ class MaskedLMCandidates:
         to = (lambda t: t.pin_memory().to(dev, non_blocking=True)) if non_blocking else (lambda t: t)
         with torch.inference_mode():
             mask = self._attention_mask(to(keep)) if padded else None
-            logits = self._masked_logits(to(ids), mask, to(torch.tensor(rows)), to(torch.tensor(cols)))  # (M, V)
+            logits = self._masked_logits(to(ids), mask, to(torch.tensor(rows)), to(torch.tensor(cols)),
+                                         None if types is None else to(types))  # (M, V)
             # The filter row of each site (bare or after a space), resident on the device: (M, V) bool.
             valid = self._valid[to(torch.tensor(spaced))]
             k = min(self.top_k + 4, logits.shape[1])  # room for the word itself in other spellings
@@ -328,13 +358,24 @@ class MaskedLMCandidates:
             return keep[:, None, None, :].expand(b, 1, t, t)  # (B, 1, T, T): True = attend
         return keep.long()
 
-    def _masked_logits(self, ids, mask, rows, cols):
+    def token_types(self, length: int) -> list[int] | None:
+        """The token type ids of a paired sequence of ``length`` tokens (its halves are equally long), or
+        None: masked sequences and models without token types take the model's default."""
+        if self._pair is None:
+            return None
+        if length not in self._pair_types:
+            half = (length - self._pair.n_special) // 2
+            self._pair_types[length] = self._pair.build([0] * half, [0] * half)[1]
+        return self._pair_types[length]
+
+    def _masked_logits(self, ids, mask, rows, cols, types=None):
         torch = self._torch
+        pair = {} if types is None else {"token_type_ids": types}  # (B, T): paired, with token types
         with torch.inference_mode(), torch.autocast(self.device.split(":")[0], dtype=self.autocast_dtype,
                                                     enabled=self.autocast_dtype is not None):
             if self._head is None:  # no separable head: full forward, then gather
-                return self.model(input_ids=ids, attention_mask=mask).logits[rows, cols].float()
-            hidden = self.model.base_model(input_ids=ids, attention_mask=mask).last_hidden_state  # (B, T, H)
+                return self.model(input_ids=ids, **pair, attention_mask=mask).logits[rows, cols].float()
+            hidden = self.model.base_model(input_ids=ids, **pair, attention_mask=mask).last_hidden_state  # (B, T, H)
             return self._head(hidden[rows, cols]).float()  # (M, V): the head only where masked
 
     def _top_words(self, top, spaced: int, word: str) -> list[str]:

@@ -36,6 +36,9 @@ class DrawSpec:
     augment_question: bool
     include_original: bool
     schema: pa.Schema
+    draw: str = "distinct"
+    keep_question_words: bool = False
+    stopwords: frozenset = frozenset()
 
 
 def draw_chunk(spec: DrawSpec, examples: list[dict], table: dict[str, TextCandidates]) -> tuple[bytes, int, float]:
@@ -47,7 +50,8 @@ def draw_chunk(spec: DrawSpec, examples: list[dict], table: dict[str, TextCandid
             rows.append(original_row(ex))
         q = table[ex["question"]] if spec.augment_question else None
         rows += map(shard_row, variants_of(ex, table[ex["context"]], q, spec.n, spec.replace_prob, spec.seed,
-                                           spec.answer_policy))
+                                           spec.answer_policy, spec.draw, spec.keep_question_words,
+                                           spec.stopwords))
     buffer = pa.RecordBatch.from_pylist(rows, schema=spec.schema).serialize()
     return buffer.to_pybytes(), len(rows), time.perf_counter() - t
 

@@ -5,6 +5,15 @@ a variant never depends on batch size, worker count or call order. Draws are vec
 words of a variant; a rejected duplicate is redrawn with the next attempt number. When redraws keep
 failing (few candidates, small p: most draws change nothing) the variant is drawn uniformly from the
 changed variants not yet used, so variants are distinct whenever the candidates allow it.
+
+That is ``draw="distinct"`` (the default). It pushes the realised replacement rate above ``replace_prob``
+on texts with few replaceable words: with one word, every variant must change it. ``draw="independent"``
+is TinyBERT's: each variant is one draw, and a draw equal to the original or to an earlier variant is
+dropped, so an example may get fewer than ``n`` variants, but each word is replaced with probability
+``replace_prob`` exactly (BENCHMARKS.md section 7 measures both).
+
+``protect_shared_words`` removes the replaceable words that the question and the context share, so that
+a variant never renames what the question asks about.
 """
 from __future__ import annotations
 
@@ -15,11 +24,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from augment.segment import Word, match_case
+from augment.segment import Word, match_case, split_words
 from augment.spans import Edit
 
 MAX_ATTEMPTS = 8  # plain redraws of a duplicate variant before drawing from the unused ones
 ENUMERATE_LIMIT = 4096  # largest space of variants listed in full to find an unused one
+DRAWS = ("distinct", "independent")
 
 
 @dataclass(frozen=True)
@@ -75,12 +85,27 @@ def _unused_variant(slots: list[Slot], seen: set, replace_prob: float,
     return None
 
 
-def draw_variants(slots: list[Slot], n: int, replace_prob: float, seed: int, example_id: str) -> list[list[Edit]]:
-    """Edits of variants 1..n, distinct from each other and from the original where candidates allow."""
+def draw_variants(slots: list[Slot], n: int, replace_prob: float, seed: int, example_id: str,
+                  draw: str = "distinct") -> list[list[Edit] | None]:
+    """Edits of variants 1..n. ``distinct``: distinct from each other and from the original where the
+    candidates allow. ``independent``: one draw per variant, and None in place of a draw that repeats the
+    original or an earlier variant (dropped, as TinyBERT drops duplicate sentences).
+
+        >>> slot = Slot("context", Word("bird", 2, 6), ("crow", "owl"), "glove")
+        >>> [len(e) for e in draw_variants([slot], 3, 0.5, seed=0, example_id="q", draw="distinct")]
+        [1, 1, 1]
+    """
+    if draw not in DRAWS:
+        raise ValueError(f"draw={draw!r}: use one of {DRAWS}")
     base = id_seed(example_id)
     seen = {()}  # the original: no edits
-    out = []
+    out: list[list[Edit] | None] = []
     for v in range(1, n + 1):
+        if draw == "independent":  # the same stream as a distinct draw's first attempt
+            edits = draw_edits(slots, replace_prob, np.random.default_rng([seed, base, v, 0]))
+            out.append(None if _key(edits) in seen else edits)
+            seen.add(_key(edits))
+            continue
         for attempt in range(MAX_ATTEMPTS):
             rng = np.random.default_rng([seed, base, v, attempt])
             edits = draw_edits(slots, replace_prob, rng)
@@ -99,3 +124,26 @@ def draw_variants(slots: list[Slot], n: int, replace_prob: float, seed: int, exa
         seen.add(_key(edits))
         out.append(edits)
     return out
+
+
+def fold_words(text: str, stopwords: frozenset[str]) -> frozenset[str]:
+    """The case-folded words of ``text``, stopwords aside."""
+    return frozenset(w.text.casefold() for w in split_words(text) if w.text.lower() not in stopwords)
+
+
+def protect_shared_words(slots: list[Slot], question_words: frozenset[str],
+                         context_words: frozenset[str]) -> tuple[list[Slot], int]:
+    """The slots without those whose word (case-folded) occurs in both texts, and how many were removed.
+
+    A context word the question also uses is what the question asks about ("Destiny's Child" in both):
+    renaming it in the context alone turns an answerable question into a confusing one. With question
+    augmentation the same holds the other way, so a question word the context uses is kept too.
+
+        >>> slots = [Slot("context", Word(w, 0, len(w)), ("x",), "glove") for w in ("Destiny", "sang")]
+        >>> kept, n = protect_shared_words(slots, frozenset({"destiny", "child"}), frozenset({"destiny", "sang"}))
+        >>> [s.word.text for s in kept], n
+        (['sang'], 1)
+    """
+    shared = question_words & context_words
+    kept = [s for s in slots if s.word.text.casefold() not in shared]
+    return kept, len(slots) - len(kept)

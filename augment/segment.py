@@ -9,10 +9,14 @@ on its own, whitespace dropped. Unlike it, nothing is lower-cased, accent-stripp
 """
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
+
+from augment.errors import ConfigError
 
 # Letters/digits plus combining marks (so a decomposed "e\u0301" stays inside its word), or any single
 # character that is neither a word character nor whitespace (punctuation, symbols, emoji, zero-width
@@ -34,15 +38,48 @@ def split_words(text: str) -> list[Word]:
     return [Word(m.group(), m.start(), m.end()) for m in _WORD.finditer(text)]
 
 
+# Named stopword lists shipped as package data (one word per line, '#' starts a comment line).
+STOPWORD_LISTS = {"nltk": "resources/stopwords_en.txt", "tinybert": "resources/stopwords_tinybert.txt"}
+
+
 @lru_cache(maxsize=1)
 def english_stopwords() -> frozenset[str]:
     """NLTK's English stopword list, shipped as package data (NLTK's downloader is offline here)."""
-    raw = resources.files("augment").joinpath("resources/stopwords_en.txt").read_text(encoding="utf-8")
-    return frozenset(line.strip() for line in raw.splitlines() if line.strip())
+    return load_stopwords("nltk")
+
+
+def _word_list(raw: str) -> frozenset[str]:
+    return frozenset(w.strip().lower() for w in raw.splitlines() if w.strip() and not w.lstrip().startswith("#"))
+
+
+def load_stopwords(spec="nltk") -> frozenset[str]:
+    """A stopword set: ``"nltk"`` (NLTK's 179 English words, the default), ``"tinybert"`` (the list
+    TinyBERT's augmentation used: NLTK's without the eight wh-words, plus ``'s`` and ``'re``), the path of
+    a file with one word per line (``#`` lines are comments), or an iterable of words. Lower-cased.
+
+        >>> "which" in load_stopwords("nltk"), "which" in load_stopwords("tinybert")
+        (True, False)
+    """
+    if isinstance(spec, str) and spec in STOPWORD_LISTS:
+        return _word_list(resources.files("augment").joinpath(STOPWORD_LISTS[spec]).read_text(encoding="utf-8"))
+    if isinstance(spec, (str, os.PathLike)):
+        try:
+            words = _word_list(Path(spec).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(f"stopwords={str(spec)!r}: cannot read it ({type(e).__name__}); use "
+                              f"{' or '.join(map(repr, STOPWORD_LISTS))} or a UTF-8 file of one word per line"
+                              ) from None
+    elif isinstance(spec, (set, frozenset, list, tuple)) and all(isinstance(w, str) for w in spec):
+        words = frozenset(w.lower() for w in spec)
+    else:
+        raise ConfigError(f"stopwords={spec!r}: use {' or '.join(map(repr, STOPWORD_LISTS))}, a file path "
+                          "or a set of words")
+    return words
 
 
 def is_eligible(word: str, stopwords: frozenset[str]) -> bool:
-    """TinyBERT's rule: purely alphabetic words that are not stopwords may be replaced."""
+    """Purely alphabetic words that are not stopwords may be replaced (TinyBERT's rule with
+    ``stopwords="tinybert"``; its ``[a-z]`` test is ASCII-only, this one takes any letters)."""
     return word.isalpha() and word.lower() not in stopwords
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from augment.sampling import Slot, draw_variants
+from augment.sampling import Slot, draw_variants, fold_words, protect_shared_words
 from augment.segment import Word
 from augment.spans import apply_edits, move_spans
 
@@ -42,12 +42,27 @@ def slots_of(example: dict, ctx: TextCandidates, q: TextCandidates | None, answe
     return slots
 
 
+def replaceable(example: dict, ctx: TextCandidates, q: TextCandidates | None, answer_policy: str,
+                keep_question_words: bool = False, stopwords: frozenset = frozenset()) -> tuple[list[Slot], int]:
+    """:func:`slots_of`, less the words the question and the context share when ``keep_question_words``
+    (:func:`augment.sampling.protect_shared_words`); and how many that removed."""
+    slots = slots_of(example, ctx, q, answer_policy)
+    if not keep_question_words:
+        return slots, 0
+    return protect_shared_words(slots, fold_words(example["question"], stopwords),
+                                frozenset(w.text.casefold() for w in ctx.words))
+
+
 def variants_of(ex: dict, ctx: TextCandidates, q: TextCandidates | None, n: int, replace_prob: float,
-                seed: int, answer_policy: str) -> list[dict]:
-    """``n`` rows: the input's keys with texts and spans rewritten, plus ``orig_id``, ``variant``, ``edits``."""
-    slots = slots_of(ex, ctx, q, answer_policy)
+                seed: int, answer_policy: str, draw: str = "distinct", keep_question_words: bool = False,
+                stopwords: frozenset = frozenset()) -> list[dict]:
+    """``n`` rows (fewer with ``draw="independent"`` when draws repeat): the input's keys with texts and
+    spans rewritten, plus ``orig_id``, ``variant``, ``edits``."""
+    slots, _ = replaceable(ex, ctx, q, answer_policy, keep_question_words, stopwords)
     rows = []
-    for v, edits in enumerate(draw_variants(slots, n, replace_prob, seed, ex["id"]), 1):
+    for v, edits in enumerate(draw_variants(slots, n, replace_prob, seed, ex["id"], draw), 1):
+        if edits is None:  # a dropped duplicate draw: its variant number stays unused
+            continue
         c_edits = [e for e in edits if e.field == "context"]
         q_edits = [e for e in edits if e.field == "question"]
         context = apply_edits(ex["context"], c_edits)

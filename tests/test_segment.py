@@ -27,3 +27,27 @@ def test_case_pattern_transfer():
     assert match_case("singer", "NASA") == "SINGER"
     assert match_case("Singer", "iPod") == "singer"  # mixed: no rule, lower case
     assert match_case("x", "A") == "X"  # a single capital is Title case
+
+
+def test_tinybert_list_is_nltks_without_wh_words_plus_two_contractions():
+    from augment.segment import load_stopwords
+
+    nltk, tiny = load_stopwords("nltk"), load_stopwords("tinybert")
+    wh = {"what", "which", "who", "whom", "when", "where", "why", "how"}
+    assert len(nltk) == 179 and len(tiny) == 173
+    assert tiny == (nltk - wh) | {"'s", "'re"}
+    assert is_eligible("Which", tiny) and not is_eligible("Which", nltk)
+
+
+def test_stopwords_from_a_file_or_a_set_and_errors_name_the_value(tmp_path):
+    import pytest
+
+    from augment.errors import ConfigError
+    from augment.segment import load_stopwords
+
+    f = tmp_path / "stop.txt"
+    f.write_text("# my list\nThe\n\n  band \n", encoding="utf-8")
+    assert load_stopwords(f) == load_stopwords(str(f)) == {"the", "band"}
+    assert load_stopwords({"Band"}) == {"band"}
+    with pytest.raises(ConfigError, match="stopwords='nope.txt'.*'nltk' or 'tinybert'"):
+        load_stopwords("nope.txt")

@@ -97,3 +97,43 @@ def test_augment_example_builds_its_augmenter_once(glove_kv, monkeypatch):
 def test_negative_seed_is_a_config_error():
     with pytest.raises(ConfigError, match="seed=-1"):
         Augmenter(mlm=None, glove=None, seed=-1)
+
+
+def test_independent_draws_drop_repeats_and_keep_the_distinct_first_attempts():
+    """One word with one candidate: only one changed variant exists, so of 20 independent draws every
+    one that changes the word after the first is dropped, and so is every draw that changes nothing."""
+    slots = slots_of("a bird", {"bird": ("crow",)})
+    out = draw_variants(slots, 20, 0.4, seed=0, example_id="q", draw="independent")
+    kept = [v for v in out if v is not None]
+    assert len(out) == 20 and keys(kept) == [((2, "crow"),)]
+    # Where a draw is new, it is the distinct mode's first attempt at that variant.
+    many = slots_of("a bird sang", {"bird": tuple(f"w{i}" for i in range(15)), "sang": ("sat", "ran")})
+    ind = draw_variants(many, 20, 0.4, seed=1, example_id="x", draw="independent")
+    dis = draw_variants(many, 20, 0.4, seed=1, example_id="x")
+    first_attempt = [v for v, e in enumerate(ind) if e is not None]
+    assert first_attempt and all(keys([ind[v]]) == keys([dis[v]]) for v in first_attempt[:1])
+    assert len(set(keys([e for e in ind if e is not None]))) == len(first_attempt)
+
+
+def test_independent_draws_replace_at_replace_prob_and_distinct_draws_do_not():
+    """Per draw, independent replaces a word with probability p; distinct must change the only word."""
+    slots = slots_of("a bird", {"bird": tuple(f"w{i}" for i in range(15))})
+    ind = [draw_variants(slots, 20, 0.4, 0, f"q{i}", draw="independent") for i in range(100)]
+    kept = sum(e is not None for v in ind for e in v)
+    assert kept / 100 == pytest.approx(15 * (1 - (1 - 0.4 / 15) ** 20), abs=0.6)  # 6.26 expected of 20
+    dis = [draw_variants(slots, 20, 0.4, 0, f"q{i}") for i in range(20)]
+    assert all(len(e) == 1 for v in dis for e in v)  # rate 1.0, not 0.4
+    with pytest.raises(ValueError, match="draw='both'"):
+        draw_variants(slots, 1, 0.4, 0, "q", draw="both")
+
+
+def test_keep_question_words_protects_shared_words_and_counts_them(glove_kv):
+    context = "Destiny's Child sang at the famous Houston arena."
+    e = ex(context, [(context.index("Houston"), context.index("Houston") + 7)])
+    e["question"] = "Where did destiny's CHILD sing?"
+    free = Augmenter(mlm=None, glove=glove_kv, replace_prob=1.0)
+    kept = Augmenter(mlm=None, glove=glove_kv, replace_prob=1.0, keep_question_words=True)
+    replaced = lambda rows: {x["original"] for r in rows for x in r["edits"]}  # noqa: E731
+    assert {"Destiny", "Child"} <= replaced(free.augment_example(e, n=3))
+    assert replaced(kept.augment_example(e, n=3)) == {"sang", "famous", "arena"}  # Houston is the answer
+    assert kept.protected_words([e, e]) == 4 and free.protected_words([e]) == 0

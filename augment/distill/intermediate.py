@@ -39,12 +39,12 @@ class IntermediateDistiller(nn.Module):
         >>> optimizer = torch.optim.AdamW(distiller.parameters())   # includes the projections
     """
 
-    def __init__(self, student, layer_map: LayerMap, teacher_width: int):
+    def __init__(self, student, layer_map: LayerMap, teacher_width: int, projection: str = "shared"):
         super().__init__()
         self.student = student
         self.layer_map = layer_map
         self.hidden_loss = HiddenStateLoss(student.config.hidden_size, teacher_width,
-                                           len(layer_map.hidden_pairs))
+                                           len(layer_map.hidden_pairs), projection)
         self.attention_loss = AttentionScoreLoss()
 
     @property

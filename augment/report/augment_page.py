@@ -23,7 +23,8 @@ from augment.report.html import key_values, page, table
 from augment.report.viewer import SCRIPT, STYLE, render_question
 
 HEADER_OPTIONS = ("input", "split", "multiplier", "mlm", "mlm_mode", "glove", "top_k", "replace_prob",
-                  "answer_policy", "augment_question", "include_original", "seed", "limit")
+                  "answer_policy", "augment_question", "include_original", "seed", "limit", "stopwords",
+                  "variant_draw", "keep_question_words")
 
 
 def _pct(x) -> str:
@@ -41,6 +42,8 @@ def header(manifest: dict, summary: dict) -> str:
     count_rows = [("examples read", counts.get("read")), ("paragraphs", counts.get("paragraphs")),
                   ("rows written", counts.get("written")), ("shards", counts.get("shards")),
                   ("rejected", counts.get("rejected_total"))]
+    count_rows += [(name.replace("_", " "), counts[name]) for name in ("dropped_duplicates", "protected_words")
+                   if counts.get(name)]
     rejects = [(reason, n) for reason, n in (counts.get("rejected") or {}).items()] or [("(none)", 0)]
     share = ", ".join(f"{k} {100 * v:.0f}%" for k, v in (tp.get("time_share") or {}).items())
     throughput = [("rows/s (last run)", tp.get("rows_per_second")), ("wall seconds", tp.get("wall_seconds")),
@@ -135,13 +138,24 @@ def viewer_section(stats: AugmentStats, seed: int) -> str:
             f"show originals</label></p>{legend}" + "\n".join(render_question(g, stats.stopwords) for g in groups))
 
 
+def run_stopwords(manifest: dict):
+    """The stopwords the run used (``--stopwords``), or None (NLTK's) when unrecorded or unreadable now."""
+    from augment.errors import ConfigError
+    from augment.segment import load_stopwords
+
+    try:
+        return load_stopwords((manifest.get("options") or {}).get("stopwords", "nltk"))
+    except ConfigError:  # a word-list file that has moved since: the default list, as before the option
+        return None
+
+
 def build_report(directory, sample: int = 12, seed: int = 0) -> tuple[str, dict]:
     """The page of ``directory`` and the summary numbers behind it."""
     directory = Path(directory)
     manifest_path = directory / "manifest.json"
     manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
     t0 = time.perf_counter()
-    stats = AugmentStats(sample=sample, seed=seed)
+    stats = AugmentStats(sample=sample, seed=seed, stopwords=run_stopwords(manifest))
     for path in shard_paths(directory):
         stats.add_shard(path)
     summary = stats.summary()

@@ -60,8 +60,9 @@ class AugmentStats:
     the same shards and seed show the same questions.
     """
 
-    def __init__(self, sample: int = 12, seed: int = 0):
-        self.stopwords = english_stopwords()
+    def __init__(self, sample: int = 12, seed: int = 0, stopwords=None):
+        # The run's own list (manifest option --stopwords), so "eligible" means what it meant there.
+        self.stopwords = english_stopwords() if stopwords is None else stopwords
         self.rng = np.random.default_rng(seed)
         self.sample_size = sample
         self.samples: list[tuple[int, list[dict]]] = []  # (question index, rows)

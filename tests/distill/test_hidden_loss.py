@@ -13,9 +13,29 @@ def test_mse_over_real_positions_only_equal_widths():
     assert loss([s], [t], mask).item() == pytest.approx((1 + 0 + 0 + 4) / 4)
 
 
+def test_shared_projection_is_w_e_for_embeddings_and_one_w_h_for_every_layer():
+    """TinyBERT eq. 9-10 on hand-set 1 -> 2 maps: W_e = [1, 1], W_h = [2, 0], no bias. Pairs: embeddings
+    s=1, t=(0, 0): error (1 + 1) / 2 = 1; layer 1 s=1, t=(2, 0): 0; layer 2 s=2, t=(0, 0): (16 + 0) / 2 = 8."""
+    loss = HiddenStateLoss(1, 2, num_pairs=3)  # shared is the default
+    assert loss.projections[1] is loss.projections[2] and loss.projections[0] is not loss.projections[1]
+    assert sum(p.numel() for p in loss.parameters()) == 2 * (2 + 2)
+    with torch.no_grad():
+        for module, w in ((loss.projections[0], [[1.0], [1.0]]), (loss.projections[1], [[2.0], [0.0]])):
+            module.weight.copy_(torch.tensor(w))
+            module.bias.zero_()
+    s = [torch.tensor([[[1.0]]]), torch.tensor([[[1.0]]]), torch.tensor([[[2.0]]])]
+    t = [torch.tensor([[[0.0, 0.0]]]), torch.tensor([[[2.0, 0.0]]]), torch.tensor([[[0.0, 0.0]]])]
+    value = loss(s, t, torch.tensor([[1]]))
+    assert value.item() == pytest.approx(1.0 + 0.0 + 8.0)
+    value.backward()  # W_h's gradient sums both layers: layer 1 adds 0, layer 2 d/dw (2w - 0)^2 / 2 at w=2: 8
+    assert loss.projections[1].weight.grad[0, 0].item() == pytest.approx(8.0)
+    with pytest.raises(ValueError, match="projection='both'"):
+        HiddenStateLoss(1, 2, 3, projection="both")
+
+
 def test_one_projection_per_pair_gets_gradients_and_trains():
     torch.manual_seed(0)
-    loss = HiddenStateLoss(3, 5, num_pairs=2)
+    loss = HiddenStateLoss(3, 5, num_pairs=2, projection="per-layer")
     assert len(loss.projections) == 2
     s = [torch.randn(2, 4, 3) for _ in range(2)]
     t = [torch.randn(2, 4, 5) for _ in range(2)]

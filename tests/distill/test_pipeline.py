@@ -93,9 +93,39 @@ def test_projections_exist_before_and_are_in_the_optimizer(tmp_path, sample_path
     module, optimizer, scheduler, total = recipe._build_stage("intermediate")
     in_optimizer = {id(p) for g in optimizer.param_groups for p in g["params"]}
     projections = list(module.hidden_loss.projections.parameters())
-    assert len(module.hidden_loss.projections) == 3  # embeddings + 2 layers, one each
-    assert projections and all(id(p) in in_optimizer for p in projections)
+    # --projection shared (default): pair 0 (embeddings) has W_e, both layer pairs the one W_h.
+    assert len(module.hidden_loss.projections) == 3 and len({id(m) for m in module.hidden_loss.projections}) == 2
+    assert len(projections) == 4 and all(id(p) in in_optimizer for p in projections)
     assert all(id(p) in in_optimizer for p in module.student.parameters())
+
+
+def test_prediction_data_gives_the_prediction_stage_its_own_windows(tmp_path, sample_path, sample_rows,
+                                                                   tiny_teacher_path, tiny_student_path):
+    """--data for the intermediate stage, --prediction-data for the prediction stage (one run, as the
+    Haystack guide's two runs): each stage trains on the windows of its own source."""
+    other = tmp_path / "original.jsonl"
+    other.write_text("".join(json.dumps(r) + "\n" for r in sample_rows[-3:]), encoding="utf-8")
+    args = build_parser().parse_args(common(sample_path, tmp_path) + [
+        "--prediction-data", str(other), "--teacher", tiny_teacher_path, "--student", tiny_student_path,
+        "--out", str(tmp_path / "o")])
+    validate(args)
+    recipe = DistillRecipe(args)
+    recipe.setup()
+    inter, pred = recipe.stage_data["intermediate"], recipe.stage_data["prediction"]
+    assert inter[0] != pred[0]
+    assert {f["example_id"] for f in pred[1]} == {r["id"] for r in sample_rows[-3:]}
+    assert {f["example_id"] for f in inter[1]} == {r["id"] for r in sample_rows[:8]}
+    recipe._build_stage("prediction")
+    assert recipe.windows is pred[2] and recipe.features is pred[1]
+
+
+def test_resume_refuses_changed_prediction_data_or_projection(tmp_path, sample_path, capsys):
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "config.json").write_text(json.dumps({"prediction_data": ["a.json"], "projection": "per-layer"}))
+    assert main(["--data", str(sample_path), "--out", str(out), "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "--prediction-data ['a.json'] -> None" in err and "--projection 'per-layer' -> 'shared'" in err
 
 
 @pytest.mark.parametrize("student, stage, message", [

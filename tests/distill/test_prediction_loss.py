@@ -73,3 +73,15 @@ def test_bad_settings_are_rejected():
         PredictionLoss(temperature=0)
     with pytest.raises(ValueError, match="distill_weight"):
         PredictionLoss(distill_weight=1.5)
+
+
+def test_at_t1_w1_the_gradient_is_tinyberts_soft_cross_entropy():
+    """TinyBERT's prediction loss is -sum p log q at T = 1, no hard labels: --temperature 1
+    --distill-weight 1. Its gradient on the student's logits is (q - p) over context + CLS, halved
+    because start and end are averaged (only the start distribution differs from the teacher's here)."""
+    s, t, m = tensors()
+    s = s.clone().requires_grad_(True)
+    PredictionLoss(temperature=1.0, distill_weight=1.0)(s, t, t, t, m)["loss"].backward()
+    p, q = softmax(T_[:3]), softmax(S[:3])
+    want = [(b - a) / 2 for a, b in zip(p, q)] + [0.0, 0.0]
+    assert s.grad[0].tolist() == pytest.approx(want, abs=1e-6)

@@ -30,7 +30,8 @@ def test_intermediate_losses_unchanged_on_a_fixed_batch(fixed_batch, tiny_teache
     use_score_attention(student)
     use_score_attention(teacher)
     torch.manual_seed(0)
-    distiller = IntermediateDistiller(student, LayerMap(2, 4), teacher.config.hidden_size).eval()
+    # BEFORE was recorded with one projection per layer pair, the only kind there was then.
+    distiller = IntermediateDistiller(student, LayerMap(2, 4), teacher.config.hidden_size, "per-layer").eval()
     t_hidden, t_scores = teacher_intermediates(teacher, fixed_batch)
     with torch.no_grad():
         out = distiller(fixed_batch, t_hidden, t_scores)

@@ -475,3 +475,30 @@ def test_progress_bar_only_on_a_terminal_without_quiet(tmp_path, sample_path):
     piped = cli(*args, out=tmp_path / "piped").stderr  # not a terminal: no bar, the summary line still
     assert piped.strip().splitlines() == [piped.strip()] and "%|" not in piped
     assert piped.startswith("augment-squad: 10 rows from 10 examples") and str(tmp_path / "piped") in piped
+
+
+def test_tinybert_sampling_options_are_counted_recorded_and_fingerprinted(tmp_path, tiny_mlm_path, sample_path,
+                                                                         capsys):
+    """--variant-draw independent writes fewer rows and counts the dropped draws; --keep-question-words
+    counts the words it protected; a --stopwords file is part of the configuration, bytes included;
+    --mlm-context paired runs through the command (its inputs are pinned in tests/test_mlm_context.py).
+    In-process (main()), to spare the subprocess start-up."""
+    from pipelines.augment_squad import main
+
+    stop = tmp_path / "stop.txt"
+    stop.write_text("the\nof\n", encoding="utf-8")
+    out = tmp_path / "aug"
+    args = ["--input", sample_path, "--limit", 8, "--mlm", tiny_mlm_path, "--glove", "none", "--multiplier", 4,
+            "--replace-prob", 0.02, "--variant-draw", "independent", "--keep-question-words", "--stopwords", stop,
+            "--mlm-context", "paired", "--quiet", "--out", out]
+    assert main(list(map(str, args))) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    counts, rows = manifest["counts"], rows_of(out)
+    assert counts["dropped_duplicates"] == 4 * 8 - len(rows) > 0 and counts["written"] == len(rows)
+    assert counts["protected_words"] > 0
+    assert [manifest["options"][k] for k in ("variant_draw", "keep_question_words", "mlm_context")] == [
+        "independent", True, "paired"]
+    stop.write_text("the\nof\nband\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(list(map(str, args))) == 2
+    assert "the --stopwords file changed" in capsys.readouterr().err

@@ -1,12 +1,13 @@
 """augment.qa.answer: questions in, answers with character offsets out (the stand-in for
 transformers' removed question-answering pipeline)."""
 import math
+from types import SimpleNamespace
 
 import pytest
+import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
 from augment.qa.answer import answer
-from augment.qa.evaluate import evaluate
 
 
 @pytest.fixture(scope="module")
@@ -15,19 +16,35 @@ def model_and_tokenizer(tiny_teacher_path):
             AutoTokenizer.from_pretrained(tiny_teacher_path))
 
 
-def test_answers_agree_with_the_evaluation_and_carry_offsets(model_and_tokenizer, sample_rows):
-    model, tok = model_and_tokenizer
-    rows = sample_rows[:8]
-    got = answer(model, tok, [r["question"] for r in rows], [r["context"] for r in rows],
-                 max_length=96, doc_stride=48)
-    ref = evaluate(model, tok, rows, max_length=96, doc_stride=48)
-    for r, a in zip(rows, got):
-        assert a["answer"] == ref["predictions"][r["id"]]
-        assert a["null_diff"] == pytest.approx(ref["null_diffs"][r["id"]])
-        if a["answer"]:
-            assert r["context"][a["start"]:a["end"]] == a["answer"]
-        else:
-            assert a["start"] is None and a["end"] is None
+class KeywordQA(torch.nn.Module):
+    """A QA "model" whose logits are set by hand: start 10 on the token ``ann``, end 10 on ``lee``, 5 on
+    CLS (position 0) for both, 0 elsewhere. So the best span is "Ann Lee" with score 20 when both are
+    in the window, the null score is 5 + 5 = 10, and the answers below follow by hand."""
+
+    def __init__(self, tokenizer):
+        super().__init__()
+        self.start_id, self.end_id = tokenizer.convert_tokens_to_ids(["ann", "lee"])
+
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None):
+        start = 10.0 * (input_ids == self.start_id).float()  # (B, T)
+        end = 10.0 * (input_ids == self.end_id).float()
+        start[:, 0] = end[:, 0] = 5.0
+        return SimpleNamespace(start_logits=start, end_logits=end)
+
+
+def test_answers_are_the_best_span_at_its_character_offsets_or_abstain(tokenizer):
+    model = KeywordQA(tokenizer)
+    got = answer(model, tokenizer, ["Who wrote it?", "Who wrote it?"],
+                 ["It was written by Ann Lee in 1990.", "It was written in 1990."], max_length=96, doc_stride=48)
+    # Span score 20 against a null score of 10: null_diff -10, the answer at characters 18..25.
+    assert got[0] == {"answer": "Ann Lee", "start": 18, "end": 25, "null_diff": pytest.approx(-10.0)}
+    # No ann/lee: every span scores 0, the null 10 beats it by 10 > threshold 0: abstain.
+    assert got[1] == {"answer": "", "start": None, "end": None, "null_diff": pytest.approx(10.0)}
+    # A threshold above the margin answers anyway, with the best span (score 0, the first token).
+    forced = answer(model, tokenizer, "Who wrote it?", "It was written in 1990.", threshold=11, max_length=96,
+                    doc_stride=48)
+    assert forced["null_diff"] == pytest.approx(10.0) and forced["answer"]
+    assert "It was written in 1990."[forced["start"]:forced["end"]] == forced["answer"]
 
 
 def test_threshold_decides_abstention(model_and_tokenizer, sample_rows):

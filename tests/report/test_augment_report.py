@@ -136,3 +136,11 @@ def test_bad_directory_is_one_line_and_exit_2(tmp_path, capsys):
     assert augment_report.main([str(tmp_path / "missing")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("augment-report: error:") and err.count("\n") == 1
+
+
+def test_the_report_counts_eligible_words_with_the_runs_stopword_list(tmp_path):
+    from augment.report.augment_page import run_stopwords
+
+    assert "which" not in run_stopwords({"options": {"stopwords": "tinybert"}})
+    assert "which" in run_stopwords({})  # written before the option: NLTK's list
+    assert run_stopwords({"options": {"stopwords": str(tmp_path / "moved.txt")}}) is None
