@@ -12,9 +12,14 @@ from __future__ import annotations
 import argparse
 import collections
 import time
+from pathlib import Path
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
+
+
+# The loop of the code under test: since the overhead fixes it skips dividing by a group of one micro-batch.
+NO_DIV = "if group > 1 else" in (Path(__file__).resolve().parents[1] / "pipelines" / "distill_train.py").read_text()
 
 
 class OpCounter(TorchDispatchMode):
@@ -91,9 +96,9 @@ def step_fn(r, stage: str):
         mark.seen = 0
         losses = r._loss(stage, model, batch)
         mark("forward+loss")
-        acc.backward(losses["loss"] / 1)
+        acc.backward(losses["loss"] if NO_DIV else losses["loss"] / 1)  # as train_stage at --grad-accum 1
         mark("backward")
-        parts = {k: v.detach() / 1 for k, v in losses.items()}
+        parts = {k: v.detach() if NO_DIV else v.detach() / 1 for k, v in losses.items()}
         acc.clip_grad_norm_(model.parameters(), 1.0)
         mark("clip")
         optimizer.step()
