@@ -100,7 +100,7 @@ def step_fn(r, stage: str):
         mark("backward")
         parts = {k: v.detach() if NO_DIV else v.detach() / 1 for k, v in losses.items()}
         acc.clip_grad_norm_(model.parameters(), 1.0)
-        mark("clip")
+        mark("clip+bookkeeping")
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
