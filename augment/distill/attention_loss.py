@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from augment.distill.hidden_loss import masked_mse
+from augment.distill.hidden_loss import mask_count, masked_mse
 
 
 class AttentionScoreLoss(nn.Module):
@@ -25,10 +25,13 @@ class AttentionScoreLoss(nn.Module):
             raise ValueError(f"{len(student_scores)} student layers but {len(teacher_scores)} teacher layers")
         valid = attention_mask.bool()
         pair_mask = (valid[:, :, None] & valid[:, None, :])[:, None]  # (B, 1, T, T): real query and real key
-        total = student_scores[0].new_zeros((), dtype=torch.float32)
+        total = count = None
         for s, t in zip(student_scores, teacher_scores):
             if s.shape != t.shape:
                 raise ValueError(f"attention scores differ in shape: student {tuple(s.shape)}, "
                                  f"teacher {tuple(t.shape)}")
-            total = total + masked_mse(s, t.detach(), pair_mask)
-        return total
+            if count is None:  # the same (B, H, T, T) and mask for every pair: count the entries once
+                count = mask_count(pair_mask, s.shape)
+            term = masked_mse(s, t.detach(), pair_mask, count)
+            total = term if total is None else total + term
+        return total if total is not None else student_scores[0].new_zeros((), dtype=torch.float32)

@@ -1,21 +1,32 @@
 """Hidden-state distillation loss (TinyBERT eq. 8 and 9) with trainable width projections."""
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
 
-def masked_mse(student: torch.Tensor, teacher: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def mask_count(mask: torch.Tensor, shape) -> torch.Tensor:
+    """How many entries of a tensor of ``shape`` a (broadcastable, boolean) ``mask`` selects, at least 1."""
+    numel = math.prod(shape)
+    return (mask.sum() * (numel // max(mask.numel(), 1))).clamp_min(1)
+
+
+def masked_mse(student: torch.Tensor, teacher: torch.Tensor, mask: torch.Tensor,
+               count: torch.Tensor | None = None) -> torch.Tensor:
     """Mean squared error over the entries where ``mask`` (boolean, broadcastable to the inputs) is true.
 
     Written for (B, H, T, T) attention scores in bf16: one difference, one masking, one reduction that
     accumulates in float32 without a float32 copy of its input (``.float()`` of both sides, then a squared
     product, then a multiplication by the mask made four full-size temporaries per layer). The count of
     entries comes from the mask alone: it broadcasts along whole dimensions, so the ratio of sizes is exact.
+    Callers that compare many equal-shaped pairs under one mask pass ``count`` (:func:`mask_count`) once.
     """
     diff = torch.where(mask, student - teacher, 0.0)
-    count = mask.sum() * (diff.numel() // max(mask.numel(), 1))
-    return torch.linalg.vector_norm(diff, dtype=torch.float32).square() / count.clamp_min(1)
+    if count is None:
+        count = mask_count(mask, diff.shape)
+    return torch.linalg.vector_norm(diff, dtype=torch.float32).square() / count
 
 
 PROJECTIONS = ("shared", "per-layer")
@@ -63,9 +74,11 @@ class HiddenStateLoss(nn.Module):
             raise ValueError(f"expected {self.num_pairs} paired states, got {len(student_states)} student and "
                              f"{len(teacher_states)} teacher")
         mask = attention_mask.bool()[..., None]  # (B, T, 1)
-        total = student_states[0].new_zeros((), dtype=torch.float32)
+        count = mask_count(mask, teacher_states[0].shape) if teacher_states else None  # every pair has the teacher's (B, T, D_t): count once
+        total = None
         for i, (s, t) in enumerate(zip(student_states, teacher_states)):
             if self.projections is not None:
                 s = self.projections[i](s)  # (B, T, D_s) -> (B, T, D_t)
-            total = total + masked_mse(s, t.detach(), mask)
-        return total
+            term = masked_mse(s, t.detach(), mask, count)
+            total = term if total is None else total + term  # no zero tensor to add to: one kernel fewer
+        return total if total is not None else student_states[0].new_zeros((), dtype=torch.float32)

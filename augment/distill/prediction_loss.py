@@ -5,23 +5,27 @@ import torch
 from torch import nn
 
 
-def _masked_log_softmax(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """log-softmax over the positions where ``mask`` is true; -inf elsewhere.  (B, T) -> (B, T)"""
-    return torch.log_softmax(logits.float().masked_fill(~mask, float("-inf")), dim=-1)
+def _masked_log_softmax(logits: torch.Tensor, mask: torch.Tensor, excluded: torch.Tensor | None = None) -> torch.Tensor:
+    """log-softmax over the positions where ``mask`` is true; -inf elsewhere.  (B, T) -> (B, T)
+    ``excluded`` is ``~mask`` when the caller already has it (one kernel per call fewer)."""
+    return torch.log_softmax(logits.float().masked_fill(~mask if excluded is None else excluded, float("-inf")),
+                             dim=-1)
 
 
-def _kl(teacher_logits, student_logits, mask, temperature: float) -> torch.Tensor:
+def _kl(teacher_logits, student_logits, mask, temperature: float, excluded=None) -> torch.Tensor:
     """Mean over windows of KL(p_teacher || p_student) at temperature T, both restricted to ``mask``."""
-    log_p = _masked_log_softmax(teacher_logits / temperature, mask)  # (B, T)
-    log_q = _masked_log_softmax(student_logits / temperature, mask)
+    if temperature != 1.0:  # x / 1 is x: no division kernels (and no backward for them) at T = 1
+        teacher_logits, student_logits = teacher_logits / temperature, student_logits / temperature
+    log_p = _masked_log_softmax(teacher_logits, mask, excluded)  # (B, T)
+    log_q = _masked_log_softmax(student_logits, mask, excluded)
     # Excluded positions have p = 0 and log p = log q = -inf; where() keeps their 0 * nan out of the sum.
-    terms = torch.where(mask, log_p.exp() * (log_p - log_q), torch.zeros_like(log_p))
+    terms = torch.where(mask, log_p.exp() * (log_p - log_q), 0.0)
     return terms.sum(-1).mean()
 
 
-def _ce(student_logits, mask, positions) -> torch.Tensor:
+def _ce(student_logits, mask, positions, excluded=None) -> torch.Tensor:
     """Hard-label cross-entropy over the masked positions; labels always lie on a masked position."""
-    return nn.functional.nll_loss(_masked_log_softmax(student_logits, mask), positions)
+    return nn.functional.nll_loss(_masked_log_softmax(student_logits, mask, excluded), positions)
 
 
 class PredictionLoss(nn.Module):
@@ -56,13 +60,20 @@ class PredictionLoss(nn.Module):
     def forward(self, student_start, student_end, teacher_start, teacher_end, context_mask,
                 start_positions=None, end_positions=None) -> dict[str, torch.Tensor]:
         mask = context_mask.bool()
+        excluded = ~mask
         w, t = self.distill_weight, self.temperature
         zero = student_start.new_zeros((), dtype=torch.float32)
         kd = ce = zero
         if w > 0:
-            kd = (_kl(teacher_start, student_start, mask, t) + _kl(teacher_end, student_end, mask, t)) / 2 * t * t
+            kd = (_kl(teacher_start, student_start, mask, t, excluded)
+                  + _kl(teacher_end, student_end, mask, t, excluded)) / 2
+            if t != 1.0:  # scaled as before, left to right, so every temperature gives the same bits
+                kd = kd * t * t
         if w < 1:
             if start_positions is None or end_positions is None:
                 raise ValueError("distill_weight < 1 needs start_positions and end_positions")
-            ce = (_ce(student_start, mask, start_positions) + _ce(student_end, mask, end_positions)) / 2
-        return {"loss": w * kd + (1 - w) * ce, "kd": kd, "ce": ce}
+            ce = (_ce(student_start, mask, start_positions, excluded)
+                  + _ce(student_end, mask, end_positions, excluded)) / 2
+        # At w = 1 or 0, 1 * x + 0 * 0 is x: the mixture's three kernels (and their backward) only when it mixes.
+        loss = kd if w == 1 else ce if w == 0 else w * kd + (1 - w) * ce
+        return {"loss": loss, "kd": kd, "ce": ce}

@@ -73,3 +73,25 @@ def test_teacher_captures_only_the_mapped_layers(fixed_batch, tiny_teacher_path)
     for layer in (1, 3):
         torch.testing.assert_close(mapped[layer], every[layer])
     assert not any(hasattr(m, "_tinyaug_score_sink") for m in attention_modules(teacher))  # nothing left behind
+
+
+def test_teacher_linears_precast_to_the_autocast_dtype_give_the_same_bits(fixed_batch, tiny_teacher_path):
+    """cast_frozen_linears saves autocast's per-step weight casts without changing a bit, and undoes itself."""
+    import torch
+    from transformers import AutoModelForQuestionAnswering
+
+    from augment.distill import use_score_attention
+    from augment.distill.intermediate import cast_frozen_linears, teacher_intermediates
+
+    teacher = AutoModelForQuestionAnswering.from_pretrained(tiny_teacher_path).eval().requires_grad_(False)
+    use_score_attention(teacher)
+    before = {n: p.clone() for n, p in teacher.named_parameters()}
+    with torch.autocast("cpu", torch.bfloat16):
+        h1, s1 = teacher_intermediates(teacher, fixed_batch, [1, 3])
+        restore = cast_frozen_linears(teacher, torch.bfloat16)
+        assert teacher.qa_outputs.weight.dtype == torch.bfloat16
+        h2, s2 = teacher_intermediates(teacher, fixed_batch, [1, 3])
+    restore()
+    assert all(torch.equal(a, b) for a, b in zip(h1, h2)) and all(torch.equal(s1[k], s2[k]) for k in s1)
+    assert all(torch.equal(p, before[n]) and p.dtype == torch.float32 for n, p in teacher.named_parameters())
+    assert cast_frozen_linears(teacher, None)() is None  # no autocast: nothing to do
