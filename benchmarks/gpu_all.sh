@@ -2,7 +2,8 @@
 # One GPU-machine call for issues #9 and #10: the augmentation and the distillation benchmarks one after
 # the other, each under its own time limit, so that one failing still leaves the other's numbers.
 #   bash benchmarks/gpu_all.sh VOCAB_DIR OUT_DIR [AUGMENT_S] [DISTILL_S]
-# (BENCH_ARGS=--smoke runs both scripts' CPU versions: a check of this file on a machine without a GPU.)
+# (BENCH_ARGS=--smoke runs both scripts' CPU versions: a check of this file on a machine without a GPU;
+# AUG_ARGS and DIST_ARGS pass options to one script each.)
 # VOCAB_DIR holds the bert-base-uncased tokenizer files. Wheels of packages the machine lacks (datasets,
 # dill, multiprocess) may lie in .whl/. Models and shards go to a scratch folder; OUT_DIR gets only the
 # logs and the two scripts' result tables.
@@ -20,11 +21,11 @@ fi
 { date -u; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv; echo "cores: $(nproc)";
   python3 -c "import torch, transformers, pyarrow, datasets; print('torch', torch.__version__, '| transformers',
 transformers.__version__, '| pyarrow', pyarrow.__version__, '| datasets', datasets.__version__)"; } 2>&1 | tee "$out/machine.txt"
-timeout "$aug_s" python3 benchmarks/gpu_augment.py --vocab "$vocab" --out "$work/augment" ${BENCH_ARGS:-} > "$out/augment.log" 2>&1
+timeout "$aug_s" python3 benchmarks/gpu_augment.py --vocab "$vocab" --out "$work/augment" ${BENCH_ARGS:-} ${AUG_ARGS:-} > "$out/augment.log" 2>&1
 echo "gpu_augment exit: $?" | tee -a "$out/augment.log"
 cp "$work"/augment/results.json "$out/augment-results.json" 2>/dev/null; cp "$work"/augment/results.md "$out/augment-results.md" 2>/dev/null
 cat "$out/augment-results.md" 2>/dev/null || tail -20 "$out/augment.log"
-timeout "$dist_s" python3 benchmarks/gpu_distill.py --vocab "$vocab" --out "$work/distill" ${BENCH_ARGS:-} > "$out/distill.log" 2>&1
+timeout "$dist_s" python3 benchmarks/gpu_distill.py --vocab "$vocab" --out "$work/distill" ${BENCH_ARGS:-} ${DIST_ARGS:-} > "$out/distill.log" 2>&1
 echo "gpu_distill exit: $?" | tee -a "$out/distill.log"
 cp "$work"/distill/results.json "$out/distill-results.json" 2>/dev/null; cp "$work"/distill/table.md "$out/distill-table.md" 2>/dev/null
 cat "$out/distill-table.md" 2>/dev/null || tail -20 "$out/distill.log"
