@@ -1,4 +1,7 @@
-"""Time draw_chunk (drawing + Arrow encoding, what a worker does) on a synthetic candidate table."""
+"""Time draw_chunk (drawing + Arrow encoding, what a worker does) on a synthetic candidate table.
+
+    PYTHONPATH=. python benchmarks/cpu_draw_ab.py [LABEL]    # prints seconds and a hash of the bytes
+"""
 import json, sys, time, random
 from augment.segment import split_words, is_eligible, english_stopwords
 from augment.variants import TextCandidates
@@ -16,4 +19,4 @@ for t in sorted({r["context"] for r in rows}):
 spec = DrawSpec(n=20, replace_prob=0.4, seed=0, answer_policy="keep", augment_question=False,
                 include_original=False, schema=hf_schema())
 best = min(draw_chunk(spec, rows, table)[2] for _ in range(2))
-import hashlib; print(sys.argv[1], f"draw_chunk 800 examples x20: best of 2 {best:.2f} s", hashlib.sha256(draw_chunk(spec, rows, table)[0]).hexdigest()[:12])
+import hashlib; print(sys.argv[1] if len(sys.argv) > 1 else "", f"draw_chunk 800 examples x20: best of 2 {best:.2f} s", hashlib.sha256(draw_chunk(spec, rows, table)[0]).hexdigest()[:12])
