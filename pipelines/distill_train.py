@@ -99,9 +99,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compile", action="store_true",
                    help="torch.compile the student and the teacher (every batch then padded to --max-length: "
                         "one shape)")
-    p.add_argument("--compile-mode", choices=("default", "reduce-overhead", "max-autotune"), default="default",
-                   help="torch.compile's mode with --compile; reduce-overhead replays each step as CUDA graphs, "
-                        "which cuts the per-step launch cost that dominates at small batches on a GPU")
     p.add_argument("--tokenize-workers", type=int,
                    help="processes for tokenising into windows (default: the machine's cores, at most 8, for "
                         "inputs of over 2,000 examples; 1 for smaller ones, where starting processes costs more)")
@@ -292,7 +289,7 @@ class DistillRecipe:
         if a.compile:  # in place: parameter names, and so checkpoints, stay those of the plain model
             for model in (self.student, self.teacher):
                 if model is not None:
-                    model.compile(mode=a.compile_mode)
+                    model.compile()
         for stage in self.stages:
             if len(self.stage_data[stage][2]) < self.acc.num_processes:
                 raise ConfigError(f"{len(self.stage_data[stage][2])} training windows of the {stage} stage cannot "
