@@ -37,9 +37,12 @@ tutorial: install
 bench: install
 	$(BIN)/python benchmarks/bench_augment.py
 
-# The miniature reproduction: real MiniLM weights, real SQuAD 2.0 articles, two seeds side by side (BENCHMARKS.md).
+# The miniature reproduction: real MiniLM weights, real SQuAD 2.0 articles (BENCHMARKS.md §3).
+# PROFILE=cpu: 2 cores, about 105 minutes, results in runs/mini; PROFILE=gpu: one GPU, x20 and 3 epochs per
+# stage, 3 seeds, results in runs/mini-gpu (estimate: python benchmarks/mini_repro.py --profile gpu --estimate).
+PROFILE ?= cpu
 mini-repro: install
-	$(BIN)/python benchmarks/mini_repro.py --out runs/mini
+	$(BIN)/python benchmarks/mini_repro.py --profile $(PROFILE)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -132,12 +132,13 @@ class MaskedLMCandidates:
         """Load tokenizer and model; ``trust_remote_code`` is passed to both loaders (off by default)."""
         t = time.perf_counter()
         from transformers import AutoModelForMaskedLM, AutoTokenizer
+        from .weights import load_float32
 
         t_import = time.perf_counter() - t
         t = time.perf_counter()
         tok = AutoTokenizer.from_pretrained(name_or_path, revision=revision, trust_remote_code=trust_remote_code)
-        model = AutoModelForMaskedLM.from_pretrained(name_or_path, revision=revision,
-                                                     trust_remote_code=trust_remote_code)
+        model = load_float32(AutoModelForMaskedLM, name_or_path, revision=revision,
+                             trust_remote_code=trust_remote_code)
         t_load = time.perf_counter() - t
         gen = cls(model, tok, **kwargs)
         gen.timings.update(import_transformers=t_import, model_load=t_load)

@@ -35,7 +35,8 @@ STAGES = ("intermediate", "prediction")
 RUN_DEFINING = ("data", "teacher", "student", "stage", "batch_size", "max_length", "doc_stride", "epochs",
                 "prediction_data", "projection",
                 "max_steps", "grad_accum", "lr_intermediate", "lr_prediction", "warmup", "weight_decay",
-                "embedding_dropout", "temperature", "distill_weight", "bf16", "fp16", "seed", "limit")
+                "embedding_dropout", "temperature", "distill_weight", "bf16", "fp16", "seed", "limit",
+                "group_by_length")
 
 
 # ----------------------------------------------------------------------------- options
@@ -83,6 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     prec.add_argument("--bf16", action="store_true", help="bfloat16 mixed precision")
     prec.add_argument("--fp16", action="store_true", help="float16 mixed precision with loss scaling (CUDA)")
     p.add_argument("--seed", type=int, default=42, help="seeds data order, dropout and projection init")
+    p.add_argument("--group-by-length", action="store_true",
+                   help="batch windows of similar length together (within runs of 64 batches, the batches then "
+                        "shuffled), so less padding is computed: faster on GPUs when many windows are shorter "
+                        "than --max-length; off by default (the seed card's batches are random)")
     p.add_argument("--eval-every", type=int, default=0, help="evaluate every N steps (0: at the end only)")
     p.add_argument("--save-every", type=int, default=1000, help="checkpoint every N optimizer steps")
     p.add_argument("--keep-checkpoints", type=int, default=2, help="newest checkpoints kept on disk")
@@ -220,6 +225,7 @@ class DistillRecipe:
         from accelerate import Accelerator, DistributedDataParallelKwargs, InitProcessGroupKwargs
         from accelerate.utils import set_seed
         from transformers import AutoModelForQuestionAnswering
+        from augment.weights import load_float32
 
         from augment.distill import check_pair, data
         from augment.squad_io import iter_rows
@@ -274,16 +280,16 @@ class DistillRecipe:
 
         # Models. Weights load as safetensors where the repo has them (transformers' default).
         set_seed(a.seed)  # a fresh QA head and the projections are initialised from this
-        self.student = AutoModelForQuestionAnswering.from_pretrained(a.student,
-                                                                     trust_remote_code=a.trust_remote_code)
+        # float32 weights whatever the checkpoint's dtype: autocast (--bf16/--fp16) does mixed precision.
+        self.student = load_float32(AutoModelForQuestionAnswering, a.student, trust_remote_code=a.trust_remote_code)
         self.student_attn = self.student.config._attn_implementation
         embeddings = getattr(getattr(self.student, self.student.base_model_prefix, None), "embeddings", None)
         if embeddings is not None and hasattr(embeddings, "dropout"):
             embeddings.dropout.p = a.embedding_dropout
         self.teacher = None
         if a.teacher != "none":
-            self.teacher = AutoModelForQuestionAnswering.from_pretrained(
-                a.teacher, trust_remote_code=a.trust_remote_code).to(self.acc.device).eval()
+            self.teacher = load_float32(AutoModelForQuestionAnswering, a.teacher,
+                                        trust_remote_code=a.trust_remote_code).to(self.acc.device).eval()
             self.teacher.requires_grad_(False)
             self.teacher_attn = self.teacher.config._attn_implementation
         if a.compile:  # in place: parameter names, and so checkpoints, stay those of the plain model
@@ -424,7 +430,7 @@ class DistillRecipe:
         from tqdm.auto import tqdm
 
         from augment.distill.checkpoint import set_rng_state
-        from augment.distill.data import WindowDataset, epoch_batches, trim_padding
+        from augment.distill.data import WindowDataset, epoch_batches, trim_padding, window_lengths
 
         a, acc = self.args, self.acc
         module, optimizer, scheduler, total = self._build_stage(stage)
@@ -443,6 +449,7 @@ class DistillRecipe:
         model, optimizer = acc.prepare(module, optimizer)
         cached = self._teacher_logits() if stage == "prediction" else None
         windows = self.windows if cached is None else WindowDataset(self.features, cached)
+        lengths = window_lengths(self.features) if a.group_by_length else None
         model.train()
         self.log(f"{stage} stage: {len(self.windows)} windows, {total} steps of {a.batch_size} x {a.grad_accum} "
                  f"x {acc.num_processes} windows" + (f", from step {step}" if step else ""))
@@ -459,7 +466,8 @@ class DistillRecipe:
         marks = [(clock(), dict(meter))]  # (time, meter) at the start and at each log step
         parts = {}
         while step < total:
-            batches = epoch_batches(len(windows), a.batch_size, a.seed, epoch, acc.process_index, acc.num_processes)
+            batches = epoch_batches(len(windows), a.batch_size, a.seed, epoch, acc.process_index, acc.num_processes,
+                                    lengths=lengths)
             # Its own generator: a DataLoader iterator otherwise draws a seed from the global RNG, so a
             # resumed run (one more iterator) would drop out different units than the uninterrupted one.
             loader = torch.utils.data.DataLoader(windows, batch_sampler=batches[start_batch:],
@@ -516,6 +524,12 @@ class DistillRecipe:
         self._summary(stage, marks)
         self.student = acc.unwrap_model(model) if stage == "prediction" else acc.unwrap_model(model).student
         self.student.set_attn_implementation(self.student_attn)
+        if stage == "intermediate" and len(self.stages) > 1 and self.main:
+            # The student as the intermediate stage left it, so that other prediction stages can start from
+            # it (--stage prediction --student OUT/student-intermediate) without training this stage again.
+            path = self.out / "student-intermediate"
+            self.student.save_pretrained(path)
+            self.tokenizer.save_pretrained(path)
         acc.free_memory()
 
     def _speed(self, start: tuple, end: tuple) -> dict:

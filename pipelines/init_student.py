@@ -75,10 +75,11 @@ def main(argv=None) -> int:
         return 2
     try:
         from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+        from augment.weights import load_float32
 
         tok = AutoTokenizer.from_pretrained(args.teacher, trust_remote_code=args.trust_remote_code)
-        teacher = AutoModelForQuestionAnswering.from_pretrained(args.teacher,
-                                                                trust_remote_code=args.trust_remote_code)
+        teacher = load_float32(AutoModelForQuestionAnswering, args.teacher,
+                               trust_remote_code=args.trust_remote_code)
         student, layers = build_student(teacher, args.layers, args.pick)
     except (OSError, ValueError) as e:
         print(f"init-student: error: {str(e).strip().splitlines()[0]}", file=sys.stderr)

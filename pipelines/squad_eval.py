@@ -95,12 +95,13 @@ def validate(args) -> None:
 
 def load_model(path: str, trust_remote_code: bool):
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+    from augment.weights import load_float32
 
     local = Path(path)
     has_safetensors = local.is_dir() and any(local.glob("*.safetensors"))
     tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
-    model = AutoModelForQuestionAnswering.from_pretrained(
-        path, trust_remote_code=trust_remote_code, use_safetensors=True if has_safetensors else None)
+    model = load_float32(AutoModelForQuestionAnswering, path, trust_remote_code=trust_remote_code,
+                         use_safetensors=True if has_safetensors else None)
     return model, tokenizer
 
 

@@ -129,13 +129,14 @@ def main(argv=None) -> int:
 
     print("\n[6/6] Ask the student a question (augment.qa.answer: character offsets into the context)", flush=True)
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+    from augment.weights import load_float32
 
     from augment.qa.answer import answer
     from augment.squad_io import iter_rows
 
     student = out / "student" / "student"
     row = next(r for r in iter_rows(SAMPLE) if r["answers"]["text"])
-    model = AutoModelForQuestionAnswering.from_pretrained(student)
+    model = load_float32(AutoModelForQuestionAnswering, student)
     tokenizer = AutoTokenizer.from_pretrained(student)
     got = answer(model, tokenizer, row["question"], row["context"], max_length=cfg["max_length"],
                  doc_stride=cfg["doc_stride"])

@@ -73,3 +73,103 @@ def test_teacher_null_mass_splits_by_origin_and_matches_the_softmax(tmp_path, sa
     expected = (ps * pe).mean().item()
     got = sum(g["mean_p_null"] * g["windows"] for g in stats.values()) / len(feats)
     assert expected > 0 and got == pytest.approx(expected, rel=1e-2)  # the cache holds float16 logits
+
+
+# ----------------------------------------------------------------------------- --smoke, both profiles
+ROW_KEYS = [k for k, _ in mini_repro.ROWS]
+
+
+@pytest.fixture(scope="module")
+def offline_inputs(tmp_path_factory, tokenizer, tiny_mlm_path):
+    """A 6-layer encoder and a masked LM saved in float16 (as many hub checkpoints are), and a small GloVe
+    text file: every model and vector input of the run as a local path."""
+    import numpy as np
+    import torch
+    from transformers import AutoModelForMaskedLM, BertConfig, BertModel
+
+    from augment.glove import load_glove
+
+    root = tmp_path_factory.mktemp("offline")
+    torch.manual_seed(0)
+    cfg = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=6, num_attention_heads=2,
+                     intermediate_size=64)  # 6 layers, as MiniLM: a multiple of both profiles' student layers
+    BertModel(cfg).half().save_pretrained(root / "encoder")
+    tokenizer.save_pretrained(root / "encoder")
+    AutoModelForMaskedLM.from_pretrained(tiny_mlm_path).half().save_pretrained(root / "mlm")
+    tokenizer.save_pretrained(root / "mlm")
+    kv = load_glove("default", vocab_limit=5_000)
+    with open(root / "glove.txt", "w") as f:
+        for w in kv.index_to_key:
+            f.write(w + " " + " ".join(f"{x:.4f}" for x in np.asarray(kv[w])) + "\n")
+    assert json.loads((root / "encoder" / "config.json").read_text())["dtype"] == "float16"
+    return root
+
+
+def smoke(out: Path, *args) -> dict:
+    """``mini_repro.py --smoke`` in this process (its imports are paid already); every step still runs as a
+    process of its own, forked from the launcher's server, as in a real run."""
+    assert mini_repro.main(["--smoke", "--out", str(out), *args]) == 0
+    return json.loads((out / "results.json").read_text())
+
+
+def check_results(res: dict, out: Path, rows: list, with_intermediate: set) -> None:
+    import math
+
+    (run,) = res["runs"].values()
+    assert list(res["runs"]) == ["seed1"] and set(run["metrics"]) == set(rows)
+    for k in rows:  # every row evaluated on the held-out paragraphs, at threshold 0
+        m = run["metrics"][k]
+        assert all(math.isfinite(m[x]) for x in ("EM", "F1", "HasAns_F1", "NoAns_acc")), (k, m)
+        assert run["wall_s"][k] > 0 and "prediction" in run["stage_s"][k]
+    assert {k for k in rows if "intermediate" in run["stage_s"][k]} == with_intermediate
+    assert run["wall_s"]["augment"] > 0 and res["init_wall_s"] > 0 and res["wall_s"] > 0
+    table = (out / "table.md").read_text()
+    assert all(label in table for key, label in mini_repro.ROWS if key in rows)
+    assert "(answer nothing: the floor)" in table and "| run | intermediate s |" in table
+    student = json.loads((out / "seed1" / rows[-1] / "student" / "config.json").read_text())
+    assert student["dtype"] == "float32"  # upcast on load, trained and saved as float32
+
+
+def test_smoke_cpu_profile(tmp_path, offline_inputs):
+    res = smoke(tmp_path, "--profile", "cpu", "--encoder", str(offline_inputs / "encoder"))
+    rows = [k for k in ROW_KEYS if k not in mini_repro.GPU_ONLY_ROWS]
+    assert res["config"]["profile"] == "cpu" and res["config"]["student_layers"] == 2
+    check_results(res, tmp_path, rows, {"inter_pred", "inter_pred_aug"})
+    assert "GloVe only" in (tmp_path / "table.md").read_text()
+
+
+def test_smoke_gpu_profile_offline_paths_and_float16_models(tmp_path, offline_inputs):
+    res = smoke(tmp_path, "--profile", "gpu", "--encoder", str(offline_inputs / "encoder"),
+                "--mlm", str(offline_inputs / "mlm"), "--glove", str(offline_inputs / "glove.txt"))
+    cfg = res["config"]
+    assert cfg["profile"] == "gpu" and cfg["student_layers"] == 3 and cfg["group_by_length"] and cfg["multiplier"] == 2
+    # inter_pred_aug trains no intermediate stage of its own: it starts from the guide's.
+    check_results(res, tmp_path, ROW_KEYS, {"inter_pred", "guide", "inter_pred_kqw"})
+    run = res["runs"]["seed1"]
+    assert run["wall_s"]["augment_kqw"] > 0
+    assert f"masked LM {offline_inputs / 'mlm'} + GloVe" in (tmp_path / "table.md").read_text()
+    # The guide's recipe: intermediate on original + augmented, prediction on the original alone.
+    guide = json.loads((tmp_path / "seed1" / "guide" / "config.json").read_text())
+    assert guide["stage"] == "both" and len(guide["data"]) == 2 and guide["prediction_data"] == guide["data"][:1]
+    assert guide["group_by_length"]
+    # inter_pred_aug starts its prediction stage from the guide's intermediate student (the same stage).
+    ipa = json.loads((tmp_path / "seed1" / "inter_pred_aug" / "config.json").read_text())
+    assert ipa["stage"] == "prediction" and ipa["student"].endswith("guide/student-intermediate")
+    assert ipa["data"] == guide["data"]
+    kqw = json.loads((tmp_path / "seed1" / "inter_pred_kqw" / "config.json").read_text())
+    assert kqw["data"][1].endswith("aug-kqw")
+    # The masked LM ran (float16 on disk, upcast) and the question words were kept in the kqw data.
+    manifests = {p.parent.name: json.loads(p.read_text()) for p in (tmp_path / "seed1").glob("aug*/manifest.json")}
+    assert set(manifests) == {"aug", "aug-kqw"}
+    assert manifests["aug"]["lm"]["forward_passes"] > 0 and manifests["aug"]["options"]["mlm"].endswith("mlm")
+    assert manifests["aug"]["models"]["glove"]["spec"].endswith("glove.txt")
+    assert manifests["aug-kqw"]["options"]["keep_question_words"] and not manifests["aug"]["options"]["keep_question_words"]
+
+
+def test_estimate_counts_the_profiles_windows_and_is_labelled_an_estimate(capsys):
+    assert mini_repro.main(["--profile", "gpu", "--estimate"]) == 0
+    text = capsys.readouterr().out
+    assert "not a measurement" in text and "| inter_pred_kqw |" in text
+    est = json.loads(text.strip().splitlines()[-1])
+    assert est["windows"] == {"original": 4078, "original_plus_aug": 4078 * 21, "held_out": 734}
+    assert est["wall_s_compute_only"] < est["wall_s_overlapped"] < est["wall_s_serial"]

@@ -61,6 +61,60 @@ def test_epoch_order_depends_only_on_seed_and_epoch_and_ranks_split_evenly():
     assert not set(sum(r0, [])) & set(sum(r1, [])) and len(sum(r0 + r1, [])) == 10
 
 
+def test_random_batches_are_unchanged_by_the_grouping_option():
+    import numpy as np
+
+    perm = np.random.default_rng([7, 2]).permutation(11)  # the order before --group-by-length existed
+    assert data.epoch_batches(11, 3, seed=7, epoch=2) == [perm[i:i + 3].tolist() for i in range(0, 11, 3)]
+
+
+def test_grouped_batches_hold_similar_lengths_and_every_window_once():
+    import numpy as np
+
+    lengths = np.random.default_rng(0).integers(20, 385, size=1000)
+    grouped = data.epoch_batches(1000, 16, seed=3, epoch=1, lengths=lengths, group=8)
+    plain = data.epoch_batches(1000, 16, seed=3, epoch=1)
+    assert sorted(sum(grouped, [])) == list(range(1000)) and len(grouped) == len(plain)
+    assert grouped == data.epoch_batches(1000, 16, seed=3, epoch=1, lengths=lengths, group=8)
+    assert grouped != data.epoch_batches(1000, 16, seed=3, epoch=2, lengths=lengths, group=8)
+
+    def padded(batches):  # tokens computed when each batch is cut to its longest window
+        return sum(len(b) * lengths[b].max() for b in batches)
+
+    assert padded(grouped) < 0.75 * padded(plain)
+    # Within a run of group * batch windows the batches are slices of one length-sorted order, so no two
+    # batches of a run overlap in length range; across the epoch long and short batches are mixed.
+    spans = [(lengths[b].min(), lengths[b].max()) for b in grouped]
+    assert np.mean([hi - lo for lo, hi in spans]) < 0.25 * np.mean([np.ptp(lengths[b]) for b in plain])
+    firsts = [hi for _, hi in spans[:10]]
+    assert firsts != sorted(firsts, reverse=True)  # batch order shuffled, not longest-first
+
+
+def test_grouped_batches_split_evenly_across_ranks():
+    import numpy as np
+
+    lengths = np.arange(101) % 37
+    r0, r1 = (data.epoch_batches(101, 4, seed=5, epoch=0, rank=r, world=2, lengths=lengths, group=3) for r in (0, 1))
+    assert len(r0) == len(r1) and [len(b) for b in r0] == [len(b) for b in r1]
+    assert not set(sum(r0, [])) & set(sum(r1, [])) and len(sum(r0 + r1, [])) == 100
+    # The two halves of one global batch hold similar lengths on both ranks (DDP waits for the slower).
+    p0, p1 = (data.epoch_batches(101, 4, seed=5, epoch=0, rank=r, world=2) for r in (0, 1))
+    spread = lambda x, y: np.mean([np.ptp(lengths[b0 + b1]) for b0, b1 in zip(x, y)])  # noqa: E731
+    assert spread(r0, r1) < 0.5 * spread(p0, p1)
+    with pytest.raises(ValueError, match="3 lengths for 101 windows"):
+        data.epoch_batches(101, 4, seed=5, epoch=0, lengths=[1, 2, 3])
+
+
+def test_window_lengths_count_the_attention_mask(sample_rows, tokenizer, tmp_path):
+    import datasets
+
+    feats = data.tokenize(datasets.Dataset.from_list(sample_rows[:6]), tokenizer, tmp_path, "wl", max_length=64,
+                          doc_stride=32)
+    got = data.window_lengths(feats, chunk=4)
+    assert got.tolist() == [sum(m) for m in feats["attention_mask"]] and len(got) == len(feats)
+    assert 0 < got.min() and got.max() <= 64 and got.min() < 64
+
+
 def test_collate_trims_unused_padding():
     rows = [{"input_ids": [1, 2, 0, 0], "attention_mask": [1, 1, 0, 0], "start_positions": 1, "index": 0},
             {"input_ids": [1, 2, 3, 0], "attention_mask": [1, 1, 1, 0], "start_positions": 0, "index": 5}]

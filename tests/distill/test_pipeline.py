@@ -1,8 +1,10 @@
 """distill-train end to end on the tiny fixture models (in-process runs; see test_distributed.py for
 the subprocess ones)."""
 import json
+from pathlib import Path
 
 import pytest
+import torch
 
 from pipelines.distill_train import DistillRecipe, build_parser, main, validate
 
@@ -45,6 +47,24 @@ def test_outputs_config_metrics_and_eval(finished_run):
     # Checkpoints: the newest ones, each complete.
     ckpts = sorted(p.name for p in (out / "checkpoints").iterdir())
     assert ckpts == ["1-prediction-step00000002", "1-prediction-step00000003"]
+
+
+def test_the_intermediate_stages_student_is_kept(finished_run, tiny_student_path):
+    from safetensors.torch import load_file
+
+    out = finished_run / "out"
+    inter = load_file(str(out / "student-intermediate" / "model.safetensors"))
+    final = load_file(str(out / "student" / "model.safetensors"))
+    init = load_file(str(next((Path(tiny_student_path)).glob("*.safetensors"))))
+    assert inter.keys() == final.keys() == init.keys()
+    head = [k for k in inter if k.startswith("qa_outputs.")]
+    body = [k for k in inter if "encoder.layer.0." in k]
+    assert head and body
+    # The intermediate stage trains the encoder, never the QA head; the prediction stage trains both.
+    assert all(torch.equal(inter[k], init[k]) for k in head)
+    assert not all(torch.equal(inter[k], init[k]) for k in body)
+    assert not all(torch.equal(inter[k], final[k]) for k in head + body)
+    assert (out / "student-intermediate" / "tokenizer.json").exists()
 
 
 def test_saved_student_answers_questions(finished_run, sample_rows):
