@@ -270,8 +270,10 @@ def test_changed_model_weights_are_refused_on_resume(tmp_path, tiny_mlm_path, sa
     shutil.copytree(tiny_mlm_path, model)
     out = tmp_path / "aug"
     args = ["--input", sample_path, "--limit", 5, "--mlm", model, "--glove", "none", "--multiplier", 1, "--quiet"]
+    from pipelines.augment_squad import main
+
     cli(*args, out=out)
-    cli(*args, out=out)  # unchanged: resumes (nothing left to do)
+    assert main([str(x) for x in (*args, "--out", out)]) == 0  # unchanged: resumes (in-process: start-up spared)
     (weights,) = model.glob("*.safetensors")
     tensors = load_file(weights)
     name = next(iter(tensors))
@@ -281,7 +283,7 @@ def test_changed_model_weights_are_refused_on_resume(tmp_path, tiny_mlm_path, sa
     proc = cli(*args, out=out, check=False)
     assert_one_line_error(proc, "the --mlm model changed", "--overwrite")
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
-    cli(*args, "--overwrite", out=out)
+    assert main([str(x) for x in (*args, "--overwrite", "--out", out)]) == 0
 
 
 def test_rerun_of_a_finished_job_says_it_is_complete(tmp_path, sample_path):
@@ -333,7 +335,9 @@ def test_overwrite_replaces_the_run(tmp_path, base_args):
     out = tmp_path / "aug"
     cli(*base_args, "--limit", 30, out=out)
     assert len(list(out.glob("shard-*.arrow"))) == 2
-    cli(*base_args, "--limit", 5, "--seed", 2, "--overwrite", out=out)
+    from pipelines.augment_squad import main
+
+    assert main([str(x) for x in (*base_args, "--limit", 5, "--seed", 2, "--overwrite", "--out", out)]) == 0
     assert len(rows_of(out)) == 3 * 5 and sorted(p.name for p in out.glob("shard-*.arrow")) == ["shard-00000.arrow"]
     assert json.loads((out / "manifest.json").read_text())["options"]["seed"] == 2
 
@@ -396,7 +400,9 @@ def test_resume_after_kill_gives_the_uninterrupted_rows(tmp_path, tiny_mlm_path)
     cli(*args, out=killed)
     manifest = json.loads((killed / "manifest.json").read_text())
     assert manifest["throughput"]["shards_resumed"] >= done >= 2
-    cli(*args, out=tmp_path / "whole")
+    from pipelines.augment_squad import main
+
+    assert main([str(x) for x in (*args, "--out", tmp_path / "whole")]) == 0  # in-process: start-up spared
     assert rows_of(killed) == rows_of(tmp_path / "whole")
     assert not list(killed.glob(".shard-*"))  # the killed writer's temporary file was cleaned up
 
