@@ -10,7 +10,9 @@ repeated ``--copies`` times under new ids (realistic window lengths, enough wind
 wraps an epoch), as one JSON file (the in-memory ``from_list`` path). Everything runs through
 ``pipelines.distill_train.DistillRecipe`` in one process, with ``--bf16`` and length 384: the teacher-logit
 cache once (``--cache-batch-size``, default 256), then the intermediate and prediction stages at batch 26,
-64 and 128, then, with ``--compile`` (or when time is left), both stages compiled at batch 26.
+64 and 128, both stages at batch 26 with ``--group-by-length`` (batches of similar-length windows: fewer
+FLOPs per window, so more windows/s on real lengths), then, with ``--compile`` (or when time is left),
+both stages compiled at batch 26.
 Checkpoints are not written (they are disk time, not training time).
 
 Throughput is distill-train's own: windows/s and TFLOP/s (model FLOPs from the configs, README) in steady
@@ -107,9 +109,10 @@ def run(a) -> dict:
 
     seen = 0
 
-    def stage(name: str, batch: int, compiled: bool = False) -> None:
+    def stage(name: str, batch: int, compiled: bool = False, grouped: bool = False) -> None:
         nonlocal seen
         args.batch_size, args.max_steps = batch, cfg["steps"][batch]
+        args.group_by_length = grouped
         t0 = time.perf_counter()
         recipe.train_stage(0 if name == "intermediate" else 1, name, None)
         found, seen = summaries(metrics, seen)
@@ -117,7 +120,7 @@ def run(a) -> dict:
             what = s["stage"]
             best = s["summary"].get("steady", s["summary"])
             result["rows"].append({"measure": what, "batch": a.cache_batch_size if what == "teacher_cache" else batch,
-                                   "compile": compiled, "windows_per_s": best["windows_per_s"],
+                                   "compile": compiled, "grouped": grouped, "windows_per_s": best["windows_per_s"],
                                    "tflops": best.get("tflops"), "peak_share": s["summary"].get("peak_share"),
                                    "wall_s": round(time.perf_counter() - t0, 1)})
             print(json.dumps(result["rows"][-1]), flush=True)
@@ -126,6 +129,8 @@ def run(a) -> dict:
     for batch in cfg["batches"]:
         stage("intermediate", batch)
         stage("prediction", batch)
+    stage("intermediate", cfg["batches"][0], grouped=True)
+    stage("prediction", cfg["batches"][0], grouped=True)
     left = a.budget_s - (time.perf_counter() - t_start)
     if a.compile or (not a.smoke and left > 0):  # compiling takes a minute or two on a GPU: only if time is left
         try:
@@ -155,7 +160,7 @@ def save(result: dict, out: Path, elapsed: float) -> str:
 def estimate(rows: list[dict]) -> dict | None:
     """Seed-recipe hours from the batch-26 (uncompiled) rates: an estimate, not a measurement."""
     rate = {r["measure"]: r["windows_per_s"] for r in rows
-            if not r["compile"] and (r["batch"] == 26 or r["measure"] == "teacher_cache")}
+            if not r["compile"] and not r.get("grouped") and (r["batch"] == 26 or r["measure"] == "teacher_cache")}
     if not {"intermediate", "prediction", "teacher_cache"} <= set(rate):
         return None
     seconds = SEED_WINDOWS * SEED_EPOCHS * (1 / rate["intermediate"] + 1 / rate["prediction"])
@@ -169,13 +174,15 @@ def table(result: dict) -> str:
     lines = [f"Device: {result['device']} (torch {result['torch']}), bf16, length 384, {result['windows']:,} windows; "
              f"{result['models']}. Steady state (after the first log "
              f"step). Total {result['total_s']} s, of which set-up {result['setup_s']} s.", "",
-             "| measurement | batch | compile | windows/s | target (batch 26) | TFLOP/s | share of dense bf16 peak |",
-             "|---|---:|---|---:|---:|---:|---:|"]
+             "| measurement | batch | compile | group by length | windows/s | target (batch 26) | TFLOP/s | "
+             "share of dense bf16 peak |",
+             "|---|---:|---|---|---:|---:|---:|---:|"]
     for r in result["rows"]:
         target = TARGETS[r["measure"]] if r["batch"] == 26 or r["measure"] == "teacher_cache" else ""
         tflops = "" if r["tflops"] is None else f"{r['tflops']:.1f}"
         share = "" if r["peak_share"] is None else f"{100 * r['peak_share']:.1f}%"
         lines.append(f"| {r['measure']} | {r['batch']} | {'yes' if r['compile'] else 'no'} | "
+                     f"{'yes' if r.get('grouped') else 'no'} | "
                      f"{r['windows_per_s']:,.0f} | {target} | {tflops} | {share} |")
     est = result.get("estimate")
     if est:

@@ -12,6 +12,7 @@ def test_seed_recipe_estimate_from_batch_26_rates():
     rows = [{"measure": "intermediate", "batch": 26, "compile": False, "windows_per_s": 1000.0},
             {"measure": "prediction", "batch": 26, "compile": False, "windows_per_s": 2000.0},
             {"measure": "intermediate", "batch": 128, "compile": False, "windows_per_s": 9999.0},
+            {"measure": "prediction", "batch": 26, "compile": False, "grouped": True, "windows_per_s": 9999.0},
             {"measure": "teacher_cache", "batch": 256, "compile": False, "windows_per_s": 4000.0}]
     est = gpu_distill.estimate(rows)
     hours = (2.9e6 * 5 * (1 / 1000 + 1 / 2000) + 2.9e6 / 4000) / 3600
