@@ -289,6 +289,9 @@ def _child(module: str, argv: list, log: str, threads: int | None) -> None:
         os.environ["OMP_NUM_THREADS"] = str(threads)
         if "torch" in sys.modules:  # imported by the server already: its thread count is set here
             sys.modules["torch"].set_num_threads(threads)
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_initialized():  # a forked CUDA context cannot be used
+        sys.exit("mini-repro: CUDA was initialised before the fork; run with --launcher exec")
     sys.argv = [module, *argv]
     runpy.run_module(module, run_name="__main__", alter_sys=True)  # exits with the step's code
 
@@ -315,7 +318,9 @@ def run(cmd: list[str], log: Path, threads: int | None = None, launcher: str = "
     return wall
 
 
-STEP_ENV = {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+# PYTORCH_NVML_BASED_CUDA_CHECK: torch.cuda.is_available() (which the fork server's imports may call) asks
+# NVML instead of initialising CUDA, so every forked step can still start CUDA for itself.
+STEP_ENV = {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "PYTORCH_NVML_BASED_CUDA_CHECK": "1"}
 
 
 def metrics_of(run_dir: Path) -> dict:
@@ -365,7 +370,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, help="steps run at once")
     p.add_argument("--num-workers", type=int, default=None,
                    help="distill-train --num-workers (default: 1 with --profile gpu, which runs several at once)")
-    p.add_argument("--aug-workers", type=int, default=None, help="augment-squad --workers (default: its auto)")
+    p.add_argument("--aug-workers", type=int, default=None,
+                   help="augment-squad --workers (default: 2 with --profile gpu, else augment-squad's auto)")
     p.add_argument("--launcher", choices=["fork", "exec"], default="fork",
                    help="fork: each step forks from a server that imported torch, transformers and datasets once "
                         "(saves most of a small step's start-up); exec: each step a fresh interpreter")
@@ -390,8 +396,11 @@ def resolve(a) -> argparse.Namespace:
         for k, v in SMOKE.items():
             setattr(a, k, list(v) if isinstance(v, tuple) else v)
         a.jobs = 1 if a.per_seed_order else 2  # the gpu profile's scheduling, on 2 cores
-    if a.num_workers is None and a.profile == "gpu" and not a.smoke:
-        a.num_workers = 1
+    if a.profile == "gpu" and not a.smoke:  # up to 8 processes share the machine's cores
+        if a.num_workers is None:
+            a.num_workers = 1
+        if a.aug_workers is None:
+            a.aug_workers = 2
     if a.out is None:
         a.out = "runs/mini-gpu" if a.profile == "gpu" else "runs/mini"
     for opt in ("encoder", "mlm"):
