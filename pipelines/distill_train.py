@@ -414,11 +414,11 @@ class DistillRecipe:
             with self.acc.autocast():
                 t_hidden, t_scores = teacher_intermediates(self.teacher, batch, self.teacher_layers)
             return model(batch, t_hidden, t_scores)
-        out = model(**model_inputs(batch))
+        out = model(**model_inputs(batch, model))
         t_start, t_end = batch.get("teacher_start"), batch.get("teacher_end")  # cached, looked up by the loader
         if t_start is None and self.teacher is not None and self.pred_loss.distill_weight > 0:
             with torch.no_grad(), self.acc.autocast():
-                t = self.teacher(**model_inputs(batch))
+                t = self.teacher(**model_inputs(batch, self.teacher))
             t_start, t_end = t.start_logits.float(), t.end_logits.float()
         return self.pred_loss(out.start_logits, out.end_logits, t_start, t_end, batch["context_mask"],
                               batch["start_positions"], batch["end_positions"])
@@ -482,7 +482,9 @@ class DistillRecipe:
                 meter["windows"] += n
                 meter["tokens"] += n * length
                 meter["tokens_sq"] += n * length * length
+                padded = not bool(batch["attention_mask"].all())  # on the host: no device sync (model_inputs)
                 batch = {k: v.to(acc.device, non_blocking=True) for k, v in batch.items()}
+                batch["padded"] = padded
                 with nullcontext() if last else acc.no_sync(model):  # all-reduce once per optimizer step
                     losses = self._loss(stage, model, batch)
                     # x / 1 is x: without accumulation no division kernels (forward and backward) at all.

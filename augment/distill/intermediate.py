@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from augment.distill.attention_capture import ScoreCapture
+from augment.distill.attention_capture import IMPLEMENTATION, ScoreCapture
 from augment.distill.attention_loss import AttentionScoreLoss
 from augment.distill.hidden_loss import HiddenStateLoss
 from augment.distill.layer_map import LayerMap
@@ -16,8 +16,30 @@ from augment.distill.layer_map import LayerMap
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
-def model_inputs(batch: dict) -> dict:
-    return {k: batch[k] for k in MODEL_INPUTS if k in batch}
+# Attention implementations whose mask builder is SDPA's: they take a (B, 1, T, T) boolean mask as it is.
+BOOL_MASK_ATTENTION = ("sdpa", IMPLEMENTATION)
+
+
+def model_inputs(batch: dict, model=None) -> dict:
+    """The model's inputs from a batch. With ``model`` and a host-side ``batch["padded"]`` (set by the
+    training loop before the batch went to the device), the padding mask is given in its final form.
+
+    From a 2D mask, transformers' SDPA mask builder asks ``mask.all()`` to drop a mask that hides nothing: a
+    device-to-host sync in every forward pass, which stops the host from queueing the next kernels while
+    the GPU works. The loop knows on the host whether anything is padded, so a model with an SDPA-style
+    mask gets no mask (nothing padded: the fused kernels stay usable) or the (B, 1, T, T) boolean mask
+    that transformers would have built, which it uses as given. Other implementations get the 2D mask."""
+    inputs = {k: batch[k] for k in MODEL_INPUTS if k in batch}
+    padded = batch.get("padded")
+    if model is None or padded is None or "attention_mask" not in inputs:
+        return inputs
+    config = getattr(getattr(model, "module", model), "config", None)
+    if getattr(config, "_attn_implementation", None) not in BOOL_MASK_ATTENTION:
+        return inputs
+    mask = inputs["attention_mask"]
+    b, t = mask.shape
+    inputs["attention_mask"] = mask.bool()[:, None, None, :].expand(b, 1, t, t) if padded else None
+    return inputs
 
 
 def cast_frozen_linears(model, dtype):
@@ -51,7 +73,7 @@ def teacher_intermediates(teacher, batch: dict, layers=None) -> tuple[list[torch
     """The teacher's hidden states (embeddings first) and the pre-softmax attention scores of ``layers``
     (default: all; pass ``IntermediateDistiller.teacher_layers`` so unmapped layers run pure SDPA)."""
     with ScoreCapture(teacher, layers) as cap:
-        out = teacher(**model_inputs(batch), output_hidden_states=True)
+        out = teacher(**model_inputs(batch, teacher), output_hidden_states=True)
     return list(out.hidden_states), cap.scores
 
 
@@ -80,7 +102,7 @@ class IntermediateDistiller(nn.Module):
 
     def forward(self, batch: dict, teacher_hidden, teacher_scores) -> dict[str, torch.Tensor]:
         with ScoreCapture(self.student, [s for s, _ in self.layer_map.attention_pairs]) as cap:
-            out = self.student(**model_inputs(batch), output_hidden_states=True)
+            out = self.student(**model_inputs(batch, self.student), output_hidden_states=True)
         mask = batch["attention_mask"]
         s_hidden = [out.hidden_states[s] for s, _ in self.layer_map.hidden_pairs]
         t_hidden = [teacher_hidden[t] for _, t in self.layer_map.hidden_pairs]

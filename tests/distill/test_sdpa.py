@@ -95,3 +95,63 @@ def test_teacher_linears_precast_to_the_autocast_dtype_give_the_same_bits(fixed_
     assert all(torch.equal(a, b) for a, b in zip(h1, h2)) and all(torch.equal(s1[k], s2[k]) for k in s1)
     assert all(torch.equal(p, before[n]) and p.dtype == torch.float32 for n, p in teacher.named_parameters())
     assert cast_frozen_linears(teacher, None)() is None  # no autocast: nothing to do
+
+
+class _CountAll:
+    """Counts ``Tensor.all`` calls: transformers' way of asking whether a 2D mask hides anything (on a GPU,
+    a device-to-host sync per forward pass)."""
+
+    def __init__(self, monkeypatch):
+        self.calls = 0
+        original = torch.Tensor.all
+
+        def counting(t, *args, **kwargs):
+            self.calls += 1
+            return original(t, *args, **kwargs)
+        monkeypatch.setattr(torch.Tensor, "all", counting)
+
+
+def test_mask_given_in_final_form_changes_no_logit_and_asks_nothing_of_the_device(
+        fixed_batch, tiny_student_path, monkeypatch):
+    from augment.distill.intermediate import model_inputs
+
+    student = AutoModelForQuestionAnswering.from_pretrained(tiny_student_path, attn_implementation="sdpa").eval()
+    real = fixed_batch["attention_mask"].bool()
+    with torch.no_grad():
+        want = student(**model_inputs(fixed_batch))  # the 2D mask, as before
+        count = _CountAll(monkeypatch)
+        got = student(**model_inputs({**fixed_batch, "padded": True}, student))
+        assert count.calls == 0
+        student(**model_inputs(fixed_batch, student))  # no host-side answer: transformers asks the device
+        assert count.calls >= 1
+    for a, b in ((want.start_logits, got.start_logits), (want.end_logits, got.end_logits)):
+        assert torch.allclose(a[real], b[real], atol=1e-6)
+    # A batch without padding gets no mask at all (the fused kernels stay usable): the same logits.
+    full = {k: v[:1, : int(fixed_batch["attention_mask"][0].sum())] if v.dim() == 2 else v[:1]
+            for k, v in fixed_batch.items()}
+    assert bool(full["attention_mask"].all())
+    assert model_inputs({**full, "padded": False}, student)["attention_mask"] is None
+    with torch.no_grad():
+        a = student(**model_inputs(full)).start_logits
+        b = student(**model_inputs({**full, "padded": False}, student)).start_logits
+    assert torch.allclose(a, b, atol=1e-6)
+    # An eager model keeps its 2D mask (its mask builder wants one).
+    eager = AutoModelForQuestionAnswering.from_pretrained(tiny_student_path, attn_implementation="eager")
+    assert model_inputs({**fixed_batch, "padded": True}, eager)["attention_mask"].dim() == 2
+
+
+def test_intermediate_losses_unchanged_with_the_final_form_mask(fixed_batch, tiny_teacher_path, tiny_student_path,
+                                                               monkeypatch):
+    teacher = AutoModelForQuestionAnswering.from_pretrained(tiny_teacher_path).eval()
+    student = AutoModelForQuestionAnswering.from_pretrained(tiny_student_path).eval()
+    use_score_attention(student)
+    use_score_attention(teacher)
+    torch.manual_seed(0)
+    distiller = IntermediateDistiller(student, LayerMap(2, 4), teacher.config.hidden_size, "per-layer").eval()
+    count = _CountAll(monkeypatch)
+    batch = {**fixed_batch, "padded": True}
+    t_hidden, t_scores = teacher_intermediates(teacher, batch)
+    with torch.no_grad():
+        out = distiller(batch, t_hidden, t_scores)
+    assert count.calls == 0
+    assert {k: v.item() for k, v in out.items()} == pytest.approx(BEFORE, rel=1e-5)
