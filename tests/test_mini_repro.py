@@ -130,15 +130,15 @@ def check_results(res: dict, out: Path, rows: list, with_intermediate: set) -> N
     assert student["dtype"] == "float32"  # upcast on load, trained and saved as float32
 
 
-def test_smoke_cpu_profile(tmp_path, offline_inputs):
-    res = smoke(tmp_path, "--profile", "cpu", "--encoder", str(offline_inputs / "encoder"))
+def test_smoke_runs_both_profiles_offline_with_float16_models(tmp_path, offline_inputs):
+    """One test for both profiles, so that their steps fork from one server (its imports cost seconds)."""
+    cpu_out, tmp_path = tmp_path / "cpu", tmp_path / "gpu"
+    res = smoke(cpu_out, "--profile", "cpu", "--encoder", str(offline_inputs / "encoder"))
     rows = [k for k in ROW_KEYS if k not in mini_repro.GPU_ONLY_ROWS]
     assert res["config"]["profile"] == "cpu" and res["config"]["student_layers"] == 2
-    check_results(res, tmp_path, rows, {"inter_pred", "inter_pred_aug"})
-    assert "GloVe only" in (tmp_path / "table.md").read_text()
+    check_results(res, cpu_out, rows, {"inter_pred", "inter_pred_aug"})
+    assert "GloVe only" in (cpu_out / "table.md").read_text()
 
-
-def test_smoke_gpu_profile_offline_paths_and_float16_models(tmp_path, offline_inputs):
     res = smoke(tmp_path, "--profile", "gpu", "--encoder", str(offline_inputs / "encoder"),
                 "--mlm", str(offline_inputs / "mlm"), "--glove", str(offline_inputs / "glove.txt"))
     cfg = res["config"]
