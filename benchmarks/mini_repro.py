@@ -37,7 +37,7 @@ import sys
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -124,7 +124,6 @@ class Step:
     run_dir: Path | None = None  # distill-train's --out: eval.json and metrics.jsonl come from there
     seed: str = ""
     wall: float | None = None
-    meta: dict = field(default_factory=dict)
 
 
 def plan(a, out: Path, train_json: Path, eval_json: Path, encoder: str) -> list[Step]:

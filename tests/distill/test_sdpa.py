@@ -24,18 +24,23 @@ def fixed_batch(tmp_path_factory, sample_path, tokenizer):
     return batch
 
 
-def test_intermediate_losses_unchanged_on_a_fixed_batch(fixed_batch, tiny_teacher_path, tiny_student_path):
-    teacher = AutoModelForQuestionAnswering.from_pretrained(tiny_teacher_path).eval()
-    student = AutoModelForQuestionAnswering.from_pretrained(tiny_student_path).eval()
+def intermediate_losses(batch, teacher_path, student_path) -> dict:
+    """The intermediate-stage losses of the tiny fixtures on ``batch``, set up as when BEFORE was recorded."""
+    teacher = AutoModelForQuestionAnswering.from_pretrained(teacher_path).eval()
+    student = AutoModelForQuestionAnswering.from_pretrained(student_path).eval()
     use_score_attention(student)
     use_score_attention(teacher)
     torch.manual_seed(0)
     # BEFORE was recorded with one projection per layer pair, the only kind there was then.
     distiller = IntermediateDistiller(student, LayerMap(2, 4), teacher.config.hidden_size, "per-layer").eval()
-    t_hidden, t_scores = teacher_intermediates(teacher, fixed_batch)
+    t_hidden, t_scores = teacher_intermediates(teacher, batch)
     with torch.no_grad():
-        out = distiller(fixed_batch, t_hidden, t_scores)
-    assert {k: v.item() for k, v in out.items()} == pytest.approx(BEFORE, rel=1e-5)
+        out = distiller(batch, t_hidden, t_scores)
+    return {k: v.item() for k, v in out.items()}
+
+
+def test_intermediate_losses_unchanged_on_a_fixed_batch(fixed_batch, tiny_teacher_path, tiny_student_path):
+    assert intermediate_losses(fixed_batch, tiny_teacher_path, tiny_student_path) == pytest.approx(BEFORE, rel=1e-5)
 
 
 def _inputs(batch):
@@ -142,16 +147,7 @@ def test_mask_given_in_final_form_changes_no_logit_and_asks_nothing_of_the_devic
 
 def test_intermediate_losses_unchanged_with_the_final_form_mask(fixed_batch, tiny_teacher_path, tiny_student_path,
                                                                monkeypatch):
-    teacher = AutoModelForQuestionAnswering.from_pretrained(tiny_teacher_path).eval()
-    student = AutoModelForQuestionAnswering.from_pretrained(tiny_student_path).eval()
-    use_score_attention(student)
-    use_score_attention(teacher)
-    torch.manual_seed(0)
-    distiller = IntermediateDistiller(student, LayerMap(2, 4), teacher.config.hidden_size, "per-layer").eval()
     count = _CountAll(monkeypatch)
-    batch = {**fixed_batch, "padded": True}
-    t_hidden, t_scores = teacher_intermediates(teacher, batch)
-    with torch.no_grad():
-        out = distiller(batch, t_hidden, t_scores)
+    losses = intermediate_losses({**fixed_batch, "padded": True}, tiny_teacher_path, tiny_student_path)
     assert count.calls == 0
-    assert {k: v.item() for k, v in out.items()} == pytest.approx(BEFORE, rel=1e-5)
+    assert losses == pytest.approx(BEFORE, rel=1e-5)
