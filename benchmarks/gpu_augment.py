@@ -18,7 +18,10 @@ measured and recorded in its manifest):
    samples (every 100 ms) inside that window.
 3. The reference (``reference_haystack.py``: fp32, batch 16, LM head over every position) in this
    process on the first ``--reference-paragraphs`` paragraphs (default 40), after one warm-up pass.
-4. If the time budget allows, ``multi`` again with ``--workers 0`` (the drawing in the model's
+4. Each mode again as ``--ranks`` torchrun processes (default 4) sharing the one GPU, each with its share
+   of the cores as drawing workers: the model's process (candidate bookkeeping, batching) is the part
+   that does not spread over workers, and ranks spread it (blocks go to ranks round-robin).
+5. If the time budget allows, ``multi`` again with ``--workers 0`` (the drawing in the model's
    process), to show what the workers buy.
 
 Writes ``results.json`` and ``results.md`` to ``--out`` and prints the table.
@@ -127,12 +130,19 @@ def build_model(vocab: str, work: Path, smoke: bool) -> Path:
 
 
 def run_cli(model: Path, out: Path, mode: str, limit: int, args, device: str, workers: str,
-            sampler: GpuSampler | None) -> dict:
-    """One ``augment-squad`` process; its manifest's counters, start-up and augment window."""
-    cmd = [sys.executable, "-m", "pipelines.augment_squad", "--input", str(SUBSET), "--limit", str(limit),
+            sampler: GpuSampler | None, ranks: int = 1) -> dict:
+    """One ``augment-squad`` run (``ranks`` > 1: that many torchrun processes sharing the GPU, on blocks of
+    ``--rank-shard-rows`` rows so that every rank has blocks); its manifest's counters, rank 0's start-up and
+    the augment window (rank 0's first block to the last rank's end)."""
+    launch = [sys.executable]
+    if ranks > 1:
+        launch += ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(ranks)]
+    cmd = [*launch, "-m", "pipelines.augment_squad", "--input", str(SUBSET), "--limit", str(limit),
            "--out", str(out), "--mlm", str(model), "--glove", "none", "--mlm-mode", mode,
            "--multiplier", str(args.multiplier), "--device", device, "--dtype", args.dtype,
            "--batch-size", str(args.batch_size), "--workers", workers, "--quiet", "--overwrite"]
+    if ranks > 1:
+        cmd += ["--shard-rows", str(args.rank_shard_rows)]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
            "PYTHONPATH": os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])}
     t = time.time()
@@ -144,8 +154,9 @@ def run_cli(model: Path, out: Path, mode: str, limit: int, args, device: str, wo
     timing = m["timing"]
     paragraphs = m["counts"]["paragraphs"]
     aug_s = timing["augment_seconds"]
-    return {"command": " ".join(["augment-squad", *cmd[3:]]).replace(str(out.parent), "$WORK"),
-            "mode": mode, "workers": m["options"]["workers"], "rows": m["counts"]["written"],
+    shown = (["torchrun", "--nproc_per_node", str(ranks)] if ranks > 1 else []) + ["augment-squad"]
+    return {"command": " ".join([*shown, *cmd[len(launch) + 2:]]).replace(str(out.parent), "$WORK"),
+            "mode": mode, "ranks": ranks, "workers": m["options"]["workers"], "rows": m["counts"]["written"],
             "paragraphs": paragraphs, "process_wall_s": round(wall, 2), "augment_s": aug_s,
             "s_per_paragraph": round(aug_s / max(paragraphs, 1), 5),
             "startup_s": timing["startup_seconds"], "lm": m["lm"],
@@ -196,7 +207,8 @@ def table(result: dict) -> str:
     for r in result["runs"]:
         lm = r["lm"] or {}
         busy = f"{r['gpu_busy']:.0%}" if r["gpu_busy"] is not None else "n/a"
-        lines.append(f"| `{r['mode']}`, workers {r['workers']} | {r['paragraphs']} | {r['rows']:,} | {r['augment_s']:.1f} | "
+        ranks = f"{r['ranks']} ranks, " if r.get("ranks", 1) > 1 else ""
+        lines.append(f"| `{r['mode']}`, {ranks}workers {r['workers']} | {r['paragraphs']} | {r['rows']:,} | {r['augment_s']:.1f} | "
                      f"{r['startup_s'].get('total') or 0:.1f} | {r['s_per_paragraph']:.4f} | "
                      f"**{ref['s_per_paragraph'] / r['s_per_paragraph']:.1f}x** | {busy} | {lm.get('fill')} | "
                      f"{lm.get('padding_share')} | {lm.get('forward_passes')} | {lm.get('host_transfers_per_pass')} |")
@@ -217,6 +229,11 @@ def main(argv=None) -> int:
     p.add_argument("--batch-size", type=int, default=64, help="augment-squad --batch-size")
     p.add_argument("--dtype", default="bfloat16", help="augment-squad --dtype (the reference is fp32)")
     p.add_argument("--modes", default="multi,exact", help="comma-separated --mlm-mode values to run")
+    p.add_argument("--ranks", type=int, default=4,
+                   help="also run each mode as this many torchrun processes sharing the GPU (1: skip)")
+    p.add_argument("--rank-shard-rows", type=int, default=12000,
+                   help="--shard-rows of the torchrun runs: the subset's 94,380 rows in 8 blocks, 2 per rank at 4 "
+                        "ranks (SQuAD 2.0 train x20 has 55 blocks at the default 50,000)")
     p.add_argument("--time-budget", type=float, default=200.0,
                    help="seconds; the optional --workers 0 comparison runs only if the budget leaves room")
     p.add_argument("--smoke", action="store_true",
@@ -227,6 +244,7 @@ def main(argv=None) -> int:
     started = time.time()
     if args.smoke:
         args.paragraphs, args.reference_paragraphs, args.multiplier = 3, 1, 2
+        args.ranks, args.rank_shard_rows = min(args.ranks, 2), 40  # 3 paragraphs x2: 2 blocks or more
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import torch
@@ -275,6 +293,12 @@ def main(argv=None) -> int:
             r = run_cli(model, work / f"aug-{mode}", mode, limit, args, device, "auto", sampler)
             result["runs"].append(r)
             print(f"{r['mode']}: {r['augment_s']:.1f} s augmenting, GPU busy {r['gpu_busy']}, lm {r['lm']}", flush=True)
+            save()
+        for mode in args.modes.split(",") if args.ranks > 1 else []:
+            r = run_cli(model, work / f"aug-{mode}-ranks", mode, limit, args, device, "auto", sampler, args.ranks)
+            result["runs"].append(r)
+            print(f"{r['mode']} x{args.ranks} ranks: {r['augment_s']:.1f} s augmenting, GPU busy {r['gpu_busy']}",
+                  flush=True)
             save()
         multi = next((r for r in result["runs"] if r["mode"] == "multi"), None)
         if multi is not None and multi["workers"] != 0 and \

@@ -12,7 +12,8 @@ wraps an epoch), as one JSON file (the in-memory ``from_list`` path). Everything
 cache once (``--cache-batch-size``, default 256), then the intermediate and prediction stages at batch 26,
 64 and 128, both stages at batch 26 with ``--group-by-length`` (batches of similar-length windows: fewer
 FLOPs per window, so more windows/s on real lengths), then, with ``--compile`` (or when time is left),
-both stages compiled at batch 26.
+both stages compiled at batch 26 in each of ``--compile-modes`` (default: ``default``, then
+``reduce-overhead``, i.e. CUDA graphs).
 Checkpoints are not written (they are disk time, not training time).
 
 Throughput is distill-train's own: windows/s and TFLOP/s (model FLOPs from the configs, README) in steady
@@ -109,7 +110,7 @@ def run(a) -> dict:
 
     seen = 0
 
-    def stage(name: str, batch: int, compiled: bool = False, grouped: bool = False) -> None:
+    def stage(name: str, batch: int, compiled: str | bool = False, grouped: bool = False) -> None:
         nonlocal seen
         args.batch_size, args.max_steps = batch, cfg["steps"][batch]
         args.group_by_length = grouped
@@ -133,16 +134,18 @@ def run(a) -> dict:
     stage("prediction", cfg["batches"][0], grouped=True)
     left = a.budget_s - (time.perf_counter() - t_start)
     if a.compile or (not a.smoke and left > 0):  # compiling takes a minute or two on a GPU: only if time is left
-        try:
-            args.compile = True
-            recipe.pad_to = args.max_length
-            for model in (recipe.student, recipe.teacher):
-                model.compile()
-            stage("intermediate", cfg["batches"][0], compiled=True)
-            stage("prediction", cfg["batches"][0], compiled=True)
-        except Exception as e:  # a measurement that failed is reported, and the others are kept
-            result["compile_error"] = f"{type(e).__name__}: {str(e)[:300]}"
-            print(f"--compile failed: {result['compile_error']}", flush=True)
+        for mode in a.compile_modes.split(","):
+            try:  # as distill-train --compile MODE sets it up: one padded shape, the models compiled in place
+                args.compile = mode
+                recipe.pad_to = args.max_length
+                for model in (recipe.student, recipe.teacher):
+                    model.compile(mode=None if mode == "default" else mode)
+                stage("intermediate", cfg["batches"][0], compiled=mode)
+                stage("prediction", cfg["batches"][0], compiled=mode)
+            except Exception as e:  # a measurement that failed is reported, and the others are kept
+                result.setdefault("compile_errors", {})[mode] = f"{type(e).__name__}: {str(e)[:400]}"
+                print(f"--compile {mode} failed: {result['compile_errors'][mode]}", flush=True)
+                save(result, out, time.perf_counter() - t_start)
     save(result, out, time.perf_counter() - t_start)
     return result
 
@@ -150,6 +153,8 @@ def run(a) -> dict:
 def save(result: dict, out: Path, elapsed: float) -> str:
     """Write OUT/results.json and OUT/table.md as they stand; return the table."""
     result["estimate"] = estimate(result["rows"])
+    modes = dict.fromkeys(r["compile"] for r in result["rows"] if r["compile"])
+    result["estimate_compiled"] = {m: e for m in modes if (e := estimate(result["rows"], m))}
     result["total_s"] = round(elapsed, 1)
     text = table(result)
     (out / "results.json").write_text(json.dumps(result, indent=2))
@@ -157,10 +162,12 @@ def save(result: dict, out: Path, elapsed: float) -> str:
     return text
 
 
-def estimate(rows: list[dict]) -> dict | None:
-    """Seed-recipe hours from the batch-26 (uncompiled) rates: an estimate, not a measurement."""
+def estimate(rows: list[dict], compiled: str | bool = False) -> dict | None:
+    """Seed-recipe hours from the batch-26 rates (uncompiled, or of one ``--compile`` mode; the teacher cache
+    always runs uncompiled): an estimate, not a measurement."""
     rate = {r["measure"]: r["windows_per_s"] for r in rows
-            if not r["compile"] and not r.get("grouped") and (r["batch"] == 26 or r["measure"] == "teacher_cache")}
+            if r["measure"] == "teacher_cache" or (r["compile"] == compiled and not r.get("grouped")
+                                                   and r["batch"] == 26)}
     if not {"intermediate", "prediction", "teacher_cache"} <= set(rate):
         return None
     seconds = SEED_WINDOWS * SEED_EPOCHS * (1 / rate["intermediate"] + 1 / rate["prediction"])
@@ -181,15 +188,19 @@ def table(result: dict) -> str:
         target = TARGETS[r["measure"]] if r["batch"] == 26 or r["measure"] == "teacher_cache" else ""
         tflops = "" if r["tflops"] is None else f"{r['tflops']:.1f}"
         share = "" if r["peak_share"] is None else f"{100 * r['peak_share']:.1f}%"
-        lines.append(f"| {r['measure']} | {r['batch']} | {'yes' if r['compile'] else 'no'} | "
+        mode = "no" if not r["compile"] else "default" if r["compile"] is True else r["compile"]
+        lines.append(f"| {r['measure']} | {r['batch']} | {mode} | "
                      f"{'yes' if r.get('grouped') else 'no'} | "
                      f"{r['windows_per_s']:,.0f} | {target} | {tflops} | {share} |")
     est = result.get("estimate")
     if est:
         lines += ["", f"Seed recipe, **estimate** from the batch-26 rates ({est['basis']}): "
                       f"about {est['gpus_1_hours']} h on 1 GPU, {est['gpus_8_hours']} h on 8."]
-    if result.get("compile_error"):
-        lines += ["", f"--compile failed: {result['compile_error']}"]
+    for mode, est in result.get("estimate_compiled", {}).items():
+        lines += ["", f"With --compile {mode} (batch 26), **estimate**: about {est['gpus_1_hours']} h on 1 GPU, "
+                      f"{est['gpus_8_hours']} h on 8."]
+    for mode, error in result.get("compile_errors", {}).items():
+        lines += ["", f"--compile {mode} failed: {error}"]
     return "\n".join(lines)
 
 
@@ -200,6 +211,8 @@ def main(argv=None) -> int:
     p.add_argument("--smoke", action="store_true", help="the same code paths on the CPU with tiny models")
     p.add_argument("--compile", action="store_true", help="also measure --compile at batch 26 (always, not "
                                                           "only when time is left)")
+    p.add_argument("--compile-modes", default="default,reduce-overhead",
+                   help="the distill-train --compile modes to measure at batch 26, in this order")
     p.add_argument("--cache-batch-size", type=int, default=256)
     p.add_argument("--budget-s", type=float, default=120,
                    help="without --compile, measure the compiled run only if the rest took less than this")

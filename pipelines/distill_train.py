@@ -46,6 +46,12 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
+# torch.compile's modes. The two with CUDA graphs replay each step's kernels from one recording: the loop marks
+# where a step begins, and a graph's outputs live only until the next step.
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune-no-cudagraphs", "max-autotune")
+CUDA_GRAPH_MODES = ("reduce-overhead", "max-autotune")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG, description=__doc__.split("\n\n")[0], formatter_class=DefaultsOnce)
     p.add_argument("--data", nargs="+", required=True, metavar="SRC",
@@ -101,9 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "process; 0 on the CPU, whose cores do the training)")
     p.add_argument("--cache-batch-size", type=int, default=256,
                    help="windows per batch when caching the teacher's logits (forward only, so larger than training's)")
-    p.add_argument("--compile", action="store_true",
-                   help="torch.compile the student and the teacher (every batch then padded to --max-length: "
-                        "one shape)")
+    p.add_argument("--compile", nargs="?", const="default", choices=COMPILE_MODES, metavar="MODE",
+                   help="torch.compile the student and the teacher for training (every batch then padded to "
+                        "--max-length: one shape). MODE: 'default' (what --compile alone means), "
+                        "'reduce-overhead' (CUDA graphs: one launch per graph instead of one per kernel; "
+                        "needs --grad-accum 1), 'max-autotune-no-cudagraphs' or 'max-autotune'. The teacher "
+                        "cache and evaluation, whose batch lengths vary, run uncompiled")
     p.add_argument("--tokenize-workers", type=int,
                    help="processes for tokenising into windows (default: the machine's cores, at most 8, for "
                         "inputs of over 2,000 examples; 1 for smaller ones, where starting processes costs more)")
@@ -142,6 +151,11 @@ def validate(args) -> None:
             problems.append(f"--{opt.replace('_', '-')} must be >= 1, got {getattr(args, opt)}")
     if args.tokenize_workers is not None and args.tokenize_workers < 1:
         problems.append(f"--tokenize-workers must be >= 1, got {args.tokenize_workers}")
+    if args.compile in CUDA_GRAPH_MODES and args.grad_accum > 1:
+        # The gradients a CUDA-graph replay hands back live in the graph's memory, which the next micro-batch's
+        # replay reuses: accumulating into them across replays is not something we have measured to be safe.
+        problems.append(f"--compile {args.compile} (CUDA graphs) needs --grad-accum 1, got {args.grad_accum}; "
+                        "use --compile default to accumulate")
     if args.dist_timeout < 1:
         problems.append(f"--dist-timeout must be >= 1, got {args.dist_timeout}")
     for opt in ("eval_every", "num_workers"):
@@ -295,11 +309,19 @@ class DistillRecipe:
         if a.compile:  # in place: parameter names, and so checkpoints, stay those of the plain model
             for model in (self.student, self.teacher):
                 if model is not None:
-                    model.compile()
+                    model.compile(mode=None if a.compile == "default" else a.compile)
         for stage in self.stages:
             if len(self.stage_data[stage][2]) < self.acc.num_processes:
                 raise ConfigError(f"{len(self.stage_data[stage][2])} training windows of the {stage} stage cannot "
                                   f"be shared by {self.acc.num_processes} processes")
+
+    def uncompiled(self):
+        """A context in which the compiled models run eagerly: the teacher cache and evaluation, whose batch
+        lengths vary (one compilation, or one CUDA-graph recording, per length) and which are measured fast
+        enough without (BENCHMARKS.md section 5)."""
+        import torch
+
+        return torch.compiler.set_stance("force_eager") if self.args.compile else nullcontext()
 
     def _windows(self, sources):
         """(cache key, tokenised features, WindowDataset) of the ``squad_v2`` rows of ``sources``."""
@@ -390,9 +412,11 @@ class DistillRecipe:
                        disable=not (self.main and sys.stderr.isatty()))
             t0, stats = time.perf_counter(), {}
             part = self.features.select(mine)
-            teacher_cache.build(self.teacher, part, teacher_cache.part_path(path, acc.process_index, acc.num_processes),
-                                batch_size=self.args.cache_batch_size, device=acc.device, progress=bar.update,
-                                autocast_dtype=self.amp_dtype, stats=stats)
+            part_file = teacher_cache.part_path(path, acc.process_index, acc.num_processes)
+            with self.uncompiled():
+                teacher_cache.build(self.teacher, part, part_file,
+                                    batch_size=self.args.cache_batch_size, device=acc.device, progress=bar.update,
+                                    autocast_dtype=self.amp_dtype, stats=stats)
             bar.close()
             acc.wait_for_everyone()
             seconds = time.perf_counter() - t0
@@ -456,6 +480,7 @@ class DistillRecipe:
         bar = tqdm(total=total, initial=step, desc=stage, dynamic_ncols=True,
                    disable=not (self.main and sys.stderr.isatty()))
         cuda = acc.device.type == "cuda"
+        graphs = a.compile in CUDA_GRAPH_MODES
         # Throughput bookkeeping on the host only (windows, summed lengths and squared lengths of the batches
         # as computed): the device is asked for nothing until a log step.
         meter = {"windows": 0, "tokens": 0, "tokens_sq": 0}
@@ -485,6 +510,8 @@ class DistillRecipe:
                 padded = not bool(batch["attention_mask"].all())  # on the host: no device sync (model_inputs)
                 batch = {k: v.to(acc.device, non_blocking=True) for k, v in batch.items()}
                 batch["padded"] = padded
+                if graphs:  # a new step: the graphs may reuse the memory of the last step's outputs
+                    torch.compiler.cudagraph_mark_step_begin()
                 with nullcontext() if last else acc.no_sync(model):  # all-reduce once per optimizer step
                     losses = self._loss(stage, model, batch)
                     # x / 1 is x: without accumulation no division kernels (forward and backward) at all.
@@ -621,9 +648,10 @@ class DistillRecipe:
             from augment.qa.evaluate import evaluate, finite, format_table
 
             model = self.acc.unwrap_model(self.student).eval()
-            result = evaluate(model, self.tokenizer, self.eval_rows, max_length=self.args.max_length,
-                              doc_stride=self.args.doc_stride, batch_size=2 * self.args.batch_size,
-                              device=self.acc.device, autocast_dtype=self.amp_dtype)
+            with self.uncompiled():
+                result = evaluate(model, self.tokenizer, self.eval_rows, max_length=self.args.max_length,
+                                  doc_stride=self.args.doc_stride, batch_size=2 * self.args.batch_size,
+                                  device=self.acc.device, autocast_dtype=self.amp_dtype)
             self.metrics({"stage": stage, "step": step, "eval": result["metrics"]})
             report = {"stage": stage, "step": step, **result,
                       "null_diffs": {k: finite(v) for k, v in result["null_diffs"].items()}}

@@ -209,3 +209,53 @@ def test_without_a_teacher_the_recorded_weight_is_the_one_used(tmp_path, sample_
         "--teacher", "none", "--student", tiny_student_path, "--out", str(tmp_path / "o")])
     validate(args)
     assert args.stage == "prediction" and args.distill_weight == 0.0
+
+
+def test_compile_mode_reaches_the_models_and_only_training_is_compiled(tmp_path, sample_path, sample_rows,
+                                                                       tiny_teacher_path, tiny_student_path,
+                                                                       monkeypatch):
+    """``--compile reduce-overhead``: both models get the mode; every compiled call sees the one padded
+    training shape (the teacher cache and evaluation, whose lengths vary, run eagerly); the loop marks each
+    step's start for CUDA graphs. Dynamo traces for real; the backend runs the traced graph as it is (no
+    code generation), which keeps this a few seconds on the CPU."""
+    modes, lengths, marks = [], set(), []
+
+    def backend(gm, inputs):
+        # (B, T) token inputs: T of every 2-D integer input that is not a position-id buffer (1, 512)
+        lengths.update(int(t.shape[1]) for t in inputs
+                       if isinstance(t, torch.Tensor) and t.dtype == torch.long and t.dim() == 2 and t.shape[0] != 1)
+        return gm.forward
+
+    def compile_(self, *args, mode=None, **kwargs):
+        modes.append(mode)
+        self._compiled_call_impl = torch.compile(self._call_impl, backend=backend)
+    monkeypatch.setattr(torch.nn.Module, "compile", compile_)
+    real_mark = torch.compiler.cudagraph_mark_step_begin
+    monkeypatch.setattr(torch.compiler, "cudagraph_mark_step_begin", lambda: (marks.append(1), real_mark()))
+    torch._dynamo.reset()
+    argv = common(sample_path, tmp_path) + ["--teacher", tiny_teacher_path, "--student", tiny_student_path,
+                                            "--out", str(tmp_path / "o"), "--stage", "both", "--max-steps", "2",
+                                            "--compile", "reduce-overhead", "--eval", str(sample_path),
+                                            "--eval-limit", "2"]
+    try:
+        assert main(argv) == 0
+    finally:
+        torch._dynamo.reset()
+    assert modes == ["reduce-overhead", "reduce-overhead"]  # student, teacher
+    assert lengths == {96}  # --max-length: shorter cache and evaluation batches never reached the compiler
+    assert len(marks) == 4  # 2 steps x 2 stages
+    assert json.loads((tmp_path / "o" / "eval.json").read_text())["metrics"]
+
+
+def test_compile_option_values(tmp_path, sample_path, capsys):
+    base = ["--data", str(sample_path), "--out", str(tmp_path / "o")]
+    assert build_parser().parse_args(base + ["--compile"]).compile == "default"
+    assert build_parser().parse_args(base + ["--compile", "reduce-overhead"]).compile == "reduce-overhead"
+    assert build_parser().parse_args(base).compile is None
+    # CUDA graphs hand back gradients in memory the next replay reuses: no accumulation across micro-batches
+    assert main(base + ["--compile", "reduce-overhead", "--grad-accum", "2", "--teacher", "none"]) == 2
+    err = capsys.readouterr().err
+    assert "--compile reduce-overhead (CUDA graphs) needs --grad-accum 1, got 2" in err
+    with pytest.raises(SystemExit) as e:
+        main(base + ["--compile", "fastest"])
+    assert e.value.code == 2 and "invalid choice: 'fastest'" in capsys.readouterr().err
