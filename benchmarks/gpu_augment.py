@@ -234,6 +234,7 @@ def main(argv=None) -> int:
     p.add_argument("--rank-shard-rows", type=int, default=12000,
                    help="--shard-rows of the torchrun runs: the subset's 94,380 rows in 8 blocks, 2 per rank at 4 "
                         "ranks (SQuAD 2.0 train x20 has 55 blocks at the default 50,000)")
+    p.add_argument("--ranks-only", action="store_true", help="skip the one-process runs (the reference still runs)")
     p.add_argument("--time-budget", type=float, default=200.0,
                    help="seconds; the optional --workers 0 comparison runs only if the budget leaves room")
     p.add_argument("--smoke", action="store_true",
@@ -289,7 +290,7 @@ def main(argv=None) -> int:
         # The reference first: it is the short one, and every ratio needs it.
         result["reference"] = run_reference(model, subset_paragraphs(args.reference_paragraphs), args, device, sampler)
         print(f"reference: {result['reference']['s_per_paragraph']:.3f} s per paragraph", flush=True)
-        for mode in args.modes.split(","):
+        for mode in args.modes.split(",") if not args.ranks_only else []:
             r = run_cli(model, work / f"aug-{mode}", mode, limit, args, device, "auto", sampler)
             result["runs"].append(r)
             print(f"{r['mode']}: {r['augment_s']:.1f} s augmenting, GPU busy {r['gpu_busy']}, lm {r['lm']}", flush=True)

@@ -110,7 +110,7 @@ def run(a) -> dict:
 
     seen = 0
 
-    def stage(name: str, batch: int, compiled: str | bool = False, grouped: bool = False) -> None:
+    def stage(name: str, batch: int, compiled: str | bool = False, grouped: bool = False, note: str = "") -> None:
         nonlocal seen
         args.batch_size, args.max_steps = batch, cfg["steps"][batch]
         args.group_by_length = grouped
@@ -121,25 +121,49 @@ def run(a) -> dict:
             what = s["stage"]
             best = s["summary"].get("steady", s["summary"])
             result["rows"].append({"measure": what, "batch": a.cache_batch_size if what == "teacher_cache" else batch,
-                                   "compile": compiled, "grouped": grouped, "windows_per_s": best["windows_per_s"],
+                                   "compile": compiled, "grouped": grouped, "note": note,
+                                   "windows_per_s": best["windows_per_s"],
                                    "tflops": best.get("tflops"), "peak_share": s["summary"].get("peak_share"),
                                    "wall_s": round(time.perf_counter() - t0, 1)})
             print(json.dumps(result["rows"][-1]), flush=True)
         save(result, out, time.perf_counter() - t_start)  # a run cut short still leaves what it measured
 
-    for batch in cfg["batches"]:
-        stage("intermediate", batch)
-        stage("prediction", batch)
-    stage("intermediate", cfg["batches"][0], grouped=True)
-    stage("prediction", cfg["batches"][0], grouped=True)
+    wanted = set(a.rows.split(","))
+    if "plain" in wanted:
+        for batch in cfg["batches"]:
+            stage("intermediate", batch)
+            stage("prediction", batch)
+    if "grouped" in wanted:
+        stage("intermediate", cfg["batches"][0], grouped=True)
+        stage("prediction", cfg["batches"][0], grouped=True)
+    if a.profile_steps:
+        # The teacher cache first, outside the profiles (the first prediction stage would build it inside one).
+        recipe._teacher_logits()
+        found, seen = summaries(metrics, seen)
+        result["rows"] += [{"measure": "teacher_cache", "batch": a.cache_batch_size, "compile": False,
+                            "grouped": False, "windows_per_s": x["summary"]["windows_per_s"],
+                            "tflops": x["summary"].get("tflops"), "peak_share": x["summary"].get("peak_share")}
+                           for x in found if x["stage"] == "teacher_cache"]
+        result["profiles"] = []
+        for name in a.profile_stages.split(","):
+            for grouped in (False, True):
+                record = profile(recipe, args, name, grouped, a.profile_steps, cfg["batches"][0])
+                found, seen = summaries(metrics, seen)  # the profiled stage's own summary: not a table row
+                steady = [s["summary"].get("steady", s["summary"]) for s in found if s["stage"] == name]
+                record["steady_windows_per_s"] = steady[0]["windows_per_s"] if steady else None
+                result["profiles"].append(record)
+        save(result, out, time.perf_counter() - t_start)
     left = a.budget_s - (time.perf_counter() - t_start)
-    if a.compile or (not a.smoke and left > 0):  # compiling takes a minute or two on a GPU: only if time is left
+    if "compile" in wanted and (a.compile or (not a.smoke and left > 0)):  # minutes on a GPU: only if time is left
         for mode in a.compile_modes.split(","):
             try:  # as distill-train --compile MODE sets it up: one padded shape, the models compiled in place
                 args.compile = mode
                 recipe.pad_to = args.max_length
                 for model in (recipe.student, recipe.teacher):
                     model.compile(mode=None if mode == "default" else mode)
+                recipe.compile_losses = False  # distill-train compiles the intermediate losses too: both, measured
+                stage("intermediate", cfg["batches"][0], compiled=mode, note="losses eager")
+                recipe.compile_losses = True
                 stage("intermediate", cfg["batches"][0], compiled=mode)
                 stage("prediction", cfg["batches"][0], compiled=mode)
             except Exception as e:  # a measurement that failed is reported, and the others are kept
@@ -148,6 +172,39 @@ def run(a) -> dict:
                 save(result, out, time.perf_counter() - t_start)
     save(result, out, time.perf_counter() - t_start)
     return result
+
+
+def profile(recipe, args, name: str, grouped: bool, steps: int, batch: int) -> dict:
+    """``steps`` uncompiled steps of one stage under torch.profiler: the device's kernel time per step against
+    the wall time per step (how busy the GPU is, and what fills it), plus the top kernels. Printed and kept."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile as torch_profile
+
+    args.batch_size, args.max_steps, args.group_by_length, args.compile = batch, steps, grouped, None
+    cuda = torch.cuda.is_available()
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    if cuda:
+        torch.cuda.synchronize()
+    t = time.perf_counter()
+    with torch_profile(activities=activities) as prof:
+        recipe.train_stage(0 if name == "intermediate" else 1, name, None)
+        if cuda:
+            torch.cuda.synchronize()
+    wall = time.perf_counter() - t
+    events = prof.key_averages()
+    sort = "self_device_time_total" if cuda else "self_cpu_time_total"
+    # Kernels only (no aten op rows, whose device time is that of the kernels they launch).
+    kernels = [e for e in events if cuda and e.device_type == torch.autograd.DeviceType.CUDA]
+    device_s = sum(e.self_device_time_total for e in kernels) / 1e6
+    top = sorted(kernels, key=lambda e: -e.self_device_time_total)[:12]
+    record = {"stage": name, "grouped": grouped, "steps": steps, "wall_s": round(wall, 3),
+              "device_kernel_s": round(device_s, 3), "kernel_launches": sum(e.count for e in kernels),
+              "top_kernels": [{"name": e.key[:90], "calls": e.count, "ms": round(e.self_device_time_total / 1e3, 1)}
+                              for e in top]}
+    print(f"profile {name} grouped={grouped}: {steps} steps, wall {wall:.2f} s (stage set-up included), kernels "
+          f"{device_s:.2f} s, {record['kernel_launches']} launches", flush=True)
+    print(events.table(sort_by=sort, row_limit=15, max_name_column_width=70), flush=True)
+    return record
 
 
 def save(result: dict, out: Path, elapsed: float) -> str:
@@ -166,8 +223,8 @@ def estimate(rows: list[dict], compiled: str | bool = False) -> dict | None:
     """Seed-recipe hours from the batch-26 rates (uncompiled, or of one ``--compile`` mode; the teacher cache
     always runs uncompiled): an estimate, not a measurement."""
     rate = {r["measure"]: r["windows_per_s"] for r in rows
-            if r["measure"] == "teacher_cache" or (r["compile"] == compiled and not r.get("grouped")
-                                                   and r["batch"] == 26)}
+            if r["measure"] == "teacher_cache" or (r["compile"] == compiled and r["batch"] == 26
+                                                   and not r.get("grouped") and not r.get("note"))}
     if not {"intermediate", "prediction", "teacher_cache"} <= set(rate):
         return None
     seconds = SEED_WINDOWS * SEED_EPOCHS * (1 / rate["intermediate"] + 1 / rate["prediction"])
@@ -189,6 +246,7 @@ def table(result: dict) -> str:
         tflops = "" if r["tflops"] is None else f"{r['tflops']:.1f}"
         share = "" if r["peak_share"] is None else f"{100 * r['peak_share']:.1f}%"
         mode = "no" if not r["compile"] else "default" if r["compile"] is True else r["compile"]
+        mode += f" ({r['note']})" if r.get("note") else ""
         lines.append(f"| {r['measure']} | {r['batch']} | {mode} | "
                      f"{'yes' if r.get('grouped') else 'no'} | "
                      f"{r['windows_per_s']:,.0f} | {target} | {tflops} | {share} |")
@@ -213,6 +271,13 @@ def main(argv=None) -> int:
                                                           "only when time is left)")
     p.add_argument("--compile-modes", default="default,reduce-overhead",
                    help="the distill-train --compile modes to measure at batch 26, in this order")
+    p.add_argument("--rows", default="plain,grouped,compile",
+                   help="which measurements: plain (batches 26, 64, 128), grouped (--group-by-length at 26), "
+                        "compile (the --compile-modes at 26)")
+    p.add_argument("--profile-steps", type=int, default=0,
+                   help="also profile this many uncompiled batch-26 steps of each stage, random and grouped "
+                        "batches (kernel time against wall time, top kernels)")
+    p.add_argument("--profile-stages", default="prediction,intermediate", help="the stages --profile-steps profiles")
     p.add_argument("--cache-batch-size", type=int, default=256)
     p.add_argument("--budget-s", type=float, default=120,
                    help="without --compile, measure the compiled run only if the rest took less than this")
