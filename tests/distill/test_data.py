@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from augment.distill import data
@@ -162,3 +163,8 @@ def test_batched_reads_equal_row_reads_and_carry_cached_teacher_logits(tmp_path,
     start, end = cache.lookup(idx, rows["attention_mask"])
     assert torch.equal(batched["teacher_start"], start) and torch.equal(batched["teacher_end"], end)
     assert data.trim_padding(rows, pad_to=16)["input_ids"].shape[1] % 16 == 0
+    # Cut batches are dense tensors of their own (a strided view would reach the GPU through pageable memory)
+    shortest = np.argsort(data.window_lengths(feats))[:2].tolist()
+    cut = data.trim_padding(data.WindowDataset(feats, cache).__getitems__(shortest))
+    assert cut["input_ids"].shape[1] < 96
+    assert all(v.is_contiguous() and v.untyped_storage().nbytes() == v.nbytes for v in cut.values())
