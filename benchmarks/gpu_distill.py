@@ -161,10 +161,10 @@ def run(a) -> dict:
                 recipe.pad_to = args.max_length
                 for model in (recipe.student, recipe.teacher):
                     model.compile(mode=None if mode == "default" else mode)
-                recipe.compile_losses = False  # distill-train compiles the intermediate losses too: both, measured
-                stage("intermediate", cfg["batches"][0], compiled=mode, note="losses eager")
-                recipe.compile_losses = True
-                stage("intermediate", cfg["batches"][0], compiled=mode)
+                stage("intermediate", cfg["batches"][0], compiled=mode)  # as distill-train runs it
+                recipe.compile_losses = True  # the candidate: the intermediate losses compiled too
+                stage("intermediate", cfg["batches"][0], compiled=mode, note="losses compiled")
+                recipe.compile_losses = False
                 stage("prediction", cfg["batches"][0], compiled=mode)
             except Exception as e:  # a measurement that failed is reported, and the others are kept
                 result.setdefault("compile_errors", {})[mode] = f"{type(e).__name__}: {str(e)[:400]}"

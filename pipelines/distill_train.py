@@ -228,7 +228,9 @@ def _sig(x: float) -> float:
 class DistillRecipe:
     """setup() -> run() -> save(); one instance per process."""
 
-    compile_losses = True  # under --compile, the intermediate losses too (the GPU benchmark measures both)
+    # Under --compile, also compile the intermediate losses? Off: the one GPU measurement (BENCHMARKS.md 5c) did not
+    # show it faster; benchmarks/gpu_distill.py measures both.
+    compile_losses = False
 
     def __init__(self, args):
         self.args = args
@@ -365,7 +367,8 @@ class DistillRecipe:
             if a.compile and self.compile_losses:
                 # The attention loss reads and writes (B, H, T, T) tensors for every layer pair: eager, the
                 # difference, the masking, the reduction and their gradients are each a pass over memory;
-                # compiled, one fused kernel each way (and, with CUDA graphs, no launches of their own).
+                # compiled, fused kernels (and, with CUDA graphs, no launches of their own). Not yet shown
+                # to pay, so off.
                 for loss in (module.hidden_loss, module.attention_loss):
                     loss.compile(mode=None if a.compile == "default" else a.compile)
         else:

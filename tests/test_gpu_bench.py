@@ -23,7 +23,7 @@ def test_seed_recipe_estimate_from_batch_26_rates():
 def test_compiled_estimate_uses_its_mode_and_the_shipped_configuration():
     rows = [{"measure": "teacher_cache", "batch": 256, "compile": False, "windows_per_s": 4000.0},
             {"measure": "intermediate", "batch": 26, "compile": False, "windows_per_s": 1.0},
-            {"measure": "intermediate", "batch": 26, "compile": "reduce-overhead", "note": "losses eager",
+            {"measure": "intermediate", "batch": 26, "compile": "reduce-overhead", "note": "losses compiled",
              "windows_per_s": 9999.0},
             {"measure": "intermediate", "batch": 26, "compile": "reduce-overhead", "windows_per_s": 1000.0},
             {"measure": "prediction", "batch": 26, "compile": "reduce-overhead", "windows_per_s": 2000.0}]
@@ -35,7 +35,7 @@ def test_compiled_estimate_uses_its_mode_and_the_shipped_configuration():
     table = gpu_distill.table({**result, "estimate": None,
                                "estimate_compiled": {"reduce-overhead": gpu_distill.estimate(rows, "reduce-overhead")},
                                "total_s": 1})
-    assert "| intermediate | 26 | reduce-overhead (losses eager) |" in table
+    assert "| intermediate | 26 | reduce-overhead (losses compiled) |" in table
     assert f"With --compile reduce-overhead (batch 26), **estimate**: about {round(hours, 2)} h" in table
 
 
