@@ -151,6 +151,12 @@ def validate(args) -> None:
             problems.append(f"--{opt.replace('_', '-')} must be >= 1, got {getattr(args, opt)}")
     if args.tokenize_workers is not None and args.tokenize_workers < 1:
         problems.append(f"--tokenize-workers must be >= 1, got {args.tokenize_workers}")
+    if args.compile:
+        import torch
+
+        if not hasattr(torch.compiler, "set_stance"):  # the teacher cache and evaluation run eagerly through it
+            problems.append("--compile needs torch 2.6 or later (torch.compiler.set_stance), found "
+                            f"{torch.__version__}")
     if args.compile in CUDA_GRAPH_MODES and args.grad_accum > 1:
         # The gradients a CUDA-graph replay hands back live in the graph's memory, which the next micro-batch's
         # replay reuses: accumulating into them across replays is not something we have measured to be safe.

@@ -249,7 +249,7 @@ def test_compile_mode_reaches_the_models_and_only_training_is_compiled(tmp_path,
     assert json.loads((tmp_path / "o" / "eval.json").read_text())["metrics"]
 
 
-def test_compile_option_values(tmp_path, sample_path, capsys):
+def test_compile_option_values(tmp_path, sample_path, capsys, monkeypatch):
     base = ["--data", str(sample_path), "--out", str(tmp_path / "o")]
     assert build_parser().parse_args(base + ["--compile"]).compile == "default"
     assert build_parser().parse_args(base + ["--compile", "reduce-overhead"]).compile == "reduce-overhead"
@@ -258,6 +258,10 @@ def test_compile_option_values(tmp_path, sample_path, capsys):
     assert main(base + ["--compile", "reduce-overhead", "--grad-accum", "2", "--teacher", "none"]) == 2
     err = capsys.readouterr().err
     assert "--compile reduce-overhead (CUDA graphs) needs --grad-accum 1, got 2" in err
+    monkeypatch.delattr(torch.compiler, "set_stance")  # as in torch < 2.6
+    assert main(base + ["--compile", "--teacher", "none"]) == 2
+    assert f"--compile needs torch 2.6 or later (torch.compiler.set_stance), found {torch.__version__}" in \
+        capsys.readouterr().err
     with pytest.raises(SystemExit) as e:
         main(base + ["--compile", "fastest"])
     assert e.value.code == 2 and "invalid choice: 'fastest'" in capsys.readouterr().err
