@@ -233,7 +233,7 @@ def main(argv=None) -> int:
                    help="also run each mode as this many torchrun processes sharing the GPU (1: skip)")
     p.add_argument("--rank-shard-rows", type=int, default=12000,
                    help="--shard-rows of the torchrun runs: the subset's 94,380 rows in 8 blocks, 2 per rank at 4 "
-                        "ranks (SQuAD 2.0 train x20 has 55 blocks at the default 50,000)")
+                        "ranks (SQuAD 2.0 train x20 makes about 53 at the default 50,000)")
     p.add_argument("--ranks-only", action="store_true", help="skip the one-process runs (the reference still runs)")
     p.add_argument("--time-budget", type=float, default=200.0,
                    help="seconds; the optional --workers 0 comparison runs only if the budget leaves room")
