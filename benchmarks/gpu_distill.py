@@ -78,7 +78,7 @@ def summaries(metrics: Path, seen: int) -> tuple[list[dict], int]:
 def run(a) -> dict:
     import torch
 
-    from pipelines.distill_train import DistillRecipe, build_parser, validate
+    from pipelines.distill_train import DistillRecipe, build_parser, compile_in_place, validate
 
     t_start = time.perf_counter()
     cfg = SMOKE if a.smoke else FULL
@@ -110,13 +110,8 @@ def run(a) -> dict:
 
     seen = 0
 
-    def stage(name: str, batch: int, compiled: str | bool = False, grouped: bool = False, note: str = "") -> None:
-        nonlocal seen
-        args.batch_size, args.max_steps = batch, cfg["steps"][batch]
-        args.group_by_length = grouped
-        t0 = time.perf_counter()
-        recipe.train_stage(0 if name == "intermediate" else 1, name, None)
-        found, seen = summaries(metrics, seen)
+    def add_rows(found: list[dict], batch: int, t0: float, compiled: str | bool = False, grouped: bool = False,
+                 note: str = "") -> None:
         for s in found:  # the prediction stage's first call also reports the teacher cache
             what = s["stage"]
             best = s["summary"].get("steady", s["summary"])
@@ -128,6 +123,15 @@ def run(a) -> dict:
             print(json.dumps(result["rows"][-1]), flush=True)
         save(result, out, time.perf_counter() - t_start)  # a run cut short still leaves what it measured
 
+    def stage(name: str, batch: int, compiled: str | bool = False, grouped: bool = False, note: str = "") -> None:
+        nonlocal seen
+        args.batch_size, args.max_steps = batch, cfg["steps"][batch]
+        args.group_by_length = grouped
+        t0 = time.perf_counter()
+        recipe.train_stage(0 if name == "intermediate" else 1, name, None)
+        found, seen = summaries(metrics, seen)
+        add_rows(found, batch, t0, compiled, grouped, note)
+
     wanted = set(a.rows.split(","))
     if "plain" in wanted:
         for batch in cfg["batches"]:
@@ -138,12 +142,10 @@ def run(a) -> dict:
         stage("prediction", cfg["batches"][0], grouped=True)
     if a.profile_steps:
         # The teacher cache first, outside the profiles (the first prediction stage would build it inside one).
+        t0 = time.perf_counter()
         recipe._teacher_logits()
         found, seen = summaries(metrics, seen)
-        result["rows"] += [{"measure": "teacher_cache", "batch": a.cache_batch_size, "compile": False,
-                            "grouped": False, "windows_per_s": x["summary"]["windows_per_s"],
-                            "tflops": x["summary"].get("tflops"), "peak_share": x["summary"].get("peak_share")}
-                           for x in found if x["stage"] == "teacher_cache"]
+        add_rows(found, cfg["batches"][0], t0)
         result["profiles"] = []
         for name in a.profile_stages.split(","):
             for grouped in (False, True):
@@ -160,7 +162,7 @@ def run(a) -> dict:
                 args.compile = mode
                 recipe.pad_to = args.max_length
                 for model in (recipe.student, recipe.teacher):
-                    model.compile(mode=None if mode == "default" else mode)
+                    compile_in_place(model, mode)
                 stage("intermediate", cfg["batches"][0], compiled=mode)  # as distill-train runs it
                 recipe.compile_losses = True  # the candidate: the intermediate losses compiled too
                 stage("intermediate", cfg["batches"][0], compiled=mode, note="losses compiled")
@@ -175,8 +177,8 @@ def run(a) -> dict:
 
 
 def profile(recipe, args, name: str, grouped: bool, steps: int, batch: int) -> dict:
-    """``steps`` uncompiled steps of one stage under torch.profiler: the device's kernel time per step against
-    the wall time per step (how busy the GPU is, and what fills it), plus the top kernels. Printed and kept."""
+    """``steps`` uncompiled steps of one stage under torch.profiler: the device's kernel time against the wall
+    time (stage set-up included), launches and the top kernels. Printed and kept."""
     import torch
     from torch.profiler import ProfilerActivity, profile as torch_profile
 
@@ -245,7 +247,7 @@ def table(result: dict) -> str:
         target = TARGETS[r["measure"]] if r["batch"] == 26 or r["measure"] == "teacher_cache" else ""
         tflops = "" if r["tflops"] is None else f"{r['tflops']:.1f}"
         share = "" if r["peak_share"] is None else f"{100 * r['peak_share']:.1f}%"
-        mode = "no" if not r["compile"] else "default" if r["compile"] is True else r["compile"]
+        mode = r["compile"] or "no"
         mode += f" ({r['note']})" if r.get("note") else ""
         lines.append(f"| {r['measure']} | {r['batch']} | {mode} | "
                      f"{'yes' if r.get('grouped') else 'no'} | "

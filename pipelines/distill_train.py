@@ -52,6 +52,12 @@ COMPILE_MODES = ("default", "reduce-overhead", "max-autotune-no-cudagraphs", "ma
 CUDA_GRAPH_MODES = ("reduce-overhead", "max-autotune")
 
 
+def compile_in_place(module, mode: str) -> None:
+    """``module.compile`` in the ``--compile`` MODE (in place: parameter names, and so checkpoints, stay those
+    of the plain module)."""
+    module.compile(mode=None if mode == "default" else mode)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG, description=__doc__.split("\n\n")[0], formatter_class=DefaultsOnce)
     p.add_argument("--data", nargs="+", required=True, metavar="SRC",
@@ -316,10 +322,10 @@ class DistillRecipe:
                                         trust_remote_code=a.trust_remote_code).to(self.acc.device).eval()
             self.teacher.requires_grad_(False)
             self.teacher_attn = self.teacher.config._attn_implementation
-        if a.compile:  # in place: parameter names, and so checkpoints, stay those of the plain model
+        if a.compile:
             for model in (self.student, self.teacher):
                 if model is not None:
-                    model.compile(mode=None if a.compile == "default" else a.compile)
+                    compile_in_place(model, a.compile)
         for stage in self.stages:
             if len(self.stage_data[stage][2]) < self.acc.num_processes:
                 raise ConfigError(f"{len(self.stage_data[stage][2])} training windows of the {stage} stage cannot "
@@ -376,7 +382,7 @@ class DistillRecipe:
                 # compiled, fused kernels (and, with CUDA graphs, no launches of their own). Not yet shown
                 # to pay, so off.
                 for loss in (module.hidden_loss, module.attention_loss):
-                    loss.compile(mode=None if a.compile == "default" else a.compile)
+                    compile_in_place(loss, a.compile)
         else:
             # No scores wanted: the stock implementation, SDPA wherever the model has it.
             self.student.set_attn_implementation(self.student_attn)
