@@ -157,7 +157,8 @@ def tiny_roberta_mlm_path(tmp_path_factory, bpe_tokenizer_dir) -> str:
 # `-n 2 --dist worksteal` a long test that starts last leaves the other worker idle while it finishes.
 START_FIRST = ("test_mini_repro.py::test_smoke_runs_both_profiles", "test_distributed.py::",
                "test_augment_squad.py::test_resume_after_kill",
-               "test_augment_squad.py::test_progress_bar", "test_tutorial.py::")
+               "test_augment_squad.py::test_progress_bar", "test_augment_squad.py::test_two_torchrun",
+               "test_tutorial.py::")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -243,8 +243,8 @@ def trim_padding(batch: dict[str, torch.Tensor], pad_to: int = 1) -> dict[str, t
 
     Cutting changes nothing for the real tokens (they never attend to padding) and makes short batches cheap.
     The cut columns are copied into tensors of their own: a column slice of the (B, L) batch is a strided view,
-    which the DataLoader pins as it is and which ``.to("cuda")`` then first copies into ordinary (pageable)
-    memory (an H200 profile counted pageable host-to-device copies at every step).
+    which the DataLoader pins as it is and which ``.to("cuda")`` then first copies into a dense temporary in
+    ordinary (pageable) memory.
     """
     mask = batch["attention_mask"]
     used = mask.any(0).nonzero()

@@ -1,7 +1,10 @@
-"""augment-squad end to end, through a real subprocess, on the 65-row sample plus a few bad records.
+"""augment-squad end to end, in processes of its own, on the 65-row sample plus a few bad records.
 
 One base run (tiny random masked LM, no GloVe, x3, shards of >= 40 rows: 3 shards) is shared by the
-read-only tests; the others each start their own run and compare with it.
+read-only tests; the others each start their own run and compare with it. The base run and the torchrun
+run start fresh interpreters (``python -m pipelines.augment_squad``: the entry point, and the start-up that
+the manifest times) and the runs on a pseudo-terminal; the other runs are forks of a server that imported torch, transformers and datasets
+once (``tests/forkrun.py``), which spares each of them the 6 to 10 s of imports.
 """
 import copy
 import json
@@ -17,18 +20,22 @@ import pyarrow as pa
 import pytest
 
 from augment.spans import Edit, apply_edits
-from augment.squad_io import iter_rows
+from tests import forkrun
 
 REPO = Path(__file__).resolve().parents[2]
 SUBSET = REPO / "data" / "squad_v2" / "train-v2.0-subset.json"
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1"}
 
 
-def cli(*args, out=None, check=True, timeout=240) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "pipelines.augment_squad", *map(str, args)]
-    if out is not None:
-        cmd += ["--out", str(out)]
-    proc = subprocess.run(cmd, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=timeout)
+def cli(*args, out=None, check=True, timeout=240, fresh=False) -> subprocess.CompletedProcess:
+    """``augment-squad ARGS [--out OUT]`` in a process of its own: forked (tests/forkrun.py), or with
+    ``fresh`` a new interpreter."""
+    args = [*map(str, args), *(["--out", str(out)] if out is not None else [])]
+    if fresh:
+        proc = subprocess.run([sys.executable, "-m", "pipelines.augment_squad", *args], cwd=REPO, env=ENV,
+                              capture_output=True, text=True, timeout=timeout)
+    else:
+        proc = forkrun.run("pipelines.augment_squad", *args, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"exit {proc.returncode}: {proc.stderr[-3000:]}")
     return proc
@@ -65,7 +72,7 @@ def base_args(dirty_input, tiny_mlm_path) -> list:
 @pytest.fixture(scope="module")
 def base_run(tmp_path_factory, base_args) -> tuple[Path, subprocess.CompletedProcess]:
     out = tmp_path_factory.mktemp("base") / "aug"
-    return out, cli(*base_args, out=out)
+    return out, cli(*base_args, out=out, fresh=True)
 
 
 def test_output_loads_with_exact_spans_and_replayable_edits(base_run, sample_rows):
@@ -388,13 +395,12 @@ def test_resume_after_kill_gives_the_uninterrupted_rows(tmp_path, tiny_mlm_path)
     args = ["--input", SUBSET, "--limit", 150, "--mlm", tiny_mlm_path, "--glove", "none", "--multiplier", 2,
             "--shard-rows", 30, "--quiet"]
     killed = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "pipelines.augment_squad", *map(str, args), "--out", str(killed)]
-    proc = subprocess.Popen(cmd, cwd=REPO, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = forkrun.start("pipelines.augment_squad", *args, "--out", killed)
     deadline = time.time() + 120
     while not (killed / ".progress" / "shard-00001.json").exists() and time.time() < deadline:
         time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    proc.kill(signal.SIGKILL)
+    assert proc.wait().returncode == -signal.SIGKILL
     assert not (killed / "manifest.json").exists(), "the run ended before it could be killed"
     done = len(list((killed / ".progress").glob("shard-*.json")))
     cli(*args, out=killed)
@@ -446,7 +452,8 @@ def test_every_option_has_its_own_help():
 
 
 def cli_on_a_terminal(*args, timeout=240) -> tuple[int, str]:
-    """Run the CLI with stderr on a pseudo-terminal (so the progress bar may show); (exit code, stderr)."""
+    """Run the CLI with stderr on a pseudo-terminal (so the progress bar may show); (exit code, stderr).
+    A fresh interpreter: a forked run could not open the terminal by its path here (EACCES)."""
     import pty
 
     import fcntl

@@ -1,11 +1,9 @@
-import subprocess
-import sys
-
 import pytest
 import torch
 from transformers import AutoModelForQuestionAnswering
 
 from pipelines.init_student import build_student, chosen_layers
+from tests import forkrun
 
 
 def test_layer_choice():
@@ -34,9 +32,8 @@ def test_lower_layers_reproduce_the_teachers_first_hidden_states(vocab_dir):
 
 def test_cli_saves_a_loadable_student(tiny_teacher_path, tmp_path, capsys):
     out = tmp_path / "student"
-    r = subprocess.run([sys.executable, "-m", "pipelines.init_student", "--teacher", tiny_teacher_path,
-                        "--layers", "2", "--pick", "uniform", "--out", str(out)],
-                       capture_output=True, text=True, timeout=300)
+    r = forkrun.run("pipelines.init_student", "--teacher", tiny_teacher_path, "--layers", "2", "--pick", "uniform",
+                    "--out", out, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "teacher layers [1, 3]" in r.stdout
     teacher = AutoModelForQuestionAnswering.from_pretrained(tiny_teacher_path)

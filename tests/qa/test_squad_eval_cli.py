@@ -1,24 +1,19 @@
 """augment.qa.evaluate and the squad-eval command on the tiny teacher and real SQuAD 2.0 rows."""
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from augment.qa.evaluate import evaluate, format_table, model_input_names
 from pipelines.squad_eval import main
+from tests import forkrun
 
-REPO = Path(__file__).resolve().parents[2]
 METRIC_KEYS = {"exact", "f1", "total", "HasAns_exact", "HasAns_f1", "HasAns_total", "NoAns_exact",
                "NoAns_f1", "NoAns_total", "best_exact", "best_exact_thresh", "best_f1", "best_f1_thresh"}
 
 
 def _cli(*args, cwd):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "pipelines.squad_eval", *map(str, args)],
-                          cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    """``squad-eval ARGS`` run from ``cwd``, in a process of its own forked from tests/forkrun.py's server."""
+    return forkrun.run("pipelines.squad_eval", *args, cwd=cwd, timeout=300)
 
 
 @pytest.fixture(scope="module")
