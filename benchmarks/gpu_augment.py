@@ -18,7 +18,7 @@ measured and recorded in its manifest):
    samples (every 100 ms) inside that window.
 3. The reference (``reference_haystack.py``: fp32, batch 16, LM head over every position) in this
    process on the first ``--reference-paragraphs`` paragraphs (default 40), after one warm-up pass.
-4. Each mode again as ``--ranks`` torchrun processes (default 4) sharing the one GPU, each with its share
+4. Each mode again as ``--ranks`` torchrun processes (default 4; a list, e.g. ``4,6``, runs each count) sharing the one GPU, each with its share
    of the cores as drawing workers: the model's process (candidate bookkeeping, batching) is the part
    that does not spread over workers, and ranks spread it (blocks go to ranks round-robin).
 5. If the time budget allows, ``multi`` again with ``--workers 0`` (the drawing in the model's
@@ -218,6 +218,17 @@ def table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def rank_counts(text: str) -> list[int]:
+    """``--ranks``: "4" or "4,6" -> [4] or [4, 6]."""
+    try:
+        counts = [int(x) for x in text.split(",")]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give rank counts >= 1, comma-separated (4 or 4,6)")
+    return counts
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--vocab", required=True, help="folder with the bert-base-uncased tokenizer files")
@@ -229,8 +240,9 @@ def main(argv=None) -> int:
     p.add_argument("--batch-size", type=int, default=64, help="augment-squad --batch-size")
     p.add_argument("--dtype", default="bfloat16", help="augment-squad --dtype (the reference is fp32)")
     p.add_argument("--modes", default="multi,exact", help="comma-separated --mlm-mode values to run")
-    p.add_argument("--ranks", type=int, default=4,
-                   help="also run each mode as this many torchrun processes sharing the GPU (1: skip)")
+    p.add_argument("--ranks", type=rank_counts, default=[4],
+                   help="also run each mode as this many torchrun processes sharing the GPU; a comma-separated "
+                        "list (4,6) runs each count (1: skip)")
     p.add_argument("--rank-shard-rows", type=int, default=12000,
                    help="--shard-rows of the torchrun runs: the subset's 94,380 rows in 8 blocks, 2 per rank at 4 "
                         "ranks (SQuAD 2.0 train x20 makes about 53 at the default 50,000)")
@@ -245,7 +257,8 @@ def main(argv=None) -> int:
     started = time.time()
     if args.smoke:
         args.paragraphs, args.reference_paragraphs, args.multiplier = 3, 1, 2
-        args.ranks, args.rank_shard_rows = min(args.ranks, 2), 40  # 3 paragraphs x2: 2 blocks or more
+        args.ranks = sorted({min(n, 2) for n in args.ranks})
+        args.rank_shard_rows = 40  # 3 paragraphs x2: 2 blocks or more
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import torch
@@ -295,12 +308,13 @@ def main(argv=None) -> int:
             result["runs"].append(r)
             print(f"{r['mode']}: {r['augment_s']:.1f} s augmenting, GPU busy {r['gpu_busy']}, lm {r['lm']}", flush=True)
             save()
-        for mode in args.modes.split(",") if args.ranks > 1 else []:
-            r = run_cli(model, work / f"aug-{mode}-ranks", mode, limit, args, device, "auto", sampler, args.ranks)
-            result["runs"].append(r)
-            print(f"{r['mode']} x{args.ranks} ranks: {r['augment_s']:.1f} s augmenting, GPU busy {r['gpu_busy']}",
-                  flush=True)
-            save()
+        for ranks in (n for n in args.ranks if n > 1):
+            for mode in args.modes.split(","):
+                r = run_cli(model, work / f"aug-{mode}-ranks{ranks}", mode, limit, args, device, "auto", sampler, ranks)
+                result["runs"].append(r)
+                print(f"{r['mode']} x{ranks} ranks: {r['augment_s']:.1f} s augmenting, GPU busy {r['gpu_busy']}",
+                      flush=True)
+                save()
         multi = next((r for r in result["runs"] if r["mode"] == "multi"), None)
         if multi is not None and multi["workers"] != 0 and \
                 time.time() - started + multi["process_wall_s"] * 1.5 < args.time_budget:

@@ -1,4 +1,4 @@
-"""benchmarks/gpu_distill.py's own arithmetic (the runs themselves are BENCHMARKS.md's business; the
+"""The GPU benchmarks' own arithmetic and options (the runs themselves are BENCHMARKS.md's business; each
 script's --smoke checks its code paths on the CPU)."""
 import json
 import sys
@@ -51,3 +51,15 @@ def test_data_copies_keep_rows_and_make_ids_unique(tmp_path):
     doc = json.loads(gpu_distill.make_data(tmp_path, 2).read_text())
     ids = [q["id"] for a in doc["data"] for p in a["paragraphs"] for q in p["qas"]]
     assert len(ids) == len(set(ids)) == 2 * 4719
+
+
+def test_augment_rank_counts_parse_a_list_and_name_a_bad_one():
+    import argparse
+
+    import gpu_augment
+    import pytest
+
+    assert gpu_augment.rank_counts("4") == [4] and gpu_augment.rank_counts("4,6") == [4, 6]
+    for bad in ("0", "4,x", ""):
+        with pytest.raises(argparse.ArgumentTypeError, match=repr(bad)):
+            gpu_augment.rank_counts(bad)

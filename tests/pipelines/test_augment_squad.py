@@ -47,7 +47,7 @@ def rows_of(out) -> list[dict]:
     return datasets.load_from_disk(str(out)).to_list()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def dirty_input(tmp_path_factory, sample_rows) -> tuple[Path, list[dict]]:
     """The sample as JSONL with three bad records inside the second paragraph."""
     rows = copy.deepcopy(sample_rows)
@@ -63,14 +63,16 @@ def dirty_input(tmp_path_factory, sample_rows) -> tuple[Path, list[dict]]:
     return path, rows
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def base_args(dirty_input, tiny_mlm_path) -> list:
     return ["--input", dirty_input[0], "--mlm", tiny_mlm_path, "--glove", "none", "--multiplier", 3,
             "--shard-rows", 40, "--quiet"]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def base_run(tmp_path_factory, base_args) -> tuple[Path, subprocess.CompletedProcess]:
+    # Session-wide (once per test worker): the longest tests start first (conftest.py), which splits this
+    # module's tests into two runs on a worker, and a module-wide fixture would be built for each.
     out = tmp_path_factory.mktemp("base") / "aug"
     return out, cli(*base_args, out=out, fresh=True)
 
