@@ -10,7 +10,9 @@ repeated ``--copies`` times under new ids (realistic window lengths, enough wind
 wraps an epoch), as one JSON file (the in-memory ``from_list`` path). Everything runs through
 ``pipelines.distill_train.DistillRecipe`` in one process, with ``--bf16`` and length 384: the teacher-logit
 cache once (``--cache-batch-size``, default 256), then the intermediate and prediction stages at batch 26,
-64 and 128, both stages at batch 26 with ``--group-by-length`` (batches of similar-length windows: fewer
+64 and 128, the intermediate stage at batch 26 with the attention loss's other form (distill-train computes
+it "direct" on CUDA, "factored" on the CPU: ``augment.distill.attention_loss``), both stages at batch 26
+with ``--group-by-length`` (batches of similar-length windows: fewer
 FLOPs per window, so more windows/s on real lengths), then, with ``--compile`` (or when time is left),
 both stages compiled at batch 26 in each of ``--compile-modes`` (default: ``default``, then
 ``reduce-overhead``, i.e. CUDA graphs).
@@ -139,6 +141,13 @@ def run(a) -> dict:
         for batch in cfg["batches"]:
             stage("intermediate", batch)
             stage("prediction", batch)
+    # The attention loss's other form (augment.distill.attention_loss): distill-train picks "direct" on CUDA and
+    # "factored" on the CPU; this row measures the one it did not pick.
+    other_form = "factored" if torch.cuda.is_available() else "direct"
+    if "form" in wanted:
+        recipe.attention_form = other_form
+        stage("intermediate", cfg["batches"][0], note=f"attention loss {other_form}")
+        recipe.attention_form = None
     if "grouped" in wanted:
         stage("intermediate", cfg["batches"][0], grouped=True)
         stage("prediction", cfg["batches"][0], grouped=True)
@@ -169,6 +178,10 @@ def run(a) -> dict:
                 recipe.compile_losses = True  # the candidate: the intermediate losses compiled too
                 stage("intermediate", cfg["batches"][0], compiled=mode, note="losses compiled")
                 recipe.compile_losses = False
+                if "form" in wanted:
+                    recipe.attention_form = other_form
+                    stage("intermediate", cfg["batches"][0], compiled=mode, note=f"attention loss {other_form}")
+                    recipe.attention_form = None
                 stage("prediction", cfg["batches"][0], compiled=mode)
             except Exception as e:  # a measurement that failed is reported, and the others are kept
                 result.setdefault("compile_errors", {})[mode] = f"{type(e).__name__}: {str(e)[:400]}"
@@ -275,9 +288,10 @@ def main(argv=None) -> int:
                                                           "only when time is left)")
     p.add_argument("--compile-modes", default="default,reduce-overhead",
                    help="the distill-train --compile modes to measure at batch 26, in this order")
-    p.add_argument("--rows", default="plain,grouped,compile",
-                   help="which measurements: plain (batches 26, 64, 128), grouped (--group-by-length at 26), "
-                        "compile (the --compile-modes at 26)")
+    p.add_argument("--rows", default="plain,form,grouped,compile",
+                   help="which measurements: plain (batches 26, 64, 128), form (the intermediate stage at 26 with "
+                        "the attention loss's other form, uncompiled and with each compile mode), grouped "
+                        "(--group-by-length at 26), compile (the --compile-modes at 26)")
     p.add_argument("--profile-steps", type=int, default=0,
                    help="also profile this many uncompiled batch-26 steps of each stage, random and grouped "
                         "batches (kernel time against wall time, top kernels)")

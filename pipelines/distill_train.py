@@ -243,6 +243,12 @@ class DistillRecipe:
     # Under --compile, also compile the intermediate losses? Off: the one GPU measurement (BENCHMARKS.md 5c) did not
     # show it faster; benchmarks/gpu_distill.py measures both.
     compile_losses = False
+    # How the attention loss compares scores (augment.distill.attention_loss): None picks by device. "factored"
+    # (Gram matrices of Q and K, no (B, H, T, T) tensor) measured 3.5 to 7.7x faster as a loss on the CPU, about
+    # 17% more windows/s in the intermediate stage, and nearer float64 (BENCHMARKS.md 6d); on a GPU it trades
+    # bf16 tensor-core products for float32 ones and is not yet measured, so CUDA keeps "direct".
+    # benchmarks/gpu_distill.py measures both.
+    attention_form: str | None = None
 
     def __init__(self, args):
         self.args = args
@@ -370,7 +376,8 @@ class DistillRecipe:
             use_score_attention(self.teacher)
             lm = LayerMap(self.student.config.num_hidden_layers, self.teacher.config.num_hidden_layers)
             # The projections live inside the distiller, so they exist before the optimizer and are in it.
-            module = IntermediateDistiller(self.student, lm, self.teacher.config.hidden_size, a.projection)
+            form = self.attention_form or ("direct" if self.acc.device.type == "cuda" else "factored")
+            module = IntermediateDistiller(self.student, lm, self.teacher.config.hidden_size, a.projection, form)
             lr = a.lr_intermediate
             self.teacher_layers = module.teacher_layers  # the teacher computes scores for these layers only
             # The frozen teacher's linears in the autocast dtype for this stage: the same bits, ~150 fewer copy
@@ -499,7 +506,8 @@ class DistillRecipe:
         lengths = window_lengths(self.features) if a.group_by_length else None
         model.train()
         self.log(f"{stage} stage: {len(self.windows)} windows, {total} steps of {a.batch_size} x {a.grad_accum} "
-                 f"x {acc.num_processes} windows" + (f", from step {step}" if step else ""))
+                 f"x {acc.num_processes} windows" + (f", from step {step}" if step else "")
+                 + (f", attention loss {module.attention_loss.form}" if stage == "intermediate" else ""))
         bar = tqdm(total=total, initial=step, desc=stage, dynamic_ncols=True,
                    disable=not (self.main and sys.stderr.isatty()))
         cuda = acc.device.type == "cuda"
@@ -573,7 +581,8 @@ class DistillRecipe:
         bar.close()
         if stage == "intermediate":
             self.restore_teacher()
-        self._summary(stage, marks)
+        form = {"attention_loss": module.attention_loss.form} if stage == "intermediate" else None
+        self._summary(stage, marks, form)
         self.student = acc.unwrap_model(model) if stage == "prediction" else acc.unwrap_model(model).student
         self.student.set_attn_implementation(self.student_attn)
         if stage == "intermediate" and len(self.stages) > 1 and self.main:
@@ -594,17 +603,18 @@ class DistillRecipe:
             out["tflops"] = _sig(self.cost.flops(done["tokens"], done["tokens_sq"]) * world / seconds / 1e12)
         return out
 
-    def _summary(self, stage: str, marks: list) -> None:
+    def _summary(self, stage: str, marks: list, extra: dict | None = None) -> None:
         """End of stage: throughput over the whole stage and in steady state (from the first log step on,
-        which leaves out start-up, compilation and the first batches)."""
+        which leaves out start-up, compilation and the first batches); ``extra`` joins the summary record."""
         if len(marks) < 2:
             return
         whole = self._speed(marks[0], marks[-1])
         steady = self._speed(marks[1], marks[-1]) if len(marks) > 2 else whole
         self.report(stage, (marks[-1][1]["windows"] - marks[0][1]["windows"]) * self.acc.num_processes,
-                    marks[-1][0] - marks[0][0], None, steady=steady, whole=whole)
+                    marks[-1][0] - marks[0][0], None, steady=steady, whole=whole, extra=extra)
 
-    def report(self, what: str, windows: int, seconds: float, flops: float | None, steady=None, whole=None):
+    def report(self, what: str, windows: int, seconds: float, flops: float | None, steady=None, whole=None,
+               extra: dict | None = None):
         """One line on stderr and a ``summary`` record in metrics.jsonl: windows/s, TFLOP/s, share of peak."""
         import torch
 
@@ -613,7 +623,7 @@ class DistillRecipe:
         device = torch.cuda.get_device_name(self.acc.device) if self.acc.device.type == "cuda" else "cpu"
         whole = whole or {"windows_per_s": round(windows / max(seconds, 1e-9), 2),
                           **({"tflops": _sig(flops / max(seconds, 1e-9) / 1e12)} if flops is not None else {})}
-        record = {"windows": windows, "seconds": round(seconds, 3), **whole, "device": device}
+        record = {"windows": windows, "seconds": round(seconds, 3), **whole, "device": device, **(extra or {})}
         if steady is not None:
             record["steady"] = steady
         peak = peak_tflops(device)

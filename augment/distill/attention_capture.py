@@ -5,13 +5,16 @@ trainer (Haystack 1.x) read ``output_attentions`` instead, i.e. post-softmax pro
 the paper's. transformers 5 routes every attention layer of most encoders through ``AttentionInterface``; we
 register one more implementation, ``"tinyaug_scores"``. Every layer computes its output with PyTorch's
 scaled-dot-product attention (flash / memory-efficient kernels: no (B, H, T, T) probabilities are stored for
-the backward pass); only a layer whose scores are wanted (a :class:`ScoreCapture` is active on it) also computes
-``(Q / √d) Kᵀ`` once and hands that tensor, unmasked and uncopied, to the capture. Its gradient flows to Q and
-K through the attention loss; the output's gradient flows through SDPA, so the sum is the eager gradient.
+the backward pass); a layer whose scores are wanted (a :class:`ScoreCapture` is active on it) also hands its
+scores' two factors, ``Q / √d`` and ``K`` (each (B, H, T, d)), to the capture. The scores are their product;
+the attention loss can use the factors without ever forming the (B, H, T, T) product
+(:mod:`augment.distill.attention_loss`). Gradients flow to Q and K through the loss and through SDPA, so
+their sum is the eager gradient.
 
     >>> with ScoreCapture(model, layers=[1, 3]) as cap:       # doctest: +SKIP
     ...     model(**batch)
-    >>> cap.scores[1].shape                                   # (B, H, T, T) for layer 1
+    >>> q, k = cap.factors[1]                                 # (B, H, T, d) each, for layer 1
+    >>> cap.scores[1].shape                                   # their product q @ kᵀ: (B, H, T, T)
 """
 from __future__ import annotations
 
@@ -47,8 +50,9 @@ def scores_attention_forward(module: nn.Module, query: torch.Tensor, key: torch.
         scaling = query.size(-1) ** -0.5
     sink = getattr(module, _SINK, None)
     if sink is not None:
-        # Scaling Q (B, H, T, d) before the product costs T*d multiplications instead of T*T.
-        sink.append(torch.matmul(query * scaling, key.transpose(2, 3)))  # (B, H, Tq, Tk), before mask/softmax
+        # The scores' factors, not their (B, H, T, T) product: the loss decides whether to form it. Q is
+        # scaled here, as the product would be (T*d multiplications instead of T*T).
+        sink.append((query * scaling, key))  # (B, H, Tq, d), (B, H, Tk, d): scores before mask and softmax
     if kwargs.get("output_attentions"):
         return _eager_with_weights(module, query, key, value, attention_mask, scaling, dropout)
     return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
@@ -92,8 +96,9 @@ def attention_modules(model) -> list[nn.Module]:
 
 
 class ScoreCapture:
-    """Context manager: after a forward pass, ``scores[l]`` is layer ``l``'s pre-softmax scores (B, H, T, T),
-    for each ``l`` in ``layers`` (default: every layer). The other layers compute no scores at all.
+    """Context manager: after a forward pass, ``factors[l]`` is ``(Q / √d, K)`` of layer ``l`` (each
+    (B, H, T, d)) and ``scores[l]`` their product, the pre-softmax scores (B, H, T, T), for each ``l`` in
+    ``layers`` (default: every layer). The other layers capture nothing.
 
     On exit it checks that every wanted layer produced scores, so a model that bypassed the capturing
     implementation fails loudly instead of silently training on nothing (or on probabilities).
@@ -126,10 +131,15 @@ class ScoreCapture:
                 delattr(m, _SINK)
 
     @property
-    def scores(self) -> dict[int, torch.Tensor]:
+    def factors(self) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
         missing = [layer for layer, s in zip(self.layers, self._sinks) if len(s) != 1]
         if missing:
             counts = [len(s) for layer, s in zip(self.layers, self._sinks) if layer in missing]
-            raise RuntimeError(f"attention layers {missing} recorded {counts} score tensors instead of one per "
+            raise RuntimeError(f"attention layers {missing} recorded {counts} score captures instead of one per "
                                "forward pass")
         return {layer: s[0] for layer, s in zip(self.layers, self._sinks)}
+
+    @property
+    def scores(self) -> dict[int, torch.Tensor]:
+        """The (B, H, T, T) scores, formed from :attr:`factors` on each access."""
+        return {layer: q @ k.transpose(-1, -2) for layer, (q, k) in self.factors.items()}

@@ -26,7 +26,8 @@ def masked_mse(student: torch.Tensor, teacher: torch.Tensor, mask: torch.Tensor,
     diff = torch.where(mask, student - teacher, 0.0)
     if count is None:
         count = mask_count(mask, diff.shape)
-    return torch.linalg.vector_norm(diff, dtype=torch.float32).square() / count
+    wide = torch.promote_types(diff.dtype, torch.float32)  # float32 (float64 stays float64)
+    return torch.linalg.vector_norm(diff, dtype=wide).square() / count
 
 
 PROJECTIONS = ("shared", "per-layer")

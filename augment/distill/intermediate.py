@@ -69,31 +69,34 @@ def cast_frozen_linears(model, dtype):
 
 
 @torch.no_grad()
-def teacher_intermediates(teacher, batch: dict, layers=None) -> tuple[list[torch.Tensor], dict[int, torch.Tensor]]:
-    """The teacher's hidden states (embeddings first) and the pre-softmax attention scores of ``layers``
-    (default: all; pass ``IntermediateDistiller.teacher_layers`` so unmapped layers run pure SDPA)."""
+def teacher_intermediates(teacher, batch: dict, layers=None) -> tuple[list[torch.Tensor], dict[int, tuple]]:
+    """The teacher's hidden states (embeddings first) and the factors ``(Q / √d, K)`` of the pre-softmax
+    attention scores of ``layers`` (default: all; pass ``IntermediateDistiller.teacher_layers`` so unmapped
+    layers run pure SDPA)."""
     with ScoreCapture(teacher, layers) as cap:
         out = teacher(**model_inputs(batch, teacher), output_hidden_states=True)
-    return list(out.hidden_states), cap.scores
+    return list(out.hidden_states), cap.factors
 
 
 class IntermediateDistiller(nn.Module):
     """``forward(batch, teacher_hidden, teacher_scores)`` -> {"loss", "hidden", "attention"}.
 
     The student must use the capturing attention implementation (``use_score_attention``). The two losses are
-    added without weights, as in TinyBERT.
+    added without weights, as in TinyBERT. ``teacher_scores`` is what :func:`teacher_intermediates` returns;
+    ``attention_form`` is :class:`AttentionScoreLoss`'s ``form``.
 
         >>> distiller = IntermediateDistiller(student, LayerMap(2, 4), teacher.config.hidden_size)  # doctest: +SKIP
         >>> optimizer = torch.optim.AdamW(distiller.parameters())   # includes the projections
     """
 
-    def __init__(self, student, layer_map: LayerMap, teacher_width: int, projection: str = "shared"):
+    def __init__(self, student, layer_map: LayerMap, teacher_width: int, projection: str = "shared",
+                 attention_form: str = "factored"):
         super().__init__()
         self.student = student
         self.layer_map = layer_map
         self.hidden_loss = HiddenStateLoss(student.config.hidden_size, teacher_width,
                                            len(layer_map.hidden_pairs), projection)
-        self.attention_loss = AttentionScoreLoss()
+        self.attention_loss = AttentionScoreLoss(attention_form)
 
     @property
     def teacher_layers(self) -> list[int]:
@@ -106,7 +109,7 @@ class IntermediateDistiller(nn.Module):
         mask = batch["attention_mask"]
         s_hidden = [out.hidden_states[s] for s, _ in self.layer_map.hidden_pairs]
         t_hidden = [teacher_hidden[t] for _, t in self.layer_map.hidden_pairs]
-        captured = cap.scores
+        captured = cap.factors
         s_scores = [captured[s] for s, _ in self.layer_map.attention_pairs]
         t_scores = [teacher_scores[t] for _, t in self.layer_map.attention_pairs]
         hidden = self.hidden_loss(s_hidden, t_hidden, mask)

@@ -76,3 +76,70 @@ def test_capture_needs_the_capturing_implementation():
     with pytest.raises(ConfigError, match="use_score_attention"):
         with ScoreCapture(model):
             pass
+
+
+def random_factors(seed, b=2, heads=3, t=7, d_s=4, d_t=5, dtype=torch.float64):
+    """Student and teacher (Q/√d, K) factors of different head widths, the student's needing gradients."""
+    g = torch.Generator().manual_seed(seed)
+    q_s, k_s = (torch.randn(b, heads, t, d_s, generator=g, dtype=dtype).requires_grad_() for _ in range(2))
+    q_t, k_t = (torch.randn(b, heads, t, d_t, generator=g, dtype=dtype) for _ in range(2))
+    return (q_s, k_s), (q_t, k_t)
+
+
+def test_factored_loss_equals_the_direct_one_with_padding_and_different_head_widths():
+    student, teacher = random_factors(0)
+    mask = torch.tensor([[1, 1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1, 1]])
+    losses, grads = {}, {}
+    for form in ("direct", "factored"):
+        loss = AttentionScoreLoss(form)([student], [teacher], mask)
+        q_grad, k_grad = torch.autograd.grad(loss, student)
+        losses[form], grads[form] = loss, (q_grad, k_grad)
+    torch.testing.assert_close(losses["factored"], losses["direct"], rtol=1e-12, atol=0)
+    for a, b in zip(grads["factored"], grads["direct"]):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+    assert grads["factored"][0][0, :, 5:].abs().max() == 0  # padded queries get no gradient
+    # By hand: the mean over real (query, key) pairs and heads of the squared score difference.
+    s, t = (q @ k.transpose(-1, -2) for q, k in (student, teacher))
+    real = mask.bool()
+    pairs = (real[:, :, None] & real[:, None, :])[:, None].expand_as(s)
+    assert losses["factored"].item() == pytest.approx(((s - t)[pairs] ** 2).mean().item(), rel=1e-12)
+
+
+def test_factored_loss_of_bfloat16_factors_is_float32_and_nearer_the_exact_value():
+    """Under bf16 autocast the factors arrive in bfloat16: the direct form rounds both score matrices to
+    bfloat16 before subtracting, the factored one multiplies in float32 (the exact value: float64)."""
+    student, teacher = random_factors(1, b=2, heads=4, t=96, d_s=32, d_t=32, dtype=torch.float32)
+    student = tuple((x.detach() * 1.5).bfloat16() for x in student)  # scores of a few units, as in BERT
+    teacher = tuple((x * 1.5).bfloat16() for x in teacher)
+    student = (student[0], teacher[1] + 0.1 * student[1])  # a student near its teacher: the hard case
+    student = (teacher[0] + 0.1 * student[0], student[1])
+    mask = torch.ones(2, 96, dtype=torch.long)
+    mask[0, 80:] = 0
+    exact = AttentionScoreLoss("direct")([tuple(x.double() for x in student)], [tuple(x.double() for x in teacher)],
+                                         mask).item()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        factored = AttentionScoreLoss("factored")([student], [teacher], mask)
+        direct = AttentionScoreLoss("direct")([student], [teacher], mask)
+    assert factored.dtype == torch.float32
+    assert abs(factored.item() - exact) < 1e-4 * exact
+    assert abs(factored.item() - exact) < abs(direct.item() - exact) / 5  # 31x nearer with this seed
+
+
+def test_hand_computed_padding_case_in_factored_form():
+    # The scores of test_attention_loss_hand_computed_with_padding as factors: S = S @ Iᵀ.
+    s = torch.tensor([[[[3.0, -5.0], [8.0, 1.0]]]])
+    t = torch.tensor([[[[1.0, 100.0], [0.0, 0.0]]]])
+    eye = torch.eye(2)[None, None]
+    assert AttentionScoreLoss()([(s, eye)], [(t, eye)], torch.tensor([[1, 0]])).item() == pytest.approx(4.0)
+    with pytest.raises(ValueError, match="form='gram'"):
+        AttentionScoreLoss("gram")
+
+
+def test_capture_hands_over_the_scores_factors():
+    model = one_layer(0)
+    use_score_attention(model)
+    with ScoreCapture(model) as cap, torch.no_grad():
+        model(input_ids=IDS, attention_mask=MASK)
+    q, k = cap.factors[0]
+    assert q.shape == k.shape == (1, 2, 5, 4)  # (B, H, T, d): no (T, T) tensor is made during the pass
+    torch.testing.assert_close(q @ k.transpose(-1, -2), scores_by_hand(model, IDS).detach())

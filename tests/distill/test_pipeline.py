@@ -41,6 +41,7 @@ def test_outputs_config_metrics_and_eval(finished_run):
     summaries = {r["stage"]: r["summary"] for r in records if "summary" in r}
     assert set(summaries) == {"intermediate", "teacher_cache", "prediction"}
     assert summaries["intermediate"]["windows"] == 3 * 4 and summaries["teacher_cache"]["windows"] > 0
+    assert summaries["intermediate"]["attention_loss"] == "factored"  # the CPU's form (README, BENCHMARKS 6d)
     assert all(v["windows_per_s"] > 0 and v["tflops"] > 0 and v["device"] == "cpu" for v in summaries.values())
     result = json.loads((out / "eval.json").read_text())
     assert result["metrics"]["total"] == 4 and "best_f1_thresh" in result["metrics"]

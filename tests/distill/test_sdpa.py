@@ -24,7 +24,7 @@ def fixed_batch(tmp_path_factory, sample_path, tokenizer):
     return batch
 
 
-def intermediate_losses(batch, teacher_path, student_path) -> dict:
+def intermediate_losses(batch, teacher_path, student_path, attention_form="factored") -> dict:
     """The intermediate-stage losses of the tiny fixtures on ``batch``, set up as when BEFORE was recorded."""
     teacher = AutoModelForQuestionAnswering.from_pretrained(teacher_path).eval()
     student = AutoModelForQuestionAnswering.from_pretrained(student_path).eval()
@@ -32,15 +32,20 @@ def intermediate_losses(batch, teacher_path, student_path) -> dict:
     use_score_attention(teacher)
     torch.manual_seed(0)
     # BEFORE was recorded with one projection per layer pair, the only kind there was then.
-    distiller = IntermediateDistiller(student, LayerMap(2, 4), teacher.config.hidden_size, "per-layer").eval()
+    distiller = IntermediateDistiller(student, LayerMap(2, 4), teacher.config.hidden_size, "per-layer",
+                                      attention_form).eval()
     t_hidden, t_scores = teacher_intermediates(teacher, batch)
     with torch.no_grad():
         out = distiller(batch, t_hidden, t_scores)
     return {k: v.item() for k, v in out.items()}
 
 
-def test_intermediate_losses_unchanged_on_a_fixed_batch(fixed_batch, tiny_teacher_path, tiny_student_path):
-    assert intermediate_losses(fixed_batch, tiny_teacher_path, tiny_student_path) == pytest.approx(BEFORE, rel=1e-5)
+@pytest.mark.parametrize("attention_form", ["factored", "direct"])
+def test_intermediate_losses_unchanged_on_a_fixed_batch(fixed_batch, tiny_teacher_path, tiny_student_path,
+                                                        attention_form):
+    """BEFORE formed every (B, H, T, T) score matrix; both forms of the attention loss still give its values."""
+    losses = intermediate_losses(fixed_batch, tiny_teacher_path, tiny_student_path, attention_form)
+    assert losses == pytest.approx(BEFORE, rel=1e-5)
 
 
 def _inputs(batch):
@@ -97,7 +102,8 @@ def test_teacher_linears_precast_to_the_autocast_dtype_give_the_same_bits(fixed_
         assert teacher.qa_outputs.weight.dtype == torch.bfloat16
         h2, s2 = teacher_intermediates(teacher, fixed_batch, [1, 3])
     restore()
-    assert all(torch.equal(a, b) for a, b in zip(h1, h2)) and all(torch.equal(s1[k], s2[k]) for k in s1)
+    assert all(torch.equal(a, b) for a, b in zip(h1, h2))
+    assert all(torch.equal(a, b) for k in s1 for a, b in zip(s1[k], s2[k]))  # (Q/√d, K) of each layer
     assert all(torch.equal(p, before[n]) and p.dtype == torch.float32 for n, p in teacher.named_parameters())
     assert cast_frozen_linears(teacher, None)() is None  # no autocast: nothing to do
 
