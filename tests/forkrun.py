@@ -68,6 +68,7 @@ class _Server:
                                      stdout=subprocess.PIPE, text=True, bufsize=1)
         self.lock = threading.Lock()
         self.done: dict[int, int] = {}
+        self.running: int | None = None  # the server forks and waits for one run at a time
         ready = self._reply(timeout=300)
         if ready != {"ready": True}:
             raise RuntimeError(f"tests/forkrun.py: the fork server did not start: {ready}")
@@ -82,15 +83,20 @@ class _Server:
 
     def start(self, request: dict) -> int:
         with self.lock:
+            if self.running is not None:
+                raise RuntimeError(f"tests/forkrun.py: run {self.running} has not been waited for; the server "
+                                   "runs one module at a time")
             self.proc.stdin.write(json.dumps(request) + "\n")
             self.proc.stdin.flush()
-            return self._reply(timeout=60)["pid"]
+            self.running = self._reply(timeout=60)["pid"]
+            return self.running
 
     def result(self, pid: int, timeout: float | None) -> int:
         # The server runs one request at a time, so the next reply is this run's.
         if pid not in self.done:
             reply = self._reply(timeout)
             self.done[reply["pid"]] = reply["code"]
+            self.running = None
         return self.done.pop(pid)
 
     def close(self) -> None:

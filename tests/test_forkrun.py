@@ -38,6 +38,11 @@ def test_a_killed_run_reports_the_signal_and_a_timeout_kills(tmp_path):
     with pytest.raises(subprocess.TimeoutExpired):
         forkrun.run("sleeper", cwd=tmp_path, timeout=1)
     assert forkrun.run("probe_module_missing", cwd=tmp_path, timeout=60).returncode == 1  # the server still serves
+    first = forkrun.start("sleeper", cwd=tmp_path)
+    with pytest.raises(RuntimeError, match="has not been waited for"):  # one run at a time, never crossed replies
+        forkrun.start("sleeper", cwd=tmp_path)
+    first.kill()
+    assert first.wait(timeout=60).returncode == -9
 
 
 def test_an_environment_is_refused():
