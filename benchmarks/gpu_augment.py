@@ -18,9 +18,10 @@ measured and recorded in its manifest):
    samples (every 100 ms) inside that window.
 3. The reference (``reference_haystack.py``: fp32, batch 16, LM head over every position) in this
    process on the first ``--reference-paragraphs`` paragraphs (default 40), after one warm-up pass.
-4. Each mode again as ``--ranks`` torchrun processes (default 4; a list, e.g. ``4,6``, runs each count) sharing the one GPU, each with its share
-   of the cores as drawing workers: the model's process (candidate bookkeeping, batching) is the part
-   that does not spread over workers, and ranks spread it (blocks go to ranks round-robin).
+4. Each mode again as ``--ranks`` torchrun processes (default 4; a list, e.g. ``4,6``, runs each count)
+   sharing the one GPU, each with its share of the cores as drawing workers: the model's process
+   (candidate bookkeeping, batching) is the part that does not spread over workers, and ranks spread it
+   (blocks go to ranks round-robin).
 5. If the time budget allows, ``multi`` again with ``--workers 0`` (the drawing in the model's
    process), to show what the workers buy.
 

@@ -80,7 +80,8 @@ def summaries(metrics: Path, seen: int) -> tuple[list[dict], int]:
 def run(a) -> dict:
     import torch
 
-    from pipelines.distill_train import DistillRecipe, build_parser, compile_in_place, validate
+    from pipelines.distill_train import (DistillRecipe, build_parser, compile_in_place, default_attention_form,
+                                         validate)
 
     t_start = time.perf_counter()
     cfg = SMOKE if a.smoke else FULL
@@ -141,9 +142,8 @@ def run(a) -> dict:
         for batch in cfg["batches"]:
             stage("intermediate", batch)
             stage("prediction", batch)
-    # The attention loss's other form (augment.distill.attention_loss): distill-train picks "direct" on CUDA and
-    # "factored" on the CPU; this row measures the one it did not pick.
-    other_form = "factored" if torch.cuda.is_available() else "direct"
+    # The attention loss's other form (augment.distill.attention_loss): the one distill-train did not pick.
+    other_form = {"direct": "factored", "factored": "direct"}[default_attention_form(recipe.acc.device.type)]
     if "form" in wanted:
         recipe.attention_form = other_form
         stage("intermediate", cfg["batches"][0], note=f"attention loss {other_form}")

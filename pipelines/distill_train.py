@@ -58,6 +58,14 @@ def compile_in_place(module, mode: str) -> None:
     module.compile(mode=None if mode == "default" else mode)
 
 
+def default_attention_form(device_type: str) -> str:
+    """The attention loss's form (augment.distill.attention_loss) when ``DistillRecipe.attention_form`` is None.
+    "factored" (Gram matrices of Q and K, no (B, H, T, T) tensor) measured 3.5 to 7.7x faster as a loss on the
+    CPU, about 17% more windows/s in the intermediate stage, and nearer float64 (BENCHMARKS.md 6d); on a GPU it
+    trades bf16 tensor-core products for float32 ones and is not yet measured, so CUDA keeps "direct"."""
+    return "direct" if device_type == "cuda" else "factored"
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG, description=__doc__.split("\n\n")[0], formatter_class=DefaultsOnce)
     p.add_argument("--data", nargs="+", required=True, metavar="SRC",
@@ -243,11 +251,8 @@ class DistillRecipe:
     # Under --compile, also compile the intermediate losses? Off: the one GPU measurement (BENCHMARKS.md 5c) did not
     # show it faster; benchmarks/gpu_distill.py measures both.
     compile_losses = False
-    # How the attention loss compares scores (augment.distill.attention_loss): None picks by device. "factored"
-    # (Gram matrices of Q and K, no (B, H, T, T) tensor) measured 3.5 to 7.7x faster as a loss on the CPU, about
-    # 17% more windows/s in the intermediate stage, and nearer float64 (BENCHMARKS.md 6d); on a GPU it trades
-    # bf16 tensor-core products for float32 ones and is not yet measured, so CUDA keeps "direct".
-    # benchmarks/gpu_distill.py measures both.
+    # How the attention loss compares scores: None is default_attention_form(device); benchmarks/gpu_distill.py
+    # sets the other form to measure both.
     attention_form: str | None = None
 
     def __init__(self, args):
@@ -376,7 +381,7 @@ class DistillRecipe:
             use_score_attention(self.teacher)
             lm = LayerMap(self.student.config.num_hidden_layers, self.teacher.config.num_hidden_layers)
             # The projections live inside the distiller, so they exist before the optimizer and are in it.
-            form = self.attention_form or ("direct" if self.acc.device.type == "cuda" else "factored")
+            form = self.attention_form or default_attention_form(self.acc.device.type)
             module = IntermediateDistiller(self.student, lm, self.teacher.config.hidden_size, a.projection, form)
             lr = a.lr_intermediate
             self.teacher_layers = module.teacher_layers  # the teacher computes scores for these layers only
@@ -384,10 +389,9 @@ class DistillRecipe:
             # kernels per step (train_stage puts the float32 weights back at its end).
             self.restore_teacher = cast_frozen_linears(self.teacher, self.amp_dtype)
             if a.compile and self.compile_losses:
-                # The attention loss reads and writes (B, H, T, T) tensors for every layer pair: eager, the
-                # difference, the masking, the reduction and their gradients are each a pass over memory;
-                # compiled, fused kernels (and, with CUDA graphs, no launches of their own). Not yet shown
-                # to pay, so off.
+                # The losses' elementwise work (for the direct attention form, over (B, H, T, T) tensors of
+                # every layer pair) is a pass over memory per op eager; compiled, fused kernels (and, with CUDA
+                # graphs, no launches of their own). Not yet shown to pay, so off.
                 for loss in (module.hidden_loss, module.attention_loss):
                     compile_in_place(loss, a.compile)
         else:
@@ -505,9 +509,10 @@ class DistillRecipe:
         windows = self.windows if cached is None else WindowDataset(self.features, cached)
         lengths = window_lengths(self.features) if a.group_by_length else None
         model.train()
+        notes = {"attention_loss": module.attention_loss.form} if stage == "intermediate" else {}
         self.log(f"{stage} stage: {len(self.windows)} windows, {total} steps of {a.batch_size} x {a.grad_accum} "
                  f"x {acc.num_processes} windows" + (f", from step {step}" if step else "")
-                 + (f", attention loss {module.attention_loss.form}" if stage == "intermediate" else ""))
+                 + "".join(f", {k.replace('_', ' ')} {v}" for k, v in notes.items()))
         bar = tqdm(total=total, initial=step, desc=stage, dynamic_ncols=True,
                    disable=not (self.main and sys.stderr.isatty()))
         cuda = acc.device.type == "cuda"
@@ -581,8 +586,7 @@ class DistillRecipe:
         bar.close()
         if stage == "intermediate":
             self.restore_teacher()
-        form = {"attention_loss": module.attention_loss.form} if stage == "intermediate" else None
-        self._summary(stage, marks, form)
+        self._summary(stage, marks, notes)
         self.student = acc.unwrap_model(model) if stage == "prediction" else acc.unwrap_model(model).student
         self.student.set_attn_implementation(self.student_attn)
         if stage == "intermediate" and len(self.stages) > 1 and self.main:

@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -65,20 +66,28 @@ class ForkedRun:
 class _Server:
     def __init__(self):
         self.proc = subprocess.Popen([sys.executable, __file__], cwd=REPO, env=ENV, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, bufsize=1)
+                                     stdout=subprocess.PIPE, bufsize=0)
         self.lock = threading.Lock()
-        self.done: dict[int, int] = {}
+        self.pending = b""  # read from the server but not yet a whole line
         self.running: int | None = None  # the server forks and waits for one run at a time
         ready = self._reply(timeout=300)
         if ready != {"ready": True}:
             raise RuntimeError(f"tests/forkrun.py: the fork server did not start: {ready}")
 
     def _reply(self, timeout: float | None) -> dict:
-        if timeout is not None and not select.select([self.proc.stdout], [], [], timeout)[0]:
-            raise subprocess.TimeoutExpired(self.proc.args, timeout)
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"tests/forkrun.py: the fork server exited ({self.proc.wait()})")
+        """The server's next line. Read from the raw pipe: a buffered reader may already hold a line that
+        ``select`` would then wait for in vain (a run that ends at once sends both its lines together)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self.pending:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not select.select([fd], [], [], left)[0]:
+                raise subprocess.TimeoutExpired(self.proc.args, timeout)
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise RuntimeError(f"tests/forkrun.py: the fork server exited ({self.proc.wait()})")
+            self.pending += chunk
+        line, _, self.pending = self.pending.partition(b"\n")
         return json.loads(line)
 
     def start(self, request: dict) -> int:
@@ -86,18 +95,16 @@ class _Server:
             if self.running is not None:
                 raise RuntimeError(f"tests/forkrun.py: run {self.running} has not been waited for; the server "
                                    "runs one module at a time")
-            self.proc.stdin.write(json.dumps(request) + "\n")
-            self.proc.stdin.flush()
+            self.proc.stdin.write((json.dumps(request) + "\n").encode())
             self.running = self._reply(timeout=60)["pid"]
             return self.running
 
     def result(self, pid: int, timeout: float | None) -> int:
-        # The server runs one request at a time, so the next reply is this run's.
-        if pid not in self.done:
-            reply = self._reply(timeout)
-            self.done[reply["pid"]] = reply["code"]
-            self.running = None
-        return self.done.pop(pid)
+        """Run ``pid``'s exit code: the server's next line, since it runs one request at a time."""
+        reply = self._reply(timeout)  # a timeout leaves the run running: the caller kills it and asks again
+        assert reply["pid"] == pid == self.running, (reply, pid, self.running)
+        self.running = None
+        return reply["code"]
 
     def close(self) -> None:
         if self.proc.poll() is None:
