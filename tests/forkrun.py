@@ -44,14 +44,26 @@ class ForkedRun:
 
     def __init__(self, server: "_Server", pid: int, args: list, stdout: Path, stderr: Path):
         self.server, self.pid, self.args, self._stdout, self._stderr = server, pid, args, stdout, stderr
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        """The exit code if the run has ended, else None (as ``Popen.poll``)."""
+        if self.returncode is None:
+            try:
+                self.returncode = self.server.result(self.pid, 0)
+            except subprocess.TimeoutExpired:
+                pass
+        return self.returncode
 
     def wait(self, timeout: float | None = 240) -> subprocess.CompletedProcess:
-        try:
-            code = self.server.result(self.pid, timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            self.server.result(self.pid, None)
-            raise subprocess.TimeoutExpired(self.args, timeout) from None
+        if self.returncode is None:
+            try:
+                self.returncode = self.server.result(self.pid, timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                self.server.result(self.pid, None)
+                raise subprocess.TimeoutExpired(self.args, timeout) from None
+        code = self.returncode
         out, err = (p.read_text(encoding="utf-8", errors="replace") for p in (self._stdout, self._stderr))
         shutil.rmtree(self._stdout.parent, ignore_errors=True)
         return subprocess.CompletedProcess(self.args, code, out, err)

@@ -1,6 +1,7 @@
 """tests/forkrun.py: a forked run of a module ends as a fresh ``python -m`` run of it does."""
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -33,8 +34,12 @@ def test_a_forked_run_ends_as_a_fresh_interpreter_does(tmp_path, how):
 def test_a_killed_run_reports_the_signal_and_a_timeout_kills(tmp_path):
     (tmp_path / "sleeper.py").write_text("import time\nprint('up', flush=True)\ntime.sleep(600)\n")
     run = forkrun.start("sleeper", cwd=tmp_path)
+    assert run.poll() is None  # still sleeping
     run.kill()
-    assert run.wait(timeout=60).returncode == -9
+    deadline = time.monotonic() + 60
+    while run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert run.poll() == -9 and run.wait(timeout=60).returncode == -9  # wait() after poll() does not ask again
     with pytest.raises(subprocess.TimeoutExpired):
         forkrun.run("sleeper", cwd=tmp_path, timeout=1)
     assert forkrun.run("probe_module_missing", cwd=tmp_path, timeout=60).returncode == 1  # the server still serves

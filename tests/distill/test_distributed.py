@@ -1,4 +1,7 @@
-"""distill-train as users run it: separate processes, a SIGKILL mid-run, and torchrun with two workers."""
+"""distill-train as users run it: separate processes, a SIGKILL mid-run, and torchrun with two workers.
+
+The single-process runs are forks of the test worker's preloaded server (tests/forkrun.py), processes of
+their own that skip the interpreter's start-up; torchrun starts its workers as users do."""
 import json
 import os
 import shutil
@@ -11,6 +14,8 @@ from pathlib import Path
 
 import pytest
 import torch
+
+from tests import forkrun
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -38,26 +43,25 @@ def whole_run(tmp_path_factory, sample_path, tiny_teacher_path, tiny_student_pat
     """The uninterrupted run every resumed run must match, made once for the module's three resume tests.
     Its folder also holds the windows and teacher-logit caches that those runs reuse."""
     tmp = tmp_path_factory.mktemp("distill_whole")
-    subprocess.run([sys.executable, "-m", "pipelines.distill_train",
-                    *argv(sample_path, tmp, tiny_teacher_path, tiny_student_path, tmp / "whole")],
-                   check=True, env=env(), cwd=REPO, capture_output=True)
+    done = forkrun.run("pipelines.distill_train", *argv(sample_path, tmp, tiny_teacher_path, tiny_student_path,
+                                                         tmp / "whole"))
+    assert done.returncode == 0, done.stderr[-2000:]
     return tmp
 
 
 def test_resume_after_sigkill_is_bit_exact(whole_run, tmp_path, sample_path, tiny_teacher_path, tiny_student_path):
-    cmd = [sys.executable, "-m", "pipelines.distill_train"]
     whole, cut = whole_run / "whole", tmp_path / "cut"
-    proc = subprocess.Popen(cmd + argv(sample_path, whole_run, tiny_teacher_path, tiny_student_path, cut),
-                            env=env(), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = forkrun.start("pipelines.distill_train", *argv(sample_path, whole_run, tiny_teacher_path,
+                                                          tiny_student_path, cut))
     deadline = time.time() + 120
     while not list((cut / "checkpoints").glob("*/state.json")) and proc.poll() is None and time.time() < deadline:
         time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    assert proc.wait() == -signal.SIGKILL, "the run finished before it could be killed"
+    proc.kill(signal.SIGKILL)
+    assert proc.wait().returncode == -signal.SIGKILL, "the run finished before it could be killed"
     assert not (cut / "student").exists()
 
-    done = subprocess.run(cmd + argv(sample_path, whole_run, tiny_teacher_path, tiny_student_path, cut, "--resume"),
-                          env=env(), cwd=REPO, capture_output=True, text=True)
+    done = forkrun.run("pipelines.distill_train",
+                       *argv(sample_path, whole_run, tiny_teacher_path, tiny_student_path, cut, "--resume"))
     assert done.returncode == 0, done.stderr[-2000:]
     assert "resuming from" in done.stderr
     a, b = weights(whole), weights(cut)
@@ -70,7 +74,6 @@ def test_resume_from_any_checkpoint_is_bit_exact(whole_run, tmp_path, sample_pat
                                                  tiny_student_path, resume_from):
     """The end of the intermediate stage (the next stage starts from the saved RNG streams) and the middle
     of the prediction stage: each resumed run must end with the weights of the uninterrupted one."""
-    cmd = [sys.executable, "-m", "pipelines.distill_train"]
     whole = whole_run / "whole"
     cut = tmp_path / "cut"
     shutil.copytree(whole, cut)
@@ -79,8 +82,8 @@ def test_resume_from_any_checkpoint_is_bit_exact(whole_run, tmp_path, sample_pat
     assert (cut / "checkpoints" / resume_from).is_dir() and later
     for c in later:  # as if the process had died right after writing resume_from
         shutil.rmtree(c)
-    done = subprocess.run(cmd + argv(sample_path, whole_run, tiny_teacher_path, tiny_student_path, cut, "--resume"),
-                          env=env(), cwd=REPO, capture_output=True, text=True)
+    done = forkrun.run("pipelines.distill_train",
+                       *argv(sample_path, whole_run, tiny_teacher_path, tiny_student_path, cut, "--resume"))
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"resuming from {cut / 'checkpoints' / resume_from}" in done.stderr
     a, b = weights(whole), weights(cut)
