@@ -50,6 +50,8 @@ class _Parser(argparse.ArgumentParser):
 # where a step begins, and a graph's outputs live only until the next step.
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune-no-cudagraphs", "max-autotune")
 CUDA_GRAPH_MODES = ("reduce-overhead", "max-autotune")
+# augment.distill.attention_loss.FORMS, named here so that --help does not import torch (a test pins them equal).
+ATTENTION_FORMS = ("factored", "direct")
 
 
 def compile_in_place(module, mode: str) -> None:
@@ -59,7 +61,7 @@ def compile_in_place(module, mode: str) -> None:
 
 
 def default_attention_form(device_type: str) -> str:
-    """The attention loss's form (augment.distill.attention_loss) when ``DistillRecipe.attention_form`` is None.
+    """The attention loss's form (augment.distill.attention_loss) under ``--attention-loss auto``.
     "factored" (Gram matrices of Q and K, no (B, H, T, T) tensor) measured 3.5 to 7.7x faster as a loss on the
     CPU, about 17% more windows/s in the intermediate stage, and nearer float64 (BENCHMARKS.md 6d); on a GPU it
     trades bf16 tensor-core products for float32 ones and is not yet measured, so CUDA keeps "direct"."""
@@ -127,6 +129,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "'reduce-overhead' (CUDA graphs: one launch per graph instead of one per kernel; "
                         "needs --grad-accum 1), 'max-autotune-no-cudagraphs' or 'max-autotune'. The teacher "
                         "cache and evaluation, whose batch lengths vary, run uncompiled")
+    p.add_argument("--attention-loss", choices=("auto", *ATTENTION_FORMS), default="auto",
+                   help="how the intermediate stage's attention loss compares scores: 'factored' from d x d Gram "
+                        "matrices of Q and K (no T x T tensor; float32), 'direct' by forming both T x T score "
+                        "matrices (autocast dtype); 'auto' is factored on the CPU, where it measured faster, and "
+                        "direct on CUDA until measured there (README). Equal up to rounding")
     p.add_argument("--tokenize-workers", type=int,
                    help="processes for tokenising into windows (default: the machine's cores, at most 8, for "
                         "inputs of over 2,000 examples; 1 for smaller ones, where starting processes costs more)")
@@ -251,8 +258,8 @@ class DistillRecipe:
     # Under --compile, also compile the intermediate losses? Off: the one GPU measurement (BENCHMARKS.md 5c) did not
     # show it faster; benchmarks/gpu_distill.py measures both.
     compile_losses = False
-    # How the attention loss compares scores: None is default_attention_form(device); benchmarks/gpu_distill.py
-    # sets the other form to measure both.
+    # How the attention loss compares scores, over --attention-loss when set: benchmarks/gpu_distill.py sets the
+    # form auto did not pick, to measure both in one process.
     attention_form: str | None = None
 
     def __init__(self, args):
@@ -381,7 +388,8 @@ class DistillRecipe:
             use_score_attention(self.teacher)
             lm = LayerMap(self.student.config.num_hidden_layers, self.teacher.config.num_hidden_layers)
             # The projections live inside the distiller, so they exist before the optimizer and are in it.
-            form = self.attention_form or default_attention_form(self.acc.device.type)
+            form = (self.attention_form or (a.attention_loss if a.attention_loss != "auto" else None)
+                    or default_attention_form(self.acc.device.type))
             module = IntermediateDistiller(self.student, lm, self.teacher.config.hidden_size, a.projection, form)
             lr = a.lr_intermediate
             self.teacher_layers = module.teacher_layers  # the teacher computes scores for these layers only

@@ -120,6 +120,28 @@ def test_projections_exist_before_and_are_in_the_optimizer(tmp_path, sample_path
     assert all(id(p) in in_optimizer for p in module.student.parameters())
 
 
+def test_attention_loss_option_picks_the_form_and_both_forms_give_the_same_loss(tmp_path, sample_path,
+                                                                              tiny_teacher_path, tiny_student_path):
+    """--attention-loss direct|factored overrides auto's choice by device; the first step's attention loss
+    (same weights, same batch) agrees between the two up to float32 rounding."""
+    from augment.distill.attention_loss import FORMS
+    from pipelines.distill_train import ATTENTION_FORMS
+
+    assert ATTENTION_FORMS == FORMS  # the parser's copy, kept free of the torch import
+    first = {}
+    for form in ("direct", "factored"):
+        out = tmp_path / form
+        assert main(common(sample_path, tmp_path) + [
+            "--teacher", tiny_teacher_path, "--student", tiny_student_path, "--out", str(out),
+            "--stage", "intermediate", "--max-steps", "1", "--log-every", "1", "--attention-loss", form]) == 0
+        records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+        (summary,) = [r["summary"] for r in records if "summary" in r]
+        assert summary["attention_loss"] == form
+        assert json.loads((out / "config.json").read_text())["attention_loss"] == form
+        first[form] = next(r["attention"] for r in records if "attention" in r)
+    assert first["direct"] > 0 and first["direct"] == pytest.approx(first["factored"], rel=1e-4)
+
+
 def test_prediction_data_gives_the_prediction_stage_its_own_windows(tmp_path, sample_path, sample_rows,
                                                                    tiny_teacher_path, tiny_student_path):
     """--data for the intermediate stage, --prediction-data for the prediction stage (one run, as the
