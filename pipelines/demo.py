@@ -21,7 +21,8 @@ WIDTH = 58
 
 
 def marked(text: str, edits) -> str:
-    """The text with every replaced word shown as [new]; offsets are those of the variant."""
+    """The variant's ``text`` with every replaced word shown as [new]. Edits hold the original's offsets:
+    each one lands shifted by the length changes (and brackets) of those before it."""
     out, shift = text, 0
     for e in sorted((e for e in edits if e["field"] == "context"), key=lambda e: e["start"]):
         a = e["start"] + shift
