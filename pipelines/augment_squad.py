@@ -548,6 +548,11 @@ def run(args) -> int:
         import torch  # noqa: F401
         from transformers import AutoModelForMaskedLM  # noqa: F401
     startup["import_torch_transformers"] = time.perf_counter() - t
+    # The shards' schema carries datasets' metadata (augment.shards.hf_schema): its import (about 1 s on 2
+    # cores) belongs to start-up, not to the first block, where it would leave a shared GPU idle.
+    t = time.perf_counter()
+    import datasets  # noqa: F401
+    startup["import_datasets"] = time.perf_counter() - t
     from augment.mlm import resolve_device
 
     device = resolve_device(args.device)
@@ -639,7 +644,8 @@ def summarise(out: Path, args, config: dict, models: dict, n_blocks: int, world:
         "lm": manifest.lm_counters(records),
         # Rank 0's start-up by part, and when its augmenting began and ended (epoch seconds): the
         # GPU benchmark reads the window to know when to sample the GPU's utilisation.
-        "timing": {**timing, "augment_seconds": round(timing["augment_ended"] - timing["augment_started"], 3)},
+        "timing": {**timing, "augment_seconds": round(timing["augment_ended"] - timing["augment_started"], 3),
+                   "ranks": rank_spans(this_run, world)},
         "throughput": {"processes": world, "wall_seconds": round(wall, 3), "rows_this_run": rows_run,
                        "rows_per_second": round(rows_run / wall, 2) if wall > 0 else None,
                        "shards_resumed": len(records) - len(this_run),
@@ -649,6 +655,19 @@ def summarise(out: Path, args, config: dict, models: dict, n_blocks: int, world:
     print(f"{PROG}: {counts['written']} rows from {counts['read']} examples ({counts['rejected_total']} rejected"
           f"{', see rejects.jsonl' if counts['rejected_total'] else ''}) in {wall:.1f} s "
           f"({rows_run / max(wall, 1e-9):.1f} rows/s this run) -> {out}", file=sys.stderr)
+
+
+def rank_spans(records: list[dict], world: int) -> list[dict]:
+    """When each rank augmented this run's blocks (block k is rank k % world's): its first block's start and
+    its last block's commit, epoch seconds. Ranks start at different times (start-up) and end at different
+    times (their blocks differ in cost); a GPU they share is fully fed only where all the spans overlap."""
+    spans: dict[int, dict] = {}
+    for rec in records:
+        span = spans.setdefault(rec["block"] % world, {"blocks": 0, "started": rec["started"], "ended": 0.0})
+        span["blocks"] += 1
+        span["started"] = min(span["started"], rec["started"])
+        span["ended"] = max(span["ended"], rec["started"] + rec["seconds"])
+    return [{"rank": r, **spans[r]} for r in sorted(spans)]
 
 
 def main(argv=None) -> int:

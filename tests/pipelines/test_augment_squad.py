@@ -371,11 +371,14 @@ def test_manifest_records_the_lm_counters_and_the_start_up(base_run):
     assert 0 < lm["fill"] <= 1 and 0 <= lm["padding_share"] < 1
     assert lm["masked_sites"] == lm["sequences"]  # exact mode: one masked word per sequence
     startup = m["timing"]["startup_seconds"]
-    for part in ("python_and_imports", "import_torch_transformers", "model_load", "weight_fingerprint",
-                 "vocab_filter", "glove", "total"):
+    for part in ("python_and_imports", "import_torch_transformers", "import_datasets", "model_load",
+                 "weight_fingerprint", "vocab_filter", "glove", "total"):
         assert isinstance(startup[part], float) and startup[part] >= 0, part
     assert startup["total"] >= startup["model_load"] + startup["vocab_filter"]
     assert 0 < m["timing"]["augment_seconds"] <= m["throughput"]["wall_seconds"]
+    (span,) = m["timing"]["ranks"]  # one process: every block is rank 0's, inside the augmenting window
+    assert span["rank"] == 0 and span["blocks"] == len(m["shards"]) > 1
+    assert m["timing"]["augment_started"] <= span["started"] < span["ended"] <= m["timing"]["augment_ended"]
 
 
 def test_two_torchrun_processes_write_the_single_process_rows(tmp_path, base_run, base_args):
@@ -388,6 +391,10 @@ def test_two_torchrun_processes_write_the_single_process_rows(tmp_path, base_run
     one, two = (json.loads((d / "manifest.json").read_text()) for d in (base_run[0], out))
     assert [s["sha256"] for s in two["shards"]] == [s["sha256"] for s in one["shards"]]
     assert two["throughput"]["processes"] == 2
+    spans = two["timing"]["ranks"]  # block k is rank k % 2's
+    assert [s["rank"] for s in spans] == [0, 1]
+    assert [s["blocks"] for s in spans] == [(len(two["shards"]) + 1) // 2, len(two["shards"]) // 2]
+    assert all(s["started"] < s["ended"] <= two["timing"]["augment_ended"] for s in spans)
     assert (out / "rejects.jsonl").read_text() == (base_run[0] / "rejects.jsonl").read_text()
 
 
