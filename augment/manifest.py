@@ -3,6 +3,7 @@
     DIR/shard-00000.arrow, ...        the rows (see augment.shards)
     DIR/.progress/config.json         the options that shape the rows: a rerun must match them
     DIR/.progress/shard-00000.json    a record per complete shard: rows, sha256, counts, rejects, timers
+    DIR/.progress/claims-RUN/         several processes: which one took which block (see BlockClaims)
     DIR/rejects.jsonl, manifest.json, dataset_info.json, state.json: written at the end from the records
 
 A shard is complete when its Arrow file and its record both exist. The record is written after the
@@ -154,6 +155,37 @@ def discard_unstarted(out: Path) -> None:
             d.rmdir()
         except OSError:  # not empty (a user's files) or already gone
             return
+
+
+class BlockClaims:
+    """Which process augments block ``k``: the first to ask. ``take(k)`` creates
+    ``.progress/claims-RUN/block-K`` with ``O_EXCL``, which exactly one process can do, so each block
+    is taken once; a process that finishes early takes the next free block instead of idling while
+    a slower one (later start-up, costlier blocks) works through a fixed share. The rows do not depend on
+    who takes a block. ``RUN`` is the run's start (the same for every process of a run), so a resumed run
+    ignores the claims of a killed one; :func:`drop_claims` removes them at the end. One process takes
+    every block without touching the disk."""
+
+    def __init__(self, out: Path, run_started: float, world: int):
+        self.world = world
+        self.dir = Path(out) / PROGRESS / f"claims-{run_started:.6f}"
+
+    def take(self, k: int) -> bool:
+        if self.world == 1:
+            return True
+        self.dir.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(self.dir / f"block-{k:05d}", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            return False
+        os.close(fd)
+        return True
+
+
+def drop_claims(out: Path) -> None:
+    """Remove every run's claims (call when no process of the run takes blocks any more)."""
+    for d in (Path(out) / PROGRESS).glob("claims-*"):
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def is_complete(out: Path, k: int) -> bool:

@@ -21,7 +21,7 @@ measured and recorded in its manifest):
 4. Each mode again as ``--ranks`` torchrun processes (default 4; a list, e.g. ``4,6``, runs each count)
    sharing the one GPU, each with its share of the cores as drawing workers: the model's process
    (candidate bookkeeping, batching) is the part that does not spread over workers, and ranks spread it
-   (blocks go to ranks round-robin).
+   (a rank takes the next free block when it is done with one).
 5. If the time budget allows, ``multi`` again with ``--workers 0`` (the drawing in the model's
    process), to show what the workers buy.
 

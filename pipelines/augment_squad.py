@@ -272,7 +272,7 @@ class BlockJob:
     """One block: its paragraphs get candidates in chunks, their rows are drawn (here or in workers)
     and stream into its shard in chunk order; the shard is committed when its last rows are in."""
 
-    def __init__(self, out: Path, k: int, aug, args, timers: Timers, run_started: float, pool):
+    def __init__(self, out: Path, k: int, aug, args, timers: Timers, run_started: float, pool, rank: int = 0):
         self.out, self.k, self.aug, self.args, self.pool = out, k, aug, args, pool
         self.writer = ShardWriter(out / manifest.shard_name(k))
         self.paragraphs: list[list[dict]] = []  # queued for the next chunk
@@ -282,7 +282,7 @@ class BlockJob:
         self.tasks, self.closed, self.committed = 0, False, False
         self.meta = {"block": k, "paragraphs": 0, "read": 0, "rejected": Counter(), "rejects": [],
                      "candidates": Counter(), "protected_words": 0,
-                     "run_started": run_started, "started": time.time()}
+                     "run_started": run_started, "rank": rank, "started": time.time()}
 
     def add(self, examples: list[dict], rejects: list[dict], n_read: int) -> list:
         """Queue a paragraph; returns the drawing tasks of the chunk it completed (none if none)."""
@@ -474,13 +474,16 @@ def augment_blocks(out: Path, rows, aug, args, rank: int, world: int, run_starte
                 owner.commit()
 
     open_jobs = []
+    # Blocks go to whichever process asks first (every process walks the whole input and asks at each new
+    # block): one that is done with its block takes the next free one.
+    claims, seen = manifest.BlockClaims(out, run_started, world), -1
     try:
         for k, examples, rejects, n_read in walk(rows, per_example, args.shard_rows, args.strict, args.limit):
-            if job is None or k != job.k:
+            if k != seen:  # a new block: the last one's passes run now (close), then this one is claimed
                 close(job)
-                job = None
-                if k % world == rank and not manifest.is_complete(out, k):
-                    job = BlockJob(out, k, aug, args, timers, run_started, pool)
+                job, seen = None, k
+                if not manifest.is_complete(out, k) and claims.take(k):
+                    job = BlockJob(out, k, aug, args, timers, run_started, pool, rank)
                     open_jobs.append(job)
                 n_blocks = k + 1
             if job is not None:
@@ -490,7 +493,7 @@ def augment_blocks(out: Path, rows, aug, args, rank: int, world: int, run_starte
                                     refresh=False)
             bar.update(n_read)
         if n_blocks == 0 and rank == 0 and not manifest.is_complete(out, 0):  # empty input: one empty shard
-            job, n_blocks = BlockJob(out, 0, aug, args, timers, run_started, pool), 1
+            job, n_blocks = BlockJob(out, 0, aug, args, timers, run_started, pool, rank), 1
             open_jobs.append(job)
         close(job)
         drain(0)
@@ -586,6 +589,7 @@ def run(args) -> int:
 
     barrier(world)  # every shard is in place past this point
     if rank == 0:
+        manifest.drop_claims(out)  # no process takes blocks any more
         models = model_info(aug, args)
         for name in ("mlm", "glove"):
             if models[name] is not None:
@@ -645,7 +649,7 @@ def summarise(out: Path, args, config: dict, models: dict, n_blocks: int, world:
         # Rank 0's start-up by part, and when its augmenting began and ended (epoch seconds): the
         # GPU benchmark reads the window to know when to sample the GPU's utilisation.
         "timing": {**timing, "augment_seconds": round(timing["augment_ended"] - timing["augment_started"], 3),
-                   "ranks": rank_spans(this_run, world)},
+                   "ranks": rank_spans(this_run)},
         "throughput": {"processes": world, "wall_seconds": round(wall, 3), "rows_this_run": rows_run,
                        "rows_per_second": round(rows_run / wall, 2) if wall > 0 else None,
                        "shards_resumed": len(records) - len(this_run),
@@ -657,13 +661,13 @@ def summarise(out: Path, args, config: dict, models: dict, n_blocks: int, world:
           f"({rows_run / max(wall, 1e-9):.1f} rows/s this run) -> {out}", file=sys.stderr)
 
 
-def rank_spans(records: list[dict], world: int) -> list[dict]:
-    """When each rank augmented this run's blocks (block k is rank k % world's): its first block's start and
-    its last block's commit, epoch seconds. Ranks start at different times (start-up) and end at different
-    times (their blocks differ in cost); a GPU they share is fully fed only where all the spans overlap."""
+def rank_spans(records: list[dict]) -> list[dict]:
+    """When each rank augmented this run's blocks: its first block's start and its last block's commit,
+    epoch seconds. Ranks start at different times (start-up) and end at different times (the last blocks
+    differ in cost); a GPU they share is fully fed only where all the spans overlap."""
     spans: dict[int, dict] = {}
     for rec in records:
-        span = spans.setdefault(rec["block"] % world, {"blocks": 0, "started": rec["started"], "ended": 0.0})
+        span = spans.setdefault(rec["rank"], {"blocks": 0, "started": rec["started"], "ended": 0.0})
         span["blocks"] += 1
         span["started"] = min(span["started"], rec["started"])
         span["ended"] = max(span["ended"], rec["started"] + rec["seconds"])

@@ -84,3 +84,32 @@ def test_lm_counters_sum_over_shards_with_fill_and_padding():
     assert got["forward_passes"] == 3 and got["fill"] == round(160 / 192, 4)
     assert got["padding_share"] == 0.1 and got["host_transfers_per_pass"] == 1.0
     assert manifest.lm_counters([{}]) is None
+
+
+def _claim_all(out, run_started, n, ready, results):
+    claims = manifest.BlockClaims(out, run_started, world=2)
+    ready.wait()  # both processes start asking at once: a real race for every block
+    results.put([k for k in range(n) if claims.take(k)])
+
+
+def test_block_claims_give_each_block_to_exactly_one_process(tmp_path):
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    ready, results = ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=_claim_all, args=(tmp_path, 12.5, 300, ready, results)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    ready.set()
+    taken = [results.get(timeout=60) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+    assert sorted(taken[0] + taken[1]) == list(range(300))  # every block once, none twice
+    # Another run (a resume after a kill) ignores the killed run's claims; the end of a run drops them all.
+    later = manifest.BlockClaims(tmp_path, 99.0, world=2)
+    assert later.take(0) and not later.take(0)
+    manifest.drop_claims(tmp_path)
+    assert not list((tmp_path / manifest.PROGRESS).glob("claims-*"))
+    # One process takes every block, writing nothing.
+    alone = manifest.BlockClaims(tmp_path / "single", 1.0, world=1)
+    assert alone.take(0) and alone.take(0) and not (tmp_path / "single").exists()

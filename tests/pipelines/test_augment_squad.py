@@ -391,10 +391,10 @@ def test_two_torchrun_processes_write_the_single_process_rows(tmp_path, base_run
     one, two = (json.loads((d / "manifest.json").read_text()) for d in (base_run[0], out))
     assert [s["sha256"] for s in two["shards"]] == [s["sha256"] for s in one["shards"]]
     assert two["throughput"]["processes"] == 2
-    spans = two["timing"]["ranks"]  # block k is rank k % 2's
-    assert [s["rank"] for s in spans] == [0, 1]
-    assert [s["blocks"] for s in spans] == [(len(two["shards"]) + 1) // 2, len(two["shards"]) // 2]
+    spans = two["timing"]["ranks"]  # each block taken by one rank: whichever asked first
+    assert {s["rank"] for s in spans} <= {0, 1} and sum(s["blocks"] for s in spans) == len(two["shards"])
     assert all(s["started"] < s["ended"] <= two["timing"]["augment_ended"] for s in spans)
+    assert not list((out / ".progress").glob("claims-*"))  # the claims are gone with the run
     assert (out / "rejects.jsonl").read_text() == (base_run[0] / "rejects.jsonl").read_text()
 
 
