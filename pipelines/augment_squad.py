@@ -10,7 +10,8 @@ killed run was resumed:
 - a *block* is a run of whole paragraphs holding at least --shard-rows output rows (the last one may
   hold fewer). Where a block ends depends only on the input and the options, and every rank computes
   it by reading (and validating) the whole input, which costs little next to augmenting;
-- block k becomes ``shard-{k:05d}.arrow``, augmented by rank ``k % WORLD_SIZE``. When it is complete
+- block k becomes ``shard-{k:05d}.arrow``, augmented by the first rank to claim it once done with its
+  last block (:class:`augment.manifest.BlockClaims`): fast ranks take more. When it is complete
   and renamed into place, ``.progress/shard-{k:05d}.json`` records its rows, SHA-256, counts and
   rejects. A rerun skips the blocks that have both files: it resumes after the last complete shard;
 - rank 0 waits for every rank, then writes ``rejects.jsonl``, ``manifest.json`` and the
