@@ -163,17 +163,26 @@ class BlockClaims:
     is taken once; a process that finishes early takes the next free block instead of idling while
     a slower one (later start-up, costlier blocks) works through a fixed share. The rows do not depend on
     who takes a block. ``RUN`` is the run's start (the same for every process of a run), so a resumed run
-    ignores the claims of a killed one; :func:`drop_claims` removes them at the end. One process takes
-    every block without touching the disk."""
+    ignores the claims of a killed one.
+
+    Rank 0 calls :meth:`create` before the others may ask (it also removes the claims of earlier, killed
+    runs); each process writes which blocks it did (:meth:`report`), which rank 0 reads (:meth:`reports`)
+    once all are done, before it removes this run's folder (:meth:`drop`). One process (``world == 1``)
+    takes every block and writes nothing."""
 
     def __init__(self, out: Path, run_started: float, world: int):
         self.world = world
         self.dir = Path(out) / PROGRESS / f"claims-{run_started:.6f}"
 
+    def create(self) -> None:
+        if self.world > 1:
+            for d in self.dir.parent.glob("claims-*"):
+                shutil.rmtree(d, ignore_errors=True)
+            self.dir.mkdir(parents=True)
+
     def take(self, k: int) -> bool:
         if self.world == 1:
             return True
-        self.dir.mkdir(parents=True, exist_ok=True)
         try:
             fd = os.open(self.dir / f"block-{k:05d}", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
@@ -181,11 +190,27 @@ class BlockClaims:
         os.close(fd)
         return True
 
+    def report(self, rank: int, span: dict) -> None:
+        """This process's blocks and when it did them (see :func:`span_of`)."""
+        if self.world > 1:
+            atomic_write_json(self.dir / f"rank-{rank:05d}.json", {"rank": rank, **span})
 
-def drop_claims(out: Path) -> None:
-    """Remove every run's claims (call when no process of the run takes blocks any more)."""
-    for d in (Path(out) / PROGRESS).glob("claims-*"):
-        shutil.rmtree(d, ignore_errors=True)
+    def reports(self) -> list[dict]:
+        """Every process's report, by rank (empty for one process)."""
+        paths = sorted(self.dir.glob("rank-*.json")) if self.world > 1 else []
+        return [json.loads(p.read_text(encoding="utf-8")) for p in paths]
+
+    def drop(self) -> None:
+        if self.world > 1:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def span_of(records: list[dict]) -> dict:
+    """The blocks of ``records`` (shard records of one process) and when that process did them: its first
+    block's start and its last block's commit, epoch seconds (None without blocks)."""
+    return {"blocks": sorted(r["block"] for r in records),
+            "started": min((r["started"] for r in records), default=None),
+            "ended": max((r["started"] + r["seconds"] for r in records), default=None)}
 
 
 def is_complete(out: Path, k: int) -> bool:

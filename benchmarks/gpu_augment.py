@@ -167,21 +167,27 @@ def run_cli(model: Path, out: Path, mode: str, limit: int, args, device: str, wo
 
 
 def rank_overlap(timing: dict, sampler: GpuSampler | None) -> dict:
-    """Where the ranks' augmenting overlapped, from the manifest's ``timing.ranks`` (each rank's first block
-    start and last block end). The augment window runs from rank 0's first block to the last rank's end;
-    ranks that start later (start-up) or end sooner (cheaper blocks) leave the GPU part-fed at its edges.
-    Returns the spans relative to the window's start, the overlap's length, the GPU busy inside the overlap,
-    and the window's utilisation samples (s from its start, %), so a reader can see where the idle time lies.
-    Manifests without ``timing.ranks`` (written before it existed) give {}."""
+    """Where the ranks' augmenting overlapped, from the manifest's ``timing.ranks`` (each rank's blocks, its
+    first block's start and its last block's end; None for a rank that took no block). The augment window
+    runs from rank 0's start of augmenting to the last rank's end; ranks that start later or end sooner
+    leave the GPU part-fed at its edges. Returns the spans relative to the window's start, the overlap's
+    length (0 when a rank took no block), the GPU busy inside the overlap, and the window's utilisation
+    samples (s from its start, %), so a reader can see where the idle time lies. Manifests without
+    ``timing.ranks`` (written before it existed) give {}."""
     spans = timing.get("ranks")
     if not spans:
         return {}
     t0, t1 = timing["augment_started"], timing["augment_ended"]
-    start, end = max(s["started"] for s in spans), min(s["ended"] for s in spans)
-    out = {"rank_spans": [[s["rank"], s["blocks"], round(s["started"] - t0, 2), round(s["ended"] - t0, 2)]
-                          for s in spans],
-           "all_ranks_s": round(max(end - start, 0.0), 3),
-           "gpu_busy_all_ranks": sampler.busy(start, end) if sampler and end > start else None}
+
+    def rel(t):
+        return None if t is None else round(t - t0, 2)
+    out = {"rank_spans": [[s["rank"], len(s["blocks"]), rel(s["started"]), rel(s["ended"])] for s in spans]}
+    if all(s["started"] is not None for s in spans):
+        start, end = max(s["started"] for s in spans), min(s["ended"] for s in spans)
+    else:  # a rank without blocks: never were all ranks feeding the GPU
+        start = end = t0
+    out["all_ranks_s"] = round(max(end - start, 0.0), 3)
+    out["gpu_busy_all_ranks"] = sampler.busy(start, end) if sampler and end > start else None
     if sampler:
         out["gpu_util_series"] = [[round(t - t0, 2), u] for t, u in sampler.samples if t0 <= t <= t1]
     return out

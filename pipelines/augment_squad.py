@@ -215,12 +215,15 @@ def check_out(out: Path, config: dict, overwrite: bool, world: int, ignore=()) -
         raise CliError(f"{mismatch}; rerun with --overwrite to replace it, or choose another --out")
 
 
-def prepare_out(out: Path, config: dict, overwrite: bool, rank: int, world: int) -> None:
-    """Rank 0 records ``config`` in --out (wiping an earlier run with --overwrite). Called only once the
-    models have loaded, so a failed load leaves nothing that would refuse the corrected command."""
+def prepare_out(out: Path, config: dict, overwrite: bool, rank: int, world: int,
+                claims: manifest.BlockClaims) -> None:
+    """Rank 0 records ``config`` in --out (wiping an earlier run with --overwrite) and makes the run's claims
+    folder. Called only once the models have loaded, so a failed load leaves nothing that would refuse the
+    corrected command."""
     check_out(out, config, overwrite, world)  # every rank has looked before rank 0 writes
-    if rank == 0:  # the others wait at the barrier below, so nothing is being written yet
+    if rank == 0:  # the others wait at the barrier below, so nothing is being written or claimed yet
         manifest.prepare(out, config, wipe=overwrite)
+        claims.create()
     barrier(world)
 
 
@@ -428,7 +431,7 @@ def count_rows(args) -> int | None:
     return min(n, args.limit) if args.limit else n
 
 
-def augment_blocks(out: Path, rows, aug, args, rank: int, world: int, run_started: float) -> int:
+def augment_blocks(out: Path, rows, aug, args, rank: int, run_started: float, claims: manifest.BlockClaims) -> int:
     """Augment this rank's incomplete blocks into shards; returns the number of blocks in the input.
 
     Drawing tasks are written in submission order from one queue that spans blocks, so the model goes
@@ -477,7 +480,7 @@ def augment_blocks(out: Path, rows, aug, args, rank: int, world: int, run_starte
     open_jobs = []
     # Blocks go to whichever process asks first (every process walks the whole input and asks at each new
     # block): one that is done with its block takes the next free one.
-    claims, seen = manifest.BlockClaims(out, run_started, world), -1
+    seen = -1
     try:
         for k, examples, rejects, n_read in walk(rows, per_example, args.shard_rows, args.strict, args.limit):
             if k != seen:  # a new block: the last one's passes run now (close), then this one is claimed
@@ -498,6 +501,7 @@ def augment_blocks(out: Path, rows, aug, args, rank: int, world: int, run_starte
             open_jobs.append(job)
         close(job)
         drain(0)
+        claims.report(rank, manifest.span_of([j.meta for j in open_jobs]))  # every job is committed now
     except BaseException:  # --strict, a bad input line, Ctrl-C: no half shard is left behind
         for owner in open_jobs:
             if not owner.committed:
@@ -575,13 +579,14 @@ def run(args) -> int:
         config["mlm_fingerprint"] = hub_fingerprint(aug, args)
     fresh = args.overwrite or not (out / manifest.PROGRESS / "config.json").exists()
     made = outdir.missing_dirs(out)
-    prepare_out(out, config, args.overwrite, rank, world)  # only now: a failed load must not block a rerun
+    claims = manifest.BlockClaims(out, run_started, world)
+    prepare_out(out, config, args.overwrite, rank, world, claims)  # only now: a failed load must not block a rerun
     startup["total"] = manifest.process_age()  # from process start to the first block
     if startup["total"] is not None and startup["python_and_imports"] is not None:
         startup["other"] = startup["total"] - sum(v for k, v in startup.items() if k != "total")
     augment_started = time.time()
     try:
-        n_blocks = augment_blocks(out, rows, aug, args, rank, world, run_started)
+        n_blocks = augment_blocks(out, rows, aug, args, rank, run_started, claims)
     except BaseException:  # a bad record under --strict, a bad line mid-file, Ctrl-C
         if fresh and world == 1:  # a first run that completed no shard leaves nothing to resume
             manifest.discard_unstarted(out)
@@ -590,14 +595,15 @@ def run(args) -> int:
 
     barrier(world)  # every shard is in place past this point
     if rank == 0:
-        manifest.drop_claims(out)  # no process takes blocks any more
+        spans = claims.reports()  # who did which blocks, when (empty for one process)
+        claims.drop()  # no process takes blocks any more
         models = model_info(aug, args)
         for name in ("mlm", "glove"):
             if models[name] is not None:
                 models[name]["fingerprint"] = config[f"{name}_fingerprint"]
         timing = {"startup_seconds": {k: (round(v, 3) if v is not None else None) for k, v in startup.items()},
                   "augment_started": augment_started, "augment_ended": time.time()}
-        summarise(out, args, config, models, n_blocks, world, run_started, t0, timing)
+        summarise(out, args, config, models, n_blocks, world, run_started, t0, timing, spans)
         if args.report:
             from augment.report.augment_page import write_report
 
@@ -622,7 +628,7 @@ def already_complete(out: Path) -> str:
 
 
 def summarise(out: Path, args, config: dict, models: dict, n_blocks: int, world: int,
-              run_started: float, t0: float, timing: dict) -> None:
+              run_started: float, t0: float, timing: dict, spans: list[dict]) -> None:
     """Rank 0: rejects.jsonl, dataset_info.json/state.json, manifest.json and the summary line."""
     records, missing = manifest.read_records(out, n_blocks)
     if missing:
@@ -650,7 +656,8 @@ def summarise(out: Path, args, config: dict, models: dict, n_blocks: int, world:
         # Rank 0's start-up by part, and when its augmenting began and ended (epoch seconds): the
         # GPU benchmark reads the window to know when to sample the GPU's utilisation.
         "timing": {**timing, "augment_seconds": round(timing["augment_ended"] - timing["augment_started"], 3),
-                   "ranks": rank_spans(this_run)},
+                   # Per rank: the blocks it took this run, its first block's start, its last one's end.
+                   "ranks": spans or [{"rank": 0, **manifest.span_of(this_run)}]},
         "throughput": {"processes": world, "wall_seconds": round(wall, 3), "rows_this_run": rows_run,
                        "rows_per_second": round(rows_run / wall, 2) if wall > 0 else None,
                        "shards_resumed": len(records) - len(this_run),
@@ -660,19 +667,6 @@ def summarise(out: Path, args, config: dict, models: dict, n_blocks: int, world:
     print(f"{PROG}: {counts['written']} rows from {counts['read']} examples ({counts['rejected_total']} rejected"
           f"{', see rejects.jsonl' if counts['rejected_total'] else ''}) in {wall:.1f} s "
           f"({rows_run / max(wall, 1e-9):.1f} rows/s this run) -> {out}", file=sys.stderr)
-
-
-def rank_spans(records: list[dict]) -> list[dict]:
-    """When each rank augmented this run's blocks: its first block's start and its last block's commit,
-    epoch seconds. Ranks start at different times (start-up) and end at different times (the last blocks
-    differ in cost); a GPU they share is fully fed only where all the spans overlap."""
-    spans: dict[int, dict] = {}
-    for rec in records:
-        span = spans.setdefault(rec["rank"], {"blocks": 0, "started": rec["started"], "ended": 0.0})
-        span["blocks"] += 1
-        span["started"] = min(span["started"], rec["started"])
-        span["ended"] = max(span["ended"], rec["started"] + rec["seconds"])
-    return [{"rank": r, **spans[r]} for r in sorted(spans)]
 
 
 def main(argv=None) -> int:

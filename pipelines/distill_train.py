@@ -36,7 +36,7 @@ RUN_DEFINING = ("data", "teacher", "student", "stage", "batch_size", "max_length
                 "prediction_data", "projection",
                 "max_steps", "grad_accum", "lr_intermediate", "lr_prediction", "warmup", "weight_decay",
                 "embedding_dropout", "temperature", "distill_weight", "bf16", "fp16", "seed", "limit",
-                "group_by_length")
+                "group_by_length", "attention_loss")
 
 
 # ----------------------------------------------------------------------------- options

@@ -69,6 +69,8 @@ class ForkedRun:
         return subprocess.CompletedProcess(self.args, code, out, err)
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.returncode is not None:  # ended and reaped: its pid may be another process's by now
+            return
         try:
             os.kill(self.pid, sig)
         except ProcessLookupError:

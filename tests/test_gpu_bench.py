@@ -73,10 +73,15 @@ def test_augment_rank_overlap_measures_busy_where_every_rank_ran():
     sampler = gpu_augment.GpuSampler()
     sampler.samples = [(100.0 + t / 10, 30.0 if t < 20 or t > 90 else 80.0) for t in range(101)]  # 10 s
     timing = {"augment_started": 100.0, "augment_ended": 110.0,
-              "ranks": [{"rank": 0, "blocks": 2, "started": 100.0, "ended": 110.0},
-                        {"rank": 1, "blocks": 2, "started": 102.0, "ended": 109.0}]}
+              "ranks": [{"rank": 0, "blocks": [0, 3], "started": 100.0, "ended": 110.0},
+                        {"rank": 1, "blocks": [1, 2], "started": 102.0, "ended": 109.0}]}
     got = gpu_augment.rank_overlap(timing, sampler)
     assert got["rank_spans"] == [[0, 2, 0.0, 10.0], [1, 2, 2.0, 9.0]]
     assert got["all_ranks_s"] == 7.0 and got["gpu_busy_all_ranks"] == 0.8
     assert sampler.busy(100.0, 110.0) < 0.8 and len(got["gpu_util_series"]) == 101
+    # A rank that took no block (fewer blocks than ranks): all ranks never ran together.
+    timing["ranks"].append({"rank": 2, "blocks": [], "started": None, "ended": None})
+    idle = gpu_augment.rank_overlap(timing, sampler)
+    assert idle["rank_spans"][-1] == [2, 0, None, None] and idle["all_ranks_s"] == 0.0
+    assert idle["gpu_busy_all_ranks"] is None
     assert gpu_augment.rank_overlap({"augment_started": 0, "augment_ended": 1}, sampler) == {}  # older manifest

@@ -95,6 +95,12 @@ def _claim_all(out, run_started, n, ready, results):
 def test_block_claims_give_each_block_to_exactly_one_process(tmp_path):
     import multiprocessing
 
+    killed = manifest.BlockClaims(tmp_path, 1.0, world=2)  # an earlier run, killed: its claims stayed
+    killed.create()
+    assert killed.take(0)
+    claims = manifest.BlockClaims(tmp_path, 12.5, world=2)
+    claims.create()  # rank 0, before any process asks: the killed run's claims go
+    assert not killed.dir.exists() and claims.dir.is_dir()
     ctx = multiprocessing.get_context("spawn")
     ready, results = ctx.Event(), ctx.Queue()
     procs = [ctx.Process(target=_claim_all, args=(tmp_path, 12.5, 300, ready, results)) for _ in range(2)]
@@ -105,11 +111,16 @@ def test_block_claims_give_each_block_to_exactly_one_process(tmp_path):
     for p in procs:
         p.join(timeout=60)
     assert sorted(taken[0] + taken[1]) == list(range(300))  # every block once, none twice
-    # Another run (a resume after a kill) ignores the killed run's claims; the end of a run drops them all.
-    later = manifest.BlockClaims(tmp_path, 99.0, world=2)
-    assert later.take(0) and not later.take(0)
-    manifest.drop_claims(tmp_path)
+    # Each process reports what it did; rank 0 reads the reports, then drops the run's folder.
+    claims.report(1, manifest.span_of([{"block": 4, "started": 10.0, "seconds": 2.0},
+                                       {"block": 1, "started": 5.0, "seconds": 1.0}]))
+    claims.report(0, manifest.span_of([]))
+    assert claims.reports() == [{"rank": 0, "blocks": [], "started": None, "ended": None},
+                                {"rank": 1, "blocks": [1, 4], "started": 5.0, "ended": 12.0}]
+    claims.drop()
     assert not list((tmp_path / manifest.PROGRESS).glob("claims-*"))
     # One process takes every block, writing nothing.
     alone = manifest.BlockClaims(tmp_path / "single", 1.0, world=1)
-    assert alone.take(0) and alone.take(0) and not (tmp_path / "single").exists()
+    alone.create()
+    alone.report(0, manifest.span_of([]))
+    assert alone.take(0) and alone.take(0) and alone.reports() == [] and not (tmp_path / "single").exists()

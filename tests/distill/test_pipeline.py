@@ -165,10 +165,12 @@ def test_prediction_data_gives_the_prediction_stage_its_own_windows(tmp_path, sa
 def test_resume_refuses_changed_prediction_data_or_projection(tmp_path, sample_path, capsys):
     out = tmp_path / "o"
     out.mkdir()
-    (out / "config.json").write_text(json.dumps({"prediction_data": ["a.json"], "projection": "per-layer"}))
+    (out / "config.json").write_text(json.dumps({"prediction_data": ["a.json"], "projection": "per-layer",
+                                                 "attention_loss": "direct"}))
     assert main(["--data", str(sample_path), "--out", str(out), "--resume"]) == 2
     err = capsys.readouterr().err
     assert "--prediction-data ['a.json'] -> None" in err and "--projection 'per-layer' -> 'shared'" in err
+    assert "--attention-loss 'direct' -> 'auto'" in err  # another form: not the same run to resume
 
 
 @pytest.mark.parametrize("student, stage, message", [

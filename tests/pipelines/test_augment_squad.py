@@ -10,6 +10,7 @@ import copy
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -377,12 +378,21 @@ def test_manifest_records_the_lm_counters_and_the_start_up(base_run):
     assert startup["total"] >= startup["model_load"] + startup["vocab_filter"]
     assert 0 < m["timing"]["augment_seconds"] <= m["throughput"]["wall_seconds"]
     (span,) = m["timing"]["ranks"]  # one process: every block is rank 0's, inside the augmenting window
-    assert span["rank"] == 0 and span["blocks"] == len(m["shards"]) > 1
+    assert span["rank"] == 0 and span["blocks"] == list(range(len(m["shards"]))) and len(m["shards"]) > 1
     assert m["timing"]["augment_started"] <= span["started"] < span["ended"] <= m["timing"]["augment_ended"]
 
 
 def test_two_torchrun_processes_write_the_single_process_rows(tmp_path, base_run, base_args):
+    """Two ranks resume what a killed run left (its first shard complete, the claims of its ranks), take the
+    other blocks between them, and end with the single-process rows and shard bytes."""
     out = tmp_path / "aug"
+    (out / ".progress" / "claims-1.000000").mkdir(parents=True)  # the killed run had claimed blocks 1 and 2
+    for name in ("block-00001", "block-00002"):
+        (out / ".progress" / "claims-1.000000" / name).touch()
+    shutil.copy(base_run[0] / ".progress" / "config.json", out / ".progress")
+    for k in (0,):
+        shutil.copy(base_run[0] / f"shard-{k:05d}.arrow", out)
+        shutil.copy(base_run[0] / ".progress" / f"shard-{k:05d}.json", out / ".progress")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "-m", "pipelines.augment_squad", *map(str, base_args), "--out", str(out)]
     proc = subprocess.run(cmd, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=240)
@@ -390,11 +400,12 @@ def test_two_torchrun_processes_write_the_single_process_rows(tmp_path, base_run
     assert rows_of(out) == rows_of(base_run[0])  # same rows, same order
     one, two = (json.loads((d / "manifest.json").read_text()) for d in (base_run[0], out))
     assert [s["sha256"] for s in two["shards"]] == [s["sha256"] for s in one["shards"]]
-    assert two["throughput"]["processes"] == 2
-    spans = two["timing"]["ranks"]  # each block taken by one rank: whichever asked first
-    assert {s["rank"] for s in spans} <= {0, 1} and sum(s["blocks"] for s in spans) == len(two["shards"])
-    assert all(s["started"] < s["ended"] <= two["timing"]["augment_ended"] for s in spans)
-    assert not list((out / ".progress").glob("claims-*"))  # the claims are gone with the run
+    assert two["throughput"]["processes"] == 2 and two["throughput"]["shards_resumed"] == 1
+    spans = two["timing"]["ranks"]  # every rank reports the blocks it took: each block once, by one rank
+    assert [s["rank"] for s in spans] == [0, 1] and len(two["shards"]) >= 3
+    assert sorted(k for s in spans for k in s["blocks"]) == list(range(1, len(two["shards"])))
+    assert all(s["started"] < s["ended"] <= two["timing"]["augment_ended"] for s in spans if s["blocks"])
+    assert not list((out / ".progress").glob("claims-*"))  # this run's claims and the killed run's are gone
     assert (out / "rejects.jsonl").read_text() == (base_run[0] / "rejects.jsonl").read_text()
 
 

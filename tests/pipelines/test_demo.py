@@ -28,6 +28,8 @@ def test_demo_augments_the_sample_and_shows_two_checked_variants(tmp_path, sampl
     orig_id = re.search(r"question '([^']+)'", printed).group(1)
     shown = [r for r in rows if r["orig_id"] == orig_id and r["variant"] in (1, 2)]
     assert len(shown) == 2 and all(r["edits"] for r in shown)
-    for r in shown:
-        context_edits = [e for e in r["edits"] if e["field"] == "context"]
-        assert marked(r["context"], r["edits"]).count("[") - r["context"].count("[") == len(context_edits)
+    for r in shown:  # each bracket holds the next replacement, and without brackets the text is the row's
+        replaced = [e["replacement"] for e in sorted(r["edits"], key=lambda e: e["start"]) if e["field"] == "context"]
+        shown_text = marked(r["context"], r["edits"])
+        assert "[" not in r["context"] and re.findall(r"\[([^\]]*)\]", shown_text) == replaced
+        assert shown_text.replace("[", "").replace("]", "") == r["context"]
