@@ -183,10 +183,14 @@ class BlockClaims:
     def take(self, k: int) -> bool:
         if self.world == 1:
             return True
+        path = self.dir / f"block-{k:05d}"
         try:
-            fd = os.open(self.dir / f"block-{k:05d}", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
             return False
+        except FileNotFoundError:  # the folder rank 0 made is not visible here yet (a network filesystem)
+            self.dir.mkdir(parents=True, exist_ok=True)
+            return self.take(k)
         os.close(fd)
         return True
 

@@ -134,7 +134,7 @@ def run_cli(model: Path, out: Path, mode: str, limit: int, args, device: str, wo
             sampler: GpuSampler | None, ranks: int = 1) -> dict:
     """One ``augment-squad`` run (``ranks`` > 1: that many torchrun processes sharing the GPU, on blocks of
     ``--rank-shard-rows`` rows so that every rank has blocks); its manifest's counters, rank 0's start-up and
-    the augment window (rank 0's first block to the last rank's end)."""
+    the augment window (from rank 0's start of augmenting to the last rank's end)."""
     launch = [sys.executable]
     if ranks > 1:
         launch += ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(ranks)]

@@ -119,6 +119,9 @@ def test_block_claims_give_each_block_to_exactly_one_process(tmp_path):
                                 {"rank": 1, "blocks": [1, 4], "started": 5.0, "ended": 12.0}]
     claims.drop()
     assert not list((tmp_path / manifest.PROGRESS).glob("claims-*"))
+    # A process that does not see rank 0's folder yet (a network filesystem's cache) makes it and claims.
+    unseen = manifest.BlockClaims(tmp_path, 33.0, world=2)
+    assert not unseen.dir.exists() and unseen.take(7) and not unseen.take(7)
     # One process takes every block, writing nothing.
     alone = manifest.BlockClaims(tmp_path / "single", 1.0, world=1)
     alone.create()
