@@ -11,14 +11,18 @@ cross terms: student and teacher may have different head widths). At T = 384 and
 multiplications of forming both score matrices, and no (B, H, T, T) tensor is written or read at all, forward
 or backward. It is computed in float32 whatever the autocast dtype; three large terms whose difference is the
 loss lose some relative precision to cancellation, but less than rounding both score matrices to bfloat16 and
-less than a float32 sum over their B·H·T² entries (BENCHMARKS.md section 6d measures all three against float64).
+less than a float32 sum over their B·H·T² entries (BENCHMARKS.md section 6d measures these against float64).
+
+The ``direct`` form (CUDA's default until the Gram form is measured there) forms the (B, H, T, T) difference
+of the scores as one product of concatenated factors (:func:`score_difference`), so it too never rounds the
+two score matrices before subtracting them.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from augment.distill.hidden_loss import mask_count, masked_mse
+from augment.distill.hidden_loss import mask_count, masked_mean_square, masked_mse
 
 FORMS = ("factored", "direct")
 
@@ -45,6 +49,18 @@ def factored_sse(student: tuple[torch.Tensor, torch.Tensor], teacher: tuple[torc
     return student_sq - 2 * cross + teacher_sq
 
 
+def score_difference(student: tuple[torch.Tensor, torch.Tensor], teacher: tuple[torch.Tensor, torch.Tensor]):
+    """``q_s k_sᵀ - q_t k_tᵀ`` as one product: ``[q_s | -q_t] [k_s | k_t]ᵀ`` (widths side by side, so d_s and
+    d_t may differ), (B, H, T, T). One (T, T) tensor is written instead of three (each score matrix and
+    their difference), and the difference is accumulated before it is rounded (in bfloat16 under autocast,
+    subtracting two rounded score matrices loses the digits the loss is made of). The teacher's side gets
+    no gradient."""
+    (q_s, k_s), (q_t, k_t) = student, teacher
+    q = torch.cat([q_s, -q_t.detach().to(q_s.dtype)], dim=-1)
+    k = torch.cat([k_s, k_t.detach().to(k_s.dtype)], dim=-1)
+    return q @ k.transpose(-1, -2)
+
+
 class AttentionScoreLoss(nn.Module):
     """Sum over mapped layer pairs of the MSE between student and teacher attention *scores*.
 
@@ -58,8 +74,9 @@ class AttentionScoreLoss(nn.Module):
     a (B, H, T, T) score tensor; and the (B, T) attention mask. Head counts must match. Returns a scalar.
 
     ``form="factored"`` (default) computes the error of factor pairs from their Gram matrices (module
-    docstring); ``"direct"`` forms each (B, H, T, T) score matrix (in the autocast dtype, as the model would)
-    and takes the masked mean of the squared difference. Score tensors always take the direct way.
+    docstring); ``"direct"`` forms the (B, H, T, T) difference of the score matrices as one product in the
+    autocast dtype (:func:`score_difference`) and takes its masked mean square. Score tensors always take the
+    direct way.
     """
 
     def __init__(self, form: str = "factored"):
@@ -83,6 +100,8 @@ class AttentionScoreLoss(nn.Module):
                 count = mask_count(pair_mask, shape_s)
             if factored and self.form == "factored":
                 term = factored_sse(s, t, valid) / count
+            elif factored:
+                term = masked_mean_square(score_difference(s, t), pair_mask, count)
             else:
                 s, t = (x[0] @ x[1].transpose(-1, -2) if isinstance(x, tuple) else x for x in (s, t))
                 term = masked_mse(s, t.detach(), pair_mask, count)

@@ -23,10 +23,16 @@ def masked_mse(student: torch.Tensor, teacher: torch.Tensor, mask: torch.Tensor,
     entries comes from the mask alone: it broadcasts along whole dimensions, so the ratio of sizes is exact.
     Callers that compare many equal-shaped pairs under one mask pass ``count`` (:func:`mask_count`) once.
     """
-    diff = torch.where(mask, student - teacher, 0.0)
+    return masked_mean_square(student - teacher, mask, count)
+
+
+def masked_mean_square(diff: torch.Tensor, mask: torch.Tensor, count: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean of ``diff ** 2`` over the entries where ``mask`` is true (see :func:`masked_mse`), accumulated in
+    float32 (float64 stays float64)."""
+    diff = torch.where(mask, diff, 0.0)
     if count is None:
         count = mask_count(mask, diff.shape)
-    wide = torch.promote_types(diff.dtype, torch.float32)  # float32 (float64 stays float64)
+    wide = torch.promote_types(diff.dtype, torch.float32)
     return torch.linalg.vector_norm(diff, dtype=wide).square() / count
 
 

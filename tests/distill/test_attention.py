@@ -105,9 +105,11 @@ def test_factored_loss_equals_the_direct_one_with_padding_and_different_head_wid
     assert losses["factored"].item() == pytest.approx(((s - t)[pairs] ** 2).mean().item(), rel=1e-12)
 
 
-def test_factored_loss_of_bfloat16_factors_is_float32_and_nearer_the_exact_value():
-    """Under bf16 autocast the factors arrive in bfloat16: the direct form rounds both score matrices to
-    bfloat16 before subtracting, the factored one multiplies in float32 (the exact value: float64)."""
+def test_bfloat16_factors_both_forms_keep_the_digits_that_subtracting_rounded_scores_loses():
+    """Under bf16 autocast the factors arrive in bfloat16. Rounding each score matrix to bfloat16 and then
+    subtracting (what the direct form did before score_difference) loses the digits the loss is made of, for a
+    student near its teacher. The factored form multiplies in float32; the direct form now accumulates the
+    difference in one product before rounding it. Both land far nearer the exact value (float64)."""
     student, teacher = random_factors(1, b=2, heads=4, t=96, d_s=32, d_t=32, dtype=torch.float32)
     student = tuple((x.detach() * 1.5).bfloat16() for x in student)  # scores of a few units, as in BERT
     teacher = tuple((x * 1.5).bfloat16() for x in teacher)
@@ -120,9 +122,14 @@ def test_factored_loss_of_bfloat16_factors_is_float32_and_nearer_the_exact_value
     with torch.autocast("cpu", dtype=torch.bfloat16):
         factored = AttentionScoreLoss("factored")([student], [teacher], mask)
         direct = AttentionScoreLoss("direct")([student], [teacher], mask)
-    assert factored.dtype == torch.float32
-    assert abs(factored.item() - exact) < 1e-4 * exact
-    assert abs(factored.item() - exact) < abs(direct.item() - exact) / 5  # 31x nearer with this seed
+        s, t = (q @ k.transpose(-1, -2) for q, k in (student, teacher))  # each rounded to bfloat16
+    assert s.dtype == torch.bfloat16 and factored.dtype == direct.dtype == torch.float32
+    real = mask.bool()
+    pairs = (real[:, :, None] & real[:, None, :])[:, None].expand_as(s)
+    rounded_first = ((s.float() - t.float())[pairs] ** 2).mean().item()
+    for got in (factored.item(), direct.item()):
+        assert abs(got - exact) < 1e-4 * exact
+        assert abs(got - exact) < abs(rounded_first - exact) / 5
 
 
 def test_hand_computed_padding_case_in_factored_form():
