@@ -276,7 +276,7 @@ class BlockJob:
     """One block: its paragraphs get candidates in chunks, their rows are drawn (here or in workers)
     and stream into its shard in chunk order; the shard is committed when its last rows are in."""
 
-    def __init__(self, out: Path, k: int, aug, args, timers: Timers, run_started: float, pool, rank: int = 0):
+    def __init__(self, out: Path, k: int, aug, args, timers: Timers, run_started: float, pool):
         self.out, self.k, self.aug, self.args, self.pool = out, k, aug, args, pool
         self.writer = ShardWriter(out / manifest.shard_name(k))
         self.paragraphs: list[list[dict]] = []  # queued for the next chunk
@@ -286,7 +286,7 @@ class BlockJob:
         self.tasks, self.closed, self.committed = 0, False, False
         self.meta = {"block": k, "paragraphs": 0, "read": 0, "rejected": Counter(), "rejects": [],
                      "candidates": Counter(), "protected_words": 0,
-                     "run_started": run_started, "rank": rank, "started": time.time()}
+                     "run_started": run_started, "started": time.time()}
 
     def add(self, examples: list[dict], rejects: list[dict], n_read: int) -> list:
         """Queue a paragraph; returns the drawing tasks of the chunk it completed (none if none)."""
@@ -487,7 +487,7 @@ def augment_blocks(out: Path, rows, aug, args, rank: int, run_started: float, cl
                 close(job)
                 job, seen = None, k
                 if not manifest.is_complete(out, k) and claims.take(k):
-                    job = BlockJob(out, k, aug, args, timers, run_started, pool, rank)
+                    job = BlockJob(out, k, aug, args, timers, run_started, pool)
                     open_jobs.append(job)
                 n_blocks = k + 1
             if job is not None:
@@ -497,7 +497,7 @@ def augment_blocks(out: Path, rows, aug, args, rank: int, run_started: float, cl
                                     refresh=False)
             bar.update(n_read)
         if n_blocks == 0 and rank == 0 and not manifest.is_complete(out, 0):  # empty input: one empty shard
-            job, n_blocks = BlockJob(out, 0, aug, args, timers, run_started, pool, rank), 1
+            job, n_blocks = BlockJob(out, 0, aug, args, timers, run_started, pool), 1
             open_jobs.append(job)
         close(job)
         drain(0)

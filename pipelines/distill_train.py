@@ -131,8 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "cache and evaluation, whose batch lengths vary, run uncompiled")
     p.add_argument("--attention-loss", choices=("auto", *ATTENTION_FORMS), default="auto",
                    help="how the intermediate stage's attention loss compares scores: 'factored' from d x d Gram "
-                        "matrices of Q and K (no T x T tensor; float32), 'direct' by forming both T x T score "
-                        "matrices (autocast dtype); 'auto' is factored on the CPU, where it measured faster, and "
+                        "matrices of Q and K (no T x T tensor; float32), 'direct' by forming the T x T score "
+                        "difference as one product (autocast dtype); 'auto' is factored on the CPU, where it measured faster, and "
                         "direct on CUDA until measured there (README). Equal up to rounding")
     p.add_argument("--tokenize-workers", type=int,
                    help="processes for tokenising into windows (default: the machine's cores, at most 8, for "
@@ -388,8 +388,9 @@ class DistillRecipe:
             use_score_attention(self.teacher)
             lm = LayerMap(self.student.config.num_hidden_layers, self.teacher.config.num_hidden_layers)
             # The projections live inside the distiller, so they exist before the optimizer and are in it.
-            form = (self.attention_form or (a.attention_loss if a.attention_loss != "auto" else None)
-                    or default_attention_form(self.acc.device.type))
+            form = self.attention_form or a.attention_loss
+            if form == "auto":
+                form = default_attention_form(self.acc.device.type)
             module = IntermediateDistiller(self.student, lm, self.teacher.config.hidden_size, a.projection, form)
             lr = a.lr_intermediate
             self.teacher_layers = module.teacher_layers  # the teacher computes scores for these layers only
