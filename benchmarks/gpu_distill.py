@@ -80,8 +80,7 @@ def summaries(metrics: Path, seen: int) -> tuple[list[dict], int]:
 def run(a) -> dict:
     import torch
 
-    from pipelines.distill_train import (DistillRecipe, build_parser, compile_in_place, default_attention_form,
-                                         validate)
+    from pipelines.distill_train import DistillRecipe, build_parser, default_attention_form, validate
 
     t_start = time.perf_counter()
     cfg = SMOKE if a.smoke else FULL
@@ -172,8 +171,7 @@ def run(a) -> dict:
             try:  # as distill-train --compile MODE sets it up: one padded shape, the models compiled in place
                 args.compile = mode
                 recipe.pad_to = args.max_length
-                for model in (recipe.student, recipe.teacher):
-                    compile_in_place(model, mode)
+                recipe.compile_models(mode)
                 stage("intermediate", cfg["batches"][0], compiled=mode)  # as distill-train runs it
                 recipe.compile_losses = True  # the candidate: the intermediate losses compiled too
                 stage("intermediate", cfg["batches"][0], compiled=mode, note="losses compiled")

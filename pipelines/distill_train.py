@@ -60,6 +60,49 @@ def compile_in_place(module, mode: str) -> None:
     module.compile(mode=None if mode == "default" else mode)
 
 
+# How many compiled variants of one function dynamo may keep before it runs further ones eagerly (torch's default
+# is 8). The teacher and the student share their forward's code (and the hidden-state wrapper's), and dynamo keeps
+# one list of variants per code object: each (model, gradient mode, output flags, batch shape) is an entry, and
+# a two-stage run with an epoch's short last batch reached 8 in the test. Past it dynamo says so once in a log
+# warning and runs the new variant uncompiled: silently slower training.
+COMPILED_VARIANTS = 64
+
+
+def configure_dynamo() -> None:
+    """Set up torch.compile for ``--compile``: room for every variant (``COMPILED_VARIANTS``), and static shapes.
+
+    Static: by default a second batch size (an epoch's short last batch) makes dynamo recompile with a symbolic
+    batch dimension, and since dynamo tracks that per code object, the other model and the next stage then get
+    symbolic graphs too. Here every shape gets its own graph instead: the full batches, which are nearly all of
+    them, keep the static kernels that the benchmarks measure; the short batch costs one more compilation."""
+    import torch._dynamo
+
+    config = torch._dynamo.config
+    name = "recompile_limit" if hasattr(config, "recompile_limit") else "cache_size_limit"  # renamed in torch 2.7
+    setattr(config, name, max(getattr(config, name), COMPILED_VARIANTS))
+    config.automatic_dynamic_shapes = False
+
+
+def install_output_hooks(model) -> None:
+    """Run ``model`` once eagerly on two tokens with ``output_hidden_states=True``, before it is compiled.
+
+    transformers installs the hooks that collect hidden states on the first call that asks for them, under a
+    ``threading.Lock`` that dynamo cannot trace. Met inside the first compiled call, that lock breaks the calling
+    frame's graph for good (the frame's guards never see the hooks arrive): every intermediate-stage forward,
+    and its backward, then runs as two graphs with Python between them, under CUDA graphs two recordings. Seen
+    with torch 2.13 and transformers 5.17 and 5.24; a test counts the graphs per step. Eval mode, so that no
+    dropout draws from the random stream the training steps use."""
+    import torch
+
+    training = model.training
+    device = next(model.parameters()).device
+    try:
+        with torch.no_grad():
+            model.eval()(input_ids=torch.zeros(1, 2, dtype=torch.long, device=device), output_hidden_states=True)
+    finally:
+        model.train(training)
+
+
 def default_attention_form(device_type: str) -> str:
     """The attention loss's form (augment.distill.attention_loss) under ``--attention-loss auto``.
     "factored" (Gram matrices of Q and K, no (B, H, T, T) tensor) measured 3.5 to 7.7x faster as a loss on the
@@ -341,13 +384,22 @@ class DistillRecipe:
             self.teacher.requires_grad_(False)
             self.teacher_attn = self.teacher.config._attn_implementation
         if a.compile:
-            for model in (self.student, self.teacher):
-                if model is not None:
-                    compile_in_place(model, a.compile)
+            self.compile_models(a.compile)
         for stage in self.stages:
             if len(self.stage_data[stage][2]) < self.acc.num_processes:
                 raise ConfigError(f"{len(self.stage_data[stage][2])} training windows of the {stage} stage cannot "
                                   f"be shared by {self.acc.num_processes} processes")
+
+    def compile_models(self, mode: str) -> None:
+        """``--compile MODE``: dynamo set up (``configure_dynamo``), then the student and the teacher compiled in
+        place, each run once eagerly first if the intermediate stage will ask it for hidden states
+        (``install_output_hooks``). The benchmarks call this too, so they measure what distill-train runs."""
+        configure_dynamo()
+        for model in (self.student, self.teacher):
+            if model is not None:
+                if "intermediate" in self.stages:
+                    install_output_hooks(model)
+                compile_in_place(model, mode)
 
     def uncompiled(self):
         """A context in which the compiled models run eagerly: the teacher cache and evaluation, whose batch
@@ -552,7 +604,9 @@ class DistillRecipe:
                 meter["windows"] += n
                 meter["tokens"] += n * length
                 meter["tokens_sq"] += n * length * length
-                padded = not bool(batch["attention_mask"].all())  # on the host: no device sync (model_inputs)
+                # On the host: no device sync (model_inputs). Compiled, the mask is always given: a batch without
+                # padding would be a second variant of every graph (one more compilation and CUDA-graph recording).
+                padded = bool(a.compile) or not bool(batch["attention_mask"].all())
                 batch = {k: v.to(acc.device, non_blocking=True) for k, v in batch.items()}
                 batch["padded"] = padded
                 if graphs:  # a new step: the graphs may reuse the memory of the last step's outputs

