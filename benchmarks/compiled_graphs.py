@@ -72,6 +72,11 @@ def measure(code: Path, vocab: str, steps: int, work: Path) -> dict:
             "--teacher", teacher, "--student", student, "--out", str(work / "out"), "--stage", "both",
             "--max-steps", str(steps), "--log-every", "1", "--compile", "reduce-overhead"]
     saved = (torch.nn.Module.compile, torch.compiler.cudagraph_mark_step_begin)
+    # distill-train --compile sets these process-wide (configure_dynamo); a caller in the same process (the
+    # test suite) gets its own values back.
+    config = torch._dynamo.config
+    limit = "recompile_limit" if hasattr(config, "recompile_limit") else "cache_size_limit"  # before torch 2.7
+    settings = {k: getattr(config, k) for k in (limit, "automatic_dynamic_shapes")}
     torch.nn.Module.compile = compile_
     torch.compiler.cudagraph_mark_step_begin = lambda: marks.append(len(runs))
     torch._dynamo.reset()
@@ -82,6 +87,8 @@ def measure(code: Path, vocab: str, steps: int, work: Path) -> dict:
         breaks = sum(counters["graph_break"].values())
     finally:
         torch.nn.Module.compile, torch.compiler.cudagraph_mark_step_begin = saved
+        for k, v in settings.items():
+            setattr(config, k, v)
         torch._dynamo.reset()  # the recorded graphs hold the models
     per_step = [runs[a:b] for a, b in zip(marks, marks[1:] + [len(runs)])]
     stages = {"intermediate": (per_step[:steps], 2), "prediction": (per_step[steps:], 1)}  # models per step

@@ -36,3 +36,17 @@ def other_vocab_student_path(tmp_path_factory):
     (path / "vocab.txt").write_text("\n".join(words) + "\n")
     tok = BertTokenizerFast(vocab_file=str(path / "vocab.txt"))
     return _student(path, tok, vocab_size=len(words))
+
+
+@pytest.fixture
+def dynamo_settings():
+    """dynamo's config; distill-train --compile changes it process-wide (``configure_dynamo``), so the values it
+    touches are put back after the test (by hand: monkeypatch trips over the config module's attribute access)."""
+    import torch._dynamo
+
+    config = torch._dynamo.config
+    limit = "recompile_limit" if hasattr(config, "recompile_limit") else "cache_size_limit"  # before torch 2.7
+    saved = {name: getattr(config, name) for name in (limit, "automatic_dynamic_shapes")}
+    yield config
+    for name, value in saved.items():
+        setattr(config, name, value)

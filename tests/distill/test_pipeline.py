@@ -237,7 +237,8 @@ def test_without_a_teacher_the_recorded_weight_is_the_one_used(tmp_path, sample_
 
 
 def test_compile_mode_reaches_the_models_and_only_training_is_compiled(tmp_path, sample_path, tiny_teacher_path,
-                                                                       tiny_student_path, monkeypatch):
+                                                                       tiny_student_path, monkeypatch,
+                                                                       dynamo_settings):
     """``--compile reduce-overhead``: both models get the mode; every call that
     takes the compiled path sees the one padded training shape, while the teacher cache and evaluation (whose
     lengths vary) run the same modules eagerly; the loop marks each step's start for CUDA graphs.
@@ -302,6 +303,7 @@ def test_compiled_training_runs_one_graph_per_model_forward(tmp_path, vocab_dir,
     assert len({tuple(r) for r in inter}) == 2 and len({tuple(r) for r in pred}) == 2, per_step
     assert inter[7] == inter[0] and pred[7] == pred[0], per_step
     assert result["graphs_compiled"] == 6
+    assert torch._dynamo.config.automatic_dynamic_shapes  # measure() gave the suite its settings back
 
     teacher, student = (str(tmp_path / name) for name in ("teacher", "student"))
     argv = ["--data", str(compiled_graphs.REPO / "data" / "sample" / "train-v2.0-sample.json"), "--limit", "8",
@@ -319,7 +321,7 @@ def test_compiled_training_runs_one_graph_per_model_forward(tmp_path, vocab_dir,
     assert all(c[2] == pytest.approx(p[2], rel=1e-4) for c, p in zip(compiled, plain)), (compiled, plain)
 
 
-def test_configure_dynamo_compiles_every_shape_statically(monkeypatch):
+def test_configure_dynamo_compiles_every_shape_statically(dynamo_settings):
     """Under --compile, dynamo keeps up to COMPILED_VARIANTS variants of a function, each with static shapes. By
     default the ninth runs uncompiled, and a second shape turns the batch dimension symbolic for every later
     graph of that code (the short last batch of an epoch would do that to both models and the next stage)."""
@@ -327,10 +329,10 @@ def test_configure_dynamo_compiles_every_shape_statically(monkeypatch):
 
     from pipelines.distill_train import COMPILED_VARIANTS, configure_dynamo
 
-    config = torch._dynamo.config
+    config = dynamo_settings  # restored after the test
     name = "recompile_limit" if hasattr(config, "recompile_limit") else "cache_size_limit"
-    monkeypatch.setattr(config, name, 8)  # torch's default; restored after the test
-    monkeypatch.setattr(config, "automatic_dynamic_shapes", True)
+    setattr(config, name, 8)  # torch's defaults
+    config.automatic_dynamic_shapes = True
     compiled_shapes = []
 
     def backend(gm, example_inputs):
