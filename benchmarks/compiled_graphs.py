@@ -42,6 +42,15 @@ def build_models(vocab: str, out: Path) -> tuple[str, str]:
     return paths[0], paths[1]
 
 
+def recipe_argv(work: Path, teacher: str, student: str, steps: int, out: Path) -> list[str]:
+    """The distill-train arguments measured (without ``--compile``): both stages on the sample's first 8
+    questions, 32 windows of at most 96 tokens in batches of 5, so each epoch ends with a batch of 2."""
+    return ["--data", str(REPO / "data" / "sample" / "train-v2.0-sample.json"), "--limit", "8",
+            "--max-length", "96", "--doc-stride", "48", "--batch-size", "5", "--cache-dir", str(work / "cache"),
+            "--teacher", teacher, "--student", student, "--out", str(out), "--stage", "both",
+            "--max-steps", str(steps), "--log-every", "1"]
+
+
 def measure(code: Path, vocab: str, steps: int, work: Path) -> dict:
     """Run the recipe of ``code`` in ``work`` (its output in ``work / "out"``) and summarise how its steps ran;
     ``per_step`` keeps the raw record (the graphs each step ran, by number)."""
@@ -51,7 +60,14 @@ def measure(code: Path, vocab: str, steps: int, work: Path) -> dict:
 
     if str(code) not in sys.path:
         sys.path.insert(0, str(code))
+    import pipelines.distill_train
     from pipelines.distill_train import main
+
+    # Imports are cached: a process measures the first tree it imported, whatever ``code`` says later.
+    imported = Path(pipelines.distill_train.__file__).resolve()
+    if not imported.is_relative_to(Path(code).resolve()):
+        raise SystemExit(f"compiled_graphs: this process already imported distill-train from {imported}, not "
+                         f"from {code}; measure one tree per process")
 
     graphs, runs, marks = [], [], []
 
@@ -67,13 +83,10 @@ def measure(code: Path, vocab: str, steps: int, work: Path) -> dict:
     def compile_(self, *args, mode=None, **kwargs):
         self._compiled_call_impl = torch.compile(self._call_impl, backend=backend)
     teacher, student = build_models(vocab, work)
-    argv = ["--data", str(REPO / "data" / "sample" / "train-v2.0-sample.json"), "--limit", "8",
-            "--max-length", "96", "--doc-stride", "48", "--batch-size", "5", "--cache-dir", str(work / "cache"),
-            "--teacher", teacher, "--student", student, "--out", str(work / "out"), "--stage", "both",
-            "--max-steps", str(steps), "--log-every", "1", "--compile", "reduce-overhead"]
+    argv = recipe_argv(work, teacher, student, steps, work / "out") + ["--compile", "reduce-overhead"]
     saved = (torch.nn.Module.compile, torch.compiler.cudagraph_mark_step_begin)
     # distill-train --compile sets these process-wide (configure_dynamo); a caller in the same process (the
-    # test suite) gets its own values back.
+    # test suite) gets its own values back. Named here, not imported: the tree measured may predate them.
     config = torch._dynamo.config
     limit = "recompile_limit" if hasattr(config, "recompile_limit") else "cache_size_limit"  # before torch 2.7
     settings = {k: getattr(config, k) for k in (limit, "automatic_dynamic_shapes")}

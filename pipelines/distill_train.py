@@ -62,14 +62,31 @@ def compile_in_place(module, mode: str) -> None:
 
 # How many compiled variants of one function dynamo may keep before it runs further ones eagerly (torch's default
 # is 8). The teacher and the student share their forward's code (and the hidden-state wrapper's), and dynamo keeps
-# one list of variants per code object: each (model, gradient mode, output flags, batch shape) is an entry, and
-# a two-stage run with an epoch's short last batch reached 8 in the test. Past it dynamo says so once in a log
-# warning and runs the new variant uncompiled: silently slower training.
+# one list of variants per code object: each (model, gradient mode, output flags, batch shape) is an entry. Before
+# the mask was always given and the hooks installed first, a two-stage run with an epoch's short last batch passed 8
+# (BENCHMARKS.md 6e: the whole prediction stage then ran uncompiled); now it makes 6, and --teacher-cache off, a
+# resume or another batch size add more. Past the limit dynamo says so once in a log warning and runs the new
+# variant uncompiled: silently slower training.
 COMPILED_VARIANTS = 64
 
 
+def dynamo_settings() -> dict:
+    """The dynamo settings ``configure_dynamo`` changes, with their values now (``setattr`` each on
+    ``torch._dynamo.config`` to put them back)."""
+    import torch._dynamo
+
+    config = torch._dynamo.config
+    limit = _limit_name(config)
+    return {limit: getattr(config, limit), "automatic_dynamic_shapes": config.automatic_dynamic_shapes}
+
+
+def _limit_name(config) -> str:
+    return "recompile_limit" if hasattr(config, "recompile_limit") else "cache_size_limit"  # renamed in torch 2.7
+
+
 def configure_dynamo() -> None:
-    """Set up torch.compile for ``--compile``: room for every variant (``COMPILED_VARIANTS``), and static shapes.
+    """Set up torch.compile for ``--compile``, process-wide: room for every variant (``COMPILED_VARIANTS``), and
+    static shapes.
 
     Static: by default a second batch size (an epoch's short last batch) makes dynamo recompile with a symbolic
     batch dimension, and since dynamo tracks that per code object, the other model and the next stage then get
@@ -78,8 +95,8 @@ def configure_dynamo() -> None:
     import torch._dynamo
 
     config = torch._dynamo.config
-    name = "recompile_limit" if hasattr(config, "recompile_limit") else "cache_size_limit"  # renamed in torch 2.7
-    setattr(config, name, max(getattr(config, name), COMPILED_VARIANTS))
+    limit = _limit_name(config)
+    setattr(config, limit, max(getattr(config, limit), COMPILED_VARIANTS))
     config.automatic_dynamic_shapes = False
 
 
@@ -87,11 +104,12 @@ def install_output_hooks(model) -> None:
     """Run ``model`` once eagerly on two tokens with ``output_hidden_states=True``, before it is compiled.
 
     transformers installs the hooks that collect hidden states on the first call that asks for them, under a
-    ``threading.Lock`` that dynamo cannot trace. Met inside the first compiled call, that lock breaks the calling
-    frame's graph for good (the frame's guards never see the hooks arrive): every intermediate-stage forward,
-    and its backward, then runs as two graphs with Python between them, under CUDA graphs two recordings. Seen
-    with torch 2.13 and transformers 5.17 and 5.24; a test counts the graphs per step. Eval mode, so that no
-    dropout draws from the random stream the training steps use."""
+    ``threading.Lock`` that dynamo cannot trace. Met inside the first compiled call, that lock breaks the graph of
+    the variant being compiled, and that variant keeps the break (its guards never see the hooks arrive): with
+    one batch shape, every step's forward of the intermediate stage runs as two graphs with Python between them,
+    under CUDA graphs two recordings (and so, presumably, its backward; the test counts forward graphs). Seen with
+    torch 2.13 and transformers 5.17 and 5.24. Eval mode, so that no dropout draws from the random stream the
+    training steps use."""
     import torch
 
     training = model.training
@@ -606,6 +624,8 @@ class DistillRecipe:
                 meter["tokens_sq"] += n * length * length
                 # On the host: no device sync (model_inputs). Compiled, the mask is always given: a batch without
                 # padding would be a second variant of every graph (one more compilation and CUDA-graph recording).
+                # The price: such a batch, rare when every batch is padded to --max-length, cannot use SDPA's
+                # flash kernel (not measured).
                 padded = bool(a.compile) or not bool(batch["attention_mask"].all())
                 batch = {k: v.to(acc.device, non_blocking=True) for k, v in batch.items()}
                 batch["padded"] = padded

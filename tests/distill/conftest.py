@@ -39,14 +39,14 @@ def other_vocab_student_path(tmp_path_factory):
 
 
 @pytest.fixture
-def dynamo_settings():
+def dynamo_config():
     """dynamo's config; distill-train --compile changes it process-wide (``configure_dynamo``), so the values it
     touches are put back after the test (by hand: monkeypatch trips over the config module's attribute access)."""
     import torch._dynamo
 
-    config = torch._dynamo.config
-    limit = "recompile_limit" if hasattr(config, "recompile_limit") else "cache_size_limit"  # before torch 2.7
-    saved = {name: getattr(config, name) for name in (limit, "automatic_dynamic_shapes")}
-    yield config
+    from pipelines.distill_train import dynamo_settings
+
+    saved = dynamo_settings()
+    yield torch._dynamo.config
     for name, value in saved.items():
-        setattr(config, name, value)
+        setattr(torch._dynamo.config, name, value)

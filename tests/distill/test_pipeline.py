@@ -238,7 +238,7 @@ def test_without_a_teacher_the_recorded_weight_is_the_one_used(tmp_path, sample_
 
 def test_compile_mode_reaches_the_models_and_only_training_is_compiled(tmp_path, sample_path, tiny_teacher_path,
                                                                        tiny_student_path, monkeypatch,
-                                                                       dynamo_settings):
+                                                                       dynamo_config):
     """``--compile reduce-overhead``: both models get the mode; every call that
     takes the compiled path sees the one padded training shape, while the teacher cache and evaluation (whose
     lengths vary) run the same modules eagerly; the loop marks each step's start for CUDA graphs.
@@ -306,33 +306,33 @@ def test_compiled_training_runs_one_graph_per_model_forward(tmp_path, vocab_dir,
     assert torch._dynamo.config.automatic_dynamic_shapes  # measure() gave the suite its settings back
 
     teacher, student = (str(tmp_path / name) for name in ("teacher", "student"))
-    argv = ["--data", str(compiled_graphs.REPO / "data" / "sample" / "train-v2.0-sample.json"), "--limit", "8",
-            "--max-length", "96", "--doc-stride", "48", "--batch-size", "5", "--cache-dir", str(tmp_path / "cache"),
-            "--teacher", teacher, "--student", student, "--out", str(tmp_path / "plain"), "--stage", "both",
-            "--max-steps", str(steps), "--log-every", "1"]
-    assert main(argv) == 0
+    assert main(compiled_graphs.recipe_argv(tmp_path, teacher, student, steps, tmp_path / "plain")) == 0
 
     def losses(out):
-        return [(r["stage"], r["step"], r["loss"]) for r in map(json.loads, (out / "metrics.jsonl").read_text().splitlines())
-                if "loss" in r]
+        records = map(json.loads, (out / "metrics.jsonl").read_text().splitlines())
+        return [(r["stage"], r["step"], r["loss"]) for r in records if "loss" in r]
     compiled, plain = losses(tmp_path / "out"), losses(tmp_path / "plain")
     assert [c[:2] for c in compiled] == [p[:2] for p in plain] and len(plain) == 2 * steps
-    # Padded to --max-length when compiled, trimmed when not: equal up to float rounding, not dropout masks.
+    # Compiled: the mask always given and every batch padded to --max-length; plain: trimmed to the batch's longest
+    # window (on this sample every batch holds a 96-token one, so no shorter shapes, and the same dropout masks).
+    # Equal up to float rounding, so the eval-mode warm-up drew nothing from the random stream.
     assert all(c[2] == pytest.approx(p[2], rel=1e-4) for c, p in zip(compiled, plain)), (compiled, plain)
 
 
-def test_configure_dynamo_compiles_every_shape_statically(dynamo_settings):
+def test_configure_dynamo_compiles_every_shape_statically(dynamo_config):
     """Under --compile, dynamo keeps up to COMPILED_VARIANTS variants of a function, each with static shapes. By
     default the ninth runs uncompiled, and a second shape turns the batch dimension symbolic for every later
     graph of that code (the short last batch of an epoch would do that to both models and the next stage)."""
     import torch._dynamo
 
-    from pipelines.distill_train import COMPILED_VARIANTS, configure_dynamo
+    from pipelines.distill_train import COMPILED_VARIANTS, configure_dynamo, dynamo_settings
 
-    config = dynamo_settings  # restored after the test
-    name = "recompile_limit" if hasattr(config, "recompile_limit") else "cache_size_limit"
-    setattr(config, name, 8)  # torch's defaults
-    config.automatic_dynamic_shapes = True
+    config = dynamo_config  # restored after the test
+    name = next(k for k in dynamo_settings() if k != "automatic_dynamic_shapes")  # the limit's name
+
+    def defaults():
+        setattr(config, name, 8)
+        config.automatic_dynamic_shapes = True
     compiled_shapes = []
 
     def backend(gm, example_inputs):
@@ -349,10 +349,12 @@ def test_configure_dynamo_compiles_every_shape_statically(dynamo_settings):
             assert f(torch.ones(n, 3)).shape == (n, 3)
         return list(compiled_shapes)
 
+    defaults()
     assert run_sizes() == [(1, 3), "symbolic"]  # torch's default: the second size makes it symbolic
     config.automatic_dynamic_shapes = False
     assert run_sizes() == [(n, 3) for n in range(1, 9)]  # static, but sizes 9 and 10 ran uncompiled
-    configure_dynamo()
+    defaults()
+    configure_dynamo()  # from torch's defaults
     assert getattr(config, name) == COMPILED_VARIANTS >= 10 and not config.automatic_dynamic_shapes
     assert run_sizes() == [(n, 3) for n in range(1, 11)]  # ten sizes, ten static graphs, none left eager
     torch._dynamo.reset()
