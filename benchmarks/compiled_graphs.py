@@ -23,23 +23,14 @@ import sys
 import tempfile
 from pathlib import Path
 
+from qa_models import save_qa_pair  # benchmarks/, the script's own folder
+
 REPO = Path(__file__).resolve().parents[1]
 
 
 def build_models(vocab: str, out: Path) -> tuple[str, str]:
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertForQuestionAnswering
-
-    tok = AutoTokenizer.from_pretrained(vocab)
-    paths = []
-    for name, seed, width, layers in (("teacher", 2, 64, 4), ("student", 3, 32, 2)):
-        torch.manual_seed(seed)
-        cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=width, num_hidden_layers=layers,
-                         num_attention_heads=4, intermediate_size=2 * width)
-        BertForQuestionAnswering(cfg).save_pretrained(out / name)
-        tok.save_pretrained(out / name)
-        paths.append(str(out / name))
-    return paths[0], paths[1]
+    return save_qa_pair(vocab, out, teacher=dict(seed=2, layers=4, width=64, heads=4, ffn=2),
+                        student=dict(seed=3, layers=2, width=32, heads=4, ffn=2))
 
 
 def recipe_argv(work: Path, teacher: str, student: str, steps: int, out: Path) -> list[str]:

@@ -25,6 +25,8 @@ import sys
 import time
 from pathlib import Path
 
+from qa_models import save_qa_pair  # benchmarks/, the script's own folder
+
 REPO = Path(__file__).resolve().parents[1]
 SUBSET = REPO / "data" / "squad_v2" / "train-v2.0-subset.json"
 MARKS = (("setup", "intermediate stage:"), ("intermediate", "caching teacher logits"),
@@ -32,19 +34,8 @@ MARKS = (("setup", "intermediate stage:"), ("intermediate", "caching teacher log
 
 
 def build_models(vocab: str, out: Path) -> tuple[str, str]:
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertForQuestionAnswering
-
-    tok = AutoTokenizer.from_pretrained(vocab)
-    paths = []
-    for name, seed, width, layers in (("teacher", 0, 256, 4), ("student", 1, 128, 2)):
-        torch.manual_seed(seed)
-        cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=width, num_hidden_layers=layers,
-                         num_attention_heads=4, intermediate_size=4 * width)
-        BertForQuestionAnswering(cfg).save_pretrained(out / name)
-        tok.save_pretrained(out / name)
-        paths.append(str(out / name))
-    return paths[0], paths[1]
+    return save_qa_pair(vocab, out, teacher=dict(seed=0, layers=4, width=256, heads=4, ffn=4),
+                        student=dict(seed=1, layers=2, width=128, heads=4, ffn=4))
 
 
 def one_run(code: Path, argv: list[str], env: dict) -> dict:

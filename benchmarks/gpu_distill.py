@@ -31,6 +31,8 @@ import sys
 import time
 from pathlib import Path
 
+from qa_models import save_qa_pair  # benchmarks/, the script's own folder
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 SUBSET = REPO / "data" / "squad_v2" / "train-v2.0-subset.json"
@@ -43,19 +45,8 @@ SMOKE = {"layers": (2, 1), "width": 32, "heads": 2, "copies": 1, "batches": (4, 
 
 
 def build_models(vocab: str, out: Path, layers: tuple[int, int], width: int, heads: int) -> tuple[str, str]:
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertForQuestionAnswering
-
-    tok = AutoTokenizer.from_pretrained(vocab)
-    paths = []
-    for name, seed, n in (("teacher", 0, layers[0]), ("student", 1, layers[1])):
-        torch.manual_seed(seed)
-        cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=width, num_hidden_layers=n,
-                         num_attention_heads=heads, intermediate_size=4 * width)
-        BertForQuestionAnswering(cfg).save_pretrained(out / name)
-        tok.save_pretrained(out / name)
-        paths.append(str(out / name))
-    return paths[0], paths[1]
+    return save_qa_pair(vocab, out, teacher=dict(seed=0, layers=layers[0], width=width, heads=heads, ffn=4),
+                        student=dict(seed=1, layers=layers[1], width=width, heads=heads, ffn=4))
 
 
 def make_data(out: Path, copies: int) -> Path:
