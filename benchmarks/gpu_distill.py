@@ -114,7 +114,10 @@ def run(a) -> dict:
                                    "grouped": False if what == "teacher_cache" else grouped, "note": note,
                                    "windows_per_s": best["windows_per_s"],
                                    "tflops": best.get("tflops"), "peak_share": s["summary"].get("peak_share"),
-                                   "wall_s": round(time.perf_counter() - t0, 1)})
+                                   "wall_s": round(time.perf_counter() - t0, 1),
+                                   # under --compile: what dynamo made of the stage (BENCHMARKS.md 6e)
+                                   **{k: s["summary"][k] for k in ("graphs_compiled", "graph_breaks")
+                                      if k in s["summary"]}})
             print(json.dumps(result["rows"][-1]), flush=True)
         save(result, out, time.perf_counter() - t_start)  # a run cut short still leaves what it measured
 
@@ -253,6 +256,8 @@ def table(result: dict) -> str:
         share = "" if r["peak_share"] is None else f"{100 * r['peak_share']:.1f}%"
         mode = r["compile"] or "no"
         mode += f" ({r['note']})" if r.get("note") else ""
+        if "graph_breaks" in r:
+            mode += f"; compiled in it: {r['graphs_compiled']} graphs, {r['graph_breaks']} breaks"
         lines.append(f"| {r['measure']} | {r['batch']} | {mode} | "
                      f"{'yes' if r.get('grouped') else 'no'} | "
                      f"{r['windows_per_s']:,.0f} | {target} | {tflops} | {share} |")

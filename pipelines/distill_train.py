@@ -100,6 +100,19 @@ def configure_dynamo() -> None:
     config.automatic_dynamic_shapes = False
 
 
+def compile_counts() -> dict:
+    """dynamo's running totals in this process: graphs compiled and graph breaks, from
+    ``torch._dynamo.utils.counters`` (internal, but long stable; empty where it is missing). A stage's
+    summary reports its own share under ``--compile``, so a GPU run shows whether the fixes of BENCHMARKS.md
+    6e hold there."""
+    try:
+        from torch._dynamo.utils import counters
+    except ImportError:
+        return {}
+    return {"graphs_compiled": int(counters["stats"]["unique_graphs"]),
+            "graph_breaks": int(sum(counters["graph_break"].values()))}
+
+
 def install_output_hooks(model) -> None:
     """Run ``model`` once eagerly on two tokens with ``output_hidden_states=True``, before it is compiled.
 
@@ -589,6 +602,7 @@ class DistillRecipe:
         lengths = window_lengths(self.features) if a.group_by_length else None
         model.train()
         notes = {"attention_loss": module.attention_loss.form} if stage == "intermediate" else {}
+        compiled_before = compile_counts() if a.compile else {}
         self.log(f"{stage} stage: {len(self.windows)} windows, {total} steps of {a.batch_size} x {a.grad_accum} "
                  f"x {acc.num_processes} windows" + (f", from step {step}" if step else "")
                  + "".join(f", {k.replace('_', ' ')} {v}" for k, v in notes.items()))
@@ -669,6 +683,7 @@ class DistillRecipe:
         bar.close()
         if stage == "intermediate":
             self.restore_teacher()
+        notes.update({k: v - compiled_before[k] for k, v in compile_counts().items() if k in compiled_before})
         self._summary(stage, marks, notes)
         self.student = acc.unwrap_model(model) if stage == "prediction" else acc.unwrap_model(model).student
         self.student.set_attn_implementation(self.student_attn)

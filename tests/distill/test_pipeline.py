@@ -304,6 +304,12 @@ def test_compiled_training_runs_one_graph_per_model_forward(tmp_path, vocab_dir,
     assert inter[7] == inter[0] and pred[7] == pred[0], per_step
     assert result["graphs_compiled"] == 6
     assert torch._dynamo.config.automatic_dynamic_shapes  # measure() gave the suite its settings back
+    # The stage summaries report the same counts (metrics.jsonl: where a GPU run shows them).
+    summaries = {r["stage"]: r["summary"] for r in map(json.loads, (tmp_path / "out" / "metrics.jsonl")
+                                                       .read_text().splitlines()) if "summary" in r}
+    assert summaries["intermediate"]["graphs_compiled"] == 4 and summaries["prediction"]["graphs_compiled"] == 2
+    assert summaries["intermediate"]["graph_breaks"] == summaries["prediction"]["graph_breaks"] == 0
+    assert "graphs_compiled" not in summaries["teacher_cache"]
 
     teacher, student = (str(tmp_path / name) for name in ("teacher", "student"))
     assert main(compiled_graphs.recipe_argv(tmp_path, teacher, student, steps, tmp_path / "plain")) == 0
@@ -313,6 +319,7 @@ def test_compiled_training_runs_one_graph_per_model_forward(tmp_path, vocab_dir,
         return [(r["stage"], r["step"], r["loss"]) for r in records if "loss" in r]
     compiled, plain = losses(tmp_path / "out"), losses(tmp_path / "plain")
     assert [c[:2] for c in compiled] == [p[:2] for p in plain] and len(plain) == 2 * steps
+    assert "graph_breaks" not in (tmp_path / "plain" / "metrics.jsonl").read_text()  # counted under --compile only
     # Compiled: the mask always given and every batch padded to --max-length; plain: trimmed to the batch's longest
     # window (on this sample every batch holds a 96-token one, so no shorter shapes, and the same dropout masks).
     # Equal up to float rounding, so the eval-mode warm-up drew nothing from the random stream.
