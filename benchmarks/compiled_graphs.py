@@ -23,7 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from qa_models import save_qa_pair  # benchmarks/, the script's own folder
+from qa_models import save_qa_pair  # benchmarks/, the script's own folder (run as a script, not with -m)
 
 REPO = Path(__file__).resolve().parents[1]
 

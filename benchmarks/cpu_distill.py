@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from qa_models import save_qa_pair  # benchmarks/, the script's own folder
+from qa_models import save_qa_pair  # benchmarks/, the script's own folder (run as a script, not with -m)
 
 REPO = Path(__file__).resolve().parents[1]
 SUBSET = REPO / "data" / "squad_v2" / "train-v2.0-subset.json"

@@ -31,7 +31,7 @@ import sys
 import time
 from pathlib import Path
 
-from qa_models import save_qa_pair  # benchmarks/, the script's own folder
+from qa_models import save_qa_pair  # benchmarks/, the script's own folder (run as a script, not with -m)
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -116,8 +116,8 @@ def run(a) -> dict:
                                    "tflops": best.get("tflops"), "peak_share": s["summary"].get("peak_share"),
                                    "wall_s": round(time.perf_counter() - t0, 1),
                                    # under --compile: what dynamo made of the stage (BENCHMARKS.md 6e)
-                                   **{k: s["summary"][k] for k in ("graphs_compiled", "graph_breaks")
-                                      if k in s["summary"]}})
+                                   **{k: s["summary"][k] for k in ("graphs_compiled", "graph_breaks",
+                                                                   "cudagraph_skips") if k in s["summary"]}})
             print(json.dumps(result["rows"][-1]), flush=True)
         save(result, out, time.perf_counter() - t_start)  # a run cut short still leaves what it measured
 
@@ -257,7 +257,8 @@ def table(result: dict) -> str:
         mode = r["compile"] or "no"
         mode += f" ({r['note']})" if r.get("note") else ""
         if "graph_breaks" in r:
-            mode += f"; compiled in it: {r['graphs_compiled']} graphs, {r['graph_breaks']} breaks"
+            mode += (f"; compiled in it: graphs {r['graphs_compiled']}, graph-break events {r['graph_breaks']}, "
+                     f"without CUDA graphs {r.get('cudagraph_skips', 0)}")
         lines.append(f"| {r['measure']} | {r['batch']} | {mode} | "
                      f"{'yes' if r.get('grouped') else 'no'} | "
                      f"{r['windows_per_s']:,.0f} | {target} | {tflops} | {share} |")

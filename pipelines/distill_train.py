@@ -101,16 +101,19 @@ def configure_dynamo() -> None:
 
 
 def compile_counts() -> dict:
-    """dynamo's running totals in this process: graphs compiled and graph breaks, from
-    ``torch._dynamo.utils.counters`` (internal, but long stable; empty where it is missing). A stage's
-    summary reports its own share under ``--compile``, so a GPU run shows whether the fixes of BENCHMARKS.md
-    6e hold there."""
+    """This process's running totals from ``torch._dynamo.utils.counters`` (internal, but long stable; empty where
+    it is missing): graphs compiled, dynamo's graph-break events (several per split: one split showed as 6 on
+    the CPU, so only zero reads plainly), and graphs inductor compiled without CUDA graphs under
+    ``reduce-overhead`` (on the CPU, every one). A training stage's summary reports its own share under
+    ``--compile`` (the main process's; DDP's bucket splits are not graph breaks). They do not show a step that
+    ran eagerly, nor graphs per step: ``benchmarks/compiled_graphs.py`` counts those on the CPU."""
     try:
         from torch._dynamo.utils import counters
     except ImportError:
         return {}
     return {"graphs_compiled": int(counters["stats"]["unique_graphs"]),
-            "graph_breaks": int(sum(counters["graph_break"].values()))}
+            "graph_breaks": int(sum(counters["graph_break"].values())),
+            "cudagraph_skips": int(counters["inductor"]["cudagraph_skips"])}
 
 
 def install_output_hooks(model) -> None:
@@ -683,7 +686,8 @@ class DistillRecipe:
         bar.close()
         if stage == "intermediate":
             self.restore_teacher()
-        notes.update({k: v - compiled_before[k] for k, v in compile_counts().items() if k in compiled_before})
+        if compiled_before:
+            notes.update({k: v - compiled_before[k] for k, v in compile_counts().items()})
         self._summary(stage, marks, notes)
         self.student = acc.unwrap_model(model) if stage == "prediction" else acc.unwrap_model(model).student
         self.student.set_attn_implementation(self.student_attn)

@@ -25,7 +25,8 @@ def test_compiled_estimate_uses_its_mode_and_the_shipped_configuration():
             {"measure": "intermediate", "batch": 26, "compile": False, "windows_per_s": 1.0},
             {"measure": "intermediate", "batch": 26, "compile": "reduce-overhead", "note": "losses compiled",
              "windows_per_s": 9999.0},
-            {"measure": "intermediate", "batch": 26, "compile": "reduce-overhead", "windows_per_s": 1000.0},
+            {"measure": "intermediate", "batch": 26, "compile": "reduce-overhead", "windows_per_s": 1000.0,
+             "graphs_compiled": 4, "graph_breaks": 0, "cudagraph_skips": 0},
             {"measure": "prediction", "batch": 26, "compile": "reduce-overhead", "windows_per_s": 2000.0}]
     hours = (2.9e6 * 5 * (1 / 1000 + 1 / 2000) + 2.9e6 / 4000) / 3600
     assert abs(gpu_distill.estimate(rows, "reduce-overhead")["gpus_1_hours"] - hours) < 0.01
@@ -36,6 +37,8 @@ def test_compiled_estimate_uses_its_mode_and_the_shipped_configuration():
                                "estimate_compiled": {"reduce-overhead": gpu_distill.estimate(rows, "reduce-overhead")},
                                "total_s": 1})
     assert "| intermediate | 26 | reduce-overhead (losses compiled) |" in table
+    assert ("| intermediate | 26 | reduce-overhead; compiled in it: graphs 4, graph-break events 0, "
+            "without CUDA graphs 0 |") in table
     assert f"With --compile reduce-overhead (batch 26), **estimate**: about {round(hours, 2)} h" in table
 
 
