@@ -2,7 +2,7 @@
 
     PYTHONPATH=. python benchmarks/cpu_draw_ab.py [LABEL]    # prints seconds and a hash of the bytes
 """
-import json, sys, time, random
+import sys, random
 from augment.segment import split_words, is_eligible, english_stopwords
 from augment.variants import TextCandidates
 from augment.rowpool import DrawSpec, draw_chunk

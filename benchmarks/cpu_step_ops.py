@@ -75,8 +75,6 @@ def recipe(stage: str, teacher, student, bf16: bool = True):
 
 
 def step_fn(r, stage: str):
-    import torch
-
     module, optimizer, scheduler, _ = r._build_stage(stage)
     # As on CUDA: one fused AdamW kernel (the recipe asks for fused only there).
     groups = [{"params": g["params"], "weight_decay": g["weight_decay"]} for g in optimizer.param_groups]

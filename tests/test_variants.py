@@ -1,6 +1,5 @@
 """Variant drawing (augment.sampling) and the row shape of the API: distinct variants, determinism,
 input keys kept, the lazily built default augmenter."""
-import numpy as np
 import pytest
 
 import augment.api
