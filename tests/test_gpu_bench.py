@@ -88,3 +88,40 @@ def test_augment_rank_overlap_measures_busy_where_every_rank_ran():
     assert idle["rank_spans"][-1] == [2, 0, None, None] and idle["all_ranks_s"] == 0.0
     assert idle["gpu_busy_all_ranks"] is None
     assert gpu_augment.rank_overlap({"augment_started": 0, "augment_ended": 1}, sampler) == {}  # older manifest
+
+
+def test_grouped_warm_up_meets_every_length_the_measured_steps_meet():
+    """The compiled grouped rows' warm-up: the fewest first batches of epoch 0 that hold every (size, length) of the
+    warm-up and the measured steps together, the lengths as distill-train's collate cuts them (``trim_padding``)."""
+    from types import SimpleNamespace
+
+    import datasets
+    import numpy as np
+    import torch
+
+    from augment.distill.data import epoch_batches, trim_padding
+
+    lengths = np.random.default_rng(0).integers(40, 385, size=300)
+    masks = [[1] * n + [0] * (384 - n) for n in lengths]
+    recipe = SimpleNamespace(features=datasets.Dataset.from_dict({"attention_mask": masks}),
+                             acc=SimpleNamespace(device=SimpleNamespace(type="cuda")))
+    args = SimpleNamespace(pad_to_multiple_of=None, compile="reduce-overhead", group_by_length=True, max_length=384,
+                           seed=42)
+    warm = gpu_distill.steps_to_every_length(recipe, args, 7, 10)
+    shapes = [tuple(trim_padding({"attention_mask": torch.tensor([masks[i] for i in b])}, 64)["attention_mask"].shape)
+              for b in epoch_batches(300, 7, 42, 0, lengths=lengths)]
+    assert set(shapes[:warm]) == set(shapes[:warm + 10]) and shapes[warm - 1] not in shapes[:warm - 1]
+    assert 10 < warm < len(shapes) - 10 and len(set(shapes[:warm])) > 2  # not trivial: a later length moved it on
+
+
+def test_grouped_compiled_estimate_uses_the_measured_grouped_rows():
+    rows = [{"measure": "teacher_cache", "batch": 256, "compile": False, "windows_per_s": 4000.0},
+            {"measure": "intermediate", "batch": 26, "compile": "reduce-overhead", "windows_per_s": 1.0},
+            {"measure": "prediction", "batch": 26, "compile": "reduce-overhead", "windows_per_s": 1.0}]
+    for measure, rate in (("intermediate", 1000.0), ("prediction", 2000.0)):
+        rows += [{"measure": measure, "batch": 26, "compile": "reduce-overhead", "grouped": True,
+                  "note": "warm-up: compiles each length", "windows_per_s": 9.0},
+                 {"measure": measure, "batch": 26, "compile": "reduce-overhead", "grouped": True, "windows_per_s": rate}]
+    hours = (2.9e6 * 5 * (1 / 1000 + 1 / 2000) + 2.9e6 / 4000) / 3600
+    assert abs(gpu_distill.estimate(rows, "reduce-overhead", grouped=True)["gpus_1_hours"] - hours) < 0.01
+    assert gpu_distill.estimate(rows, "reduce-overhead")["gpus_1_hours"] > 10 * hours  # the random-batch rows

@@ -202,6 +202,7 @@ def test_incompatible_pairs_stop_before_any_weights_load(request, tmp_path, samp
      ["--temperature must be > 0", "--batch-size must be >= 1", "--distill-weight must be in [0, 1]",
       "--cache-batch-size must be >= 1"]),
     (["--stage", "everything"], ["invalid choice"]),
+    (["--pad-to-multiple-of", "0"], ["--pad-to-multiple-of must be >= 1, got 0"]),
     (["--resume"], ["holds no earlier run"]),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(tmp_path, capsys, sample_path, extra, messages):
@@ -327,6 +328,56 @@ def test_compiled_training_runs_one_graph_per_model_forward(tmp_path, vocab_dir,
     assert all(c[2] == pytest.approx(p[2], rel=1e-4) for c, p in zip(compiled, plain)), (compiled, plain)
 
 
+def test_grouped_compiled_batches_take_a_few_lengths_each_compiled_once(tmp_path, vocab_dir, monkeypatch):
+    """``--compile --group-by-length``: each batch is padded to a multiple of 64 tokens (not to --max-length, which
+    would compute the padding grouping saves), so the graphs see a few lengths. Each (batch size, length) is
+    compiled once and reused, one graph per model forward, no break; the losses equal an uncompiled grouped run
+    padded the same way (same shapes, so the same dropout draws)."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import compiled_graphs
+
+    steps = 8  # 16 questions at length 256: 26 windows in batches of 5, so 5 full batches and one of 1 an epoch
+    grouped = ("--group-by-length", "--limit", "16", "--max-length", "256", "--doc-stride", "64")
+    result = compiled_graphs.measure(compiled_graphs.REPO, vocab_dir, steps, tmp_path, grouped)
+    per_step, shapes = result["per_step"], result["shapes"]
+    assert len(per_step) == len(shapes) == 2 * steps and result["graph_breaks"] == 0, result["stages"]
+    assert all(length % 64 == 0 for _, length in shapes)
+    assert {length for _, length in shapes} == {192, 256}  # without the multiple: every batch 256 long
+    for record, models in ((slice(0, steps), 2), (slice(steps, None), 1)):
+        graph_sets = {}
+        for shape, graphs in zip(shapes[record], per_step[record]):
+            assert len(graphs) == models == len(set(graphs)), per_step
+            assert graph_sets.setdefault(shape, graphs) == graphs, (shapes, per_step)  # a shape's graphs, reused
+        assert len({tuple(g) for g in graph_sets.values()}) == len(graph_sets)  # a graph per shape
+    assert result["graphs_compiled"] == 2 * len(set(shapes[:steps])) + len(set(shapes[steps:]))
+
+    teacher, student = (str(tmp_path / name) for name in ("teacher", "student"))
+    plain_argv = compiled_graphs.recipe_argv(tmp_path, teacher, student, steps, tmp_path / "plain")
+    assert main(plain_argv + [*grouped, "--pad-to-multiple-of", "64"]) == 0
+
+    def losses(out):
+        records = map(json.loads, (out / "metrics.jsonl").read_text().splitlines())
+        return [(r["stage"], r["step"], r["loss"]) for r in records if "loss" in r]
+    compiled, plain = losses(tmp_path / "out"), losses(tmp_path / "plain")
+    assert [c[:2] for c in compiled] == [p[:2] for p in plain] and len(plain) == 2 * steps
+    assert all(c[2] == pytest.approx(p[2], rel=1e-4) for c, p in zip(compiled, plain)), (compiled, plain)
+
+
+def test_training_batches_are_padded_to_the_resolved_multiple():
+    """--pad-to-multiple-of when given; otherwise by device, --compile and --group-by-length."""
+    from argparse import Namespace
+
+    from pipelines.distill_train import GROUPED_COMPILE_MULTIPLE, length_multiple
+
+    def multiple(device="cpu", compile=None, group=False, given=None):
+        args = Namespace(pad_to_multiple_of=given, compile=compile, group_by_length=group, max_length=384)
+        return length_multiple(args, device)
+    assert multiple() == 1 and multiple("cuda") == 16 and multiple(group=True) == 1
+    assert multiple("cuda", "reduce-overhead") == multiple(compile="default") == 384  # one shape
+    assert multiple("cuda", "reduce-overhead", group=True) == GROUPED_COMPILE_MULTIPLE == 64
+    assert multiple("cuda", "default", group=True, given=32) == multiple(given=32) == 32
+
+
 def test_configure_dynamo_compiles_every_shape_statically(dynamo_config):
     """Under --compile, dynamo keeps up to COMPILED_VARIANTS variants of a function, each with static shapes. By
     default the ninth runs uncompiled, and a second shape turns the batch dimension symbolic for every later
@@ -365,6 +416,8 @@ def test_configure_dynamo_compiles_every_shape_statically(dynamo_config):
     configure_dynamo()  # from torch's defaults
     assert getattr(config, name) == COMPILED_VARIANTS >= 10 and not config.automatic_dynamic_shapes
     assert run_sizes() == [(n, 3) for n in range(1, 11)]  # ten sizes, ten static graphs, none left eager
+    configure_dynamo(lengths=6)  # --group-by-length: room for the variants of each of the batch lengths
+    assert getattr(config, name) == 6 * COMPILED_VARIANTS
     torch._dynamo.reset()
 
 
