@@ -793,6 +793,22 @@ class DistillRecipe:
                                   state, self.args.keep_checkpoints, scaler=self.acc.scaler)
         self.acc.wait_for_everyone()
 
+    def _drop_records_after(self, state: dict) -> None:
+        """metrics.jsonl as it stood at the checkpoint ``state``: the killed run's later records are logged again
+        by the resumed run, and kept twice they would count those steps twice (TensorBoard's event files are
+        left as they are: its own files, read by step)."""
+        path = self.out / "metrics.jsonl"
+        if not self.main or not path.exists():
+            return
+        from augment.distill.checkpoint import records_before
+
+        lines = path.read_text().splitlines()
+        keep = records_before([json.loads(x) for x in lines], self.stages, state)
+        if keep < len(lines):
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_text("".join(x + "\n" for x in lines[:keep]))
+            os.replace(tmp, path)  # a kill now leaves the old file or the new one, not half of one
+
     def metrics(self, record: dict) -> None:
         if self.main:
             with open(self.out / "metrics.jsonl", "a") as f:
@@ -840,6 +856,7 @@ class DistillRecipe:
             if ckpt is not None:
                 resume = checkpoint.read(ckpt, self.acc.process_index)
                 self.log(f"resuming from {ckpt}")
+                self._drop_records_after(resume["state"])
         for stage_index, stage in enumerate(self.stages):
             here = None
             if resume is not None:

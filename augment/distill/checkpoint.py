@@ -75,3 +75,24 @@ def read(ckpt: Path, rank: int) -> dict:
             "scheduler": torch.load(ckpt / "scheduler.pt", map_location="cpu", weights_only=True),
             "scaler": torch.load(scaler_file, weights_only=True) if scaler_file.exists() else None,
             "rng": torch.load(rng_file, map_location="cpu", weights_only=False) if rng_file.exists() else None}
+
+
+def records_before(records: list[dict], stages: list[str], state: dict) -> int:
+    """How many of ``metrics.jsonl``'s ``records`` (in order) a run resumed from the checkpoint ``state`` keeps.
+
+    A killed run logged past its last checkpoint; the resumed run logs those steps again. Kept: everything up to
+    the last record the checkpoint covers: the earlier stages', the teacher cache's (its file outlives the kill, so
+    it is not rebuilt and reported again), and the checkpoint's stage up to its step (all of it, summary included,
+    when that stage was done). Dropped: what follows, the killed run's records that the resumed run writes anew
+    (later steps, a later stage, the final evaluation)."""
+    index, step, done = state["stage_index"], state["step"], state["stage_done"]
+    stage = stages[index]
+    # The cache is built as the prediction stage starts: kept once the checkpoint is in that stage or just before.
+    cache_kept = "prediction" in stages and index + done >= stages.index("prediction")
+    keep = 0
+    for n, r in enumerate(records):
+        name = r.get("stage")
+        if (name in stages and stages.index(name) < index) or (name == "teacher_cache" and cache_kept) or (
+                name == stage and (isinstance(r.get("step"), int) and r["step"] <= step or done and "summary" in r)):
+            keep = n + 1
+    return keep

@@ -25,12 +25,19 @@ def argv(sample_path, tmp, teacher, student, out, *extra):
     return ["--data", str(sample_path), "--limit", "12", "--max-length", "96", "--doc-stride", "48",
             "--batch-size", "4", "--cache-dir", str(tmp / "cache"), "--teacher", teacher, "--student", student,
             "--out", str(out), "--stage", "both", "--max-steps", "10", "--grad-accum", "2", "--save-every", "2",
-            "--keep-checkpoints", "50", *extra]
+            "--keep-checkpoints", "50", "--log-every", "1", *extra]
 
 
 def env():
     return {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1",
             "PYTHONPATH": str(REPO)}
+
+
+def logged(out) -> list[tuple]:
+    """metrics.jsonl's training records as (stage, step, loss, is a summary); the teacher cache's left out (a run
+    that finds the cache built reports none)."""
+    records = map(json.loads, (out / "metrics.jsonl").read_text().splitlines())
+    return [(r["stage"], r.get("step"), r.get("loss"), "summary" in r) for r in records if r["stage"] != "teacher_cache"]
 
 
 def weights(out):
@@ -71,6 +78,8 @@ def test_resume_after_sigkill_is_bit_exact(whole_run, tmp_path, sample_path, tin
     a, b = weights(whole), weights(cut)
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a)
+    # The killed run's records past its checkpoint were dropped, not kept beside the resumed run's.
+    assert logged(cut) == logged(whole)
 
 
 @pytest.mark.parametrize("resume_from", ["0-intermediate-step00000010", "1-prediction-step00000004"])
@@ -93,6 +102,9 @@ def test_resume_from_any_checkpoint_is_bit_exact(whole_run, tmp_path, sample_pat
     a, b = weights(whole), weights(cut)
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a)
+    # The copied metrics.jsonl ran to the end: the records past the checkpoint are logged once, by the resumed run.
+    assert logged(cut) == logged(whole)
+    assert (cut / "metrics.jsonl").read_text().count('"teacher_cache"') == 1
 
 
 def free_port() -> int:
