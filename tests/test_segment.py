@@ -12,6 +12,15 @@ def test_words_are_views_of_the_original_text():
     assert "e\u0301t" in [w.text for w in words]
 
 
+def test_words_with_vowel_signs_and_viramas_stay_whole():
+    """Python's \\w has no combining marks; Devanagari, Arabic and Thai spell vowels and viramas with them, so a
+    word must not end at each one (it did: the letters between were then replaced one by one)."""
+    hindi, arabic, thai = "\u0939\u093f\u0928\u094d\u0926\u0940", "\u0627\u0644\u0639\u064e\u0631\u064e\u0628\u0650\u064a\u0651\u064e\u0629", "\u0e20\u0e32\u0e29\u0e32\u0e44\u0e17\u0e22"
+    text = f"The word {hindi} ({arabic}, {thai}) is here."
+    assert [w.text for w in split_words(text)] == ["The", "word", hindi, "(", arabic, ",", thai, ")", "is", "here", "."]
+    assert not is_eligible(hindi, english_stopwords())  # letters and marks, not purely alphabetic: left as it is
+
+
 def test_eligibility_is_alphabetic_non_stopword():
     sw = english_stopwords()
     assert len(sw) == 179 and "the" in sw and "wouldn't" in sw
