@@ -14,6 +14,7 @@ offsets into the original texts, that turns the original into the variant.
 """
 from __future__ import annotations
 
+import numbers
 import time
 from collections import OrderedDict
 
@@ -54,9 +55,9 @@ class Augmenter:
                  trust_remote_code: bool = False, max_batch_tokens: int | None = None, stopwords="nltk",
                  variant_draw: str = "distinct", keep_question_words: bool = False, mlm_context: str = "masked"):
         problems = []
-        if not isinstance(top_k, int) or top_k < 1:
+        if not _is_int(top_k) or top_k < 1:
             problems.append(f"top_k={top_k!r}: use a positive int")
-        if not 0.0 <= replace_prob <= 1.0:
+        if not _is_prob(replace_prob):
             problems.append(f"replace_prob={replace_prob!r}: use a probability in [0, 1]")
         if answer_policy not in POLICIES:
             problems.append(f"answer_policy={answer_policy!r}: use one of {POLICIES}")
@@ -66,7 +67,7 @@ class Augmenter:
             problems.append(f"mlm_context={mlm_context!r}: use one of {CONTEXTS}")
         if variant_draw not in DRAWS:
             problems.append(f"variant_draw={variant_draw!r}: use one of {DRAWS}")
-        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        if not _is_int(seed) or seed < 0:
             problems.append(f"seed={seed!r}: use a non-negative int")
         if problems:
             raise ConfigError("; ".join(problems))
@@ -138,8 +139,7 @@ class Augmenter:
 
     def augment_batch(self, examples, n: int = 20) -> list[list[dict]]:
         """Variants of several examples, their texts' candidates computed in shared batches."""
-        if not isinstance(n, int) or n < 1:
-            raise ConfigError(f"n={n!r}: use a positive int")
+        _check_n(n)
         table = self.candidate_table(examples)
         return [self.variants(ex, table, n) for ex in examples]
 
@@ -164,6 +164,20 @@ class Augmenter:
         return self.augment_batch([example], n)[0]
 
 
+def _is_int(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)  # True is an int too, and would mean 1
+
+
+def _is_prob(p) -> bool:
+    # Type first: a string ("0.5", from a config file) would make the comparison raise a TypeError.
+    return isinstance(p, numbers.Real) and not isinstance(p, bool) and 0.0 <= p <= 1.0
+
+
+def _check_n(n) -> None:
+    if not _is_int(n) or n < 1:
+        raise ConfigError(f"n={n!r}: use a positive int")
+
+
 _DEFAULTS: dict[tuple, Augmenter] = {}  # augmenters built by augment_example, by their options
 
 
@@ -171,6 +185,7 @@ def augment_example(example: dict, n: int = 20, augmenter: Augmenter | None = No
     """``n`` augmented variants of one ``squad_v2`` row. Without ``augmenter`` it uses a default
     :class:`Augmenter` (or one built from ``kwargs``), built on the first call and reused afterwards,
     so the masked LM and GloVe load once per process."""
+    _check_n(n)  # before a default augmenter loads its models
     if augmenter is not None:
         if kwargs:
             raise ConfigError(f"pass either augmenter or options, not both (got {sorted(kwargs)})")

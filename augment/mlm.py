@@ -66,6 +66,8 @@ def resolve_device(device: str = "auto") -> str:
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
         raise ConfigError(f"device={device!r}: use 'auto', 'cpu' or 'cuda'")
+    if device != "cpu" and not torch.cuda.is_available():  # else torch's AssertionError at model.to(device)
+        raise ConfigError(f"device={device!r}: CUDA is not available here; use 'cpu' or 'auto'")
     return device
 
 
@@ -135,10 +137,22 @@ class MaskedLMCandidates:
         from .weights import load_float32
 
         t_import = time.perf_counter() - t
+        resolve_device(kwargs.get("device", "cpu"))  # a device this torch lacks: refused before the load
         t = time.perf_counter()
         tok = AutoTokenizer.from_pretrained(name_or_path, revision=revision, trust_remote_code=trust_remote_code)
-        model = load_float32(AutoModelForMaskedLM, name_or_path, revision=revision,
-                             trust_remote_code=trust_remote_code)
+        model, info = load_float32(AutoModelForMaskedLM, name_or_path, revision=revision,
+                                   trust_remote_code=trust_remote_code, output_loading_info=True)
+        # A checkpoint of another task (BertForQuestionAnswering, a bare encoder) loads as a masked LM all
+        # the same, with a randomly initialised head: every candidate would be noise. Tied weights (the
+        # decoder sharing the input embeddings, often absent from the file) are not reported missing.
+        missing = sorted(info["missing_keys"])
+        if missing:
+            head = [k for k in missing if not k.startswith(f"{model.base_model_prefix}.")]
+            keys = head or missing
+            raise ConfigError(f"{name_or_path!r} has {'no masked-LM head weights' if head else 'missing weights'} "
+                              f"({keys[0]}{f' and {len(keys) - 1} more' if len(keys) > 1 else ''}), so its "
+                              "candidates would be random; use a masked-LM checkpoint such as bert-base-uncased, "
+                              "not a question-answering or other task model")
         t_load = time.perf_counter() - t
         gen = cls(model, tok, **kwargs)
         gen.timings.update(import_transformers=t_import, model_load=t_load)

@@ -13,11 +13,14 @@ import sys
 import time
 from pathlib import Path
 
+from augment import outdir
+from pipelines.cli import DefaultsOnce
+
 PROG = "augment-report"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=PROG, formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    p = argparse.ArgumentParser(prog=PROG, formatter_class=DefaultsOnce,
                                 description="Write DIR/report.html: the run's configuration and counts, plots of "
                                             "the replacements, and a viewer of a seeded sample of questions.")
     p.add_argument("dir", metavar="DIR", help="an augment-squad --out directory")
@@ -39,7 +42,11 @@ def check(args) -> str | None:
         problems.append(f"{args.dir}: no manifest.json (the run has not finished); rerun augment-squad to complete it")
     if args.sample < 0:
         problems.append(f"--sample {args.sample}: use an integer >= 0")
-    return "; ".join(problems) or None
+    if args.out is not None:  # the page is written last: an unwritable --out is found now, not after the shards
+        out = Path(args.out)
+        problems.append(f"--out {args.out}: a directory; name a file such as {out / 'report.html'}" if out.is_dir()
+                        else outdir.out_problem(f"--out {args.out}: its folder", out.parent))
+    return "; ".join(p for p in problems if p) or None
 
 
 def main(argv=None) -> int:
@@ -51,7 +58,14 @@ def main(argv=None) -> int:
     from augment.report.augment_page import write_report
 
     t0 = time.perf_counter()
-    path = write_report(args.dir, args.out, sample=args.sample, seed=args.seed)
+    made = outdir.missing_dirs(Path(args.out).parent) if args.out else []
+    try:
+        if made:  # as squad-eval's --out FILE.json: the folders it names are created
+            made[-1].mkdir(parents=True)
+        path = write_report(args.dir, args.out, sample=args.sample, seed=args.seed)
+    except BaseException:
+        outdir.remove_empty(made)  # no empty folders left behind by a failed report
+        raise
     print(f"{PROG}: wrote {path} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     return 0
 

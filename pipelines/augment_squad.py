@@ -129,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
 def check_options(args) -> None:
     """Every problem at once, before any model or data loads."""
     problems = []
-    for name, low in (("multiplier", 1), ("top_k", 1), ("batch_size", 1), ("shard_rows", 1)):
+    for name, low in (("multiplier", 1), ("top_k", 1), ("batch_size", 1), ("shard_rows", 1), ("seed", 0)):
         if getattr(args, name) < low:
             problems.append(f"--{name.replace('_', '-')} {getattr(args, name)}: use an integer >= {low}")
     if args.max_batch_tokens is not None and args.max_batch_tokens < 1:
@@ -372,7 +372,9 @@ def build_augmenter(args, device: str):
                          cache_size=CACHE_TEXTS)
     except (OSError, ValueError) as e:  # model not found / hub offline / bad vectors file
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise CliError(f"could not load --mlm {args.mlm} / --glove {args.glove}: {first[:200]}") from None
+        if not isinstance(e, ConfigError):  # ours are one short line; transformers' can run on
+            first = first[:200]
+        raise CliError(f"could not load --mlm {args.mlm} / --glove {args.glove}: {first}") from None
 
 
 def local_mlm(args) -> bool:
@@ -546,7 +548,9 @@ def run(args) -> int:
     check_out(out, config, args.overwrite, world, ignore=("mlm_fingerprint",) if hub_mlm else ())
     if not hub_mlm and not args.overwrite and finished(out):  # a hub model's commit is compared below
         if rank == 0:
-            print(already_complete(out), file=sys.stderr)
+            print(already_complete(out, args.report), file=sys.stderr)
+            if args.report:  # cheap next to the run, and what --report asks for
+                write_page(out)
         shutdown(world)
         return 0
     run_started = broadcast(t0, world)
@@ -605,9 +609,7 @@ def run(args) -> int:
                   "augment_started": augment_started, "augment_ended": time.time()}
         summarise(out, args, config, models, n_blocks, world, run_started, t0, timing, spans)
         if args.report:
-            from augment.report.augment_page import write_report
-
-            print(f"{PROG}: wrote {write_report(out)}", file=sys.stderr)
+            write_page(out)
     shutdown(world)
     return 0
 
@@ -621,10 +623,17 @@ def finished(out: Path) -> bool:
     return all(manifest.is_complete(out, k) for k in range(len(shards)))
 
 
-def already_complete(out: Path) -> str:
+def already_complete(out: Path, report: bool = False) -> str:
     counts = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["counts"]
     return (f"{PROG}: {out} is already complete ({counts['written']} rows from {counts['read']} examples); "
-            "nothing to do (--overwrite starts afresh)")
+            f"{'only its report is written' if report else 'nothing to do'} (--overwrite starts afresh)")
+
+
+def write_page(out: Path) -> None:
+    """--report: OUT/report.html, as ``augment-report OUT`` writes it."""
+    from augment.report.augment_page import write_report
+
+    print(f"{PROG}: wrote {write_report(out)}", file=sys.stderr)
 
 
 def summarise(out: Path, args, config: dict, models: dict, n_blocks: int, world: int,
@@ -638,7 +647,7 @@ def summarise(out: Path, args, config: dict, models: dict, n_blocks: int, world:
                         description=f"{PROG} {__version__}: TinyBERT-style augmentation of {args.input}")
     this_run = [r for r in records if r["run_started"] == run_started]
     if not this_run and (out / "manifest.json").exists():  # a rerun of a finished job: keep its manifest
-        print(already_complete(out), file=sys.stderr)
+        print(already_complete(out, args.report), file=sys.stderr)
         return
     wall, rows_run, counts = time.time() - t0, sum(r["rows"] for r in this_run), manifest.counts(records)
     atomic_write_json(out / "manifest.json", {

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from pathlib import Path
 
 from augment import hub, outdir
 from pipelines.cli import DefaultsOnce
@@ -58,6 +59,14 @@ def build_student(teacher, n_layers: int, pick: str = "lower"):
     return student, layers
 
 
+def same_dir_problem(teacher: str, out: str) -> str | None:
+    """Saving into the teacher's own directory would replace the teacher's weights by the student's."""
+    t, o = Path(teacher), Path(out)
+    if t.is_dir() and o.exists() and o.samefile(t):  # any spelling of it: ./T, T/, a symlink to T
+        return f"--out {out}: it is the --teacher directory, which the student would overwrite; choose another --out"
+    return None
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="init-student", description=__doc__.split("\n\n")[0],
                                 formatter_class=DefaultsOnce)
@@ -68,7 +77,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True, help="directory to save the student (model and tokenizer)")
     p.add_argument("--trust-remote-code", action="store_true", help="allow code from the model repository")
     args = p.parse_args(argv)
-    problems = [x for x in [outdir.out_problem("--out", args.out)] if x]
+    problems = [x for x in [outdir.out_problem("--out", args.out), same_dir_problem(args.teacher, args.out)] if x]
     problems += hub.model_problems([("--teacher", args.teacher)], hub.CLI_FIXES)
     if problems:  # before anything loads
         print(f"init-student: error: {'; '.join(problems)}", file=sys.stderr)

@@ -304,3 +304,18 @@ def test_augment_example_gives_the_hand_computed_rows():
         assert r["answers"] == {"text": ["performed"], "answer_start": [4 + len(word) + 1]}
         assert r["edits"] == [{"field": "context", "start": 4, "end": 13, "original": "guitarist",
                                "replacement": word, "source": "glove"}]
+
+
+def test_option_values_of_the_wrong_type_are_config_errors_naming_them():
+    with pytest.raises(ConfigError, match=r"replace_prob='0\.5': use a probability"):
+        Augmenter(mlm=None, glove=None, replace_prob="0.5")  # not a TypeError from the comparison
+    with pytest.raises(ConfigError, match="top_k=True: use a positive int"):
+        Augmenter(mlm=None, glove=None, top_k=True)
+
+
+def test_cuda_device_without_cuda_is_a_config_error(tiny_mlm_path, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # as on a CPU-only torch
+    with pytest.raises(ConfigError, match="device='cuda': CUDA is not available here; use 'cpu' or 'auto'"):
+        Augmenter(mlm=tiny_mlm_path, glove=None, device="cuda")

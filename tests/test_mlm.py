@@ -242,3 +242,35 @@ def test_vocabulary_filter_from_one_decode_equals_decoding_each_id(family, tiny_
     special = set(tok.all_special_ids)
     assert [p for i, p in enumerate(pieces) if i not in special] == \
            [p for i, p in enumerate(one_by_one) if i not in special]
+
+
+def test_a_question_answering_checkpoint_is_refused_for_its_missing_lm_head(tiny_teacher_path):
+    """A BertForQuestionAnswering (think deepset/bert-base-uncased-squad2) would load with a random LM head."""
+    from augment import ConfigError
+
+    with pytest.raises(ConfigError, match=r"tiny_teacher.*has no masked-LM head weights \(cls\.predictions\."):
+        MaskedLMCandidates.from_pretrained(tiny_teacher_path, device="cpu")
+
+
+def test_a_masked_lm_whose_decoder_is_tied_to_the_embeddings_loads(tiny_mlm_path):
+    """save_pretrained leaves the tied decoder weight out of the file: that is not a missing head."""
+    from pathlib import Path
+
+    from safetensors import safe_open
+
+    (weights,) = Path(tiny_mlm_path).glob("*.safetensors")
+    with safe_open(str(weights), "pt") as f:
+        assert "cls.predictions.decoder.weight" not in f.keys() and "cls.predictions.bias" in f.keys()
+    gen = MaskedLMCandidates.from_pretrained(tiny_mlm_path, device="cpu")
+    head = gen.model.get_output_embeddings().weight
+    assert head.data_ptr() == gen.model.get_input_embeddings().weight.data_ptr()
+
+
+def test_a_cuda_device_without_cuda_is_refused_before_loading(monkeypatch, tmp_path):
+    import torch
+
+    from augment import ConfigError
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ConfigError, match=r"device='cuda': CUDA is not available here"):
+        MaskedLMCandidates.from_pretrained(str(tmp_path / "no-model-here"), device="cuda")

@@ -136,3 +136,15 @@ def test_keep_question_words_protects_shared_words_and_counts_them(glove_kv):
     assert {"Destiny", "Child"} <= replaced(free.augment_example(e, n=3))
     assert replaced(kept.augment_example(e, n=3)) == {"sang", "famous", "arena"}  # Houston is the answer
     assert kept.protected_words([e, e]) == 4 and free.protected_words([e]) == 0
+
+
+def test_bool_n_is_refused_before_an_augmenter_is_built(glove_kv, monkeypatch):
+    """True is an int subclass: it used to mean n=1."""
+    aug = Augmenter(mlm=None, glove=glove_kv)
+    e = ex("The famous guitarist performed.", [(11, 20)])
+    with pytest.raises(ConfigError, match="n=True: use a positive int"):
+        aug.augment_example(e, n=True)
+    monkeypatch.setattr(augment.api, "Augmenter", None)  # building one would fail with a TypeError
+    monkeypatch.setattr(augment.api, "_DEFAULTS", {})
+    with pytest.raises(ConfigError, match="n=True"):
+        augment_example(e, n=True, mlm=None, glove=glove_kv)

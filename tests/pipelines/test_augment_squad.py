@@ -471,6 +471,62 @@ def test_every_option_has_its_own_help():
         assert fragment in text
 
 
+def test_help_shows_every_real_default_once_and_no_none():
+    """Zero is a default (``0 == False`` must not hide it); a help that mentions the word "default" still gets
+    one; a help that states its default, a None default and an off flag get none."""
+    import argparse
+
+    from pipelines.augment_squad import build_parser
+    from pipelines.cli import DefaultsOnce
+
+    p = argparse.ArgumentParser(formatter_class=DefaultsOnce)
+    p.add_argument("--zero", type=int, default=0, help="zero")
+    p.add_argument("--word", default="default", help="'default' or a file")
+    p.add_argument("--stated", default="x", help="stated (default: x)")
+    p.add_argument("--unset", help="unset (default: computed)")
+    p.add_argument("--nothing", help="nothing")
+    p.add_argument("--flag", action="store_true", help="flag")
+    text = " ".join(p.format_help().split())
+    for fragment in ("zero (default: 0)", "'default' or a file (default: default)", "stated (default: x) --unset",
+                     "unset (default: computed) --nothing", "nothing --flag", "flag"):
+        assert fragment in text, (fragment, text)
+    assert text.count("(default:") == 4  # once each: zero, word, stated, unset
+    text = " ".join(build_parser().format_help().split())
+    assert "seed of the variant draws (default: 0)" in text and "or 'none' (default: default)" in text
+
+
+def test_negative_seed_is_refused_with_the_other_options_before_anything_loads(tmp_path, capsys, monkeypatch):
+    from pipelines import augment_squad
+
+    monkeypatch.setattr(augment_squad, "iter_rows", None)  # reading the input (or more) would be a TypeError
+    assert augment_squad.main(["--input", "x.json", "--mlm", "none", "--seed", "-1", "--top-k", "0",
+                               "--out", str(tmp_path / "aug")]) == 2
+    assert capsys.readouterr().err == ("augment-squad: error: --top-k 0: use an integer >= 1; "
+                                       "--seed -1: use an integer >= 0\n")
+
+
+def test_a_question_answering_model_as_mlm_is_one_line_exit_2(tmp_path, tiny_teacher_path, sample_path):
+    proc = cli("--input", sample_path, "--limit", 2, "--mlm", tiny_teacher_path, "--glove", "none",
+               out=tmp_path / "aug", check=False)
+    assert_one_line_error(proc, f"--mlm {tiny_teacher_path}", "has no masked-LM head weights",
+                          "use a masked-LM checkpoint such as bert-base-uncased, not a question-answering")
+    assert not (tmp_path / "aug").exists()
+
+
+def test_report_on_a_finished_run_is_still_written(tmp_path, base_run, base_args, capsys):
+    from pipelines.augment_squad import main
+
+    out = tmp_path / "aug"
+    shutil.copytree(base_run[0], out)
+    assert not (out / "report.html").exists()
+    assert main([*map(str, base_args), "--report", "--out", str(out)]) == 0
+    complete, wrote = capsys.readouterr().err.splitlines()
+    assert complete.startswith(f"augment-squad: {out} is already complete (") and complete.endswith(
+        "only its report is written (--overwrite starts afresh)")
+    assert wrote == f"augment-squad: wrote {out / 'report.html'}"
+    assert (out / "report.html").read_text().startswith("<!DOCTYPE html>")
+
+
 def cli_on_a_terminal(*args, timeout=240) -> tuple[int, str]:
     """Run the CLI with stderr on a pseudo-terminal (so the progress bar may show); (exit code, stderr).
     A fresh interpreter: a forked run could not open the terminal by its path here (EACCES)."""

@@ -45,3 +45,20 @@ def test_cli_saves_a_loadable_student(tiny_teacher_path, tmp_path, capsys):
     assert main(["--teacher", tiny_teacher_path, "--layers", "9", "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
     assert "--layers 9" in err and "Traceback" not in err
+
+
+def test_out_that_is_the_teacher_directory_is_refused(tiny_teacher_path, tmp_path, capsys):
+    """However it is spelled (trailing slash, a symlink), before anything loads; the teacher stays as it was."""
+    import shutil
+
+    from pipelines.init_student import main
+
+    teacher = tmp_path / "teacher"  # a copy: a regression must not overwrite the session's teacher
+    shutil.copytree(tiny_teacher_path, teacher)
+    (tmp_path / "link").symlink_to(teacher)
+    before = {p.name: p.read_bytes() for p in teacher.iterdir()}
+    for out in (str(teacher), f"{teacher}/", str(tmp_path / "link"), str(tmp_path / "link" / ".." / "teacher")):
+        assert main(["--teacher", str(teacher), "--layers", "1", "--out", out]) == 2
+        assert capsys.readouterr().err == (f"init-student: error: --out {out}: it is the --teacher directory, "
+                                           "which the student would overwrite; choose another --out\n")
+    assert {p.name: p.read_bytes() for p in teacher.iterdir()} == before

@@ -125,4 +125,4 @@ def test_help_shows_each_default_once(module, capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert "(default: None)" not in text and "(default: False)" not in text
     for chunk in text.split(" --")[1:]:  # one option's help each (roughly)
-        assert chunk.lower().count("default") <= 1, chunk
+        assert chunk.lower().count("default:") <= 1, chunk  # the word alone may be a value ('default')

@@ -144,3 +144,42 @@ def test_the_report_counts_eligible_words_with_the_runs_stopword_list(tmp_path):
     assert "which" not in run_stopwords({"options": {"stopwords": "tinybert"}})
     assert "which" in run_stopwords({})  # written before the option: NLTK's list
     assert run_stopwords({"options": {"stopwords": str(tmp_path / "moved.txt")}}) is None
+
+
+def fake_run_dir(tmp_path):
+    """What augment-report's option check looks for (a shard and a manifest), nothing it could read."""
+    d = tmp_path / "aug"
+    d.mkdir(parents=True)
+    (d / "shard-00000.arrow").write_bytes(b"")
+    (d / "manifest.json").write_text("{}")
+    return d
+
+
+def test_out_that_is_a_directory_or_under_a_file_is_one_line_and_exit_2(tmp_path, capsys):
+    d = fake_run_dir(tmp_path)
+    assert augment_report.main([str(d), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"augment-report: error: --out {tmp_path}: a directory; name a file such as " \
+                  f"{tmp_path / 'report.html'}\n"
+    under_a_file = d / "manifest.json" / "r.html"
+    assert augment_report.main([str(d), "--out", str(under_a_file)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"--out {under_a_file}: its folder {d / 'manifest.json'}: it is a file" in err
+
+
+def test_out_in_missing_folders_creates_them_and_a_failure_removes_them(aug_dir, tmp_path, capsys):
+    page = tmp_path / "new" / "sub" / "r.html"
+    assert augment_report.main([str(aug_dir), "--sample", "1", "--out", str(page)]) == 0
+    assert page.read_text().startswith("<!DOCTYPE html>")
+    broken = fake_run_dir(tmp_path / "broken")
+    with pytest.raises(pa.ArrowInvalid):  # an empty shard: a traceback, but no empty folders left behind
+        augment_report.main([str(broken), "--out", str(tmp_path / "y" / "z" / "r.html")])
+    assert not (tmp_path / "y").exists()
+
+
+def test_help_shows_each_default_once(capsys):
+    with pytest.raises(SystemExit):
+        augment_report.main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: None)" not in text and text.count("(default: DIR/report.html)") == 1
+    assert "seed of the sample of questions (default: 0)" in text and "(default: 12)" in text
