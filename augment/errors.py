@@ -5,8 +5,8 @@ class InvalidExample(ValueError):
     """A ``squad_v2`` row that cannot be augmented as it is; the message names its id and the problem.
 
     ``reason`` is a short machine-readable tag (``answer_mismatch``, ``offset_out_of_range``,
-    ``empty_context``, ``empty_question``, ``bad_type``, ``missing_id``,
-    ``missing_answers``) used to count rejects.
+    ``empty_context``, ``empty_question``, ``bad_type``, ``bad_text``, ``missing_id``, ``duplicate_id``,
+    ``missing_answers``, ``is_impossible_mismatch``) used to count rejects.
     """
 
     def __init__(self, example_id, message: str, reason: str = "invalid"):

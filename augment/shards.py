@@ -51,8 +51,19 @@ def shard_row(row: dict) -> dict:
             "title": row.get("title") or "", "context": row["context"], "question": row["question"],
             "answers": row["answers"],
             "plausible_answers": row.get("plausible_answers") or {"text": [], "answer_start": []},
-            "is_impossible": bool(row.get("is_impossible", not row["answers"]["text"])),
+            "is_impossible": _is_impossible(row),
             "edits": row.get("edits", [])}
+
+
+def _is_impossible(row: dict) -> bool:
+    """``is_impossible`` as given, or (absent or null, as in the hub's ``squad_v2``) what the answers say.
+    Never ``bool(value)``: ``bool("false")`` is True."""
+    value = row.get("is_impossible")
+    if value is None:
+        return not row["answers"]["text"]
+    if not isinstance(value, bool):
+        raise ValueError(f"example {row['id']!r}: is_impossible must be true or false, got {value!r:.80}")
+    return value
 
 
 def original_row(ex: dict) -> dict:
@@ -95,7 +106,9 @@ def atomic_write_text(path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file and a rename: the old or the new, never half."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as f:
+    # A lone surrogate (a rejected record's "\ud800", kept in rejects.jsonl as read) is the only str UTF-8
+    # cannot encode; written as its escape it reads back as the same string in JSON text.
+    with open(tmp, "w", encoding="utf-8", errors="backslashreplace") as f:
         f.write(text)
         f.flush()
         os.fsync(f.fileno())

@@ -66,6 +66,8 @@ def normalize_row(row: dict, where: str = "row") -> dict:
     if isinstance(plaus, list):
         plaus = _spans(plaus, "plausible_answers", where)
     out["plausible_answers"] = plaus
+    # A given value is kept as it is, never cast with bool(): "false" would become True. validate_example
+    # rejects a non-boolean or one that contradicts the answers.
     if out.get("is_impossible") is None and isinstance(out.get("answers"), dict):
         out["is_impossible"] = not out["answers"].get("text")
     return out
@@ -191,6 +193,7 @@ def read_official_json(path) -> Iterator[dict]:
                 if not isinstance(qa, dict):
                     raise InputError(f"{path}: {where}.qas[{k}]: expected an object")
                 answers = _spans(qa.get("answers"), f"{where}.qas[{k}].answers", path)
+                impossible = qa.get("is_impossible")
                 yield {
                     "id": qa.get("id"),
                     "title": article.get("title", ""),
@@ -199,7 +202,9 @@ def read_official_json(path) -> Iterator[dict]:
                     "answers": answers,
                     "plausible_answers": _spans(qa.get("plausible_answers"),
                                                 f"{where}.qas[{k}].plausible_answers", path),
-                    "is_impossible": bool(qa.get("is_impossible", not answers["text"])),
+                    # As given (validate_example refuses a non-boolean: bool("false") is True), or
+                    # what the answers say when the file has none.
+                    "is_impossible": not answers["text"] if impossible is None else impossible,
                 }
 
 

@@ -1,10 +1,25 @@
-"""Checking a ``squad_v2`` row before augmenting it. Nothing is repaired: a bad row raises."""
+"""Checking a ``squad_v2`` row before augmenting it. Nothing is repaired: a bad row raises.
+
+:func:`check_fields` checks what any reader of a row needs (the types of its fields, text that is
+Unicode); :func:`validate_example` adds what training and augmenting need (non-empty texts, answers at
+their offsets, an ``is_impossible`` that agrees with the answers).
+"""
 from __future__ import annotations
 
 from augment.errors import InvalidExample
 
 
-def _check_spans(ex_id, context: str, spans, field: str) -> None:
+def _check_text(ex_id, text: str, field: str) -> None:
+    # json.loads turns an unpaired "\ud800" escape into a str that UTF-8 cannot encode: tokenizers and
+    # Arrow then fail mid-run on the whole batch, so the row is rejected here instead.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise InvalidExample(ex_id, f"{field} holds a lone surrogate {text[e.start]!r} at character "
+                                    f"{e.start}, which is not Unicode text", "bad_text") from None
+
+
+def _check_span_types(ex_id, spans, field: str) -> None:
     if not isinstance(spans, dict):
         raise InvalidExample(ex_id, f"{field} must be a dict with 'text' and 'answer_start', "
                                     f"got {type(spans).__name__}", "bad_type")
@@ -18,6 +33,10 @@ def _check_spans(ex_id, context: str, spans, field: str) -> None:
             raise InvalidExample(ex_id, f"{field}[{k}] text must be a non-empty string, got {t!r}", "bad_type")
         if isinstance(s, bool) or not isinstance(s, int):
             raise InvalidExample(ex_id, f"{field}[{k}] answer_start must be an int, got {s!r}", "bad_type")
+
+
+def _check_span_offsets(ex_id, context: str, spans, field: str) -> None:
+    for k, (t, s) in enumerate(zip(spans["text"], spans["answer_start"])):
         if s < 0 or s + len(t) > len(context):
             raise InvalidExample(ex_id, f"{field}[{k}] span [{s}, {s + len(t)}) is outside the context "
                                         f"of length {len(context)}", "offset_out_of_range")
@@ -27,31 +46,64 @@ def _check_spans(ex_id, context: str, spans, field: str) -> None:
                                  "answer_mismatch")
 
 
-def validate_example(row) -> None:
-    """Raise :class:`InvalidExample` naming the id and the problem if ``row`` cannot be augmented.
+def check_fields(row) -> None:
+    """Raise :class:`InvalidExample` unless ``row``'s fields have the types every reader needs: a
+    non-empty string id, string context and question, a string title if any, answer lists of texts and
+    int starts, all of it Unicode text. Offsets are not checked (``squad-eval`` scores texts only).
 
-        >>> validate_example({"id": "q1", "context": "Paris is big.", "question": "What?",
-        ...                   "answers": {"text": ["Paris"], "answer_start": [0]}})
+        >>> check_fields({"id": "q1", "context": "", "question": "What?",
+        ...               "answers": {"text": [], "answer_start": []}})
     """
     if not isinstance(row, dict):
         raise InvalidExample(None, f"expected a dict row, got {type(row).__name__}", "bad_type")
     ex_id = row.get("id")
     if not isinstance(ex_id, str) or not ex_id:
         raise InvalidExample(ex_id, "id must be a non-empty string", "missing_id")
+    _check_text(ex_id, ex_id, "id")
+    title = row.get("title")
+    if title is not None:  # optional metadata, but written to a string column: 5 would fail in Arrow
+        if not isinstance(title, str):
+            raise InvalidExample(ex_id, f"title must be a string, got {title!r:.80}", "bad_type")
+        _check_text(ex_id, title, "title")
     context = row.get("context")
     if not isinstance(context, str):
         raise InvalidExample(ex_id, f"context must be a string, got {type(context).__name__}", "bad_type")
-    if not context.strip():
-        raise InvalidExample(ex_id, "context is empty", "empty_context")
+    _check_text(ex_id, context, "context")
     question = row.get("question")
     if not isinstance(question, str):
         raise InvalidExample(ex_id, f"question must be a string, got {type(question).__name__}",
                              "empty_question" if question is None else "bad_type")
-    if not question.strip():
-        raise InvalidExample(ex_id, "question is empty", "empty_question")
+    _check_text(ex_id, question, "question")
     if "answers" not in row:
         raise InvalidExample(ex_id, "missing 'answers' (squad_v2 rows always have it: empty lists for an "
                                     "unanswerable question)", "missing_answers")
-    _check_spans(ex_id, context, row["answers"], "answers")
+    _check_span_types(ex_id, row["answers"], "answers")
     if row.get("plausible_answers") is not None:
-        _check_spans(ex_id, context, row["plausible_answers"], "plausible_answers")
+        _check_span_types(ex_id, row["plausible_answers"], "plausible_answers")
+
+
+def validate_example(row) -> None:
+    """Raise :class:`InvalidExample` naming the id and the problem if ``row`` cannot be augmented.
+
+        >>> validate_example({"id": "q1", "context": "Paris is big.", "question": "What?",
+        ...                   "answers": {"text": ["Paris"], "answer_start": [0]}})
+    """
+    check_fields(row)
+    ex_id, context = row["id"], row["context"]
+    if not context.strip():
+        raise InvalidExample(ex_id, "context is empty", "empty_context")
+    if not row["question"].strip():
+        raise InvalidExample(ex_id, "question is empty", "empty_question")
+    _check_span_offsets(ex_id, context, row["answers"], "answers")
+    if row.get("plausible_answers") is not None:
+        _check_span_offsets(ex_id, context, row["plausible_answers"], "plausible_answers")
+    impossible = row.get("is_impossible")  # absent or null: the answers say it
+    if impossible is not None:
+        if not isinstance(impossible, bool):  # bool("false") is True: a string is refused, not guessed at
+            raise InvalidExample(ex_id, f"is_impossible must be true or false, got {impossible!r:.80}",
+                                 "bad_type")
+        n = len(row["answers"]["text"])
+        if impossible == bool(n):
+            answers = "1 answer" if n == 1 else f"{n} answers"
+            raise InvalidExample(ex_id, f"is_impossible is {str(impossible).lower()} but the question has "
+                                        f"{answers}", "is_impossible_mismatch")

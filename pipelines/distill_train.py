@@ -27,7 +27,7 @@ from pathlib import Path
 
 from augment import hub, outdir
 from pipelines.cli import DefaultsOnce
-from augment.errors import ConfigError, InputError
+from augment.errors import ConfigError, InputError, InvalidExample
 
 PROG = "distill-train"
 STAGES = ("intermediate", "prediction")
@@ -379,6 +379,7 @@ class DistillRecipe:
         from augment.weights import load_float32
 
         from augment.distill import check_pair, data
+        from augment.qa.evaluate import check_rows
         from augment.squad_io import iter_rows
 
         a = self.args
@@ -414,6 +415,10 @@ class DistillRecipe:
         if a.eval:
             rows = iter_rows(a.eval, a.eval_split)
             self.eval_rows = [r for _, r in zip(range(a.eval_limit or sys.maxsize), rows)]
+            try:  # now, not when the first evaluation meets a null question or a repeated id mid-training
+                check_rows(self.eval_rows)
+            except InvalidExample as e:
+                raise InputError(f"--eval {a.eval}: {e}") from None
 
         # Data: one Dataset of squad_v2 rows -> windows, cached beside the data (main process first); the
         # prediction stage has its own when --prediction-data is given.

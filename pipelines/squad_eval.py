@@ -19,23 +19,15 @@ import sys
 from pathlib import Path
 
 from augment import hub, outdir
-from augment.errors import ConfigError, InputError
+from augment.errors import ConfigError, InputError, InvalidExample
+from pipelines.cli import DefaultsOnce
 
 PROG = "squad-eval"
 
 
-class _Help(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows defaults, except for required options and flags (where "None"/"False" says nothing)."""
-
-    def _get_help_string(self, action):
-        if action.required or action.default in (None, False):
-            return action.help
-        return super()._get_help_string(action)
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog=PROG, formatter_class=_Help,
+        prog=PROG, formatter_class=DefaultsOnce,
         description="Evaluate an extractive question-answering model with the official SQuAD 2.0 "
                     "metric (EM, F1, HasAns/NoAns breakdown, best null-score thresholds).")
     p.add_argument("--model", required=True, metavar="DIR",
@@ -77,11 +69,16 @@ def validate(args) -> None:
                         f"({args.max_length})")
     if args.limit is not None and args.limit < 1:
         problems.append(f"--limit must be at least 1, got {args.limit}")
-    out = Path(args.out)  # written at the end: found unwritable now, not after the evaluation
-    out_problem = (f"--out {args.out}: a directory; name a file such as eval.json" if out.is_dir()
-                   else outdir.out_problem("--out", out.parent))
+    # Written at the end: found unwritable now, not after the evaluation. A rerun overwrites its own two
+    # files; a directory standing where one of them would go is refused rather than written into.
+    json_file, html_file = out_paths(args.out)
+    out_problem = outdir.out_problem("--out", json_file.parent)
+    taken = next((p for p in (json_file, html_file) if p.is_dir()), None)
     if out_problem:
         problems.append(out_problem)
+    elif taken is not None:
+        problems.append(f"--out {args.out}: {taken} is a directory, so {taken.name} cannot be written there; "
+                        "name another --out")
     # A missing directory, or (offline) a hub id that is not cached: one line within seconds.
     problems += hub.model_problems([("--model", args.model)], hub.CLI_FIXES)
     if args.device == "cuda":
@@ -91,6 +88,18 @@ def validate(args) -> None:
             problems.append("--device cuda: no CUDA device is available; use --device cpu")
     if problems:
         raise ConfigError("; ".join(problems))
+
+
+def out_paths(out: str) -> tuple[Path, Path]:
+    """``(eval.json, eval.html)`` for ``--out``: inside a directory (an existing one, or a new name without
+    the .json suffix), or ``FILE.json`` and ``FILE.html`` beside it.
+
+        >>> out_paths("runs/eval")
+        (PosixPath('runs/eval/eval.json'), PosixPath('runs/eval/eval.html'))
+    """
+    out = Path(out)
+    json_file = out if out.suffix == ".json" and not out.is_dir() else out / "eval.json"
+    return json_file, json_file.with_suffix(".html")
 
 
 def load_model(path: str, trust_remote_code: bool):
@@ -108,17 +117,17 @@ def load_model(path: str, trust_remote_code: bool):
 def run(args) -> dict:
     import torch
 
-    from augment.qa.evaluate import evaluate, finite, format_table
+    from augment.qa.evaluate import check_rows, evaluate, finite, format_table
     from augment.squad_io import iter_rows
 
     validate(args)
     rows = list(itertools.islice(iter_rows(args.data, args.split), args.limit))
     if not rows:
         raise InputError(f"{args.data}: no questions to evaluate")
-    unscored = next((r for r in rows if not isinstance(r.get("answers"), dict)), None)
-    if unscored is not None:  # squad_io leaves a row without 'answers' as it is, rather than unanswerable
-        raise InputError(f"{args.data}: example {unscored.get('id')!r} has no 'answers' dict; squad_v2 rows "
-                         "always have one (empty lists for an unanswerable question)")
+    try:  # before the model loads: a null question or a duplicate id is one line, not a traceback
+        check_rows(rows)
+    except InvalidExample as e:
+        raise InputError(f"{args.data}: {e}") from None
     device = "cuda" if args.device == "auto" and torch.cuda.is_available() else (
         "cpu" if args.device == "auto" else args.device)
     model, tokenizer = load_model(args.model, args.trust_remote_code)
@@ -129,13 +138,11 @@ def run(args) -> dict:
     report = {"metrics": result["metrics"], "options": {**vars(args), "device": device},
               "predictions": result["predictions"],
               "null_diffs": {k: finite(v) for k, v in result["null_diffs"].items()}}
-    out = Path(args.out)
-    out = out if out.suffix == ".json" else out / "eval.json"
+    out, html = out_paths(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     from augment.report.eval_page import eval_page
 
-    html = out.with_suffix(".html")
     html.write_text(eval_page(rows, result, note=f"{PROG} --model {args.model} --data {args.data}"),
                     encoding="utf-8")
     print(format_table(result["metrics"]))

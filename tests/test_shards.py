@@ -51,3 +51,30 @@ def test_load_from_disk_concatenates_shards_in_listed_order(tmp_path):
     assert ds["orig_id"] == ["q3", "q4", "q1"]
     assert ds.features["answers"]["answer_start"].feature.dtype == "int32"
     assert ds[0]["edits"][0]["replacement"] == "large"
+
+
+def test_shard_row_keeps_is_impossible_derives_it_when_absent_and_never_casts():
+    from augment.shards import shard_row
+
+    answered, unanswered = _row(0), _row(1, answered=False)
+    assert shard_row(answered)["is_impossible"] is False and shard_row(unanswered)["is_impossible"] is True
+    # The API keeps its input's keys, and the hub's squad_v2 has no is_impossible: absent or null, the
+    # answers decide (bool(None) would call an unanswerable question answerable).
+    without = {k: v for k, v in unanswered.items() if k != "is_impossible"}
+    assert shard_row(without)["is_impossible"] is True
+    assert shard_row(dict(unanswered, is_impossible=None))["is_impossible"] is True
+    assert shard_row(dict(answered, is_impossible=None))["is_impossible"] is False
+    with pytest.raises(ValueError, match="'q0-aug1': is_impossible must be true or false, got 'false'"):
+        shard_row(dict(answered, is_impossible="false"))
+
+
+def test_atomic_write_keeps_a_lone_surrogate_as_its_json_escape(tmp_path):
+    """A rejected record is written to rejects.jsonl as read, lone surrogate included, and reads back equal."""
+    import json
+
+    from augment.shards import atomic_write_json
+
+    record = {"id": "q1", "context": "Paris \ud800 is big."}
+    atomic_write_json(tmp_path / "r.json", record)
+    assert "\\ud800" in (tmp_path / "r.json").read_text(encoding="utf-8")
+    assert json.loads((tmp_path / "r.json").read_text(encoding="utf-8")) == record

@@ -113,3 +113,37 @@ def test_hub_ids_and_paths():
     assert local_path("squad_v2") is None and local_path("rajpurkar/squad_v2") is None
     for p in ("./x", "../x", "/x", "~/x", "x.json", "d/x.jsonl", "data/sample"):
         assert local_path(p) is not None, p
+
+
+def test_is_impossible_is_kept_as_given_never_cast(tmp_path):
+    """bool("false") is True: a string is passed on as it is, for validate_example to reject, in both formats."""
+    from augment.validate import validate_example
+
+    qa = {"id": "x", "question": "Where?", "answers": [{"text": "Paris", "answer_start": 0}]}
+    off = tmp_path / "off.json"
+    off.write_text(json.dumps({"data": [{"title": "t", "paragraphs": [{"context": "Paris is big.", "qas": [
+        {**qa, "is_impossible": "false"}, {**qa, "id": "y"}, {**qa, "id": "z", "is_impossible": False}]}]}]}))
+    jl = tmp_path / "rows.jsonl"
+    jl.write_text(json.dumps({"id": "x", "context": "Paris is big.", "question": "Where?", "is_impossible": "false",
+                              "answers": {"text": ["Paris"], "answer_start": [0]}}) + "\n")
+    rows = list(iter_rows(off))
+    assert [r["is_impossible"] for r in rows] == ["false", False, False]  # as given, derived, as given
+    (row,) = iter_rows(jl)
+    assert row["is_impossible"] == "false"
+    for bad in (rows[0], row):
+        with pytest.raises(ValueError, match="is_impossible must be true or false, got 'false'"):
+            validate_example(bad)
+
+
+def test_official_files_pass_validation_with_their_boolean_is_impossible():
+    """The bundled official SQuAD 2.0 files (4,784 questions) hold booleans that agree with the answers."""
+    from pathlib import Path
+
+    from augment.validate import validate_example
+
+    data = Path(__file__).resolve().parents[1] / "data"
+    rows = [r for f in ("sample/train-v2.0-sample.json", "squad_v2/train-v2.0-subset.json")
+            for r in iter_rows(data / f)]
+    assert len(rows) == 65 + 4719 and {type(r["is_impossible"]) for r in rows} == {bool}
+    for r in rows:
+        validate_example(r)

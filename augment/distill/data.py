@@ -3,6 +3,8 @@
 Sources are whatever :func:`augment.squad_io.iter_rows` reads; ``augment-squad`` output directories
 (``save_to_disk`` format, with extra columns ``orig_id, variant, edits, is_impossible``) are memory-mapped
 rather than read row by row. Every source is cut to the ``squad_v2`` training columns so they concatenate.
+Rows that ``augment-squad`` would reject (:func:`augment.validate.validate_example`: a null question, an
+answer not at its offset) are skipped, and one line on stderr counts them and names the first few.
 
     >>> rows = load_examples(["runs/aug", "train-v2.0.json"], limit=1000)          # doctest: +SKIP
     >>> feats = tokenize(rows, tok, cache_dir, max_length=384, doc_stride=128)    # doctest: +SKIP
@@ -12,12 +14,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from pathlib import Path
 
 import torch
 
-from augment.errors import InputError
+from augment.errors import InputError, InvalidExample
 from augment.squad_io import _is_saved_dataset, iter_rows
+from augment.validate import validate_example
 
 COLUMNS = ("id", "title", "context", "question", "answers")
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -32,7 +36,34 @@ def _features():
                      "answers": Sequence({"text": Value("string"), "answer_start": Value("int32")})})
 
 
-def _load_one(source: str, split: str):
+def _valid(row: dict, source, skipped: list) -> bool:
+    """Whether ``row`` can be trained on; if not, ``(source, error)`` is appended to ``skipped``."""
+    try:
+        validate_example(row)
+    except InvalidExample as e:
+        skipped.append((source, e))
+        return False
+    return True
+
+
+def _written_by_augment_squad(path: Path) -> bool:
+    """``augment-squad`` validated every row it wrote; checking its millions of variants again would cost
+    about 12 s per million rows on every run, cache hits included."""
+    try:
+        return json.loads((path / "manifest.json").read_text(encoding="utf-8")).get("tool") == "augment-squad"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _rows(ds, batch_size: int = 1000):
+    """The rows of ``ds`` as dicts, read a batch at a time (``iter(ds)``, row by row, is ~20x slower)."""
+    for batch in ds.iter(batch_size=batch_size):
+        for values in zip(*batch.values()):
+            yield dict(zip(batch, values))
+
+
+def _load_one(source: str, split: str, skipped: list):
+    """The ``squad_v2`` training columns of ``source``, its invalid rows left out and added to ``skipped``."""
     import datasets
 
     path = Path(source)
@@ -48,21 +79,36 @@ def _load_one(source: str, split: str):
         if "title" not in ds.column_names:
             ds = ds.add_column("title", [""] * len(ds))
         ds = ds.select_columns(list(COLUMNS))
-        return ds if ds.features == _features() else ds.cast(_features())
-    rows = []
-    for r in iter_rows(source, split):
-        missing = [c for c in COLUMNS if c not in r]
-        if missing:  # squad_io leaves a row without 'answers' as it is, rather than unanswerable
-            raise InputError(f"{source}: example {r.get('id')!r} has no {', '.join(map(repr, missing))}; "
-                             f"expected squad_v2 rows with {list(COLUMNS)}")
-        rows.append({c: r[c] for c in COLUMNS})
+        ds = ds if ds.features == _features() else ds.cast(_features())
+        if _written_by_augment_squad(path):
+            return ds
+        before = len(skipped)
+        keep = [i for i, row in enumerate(_rows(ds)) if _valid(row, source, skipped)]
+        if len(skipped) == before:
+            return ds
+        # In memory: the indices mapping is small, and nothing is written beside the user's data. The
+        # fingerprint follows from the source's and the rows kept, so it is the same on every run.
+        digest = hashlib.sha256(json.dumps([ds._fingerprint, keep]).encode()).hexdigest()[:16]
+        return ds.select(keep, keep_in_memory=True, new_fingerprint=digest)
+    rows = [{c: r.get(c) for c in COLUMNS} for r in iter_rows(source, split) if _valid(r, source, skipped)]
     return in_memory_dataset(rows, source_fingerprint(source, split))
+
+
+def _report_skipped(skipped: list, total: int, shown: int = 3) -> None:
+    """One stderr line: how many rows were skipped, and why for the first ``shown``. Printed by the first
+    process only (RANK, set by torchrun and accelerate): every process loads the same data."""
+    if not skipped or os.environ.get("RANK", "0") != "0":
+        return
+    first = "; ".join(f"{source}: {e} [{e.reason}]" for source, e in skipped[:shown])
+    more = f"; and {len(skipped) - shown} more" if len(skipped) > shown else ""
+    print(f"distill-train: skipped {len(skipped)} of {total} rows that augment-squad would reject too "
+          f"(fix them to train on them): {first}{more}", file=sys.stderr)
 
 
 def source_fingerprint(source, split: str) -> str:
     """A digest of a source's bytes (every file of a directory, in name order) and the split; a hub id
     digests its name."""
-    h = hashlib.sha256(json.dumps([split, "squad-columns-1"]).encode())
+    h = hashlib.sha256(json.dumps([split, "squad-columns-2"]).encode())  # 2: invalid rows skipped
     path = Path(source)
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else []
     if not files:
@@ -97,8 +143,10 @@ def load_examples(sources, split: str = "train", limit: int | None = None):
     """One Dataset of ``squad_v2`` rows (id, title, context, question, answers) from all ``sources``."""
     import datasets
 
-    parts = [_load_one(str(s), split) for s in sources]
+    skipped = []
+    parts = [_load_one(str(s), split, skipped) for s in sources]
     ds = parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
+    _report_skipped(skipped, len(ds) + len(skipped))
     if len(ds) == 0:
         raise InputError(f"no examples in {', '.join(map(str, sources))}")
     if limit is not None:
@@ -139,7 +187,8 @@ def features_key(sources, split, limit, tokenizer, max_length: int, doc_stride: 
     spec = {"sources": [[str(s), source_stamp(s)] for s in sources], "split": split, "limit": limit,
             "tokenizer": [type(tokenizer).__name__, vocab, tokenizer.padding_side,
                           getattr(tokenizer, "do_lower_case", None)],
-            "max_length": max_length, "doc_stride": doc_stride, "format": 1}
+            "max_length": max_length, "doc_stride": doc_stride,
+            "format": 2}  # 2: rows that validate_example rejects are skipped (1 tokenised them)
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -15,10 +15,12 @@ import sys
 
 import numpy as np
 
+from augment.errors import InvalidExample
 from augment.qa.attention import fast_attention
 from augment.qa.features import prepare_eval_features
 from augment.qa.metric import squad_v2_metric
 from augment.qa.postprocess import apply_threshold, postprocess_predictions
+from augment.validate import check_fields
 
 _MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
@@ -68,6 +70,19 @@ def features_and_logits(model, tokenizer, rows: list[dict], max_length: int, doc
     start, end = window_logits(model, features, model_input_names(model), batch_size, device,
                                getattr(tokenizer, "padding_side", "right") == "right", autocast_dtype)
     return features, start, end
+
+
+def check_rows(rows) -> None:
+    """Raise :class:`InvalidExample` for the first row that cannot be scored: a field of the wrong type
+    (:func:`augment.validate.check_fields`; answer offsets are not needed) or an id an earlier row has
+    (predictions are keyed by id: the later question would silently replace the earlier one)."""
+    seen = set()
+    for row in rows:
+        check_fields(row)
+        if row["id"] in seen:
+            raise InvalidExample(row["id"], "duplicate id: every question needs its own, as its prediction "
+                                            "is stored under it", "duplicate_id")
+        seen.add(row["id"])
 
 
 def evaluate(model, tokenizer, rows: list[dict], max_length: int = 384, doc_stride: int = 128,

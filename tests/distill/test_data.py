@@ -168,3 +168,41 @@ def test_batched_reads_equal_row_reads_and_carry_cached_teacher_logits(tmp_path,
     cut = data.trim_padding(data.WindowDataset(feats, cache).__getitems__(shortest))
     assert cut["input_ids"].shape[1] < 96
     assert all(v.is_contiguous() and v.untyped_storage().nbytes() == v.nbytes for v in cut.values())
+
+
+def _with_bad_rows(sample_rows) -> list[dict]:
+    """Four sample rows with three that augment-squad rejects between them."""
+    good = sample_rows[:4]
+    return [good[0], dict(good[1], id="no-question", question=None), good[1],
+            dict(good[2], id="no-context", context=None),
+            dict(good[2], id="far-offset", answers={"text": ["xyz"], "answer_start": [99999]}), good[2], good[3]]
+
+
+def test_rows_augment_squad_rejects_are_skipped_with_one_line_naming_them(tmp_path, sample_rows, capsys,
+                                                                           monkeypatch):
+    import json
+
+    monkeypatch.delenv("RANK", raising=False)
+    src = tmp_path / "rows.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in _with_bad_rows(sample_rows)))
+    kept = list(data.load_examples([src])["id"])
+    assert kept == [r["id"] for r in sample_rows[:4]]  # the rest, in order
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "skipped 3 of 7 rows" in line and str(src) in line and "offset_out_of_range" in line
+    assert "'no-question'" in line and "'no-context'" in line and "'far-offset'" in line
+    assert list(data.load_examples([src], limit=3)["id"]) == kept[:3]  # --limit counts the rows kept
+    capsys.readouterr()
+    monkeypatch.setenv("RANK", "1")  # the other processes of a torchrun job load the same rows silently
+    assert list(data.load_examples([src])["id"]) == kept and not capsys.readouterr().err
+
+
+def test_a_saved_dataset_is_checked_too_and_skipping_is_deterministic(tmp_path, sample_rows, tokenizer):
+    import datasets
+
+    rows = [r for r in _with_bad_rows(sample_rows) if r["context"] is not None]  # Arrow needs one type
+    datasets.Dataset.from_list(rows).save_to_disk(str(tmp_path / "saved"))
+    first, again = data.load_examples([tmp_path / "saved"]), data.load_examples([tmp_path / "saved"])
+    assert list(first["id"]) == list(again["id"]) == [r["id"] for r in sample_rows[:4]]
+    assert first._fingerprint == again._fingerprint
+    windows = data.tokenize(first, tokenizer, tmp_path / "cache", "k", max_length=64, doc_stride=32)
+    assert set(windows["example_id"]) == {r["id"] for r in sample_rows[:4]}

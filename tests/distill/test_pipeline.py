@@ -217,6 +217,21 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path, capsys, sample_path, ex
     assert all(m in err for m in messages)
 
 
+def test_bad_eval_rows_stop_the_run_before_training(tmp_path, capsys, sample_path, sample_rows, tiny_teacher_path,
+                                                   tiny_student_path):
+    """--eval is checked as squad-eval checks its data, at set-up: a repeated id (its prediction would replace the
+    first's) is one line, not a surprise at the first evaluation."""
+    row = {k: sample_rows[0][k] for k in ("id", "title", "context", "question", "answers")}
+    bad = tmp_path / "eval.jsonl"
+    bad.write_text(json.dumps(row) + "\n" + json.dumps({**row, "question": "Another?"}) + "\n")
+    argv = common(sample_path, tmp_path) + ["--teacher", tiny_teacher_path, "--student", tiny_student_path,
+                                            "--out", str(tmp_path / "o"), "--eval", str(bad)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"--eval {bad}: example {row['id']!r}: duplicate id" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "o" / "metrics.jsonl").exists()
+
+
 def test_unreachable_hub_model_is_one_line(tmp_path, capsys, sample_path, tiny_student_path, monkeypatch):
     from augment import hub
 

@@ -152,3 +152,48 @@ def test_directory_without_a_saved_model_is_rejected(sample_path, tmp_path, caps
     code = main(["--model", str(tmp_path), "--data", str(sample_path), "--out", str(tmp_path / "e.json")])
     err = capsys.readouterr().err
     assert code == 2 and "no config.json" in err and len(err.strip().splitlines()) == 1
+
+
+def _eval_args(model, data, out, *more):
+    return ["--model", str(model), "--data", str(data), "--out", str(out), "--device", "cpu",
+            "--max-length", "64", "--doc-stride", "16", *map(str, more)]
+
+
+def test_out_directory_gets_both_files_and_a_rerun_overwrites_them(tiny_teacher_path, sample_path, tmp_path,
+                                                                   capsys):
+    out = tmp_path / "eval"  # as an earlier run left it
+    out.mkdir()
+    (out / "eval.json").write_text("{}")
+    (out / "eval.html").write_text("earlier")
+    assert main(_eval_args(tiny_teacher_path, sample_path, out, "--limit", 2)) == 0
+    assert json.loads((out / "eval.json").read_text())["metrics"]["total"] == 2
+    assert "<html" in (out / "eval.html").read_text() and sorted(p.name for p in out.iterdir()) == [
+        "eval.html", "eval.json"]
+    capsys.readouterr()
+    (tmp_path / "taken" / "eval.html").mkdir(parents=True)  # not our file to replace: refused before loading
+    assert main(_eval_args(tiny_teacher_path, sample_path, tmp_path / "taken")) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and f"{tmp_path / 'taken' / 'eval.html'} is a directory" in err
+
+
+@pytest.mark.parametrize("change, fragments", [
+    ({"question": None}, ["'bad'", "question"]),
+    ({"context": None}, ["'bad'", "context"]),
+    ({"answers": {"text": [None], "answer_start": [0]}}, ["'bad'", "answers[0] text", "None"]),
+    ({"id": "a"}, ["'a'", "duplicate id"]),  # its prediction would silently replace the first 'a''s
+])
+def test_bad_record_is_one_line_exit_2_before_the_model_loads(change, fragments, tiny_teacher_path, sample_rows,
+                                                               tmp_path, capsys, monkeypatch):
+    import pipelines.squad_eval
+
+    def must_not_load(*args):
+        raise AssertionError("the model loaded before the records were checked")
+
+    monkeypatch.setattr(pipelines.squad_eval, "load_model", must_not_load)
+    rows = [dict(sample_rows[0], id="a"), {**sample_rows[1], "id": "bad", **change}]
+    data = tmp_path / "rows.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    code = main(_eval_args(tiny_teacher_path, data, tmp_path / "e.json"))
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert str(data) in err and all(f in err for f in fragments), err
