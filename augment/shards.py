@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from augment.validate import is_impossible
+
 _SPANS = pa.struct([("text", pa.list_(pa.string())), ("answer_start", pa.list_(pa.int32()))])
 _EDIT = pa.struct([("field", pa.string()), ("start", pa.int32()), ("end", pa.int32()),
                    ("original", pa.string()), ("replacement", pa.string()), ("source", pa.string())])
@@ -51,19 +53,8 @@ def shard_row(row: dict) -> dict:
             "title": row.get("title") or "", "context": row["context"], "question": row["question"],
             "answers": row["answers"],
             "plausible_answers": row.get("plausible_answers") or {"text": [], "answer_start": []},
-            "is_impossible": _is_impossible(row),
+            "is_impossible": is_impossible(row),
             "edits": row.get("edits", [])}
-
-
-def _is_impossible(row: dict) -> bool:
-    """``is_impossible`` as given, or (absent or null, as in the hub's ``squad_v2``) what the answers say.
-    Never ``bool(value)``: ``bool("false")`` is True."""
-    value = row.get("is_impossible")
-    if value is None:
-        return not row["answers"]["text"]
-    if not isinstance(value, bool):
-        raise ValueError(f"example {row['id']!r}: is_impossible must be true or false, got {value!r:.80}")
-    return value
 
 
 def original_row(ex: dict) -> dict:

@@ -12,6 +12,8 @@ from augment.errors import InvalidExample
 def _check_text(ex_id, text: str, field: str) -> None:
     # json.loads turns an unpaired "\ud800" escape into a str that UTF-8 cannot encode: tokenizers and
     # Arrow then fail mid-run on the whole batch, so the row is rejected here instead.
+    if text.isascii():  # most texts: no encoding needed to know
+        return
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as e:
@@ -97,13 +99,21 @@ def validate_example(row) -> None:
     _check_span_offsets(ex_id, context, row["answers"], "answers")
     if row.get("plausible_answers") is not None:
         _check_span_offsets(ex_id, context, row["plausible_answers"], "plausible_answers")
-    impossible = row.get("is_impossible")  # absent or null: the answers say it
-    if impossible is not None:
-        if not isinstance(impossible, bool):  # bool("false") is True: a string is refused, not guessed at
-            raise InvalidExample(ex_id, f"is_impossible must be true or false, got {impossible!r:.80}",
-                                 "bad_type")
-        n = len(row["answers"]["text"])
-        if impossible == bool(n):
-            answers = "1 answer" if n == 1 else f"{n} answers"
-            raise InvalidExample(ex_id, f"is_impossible is {str(impossible).lower()} but the question has "
-                                        f"{answers}", "is_impossible_mismatch")
+    is_impossible(row)
+
+
+def is_impossible(row) -> bool:
+    """``row``'s ``is_impossible``: as given, or (absent or null, as in the hub's ``squad_v2``) what its answers
+    say. Raises :class:`InvalidExample` for a value that is not a boolean (never ``bool(value)``:
+    ``bool("false")`` is True) or that contradicts the answers."""
+    n = len(row["answers"]["text"])
+    value = row.get("is_impossible")
+    if value is None:
+        return n == 0
+    if not isinstance(value, bool):
+        raise InvalidExample(row["id"], f"is_impossible must be true or false, got {value!r:.80}", "bad_type")
+    if value == bool(n):
+        answers = "1 answer" if n == 1 else f"{n} answers"
+        raise InvalidExample(row["id"], f"is_impossible is {str(value).lower()} but the question has {answers}",
+                             "is_impossible_mismatch")
+    return value

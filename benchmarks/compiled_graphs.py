@@ -92,8 +92,9 @@ def measure(code: Path, vocab: str, steps: int, work: Path, extra: tuple[str, ..
     # distill-train --compile sets these process-wide (configure_dynamo); a caller in the same process (the
     # test suite) gets its own values back. Named here, not imported: the tree measured may predate them.
     config = torch._dynamo.config
-    limit = "recompile_limit" if hasattr(config, "recompile_limit") else "cache_size_limit"  # before torch 2.7
-    settings = {k: getattr(config, k) for k in (limit, "automatic_dynamic_shapes")}
+    limits = (("recompile_limit", "accumulated_recompile_limit") if hasattr(config, "recompile_limit")
+              else ("cache_size_limit", "accumulated_cache_size_limit"))  # before torch 2.7
+    settings = {k: getattr(config, k) for k in (*limits, "automatic_dynamic_shapes")}
     torch.nn.Module.compile = compile_
     torch.compiler.cudagraph_mark_step_begin = mark
     distill_data.trim_padding = trim_and_note

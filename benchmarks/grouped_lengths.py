@@ -66,7 +66,7 @@ def main(argv=None) -> int:
     masks = windows(384, 128)
     cost = StageCost.of("intermediate", BertConfig(num_hidden_layers=6), BertConfig())
     real = cost.flops(int(masks.sum()), int((masks.sum(1) ** 2).sum())) / len(masks)
-    rows = [("random", False, 384, "--compile (today's one shape)"),
+    rows = [("random", False, 384, "--compile (one shape)"),
             ("random", False, 16, "uncompiled on CUDA"),
             ("grouped", True, 16, "uncompiled on CUDA, --group-by-length"),
             ("grouped", True, 32, "--compile --group-by-length --pad-to-multiple-of 32"),

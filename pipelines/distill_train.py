@@ -27,7 +27,7 @@ from pathlib import Path
 
 from augment import hub, outdir
 from pipelines.cli import DefaultsOnce
-from augment.errors import ConfigError, InputError, InvalidExample
+from augment.errors import ConfigError, InputError
 
 PROG = "distill-train"
 STAGES = ("intermediate", "prediction")
@@ -76,18 +76,22 @@ def dynamo_settings() -> dict:
     import torch._dynamo
 
     config = torch._dynamo.config
-    limit = _limit_name(config)
-    return {limit: getattr(config, limit), "automatic_dynamic_shapes": config.automatic_dynamic_shapes}
+    return {**{name: getattr(config, name) for name in _limit_names(config)},
+            "automatic_dynamic_shapes": config.automatic_dynamic_shapes}
 
 
-def _limit_name(config) -> str:
-    return "recompile_limit" if hasattr(config, "recompile_limit") else "cache_size_limit"  # renamed in torch 2.7
+def _limit_names(config) -> tuple[str, str]:
+    """Dynamo's two variant limits: per function, and in all (renamed in torch 2.7)."""
+    if hasattr(config, "recompile_limit"):
+        return "recompile_limit", "accumulated_recompile_limit"
+    return "cache_size_limit", "accumulated_cache_size_limit"
 
 
 # Under --compile with --group-by-length, each batch is padded up to a multiple of this many tokens: batches of
-# similar windows keep most of the padding saved (on the SQuAD 2.0 subset at length 384, 52% of the full-length
-# FLOPs against 45% with no padding at all, by count), in at most 6 shapes at that length, each compiled and
-# recorded as a CUDA graph once. A multiple of 16 would save 3 points more in 24 shapes: 24 compilations.
+# similar windows keep most of the padding saved (on the SQuAD 2.0 subset at length 384 and batch 26, 52% of the
+# FLOPs of one 384 shape, against 43% with no padding at all; BENCHMARKS.md 6f), in 6 lengths at 384 (7 shapes
+# with an epoch's short batch), each compiled, and recorded as a CUDA graph, once per model and stage. A
+# multiple of 16 would compute 45%, in 22 shapes.
 GROUPED_COMPILE_MULTIPLE = 64
 
 
@@ -114,8 +118,9 @@ def configure_dynamo(lengths: int = 1) -> None:
     import torch._dynamo
 
     config = torch._dynamo.config
-    limit = _limit_name(config)
-    setattr(config, limit, max(getattr(config, limit), COMPILED_VARIANTS * lengths))
+    # Both limits: the accumulated one (256 in torch 2.13) would otherwise cap what the first allows.
+    for name in _limit_names(config):
+        setattr(config, name, max(getattr(config, name), COMPILED_VARIANTS * lengths))
     config.automatic_dynamic_shapes = False
 
 
@@ -154,6 +159,14 @@ def install_output_hooks(model) -> None:
             model.eval()(input_ids=torch.zeros(1, 2, dtype=torch.long, device=device), output_hidden_states=True)
     finally:
         model.train(training)
+
+
+def _record(line: str) -> dict:
+    """A metrics.jsonl line, or {} for one a kill or a full disk cut short (dropped on resume as a later one)."""
+    try:
+        return json.loads(line)
+    except ValueError:
+        return {}
 
 
 def default_attention_form(device_type: str) -> str:
@@ -209,8 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pad-to-multiple-of", type=int, metavar="N",
                    help="pad each training batch to its longest window rounded up to a multiple of N tokens (at "
                         "most --max-length). Default: 1 on the CPU, 16 on CUDA; under --compile --max-length "
-                        "(one shape to compile), or 64 with --group-by-length (at most --max-length/64 shapes, "
-                        "each compiled once). Padding changes no result, but a batch's shape decides its dropout "
+                        "(one shape to compile), or 64 with --group-by-length (at most --max-length/64 lengths, "
+                        "each compiled once per model and stage). Padding changes no result, but a batch's shape decides its dropout "
                         "draws: changing N, like --compile, makes a resumed run differ from an uninterrupted one")
     p.add_argument("--eval-every", type=int, default=0, help="evaluate every N steps (0: at the end only)")
     p.add_argument("--save-every", type=int, default=1000, help="checkpoint every N optimizer steps")
@@ -415,10 +428,7 @@ class DistillRecipe:
         if a.eval:
             rows = iter_rows(a.eval, a.eval_split)
             self.eval_rows = [r for _, r in zip(range(a.eval_limit or sys.maxsize), rows)]
-            try:  # now, not when the first evaluation meets a null question or a repeated id mid-training
-                check_rows(self.eval_rows)
-            except InvalidExample as e:
-                raise InputError(f"--eval {a.eval}: {e}") from None
+            check_rows(self.eval_rows, f"--eval {a.eval}")  # now, not at the first evaluation mid-training
 
         # Data: one Dataset of squad_v2 rows -> windows, cached beside the data (main process first); the
         # prediction stage has its own when --prediction-data is given.
@@ -808,7 +818,7 @@ class DistillRecipe:
         from augment.distill.checkpoint import records_before
 
         lines = path.read_text().splitlines()
-        keep = records_before([json.loads(x) for x in lines], self.stages, state)
+        keep = records_before([_record(x) for x in lines], self.stages, state)
         if keep < len(lines):
             tmp = path.with_name(path.name + ".tmp")
             tmp.write_text("".join(x + "\n" for x in lines[:keep]))
@@ -862,6 +872,8 @@ class DistillRecipe:
                 resume = checkpoint.read(ckpt, self.acc.process_index)
                 self.log(f"resuming from {ckpt}")
                 self._drop_records_after(resume["state"])
+            else:  # killed before its first checkpoint: it starts again, and so do its records
+                self._drop_records_after({"stage_index": 0, "stage": self.stages[0], "step": 0, "stage_done": False})
         for stage_index, stage in enumerate(self.stages):
             here = None
             if resume is not None:

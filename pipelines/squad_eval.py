@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from augment import hub, outdir
-from augment.errors import ConfigError, InputError, InvalidExample
+from augment.errors import ConfigError, InputError
 from pipelines.cli import DefaultsOnce
 
 PROG = "squad-eval"
@@ -124,10 +124,7 @@ def run(args) -> dict:
     rows = list(itertools.islice(iter_rows(args.data, args.split), args.limit))
     if not rows:
         raise InputError(f"{args.data}: no questions to evaluate")
-    try:  # before the model loads: a null question or a duplicate id is one line, not a traceback
-        check_rows(rows)
-    except InvalidExample as e:
-        raise InputError(f"{args.data}: {e}") from None
+    check_rows(rows, args.data)  # before the model loads: a null question or a duplicate id is one line
     device = "cuda" if args.device == "auto" and torch.cuda.is_available() else (
         "cpu" if args.device == "auto" else args.device)
     model, tokenizer = load_model(args.model, args.trust_remote_code)

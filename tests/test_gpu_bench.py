@@ -115,13 +115,20 @@ def test_grouped_warm_up_meets_every_length_the_measured_steps_meet():
 
 
 def test_grouped_compiled_estimate_uses_the_measured_grouped_rows():
+    """The compile-grouped rows as the benchmark records them (steady state from a later step, no note) make the
+    grouped estimate; uncompiled grouped rows and rows with a note (another variant) do not."""
     rows = [{"measure": "teacher_cache", "batch": 256, "compile": False, "windows_per_s": 4000.0},
             {"measure": "intermediate", "batch": 26, "compile": "reduce-overhead", "windows_per_s": 1.0},
             {"measure": "prediction", "batch": 26, "compile": "reduce-overhead", "windows_per_s": 1.0}]
     for measure, rate in (("intermediate", 1000.0), ("prediction", 2000.0)):
-        rows += [{"measure": measure, "batch": 26, "compile": "reduce-overhead", "grouped": True,
-                  "note": "warm-up: compiles each length", "windows_per_s": 9.0},
-                 {"measure": measure, "batch": 26, "compile": "reduce-overhead", "grouped": True, "windows_per_s": rate}]
+        rows += [{"measure": measure, "batch": 26, "compile": False, "grouped": True, "windows_per_s": 9.0},
+                 {"measure": measure, "batch": 26, "compile": "reduce-overhead", "grouped": True,
+                  "note": "attention loss factored", "windows_per_s": 9.0},
+                 {"measure": measure, "batch": 26, "compile": "reduce-overhead", "grouped": True, "steady_from_step": 40,
+                  "windows_per_s": rate}]
     hours = (2.9e6 * 5 * (1 / 1000 + 1 / 2000) + 2.9e6 / 4000) / 3600
     assert abs(gpu_distill.estimate(rows, "reduce-overhead", grouped=True)["gpus_1_hours"] - hours) < 0.01
     assert gpu_distill.estimate(rows, "reduce-overhead")["gpus_1_hours"] > 10 * hours  # the random-batch rows
+    table = gpu_distill.table({"rows": [{"tflops": None, "peak_share": None, **r} for r in rows], "device": "d",
+                               "torch": "t", "windows": 1, "models": "m", "setup_s": 0, "total_s": 1})
+    assert "| intermediate | 26 | reduce-overhead (steady from step 40) | yes | 1,000 |" in table

@@ -3,8 +3,10 @@
 Sources are whatever :func:`augment.squad_io.iter_rows` reads; ``augment-squad`` output directories
 (``save_to_disk`` format, with extra columns ``orig_id, variant, edits, is_impossible``) are memory-mapped
 rather than read row by row. Every source is cut to the ``squad_v2`` training columns so they concatenate.
-Rows that ``augment-squad`` would reject (:func:`augment.validate.validate_example`: a null question, an
-answer not at its offset) are skipped, and one line on stderr counts them and names the first few.
+Rows that cannot be trained on are skipped, and one line on stderr counts them and names the first few: the
+training columns are checked as ``augment-squad`` checks a row (:func:`augment.validate.validate_example`: a
+null question, an answer not at its offset), whatever the source (fields training does not read, such as
+``plausible_answers``, are not).
 
     >>> rows = load_examples(["runs/aug", "train-v2.0.json"], limit=1000)          # doctest: +SKIP
     >>> feats = tokenize(rows, tok, cache_dir, max_length=384, doc_stride=128)    # doctest: +SKIP
@@ -86,11 +88,12 @@ def _load_one(source: str, split: str, skipped: list):
         keep = [i for i, row in enumerate(_rows(ds)) if _valid(row, source, skipped)]
         if len(skipped) == before:
             return ds
-        # In memory: the indices mapping is small, and nothing is written beside the user's data. The
-        # fingerprint follows from the source's and the rows kept, so it is the same on every run.
+        # In memory: the indices mapping is small, and nothing is written beside the user's data. A fingerprint
+        # of our own (the source's and the rows kept) spares datasets hashing the mapping.
         digest = hashlib.sha256(json.dumps([ds._fingerprint, keep]).encode()).hexdigest()[:16]
         return ds.select(keep, keep_in_memory=True, new_fingerprint=digest)
-    rows = [{c: r.get(c) for c in COLUMNS} for r in iter_rows(source, split) if _valid(r, source, skipped)]
+    rows = [row for row in ({c: r.get(c) for c in COLUMNS} for r in iter_rows(source, split))
+            if _valid(row, source, skipped)]
     return in_memory_dataset(rows, source_fingerprint(source, split))
 
 
@@ -101,7 +104,7 @@ def _report_skipped(skipped: list, total: int, shown: int = 3) -> None:
         return
     first = "; ".join(f"{source}: {e} [{e.reason}]" for source, e in skipped[:shown])
     more = f"; and {len(skipped) - shown} more" if len(skipped) > shown else ""
-    print(f"distill-train: skipped {len(skipped)} of {total} rows that augment-squad would reject too "
+    print(f"distill-train: skipped {len(skipped)} of {total} rows whose training columns augment-squad would reject "
           f"(fix them to train on them): {first}{more}", file=sys.stderr)
 
 

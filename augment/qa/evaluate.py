@@ -15,7 +15,7 @@ import sys
 
 import numpy as np
 
-from augment.errors import InvalidExample
+from augment.errors import InputError, InvalidExample
 from augment.qa.attention import fast_attention
 from augment.qa.features import prepare_eval_features
 from augment.qa.metric import squad_v2_metric
@@ -72,17 +72,20 @@ def features_and_logits(model, tokenizer, rows: list[dict], max_length: int, doc
     return features, start, end
 
 
-def check_rows(rows) -> None:
-    """Raise :class:`InvalidExample` for the first row that cannot be scored: a field of the wrong type
-    (:func:`augment.validate.check_fields`; answer offsets are not needed) or an id an earlier row has
-    (predictions are keyed by id: the later question would silently replace the earlier one)."""
+def check_rows(rows, where: str) -> None:
+    """Raise :class:`InputError` (``where``: the data's name) for the first row that cannot be scored: a field
+    of the wrong type (:func:`augment.validate.check_fields`; answer offsets are not needed) or an id an
+    earlier row has (predictions are keyed by id: the later question would silently replace the earlier one)."""
     seen = set()
-    for row in rows:
-        check_fields(row)
-        if row["id"] in seen:
-            raise InvalidExample(row["id"], "duplicate id: every question needs its own, as its prediction "
-                                            "is stored under it", "duplicate_id")
-        seen.add(row["id"])
+    try:
+        for row in rows:
+            check_fields(row)
+            if row["id"] in seen:
+                raise InvalidExample(row["id"], "duplicate id: every question needs its own, as its prediction "
+                                                "is stored under it", "duplicate_id")
+            seen.add(row["id"])
+    except InvalidExample as e:
+        raise InputError(f"{where}: {e}") from None
 
 
 def evaluate(model, tokenizer, rows: list[dict], max_length: int = 384, doc_stride: int = 128,

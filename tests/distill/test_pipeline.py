@@ -1,6 +1,7 @@
 """distill-train end to end on the tiny fixture models (in-process runs; see test_distributed.py for
 the subprocess ones)."""
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -232,6 +233,25 @@ def test_bad_eval_rows_stop_the_run_before_training(tmp_path, capsys, sample_pat
     assert not (tmp_path / "o" / "metrics.jsonl").exists()
 
 
+def test_resume_without_a_checkpoint_starts_the_records_again(tmp_path, sample_path, tiny_teacher_path,
+                                                              tiny_student_path):
+    """A run killed before its first checkpoint (here: its checkpoints removed, and a last line cut short) starts
+    again on --resume; so does metrics.jsonl, instead of holding each step twice."""
+    out = tmp_path / "o"
+    argv = common(sample_path, tmp_path) + ["--teacher", tiny_teacher_path, "--student", tiny_student_path,
+                                            "--out", str(out), "--stage", "intermediate", "--max-steps", "2",
+                                            "--log-every", "1"]
+    assert main(argv) == 0
+    first = (out / "metrics.jsonl").read_text()
+    shutil.rmtree(out / "checkpoints")
+    with open(out / "metrics.jsonl", "a") as f:
+        f.write('{"stage": "intermediate", "st')
+    assert main(argv + ["--resume"]) == 0
+    steps = [[(r["stage"], r.get("step")) for r in map(json.loads, text.splitlines())]
+             for text in (first, (out / "metrics.jsonl").read_text())]
+    assert steps[0] == steps[1] == [("intermediate", 1), ("intermediate", 2), ("intermediate", None)]
+
+
 def test_unreachable_hub_model_is_one_line(tmp_path, capsys, sample_path, tiny_student_path, monkeypatch):
     from augment import hub
 
@@ -433,6 +453,9 @@ def test_configure_dynamo_compiles_every_shape_statically(dynamo_config):
     assert run_sizes() == [(n, 3) for n in range(1, 11)]  # ten sizes, ten static graphs, none left eager
     configure_dynamo(lengths=6)  # --group-by-length: room for the variants of each of the batch lengths
     assert getattr(config, name) == 6 * COMPILED_VARIANTS
+    # ... in all, too: torch's accumulated limit (256) would otherwise cap the per-function one.
+    accumulated = next(k for k in dynamo_settings() if k.startswith("accumulated"))
+    assert getattr(config, accumulated) == 6 * COMPILED_VARIANTS > 256
     torch._dynamo.reset()
 
 
