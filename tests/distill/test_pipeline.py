@@ -313,78 +313,49 @@ def test_compile_mode_reaches_the_models_and_only_training_is_compiled(tmp_path,
 
 def test_compiled_training_runs_one_graph_per_model_forward(tmp_path, vocab_dir, monkeypatch):
     """Really compiled (dynamo, with a backend that records which graph runs: ``benchmarks/compiled_graphs.py``),
-    both stages, each past an epoch's short last batch: every intermediate step runs one graph for the teacher and
-    one for the student, every prediction step one, with no graph break, no step left to run eagerly, and no graph
-    made after the first epoch.
+    both stages, each past an epoch's short last batch, with ``--group-by-length``: each batch padded to a
+    multiple of 64 tokens (not to --max-length, which would compute the padding grouping saves), so the graphs
+    see a few shapes. Every intermediate step runs one graph for the teacher and one for the student, every
+    prediction step one, with no graph break and no step left to run eagerly; each (batch size, length) is
+    compiled once and reused.
 
     What this guards against (each failed here before its fix):
     - ``install_output_hooks``: transformers installs its hidden-state hooks under a lock dynamo cannot trace;
       met in the first compiled call, that split every intermediate forward into two graphs for good;
     - the mask given on every compiled step: a batch without padding was a second variant of every graph;
     - before both, the teacher's and the student's variants (they share their forward's code) passed dynamo's
-      default limit of 8: in the benchmark's 24 steps a stage, the whole prediction stage ran uncompiled (the
-      next test covers the limit).
-    The warm-up runs in eval mode (no dropout draws), so the losses equal an uncompiled run's."""
+      default limit of 8 (here 9 graphs: the next test covers the limit);
+    - every grouped batch padded to --max-length (one length, 160 here).
+    The warm-up runs in eval mode (no dropout draws), so the losses equal an uncompiled run's padded the same
+    way (same shapes, so the same dropout draws)."""
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "benchmarks"))
     import compiled_graphs
 
-    steps = 8  # 32 windows in batches of 5: 6 full batches and one of 2 per epoch; 8 steps reach the next epoch
-    result = compiled_graphs.measure(compiled_graphs.REPO, vocab_dir, steps, tmp_path)
-    per_step = result["per_step"]
-    assert len(per_step) == 2 * steps and result["graph_breaks"] == 0, result["stages"]
-    inter, pred = per_step[:steps], per_step[steps:]
-    assert all(len(r) == 2 and len(set(r)) == 2 for r in inter), per_step  # teacher, student: one graph each
-    assert all(len(r) == 1 for r in pred), per_step
-    # Full batches, the short one, full batches again: after the first epoch every graph is one seen before.
-    assert len({tuple(r) for r in inter}) == 2 and len({tuple(r) for r in pred}) == 2, per_step
-    assert inter[7] == inter[0] and pred[7] == pred[0], per_step
-    assert result["graphs_compiled"] == 6
+    # 16 questions at length 160: windows of 160 tokens (some batches all of them: no padding) and shorter
+    # ones, in batches of 5 and an epoch's short last batch; 8 steps reach the second epoch.
+    steps = 8
+    grouped = ("--group-by-length", "--limit", "16", "--max-length", "160", "--doc-stride", "64")
+    result = compiled_graphs.measure(compiled_graphs.REPO, vocab_dir, steps, tmp_path, grouped)
+    per_step, shapes = result["per_step"], result["shapes"]
+    assert len(per_step) == len(shapes) == 2 * steps and result["graph_breaks"] == 0, result["stages"]
+    assert {length for _, length in shapes} == {128, 160}  # a multiple of 64, or --max-length; one length without
+    assert len({b for b, _ in shapes}) == 2, shapes  # full batches and the short one
+    for record, models in ((slice(0, steps), 2), (slice(steps, None), 1)):
+        graph_sets = {}
+        for shape, graphs in zip(shapes[record], per_step[record]):
+            assert len(graphs) == models == len(set(graphs)), per_step  # one graph per model forward
+            assert graph_sets.setdefault(shape, graphs) == graphs, (shapes, per_step)  # a shape's graphs, reused
+        assert len({tuple(g) for g in graph_sets.values()}) == len(graph_sets)  # a graph per shape
+    inter, pred = len(set(shapes[:steps])), len(set(shapes[steps:]))
+    assert result["graphs_compiled"] == 2 * inter + pred
     assert torch._dynamo.config.automatic_dynamic_shapes  # measure() gave the suite its settings back
     # The stage summaries report the same counts (metrics.jsonl: where a GPU run shows them).
     summaries = {r["stage"]: r["summary"] for r in map(json.loads, (tmp_path / "out" / "metrics.jsonl")
                                                        .read_text().splitlines()) if "summary" in r}
-    assert summaries["intermediate"]["graphs_compiled"] == 4 and summaries["prediction"]["graphs_compiled"] == 2
+    assert summaries["intermediate"]["graphs_compiled"] == 2 * inter and summaries["prediction"]["graphs_compiled"] == pred
     assert summaries["intermediate"]["graph_breaks"] == summaries["prediction"]["graph_breaks"] == 0
     assert summaries["prediction"]["cudagraph_skips"] == 0  # inductor not involved: nothing for it to skip
     assert "graphs_compiled" not in summaries["teacher_cache"]
-
-    teacher, student = (str(tmp_path / name) for name in ("teacher", "student"))
-    assert main(compiled_graphs.recipe_argv(tmp_path, teacher, student, steps, tmp_path / "plain")) == 0
-
-    def losses(out):
-        records = map(json.loads, (out / "metrics.jsonl").read_text().splitlines())
-        return [(r["stage"], r["step"], r["loss"]) for r in records if "loss" in r]
-    compiled, plain = losses(tmp_path / "out"), losses(tmp_path / "plain")
-    assert [c[:2] for c in compiled] == [p[:2] for p in plain] and len(plain) == 2 * steps
-    assert "graph_breaks" not in (tmp_path / "plain" / "metrics.jsonl").read_text()  # counted under --compile only
-    # Compiled: the mask always given and every batch padded to --max-length; plain: trimmed to the batch's longest
-    # window (on this sample every batch holds a 96-token one, so no shorter shapes, and the same dropout masks).
-    # Equal up to float rounding, so the eval-mode warm-up drew nothing from the random stream.
-    assert all(c[2] == pytest.approx(p[2], rel=1e-4) for c, p in zip(compiled, plain)), (compiled, plain)
-
-
-def test_grouped_compiled_batches_take_a_few_lengths_each_compiled_once(tmp_path, vocab_dir, monkeypatch):
-    """``--compile --group-by-length``: each batch is padded to a multiple of 64 tokens (not to --max-length, which
-    would compute the padding grouping saves), so the graphs see a few lengths. Each (batch size, length) is
-    compiled once and reused, one graph per model forward, no break; the losses equal an uncompiled grouped run
-    padded the same way (same shapes, so the same dropout draws)."""
-    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "benchmarks"))
-    import compiled_graphs
-
-    steps = 8  # 16 questions at length 256: 26 windows in batches of 5, so 5 full batches and one of 1 an epoch
-    grouped = ("--group-by-length", "--limit", "16", "--max-length", "256", "--doc-stride", "64")
-    result = compiled_graphs.measure(compiled_graphs.REPO, vocab_dir, steps, tmp_path, grouped)
-    per_step, shapes = result["per_step"], result["shapes"]
-    assert len(per_step) == len(shapes) == 2 * steps and result["graph_breaks"] == 0, result["stages"]
-    assert all(length % 64 == 0 for _, length in shapes)
-    assert {length for _, length in shapes} == {192, 256}  # without the multiple: every batch 256 long
-    for record, models in ((slice(0, steps), 2), (slice(steps, None), 1)):
-        graph_sets = {}
-        for shape, graphs in zip(shapes[record], per_step[record]):
-            assert len(graphs) == models == len(set(graphs)), per_step
-            assert graph_sets.setdefault(shape, graphs) == graphs, (shapes, per_step)  # a shape's graphs, reused
-        assert len({tuple(g) for g in graph_sets.values()}) == len(graph_sets)  # a graph per shape
-    assert result["graphs_compiled"] == 2 * len(set(shapes[:steps])) + len(set(shapes[steps:]))
 
     teacher, student = (str(tmp_path / name) for name in ("teacher", "student"))
     plain_argv = compiled_graphs.recipe_argv(tmp_path, teacher, student, steps, tmp_path / "plain")
@@ -395,6 +366,7 @@ def test_grouped_compiled_batches_take_a_few_lengths_each_compiled_once(tmp_path
         return [(r["stage"], r["step"], r["loss"]) for r in records if "loss" in r]
     compiled, plain = losses(tmp_path / "out"), losses(tmp_path / "plain")
     assert [c[:2] for c in compiled] == [p[:2] for p in plain] and len(plain) == 2 * steps
+    assert "graph_breaks" not in (tmp_path / "plain" / "metrics.jsonl").read_text()  # counted under --compile only
     assert all(c[2] == pytest.approx(p[2], rel=1e-4) for c, p in zip(compiled, plain)), (compiled, plain)
 
 
