@@ -301,6 +301,9 @@ def validate(args) -> None:
                         "use --compile default to accumulate")
     if args.dist_timeout < 1:
         problems.append(f"--dist-timeout must be >= 1, got {args.dist_timeout}")
+    if not args.eval:  # options of an evaluation that will not happen: a typo'd command, not a silent no-op
+        problems += [f"--{opt.replace('_', '-')} needs --eval" for opt in ("eval_every", "eval_limit")
+                     if getattr(args, opt)]
     for opt in ("eval_every", "num_workers"):
         if getattr(args, opt) is not None and getattr(args, opt) < 0:
             problems.append(f"--{opt.replace('_', '-')} must be >= 0, got {getattr(args, opt)}")
@@ -392,6 +395,7 @@ class DistillRecipe:
         from augment.weights import load_float32
 
         from augment.distill import check_pair, data
+        from augment.distill.layer_map import length_problem
         from augment.qa.evaluate import check_rows
         from augment.squad_io import iter_rows
 
@@ -423,7 +427,10 @@ class DistillRecipe:
             t_tok = load_pretrained("tokenizer", a.teacher, a.trust_remote_code)
             t_cfg = load_pretrained("config", a.teacher, a.trust_remote_code)
             check_pair(s_cfg, t_cfg, self.tokenizer.get_vocab(), t_tok.get_vocab(),
-                       intermediate="intermediate" in self.stages, max_length=a.max_length)
+                       intermediate="intermediate" in self.stages, max_length=a.max_length,
+                       student_inputs=self.tokenizer.model_input_names, teacher_inputs=t_tok.model_input_names)
+        elif problem := length_problem(s_cfg, "student", a.max_length):  # no pair to check, but the student fits?
+            raise ConfigError(problem)
         self.eval_rows = None
         if a.eval:
             rows = iter_rows(a.eval, a.eval_split)

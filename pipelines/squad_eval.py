@@ -116,7 +116,9 @@ def load_model(path: str, trust_remote_code: bool):
 
 def run(args) -> dict:
     import torch
+    from transformers import AutoConfig
 
+    from augment.distill.layer_map import length_problem
     from augment.qa.evaluate import check_rows, evaluate, finite, format_table
     from augment.squad_io import iter_rows
 
@@ -127,6 +129,9 @@ def run(args) -> dict:
     check_rows(rows, args.data)  # before the model loads: a null question or a duplicate id is one line
     device = "cuda" if args.device == "auto" and torch.cuda.is_available() else (
         "cpu" if args.device == "auto" else args.device)
+    config = AutoConfig.from_pretrained(args.model, trust_remote_code=args.trust_remote_code)
+    if problem := length_problem(config, "model", args.max_length):  # else an index error mid-evaluation
+        raise ConfigError(f"{problem}; evaluate with a smaller --max-length")
     model, tokenizer = load_model(args.model, args.trust_remote_code)
     model.to(device)
     result = evaluate(model, tokenizer, rows, max_length=args.max_length, doc_stride=args.doc_stride,

@@ -41,13 +41,44 @@ class LayerMap:
         return tuple((m - 1, m * self.k - 1) for m in range(1, self.student_layers + 1))
 
 
-def pair_problems(student_config, teacher_config, student_vocab: dict | None, teacher_vocab: dict | None,
-                  intermediate: bool, max_length: int) -> list[str]:
-    """Every reason the pair cannot be distilled, as messages (empty list: fine).
+# Families whose position ids start after the padding index (transformers numbers real tokens from
+# pad_token_id + 1): they hold max_position_embeddings - (pad_token_id + 1) tokens, e.g. roberta-base 514 - 2.
+# The config does not say so, hence the list.
+_POSITIONS_AFTER_PADDING = frozenset({"roberta", "xlm-roberta", "xlm-roberta-xl", "camembert", "data2vec-text",
+                                      "longformer", "ibert", "mpnet"})
 
-    Called with the configs and vocabularies only, before any weights load, so a bad pair costs nothing.
+
+def usable_positions(config) -> int | None:
+    """The most tokens one sequence may have in a model of ``config`` (None: the config does not say)."""
+    limit = getattr(config, "max_position_embeddings", None)
+    if limit is not None and getattr(config, "model_type", None) in _POSITIONS_AFTER_PADDING:
+        limit -= (getattr(config, "pad_token_id", None) or 0) + 1
+    return limit
+
+
+def length_problem(config, name: str, max_length: int) -> str | None:
+    """Why ``--max-length`` does not fit the model of ``config`` (called ``name``), or None."""
+    limit = usable_positions(config)
+    if limit is not None and max_length > limit:
+        return f"--max-length {max_length} exceeds the {name}'s {limit} positions"
+    return None
+
+
+def pair_problems(student_config, teacher_config, student_vocab: dict | None, teacher_vocab: dict | None,
+                  intermediate: bool, max_length: int, student_inputs=None, teacher_inputs=None) -> list[str]:
+    """Every reason the pair cannot be distilled, as messages (empty list: fine). ``*_inputs``: the
+    tokenizers' ``model_input_names``.
+
+    Called with the configs and tokenizers only, before any weights load, so a bad pair costs nothing.
     """
     problems = []
+    if (teacher_inputs is not None and student_inputs is not None and "token_type_ids" in teacher_inputs
+            and "token_type_ids" not in student_inputs and getattr(teacher_config, "type_vocab_size", 1) > 1):
+        # The windows are the student tokenizer's: without segment ids the teacher would read the context as
+        # more question (all zeros) and hand down logits it was never trained to give.
+        problems.append("the teacher reads token_type_ids (question 0, context 1) but the student's tokenizer "
+                        "makes none, so the teacher would see the whole window as question; not supported "
+                        "yet: pick a student whose tokenizer makes them (a BERT-style one) or a teacher without them")
     if student_vocab is not None and teacher_vocab is not None and student_vocab != teacher_vocab:
         only_s = len(set(student_vocab) - set(teacher_vocab))
         only_t = len(set(teacher_vocab) - set(student_vocab))
@@ -56,10 +87,8 @@ def pair_problems(student_config, teacher_config, student_vocab: dict | None, te
         problems.append(f"teacher and student tokenizers have different vocabularies ({len(teacher_vocab)} vs "
                         f"{len(student_vocab)} entries; {what}); the teacher's logits would refer to other "
                         "tokens: pick a student built on the teacher's tokenizer")
-    for name, cfg in (("student", student_config), ("teacher", teacher_config)):
-        limit = getattr(cfg, "max_position_embeddings", None)
-        if limit is not None and max_length > limit:
-            problems.append(f"--max-length {max_length} exceeds the {name}'s {limit} positions")
+    problems += [p for p in (length_problem(student_config, "student", max_length),
+                             length_problem(teacher_config, "teacher", max_length)) if p]
     if intermediate:
         s_layers, t_layers = student_config.num_hidden_layers, teacher_config.num_hidden_layers
         if t_layers % s_layers:
@@ -74,9 +103,9 @@ def pair_problems(student_config, teacher_config, student_vocab: dict | None, te
 
 
 def check_pair(student_config, teacher_config, student_vocab=None, teacher_vocab=None, intermediate=True,
-               max_length: int = 384) -> None:
+               max_length: int = 384, student_inputs=None, teacher_inputs=None) -> None:
     """Raise :class:`ConfigError` listing every problem of the pair at once."""
     problems = pair_problems(student_config, teacher_config, student_vocab, teacher_vocab, intermediate,
-                             max_length)
+                             max_length, student_inputs, teacher_inputs)
     if problems:
         raise ConfigError("; ".join(problems))

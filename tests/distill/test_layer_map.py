@@ -32,3 +32,31 @@ def test_prediction_stage_allows_other_depths_and_heads_but_not_vocab():
 def test_layer_map_rejects_indivisible_counts():
     with pytest.raises(ConfigError, match="multiple"):
         LayerMap(student_layers=5, teacher_layers=12)
+
+
+def test_roberta_positions_start_after_the_padding_index():
+    """roberta-base has 514 position embeddings and holds 512 tokens: ids start at pad_token_id + 1."""
+    from transformers import RobertaConfig
+
+    from augment.distill.layer_map import length_problem, usable_positions
+
+    roberta = RobertaConfig(vocab_size=10, max_position_embeddings=130, pad_token_id=1)
+    assert usable_positions(roberta) == 128 and usable_positions(BertConfig(max_position_embeddings=130)) == 130
+    assert length_problem(roberta, "student", 128) is None
+    assert length_problem(roberta, "student", 129) == "--max-length 129 exceeds the student's 128 positions"
+    with pytest.raises(ConfigError, match="--max-length 130 exceeds the teacher's 128 positions"):
+        check_pair(roberta, roberta, intermediate=False, max_length=130)
+
+
+def test_a_teacher_reading_segment_ids_needs_a_student_tokenizer_that_makes_them():
+    """The windows are the student tokenizer's: a BERT teacher given a DistilBERT tokenizer's windows would read
+    every token as question (segment 0)."""
+    bert = ["input_ids", "token_type_ids", "attention_mask"]
+    distil = ["input_ids", "attention_mask"]
+    with pytest.raises(ConfigError, match="the teacher reads token_type_ids .* but the student's tokenizer makes none"):
+        check_pair(cfg(2, 4), cfg(4, 4), intermediate=False, student_inputs=distil, teacher_inputs=bert)
+    check_pair(cfg(2, 4), cfg(4, 4), intermediate=False, student_inputs=bert, teacher_inputs=bert)
+    check_pair(cfg(2, 4), cfg(4, 4), intermediate=False, student_inputs=bert, teacher_inputs=distil)
+    one_segment = BertConfig(vocab_size=10, hidden_size=64, num_hidden_layers=4, num_attention_heads=4,
+                             type_vocab_size=1)  # every id 0 anyway: nothing is lost
+    check_pair(cfg(2, 4), one_segment, intermediate=False, student_inputs=distil, teacher_inputs=bert)

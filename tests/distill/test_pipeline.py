@@ -204,6 +204,7 @@ def test_incompatible_pairs_stop_before_any_weights_load(request, tmp_path, samp
       "--cache-batch-size must be >= 1"]),
     (["--stage", "everything"], ["invalid choice"]),
     (["--pad-to-multiple-of", "0"], ["--pad-to-multiple-of must be >= 1, got 0"]),
+    (["--eval-every", "5", "--eval-limit", "3"], ["--eval-every needs --eval", "--eval-limit needs --eval"]),
     (["--resume"], ["holds no earlier run"]),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(tmp_path, capsys, sample_path, extra, messages):

@@ -71,3 +71,17 @@ def test_both_stages_train_a_roberta_student_from_a_roberta_teacher(tmp_path, sa
              if s == e and ids[s] == cls_id]
     answered = [s for s in feats["start_positions"] if s != 0]
     assert nulls and answered  # both kinds of window are in the data
+
+
+@pytest.mark.parametrize("teacher", ["roberta", "none"])
+def test_max_length_counts_the_positions_a_roberta_model_can_use(tmp_path, sample_path, roberta_pair, capsys,
+                                                                 teacher):
+    """130 position embeddings hold 128 tokens (ids start after the padding index): --max-length 129 is one line
+    before any weights load, with a teacher or without one (it was an index error in the first forward)."""
+    argv = ["--data", str(sample_path), "--limit", "4", "--max-length", "129", "--doc-stride", "32",
+            "--student", roberta_pair["student"], "--out", str(tmp_path / "o"), "--cache-dir", str(tmp_path / "c"),
+            "--teacher", roberta_pair["teacher"] if teacher == "roberta" else "none"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--max-length 129 exceeds the student's 128 positions" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "c").exists()  # stopped before the data was tokenised

@@ -197,3 +197,17 @@ def test_bad_record_is_one_line_exit_2_before_the_model_loads(change, fragments,
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert str(data) in err and all(f in err for f in fragments), err
+
+
+def test_max_length_past_the_models_positions_is_one_line_exit_2(tokenizer, sample_path, tmp_path, capsys):
+    """A model with 64 positions asked for windows of 96 tokens: one line naming both, not an index error from
+    the embeddings mid-evaluation."""
+    from tests.conftest import _bert, _save
+
+    short = _save(_bert("qa", tokenizer, 0, 32, 2, 2, positions=64), tokenizer, tmp_path / "short")
+    capsys.readouterr()  # saving's progress bar
+    code = main(["--model", short, "--data", str(sample_path), "--limit", "2", "--max-length", "96",
+                 "--doc-stride", "32", "--out", str(tmp_path / "e.json")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert "--max-length 96 exceeds the model's 64 positions" in err
