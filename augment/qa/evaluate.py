@@ -103,6 +103,7 @@ def evaluate(model, tokenizer, rows: list[dict], max_length: int = 384, doc_stri
 
     if not rows:
         raise ValueError("no rows to evaluate")
+    check_rows(rows, "evaluate")  # a repeated id would silently replace a question; a missing field, a KeyError
     raw, null_diffs = {}, {}
     was_training = model.training
     model.eval()

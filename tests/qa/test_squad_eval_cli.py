@@ -96,6 +96,20 @@ def test_trimming_right_padding_keeps_the_logits(teacher, sample_rows):
     assert (~real).any() and np.allclose(full[real], cut[real], atol=1e-5)
 
 
+def test_evaluate_refuses_rows_it_cannot_score(teacher, sample_rows):
+    """The API checks as squad-eval does: a repeated id (its prediction would replace the first's) or a row
+    without answers is an InputError naming it, not a smaller total or a KeyError."""
+    from augment.errors import InputError
+
+    model, tok = teacher
+    rows = [dict(r) for r in sample_rows[:2]]
+    with pytest.raises(InputError, match=f"evaluate: example {rows[0]['id']!r}: duplicate id"):
+        evaluate(model, tok, [rows[0], {**rows[1], "id": rows[0]["id"]}], max_length=96, doc_stride=32)
+    del rows[1]["answers"]
+    with pytest.raises(InputError, match="missing 'answers'"):
+        evaluate(model, tok, rows, max_length=96, doc_stride=32)
+
+
 def test_format_table_lists_the_headline_numbers():
     m = {"exact": 71.9, "f1": 76.4, "total": 10, "HasAns_exact": 60.0, "HasAns_f1": 70.0, "HasAns_total": 5,
          "NoAns_exact": 83.8, "NoAns_f1": 83.8, "NoAns_total": 5, "best_exact": 72.0,
