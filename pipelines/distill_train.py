@@ -31,6 +31,8 @@ from augment.errors import ConfigError, InputError
 
 PROG = "distill-train"
 STAGES = ("intermediate", "prediction")
+# --eval's answer search, at squad-eval's defaults (its --n-best and --max-answer-length)
+EVAL_N_BEST, EVAL_MAX_ANSWER_LENGTH = 20, 30
 # Options that change what is trained; a --resume with other values would not continue the same run.
 RUN_DEFINING = ("data", "teacher", "student", "stage", "batch_size", "max_length", "doc_stride", "epochs",
                 "prediction_data", "projection",
@@ -413,6 +415,8 @@ class DistillRecipe:
         if a.report_to != "none":
             from augment.report import tracking
 
+            if a.resume and self.main:  # written again from metrics.jsonl by run(), up to the checkpoint
+                shutil.rmtree(self.out / tracking.RUN_NAME, ignore_errors=True)
             self.acc.init_trackers(tracking.RUN_NAME, config=tracking.hparams(vars(a)))
             self.to_scalars = tracking.Scalars()
         self.amp_dtype = torch.bfloat16 if a.bf16 else torch.float16 if a.fp16 else None
@@ -815,21 +819,26 @@ class DistillRecipe:
                                   state, self.args.keep_checkpoints, scaler=self.acc.scaler)
         self.acc.wait_for_everyone()
 
-    def _drop_records_after(self, state: dict) -> None:
+    def _restore_records(self, state: dict) -> None:
         """metrics.jsonl as it stood at the checkpoint ``state``: the killed run's later records are logged again
-        by the resumed run, and kept twice they would count those steps twice (TensorBoard's event files are
-        left as they are: its own files, read by step)."""
+        by the resumed run, and kept twice they would count those steps twice. The trackers' event files (removed
+        in setup()) get the kept records again: TensorBoard would otherwise draw a killed run's steps after the
+        checkpoint beside their repeats, and it has no way to drop them but by step across every stage."""
         path = self.out / "metrics.jsonl"
         if not self.main or not path.exists():
             return
         from augment.distill.checkpoint import records_before
 
         lines = path.read_text().splitlines()
-        keep = records_before([_record(x) for x in lines], self.stages, state)
+        records = [_record(x) for x in lines]
+        keep = records_before(records, self.stages, state)
         if keep < len(lines):
             tmp = path.with_name(path.name + ".tmp")
             tmp.write_text("".join(x + "\n" for x in lines[:keep]))
             os.replace(tmp, path)  # a kill now leaves the old file or the new one, not half of one
+        if self.to_scalars is not None:
+            for record in records[:keep]:
+                self.acc.log(*self.to_scalars(record))
 
     def metrics(self, record: dict) -> None:
         if self.main:
@@ -854,9 +863,17 @@ class DistillRecipe:
             with self.uncompiled():
                 result = evaluate(model, self.tokenizer, self.eval_rows, max_length=self.args.max_length,
                                   doc_stride=self.args.doc_stride, batch_size=2 * self.args.batch_size,
+                                  n_best=EVAL_N_BEST, max_answer_length=EVAL_MAX_ANSWER_LENGTH,
                                   device=self.acc.device, autocast_dtype=self.amp_dtype)
             self.metrics({"stage": stage, "step": step, "eval": result["metrics"]})
-            report = {"stage": stage, "step": step, **result,
+            a = self.args
+            # The options that decide these numbers, named as squad-eval names them in its eval.json.
+            options = {"model": str(self.out / "student"), "data": a.eval, "limit": a.eval_limit,
+                       "max_length": a.max_length, "doc_stride": a.doc_stride, "batch_size": 2 * a.batch_size,
+                       "n_best": EVAL_N_BEST, "max_answer_length": EVAL_MAX_ANSWER_LENGTH,
+                       "device": str(self.acc.device), "autocast": None if self.amp_dtype is None else
+                       str(self.amp_dtype).removeprefix("torch.")}
+            report = {"stage": stage, "step": step, "metrics": result["metrics"], "options": options, **result,
                       "null_diffs": {k: finite(v) for k, v in result["null_diffs"].items()}}
             (self.out / "eval.json").write_text(json.dumps(report, indent=2, allow_nan=False))
             from augment.report.eval_page import eval_page
@@ -878,9 +895,9 @@ class DistillRecipe:
             if ckpt is not None:
                 resume = checkpoint.read(ckpt, self.acc.process_index)
                 self.log(f"resuming from {ckpt}")
-                self._drop_records_after(resume["state"])
+                self._restore_records(resume["state"])
             else:  # killed before its first checkpoint: it starts again, and so do its records
-                self._drop_records_after({"stage_index": 0, "stage": self.stages[0], "step": 0, "stage_done": False})
+                self._restore_records({"stage_index": 0, "stage": self.stages[0], "step": 0, "stage_done": False})
         for stage_index, stage in enumerate(self.stages):
             here = None
             if resume is not None:

@@ -42,7 +42,8 @@ class PredictionLoss(nn.Module):
 
     Inputs: start/end logits (B, T) of student and teacher, ``context_mask`` (B, T) of 0/1, and for the hard
     term ``start_positions``/``end_positions`` (B,). ``teacher_*`` may be None when ``distill_weight`` is 0.
-    Returns a dict with ``loss``, ``kd`` and ``ce`` (scalars).
+    Returns a dict with ``loss`` and the components it was made of: ``kd`` when ``distill_weight`` > 0, ``ce``
+    when it is < 1 (scalars). A term left out is not reported as 0: that would log a perfect score for it.
 
         >>> loss_fn = PredictionLoss(temperature=2.0, distill_weight=0.5)    # doctest: +SKIP
         >>> loss_fn(s_start, s_end, t_start, t_end, context_mask, starts, ends)["loss"]
@@ -62,18 +63,19 @@ class PredictionLoss(nn.Module):
         mask = context_mask.bool()
         excluded = ~mask
         w, t = self.distill_weight, self.temperature
-        zero = student_start.new_zeros((), dtype=torch.float32)
-        kd = ce = zero
+        parts = {}
         if w > 0:
             kd = (_kl(teacher_start, student_start, mask, t, excluded)
                   + _kl(teacher_end, student_end, mask, t, excluded)) / 2
             if t != 1.0:  # scaled as before, left to right, so every temperature gives the same bits
                 kd = kd * t * t
+            parts["kd"] = kd
         if w < 1:
             if start_positions is None or end_positions is None:
                 raise ValueError("distill_weight < 1 needs start_positions and end_positions")
             ce = (_ce(student_start, mask, start_positions, excluded)
                   + _ce(student_end, mask, end_positions, excluded)) / 2
+            parts["ce"] = ce
         # At w = 1 or 0, 1 * x + 0 * 0 is x: the mixture's three kernels (and their backward) only when it mixes.
         loss = kd if w == 1 else ce if w == 0 else w * kd + (1 - w) * ce
-        return {"loss": loss, "kd": kd, "ce": ce}
+        return {"loss": loss, **parts}

@@ -34,6 +34,9 @@ def test_kd_is_t_squared_times_kl_over_context_and_cls():
     q = softmax([x / T for x in S[:3]])
     assert out["kd"].item() == pytest.approx(T * T * kl(p, q), rel=1e-5)
     assert out["loss"].item() == pytest.approx(out["kd"].item(), rel=1e-6)
+    assert set(out) == {"loss", "kd"}  # no hard-label term at w = 1: not reported as a perfect 0
+
+
 
 
 def test_weight_mixes_kd_and_ce_linearly():
@@ -49,6 +52,7 @@ def test_weight_mixes_kd_and_ce_linearly():
     # w = 0 is plain fine-tuning and needs no teacher at all.
     hard = PredictionLoss(distill_weight=0.0)(s, s, None, None, m, start, end)
     assert hard["loss"].item() == pytest.approx(ce, rel=1e-5)
+    assert set(out) == {"loss", "kd", "ce"} and set(hard) == {"loss", "ce"}
 
 
 def test_question_and_padding_positions_do_not_matter():
