@@ -131,7 +131,7 @@ def plan(a, out: Path, train_json: Path, eval_json: Path, encoder: str) -> list[
     py = sys.executable
     student0 = out / "student-init"
     steps = [Step("init", [py, "-m", "pipelines.init_student", "--teacher", encoder, "--layers",
-                           str(a.student_layers), "--out", str(student0)])]
+                           str(a.student_layers), "--out", str(student0), "--overwrite"])]
     common = ["--max-length", str(a.max_length), "--doc-stride", str(a.doc_stride), "--save-every", "100000"]
     if a.precision == "bf16":
         common.append("--bf16")

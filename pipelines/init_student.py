@@ -67,6 +67,28 @@ def same_dir_problem(teacher: str, out: str) -> str | None:
     return None
 
 
+# What save_pretrained (model and tokenizer) writes, and what another model's save left that would be read with
+# it: a sharded teacher's index beside a student's single file, or a BPE tokenizer's merges beside a WordPiece vocab.
+MODEL_FILES = ("config.json", "generation_config.json", "*.safetensors", "*.bin", "*.index.json", "tokenizer.json",
+               "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "vocab.txt", "vocab.json",
+               "merges.txt", "*.model", "chat_template.jinja")
+
+
+def model_files(out) -> list[Path]:
+    """The files of a saved model or tokenizer in ``out`` (none if it does not exist)."""
+    out = Path(out)
+    return sorted({f for pattern in MODEL_FILES for f in out.glob(pattern) if f.is_file()}) if out.is_dir() else []
+
+
+def occupied_problem(out: str, overwrite: bool) -> str | None:
+    """A student saved into a folder holding another model would be mixed with that model's other files."""
+    found = model_files(out)
+    if found and not overwrite:
+        names = ", ".join(f.name for f in found[:3]) + (", ..." if len(found) > 3 else "")
+        return f"--out {out}: it holds a saved model ({names}); pass --overwrite to replace it, or choose another --out"
+    return None
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="init-student", description=__doc__.split("\n\n")[0],
                                 formatter_class=DefaultsOnce)
@@ -75,9 +97,12 @@ def main(argv=None) -> int:
     p.add_argument("--pick", default="lower", choices=["lower", "uniform"],
                    help="lowest layers, or every k-th (TinyBERT's uniform mapping)")
     p.add_argument("--out", required=True, help="directory to save the student (model and tokenizer)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a model already saved in --out (its model and tokenizer files are removed first)")
     p.add_argument("--trust-remote-code", action="store_true", help="allow code from the model repository")
     args = p.parse_args(argv)
     problems = [x for x in [outdir.out_problem("--out", args.out), same_dir_problem(args.teacher, args.out)] if x]
+    problems += [x for x in [None if problems else occupied_problem(args.out, args.overwrite)] if x]
     problems += hub.model_problems([("--teacher", args.teacher)], hub.CLI_FIXES)
     if problems:  # before anything loads
         print(f"init-student: error: {'; '.join(problems)}", file=sys.stderr)
@@ -93,6 +118,8 @@ def main(argv=None) -> int:
     except (OSError, ValueError) as e:
         print(f"init-student: error: {str(e).strip().splitlines()[0]}", file=sys.stderr)
         return 2
+    for f in model_files(args.out):  # --overwrite: nothing of the old model is left to be loaded with the new one
+        f.unlink()
     student.save_pretrained(args.out)
     tok.save_pretrained(args.out)
     print(f"init-student: {args.layers}-layer student from teacher layers {layers} -> {args.out}")

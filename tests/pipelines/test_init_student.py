@@ -62,3 +62,24 @@ def test_out_that_is_the_teacher_directory_is_refused(tiny_teacher_path, tmp_pat
         assert capsys.readouterr().err == (f"init-student: error: --out {out}: it is the --teacher directory, "
                                            "which the student would overwrite; choose another --out\n")
     assert {p.name: p.read_bytes() for p in teacher.iterdir()} == before
+
+
+def test_out_holding_another_model_is_refused_unless_overwrite(tiny_teacher_path, tmp_path, capsys):
+    """Another model's files would be read with the student's (here a shard index naming weights the student
+    does not have); without --overwrite nothing is touched, with it nothing of the old model is left."""
+    from pipelines.init_student import main
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "model.safetensors.index.json").write_text('{"weight_map": {}}')
+    (out / "merges.txt").write_text("#version: 0.2\n")
+    (out / "notes.md").write_text("mine")
+    assert main(["--teacher", tiny_teacher_path, "--layers", "1", "--out", str(out)]) == 2
+    assert capsys.readouterr().err == (f"init-student: error: --out {out}: it holds a saved model (merges.txt, "
+                                       "model.safetensors.index.json); pass --overwrite to replace it, or choose "
+                                       "another --out\n")
+    assert sorted(p.name for p in out.iterdir()) == ["merges.txt", "model.safetensors.index.json", "notes.md"]
+    assert main(["--teacher", tiny_teacher_path, "--layers", "1", "--out", str(out), "--overwrite"]) == 0
+    names = {p.name for p in out.iterdir()}
+    assert "notes.md" in names and not names & {"merges.txt", "model.safetensors.index.json"}
+    assert AutoModelForQuestionAnswering.from_pretrained(out).config.num_hidden_layers == 1
