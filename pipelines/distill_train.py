@@ -397,6 +397,7 @@ class DistillRecipe:
         from augment.weights import load_float32
 
         from augment.distill import check_pair, data
+        from augment.distill.attention_capture import capture_problem
         from augment.distill.layer_map import length_problem
         from augment.qa.evaluate import check_rows
         from augment.squad_io import iter_rows
@@ -433,6 +434,11 @@ class DistillRecipe:
             check_pair(s_cfg, t_cfg, self.tokenizer.get_vocab(), t_tok.get_vocab(),
                        intermediate="intermediate" in self.stages, max_length=a.max_length,
                        student_inputs=self.tokenizer.model_input_names, teacher_inputs=t_tok.model_input_names)
+            if "intermediate" in self.stages:  # before the data is tokenised and the weights load
+                problems = [capture_problem(c, n, a.trust_remote_code) for c, n in ((s_cfg, "student"),
+                                                                                   (t_cfg, "teacher"))]
+                if any(problems):
+                    raise ConfigError("; ".join(filter(None, problems)))
         elif problem := length_problem(s_cfg, "student", a.max_length):  # no pair to check, but the student fits?
             raise ConfigError(problem)
         self.eval_rows = None

@@ -86,9 +86,32 @@ def use_score_attention(model) -> str:
     return previous
 
 
+def capture_problem(config, name: str, trust_remote_code: bool = False) -> str | None:
+    """Why the attention scores of a QA model of ``config`` (called ``name``) cannot be captured, or None.
+
+    Asked of the model's structure, built on the meta device (no memory, no weights: milliseconds), so that
+    the intermediate stage refuses such a model before the data is tokenised and the weights load."""
+    from transformers import AutoModelForQuestionAnswering
+
+    with torch.device("meta"):
+        model = AutoModelForQuestionAnswering.from_config(config, trust_remote_code=trust_remote_code)
+    if not model._can_set_attn_implementation():
+        why = "does not route attention through transformers' AttentionInterface"
+    elif not _qkv_modules(model):
+        why = "has no self-attention modules with query/key/value projections"
+    else:
+        return None
+    return (f"the {name} ({type(model).__name__}) {why}, so its pre-softmax attention scores cannot be captured "
+            f"for the intermediate stage; use a BERT-style {name} or --stage prediction")
+
+
+def _qkv_modules(model) -> list[nn.Module]:
+    return [m for m in model.modules() if all(hasattr(m, a) for a in ("query", "key", "value"))]
+
+
 def attention_modules(model) -> list[nn.Module]:
     """The self-attention modules in layer order: those that own query/key/value projections."""
-    mods = [m for m in model.modules() if all(hasattr(m, a) for a in ("query", "key", "value"))]
+    mods = _qkv_modules(model)
     if not mods:
         raise ConfigError(f"{type(model).__name__}: found no self-attention modules with query/key/value "
                           "projections; cannot capture attention scores")

@@ -38,6 +38,20 @@ def other_vocab_student_path(tmp_path_factory):
     return _student(path, tok, vocab_size=len(words))
 
 
+@pytest.fixture(scope="session")
+def distilbert_student_path(tmp_path_factory, tokenizer):
+    """A DistilBERT student (q_lin/k_lin/v_lin): its attention scores cannot be captured."""
+    import torch
+    from transformers import DistilBertConfig, DistilBertForQuestionAnswering
+
+    path = tmp_path_factory.mktemp("student_distilbert")
+    torch.manual_seed(4)
+    DistilBertForQuestionAnswering(DistilBertConfig(vocab_size=tokenizer.vocab_size, dim=32, n_layers=2,
+                                                    n_heads=4, hidden_dim=64)).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return str(path)
+
+
 @pytest.fixture
 def dynamo_config():
     """dynamo's config; distill-train --compile changes it process-wide (``configure_dynamo``), so the values it
