@@ -398,7 +398,7 @@ class DistillRecipe:
 
         from augment.distill import check_pair, data
         from augment.distill.attention_capture import capture_problem
-        from augment.distill.layer_map import length_problem
+        from augment.qa.positions import length_problem
         from augment.qa.evaluate import check_rows
         from augment.squad_io import iter_rows
 

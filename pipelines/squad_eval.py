@@ -118,7 +118,7 @@ def run(args) -> dict:
     import torch
     from transformers import AutoConfig
 
-    from augment.distill.layer_map import length_problem
+    from augment.qa.positions import length_problem
     from augment.qa.evaluate import check_rows, evaluate, finite, format_table
     from augment.squad_io import iter_rows
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from augment.errors import ConfigError
+from augment.qa.positions import length_problem
 
 
 @dataclass(frozen=True)
@@ -39,29 +40,6 @@ class LayerMap:
     def attention_pairs(self) -> tuple[tuple[int, int], ...]:
         # Layer m (1-based) is index m - 1 in the list of attention scores.
         return tuple((m - 1, m * self.k - 1) for m in range(1, self.student_layers + 1))
-
-
-# Families whose position ids start after the padding index (transformers numbers real tokens from
-# pad_token_id + 1): they hold max_position_embeddings - (pad_token_id + 1) tokens, e.g. roberta-base 514 - 2.
-# The config does not say so, hence the list.
-_POSITIONS_AFTER_PADDING = frozenset({"roberta", "xlm-roberta", "xlm-roberta-xl", "camembert", "data2vec-text",
-                                      "longformer", "ibert", "mpnet"})
-
-
-def usable_positions(config) -> int | None:
-    """The most tokens one sequence may have in a model of ``config`` (None: the config does not say)."""
-    limit = getattr(config, "max_position_embeddings", None)
-    if limit is not None and getattr(config, "model_type", None) in _POSITIONS_AFTER_PADDING:
-        limit -= (getattr(config, "pad_token_id", None) or 0) + 1
-    return limit
-
-
-def length_problem(config, name: str, max_length: int) -> str | None:
-    """Why ``--max-length`` does not fit the model of ``config`` (called ``name``), or None."""
-    limit = usable_positions(config)
-    if limit is not None and max_length > limit:
-        return f"--max-length {max_length} exceeds the {name}'s {limit} positions"
-    return None
 
 
 def pair_problems(student_config, teacher_config, student_vocab: dict | None, teacher_vocab: dict | None,

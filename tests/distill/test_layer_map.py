@@ -38,7 +38,7 @@ def test_roberta_positions_start_after_the_padding_index():
     """roberta-base has 514 position embeddings and holds 512 tokens: ids start at pad_token_id + 1."""
     from transformers import RobertaConfig
 
-    from augment.distill.layer_map import length_problem, usable_positions
+    from augment.qa.positions import length_problem, usable_positions
 
     roberta = RobertaConfig(vocab_size=10, max_position_embeddings=130, pad_token_id=1)
     assert usable_positions(roberta) == 128 and usable_positions(BertConfig(max_position_embeddings=130)) == 130
