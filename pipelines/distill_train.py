@@ -387,6 +387,7 @@ class DistillRecipe:
         self.args = args
         self.out = Path(args.out)
         self.stages = STAGES if args.stage == "both" else (args.stage,)
+        self.teacher_types = None  # the teacher tokenizer's pair template, when the windows need its type ids
 
     # ---- setup ------------------------------------------------------------
     def setup(self) -> None:
@@ -397,6 +398,7 @@ class DistillRecipe:
         from augment.weights import load_float32
 
         from augment.distill import check_pair, data
+        from augment.distill.layer_map import teacher_types
         from augment.distill.attention_capture import capture_problem
         from augment.qa.positions import length_problem
         from augment.qa.evaluate import check_rows
@@ -432,8 +434,10 @@ class DistillRecipe:
             t_tok = load_pretrained("tokenizer", a.teacher, a.trust_remote_code)
             t_cfg = load_pretrained("config", a.teacher, a.trust_remote_code)
             check_pair(s_cfg, t_cfg, self.tokenizer.get_vocab(), t_tok.get_vocab(),
-                       intermediate="intermediate" in self.stages, max_length=a.max_length,
-                       student_inputs=self.tokenizer.model_input_names, teacher_inputs=t_tok.model_input_names)
+                       intermediate="intermediate" in self.stages, max_length=a.max_length)
+            # A BERT teacher reads token type ids that a DistilBERT student's tokenizer does not make: the windows
+            # then carry the ones the teacher's tokenizer would give them (the student is not handed them).
+            self.teacher_types = teacher_types(self.tokenizer, t_tok, t_cfg)
             if "intermediate" in self.stages:  # before the data is tokenised and the weights load
                 problems = [capture_problem(c, n, a.trust_remote_code) for c, n in ((s_cfg, "student"),
                                                                                    (t_cfg, "teacher"))]
@@ -504,12 +508,13 @@ class DistillRecipe:
         from augment.distill import data
 
         a = self.args
-        key = data.features_key(sources, "train", a.limit, self.tokenizer, a.max_length, a.doc_stride)
+        key = data.features_key(sources, "train", a.limit, self.tokenizer, a.max_length, a.doc_stride,
+                                self.teacher_types)
         with self.acc.main_process_first():
             examples = data.load_examples(sources, "train", a.limit)
             workers = a.tokenize_workers or (min(8, os.cpu_count() or 1) if len(examples) > 2000 else 1)
             features = data.tokenize(examples, self.tokenizer, self.cache_dir, key, a.max_length,
-                                     a.doc_stride, num_proc=workers)
+                                     a.doc_stride, num_proc=workers, token_types=self.teacher_types)
         return key, features, data.WindowDataset(features)
 
     # ---- one stage --------------------------------------------------------

@@ -105,12 +105,16 @@ def capture_problem(config, name: str, trust_remote_code: bool = False) -> str |
             f"for the intermediate stage; use a BERT-style {name} or --stage prediction")
 
 
+# The names of the query, key and value projections of an attention module: BERT and RoBERTa, DistilBERT.
+QKV_NAMES = (("query", "key", "value"), ("q_lin", "k_lin", "v_lin"))
+
+
 def _qkv_modules(model) -> list[nn.Module]:
-    return [m for m in model.modules() if all(hasattr(m, a) for a in ("query", "key", "value"))]
+    return [m for m in model.modules() if any(all(hasattr(m, a) for a in names) for names in QKV_NAMES)]
 
 
 def attention_modules(model) -> list[nn.Module]:
-    """The self-attention modules in layer order: those that own query/key/value projections."""
+    """The self-attention modules in layer order: those that own query/key/value projections (``QKV_NAMES``)."""
     mods = _qkv_modules(model)
     if not mods:
         raise ConfigError(f"{type(model).__name__}: found no self-attention modules with query/key/value "

@@ -184,26 +184,30 @@ def default_cache_dir(sources, out_dir) -> Path:
     return Path(out_dir) / "cache"
 
 
-def features_key(sources, split, limit, tokenizer, max_length: int, doc_stride: int) -> str:
-    """A digest of everything the windows depend on."""
+def features_key(sources, split, limit, tokenizer, max_length: int, doc_stride: int, token_types=None) -> str:
+    """A digest of everything the windows depend on (``token_types``: see :func:`tokenize`)."""
     vocab = hashlib.sha256(json.dumps(sorted(tokenizer.get_vocab().items())).encode()).hexdigest()
     spec = {"sources": [[str(s), source_stamp(s)] for s in sources], "split": split, "limit": limit,
             "tokenizer": [type(tokenizer).__name__, vocab, tokenizer.padding_side,
                           getattr(tokenizer, "do_lower_case", None)],
             "max_length": max_length, "doc_stride": doc_stride,
             "format": 2}  # 2: rows that validate_example rejects are skipped (1 tokenised them)
+    if token_types is not None:  # only then: every other run keeps the key (and the cache) it had
+        spec["token_types"] = [list(p) for p in token_types.parts]
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def tokenize(examples, tokenizer, cache_dir, key: str, max_length: int = 384, doc_stride: int = 128,
-             num_proc: int | None = None):
+             num_proc: int | None = None, token_types=None):
     """Training windows (see :func:`augment.qa.features.prepare_train_features`), cached as
-    ``cache_dir/features-<key>.arrow`` by ``datasets.map`` and reused on the next run."""
+    ``cache_dir/features-<key>.arrow`` by ``datasets.map`` and reused on the next run. ``token_types``: the
+    teacher tokenizer's pair template, when the teacher reads token type ids that ``tokenizer`` does not make."""
     from augment.qa.features import prepare_train_features
 
     Path(cache_dir).mkdir(parents=True, exist_ok=True)
     return examples.map(prepare_train_features, batched=True, remove_columns=examples.column_names,
-                        fn_kwargs={"tokenizer": tokenizer, "max_length": max_length, "doc_stride": doc_stride},
+                        fn_kwargs={"tokenizer": tokenizer, "max_length": max_length, "doc_stride": doc_stride,
+                                   "token_types": token_types},
                         num_proc=num_proc if num_proc and num_proc > 1 else None,
                         cache_file_name=str(Path(cache_dir) / f"features-{key}.arrow"),
                         new_fingerprint=key, desc="windows")

@@ -37,7 +37,8 @@ def peak_tflops(device_name: str | None) -> float | None:
 
 def _dims(config) -> tuple[int, int, int] | None:
     try:
-        return int(config.num_hidden_layers), int(config.hidden_size), int(config.intermediate_size)
+        ffn = getattr(config, "intermediate_size", None) or config.hidden_dim  # DistilBERT: hidden_dim
+        return int(config.num_hidden_layers), int(config.hidden_size), int(ffn)
     except (AttributeError, TypeError):
         return None  # not a BERT-style config: no count rather than a wrong one
 

@@ -29,7 +29,8 @@ def model_inputs(batch: dict, model=None) -> dict:
     the GPU works. The loop knows on the host whether anything is padded, so a model with an SDPA-style
     mask gets no mask (nothing padded: the fused kernels stay usable) or the (B, 1, T, T) boolean mask
     that transformers would have built, which it uses as given. Other implementations get the 2D mask."""
-    inputs = {k: batch[k] for k in MODEL_INPUTS if k in batch}
+    names = MODEL_INPUTS if model is None else _input_names(model)
+    inputs = {k: batch[k] for k in names if k in batch}
     padded = batch.get("padded")
     if model is None or padded is None or "attention_mask" not in inputs:
         return inputs
@@ -40,6 +41,19 @@ def model_inputs(batch: dict, model=None) -> dict:
     b, t = mask.shape
     inputs["attention_mask"] = mask.bool()[:, None, None, :].expand(b, 1, t, t) if padded else None
     return inputs
+
+
+def _input_names(model) -> tuple[str, ...]:
+    """The batch columns ``model`` takes (:func:`augment.qa.evaluate.model_input_names`), asked once per model:
+    a DistilBERT student takes no token type ids, which its BERT teacher reads from the same batch."""
+    core = getattr(model, "module", model)  # DDP / accelerate wrappers keep the model in .module
+    names = getattr(core, "_tinyaug_input_names", None)
+    if names is None:
+        from augment.qa.evaluate import model_input_names
+
+        names = tuple(model_input_names(core))
+        core._tinyaug_input_names = names
+    return names
 
 
 def cast_frozen_linears(model, dtype):

@@ -43,20 +43,12 @@ class LayerMap:
 
 
 def pair_problems(student_config, teacher_config, student_vocab: dict | None, teacher_vocab: dict | None,
-                  intermediate: bool, max_length: int, student_inputs=None, teacher_inputs=None) -> list[str]:
-    """Every reason the pair cannot be distilled, as messages (empty list: fine). ``*_inputs``: the
-    tokenizers' ``model_input_names``.
+                  intermediate: bool, max_length: int) -> list[str]:
+    """Every reason the pair cannot be distilled, as messages (empty list: fine).
 
     Called with the configs and tokenizers only, before any weights load, so a bad pair costs nothing.
     """
     problems = []
-    if (teacher_inputs is not None and student_inputs is not None and "token_type_ids" in teacher_inputs
-            and "token_type_ids" not in student_inputs and getattr(teacher_config, "type_vocab_size", 1) > 1):
-        # The windows are the student tokenizer's: without segment ids the teacher would read the context as
-        # more question (all zeros) and hand down logits it was never trained to give.
-        problems.append("the teacher reads token_type_ids (question 0, context 1) but the student's tokenizer "
-                        "makes none, so the teacher would see the whole window as question; not supported "
-                        "yet: pick a student whose tokenizer makes them (a BERT-style one) or a teacher without them")
     if student_vocab is not None and teacher_vocab is not None and student_vocab != teacher_vocab:
         only_s = len(set(student_vocab) - set(teacher_vocab))
         only_t = len(set(teacher_vocab) - set(student_vocab))
@@ -81,9 +73,37 @@ def pair_problems(student_config, teacher_config, student_vocab: dict | None, te
 
 
 def check_pair(student_config, teacher_config, student_vocab=None, teacher_vocab=None, intermediate=True,
-               max_length: int = 384, student_inputs=None, teacher_inputs=None) -> None:
+               max_length: int = 384) -> None:
     """Raise :class:`ConfigError` listing every problem of the pair at once."""
     problems = pair_problems(student_config, teacher_config, student_vocab, teacher_vocab, intermediate,
-                             max_length, student_inputs, teacher_inputs)
+                             max_length)
     if problems:
         raise ConfigError("; ".join(problems))
+
+
+def teacher_types(student_tokenizer, teacher_tokenizer, teacher_config):
+    """The teacher tokenizer's pair template (:class:`augment.pairing.PairTemplate`) when the teacher reads token
+    type ids that the student's tokenizer does not make, else None.
+
+    The windows are the student tokenizer's. A BERT teacher (question 0, context 1) given a DistilBERT
+    student's windows without type ids would read the whole window as question; with the template, the windows
+    carry the ids the teacher's own tokenizer would give them (:func:`augment.qa.features.template_types`).
+    That needs the two tokenizers to lay out a pair alike (the same special tokens in the same places), which
+    is checked here, before anything is tokenised. A teacher with one token type needs nothing."""
+    if ("token_type_ids" not in teacher_tokenizer.model_input_names
+            or "token_type_ids" in student_tokenizer.model_input_names
+            or getattr(teacher_config, "type_vocab_size", 1) < 2):
+        return None
+    from augment.pairing import pair_template
+
+    try:
+        teacher = pair_template(teacher_tokenizer)
+        student = pair_template(student_tokenizer, token_types=False)
+    except ConfigError:
+        teacher = student = None
+    if teacher is None or not teacher.token_types or [p[:2] for p in student.parts] != [p[:2] for p in teacher.parts]:
+        raise ConfigError("the teacher reads token_type_ids (question 0, context 1) and the student's tokenizer makes "
+                          "none, and their tokenizers do not lay out a question and context alike, so the teacher's "
+                          "ids cannot be given to the student's windows: pick a student built on the teacher's "
+                          "tokenizer")
+    return teacher

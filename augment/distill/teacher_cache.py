@@ -68,13 +68,14 @@ def build(teacher, features, path, batch_size: int = 256, device="cpu", progress
     from concurrent.futures import ThreadPoolExecutor
 
     from augment.qa.attention import fast_attention
+    from augment.qa.evaluate import model_input_names
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
     keys = window_keys(features)
     teacher.eval()
-    cols = [c for c in ("input_ids", "attention_mask", "token_type_ids") if c in features.column_names]
+    cols = [c for c in model_input_names(teacher) if c in features.column_names]  # what the teacher takes
     table = features.select_columns(cols).with_format("numpy")
     device = torch.device(device)
     autocast = (torch.autocast(device.type, dtype=autocast_dtype) if autocast_dtype is not None

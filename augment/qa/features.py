@@ -103,26 +103,48 @@ def _answer_tokens(offsets, first: int, last: int, start_char: int, end_char: in
     return start, end
 
 
-def _model_inputs(enc, i: int) -> dict:
+def _model_inputs(enc, i: int, token_types=None) -> dict:
     out = {"input_ids": enc["input_ids"][i], "attention_mask": enc["attention_mask"][i]}
     if "token_type_ids" in enc:
         out["token_type_ids"] = enc["token_type_ids"][i]
+    elif token_types is not None:
+        out["token_type_ids"] = template_types(out["input_ids"], enc.sequence_ids(i), token_types)
     return out
 
 
+def template_types(input_ids: list[int], seq_ids: list, template) -> list[int]:
+    """The token type ids another tokenizer's pair ``template`` (:class:`augment.pairing.PairTemplate`) gives
+    a window whose own tokenizer gives none: a DistilBERT student's windows, read by a BERT teacher that was
+    trained with question 0 and context 1. The window must be laid out as the template lays out a pair
+    (the same special tokens in the same places); padding gets 0.
+
+        >>> template_types([101, 7, 102, 8, 9, 102, 0], [None, 0, None, 1, 1, None, None], bert_template)  # doctest: +SKIP
+        [0, 0, 0, 1, 1, 1, 0]
+    """
+    first = [t for t, s in zip(input_ids, seq_ids) if s == 0]
+    second = [t for t, s in zip(input_ids, seq_ids) if s == 1]
+    ids, types, _ = template.build(first, second)
+    if ids != input_ids[:len(ids)] or any(s is not None for s in seq_ids[len(ids):]):
+        raise ValueError("a window is not laid out as the teacher's tokenizer lays out a pair, so the teacher's "
+                         f"token type ids cannot be given to it: {input_ids[:8]}... against {ids[:8]}...")
+    return types + [0] * (len(input_ids) - len(ids))
+
+
 def _collect(rows: list[dict], enc, extra: tuple[str, ...]) -> dict[str, list]:
-    keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc] + list(extra)
+    have = rows[0] if rows else enc  # a window's inputs: token_type_ids may come from a template, not enc
+    keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in have] + list(extra)
     return {k: [r[k] for r in rows] for k in keys}
 
 
 def prepare_train_features(examples: dict[str, list], tokenizer, max_length: int = 384,
-                           doc_stride: int = 128) -> dict[str, list]:
+                           doc_stride: int = 128, token_types=None) -> dict[str, list]:
     """Training windows with ``start_positions``/``end_positions`` labels.
 
-    Output columns: ``input_ids``, ``attention_mask``, ``token_type_ids`` (only if the tokenizer makes
-    them), ``start_positions``, ``end_positions``, ``context_mask`` (1 on context tokens and CLS),
-    ``example_id`` and ``window_index``. Unanswerable rows and windows that do not hold the whole first
-    answer are labelled start = end = CLS index.
+    Output columns: ``input_ids``, ``attention_mask``, ``token_type_ids`` (if the tokenizer makes them, or
+    else from ``token_types``, a teacher tokenizer's pair template: :func:`template_types`),
+    ``start_positions``, ``end_positions``, ``context_mask`` (1 on context tokens and CLS), ``example_id``
+    and ``window_index``. Unanswerable rows and windows that do not hold the whole first answer are labelled
+    start = end = CLS index.
     """
     enc, context_seq = _tokenize(examples, tokenizer, max_length, doc_stride)
     sample_map = enc["overflow_to_sample_mapping"]
@@ -136,7 +158,7 @@ def prepare_train_features(examples: dict[str, list], tokenizer, max_length: int
             span = _answer_tokens(enc["offset_mapping"][i], first, last,
                                   start_char, start_char + len(answers["text"][0]))
         start, end = span if span is not None else (cls, cls)
-        rows.append({**_model_inputs(enc, i), "start_positions": start, "end_positions": end,
+        rows.append({**_model_inputs(enc, i, token_types), "start_positions": start, "end_positions": end,
                      "context_mask": mask, "example_id": examples["id"][ex], "window_index": win})
     return _collect(rows, enc, ("start_positions", "end_positions", "context_mask", "example_id",
                                 "window_index"))

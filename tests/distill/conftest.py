@@ -39,15 +39,31 @@ def other_vocab_student_path(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def distilbert_student_path(tmp_path_factory, tokenizer):
-    """A DistilBERT student (q_lin/k_lin/v_lin): its attention scores cannot be captured."""
+def distilbert_student_path(tmp_path_factory, vocab_dir):
+    """A 2-layer DistilBERT student (q_lin/k_lin/v_lin) with DistilBERT's tokenizer: the teacher's vocabulary,
+    no token type ids."""
     import torch
-    from transformers import DistilBertConfig, DistilBertForQuestionAnswering
+    from transformers import DistilBertConfig, DistilBertForQuestionAnswering, DistilBertTokenizerFast
 
     path = tmp_path_factory.mktemp("student_distilbert")
+    tokenizer = DistilBertTokenizerFast.from_pretrained(vocab_dir)
     torch.manual_seed(4)
     DistilBertForQuestionAnswering(DistilBertConfig(vocab_size=tokenizer.vocab_size, dim=32, n_layers=2,
                                                     n_heads=4, hidden_dim=64)).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def mpnet_student_path(tmp_path_factory, tokenizer):
+    """An MPNet student: its attention does not go through transformers' AttentionInterface."""
+    import torch
+    from transformers import MPNetConfig, MPNetForQuestionAnswering
+
+    path = tmp_path_factory.mktemp("student_mpnet")
+    torch.manual_seed(4)
+    MPNetForQuestionAnswering(MPNetConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
+                                          num_attention_heads=4, intermediate_size=64)).save_pretrained(path)
     tokenizer.save_pretrained(path)
     return str(path)
 

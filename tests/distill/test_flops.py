@@ -28,6 +28,14 @@ def test_stage_costs_add_up():
     assert StageCost.of("teacher_cache", STUDENT, BASE).flops(**window) == pytest.approx(f_t)
 
 
+def test_distilbert_counts_as_the_bert_of_its_shape():
+    from transformers import DistilBertConfig
+
+    distil = DistilBertConfig(n_layers=6, dim=768, hidden_dim=3072)
+    window = {"tokens": 384, "tokens_sq": 384 ** 2}
+    assert StageCost.forward(distil).flops(**window) == pytest.approx(StageCost.forward(STUDENT).flops(**window))
+
+
 def test_peaks_by_card_name():
     assert peak_tflops("NVIDIA H100 80GB HBM3") == 989.0
     assert peak_tflops("NVIDIA H100 PCIe") == 756.0

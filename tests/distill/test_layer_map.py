@@ -46,17 +46,3 @@ def test_roberta_positions_start_after_the_padding_index():
     assert length_problem(roberta, "student", 129) == "--max-length 129 exceeds the student's 128 positions"
     with pytest.raises(ConfigError, match="--max-length 130 exceeds the teacher's 128 positions"):
         check_pair(roberta, roberta, intermediate=False, max_length=130)
-
-
-def test_a_teacher_reading_segment_ids_needs_a_student_tokenizer_that_makes_them():
-    """The windows are the student tokenizer's: a BERT teacher given a DistilBERT tokenizer's windows would read
-    every token as question (segment 0)."""
-    bert = ["input_ids", "token_type_ids", "attention_mask"]
-    distil = ["input_ids", "attention_mask"]
-    with pytest.raises(ConfigError, match="the teacher reads token_type_ids .* but the student's tokenizer makes none"):
-        check_pair(cfg(2, 4), cfg(4, 4), intermediate=False, student_inputs=distil, teacher_inputs=bert)
-    check_pair(cfg(2, 4), cfg(4, 4), intermediate=False, student_inputs=bert, teacher_inputs=bert)
-    check_pair(cfg(2, 4), cfg(4, 4), intermediate=False, student_inputs=bert, teacher_inputs=distil)
-    one_segment = BertConfig(vocab_size=10, hidden_size=64, num_hidden_layers=4, num_attention_heads=4,
-                             type_vocab_size=1)  # every id 0 anyway: nothing is lost
-    check_pair(cfg(2, 4), one_segment, intermediate=False, student_inputs=distil, teacher_inputs=bert)

@@ -178,9 +178,9 @@ def test_resume_refuses_changed_prediction_data_or_projection(tmp_path, sample_p
     ("three_layer_student_path", "both", "multiple of the student's"),
     ("two_head_student_path", "intermediate", "attention heads"),
     ("other_vocab_student_path", "prediction", "different vocabularies"),
-    ("distilbert_student_path", "intermediate", "the student (DistilBertForQuestionAnswering) has no "
-     "self-attention modules with query/key/value projections, so its pre-softmax attention scores cannot be "
-     "captured for the intermediate stage; use a BERT-style student or --stage prediction"),
+    ("mpnet_student_path", "intermediate", "the student (MPNetForQuestionAnswering) does not route attention "
+     "through transformers' AttentionInterface, so its pre-softmax attention scores cannot be captured for the "
+     "intermediate stage; use a BERT-style student or --stage prediction"),
 ])
 def test_incompatible_pairs_stop_before_any_weights_load(request, tmp_path, sample_path, tiny_teacher_path,
                                                         monkeypatch, capsys, student, stage, message):
