@@ -17,6 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from augment.errors import ConfigError
+from augment.segment import fold
+
+# Neighbours looked at beyond top_k, for the word's own other spellings that are dropped.
+SPELLING_ROOM = 4
 
 
 def load_glove(spec: str | os.PathLike | None = "default", vocab_limit: int = 100_000):
@@ -144,7 +148,8 @@ class GloveNeighbours:
         self._cache: dict[str, list[str]] = {}
 
     def neighbours(self, words) -> dict[str, list[str]]:
-        """``{word: [neighbour, ...]}`` for each word (looked up lower-cased; unknown words get [])."""
+        """``{word: [neighbour, ...]}`` for each word (looked up lower-cased; unknown words get []), without the
+        word itself in any case or accent (:func:`augment.segment.fold`)."""
         keys = {w: w.lower() for w in words}
         new = sorted({k for k in keys.values() if k not in self._cache})
         known = [k for k in new if k in self.kv.key_to_index]
@@ -156,9 +161,13 @@ class GloveNeighbours:
             sims = self._unit[rows] @ self._unit.T  # (B, V) cosine similarities
             sims[:, ~self._alpha] = -np.inf
             sims[np.arange(len(chunk)), rows] = -np.inf  # never the word itself
-            k = min(self.top_k, sims.shape[1] - 1)
+            # Room for the word itself in other spellings (beyonce for beyoncé; Singer, SINGER in cased
+            # vectors), dropped below as the masked LM drops them.
+            k = min(self.top_k + SPELLING_ROOM, sims.shape[1] - 1)
             top = np.argpartition(-sims, k, axis=1)[:, :k]  # (B, k) unordered
             for i, word in enumerate(chunk):
                 order = top[i][np.argsort(-sims[i, top[i]], kind="stable")]
-                self._cache[word] = [self.kv.index_to_key[j] for j in order if np.isfinite(sims[i, j])]
+                own = fold(word)
+                found = [self.kv.index_to_key[j] for j in order if np.isfinite(sims[i, j])]
+                self._cache[word] = [w for w in found if fold(w) != own][:self.top_k]
         return {w: self._cache[k] for w, k in keys.items()}

@@ -37,19 +37,31 @@ def record_path(out: Path, k: int) -> Path:
     return Path(out) / PROGRESS / f"shard-{k:05d}.json"
 
 
-def config_mismatch(out: Path, config: dict, ignore=(), notes: dict | None = None) -> str | None:
+def config_mismatch(out: Path, config: dict, ignore=(), notes: dict | None = None,
+                    located: dict | None = None) -> str | None:
     """Why ``out`` cannot be resumed with ``config`` (None when it can, or when it is empty or new).
 
     ``ignore``: keys not compared (not known yet). ``notes``: a phrase per key that says what a
     difference in it means ("the --mlm model changed"), for keys whose values are opaque hashes.
+    ``located``: path keys and the fingerprint key of what they name ({"input": "input_fingerprint"}): a path
+    spelled otherwise (``./x.json``, an absolute path, a moved copy) is the same input when the recorded
+    fingerprints agree, so a resubmitted job resumes.
     """
     out = Path(out)
     saved = out / PROGRESS / "config.json"
     if saved.exists():
-        old = json.loads(saved.read_text(encoding="utf-8"))
+        try:
+            old = json.loads(saved.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as e:  # a disk that filled up, a hand edit
+            return f"--out {out}: its {PROGRESS}/config.json is unreadable ({type(e).__name__}: {e})"
+        if not isinstance(old, dict):
+            return f"--out {out}: its {PROGRESS}/config.json holds {type(old).__name__}, not the run's options"
         diff = []
         for k in sorted(set(old) | set(config)):
             if k in ignore or old.get(k) == config.get(k):
+                continue
+            fp = (located or {}).get(k)
+            if fp is not None and fp not in ignore and old.get(fp) is not None and old.get(fp) == config.get(fp):
                 continue
             was = repr(old[k]) if k in old else "not recorded"
             change = f"{k}: {was} -> {config.get(k)!r}"

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import math
 import time
-import unicodedata
 from bisect import bisect_right
 from itertools import chain
 from dataclasses import dataclass
@@ -44,7 +43,7 @@ import numpy as np
 from augment.batching import Batch, LMStats, plan_batches
 from augment.errors import ConfigError
 from augment.pairing import pair_template
-from augment.segment import Word
+from augment.segment import Word, fold  # noqa: F401  (fold: also this module's, as before)
 
 MODES = ("exact", "multi")
 CONTEXTS = ("masked", "paired")
@@ -451,15 +450,6 @@ def vocabulary_after_a_token(tokenizer, n: int) -> list[str]:
                 out[i] = p[:len(p) - len(glue)] if glue else p
             return out
     return [decode([sep_id, i])[len(sep):] for i in range(n)]  # the slow way, one id at a time
-
-
-def fold(word: str) -> str:
-    """``word`` without accents and case: NFD, combining marks dropped, casefolded.
-
-        >>> fold("Café") == fold("CAFE") == "cafe"
-        True
-    """
-    return "".join(c for c in unicodedata.normalize("NFD", word) if not unicodedata.combining(c)).casefold()
 
 
 def _lm_head(model):

@@ -118,3 +118,12 @@ def match_case(replacement: str, original: str) -> str:
     if original[:1].isupper() and (len(original) == 1 or original[1:].islower()):
         return low[:1].upper() + low[1:]
     return low
+
+
+def fold(word: str) -> str:
+    """``word`` without accents and case: NFD, combining marks dropped, casefolded.
+
+        >>> fold("Café") == fold("CAFE") == "cafe"
+        True
+    """
+    return "".join(c for c in unicodedata.normalize("NFD", word) if not unicodedata.combining(c)).casefold()

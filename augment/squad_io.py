@@ -131,8 +131,18 @@ def _articles(path) -> Iterator[tuple[int, object]]:
     pos = ws(0)
     if text.startswith("\ufeff"):
         pos = ws(1)
+    def only_whitespace_after(pos):
+        """A second JSON value after the first (two files concatenated, or JSON lines in a .json) would be
+        dropped without a word by a reader that stops at the first one's end."""
+        pos = ws(pos)
+        if pos < len(text):
+            fail(pos, "extra data after the top-level JSON value (two JSON documents in one file? one row per "
+                      "line belongs in a .jsonl file)")
+
     if pos < len(text) and text[pos] == "[":  # a JSON array of rows rather than the nested format
-        yield -1, decode(pos)[0]
+        rows, end = decode(pos)
+        only_whitespace_after(end)
+        yield -1, rows
         return
     if pos >= len(text) or text[pos] != "{":
         fail(pos, "expected '{'" if pos < len(text) else "empty file")
@@ -161,6 +171,7 @@ def _articles(path) -> Iterator[tuple[int, object]]:
         pos = after_item(pos, "}")
     if pos >= len(text):
         fail(pos, "unterminated object")
+    only_whitespace_after(pos + 1)
     if not found:
         raise InputError(f"{path}: missing key 'data' (expected the official SQuAD format "
                          "{'data': [{'title', 'paragraphs': [{'context', 'qas'}]}]})")
@@ -192,20 +203,27 @@ def read_official_json(path) -> Iterator[dict]:
             for k, qa in enumerate(para["qas"]):
                 if not isinstance(qa, dict):
                     raise InputError(f"{path}: {where}.qas[{k}]: expected an object")
-                answers = _spans(qa.get("answers"), f"{where}.qas[{k}].answers", path)
                 impossible = qa.get("is_impossible")
-                yield {
+                row = {
                     "id": qa.get("id"),
                     "title": article.get("title", ""),
                     "context": para["context"],
                     "question": qa.get("question"),
-                    "answers": answers,
                     "plausible_answers": _spans(qa.get("plausible_answers"),
                                                 f"{where}.qas[{k}].plausible_answers", path),
-                    # As given (validate_example refuses a non-boolean: bool("false") is True), or
-                    # what the answers say when the file has none.
-                    "is_impossible": not answers["text"] if impossible is None else impossible,
+                    "is_impossible": impossible,
                 }
+                # The official files give every question its answers ([] when unanswerable). A question without
+                # them (or with null) is unanswerable only if it says so (is_impossible: true); otherwise it is
+                # left without, so validate_example rejects it, as it does such a JSON-lines row, rather than
+                # passing for unanswerable.
+                if qa.get("answers") is not None or impossible is True:
+                    row["answers"] = _spans(qa.get("answers"), f"{where}.qas[{k}].answers", path)
+                    # As given (validate_example refuses a non-boolean: bool("false") is True), or what the
+                    # answers say when the file has none.
+                    if impossible is None:
+                        row["is_impossible"] = not row["answers"]["text"]
+                yield row
 
 
 def read_jsonl(path) -> Iterator[dict]:
@@ -348,9 +366,11 @@ def local_path(source: str | os.PathLike) -> Path | None:
     return None
 
 
-def sniff_format(path: Path) -> str:
+def sniff_format(path: Path, rows_only: bool = False) -> str:
     """"json" (the official format, or a JSON array of rows) or "jsonl", for a file of any suffix: a
-    first line that is a whole JSON object without a "data" key is a JSON-lines row."""
+    first line that is a whole JSON object without a "data" key is a JSON-lines row. ``rows_only`` (a .json,
+    mostly the official format): only if that object also has a row's keys (context, question), so that a
+    one-line object of another kind is still reported as a file without 'data'."""
     with open(path, "rb") as f:
         head = f.read(1 << 20)
     text = head.decode("utf-8-sig", errors="replace").lstrip()
@@ -365,7 +385,8 @@ def sniff_format(path: Path) -> str:
         row = json.loads(first)
     except json.JSONDecodeError:
         return "json"  # a pretty-printed object, or a line longer than the sniffed head
-    return "jsonl" if isinstance(row, dict) and "data" not in row else "json"
+    is_row = isinstance(row, dict) and "data" not in row and (not rows_only or any(k in row for k in REQUIRED_KEYS))
+    return "jsonl" if is_row else "json"
 
 
 def iter_rows(source: str | os.PathLike, split: str = "train") -> Iterator[dict]:
@@ -385,7 +406,8 @@ def iter_rows(source: str | os.PathLike, split: str = "train") -> Iterator[dict]
         raise InputError(f"{path}: no such file or directory; {SAMPLE_HINT}")
     if not path.is_file():
         raise InputError(f"{path}: not a regular file or directory")
-    kind = {".jsonl": "jsonl", ".json": "json"}.get(path.suffix) or sniff_format(path)
+    # A .json may hold JSON lines (datasets' to_json writes them): asked of the content, as for any other suffix.
+    kind = "jsonl" if path.suffix == ".jsonl" else sniff_format(path, rows_only=path.suffix == ".json")
     yield from (read_jsonl(path) if kind == "jsonl" else read_official_json(path))
 
 
@@ -397,8 +419,12 @@ def fingerprint(source: str | os.PathLike, split: str = "train") -> str:
         return "hub:" + hashlib.sha256(f"{source}:{split}".encode()).hexdigest()
     if path.is_file():
         files = [path]
-    elif path.is_dir():
+    elif path.is_dir() and _is_saved_dataset(path):
         files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+    elif path.is_dir():
+        # The files iter_rows reads, and only those: an --out inside the folder, or a README beside the data,
+        # must not change the fingerprint (a resume would be refused as another input).
+        files = data_files(path)
     else:
         return "hub:" + hashlib.sha256(f"{source}:{split}".encode()).hexdigest()
     for f in files:

@@ -24,6 +24,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import sys
 import time
 from collections import Counter, deque
@@ -56,6 +57,12 @@ OUTPUT_OPTIONS = ("input", "split", "multiplier", "mlm", "glove", "top_k", "repl
                   "mask_rate", "answer_policy", "augment_question", "include_original", "seed", "limit",
                   "shard_rows", "dtype", "stopwords", "variant_draw", "keep_question_words",
                   "mlm_context")
+
+
+# Options that name a file or folder, and the fingerprint of its content: on resume, another spelling of the
+# same path (./x.json, an absolute path) or a moved copy is the same input.
+LOCATED = {"input": "input_fingerprint", "mlm": "mlm_fingerprint", "glove": "glove_fingerprint",
+           "stopwords": "stopwords_fingerprint"}
 
 
 MLM_FIXES = ("pass a local model directory (--mlm PATH) or --mlm none (GloVe only, no model), or download "
@@ -144,10 +151,13 @@ def check_options(args) -> None:
         problems.append(f"--mask-rate {args.mask_rate}: use a value in (0, 0.5]")
     if args.stopwords not in ("nltk", "tinybert") and not Path(args.stopwords).is_file():
         problems.append(f"--stopwords {args.stopwords}: no such file; use nltk, tinybert or a word-list file")
-    if args.mlm.lower() == "none" and args.glove.lower() == "none":
+    if args.glove.lower() in ("default", "none"):  # spelled as --mlm none may be: NONE, None
+        args.glove = args.glove.lower()
+    if args.mlm.lower() == "none" and args.glove == "none":
         problems.append("--mlm none with --glove none: no candidates at all; keep one of them")
-    if args.glove not in ("default", "none") and not Path(args.glove).exists():
-        problems.append(f"--glove {args.glove}: no such file; use 'default', 'none' or a vectors file")
+    if args.glove not in ("default", "none") and not Path(args.glove).is_file():
+        what = "a directory, not a file" if Path(args.glove).is_dir() else "no such file"
+        problems.append(f"--glove {args.glove}: {what}; use 'default', 'none' or a vectors file")
     out_problem = outdir.out_problem("--out", args.out)
     if out_problem:
         problems.append(out_problem)
@@ -209,7 +219,7 @@ FINGERPRINT_NOTES = {"mlm_fingerprint": "the --mlm model changed (its config, we
 def check_out(out: Path, config: dict, overwrite: bool, world: int, ignore=()) -> None:
     """Refuse an --out written with another configuration (or holding other files) unless --overwrite.
     Nothing is written here; every rank looks, then they all pass the barrier (or all refuse)."""
-    mismatch = manifest.config_mismatch(out, config, ignore=ignore, notes=FINGERPRINT_NOTES)
+    mismatch = manifest.config_mismatch(out, config, ignore=ignore, notes=FINGERPRINT_NOTES, located=LOCATED)
     barrier(world)
     if mismatch and not overwrite:
         raise CliError(f"{mismatch}; rerun with --overwrite to replace it, or choose another --out")
@@ -228,8 +238,29 @@ def prepare_out(out: Path, config: dict, overwrite: bool, rank: int, world: int,
 
 
 # -- input: paragraphs and blocks -----------------------------------------------------------------
-def walk(rows, rows_per_example: int, shard_rows: int, strict: bool, limit: int | None):
-    """Yield ``(block index, valid examples, rejects, examples read)`` per paragraph, in input order."""
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest()
+
+
+VARIANT_ID = re.compile(r"(.*)-aug([1-9][0-9]*)", re.DOTALL)  # the ids variants_of gives: ID-augV
+
+
+def id_collision(row_id: str, seen: set, variants: int) -> str | None:
+    """Why ``row_id`` would share an output id with an earlier row's, or None. With --include-original an
+    original keeps its id beside its variants' ``ID-aug1``..: re-augmenting such an output gives ``q`` and
+    ``q-aug1``, whose ids would both be written for two different rows. ``seen``: digests of earlier ids."""
+    m = VARIANT_ID.fullmatch(row_id)
+    if m and int(m.group(2)) <= variants and _digest(m.group(1)) in seen:
+        return f"its id is the id of variant {m.group(2)} of the earlier row {m.group(1)!r}"
+    for v in range(1, variants + 1):
+        if _digest(f"{row_id}-aug{v}") in seen:
+            return f"its variant {v} would take the id of the earlier row {row_id + f'-aug{v}'!r}"
+    return None
+
+
+def walk(rows, rows_per_example: int, shard_rows: int, strict: bool, limit: int | None, variant_ids: int = 0):
+    """Yield ``(block index, valid examples, rejects, examples read)`` per paragraph, in input order.
+    ``variant_ids``: the multiplier when originals are written beside their variants (their ids may collide)."""
     seen: set[bytes] = set()  # 8-byte id digests: duplicates are rejected across the whole input
     block, block_rows, n_read = 0, 0, 0
     para, rejects, key = [], [], object()
@@ -246,9 +277,12 @@ def walk(rows, rows_per_example: int, shard_rows: int, strict: bool, limit: int 
         key, n_read = context, n_read + 1
         try:
             validate_example(row)
-            digest = hashlib.blake2b(row["id"].encode("utf-8"), digest_size=8).digest()
+            digest = _digest(row["id"])
             if digest in seen:
                 raise InvalidExample(row["id"], "duplicate id (the first row with it is kept)", "duplicate_id")
+            if variant_ids and (collision := id_collision(row["id"], seen, variant_ids)):
+                raise InvalidExample(row["id"], f"{collision}, and --include-original writes both (the first "
+                                                "row is kept)", "duplicate_id")
             seen.add(digest)
             para.append(row)
         except InvalidExample as e:
@@ -484,7 +518,8 @@ def augment_blocks(out: Path, rows, aug, args, rank: int, run_started: float, cl
     # block): one that is done with its block takes the next free one.
     seen = -1
     try:
-        for k, examples, rejects, n_read in walk(rows, per_example, args.shard_rows, args.strict, args.limit):
+        for k, examples, rejects, n_read in walk(rows, per_example, args.shard_rows, args.strict, args.limit,
+                                                 args.multiplier if args.include_original else 0):
             if k != seen:  # a new block: the last one's passes run now (close), then this one is claimed
                 close(job)
                 job, seen = None, k

@@ -23,6 +23,21 @@ def test_neighbours_by_cosine_alphabetic_without_the_word(glove_kv):
     assert cands[:3] == [w for w in order if w.isalpha() and w != "guitarist"][:3]
 
 
+def test_neighbours_never_hold_the_word_in_another_case_or_accent(glove_kv, tmp_path):
+    """As for the masked LM: replacing Beyoncé by beyonce, or singer by Singer, changes nothing but spelling."""
+    nb = GloveNeighbours(glove_kv, top_k=15)
+    assert "beyonce" in [glove_kv.index_to_key[i] for i in np.argsort(
+        -(glove_kv.vectors @ glove_kv["beyoncé"]))[:16]]  # the nearest words do hold it
+    got = nb.neighbours(["Beyoncé"])["Beyoncé"]
+    assert len(got) == 15 and "beyonce" not in got
+    cased = tmp_path / "cased.txt"  # cased vectors (word2vec, GloVe 840B): the word's capitalised rows too
+    rows = [("singer", "singer"), ("Singer", "singer"), ("SINGER", "singer"), ("vocalist", "vocalist"),
+            ("drummer", "drummer"), ("guitarist", "guitarist")]
+    cased.write_text("".join(w + " " + " ".join(f"{x:.5f}" for x in glove_kv[v]) + "\n" for w, v in rows))
+    assert set(GloveNeighbours(load_glove(str(cased)), top_k=3).neighbours(["singer"])["singer"]) == {
+        "vocalist", "guitarist", "drummer"}
+
+
 def test_neighbours_are_cached_per_word_type(glove_kv):
     nb = GloveNeighbours(glove_kv, top_k=5)
     first = nb.neighbours(["singer"])["singer"]

@@ -4,6 +4,7 @@ import pytest
 
 from augment import InputError
 from augment.squad_io import fingerprint, iter_rows
+from augment.validate import InvalidExample, validate_example
 
 
 def test_official_json_rows(sample_path):
@@ -94,6 +95,47 @@ def test_rows_without_answers_stay_without(tmp_path, sample_path):
         {"id": "x", "question": "q", "is_impossible": True}]}]}]}))
     (row,) = iter_rows(off)
     assert row["answers"] == {"text": [], "answer_start": []} and row["is_impossible"] is True
+    # ... but one that says nothing (no answers, no is_impossible, or answers null) is not made unanswerable.
+    for qa in ({"id": "y", "question": "q"}, {"id": "z", "question": "q", "answers": None}):
+        off.write_text(json.dumps({"data": [{"title": "t", "paragraphs": [{"context": "c", "qas": [qa]}]}]}))
+        (row,) = iter_rows(off)
+        assert "answers" not in row and row["is_impossible"] is None
+        with pytest.raises(InvalidExample, match="missing 'answers'"):
+            validate_example(row)
+
+
+def test_a_second_json_value_after_the_first_is_an_error(tmp_path, sample_path):
+    """Two files concatenated: a reader that stops after the first value would drop the second's rows."""
+    twice = tmp_path / "twice.json"
+    twice.write_text(sample_path.read_text() + "\n" + sample_path.read_text())
+    with pytest.raises(InputError, match=r"twice.json: invalid JSON at line \d+ column 1: extra data after the "
+                                         r"top-level JSON value"):
+        list(iter_rows(twice))
+    rows = list(iter_rows(sample_path))
+    (tmp_path / "arrays.json").write_text(json.dumps(rows[:2]) + " " + json.dumps(rows[2:4]))
+    with pytest.raises(InputError, match="extra data"):
+        list(iter_rows(tmp_path / "arrays.json"))
+    (tmp_path / "spaces.json").write_text(json.dumps(rows[:2]) + " \n\t\n")  # trailing whitespace is fine
+    assert list(iter_rows(tmp_path / "spaces.json")) == rows[:2]
+
+
+def test_json_lines_in_a_json_file_are_read_as_json_lines(tmp_path, sample_path):
+    """datasets' Dataset.to_json writes JSON lines, named .json."""
+    rows = list(iter_rows(sample_path))
+    (tmp_path / "rows.json").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert list(iter_rows(tmp_path / "rows.json")) == rows
+
+
+def test_a_directorys_fingerprint_covers_the_files_read_and_only_those(tmp_path, sample_path):
+    """An --out inside the input folder, or a README beside the data, is not input."""
+    (tmp_path / "train.json").write_bytes(sample_path.read_bytes())
+    fp = fingerprint(tmp_path)
+    (tmp_path / "README.md").write_text("notes")
+    (tmp_path / "aug").mkdir()
+    (tmp_path / "aug" / "shard-00000.arrow").write_bytes(b"rows")
+    assert fingerprint(tmp_path) == fp
+    (tmp_path / "more.jsonl").write_text(json.dumps(next(iter_rows(sample_path))) + "\n")
+    assert fingerprint(tmp_path) != fp
 
 
 def test_other_suffixes_are_sniffed(tmp_path, sample_path):

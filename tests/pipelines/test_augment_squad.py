@@ -595,3 +595,66 @@ def test_tinybert_sampling_options_are_counted_recorded_and_fingerprinted(tmp_pa
     capsys.readouterr()
     assert main(list(map(str, args))) == 2
     assert "the --stopwords file changed" in capsys.readouterr().err
+
+
+def test_ids_that_would_collide_with_variant_ids_are_rejected(tmp_path, sample_rows):
+    """Re-augmenting an output written with --include-original: its rows q and q-aug1 would both be written
+    as q-aug1 (q's variant 1 and the original q-aug1). The later of the two is rejected, in either order."""
+    from pipelines.augment_squad import id_collision, _digest
+
+    assert id_collision("q-aug2", {_digest("q")}, 2) and not id_collision("q-aug3", {_digest("q")}, 2)
+    assert id_collision("q", {_digest("q-aug1")}, 2) and not id_collision("q", {_digest("q-aug1")}, 0)
+    rows = copy.deepcopy(sample_rows[:4])
+    rows.insert(2, {**copy.deepcopy(rows[1]), "id": rows[0]["id"] + "-aug1", "question": "Another question?"})
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "aug"
+    cli("--input", path, "--mlm", "none", "--multiplier", 2, "--include-original", "--quiet", out=out)
+    (reject,) = [json.loads(line) for line in (out / "rejects.jsonl").read_text().splitlines()]
+    assert (reject["id"], reject["reason"]) == (rows[2]["id"], "duplicate_id")
+    assert f"variant 1 of the earlier row {rows[0]['id']!r}" in reject["message"]
+    ids = [r["id"] for r in rows_of(out)]
+    assert len(ids) == len(set(ids)) == 3 * 4
+    # Without --include-original the originals' ids are not written: nothing collides.
+    cli("--input", path, "--mlm", "none", "--multiplier", 2, "--quiet", out=tmp_path / "plain")
+    assert not (tmp_path / "plain" / "rejects.jsonl").exists() or not (
+        tmp_path / "plain" / "rejects.jsonl").read_text().strip()
+
+
+def test_resume_takes_the_same_input_spelled_otherwise_or_holding_the_out(tmp_path, sample_rows):
+    """A resubmitted job may spell --input otherwise (./x, an absolute path); an --out inside the input folder
+    must not change the input's fingerprint. Both are the same run: already complete, not 'another
+    configuration'."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in sample_rows[:5]))
+    args = ["--mlm", "none", "--multiplier", 1, "--quiet"]
+    cli("--input", data / "rows.jsonl", *args, out=tmp_path / "a")
+    again = cli("--input", f"{tmp_path}/./data/../data/rows.jsonl", *args, out=tmp_path / "a")
+    assert "is already complete" in again.stderr
+    cli("--input", data, *args, out=data / "aug")
+    assert "is already complete" in cli("--input", data, *args, out=data / "aug").stderr
+    changed = cli("--input", data, *args, "--seed", 3, out=data / "aug", check=False)
+    assert_one_line_error(changed, "seed: 0 -> 3")  # what differs is still named
+
+
+def test_unreadable_progress_config_is_one_line_and_overwrite_replaces_it(tmp_path, sample_path):
+    out = tmp_path / "aug"
+    args = ["--input", sample_path, "--limit", 3, "--mlm", "none", "--multiplier", 1, "--quiet"]
+    cli(*args, out=out)
+    for bad in ("{", "[1]"):
+        (out / ".progress").mkdir(exist_ok=True)
+        (out / ".progress" / "config.json").write_text(bad)
+        assert_one_line_error(cli(*args, out=out, check=False), ".progress/config.json", "--overwrite")
+        cli(*args, "--overwrite", out=out)
+        assert len(rows_of(out)) == 3
+
+
+def test_glove_that_is_a_directory_or_spelled_in_capitals(tmp_path, sample_path):
+    args = ["--input", sample_path, "--limit", 2, "--mlm", "none", "--multiplier", 1, "--quiet"]
+    assert_one_line_error(cli(*args, "--glove", tmp_path, out=tmp_path / "a", check=False),
+                          f"--glove {tmp_path}: a directory, not a file")
+    assert_one_line_error(cli(*args, "--glove", "NONE", out=tmp_path / "b", check=False),
+                          "--mlm none with --glove none: no candidates at all")
+    cli(*args, "--glove", "Default", out=tmp_path / "c")
+    assert json.loads((tmp_path / "c" / "manifest.json").read_text())["options"]["glove"] == "default"
