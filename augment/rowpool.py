@@ -13,6 +13,8 @@ chunk's rows as one serialised record batch; the shard writer appends the batche
 """
 from __future__ import annotations
 
+import os
+import sys
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -56,6 +58,24 @@ def draw_chunk(spec: DrawSpec, examples: list[dict], table: dict[str, TextCandid
     return buffer.to_pybytes(), len(rows), time.perf_counter() - t
 
 
+def _end_with_parent(parent: int) -> None:
+    """A worker's first act: end when the model's process ends. A killed parent (SIGKILL, a preempted job)
+    leaves its workers waiting on the task queue for good: their siblings hold its other end open, so no
+    end-of-file ever comes. Linux signals the worker when its parent dies (PR_SET_PDEATHSIG); elsewhere the
+    pool's own shutdown is all there is."""
+    if sys.platform != "linux":
+        return
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the request was made
+        os._exit(1)
+
+
 class RowPool:
     """``submit`` chunks, read their results in order. ``workers=0``: computed at submission, here."""
 
@@ -65,7 +85,8 @@ class RowPool:
         self.spec, self.workers = spec, workers
         # spawn, not fork: the parent holds a CUDA context and torch's threads, which fork does not copy
         # safely. The workers import only numpy, pyarrow and the drawing code.
-        self._pool = (ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+        self._pool = (ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                                          initializer=_end_with_parent, initargs=(os.getpid(),))
                       if workers else None)
 
     @property
