@@ -176,7 +176,12 @@ class MaskedLMCandidates:
         alpha_tail = np.array([p[1:].isalpha() for p in pieces] + [False] * (n_out - n))
         spaced = np.array([p[:1] == " " for p in pieces] + [False] * (n_out - n)) & alpha_tail & ~special
         if self.space_sensitive:  # "the" (no space before it) and " the" are different tokens
-            bare = np.array([p.isalpha() for p in pieces] + [False] * (n_out - n)) & ~special
+            # A bare token replaces a word with no space before it (a text's first word, one after "("), but
+            # most bare tokens are pieces of words ("ing", "uished"). It counts as a word only if the word
+            # also has a token after a space: "the" and " the" do, pieces do not.
+            words_after_space = {p[1:] for p, ok in zip(pieces, spaced) if ok}
+            bare = np.array([p.isalpha() and p in words_after_space for p in pieces]
+                            + [False] * (n_out - n)) & ~special
         else:  # a whole word is a token that starts a new word after another token
             bare = spaced
         self.words = [p.strip() for p in pieces] + [""] * (n_out - n)

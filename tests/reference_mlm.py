@@ -1,8 +1,8 @@
 """The reference method for ``mlm_mode="exact"``, kept deliberately plain and separate from the
 library: for every eligible single-piece word, one forward pass of the full model (LM head over every
 position) over the whole context, or over a window of the model's length centred on the word, then
-the top-k of the vocabulary after dropping special, unused, continuation and non-alphabetic tokens
-and the word itself (compared without accents or case: "cafe" is "café"). Words the tokenizer maps
+the top-k of the vocabulary after dropping special, unused, continuation and non-alphabetic tokens (for
+byte-level BPE, bare tokens without a spaced form: pieces of words) and the word itself (compared without accents or case: "cafe" is "café"). Words the tokenizer maps
 to its unknown token are not single in-vocabulary pieces and get no candidates."""
 import unicodedata
 
@@ -29,6 +29,7 @@ def reference_candidates(model, tokenizer, text, top_k):
     spaced_bpe = tokenizer(" a", add_special_tokens=False)["input_ids"] != tokenizer("a", add_special_tokens=False)["input_ids"]
     vocab = tokenizer.batch_decode([[i] for i in range(model.config.vocab_size)])
     special = set(tokenizer.all_special_ids)
+    after_space = {s for i, s in enumerate(vocab) if i not in special and s.startswith(" ")}
     out = {}
     for wi, w in enumerate(words):
         if not is_eligible(w.text, sw):
@@ -53,8 +54,8 @@ def reference_candidates(model, tokenizer, text, top_k):
                 continue
             if want_space:
                 ok = s.startswith(" ") and s[1:].isalpha()
-            else:
-                ok = s.isalpha()
+            else:  # byte-level BPE: a bare token is a word only if the word also exists after a space
+                ok = s.isalpha() and (not spaced_bpe or " " + s in after_space)
             if ok and _plain(s.strip()) != _plain(w.text):
                 cands.append(s.strip())
             if len(cands) == top_k:

@@ -172,6 +172,15 @@ def test_bpe_family_roberta(tiny_roberta_mlm_path, sample_rows):
     got = gen.candidates(text, words, _eligible(words))
     assert got and got == reference_candidates(model, tok, text, 6)
     assert all(c.isalpha() for cs in got.values() for c in cs)
+    # A bare token (for a word with no space before it) is a word only if it also exists after a space;
+    # the vocabulary's other bare tokens are pieces of words and never candidates.
+    texts = [tok.decode([i]) for i in range(len(tok)) if i not in tok.all_special_ids]
+    after_space = {t[1:] for t in texts if t.startswith(" ")}
+    pieces = {t for t in texts if t.isalpha()} - after_space  # "uished": bare only
+    bare_ok = {gen.words[i] for i in np.flatnonzero(gen._valid_host[0])}
+    assert pieces and bare_ok and bare_ok <= after_space and not bare_ok & pieces
+    first = next(i for i in sorted(got))  # the text's first word: no space before it
+    assert words[first].start == 0 and got[first] and set(got[first]) <= after_space
 
 
 def test_bad_options_are_named(tiny_mlm_path):
