@@ -43,7 +43,19 @@ def local_problem(option: str, spec: str, name: str = "{option} {spec}") -> str 
         return f"{said}: no such model directory"
     if not (path / "config.json").is_file():
         return f"{said}: no config.json; expected a directory written by save_pretrained (model and tokenizer)"
+    if not any(any(path.glob(pattern)) for pattern in WEIGHT_FILES):
+        return f"{said}: no weights (model.safetensors or pytorch_model.bin); expected a directory written by " \
+               "save_pretrained"
+    if not any((path / f).is_file() for f in VOCABULARY_FILES) and not any(path.glob("*.model")):
+        # transformers would make a tokenizer of its 5 special tokens and read every word as [UNK], silently.
+        return (f"{said}: no tokenizer files ({', '.join(VOCABULARY_FILES)}); save the tokenizer beside the "
+                "model (tokenizer.save_pretrained on the same directory)")
     return None
+
+
+WEIGHT_FILES = ("*.safetensors", "*.bin", "*.safetensors.index.json", "*.bin.index.json")
+# A tokenizer's vocabulary: the fast tokenizer's file, WordPiece's, BPE's (SentencePiece's are *.model).
+VOCABULARY_FILES = ("tokenizer.json", "vocab.txt", "vocab.json")
 
 
 def is_offline() -> bool:

@@ -12,6 +12,30 @@ def test_a_missing_local_path_is_no_such_model_directory(tmp_path):
         f"--mlm {tmp_path}: no config.json; expected a directory written by save_pretrained (model and tokenizer)"]
 
 
+def test_a_model_folder_without_weights_or_tokenizer_files_is_named(tmp_path, tiny_teacher_path):
+    """Saving only the model (or only the config) happens; without its vocabulary, transformers makes a
+    tokenizer of the 5 special tokens and every word reads as [UNK], with no error anywhere."""
+    import shutil
+
+    from pipelines.squad_eval import main as squad_eval
+
+    model = tmp_path / "model"
+    model.mkdir()
+    shutil.copy(f"{tiny_teacher_path}/config.json", model)
+    assert hub.model_problems([("--model", str(model))], hub.CLI_FIXES) == [
+        f"--model {model}: no weights (model.safetensors or pytorch_model.bin); expected a directory written by "
+        "save_pretrained"]
+    shutil.copy(f"{tiny_teacher_path}/model.safetensors", model)
+    assert hub.model_problems([("--model", str(model))], hub.CLI_FIXES) == [
+        f"--model {model}: no tokenizer files (tokenizer.json, vocab.txt, vocab.json); save the tokenizer beside "
+        "the model (tokenizer.save_pretrained on the same directory)"]
+    assert squad_eval(["--model", str(model), "--data", "data/sample/train-v2.0-sample.json", "--limit", "2",
+                       "--out", str(tmp_path / "eval")]) == 2
+    assert not (tmp_path / "eval").exists()
+    shutil.copy(f"{tiny_teacher_path}/tokenizer.json", model)
+    assert hub.model_problems([("--model", str(model))], hub.CLI_FIXES) == []
+
+
 def test_local_models_and_none_need_no_hub(tiny_mlm_path):
     def probe():
         raise AssertionError("probed the hub for a local model")

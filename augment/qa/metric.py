@@ -19,6 +19,7 @@ Two deliberate differences from the official sweep, both only visible at its edg
 from __future__ import annotations
 
 import collections
+import math
 import re
 import string
 
@@ -68,7 +69,10 @@ def _best_threshold(raw: dict, preds: dict, diffs: dict, has_ans: dict) -> tuple
     qids = sorted(raw, key=lambda q: diffs[q])
     # Below every difference, every question is answered "": only the NoAns ones score.
     score = best = sum(1 for q in qids if not has_ans[q])
-    best_thresh = (diffs[qids[0]] - 1.0) if qids else 0.0
+    lowest = diffs[qids[0]] if qids else 0.0
+    # Any threshold below the lowest difference; when every difference is +inf (no window held a context token,
+    # so no span could be scored) that is any finite number, and JSON has no inf to write.
+    best_thresh = lowest - 1.0 if math.isfinite(lowest) else 0.0
     for k, qid in enumerate(qids):
         # Crossing qid's difference turns it from "" into its raw prediction.
         if has_ans[qid]:

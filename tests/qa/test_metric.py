@@ -1,4 +1,7 @@
 """The SQuAD 2.0 metric against hand-computed values."""
+import json
+import math
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -83,6 +86,18 @@ def test_answer_that_normalises_to_nothing_counts_as_has_answer_with_empty_gold(
     # The official script: has-answer by the raw list, gold text filtered by normalisation.
     out = squad_v2_metric([_ex("q", "the")], {"q": ""})
     assert out["HasAns_total"] == 1 and out["exact"] == 100.0
+
+
+def test_best_thresholds_are_finite_when_every_difference_is_infinite():
+    """No window held a context token (empty contexts): every null difference is +inf. The thresholds must
+    still be numbers JSON can hold (squad-eval failed writing eval.json after the whole evaluation)."""
+    gold = [{"id": "a", "answers": {"text": [], "answer_start": []}},
+            {"id": "b", "answers": {"text": ["x"], "answer_start": [0]}}]
+    m = squad_v2_metric(gold, {"a": "", "b": ""}, {"a": math.inf, "b": math.inf})
+    assert math.isfinite(m["best_f1_thresh"]) and math.isfinite(m["best_exact_thresh"])
+    assert m["best_f1"] == 50.0 and squad_v2_metric(gold, {"a": "", "b": ""}, {"a": math.inf, "b": math.inf},
+                                                    threshold=m["best_f1_thresh"])["f1"] == 50.0
+    json.dumps(m, allow_nan=False)
 
 
 def test_missing_prediction_is_an_error():
