@@ -191,7 +191,7 @@ def plan(a, out: Path, train_json: Path, eval_json: Path, encoder: str) -> list[
             # logits; steps that run at once (gpu) each have their own, so no two processes write one file.
             cache = out / s / "cache" if a.per_seed_order else out / s / "cache" / name
             cmd = [py, "-m", "pipelines.distill_train", *extra, *common, "--eval", str(eval_json),
-                   "--seed", str(seed), "--cache-dir", str(cache), "--out", str(run_dir)]
+                   "--seed", str(seed), "--cache-dir", str(cache), "--out", str(run_dir), "--overwrite"]
             steps.append(Step(name, cmd, after=tuple(after), run_dir=run_dir, seed=s))
     if a.per_seed_order:  # each seed's steps one after the other, as listed
         last: dict[str, str] = {}

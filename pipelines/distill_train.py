@@ -235,6 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also log every metrics.jsonl record through accelerate's trackers (tensorboard: "
                         "OUT/tensorboard/, needs the tensorboard extra)")
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the earlier run in --out (its config, records, checkpoints, students and evaluation "
+                        "are removed once the models have loaded; other files stay)")
     p.add_argument("--num-workers", type=int,
                    help="data-loading worker processes (default: 4 per process on CUDA, at most the cores per "
                         "process; 0 on the CPU, whose cores do the training)")
@@ -269,6 +272,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _looks_local(src: str) -> bool:
     return os.sep in src or src.startswith(".") or Path(src).suffix in (".json", ".jsonl") or Path(src).exists()
+
+
+def default_cache_dir(sources, out_dir) -> Path:
+    """Next to the data: ``.distill-cache`` beside the first local source; under ``out`` for hub ids."""
+    for s in sources:
+        if Path(s).exists():
+            return Path(s).resolve().parent / ".distill-cache"
+    return Path(out_dir) / "cache"
 
 
 def validate(args) -> None:
@@ -333,19 +344,37 @@ def validate(args) -> None:
         if not torch.cuda.is_available():
             problems.append("--fp16 needs a CUDA device; use --bf16 on CPU")
     out = Path(args.out)
+    if args.resume and args.overwrite:
+        problems.append("--resume continues the run in --out and --overwrite replaces it: pass one of them")
     if args.resume and not (out / "config.json").exists():
         problems.append(f"--resume: {out} holds no earlier run (no config.json)")
-    if not args.resume and (out / "checkpoints").exists() and any((out / "checkpoints").iterdir()):
-        problems.append(f"{out} already holds checkpoints: pass --resume to continue, or choose another --out")
+    earlier = run_files(out)
+    if earlier and not (args.resume or args.overwrite):
+        # A fresh run would append its records to the old metrics.jsonl and leave the old students beside its own.
+        problems.append(f"{out} holds an earlier run ({', '.join(earlier[:3])}): pass --resume to continue it, "
+                        "--overwrite to replace it, or choose another --out")
     if args.resume and (out / "config.json").exists():
-        old = json.loads((out / "config.json").read_text())
-        changed = [k for k in RUN_DEFINING if k in old and old[k] != getattr(args, k)]
-        if changed:
-            problems.append("--resume with different options than the run in --out: " + ", ".join(
-                f"--{k.replace('_', '-')} {old[k]!r} -> {getattr(args, k)!r}" for k in changed))
+        try:
+            old = json.loads((out / "config.json").read_text())
+        except ValueError as e:
+            old = None
+            problems.append(f"--resume: {out / 'config.json'} is unreadable ({e}); --overwrite starts the run again")
+        if isinstance(old, dict):
+            # Another number of processes batches, schedules and seeds otherwise: not the same run.
+            world = {"processes": int(os.environ.get("WORLD_SIZE", "1"))}
+            changed = [k for k in (*RUN_DEFINING, "processes") if k in old and old[k] != world.get(k, getattr(
+                args, k, None))]
+            if changed:
+                problems.append("--resume with different options than the run in --out: " + ", ".join(
+                    f"--{k.replace('_', '-')} {old[k]!r} -> {world.get(k, getattr(args, k, None))!r}"
+                    if k != "processes" else f"{old[k]} processes -> {world[k]}" for k in changed))
     out_problem = outdir.out_problem("--out", args.out)
     if out_problem:
         problems.append(out_problem)
+    # The windows and teacher logits are written there (by default beside the data, which may be read-only).
+    cache = Path(args.cache_dir) if args.cache_dir else default_cache_dir(args.data, out)
+    problems += filter(None, [outdir.out_problem("--cache-dir" if args.cache_dir else "the cache folder (--cache-dir)",
+                                                 cache)])
     from augment.report.tracking import check_available
 
     problems += filter(None, [check_available(args.report_to)])
@@ -353,6 +382,21 @@ def validate(args) -> None:
     problems += hub.model_problems([("--teacher", args.teacher), ("--student", args.student)], hub.CLI_FIXES)
     if problems:
         raise ConfigError("; ".join(problems))
+
+
+# What a run writes into --out; --overwrite removes these and nothing else.
+RUN_FILES = ("config.json", "metrics.jsonl", "checkpoints", "student", "student-intermediate", "eval.json",
+             "eval.html", "tensorboard")
+
+
+def run_files(out: Path) -> list[str]:
+    """The earlier run's files in ``out`` (an empty checkpoints folder does not count)."""
+    found = []
+    for name in RUN_FILES:
+        path = Path(out) / name
+        if path.is_file() or (path.is_dir() and any(path.iterdir())):
+            found.append(name)
+    return found
 
 
 def load_pretrained(kind: str, name: str, trust_remote_code: bool):
@@ -365,6 +409,17 @@ def load_pretrained(kind: str, name: str, trust_remote_code: bool):
     except (OSError, ValueError) as e:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise ConfigError(f"could not load the {kind} of {name!r}: {first[:200]}") from None
+
+
+def load_weights(auto_class, role: str, name: str, trust_remote_code: bool):
+    """The float32 model (augment.weights.load_float32), with a one-line error when its weights cannot be read."""
+    from augment.weights import load_float32
+
+    try:
+        return load_float32(auto_class, name, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError) as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise ConfigError(f"could not load the {role} weights of {name!r}: {first[:200]}") from None
 
 
 def _sig(x: float) -> float:
@@ -395,11 +450,11 @@ class DistillRecipe:
         from accelerate import Accelerator, DistributedDataParallelKwargs, InitProcessGroupKwargs
         from accelerate.utils import set_seed
         from transformers import AutoModelForQuestionAnswering
-        from augment.weights import load_float32
 
-        from augment.distill import check_pair, data
+        from augment.distill import check_pair
         from augment.distill.layer_map import teacher_types
         from augment.distill.attention_capture import capture_problem
+        from augment.qa.features import stride_problem
         from augment.qa.positions import length_problem
         from augment.qa.evaluate import check_rows
         from augment.squad_io import iter_rows
@@ -418,7 +473,9 @@ class DistillRecipe:
         if a.report_to != "none":
             from augment.report import tracking
 
-            if a.resume and self.main:  # written again from metrics.jsonl by run(), up to the checkpoint
+            # --resume: written again from metrics.jsonl by run(), up to the checkpoint; --overwrite: a new run.
+            # Before init_trackers, which opens the new event file in that folder.
+            if (a.resume or a.overwrite) and self.main:
                 shutil.rmtree(self.out / tracking.RUN_NAME, ignore_errors=True)
             self.acc.init_trackers(tracking.RUN_NAME, config=tracking.hparams(vars(a)))
             self.to_scalars = tracking.Scalars()
@@ -429,6 +486,8 @@ class DistillRecipe:
 
         # Everything cheap first: configs and tokenizers decide whether the pair can work at all.
         self.tokenizer = load_pretrained("tokenizer", a.student, a.trust_remote_code)
+        if problem := stride_problem(self.tokenizer, a.max_length, a.doc_stride):  # else a traceback mid-tokenising
+            raise ConfigError(problem)
         s_cfg = load_pretrained("config", a.student, a.trust_remote_code)
         if a.teacher != "none":
             t_tok = load_pretrained("tokenizer", a.teacher, a.trust_remote_code)
@@ -453,7 +512,7 @@ class DistillRecipe:
 
         # Data: one Dataset of squad_v2 rows -> windows, cached beside the data (main process first); the
         # prediction stage has its own when --prediction-data is given.
-        self.cache_dir = Path(a.cache_dir) if a.cache_dir else data.default_cache_dir(a.data, self.out)
+        self.cache_dir = Path(a.cache_dir) if a.cache_dir else default_cache_dir(a.data, self.out)
         built, self.stage_data = {}, {}  # one tokenisation per distinct list of sources
         for stage in self.stages:
             src = tuple(a.prediction_data if stage == "prediction" and a.prediction_data else a.data)
@@ -465,15 +524,15 @@ class DistillRecipe:
         # Models. Weights load as safetensors where the repo has them (transformers' default).
         set_seed(a.seed)  # a fresh QA head and the projections are initialised from this
         # float32 weights whatever the checkpoint's dtype: autocast (--bf16/--fp16) does mixed precision.
-        self.student = load_float32(AutoModelForQuestionAnswering, a.student, trust_remote_code=a.trust_remote_code)
+        self.student = load_weights(AutoModelForQuestionAnswering, "student", a.student, a.trust_remote_code)
         self.student_attn = self.student.config._attn_implementation
         embeddings = getattr(getattr(self.student, self.student.base_model_prefix, None), "embeddings", None)
         if embeddings is not None and hasattr(embeddings, "dropout"):
             embeddings.dropout.p = a.embedding_dropout
         self.teacher = None
         if a.teacher != "none":
-            self.teacher = load_float32(AutoModelForQuestionAnswering, a.teacher,
-                                        trust_remote_code=a.trust_remote_code).to(self.acc.device).eval()
+            self.teacher = load_weights(AutoModelForQuestionAnswering, "teacher", a.teacher,
+                                        a.trust_remote_code).to(self.acc.device).eval()
             self.teacher.requires_grad_(False)
             self.teacher_attn = self.teacher.config._attn_implementation
         if a.compile:
@@ -754,13 +813,17 @@ class DistillRecipe:
         self._summary(stage, marks, notes)
         self.student = acc.unwrap_model(model) if stage == "prediction" else acc.unwrap_model(model).student
         self.student.set_attn_implementation(self.student_attn)
-        if stage == "intermediate" and len(self.stages) > 1 and self.main:
-            # The student as the intermediate stage left it, so that other prediction stages can start from
-            # it (--stage prediction --student OUT/student-intermediate) without training this stage again.
+        if stage == "intermediate":
+            self.save_intermediate_student()
+        acc.free_memory()
+
+    def save_intermediate_student(self) -> None:
+        """With --stage both: the student as the intermediate stage left it, so that other prediction stages can
+        start from it (--stage prediction --student OUT/student-intermediate) without training this stage again."""
+        if len(self.stages) > 1 and self.main:
             path = self.out / "student-intermediate"
             self.student.save_pretrained(path)
             self.tokenizer.save_pretrained(path)
-        acc.free_memory()
 
     def _speed(self, start: tuple, end: tuple) -> dict:
         """windows/s and achieved TFLOP/s (all processes) between two (time, meter) marks."""
@@ -879,7 +942,9 @@ class DistillRecipe:
             self.metrics({"stage": stage, "step": step, "eval": result["metrics"]})
             a = self.args
             # The options that decide these numbers, named as squad-eval names them in its eval.json.
-            options = {"model": str(self.out / "student"), "data": a.eval, "limit": a.eval_limit,
+            # A mid-run evaluation's student is not saved anywhere squad-eval could read it: no model to name.
+            options = {"model": str(self.out / "student") if step == "final" else None, "data": a.eval,
+                       "limit": a.eval_limit,
                        "max_length": a.max_length, "doc_stride": a.doc_stride, "batch_size": 2 * a.batch_size,
                        "n_best": EVAL_N_BEST, "max_answer_length": EVAL_MAX_ANSWER_LENGTH,
                        "device": str(self.acc.device), "autocast": None if self.amp_dtype is None else
@@ -923,6 +988,9 @@ class DistillRecipe:
                     # as it does in an uninterrupted run; setup() has consumed the generators since.
                     if resume["rng"] is not None:
                         set_rng_state(resume["rng"])
+                    # Killed between the stage's last checkpoint and the save of its student: save it now.
+                    if s["stage"] == "intermediate" and not (self.out / "student-intermediate").exists():
+                        self.save_intermediate_student()
                     resume = None
                     continue
                 here, resume = resume, None
@@ -951,10 +1019,17 @@ def main(argv=None) -> int:
         except BaseException:  # nothing written yet: leave no empty --out that looks like a run
             outdir.remove_empty(made)
             raise
-        if recipe.main and not args.resume:
+        if recipe.main and args.overwrite:  # the models loaded: now the earlier run may go
+            for name in RUN_FILES:
+                if name == "tensorboard" and args.report_to != "none":  # setup() removed it before it was opened
+                    continue
+                path = Path(args.out) / name
+                shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+        if recipe.main:  # on --resume too: options that may change there (--eval, --log-every) are recorded
             import transformers
 
-            cfg = vars(args) | {"versions": {"transformers": transformers.__version__}}
+            cfg = vars(args) | {"processes": recipe.acc.num_processes,
+                                "versions": {"transformers": transformers.__version__}}
             (Path(args.out) / "config.json").write_text(json.dumps(cfg, indent=2))
         recipe.run()
         recipe.save()

@@ -102,13 +102,18 @@ def out_paths(out: str) -> tuple[Path, Path]:
     return json_file, json_file.with_suffix(".html")
 
 
-def load_model(path: str, trust_remote_code: bool):
+def load_model(path: str, trust_remote_code: bool, max_length: int = 384, doc_stride: int = 128):
+    """The tokenizer, checked against the window options before the weights load, and the float32 model."""
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+    from augment.qa.features import stride_problem
     from augment.weights import load_float32
 
     local = Path(path)
     has_safetensors = local.is_dir() and any(local.glob("*.safetensors"))
     tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+    if problem := stride_problem(tokenizer, max_length, doc_stride):
+        raise ConfigError(problem)
     model = load_float32(AutoModelForQuestionAnswering, path, trust_remote_code=trust_remote_code,
                          use_safetensors=True if has_safetensors else None)
     return model, tokenizer
@@ -132,7 +137,7 @@ def run(args) -> dict:
     config = AutoConfig.from_pretrained(args.model, trust_remote_code=args.trust_remote_code)
     if problem := length_problem(config, "model", args.max_length):  # else an index error mid-evaluation
         raise ConfigError(f"{problem}; evaluate with a smaller --max-length")
-    model, tokenizer = load_model(args.model, args.trust_remote_code)
+    model, tokenizer = load_model(args.model, args.trust_remote_code, args.max_length, args.doc_stride)
     model.to(device)
     result = evaluate(model, tokenizer, rows, max_length=args.max_length, doc_stride=args.doc_stride,
                       batch_size=args.batch_size, n_best=args.n_best,

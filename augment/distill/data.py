@@ -176,14 +176,6 @@ def source_stamp(source) -> list:
     return out
 
 
-def default_cache_dir(sources, out_dir) -> Path:
-    """Next to the data: ``.distill-cache`` beside the first local source; under ``out`` for hub ids."""
-    for s in sources:
-        if Path(s).exists():
-            return Path(s).resolve().parent / ".distill-cache"
-    return Path(out_dir) / "cache"
-
-
 def features_key(sources, split, limit, tokenizer, max_length: int, doc_stride: int, token_types=None) -> str:
     """A digest of everything the windows depend on (``token_types``: see :func:`tokenize`)."""
     vocab = hashlib.sha256(json.dumps(sorted(tokenizer.get_vocab().items())).encode()).hexdigest()

@@ -30,11 +30,26 @@ def _question_first(tokenizer) -> bool:
     return getattr(tokenizer, "padding_side", "right") == "right"
 
 
+def question_room(tokenizer, max_length: int, doc_stride: int) -> int:
+    """The most question tokens a window holds. The tokenizer panics (a BaseException, not an error) unless
+    every window has more context tokens than the stride, so longer questions are cut to this; below 1 the
+    stride leaves no room at all (ask before tokenising anything)."""
+    return max_length - tokenizer.num_special_tokens_to_add(pair=True) - doc_stride - 1
+
+
+def stride_problem(tokenizer, max_length: int, doc_stride: int) -> str | None:
+    """Why ``--doc-stride`` leaves no room for the question in windows of ``--max-length``, or None: for the
+    command lines, which ask before anything is tokenised or loaded."""
+    if question_room(tokenizer, max_length, doc_stride) >= 1:
+        return None
+    below = max_length - tokenizer.num_special_tokens_to_add(pair=True) - 1
+    return (f"--doc-stride {doc_stride} leaves no room for the question in windows of --max-length {max_length}; "
+            f"use a --doc-stride below {below}")
+
+
 def _tokenize(examples: dict, tokenizer, max_length: int, doc_stride: int):
     """Windows of every row; returns the BatchEncoding and the index of the context sequence (0 or 1)."""
-    # The tokenizer panics (a BaseException, not an error) unless every window has more context
-    # tokens than the stride, so a question may take at most `room` tokens; longer ones are cut.
-    room = max_length - tokenizer.num_special_tokens_to_add(pair=True) - doc_stride - 1
+    room = question_room(tokenizer, max_length, doc_stride)
     if room < 1:
         raise ValueError(f"doc_stride ({doc_stride}) leaves no room for the question in windows of "
                          f"max_length {max_length}; use a doc_stride below {max_length // 2}")

@@ -452,3 +452,73 @@ def test_compile_option_values(tmp_path, sample_path, capsys, monkeypatch):
     with pytest.raises(SystemExit) as e:
         main(base + ["--compile", "fastest"])
     assert e.value.code == 2 and "invalid choice: 'fastest'" in capsys.readouterr().err
+
+
+def test_an_earlier_run_in_out_is_refused_unless_resume_or_overwrite(tmp_path, capsys, sample_path, tiny_student_path):
+    """Killed before its first checkpoint, a run leaves config.json and metrics.jsonl; a fresh run into the same
+    --out appended to that metrics.jsonl and left the old students beside its own."""
+    out = tmp_path / "o"
+    argv = common(sample_path, tmp_path) + ["--teacher", "none", "--student", tiny_student_path, "--out", str(out),
+                                            "--max-steps", "2", "--log-every", "1"]
+    assert main(argv) == 0
+    shutil.rmtree(out / "checkpoints")
+    (out / "student-intermediate").mkdir()
+    (out / "student-intermediate" / "config.json").write_text("{}")  # an older run's, say
+    (out / "notes.txt").write_text("mine")
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"distill-train: error: {out} holds an earlier run (config.json, metrics.jsonl, student): pass "
+                   "--resume to continue it, --overwrite to replace it, or choose another --out")
+    assert main(argv + ["--resume", "--overwrite"]) == 2
+    assert "pass one of them" in capsys.readouterr().err
+    assert main(argv + ["--overwrite"]) == 0
+    steps = [r.get("step") for r in map(json.loads, (out / "metrics.jsonl").read_text().splitlines())]
+    assert steps == [1, 2, None]  # this run's records only
+    assert not (out / "student-intermediate").exists() and (out / "notes.txt").read_text() == "mine"
+    assert json.loads((out / "config.json").read_text())["processes"] == 1
+
+
+def test_resume_with_another_number_of_processes_is_refused(tmp_path, capsys, sample_path, tiny_student_path):
+    """Batches, schedule and random streams depend on it: the resumed run would not be the killed one."""
+    out = tmp_path / "o"
+    argv = common(sample_path, tmp_path) + ["--teacher", "none", "--student", tiny_student_path, "--out", str(out),
+                                            "--max-steps", "2"]
+    assert main(argv) == 0
+    config = json.loads((out / "config.json").read_text())
+    (out / "config.json").write_text(json.dumps({**config, "processes": 2}))  # as a two-process run records it
+    capsys.readouterr()
+    assert main(argv + ["--resume"]) == 2
+    assert "--resume with different options than the run in --out: 2 processes -> 1" in capsys.readouterr().err
+
+
+def test_intermediate_student_is_saved_on_resume_when_the_kill_came_just_before(tmp_path, sample_path,
+                                                                               tiny_teacher_path, tiny_student_path):
+    """Killed between the intermediate stage's last checkpoint and the save of OUT/student-intermediate."""
+    from transformers import AutoModelForQuestionAnswering
+
+    out = tmp_path / "o"
+    argv = common(sample_path, tmp_path) + ["--teacher", tiny_teacher_path, "--student", tiny_student_path,
+                                            "--out", str(out), "--stage", "both", "--max-steps", "2"]
+    assert main(argv) == 0
+    saved = AutoModelForQuestionAnswering.from_pretrained(out / "student-intermediate").state_dict()
+    shutil.rmtree(out / "student-intermediate")
+    shutil.rmtree(out / "checkpoints" / "1-prediction-step00000002")  # the newest is the intermediate stage's end
+    assert main(argv + ["--resume"]) == 0
+    again = AutoModelForQuestionAnswering.from_pretrained(out / "student-intermediate").state_dict()
+    assert again.keys() == saved.keys() and all(torch.equal(again[k], saved[k]) for k in saved)
+
+
+def test_stride_without_room_and_a_cache_path_that_is_a_file_are_one_line(tmp_path, capsys, sample_path,
+                                                                         tiny_student_path):
+    base = common(sample_path, tmp_path)[:-2] + ["--teacher", "none", "--student", tiny_student_path]
+    assert main(base + ["--cache-dir", str(tmp_path / "cache"), "--max-length", "64", "--doc-stride", "62",
+                        "--out", str(tmp_path / "a")]) == 2
+    # 64 tokens: [CLS] question [SEP] context [SEP] needs 3 specials and 1 question token beside the stride.
+    assert capsys.readouterr().err.strip().endswith(
+        "--doc-stride 62 leaves no room for the question in windows of --max-length 64; use a --doc-stride below 60")
+    assert not (tmp_path / "a").exists() and not (tmp_path / "cache").exists()
+    (tmp_path / "afile").write_text("x")
+    assert main(base + ["--cache-dir", str(tmp_path / "afile"), "--out", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"--cache-dir {tmp_path / 'afile'}: it is a file, not a directory" in err
