@@ -19,6 +19,7 @@ from augment.errors import InputError, InvalidExample
 from augment.qa.attention import fast_attention
 from augment.qa.features import prepare_eval_features
 from augment.qa.metric import squad_v2_metric
+from augment.qa.positions import length_problem
 from augment.qa.postprocess import apply_threshold, postprocess_predictions
 from augment.validate import check_fields
 
@@ -65,6 +66,10 @@ def features_and_logits(model, tokenizer, rows: list[dict], max_length: int, doc
     """The windows of ``rows`` (``id``, ``question``, ``context``) and the model's (F, L) start and end
     logits on them; the caller puts the model in eval mode; attention runs as SDPA for the pass
     (:func:`augment.qa.attention.fast_attention`)."""
+    config = getattr(getattr(model, "module", model), "config", None)
+    if config is not None and (problem := length_problem(config, "model", max_length)):
+        # Asked before any window is made: past the last position embedding the forward pass fails deep inside.
+        raise ValueError(problem.replace("--max-length", "max_length"))
     columns = {k: [r[k] for r in rows] for k in ("id", "question", "context")}
     features = prepare_eval_features(columns, tokenizer, max_length=max_length, doc_stride=doc_stride)
     start, end = window_logits(model, features, model_input_names(model), batch_size, device,
@@ -134,12 +139,15 @@ def format_table(metrics: dict) -> str:
         F1                60.00
         questions             2
     """
+    def score(part: str, key: str) -> str:  # no questions of that kind: no score (not a score of 0)
+        return f"{metrics[f'{part}_{key}']:.2f}" if metrics[f"{part}_total"] else "-"
+
     lines = [("EM", f"{metrics['exact']:.2f}", ""), ("F1", f"{metrics['f1']:.2f}", "")]
     if "HasAns_total" in metrics:
-        lines += [("HasAns EM", f"{metrics['HasAns_exact']:.2f}", f"n={metrics['HasAns_total']}"),
-                  ("HasAns F1", f"{metrics['HasAns_f1']:.2f}", "")]
+        lines += [("HasAns EM", score("HasAns", "exact"), f"n={metrics['HasAns_total']}"),
+                  ("HasAns F1", score("HasAns", "f1"), "")]
     if "NoAns_total" in metrics:
-        lines.append(("NoAns accuracy", f"{metrics['NoAns_exact']:.2f}", f"n={metrics['NoAns_total']}"))
+        lines.append(("NoAns accuracy", score("NoAns", "exact"), f"n={metrics['NoAns_total']}"))
     for key, name in (("exact", "best EM"), ("f1", "best F1")):
         if f"best_{key}" in metrics:
             lines.append((name, f"{metrics[f'best_{key}']:.2f}",

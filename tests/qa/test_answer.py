@@ -64,3 +64,11 @@ def test_one_context_many_questions_and_length_mismatch(model_and_tokenizer, sam
     with pytest.raises(ValueError, match="2 questions but 1 contexts"):
         answer(model, tok, ["a?", "b?"], ["only one"])
     assert answer(model, tok, [], []) == []
+
+
+def test_windows_longer_than_the_models_positions_are_refused_by_name(model_and_tokenizer, sample_rows):
+    """The tiny model has 512 positions; 600-token windows failed with a tensor-size error deep in the forward."""
+    model, tok = model_and_tokenizer
+    r = sample_rows[0]
+    with pytest.raises(ValueError, match="max_length 600 exceeds the model's 512 positions"):
+        answer(model, tok, r["question"], r["context"] * 5, max_length=600, doc_stride=128)

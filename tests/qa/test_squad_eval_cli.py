@@ -119,6 +119,10 @@ def test_format_table_lists_the_headline_numbers():
     assert lines[0].split() == ["EM", "71.90"] and lines[1].split() == ["F1", "76.40"]
     assert "NoAns accuracy" in table and "83.80" in table and "-0.25" in table
     assert len({line.index(".") for line in lines if "." in line.split()[-1] or "at" in line}) == 1
+    # No unanswerable questions: no NoAns score to show (0.00 would read as every one of them missed).
+    none = format_table({**m, "NoAns_exact": 0.0, "NoAns_f1": 0.0, "NoAns_total": 0})
+    assert [line.split() for line in none.splitlines() if line.startswith("NoAns")] == [["NoAns", "accuracy", "-",
+                                                                                         "n=0"]]
 
 
 def test_cli_writes_eval_json(tiny_teacher_path, sample_path, tmp_path):
