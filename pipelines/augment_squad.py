@@ -291,6 +291,8 @@ def walk(rows, rows_per_example: int, shard_rows: int, strict: bool, limit: int 
             rejects.append({"id": e.example_id, "reason": e.reason, "message": str(e), "record": row})
     if n_read:
         yield block, para, rejects, len(para) + len(rejects)
+    else:  # an empty .jsonl or {"data": []}: a run that "succeeds" with no rows hides the mistake
+        raise InputError("--input holds no examples (an empty file, data list or dataset)")
 
 
 class Timers(Counter):

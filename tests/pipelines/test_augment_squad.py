@@ -658,3 +658,15 @@ def test_glove_that_is_a_directory_or_spelled_in_capitals(tmp_path, sample_path)
                           "--mlm none with --glove none: no candidates at all")
     cli(*args, "--glove", "Default", out=tmp_path / "c")
     assert json.loads((tmp_path / "c" / "manifest.json").read_text())["options"]["glove"] == "default"
+
+
+def test_an_input_without_examples_is_an_error_and_leaves_nothing(tmp_path):
+    """An empty .jsonl or an official file with an empty data list 'succeeded' with 0 rows; an empty .json was
+    already an error."""
+    (tmp_path / "empty.jsonl").write_text("\n")
+    (tmp_path / "nodata.json").write_text('{"version": "v2.0", "data": []}')
+    for name in ("empty.jsonl", "nodata.json"):
+        out = tmp_path / f"out-{name}"
+        proc = cli("--input", tmp_path / name, "--mlm", "none", "--multiplier", 1, "--quiet", out=out, check=False)
+        assert_one_line_error(proc, "--input holds no examples")
+        assert not out.exists()
