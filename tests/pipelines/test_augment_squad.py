@@ -630,7 +630,7 @@ def test_resume_takes_the_same_input_spelled_otherwise_or_holding_the_out(tmp_pa
     (data / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in sample_rows[:5]))
     args = ["--mlm", "none", "--multiplier", 1, "--quiet"]
     cli("--input", data / "rows.jsonl", *args, out=tmp_path / "a")
-    again = cli("--input", f"{tmp_path}/./data/../data/rows.jsonl", *args, out=tmp_path / "a")
+    again = cli("--input", f"{data}/./rows.jsonl", *args, out=tmp_path / "a")  # another spelling
     assert "is already complete" in again.stderr
     cli("--input", data, *args, out=data / "aug")
     assert "is already complete" in cli("--input", data, *args, out=data / "aug").stderr
