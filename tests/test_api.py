@@ -319,3 +319,77 @@ def test_cuda_device_without_cuda_is_a_config_error(tiny_mlm_path, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # as on a CPU-only torch
     with pytest.raises(ConfigError, match="device='cuda': CUDA is not available here; use 'cpu' or 'auto'"):
         Augmenter(mlm=tiny_mlm_path, glove=None, device="cuda")
+
+
+def test_mlm_may_be_a_path_like_as_glove_may(tiny_mlm_path):
+    from pathlib import Path
+
+    from augment.mlm import MaskedLMCandidates
+
+    aug = Augmenter(mlm=Path(tiny_mlm_path), glove=None, device="cpu")
+    assert isinstance(aug.mlm, MaskedLMCandidates)
+    assert Augmenter(mlm=Path("none"), glove=None).mlm is None  # as mlm="none"
+
+
+def test_numpy_integers_are_ints(glove_kv):
+    import numpy as np
+
+    e = ex("The famous guitarist performed with the orchestra yesterday.", id="np1")
+    plain = Augmenter(mlm=None, glove=glove_kv, top_k=3, seed=7).augment_example(e, n=3)
+    numpy = Augmenter(mlm=None, glove=glove_kv, top_k=np.int64(3), seed=np.int64(7))
+    assert numpy.augment_example(e, n=np.int64(3)) == plain
+    assert augment_example(e, n=np.int32(3), augmenter=numpy) == plain
+    with pytest.raises(ConfigError, match="seed=np.True_|seed=True"):
+        Augmenter(mlm=None, glove=None, seed=np.bool_(True))  # numpy's bool is no Integral either
+
+
+@pytest.mark.parametrize("option, value, problem", [
+    ("batch_size", "8", "batch_size='8': use an int >= 1"),
+    ("batch_size", 0, "batch_size=0: use an int >= 1"),
+    ("mask_rate", "0.1", r"mask_rate='0.1': use a number in \(0, 0.5\]"),
+    ("mask_rate", 0.6, r"mask_rate=0.6: use a number in \(0, 0.5\]"),  # MaskedLMCandidates' range
+    ("mask_rate", 0, r"mask_rate=0: use a number in \(0, 0.5\]"),
+    ("cache_size", -1, "cache_size=-1: use an int >= 0"),  # a KeyError from the eviction loop before
+    ("cache_size", None, "cache_size=None: use an int >= 0"),
+    ("max_batch_tokens", 0, r"max_batch_tokens=0: use an int >= 1, or None"),
+    ("max_batch_tokens", "512", r"max_batch_tokens='512': use an int >= 1, or None"),
+    ("glove_vocab", 0, "glove_vocab=0: use an int >= 1"),  # silently no GloVe vectors before
+    ("glove_vocab", 1.5e5, r"glove_vocab=150000.0: use an int >= 1"),
+])
+def test_loader_options_are_checked_up_front(option, value, problem):
+    # mlm=None: nothing uses these options, and they are refused all the same, before any model loads.
+    with pytest.raises(ConfigError, match=f"^{problem}$"):
+        Augmenter(mlm=None, glove=None, **{option: value})
+
+
+def test_every_bad_option_is_named_at_once():
+    with pytest.raises(ConfigError) as e:
+        Augmenter(mlm=None, glove=None, batch_size="8", mask_rate="0.1", top_k=0)
+    assert str(e.value) == ("top_k=0: use a positive int; batch_size='8': use an int >= 1; "
+                            "mask_rate='0.1': use a number in (0, 0.5]")
+
+
+def test_bad_loader_options_with_a_model_are_config_errors(tiny_mlm_path):
+    # Before, a TypeError from deep inside the masked LM's batching (or its constructor).
+    with pytest.raises(ConfigError, match="batch_size='8'"):
+        Augmenter(mlm=tiny_mlm_path, glove=None, device="cpu", batch_size="8")
+    with pytest.raises(ConfigError, match="mask_rate='0.1'"):
+        Augmenter(mlm=tiny_mlm_path, glove=None, device="cpu", mask_rate="0.1")
+
+
+def test_cache_size_zero_keeps_no_text_between_calls(glove_kv):
+    aug = Augmenter(mlm=None, glove=glove_kv, cache_size=0)
+    e = ex("The famous guitarist performed.", id="c0")
+    assert aug.augment_example(e, n=2) == Augmenter(mlm=None, glove=glove_kv).augment_example(e, n=2)
+    assert len(aug._cache) == 0
+
+
+def test_extra_keys_are_copied_into_each_row_not_shared(glove_augmenter):
+    e = dict(ex("The famous guitarist performed with the orchestra.", id="m1"),
+             meta={"source": "crawl", "tags": ["music"]})
+    rows = glove_augmenter.augment_example(e, n=3)
+    rows[0]["meta"]["tags"].append("changed")
+    rows[0]["meta"]["source"] = "edited"
+    assert e["meta"] == {"source": "crawl", "tags": ["music"]}  # the input example is untouched
+    assert [r["meta"] for r in rows[1:]] == [{"source": "crawl", "tags": ["music"]}] * 2
+    assert rows[1]["meta"] is not rows[2]["meta"]

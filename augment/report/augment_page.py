@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from augment.errors import InputError
 from augment.report import plots
 from augment.report.augment_stats import RATE_BINS, AugmentStats, shard_paths
 from augment.report.html import key_values, page, table
@@ -149,15 +150,44 @@ def run_stopwords(manifest: dict):
         return None
 
 
+# The manifest's parts that the page reads as objects (a list there would be an AttributeError).
+MANIFEST_OBJECTS = ("options", "counts", "throughput", "models", "candidates_per_eligible_word")
+
+
+def read_manifest(path: Path) -> dict:
+    """``manifest.json`` as a dict ({} when absent); an InputError naming the file when it is not
+    JSON, or not the object augment-squad writes."""
+    if not path.exists():
+        return {}
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise InputError(f"{path}: unreadable ({type(e).__name__}: {e}); rerun augment-squad to rewrite "
+                         "it") from None
+    if not isinstance(manifest, dict):
+        raise InputError(f"{path}: a JSON {type(manifest).__name__}, not the object augment-squad writes; "
+                         "rerun augment-squad to rewrite it")
+    wrong = [k for k in MANIFEST_OBJECTS if manifest.get(k) is not None and not isinstance(manifest[k], dict)]
+    if wrong:
+        raise InputError(f"{path}: {', '.join(f'{k!r} is a {type(manifest[k]).__name__}' for k in wrong)}, "
+                         "not an object; rerun augment-squad to rewrite it")
+    return manifest
+
+
 def build_report(directory, sample: int = 12, seed: int = 0) -> tuple[str, dict]:
-    """The page of ``directory`` and the summary numbers behind it."""
+    """The page of ``directory`` and the summary numbers behind it; an unreadable manifest or shard
+    raises an InputError naming the file."""
     directory = Path(directory)
-    manifest_path = directory / "manifest.json"
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
+    manifest = read_manifest(directory / "manifest.json")
     t0 = time.perf_counter()
     stats = AugmentStats(sample=sample, seed=seed, stopwords=run_stopwords(manifest))
+    # A shard cut exactly between two record batches reads as a whole, shorter one: the manifest's count says.
+    listed = {s.get("file"): s.get("rows") for s in manifest.get("shards") or [] if isinstance(s, dict)}
     for path in shard_paths(directory):
-        stats.add_shard(path)
+        rows = stats.add_shard(path)
+        if isinstance(listed.get(path.name), int) and rows != listed[path.name]:
+            raise InputError(f"{path}: {rows:,} rows, but manifest.json lists {listed[path.name]:,} (cut short?); "
+                             "rerun augment-squad with --overwrite to rewrite it")
     summary = stats.summary()
     body = (f"<h1>augmentation report: {escape(directory.name or str(directory))}</h1>"
             + header(manifest, summary) + "<h2>plots</h2>" + plots_section(stats, manifest)

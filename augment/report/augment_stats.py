@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from augment.errors import InputError
 from augment.segment import english_stopwords, is_eligible, split_words
 
 RATE_BINS = 50  # histogram of the per-row replacement rate over [0, 1]
@@ -29,9 +30,35 @@ def shard_paths(directory) -> list[Path]:
     directory = Path(directory)
     state = directory / "state.json"
     if state.exists():
-        files = [f["filename"] for f in json.loads(state.read_text(encoding="utf-8"))["_data_files"]]
+        try:
+            files = [f["filename"] for f in json.loads(state.read_text(encoding="utf-8"))["_data_files"]]
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise InputError(f"{state}: unreadable ({type(e).__name__}: {e}); expected '_data_files' as "
+                             "augment-squad writes it") from None
         return [directory / f for f in files]
     return sorted(directory.glob("shard-*.arrow"))
+
+
+def shard_batches(path):
+    """The record batches of one shard, one at a time; a missing, truncated or corrupt file raises an
+    InputError naming it (as :func:`augment.squad_io.read_saved_dataset` does for a saved dataset)."""
+    import pyarrow as pa
+
+    if not Path(path).is_file():  # listed in state.json, since deleted or moved
+        raise InputError(f"{path}: no such shard file; rerun augment-squad with --overwrite to rewrite it")
+    try:
+        with pa.OSFile(str(path), "rb") as f:
+            reader = pa.ipc.open_stream(f)
+            while True:
+                try:
+                    batch = reader.read_next_batch()
+                except StopIteration:
+                    return
+                yield batch  # an error of the caller (add_batch) is raised there, not renamed here
+    except (OSError, pa.ArrowException) as e:  # ArrowInvalid: "Expected to read 2384 metadata bytes..."
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise InputError(f"{path}: truncated or corrupt Arrow file ({first[:160]}); rerun augment-squad "
+                         "with --overwrite to rewrite it") from None
 
 
 def original_text(text: str, edits: list[dict]) -> str:
@@ -181,9 +208,10 @@ class AugmentStats:
 
         ids = batch.column(col("id")).to_pylist()
         contexts = batch.column(col("context")).to_pylist()
+        # Every row, originals (variant 0, --include-original) too: they are training rows as well.
         for field in ("answers", "plausible_answers"):
             for i, spans in enumerate(batch.column(col(field)).to_pylist()):
-                if not is_var[i] or not spans or not spans["text"]:
+                if not spans or not spans["text"]:
                     continue
                 checks = spans_exact(spans, contexts[i])
                 self.answers_checked += len(checks)
@@ -200,13 +228,13 @@ class AugmentStats:
         self.pairs_pruned += len(self.pairs) - len(keep)
         self.pairs = Counter(dict(keep))
 
-    def add_shard(self, path) -> None:
-        """Stream one shard, a record batch at a time."""
-        import pyarrow as pa
-
-        with pa.OSFile(str(path), "rb") as f:
-            for batch in pa.ipc.open_stream(f):
-                self.add_batch(batch)
+    def add_shard(self, path) -> int:
+        """Stream one shard, a record batch at a time; returns its number of rows."""
+        rows = 0
+        for batch in shard_batches(path):
+            self.add_batch(batch)
+            rows += batch.num_rows
+        return rows
 
     # -- results ------------------------------------------------------------------------------------
     def top_replaced(self, n: int = 20, per_word: int = 3) -> list[tuple[str, int, list[tuple[str, int]]]]:

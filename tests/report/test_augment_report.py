@@ -172,8 +172,9 @@ def test_out_in_missing_folders_creates_them_and_a_failure_removes_them(aug_dir,
     assert augment_report.main([str(aug_dir), "--sample", "1", "--out", str(page)]) == 0
     assert page.read_text().startswith("<!DOCTYPE html>")
     broken = fake_run_dir(tmp_path / "broken")
-    with pytest.raises(pa.ArrowInvalid):  # an empty shard: a traceback, but no empty folders left behind
-        augment_report.main([str(broken), "--out", str(tmp_path / "y" / "z" / "r.html")])
+    # An empty shard: one line naming it, and no empty folders left behind.
+    assert augment_report.main([str(broken), "--out", str(tmp_path / "y" / "z" / "r.html")]) == 2
+    assert f"{broken / 'shard-00000.arrow'}: truncated or corrupt Arrow file" in capsys.readouterr().err
     assert not (tmp_path / "y").exists()
 
 

@@ -1,0 +1,119 @@
+"""augment-report on a damaged output directory: one line naming the file, exit code 2; and the answer-span
+check over every row, the originals of --include-original too. A small real run (GloVe only, 8 questions)."""
+import json
+import os
+import shutil
+
+import pyarrow as pa
+import pytest
+
+from augment.report.augment_page import build_report
+from augment.report.augment_stats import AugmentStats, shard_paths
+from pipelines import augment_report, augment_squad
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, sample_path):
+    """8 questions x (the original + 2 variants), GloVe only: no masked LM to build."""
+    out = tmp_path_factory.mktemp("aug") / "out"
+    assert augment_squad.main(["--input", str(sample_path), "--mlm", "none", "--limit", "8", "--multiplier", "2",
+                               "--include-original", "--quiet", "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture
+def damaged(run_dir, tmp_path):
+    """A copy of the run to break."""
+    return shutil.copytree(run_dir, tmp_path / "aug")
+
+
+def read_rows(path):
+    with pa.OSFile(str(path), "rb") as f:
+        return pa.ipc.open_stream(f).read_all()
+
+
+def one_line_error(argv, capsys) -> str:
+    assert augment_report.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("augment-report: error: ") and err.count("\n") == 1, err
+    return err
+
+
+def test_negative_seed_is_refused_before_reading(run_dir, capsys):
+    err = one_line_error([str(run_dir), "--seed", "-5"], capsys)
+    assert err == "augment-report: error: --seed -5: use an integer >= 0\n"  # not numpy's ValueError
+
+
+def test_truncated_shard_is_named(damaged, capsys):
+    shard = damaged / "shard-00000.arrow"
+    os.truncate(shard, 1000)
+    err = one_line_error([str(damaged)], capsys)
+    assert f"error: {shard}: truncated or corrupt Arrow file (" in err  # not pyarrow's ArrowInvalid
+
+
+def test_shard_listed_in_state_json_but_gone_is_named(damaged, capsys):
+    shard = damaged / "shard-00000.arrow"
+    shard.rename(damaged / "shard-00001.arrow")  # still a shard-*.arrow, as the option check wants
+    err = one_line_error([str(damaged)], capsys)
+    assert f"error: {shard}: no such shard file" in err
+
+
+def test_corrupt_state_json_is_named(damaged, capsys):
+    (damaged / "state.json").write_text("{")
+    err = one_line_error([str(damaged)], capsys)
+    assert f"error: {damaged / 'state.json'}: unreadable (JSONDecodeError: " in err
+
+
+@pytest.mark.parametrize("text, problem", [
+    ('{"counts": ', "unreadable (JSONDecodeError: Expecting value"),
+    ("[]", "a JSON list, not the object augment-squad writes"),
+    ('{"options": ["--seed", "0"]}', "'options' is a list, not an object"),
+])
+def test_corrupt_manifest_is_named(damaged, capsys, text, problem):
+    (damaged / "manifest.json").write_text(text)
+    err = one_line_error([str(damaged)], capsys)
+    assert f"error: {damaged / 'manifest.json'}: {problem}" in err
+
+
+def test_answer_spans_of_original_rows_are_checked(run_dir):
+    stats = AugmentStats(sample=0)
+    for path in shard_paths(run_dir):
+        stats.add_shard(path)
+    rows = [r for path in shard_paths(run_dir) for r in read_rows(path).to_pylist()]
+    s = stats.summary()
+    assert s["originals"] == 8 == sum(r["variant"] == 0 for r in rows)
+    assert s["answers_checked"] == sum(len((r[f] or {"text": []})["text"]) for r in rows
+                                       for f in ("answers", "plausible_answers"))
+    assert s["answers_broken"] == 0
+
+
+def test_a_broken_span_in_an_original_row_is_reported(damaged):
+    shard = damaged / "shard-00000.arrow"
+    table = read_rows(shard)
+    rows = table.to_pylist()
+    bad = next(r for r in rows if r["variant"] == 0 and r["answers"]["text"])
+    bad["answers"]["answer_start"][0] += 1  # the text no longer sits at its offset
+    with pa.OSFile(str(shard), "wb") as f, pa.ipc.new_stream(f, table.schema) as writer:
+        writer.write_table(pa.Table.from_pylist(rows, schema=table.schema))
+    html, summary = build_report(damaged, sample=0)
+    assert summary["answers_broken"] == 1 and summary["broken_examples"] == [bad["id"]]
+    assert f"1 of {summary['answers_checked']:,} answer spans not exact" in html
+
+
+def test_the_run_dir_is_a_complete_report(run_dir):
+    """The fixture itself reads cleanly, so each failure above comes from its damage alone."""
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    html, summary = build_report(run_dir, sample=1)
+    assert summary["rows"] + summary["originals"] == manifest["counts"]["written"] == 24
+    assert f"all {summary['answers_checked']:,} answer spans exact" in html
+
+
+def test_a_shard_with_fewer_rows_than_its_manifest_lists_is_named(damaged, capsys):
+    """Cut exactly between two record batches, a shard reads as a whole, shorter one: only the count shows it."""
+    shard = damaged / "shard-00000.arrow"
+    table = read_rows(shard)
+    listed = json.loads((damaged / "manifest.json").read_text())["shards"][0]["rows"]
+    with pa.OSFile(str(shard), "wb") as f, pa.ipc.new_stream(f, table.schema) as writer:
+        writer.write_table(table.slice(0, table.num_rows - 3))
+    err = one_line_error([str(damaged)], capsys)
+    assert f"error: {shard}: {listed - 3:,} rows, but manifest.json lists {listed:,} (cut short?)" in err
