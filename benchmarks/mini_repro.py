@@ -260,7 +260,8 @@ class StepFailed(RuntimeError):
 # process, so forking it is safe; it never touches CUDA, which each step then starts for itself).
 PRELOAD = ["torch", "datasets", "accelerate", "transformers", "transformers.models.bert.modeling_bert",
            "pipelines.distill_train", "pipelines.augment_squad", "pipelines.init_student",
-           "matplotlib.figure"]  # eval.html's plot
+           "matplotlib.figure",  # eval.html's plot
+           "gensim.models", "pyarrow.parquet"]  # GloVe's loader: 1.8 s of imports in every augment step
 _FORK = None
 
 

