@@ -1011,6 +1011,13 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         validate(args)
+    except ConfigError as e:
+        # The options and files are the same for every process: under torchrun one copy of the line is enough
+        # (each process still exits with 2, so torchrun reports the failure).
+        if int(os.environ.get("RANK", "0")) == 0:
+            print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 2
+    try:
         recipe = DistillRecipe(args)
         made = outdir.missing_dirs(args.out)
         Path(args.out).mkdir(parents=True, exist_ok=True)

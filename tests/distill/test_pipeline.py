@@ -223,6 +223,16 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path, capsys, sample_path, ex
     assert all(m in err for m in messages)
 
 
+def test_an_option_error_is_printed_by_the_first_process_only(tmp_path, capsys, sample_path, monkeypatch):
+    """Under torchrun every process finds the same problem: one line, not one per process."""
+    argv = ["--data", str(sample_path), "--out", str(tmp_path / "o"), "--batch-size", "0", "--teacher", "none",
+            "--student", str(tmp_path / "nowhere")]
+    monkeypatch.setenv("RANK", "1")
+    assert main(argv) == 2 and capsys.readouterr().err == ""
+    monkeypatch.setenv("RANK", "0")
+    assert main(argv) == 2 and "--batch-size must be >= 1" in capsys.readouterr().err
+
+
 def test_bad_eval_rows_stop_the_run_before_training(tmp_path, capsys, sample_path, sample_rows, tiny_teacher_path,
                                                    tiny_student_path):
     """--eval is checked as squad-eval checks its data, at set-up: a repeated id (its prediction would replace the
