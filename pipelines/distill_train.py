@@ -361,13 +361,12 @@ def validate(args) -> None:
             problems.append(f"--resume: {out / 'config.json'} is unreadable ({e}); --overwrite starts the run again")
         if isinstance(old, dict):
             # Another number of processes batches, schedules and seeds otherwise: not the same run.
-            world = {"processes": int(os.environ.get("WORLD_SIZE", "1"))}
-            changed = [k for k in (*RUN_DEFINING, "processes") if k in old and old[k] != world.get(k, getattr(
-                args, k, None))]
+            now = vars(args) | {"processes": int(os.environ.get("WORLD_SIZE", "1"))}
+            changed = [k for k in (*RUN_DEFINING, "processes") if k in old and old[k] != now[k]]
             if changed:
                 problems.append("--resume with different options than the run in --out: " + ", ".join(
-                    f"--{k.replace('_', '-')} {old[k]!r} -> {world.get(k, getattr(args, k, None))!r}"
-                    if k != "processes" else f"{old[k]} processes -> {world[k]}" for k in changed))
+                    f"{old[k]} processes -> {now[k]}" if k == "processes"
+                    else f"--{k.replace('_', '-')} {old[k]!r} -> {now[k]!r}" for k in changed))
     out_problem = outdir.out_problem("--out", args.out)
     if out_problem:
         problems.append(out_problem)
