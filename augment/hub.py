@@ -58,15 +58,28 @@ WEIGHT_FILES = ("*.safetensors", "*.bin", "*.safetensors.index.json", "*.bin.ind
 VOCABULARY_FILES = ("tokenizer.json", "vocab.txt", "vocab.json")
 
 
+# Set when go_offline() switched offline mode on because a probe found the hub unreachable, so that a later
+# message blames the network rather than a variable the user never set.
+_went_offline = False
+
+
 def is_offline() -> bool:
     from huggingface_hub import constants
 
     return bool(constants.HF_HUB_OFFLINE)
 
 
+def offline_reason() -> str:
+    """Why offline mode is on, in a message's words: the user's variable or our own probe."""
+    return "the Hugging Face Hub cannot be reached" if _went_offline else "HF_HUB_OFFLINE=1 is set"
+
+
 def go_offline() -> None:
     """Offline mode for this process and its children, as HF_HUB_OFFLINE=1 would have set it at start.
-    huggingface_hub and datasets read the variable once at import, hence the constants as well."""
+    huggingface_hub and datasets read the variable once at import, hence the constants as well.
+    Called after a probe found the hub unreachable (see :func:`offline_reason`)."""
+    global _went_offline
+    _went_offline = True
     os.environ["HF_HUB_OFFLINE"] = "1"  # read by datasets when it is imported later
     from huggingface_hub import constants
 
@@ -125,12 +138,11 @@ def model_problems(models, fixes: str, probe=hub_reachable, name: str = "{option
             hub_ids.append((option, str(spec)))
     if not hub_ids:
         return problems
-    why = "HF_HUB_OFFLINE=1 is set"
     if not is_offline():
         if probe():
             return problems
         go_offline()  # cached models now load at once, without the retries
-        why = "the Hugging Face Hub cannot be reached"
+    why = offline_reason()
     for option, spec in hub_ids:
         if not is_cached(spec):
             problems.append(f"{name.format(option=option, spec=spec)}: {why} and the model is not in the "

@@ -56,8 +56,12 @@ def made(text: str) -> None:
 
 def f1_line(report: dict) -> str:
     m = report["metrics"]
-    return (f"EM {m['exact']:.1f}, F1 {m['f1']:.1f} on {m['total']} questions "
-            f"(HasAns F1 {m.get('HasAns_f1', float('nan')):.1f}, NoAns accuracy {m.get('NoAns_exact', float('nan')):.1f})")
+    # The metric leaves out a group with no questions (as the official script does); so does this line,
+    # rather than print an accuracy for zero questions.
+    parts = [f"HasAns F1 {m['HasAns_f1']:.1f}" if m.get("HasAns_total") else None,
+             f"NoAns accuracy {m['NoAns_exact']:.1f}" if m.get("NoAns_total") else None]
+    groups = ", ".join(p for p in parts if p)
+    return f"EM {m['exact']:.1f}, F1 {m['f1']:.1f} on {m['total']} questions" + (f" ({groups})" if groups else "")
 
 
 def main(argv=None) -> int:

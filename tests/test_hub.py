@@ -52,14 +52,42 @@ def test_offline_and_not_cached_names_option_id_and_fixes(monkeypatch):
 
 def test_unreachable_hub_switches_to_offline_mode(monkeypatch):
     switched = []
+
+    def go_offline():
+        switched.append(True)
+        monkeypatch.setattr(hub, "_went_offline", True)
     monkeypatch.setattr(hub, "is_offline", lambda: False)
-    monkeypatch.setattr(hub, "go_offline", lambda: switched.append(True))
+    monkeypatch.setattr(hub, "go_offline", go_offline)
     monkeypatch.setattr(hub, "is_cached", lambda repo: repo == "org/cached")
     problems = hub.model_problems([("--teacher", "org/cached"), ("--student", "org/missing")], hub.CLI_FIXES,
                                   probe=lambda: False)
     assert switched == [True]  # so that the cached teacher loads without transformers' retries
     assert problems == [f"--student org/missing: the Hugging Face Hub cannot be reached and the model is not in "
                         f"the local cache; {hub.CLI_FIXES.format(option='--student')}"]
+
+
+def test_a_later_check_blames_the_network_not_a_variable_the_user_never_set(monkeypatch):
+    """The first check finds the hub unreachable and turns offline mode on itself; a second check in the
+    same process (the API's next Augmenter, squad-eval after distill-train) must still name the network."""
+    import sys
+
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(hub, "_went_offline", False)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    if "datasets.config" in sys.modules:
+        monkeypatch.setattr(sys.modules["datasets.config"], "HF_HUB_OFFLINE", sys.modules["datasets.config"].HF_HUB_OFFLINE)
+    monkeypatch.setattr(hub, "is_cached", lambda repo: False)
+    (first,) = hub.model_problems([("--mlm", "org/a")], hub.CLI_FIXES, probe=lambda: False)
+    assert hub.is_offline()
+
+    def probe():
+        raise AssertionError("probed again although offline mode is on")
+    (second,) = hub.model_problems([("--mlm", "org/b")], hub.CLI_FIXES, probe=probe)
+    for line in (first, second):
+        assert "the Hugging Face Hub cannot be reached and the model is not in the local cache" in line
+        assert "HF_HUB_OFFLINE=1 is set" not in line
 
 
 def test_reachable_hub_leaves_the_load_to_transformers(monkeypatch):
