@@ -43,6 +43,7 @@ import numpy as np
 from augment.batching import Batch, LMStats, plan_batches
 from augment.errors import ConfigError
 from augment.pairing import pair_template
+from augment.qa.positions import usable_positions
 from augment.segment import Word, fold  # noqa: F401  (fold: also this module's, as before)
 
 MODES = ("exact", "multi")
@@ -55,7 +56,7 @@ class MaskSite:
 
     word_index: int
     token_index: int  # position among the content (non-special) tokens of the whole text
-    spaced: bool  # preceded by whitespace: byte-level BPE predicts a "Ġword" token there
+    spaced: bool  # its token starts with a space ("Ġword" in byte-level BPE): so must its replacement
 
 
 def resolve_device(device: str = "auto") -> str:
@@ -116,11 +117,10 @@ class MaskedLMCandidates:
         # Padding: the tokenizer's pad token, else its unknown token; the attention mask hides it.
         self.pad_id = next(i for i in (tokenizer.pad_token_id, tokenizer.unk_token_id, 0) if i is not None)
         self.autocast_dtype = _autocast_dtype(dtype, self.device)
-        self.max_len = min(int(getattr(model.config, "max_position_embeddings", 512)),
+        # The model's positions (RoBERTa's family reserves 0..padding_idx: augment.qa.positions) and the
+        # tokenizer's limit, whichever is smaller; 512 where neither says.
+        self.max_len = min(int(usable_positions(model.config) or 512),
                            int(tokenizer.model_max_length if tokenizer.model_max_length < 1e6 else 512))
-        # RoBERTa reserves positions 0..padding_idx, so its usable length is smaller than the table.
-        if getattr(model.config, "model_type", "") in ("roberta", "xlm-roberta", "camembert"):
-            self.max_len = min(self.max_len, model.config.max_position_embeddings - model.config.pad_token_id - 1)
         self._head = _lm_head(model)
         t = time.perf_counter()
         self._build_vocab_filter(model)
@@ -174,7 +174,8 @@ class MaskedLMCandidates:
         special = np.zeros(n_out, dtype=bool)
         special[[i for i in tok.all_special_ids if i < n_out]] = True
         alpha_tail = np.array([p[1:].isalpha() for p in pieces] + [False] * (n_out - n))
-        spaced = np.array([p[:1] == " " for p in pieces] + [False] * (n_out - n)) & alpha_tail & ~special
+        self._starts_spaced = np.array([p[:1] == " " for p in pieces] + [False] * (n_out - n))  # (V,)
+        spaced = self._starts_spaced & alpha_tail & ~special
         if self.space_sensitive:  # "the" (no space before it) and " the" are different tokens
             # A bare token replaces a word with no space before it (a text's first word, one after "("), but
             # most bare tokens are pieces of words ("ing", "uished"). It counts as a word only if the word
@@ -216,7 +217,12 @@ class MaskedLMCandidates:
                 wi += 1
         # A word the tokenizer maps to its unknown token is not an in-vocabulary piece: GloVe takes it.
         unk = self.tokenizer.unk_token_id
-        sites = [MaskSite(wi, exact_tok[wi], words[wi].start > 0 and text[words[wi].start - 1].isspace())
+        # Whether the word's token carries a space before it is the tokenizer's answer, not the text's:
+        # byte-level BPE folds a plain space into "Ġword", but a word after a tab, a newline or a
+        # no-break space is a bare token, and must be replaced by one.
+        starts_spaced = self._starts_spaced
+        sites = [MaskSite(wi, exact_tok[wi], bool(starts_spaced[content_ids[exact_tok[wi]]])
+                          if content_ids[exact_tok[wi]] < len(starts_spaced) else False)
                  for wi in eligible if n_tokens[wi] == 1 and exact_tok[wi] >= 0
                  and (unk is None or content_ids[exact_tok[wi]] != unk)]
         return prefix, content_ids, suffix, sites
@@ -407,10 +413,17 @@ class MaskedLMCandidates:
 
     def _top_words(self, top, spaced: int, word: str) -> list[str]:
         """The candidates among one site's top-k ids (best first): valid ones (an id past the valid
-        ones scored -inf), without the word itself in any case or accent."""
+        ones scored -inf), without the word itself in any case or accent, and each word once whatever
+        its case: a cased vocabulary's "The" and "the" become the same word once the case is matched."""
         valid = self._valid_host[spaced]
         own = fold(word)  # uncased vocabularies hold "cafe" for "café": that is the word itself
-        out = [self.words[i] for i in top.tolist() if valid[i] and self._folded[i] != own]
+        out, seen = [], set()
+        for i in top.tolist():
+            if valid[i] and self._folded[i] != own:
+                low = self.words[i].lower()
+                if low not in seen:
+                    seen.add(low)
+                    out.append(self.words[i])
         return out[:self.top_k]
 
 

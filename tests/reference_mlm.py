@@ -46,7 +46,7 @@ def reference_candidates(model, tokenizer, text, top_k):
         inp = torch.tensor([prefix + window + suffix])
         with torch.no_grad():
             logits = model(input_ids=inp).logits[0, len(prefix) + c - a]
-        want_space = spaced_bpe and w.start > 0 and text[w.start - 1].isspace()
+        want_space = spaced_bpe and vocab[ids[covering[0]]].startswith(" ")  # the word's own token: "Ġword"
         cands = []
         for tid in torch.argsort(logits, descending=True, stable=True).tolist():
             s = vocab[tid]
@@ -56,7 +56,7 @@ def reference_candidates(model, tokenizer, text, top_k):
                 ok = s.startswith(" ") and s[1:].isalpha()
             else:  # byte-level BPE: a bare token is a word only if the word also exists after a space
                 ok = s.isalpha() and (not spaced_bpe or " " + s in after_space)
-            if ok and _plain(s.strip()) != _plain(w.text):
+            if ok and _plain(s.strip()) != _plain(w.text) and s.strip().lower() not in {c.lower() for c in cands}:
                 cands.append(s.strip())
             if len(cands) == top_k:
                 break

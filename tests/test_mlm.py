@@ -183,6 +183,49 @@ def test_bpe_family_roberta(tiny_roberta_mlm_path, sample_rows):
     assert words[first].start == 0 and got[first] and set(got[first]) <= after_space
 
 
+def test_bpe_a_word_after_a_tab_or_newline_is_a_bare_token_and_gets_bare_candidates(tiny_roberta_mlm_path):
+    """Byte-level BPE folds only a plain space into "Ġword": after a tab, a newline or a no-break space the
+    word is a bare token, so its candidates come from the bare row of the filter, as at a text's start."""
+    model, tok = _load(tiny_roberta_mlm_path)
+    gen = MaskedLMCandidates(model, tok, top_k=6, mode="exact")
+    # A word that is one token both after a space and bare (this tiny vocabulary splits most words).
+    word = next(w for w in ("band", "album", "group", "music", "year", "first")
+                if len(tok(" " + w, add_special_tokens=False)["input_ids"]) == 1
+                and len(tok(w, add_special_tokens=False)["input_ids"]) == 1)
+    for sep, spaced in ((" ", True), ("\t", False), ("\n", False), ("\u00a0", False)):
+        text = f"The{sep}{word} toured Europe."
+        words = split_words(text)
+        (site,) = [s for s in gen.encode(text, words, [1])[3]]
+        assert site.spaced is spaced, repr(sep)
+        got = gen.candidates(text, words, [1])[1]
+        allowed = {gen.words[i] for i in np.flatnonzero(gen._valid_host[int(spaced)])}
+        assert got and set(got) <= allowed, (repr(sep), got)
+
+
+def test_a_cased_vocabulary_gives_each_word_once_whatever_its_case(tiny_roberta_mlm_path):
+    """RoBERTa's vocabulary holds "ĠThe" and "Ġthe": once the case is matched they are one replacement,
+    and listing both would draw that word twice as often."""
+    import torch
+
+    model, tok = _load(tiny_roberta_mlm_path)
+    pair = [tok.convert_tokens_to_ids(t) for t in ("ĠThe", "Ġthe", "ĠA", "Ġa")]
+    assert tok.unk_token_id not in pair
+    with torch.no_grad():
+        model.get_output_embeddings().bias[pair] = 100.0  # the top four, whatever the context
+    gen = MaskedLMCandidates(model, tok, top_k=6, mode="exact")
+    text = "He read the band's first album."
+    words = split_words(text)
+    got = gen.candidates(text, words, range(len(words)))
+    spaced = {s.word_index for s in gen.encode(text, words, range(len(words)))[3] if s.spaced}
+    assert got and spaced
+    for wi, cands in got.items():
+        lowered = [c.lower() for c in cands]
+        assert len(set(lowered)) == len(lowered), cands
+        if wi in spaced:  # a "Ġ" token: the raised ones lead, each once (the word itself left out)
+            top = {"the", "a"} - {words[wi].text.lower()}
+            assert set(lowered[:len(top)]) == top, cands
+
+
 def test_bad_options_are_named(tiny_mlm_path):
     from augment import ConfigError
 
@@ -283,3 +326,25 @@ def test_a_cuda_device_without_cuda_is_refused_before_loading(monkeypatch, tmp_p
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(ConfigError, match=r"device='cuda': CUDA is not available here"):
         MaskedLMCandidates.from_pretrained(str(tmp_path / "no-model-here"), device="cuda")
+
+
+def test_a_roberta_like_masked_lm_without_a_tokenizer_limit_reads_no_position_past_its_table(
+        tmp_path, bpe_tokenizer_dir, sample_rows):
+    """Data2VecText numbers positions as RoBERTa does; with a tokenizer that states no length, the window
+    comes from the model's positions alone (130 - 2), or the forward pass indexes past the table."""
+    import torch
+    from transformers import AutoTokenizer, Data2VecTextConfig, Data2VecTextForMaskedLM
+
+    tok = AutoTokenizer.from_pretrained(bpe_tokenizer_dir)
+    tok.model_max_length = int(1e30)  # as a tokenizer saved without model_max_length loads
+    torch.manual_seed(0)
+    cfg = Data2VecTextConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                             intermediate_size=64, max_position_embeddings=130, pad_token_id=tok.pad_token_id,
+                             type_vocab_size=1)
+    gen = MaskedLMCandidates(Data2VecTextForMaskedLM(cfg).eval(), tok, top_k=5, mode="exact")
+    assert gen.max_len == 128
+    row = max(sample_rows, key=lambda r: len(r["context"]))  # longer than 128 tokens
+    words = split_words(row["context"])
+    assert len(tok(row["context"])["input_ids"]) > 130
+    got = gen.candidates(row["context"], words, range(len(words)))
+    assert got and all(isinstance(c, list) for c in got.values())

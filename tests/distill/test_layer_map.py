@@ -46,3 +46,28 @@ def test_roberta_positions_start_after_the_padding_index():
     assert length_problem(roberta, "student", 129) == "--max-length 129 exceeds the student's 128 positions"
     with pytest.raises(ConfigError, match="--max-length 130 exceeds the teacher's 128 positions"):
         check_pair(roberta, roberta, intermediate=False, max_length=130)
+
+
+def test_every_family_that_numbers_positions_after_padding_is_listed():
+    """transformers' RoBERTa-like models number positions from pad_token_id + 1 in their own code; a type
+    missing from the list reads one window too long, and the forward pass fails with an index error."""
+    import importlib
+    import inspect
+
+    import transformers
+    from transformers.models.auto.modeling_auto import (MODEL_FOR_MASKED_LM_MAPPING_NAMES,
+                                                        MODEL_FOR_QUESTION_ANSWERING_MAPPING_NAMES)
+
+    from augment.qa.positions import POSITIONS_AFTER_PADDING
+
+    numbered_after_padding = set()
+    for mapping in (MODEL_FOR_MASKED_LM_MAPPING_NAMES, MODEL_FOR_QUESTION_ANSWERING_MAPPING_NAMES):
+        for model_type, class_name in mapping.items():
+            try:
+                module = importlib.import_module(getattr(transformers, class_name).__module__)
+            except Exception:  # a model whose optional dependency is missing here
+                continue
+            if "create_position_ids_from_input_ids" in inspect.getsource(module):
+                numbered_after_padding.add(model_type)
+    assert {"roberta", "roberta-prelayernorm", "data2vec-text"} <= numbered_after_padding
+    assert numbered_after_padding <= POSITIONS_AFTER_PADDING, numbered_after_padding - POSITIONS_AFTER_PADDING
