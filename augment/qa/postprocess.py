@@ -19,6 +19,7 @@ The answer text is sliced from the context with the tokens' character offsets.
 from __future__ import annotations
 
 import collections
+import unicodedata
 
 import numpy as np
 
@@ -100,8 +101,18 @@ def best_spans(examples: list[dict], features, start_logits: np.ndarray, end_log
             if found is not None and found[0] > best:
                 best, i, j = found
                 span = (int(offs[i][0]), int(offs[j][1]))
+        if span[0] is not None:
+            span = (span[0], _whole_characters(ex["context"], span[1]))
         out[ex["id"]] = (*span, float(null - best) if np.isfinite(best) else float("inf"))
     return out
+
+
+def _whole_characters(context: str, end: int) -> int:
+    """``end`` moved past the combining marks that follow it. Tokenizers that strip accents give a
+    decomposed "e\u0301" the offsets of "e" alone, so a span ending there would cut the character in half."""
+    while end < len(context) and unicodedata.combining(context[end]):
+        end += 1
+    return end
 
 
 def postprocess_predictions(examples: list[dict], features, start_logits: np.ndarray,

@@ -47,6 +47,15 @@ def test_answers_are_the_best_span_at_its_character_offsets_or_abstain(tokenizer
     assert "It was written in 1990."[forced["start"]:forced["end"]] == forced["answer"]
 
 
+def test_an_answer_ending_in_a_decomposed_accent_keeps_the_accent(tokenizer):
+    """bert-base-uncased strips accents: "Lee\u0301" (e + combining acute) has the offsets of "Lee", and
+    the answer would end between the letter and its accent."""
+    model = KeywordQA(tokenizer)
+    context = "It was written by Ann Lee\u0301 in 1990."
+    (got,) = answer(model, tokenizer, ["Who wrote it?"], [context], max_length=96, doc_stride=48)
+    assert got["answer"] == "Ann Lee\u0301" and (got["start"], got["end"]) == (18, 26)
+
+
 def test_threshold_decides_abstention(model_and_tokenizer, sample_rows):
     model, tok = model_and_tokenizer
     r = sample_rows[0]
