@@ -22,6 +22,7 @@ from augment.report import plots
 from augment.report.augment_stats import RATE_BINS, AugmentStats, shard_paths
 from augment.report.html import key_values, page, table
 from augment.report.viewer import SCRIPT, STYLE, render_question
+from augment.shards import sha256_file
 
 HEADER_OPTIONS = ("input", "split", "multiplier", "mlm", "mlm_mode", "glove", "top_k", "replace_prob",
                   "answer_policy", "augment_question", "include_original", "seed", "limit", "stopwords",
@@ -182,12 +183,17 @@ def build_report(directory, sample: int = 12, seed: int = 0) -> tuple[str, dict]
     t0 = time.perf_counter()
     stats = AugmentStats(sample=sample, seed=seed, stopwords=run_stopwords(manifest))
     # A shard cut exactly between two record batches reads as a whole, shorter one: the manifest's count says.
-    listed = {s.get("file"): s.get("rows") for s in manifest.get("shards") or [] if isinstance(s, dict)}
+    # A shard edited in place still reads, and its spans may even be exact: the manifest's SHA-256 says.
+    listed = {s.get("file"): s for s in manifest.get("shards") or [] if isinstance(s, dict)}
     for path in shard_paths(directory):
+        want = listed.get(path.name, {})
         rows = stats.add_shard(path)
-        if isinstance(listed.get(path.name), int) and rows != listed[path.name]:
-            raise InputError(f"{path}: {rows:,} rows, but manifest.json lists {listed[path.name]:,} (cut short?); "
+        if isinstance(want.get("rows"), int) and rows != want["rows"]:
+            raise InputError(f"{path}: {rows:,} rows, but manifest.json lists {want['rows']:,} (cut short?); "
                              "rerun augment-squad with --overwrite to rewrite it")
+        if isinstance(want.get("sha256"), str) and sha256_file(path) != want["sha256"]:
+            raise InputError(f"{path}: its SHA-256 differs from the one manifest.json records: changed since "
+                             "augment-squad wrote it; rerun augment-squad with --overwrite to rewrite it")
     summary = stats.summary()
     body = (f"<h1>augmentation report: {escape(directory.name or str(directory))}</h1>"
             + header(manifest, summary) + "<h2>plots</h2>" + plots_section(stats, manifest)

@@ -3,6 +3,7 @@ check over every row, the originals of --include-original too. A small real run 
 import json
 import os
 import shutil
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -95,9 +96,31 @@ def test_a_broken_span_in_an_original_row_is_reported(damaged):
     bad["answers"]["answer_start"][0] += 1  # the text no longer sits at its offset
     with pa.OSFile(str(shard), "wb") as f, pa.ipc.new_stream(f, table.schema) as writer:
         writer.write_table(pa.Table.from_pylist(rows, schema=table.schema))
+    _record_hash(damaged, shard)  # as if augment-squad itself had written the broken span
     html, summary = build_report(damaged, sample=0)
     assert summary["answers_broken"] == 1 and summary["broken_examples"] == [bad["id"]]
     assert f"1 of {summary['answers_checked']:,} answer spans not exact" in html
+
+
+def _record_hash(run: Path, shard: Path) -> None:
+    from augment.shards import sha256_file
+
+    manifest = json.loads((run / "manifest.json").read_text())
+    next(s for s in manifest["shards"] if s["file"] == shard.name)["sha256"] = sha256_file(shard)
+    (run / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_a_shard_edited_in_place_is_named_though_it_reads(damaged, capsys):
+    """An edit's recorded original changed, same row count, every span still exact: only the hash shows it."""
+    shard = damaged / "shard-00000.arrow"
+    table = read_rows(shard)
+    rows = table.to_pylist()
+    edited = next(r for r in rows if r["edits"])
+    edited["edits"][0]["original"] += "x"
+    with pa.OSFile(str(shard), "wb") as f, pa.ipc.new_stream(f, table.schema) as writer:
+        writer.write_table(pa.Table.from_pylist(rows, schema=table.schema))
+    err = one_line_error([str(damaged)], capsys)
+    assert f"error: {shard}: its SHA-256 differs from the one manifest.json records" in err
 
 
 def test_the_run_dir_is_a_complete_report(run_dir):
