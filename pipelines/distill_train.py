@@ -284,6 +284,8 @@ def default_cache_dir(sources, out_dir) -> Path:
 
 def validate(args) -> None:
     """Check every option without loading anything heavy; raise one ConfigError listing all problems."""
+    from augment.qa.features import window_problems
+
     problems = []
     if args.stage is None:
         args.stage = "prediction" if args.teacher == "none" else "both"
@@ -292,7 +294,9 @@ def validate(args) -> None:
     if args.teacher == "none" and args.stage != "prediction":
         problems.append(f"--stage {args.stage} needs a teacher; with --teacher none only --stage prediction "
                         "(plain fine-tuning) is possible")
-    for opt in ("batch_size", "max_length", "epochs", "grad_accum", "save_every", "log_every",
+    # The window options as squad-eval checks them: eval.json records them for squad-eval to repeat.
+    problems += window_problems(args.max_length, args.doc_stride)
+    for opt in ("batch_size", "epochs", "grad_accum", "save_every", "log_every",
                 "keep_checkpoints", "cache_batch_size"):
         if getattr(args, opt) < 1:
             problems.append(f"--{opt.replace('_', '-')} must be >= 1, got {getattr(args, opt)}")
@@ -320,8 +324,6 @@ def validate(args) -> None:
     for opt in ("eval_every", "num_workers"):
         if getattr(args, opt) is not None and getattr(args, opt) < 0:
             problems.append(f"--{opt.replace('_', '-')} must be >= 0, got {getattr(args, opt)}")
-    if not 0 <= args.doc_stride < args.max_length:
-        problems.append(f"--doc-stride must be in [0, --max-length={args.max_length}), got {args.doc_stride}")
     if args.temperature <= 0:
         problems.append(f"--temperature must be > 0, got {args.temperature}")
     if not 0 <= args.distill_weight <= 1:

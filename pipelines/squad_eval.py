@@ -60,13 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def validate(args) -> None:
     """Every option problem at once, before anything loads."""
-    problems = []
-    for name in ("max_length", "doc_stride", "batch_size", "n_best", "max_answer_length"):
+    from augment.qa.features import window_problems
+
+    problems = window_problems(args.max_length, args.doc_stride)  # distill-train's words too
+    for name in ("batch_size", "n_best", "max_answer_length"):
         if getattr(args, name) < 1:
             problems.append(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
-    if args.doc_stride >= args.max_length:
-        problems.append(f"--doc-stride ({args.doc_stride}) must be smaller than --max-length "
-                        f"({args.max_length})")
     if args.limit is not None and args.limit < 1:
         problems.append(f"--limit must be at least 1, got {args.limit}")
     # Written at the end: found unwritable now, not after the evaluation. A rerun overwrites its own two

@@ -37,22 +37,33 @@ def question_room(tokenizer, max_length: int, doc_stride: int) -> int:
     return max_length - tokenizer.num_special_tokens_to_add(pair=True) - doc_stride - 1
 
 
-def stride_problem(tokenizer, max_length: int, doc_stride: int) -> str | None:
+def window_problems(max_length: int, doc_stride: int) -> list[str]:
+    """What is wrong with ``--max-length`` and ``--doc-stride`` before any tokenizer is asked, in the words
+    of every command line: distill-train records the options of its evaluation so that squad-eval can
+    repeat it, so the two must accept the same values."""
+    problems = [f"--{name} must be at least 1, got {value}"
+                for name, value in (("max-length", max_length), ("doc-stride", doc_stride)) if value < 1]
+    if doc_stride >= max_length:
+        problems.append(f"--doc-stride ({doc_stride}) must be smaller than --max-length ({max_length})")
+    return problems
+
+
+def stride_problem(tokenizer, max_length: int, doc_stride: int, option: str = "--doc-stride",
+                   length_option: str = "--max-length") -> str | None:
     """Why ``--doc-stride`` leaves no room for the question in windows of ``--max-length``, or None: for the
-    command lines, which ask before anything is tokenised or loaded."""
+    command lines, which ask before anything is tokenised or loaded (the API names its arguments instead)."""
     if question_room(tokenizer, max_length, doc_stride) >= 1:
         return None
     below = max_length - tokenizer.num_special_tokens_to_add(pair=True) - 1
-    return (f"--doc-stride {doc_stride} leaves no room for the question in windows of --max-length {max_length}; "
-            f"use a --doc-stride below {below}")
+    return (f"{option} {doc_stride} leaves no room for the question in windows of {length_option} {max_length}; "
+            f"use a {option} below {below}")
 
 
 def _tokenize(examples: dict, tokenizer, max_length: int, doc_stride: int):
     """Windows of every row; returns the BatchEncoding and the index of the context sequence (0 or 1)."""
     room = question_room(tokenizer, max_length, doc_stride)
     if room < 1:
-        raise ValueError(f"doc_stride ({doc_stride}) leaves no room for the question in windows of "
-                         f"max_length {max_length}; use a doc_stride below {max_length // 2}")
+        raise ValueError(stride_problem(tokenizer, max_length, doc_stride, "doc_stride", "max_length"))
     # Leading spaces in some SQuAD questions waste window room and can make truncation fail (run_qa.py).
     questions = [q.lstrip() for q in examples["question"]]
     pieces = tokenizer(questions, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]

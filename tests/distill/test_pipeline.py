@@ -208,6 +208,8 @@ def test_incompatible_pairs_stop_before_any_weights_load(request, tmp_path, samp
       "--cache-batch-size must be >= 1"]),
     (["--stage", "everything"], ["invalid choice"]),
     (["--pad-to-multiple-of", "0"], ["--pad-to-multiple-of must be >= 1, got 0"]),
+    (["--doc-stride", "0", "--max-length", "0"], ["--doc-stride must be at least 1, got 0",
+                                                  "--max-length must be at least 1, got 0"]),
     (["--eval-every", "5", "--eval-limit", "3"], ["--eval-every needs --eval", "--eval-limit needs --eval"]),
     (["--resume"], ["holds no earlier run"]),
 ])
@@ -221,6 +223,19 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path, capsys, sample_path, ex
     assert rc == 2
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert all(m in err for m in messages)
+
+
+def test_doc_stride_0_is_refused_as_squad_eval_refuses_it(tmp_path, capsys, sample_path, tiny_teacher_path):
+    """distill-train's eval.json records the window options for squad-eval to repeat: both take the same values."""
+    from pipelines import squad_eval
+
+    message = "--doc-stride must be at least 1, got 0"
+    assert squad_eval.main(["--model", tiny_teacher_path, "--data", str(sample_path), "--doc-stride", "0",
+                            "--out", str(tmp_path / "e.json")]) == 2
+    assert message in capsys.readouterr().err
+    assert main(["--data", str(sample_path), "--out", str(tmp_path / "o"), "--doc-stride", "0", "--teacher", "none",
+                 "--student", tiny_teacher_path]) == 2
+    assert message in capsys.readouterr().err
 
 
 def test_an_option_error_is_printed_by_the_first_process_only(tmp_path, capsys, sample_path, monkeypatch):

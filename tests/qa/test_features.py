@@ -164,8 +164,13 @@ def test_left_padding_puts_context_first_and_finds_cls_where_it_is(vocab_dir):
 
 
 def test_stride_not_below_max_length_is_rejected(tokenizer):
-    with pytest.raises(ValueError, match="doc_stride"):
-        prepare_train_features(_columns([_long_row()]), tokenizer, max_length=64, doc_stride=64)
+    # The true limit, as the command lines give it: 64 tokens hold [CLS] q [SEP] c [SEP], so a question token
+    # beside the stride needs a stride below 60 (not below 64 // 2).
+    for stride in (64, 60):
+        with pytest.raises(ValueError, match=f"^doc_stride {stride} leaves no room for the question in windows of "
+                                             "max_length 64; use a doc_stride below 60$"):
+            prepare_train_features(_columns([_long_row()]), tokenizer, max_length=64, doc_stride=stride)
+    assert prepare_train_features(_columns([_long_row()]), tokenizer, max_length=64, doc_stride=59)["input_ids"]
 
 
 @pytest.fixture(scope="module")
