@@ -566,6 +566,7 @@ class DistillRecipe:
     def _windows(self, sources):
         """(cache key, tokenised features, WindowDataset) of the ``squad_v2`` rows of ``sources``."""
         from augment.distill import data
+        from augment.qa.features import cut_questions, cut_warning
 
         a = self.args
         key = data.features_key(sources, "train", a.limit, self.tokenizer, a.max_length, a.doc_stride,
@@ -575,6 +576,10 @@ class DistillRecipe:
             workers = a.tokenize_workers or (min(8, os.cpu_count() or 1) if len(examples) > 2000 else 1)
             features = data.tokenize(examples, self.tokenizer, self.cache_dir, key, a.max_length,
                                      a.doc_stride, num_proc=workers, token_types=self.teacher_types)
+        if self.main:  # a stride near --max-length cuts questions silently (and multiplies the windows)
+            cut = cut_questions(examples["question"], self.tokenizer, a.max_length, a.doc_stride)
+            if warning := cut_warning(cut, len(examples), self.tokenizer, a.max_length, a.doc_stride):
+                self.log(warning)
         return key, features, data.WindowDataset(features)
 
     # ---- one stage --------------------------------------------------------

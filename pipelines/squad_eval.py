@@ -124,6 +124,7 @@ def run(args) -> dict:
 
     from augment.qa.positions import length_problem
     from augment.qa.evaluate import check_rows, evaluate, finite, format_table
+    from augment.qa.features import cut_questions, cut_warning
     from augment.squad_io import iter_rows
 
     validate(args)
@@ -137,6 +138,9 @@ def run(args) -> dict:
     if problem := length_problem(config, "model", args.max_length):  # else an index error mid-evaluation
         raise ConfigError(f"{problem}; evaluate with a smaller --max-length")
     model, tokenizer = load_model(args.model, args.trust_remote_code, args.max_length, args.doc_stride)
+    cut = cut_questions([r["question"] for r in rows], tokenizer, args.max_length, args.doc_stride)
+    if warning := cut_warning(cut, len(rows), tokenizer, args.max_length, args.doc_stride):
+        print(f"{PROG}: {warning}", file=sys.stderr)
     model.to(device)
     result = evaluate(model, tokenizer, rows, max_length=args.max_length, doc_stride=args.doc_stride,
                       batch_size=args.batch_size, n_best=args.n_best,

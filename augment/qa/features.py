@@ -59,6 +59,29 @@ def stride_problem(tokenizer, max_length: int, doc_stride: int, option: str = "-
             f"use a {option} below {below}")
 
 
+def cut_questions(questions, tokenizer, max_length: int, doc_stride: int) -> int:
+    """How many of ``questions`` are too long for windows of ``max_length`` with ``doc_stride`` and so are cut
+    (to :func:`question_room` tokens). Only questions of more bytes than that room are tokenised: every token
+    of WordPiece, byte-level BPE or SentencePiece covers at least one byte, so a shorter one fits, and at the
+    default options that is nearly every question."""
+    room = question_room(tokenizer, max_length, doc_stride)
+    long = [q for q in (q.lstrip() for q in questions) if len(q.encode("utf-8")) > room]
+    if not long:
+        return 0
+    ids = tokenizer(long, add_special_tokens=False, verbose=False)["input_ids"]
+    return sum(len(x) > room for x in ids)
+
+
+def cut_warning(cut: int, total: int, tokenizer, max_length: int, doc_stride: int) -> str | None:
+    """One line that says how many questions :func:`cut_questions` found cut, or None when none are."""
+    if not cut:
+        return None
+    room = question_room(tokenizer, max_length, doc_stride)
+    return (f"warning: {cut} of {total} question{'' if total == 1 else 's'} ({cut / total:.1%}) cut to {room} "
+            f"token{'' if room == 1 else 's'}: windows of --max-length {max_length} with --doc-stride {doc_stride} "
+            f"leave no more room for the question; a smaller --doc-stride leaves more")
+
+
 def _tokenize(examples: dict, tokenizer, max_length: int, doc_stride: int):
     """Windows of every row; returns the BatchEncoding and the index of the context sequence (0 or 1)."""
     room = question_room(tokenizer, max_length, doc_stride)
@@ -66,7 +89,10 @@ def _tokenize(examples: dict, tokenizer, max_length: int, doc_stride: int):
         raise ValueError(stride_problem(tokenizer, max_length, doc_stride, "doc_stride", "max_length"))
     # Leading spaces in some SQuAD questions waste window room and can make truncation fail (run_qa.py).
     questions = [q.lstrip() for q in examples["question"]]
-    pieces = tokenizer(questions, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+    # verbose=False: a question alone longer than the model's maximum is no problem here (it is cut next),
+    # so transformers' "Token indices sequence length is longer than..." warning would be a false alarm.
+    pieces = tokenizer(questions, add_special_tokens=False, return_offsets_mapping=True,
+                       verbose=False)["offset_mapping"]
     questions = [q[:offs[room - 1][1]] if len(offs) > room else q for q, offs in zip(questions, pieces)]
     contexts = examples["context"]
     first = _question_first(tokenizer)
