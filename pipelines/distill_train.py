@@ -452,8 +452,7 @@ class DistillRecipe:
         from accelerate.utils import set_seed
         from transformers import AutoModelForQuestionAnswering
 
-        from augment.distill import check_pair
-        from augment.distill.layer_map import teacher_types
+        from augment.distill.layer_map import pair_problems, teacher_types
         from augment.distill.attention_capture import capture_problem
         from augment.qa.features import stride_problem
         from augment.qa.positions import length_problem
@@ -485,26 +484,29 @@ class DistillRecipe:
         self.workers = a.num_workers if a.num_workers is not None else (
             min(4, max(1, (os.cpu_count() or 1) // self.acc.num_processes)) if cuda else 0)
 
-        # Everything cheap first: configs and tokenizers decide whether the pair can work at all.
+        # Everything cheap first: configs and tokenizers decide whether the pair can work at all. Every problem
+        # found is reported at once, before the data is tokenised and the weights load.
         self.tokenizer = load_pretrained("tokenizer", a.student, a.trust_remote_code)
-        if problem := stride_problem(self.tokenizer, a.max_length, a.doc_stride):  # else a traceback mid-tokenising
-            raise ConfigError(problem)
+        problems = [stride_problem(self.tokenizer, a.max_length, a.doc_stride)]  # else a traceback mid-tokenising
         s_cfg = load_pretrained("config", a.student, a.trust_remote_code)
         if a.teacher != "none":
             t_tok = load_pretrained("tokenizer", a.teacher, a.trust_remote_code)
             t_cfg = load_pretrained("config", a.teacher, a.trust_remote_code)
-            check_pair(s_cfg, t_cfg, self.tokenizer.get_vocab(), t_tok.get_vocab(),
-                       intermediate="intermediate" in self.stages, max_length=a.max_length)
+            problems += pair_problems(s_cfg, t_cfg, self.tokenizer.get_vocab(), t_tok.get_vocab(),
+                                      intermediate="intermediate" in self.stages, max_length=a.max_length)
             # A BERT teacher reads token type ids that a DistilBERT student's tokenizer does not make: the windows
             # then carry the ones the teacher's tokenizer would give them (the student is not handed them).
-            self.teacher_types = teacher_types(self.tokenizer, t_tok, t_cfg)
-            if "intermediate" in self.stages:  # before the data is tokenised and the weights load
-                problems = [capture_problem(c, n, a.trust_remote_code) for c, n in ((s_cfg, "student"),
-                                                                                   (t_cfg, "teacher"))]
-                if any(problems):
-                    raise ConfigError("; ".join(filter(None, problems)))
-        elif problem := length_problem(s_cfg, "student", a.max_length):  # no pair to check, but the student fits?
-            raise ConfigError(problem)
+            try:
+                self.teacher_types = teacher_types(self.tokenizer, t_tok, t_cfg)
+            except ConfigError as e:
+                problems.append(str(e))
+            if "intermediate" in self.stages:
+                problems += [capture_problem(c, n, a.trust_remote_code) for c, n in ((s_cfg, "student"),
+                                                                                    (t_cfg, "teacher"))]
+        else:  # no pair to check, but the student fits?
+            problems.append(length_problem(s_cfg, "student", a.max_length))
+        if any(problems):
+            raise ConfigError("; ".join(filter(None, problems)))
         self.eval_rows = None
         if a.eval:
             rows = iter_rows(a.eval, a.eval_split)

@@ -564,6 +564,12 @@ def test_stride_without_room_and_a_cache_path_that_is_a_file_are_one_line(tmp_pa
     assert capsys.readouterr().err.strip().endswith(
         "--doc-stride 62 leaves no room for the question in windows of --max-length 64; use a --doc-stride below 60")
     assert not (tmp_path / "a").exists() and not (tmp_path / "cache").exists()
+    # Every problem at once: the stride's and the student's 512 positions (not one after the other).
+    assert main(base + ["--cache-dir", str(tmp_path / "cache"), "--max-length", "600", "--doc-stride", "598",
+                        "--out", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--doc-stride 598 leaves no room for the question" in err
+    assert "--max-length 600 exceeds the student's 512 positions" in err
     (tmp_path / "afile").write_text("x")
     assert main(base + ["--cache-dir", str(tmp_path / "afile"), "--out", str(tmp_path / "b")]) == 2
     err = capsys.readouterr().err.strip()
