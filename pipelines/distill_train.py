@@ -38,7 +38,8 @@ RUN_DEFINING = ("data", "teacher", "student", "stage", "batch_size", "max_length
                 "prediction_data", "projection",
                 "max_steps", "grad_accum", "lr_intermediate", "lr_prediction", "warmup", "weight_decay",
                 "embedding_dropout", "temperature", "distill_weight", "bf16", "fp16", "seed", "limit",
-                "group_by_length", "attention_loss")
+                "group_by_length", "attention_loss",
+                "teacher_cache")  # the prediction stage reads float16 cached logits, or float32 live ones
 
 
 # ----------------------------------------------------------------------------- options

@@ -167,11 +167,13 @@ def test_resume_refuses_changed_prediction_data_or_projection(tmp_path, sample_p
     out = tmp_path / "o"
     out.mkdir()
     (out / "config.json").write_text(json.dumps({"prediction_data": ["a.json"], "projection": "per-layer",
-                                                 "attention_loss": "direct"}))
+                                                 "attention_loss": "direct", "teacher_cache": "off"}))
     assert main(["--data", str(sample_path), "--out", str(out), "--resume"]) == 2
     err = capsys.readouterr().err
     assert "--prediction-data ['a.json'] -> None" in err and "--projection 'per-layer' -> 'shared'" in err
     assert "--attention-loss 'direct' -> 'auto'" in err  # another form: not the same run to resume
+    # Live float32 teacher logits, or cached float16 ones: the prediction stage would differ.
+    assert "--teacher-cache 'off' -> 'on'" in err
 
 
 @pytest.mark.parametrize("student, stage, message", [
