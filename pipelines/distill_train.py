@@ -789,6 +789,7 @@ class DistillRecipe:
                 if not last:
                     continue
                 acc.clip_grad_norm_(model.parameters(), 1.0)  # as BertAdam's max_grad_norm in TinyBERT
+                lr = scheduler.get_last_lr()[0]  # the rate this step runs at; scheduler.step() sets the next one's
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
@@ -799,7 +800,7 @@ class DistillRecipe:
                     values = {k: acc.reduce(v, "mean").item() for k, v in parts.items()}  # the one sync
                     marks.append((clock(), dict(meter)))
                     speed = self._speed(marks[-2], marks[-1])
-                    self.metrics({"stage": stage, "step": step, "epoch": epoch, "lr": scheduler.get_last_lr()[0],
+                    self.metrics({"stage": stage, "step": step, "epoch": epoch, "lr": lr,
                                   **values, **speed})
                     bar.set_postfix({k: f"{v:.4f}" for k, v in values.items()} | {"win/s": speed["windows_per_s"]})
                 t_pause = time.perf_counter()

@@ -21,7 +21,8 @@ def finished_run(tmp_path_factory, sample_path, tiny_teacher_path, tiny_student_
     argv = common(sample_path, tmp) + ["--teacher", tiny_teacher_path, "--student", tiny_student_path,
                                        "--out", str(tmp / "out"), "--stage", "both", "--max-steps", "3",
                                        "--save-every", "2", "--log-every", "1", "--eval", str(sample_path),
-                                       "--eval-limit", "4", "--temperature", "2", "--distill-weight", "0.5"]
+                                       "--eval-limit", "4", "--temperature", "2", "--distill-weight", "0.5",
+                                       "--warmup", "0.34"]  # 1 warm-up step of 3
     assert main(argv) == 0
     return tmp
 
@@ -37,6 +38,9 @@ def test_outputs_config_metrics_and_eval(finished_run):
     assert [r["step"] for r in inter] == [1, 2, 3] and [r["step"] for r in pred] == [1, 2, 3]
     assert {"hidden", "attention"} <= set(inter[0]) and {"kd", "ce"} <= set(pred[0])
     assert all(r["loss"] == pytest.approx(0.5 * r["kd"] + 0.5 * r["ce"], rel=1e-5) for r in pred)
+    # The rate each step ran at: 0 in the one warm-up step, then the peak, then half of it (not the next step's).
+    assert [r["lr"] for r in inter] == pytest.approx([0.0, 5e-5, 2.5e-5])
+    assert [r["lr"] for r in pred] == pytest.approx([0.0, 3e-5, 1.5e-5])
     # Throughput per log interval, and a summary per stage and for the teacher cache (README: FLOP formula).
     assert all(r["windows_per_s"] > 0 and r["tflops"] > 0 for r in inter + pred)
     summaries = {r["stage"]: r["summary"] for r in records if "summary" in r}
