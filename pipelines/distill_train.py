@@ -368,7 +368,7 @@ def validate(args) -> None:
             changed = [k for k in (*RUN_DEFINING, "processes") if k in old and old[k] != now[k]]
             if changed:
                 problems.append("--resume with different options than the run in --out: " + ", ".join(
-                    f"{old[k]} processes -> {now[k]}" if k == "processes"
+                    f"{count(old[k], 'process', 'processes')} -> {now[k]}" if k == "processes"
                     else f"--{k.replace('_', '-')} {old[k]!r} -> {now[k]!r}" for k in changed))
     out_problem = outdir.out_problem("--out", args.out)
     if out_problem:
@@ -422,6 +422,11 @@ def load_weights(auto_class, role: str, name: str, trust_remote_code: bool):
     except (OSError, ValueError) as e:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise ConfigError(f"could not load the {role} weights of {name!r}: {first[:200]}") from None
+
+
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """``n`` and the noun, singular for 1: "1 step", "2 steps", "1 process"."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
 def _sig(x: float) -> float:
@@ -543,8 +548,8 @@ class DistillRecipe:
             self.compile_models(a.compile)
         for stage in self.stages:
             if len(self.stage_data[stage][2]) < self.acc.num_processes:
-                raise ConfigError(f"{len(self.stage_data[stage][2])} training windows of the {stage} stage cannot "
-                                  f"be shared by {self.acc.num_processes} processes")
+                raise ConfigError(f"{count(len(self.stage_data[stage][2]), 'training window')} of the {stage} stage "
+                                  f"cannot be shared by {self.acc.num_processes} processes")
 
     def compile_models(self, mode: str) -> None:
         """``--compile MODE``: dynamo set up (``configure_dynamo``), then the student and the teacher compiled in
@@ -664,8 +669,8 @@ class DistillRecipe:
         if not exists:
             # Each process computes a contiguous share of the windows; the main one joins the parts in order.
             mine = teacher_cache.share(len(self.features), acc.process_index, acc.num_processes)
-            self.log(f"caching teacher logits for {len(self.features)} windows in {path} "
-                     f"({acc.num_processes} process{'es' if acc.num_processes > 1 else ''})")
+            self.log(f"caching teacher logits for {count(len(self.features), 'window')} in {path} "
+                     f"({count(acc.num_processes, 'process', 'processes')})")
             bar = tqdm(total=len(mine), desc="teacher logits", unit="win", dynamic_ncols=True,
                        disable=not (self.main and sys.stderr.isatty()))
             t0, stats = time.perf_counter(), {}
@@ -737,8 +742,10 @@ class DistillRecipe:
         model.train()
         notes = {"attention_loss": module.attention_loss.form} if stage == "intermediate" else {}
         compiled_before = compile_counts() if a.compile else {}
-        self.log(f"{stage} stage: {len(self.windows)} windows, {total} steps of {a.batch_size} x {a.grad_accum} "
-                 f"x {acc.num_processes} windows" + (f", from step {step}" if step else "")
+        per_step = a.batch_size * a.grad_accum * acc.num_processes
+        self.log(f"{stage} stage: {count(len(self.windows), 'window')}, {count(total, 'step')} of {a.batch_size} x "
+                 f"{a.grad_accum} x {acc.num_processes} window{'' if per_step == 1 else 's'}"
+                 + (f", from step {step}" if step else "")
                  + "".join(f", {k.replace('_', ' ')} {v}" for k, v in notes.items()))
         bar = tqdm(total=total, initial=step, desc=stage, dynamic_ncols=True,
                    disable=not (self.main and sys.stderr.isatty()))
@@ -873,7 +880,7 @@ class DistillRecipe:
         if peak is not None and "tflops" in best:
             record["peak_share"] = round(best["tflops"] / peak, 4)
         self.metrics({"stage": what, "summary": record})
-        line = f"{what}: {windows} windows in {seconds:.1f} s, {whole['windows_per_s']:.1f} windows/s"
+        line = f"{what}: {count(windows, 'window')} in {seconds:.1f} s, {whole['windows_per_s']:.1f} windows/s"
         if "tflops" in whole:
             line += f", {whole['tflops']:.3g} TFLOP/s"
         if steady is not None:

@@ -97,7 +97,8 @@ def test_saved_student_answers_questions(finished_run, sample_rows):
     assert [a["answer"] for a in asked] == [at_the_end["predictions"][r["id"]] for r in sample_rows[:4]]
 
 
-def test_teacher_cache_is_reused(finished_run, sample_path, tiny_teacher_path, tiny_student_path, monkeypatch):
+def test_teacher_cache_is_reused(finished_run, sample_path, tiny_teacher_path, tiny_student_path, monkeypatch,
+                                 capsys):
     from augment.distill import teacher_cache
 
     cached = list((finished_run / "cache").glob("teacher-*.arrow"))
@@ -106,7 +107,9 @@ def test_teacher_cache_is_reused(finished_run, sample_path, tiny_teacher_path, t
     argv = common(sample_path, finished_run) + ["--teacher", tiny_teacher_path, "--student", tiny_student_path,
                                                 "--out", str(finished_run / "again"), "--stage", "prediction",
                                                 "--max-steps", "1"]
+    capsys.readouterr()
     assert main(argv) == 0
+    assert "windows, 1 step of 4 x 1 x 1 windows\n" in capsys.readouterr().err  # not "1 steps"
 
 
 def test_projections_exist_before_and_are_in_the_optimizer(tmp_path, sample_path, tiny_teacher_path,
@@ -531,7 +534,8 @@ def test_an_earlier_run_in_out_is_refused_unless_resume_or_overwrite(tmp_path, c
     assert json.loads((out / "config.json").read_text())["processes"] == 1
 
 
-def test_resume_with_another_number_of_processes_is_refused(tmp_path, capsys, sample_path, tiny_student_path):
+def test_resume_with_another_number_of_processes_is_refused(tmp_path, capsys, sample_path, tiny_student_path,
+                                                            monkeypatch):
     """Batches, schedule and random streams depend on it: the resumed run would not be the killed one."""
     out = tmp_path / "o"
     argv = common(sample_path, tmp_path) + ["--teacher", "none", "--student", tiny_student_path, "--out", str(out),
@@ -542,6 +546,10 @@ def test_resume_with_another_number_of_processes_is_refused(tmp_path, capsys, sa
     capsys.readouterr()
     assert main(argv + ["--resume"]) == 2
     assert "--resume with different options than the run in --out: 2 processes -> 1" in capsys.readouterr().err
+    (out / "config.json").write_text(json.dumps({**config, "processes": 1}))
+    monkeypatch.setenv("WORLD_SIZE", "2")  # as torchrun --nproc_per_node 2 sets it; refused before it matters
+    assert main(argv + ["--resume"]) == 2
+    assert "than the run in --out: 1 process -> 2" in capsys.readouterr().err  # not "1 processes"
 
 
 def test_intermediate_student_is_saved_on_resume_when_the_kill_came_just_before(tmp_path, sample_path,
