@@ -424,6 +424,19 @@ def load_weights(auto_class, role: str, name: str, trust_remote_code: bool):
         raise ConfigError(f"could not load the {role} weights of {name!r}: {first[:200]}") from None
 
 
+def save_model(model, tokenizer, path: Path) -> None:
+    """``save_pretrained`` of the model and its tokenizer into a temporary sibling of ``path``, renamed into place
+    once complete: a kill mid-save leaves the earlier directory or none (which a resume saves again), never one
+    with a config and no weights that would pass for a saved student."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)  # a killed save's
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    if path.exists():  # a resumed run saves again; a kill between these two lines leaves none
+        shutil.rmtree(path)
+    os.replace(tmp, path)
+
+
 def count(n: int, noun: str, plural: str | None = None) -> str:
     """``n`` and the noun, singular for 1: "1 step", "2 steps", "1 process"."""
     return f"{n} {noun if n == 1 else plural or noun + 's'}"
@@ -838,9 +851,7 @@ class DistillRecipe:
         """With --stage both: the student as the intermediate stage left it, so that other prediction stages can
         start from it (--stage prediction --student OUT/student-intermediate) without training this stage again."""
         if len(self.stages) > 1 and self.main:
-            path = self.out / "student-intermediate"
-            self.student.save_pretrained(path)
-            self.tokenizer.save_pretrained(path)
+            save_model(self.student, self.tokenizer, self.out / "student-intermediate")
 
     def _speed(self, start: tuple, end: tuple) -> dict:
         """windows/s and achieved TFLOP/s (all processes) between two (time, meter) marks."""
@@ -1005,8 +1016,10 @@ class DistillRecipe:
                     # as it does in an uninterrupted run; setup() has consumed the generators since.
                     if resume["rng"] is not None:
                         set_rng_state(resume["rng"])
-                    # Killed between the stage's last checkpoint and the save of its student: save it now.
-                    if s["stage"] == "intermediate" and not (self.out / "student-intermediate").exists():
+                    # Killed between the stage's last checkpoint and the save of its student, or by an older
+                    # version in the middle of that save: save it now.
+                    saved = self.out / "student-intermediate"
+                    if s["stage"] == "intermediate" and hub.local_problem("", str(saved.absolute())) is not None:
                         self.save_intermediate_student()
                     resume = None
                     continue
@@ -1017,8 +1030,7 @@ class DistillRecipe:
     def save(self) -> None:
         if self.main:
             path = self.out / "student"
-            self.acc.unwrap_model(self.student).save_pretrained(path)
-            self.tokenizer.save_pretrained(path)
+            save_model(self.acc.unwrap_model(self.student), self.tokenizer, path)
             self.log(f"saved the student to {path}")
         self.acc.wait_for_everyone()
 

@@ -554,7 +554,9 @@ def test_resume_with_another_number_of_processes_is_refused(tmp_path, capsys, sa
 
 def test_intermediate_student_is_saved_on_resume_when_the_kill_came_just_before(tmp_path, sample_path,
                                                                                tiny_teacher_path, tiny_student_path):
-    """Killed between the intermediate stage's last checkpoint and the save of OUT/student-intermediate."""
+    """Killed between the intermediate stage's last checkpoint and the save of OUT/student-intermediate, or in the
+    middle of that save by a version that wrote into the directory itself (its config.json, no weights yet): the
+    resumed run saves it (again)."""
     from transformers import AutoModelForQuestionAnswering
 
     out = tmp_path / "o"
@@ -562,11 +564,34 @@ def test_intermediate_student_is_saved_on_resume_when_the_kill_came_just_before(
                                             "--out", str(out), "--stage", "both", "--max-steps", "2"]
     assert main(argv) == 0
     saved = AutoModelForQuestionAnswering.from_pretrained(out / "student-intermediate").state_dict()
-    shutil.rmtree(out / "student-intermediate")
+    for f in (out / "student-intermediate").iterdir():
+        if f.name != "config.json":
+            f.unlink()
     shutil.rmtree(out / "checkpoints" / "1-prediction-step00000002")  # the newest is the intermediate stage's end
     assert main(argv + ["--resume"]) == 0
     again = AutoModelForQuestionAnswering.from_pretrained(out / "student-intermediate").state_dict()
     assert again.keys() == saved.keys() and all(torch.equal(again[k], saved[k]) for k in saved)
+
+
+def test_a_save_killed_midway_leaves_no_partial_student(tmp_path, tokenizer):
+    """save_model writes beside the directory and renames: a save that dies after the config leaves the earlier
+    student (or none), never a config without weights."""
+    from pipelines.distill_train import save_model
+
+    class DiesMidway:
+        def save_pretrained(self, path):
+            Path(path).mkdir(parents=True)
+            (Path(path) / "config.json").write_text("{}")
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        save_model(DiesMidway(), tokenizer, tmp_path / "student")
+    assert not (tmp_path / "student").exists()
+    (tmp_path / "student").mkdir()
+    (tmp_path / "student" / "model.safetensors").write_text("earlier")
+    with pytest.raises(KeyboardInterrupt):
+        save_model(DiesMidway(), tokenizer, tmp_path / "student")
+    assert [p.name for p in (tmp_path / "student").iterdir()] == ["model.safetensors"]
 
 
 def test_stride_without_room_and_a_cache_path_that_is_a_file_are_one_line(tmp_path, capsys, sample_path,
