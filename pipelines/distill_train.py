@@ -669,14 +669,12 @@ class DistillRecipe:
         from accelerate.utils import broadcast_object_list
         from tqdm.auto import tqdm
 
-        import torch
-
         from augment.distill.flops import StageCost
 
         acc = self.acc
-        # Logits computed under autocast differ in the last digits from float32 ones: their own file.
-        precision = {None: "", torch.bfloat16: "-bf16", torch.float16: "-fp16"}[self.amp_dtype]
-        path = self.cache_dir / f"teacher-{self.key}-{teacher_cache.teacher_digest(self.teacher)}{precision}.arrow"
+        # Named by everything that changes its bits (autocast, batch size, processes): another run's is not reused.
+        path = teacher_cache.cache_path(self.cache_dir, self.key, self.teacher, self.args.cache_batch_size,
+                                        acc.num_processes, self.amp_dtype)
         # Every process must take the same branch: the main process's view of the cache decides.
         exists = broadcast_object_list([path.exists()])[0] if acc.num_processes > 1 else path.exists()
         if not exists:

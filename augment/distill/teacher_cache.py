@@ -7,7 +7,7 @@ Size: 4 bytes per real token plus about 40 bytes per window for the key and offs
 train subset at max length 384 / stride 128 (4,812 windows of 171 real tokens on average): 733 bytes per
 window, i.e. about 0.73 GB per million windows; the bound, every window a full 384 tokens, is 1.58 GB.
 
-    >>> path = build(teacher, features, cache_dir / "teacher-<key>.arrow")   # doctest: +SKIP
+    >>> path = build(teacher, features, cache_path(cache_dir, key, teacher, 256, 1, None))  # doctest: +SKIP
     (several processes: each builds its share() into a part_path(), then one merge()s them in order)
     >>> cache = TeacherLogits(path, features)                                 # doctest: +SKIP
     >>> start, end = cache.lookup([0, 5, 9], batch["attention_mask"])        # (3, L) float32 each
@@ -39,6 +39,23 @@ def teacher_digest(teacher) -> str:
         h.update(name.encode())
         h.update(t.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
     return h.hexdigest()[:16]
+
+
+def cache_path(cache_dir, features_key: str, teacher, batch_size: int, processes: int,
+               autocast_dtype: torch.dtype | None) -> Path:
+    """Where the logits of ``teacher`` on the windows of ``features_key`` are cached when :func:`build` runs at
+    ``batch_size`` in each of ``processes`` processes, under ``autocast_dtype`` (None: float32).
+
+    The name holds everything that changes the file's bits, so a run reuses only a cache it would have made
+    itself, whatever was built before. Besides the windows, the teacher and the precision, that is the batch
+    size and the number of processes: together they decide which windows share a batch (each process sorts its
+    own share by length, chunk by chunk) and so how far each batch is padded, and other shapes run other
+    kernels, which differ in the last bits (a few float16 logits of a run). Batching that did not depend on
+    them would still leave the processes' devices and thread counts; a name of their own is the simple, sure
+    way. ``teacher-<key>-<teacher digest>-batch<B>-world<P>[-bf16|-fp16].arrow``."""
+    precision = {None: "", torch.bfloat16: "-bf16", torch.float16: "-fp16"}[autocast_dtype]
+    return (Path(cache_dir) /
+            f"teacher-{features_key}-{teacher_digest(teacher)}-batch{batch_size}-world{processes}{precision}.arrow")
 
 
 def _rows(start: np.ndarray, end: np.ndarray, real: np.ndarray) -> tuple[pa.Array, pa.Array]:
