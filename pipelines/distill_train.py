@@ -1037,6 +1037,28 @@ class DistillRecipe:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        return run_command(args)
+    except KeyboardInterrupt:  # Ctrl-C: how to go on, in one line (from the first process), not a traceback
+        if int(os.environ.get("RANK", "0")) == 0:
+            print(f"{PROG}: {interrupted(Path(args.out))}", file=sys.stderr)
+        return 130  # 128 + SIGINT, what a shell reports for a command Ctrl-C stopped
+
+
+def interrupted(out: Path) -> str:
+    """What an interrupted run in ``out`` can do next."""
+    from augment.distill import checkpoint
+
+    ckpt = checkpoint.latest(out / "checkpoints")
+    if ckpt is not None:
+        return f"interrupted; the newest checkpoint is {ckpt}: rerun with --resume to continue from it"
+    if (out / "config.json").exists():
+        return "interrupted before the first checkpoint: rerun with --resume to start the run again"
+    return "interrupted before the run began: nothing to resume"
+
+
+def run_command(args) -> int:
+    """``main`` past the parser: the exit code."""
+    try:
         validate(args)
     except ConfigError as e:
         # The options and files are the same for every process: under torchrun one copy of the line is enough

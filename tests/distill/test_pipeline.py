@@ -268,6 +268,26 @@ def test_questions_cut_by_a_stride_near_max_length_are_counted(tmp_path, capsys,
                      "--doc-stride leaves more"]
 
 
+def test_ctrl_c_says_how_to_go_on_from_the_first_process_only(tmp_path, capsys, sample_path, monkeypatch):
+    """Ctrl-C before the first checkpoint (the one after it: test_distributed.py), and under torchrun."""
+    import pipelines.distill_train as distill_train
+
+    def ctrl_c(args):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(distill_train, "run_command", ctrl_c)
+    out = tmp_path / "o"
+    argv = ["--data", str(sample_path), "--out", str(out)]
+    assert main(argv) == 130
+    assert capsys.readouterr().err == "distill-train: interrupted before the run began: nothing to resume\n"
+    out.mkdir()
+    (out / "config.json").write_text("{}")
+    assert main(argv) == 130
+    assert capsys.readouterr().err == ("distill-train: interrupted before the first checkpoint: rerun with --resume "
+                                       "to start the run again\n")
+    monkeypatch.setenv("RANK", "1")
+    assert main(argv) == 130 and capsys.readouterr().err == ""
+
+
 def test_an_option_error_is_printed_by_the_first_process_only(tmp_path, capsys, sample_path, monkeypatch):
     """Under torchrun every process finds the same problem: one line, not one per process."""
     argv = ["--data", str(sample_path), "--out", str(tmp_path / "o"), "--batch-size", "0", "--teacher", "none",

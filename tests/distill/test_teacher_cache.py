@@ -95,3 +95,34 @@ def test_cache_name_covers_every_setting_that_changes_its_bits(tmp_path, feature
     assert len({name(), *others}) == 6
     first, again = (teacher_cache.build(teacher, features, tmp_path / f"{n}.arrow", batch_size=4) for n in "ab")
     assert first.read_bytes() == again.read_bytes()
+
+
+def test_an_interrupted_build_leaves_no_temporary_file_and_stale_ones_are_removed(tmp_path, features,
+                                                                                  tiny_teacher_path):
+    """Ctrl-C (or an error) mid-build removes this process's teacher-*.tmp<pid>; one that a killed process left
+    (its pid gone, untouched for an hour) is removed by the next build, a live or recent one is not."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    teacher = AutoModelForQuestionAnswering.from_pretrained(tiny_teacher_path).eval()
+
+    def interrupt(n):
+        raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        teacher_cache.build(teacher, features, tmp_path / "teacher-k.arrow", batch_size=2, chunk_batches=1,
+                            progress=interrupt)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()  # a pid that has just ended
+    old = time.time() - 2 * teacher_cache.STALE_SECONDS
+    left = {name: tmp_path / name for name in (f"teacher-a.arrow.tmp{dead}", f"teacher-b.arrow.tmp{os.getpid()}",
+                                               f"teacher-c.arrow.tmp{dead}")}
+    for name, f in left.items():
+        f.write_bytes(b"half")
+        if name != f"teacher-c.arrow.tmp{dead}":  # c: written just now, perhaps by another machine's process
+            os.utime(f, (old, old))
+    teacher_cache.build(teacher, features, tmp_path / "teacher-k.arrow")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["teacher-k.arrow", f"teacher-b.arrow.tmp{os.getpid()}", f"teacher-c.arrow.tmp{dead}"])
