@@ -285,6 +285,7 @@ def default_cache_dir(sources, out_dir) -> Path:
 
 def validate(args) -> None:
     """Check every option without loading anything heavy; raise one ConfigError listing all problems."""
+    from augment import manifest
     from augment.qa.features import window_problems
 
     problems = []
@@ -341,6 +342,16 @@ def validate(args) -> None:
     for src in [*args.data, *(args.prediction_data or []), *([args.eval] if args.eval else [])]:
         if _looks_local(src) and not Path(src).exists():
             problems.append(f"{src}: no such file or directory")
+    # What the training data holds now (a missing file: its name): config.json records it, a resume compares it.
+    args.data_fingerprints = args.prediction_data_fingerprints = None
+    try:
+        args.data_fingerprints = [manifest.data_fingerprint(src) for src in args.data]
+        if args.prediction_data:
+            args.prediction_data_fingerprints = [manifest.data_fingerprint(src) for src in args.prediction_data]
+    except InputError as e:  # a folder of no data
+        problems.append(str(e))
+    except OSError as e:  # unreadable
+        problems.append(f"{e.filename}: cannot be read ({e.strerror})")
     if args.fp16:
         import torch
 
@@ -370,6 +381,15 @@ def validate(args) -> None:
                 problems.append("--resume with different options than the run in --out: " + ", ".join(
                     f"{count(old[k], 'process', 'processes')} -> {now[k]}" if k == "processes"
                     else f"--{k.replace('_', '-')} {old[k]!r} -> {now[k]!r}" for k in changed))
+            # The same sources may hold other data now (a rerun of augment-squad, an edited file): another run.
+            for option in ("data", "prediction_data"):
+                if option in changed or not isinstance(old.get(f"{option}_fingerprints"), list):
+                    continue  # named above, or recorded by a version that did not fingerprint the data
+                for src, was, is_ in zip(now[option] or [], old[f"{option}_fingerprints"],
+                                         now[f"{option}_fingerprints"] or []):
+                    if was != is_:
+                        problems.append(f"--resume: --{option.replace('_', '-')} {src} changed since the run in "
+                                        f"--out began (its contents differ); --overwrite starts the run again")
     out_problem = outdir.out_problem("--out", args.out)
     if out_problem:
         problems.append(out_problem)
@@ -653,12 +673,16 @@ class DistillRecipe:
         optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": a.weight_decay},
                                        {"params": no_decay, "weight_decay": 0.0}], lr=lr,
                                       fused=self.acc.device.type == "cuda")
-        batches = math.ceil(len(self.windows) // self.acc.num_processes / a.batch_size)
-        steps_per_epoch = math.ceil(batches / a.grad_accum)
-        total = a.max_steps or a.epochs * steps_per_epoch
+        total = self.total_steps(stage)
         # Not prepared by accelerate: it is built for exactly the steps this process takes.
         scheduler = get_linear_schedule_with_warmup(optimizer, int(a.warmup * total), total)
         return module, optimizer, scheduler, total
+
+    def total_steps(self, stage: str) -> int:
+        """The optimizer steps of ``stage``: --max-steps, or --epochs of this process's share of its windows."""
+        a = self.args
+        batches = math.ceil(len(self.stage_data[stage][2]) // self.acc.num_processes / a.batch_size)
+        return a.max_steps or a.epochs * math.ceil(batches / a.grad_accum)
 
     def _teacher_logits(self):
         """The prediction stage's source of teacher logits: the Arrow cache (built once) or None (live)."""
@@ -996,6 +1020,10 @@ class DistillRecipe:
             ckpt = checkpoint.latest(self.out / "checkpoints")
             if ckpt is not None:
                 resume = checkpoint.read(ckpt, self.acc.process_index)
+                s, total = resume["state"], self.total_steps(resume["state"]["stage"])
+                if s["step"] > total:  # the data is not the checkpoint's (a run that recorded no fingerprints)
+                    raise ConfigError(f"--resume: {ckpt} is at step {s['step']} of the {s['stage']} stage, which "
+                                      f"now has {count(total, 'step')}; --overwrite starts the run again")
                 self.log(f"resuming from {ckpt}")
                 self._restore_records(resume["state"])
             else:  # killed before its first checkpoint: it starts again, and so do its records

@@ -221,6 +221,8 @@ def test_incompatible_pairs_stop_before_any_weights_load(request, tmp_path, samp
                                                   "--max-length must be at least 1, got 0"]),
     (["--eval-every", "5", "--eval-limit", "3"], ["--eval-every needs --eval", "--eval-limit needs --eval"]),
     (["--resume"], ["holds no earlier run"]),
+    (["--data", str(Path(__file__).parent)],  # a folder of no data: one line, as when it is read
+     [f"{Path(__file__).parent}: directory holds neither a saved dataset nor .json/.jsonl files"]),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(tmp_path, capsys, sample_path, extra, messages):
     argv = ["--data", str(sample_path), "--out", str(tmp_path / "o")] + extra
@@ -570,6 +572,56 @@ def test_resume_with_another_number_of_processes_is_refused(tmp_path, capsys, sa
     monkeypatch.setenv("WORLD_SIZE", "2")  # as torchrun --nproc_per_node 2 sets it; refused before it matters
     assert main(argv + ["--resume"]) == 2
     assert "than the run in --out: 1 process -> 2" in capsys.readouterr().err  # not "1 processes"
+
+
+def test_resume_refuses_data_that_changed_under_the_same_name(tmp_path, capsys, sample_rows, tiny_student_path):
+    """config.json records a fingerprint of each --data source; a resume whose data differs is refused, naming the
+    file. A run recorded before that (no fingerprints) is still refused when its checkpoint's step is past the
+    stage's schedule on the new data, rather than "resumed" with nothing to train."""
+    import re
+
+    from augment import manifest
+
+    data, out = tmp_path / "train.jsonl", tmp_path / "o"
+    data.write_text("".join(json.dumps(r) + "\n" for r in sample_rows[:8]), encoding="utf-8")
+    argv = ["--data", str(data), "--max-length", "96", "--doc-stride", "48", "--batch-size", "4", "--cache-dir",
+            str(tmp_path / "cache"), "--teacher", "none", "--student", tiny_student_path, "--out", str(out),
+            "--epochs", "1", "--save-every", "1"]
+    assert main(argv) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["data_fingerprints"] == [manifest.data_fingerprint(str(data))]
+    assert config["prediction_data_fingerprints"] is None
+    data.write_text("".join(json.dumps(r) + "\n" for r in sample_rows[:1]), encoding="utf-8")  # fewer windows
+    capsys.readouterr()
+    assert main(argv + ["--resume"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"distill-train: error: --resume: --data {data} changed since the run in --out began (its "
+                   "contents differ); --overwrite starts the run again")
+    del config["data_fingerprints"]  # as an older version recorded it
+    (out / "config.json").write_text(json.dumps(config))
+    metrics = (out / "metrics.jsonl").read_text()
+    assert main(argv + ["--resume"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    found = re.fullmatch(r"distill-train: error: --resume: \S+ is at step (\d+) of the prediction stage, which now "
+                         r"has (\d+) steps?; --overwrite starts the run again", err)
+    assert found and int(found[1]) > int(found[2]), err
+    assert (out / "metrics.jsonl").read_text() == metrics  # refused before anything was changed
+
+
+def test_an_augment_squad_directory_is_fingerprinted_by_its_manifest(tmp_path, sample_path):
+    """Its shards' digests, recorded as they were written: no gigabytes read again on every start."""
+    from augment import manifest
+    from augment.squad_io import fingerprint
+
+    listed = {"tool": "augment-squad", "shards": [{"file": "shard-00000.arrow", "sha256": "a" * 64, "rows": 3}]}
+    (tmp_path / "manifest.json").write_text(json.dumps(listed))
+    (tmp_path / "shard-00000.arrow").write_bytes(b"not read")
+    first = manifest.data_fingerprint(str(tmp_path))
+    assert first.startswith("shards:") and manifest.data_fingerprint(str(tmp_path)) == first
+    listed["shards"][0]["sha256"] = "b" * 64  # augment-squad run again into the directory
+    (tmp_path / "manifest.json").write_text(json.dumps(listed))
+    assert manifest.data_fingerprint(str(tmp_path)) != first
+    assert manifest.data_fingerprint(str(sample_path)) == fingerprint(sample_path)  # anything else: every byte
 
 
 def test_intermediate_student_is_saved_on_resume_when_the_kill_came_just_before(tmp_path, sample_path,
