@@ -139,6 +139,25 @@ def file_fingerprint(path) -> str:
     return f"size={size};sha256_sampled={h.hexdigest()}"
 
 
+def data_fingerprint(source, split: str = "train") -> str:
+    """What a data source holds, for a resumed job to tell that it changed under the same name.
+
+    A directory this tool wrote (``manifest.json`` by augment-squad): a digest of the SHA-256 of each shard that
+    its manifest lists, computed as the shard was written, so gigabytes of shards are not read again (a rerun
+    into the directory writes a new manifest; a shard edited by hand goes unnoticed). Anything else:
+    :func:`augment.squad_io.fingerprint`, over the bytes of the files read (a hub id: its name)."""
+    from augment.squad_io import fingerprint
+
+    try:
+        written = json.loads((Path(source) / "manifest.json").read_text(encoding="utf-8"))
+        shards = [[s["file"], s["sha256"]] for s in written["shards"]] if written["tool"] == "augment-squad" else None
+    except (OSError, ValueError, KeyError, TypeError):  # no manifest of ours: a file, a hub id, other data
+        shards = None
+    if shards is None:
+        return fingerprint(source, split)
+    return "shards:" + hashlib.sha256(json.dumps(shards).encode()).hexdigest()
+
+
 def prepare(out: Path, config: dict, wipe: bool) -> None:
     """Create ``out`` and record ``config``. ``wipe`` deletes earlier shards and records first: only the
     files this module and augment.shards write, never other files a user keeps there."""

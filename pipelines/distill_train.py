@@ -38,7 +38,8 @@ RUN_DEFINING = ("data", "teacher", "student", "stage", "batch_size", "max_length
                 "prediction_data", "projection",
                 "max_steps", "grad_accum", "lr_intermediate", "lr_prediction", "warmup", "weight_decay",
                 "embedding_dropout", "temperature", "distill_weight", "bf16", "fp16", "seed", "limit",
-                "group_by_length", "attention_loss")
+                "group_by_length", "attention_loss",
+                "teacher_cache")  # the prediction stage reads float16 cached logits, or float32 live ones
 
 
 # ----------------------------------------------------------------------------- options
@@ -284,6 +285,9 @@ def default_cache_dir(sources, out_dir) -> Path:
 
 def validate(args) -> None:
     """Check every option without loading anything heavy; raise one ConfigError listing all problems."""
+    from augment import manifest
+    from augment.qa.features import window_problems
+
     problems = []
     if args.stage is None:
         args.stage = "prediction" if args.teacher == "none" else "both"
@@ -292,7 +296,9 @@ def validate(args) -> None:
     if args.teacher == "none" and args.stage != "prediction":
         problems.append(f"--stage {args.stage} needs a teacher; with --teacher none only --stage prediction "
                         "(plain fine-tuning) is possible")
-    for opt in ("batch_size", "max_length", "epochs", "grad_accum", "save_every", "log_every",
+    # The window options as squad-eval checks them: eval.json records them for squad-eval to repeat.
+    problems += window_problems(args.max_length, args.doc_stride)
+    for opt in ("batch_size", "epochs", "grad_accum", "save_every", "log_every",
                 "keep_checkpoints", "cache_batch_size"):
         if getattr(args, opt) < 1:
             problems.append(f"--{opt.replace('_', '-')} must be >= 1, got {getattr(args, opt)}")
@@ -320,8 +326,6 @@ def validate(args) -> None:
     for opt in ("eval_every", "num_workers"):
         if getattr(args, opt) is not None and getattr(args, opt) < 0:
             problems.append(f"--{opt.replace('_', '-')} must be >= 0, got {getattr(args, opt)}")
-    if not 0 <= args.doc_stride < args.max_length:
-        problems.append(f"--doc-stride must be in [0, --max-length={args.max_length}), got {args.doc_stride}")
     if args.temperature <= 0:
         problems.append(f"--temperature must be > 0, got {args.temperature}")
     if not 0 <= args.distill_weight <= 1:
@@ -338,6 +342,16 @@ def validate(args) -> None:
     for src in [*args.data, *(args.prediction_data or []), *([args.eval] if args.eval else [])]:
         if _looks_local(src) and not Path(src).exists():
             problems.append(f"{src}: no such file or directory")
+    # What the training data holds now (a missing file: its name): config.json records it, a resume compares it.
+    args.data_fingerprints = args.prediction_data_fingerprints = None
+    try:
+        args.data_fingerprints = [manifest.data_fingerprint(src) for src in args.data]
+        if args.prediction_data:
+            args.prediction_data_fingerprints = [manifest.data_fingerprint(src) for src in args.prediction_data]
+    except InputError as e:  # a folder of no data
+        problems.append(str(e))
+    except OSError as e:  # unreadable
+        problems.append(f"{e.filename}: cannot be read ({e.strerror})")
     if args.fp16:
         import torch
 
@@ -365,8 +379,17 @@ def validate(args) -> None:
             changed = [k for k in (*RUN_DEFINING, "processes") if k in old and old[k] != now[k]]
             if changed:
                 problems.append("--resume with different options than the run in --out: " + ", ".join(
-                    f"{old[k]} processes -> {now[k]}" if k == "processes"
+                    f"{count(old[k], 'process', 'processes')} -> {now[k]}" if k == "processes"
                     else f"--{k.replace('_', '-')} {old[k]!r} -> {now[k]!r}" for k in changed))
+            # The same sources may hold other data now (a rerun of augment-squad, an edited file): another run.
+            for option in ("data", "prediction_data"):
+                if option in changed or not isinstance(old.get(f"{option}_fingerprints"), list):
+                    continue  # named above, or recorded by a version that did not fingerprint the data
+                for src, was, is_ in zip(now[option] or [], old[f"{option}_fingerprints"],
+                                         now[f"{option}_fingerprints"] or []):
+                    if was != is_:
+                        problems.append(f"--resume: --{option.replace('_', '-')} {src} changed since the run in "
+                                        f"--out began (its contents differ); --overwrite starts the run again")
     out_problem = outdir.out_problem("--out", args.out)
     if out_problem:
         problems.append(out_problem)
@@ -421,6 +444,24 @@ def load_weights(auto_class, role: str, name: str, trust_remote_code: bool):
         raise ConfigError(f"could not load the {role} weights of {name!r}: {first[:200]}") from None
 
 
+def save_model(model, tokenizer, path: Path) -> None:
+    """``save_pretrained`` of the model and its tokenizer into a temporary sibling of ``path``, renamed into place
+    once complete: a kill mid-save leaves the earlier directory or none (which a resume saves again), never one
+    with a config and no weights that would pass for a saved student."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)  # a killed save's
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    if path.exists():  # a resumed run saves again; a kill between these two lines leaves none
+        shutil.rmtree(path)
+    os.replace(tmp, path)
+
+
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """``n`` and the noun, singular for 1: "1 step", "2 steps", "1 process"."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
 def _sig(x: float) -> float:
     """Four significant digits: TFLOP/s of a tiny CPU model are 1e-5, of a GPU run hundreds."""
     return float(f"{x:.4g}")
@@ -450,8 +491,7 @@ class DistillRecipe:
         from accelerate.utils import set_seed
         from transformers import AutoModelForQuestionAnswering
 
-        from augment.distill import check_pair
-        from augment.distill.layer_map import teacher_types
+        from augment.distill.layer_map import pair_problems, teacher_types
         from augment.distill.attention_capture import capture_problem
         from augment.qa.features import stride_problem
         from augment.qa.positions import length_problem
@@ -483,26 +523,29 @@ class DistillRecipe:
         self.workers = a.num_workers if a.num_workers is not None else (
             min(4, max(1, (os.cpu_count() or 1) // self.acc.num_processes)) if cuda else 0)
 
-        # Everything cheap first: configs and tokenizers decide whether the pair can work at all.
+        # Everything cheap first: configs and tokenizers decide whether the pair can work at all. Every problem
+        # found is reported at once, before the data is tokenised and the weights load.
         self.tokenizer = load_pretrained("tokenizer", a.student, a.trust_remote_code)
-        if problem := stride_problem(self.tokenizer, a.max_length, a.doc_stride):  # else a traceback mid-tokenising
-            raise ConfigError(problem)
+        problems = [stride_problem(self.tokenizer, a.max_length, a.doc_stride)]  # else a traceback mid-tokenising
         s_cfg = load_pretrained("config", a.student, a.trust_remote_code)
         if a.teacher != "none":
             t_tok = load_pretrained("tokenizer", a.teacher, a.trust_remote_code)
             t_cfg = load_pretrained("config", a.teacher, a.trust_remote_code)
-            check_pair(s_cfg, t_cfg, self.tokenizer.get_vocab(), t_tok.get_vocab(),
-                       intermediate="intermediate" in self.stages, max_length=a.max_length)
+            problems += pair_problems(s_cfg, t_cfg, self.tokenizer.get_vocab(), t_tok.get_vocab(),
+                                      intermediate="intermediate" in self.stages, max_length=a.max_length)
             # A BERT teacher reads token type ids that a DistilBERT student's tokenizer does not make: the windows
             # then carry the ones the teacher's tokenizer would give them (the student is not handed them).
-            self.teacher_types = teacher_types(self.tokenizer, t_tok, t_cfg)
-            if "intermediate" in self.stages:  # before the data is tokenised and the weights load
-                problems = [capture_problem(c, n, a.trust_remote_code) for c, n in ((s_cfg, "student"),
-                                                                                   (t_cfg, "teacher"))]
-                if any(problems):
-                    raise ConfigError("; ".join(filter(None, problems)))
-        elif problem := length_problem(s_cfg, "student", a.max_length):  # no pair to check, but the student fits?
-            raise ConfigError(problem)
+            try:
+                self.teacher_types = teacher_types(self.tokenizer, t_tok, t_cfg)
+            except ConfigError as e:
+                problems.append(str(e))
+            if "intermediate" in self.stages:
+                problems += [capture_problem(c, n, a.trust_remote_code) for c, n in ((s_cfg, "student"),
+                                                                                    (t_cfg, "teacher"))]
+        else:  # no pair to check, but the student fits?
+            problems.append(length_problem(s_cfg, "student", a.max_length))
+        if any(problems):
+            raise ConfigError("; ".join(filter(None, problems)))
         self.eval_rows = None
         if a.eval:
             rows = iter_rows(a.eval, a.eval_split)
@@ -538,8 +581,8 @@ class DistillRecipe:
             self.compile_models(a.compile)
         for stage in self.stages:
             if len(self.stage_data[stage][2]) < self.acc.num_processes:
-                raise ConfigError(f"{len(self.stage_data[stage][2])} training windows of the {stage} stage cannot "
-                                  f"be shared by {self.acc.num_processes} processes")
+                raise ConfigError(f"{count(len(self.stage_data[stage][2]), 'training window')} of the {stage} stage "
+                                  f"cannot be shared by {self.acc.num_processes} processes")
 
     def compile_models(self, mode: str) -> None:
         """``--compile MODE``: dynamo set up (``configure_dynamo``), then the student and the teacher compiled in
@@ -564,6 +607,7 @@ class DistillRecipe:
     def _windows(self, sources):
         """(cache key, tokenised features, WindowDataset) of the ``squad_v2`` rows of ``sources``."""
         from augment.distill import data
+        from augment.qa.features import cut_questions, cut_warning
 
         a = self.args
         key = data.features_key(sources, "train", a.limit, self.tokenizer, a.max_length, a.doc_stride,
@@ -573,6 +617,10 @@ class DistillRecipe:
             workers = a.tokenize_workers or (min(8, os.cpu_count() or 1) if len(examples) > 2000 else 1)
             features = data.tokenize(examples, self.tokenizer, self.cache_dir, key, a.max_length,
                                      a.doc_stride, num_proc=workers, token_types=self.teacher_types)
+        if self.main:  # a stride near --max-length cuts questions silently (and multiplies the windows)
+            cut = cut_questions(examples["question"], self.tokenizer, a.max_length, a.doc_stride)
+            if warning := cut_warning(cut, len(examples), self.tokenizer, a.max_length, a.doc_stride):
+                self.log(warning)
         return key, features, data.WindowDataset(features)
 
     # ---- one stage --------------------------------------------------------
@@ -625,12 +673,16 @@ class DistillRecipe:
         optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": a.weight_decay},
                                        {"params": no_decay, "weight_decay": 0.0}], lr=lr,
                                       fused=self.acc.device.type == "cuda")
-        batches = math.ceil(len(self.windows) // self.acc.num_processes / a.batch_size)
-        steps_per_epoch = math.ceil(batches / a.grad_accum)
-        total = a.max_steps or a.epochs * steps_per_epoch
+        total = self.total_steps(stage)
         # Not prepared by accelerate: it is built for exactly the steps this process takes.
         scheduler = get_linear_schedule_with_warmup(optimizer, int(a.warmup * total), total)
         return module, optimizer, scheduler, total
+
+    def total_steps(self, stage: str) -> int:
+        """The optimizer steps of ``stage``: --max-steps, or --epochs of this process's share of its windows."""
+        a = self.args
+        batches = math.ceil(len(self.stage_data[stage][2]) // self.acc.num_processes / a.batch_size)
+        return a.max_steps or a.epochs * math.ceil(batches / a.grad_accum)
 
     def _teacher_logits(self):
         """The prediction stage's source of teacher logits: the Arrow cache (built once) or None (live)."""
@@ -641,21 +693,19 @@ class DistillRecipe:
         from accelerate.utils import broadcast_object_list
         from tqdm.auto import tqdm
 
-        import torch
-
         from augment.distill.flops import StageCost
 
         acc = self.acc
-        # Logits computed under autocast differ in the last digits from float32 ones: their own file.
-        precision = {None: "", torch.bfloat16: "-bf16", torch.float16: "-fp16"}[self.amp_dtype]
-        path = self.cache_dir / f"teacher-{self.key}-{teacher_cache.teacher_digest(self.teacher)}{precision}.arrow"
+        # Named by everything that changes its bits (autocast, batch size, processes): another run's is not reused.
+        path = teacher_cache.cache_path(self.cache_dir, self.key, self.teacher, self.args.cache_batch_size,
+                                        acc.num_processes, self.amp_dtype)
         # Every process must take the same branch: the main process's view of the cache decides.
         exists = broadcast_object_list([path.exists()])[0] if acc.num_processes > 1 else path.exists()
         if not exists:
             # Each process computes a contiguous share of the windows; the main one joins the parts in order.
             mine = teacher_cache.share(len(self.features), acc.process_index, acc.num_processes)
-            self.log(f"caching teacher logits for {len(self.features)} windows in {path} "
-                     f"({acc.num_processes} process{'es' if acc.num_processes > 1 else ''})")
+            self.log(f"caching teacher logits for {count(len(self.features), 'window')} in {path} "
+                     f"({count(acc.num_processes, 'process', 'processes')})")
             bar = tqdm(total=len(mine), desc="teacher logits", unit="win", dynamic_ncols=True,
                        disable=not (self.main and sys.stderr.isatty()))
             t0, stats = time.perf_counter(), {}
@@ -727,8 +777,10 @@ class DistillRecipe:
         model.train()
         notes = {"attention_loss": module.attention_loss.form} if stage == "intermediate" else {}
         compiled_before = compile_counts() if a.compile else {}
-        self.log(f"{stage} stage: {len(self.windows)} windows, {total} steps of {a.batch_size} x {a.grad_accum} "
-                 f"x {acc.num_processes} windows" + (f", from step {step}" if step else "")
+        per_step = a.batch_size * a.grad_accum * acc.num_processes
+        self.log(f"{stage} stage: {count(len(self.windows), 'window')}, {count(total, 'step')} of {a.batch_size} x "
+                 f"{a.grad_accum} x {acc.num_processes} window{'' if per_step == 1 else 's'}"
+                 + (f", from step {step}" if step else "")
                  + "".join(f", {k.replace('_', ' ')} {v}" for k, v in notes.items()))
         bar = tqdm(total=total, initial=step, desc=stage, dynamic_ncols=True,
                    disable=not (self.main and sys.stderr.isatty()))
@@ -779,6 +831,7 @@ class DistillRecipe:
                 if not last:
                     continue
                 acc.clip_grad_norm_(model.parameters(), 1.0)  # as BertAdam's max_grad_norm in TinyBERT
+                lr = scheduler.get_last_lr()[0]  # the rate this step runs at; scheduler.step() sets the next one's
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
@@ -789,7 +842,7 @@ class DistillRecipe:
                     values = {k: acc.reduce(v, "mean").item() for k, v in parts.items()}  # the one sync
                     marks.append((clock(), dict(meter)))
                     speed = self._speed(marks[-2], marks[-1])
-                    self.metrics({"stage": stage, "step": step, "epoch": epoch, "lr": scheduler.get_last_lr()[0],
+                    self.metrics({"stage": stage, "step": step, "epoch": epoch, "lr": lr,
                                   **values, **speed})
                     bar.set_postfix({k: f"{v:.4f}" for k, v in values.items()} | {"win/s": speed["windows_per_s"]})
                 t_pause = time.perf_counter()
@@ -820,9 +873,7 @@ class DistillRecipe:
         """With --stage both: the student as the intermediate stage left it, so that other prediction stages can
         start from it (--stage prediction --student OUT/student-intermediate) without training this stage again."""
         if len(self.stages) > 1 and self.main:
-            path = self.out / "student-intermediate"
-            self.student.save_pretrained(path)
-            self.tokenizer.save_pretrained(path)
+            save_model(self.student, self.tokenizer, self.out / "student-intermediate")
 
     def _speed(self, start: tuple, end: tuple) -> dict:
         """windows/s and achieved TFLOP/s (all processes) between two (time, meter) marks."""
@@ -862,7 +913,7 @@ class DistillRecipe:
         if peak is not None and "tflops" in best:
             record["peak_share"] = round(best["tflops"] / peak, 4)
         self.metrics({"stage": what, "summary": record})
-        line = f"{what}: {windows} windows in {seconds:.1f} s, {whole['windows_per_s']:.1f} windows/s"
+        line = f"{what}: {count(windows, 'window')} in {seconds:.1f} s, {whole['windows_per_s']:.1f} windows/s"
         if "tflops" in whole:
             line += f", {whole['tflops']:.3g} TFLOP/s"
         if steady is not None:
@@ -969,6 +1020,10 @@ class DistillRecipe:
             ckpt = checkpoint.latest(self.out / "checkpoints")
             if ckpt is not None:
                 resume = checkpoint.read(ckpt, self.acc.process_index)
+                s, total = resume["state"], self.total_steps(resume["state"]["stage"])
+                if s["step"] > total:  # the data is not the checkpoint's (a run that recorded no fingerprints)
+                    raise ConfigError(f"--resume: {ckpt} is at step {s['step']} of the {s['stage']} stage, which "
+                                      f"now has {count(total, 'step')}; --overwrite starts the run again")
                 self.log(f"resuming from {ckpt}")
                 self._restore_records(resume["state"])
             else:  # killed before its first checkpoint: it starts again, and so do its records
@@ -987,8 +1042,10 @@ class DistillRecipe:
                     # as it does in an uninterrupted run; setup() has consumed the generators since.
                     if resume["rng"] is not None:
                         set_rng_state(resume["rng"])
-                    # Killed between the stage's last checkpoint and the save of its student: save it now.
-                    if s["stage"] == "intermediate" and not (self.out / "student-intermediate").exists():
+                    # Killed between the stage's last checkpoint and the save of its student, or by an older
+                    # version in the middle of that save: save it now.
+                    saved = self.out / "student-intermediate"
+                    if s["stage"] == "intermediate" and hub.local_problem("", str(saved.absolute())) is not None:
                         self.save_intermediate_student()
                     resume = None
                     continue
@@ -999,8 +1056,7 @@ class DistillRecipe:
     def save(self) -> None:
         if self.main:
             path = self.out / "student"
-            self.acc.unwrap_model(self.student).save_pretrained(path)
-            self.tokenizer.save_pretrained(path)
+            save_model(self.acc.unwrap_model(self.student), self.tokenizer, path)
             self.log(f"saved the student to {path}")
         self.acc.wait_for_everyone()
 
@@ -1008,6 +1064,28 @@ class DistillRecipe:
 # ----------------------------------------------------------------------------- entry point
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        return run_command(args)
+    except KeyboardInterrupt:  # Ctrl-C: how to go on, in one line (from the first process), not a traceback
+        if int(os.environ.get("RANK", "0")) == 0:
+            print(f"{PROG}: {interrupted(Path(args.out))}", file=sys.stderr)
+        return 130  # 128 + SIGINT, what a shell reports for a command Ctrl-C stopped
+
+
+def interrupted(out: Path) -> str:
+    """What an interrupted run in ``out`` can do next."""
+    from augment.distill import checkpoint
+
+    ckpt = checkpoint.latest(out / "checkpoints")
+    if ckpt is not None:
+        return f"interrupted; the newest checkpoint is {ckpt}: rerun with --resume to continue from it"
+    if (out / "config.json").exists():
+        return "interrupted before the first checkpoint: rerun with --resume to start the run again"
+    return "interrupted before the run began: nothing to resume"
+
+
+def run_command(args) -> int:
+    """``main`` past the parser: the exit code."""
     try:
         validate(args)
     except ConfigError as e:

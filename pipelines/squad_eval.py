@@ -60,13 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def validate(args) -> None:
     """Every option problem at once, before anything loads."""
-    problems = []
-    for name in ("max_length", "doc_stride", "batch_size", "n_best", "max_answer_length"):
+    from augment.qa.features import window_problems
+
+    problems = window_problems(args.max_length, args.doc_stride)  # distill-train's words too
+    for name in ("batch_size", "n_best", "max_answer_length"):
         if getattr(args, name) < 1:
             problems.append(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
-    if args.doc_stride >= args.max_length:
-        problems.append(f"--doc-stride ({args.doc_stride}) must be smaller than --max-length "
-                        f"({args.max_length})")
     if args.limit is not None and args.limit < 1:
         problems.append(f"--limit must be at least 1, got {args.limit}")
     # Written at the end: found unwritable now, not after the evaluation. A rerun overwrites its own two
@@ -125,6 +124,7 @@ def run(args) -> dict:
 
     from augment.qa.positions import length_problem
     from augment.qa.evaluate import check_rows, evaluate, finite, format_table
+    from augment.qa.features import cut_questions, cut_warning
     from augment.squad_io import iter_rows
 
     validate(args)
@@ -138,6 +138,9 @@ def run(args) -> dict:
     if problem := length_problem(config, "model", args.max_length):  # else an index error mid-evaluation
         raise ConfigError(f"{problem}; evaluate with a smaller --max-length")
     model, tokenizer = load_model(args.model, args.trust_remote_code, args.max_length, args.doc_stride)
+    cut = cut_questions([r["question"] for r in rows], tokenizer, args.max_length, args.doc_stride)
+    if warning := cut_warning(cut, len(rows), tokenizer, args.max_length, args.doc_stride):
+        print(f"{PROG}: {warning}", file=sys.stderr)
     model.to(device)
     result = evaluate(model, tokenizer, rows, max_length=args.max_length, doc_stride=args.doc_stride,
                       batch_size=args.batch_size, n_best=args.n_best,

@@ -104,8 +104,8 @@ def _report_skipped(skipped: list, total: int, shown: int = 3) -> None:
         return
     first = "; ".join(f"{source}: {e} [{e.reason}]" for source, e in skipped[:shown])
     more = f"; and {len(skipped) - shown} more" if len(skipped) > shown else ""
-    print(f"distill-train: skipped {len(skipped)} of {total} rows whose training columns augment-squad would reject "
-          f"(fix them to train on them): {first}{more}", file=sys.stderr)
+    print(f"distill-train: skipped {len(skipped)} of {total} row{'' if total == 1 else 's'} whose training columns "
+          f"augment-squad would reject (fix them to train on them): {first}{more}", file=sys.stderr)
 
 
 def source_fingerprint(source, split: str) -> str:

@@ -7,7 +7,7 @@ Size: 4 bytes per real token plus about 40 bytes per window for the key and offs
 train subset at max length 384 / stride 128 (4,812 windows of 171 real tokens on average): 733 bytes per
 window, i.e. about 0.73 GB per million windows; the bound, every window a full 384 tokens, is 1.58 GB.
 
-    >>> path = build(teacher, features, cache_dir / "teacher-<key>.arrow")   # doctest: +SKIP
+    >>> path = build(teacher, features, cache_path(cache_dir, key, teacher, 256, 1, None))  # doctest: +SKIP
     (several processes: each builds its share() into a part_path(), then one merge()s them in order)
     >>> cache = TeacherLogits(path, features)                                 # doctest: +SKIP
     >>> start, end = cache.lookup([0, 5, 9], batch["attention_mask"])        # (3, L) float32 each
@@ -41,6 +41,23 @@ def teacher_digest(teacher) -> str:
     return h.hexdigest()[:16]
 
 
+def cache_path(cache_dir, features_key: str, teacher, batch_size: int, processes: int,
+               autocast_dtype: torch.dtype | None) -> Path:
+    """Where the logits of ``teacher`` on the windows of ``features_key`` are cached when :func:`build` runs at
+    ``batch_size`` in each of ``processes`` processes, under ``autocast_dtype`` (None: float32).
+
+    The name holds everything that changes the file's bits, so a run reuses only a cache it would have made
+    itself, whatever was built before. Besides the windows, the teacher and the precision, that is the batch
+    size and the number of processes: together they decide which windows share a batch (each process sorts its
+    own share by length, chunk by chunk) and so how far each batch is padded, and other shapes run other
+    kernels, which differ in the last bits (a few float16 logits of a run). Batching that did not depend on
+    them would still leave the processes' devices and thread counts; a name of their own is the simple, sure
+    way. ``teacher-<key>-<teacher digest>-batch<B>-world<P>[-bf16|-fp16].arrow``."""
+    precision = {None: "", torch.bfloat16: "-bf16", torch.float16: "-fp16"}[autocast_dtype]
+    return (Path(cache_dir) /
+            f"teacher-{features_key}-{teacher_digest(teacher)}-batch{batch_size}-world{processes}{precision}.arrow")
+
+
 def _rows(start: np.ndarray, end: np.ndarray, real: np.ndarray) -> tuple[pa.Array, pa.Array]:
     """The real tokens' logits of each window, wherever they sit (first under right padding, last under
     left), as two list<float16> columns.  start, end, real: (B, L)."""
@@ -65,14 +82,26 @@ def build(teacher, features, path, batch_size: int = 256, device="cpu", progress
     ``stats``, if given, receives ``tokens`` and ``tokens_sq``: the sums of the computed batch lengths and of
     their squares, per window (for :mod:`augment.distill.flops`).
     """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_files(path.parent)
+    tmp = _tmp_path(path)
+    try:
+        _build(teacher, features, tmp, batch_size, device, progress, autocast_dtype, chunk_batches, stats)
+    except BaseException:  # an error, or Ctrl-C: no half-written file left behind (a SIGKILL's: next build)
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, path)  # a killed run never leaves a half-written cache behind
+    return path
+
+
+def _build(teacher, features, tmp: Path, batch_size, device, progress, autocast_dtype, chunk_batches,
+           stats) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     from augment.qa.attention import fast_attention
     from augment.qa.evaluate import model_input_names
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
     keys = window_keys(features)
     teacher.eval()
     cols = [c for c in model_input_names(teacher) if c in features.column_names]  # what the teacher takes
@@ -112,8 +141,48 @@ def build(teacher, features, path, batch_size: int = 256, device="cpu", progress
             pending.result()
     if stats is not None:
         stats.update(tokens=tokens, tokens_sq=tokens_sq)
-    os.replace(tmp, path)  # a killed run never leaves a half-written cache behind
-    return path
+
+
+def _tmp_path(path: Path) -> Path:
+    """Where this process writes ``path`` before renaming it: ``<name>.tmp<pid>``."""
+    return path.with_name(f"{path.name}.tmp{os.getpid()}")
+
+
+# A temporary file is left over when its writer was killed outright (SIGKILL, a lost node). One whose process is
+# gone and which nobody has written for this long is removed by the next build; both, because a cache folder on a
+# shared disk may hold the file of a live writer on another machine, whose pid means nothing here.
+STALE_SECONDS = 3600
+
+
+def remove_stale_files(directory, now: float | None = None) -> list[Path]:
+    """Remove ``teacher-*.tmp<pid>`` files in ``directory`` whose process no longer runs on this machine and
+    which were last written over ``STALE_SECONDS`` ago; return them."""
+    import re
+    import time
+
+    now = time.time() if now is None else now
+    gone = []
+    for f in Path(directory).glob("teacher-*.tmp*"):
+        match = re.search(r"\.tmp(\d+)$", f.name)
+        if match is None or _running(int(match.group(1))):
+            continue
+        try:
+            if now - f.stat().st_mtime > STALE_SECONDS:
+                f.unlink()
+                gone.append(f)
+        except FileNotFoundError:  # another process removed it first
+            pass
+    return gone
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's
+        return True
+    return True
 
 
 def _length_batches(lengths: np.ndarray, batch_size: int, min_batch: int = 16) -> list[np.ndarray]:
@@ -174,13 +243,17 @@ def merge(parts, path) -> Path:
     """Concatenate the parts written by :func:`build` (in rank order) into one cache file at ``path``,
     batch by batch (never all in memory), then delete them."""
     path = Path(path)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, SCHEMA) as writer:
-        for part in parts:
-            with pa.memory_map(str(part)) as src:
-                reader = pa.ipc.open_file(src)
-                for i in range(reader.num_record_batches):
-                    writer.write_batch(reader.get_batch(i))
+    tmp = _tmp_path(path)
+    try:
+        with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, SCHEMA) as writer:
+            for part in parts:
+                with pa.memory_map(str(part)) as src:
+                    reader = pa.ipc.open_file(src)
+                    for i in range(reader.num_record_batches):
+                        writer.write_batch(reader.get_batch(i))
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, path)
     for part in parts:
         Path(part).unlink()

@@ -37,25 +37,62 @@ def question_room(tokenizer, max_length: int, doc_stride: int) -> int:
     return max_length - tokenizer.num_special_tokens_to_add(pair=True) - doc_stride - 1
 
 
-def stride_problem(tokenizer, max_length: int, doc_stride: int) -> str | None:
+def window_problems(max_length: int, doc_stride: int) -> list[str]:
+    """What is wrong with ``--max-length`` and ``--doc-stride`` before any tokenizer is asked, in the words
+    of every command line: distill-train records the options of its evaluation so that squad-eval can
+    repeat it, so the two must accept the same values."""
+    problems = [f"--{name} must be at least 1, got {value}"
+                for name, value in (("max-length", max_length), ("doc-stride", doc_stride)) if value < 1]
+    if doc_stride >= max_length:
+        problems.append(f"--doc-stride ({doc_stride}) must be smaller than --max-length ({max_length})")
+    return problems
+
+
+def stride_problem(tokenizer, max_length: int, doc_stride: int, option: str = "--doc-stride",
+                   length_option: str = "--max-length") -> str | None:
     """Why ``--doc-stride`` leaves no room for the question in windows of ``--max-length``, or None: for the
-    command lines, which ask before anything is tokenised or loaded."""
+    command lines, which ask before anything is tokenised or loaded (the API names its arguments instead)."""
     if question_room(tokenizer, max_length, doc_stride) >= 1:
         return None
     below = max_length - tokenizer.num_special_tokens_to_add(pair=True) - 1
-    return (f"--doc-stride {doc_stride} leaves no room for the question in windows of --max-length {max_length}; "
-            f"use a --doc-stride below {below}")
+    return (f"{option} {doc_stride} leaves no room for the question in windows of {length_option} {max_length}; "
+            f"use a {option} below {below}")
+
+
+def cut_questions(questions, tokenizer, max_length: int, doc_stride: int) -> int:
+    """How many of ``questions`` are too long for windows of ``max_length`` with ``doc_stride`` and so are cut
+    (to :func:`question_room` tokens). Only questions of more bytes than that room are tokenised: every token
+    of WordPiece, byte-level BPE or SentencePiece covers at least one byte, so a shorter one fits, and at the
+    default options that is nearly every question."""
+    room = question_room(tokenizer, max_length, doc_stride)
+    long = [q for q in (q.lstrip() for q in questions) if len(q.encode("utf-8")) > room]
+    if not long:
+        return 0
+    ids = tokenizer(long, add_special_tokens=False, verbose=False)["input_ids"]
+    return sum(len(x) > room for x in ids)
+
+
+def cut_warning(cut: int, total: int, tokenizer, max_length: int, doc_stride: int) -> str | None:
+    """One line that says how many questions :func:`cut_questions` found cut, or None when none are."""
+    if not cut:
+        return None
+    room = question_room(tokenizer, max_length, doc_stride)
+    return (f"warning: {cut} of {total} question{'' if total == 1 else 's'} ({cut / total:.1%}) cut to {room} "
+            f"token{'' if room == 1 else 's'}: windows of --max-length {max_length} with --doc-stride {doc_stride} "
+            f"leave no more room for the question; a smaller --doc-stride leaves more")
 
 
 def _tokenize(examples: dict, tokenizer, max_length: int, doc_stride: int):
     """Windows of every row; returns the BatchEncoding and the index of the context sequence (0 or 1)."""
     room = question_room(tokenizer, max_length, doc_stride)
     if room < 1:
-        raise ValueError(f"doc_stride ({doc_stride}) leaves no room for the question in windows of "
-                         f"max_length {max_length}; use a doc_stride below {max_length // 2}")
+        raise ValueError(stride_problem(tokenizer, max_length, doc_stride, "doc_stride", "max_length"))
     # Leading spaces in some SQuAD questions waste window room and can make truncation fail (run_qa.py).
     questions = [q.lstrip() for q in examples["question"]]
-    pieces = tokenizer(questions, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+    # verbose=False: a question alone longer than the model's maximum is no problem here (it is cut next),
+    # so transformers' "Token indices sequence length is longer than..." warning would be a false alarm.
+    pieces = tokenizer(questions, add_special_tokens=False, return_offsets_mapping=True,
+                       verbose=False)["offset_mapping"]
     questions = [q[:offs[room - 1][1]] if len(offs) > room else q for q, offs in zip(questions, pieces)]
     contexts = examples["context"]
     first = _question_first(tokenizer)

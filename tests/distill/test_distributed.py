@@ -82,6 +82,26 @@ def test_resume_after_sigkill_is_bit_exact(whole_run, tmp_path, sample_path, tin
     assert logged(cut) == logged(whole)
 
 
+def test_ctrl_c_is_one_line_that_names_the_checkpoint_to_resume_from(whole_run, tmp_path, sample_path,
+                                                                     tiny_teacher_path, tiny_student_path):
+    """SIGINT (Ctrl-C) mid-training: exit code 130 and one line saying where --resume continues, no traceback."""
+    from augment.distill import checkpoint
+
+    cut = tmp_path / "cut"
+    proc = forkrun.start("pipelines.distill_train", *argv(sample_path, whole_run, tiny_teacher_path,
+                                                          tiny_student_path, cut))
+    deadline = time.time() + 120
+    while not list((cut / "checkpoints").glob("*/state.json")) and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    proc.kill(signal.SIGINT)
+    done = proc.wait()
+    assert done.returncode == 130, done.stderr[-2000:]
+    newest = checkpoint.latest(cut / "checkpoints")
+    assert done.stderr.strip().splitlines()[-1] == (f"distill-train: interrupted; the newest checkpoint is {newest}: "
+                                                    "rerun with --resume to continue from it")
+    assert "Traceback" not in done.stderr and "KeyboardInterrupt" not in done.stderr
+
+
 @pytest.mark.parametrize("resume_from", ["0-intermediate-step00000010", "1-prediction-step00000004"])
 def test_resume_from_any_checkpoint_is_bit_exact(whole_run, tmp_path, sample_path, tiny_teacher_path,
                                                  tiny_student_path, resume_from):

@@ -21,7 +21,8 @@ def finished_run(tmp_path_factory, sample_path, tiny_teacher_path, tiny_student_
     argv = common(sample_path, tmp) + ["--teacher", tiny_teacher_path, "--student", tiny_student_path,
                                        "--out", str(tmp / "out"), "--stage", "both", "--max-steps", "3",
                                        "--save-every", "2", "--log-every", "1", "--eval", str(sample_path),
-                                       "--eval-limit", "4", "--temperature", "2", "--distill-weight", "0.5"]
+                                       "--eval-limit", "4", "--temperature", "2", "--distill-weight", "0.5",
+                                       "--warmup", "0.34"]  # 1 warm-up step of 3
     assert main(argv) == 0
     return tmp
 
@@ -37,6 +38,9 @@ def test_outputs_config_metrics_and_eval(finished_run):
     assert [r["step"] for r in inter] == [1, 2, 3] and [r["step"] for r in pred] == [1, 2, 3]
     assert {"hidden", "attention"} <= set(inter[0]) and {"kd", "ce"} <= set(pred[0])
     assert all(r["loss"] == pytest.approx(0.5 * r["kd"] + 0.5 * r["ce"], rel=1e-5) for r in pred)
+    # The rate each step ran at: 0 in the one warm-up step, then the peak, then half of it (not the next step's).
+    assert [r["lr"] for r in inter] == pytest.approx([0.0, 5e-5, 2.5e-5])
+    assert [r["lr"] for r in pred] == pytest.approx([0.0, 3e-5, 1.5e-5])
     # Throughput per log interval, and a summary per stage and for the teacher cache (README: FLOP formula).
     assert all(r["windows_per_s"] > 0 and r["tflops"] > 0 for r in inter + pred)
     summaries = {r["stage"]: r["summary"] for r in records if "summary" in r}
@@ -93,7 +97,8 @@ def test_saved_student_answers_questions(finished_run, sample_rows):
     assert [a["answer"] for a in asked] == [at_the_end["predictions"][r["id"]] for r in sample_rows[:4]]
 
 
-def test_teacher_cache_is_reused(finished_run, sample_path, tiny_teacher_path, tiny_student_path, monkeypatch):
+def test_teacher_cache_is_reused(finished_run, sample_path, tiny_teacher_path, tiny_student_path, monkeypatch,
+                                 capsys):
     from augment.distill import teacher_cache
 
     cached = list((finished_run / "cache").glob("teacher-*.arrow"))
@@ -102,7 +107,9 @@ def test_teacher_cache_is_reused(finished_run, sample_path, tiny_teacher_path, t
     argv = common(sample_path, finished_run) + ["--teacher", tiny_teacher_path, "--student", tiny_student_path,
                                                 "--out", str(finished_run / "again"), "--stage", "prediction",
                                                 "--max-steps", "1"]
+    capsys.readouterr()
     assert main(argv) == 0
+    assert "windows, 1 step of 4 x 1 x 1 windows\n" in capsys.readouterr().err  # not "1 steps"
 
 
 def test_projections_exist_before_and_are_in_the_optimizer(tmp_path, sample_path, tiny_teacher_path,
@@ -167,11 +174,13 @@ def test_resume_refuses_changed_prediction_data_or_projection(tmp_path, sample_p
     out = tmp_path / "o"
     out.mkdir()
     (out / "config.json").write_text(json.dumps({"prediction_data": ["a.json"], "projection": "per-layer",
-                                                 "attention_loss": "direct"}))
+                                                 "attention_loss": "direct", "teacher_cache": "off"}))
     assert main(["--data", str(sample_path), "--out", str(out), "--resume"]) == 2
     err = capsys.readouterr().err
     assert "--prediction-data ['a.json'] -> None" in err and "--projection 'per-layer' -> 'shared'" in err
     assert "--attention-loss 'direct' -> 'auto'" in err  # another form: not the same run to resume
+    # Live float32 teacher logits, or cached float16 ones: the prediction stage would differ.
+    assert "--teacher-cache 'off' -> 'on'" in err
 
 
 @pytest.mark.parametrize("student, stage, message", [
@@ -208,8 +217,12 @@ def test_incompatible_pairs_stop_before_any_weights_load(request, tmp_path, samp
       "--cache-batch-size must be >= 1"]),
     (["--stage", "everything"], ["invalid choice"]),
     (["--pad-to-multiple-of", "0"], ["--pad-to-multiple-of must be >= 1, got 0"]),
+    (["--doc-stride", "0", "--max-length", "0"], ["--doc-stride must be at least 1, got 0",
+                                                  "--max-length must be at least 1, got 0"]),
     (["--eval-every", "5", "--eval-limit", "3"], ["--eval-every needs --eval", "--eval-limit needs --eval"]),
     (["--resume"], ["holds no earlier run"]),
+    (["--data", str(Path(__file__).parent)],  # a folder of no data: one line, as when it is read
+     [f"{Path(__file__).parent}: directory holds neither a saved dataset nor .json/.jsonl files"]),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(tmp_path, capsys, sample_path, extra, messages):
     argv = ["--data", str(sample_path), "--out", str(tmp_path / "o")] + extra
@@ -221,6 +234,60 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path, capsys, sample_path, ex
     assert rc == 2
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert all(m in err for m in messages)
+
+
+def test_doc_stride_0_is_refused_as_squad_eval_refuses_it(tmp_path, capsys, sample_path, tiny_teacher_path):
+    """distill-train's eval.json records the window options for squad-eval to repeat: both take the same values."""
+    from pipelines import squad_eval
+
+    message = "--doc-stride must be at least 1, got 0"
+    assert squad_eval.main(["--model", tiny_teacher_path, "--data", str(sample_path), "--doc-stride", "0",
+                            "--out", str(tmp_path / "e.json")]) == 2
+    assert message in capsys.readouterr().err
+    assert main(["--data", str(sample_path), "--out", str(tmp_path / "o"), "--doc-stride", "0", "--teacher", "none",
+                 "--student", tiny_teacher_path]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_questions_cut_by_a_stride_near_max_length_are_counted(tmp_path, capsys, sample_path, sample_rows,
+                                                               tiny_student_path):
+    """--max-length 96 --doc-stride 80 leaves a window room for 12 question tokens: one warning line counts the
+    questions cut, instead of cutting them silently (each window then also holds less context)."""
+    from augment.qa.features import cut_questions
+
+    args = build_parser().parse_args(common(sample_path, tmp_path) + [
+        "--doc-stride", "80", "--teacher", "none", "--student", tiny_student_path, "--out", str(tmp_path / "o")])
+    validate(args)
+    recipe = DistillRecipe(args)
+    capsys.readouterr()
+    recipe.setup()
+    questions = [r["question"] for r in sample_rows[:8]]
+    cut = cut_questions(questions, recipe.tokenizer, 96, 80)
+    assert 0 < cut == sum(len(recipe.tokenizer.tokenize(q)) > 12 for q in questions)
+    lines = [x for x in capsys.readouterr().err.splitlines() if "warning" in x]
+    assert lines == [f"distill-train: warning: {cut} of 8 questions ({cut / 8:.1%}) cut to 12 tokens: windows of "
+                     "--max-length 96 with --doc-stride 80 leave no more room for the question; a smaller "
+                     "--doc-stride leaves more"]
+
+
+def test_ctrl_c_says_how_to_go_on_from_the_first_process_only(tmp_path, capsys, sample_path, monkeypatch):
+    """Ctrl-C before the first checkpoint (the one after it: test_distributed.py), and under torchrun."""
+    import pipelines.distill_train as distill_train
+
+    def ctrl_c(args):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(distill_train, "run_command", ctrl_c)
+    out = tmp_path / "o"
+    argv = ["--data", str(sample_path), "--out", str(out)]
+    assert main(argv) == 130
+    assert capsys.readouterr().err == "distill-train: interrupted before the run began: nothing to resume\n"
+    out.mkdir()
+    (out / "config.json").write_text("{}")
+    assert main(argv) == 130
+    assert capsys.readouterr().err == ("distill-train: interrupted before the first checkpoint: rerun with --resume "
+                                       "to start the run again\n")
+    monkeypatch.setenv("RANK", "1")
+    assert main(argv) == 130 and capsys.readouterr().err == ""
 
 
 def test_an_option_error_is_printed_by_the_first_process_only(tmp_path, capsys, sample_path, monkeypatch):
@@ -489,7 +556,8 @@ def test_an_earlier_run_in_out_is_refused_unless_resume_or_overwrite(tmp_path, c
     assert json.loads((out / "config.json").read_text())["processes"] == 1
 
 
-def test_resume_with_another_number_of_processes_is_refused(tmp_path, capsys, sample_path, tiny_student_path):
+def test_resume_with_another_number_of_processes_is_refused(tmp_path, capsys, sample_path, tiny_student_path,
+                                                            monkeypatch):
     """Batches, schedule and random streams depend on it: the resumed run would not be the killed one."""
     out = tmp_path / "o"
     argv = common(sample_path, tmp_path) + ["--teacher", "none", "--student", tiny_student_path, "--out", str(out),
@@ -500,11 +568,67 @@ def test_resume_with_another_number_of_processes_is_refused(tmp_path, capsys, sa
     capsys.readouterr()
     assert main(argv + ["--resume"]) == 2
     assert "--resume with different options than the run in --out: 2 processes -> 1" in capsys.readouterr().err
+    (out / "config.json").write_text(json.dumps({**config, "processes": 1}))
+    monkeypatch.setenv("WORLD_SIZE", "2")  # as torchrun --nproc_per_node 2 sets it; refused before it matters
+    assert main(argv + ["--resume"]) == 2
+    assert "than the run in --out: 1 process -> 2" in capsys.readouterr().err  # not "1 processes"
+
+
+def test_resume_refuses_data_that_changed_under_the_same_name(tmp_path, capsys, sample_rows, tiny_student_path):
+    """config.json records a fingerprint of each --data source; a resume whose data differs is refused, naming the
+    file. A run recorded before that (no fingerprints) is still refused when its checkpoint's step is past the
+    stage's schedule on the new data, rather than "resumed" with nothing to train."""
+    import re
+
+    from augment import manifest
+
+    data, out = tmp_path / "train.jsonl", tmp_path / "o"
+    data.write_text("".join(json.dumps(r) + "\n" for r in sample_rows[:8]), encoding="utf-8")
+    argv = ["--data", str(data), "--max-length", "96", "--doc-stride", "48", "--batch-size", "4", "--cache-dir",
+            str(tmp_path / "cache"), "--teacher", "none", "--student", tiny_student_path, "--out", str(out),
+            "--epochs", "1", "--save-every", "1"]
+    assert main(argv) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["data_fingerprints"] == [manifest.data_fingerprint(str(data))]
+    assert config["prediction_data_fingerprints"] is None
+    data.write_text("".join(json.dumps(r) + "\n" for r in sample_rows[:1]), encoding="utf-8")  # fewer windows
+    capsys.readouterr()
+    assert main(argv + ["--resume"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"distill-train: error: --resume: --data {data} changed since the run in --out began (its "
+                   "contents differ); --overwrite starts the run again")
+    del config["data_fingerprints"]  # as an older version recorded it
+    (out / "config.json").write_text(json.dumps(config))
+    metrics = (out / "metrics.jsonl").read_text()
+    assert main(argv + ["--resume"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    found = re.fullmatch(r"distill-train: error: --resume: \S+ is at step (\d+) of the prediction stage, which now "
+                         r"has (\d+) steps?; --overwrite starts the run again", err)
+    assert found and int(found[1]) > int(found[2]), err
+    assert (out / "metrics.jsonl").read_text() == metrics  # refused before anything was changed
+
+
+def test_an_augment_squad_directory_is_fingerprinted_by_its_manifest(tmp_path, sample_path):
+    """Its shards' digests, recorded as they were written: no gigabytes read again on every start."""
+    from augment import manifest
+    from augment.squad_io import fingerprint
+
+    listed = {"tool": "augment-squad", "shards": [{"file": "shard-00000.arrow", "sha256": "a" * 64, "rows": 3}]}
+    (tmp_path / "manifest.json").write_text(json.dumps(listed))
+    (tmp_path / "shard-00000.arrow").write_bytes(b"not read")
+    first = manifest.data_fingerprint(str(tmp_path))
+    assert first.startswith("shards:") and manifest.data_fingerprint(str(tmp_path)) == first
+    listed["shards"][0]["sha256"] = "b" * 64  # augment-squad run again into the directory
+    (tmp_path / "manifest.json").write_text(json.dumps(listed))
+    assert manifest.data_fingerprint(str(tmp_path)) != first
+    assert manifest.data_fingerprint(str(sample_path)) == fingerprint(sample_path)  # anything else: every byte
 
 
 def test_intermediate_student_is_saved_on_resume_when_the_kill_came_just_before(tmp_path, sample_path,
                                                                                tiny_teacher_path, tiny_student_path):
-    """Killed between the intermediate stage's last checkpoint and the save of OUT/student-intermediate."""
+    """Killed between the intermediate stage's last checkpoint and the save of OUT/student-intermediate, or in the
+    middle of that save by a version that wrote into the directory itself (its config.json, no weights yet): the
+    resumed run saves it (again)."""
     from transformers import AutoModelForQuestionAnswering
 
     out = tmp_path / "o"
@@ -512,11 +636,34 @@ def test_intermediate_student_is_saved_on_resume_when_the_kill_came_just_before(
                                             "--out", str(out), "--stage", "both", "--max-steps", "2"]
     assert main(argv) == 0
     saved = AutoModelForQuestionAnswering.from_pretrained(out / "student-intermediate").state_dict()
-    shutil.rmtree(out / "student-intermediate")
+    for f in (out / "student-intermediate").iterdir():
+        if f.name != "config.json":
+            f.unlink()
     shutil.rmtree(out / "checkpoints" / "1-prediction-step00000002")  # the newest is the intermediate stage's end
     assert main(argv + ["--resume"]) == 0
     again = AutoModelForQuestionAnswering.from_pretrained(out / "student-intermediate").state_dict()
     assert again.keys() == saved.keys() and all(torch.equal(again[k], saved[k]) for k in saved)
+
+
+def test_a_save_killed_midway_leaves_no_partial_student(tmp_path, tokenizer):
+    """save_model writes beside the directory and renames: a save that dies after the config leaves the earlier
+    student (or none), never a config without weights."""
+    from pipelines.distill_train import save_model
+
+    class DiesMidway:
+        def save_pretrained(self, path):
+            Path(path).mkdir(parents=True)
+            (Path(path) / "config.json").write_text("{}")
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        save_model(DiesMidway(), tokenizer, tmp_path / "student")
+    assert not (tmp_path / "student").exists()
+    (tmp_path / "student").mkdir()
+    (tmp_path / "student" / "model.safetensors").write_text("earlier")
+    with pytest.raises(KeyboardInterrupt):
+        save_model(DiesMidway(), tokenizer, tmp_path / "student")
+    assert [p.name for p in (tmp_path / "student").iterdir()] == ["model.safetensors"]
 
 
 def test_stride_without_room_and_a_cache_path_that_is_a_file_are_one_line(tmp_path, capsys, sample_path,
@@ -528,6 +675,12 @@ def test_stride_without_room_and_a_cache_path_that_is_a_file_are_one_line(tmp_pa
     assert capsys.readouterr().err.strip().endswith(
         "--doc-stride 62 leaves no room for the question in windows of --max-length 64; use a --doc-stride below 60")
     assert not (tmp_path / "a").exists() and not (tmp_path / "cache").exists()
+    # Every problem at once: the stride's and the student's 512 positions (not one after the other).
+    assert main(base + ["--cache-dir", str(tmp_path / "cache"), "--max-length", "600", "--doc-stride", "598",
+                        "--out", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--doc-stride 598 leaves no room for the question" in err
+    assert "--max-length 600 exceeds the student's 512 positions" in err
     (tmp_path / "afile").write_text("x")
     assert main(base + ["--cache-dir", str(tmp_path / "afile"), "--out", str(tmp_path / "b")]) == 2
     err = capsys.readouterr().err.strip()

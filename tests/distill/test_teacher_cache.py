@@ -80,3 +80,49 @@ def test_parts_built_per_process_merge_into_the_single_process_cache(tmp_path, f
     mask = data.collate([data.WindowDataset(features)[i] for i in idx])["attention_mask"]
     for a, b in zip(whole.lookup(idx, mask), merged.lookup(idx, mask)):
         torch.testing.assert_close(a, b, atol=2e-3, rtol=1e-3)
+
+
+def test_cache_name_covers_every_setting_that_changes_its_bits(tmp_path, features, tiny_teacher_path):
+    """The batch size and the number of processes decide which windows share a padded batch, which changes a
+    few logits in the last bits: a run must not reuse a cache that another batch size or number of processes
+    made. With the same settings, a cache is made again bit for bit."""
+    teacher = AutoModelForQuestionAnswering.from_pretrained(tiny_teacher_path).eval()
+
+    def name(batch=256, world=1, dtype=None, key="k"):
+        return teacher_cache.cache_path(tmp_path, key, teacher, batch, world, dtype)
+    assert name() == name() and name().name.startswith(f"teacher-k-{teacher_cache.teacher_digest(teacher)}-")
+    others = [name(64), name(world=2), name(dtype=torch.bfloat16), name(dtype=torch.float16), name(key="j")]
+    assert len({name(), *others}) == 6
+    first, again = (teacher_cache.build(teacher, features, tmp_path / f"{n}.arrow", batch_size=4) for n in "ab")
+    assert first.read_bytes() == again.read_bytes()
+
+
+def test_an_interrupted_build_leaves_no_temporary_file_and_stale_ones_are_removed(tmp_path, features,
+                                                                                  tiny_teacher_path):
+    """Ctrl-C (or an error) mid-build removes this process's teacher-*.tmp<pid>; one that a killed process left
+    (its pid gone, untouched for an hour) is removed by the next build, a live or recent one is not."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    teacher = AutoModelForQuestionAnswering.from_pretrained(tiny_teacher_path).eval()
+
+    def interrupt(n):
+        raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        teacher_cache.build(teacher, features, tmp_path / "teacher-k.arrow", batch_size=2, chunk_batches=1,
+                            progress=interrupt)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()  # a pid that has just ended
+    old = time.time() - 2 * teacher_cache.STALE_SECONDS
+    left = {name: tmp_path / name for name in (f"teacher-a.arrow.tmp{dead}", f"teacher-b.arrow.tmp{os.getpid()}",
+                                               f"teacher-c.arrow.tmp{dead}")}
+    for name, f in left.items():
+        f.write_bytes(b"half")
+        if name != f"teacher-c.arrow.tmp{dead}":  # c: written just now, perhaps by another machine's process
+            os.utime(f, (old, old))
+    teacher_cache.build(teacher, features, tmp_path / "teacher-k.arrow")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["teacher-k.arrow", f"teacher-b.arrow.tmp{os.getpid()}", f"teacher-c.arrow.tmp{dead}"])

@@ -164,8 +164,34 @@ def test_left_padding_puts_context_first_and_finds_cls_where_it_is(vocab_dir):
 
 
 def test_stride_not_below_max_length_is_rejected(tokenizer):
-    with pytest.raises(ValueError, match="doc_stride"):
-        prepare_train_features(_columns([_long_row()]), tokenizer, max_length=64, doc_stride=64)
+    # The true limit, as the command lines give it: 64 tokens hold [CLS] q [SEP] c [SEP], so a question token
+    # beside the stride needs a stride below 60 (not below 64 // 2).
+    for stride in (64, 60):
+        with pytest.raises(ValueError, match=f"^doc_stride {stride} leaves no room for the question in windows of "
+                                             "max_length 64; use a doc_stride below 60$"):
+            prepare_train_features(_columns([_long_row()]), tokenizer, max_length=64, doc_stride=stride)
+    assert prepare_train_features(_columns([_long_row()]), tokenizer, max_length=64, doc_stride=59)["input_ids"]
+
+
+def test_cut_questions_are_counted_and_cutting_warns_nothing(tokenizer):
+    """cut_questions counts the questions a window cannot hold whole; tokenising a question alone (to cut it)
+    no longer sets off transformers' warning about sequences longer than the model's maximum."""
+    import copy
+
+    from augment.qa.features import cut_questions, question_room
+
+    short = copy.deepcopy(tokenizer)
+    short.model_max_length = 16  # the question below is longer than the "model"
+    long, brief = "why " * 60 + "did the bridge open?", "  When did the bridge open?"
+    room = question_room(short, 64, 16)
+    assert room == 44 and len(tokenizer.tokenize(long)) > room >= len(tokenizer.tokenize(brief))
+    assert cut_questions([long, brief, long], short, 64, 16) == 2
+    assert cut_questions([brief], short, 64, 16) == 0
+    row = _long_row(n_before=2, n_after=2)
+    row["question"] = long
+    prepare_train_features(_columns([row]), short, max_length=64, doc_stride=16)
+    prepare_eval_features(_columns([row]), short, max_length=64, doc_stride=16)
+    assert "sequence-length-is-longer-than-the-specified-maximum" not in short.deprecation_warnings
 
 
 @pytest.fixture(scope="module")

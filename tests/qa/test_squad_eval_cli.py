@@ -217,6 +217,22 @@ def test_bad_record_is_one_line_exit_2_before_the_model_loads(change, fragments,
     assert str(data) in err and all(f in err for f in fragments), err
 
 
+def test_questions_cut_by_the_stride_are_counted_in_one_line(tiny_teacher_path, sample_path, sample_rows,
+                                                             tmp_path, capsys):
+    """Windows of 64 tokens with a stride of 50 hold 10 question tokens: the questions cut are counted."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_teacher_path)
+    cut = sum(len(tok.tokenize(r["question"])) > 10 for r in sample_rows[:4])
+    assert cut
+    assert main(["--model", tiny_teacher_path, "--data", str(sample_path), "--limit", "4", "--max-length", "64",
+                 "--doc-stride", "50", "--device", "cpu", "--out", str(tmp_path / "e.json")]) == 0
+    err = [x for x in capsys.readouterr().err.splitlines() if "warning" in x]
+    assert err == [f"squad-eval: warning: {cut} of 4 questions ({cut / 4:.1%}) cut to 10 tokens: windows of "
+                   "--max-length 64 with --doc-stride 50 leave no more room for the question; a smaller "
+                   "--doc-stride leaves more"]
+
+
 def test_max_length_past_the_models_positions_is_one_line_exit_2(tokenizer, sample_path, tmp_path, capsys):
     """A model with 64 positions asked for windows of 96 tokens: one line naming both, not an index error from
     the embeddings mid-evaluation."""
