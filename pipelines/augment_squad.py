@@ -13,7 +13,8 @@ killed run was resumed:
 - block k becomes ``shard-{k:05d}.arrow``, augmented by the first rank to claim it once done with its
   last block (:class:`augment.manifest.BlockClaims`): fast ranks take more. When it is complete
   and renamed into place, ``.progress/shard-{k:05d}.json`` records its rows, SHA-256, counts and
-  rejects. A rerun skips the blocks that have both files: it resumes after the last complete shard;
+  rejects. A rerun skips the blocks that have both files, once rank 0 has checked each shard against its
+  record (a damaged one is rebuilt): it resumes after the last complete shard;
 - rank 0 waits for every rank, then writes ``rejects.jsonl``, ``manifest.json`` and the
   ``dataset_info.json``/``state.json`` pair listing the shards in block order, so
   ``datasets.load_from_disk(DIR)`` gives the same rows in the same order for 1 or N processes.
@@ -233,6 +234,8 @@ def prepare_out(out: Path, config: dict, overwrite: bool, rank: int, world: int,
     check_out(out, config, overwrite, world)  # every rank has looked before rank 0 writes
     if rank == 0:  # the others wait at the barrier below, so nothing is being written or claimed yet
         manifest.prepare(out, config, wipe=overwrite)
+        for line in manifest.drop_damaged(out):  # resumed shards must be the bytes their records hold
+            print(f"{PROG}: {line}", file=sys.stderr)
         claims.create()
     barrier(world)
 
@@ -583,7 +586,8 @@ def run(args) -> int:
     hub_mlm = args.mlm.lower() != "none" and not local_mlm(args)
     # Refuse a changed configuration before a model loads; a hub model's commit is known only after.
     check_out(out, config, args.overwrite, world, ignore=("mlm_fingerprint",) if hub_mlm else ())
-    if not hub_mlm and not args.overwrite and finished(out):  # a hub model's commit is compared below
+    # A hub model's commit is compared below. Rank 0 alone reads the shards to check them.
+    if not hub_mlm and not args.overwrite and broadcast(rank == 0 and finished(out), world):
         if rank == 0:
             print(already_complete(out, args.report), file=sys.stderr)
             if args.report:  # cheap next to the run, and what --report asks for
@@ -652,12 +656,14 @@ def run(args) -> int:
 
 
 def finished(out: Path) -> bool:
-    """Whether ``out`` holds a finished run: its manifest, and every shard it lists still complete."""
+    """Whether ``out`` holds a finished run: its manifest, and every shard it lists still complete and
+    the bytes its record holds (a damaged one is rebuilt by the run, see manifest.drop_damaged)."""
     try:
         shards = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["shards"]
-    except (OSError, ValueError, KeyError):
+        records, missing = manifest.read_records(out, len(shards))
+        return not missing and not any(manifest.shard_problem(out, r) for r in records)
+    except (OSError, ValueError, KeyError, TypeError):  # unreadable: the run looks again, record by record
         return False
-    return all(manifest.is_complete(out, k) for k in range(len(shards)))
 
 
 def already_complete(out: Path, report: bool = False) -> str:

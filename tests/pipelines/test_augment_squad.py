@@ -527,6 +527,25 @@ def test_report_on_a_finished_run_is_still_written(tmp_path, base_run, base_args
     assert (out / "report.html").read_text().startswith("<!DOCTYPE html>")
 
 
+def test_a_damaged_shard_is_rebuilt_on_rerun(tmp_path, base_run, base_args, capsys):
+    """A shard truncated after its run (a partial copy, a full disk) was kept because its record existed:
+    the rerun said "already complete" and load_from_disk failed. It is checked and rebuilt, byte for byte."""
+    from pipelines.augment_squad import main
+
+    out = tmp_path / "aug"
+    shutil.copytree(base_run[0], out)
+    shard = out / "shard-00001.arrow"
+    shard.write_bytes(shard.read_bytes()[:1000])
+    assert main([*map(str, base_args), "--out", str(out)]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("augment-squad: shard-00001.arrow does not match its record (it has 1000 bytes")
+    assert err[0].endswith("; rebuilding it") and "already complete" not in err[-1]
+    assert shard.read_bytes() == (base_run[0] / "shard-00001.arrow").read_bytes()
+    assert rows_of(out) == rows_of(base_run[0])
+    assert main([*map(str, base_args), "--out", str(out)]) == 0
+    assert "is already complete" in capsys.readouterr().err
+
+
 def cli_on_a_terminal(*args, timeout=240) -> tuple[int, str]:
     """Run the CLI with stderr on a pseudo-terminal (so the progress bar may show); (exit code, stderr).
     A fresh interpreter: a forked run could not open the terminal by its path here (EACCES)."""
