@@ -44,7 +44,8 @@ class Augmenter:
     ``stopwords``: "nltk" (default), "tinybert", a word-list file or a set of words (see
     :func:`augment.segment.load_stopwords`). ``variant_draw``: "distinct" (default) or "independent"
     (TinyBERT's: duplicates dropped, so fewer than ``n`` rows; see :mod:`augment.sampling`).
-    ``keep_question_words``: never replace a context word that the question also uses (case-folded).
+    ``keep_question_words``: never replace a context word that the question also uses (ignoring case and
+    accents).
     ``mlm_context``: "masked" (default: the masked text alone, Haystack's input with ``mlm_mode="exact"``)
     or "paired" (the masked text then the original, TinyBERT's input; see :mod:`augment.mlm`). A ready
     :class:`MaskedLMCandidates` keeps its own mode and context.

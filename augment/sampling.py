@@ -25,7 +25,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from augment.segment import Word, match_case, split_words
+from augment.segment import Word, fold, match_case, split_words
 from augment.spans import Edit
 
 MAX_ATTEMPTS = 8  # plain redraws of a duplicate variant before drawing from the unused ones
@@ -139,14 +139,20 @@ def draw_variants(slots: list[Slot], n: int, replace_prob: float, seed: int, exa
     return out
 
 
+# A paragraph's questions fold the same context words again and again.
+folded = lru_cache(maxsize=1 << 16)(fold)
+
+
 def fold_words(text: str, stopwords: frozenset[str]) -> frozenset[str]:
-    """The case-folded words of ``text``, stopwords aside."""
-    return frozenset(w.text.casefold() for w in split_words(text) if w.text.lower() not in stopwords)
+    """The words of ``text`` without case or accents (:func:`augment.segment.fold`), stopwords aside."""
+    return frozenset(folded(w.text) for w in split_words(text) if w.text.lower() not in stopwords)
 
 
 def protect_shared_words(slots: list[Slot], question_words: frozenset[str],
                          context_words: frozenset[str]) -> tuple[list[Slot], int]:
-    """The slots without those whose word (case-folded) occurs in both texts, and how many were removed.
+    """The slots without those whose word (folded: case and accents aside) occurs in both texts, and how many
+    were removed. Folded as the candidates are (:func:`augment.segment.fold`): a question that writes
+    "Beyonce" asks about the context's "Beyoncé".
 
     A context word the question also uses is what the question asks about ("Destiny's Child" in both):
     renaming it in the context alone turns an answerable question into a confusing one. With question
@@ -158,5 +164,5 @@ def protect_shared_words(slots: list[Slot], question_words: frozenset[str],
         (['sang'], 1)
     """
     shared = question_words & context_words
-    kept = [s for s in slots if s.word.text.casefold() not in shared]
+    kept = [s for s in slots if folded(s.word.text) not in shared]
     return kept, len(slots) - len(kept)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from augment.sampling import Slot, draw_variants, fold_words, protect_shared_words
+from augment.sampling import Slot, draw_variants, fold_words, folded, protect_shared_words
 from augment.segment import Word
 from augment.spans import apply_edits, move_spans
 
@@ -50,7 +50,7 @@ def replaceable(example: dict, ctx: TextCandidates, q: TextCandidates | None, an
     if not keep_question_words:
         return slots, 0
     return protect_shared_words(slots, fold_words(example["question"], stopwords),
-                                frozenset(w.text.casefold() for w in ctx.words))
+                                frozenset(folded(w.text) for w in ctx.words))
 
 
 def variants_of(ex: dict, ctx: TextCandidates, q: TextCandidates | None, n: int, replace_prob: float,

@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
       help="distinct: redraw a variant that repeats another; independent: one draw per variant, duplicates "
            "dropped (TinyBERT), so a question may get fewer rows")
     a("--keep-question-words", action="store_true",
-      help="never replace a context word that the question also uses (case-folded, stopwords aside)")
+      help="never replace a context word that the question also uses (ignoring case and accents; stopwords aside)")
     a("--include-original", action="store_true", help="also write each original row (variant 0, no edits)")
     a("--batch-size", type=int, default=64,
       help="masked-LM sequences per forward pass, padded and sorted by length across paragraphs")

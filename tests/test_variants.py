@@ -138,6 +138,22 @@ def test_keep_question_words_protects_shared_words_and_counts_them(glove_kv):
     assert kept.protected_words([e, e]) == 4 and free.protected_words([e]) == 0
 
 
+def test_keep_question_words_ignores_accents_as_well_as_case():
+    """The question writes "Beyonce", the context "Beyoncé" (the README's example): the same name, so it is
+    kept, in the context and, with question augmentation, in the question."""
+    from augment.variants import TextCandidates, replaceable
+
+    context, question = "Beyoncé RELEASED her album.", "When did BEYONCE release it?"
+    e = {**ex(context, [(context.index("album"), len(context) - 1)]), "question": question}
+    cands = lambda text: TextCandidates(tuple(split_words(text)), {  # noqa: E731
+        i: (("x",), "glove") for i, w in enumerate(split_words(text)) if w.text in ("Beyoncé", "RELEASED",
+                                                                                    "BEYONCE", "release")})
+    slots, protected = replaceable(e, cands(context), cands(question), "keep", keep_question_words=True,
+                                   stopwords=frozenset({"when", "did", "it", "her"}))
+    assert [(s.field, s.word.text) for s in slots] == [("context", "RELEASED"), ("question", "release")]
+    assert protected == 2  # Beyoncé in the context, BEYONCE in the question
+
+
 def test_bool_n_is_refused_before_an_augmenter_is_built(glove_kv, monkeypatch):
     """True is an int subclass: it used to mean n=1."""
     aug = Augmenter(mlm=None, glove=glove_kv)
