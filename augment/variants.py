@@ -16,7 +16,9 @@ from augment.spans import apply_edits, move_spans
 
 @dataclass(frozen=True)
 class TextCandidates:
-    """The words of one text and the candidates of its replaceable words (by word index)."""
+    """The words of one text and the candidates of its replaceable words (by word index). Every candidate
+    can take its word's case (:func:`augment.segment.match_case` is not None): ``Augmenter`` leaves out the
+    others."""
 
     words: tuple[Word, ...]
     candidates: dict  # word index -> (tuple of candidates, "mlm" | "glove")
