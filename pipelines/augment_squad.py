@@ -588,12 +588,14 @@ def run(args) -> int:
     check_out(out, config, args.overwrite, world, ignore=("mlm_fingerprint",) if hub_mlm else ())
     # A hub model's commit is compared below. Rank 0 alone reads the shards to check them.
     if not hub_mlm and not args.overwrite and broadcast(rank == 0 and finished(out), world):
+        code = 0
         if rank == 0:
-            print(already_complete(out, args.report), file=sys.stderr)
+            line, code = already_complete(out, args.report)
+            print(line, file=sys.stderr)
             if args.report:  # cheap next to the run, and what --report asks for
                 write_page(out)
         shutdown(world)
-        return 0
+        return code
     run_started = broadcast(t0, world)
 
     t = time.perf_counter()
@@ -639,6 +641,7 @@ def run(args) -> int:
         raise
 
     barrier(world)  # every shard is in place past this point
+    code = 0
     if rank == 0:
         spans = claims.reports()  # who did which blocks, when (empty for one process)
         claims.drop()  # no process takes blocks any more
@@ -648,11 +651,11 @@ def run(args) -> int:
                 models[name]["fingerprint"] = config[f"{name}_fingerprint"]
         timing = {"startup_seconds": {k: (round(v, 3) if v is not None else None) for k, v in startup.items()},
                   "augment_started": augment_started, "augment_ended": time.time()}
-        summarise(out, args, config, models, n_blocks, world, run_started, t0, timing, spans)
+        code = summarise(out, args, config, models, n_blocks, world, run_started, t0, timing, spans)
         if args.report:
             write_page(out)
     shutdown(world)
-    return 0
+    return code
 
 
 def finished(out: Path) -> bool:
@@ -666,10 +669,23 @@ def finished(out: Path) -> bool:
         return False
 
 
-def already_complete(out: Path, report: bool = False) -> str:
+def already_complete(out: Path, report: bool = False) -> tuple[str, int]:
+    """What a rerun into a finished ``out`` says, and its exit code (that of the run it repeats)."""
     counts = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["counts"]
+    error = all_rejected(out, counts)
+    if error:
+        return error, 2
     return (f"{PROG}: {out} is already complete ({counts['written']} rows from {counts['read']} examples); "
-            f"{'only its report is written' if report else 'nothing to do'} (--overwrite starts afresh)")
+            f"{'only its report is written' if report else 'nothing to do'} (--overwrite starts afresh)"), 0
+
+
+def all_rejected(out: Path, counts: dict) -> str | None:
+    """The error line of a run that rejected every example, or None. It wrote no rows, and an exit code of 0
+    would let a pipeline go on with an empty dataset (records of another schema, a mistyped field)."""
+    if not counts["read"] or counts["rejected_total"] < counts["read"]:
+        return None
+    return (f"{PROG}: error: all {counts['read']} examples were rejected, so no rows were written; see "
+            f"{out / 'rejects.jsonl'} for why (--strict stops at the first, with its reason)")
 
 
 def write_page(out: Path) -> None:
@@ -680,8 +696,9 @@ def write_page(out: Path) -> None:
 
 
 def summarise(out: Path, args, config: dict, models: dict, n_blocks: int, world: int,
-              run_started: float, t0: float, timing: dict, spans: list[dict]) -> None:
-    """Rank 0: rejects.jsonl, dataset_info.json/state.json, manifest.json and the summary line."""
+              run_started: float, t0: float, timing: dict, spans: list[dict]) -> int:
+    """Rank 0: rejects.jsonl, dataset_info.json/state.json, manifest.json and the summary line; returns the
+    exit code (2 when every example was rejected: the files are written, so rejects.jsonl says why)."""
     records, missing = manifest.read_records(out, n_blocks)
     if missing:
         raise CliError(f"shards {missing} of {n_blocks} have no record in {out}; did a rank fail? rerun to resume")
@@ -690,8 +707,9 @@ def summarise(out: Path, args, config: dict, models: dict, n_blocks: int, world:
                         description=f"{PROG} {__version__}: TinyBERT-style augmentation of {args.input}")
     this_run = [r for r in records if r["run_started"] == run_started]
     if not this_run and (out / "manifest.json").exists():  # a rerun of a finished job: keep its manifest
-        print(already_complete(out, args.report), file=sys.stderr)
-        return
+        line, code = already_complete(out, args.report)
+        print(line, file=sys.stderr)
+        return code
     wall, rows_run, counts = time.time() - t0, sum(r["rows"] for r in this_run), manifest.counts(records)
     atomic_write_json(out / "manifest.json", {
         "tool": PROG, "version": __version__, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -716,9 +734,14 @@ def summarise(out: Path, args, config: dict, models: dict, n_blocks: int, world:
                        "peak_rss_mb": round(manifest.peak_rss_mb(), 1),  # rank 0's
                        "time_share": manifest.time_shares(this_run)},
     })
+    error = all_rejected(out, counts)
+    if error:
+        print(error, file=sys.stderr)
+        return 2
     print(f"{PROG}: {counts['written']} rows from {counts['read']} examples ({counts['rejected_total']} rejected"
           f"{', see rejects.jsonl' if counts['rejected_total'] else ''}) in {wall:.1f} s "
           f"({rows_run / max(wall, 1e-9):.1f} rows/s this run) -> {out}", file=sys.stderr)
+    return 0
 
 
 def main(argv=None) -> int:

@@ -252,6 +252,23 @@ def test_row_without_answers_is_rejected_not_unanswerable(tmp_path, sample_rows)
     assert rows[3]["id"] not in {r["orig_id"] for r in rows_of(out)}
 
 
+def test_every_record_rejected_is_an_error_pointing_to_the_rejects(tmp_path, sample_rows, capsys):
+    """'0 rows from 3 examples (3 rejected)' exited 0; the run and its rerun now exit 2 with one line."""
+    rows = [{**r, "answers": {"text": ["nowhere"], "answer_start": [0]}} for r in copy.deepcopy(sample_rows[:3])]
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "aug"
+    args = ["--input", path, "--mlm", "none", "--multiplier", 1, "--quiet", "--out", out]
+    proc = cli(*args, check=False)
+    assert_one_line_error(proc, "all 3 examples were rejected, so no rows were written", str(out / "rejects.jsonl"),
+                          "--strict")
+    assert len((out / "rejects.jsonl").read_text().splitlines()) == 3
+    from pipelines.augment_squad import main
+
+    assert main([str(x) for x in args]) == 2  # the rerun of the finished run says the same
+    assert capsys.readouterr().err == proc.stderr
+
+
 def test_unreachable_hub_names_input_and_the_sample(tmp_path):
     proc = cli("--input", "squad_v2", "--mlm", "none", out=tmp_path / "aug", check=False)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
