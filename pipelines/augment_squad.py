@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import re
+import signal
 import sys
 import time
 from collections import Counter, deque
@@ -744,14 +745,38 @@ def summarise(out: Path, args, config: dict, models: dict, n_blocks: int, world:
     return 0
 
 
+def interrupted(out: Path) -> str:
+    """The line for Ctrl-C. What the run leaves: its complete shards, which a rerun keeps, and nothing else
+    (no half shard; a first run with no complete shard leaves no configuration either)."""
+    done = len(list((out / manifest.PROGRESS).glob("shard-*.json")))
+    if not done:
+        return f"{PROG}: interrupted before any shard was complete; rerun the same command to start again"
+    return (f"{PROG}: interrupted; rerun the same command to resume (it keeps the {done} complete "
+            f"shard{'s' if done > 1 else ''} in {out})")
+
+
+def _interrupt_once(signum, frame):
+    """Ctrl-C raises KeyboardInterrupt once; later ones are ignored (torchrun passes the signal on to its
+    ranks again), so that neither the cleanup (no half shard left) nor the line about it is cut short."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
 def main(argv=None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     args = build_parser().parse_args(argv)
+    previous = signal.signal(signal.SIGINT, _interrupt_once)
     try:
         return run(args)
     except (CliError, InputError, ConfigError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # one line, from the first rank, instead of a traceback from each
+        if os.environ.get("RANK", "0") == "0":
+            print(interrupted(Path(args.out)), file=sys.stderr)
+        return 128 + signal.SIGINT  # 130, as a shell reports a process ended by SIGINT
+    finally:
+        signal.signal(signal.SIGINT, previous)  # main() called in a process that goes on (a test, a notebook)
 
 
 if __name__ == "__main__":

@@ -450,6 +450,45 @@ def test_resume_after_kill_gives_the_uninterrupted_rows(tmp_path, tiny_mlm_path)
     assert not list(killed.glob(".shard-*"))  # the killed writer's temporary file was cleaned up
 
 
+def test_ctrl_c_is_one_line_exit_130_and_the_rerun_resumes(tmp_path, tiny_mlm_path):
+    """Ctrl-C printed a traceback of about 40 lines. SIGINT goes to the whole process group, as a terminal
+    sends it, drawing worker included: one line, true to what a rerun does, and exit code 130."""
+    args = ["--input", SUBSET, "--limit", 150, "--mlm", tiny_mlm_path, "--glove", "none", "--multiplier", 2,
+            "--shard-rows", 30, "--workers", 1, "--quiet"]
+    out = tmp_path / "aug"
+    proc = forkrun.start("pipelines.augment_squad", *args, "--out", out)
+    deadline = time.time() + 120
+    while not (out / ".progress" / "shard-00001.json").exists() and time.time() < deadline:
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGINT)  # the run is a group leader (tests/forkrun.py)
+    done = proc.wait()
+    assert not (out / "manifest.json").exists(), "the run ended before it could be interrupted"
+    kept = len(list((out / ".progress").glob("shard-*.json")))
+    assert (done.returncode, done.stderr) == (130, "augment-squad: interrupted; rerun the same command to resume "
+                                                   f"(it keeps the {kept} complete shards in {out})\n")
+    assert not list(out.glob(".shard-*"))  # no half shard
+    cli(*args, out=out)
+    assert json.loads((out / "manifest.json").read_text())["throughput"]["shards_resumed"] == kept >= 2
+
+
+def test_ctrl_c_line_is_printed_by_the_first_rank_only(tmp_path, monkeypatch, capsys):
+    from pipelines import augment_squad
+
+    def run(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(augment_squad, "run", run)
+    argv = ["--mlm", "none", "--out", str(tmp_path / "aug")]
+    for rank, said in (("1", ""), ("0", "augment-squad: interrupted before any shard was complete; rerun the "
+                                         "same command to start again\n")):
+        monkeypatch.setenv("RANK", rank)
+        try:
+            code = augment_squad.main(argv)
+        except KeyboardInterrupt:  # uncaught, it would stop the whole test session
+            pytest.fail("main() let KeyboardInterrupt through: a traceback")
+        assert (code, capsys.readouterr().err) == (130, said)
+
+
 def test_multi_mode_bookkeeping_is_exact(tmp_path, tiny_mlm_path, sample_path, sample_rows):
     out = tmp_path / "aug"
     cli("--input", sample_path, "--mlm", tiny_mlm_path, "--glove", "none", "--mlm-mode", "multi",
