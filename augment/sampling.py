@@ -79,14 +79,35 @@ def _edits_of(slots: list[Slot], choice: tuple[int, ...]) -> list[Edit]:
     return out
 
 
+class _ListedSpace:
+    """Every point of a variant space small enough to list (:data:`ENUMERATE_LIMIT`), in product order, with
+    the points whose variant is used struck out. Listed once per example, at its first fallback: listing it
+    again at every fallback cost 16^3 edit lists per variant (3 words of 15 candidates at replace_prob 0.01:
+    about 100 rows/s)."""
+
+    def __init__(self, slots: list[Slot]):
+        self.choices = list(itertools.product(*(range(len(s.candidates) + 1) for s in slots)))
+        self.points: dict[tuple, list[int]] = {}  # variant key -> its points (two candidates may case alike)
+        for i, choice in enumerate(self.choices):
+            self.points.setdefault(_key(_edits_of(slots, choice)), []).append(i)
+        self.unused = np.ones(len(self.choices), dtype=bool)  # (P,)
+        self.struck: set = set()  # keys already struck out
+
+    def draw(self, slots: list[Slot], seen: set, rng: np.random.Generator) -> list[Edit] | None:
+        """Uniform over the unused points, or None when none is left."""
+        for key in seen - self.struck:
+            for i in self.points.get(key, []):
+                self.unused[i] = False
+        self.struck |= seen
+        left = np.flatnonzero(self.unused)  # (U,) in product order
+        return _edits_of(slots, self.choices[left[rng.integers(len(left))]]) if len(left) else None
+
+
 def _unused_variant(slots: list[Slot], seen: set, replace_prob: float,
                     rng: np.random.Generator) -> list[Edit] | None:
-    """A changed variant not in ``seen``, or None when none is left: uniform over the unused ones when
-    the space is small enough to list, else a draw at ``replace_prob`` that changes one word at least."""
+    """A changed variant not in ``seen`` of a space too large to list (see :class:`_ListedSpace`): a draw at
+    ``replace_prob`` that changes one word at least; None when 10,000 draws find none."""
     sizes = [len(s.candidates) + 1 for s in slots]
-    if math.prod(sizes) <= ENUMERATE_LIMIT:
-        unused = [c for c in itertools.product(*map(range, sizes)) if _key(_edits_of(slots, c)) not in seen]
-        return _edits_of(slots, unused[rng.integers(len(unused))]) if unused else None
     for _ in range(10_000):  # a space this large has unused variants nearly everywhere
         choice = [(1 + int(rng.integers(k - 1))) if rng.random() < replace_prob else 0 for k in sizes]
         i = int(rng.integers(len(slots)))
@@ -113,6 +134,8 @@ def draw_variants(slots: list[Slot], n: int, replace_prob: float, seed: int, exa
     seen = {()}  # the original: no edits
     out: list[list[Edit] | None] = []
     counts = np.array([len(s.candidates) for s in slots]) if slots else None  # (S,), the same every draw
+    listable = math.prod(len(s.candidates) + 1 for s in slots) <= ENUMERATE_LIMIT
+    space = None  # a _ListedSpace, made at the first variant whose redraws all repeat
     for v in range(1, n + 1):
         if draw == "independent":  # the same stream as a distinct draw's first attempt
             edits = draw_edits(slots, replace_prob, np.random.default_rng([seed, base, v, 0]), counts)
@@ -128,7 +151,11 @@ def draw_variants(slots: list[Slot], n: int, replace_prob: float, seed: int, exa
             if slots and replace_prob > 0:
                 # Only earlier variants of this example decide what is used: still a function of (seed, id, v).
                 rng = np.random.default_rng([seed, base, v, MAX_ATTEMPTS])
-                unused = _unused_variant(slots, seen, replace_prob, rng)
+                if listable:
+                    space = space or _ListedSpace(slots)
+                    unused = space.draw(slots, seen, rng)
+                else:
+                    unused = _unused_variant(slots, seen, replace_prob, rng)
                 changed = [o for o in out if o]
                 if unused is not None:
                     edits = unused
