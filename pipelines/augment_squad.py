@@ -175,6 +175,18 @@ def check_options(args) -> None:
         raise CliError("; ".join(problems))
 
 
+def shard_rows_warning(args) -> str | None:
+    """A warning when one example's rows exceed --shard-rows. A shard holds whole paragraphs and a drawing
+    task holds every row of its examples in memory, so memory then grows with --multiplier, not with
+    --shard-rows (one 5 KB context at x20000: 3 GB peak, mostly the rows as Python objects)."""
+    rows = args.multiplier + int(args.include_original)
+    if rows <= args.shard_rows:
+        return None
+    return (f"{PROG}: warning: --multiplier {args.multiplier} gives each example {rows} rows, more than --shard-rows "
+            f"{args.shard_rows}: shards will be larger than asked, and memory grows with --multiplier (one 5 KB "
+            "context at x20000 takes about 3 GB)")
+
+
 # -- processes ------------------------------------------------------------------------------------
 def init_distributed() -> tuple[int, int, int]:
     """(rank, world size, local rank). Under torchrun the ranks only need barriers, so gloo serves
@@ -573,6 +585,9 @@ def run(args) -> int:
     startup = {"python_and_imports": manifest.process_age()}
     check_options(args)
     rank, world, local_rank = init_distributed()
+    warning = shard_rows_warning(args)
+    if warning and rank == 0:
+        print(warning, file=sys.stderr)
     out = Path(args.out)
     t = time.perf_counter()
     rows = iter_rows(args.input, args.split)

@@ -551,6 +551,20 @@ def test_help_shows_every_real_default_once_and_no_none():
     assert "seed of the variant draws (default: 0)" in text and "or 'none' (default: default)" in text
 
 
+def test_more_rows_per_example_than_shard_rows_is_warned_about(tmp_path):
+    """A paragraph's rows are drawn in memory at once and never split across shards: at --multiplier 20000 on
+    one 5 KB context a run took 3 GB however small --shard-rows was."""
+    from pipelines.augment_squad import build_parser, shard_rows_warning
+
+    def warning(*argv):
+        return shard_rows_warning(build_parser().parse_args(["--out", str(tmp_path), *map(str, argv)]))
+
+    assert warning() is None and warning("--multiplier", 50_000) is None
+    assert warning("--multiplier", 40, "--shard-rows", 40, "--include-original") == (
+        "augment-squad: warning: --multiplier 40 gives each example 41 rows, more than --shard-rows 40: shards "
+        "will be larger than asked, and memory grows with --multiplier (one 5 KB context at x20000 takes about 3 GB)")
+
+
 def test_negative_seed_is_refused_with_the_other_options_before_anything_loads(tmp_path, capsys, monkeypatch):
     from pipelines import augment_squad
 
