@@ -25,7 +25,7 @@ from augment.errors import ConfigError
 from augment.glove import GloveNeighbours, load_glove
 from augment.mlm import CONTEXTS, MaskedLMCandidates
 from augment.sampling import DRAWS
-from augment.segment import is_eligible, load_stopwords, split_words
+from augment.segment import is_eligible, load_stopwords, match_case, split_words
 from augment.validate import validate_example
 from augment.variants import TextCandidates, replaceable, variants_of
 
@@ -44,7 +44,8 @@ class Augmenter:
     ``stopwords``: "nltk" (default), "tinybert", a word-list file or a set of words (see
     :func:`augment.segment.load_stopwords`). ``variant_draw``: "distinct" (default) or "independent"
     (TinyBERT's: duplicates dropped, so fewer than ``n`` rows; see :mod:`augment.sampling`).
-    ``keep_question_words``: never replace a context word that the question also uses (case-folded).
+    ``keep_question_words``: never replace a context word that the question also uses (ignoring case and
+    accents).
     ``mlm_context``: "masked" (default: the masked text alone, Haystack's input with ``mlm_mode="exact"``)
     or "paired" (the masked text then the original, TinyBERT's input; see :mod:`augment.mlm`). A ready
     :class:`MaskedLMCandidates` keeps its own mode and context.
@@ -128,12 +129,13 @@ class Augmenter:
             glove_out = self.glove.neighbours({split[k][i].text for k, r in enumerate(rest) for i in r}) \
                 if self.glove is not None else {}
             for k, text in enumerate(todo):
-                cands = {i: (tuple(c), "mlm") for i, c in mlm_out[k].items() if c}
+                words = split[k]
+                cands = {i: (fit, "mlm") for i, c in mlm_out[k].items() if (fit := _fitting(c, words[i].text))}
                 for i in rest[k]:
-                    g = glove_out.get(split[k][i].text)
+                    g = _fitting(glove_out.get(words[i].text) or (), words[i].text)
                     if g:
-                        cands[i] = (tuple(g), "glove")
-                self._cache[text] = TextCandidates(tuple(split[k]), cands)
+                        cands[i] = (g, "glove")
+                self._cache[text] = TextCandidates(tuple(words), cands)
         out = []
         for t in texts:
             self._cache.move_to_end(t)
@@ -184,6 +186,13 @@ class Augmenter:
         """``n`` augmented rows of one ``squad_v2`` example (fewer with ``variant_draw="independent"`` when
         draws repeat); raises InvalidExample for a bad one."""
         return self.augment_batch([example], n)[0]
+
+
+def _fitting(candidates, word: str) -> tuple[str, ...]:
+    """The candidates that can take ``word``'s case pattern (see :func:`augment.segment.match_case`: "ﬁ" or
+    "ß" cannot be Title or UPPER case without becoming another string). ASCII always can: checked first,
+    since nearly every candidate is."""
+    return tuple(c for c in candidates if c.isascii() or match_case(c, word) is not None)
 
 
 def _is_int(x) -> bool:

@@ -8,7 +8,8 @@
 
 A shard is complete when its Arrow file and its record both exist. The record is written after the
 shard's atomic rename, so a run killed anywhere leaves every shard complete or absent, and a rerun
-redoes exactly the absent ones.
+redoes exactly the absent ones. A rerun first checks every recorded shard against its record (size and
+SHA-256, :func:`drop_damaged`): a shard damaged since (a truncated copy, a full disk) is rebuilt, not kept.
 
     >>> config_mismatch(out, {"seed": 1})          # doctest: +SKIP
     "--out data/aug was written with another configuration (seed: 0 -> 1)"
@@ -23,7 +24,7 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
-from augment.shards import atomic_write_json, atomic_write_text
+from augment.shards import atomic_write_json, atomic_write_text, sha256_file
 
 PROGRESS = ".progress"
 ARTEFACTS = ("manifest.json", "rejects.jsonl", "dataset_info.json", "state.json", "report.html")
@@ -250,6 +251,40 @@ def span_of(records: list[dict]) -> dict:
 
 def is_complete(out: Path, k: int) -> bool:
     return (Path(out) / shard_name(k)).exists() and record_path(out, k).exists()
+
+
+def shard_problem(out: Path, record: dict) -> str | None:
+    """How the shard that ``record`` describes differs from it (missing, another size, other bytes), or None.
+    The size is checked first: cheap, and it names a truncated file; records of older runs have no size."""
+    path = Path(out) / record["file"]
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return "it is missing"
+    if record.get("bytes") is not None and size != record["bytes"]:
+        return f"it has {size} bytes, its record {record['bytes']}"
+    if sha256_file(path) != record["sha256"]:
+        return "its SHA-256 differs from its record's"
+    return None
+
+
+def drop_damaged(out: Path) -> list[str]:
+    """Check every recorded shard against its record and remove both where they differ, so that the run
+    rebuilds that shard; a line per shard removed. Without this a damaged shard would be kept, marked
+    complete, and listed in the dataset files that ``datasets.load_from_disk`` then fails to read."""
+    out, lines = Path(out), []
+    for path in sorted((out / PROGRESS).glob("shard-*.json")):
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+            problem = shard_problem(out, record)
+            name = record["file"]
+        except (OSError, ValueError, KeyError, TypeError) as e:  # an unreadable record marks nothing complete
+            problem, name = f"its record {path.name} is unreadable ({type(e).__name__})", path.stem + ".arrow"
+        if problem:
+            (out / name).unlink(missing_ok=True)
+            path.unlink()
+            lines.append(f"{name} does not match its record ({problem}); rebuilding it")
+    return lines
 
 
 def write_record(out: Path, k: int, record: dict) -> None:

@@ -62,11 +62,16 @@ def _end_with_parent(parent: int) -> None:
     """A worker's first act: end when the model's process ends. A killed parent (SIGKILL, a preempted job)
     leaves its workers waiting on the task queue for good: their siblings hold its other end open, so no
     end-of-file ever comes. Linux signals the worker when its parent dies (PR_SET_PDEATHSIG); elsewhere the
-    pool's own shutdown is all there is."""
+    pool's own shutdown is all there is.
+
+    Ctrl-C reaches the whole process group: a worker ignores it, or each would print a traceback; the
+    parent handles it and shuts the pool down."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.platform != "linux":
         return
     import ctypes
-    import signal
 
     try:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG

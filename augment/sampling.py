@@ -25,7 +25,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from augment.segment import Word, match_case, split_words
+from augment.segment import Word, fold, match_case, split_words
 from augment.spans import Edit
 
 MAX_ATTEMPTS = 8  # plain redraws of a duplicate variant before drawing from the unused ones
@@ -79,14 +79,35 @@ def _edits_of(slots: list[Slot], choice: tuple[int, ...]) -> list[Edit]:
     return out
 
 
+class _ListedSpace:
+    """Every point of a variant space small enough to list (:data:`ENUMERATE_LIMIT`), in product order, with
+    the points whose variant is used struck out. Listed once per example, at its first fallback: listing it
+    again at every fallback cost 16^3 edit lists per variant (3 words of 15 candidates at replace_prob 0.01:
+    about 100 rows/s)."""
+
+    def __init__(self, slots: list[Slot]):
+        self.choices = list(itertools.product(*(range(len(s.candidates) + 1) for s in slots)))
+        self.points: dict[tuple, list[int]] = {}  # variant key -> its points (two candidates may case alike)
+        for i, choice in enumerate(self.choices):
+            self.points.setdefault(_key(_edits_of(slots, choice)), []).append(i)
+        self.unused = np.ones(len(self.choices), dtype=bool)  # (P,)
+        self.struck: set = set()  # keys already struck out
+
+    def draw(self, slots: list[Slot], seen: set, rng: np.random.Generator) -> list[Edit] | None:
+        """Uniform over the unused points, or None when none is left."""
+        for key in seen - self.struck:
+            for i in self.points.get(key, []):
+                self.unused[i] = False
+        self.struck |= seen
+        left = np.flatnonzero(self.unused)  # (U,) in product order
+        return _edits_of(slots, self.choices[left[rng.integers(len(left))]]) if len(left) else None
+
+
 def _unused_variant(slots: list[Slot], seen: set, replace_prob: float,
                     rng: np.random.Generator) -> list[Edit] | None:
-    """A changed variant not in ``seen``, or None when none is left: uniform over the unused ones when
-    the space is small enough to list, else a draw at ``replace_prob`` that changes one word at least."""
+    """A changed variant not in ``seen`` of a space too large to list (see :class:`_ListedSpace`): a draw at
+    ``replace_prob`` that changes one word at least; None when 10,000 draws find none."""
     sizes = [len(s.candidates) + 1 for s in slots]
-    if math.prod(sizes) <= ENUMERATE_LIMIT:
-        unused = [c for c in itertools.product(*map(range, sizes)) if _key(_edits_of(slots, c)) not in seen]
-        return _edits_of(slots, unused[rng.integers(len(unused))]) if unused else None
     for _ in range(10_000):  # a space this large has unused variants nearly everywhere
         choice = [(1 + int(rng.integers(k - 1))) if rng.random() < replace_prob else 0 for k in sizes]
         i = int(rng.integers(len(slots)))
@@ -113,6 +134,8 @@ def draw_variants(slots: list[Slot], n: int, replace_prob: float, seed: int, exa
     seen = {()}  # the original: no edits
     out: list[list[Edit] | None] = []
     counts = np.array([len(s.candidates) for s in slots]) if slots else None  # (S,), the same every draw
+    listable = math.prod(len(s.candidates) + 1 for s in slots) <= ENUMERATE_LIMIT
+    space = None  # a _ListedSpace, made at the first variant whose redraws all repeat
     for v in range(1, n + 1):
         if draw == "independent":  # the same stream as a distinct draw's first attempt
             edits = draw_edits(slots, replace_prob, np.random.default_rng([seed, base, v, 0]), counts)
@@ -128,7 +151,11 @@ def draw_variants(slots: list[Slot], n: int, replace_prob: float, seed: int, exa
             if slots and replace_prob > 0:
                 # Only earlier variants of this example decide what is used: still a function of (seed, id, v).
                 rng = np.random.default_rng([seed, base, v, MAX_ATTEMPTS])
-                unused = _unused_variant(slots, seen, replace_prob, rng)
+                if listable:
+                    space = space or _ListedSpace(slots)
+                    unused = space.draw(slots, seen, rng)
+                else:
+                    unused = _unused_variant(slots, seen, replace_prob, rng)
                 changed = [o for o in out if o]
                 if unused is not None:
                     edits = unused
@@ -139,14 +166,20 @@ def draw_variants(slots: list[Slot], n: int, replace_prob: float, seed: int, exa
     return out
 
 
+# A paragraph's questions fold the same context words again and again.
+folded = lru_cache(maxsize=1 << 16)(fold)
+
+
 def fold_words(text: str, stopwords: frozenset[str]) -> frozenset[str]:
-    """The case-folded words of ``text``, stopwords aside."""
-    return frozenset(w.text.casefold() for w in split_words(text) if w.text.lower() not in stopwords)
+    """The words of ``text`` without case or accents (:func:`augment.segment.fold`), stopwords aside."""
+    return frozenset(folded(w.text) for w in split_words(text) if w.text.lower() not in stopwords)
 
 
 def protect_shared_words(slots: list[Slot], question_words: frozenset[str],
                          context_words: frozenset[str]) -> tuple[list[Slot], int]:
-    """The slots without those whose word (case-folded) occurs in both texts, and how many were removed.
+    """The slots without those whose word (folded: case and accents aside) occurs in both texts, and how many
+    were removed. Folded as the candidates are (:func:`augment.segment.fold`): a question that writes
+    "Beyonce" asks about the context's "Beyoncé".
 
     A context word the question also uses is what the question asks about ("Destiny's Child" in both):
     renaming it in the context alone turns an answerable question into a confusing one. With question
@@ -158,5 +191,5 @@ def protect_shared_words(slots: list[Slot], question_words: frozenset[str],
         (['sang'], 1)
     """
     shared = question_words & context_words
-    kept = [s for s in slots if s.word.text.casefold() not in shared]
+    kept = [s for s in slots if folded(s.word.text) not in shared]
     return kept, len(slots) - len(kept)

@@ -102,22 +102,35 @@ def is_eligible(word: str, stopwords: frozenset[str]) -> bool:
     return word.isalpha() and word.lower() not in stopwords
 
 
-def match_case(replacement: str, original: str) -> str:
-    """Give ``replacement`` the case pattern of ``original``: lower, Title or UPPER.
-
-    Mixed patterns (``iPod``, ``McDonald``) have no rule to transfer, so the replacement stays lower case.
-
-        >>> match_case("singer", "Artist"), match_case("singer", "NASA"), match_case("Singer", "artist")
-        ('Singer', 'SINGER', 'singer')
-    """
+def _case_as(replacement: str, original: str) -> str:
     low = replacement.lower()
     if original.islower():
         return low
     if len(original) > 1 and original.isupper():
         return low.upper()
     if original[:1].isupper() and (len(original) == 1 or original[1:].islower()):
-        return low[:1].upper() + low[1:]
+        return low[:1].title() + low[1:]  # title case, not upper: "ǆ" -> "ǅ", the ligature "ﬁ" -> "Fi"
     return low
+
+
+def match_case(replacement: str, original: str) -> str | None:
+    """Give ``replacement`` the case pattern of ``original``: lower, Title or UPPER; None when the candidate
+    cannot take it.
+
+    Mixed patterns (``iPod``, ``McDonald``) have no rule to transfer, so the replacement stays lower case.
+    A few letters change length when cased ("ß" -> "SS", the ligature "ﬁ" -> "Fi", "ŉ" -> "ʼN"), and some
+    results do not case back to themselves ("ʼN" lowers to "ʼn", whose title case is "ʼn"): such a form is
+    another string than the candidate, so it is refused (None) and the candidate is left out for that word.
+
+        >>> match_case("singer", "Artist"), match_case("singer", "NASA"), match_case("Singer", "artist")
+        ('Singer', 'SINGER', 'singer')
+        >>> match_case("straße", "Road"), match_case("straße", "ROAD"), match_case("ﬁ", "Decade")
+        ('Straße', None, None)
+    """
+    cased = _case_as(replacement, original)
+    if len(cased) != len(replacement) or _case_as(cased, original) != cased:
+        return None
+    return cased
 
 
 def fold(word: str) -> str:

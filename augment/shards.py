@@ -9,7 +9,7 @@ shard is complete: a reader (or a resumed run) sees a whole shard or none, never
 
     >>> with ShardWriter("out/shard-00000.arrow") as w:          # doctest: +SKIP
     ...     w.write_rows(rows)
-    ...     info = w.commit()                                     # {"file", "rows", "sha256"}
+    ...     info = w.commit()                                     # {"file", "rows", "sha256", "bytes"}
     >>> write_dataset_files("out", ["shard-00000.arrow"])         # doctest: +SKIP
     >>> datasets.load_from_disk("out").num_rows                  # doctest: +SKIP
 """
@@ -141,16 +141,16 @@ class ShardWriter:
             self.rows += batch.num_rows
 
     def commit(self) -> dict:
-        """Close, fsync and rename into place; return ``{"file", "rows", "sha256"}``."""
+        """Close, fsync and rename into place; return ``{"file", "rows", "sha256", "bytes"}``."""
         self._writer.close()
         self._sink.close()
         with open(self.tmp, "rb") as f:
             os.fsync(f.fileno())
-        digest = sha256_file(self.tmp)
+        digest, size = sha256_file(self.tmp), self.tmp.stat().st_size
         os.replace(self.tmp, self.path)
         _fsync_dir(self.path.parent)
         self._writer = None
-        return {"file": self.path.name, "rows": self.rows, "sha256": digest}
+        return {"file": self.path.name, "rows": self.rows, "sha256": digest, "bytes": size}
 
     def abort(self) -> None:
         if self._writer is not None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Iterator
 
@@ -370,23 +371,60 @@ def sniff_format(path: Path, rows_only: bool = False) -> str:
     """"json" (the official format, or a JSON array of rows) or "jsonl", for a file of any suffix: a
     first line that is a whole JSON object without a "data" key is a JSON-lines row. ``rows_only`` (a .json,
     mostly the official format): only if that object also has a row's keys (context, question), so that a
-    one-line object of another kind is still reported as a file without 'data'."""
+    one-line object of another kind is still reported as a file without 'data'.
+
+    The first line is read whole, however long (a row with a 2 MB context; reading a fixed head would cut
+    it and take the file for one JSON document), but only its keys are walked: the official file is often
+    one line, and its "data" value is never decoded here."""
     with open(path, "rb") as f:
-        head = f.read(1 << 20)
-    text = head.decode("utf-8-sig", errors="replace").lstrip()
-    if not text.startswith("{"):
-        if not text.startswith("["):
-            raise InputError(f"{path}: neither JSON nor JSON lines (it starts with {text[:20]!r}); "
-                             "--input takes an official SQuAD .json, a .jsonl of squad_v2 rows, a "
-                             "datasets.save_to_disk directory or a hub dataset id")
+        line = b""
+        while not line.strip():  # blank lines before the first value
+            line = f.readline(1 << 20)  # enough to see how the file starts
+            if not line:
+                break
+        text = line.decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
+        if not text.startswith("{"):
+            if not text.startswith("["):
+                raise InputError(f"{path}: neither JSON nor JSON lines (it starts with {text[:20]!r}); "
+                                 "--input takes an official SQuAD .json, a .jsonl of squad_v2 rows, a "
+                                 "datasets.save_to_disk directory or a hub dataset id")
+            return "json"
+        if not line.endswith(b"\n"):
+            line += f.readline()  # the rest of a first line longer than the head
+    keys = _one_line_object_keys(line.decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n"))
+    if keys is None or "data" in keys:  # a pretty-printed object, or the official format
         return "json"
-    first = text.split("\n", 1)[0]
+    return "jsonl" if not rows_only or any(k in keys for k in REQUIRED_KEYS) else "json"
+
+
+_SPACE = re.compile(r"[ \t\r\n]*")
+
+
+def _one_line_object_keys(text: str) -> list[str] | None:
+    """The keys of the JSON object that ``text`` (one line) holds, up to a "data" key, whose value is not
+    decoded; None when the line is not one whole object."""
+    dec, keys = json.JSONDecoder(), []
+    pos = _SPACE.match(text, 1).end()
     try:
-        row = json.loads(first)
-    except json.JSONDecodeError:
-        return "json"  # a pretty-printed object, or a line longer than the sniffed head
-    is_row = isinstance(row, dict) and "data" not in row and (not rows_only or any(k in row for k in REQUIRED_KEYS))
-    return "jsonl" if is_row else "json"
+        while text[pos] != "}":
+            if keys:
+                if text[pos] != ",":
+                    return None
+                pos = _SPACE.match(text, pos + 1).end()
+            if text[pos] != '"':
+                return None
+            key, pos = dec.raw_decode(text, pos)
+            keys.append(key)
+            pos = _SPACE.match(text, pos).end()
+            if text[pos] != ":":
+                return None
+            if key == "data":
+                return keys
+            _, pos = dec.raw_decode(text, _SPACE.match(text, pos + 1).end())
+            pos = _SPACE.match(text, pos).end()
+    except (json.JSONDecodeError, IndexError):  # the line ends inside the object
+        return None
+    return keys if not text[pos + 1:].strip() else None
 
 
 def iter_rows(source: str | os.PathLike, split: str = "train") -> Iterator[dict]:

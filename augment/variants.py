@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from augment.sampling import Slot, draw_variants, fold_words, protect_shared_words
+from augment.sampling import Slot, draw_variants, fold_words, folded, protect_shared_words
 from augment.segment import Word
 from augment.spans import apply_edits, move_spans
 
 
 @dataclass(frozen=True)
 class TextCandidates:
-    """The words of one text and the candidates of its replaceable words (by word index)."""
+    """The words of one text and the candidates of its replaceable words (by word index). Every candidate
+    can take its word's case (:func:`augment.segment.match_case` is not None): ``Augmenter`` leaves out the
+    others."""
 
     words: tuple[Word, ...]
     candidates: dict  # word index -> (tuple of candidates, "mlm" | "glove")
@@ -50,7 +52,7 @@ def replaceable(example: dict, ctx: TextCandidates, q: TextCandidates | None, an
     if not keep_question_words:
         return slots, 0
     return protect_shared_words(slots, fold_words(example["question"], stopwords),
-                                frozenset(w.text.casefold() for w in ctx.words))
+                                frozenset(folded(w.text) for w in ctx.words))
 
 
 def variants_of(ex: dict, ctx: TextCandidates, q: TextCandidates | None, n: int, replace_prob: float,

@@ -13,7 +13,8 @@ killed run was resumed:
 - block k becomes ``shard-{k:05d}.arrow``, augmented by the first rank to claim it once done with its
   last block (:class:`augment.manifest.BlockClaims`): fast ranks take more. When it is complete
   and renamed into place, ``.progress/shard-{k:05d}.json`` records its rows, SHA-256, counts and
-  rejects. A rerun skips the blocks that have both files: it resumes after the last complete shard;
+  rejects. A rerun skips the blocks that have both files, once rank 0 has checked each shard against its
+  record (a damaged one is rebuilt): it resumes after the last complete shard;
 - rank 0 waits for every rank, then writes ``rejects.jsonl``, ``manifest.json`` and the
   ``dataset_info.json``/``state.json`` pair listing the shards in block order, so
   ``datasets.load_from_disk(DIR)`` gives the same rows in the same order for 1 or N processes.
@@ -25,6 +26,7 @@ import hashlib
 import json
 import os
 import re
+import signal
 import sys
 import time
 from collections import Counter, deque
@@ -105,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
       help="distinct: redraw a variant that repeats another; independent: one draw per variant, duplicates "
            "dropped (TinyBERT), so a question may get fewer rows")
     a("--keep-question-words", action="store_true",
-      help="never replace a context word that the question also uses (case-folded, stopwords aside)")
+      help="never replace a context word that the question also uses (ignoring case and accents; stopwords aside)")
     a("--include-original", action="store_true", help="also write each original row (variant 0, no edits)")
     a("--batch-size", type=int, default=64,
       help="masked-LM sequences per forward pass, padded and sorted by length across paragraphs")
@@ -173,6 +175,18 @@ def check_options(args) -> None:
         raise CliError("; ".join(problems))
 
 
+def shard_rows_warning(args) -> str | None:
+    """A warning when one example's rows exceed --shard-rows. A shard holds whole paragraphs and a drawing
+    task holds every row of its examples in memory, so memory then grows with --multiplier, not with
+    --shard-rows (one 5 KB context at x20000: 3 GB peak, mostly the rows as Python objects)."""
+    rows = args.multiplier + int(args.include_original)
+    if rows <= args.shard_rows:
+        return None
+    return (f"{PROG}: warning: --multiplier {args.multiplier} gives each example {rows} rows, more than --shard-rows "
+            f"{args.shard_rows}: shards will be larger than asked, and memory grows with --multiplier (one 5 KB "
+            "context at x20000 takes about 3 GB)")
+
+
 # -- processes ------------------------------------------------------------------------------------
 def init_distributed() -> tuple[int, int, int]:
     """(rank, world size, local rank). Under torchrun the ranks only need barriers, so gloo serves
@@ -233,6 +247,8 @@ def prepare_out(out: Path, config: dict, overwrite: bool, rank: int, world: int,
     check_out(out, config, overwrite, world)  # every rank has looked before rank 0 writes
     if rank == 0:  # the others wait at the barrier below, so nothing is being written or claimed yet
         manifest.prepare(out, config, wipe=overwrite)
+        for line in manifest.drop_damaged(out):  # resumed shards must be the bytes their records hold
+            print(f"{PROG}: {line}", file=sys.stderr)
         claims.create()
     barrier(world)
 
@@ -569,6 +585,9 @@ def run(args) -> int:
     startup = {"python_and_imports": manifest.process_age()}
     check_options(args)
     rank, world, local_rank = init_distributed()
+    warning = shard_rows_warning(args)
+    if warning and rank == 0:
+        print(warning, file=sys.stderr)
     out = Path(args.out)
     t = time.perf_counter()
     rows = iter_rows(args.input, args.split)
@@ -583,13 +602,16 @@ def run(args) -> int:
     hub_mlm = args.mlm.lower() != "none" and not local_mlm(args)
     # Refuse a changed configuration before a model loads; a hub model's commit is known only after.
     check_out(out, config, args.overwrite, world, ignore=("mlm_fingerprint",) if hub_mlm else ())
-    if not hub_mlm and not args.overwrite and finished(out):  # a hub model's commit is compared below
+    # A hub model's commit is compared below. Rank 0 alone reads the shards to check them.
+    if not hub_mlm and not args.overwrite and broadcast(rank == 0 and finished(out), world):
+        code = 0
         if rank == 0:
-            print(already_complete(out, args.report), file=sys.stderr)
+            line, code = already_complete(out, args.report)
+            print(line, file=sys.stderr)
             if args.report:  # cheap next to the run, and what --report asks for
                 write_page(out)
         shutdown(world)
-        return 0
+        return code
     run_started = broadcast(t0, world)
 
     t = time.perf_counter()
@@ -635,6 +657,7 @@ def run(args) -> int:
         raise
 
     barrier(world)  # every shard is in place past this point
+    code = 0
     if rank == 0:
         spans = claims.reports()  # who did which blocks, when (empty for one process)
         claims.drop()  # no process takes blocks any more
@@ -644,26 +667,41 @@ def run(args) -> int:
                 models[name]["fingerprint"] = config[f"{name}_fingerprint"]
         timing = {"startup_seconds": {k: (round(v, 3) if v is not None else None) for k, v in startup.items()},
                   "augment_started": augment_started, "augment_ended": time.time()}
-        summarise(out, args, config, models, n_blocks, world, run_started, t0, timing, spans)
+        code = summarise(out, args, config, models, n_blocks, world, run_started, t0, timing, spans)
         if args.report:
             write_page(out)
     shutdown(world)
-    return 0
+    return code
 
 
 def finished(out: Path) -> bool:
-    """Whether ``out`` holds a finished run: its manifest, and every shard it lists still complete."""
+    """Whether ``out`` holds a finished run: its manifest, and every shard it lists still complete and
+    the bytes its record holds (a damaged one is rebuilt by the run, see manifest.drop_damaged)."""
     try:
         shards = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["shards"]
-    except (OSError, ValueError, KeyError):
+        records, missing = manifest.read_records(out, len(shards))
+        return not missing and not any(manifest.shard_problem(out, r) for r in records)
+    except (OSError, ValueError, KeyError, TypeError):  # unreadable: the run looks again, record by record
         return False
-    return all(manifest.is_complete(out, k) for k in range(len(shards)))
 
 
-def already_complete(out: Path, report: bool = False) -> str:
+def already_complete(out: Path, report: bool = False) -> tuple[str, int]:
+    """What a rerun into a finished ``out`` says, and its exit code (that of the run it repeats)."""
     counts = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["counts"]
+    error = all_rejected(out, counts)
+    if error:
+        return error, 2
     return (f"{PROG}: {out} is already complete ({counts['written']} rows from {counts['read']} examples); "
-            f"{'only its report is written' if report else 'nothing to do'} (--overwrite starts afresh)")
+            f"{'only its report is written' if report else 'nothing to do'} (--overwrite starts afresh)"), 0
+
+
+def all_rejected(out: Path, counts: dict) -> str | None:
+    """The error line of a run that rejected every example, or None. It wrote no rows, and an exit code of 0
+    would let a pipeline go on with an empty dataset (records of another schema, a mistyped field)."""
+    if not counts["read"] or counts["rejected_total"] < counts["read"]:
+        return None
+    return (f"{PROG}: error: all {counts['read']} examples were rejected, so no rows were written; see "
+            f"{out / 'rejects.jsonl'} for why (--strict stops at the first, with its reason)")
 
 
 def write_page(out: Path) -> None:
@@ -674,8 +712,9 @@ def write_page(out: Path) -> None:
 
 
 def summarise(out: Path, args, config: dict, models: dict, n_blocks: int, world: int,
-              run_started: float, t0: float, timing: dict, spans: list[dict]) -> None:
-    """Rank 0: rejects.jsonl, dataset_info.json/state.json, manifest.json and the summary line."""
+              run_started: float, t0: float, timing: dict, spans: list[dict]) -> int:
+    """Rank 0: rejects.jsonl, dataset_info.json/state.json, manifest.json and the summary line; returns the
+    exit code (2 when every example was rejected: the files are written, so rejects.jsonl says why)."""
     records, missing = manifest.read_records(out, n_blocks)
     if missing:
         raise CliError(f"shards {missing} of {n_blocks} have no record in {out}; did a rank fail? rerun to resume")
@@ -684,8 +723,9 @@ def summarise(out: Path, args, config: dict, models: dict, n_blocks: int, world:
                         description=f"{PROG} {__version__}: TinyBERT-style augmentation of {args.input}")
     this_run = [r for r in records if r["run_started"] == run_started]
     if not this_run and (out / "manifest.json").exists():  # a rerun of a finished job: keep its manifest
-        print(already_complete(out, args.report), file=sys.stderr)
-        return
+        line, code = already_complete(out, args.report)
+        print(line, file=sys.stderr)
+        return code
     wall, rows_run, counts = time.time() - t0, sum(r["rows"] for r in this_run), manifest.counts(records)
     atomic_write_json(out / "manifest.json", {
         "tool": PROG, "version": __version__, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -710,19 +750,48 @@ def summarise(out: Path, args, config: dict, models: dict, n_blocks: int, world:
                        "peak_rss_mb": round(manifest.peak_rss_mb(), 1),  # rank 0's
                        "time_share": manifest.time_shares(this_run)},
     })
+    error = all_rejected(out, counts)
+    if error:
+        print(error, file=sys.stderr)
+        return 2
     print(f"{PROG}: {counts['written']} rows from {counts['read']} examples ({counts['rejected_total']} rejected"
           f"{', see rejects.jsonl' if counts['rejected_total'] else ''}) in {wall:.1f} s "
           f"({rows_run / max(wall, 1e-9):.1f} rows/s this run) -> {out}", file=sys.stderr)
+    return 0
+
+
+def interrupted(out: Path) -> str:
+    """The line for Ctrl-C. What the run leaves: its complete shards, which a rerun keeps, and nothing else
+    (no half shard; a first run with no complete shard leaves no configuration either)."""
+    done = len(list((out / manifest.PROGRESS).glob("shard-*.json")))
+    if not done:
+        return f"{PROG}: interrupted before any shard was complete; rerun the same command to start again"
+    return (f"{PROG}: interrupted; rerun the same command to resume (it keeps the {done} complete "
+            f"shard{'s' if done > 1 else ''} in {out})")
+
+
+def _interrupt_once(signum, frame):
+    """Ctrl-C raises KeyboardInterrupt once; later ones are ignored (torchrun passes the signal on to its
+    ranks again), so that neither the cleanup (no half shard left) nor the line about it is cut short."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
 
 
 def main(argv=None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     args = build_parser().parse_args(argv)
+    previous = signal.signal(signal.SIGINT, _interrupt_once)
     try:
         return run(args)
     except (CliError, InputError, ConfigError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # one line, from the first rank, instead of a traceback from each
+        if os.environ.get("RANK", "0") == "0":
+            print(interrupted(Path(args.out)), file=sys.stderr)
+        return 128 + signal.SIGINT  # 130, as a shell reports a process ended by SIGINT
+    finally:
+        signal.signal(signal.SIGINT, previous)  # main() called in a process that goes on (a test, a notebook)
 
 
 if __name__ == "__main__":

@@ -306,6 +306,22 @@ def test_augment_example_gives_the_hand_computed_rows():
                                "replacement": word, "source": "glove"}]
 
 
+def test_candidates_that_cannot_take_the_words_case_are_left_out():
+    """GloVe's neighbours of "decade" include the ligature "ﬁ", which became "FI" in place of "Decade". A
+    candidate whose cased form is another string is left out for that word only."""
+    import numpy as np
+    from gensim.models import KeyedVectors
+
+    kv = KeyedVectors(vector_size=2)
+    kv.add_vectors(["decade", "\ufb01", "years", "straße"],
+                   np.array([[1.0, 0.0], [0.99, 0.141], [0.8, 0.6], [0.7, 0.7]], dtype="float32"))
+    aug = Augmenter(mlm=None, glove=kv, top_k=3)
+    lower, title, upper = aug.text_candidates(["a decade.", "A Decade.", "A DECADE."])
+    assert lower.candidates == {1: (("\ufb01", "years", "straße"), "glove")}
+    assert title.candidates == {1: (("years", "straße"), "glove")}
+    assert upper.candidates == {1: (("years",), "glove")}
+
+
 def test_option_values_of_the_wrong_type_are_config_errors_naming_them():
     with pytest.raises(ConfigError, match=r"replace_prob='0\.5': use a probability"):
         Augmenter(mlm=None, glove=None, replace_prob="0.5")  # not a TypeError from the comparison

@@ -127,3 +127,28 @@ def test_block_claims_give_each_block_to_exactly_one_process(tmp_path):
     alone.create()
     alone.report(0, manifest.span_of([]))
     assert alone.take(0) and alone.take(0) and alone.reports() == [] and not (tmp_path / "single").exists()
+
+
+def test_drop_damaged_removes_shards_that_differ_from_their_records(tmp_path):
+    """A truncated shard, or one of the same size with other bytes, loses its record (and its file), so the
+    run rebuilds it; an intact one stays complete."""
+    from augment.shards import ShardWriter
+
+    manifest.prepare(tmp_path, {}, wipe=False)
+    for k in range(3):
+        with ShardWriter(tmp_path / manifest.shard_name(k)) as w:
+            w.write_rows([{"id": f"q{k}", "orig_id": f"q{k}", "variant": 1, "title": "", "context": "c",
+                           "question": "q", "answers": {"text": [], "answer_start": []},
+                           "plausible_answers": {"text": [], "answer_start": []}, "is_impossible": True,
+                           "edits": []}])
+            manifest.write_record(tmp_path, k, {"block": k, **w.commit()})
+    assert manifest.drop_damaged(tmp_path) == []
+    one, two = tmp_path / manifest.shard_name(1), tmp_path / manifest.shard_name(2)
+    size = one.stat().st_size
+    one.write_bytes(one.read_bytes()[:100])
+    two.write_bytes(two.read_bytes()[:-1] + b"?")  # same size
+    assert manifest.drop_damaged(tmp_path) == [
+        f"shard-00001.arrow does not match its record (it has 100 bytes, its record {size}); rebuilding it",
+        "shard-00002.arrow does not match its record (its SHA-256 differs from its record's); rebuilding it"]
+    assert [manifest.is_complete(tmp_path, k) for k in range(3)] == [True, False, False]
+    assert not one.exists() and not two.exists()

@@ -55,3 +55,15 @@ def test_workers_end_when_their_parent_is_killed():
         for p in pids:  # a failed test leaves no orphans behind either
             if alive(p):
                 os.kill(p, signal.SIGKILL)
+
+
+def test_workers_leave_ctrl_c_to_the_parent():
+    """Ctrl-C reaches the whole process group: an idle worker printed a KeyboardInterrupt traceback of its own."""
+    import pyarrow as pa
+
+    from augment.rowpool import DrawSpec, RowPool
+
+    spec = DrawSpec(n=1, replace_prob=0.4, seed=0, answer_policy="keep", augment_question=False,
+                    include_original=False, schema=pa.schema([]))
+    with RowPool(spec, workers=1) as pool:
+        assert pool._pool.submit(signal.getsignal, signal.SIGINT).result() == signal.SIG_IGN

@@ -38,6 +38,21 @@ def test_case_pattern_transfer():
     assert match_case("x", "A") == "X"  # a single capital is Title case
 
 
+def test_case_transfer_never_changes_a_candidates_length_and_is_stable():
+    """The ligature "ﬁ" became "FI" for a Title-case word, "ß" "SS", "ŉ" "ʼN" (which cases back to "ʼn"). Title
+    case is the first letter's title case; a form of another length, or one that does not case back to
+    itself, is refused (None)."""
+    assert match_case("ǆungla", "Jungle") == "ǅungla"  # title case, not the upper case "Ǆ"
+    assert match_case("straße", "Road") == "Straße" and match_case("straße", "road") == "straße"
+    for candidate, original in (("ﬁ", "Decade"), ("ﬁ", "DECADE"), ("ß", "ROAD"), ("straße", "ROAD"), ("ŉ", "Word")):
+        assert match_case(candidate, original) is None, candidate
+    letters = [chr(c) for c in range(0x30000) if chr(c).isalpha()]
+    for original in ("word", "Word", "WORD", "iPod"):
+        for c in letters:
+            cased = match_case(c + "a", original)
+            assert cased is None or (len(cased) == 2 and match_case(cased, original) == cased), (c, original)
+
+
 def test_tinybert_list_is_nltks_without_wh_words_plus_two_contractions():
     from augment.segment import load_stopwords
 

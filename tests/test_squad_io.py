@@ -126,6 +126,28 @@ def test_json_lines_in_a_json_file_are_read_as_json_lines(tmp_path, sample_path)
     assert list(iter_rows(tmp_path / "rows.json")) == rows
 
 
+def test_a_first_line_over_the_sniffed_head_is_still_sniffed_right(tmp_path, sample_path):
+    """A JSON-lines .json whose first row is over 1 MiB was cut at the sniffed head, taken for one JSON
+    document and refused with "extra data"; an official file on one long line must stay official."""
+    from augment.squad_io import sniff_format
+
+    rows = list(iter_rows(sample_path))[:3]
+    big = {**rows[0], "context": rows[0]["context"] + " filler" * 200_000}  # about 1.4 MB
+    lines = tmp_path / "rows.json"
+    lines.write_text("\n" + "".join(json.dumps(r) + "\n" for r in [big, *rows[1:]]))
+    assert sniff_format(lines, rows_only=True) == "jsonl"
+    assert list(iter_rows(lines)) == [big, *rows[1:]]
+    official = json.loads(sample_path.read_text())
+    official["data"][0]["paragraphs"][0]["context"] += " filler" * 200_000
+    one_line = tmp_path / "official.json"
+    one_line.write_text(json.dumps({"version": "v2.0", "data": official["data"]}))
+    assert sniff_format(one_line, rows_only=True) == "json"
+    assert len(list(iter_rows(one_line))) == 65
+    (tmp_path / "other.json").write_text(json.dumps({"kind": "x" * (2 << 20)}) + "\n")  # not a row: no 'data'
+    with pytest.raises(InputError, match="missing key 'data'"):
+        list(iter_rows(tmp_path / "other.json"))
+
+
 def test_a_directorys_fingerprint_covers_the_files_read_and_only_those(tmp_path, sample_path):
     """An --out inside the input folder, or a README beside the data, is not input."""
     (tmp_path / "train.json").write_bytes(sample_path.read_bytes())

@@ -43,6 +43,40 @@ def test_large_spaces_with_tiny_p_still_give_distinct_changed_variants():
     assert len(set(ks)) == 20 and () not in ks
 
 
+class ListedAfresh:
+    """The listed fallback as it was: the whole space listed again at every variant whose redraws repeat."""
+
+    def __init__(self, slots):
+        pass
+
+    def draw(self, slots, seen, rng):
+        import itertools
+
+        from augment.sampling import _edits_of, _key
+
+        unused = [c for c in itertools.product(*(range(len(s.candidates) + 1) for s in slots))
+                  if _key(_edits_of(slots, c)) not in seen]
+        return _edits_of(slots, unused[rng.integers(len(unused))]) if unused else None
+
+
+def test_a_small_space_is_listed_once_per_example_with_the_same_variants(monkeypatch):
+    """3 words of 15 candidates at a small p: the 16^3 variants were listed at every fallback (about 100 rows/s).
+    Listed once, the draws are the same, exhausted spaces and candidates that case alike included."""
+    import augment.sampling as sampling
+
+    slots = slots_of("alpha beta gamma", {w: tuple(f"{w}{i}" for i in range(15)) for w in ("alpha", "beta", "gamma")})
+    alike = slots_of("Red fox", {"Red": ("blue", "Blue", "green"), "fox": ("cat",)})  # blue and Blue: one variant
+    cases = [(slots, 40, 0.01), (slots, 40, 0.4), (alike, 9, 0.2), (alike, 9, 0.6)]
+    ours = [keys(draw_variants(sl, n, p, 0, f"q{i}")) for sl, n, p in cases for i in range(3)]
+    calls = []
+    real = sampling._edits_of
+    monkeypatch.setattr(sampling, "_edits_of", lambda sl, c: calls.append(1) or real(sl, c))
+    assert len(draw_variants(slots, 300, 0.01, 0, "q")) == 300
+    assert len(calls) < 4096 + 10 * 300  # one listing, then a few draws per variant
+    monkeypatch.setattr(sampling, "_ListedSpace", ListedAfresh)
+    assert [keys(draw_variants(sl, n, p, 0, f"q{i}")) for sl, n, p in cases for i in range(3)] == ours
+
+
 def test_variant_v_does_not_depend_on_n_and_p_zero_changes_nothing():
     slots = slots_of("a bird sang", {"bird": ("crow", "owl"), "sang": ("sat",)})
     assert keys(draw_variants(slots, 4, 0.3, 1, "x")) == keys(draw_variants(slots, 9, 0.3, 1, "x"))[:4]
@@ -136,6 +170,22 @@ def test_keep_question_words_protects_shared_words_and_counts_them(glove_kv):
     assert {"Destiny", "Child"} <= replaced(free.augment_example(e, n=3))
     assert replaced(kept.augment_example(e, n=3)) == {"sang", "famous", "arena"}  # Houston is the answer
     assert kept.protected_words([e, e]) == 4 and free.protected_words([e]) == 0
+
+
+def test_keep_question_words_ignores_accents_as_well_as_case():
+    """The question writes "Beyonce", the context "Beyoncé" (the README's example): the same name, so it is
+    kept, in the context and, with question augmentation, in the question."""
+    from augment.variants import TextCandidates, replaceable
+
+    context, question = "Beyoncé RELEASED her album.", "When did BEYONCE release it?"
+    e = {**ex(context, [(context.index("album"), len(context) - 1)]), "question": question}
+    cands = lambda text: TextCandidates(tuple(split_words(text)), {  # noqa: E731
+        i: (("x",), "glove") for i, w in enumerate(split_words(text)) if w.text in ("Beyoncé", "RELEASED",
+                                                                                    "BEYONCE", "release")})
+    slots, protected = replaceable(e, cands(context), cands(question), "keep", keep_question_words=True,
+                                   stopwords=frozenset({"when", "did", "it", "her"}))
+    assert [(s.field, s.word.text) for s in slots] == [("context", "RELEASED"), ("question", "release")]
+    assert protected == 2  # Beyoncé in the context, BEYONCE in the question
 
 
 def test_bool_n_is_refused_before_an_augmenter_is_built(glove_kv, monkeypatch):

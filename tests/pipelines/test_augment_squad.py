@@ -252,6 +252,23 @@ def test_row_without_answers_is_rejected_not_unanswerable(tmp_path, sample_rows)
     assert rows[3]["id"] not in {r["orig_id"] for r in rows_of(out)}
 
 
+def test_every_record_rejected_is_an_error_pointing_to_the_rejects(tmp_path, sample_rows, capsys):
+    """'0 rows from 3 examples (3 rejected)' exited 0; the run and its rerun now exit 2 with one line."""
+    rows = [{**r, "answers": {"text": ["nowhere"], "answer_start": [0]}} for r in copy.deepcopy(sample_rows[:3])]
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "aug"
+    args = ["--input", path, "--mlm", "none", "--multiplier", 1, "--quiet", "--out", out]
+    proc = cli(*args, check=False)
+    assert_one_line_error(proc, "all 3 examples were rejected, so no rows were written", str(out / "rejects.jsonl"),
+                          "--strict")
+    assert len((out / "rejects.jsonl").read_text().splitlines()) == 3
+    from pipelines.augment_squad import main
+
+    assert main([str(x) for x in args]) == 2  # the rerun of the finished run says the same
+    assert capsys.readouterr().err == proc.stderr
+
+
 def test_unreachable_hub_names_input_and_the_sample(tmp_path):
     proc = cli("--input", "squad_v2", "--mlm", "none", out=tmp_path / "aug", check=False)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
@@ -433,6 +450,45 @@ def test_resume_after_kill_gives_the_uninterrupted_rows(tmp_path, tiny_mlm_path)
     assert not list(killed.glob(".shard-*"))  # the killed writer's temporary file was cleaned up
 
 
+def test_ctrl_c_is_one_line_exit_130_and_the_rerun_resumes(tmp_path, tiny_mlm_path):
+    """Ctrl-C printed a traceback of about 40 lines. SIGINT goes to the whole process group, as a terminal
+    sends it, drawing worker included: one line, true to what a rerun does, and exit code 130."""
+    args = ["--input", SUBSET, "--limit", 150, "--mlm", tiny_mlm_path, "--glove", "none", "--multiplier", 2,
+            "--shard-rows", 30, "--workers", 1, "--quiet"]
+    out = tmp_path / "aug"
+    proc = forkrun.start("pipelines.augment_squad", *args, "--out", out)
+    deadline = time.time() + 120
+    while not (out / ".progress" / "shard-00001.json").exists() and time.time() < deadline:
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGINT)  # the run is a group leader (tests/forkrun.py)
+    done = proc.wait()
+    assert not (out / "manifest.json").exists(), "the run ended before it could be interrupted"
+    kept = len(list((out / ".progress").glob("shard-*.json")))
+    assert (done.returncode, done.stderr) == (130, "augment-squad: interrupted; rerun the same command to resume "
+                                                   f"(it keeps the {kept} complete shards in {out})\n")
+    assert not list(out.glob(".shard-*"))  # no half shard
+    cli(*args, out=out)
+    assert json.loads((out / "manifest.json").read_text())["throughput"]["shards_resumed"] == kept >= 2
+
+
+def test_ctrl_c_line_is_printed_by_the_first_rank_only(tmp_path, monkeypatch, capsys):
+    from pipelines import augment_squad
+
+    def run(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(augment_squad, "run", run)
+    argv = ["--mlm", "none", "--out", str(tmp_path / "aug")]
+    for rank, said in (("1", ""), ("0", "augment-squad: interrupted before any shard was complete; rerun the "
+                                         "same command to start again\n")):
+        monkeypatch.setenv("RANK", rank)
+        try:
+            code = augment_squad.main(argv)
+        except KeyboardInterrupt:  # uncaught, it would stop the whole test session
+            pytest.fail("main() let KeyboardInterrupt through: a traceback")
+        assert (code, capsys.readouterr().err) == (130, said)
+
+
 def test_multi_mode_bookkeeping_is_exact(tmp_path, tiny_mlm_path, sample_path, sample_rows):
     out = tmp_path / "aug"
     cli("--input", sample_path, "--mlm", tiny_mlm_path, "--glove", "none", "--mlm-mode", "multi",
@@ -495,6 +551,20 @@ def test_help_shows_every_real_default_once_and_no_none():
     assert "seed of the variant draws (default: 0)" in text and "or 'none' (default: default)" in text
 
 
+def test_more_rows_per_example_than_shard_rows_is_warned_about(tmp_path):
+    """A paragraph's rows are drawn in memory at once and never split across shards: at --multiplier 20000 on
+    one 5 KB context a run took 3 GB however small --shard-rows was."""
+    from pipelines.augment_squad import build_parser, shard_rows_warning
+
+    def warning(*argv):
+        return shard_rows_warning(build_parser().parse_args(["--out", str(tmp_path), *map(str, argv)]))
+
+    assert warning() is None and warning("--multiplier", 50_000) is None
+    assert warning("--multiplier", 40, "--shard-rows", 40, "--include-original") == (
+        "augment-squad: warning: --multiplier 40 gives each example 41 rows, more than --shard-rows 40: shards "
+        "will be larger than asked, and memory grows with --multiplier (one 5 KB context at x20000 takes about 3 GB)")
+
+
 def test_negative_seed_is_refused_with_the_other_options_before_anything_loads(tmp_path, capsys, monkeypatch):
     from pipelines import augment_squad
 
@@ -525,6 +595,25 @@ def test_report_on_a_finished_run_is_still_written(tmp_path, base_run, base_args
         "only its report is written (--overwrite starts afresh)")
     assert wrote == f"augment-squad: wrote {out / 'report.html'}"
     assert (out / "report.html").read_text().startswith("<!DOCTYPE html>")
+
+
+def test_a_damaged_shard_is_rebuilt_on_rerun(tmp_path, base_run, base_args, capsys):
+    """A shard truncated after its run (a partial copy, a full disk) was kept because its record existed:
+    the rerun said "already complete" and load_from_disk failed. It is checked and rebuilt, byte for byte."""
+    from pipelines.augment_squad import main
+
+    out = tmp_path / "aug"
+    shutil.copytree(base_run[0], out)
+    shard = out / "shard-00001.arrow"
+    shard.write_bytes(shard.read_bytes()[:1000])
+    assert main([*map(str, base_args), "--out", str(out)]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("augment-squad: shard-00001.arrow does not match its record (it has 1000 bytes")
+    assert err[0].endswith("; rebuilding it") and "already complete" not in err[-1]
+    assert shard.read_bytes() == (base_run[0] / "shard-00001.arrow").read_bytes()
+    assert rows_of(out) == rows_of(base_run[0])
+    assert main([*map(str, base_args), "--out", str(out)]) == 0
+    assert "is already complete" in capsys.readouterr().err
 
 
 def cli_on_a_terminal(*args, timeout=240) -> tuple[int, str]:
