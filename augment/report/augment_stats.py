@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from augment.errors import InputError
-from augment.segment import english_stopwords, is_eligible, split_words
+from augment.segment import english_stopwords, fold, is_eligible, split_words
 
 RATE_BINS = 50  # histogram of the per-row replacement rate over [0, 1]
 PAIR_CAP = 200_000  # (word, replacement) pairs kept; beyond it the rarest are dropped (see _prune)
@@ -115,7 +115,8 @@ class AugmentStats:
         if words is None:
             if len(self._eligible) >= _CACHE:
                 self._eligible.clear()
-            words = [w.text.lower() for w in split_words(text) if is_eligible(w.text, self.stopwords)]
+            # Folded (case and accents), as --keep-question-words compares: "Beyonce" asks about "Beyoncé".
+            words = [fold(w.text) for w in split_words(text) if is_eligible(w.text, self.stopwords)]
             self._eligible[text] = words
         return words
 
@@ -195,7 +196,11 @@ class AugmentStats:
               key=lambda v: tuple(v.split(sep)))
         # A context edit of a word that the row's question also uses: match "question index + word".
         wanted = pa.array([f"{g}{sep}{w}" for g, grp in enumerate(groups) for w in grp[1]], pa.string())
-        keys = pc.binary_join_element_wise(pa.array(gid[parent].astype(str)), original, sep)
+        # Each distinct original word folded once (Python), then spread over the edits (Arrow).
+        distinct = pc.unique(original)
+        folded = pc.take(pa.array([fold(w) for w in distinct.to_pylist()], pa.string()),
+                         pc.index_in(original, value_set=distinct))
+        keys = pc.binary_join_element_wise(pa.array(gid[parent].astype(str)), folded, sep)
         shared = pc.is_in(keys, value_set=wanted).to_numpy(zero_copy_only=False) & is_ctx  # (E,)
         hits = np.bincount(parent[shared], minlength=n)  # (n,)
         count(original.filter(pa.array(shared)), self.shared_replaced)

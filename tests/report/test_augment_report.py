@@ -7,7 +7,7 @@ import pytest
 
 from augment.report.augment_stats import AugmentStats, original_text, shard_paths
 from augment.report.viewer import original_spans, render_question
-from augment.segment import english_stopwords, is_eligible, split_words
+from augment.segment import english_stopwords, fold, is_eligible, split_words
 from augment.spans import Edit, apply_edits
 from pipelines import augment_report, augment_squad
 from tests.browser import blank, load_page
@@ -68,9 +68,26 @@ def test_stats_count_every_row_and_edit(aug_dir, sample_rows):
     assert s["answers_broken"] == 0 and s["answers_checked"] > 0
     assert len(stats.sampled()) == 5 and all(len(g) == MULTIPLIER for g in stats.sampled())
     # The shared-word counts: a context edit of a word that the question also uses.
-    shared = sum(1 for r in rows for e in r["edits"] if e["original"].lower() in
-                 {w.text.lower() for w in split_words(r["question"])})
+    shared = sum(1 for r in rows for e in r["edits"] if fold(e["original"]) in
+                 {fold(w.text) for w in split_words(r["question"])})
     assert s["shared"]["question"][0] == shared
+
+
+def test_a_context_word_the_question_spells_without_its_accent_counts_as_shared(tmp_path):
+    """The question says "Beyonce", the context "Beyoncé": the same word, as --keep-question-words reads it."""
+    from augment.shards import ShardWriter, shard_row
+
+    row = shard_row({"id": "q_1", "orig_id": "q", "variant": 1, "question": "Who is Beyonce?",
+                     "context": "Rihanna sang.", "answers": {"text": [], "answer_start": []},
+                     "edits": [{"field": "context", "start": 0, "end": 7, "original": "Beyoncé",
+                                "replacement": "Rihanna", "source": "glove"}]})
+    writer = ShardWriter(tmp_path / "shard-00000.arrow")
+    writer.write_rows([row])
+    writer.commit()
+    stats = AugmentStats(sample=0)
+    stats.add_shard(tmp_path / "shard-00000.arrow")
+    assert stats.summary()["shared"]["question"][0] == 1
+    assert stats.shared_replaced == {"beyoncé": 1}
 
 
 def test_pair_table_stays_bounded(aug_dir, monkeypatch):
