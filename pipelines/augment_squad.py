@@ -112,7 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     a("--batch-size", type=int, default=64,
       help="masked-LM sequences per forward pass, padded and sorted by length across paragraphs")
     a("--max-batch-tokens", type=int, default=None,
-      help="also close a pass before it exceeds this many padded tokens (default: no budget)")
+      help="also close a pass before it exceeds this many padded tokens; a sequence longer than the "
+           "budget runs alone (default: no budget)")
     a("--workers", default="auto",
       help="processes that draw variants and encode rows beside the model; 0: in the model's process. "
            "auto: on CUDA the machine's cores (per local rank) less one, up to 8; on CPU 0, since the "

@@ -29,7 +29,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=PROG, formatter_class=DefaultsOnce,
         description="Evaluate an extractive question-answering model with the official SQuAD 2.0 "
-                    "metric (EM, F1, HasAns/NoAns breakdown, best null-score thresholds).")
+                    "metric (EM, F1, HasAns/NoAns breakdown, best null-score thresholds). A question is "
+                    "answered with nothing when the null score (CLS) beats the best span's, i.e. at a "
+                    "null-score difference above 0, the official script's default; best_f1_thresh in "
+                    "eval.json is the threshold that would have scored best.")
     p.add_argument("--model", required=True, metavar="DIR",
                    help="directory saved with save_pretrained (model and tokenizer), or a hub id")
     p.add_argument("--data", required=True, metavar="FILE|DIR|ID",
