@@ -57,13 +57,18 @@ def whole_run(tmp_path_factory, sample_path, tiny_teacher_path, tiny_student_pat
     return tmp
 
 
+def start_until_checkpoint(args: list, out: Path):
+    """A forked distill-train run, returned once its first checkpoint is complete (or it has ended)."""
+    proc = forkrun.start("pipelines.distill_train", *args)
+    deadline = time.time() + 120
+    while not list((out / "checkpoints").glob("*/state.json")) and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    return proc
+
+
 def test_resume_after_sigkill_is_bit_exact(whole_run, tmp_path, sample_path, tiny_teacher_path, tiny_student_path):
     whole, cut = whole_run / "whole", tmp_path / "cut"
-    proc = forkrun.start("pipelines.distill_train", *argv(sample_path, whole_run, tiny_teacher_path,
-                                                          tiny_student_path, cut))
-    deadline = time.time() + 120
-    while not list((cut / "checkpoints").glob("*/state.json")) and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.02)
+    proc = start_until_checkpoint(argv(sample_path, whole_run, tiny_teacher_path, tiny_student_path, cut), cut)
     proc.kill(signal.SIGKILL)
     assert proc.wait().returncode == -signal.SIGKILL, "the run finished before it could be killed"
     assert not (cut / "student").exists()
@@ -88,11 +93,7 @@ def test_ctrl_c_is_one_line_that_names_the_checkpoint_to_resume_from(whole_run, 
     from augment.distill import checkpoint
 
     cut = tmp_path / "cut"
-    proc = forkrun.start("pipelines.distill_train", *argv(sample_path, whole_run, tiny_teacher_path,
-                                                          tiny_student_path, cut))
-    deadline = time.time() + 120
-    while not list((cut / "checkpoints").glob("*/state.json")) and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.02)
+    proc = start_until_checkpoint(argv(sample_path, whole_run, tiny_teacher_path, tiny_student_path, cut), cut)
     proc.kill(signal.SIGINT)
     done = proc.wait()
     assert done.returncode == 130, done.stderr[-2000:]
