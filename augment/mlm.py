@@ -188,6 +188,7 @@ class MaskedLMCandidates:
         self.words = [p.strip() for p in pieces] + [""] * (n_out - n)
         # Folded once here, not per candidate per site: on a GPU the host's per-pass work is the limit.
         self._folded = [fold(w) if ok else "" for w, ok in zip(self.words, bare | spaced)]
+        self._lowered = [w.lower() for w in self.words]  # "The" and "the": one candidate (_top_words)
         self._valid_host = np.stack([bare, spaced])  # (2, V): row 1 where a space precedes the word
         self._valid = torch.from_numpy(self._valid_host).to(self.device)  # (2, V), resident
 
@@ -420,7 +421,7 @@ class MaskedLMCandidates:
         out, seen = [], set()
         for i in top.tolist():
             if valid[i] and self._folded[i] != own:
-                low = self.words[i].lower()
+                low = self._lowered[i]
                 if low not in seen:
                     seen.add(low)
                     out.append(self.words[i])
