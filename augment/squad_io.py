@@ -458,7 +458,10 @@ def fingerprint(source: str | os.PathLike, split: str = "train") -> str:
     if path.is_file():
         files = [path]
     elif path.is_dir() and _is_saved_dataset(path):
-        files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+        # Not datasets' own cache files (cache-*.arrow, written by a map or cast on the loaded dataset): they
+        # come and go without the rows changing.
+        files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")
+                       and not (p.name.startswith("cache-") and p.suffix == ".arrow"))
     elif path.is_dir():
         # The files iter_rows reads, and only those: an --out inside the folder, or a README beside the data,
         # must not change the fingerprint (a resume would be refused as another input).

@@ -772,8 +772,9 @@ def interrupted(out: Path) -> str:
 
 
 def _interrupt_once(signum, frame):
-    """Ctrl-C raises KeyboardInterrupt once; later ones are ignored (torchrun passes the signal on to its
-    ranks again), so that neither the cleanup (no half shard left) nor the line about it is cut short."""
+    """Ctrl-C raises KeyboardInterrupt once; later ones are ignored (an impatient second Ctrl-C, which torchrun
+    passes on to its ranks too), so that neither the cleanup (no half shard left) nor the line about it is
+    cut short."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     raise KeyboardInterrupt
 

@@ -39,7 +39,8 @@ RUN_DEFINING = ("data", "teacher", "student", "stage", "batch_size", "max_length
                 "max_steps", "grad_accum", "lr_intermediate", "lr_prediction", "warmup", "weight_decay",
                 "embedding_dropout", "temperature", "distill_weight", "bf16", "fp16", "seed", "limit",
                 "group_by_length", "attention_loss",
-                "teacher_cache")  # the prediction stage reads float16 cached logits, or float32 live ones
+                "teacher_cache",  # the prediction stage reads float16 cached logits, or float32 live ones
+                "cache_batch_size")  # which windows share a batch: a few logits' last bits (teacher_cache.cache_path)
 
 
 # ----------------------------------------------------------------------------- options
@@ -1068,14 +1069,23 @@ def main(argv=None) -> int:
         return run_command(args)
     except KeyboardInterrupt:  # Ctrl-C: how to go on, in one line (from the first process), not a traceback
         if int(os.environ.get("RANK", "0")) == 0:
-            print(f"{PROG}: {interrupted(Path(args.out))}", file=sys.stderr)
+            print(f"{PROG}: {interrupted(Path(args.out), args.overwrite and not _began)}", file=sys.stderr)
         return 130  # 128 + SIGINT, what a shell reports for a command Ctrl-C stopped
 
 
-def interrupted(out: Path) -> str:
-    """What an interrupted run in ``out`` can do next."""
+# Set once --out holds this run's config.json: before that, an --overwrite run has not yet removed the earlier
+# run, whose checkpoints are not this run's to resume.
+_began = False
+
+
+def interrupted(out: Path, replacing: bool = False) -> str:
+    """What an interrupted run in ``out`` can do next; ``replacing``: an --overwrite run stopped before it
+    removed the earlier run."""
     from augment.distill import checkpoint
 
+    if replacing:
+        return ("interrupted before the run began; the earlier run in --out is as it was: rerun with --overwrite "
+                "to replace it")
     ckpt = checkpoint.latest(out / "checkpoints")
     if ckpt is not None:
         return f"interrupted; the newest checkpoint is {ckpt}: rerun with --resume to continue from it"
@@ -1086,6 +1096,8 @@ def interrupted(out: Path) -> str:
 
 def run_command(args) -> int:
     """``main`` past the parser: the exit code."""
+    global _began
+    _began = False
     try:
         validate(args)
     except ConfigError as e:
@@ -1115,6 +1127,7 @@ def run_command(args) -> int:
             cfg = vars(args) | {"processes": recipe.acc.num_processes,
                                 "versions": {"transformers": transformers.__version__}}
             (Path(args.out) / "config.json").write_text(json.dumps(cfg, indent=2))
+        _began = True
         recipe.run()
         recipe.save()
         recipe.acc.end_training()  # closes the trackers' writers

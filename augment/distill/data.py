@@ -81,7 +81,8 @@ def _load_one(source: str, split: str, skipped: list):
         if "title" not in ds.column_names:
             ds = ds.add_column("title", [""] * len(ds))
         ds = ds.select_columns(list(COLUMNS))
-        ds = ds if ds.features == _features() else ds.cast(_features())
+        # In memory: cast's cache file would otherwise be written into the user's dataset directory.
+        ds = ds if ds.features == _features() else ds.cast(_features(), keep_in_memory=True)
         if _written_by_augment_squad(path):
             return ds
         before = len(skipped)
@@ -109,19 +110,12 @@ def _report_skipped(skipped: list, total: int, shown: int = 3) -> None:
 
 
 def source_fingerprint(source, split: str) -> str:
-    """A digest of a source's bytes (every file of a directory, in name order) and the split; a hub id
-    digests its name."""
-    h = hashlib.sha256(json.dumps([split, "squad-columns-2"]).encode())  # 2: invalid rows skipped
-    path = Path(source)
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else []
-    if not files:
-        h.update(str(source).encode())
-    for f in files:
-        h.update(str(f.relative_to(path) if f != path else f.name).encode())
-        with open(f, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-    return h.hexdigest()[:16]
+    """A digest of the bytes a source's rows come from (:func:`augment.squad_io.fingerprint`: the data files
+    of a directory, not a README or cache beside them; a hub id digests its name) and the split."""
+    from augment.squad_io import fingerprint
+
+    # 3: invalid rows skipped (2), the squad_io fingerprint (3)
+    return hashlib.sha256(json.dumps([split, "squad-columns-3", fingerprint(source, split)]).encode()).hexdigest()[:16]
 
 
 def in_memory_dataset(rows: list[dict], fingerprint: str):

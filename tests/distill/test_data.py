@@ -18,6 +18,24 @@ def test_mixes_augment_output_dirs_and_json_into_squad_columns(tmp_path, sample_
     assert data.load_examples([tmp_path / "aug", sample_path], limit=5).num_rows == 5
 
 
+def test_a_saved_dataset_is_read_without_writing_into_it(tmp_path, sample_rows):
+    """Dataset.from_list stores answer_start as int64, so its columns are cast on load; the cast must not
+    leave a cache file in the user's directory, which also changed the source's fingerprint and so refused
+    the run's own --resume as 'changed data'."""
+    import datasets
+
+    from augment.manifest import data_fingerprint
+
+    saved = tmp_path / "saved"
+    datasets.Dataset.from_list([{k: r[k] for k in ("id", "title", "context", "question", "answers")}
+                                for r in sample_rows[:5]]).save_to_disk(str(saved))
+    files, before = sorted(saved.rglob("*")), data_fingerprint(saved)
+    assert data.load_examples([saved]).num_rows == 5
+    assert sorted(saved.rglob("*")) == files and data_fingerprint(saved) == before
+    (saved / "cache-0123456789abcdef.arrow").write_bytes(b"a map's cache, from some other tool")
+    assert data_fingerprint(saved) == before  # datasets' own caches are not the data
+
+
 def test_missing_columns_are_an_input_error(tmp_path):
     import datasets
 

@@ -174,13 +174,16 @@ def test_resume_refuses_changed_prediction_data_or_projection(tmp_path, sample_p
     out = tmp_path / "o"
     out.mkdir()
     (out / "config.json").write_text(json.dumps({"prediction_data": ["a.json"], "projection": "per-layer",
-                                                 "attention_loss": "direct", "teacher_cache": "off"}))
+                                                 "attention_loss": "direct", "teacher_cache": "off",
+                                                 "cache_batch_size": 7}))
     assert main(["--data", str(sample_path), "--out", str(out), "--resume"]) == 2
     err = capsys.readouterr().err
     assert "--prediction-data ['a.json'] -> None" in err and "--projection 'per-layer' -> 'shared'" in err
     assert "--attention-loss 'direct' -> 'auto'" in err  # another form: not the same run to resume
     # Live float32 teacher logits, or cached float16 ones: the prediction stage would differ.
     assert "--teacher-cache 'off' -> 'on'" in err
+    # The cache's batches decide a few logits' last bits: a resume would rebuild it into other logits.
+    assert "--cache-batch-size 7 -> 256" in err
 
 
 @pytest.mark.parametrize("student, stage, message", [
@@ -286,6 +289,11 @@ def test_ctrl_c_says_how_to_go_on_from_the_first_process_only(tmp_path, capsys, 
     assert main(argv) == 130
     assert capsys.readouterr().err == ("distill-train: interrupted before the first checkpoint: rerun with --resume "
                                        "to start the run again\n")
+    # --overwrite stopped before it removed the earlier run: that run's checkpoints are not this one's.
+    monkeypatch.setattr(distill_train, "_began", False)
+    assert main([*argv, "--overwrite"]) == 130
+    assert capsys.readouterr().err == ("distill-train: interrupted before the run began; the earlier run in --out is "
+                                       "as it was: rerun with --overwrite to replace it\n")
     monkeypatch.setenv("RANK", "1")
     assert main(argv) == 130 and capsys.readouterr().err == ""
 
