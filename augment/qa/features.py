@@ -61,11 +61,12 @@ def stride_problem(tokenizer, max_length: int, doc_stride: int, option: str = "-
 
 def cut_questions(questions, tokenizer, max_length: int, doc_stride: int) -> int:
     """How many of ``questions`` are too long for windows of ``max_length`` with ``doc_stride`` and so are cut
-    (to :func:`question_room` tokens). Only questions of more bytes than that room are tokenised: every token
-    of WordPiece, byte-level BPE or SentencePiece covers at least one byte, so a shorter one fits, and at the
-    default options that is nearly every question."""
+    (to :func:`question_room` tokens). Only questions that could be longer are tokenised: a token of WordPiece
+    or byte-level BPE covers at least one byte, and SentencePiece's only token of no byte, a lone "▁", comes
+    at most once per word, so a question of fewer bytes plus words than that room fits (at the default
+    options, nearly every question)."""
     room = question_room(tokenizer, max_length, doc_stride)
-    long = [q for q in (q.lstrip() for q in questions) if len(q.encode("utf-8")) > room]
+    long = [q for q in (q.lstrip() for q in questions) if len(q.encode("utf-8")) + len(q.split()) > room]
     if not long:
         return 0
     ids = tokenizer(long, add_special_tokens=False, verbose=False)["input_ids"]
