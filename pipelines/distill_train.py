@@ -1067,10 +1067,24 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return run_command(args)
-    except KeyboardInterrupt:  # Ctrl-C: how to go on, in one line (from the first process), not a traceback
+    except BaseException as e:  # Ctrl-C: how to go on, in one line (from the first process), not a traceback
+        if not from_ctrl_c(e):
+            raise
         if int(os.environ.get("RANK", "0")) == 0:
             print(f"{PROG}: {interrupted(Path(args.out), args.overwrite and not _began)}", file=sys.stderr)
         return 130  # 128 + SIGINT, what a shell reports for a command Ctrl-C stopped
+
+
+def from_ctrl_c(error: BaseException) -> bool:
+    """Whether ``error`` is a KeyboardInterrupt or was raised while handling one: datasets' multi-process
+    map (--tokenize-workers above 1) answers Ctrl-C with a TimeoutError from its pool's clean-up."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, KeyboardInterrupt):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
 
 
 # Set once --out holds this run's config.json: before that, an --overwrite run has not yet removed the earlier

@@ -296,6 +296,21 @@ def test_ctrl_c_says_how_to_go_on_from_the_first_process_only(tmp_path, capsys, 
                                        "as it was: rerun with --overwrite to replace it\n")
     monkeypatch.setenv("RANK", "1")
     assert main(argv) == 130 and capsys.readouterr().err == ""
+    monkeypatch.setenv("RANK", "0")
+
+    def ctrl_c_in_a_worker_pool(args):  # datasets' map with num_proc > 1 on Ctrl-C
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise TimeoutError from None  # "from None" hides the cause from the traceback, not __context__
+    monkeypatch.setattr(distill_train, "run_command", ctrl_c_in_a_worker_pool)
+    assert main(argv) == 130 and capsys.readouterr().err.startswith("distill-train: interrupted")
+
+    def another_error(args):
+        raise TimeoutError
+    monkeypatch.setattr(distill_train, "run_command", another_error)
+    with pytest.raises(TimeoutError):
+        main(argv)
 
 
 def test_an_option_error_is_printed_by_the_first_process_only(tmp_path, capsys, sample_path, monkeypatch):
