@@ -284,6 +284,10 @@ def drop_damaged(out: Path) -> list[str]:
             (out / name).unlink(missing_ok=True)
             path.unlink()
             lines.append(f"{name} does not match its record ({problem}); rebuilding it")
+    # A shard whose record is gone is incomplete and will be written again: say so, as for a damaged one.
+    for shard in sorted(out.glob("shard-*.arrow")):
+        if not (out / PROGRESS / f"{shard.stem}.json").exists():
+            lines.append(f"{shard.name} has no record in {PROGRESS}/; rebuilding it")
     return lines
 
 

@@ -377,7 +377,8 @@ def validate(args) -> None:
         if isinstance(old, dict):
             # Another number of processes batches, schedules and seeds otherwise: not the same run.
             now = vars(args) | {"processes": int(os.environ.get("WORLD_SIZE", "1"))}
-            changed = [k for k in (*RUN_DEFINING, "processes") if k in old and old[k] != now[k]]
+            changed = [k for k in (*RUN_DEFINING, "processes") if k in old and old[k] != now[k]
+                       and not _same_in_effect(k, old, now)]
             if changed:
                 problems.append("--resume with different options than the run in --out: " + ", ".join(
                     f"{count(old[k], 'process', 'processes')} -> {now[k]}" if k == "processes"
@@ -456,6 +457,19 @@ def save_model(model, tokenizer, path: Path) -> None:
     if path.exists():  # a resumed run saves again; a kill between these two lines leaves none
         shutil.rmtree(path)
     os.replace(tmp, path)
+
+
+def _same_in_effect(option: str, old: dict, now: dict) -> bool:
+    """Whether a resume's ``option`` differs from the run's only where it changes nothing: the same local
+    files spelled another way (their contents are compared by fingerprint), or a cache batch size with no
+    teacher-logit cache to build."""
+    if option in ("data", "prediction_data"):
+        def where(sources):
+            return [str(Path(s).resolve()) if Path(s).exists() else s for s in sources or []]
+        return where(old[option]) == where(now[option])
+    if option == "cache_batch_size":
+        return now["teacher_cache"] == "off" or str(now["teacher"]).lower() == "none"
+    return False
 
 
 def count(n: int, noun: str, plural: str | None = None) -> str:

@@ -152,3 +152,5 @@ def test_drop_damaged_removes_shards_that_differ_from_their_records(tmp_path):
         "shard-00002.arrow does not match its record (its SHA-256 differs from its record's); rebuilding it"]
     assert [manifest.is_complete(tmp_path, k) for k in range(3)] == [True, False, False]
     assert not one.exists() and not two.exists()
+    manifest.record_path(tmp_path, 0).unlink()  # a shard without its record: rebuilt as well, and said so
+    assert manifest.drop_damaged(tmp_path) == ["shard-00000.arrow has no record in .progress/; rebuilding it"]

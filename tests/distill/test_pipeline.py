@@ -186,6 +186,23 @@ def test_resume_refuses_changed_prediction_data_or_projection(tmp_path, sample_p
     assert "--cache-batch-size 7 -> 256" in err
 
 
+def test_resume_accepts_the_same_file_spelled_otherwise_and_a_cache_batch_size_with_no_cache(
+        tmp_path, sample_path, capsys, monkeypatch):
+    """Options that differ in spelling only, or that change nothing in this run, are not another run."""
+    import os
+
+    monkeypatch.chdir(sample_path.parent)
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "config.json").write_text(json.dumps({"data": [f"./{sample_path.name}"], "teacher_cache": "off",
+                                                 "cache_batch_size": 7, "seed": 1}))
+    assert main(["--data", os.path.abspath(sample_path.name), "--out", str(out), "--resume", "--teacher-cache",
+                 "off", "--teacher", str(tmp_path / "no-teacher"), "--seed", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "--seed 1 -> 2" in err  # the comparison ran
+    assert "--data" not in err and "--cache-batch-size" not in err, err
+
+
 @pytest.mark.parametrize("student, stage, message", [
     ("three_layer_student_path", "both", "multiple of the student's"),
     ("two_head_student_path", "intermediate", "attention heads"),
