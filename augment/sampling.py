@@ -86,6 +86,7 @@ class _ListedSpace:
     about 100 rows/s)."""
 
     def __init__(self, slots: list[Slot]):
+        self.slots = slots
         self.choices = list(itertools.product(*(range(len(s.candidates) + 1) for s in slots)))
         self.points: dict[tuple, list[int]] = {}  # variant key -> its points (two candidates may case alike)
         for i, choice in enumerate(self.choices):
@@ -93,14 +94,14 @@ class _ListedSpace:
         self.unused = np.ones(len(self.choices), dtype=bool)  # (P,)
         self.struck: set = set()  # keys already struck out
 
-    def draw(self, slots: list[Slot], seen: set, rng: np.random.Generator) -> list[Edit] | None:
+    def draw(self, seen: set, rng: np.random.Generator) -> list[Edit] | None:
         """Uniform over the unused points, or None when none is left."""
         for key in seen - self.struck:
             for i in self.points.get(key, []):
                 self.unused[i] = False
         self.struck |= seen
         left = np.flatnonzero(self.unused)  # (U,) in product order
-        return _edits_of(slots, self.choices[left[rng.integers(len(left))]]) if len(left) else None
+        return _edits_of(self.slots, self.choices[left[rng.integers(len(left))]]) if len(left) else None
 
 
 def _unused_variant(slots: list[Slot], seen: set, replace_prob: float,
@@ -153,7 +154,7 @@ def draw_variants(slots: list[Slot], n: int, replace_prob: float, seed: int, exa
                 rng = np.random.default_rng([seed, base, v, MAX_ATTEMPTS])
                 if listable:
                     space = space or _ListedSpace(slots)
-                    unused = space.draw(slots, seen, rng)
+                    unused = space.draw(seen, rng)
                 else:
                     unused = _unused_variant(slots, seen, replace_prob, rng)
                 changed = [o for o in out if o]

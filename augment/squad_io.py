@@ -468,9 +468,17 @@ def fingerprint(source: str | os.PathLike, split: str = "train") -> str:
         files = data_files(path)
     else:
         return "hub:" + hashlib.sha256(f"{source}:{split}".encode()).hexdigest()
-    for f in files:
-        h.update(str(f.relative_to(path) if path.is_dir() else f.name).encode())
-        with open(f, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-    return "sha256:" + h.hexdigest()
+    # distill-train asks twice per start (the resume check, the windows' cache key): the bytes are read once
+    # while no file's size or modification time has changed.
+    key = (str(path.resolve()), tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files))
+    if key not in _FINGERPRINTS:
+        for f in files:
+            h.update(str(f.relative_to(path) if path.is_dir() else f.name).encode())
+            with open(f, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+        _FINGERPRINTS[key] = "sha256:" + h.hexdigest()
+    return _FINGERPRINTS[key]
+
+
+_FINGERPRINTS: dict[tuple, str] = {}  # (path, its files' (name, size, mtime)) -> fingerprint, this process

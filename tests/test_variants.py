@@ -47,16 +47,16 @@ class ListedAfresh:
     """The listed fallback as it was: the whole space listed again at every variant whose redraws repeat."""
 
     def __init__(self, slots):
-        pass
+        self.slots = slots
 
-    def draw(self, slots, seen, rng):
+    def draw(self, seen, rng):
         import itertools
 
         from augment.sampling import _edits_of, _key
 
-        unused = [c for c in itertools.product(*(range(len(s.candidates) + 1) for s in slots))
-                  if _key(_edits_of(slots, c)) not in seen]
-        return _edits_of(slots, unused[rng.integers(len(unused))]) if unused else None
+        unused = [c for c in itertools.product(*(range(len(s.candidates) + 1) for s in self.slots))
+                  if _key(_edits_of(self.slots, c)) not in seen]
+        return _edits_of(self.slots, unused[rng.integers(len(unused))]) if unused else None
 
 
 def test_a_small_space_is_listed_once_per_example_with_the_same_variants(monkeypatch):
