@@ -141,7 +141,9 @@ class ShardWriter:
             self.rows += batch.num_rows
 
     def commit(self) -> dict:
-        """Close, fsync and rename into place; return ``{"file", "rows", "sha256", "bytes"}``."""
+        """Close, fsync and rename into place; return ``{"file", "rows", "sha256", "bytes", "mtime_ns"}``.
+        The rename keeps the file's modification time, so size and mtime identify these bytes later
+        (:func:`augment.manifest.shard_problem` trusts them instead of hashing again)."""
         self._writer.close()
         self._sink.close()
         with open(self.tmp, "rb") as f:
@@ -150,7 +152,8 @@ class ShardWriter:
         os.replace(self.tmp, self.path)
         _fsync_dir(self.path.parent)
         self._writer = None
-        return {"file": self.path.name, "rows": self.rows, "sha256": digest, "bytes": size}
+        return {"file": self.path.name, "rows": self.rows, "sha256": digest, "bytes": size,
+                "mtime_ns": self.path.stat().st_mtime_ns}
 
     def abort(self) -> None:
         if self._writer is not None:

@@ -616,6 +616,25 @@ def test_a_damaged_shard_is_rebuilt_on_rerun(tmp_path, base_run, base_args, caps
     assert "is already complete" in capsys.readouterr().err
 
 
+def test_a_rerun_of_a_finished_run_does_not_hash_its_shards(tmp_path, base_run, base_args, capsys, monkeypatch):
+    """Whether a run is finished is asked of every shard's size and mtime against its record (SQuAD 2.0 x20 is
+    some 6.5 GB to hash); a shard whose mtime changed is hashed, and kept when its bytes are the same."""
+    from augment import manifest
+    from pipelines.augment_squad import main
+
+    out = tmp_path / "aug"
+    shutil.copytree(base_run[0], out)  # copy2: the shards keep their mtimes
+    hashed = []
+    real = manifest.sha256_file
+    monkeypatch.setattr(manifest, "sha256_file", lambda path: hashed.append(path.name) or real(path))
+    assert main([*map(str, base_args), "--out", str(out)]) == 0
+    assert "is already complete" in capsys.readouterr().err and hashed == []
+    shard = out / "shard-00001.arrow"
+    os.utime(shard)  # touched: same bytes, a new mtime
+    assert main([*map(str, base_args), "--out", str(out)]) == 0
+    assert "is already complete" in capsys.readouterr().err and hashed == ["shard-00001.arrow"]
+
+
 def cli_on_a_terminal(*args, timeout=240) -> tuple[int, str]:
     """Run the CLI with stderr on a pseudo-terminal (so the progress bar may show); (exit code, stderr).
     A fresh interpreter: a forked run could not open the terminal by its path here (EACCES)."""
