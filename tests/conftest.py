@@ -153,6 +153,25 @@ def tiny_roberta_mlm_path(tmp_path_factory, bpe_tokenizer_dir) -> str:
     return _save(RobertaForMaskedLM(cfg).eval(), tok, tmp_path_factory.mktemp("tiny_roberta_mlm"))
 
 
+
+@pytest.fixture(scope="session")
+def roberta_pair(tmp_path_factory, bpe_tokenizer_dir) -> dict:
+    """RobertaForQuestionAnswering models on the BPE tokenizer above (random weights, 130 positions: 128 tokens),
+    as ``{"teacher": path, "student": path}``: a 4-layer 48-wide teacher and a 2-layer 24-wide student, 4 heads."""
+    import torch
+    from transformers import AutoTokenizer, RobertaConfig, RobertaForQuestionAnswering
+
+    tok = AutoTokenizer.from_pretrained(bpe_tokenizer_dir)
+    tok.model_max_length = 128
+    paths = {}
+    for name, (seed, width, layers) in {"teacher": (5, 48, 4), "student": (6, 24, 2)}.items():
+        torch.manual_seed(seed)
+        cfg = RobertaConfig(vocab_size=len(tok), hidden_size=width, num_hidden_layers=layers, num_attention_heads=4,
+                            intermediate_size=2 * width, max_position_embeddings=130, pad_token_id=tok.pad_token_id,
+                            bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, type_vocab_size=1)
+        paths[name] = _save(RobertaForQuestionAnswering(cfg).eval(), tok, tmp_path_factory.mktemp(f"roberta_{name}"))
+    return paths
+
 # The longest tests (tens of seconds each, measured with `make test`'s --durations), started first: under
 # `-n 2 --dist worksteal` a long test that starts last leaves the other worker idle while it finishes.
 START_FIRST = ("test_mini_repro.py::test_smoke_runs_both_profiles", "test_distributed.py::",

@@ -94,7 +94,7 @@ def _tokenize(examples: dict, tokenizer, max_length: int, doc_stride: int):
     # so transformers' "Token indices sequence length is longer than..." warning would be a false alarm.
     pieces = tokenizer(questions, add_special_tokens=False, return_offsets_mapping=True,
                        verbose=False)["offset_mapping"]
-    questions = [q[:offs[room - 1][1]] if len(offs) > room else q for q, offs in zip(questions, pieces)]
+    questions = [_cut_question(q, offs, room) for q, offs in zip(questions, pieces)]
     contexts = examples["context"]
     first = _question_first(tokenizer)
     enc = tokenizer(
@@ -108,6 +108,18 @@ def _tokenize(examples: dict, tokenizer, max_length: int, doc_stride: int):
         padding="max_length",
     )
     return enc, (1 if first else 0)
+
+
+def _cut_question(question: str, offsets: list, room: int) -> str:
+    """``question`` cut to at most ``room`` of its tokens (``offsets``: their character spans), at a character
+    boundary. Byte-level BPE splits a character of several UTF-8 bytes (an emoji, most CJK) into several tokens,
+    each with the whole character's span; a cut after the first of them would keep the whole character, so up to
+    three tokens more than ``room``, and the tokenizer would panic. The cut ends at the last kept token that ends
+    where the first dropped one starts or before."""
+    if len(offsets) <= room:
+        return question
+    first_dropped = offsets[room][0]
+    return question[:max((end for _, end in offsets[:room] if end <= first_dropped), default=0)]
 
 
 def _cls_index(input_ids: list[int], tokenizer) -> int:

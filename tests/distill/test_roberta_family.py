@@ -11,32 +11,6 @@ import torch
 from pipelines.distill_train import main
 
 
-def _roberta_qa(tok, seed: int, width: int, layers: int, heads: int):
-    from transformers import RobertaConfig, RobertaForQuestionAnswering
-
-    torch.manual_seed(seed)
-    cfg = RobertaConfig(vocab_size=len(tok), hidden_size=width, num_hidden_layers=layers,
-                        num_attention_heads=heads, intermediate_size=2 * width, max_position_embeddings=130,
-                        pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
-                        eos_token_id=tok.eos_token_id, type_vocab_size=1)
-    return RobertaForQuestionAnswering(cfg).eval()
-
-
-@pytest.fixture(scope="module")
-def roberta_pair(tmp_path_factory, bpe_tokenizer_dir):
-    from transformers import AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(bpe_tokenizer_dir)
-    tok.model_max_length = 128
-    paths = {}
-    for name, (seed, width, layers) in {"teacher": (5, 48, 4), "student": (6, 24, 2)}.items():
-        path = tmp_path_factory.mktemp(f"roberta_{name}")
-        _roberta_qa(tok, seed, width, layers, 4).save_pretrained(path)
-        tok.save_pretrained(path)
-        paths[name] = str(path)
-    return paths
-
-
 def test_both_stages_train_a_roberta_student_from_a_roberta_teacher(tmp_path, sample_path, roberta_pair):
     from transformers import AutoModelForQuestionAnswering
 

@@ -243,3 +243,27 @@ def test_overlong_question_is_cut_instead_of_crashing_the_tokenizer(tokenizer):
         assert tr["input_ids"][i][1:room + 1] == [tokenizer.convert_tokens_to_ids("why")] * room
     labelled = [i for i, s in enumerate(tr["start_positions"]) if s]
     assert labelled and all(_span_text(row, tr, ev, i) == ANSWER for i in labelled)
+
+
+def test_a_question_cut_inside_a_multibyte_character_keeps_whole_characters(roberta_tokenizer):
+    """Byte-level BPE gives each byte of an emoji a token of its own, all with the emoji's character span; a cut
+    after the first of them kept the whole emoji, up to three tokens over the room, and the tokenizer panicked
+    (pyo3_runtime.PanicException, a BaseException: a traceback from squad-eval and distill-train). The words
+    before the emojis put the cut on each of an emoji's byte tokens in turn."""
+    from augment.qa.features import question_room
+
+    tok = roberta_tokenizer
+    room = question_room(tok, 128, 48)  # 75
+    for words in range(room - 6, room + 1):
+        question = "the " * words + "🍕🍕🍕 when?"
+        assert len(tok(question, add_special_tokens=False)["input_ids"]) > room
+        row = _long_row(n_before=2, n_after=2)
+        row["question"] = question
+        tr = prepare_train_features(_columns([row]), tok, max_length=128, doc_stride=48)
+        ev = prepare_eval_features(_columns([row]), tok, max_length=128, doc_stride=48)
+        for i, ids in enumerate(tr["input_ids"]):
+            kept = ids[1:ids.index(tok.sep_token_id)]   # <s> question </s></s> context </s>
+            assert len(kept) <= room and question.startswith(tok.decode(kept))  # whole characters only
+            assert sum(tr["context_mask"][i]) - 1 > 48   # more context than the stride, as the tokenizer needs
+        labelled = [i for i, s in enumerate(tr["start_positions"]) if s]
+        assert labelled and all(_span_text(row, tr, ev, i) == ANSWER for i in labelled)

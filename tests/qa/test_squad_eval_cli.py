@@ -245,3 +245,36 @@ def test_max_length_past_the_models_positions_is_one_line_exit_2(tokenizer, samp
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1, err
     assert "--max-length 96 exceeds the model's 64 positions" in err
+
+
+# Rows a byte-level BPE tokenizer splits oddly: accents, emoji (one token per byte), no-break spaces, tabs,
+# a decomposed accent, an answer that ends the context, and a question cut inside an emoji.
+ODD_ROWS = [
+    ("Where did he live?", "He lived in Zürich for years, then in Malmö.", "Malmö."),
+    ("What was served?", "The café served crème brûlée\u00a0daily.", "crème brûlée"),
+    ("What does she love?", "She loves pizza 🍕🍕 and pasta\twith\tbasil 🌿", "basil 🌿"),
+    ("How much?", "The price was 100\u00a0dollars in total,  twice   spaced.", "100\u00a0dollars"),
+    ("Which school?", "The e\u0301cole Normale\tis in Paris", "e\u0301cole Normale"),
+    ("the " * 70 + "🍕🍕🍕 and which city?", "Trains run from Lyon to Genève.", "Genève"),
+]
+
+
+def test_a_bpe_model_answers_odd_text_with_exact_substrings(roberta_pair, tmp_path):
+    """squad-eval with a RoBERTa student on rows a byte-level BPE tokenizer splits oddly: it finishes (the
+    question cut inside an emoji made the tokenizer panic, a traceback), and every prediction is the context's own
+    characters, never re-spaced or lower-cased."""
+    rows = [{"id": f"odd{i}", "title": "t", "question": q, "context": c,
+             "answers": {"text": [a], "answer_start": [c.index(a)]}} for i, (q, c, a) in enumerate(ODD_ROWS)]
+    rows.append({"id": "none", "title": "t", "question": "Who?", "context": "Nobody is named here.",
+                 "answers": {"text": [], "answer_start": []}})
+    data = tmp_path / "odd.jsonl"
+    data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    proc = _cli("--model", roberta_pair["student"], "--data", data, "--max-length", 96, "--doc-stride", 16,
+                "--max-answer-length", 8, "--device", "cpu", "--out", tmp_path / "eval", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "warning: 1 of 7 questions (14.3%) cut to 75 tokens" in proc.stderr
+    report = json.loads((tmp_path / "eval" / "eval.json").read_text(encoding="utf-8"))
+    assert report["metrics"]["total"] == 7 and set(report["predictions"]) == {r["id"] for r in rows}
+    contexts = {r["id"]: r["context"] for r in rows}
+    for qid, text in report["predictions"].items():
+        assert text == "" or text in contexts[qid], (qid, text)
