@@ -711,6 +711,12 @@ class DistillRecipe:
         from augment.distill.flops import StageCost
 
         acc = self.acc
+        if self.main:  # caches named the old way are never reused: removed here, even when this run's exists
+            old = [f.name for f in teacher_cache.remove_stale_files(self.cache_dir)
+                   if teacher_cache.OLD_NAME.fullmatch(f.name)]
+            if old:
+                self.log(f"removed {count(len(old), 'teacher-logit cache file')} named the old way, which no run "
+                         f"reuses: {', '.join(sorted(old))}")
         # Named by everything that changes its bits (autocast, batch size, processes): another run's is not reused.
         path = teacher_cache.cache_path(self.cache_dir, self.key, self.teacher, self.args.cache_batch_size,
                                         acc.num_processes, self.amp_dtype)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -154,22 +155,28 @@ def _tmp_path(path: Path) -> Path:
 STALE_SECONDS = 3600
 
 
+# Caches named before the name held the batch size and the number of processes (f2e1cc7), and the parts a killed
+# multi-process build of one left: ``teacher-<windows key>-<teacher digest>[-bf16|-fp16].arrow[.partNNNNN-of-NNNNN]``.
+# No run reuses them (cache_path never names one so), so they are removed whatever their age.
+OLD_NAME = re.compile(r"teacher-[0-9a-f]{16}-[0-9a-f]{16}(?:-bf16|-fp16)?\.arrow(?:\.part\d{5}-of-\d{5})?")
+
+
 def remove_stale_files(directory, now: float | None = None) -> list[Path]:
-    """Remove ``teacher-*.tmp<pid>`` files in ``directory`` whose process no longer runs on this machine and
-    which were last written over ``STALE_SECONDS`` ago; return them."""
-    import re
+    """Remove, in ``directory``, the ``teacher-*.tmp<pid>`` files whose process no longer runs on this machine and
+    which were last written over ``STALE_SECONDS`` ago, and the caches named the old way (``OLD_NAME``); return
+    them."""
     import time
 
     now = time.time() if now is None else now
     gone = []
-    for f in Path(directory).glob("teacher-*.tmp*"):
-        match = re.search(r"\.tmp(\d+)$", f.name)
-        if match is None or _running(int(match.group(1))):
-            continue
+    for f in Path(directory).glob("teacher-*"):
+        tmp = re.search(r"\.tmp(\d+)$", f.name)
         try:
-            if now - f.stat().st_mtime > STALE_SECONDS:
-                f.unlink()
-                gone.append(f)
+            if not (OLD_NAME.fullmatch(f.name) or tmp is not None and not _running(int(tmp.group(1)))
+                    and now - f.stat().st_mtime > STALE_SECONDS):
+                continue
+            f.unlink()
+            gone.append(f)
         except FileNotFoundError:  # another process removed it first
             pass
     return gone

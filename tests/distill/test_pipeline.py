@@ -112,6 +112,38 @@ def test_teacher_cache_is_reused(finished_run, sample_path, tiny_teacher_path, t
     assert "windows, 1 step of 4 x 1 x 1 windows\n" in capsys.readouterr().err  # not "1 steps"
 
 
+def test_caches_named_the_old_way_are_removed_when_the_cache_is_reused(tmp_path, sample_path, tiny_teacher_path,
+                                                                      tiny_student_path, capsys):
+    """A cache named before the name held the batch size and the processes (teacher-<key>-<digest>[-bf16].arrow)
+    is never reused: a run removes it, and the part a killed multi-process build of one left, also when the cache
+    it reads exists already; this run's cache and other files stay."""
+    import shutil
+
+    def run(out):
+        argv = common(sample_path, tmp_path) + ["--teacher", tiny_teacher_path, "--student", tiny_student_path,
+                                                "--out", str(tmp_path / out), "--stage", "prediction",
+                                                "--max-steps", "1"]
+        assert main(argv) == 0
+
+    run("first")
+    cache = tmp_path / "cache"
+    current = next(cache.glob("teacher-*-batch*.arrow"))
+    stem = current.name.split("-batch")[0]                # teacher-<windows key>-<teacher digest>
+    old = [f"{stem}.arrow", f"{stem}-bf16.arrow", f"{stem}-fp16.arrow", f"{stem}.arrow.part00001-of-00002"]
+    # Not old names: another batch size's cache, and a part another process of a two-process run may be writing.
+    kept = ["teacher-notes.arrow", f"{stem}-batch64-world1.arrow", f"{stem}-batch256-world2.arrow.part00001-of-00002"]
+    for name in old + kept:
+        shutil.copyfile(current, cache / name)
+    before = current.stat().st_mtime_ns
+    capsys.readouterr()
+    run("second")
+    assert sorted(p.name for p in cache.glob("teacher-*")) == sorted([current.name, *kept])
+    assert current.stat().st_mtime_ns == before          # reused, not rebuilt
+    err = capsys.readouterr().err
+    assert f"removed 4 teacher-logit cache files named the old way, which no run reuses: {', '.join(sorted(old))}" \
+        in err
+
+
 def test_projections_exist_before_and_are_in_the_optimizer(tmp_path, sample_path, tiny_teacher_path,
                                                            tiny_student_path):
     args = build_parser().parse_args(common(sample_path, tmp_path) + [
