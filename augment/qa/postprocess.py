@@ -102,7 +102,7 @@ def best_spans(examples: list[dict], features, start_logits: np.ndarray, end_log
                 best, i, j = found
                 span = (int(offs[i][0]), int(offs[j][1]))
         if span[0] is not None:
-            span = (span[0], _whole_characters(ex["context"], span[1]))
+            span = _trimmed(ex["context"], span[0], _whole_characters(ex["context"], span[1]))
         out[ex["id"]] = (*span, float(null - best) if np.isfinite(best) else float("inf"))
     return out
 
@@ -113,6 +113,18 @@ def _whole_characters(context: str, end: int) -> int:
     while end < len(context) and unicodedata.combining(context[end]):
         end += 1
     return end
+
+
+def _trimmed(context: str, start: int, end: int) -> tuple[int, int]:
+    """The span without the whitespace at its ends. Byte-level BPE makes a tab, a newline or the second of two
+    spaces a token of its own (and a tokenizer saved with ``trim_offsets=False`` gives a word's span its
+    space), so a span of such tokens would answer "Normale\t". The metric ignores it; a reader would not.
+    A span of whitespace alone becomes empty (at its end)."""
+    while start < end and context[start].isspace():
+        start += 1
+    while end > start and context[end - 1].isspace():
+        end -= 1
+    return start, end
 
 
 def postprocess_predictions(examples: list[dict], features, start_logits: np.ndarray,

@@ -115,3 +115,45 @@ def test_logits_on_the_train_labels_read_back_the_answer(tokenizer):
 def test_mismatched_logits_are_rejected():
     with pytest.raises(ValueError, match="features"):
         postprocess_predictions(EX, [_window("q", 0)], np.zeros((2, L)), np.zeros((2, L)))
+
+
+def test_whitespace_at_the_ends_of_a_span_is_not_part_of_the_answer():
+    """Byte-level BPE makes a tab or the second of two spaces a token of its own, so the best span may begin or
+    end on one: the answer (and its offsets) leave it out; a span of whitespace alone is empty."""
+    from augment.qa.postprocess import best_spans
+
+    context = "alpha\tbeta  gamma"
+    offsets = [[0, 5], [5, 6], [6, 10], [10, 11], [11, 12], [12, 17]]  # alpha, \t, beta, " ", " ", gamma
+    feats = [{"example_id": "q", "offset_mapping": [None] + offsets + [None] * 3,
+              "context_mask": [1] + [1] * len(offsets) + [0] * 3}]
+    ex = [{"id": "q", "context": context}]
+    n = 1 + len(offsets) + 3
+    at = {"\t": 2, "beta": 3, "second space": 5, "gamma": 6}
+    start, end = np.zeros((1, n)), np.zeros((1, n))
+    start[0, at["\t"]], end[0, at["second space"]] = 9.0, 9.0  # the span "\tbeta  "
+    (a, b, _), = best_spans(ex, feats, start, end).values()
+    assert (a, b) == (6, 10) and context[a:b] == "beta"
+    assert postprocess_predictions(ex, feats, start, end)[0] == {"q": "beta"}
+    start, end = np.zeros((1, n)), np.zeros((1, n))
+    start[0, at["\t"]], end[0, at["\t"]] = 9.0, 9.0
+    assert best_spans(ex, feats, start, end)["q"][:2] == (6, 6)
+    assert postprocess_predictions(ex, feats, start, end)[0] == {"q": ""}
+
+
+def test_a_bpe_tab_token_next_to_the_answer_is_left_out(bpe_tokenizer_dir):
+    """The same through a real byte-level BPE tokenizer's features: logits on the tab's token and the answer's
+    last token read back the answer alone."""
+    from transformers import AutoTokenizer
+
+    roberta_tokenizer = AutoTokenizer.from_pretrained(bpe_tokenizer_dir)
+    context = "It was founded at the \u00e9cole\tNormale in Paris."
+    row = {"id": "e", "question": "Where?", "context": context}
+    ev = prepare_eval_features({k: [v] for k, v in row.items()}, roberta_tokenizer, max_length=64, doc_stride=16)
+    offs = ev["offset_mapping"][0]
+    tab = next(t for t, o in enumerate(offs) if o is not None and context[o[0]:o[1]] == "\t")
+    stop = context.index("Normale") + len("Normale")
+    last = next(t for t, o in enumerate(offs) if o is not None and o[1] == stop)  # its last piece
+    assert tab < last
+    start, end = np.zeros((1, 64)), np.zeros((1, 64))
+    start[0, tab], end[0, last] = 9.0, 9.0
+    assert postprocess_predictions([row], ev, start, end)[0] == {"e": "Normale"}
