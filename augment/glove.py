@@ -12,6 +12,7 @@ answer is cached per word type, unlike tools that call ``most_similar`` once per
 from __future__ import annotations
 
 import os
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -148,9 +149,10 @@ class GloveNeighbours:
         self._cache: dict[str, list[str]] = {}
 
     def neighbours(self, words) -> dict[str, list[str]]:
-        """``{word: [neighbour, ...]}`` for each word (looked up lower-cased; unknown words get []), without the
-        word itself in any case or accent (:func:`augment.segment.fold`)."""
-        keys = {w: w.lower() for w in words}
+        """``{word: [neighbour, ...]}`` for each word (looked up in NFC and lower-cased; unknown words get []),
+        without the word itself in any case or accent (:func:`augment.segment.fold`)."""
+        # The vectors' words are NFC ("café"): a text's decomposed "Cafe\u0301" is looked up as its NFC form.
+        keys = {w: unicodedata.normalize("NFC", w).lower() for w in words}
         new = sorted({k for k in keys.values() if k not in self._cache})
         known = [k for k in new if k in self.kv.key_to_index]
         for k in new:

@@ -317,10 +317,15 @@ def read_records(out: Path, n: int) -> tuple[list[dict], list[int]]:
     return records, missing
 
 
+# A shard record written before rejects were located has no source, line or position: they are written as null.
+REJECT_KEYS = ("id", "reason", "message", "record", "source", "line", "position")
+
+
 def write_rejects(out: Path, records: list[dict]) -> None:
-    """``rejects.jsonl``: the rejects of every shard, in input order, one JSON object per line."""
+    """``rejects.jsonl``: the rejects of every shard, in input order, one JSON object per line: the record's id,
+    reason, message and the record, and where it was read (source file, line for JSON lines, position)."""
     atomic_write_text(Path(out) / "rejects.jsonl", "".join(
-        json.dumps({k: r[k] for k in ("id", "reason", "message", "record")}, ensure_ascii=False, default=str)
+        json.dumps({k: r.get(k) for k in REJECT_KEYS}, ensure_ascii=False, default=str)
         + "\n" for rec in records for r in rec["rejects"]))
 
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 import time
+import unicodedata
 from bisect import bisect_right
 from itertools import chain
 from dataclasses import dataclass
@@ -213,7 +214,7 @@ class MaskedLMCandidates:
             while wi < len(words) and words[wi].start < e:
                 if words[wi].end > s:
                     n_tokens[wi] += 1
-                    if (s, e) == (words[wi].start, words[wi].end):
+                    if s == words[wi].start and (e == words[wi].end or _marks_only(text, e, words[wi].end)):
                         exact_tok[wi] = t
                 wi += 1
         # A word the tokenizer maps to its unknown token is not an in-vocabulary piece: GloVe takes it.
@@ -426,6 +427,13 @@ class MaskedLMCandidates:
                     seen.add(low)
                     out.append(self.words[i])
         return out[:self.top_k]
+
+
+def _marks_only(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` is combining marks only. A tokenizer that strips accents (bert-base-uncased)
+    leaves a decomposed word's last mark outside its token's offsets: "Cafe\u0301" at (0, 5) is the one token
+    "cafe" at (0, 4), as the composed "Café" at (0, 4) is; the word is still that one piece."""
+    return start < end and all(unicodedata.category(c)[0] == "M" for c in text[start:end])
 
 
 def _count(stats: LMStats, batch_jobs, length: int, batch_size: int) -> None:

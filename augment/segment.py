@@ -98,7 +98,15 @@ def load_stopwords(spec="nltk") -> frozenset[str]:
 
 def is_eligible(word: str, stopwords: frozenset[str]) -> bool:
     """Purely alphabetic words that are not stopwords may be replaced (TinyBERT's rule with
-    ``stopwords="tinybert"``; its ``[a-z]`` test is ASCII-only, this one takes any letters)."""
+    ``stopwords="tinybert"``; its ``[a-z]`` test is ASCII-only, this one takes any letters).
+
+    Asked of the word's NFC form: a combining mark is not alphabetic, so "Cafe\u0301" (decomposed accent)
+    failed where "Café" passed. A mark that does not compose (Devanagari's vowel signs) still fails.
+
+        >>> is_eligible("Cafe\u0301", frozenset()), is_eligible("x\u0301", frozenset())
+        (True, False)
+    """
+    word = unicodedata.normalize("NFC", word)
     return word.isalpha() and word.lower() not in stopwords
 
 
@@ -127,6 +135,9 @@ def match_case(replacement: str, original: str) -> str | None:
         >>> match_case("straße", "Road"), match_case("straße", "ROAD"), match_case("ﬁ", "Decade")
         ('Straße', None, None)
     """
+    # The pattern of what the reader sees: "E\u0301" (NFD) is the one-letter Title-case "É", not two
+    # upper-case characters.
+    original = unicodedata.normalize("NFC", original)
     cased = _case_as(replacement, original)
     if len(cased) != len(replacement) or _case_as(cased, original) != cased:
         return None

@@ -7,6 +7,8 @@ Every reader yields plain dicts::
      "plausible_answers": {"text": [...], "answer_start": [...]},
      "is_impossible": bool}
 
+each with the :class:`Location` it was read from (:func:`iter_located`; :func:`iter_rows` gives the rows alone).
+
 Sources: an official SQuAD JSON file (nested ``data/paragraphs/qas``), a JSON-lines file of rows,
 a directory written by ``datasets.save_to_disk`` (an ``augment-squad`` output directory is one),
 a directory of such JSON/JSONL files (``data/sample/``), or a hub dataset id (``squad_v2``).
@@ -26,6 +28,7 @@ import hashlib
 import json
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -33,6 +36,21 @@ from augment.errors import InputError
 
 SAMPLE_HINT = ("pass a local FILE.json, FILE.jsonl or DIR instead (--input for augment-squad, --data for "
                "distill-train and squad-eval), for example the bundled data/sample/")
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a row was read: ``source`` (the file, the saved dataset's directory or the hub id) and ``position``
+    in it ("line 12" of a JSON-lines file, "data[3].paragraphs[1].qas[4]" of the official nested format, "item
+    [7]" of a JSON array of rows, "row 12" of a dataset); ``line`` (from 1) only where a row is one line. Taken
+    as the file is read, so that a rejected record can be found without searching for its id."""
+
+    source: str
+    position: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.position}"  # the "FILE: line N" that errors about the input begin with
 
 
 def _spans(raw, where: str, path) -> dict:
@@ -178,7 +196,7 @@ def _articles(path) -> Iterator[tuple[int, object]]:
                          "{'data': [{'title', 'paragraphs': [{'context', 'qas'}]}]})")
 
 
-def read_official_json(path) -> Iterator[dict]:
+def read_official_json(path) -> Iterator[tuple[Location, dict]]:
     """Rows of an official SQuAD-format file, in file order, one article in memory at a time."""
     for i, article in _articles(path):
         if i < 0:  # a JSON array of squad_v2 rows
@@ -187,7 +205,7 @@ def read_official_json(path) -> Iterator[dict]:
                     raise InputError(f"{path}: item [{k}] is {type(row).__name__}, expected an object")
                 if k == 0:
                     check_first_record(row, f"{path}: item [0]")
-                yield normalize_row(row, f"{path}: item [{k}]")
+                yield Location(str(path), f"item [{k}]"), normalize_row(row, f"{path}: item [{k}]")
             return
         if not isinstance(article, dict) or "paragraphs" not in article:
             raise InputError(f"{path}: data[{i}]: missing key 'paragraphs'")
@@ -224,10 +242,12 @@ def read_official_json(path) -> Iterator[dict]:
                     # answers say when the file has none.
                     if impossible is None:
                         row["is_impossible"] = not row["answers"]["text"]
-                yield row
+                # The file is often one line, and a question's line would mean searching the article's text:
+                # its keys' path locates it.
+                yield Location(str(path), f"{where}.qas[{k}]"), row
 
 
-def read_jsonl(path) -> Iterator[dict]:
+def read_jsonl(path) -> Iterator[tuple[Location, dict]]:
     """Rows of a JSON-lines file, one ``squad_v2`` row per line, streamed."""
     with open(path, "rb") as f:
         first, offset = True, 0
@@ -250,7 +270,7 @@ def read_jsonl(path) -> Iterator[dict]:
             if first:
                 check_first_record(row, f"{path}: line {lineno}")
                 first = False
-            yield normalize_row(row, f"{path}: line {lineno}")
+            yield Location(str(path), f"line {lineno}", lineno), normalize_row(row, f"{path}: line {lineno}")
 
 
 def _is_saved_dataset(path: Path) -> bool:
@@ -297,7 +317,7 @@ def _saved_dataset_error(path: Path, e: Exception) -> InputError:
     return InputError(f"{path}: cannot read the saved dataset ({type(e).__name__}: {first[:160]})")
 
 
-def read_saved_dataset(path, split: str = "train") -> Iterator[dict]:
+def read_saved_dataset(path, split: str = "train") -> Iterator[tuple[Location, dict]]:
     """Rows of a ``datasets.save_to_disk`` directory (Dataset or DatasetDict), memory-mapped."""
     import datasets
 
@@ -319,7 +339,7 @@ def read_saved_dataset(path, split: str = "train") -> Iterator[dict]:
             row = next(rows)
         except (OSError, ValueError) as e:
             raise _saved_dataset_error(path, e) from None
-        yield normalize_row(row, f"{path}: row {i}")
+        yield Location(str(path), f"row {i}"), normalize_row(row, f"{path}: row {i}")
 
 
 def json_message(msg: str) -> str:
@@ -328,7 +348,7 @@ def json_message(msg: str) -> str:
     return msg[:-3] + " here" if msg.endswith(" at") else msg
 
 
-def read_hub(name: str, split: str = "train") -> Iterator[dict]:
+def read_hub(name: str, split: str = "train") -> Iterator[tuple[Location, dict]]:
     """Rows of a hub dataset (``squad_v2`` by default). Needs the network or a warm cache."""
     import datasets
 
@@ -343,7 +363,7 @@ def read_hub(name: str, split: str = "train") -> Iterator[dict]:
         raise InputError(f"could not load dataset {name!r} (split {split!r}) from the Hugging Face Hub "
                          f"({first[:160]}); offline? {SAMPLE_HINT}") from None
     for i, row in enumerate(ds):
-        yield normalize_row(row, f"{name}: row {i}")
+        yield Location(name, f"row {i}"), normalize_row(row, f"{name}: row {i}")
 
 
 def data_files(path: Path) -> list[Path]:
@@ -429,6 +449,16 @@ def _one_line_object_keys(text: str) -> list[str] | None:
 
 def iter_rows(source: str | os.PathLike, split: str = "train") -> Iterator[dict]:
     """Rows from a file, a directory or a hub id; see the module docstring and :func:`local_path`."""
+    return (row for _, row in iter_located(source, split))
+
+
+def iter_located(source: str | os.PathLike, split: str = "train") -> Iterator[tuple[Location, dict]]:
+    """``(Location, row)`` pairs from a file, a directory (each row located in its own file) or a hub id.
+
+        >>> where, row = next(iter_located("data/sample"))  # doctest: +SKIP
+        >>> str(where)                                        # doctest: +SKIP
+        'data/sample/train-v2.0-sample.json: data[0].paragraphs[0].qas[0]'
+    """
     path = local_path(source)
     if path is None:
         yield from read_hub(os.fspath(source), split)
@@ -438,7 +468,7 @@ def iter_rows(source: str | os.PathLike, split: str = "train") -> Iterator[dict]
             yield from read_saved_dataset(path, split)
         else:
             for f in data_files(path):
-                yield from iter_rows(f, split)
+                yield from iter_located(f, split)
         return
     if not path.exists():
         raise InputError(f"{path}: no such file or directory; {SAMPLE_HINT}")

@@ -40,7 +40,7 @@ from augment.report.candidates import count_candidates, merge_counts
 from augment.rowpool import DrawSpec, RowPool
 from augment.shards import (ShardWriter, atomic_write_json, hf_schema, original_row, shard_row,  # noqa: F401
                             write_dataset_files)
-from augment.squad_io import fingerprint, iter_rows
+from augment.squad_io import fingerprint, iter_located, iter_rows
 from augment.validate import validate_example
 from pipelines.cli import DefaultsOnce
 
@@ -277,11 +277,13 @@ def id_collision(row_id: str, seen: set, variants: int) -> str | None:
 
 def walk(rows, rows_per_example: int, shard_rows: int, strict: bool, limit: int | None, variant_ids: int = 0):
     """Yield ``(block index, valid examples, rejects, examples read)`` per paragraph, in input order.
-    ``variant_ids``: the multiplier when originals are written beside their variants (their ids may collide)."""
+    ``rows``: ``(Location, row)`` pairs (:func:`augment.squad_io.iter_located`), so that each reject says where
+    it was read. ``variant_ids``: the multiplier when originals are written beside their variants (their ids
+    may collide)."""
     seen: set[bytes] = set()  # 8-byte id digests: duplicates are rejected across the whole input
     block, block_rows, n_read = 0, 0, 0
     para, rejects, key = [], [], object()
-    for row in rows:
+    for where, row in rows:
         if limit is not None and n_read >= limit:
             break
         context = row.get("context") if isinstance(row, dict) else None
@@ -304,8 +306,9 @@ def walk(rows, rows_per_example: int, shard_rows: int, strict: bool, limit: int 
             para.append(row)
         except InvalidExample as e:
             if strict:
-                raise CliError(f"--strict: {e} [{e.reason}]") from None
-            rejects.append({"id": e.example_id, "reason": e.reason, "message": str(e), "record": row})
+                raise CliError(f"--strict: {where}: {e} [{e.reason}]") from None
+            rejects.append({"id": e.example_id, "reason": e.reason, "message": str(e), "record": row,
+                            "source": where.source, "line": where.line, "position": where.position})
     if n_read:
         yield block, para, rejects, len(para) + len(rejects)
     else:  # an empty .jsonl or {"data": []}: a run that "succeeds" with no rows hides the mistake
@@ -591,7 +594,7 @@ def run(args) -> int:
         print(warning, file=sys.stderr)
     out = Path(args.out)
     t = time.perf_counter()
-    rows = iter_rows(args.input, args.split)
+    rows = iter_located(args.input, args.split)
     first = next(rows, None)  # surfaces a missing or malformed input before any model loads
     rows = chain([first], rows) if first is not None else iter(())
     config = {k: getattr(args, k) for k in OUTPUT_OPTIONS}

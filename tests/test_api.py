@@ -164,6 +164,34 @@ def test_adversarial_shapes(augmenter, glove_kv, mlm_gen, context, spans, intend
             assert o["answers"]["text"] == original["answers"]["text"]
 
 
+def test_decomposed_accents_are_replaced_as_composed_ones_and_kept_where_not(augmenter):
+    """A text typed with decomposed accents ("Cafe\u0301", NFD) had none of its accented words replaced, while
+    the same text in NFC had them replaced. Now both draw the same replacements; the NFD rows keep the NFD
+    characters everywhere else, and their answers (NFD too) stay at exact offsets."""
+    import unicodedata
+
+    composed = ("The Café Zoë in Orléans served crème brûlée to a naïve señor and Beyoncé, the famous "
+                "singer, whose Café opened later.")
+    decomposed = unicodedata.normalize("NFD", composed)
+    answer = (65, 91)  # "Beyoncé, the famous singer": 8 marks before it in the NFD text, 1 inside
+    nfc, nfd = ex(composed, answers=[answer]), ex(decomposed, answers=[(answer[0] + 8, answer[1] + 9)])
+    assert nfc["answers"]["text"] == ["Beyoncé, the famous singer"]
+    assert nfd["answers"]["text"] == [unicodedata.normalize("NFD", "Beyoncé, the famous singer")]
+    rows_nfc, rows_nfd = augmenter.augment_example(nfc, n=10), augmenter.augment_example(nfd, n=10)
+
+    def drawn(rows):
+        return [[(unicodedata.normalize("NFC", e["original"]), e["replacement"], e["source"]) for e in r["edits"]]
+                for r in rows]
+
+    assert drawn(rows_nfd) == drawn(rows_nfc)
+    # Accented words replaced from both sources: masked LM (one piece: "cafe"), GloVe ("señor": sen ##or).
+    assert {(o, source) for r in drawn(rows_nfd) for o, _, source in r} >= {("Café", "mlm"), ("señor", "glove")}
+    for r in rows_nfd:
+        assert_row_exact(r, nfd)
+        replay(nfd, r)  # every character outside the replaced words is the original's, marks included
+        assert r["answers"]["text"] == nfd["answers"]["text"]
+
+
 def test_long_context_answer_at_the_end(augmenter, sample_rows):
     """> 512 WordPieces: the answer at the very end keeps its text and exact offset shift."""
     long_ctx = " ".join(r["context"] for r in sample_rows[::13])

@@ -38,6 +38,14 @@ def test_neighbours_never_hold_the_word_in_another_case_or_accent(glove_kv, tmp_
         "vocalist", "guitarist", "drummer"}
 
 
+def test_a_decomposed_word_gets_the_neighbours_of_its_composed_form(glove_kv):
+    """The vectors' words are NFC ("café"): a text's "Cafe\u0301" was looked up as it is, and found nothing."""
+    nb = GloveNeighbours(glove_kv, top_k=15)
+    composed = nb.neighbours(["Café"])["Café"]
+    assert len(composed) == 15
+    assert nb.neighbours(["Cafe\u0301"]) == {"Cafe\u0301": composed}
+
+
 def test_neighbours_are_cached_per_word_type(glove_kv):
     nb = GloveNeighbours(glove_kv, top_k=5)
     first = nb.neighbours(["singer"])["singer"]

@@ -115,6 +115,28 @@ def test_the_word_itself_is_dropped_without_accents_or_case(tiny_mlm_path):
     assert len(by_word["café"]) == 5
 
 
+@pytest.mark.parametrize("mode", ["exact", "multi"])
+def test_a_decomposed_word_is_one_piece_as_its_composed_form_is(tiny_mlm_path, mode):
+    """bert-base-uncased strips accents, so "Cafe\u0301" and "Café" are both the one token "cafe"; but the
+    stripped mark is outside the token's character offsets (2, 6) while the word is (2, 7), and the word was
+    taken for several pieces. Both forms now get the same masked-LM candidates."""
+    import unicodedata
+
+    model, tok = _load(tiny_mlm_path)
+    gen = MaskedLMCandidates(model, tok, top_k=5, mode=mode)
+    composed = "The Café near the Zoë Hall served naïve guests a crème brûlée."
+    decomposed = unicodedata.normalize("NFD", composed)
+    got = {}
+    for text in (composed, decomposed):
+        words = split_words(text)
+        eligible = [i for i, w in enumerate(words) if is_eligible(unicodedata.normalize("NFC", w.text),
+                                                                   english_stopwords())]
+        got[text] = gen.candidates(text, words, eligible)
+    assert len(split_words(decomposed)) == len(split_words(composed))
+    assert got[decomposed] == got[composed]
+    assert {split_words(composed)[i].text for i in got[composed]} >= {"Café", "Zoë", "naïve"}  # "crème": 2 pieces
+
+
 def test_trust_remote_code_reaches_both_loaders(tiny_mlm_path, monkeypatch):
     import transformers
 

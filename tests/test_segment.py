@@ -30,6 +30,27 @@ def test_eligibility_is_alphabetic_non_stopword():
     assert not is_eligible("-", sw)
 
 
+def test_a_decomposed_word_is_eligible_exactly_when_its_composed_form_is():
+    """A combining accent is not alphabetic: "Cafe\u0301" (NFD) failed isalpha() while "Café" (NFC) passed, so
+    a text typed with decomposed accents had none of those words replaced. Eligibility asks of the NFC form."""
+    import unicodedata
+
+    sw = english_stopwords()
+    hindi = "\u0939\u093f\u0928\u094d\u0926\u0940"  # vowel signs and a virama: marks even in NFC
+    for word in ("Café", "naïve", "ZOË", "Ångström", "É", hindi, "x\u0301", "12\u0301"):
+        nfd, nfc = unicodedata.normalize("NFD", word), unicodedata.normalize("NFC", word)
+        assert is_eligible(nfd, sw) == is_eligible(nfc, sw), word
+    assert is_eligible("Cafe\u0301", sw) and not is_eligible(hindi, sw) and not is_eligible("x\u0301", sw)
+    assert not is_eligible("Cafe\u0301", frozenset({"café"}))  # a stopword in either form
+
+
+def test_a_decomposed_word_takes_case_as_its_composed_form():
+    """A one-letter "É" is Title case; its NFD form "E\u0301" is two characters and all upper, which read as
+    UPPER: a candidate came out as "RIVER" in place of "E\u0301" but "River" in place of "É"."""
+    assert match_case("river", "E\u0301") == match_case("river", "É") == "River"
+    assert match_case("river", "CAFE\u0301") == "RIVER" and match_case("river", "Cafe\u0301") == "River"
+
+
 def test_case_pattern_transfer():
     assert match_case("singer", "artist") == "singer"
     assert match_case("singer", "Artist") == "Singer"

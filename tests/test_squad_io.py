@@ -3,7 +3,7 @@ import json
 import pytest
 
 from augment import InputError
-from augment.squad_io import fingerprint, iter_rows
+from augment.squad_io import Location, fingerprint, iter_located, iter_rows
 from augment.validate import InvalidExample, validate_example
 
 
@@ -30,6 +30,23 @@ def test_jsonl_and_saved_dataset_roundtrip(tmp_path, sample_rows):
     assert len(list(iter_rows(tmp_path / "dd", split="train"))) == 65
     with pytest.raises(InputError, match="no split 'validation'"):
         list(iter_rows(tmp_path / "dd", split="validation"))
+
+
+def test_rows_are_located_in_every_format(tmp_path, sample_path, sample_rows):
+    """Where each row was read, as the input's own error messages name it ("FILE: line N"), for rejects.jsonl."""
+    import datasets
+
+    located = list(iter_located(sample_path))
+    assert [row for _, row in located] == sample_rows
+    assert located[0][0] == Location(str(sample_path), "data[0].paragraphs[0].qas[0]")
+    assert str(located[16][0]) == f"{sample_path}: data[0].paragraphs[1].qas[1]"  # 15 questions, then 12
+    (tmp_path / "rows.jsonl").write_text("\n" + "".join(json.dumps(r) + "\n" for r in sample_rows[:2]))
+    (tmp_path / "rows.json").write_text(json.dumps(sample_rows[:2]))  # a JSON array of rows
+    assert [where for where, _ in iter_located(tmp_path)] == [  # a folder: each file's own rows
+        Location(str(tmp_path / "rows.json"), "item [0]"), Location(str(tmp_path / "rows.json"), "item [1]"),
+        Location(str(tmp_path / "rows.jsonl"), "line 2", 2), Location(str(tmp_path / "rows.jsonl"), "line 3", 3)]
+    datasets.Dataset.from_list(sample_rows[:2]).save_to_disk(str(tmp_path / "ds"))
+    assert [str(where) for where, _ in iter_located(tmp_path / "ds")] == [f"{tmp_path / 'ds'}: row {i}" for i in (0, 1)]
 
 
 def test_malformed_files_name_file_and_position(tmp_path, sample_path):

@@ -126,11 +126,43 @@ def test_bad_records_are_rejected_and_counted(base_run, sample_rows):
     assert "3 rejected" in proc.stderr.strip().splitlines()[-1]
 
 
+def test_rejects_name_the_file_and_line_they_came_from(base_run, dirty_input):
+    """A reject named only its id: finding it in a large file (or one of a folder's files) meant searching."""
+    out, _ = base_run
+    path, rows = dirty_input
+    first = next(i for i, r in enumerate(rows) if r["id"] == "bad-offset")
+    rejects = [json.loads(line) for line in (out / "rejects.jsonl").read_text().splitlines()]
+    assert [(r["source"], r["line"], r["position"]) for r in rejects] == [
+        (str(path), n, f"line {n}") for n in (first + 1, first + 2, first + 3)]  # lines count from 1
+    assert all(len(r) == 7 for r in rejects)  # id, reason, message, record, and the three above
+
+
+def test_rejects_from_official_json_in_a_folder_name_the_file_and_position(tmp_path, sample_path, sample_rows,
+                                                                          tiny_mlm_path):
+    """The official nested format has no line per record: its position is the path of keys to the question."""
+    data = tmp_path / "data"
+    data.mkdir()
+    squad = json.loads(sample_path.read_text(encoding="utf-8"))
+    squad["data"][1]["paragraphs"][0]["qas"][3]["answers"][0]["answer_start"] += 1
+    (data / "b.json").write_text(json.dumps(squad, indent=1), encoding="utf-8")  # a folder's files, in name order
+    rows = [{**r, "id": r["id"] + "-jl"} for r in copy.deepcopy(sample_rows[:3])]
+    rows[2]["question"] = ""
+    (data / "a.jsonl").write_text("\n" + "".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "aug"
+    cli("--input", data, "--mlm", tiny_mlm_path, "--glove", "none", "--multiplier", 1, "--quiet", out=out)
+    rejects = [json.loads(line) for line in (out / "rejects.jsonl").read_text().splitlines()]
+    assert [(r["reason"], r["source"], r["line"], r["position"]) for r in rejects] == [
+        ("empty_question", str(data / "a.jsonl"), 4, "line 4"),  # after a blank first line
+        ("answer_mismatch", str(data / "b.json"), None, "data[1].paragraphs[0].qas[3]")]
+    assert rejects[1]["id"] == squad["data"][1]["paragraphs"][0]["qas"][3]["id"]
+
+
 def test_strict_stops_at_the_first_bad_record(tmp_path, base_args):
     proc = cli(*base_args, "--strict", out=tmp_path / "aug", check=False)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
     assert "bad-offset" in proc.stderr and "Traceback" not in proc.stderr
+    assert f"--strict: {base_args[1]}: line " in proc.stderr  # where it is, not only its id
 
 
 def assert_one_line_error(proc, *fragments):
@@ -569,6 +601,7 @@ def test_negative_seed_is_refused_with_the_other_options_before_anything_loads(t
     from pipelines import augment_squad
 
     monkeypatch.setattr(augment_squad, "iter_rows", None)  # reading the input (or more) would be a TypeError
+    monkeypatch.setattr(augment_squad, "iter_located", None)
     assert augment_squad.main(["--input", "x.json", "--mlm", "none", "--seed", "-1", "--top-k", "0",
                                "--out", str(tmp_path / "aug")]) == 2
     assert capsys.readouterr().err == ("augment-squad: error: --top-k 0: use an integer >= 1; "
