@@ -50,7 +50,7 @@ def test_subset_at_batch_64_fills_passes_with_little_padding(mode, n_paragraphs,
     from augment.batching import LMStats
     from augment.mlm import MaskedLMCandidates
     from augment.segment import english_stopwords, is_eligible, split_words
-    from augment.squad_io import iter_rows
+    from augment.squad_io import iter_located
     from pipelines.augment_squad import CHUNK_PARAGRAPHS, walk
     from tests.conftest import SUBSET
 
@@ -58,7 +58,7 @@ def test_subset_at_batch_64_fills_passes_with_little_padding(mode, n_paragraphs,
                              AutoTokenizer.from_pretrained(tiny_mlm_path), mode=mode, batch_size=64)
     sw = english_stopwords()
     total = LMStats()
-    paragraphs = [(block, examples) for block, examples, _, _ in walk(iter_rows(SUBSET), 20, 50_000, False, None)]
+    paragraphs = [(block, examples) for block, examples, _, _ in walk(iter_located(SUBSET), 20, 50_000, False, None)]
     assert len(paragraphs) == 694
     del paragraphs[n_paragraphs:]
     for _, chunk_paras in groupby(paragraphs, key=lambda p: p[0]):  # per block ...

@@ -85,11 +85,13 @@ def test_augment_squad_sends_such_records_to_rejects_and_strict_stops(tmp_path):
     """augment-squad's reading loop: the bad record is a reject (written to rejects.jsonl, surrogate and
     all) rather than a crash in the workers; --strict makes it the one-line error."""
     from augment import manifest
+    from augment.squad_io import Location
     from pipelines.augment_squad import CliError, walk
 
     rows = [row(id="good"), row(id="lone", context="Paris is in France. \ud800"), row(id="five", title=5),
             row(id="says-no", is_impossible="false")]
-    paragraphs = list(walk(rows, rows_per_example=2, shard_rows=100, strict=False, limit=None))
+    located = [(Location("in.jsonl", f"line {i + 1}", i + 1), r) for i, r in enumerate(rows)]
+    paragraphs = list(walk(located, rows_per_example=2, shard_rows=100, strict=False, limit=None))
     valid = [r for _, examples, _, _ in paragraphs for r in examples]
     rejects = [r for _, _, bad, _ in paragraphs for r in bad]
     assert [r["id"] for r in valid] == ["good"] and sum(p[3] for p in paragraphs) == 4
@@ -98,5 +100,8 @@ def test_augment_squad_sends_such_records_to_rejects_and_strict_stops(tmp_path):
     manifest.write_rejects(tmp_path, [{"rejects": rejects}])
     written = [json.loads(line) for line in (tmp_path / "rejects.jsonl").read_text(encoding="utf-8").splitlines()]
     assert written[0]["record"] == rows[1] and written[1]["record"]["title"] == 5
-    with pytest.raises(CliError, match=r"^--strict: example 'lone': context .*\[bad_text\]$"):
-        list(walk(rows[1:], rows_per_example=2, shard_rows=100, strict=True, limit=None))
+    assert [(r["source"], r["line"], r["position"]) for r in written] == [("in.jsonl", 2, "line 2"),
+                                                                         ("in.jsonl", 3, "line 3"),
+                                                                         ("in.jsonl", 4, "line 4")]
+    with pytest.raises(CliError, match=r"^--strict: in.jsonl: line 2: example 'lone': context .*\[bad_text\]$"):
+        list(walk(located[1:], rows_per_example=2, shard_rows=100, strict=True, limit=None))
