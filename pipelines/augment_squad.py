@@ -118,7 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
       help="processes that draw variants and encode rows beside the model; 0: in the model's process. "
            "auto: on CUDA the machine's cores (per local rank) less one, up to 8; on CPU 0, since the "
            "model's threads use the cores (BENCHMARKS.md). The rows are the same for any value")
-    a("--device", choices=("auto", "cpu", "cuda"), default="auto", help="device of the masked LM")
+    a("--device", choices=("auto", "cpu", "cuda"), default="auto",
+      help="device of the masked LM; auto: CUDA when available (under torchrun, cuda:LOCAL_RANK modulo the "
+           "GPUs present)")
     a("--dtype", choices=("auto", "float32", "bfloat16", "float16"), default="auto",
       help="masked-LM autocast dtype; auto: bfloat16/float16 on CUDA, float32 on CPU")
     a("--trust-remote-code", action="store_true",

@@ -1,6 +1,6 @@
 """distill-train: two-stage TinyBERT task distillation for extractive QA (SQuAD 2.0).
 
-    distill-train --data runs/aug data/train-v2.0.json --out runs/tiny \
+    distill-train --data data/aug squad_v2 --out runs/tiny \
         --teacher deepset/bert-base-uncased-squad2 --student huawei-noah/TinyBERT_General_6L_768D
 
 Stage "intermediate": MSE on hidden states (through trained projections) and on pre-softmax attention
@@ -197,7 +197,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--student", default="huawei-noah/TinyBERT_General_6L_768D", help="student: hub id or path")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--stage", choices=("intermediate", "prediction", "both"),
-                   help="default: both, or prediction with --teacher none")
+                   help="intermediate: hidden states and attention scores against the teacher's; prediction: "
+                        "start/end logits (KL to the teacher's, mixed with hard labels by --distill-weight); "
+                        "both: one then the other on the same student. Default: both, or prediction with "
+                        "--teacher none")
     p.add_argument("--eval", metavar="SRC", help="evaluate at the end: squad_v2, FILE.json or DIR")
     p.add_argument("--eval-split", default="validation", help="split of a hub or saved --eval dataset")
     p.add_argument("--eval-limit", type=int, help="evaluate on the first N examples only")
@@ -265,10 +268,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "tokenises the data (and joins the teacher-logit parts), which can take longer than "
                         "torch's 10-minute default on the full augmented set")
     p.add_argument("--teacher-cache", choices=("on", "off"), default="on",
-                   help="prediction stage: cache the teacher's logits (Arrow, float16) next to the data")
-    p.add_argument("--cache-dir", help="where windows and teacher logits are cached (default: beside the data)")
+                   help="prediction stage: cache the teacher's logits (Arrow, float16) in --cache-dir; off: compute "
+                        "them live at every step")
+    p.add_argument("--cache-dir", help="where windows and teacher logits are cached (default: .distill-cache/ "
+                                       "beside the first local --data source, or OUT/cache with hub ids only)")
     p.add_argument("--trust-remote-code", action="store_true", help="allow model code from the hub repository")
-    p.add_argument("--limit", type=int, help="use only the first N examples (handy for tests)")
+    p.add_argument("--limit", type=int, help="use only the first N examples of the --data sources together, in "
+                                            "order (and of --prediction-data): handy for tests")
     return p
 
 
