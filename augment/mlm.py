@@ -2,8 +2,9 @@
 
 Which words are single pieces is asked of the tokenizer, never guessed from ``##`` markers: the
 context is tokenised once with offsets, and a word is a single piece when exactly one token covers it
-and that token's character span equals the word's. That holds for WordPiece (BERT) and byte-level
-BPE (RoBERTa, where a word after a space is one ``Ġword`` token) alike.
+and that token's character span, whitespace at its ends aside, equals the word's. That holds for WordPiece
+(BERT) and byte-level BPE (RoBERTa, where a word after a space is one ``Ġword`` token; DeBERTa, whose
+``Ġword`` offsets include the space) alike.
 
 Modes (all see the whole context; contexts longer than the model take a window centred on the mask,
 so the words after token 510 get candidates too, unlike the known tools):
@@ -208,6 +209,13 @@ class MaskedLMCandidates:
         n_tokens = [0] * len(words)
         exact_tok = [-1] * len(words)
         for t, (s, e) in enumerate(offsets[first:last + 1]):
+            # A byte-level BPE whose post-processor does not trim offsets (DeBERTa's template, RoBERTa's with
+            # trim_offsets=False) gives "Ġword" the span of its space too: it still covers the word alone.
+            # WordPiece offsets never cover whitespace, so they are unchanged.
+            while s < e and text[s].isspace():
+                s += 1
+            while e > s and text[e - 1].isspace():
+                e -= 1
             if e <= s:
                 continue
             wi = bisect_right(starts, s) - 1
