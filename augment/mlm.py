@@ -197,8 +197,11 @@ class MaskedLMCandidates:
     # -- which words to mask -------------------------------------------------------------------------
     def encode(self, text: str, words: list[Word], eligible) -> tuple[list[int], list[int], list[int], list[MaskSite]]:
         """Tokenise ``text`` once; return prefix ids, content ids, suffix ids and the single-piece sites."""
+        # split_special_tokens: a text that spells a special token ("<s>" of HTML strikethrough, "<mask>",
+        # "[MASK]") is text to the model, not a second mask, a sequence start or (RoBERTa) a padding id
+        # that shifts the positions after it.
         enc = self.tokenizer(text, return_offsets_mapping=True, return_special_tokens_mask=True,
-                             verbose=False)
+                             split_special_tokens=True, verbose=False)
         ids, offsets, special = enc["input_ids"], enc["offset_mapping"], enc["special_tokens_mask"]
         content = [i for i, s in enumerate(special) if not s]
         first, last = (content[0], content[-1]) if content else (len(ids), len(ids) - 1)

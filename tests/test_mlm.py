@@ -245,6 +245,24 @@ def test_bpe_offsets_that_hold_the_space_before_a_word_still_make_it_one_piece(t
         assert sorted(cands) == [s.word_index for s in want] and all(cands.values())
 
 
+@pytest.mark.parametrize("family", ["bert", "roberta"])
+def test_a_text_that_spells_a_special_token_feeds_it_as_text(family, tiny_mlm_path, tiny_roberta_mlm_path):
+    """Web text holds "<s>" (HTML strikethrough) and may hold "<mask>" or "[MASK]": the model must read them as
+    the characters they are, not as a second mask, a sequence start or a padding id, and the word "mask" in
+    them is a word like any other."""
+    model, tok = _load(tiny_mlm_path if family == "bert" else tiny_roberta_mlm_path)
+    gen = MaskedLMCandidates(model, tok, top_k=6, mode="exact")
+    text = "Her <s>first</s> album, [MASK] and <mask> <pad> [CLS] [SEP], was released in June."
+    words = split_words(text)
+    jobs, _ = gen.batch_plan([(text, words, range(len(words)))])
+    assert len(jobs) >= 3
+    controls = {tok.mask_token_id, tok.pad_token_id, tok.cls_token_id, tok.sep_token_id, tok.bos_token_id,
+                tok.eos_token_id} - {None}
+    for _, ids, positions, _, _ in jobs:
+        inner = ids[1:-1]  # the template's own start and end tokens aside
+        assert [i for i, t in enumerate(inner, 1) if t in controls] == positions, tok.convert_ids_to_tokens(ids)
+
+
 def test_a_cased_vocabulary_gives_each_word_once_whatever_its_case(tiny_roberta_mlm_path):
     """RoBERTa's vocabulary holds "ĠThe" and "Ġthe": once the case is matched they are one replacement,
     and listing both would draw that word twice as often."""
