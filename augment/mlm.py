@@ -2,8 +2,9 @@
 
 Which words are single pieces is asked of the tokenizer, never guessed from ``##`` markers: the
 context is tokenised once with offsets, and a word is a single piece when exactly one token covers it
-and that token's character span equals the word's. That holds for WordPiece (BERT) and byte-level
-BPE (RoBERTa, where a word after a space is one ``Ġword`` token) alike.
+and that token's character span, whitespace at its ends aside, equals the word's. That holds for WordPiece
+(BERT) and byte-level BPE (RoBERTa, where a word after a space is one ``Ġword`` token; DeBERTa, whose
+``Ġword`` offsets include the space) alike.
 
 Modes (all see the whole context; contexts longer than the model take a window centred on the mask,
 so the words after token 510 get candidates too, unlike the known tools):
@@ -196,8 +197,11 @@ class MaskedLMCandidates:
     # -- which words to mask -------------------------------------------------------------------------
     def encode(self, text: str, words: list[Word], eligible) -> tuple[list[int], list[int], list[int], list[MaskSite]]:
         """Tokenise ``text`` once; return prefix ids, content ids, suffix ids and the single-piece sites."""
+        # split_special_tokens: a text that spells a special token ("<s>" of HTML strikethrough, "<mask>",
+        # "[MASK]") is text to the model, not a second mask, a sequence start or (RoBERTa) a padding id
+        # that shifts the positions after it.
         enc = self.tokenizer(text, return_offsets_mapping=True, return_special_tokens_mask=True,
-                             verbose=False)
+                             split_special_tokens=True, verbose=False)
         ids, offsets, special = enc["input_ids"], enc["offset_mapping"], enc["special_tokens_mask"]
         content = [i for i, s in enumerate(special) if not s]
         first, last = (content[0], content[-1]) if content else (len(ids), len(ids) - 1)
@@ -208,6 +212,13 @@ class MaskedLMCandidates:
         n_tokens = [0] * len(words)
         exact_tok = [-1] * len(words)
         for t, (s, e) in enumerate(offsets[first:last + 1]):
+            # A byte-level BPE whose post-processor does not trim offsets (DeBERTa's template, RoBERTa's with
+            # trim_offsets=False) gives "Ġword" the span of its space too: it still covers the word alone.
+            # WordPiece offsets never cover whitespace, so they are unchanged.
+            while s < e and text[s].isspace():
+                s += 1
+            while e > s and text[e - 1].isspace():
+                e -= 1
             if e <= s:
                 continue
             wi = bisect_right(starts, s) - 1

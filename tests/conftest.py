@@ -153,6 +153,26 @@ def tiny_roberta_mlm_path(tmp_path_factory, bpe_tokenizer_dir) -> str:
     return _save(RobertaForMaskedLM(cfg).eval(), tok, tmp_path_factory.mktemp("tiny_roberta_mlm"))
 
 
+@pytest.fixture(scope="session")
+def tiny_deberta_mlm_path(tmp_path_factory, bpe_tokenizer_dir) -> str:
+    """A 2-layer 32-wide DebertaForMaskedLM (random weights, 128 positions) on the BPE vocabulary above, with
+    transformers' own DebertaTokenizer: the same ids as the RoBERTa tokenizer, but its template post-processor
+    does not trim offsets, so "Ġword" spans its space as well."""
+    import json
+
+    import torch
+    from transformers import AutoTokenizer, DebertaConfig, DebertaForMaskedLM, DebertaTokenizer
+
+    bpe = json.loads(AutoTokenizer.from_pretrained(bpe_tokenizer_dir).backend_tokenizer.to_str())["model"]
+    tok = DebertaTokenizer(vocab=bpe["vocab"], merges=[tuple(m) for m in bpe["merges"]], bos_token="<s>",
+                           eos_token="</s>", sep_token="</s>", cls_token="<s>", unk_token="<unk>",
+                           pad_token="<pad>", mask_token="<mask>", model_max_length=128)
+    torch.manual_seed(7)
+    cfg = DebertaConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128, pad_token_id=tok.pad_token_id)
+    return _save(DebertaForMaskedLM(cfg).eval(), tok, tmp_path_factory.mktemp("tiny_deberta_mlm"))
+
+
 
 @pytest.fixture(scope="session")
 def roberta_pair(tmp_path_factory, bpe_tokenizer_dir) -> dict:

@@ -224,6 +224,45 @@ def test_bpe_a_word_after_a_tab_or_newline_is_a_bare_token_and_gets_bare_candida
         assert got and set(got) <= allowed, (repr(sep), got)
 
 
+def test_bpe_offsets_that_hold_the_space_before_a_word_still_make_it_one_piece(tiny_roberta_mlm_path,
+                                                                                tiny_deberta_mlm_path, sample_rows):
+    """DeBERTa's tokenizer reads the same "Ġword" tokens as RoBERTa's but leaves the space in
+    the token's offsets: "ĠEurope" at (15, 22) for "Europe" at (16, 22). Each word is still that one piece, so
+    the same words are masked, with the same space flags, whichever tokenizer says it."""
+    model, deberta = _load(tiny_deberta_mlm_path)
+    text = "The band toured Europe."
+    spans = deberta(text, return_offsets_mapping=True, add_special_tokens=False)["offset_mapping"]
+    assert (15, 22) in [tuple(s) for s in spans]  # the untrimmed span this test is about
+    gen = MaskedLMCandidates(model, deberta, top_k=6, mode="exact")
+    ref = MaskedLMCandidates(*_load(tiny_roberta_mlm_path), top_k=6, mode="exact")
+    for text in list(dict.fromkeys(r["context"] for r in sample_rows))[:3]:
+        words = split_words(text)
+        eligible = _eligible(words)
+        got, want = gen.encode(text, words, eligible)[3], ref.encode(text, words, eligible)[3]
+        assert len(want) > 20 and any(s.spaced for s in want)
+        assert got == want
+        cands = gen.candidates(text, words, eligible)
+        assert sorted(cands) == [s.word_index for s in want] and all(cands.values())
+
+
+@pytest.mark.parametrize("family", ["bert", "roberta"])
+def test_a_text_that_spells_a_special_token_feeds_it_as_text(family, tiny_mlm_path, tiny_roberta_mlm_path):
+    """Web text holds "<s>" (HTML strikethrough) and may hold "<mask>" or "[MASK]": the model must read them as
+    the characters they are, not as a second mask, a sequence start or a padding id, and the word "mask" in
+    them is a word like any other."""
+    model, tok = _load(tiny_mlm_path if family == "bert" else tiny_roberta_mlm_path)
+    gen = MaskedLMCandidates(model, tok, top_k=6, mode="exact")
+    text = "Her <s>first</s> album, [MASK] and <mask> <pad> [CLS] [SEP], was released in June."
+    words = split_words(text)
+    jobs, _ = gen.batch_plan([(text, words, range(len(words)))])
+    assert len(jobs) >= 3
+    controls = {tok.mask_token_id, tok.pad_token_id, tok.cls_token_id, tok.sep_token_id, tok.bos_token_id,
+                tok.eos_token_id} - {None}
+    for _, ids, positions, _, _ in jobs:
+        inner = ids[1:-1]  # the template's own start and end tokens aside
+        assert [i for i, t in enumerate(inner, 1) if t in controls] == positions, tok.convert_ids_to_tokens(ids)
+
+
 def test_a_cased_vocabulary_gives_each_word_once_whatever_its_case(tiny_roberta_mlm_path):
     """RoBERTa's vocabulary holds "ĠThe" and "Ġthe": once the case is matched they are one replacement,
     and listing both would draw that word twice as often."""
