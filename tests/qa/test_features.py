@@ -267,3 +267,27 @@ def test_a_question_cut_inside_a_multibyte_character_keeps_whole_characters(robe
             assert sum(tr["context_mask"][i]) - 1 > 48   # more context than the stride, as the tokenizer needs
         labelled = [i for i, s in enumerate(tr["start_positions"]) if s]
         assert labelled and all(_span_text(row, tr, ev, i) == ANSWER for i in labelled)
+
+
+@pytest.mark.parametrize("family", ["bert", "roberta"])
+def test_text_that_spells_a_special_token_is_text(family, tokenizer, roberta_tokenizer):
+    """A context or question holding "<s>", "</s>", "[SEP]" or a mask token's spelling is read as its characters:
+    the only special ids in a window are the pair template's, and the answer after such text reads back."""
+    tok = tokenizer if family == "bert" else roberta_tokenizer
+    spelled = f"{tok.cls_token} {tok.sep_token} {tok.mask_token} {tok.pad_token}"
+    context = f"The old markup {spelled} was replaced by CSS in 1996."
+    question = f"When was {tok.sep_token} replaced?"
+    row = {"id": "s", "question": question, "context": context,
+           "answers": {"text": ["1996"], "answer_start": [context.index("1996")]}}
+    cols = {k: [v] for k, v in row.items()}
+    ev = prepare_eval_features(cols, tok, max_length=64, doc_stride=16)
+    plain = {k: [v] for k, v in {**row, "question": "When was it replaced?",
+                                 "context": context.replace(spelled, "x")}.items()}
+    template = prepare_eval_features(plain, tok, max_length=64, doc_stride=16)
+    special = set(tok.all_special_ids) - {tok.pad_token_id}  # padding: the texts' lengths differ
+    assert ([i for i in ev["input_ids"][0] if i in special]
+            == [i for i in template["input_ids"][0] if i in special])
+    tr = prepare_train_features(cols, tok, max_length=64, doc_stride=16)
+    s, e = tr["start_positions"][0], tr["end_positions"][0]
+    offs = ev["offset_mapping"][0]
+    assert context[offs[s][0]:offs[e][1]].strip() == "1996"
