@@ -8,8 +8,9 @@
 
 A shard is complete when its Arrow file and its record both exist. The record is written after the
 shard's atomic rename, so a run killed anywhere leaves every shard complete or absent, and a rerun
-redoes exactly the absent ones. A rerun first checks every recorded shard against its record (size and
-SHA-256, :func:`drop_damaged`): a shard damaged since (a truncated copy, a full disk) is rebuilt, not kept.
+redoes exactly the absent ones. A rerun first checks every recorded shard against its record (size, then
+SHA-256 unless the modification time is still the recorded one, :func:`drop_damaged`): a shard damaged
+since (a truncated copy, a full disk) is rebuilt, not kept.
 
     >>> config_mismatch(out, {"seed": 1})          # doctest: +SKIP
     "--out data/aug was written with another configuration (seed: 0 -> 1)"
@@ -261,7 +262,8 @@ def shard_problem(out: Path, record: dict, verify: bool = False) -> str | None:
     it again (the check make and rsync make): SQuAD 2.0 x20 is some 6.5 GB of shards, 5 s of SHA-256 here at
     1.2 GB/s from the page cache and more from a cold disk, on every resume and every rerun of a finished run.
     Writing to a file changes its mtime, so a truncated, rewritten or copied-over shard is still hashed.
-    ``verify=True`` always hashes (augment-report does, before it describes a dataset)."""
+    ``verify=True`` always hashes. (augment-report does not call this: it hashes every shard itself, against
+    manifest.json, in :mod:`augment.report.augment_page`.)"""
     path = Path(out) / record["file"]
     try:
         st = path.stat()

@@ -9,7 +9,7 @@ shard is complete: a reader (or a resumed run) sees a whole shard or none, never
 
     >>> with ShardWriter("out/shard-00000.arrow") as w:          # doctest: +SKIP
     ...     w.write_rows(rows)
-    ...     info = w.commit()                                     # {"file", "rows", "sha256", "bytes"}
+    ...     info = w.commit()                                     # {"file", "rows", "sha256", "bytes", "mtime_ns"}
     >>> write_dataset_files("out", ["shard-00000.arrow"])         # doctest: +SKIP
     >>> datasets.load_from_disk("out").num_rows                  # doctest: +SKIP
 """
