@@ -46,7 +46,7 @@ from augment.batching import Batch, LMStats, plan_batches
 from augment.errors import ConfigError
 from augment.pairing import pair_template
 from augment.qa.positions import usable_positions
-from augment.segment import Word, fold  # noqa: F401  (fold: also this module's, as before)
+from augment.segment import Word, fold, strip_span  # noqa: F401  (fold: also this module's, as before)
 
 MODES = ("exact", "multi")
 CONTEXTS = ("masked", "paired")
@@ -215,10 +215,7 @@ class MaskedLMCandidates:
             # A byte-level BPE whose post-processor does not trim offsets (DeBERTa's template, RoBERTa's with
             # trim_offsets=False) gives "Ġword" the span of its space too: it still covers the word alone.
             # WordPiece offsets never cover whitespace, so they are unchanged.
-            while s < e and text[s].isspace():
-                s += 1
-            while e > s and text[e - 1].isspace():
-                e -= 1
+            s, e = strip_span(text, s, e)
             if e <= s:
                 continue
             wi = bisect_right(starts, s) - 1

@@ -62,6 +62,21 @@ STOPWORD_LISTS = {"nltk": "resources/stopwords_en.txt", "tinybert": "resources/s
 
 
 @lru_cache(maxsize=1)
+def strip_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """``(start, end)`` without the whitespace at the ends of ``text[start:end]`` (empty, at ``end``'s side,
+    when all of it is). Byte-level BPE tokens may carry a word's leading space in their offsets (DeBERTa, or
+    ``trim_offsets=False``) or be whitespace alone (a tab, a second space).
+
+        >>> strip_span("a  bc  d", 1, 7)
+        (3, 5)
+    """
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
 def english_stopwords() -> frozenset[str]:
     """NLTK's English stopword list, shipped as package data (NLTK's downloader is offline here)."""
     return load_stopwords("nltk")

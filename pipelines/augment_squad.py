@@ -119,8 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
            "auto: on CUDA the machine's cores (per local rank) less one, up to 8; on CPU 0, since the "
            "model's threads use the cores (BENCHMARKS.md). The rows are the same for any value")
     a("--device", choices=("auto", "cpu", "cuda"), default="auto",
-      help="device of the masked LM; auto: CUDA when available (under torchrun, cuda:LOCAL_RANK modulo the "
-           "GPUs present)")
+      help="device of the masked LM; auto: CUDA when available. On CUDA under torchrun each rank takes "
+           "cuda:(LOCAL_RANK modulo the GPUs present), so several ranks may share one GPU")
     a("--dtype", choices=("auto", "float32", "bfloat16", "float16"), default="auto",
       help="masked-LM autocast dtype; auto: bfloat16/float16 on CUDA, float32 on CPU")
     a("--trust-remote-code", action="store_true",
@@ -230,7 +230,9 @@ def broadcast(value, world: int):
 # -- output directory -----------------------------------------------------------------------------
 FINGERPRINT_NOTES = {"mlm_fingerprint": "the --mlm model changed (its config, weights or vocabulary differ)",
                      "glove_fingerprint": "the --glove vectors file changed",
-                     "stopwords_fingerprint": "the --stopwords file changed"}
+                     "stopwords_fingerprint": "the --stopwords file changed",
+                     # Bumped when the same options make other rows, so that no resume mixes the two.
+                     "version": "tinyaug's rows changed between these versions"}
 
 
 def check_out(out: Path, config: dict, overwrite: bool, world: int, ignore=()) -> None:

@@ -173,7 +173,6 @@ def tiny_deberta_mlm_path(tmp_path_factory, bpe_tokenizer_dir) -> str:
     return _save(DebertaForMaskedLM(cfg).eval(), tok, tmp_path_factory.mktemp("tiny_deberta_mlm"))
 
 
-
 @pytest.fixture(scope="session")
 def roberta_pair(tmp_path_factory, bpe_tokenizer_dir) -> dict:
     """RobertaForQuestionAnswering models on the BPE tokenizer above (random weights, 130 positions: 128 tokens),

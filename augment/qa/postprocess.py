@@ -23,6 +23,8 @@ import unicodedata
 
 import numpy as np
 
+from augment.segment import strip_span
+
 
 def _column(features, key: str) -> list | None:
     """A column of features given as a list of dicts, a dict of lists or a ``datasets.Dataset``."""
@@ -35,6 +37,12 @@ def _column(features, key: str) -> list | None:
 
 def _is_context(offset) -> bool:
     return offset is not None and offset[0] >= 0  # None, or [-1, -1] if a caller typed the column
+
+
+def _visible(context: str, offset) -> bool:
+    """Whether the token at ``offset`` covers more than whitespace."""
+    a, b = strip_span(context, offset[0], offset[1])
+    return a < b
 
 
 def _cls_index(offsets: list, context_mask: list | None) -> int:
@@ -94,7 +102,10 @@ def best_spans(examples: list[dict], features, start_logits: np.ndarray, end_log
             s, e = start_logits[f], end_logits[f]                    # (L,)
             cls = _cls_index(offs, masks[f] if masks is not None else None)
             null = min(null, s[cls] + e[cls])
-            ctx = np.array([t for t, o in enumerate(offs[:len(s)]) if _is_context(o)], dtype=np.int64)
+            # A token of whitespace alone (byte-level BPE's tab, newline, second space) never starts or ends
+            # an answer: a span of nothing but such tokens would be an empty answer that is not an abstention.
+            ctx = np.array([t for t, o in enumerate(offs[:len(s)]) if _is_context(o) and _visible(ex["context"], o)],
+                           dtype=np.int64)
             if ctx.size == 0:
                 continue
             found = _best_span(s, e, ctx, n_best, max_answer_length)
@@ -102,7 +113,10 @@ def best_spans(examples: list[dict], features, start_logits: np.ndarray, end_log
                 best, i, j = found
                 span = (int(offs[i][0]), int(offs[j][1]))
         if span[0] is not None:
-            span = _trimmed(ex["context"], span[0], _whole_characters(ex["context"], span[1]))
+            # Byte-level BPE makes a tab, a newline or the second of two spaces a token of its own (and a
+            # tokenizer saved with trim_offsets=False gives a word's span its space), so a span could answer
+            # "Normale\t": the metric ignores that whitespace, a reader would not.
+            span = strip_span(ex["context"], span[0], _whole_characters(ex["context"], span[1]))
         out[ex["id"]] = (*span, float(null - best) if np.isfinite(best) else float("inf"))
     return out
 
@@ -113,18 +127,6 @@ def _whole_characters(context: str, end: int) -> int:
     while end < len(context) and unicodedata.combining(context[end]):
         end += 1
     return end
-
-
-def _trimmed(context: str, start: int, end: int) -> tuple[int, int]:
-    """The span without the whitespace at its ends. Byte-level BPE makes a tab, a newline or the second of two
-    spaces a token of its own (and a tokenizer saved with ``trim_offsets=False`` gives a word's span its
-    space), so a span of such tokens would answer "Normale\t". The metric ignores it; a reader would not.
-    A span of whitespace alone becomes empty (at its end)."""
-    while start < end and context[start].isspace():
-        start += 1
-    while end > start and context[end - 1].isspace():
-        end -= 1
-    return start, end
 
 
 def postprocess_predictions(examples: list[dict], features, start_logits: np.ndarray,

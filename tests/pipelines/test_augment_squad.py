@@ -669,6 +669,21 @@ def test_a_damaged_shard_is_rebuilt_on_rerun(tmp_path, base_run, base_args, caps
     assert "is already complete" in capsys.readouterr().err
 
 
+def test_an_out_written_by_another_version_is_not_resumed(tmp_path, base_run, base_args, capsys):
+    """The same options make other rows when tinyaug changes them (decomposed accents, texts that spell special
+    tokens): an --out of an earlier version is refused, not completed with rows of two kinds."""
+    from pipelines.augment_squad import main
+
+    out = tmp_path / "aug"
+    shutil.copytree(base_run[0], out)
+    saved = out / ".progress" / "config.json"
+    config = json.loads(saved.read_text())
+    saved.write_text(json.dumps({**config, "version": "0.1.0"}))
+    assert main([*map(str, base_args), "--out", str(out)]) == 2
+    assert (f"tinyaug's rows changed between these versions (version: '0.1.0' -> '{config['version']}')); "
+            "rerun with --overwrite") in capsys.readouterr().err
+
+
 def test_a_rerun_of_a_finished_run_does_not_hash_its_shards(tmp_path, base_run, base_args, capsys, monkeypatch):
     """Whether a run is finished is asked of every shard's size and mtime against its record (SQuAD 2.0 x20 is
     some 6.5 GB to hash); a shard whose mtime changed is hashed, and kept when its bytes are the same."""

@@ -117,32 +117,37 @@ def test_mismatched_logits_are_rejected():
         postprocess_predictions(EX, [_window("q", 0)], np.zeros((2, L)), np.zeros((2, L)))
 
 
-def test_whitespace_at_the_ends_of_a_span_is_not_part_of_the_answer():
-    """Byte-level BPE makes a tab or the second of two spaces a token of its own, so the best span may begin or
-    end on one: the answer (and its offsets) leave it out; a span of whitespace alone is empty."""
+def test_whitespace_never_starts_or_ends_an_answer():
+    """Byte-level BPE makes a tab or the second of two spaces a token of its own: such a token never starts or
+    ends an answer (a span of them alone would be an empty answer that is not an abstention). A token whose
+    offsets hold a word and the space before it (DeBERTa, trim_offsets=False) answers with the word alone."""
     from augment.qa.postprocess import best_spans
 
     context = "alpha\tbeta  gamma"
-    offsets = [[0, 5], [5, 6], [6, 10], [10, 11], [11, 12], [12, 17]]  # alpha, \t, beta, " ", " ", gamma
+    # alpha, "\t", beta, " ", " ", gamma, and " gamma" as an untrimmed tokenizer gives it
+    offsets = [[0, 5], [5, 6], [6, 10], [10, 11], [11, 12], [12, 17], [11, 17]]
     feats = [{"example_id": "q", "offset_mapping": [None] + offsets + [None] * 3,
               "context_mask": [1] + [1] * len(offsets) + [0] * 3}]
     ex = [{"id": "q", "context": context}]
     n = 1 + len(offsets) + 3
-    at = {"\t": 2, "beta": 3, "second space": 5, "gamma": 6}
+    at = {"tab": 2, "beta": 3, "second space": 5, "untrimmed gamma": 7}
     start, end = np.zeros((1, n)), np.zeros((1, n))
-    start[0, at["\t"]], end[0, at["second space"]] = 9.0, 9.0  # the span "\tbeta  "
+    start[0, at["tab"]], end[0, at["second space"]] = 9.0, 9.0  # would be "\tbeta  "
+    start[0, at["beta"]], end[0, at["beta"]] = 5.0, 5.0
     (a, b, _), = best_spans(ex, feats, start, end).values()
     assert (a, b) == (6, 10) and context[a:b] == "beta"
     assert postprocess_predictions(ex, feats, start, end)[0] == {"q": "beta"}
+    start[0, at["tab"]], end[0, at["tab"]] = 9.0, 9.0  # the tab alone scores best: not an answer
+    assert postprocess_predictions(ex, feats, start, end)[0] == {"q": "beta"}
     start, end = np.zeros((1, n)), np.zeros((1, n))
-    start[0, at["\t"]], end[0, at["\t"]] = 9.0, 9.0
-    assert best_spans(ex, feats, start, end)["q"][:2] == (6, 6)
-    assert postprocess_predictions(ex, feats, start, end)[0] == {"q": ""}
+    start[0, at["untrimmed gamma"]], end[0, at["untrimmed gamma"]] = 9.0, 9.0
+    assert best_spans(ex, feats, start, end)["q"][:2] == (12, 17)
+    assert postprocess_predictions(ex, feats, start, end)[0] == {"q": "gamma"}
 
 
 def test_a_bpe_tab_token_next_to_the_answer_is_left_out(bpe_tokenizer_dir):
-    """The same through a real byte-level BPE tokenizer's features: logits on the tab's token and the answer's
-    last token read back the answer alone."""
+    """The same through a real byte-level BPE tokenizer's features: the tab's token, though its start logit is
+    the highest, does not start the answer."""
     from transformers import AutoTokenizer
 
     roberta_tokenizer = AutoTokenizer.from_pretrained(bpe_tokenizer_dir)
@@ -155,5 +160,6 @@ def test_a_bpe_tab_token_next_to_the_answer_is_left_out(bpe_tokenizer_dir):
     last = next(t for t, o in enumerate(offs) if o is not None and o[1] == stop)  # its last piece
     assert tab < last
     start, end = np.zeros((1, 64)), np.zeros((1, 64))
-    start[0, tab], end[0, last] = 9.0, 9.0
+    first = next(t for t, o in enumerate(offs) if o is not None and o[0] == stop - len("Normale"))
+    start[0, tab], start[0, first], end[0, last] = 9.0, 5.0, 9.0
     assert postprocess_predictions([row], ev, start, end)[0] == {"e": "Normale"}
