@@ -44,6 +44,11 @@ RUN_DEFINING = ("data", "teacher", "student", "stage", "batch_size", "max_length
 
 
 # ----------------------------------------------------------------------------- options
+FLOAT_OPTIONS = ("lr_intermediate", "lr_prediction", "warmup", "weight_decay", "embedding_dropout", "temperature",
+                 "distill_weight")
+MAX_DIST_TIMEOUT = 999_999_999 * 86_400  # seconds: datetime.timedelta's limit in whole days
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit code 2: usage is one --help away
         print(f"{PROG}: error: {message} (see --help)", file=sys.stderr)
@@ -327,22 +332,36 @@ def validate(args) -> None:
                         "use --compile default to accumulate")
     if args.dist_timeout < 1:
         problems.append(f"--dist-timeout must be >= 1, got {args.dist_timeout}")
+    elif args.dist_timeout > MAX_DIST_TIMEOUT:  # timedelta's limit: an OverflowError traceback otherwise
+        problems.append(f"--dist-timeout must be at most {MAX_DIST_TIMEOUT} (999,999,999 days), "
+                        f"got {args.dist_timeout}")
+    # accelerate's set_seed seeds NumPy's legacy generator, which takes 0 .. 2**32 - 1 only (a traceback otherwise).
+    if not 0 <= args.seed < 2 ** 32:
+        problems.append(f"--seed must be in [0, 2**32 - 1], got {args.seed}")
+    # float() takes 'nan' and 'inf': a NaN learning rate is AdamW's traceback after the models load, an infinite
+    # one or temperature a NaN loss for every step of a run that then reports success.
+    for opt in FLOAT_OPTIONS:
+        if not math.isfinite(getattr(args, opt)):
+            problems.append(f"--{opt.replace('_', '-')} must be a finite number, got {getattr(args, opt)}")
+    if math.isfinite(args.weight_decay) and args.weight_decay < 0:
+        problems.append(f"--weight-decay must be >= 0, got {args.weight_decay}")
     if not args.eval:  # options of an evaluation that will not happen: a typo'd command, not a silent no-op
         problems += [f"--{opt.replace('_', '-')} needs --eval" for opt in ("eval_every", "eval_limit")
                      if getattr(args, opt)]
     for opt in ("eval_every", "num_workers"):
         if getattr(args, opt) is not None and getattr(args, opt) < 0:
             problems.append(f"--{opt.replace('_', '-')} must be >= 0, got {getattr(args, opt)}")
-    if args.temperature <= 0:
+    finite = {opt for opt in FLOAT_OPTIONS if math.isfinite(getattr(args, opt))}  # the others are named above
+    if "temperature" in finite and args.temperature <= 0:
         problems.append(f"--temperature must be > 0, got {args.temperature}")
-    if not 0 <= args.distill_weight <= 1:
+    if "distill_weight" in finite and not 0 <= args.distill_weight <= 1:
         problems.append(f"--distill-weight must be in [0, 1], got {args.distill_weight}")
-    if not 0 <= args.warmup < 1:
+    if "warmup" in finite and not 0 <= args.warmup < 1:
         problems.append(f"--warmup must be in [0, 1), got {args.warmup}")
     for opt in ("lr_intermediate", "lr_prediction"):
-        if getattr(args, opt) <= 0:
+        if opt in finite and getattr(args, opt) <= 0:
             problems.append(f"--{opt.replace('_', '-')} must be > 0, got {getattr(args, opt)}")
-    if not 0 <= args.embedding_dropout < 1:
+    if "embedding_dropout" in finite and not 0 <= args.embedding_dropout < 1:
         problems.append(f"--embedding-dropout must be in [0, 1), got {args.embedding_dropout}")
     if args.prediction_data and args.stage == "intermediate":
         problems.append("--prediction-data is the data of the prediction stage; --stage intermediate has none")

@@ -1,0 +1,45 @@
+"""distill-train's options as a practitioner combines them, each run a process of its own (tests/forkrun.py):
+values that argparse accepts but training cannot use, a kill during a mid-run evaluation, --grad-accum against a
+larger batch, and the evaluation squad-eval must be able to repeat."""
+import json
+import signal
+import time
+
+import pytest
+
+from tests import forkrun
+
+
+def tiny(sample_path, tmp, teacher, student, out, *extra):
+    return ["--data", str(sample_path), "--limit", "12", "--max-length", "96", "--doc-stride", "48",
+            "--batch-size", "4", "--cache-dir", str(tmp / "cache"), "--teacher", teacher, "--student", student,
+            "--out", str(out), "--log-every", "1", *extra]
+
+
+def records(out) -> list[dict]:
+    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_values_argparse_takes_but_training_cannot_use_are_one_line(tmp_path, sample_path, tiny_teacher_path,
+                                                                  tiny_student_path):
+    """float() takes 'nan' and 'inf', int() any size: each was a traceback after the models loaded (a negative or
+    too large --seed: NumPy's seeding; --dist-timeout past timedelta's range; a NaN --lr-intermediate: AdamW) or a
+    run of NaN losses that reported success (--temperature inf or nan, --weight-decay nan). All named at once."""
+    bad = {"--seed": "-1", "--lr-intermediate": "nan", "--lr-prediction": "inf", "--temperature": "inf",
+           "--weight-decay": "-0.5", "--embedding-dropout": "nan", "--dist-timeout": "100000000000000"}
+    out = tmp_path / "out"
+    done = forkrun.run("pipelines.distill_train",
+                       *tiny(sample_path, tmp_path, tiny_teacher_path, tiny_student_path, out,
+                             *[x for kv in bad.items() for x in kv]))
+    assert done.returncode == 2, done.stderr[-2000:]
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    for option in bad:
+        assert f"{option} must be" in lines[0]
+    assert "--seed must be in [0, 2**32 - 1], got -1" in lines[0]
+    assert "--weight-decay must be >= 0, got -0.5" in lines[0]
+    assert lines[0].count("--embedding-dropout") == 1  # nan: named once, as not finite
+    assert not out.exists()
+    done = forkrun.run("pipelines.distill_train",
+                       *tiny(sample_path, tmp_path, tiny_teacher_path, tiny_student_path, out, "--seed", str(2 ** 32)))
+    assert done.returncode == 2 and f"--seed must be in [0, 2**32 - 1], got {2 ** 32}" in done.stderr
