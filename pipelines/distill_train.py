@@ -892,12 +892,16 @@ class DistillRecipe:
                                   **values, **speed})
                     bar.set_postfix({k: f"{v:.4f}" for k, v in values.items()} | {"win/s": speed["windows_per_s"]})
                 t_pause = time.perf_counter()
-                if step % a.save_every == 0 or step == total:
-                    self.save_checkpoint(stage_index, stage, model, optimizer, scheduler, step, *next_pos,
-                                         done=step == total)
+                # Evaluated before this step's checkpoint is written: a run killed during the evaluation resumes
+                # from an earlier checkpoint and evaluates again. After it, the resumed run would start past the
+                # evaluation, which metrics.jsonl (and TensorBoard) would never get. Evaluating draws no random
+                # numbers, so the checkpoint's RNG states are those of an uninterrupted run either way.
                 if a.eval_every and step % a.eval_every == 0 and step < total:
                     self.evaluate(stage, step)
                     model.train()
+                if step % a.save_every == 0 or step == total:
+                    self.save_checkpoint(stage_index, stage, model, optimizer, scheduler, step, *next_pos,
+                                         done=step == total)
                 paused[0] += time.perf_counter() - t_pause
                 parts = {}
                 if step >= total:

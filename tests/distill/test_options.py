@@ -43,3 +43,40 @@ def test_values_argparse_takes_but_training_cannot_use_are_one_line(tmp_path, sa
     done = forkrun.run("pipelines.distill_train",
                        *tiny(sample_path, tmp_path, tiny_teacher_path, tiny_student_path, out, "--seed", str(2 ** 32)))
     assert done.returncode == 2 and f"--seed must be in [0, 2**32 - 1], got {2 ** 32}" in done.stderr
+
+
+def test_a_kill_during_a_mid_run_evaluation_is_evaluated_again_on_resume(tmp_path, sample_path, tiny_teacher_path,
+                                                                         tiny_student_path):
+    """The evaluation at step 2 came after step 2's checkpoint: killed during it, the run resumed from that
+    checkpoint, past the evaluation, and metrics.jsonl never got the step-2 result that an uninterrupted run has."""
+    from tests.conftest import SUBSET
+
+    def run(out, *extra):
+        return tiny(sample_path, tmp_path, tiny_teacher_path, tiny_student_path, out, "--stage", "intermediate",
+                    "--max-steps", "3", "--save-every", "1", "--eval", str(SUBSET), "--eval-limit", "400",
+                    "--eval-every", "2", *extra)
+
+    def evaluations(out):
+        return [r["step"] for r in records(out) if "eval" in r]
+
+    whole = tmp_path / "whole"
+    done = forkrun.run("pipelines.distill_train", *run(whole))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert evaluations(whole) == [2, "final"]
+
+    cut = tmp_path / "cut"
+    proc = forkrun.start("pipelines.distill_train", *run(cut))
+    deadline = time.time() + 120
+    while proc.poll() is None and time.time() < deadline and not (
+            (cut / "metrics.jsonl").exists() and any(r.get("step") == 2 for r in records(cut))):
+        time.sleep(0.02)
+    time.sleep(0.3)  # step 2 logged: now in its evaluation (400 questions, over a second here)
+    proc.kill(signal.SIGKILL)
+    assert proc.wait().returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    assert evaluations(cut) == [], "killed after the evaluation, not during it"
+
+    done = forkrun.run("pipelines.distill_train", *run(cut, "--resume"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert evaluations(cut) == [2, "final"]
+    kinds = [(r["stage"], r.get("step"), "eval" in r, "summary" in r) for r in records(cut)]
+    assert kinds == [(r["stage"], r.get("step"), "eval" in r, "summary" in r) for r in records(whole)]
