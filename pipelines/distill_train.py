@@ -1043,11 +1043,12 @@ class DistillRecipe:
             a = self.args
             # The options that decide these numbers, named as squad-eval names them in its eval.json.
             # A mid-run evaluation's student is not saved anywhere squad-eval could read it: no model to name.
+            # The device as squad-eval's --device takes it (its type: accelerate's may carry an index, cuda:0).
             options = {"model": str(self.out / "student") if step == "final" else None, "data": a.eval,
-                       "limit": a.eval_limit,
+                       "split": a.eval_split, "limit": a.eval_limit,
                        "max_length": a.max_length, "doc_stride": a.doc_stride, "batch_size": 2 * a.batch_size,
                        "n_best": EVAL_N_BEST, "max_answer_length": EVAL_MAX_ANSWER_LENGTH,
-                       "device": str(self.acc.device), "autocast": None if self.amp_dtype is None else
+                       "device": self.acc.device.type, "autocast": None if self.amp_dtype is None else
                        str(self.amp_dtype).removeprefix("torch.")}
             report = {"stage": stage, "step": step, "metrics": result["metrics"], "options": options, **result,
                       "null_diffs": {k: finite(v) for k, v in result["null_diffs"].items()}}

@@ -80,3 +80,31 @@ def test_a_kill_during_a_mid_run_evaluation_is_evaluated_again_on_resume(tmp_pat
     assert evaluations(cut) == [2, "final"]
     kinds = [(r["stage"], r.get("step"), "eval" in r, "summary" in r) for r in records(cut)]
     assert kinds == [(r["stage"], r.get("step"), "eval" in r, "summary" in r) for r in records(whole)]
+
+
+def test_squad_eval_repeats_the_runs_evaluation_from_its_recorded_options(tmp_path, sample_rows, tiny_student_path):
+    """eval.json's options are squad-eval's: passed back to it, they give the same numbers. They left out
+    --eval-split (squad-eval read a saved dataset's validation split where the run had evaluated its train split)
+    and squad-eval had no way to evaluate under the bf16 autocast that --bf16 evaluates under."""
+    from datasets import Dataset, DatasetDict
+
+    columns = ("id", "title", "context", "question", "answers")
+    data = tmp_path / "saved"
+    DatasetDict({"train": Dataset.from_list([{c: r[c] for c in columns} for r in sample_rows[:8]]),
+                 "validation": Dataset.from_list([{c: r[c] for c in columns} for r in sample_rows[8:16]])}
+                ).save_to_disk(str(data))
+    out = tmp_path / "out"
+    done = forkrun.run("pipelines.distill_train", "--data", str(data), "--limit", "8", "--max-length", "96",
+                       "--doc-stride", "48", "--batch-size", "4", "--teacher", "none", "--student", tiny_student_path,
+                       "--out", str(out), "--max-steps", "2", "--bf16", "--eval", str(data), "--eval-split", "train",
+                       "--cache-dir", str(tmp_path / "cache"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    run = json.loads((out / "eval.json").read_text())
+    options = run["options"]
+    assert options["split"] == "train" and options["autocast"] == "bfloat16" and options["device"] == "cpu"
+    argv = [x for k, v in options.items() if v is not None for x in (f"--{k.replace('_', '-')}", str(v))]
+    done = forkrun.run("pipelines.squad_eval", *argv, "--out", str(tmp_path / "again.json"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    again = json.loads((tmp_path / "again.json").read_text())
+    assert again["metrics"] == run["metrics"]
+    assert again["predictions"] == run["predictions"] and again["null_diffs"] == run["null_diffs"]
