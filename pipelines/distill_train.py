@@ -798,7 +798,8 @@ class DistillRecipe:
         from tqdm.auto import tqdm
 
         from augment.distill.checkpoint import set_rng_state
-        from augment.distill.data import WindowDataset, epoch_batches, trim_padding, window_lengths
+        from augment.distill.data import (WindowDataset, accumulation_shares, epoch_batches, trim_padding,
+                                          window_lengths)
 
         a, acc = self.args, self.acc
         module, optimizer, scheduler, total = self._build_stage(stage)
@@ -817,7 +818,7 @@ class DistillRecipe:
         model, optimizer = acc.prepare(module, optimizer)
         cached = self._teacher_logits() if stage == "prediction" else None
         windows = self.windows if cached is None else WindowDataset(self.features, cached)
-        lengths = window_lengths(self.features) if a.group_by_length else None
+        lengths = window_lengths(self.features) if a.group_by_length or a.grad_accum > 1 else None
         # Right padding is cut per batch, to a multiple of this (under --compile: the few shapes compiled).
         pad_to = length_multiple(a, acc.device.type)
         model.train()
@@ -843,7 +844,7 @@ class DistillRecipe:
         parts = {}
         while step < total:
             batches = epoch_batches(len(windows), a.batch_size, a.seed, epoch, acc.process_index, acc.num_processes,
-                                    lengths=lengths)
+                                    lengths=lengths if a.group_by_length else None)
             # Its own generator: a DataLoader iterator otherwise draws a seed from the global RNG, so a
             # resumed run (one more iterator) would drop out different units than the uninterrupted one.
             loader = torch.utils.data.DataLoader(windows, batch_sampler=batches[start_batch:],
@@ -851,8 +852,9 @@ class DistillRecipe:
                                                  num_workers=self.workers, pin_memory=cuda,
                                                  generator=torch.Generator().manual_seed(a.seed + epoch))
             for i, batch in enumerate(loader, start=start_batch):
-                group_end = min((i // a.grad_accum + 1) * a.grad_accum, len(batches))
-                group = group_end - (i // a.grad_accum) * a.grad_accum  # micro-batches in this step
+                group_start = (i // a.grad_accum) * a.grad_accum
+                group_end = min(group_start + a.grad_accum, len(batches))
+                group = group_end - group_start  # micro-batches in this step
                 last = i + 1 == group_end
                 n, length = batch["input_ids"].shape                     # (B, T) after trimming
                 meter["windows"] += n
@@ -869,11 +871,12 @@ class DistillRecipe:
                     torch.compiler.cudagraph_mark_step_begin()
                 with nullcontext() if last else acc.no_sync(model):  # all-reduce once per optimizer step
                     losses = self._loss(stage, model, batch)
-                    # x / 1 is x: without accumulation no division kernels (forward and backward) at all.
-                    acc.backward(losses["loss"] / group if group > 1 else losses["loss"])
-                # The reported components are the means over the step's micro-batches (still on the device).
-                parts = {k: v.detach() if group == 1 else parts.get(k, 0) + v.detach() / group
-                         for k, v in losses.items()}
+                    if group > 1:  # without accumulation no multiplication kernels (forward and backward) at all
+                        losses = self._accumulated(stage, losses, accumulation_shares(
+                            batches[group_start:group_end], i - group_start, lengths))
+                    acc.backward(losses["loss"])
+                # Reported: the step's means, summed over its micro-batches (still on the device).
+                parts = {k: v.detach() if group == 1 else parts.get(k, 0) + v.detach() for k, v in losses.items()}
                 if not last:
                     continue
                 acc.clip_grad_norm_(model.parameters(), 1.0)  # as BertAdam's max_grad_norm in TinyBERT
@@ -918,6 +921,17 @@ class DistillRecipe:
         if stage == "intermediate":
             self.save_intermediate_student()
         acc.free_memory()
+
+    @staticmethod
+    def _accumulated(stage: str, losses: dict, share: dict) -> dict:
+        """A micro-batch's losses as its part of the step's (``accumulation_shares``): each term weighted by its
+        share of what the term averages over, so the step's sum is the loss of one batch of all its windows. The
+        intermediate losses average over real tokens (hidden states) and real (query, key) pairs (attention
+        scores), which differ between micro-batches of equal size; the prediction losses over windows."""
+        if stage == "intermediate":
+            hidden, attention = losses["hidden"] * share["tokens"], losses["attention"] * share["pairs"]
+            return {**losses, "loss": hidden + attention, "hidden": hidden, "attention": attention}
+        return {k: v * share["windows"] for k, v in losses.items()}
 
     def save_intermediate_student(self) -> None:
         """With --stage both: the student as the intermediate stage left it, so that other prediction stages can

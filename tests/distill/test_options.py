@@ -2,6 +2,7 @@
 values that argparse accepts but training cannot use, a kill during a mid-run evaluation, --grad-accum against a
 larger batch, and the evaluation squad-eval must be able to repeat."""
 import json
+import shutil
 import signal
 import time
 
@@ -108,3 +109,34 @@ def test_squad_eval_repeats_the_runs_evaluation_from_its_recorded_options(tmp_pa
     again = json.loads((tmp_path / "again.json").read_text())
     assert again["metrics"] == run["metrics"]
     assert again["predictions"] == run["predictions"] and again["null_diffs"] == run["null_diffs"]
+
+
+def test_grad_accum_averages_a_step_as_one_batch_of_all_its_windows(tmp_path, sample_path, tiny_teacher_path,
+                                                                    tiny_student_path):
+    """--batch-size 2 --grad-accum 3 is one step over the windows --batch-size 6 takes at once, and its loss (the
+    one logged and the one its gradients come from) is theirs: 5 windows of 5 contexts, each its own length, in
+    micro-batches of 2, 2 and 1. Each micro-batch's mean was divided by 3: the lone window weighed as much as two,
+    and tokens of short windows more than tokens of long ones (3e-4 off in the intermediate stage, 1.3e-2 in the
+    prediction stage)."""
+    # Without dropout: micro-batches draw other dropout masks than their batch, whatever the weighting.
+    student = tmp_path / "student"
+    shutil.copytree(tiny_student_path, student)
+    config = json.loads((student / "config.json").read_text())
+    (student / "config.json").write_text(json.dumps(config | {"hidden_dropout_prob": 0.0,
+                                                             "attention_probs_dropout_prob": 0.0}))
+
+    def step_one(out, *extra):
+        done = forkrun.run("pipelines.distill_train",
+                           *tiny(sample_path, tmp_path, tiny_teacher_path, str(student), out, "--limit", "5",
+                                 "--max-length", "384", "--doc-stride", "128", "--max-steps", "1",
+                                 "--embedding-dropout", "0", *extra))
+        assert done.returncode == 0, done.stderr[-2000:]
+        return {r["stage"]: r for r in records(out) if r.get("step") == 1 and "loss" in r}
+
+    whole = step_one(tmp_path / "whole", "--batch-size", "6")
+    accumulated = step_one(tmp_path / "accumulated", "--batch-size", "2", "--grad-accum", "3")
+    assert set(whole) == set(accumulated) == {"intermediate", "prediction"}
+    for stage, record in whole.items():
+        for name in ("loss", "hidden", "attention", "kd"):
+            if name in record:
+                assert accumulated[stage][name] == pytest.approx(record[name], rel=2e-6), (stage, name)
