@@ -44,6 +44,11 @@ RUN_DEFINING = ("data", "teacher", "student", "stage", "batch_size", "max_length
 
 
 # ----------------------------------------------------------------------------- options
+FLOAT_OPTIONS = ("lr_intermediate", "lr_prediction", "warmup", "weight_decay", "embedding_dropout", "temperature",
+                 "distill_weight")
+MAX_DIST_TIMEOUT = 999_999_999 * 86_400  # seconds: datetime.timedelta's limit in whole days
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit code 2: usage is one --help away
         print(f"{PROG}: error: {message} (see --help)", file=sys.stderr)
@@ -327,22 +332,36 @@ def validate(args) -> None:
                         "use --compile default to accumulate")
     if args.dist_timeout < 1:
         problems.append(f"--dist-timeout must be >= 1, got {args.dist_timeout}")
+    elif args.dist_timeout > MAX_DIST_TIMEOUT:  # timedelta's limit: an OverflowError traceback otherwise
+        problems.append(f"--dist-timeout must be at most {MAX_DIST_TIMEOUT} (999,999,999 days), "
+                        f"got {args.dist_timeout}")
+    # accelerate's set_seed seeds NumPy's legacy generator, which takes 0 .. 2**32 - 1 only (a traceback otherwise).
+    if not 0 <= args.seed < 2 ** 32:
+        problems.append(f"--seed must be in [0, 2**32 - 1], got {args.seed}")
+    # float() takes 'nan' and 'inf': a NaN learning rate is AdamW's traceback after the models load, an infinite
+    # one or temperature a NaN loss for every step of a run that then reports success.
+    for opt in FLOAT_OPTIONS:
+        if not math.isfinite(getattr(args, opt)):
+            problems.append(f"--{opt.replace('_', '-')} must be a finite number, got {getattr(args, opt)}")
+    if math.isfinite(args.weight_decay) and args.weight_decay < 0:
+        problems.append(f"--weight-decay must be >= 0, got {args.weight_decay}")
     if not args.eval:  # options of an evaluation that will not happen: a typo'd command, not a silent no-op
         problems += [f"--{opt.replace('_', '-')} needs --eval" for opt in ("eval_every", "eval_limit")
                      if getattr(args, opt)]
     for opt in ("eval_every", "num_workers"):
         if getattr(args, opt) is not None and getattr(args, opt) < 0:
             problems.append(f"--{opt.replace('_', '-')} must be >= 0, got {getattr(args, opt)}")
-    if args.temperature <= 0:
+    finite = {opt for opt in FLOAT_OPTIONS if math.isfinite(getattr(args, opt))}  # the others are named above
+    if "temperature" in finite and args.temperature <= 0:
         problems.append(f"--temperature must be > 0, got {args.temperature}")
-    if not 0 <= args.distill_weight <= 1:
+    if "distill_weight" in finite and not 0 <= args.distill_weight <= 1:
         problems.append(f"--distill-weight must be in [0, 1], got {args.distill_weight}")
-    if not 0 <= args.warmup < 1:
+    if "warmup" in finite and not 0 <= args.warmup < 1:
         problems.append(f"--warmup must be in [0, 1), got {args.warmup}")
     for opt in ("lr_intermediate", "lr_prediction"):
-        if getattr(args, opt) <= 0:
+        if opt in finite and getattr(args, opt) <= 0:
             problems.append(f"--{opt.replace('_', '-')} must be > 0, got {getattr(args, opt)}")
-    if not 0 <= args.embedding_dropout < 1:
+    if "embedding_dropout" in finite and not 0 <= args.embedding_dropout < 1:
         problems.append(f"--embedding-dropout must be in [0, 1), got {args.embedding_dropout}")
     if args.prediction_data and args.stage == "intermediate":
         problems.append("--prediction-data is the data of the prediction stage; --stage intermediate has none")
@@ -779,7 +798,8 @@ class DistillRecipe:
         from tqdm.auto import tqdm
 
         from augment.distill.checkpoint import set_rng_state
-        from augment.distill.data import WindowDataset, epoch_batches, trim_padding, window_lengths
+        from augment.distill.data import (WindowDataset, accumulation_shares, epoch_batches, trim_padding,
+                                          window_lengths)
 
         a, acc = self.args, self.acc
         module, optimizer, scheduler, total = self._build_stage(stage)
@@ -798,7 +818,7 @@ class DistillRecipe:
         model, optimizer = acc.prepare(module, optimizer)
         cached = self._teacher_logits() if stage == "prediction" else None
         windows = self.windows if cached is None else WindowDataset(self.features, cached)
-        lengths = window_lengths(self.features) if a.group_by_length else None
+        lengths = window_lengths(self.features) if a.group_by_length or a.grad_accum > 1 else None
         # Right padding is cut per batch, to a multiple of this (under --compile: the few shapes compiled).
         pad_to = length_multiple(a, acc.device.type)
         model.train()
@@ -824,7 +844,7 @@ class DistillRecipe:
         parts = {}
         while step < total:
             batches = epoch_batches(len(windows), a.batch_size, a.seed, epoch, acc.process_index, acc.num_processes,
-                                    lengths=lengths)
+                                    lengths=lengths if a.group_by_length else None)
             # Its own generator: a DataLoader iterator otherwise draws a seed from the global RNG, so a
             # resumed run (one more iterator) would drop out different units than the uninterrupted one.
             loader = torch.utils.data.DataLoader(windows, batch_sampler=batches[start_batch:],
@@ -832,8 +852,9 @@ class DistillRecipe:
                                                  num_workers=self.workers, pin_memory=cuda,
                                                  generator=torch.Generator().manual_seed(a.seed + epoch))
             for i, batch in enumerate(loader, start=start_batch):
-                group_end = min((i // a.grad_accum + 1) * a.grad_accum, len(batches))
-                group = group_end - (i // a.grad_accum) * a.grad_accum  # micro-batches in this step
+                group_start = (i // a.grad_accum) * a.grad_accum
+                group_end = min(group_start + a.grad_accum, len(batches))
+                group = group_end - group_start  # micro-batches in this step
                 last = i + 1 == group_end
                 n, length = batch["input_ids"].shape                     # (B, T) after trimming
                 meter["windows"] += n
@@ -850,11 +871,12 @@ class DistillRecipe:
                     torch.compiler.cudagraph_mark_step_begin()
                 with nullcontext() if last else acc.no_sync(model):  # all-reduce once per optimizer step
                     losses = self._loss(stage, model, batch)
-                    # x / 1 is x: without accumulation no division kernels (forward and backward) at all.
-                    acc.backward(losses["loss"] / group if group > 1 else losses["loss"])
-                # The reported components are the means over the step's micro-batches (still on the device).
-                parts = {k: v.detach() if group == 1 else parts.get(k, 0) + v.detach() / group
-                         for k, v in losses.items()}
+                    if group > 1:  # without accumulation no multiplication kernels (forward and backward) at all
+                        losses = self._accumulated(stage, losses, accumulation_shares(
+                            batches[group_start:group_end], i - group_start, lengths))
+                    acc.backward(losses["loss"])
+                # Reported: the step's means, summed over its micro-batches (still on the device).
+                parts = {k: v.detach() if group == 1 else parts.get(k, 0) + v.detach() for k, v in losses.items()}
                 if not last:
                     continue
                 acc.clip_grad_norm_(model.parameters(), 1.0)  # as BertAdam's max_grad_norm in TinyBERT
@@ -873,12 +895,16 @@ class DistillRecipe:
                                   **values, **speed})
                     bar.set_postfix({k: f"{v:.4f}" for k, v in values.items()} | {"win/s": speed["windows_per_s"]})
                 t_pause = time.perf_counter()
-                if step % a.save_every == 0 or step == total:
-                    self.save_checkpoint(stage_index, stage, model, optimizer, scheduler, step, *next_pos,
-                                         done=step == total)
+                # Evaluated before this step's checkpoint is written: a run killed during the evaluation resumes
+                # from an earlier checkpoint and evaluates again. After it, the resumed run would start past the
+                # evaluation, which metrics.jsonl (and TensorBoard) would never get. Evaluating draws no random
+                # numbers, so the checkpoint's RNG states are those of an uninterrupted run either way.
                 if a.eval_every and step % a.eval_every == 0 and step < total:
                     self.evaluate(stage, step)
                     model.train()
+                if step % a.save_every == 0 or step == total:
+                    self.save_checkpoint(stage_index, stage, model, optimizer, scheduler, step, *next_pos,
+                                         done=step == total)
                 paused[0] += time.perf_counter() - t_pause
                 parts = {}
                 if step >= total:
@@ -895,6 +921,17 @@ class DistillRecipe:
         if stage == "intermediate":
             self.save_intermediate_student()
         acc.free_memory()
+
+    @staticmethod
+    def _accumulated(stage: str, losses: dict, share: dict) -> dict:
+        """A micro-batch's losses as its part of the step's (``accumulation_shares``): each term weighted by its
+        share of what the term averages over, so the step's sum is the loss of one batch of all its windows. The
+        intermediate losses average over real tokens (hidden states) and real (query, key) pairs (attention
+        scores), which differ between micro-batches of equal size; the prediction losses over windows."""
+        if stage == "intermediate":
+            hidden, attention = losses["hidden"] * share["tokens"], losses["attention"] * share["pairs"]
+            return {**losses, "loss": hidden + attention, "hidden": hidden, "attention": attention}
+        return {k: v * share["windows"] for k, v in losses.items()}
 
     def save_intermediate_student(self) -> None:
         """With --stage both: the student as the intermediate stage left it, so that other prediction stages can
@@ -1020,11 +1057,12 @@ class DistillRecipe:
             a = self.args
             # The options that decide these numbers, named as squad-eval names them in its eval.json.
             # A mid-run evaluation's student is not saved anywhere squad-eval could read it: no model to name.
+            # The device as squad-eval's --device takes it (its type: accelerate's may carry an index, cuda:0).
             options = {"model": str(self.out / "student") if step == "final" else None, "data": a.eval,
-                       "limit": a.eval_limit,
+                       "split": a.eval_split, "limit": a.eval_limit,
                        "max_length": a.max_length, "doc_stride": a.doc_stride, "batch_size": 2 * a.batch_size,
                        "n_best": EVAL_N_BEST, "max_answer_length": EVAL_MAX_ANSWER_LENGTH,
-                       "device": str(self.acc.device), "autocast": None if self.amp_dtype is None else
+                       "device": self.acc.device.type, "autocast": None if self.amp_dtype is None else
                        str(self.amp_dtype).removeprefix("torch.")}
             report = {"stage": stage, "step": step, "metrics": result["metrics"], "options": options, **result,
                       "null_diffs": {k: finite(v) for k, v in result["null_diffs"].items()}}

@@ -23,6 +23,8 @@ from augment.errors import ConfigError, InputError
 from pipelines.cli import DefaultsOnce
 
 PROG = "squad-eval"
+# --autocast: torch dtype names, as distill-train's eval.json records the autocast of its evaluation.
+AUTOCAST = ("bfloat16", "float16")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="evaluate only the first N questions (default: all)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                    help="auto picks cuda when available")
+    p.add_argument("--autocast", choices=AUTOCAST,
+                   help="run the model under torch autocast in this dtype, as distill-train --bf16 / --fp16 "
+                        "evaluates (its eval.json's options.autocast); float16 needs CUDA (default: float32, "
+                        "no autocast)")
     p.add_argument("--trust-remote-code", action="store_true",
                    help="allow model code from the model repository (off: only built-in architectures)")
     return p
@@ -88,6 +94,11 @@ def validate(args) -> None:
 
         if not torch.cuda.is_available():
             problems.append("--device cuda: no CUDA device is available; use --device cpu")
+    if args.autocast == "float16":  # as distill-train --fp16: float16 autocast is for CUDA
+        import torch
+
+        if args.device == "cpu" or not torch.cuda.is_available():
+            problems.append("--autocast float16 needs a CUDA device; use --autocast bfloat16 on the CPU")
     if problems:
         raise ConfigError("; ".join(problems))
 
@@ -147,7 +158,8 @@ def run(args) -> dict:
     model.to(device)
     result = evaluate(model, tokenizer, rows, max_length=args.max_length, doc_stride=args.doc_stride,
                       batch_size=args.batch_size, n_best=args.n_best,
-                      max_answer_length=args.max_answer_length, device=device)
+                      max_answer_length=args.max_answer_length, device=device,
+                      autocast_dtype=getattr(torch, args.autocast) if args.autocast else None)
     report = {"metrics": result["metrics"], "options": {**vars(args), "device": device},
               "predictions": result["predictions"],
               "null_diffs": {k: finite(v) for k, v in result["null_diffs"].items()}}

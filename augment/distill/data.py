@@ -270,6 +270,30 @@ def epoch_batches(n: int, batch_size: int, seed: int, epoch: int, rank: int = 0,
     return [batches[j][rank::world].tolist() for j in order]
 
 
+def accumulation_shares(group: list, index: int, lengths) -> dict[str, float]:
+    """Micro-batch ``index``'s share of an optimizer step made of the micro-batches ``group`` (lists of window
+    indices), by what each loss averages over: ``windows`` (the prediction losses: a mean per window),
+    ``tokens`` (the hidden-state loss: real tokens) and ``pairs`` (the attention loss: real (query, key) pairs,
+    a window's tokens squared). ``lengths``: real tokens per window (:func:`window_lengths`).
+
+    A micro-batch's mean times its share, summed over the step, is the mean over the step's windows, tokens or
+    pairs, as one batch of them all would give it. The plain mean of the micro-batches' means (each divided by
+    the number of micro-batches) weighs a short micro-batch (an epoch's last) or one of short windows as much as
+    a full one of long windows: ``--grad-accum 2`` would then not train as a batch twice as large does.
+
+        >>> accumulation_shares([[0, 1], [2]], 1, [4, 4, 2])
+        {'windows': 0.3333333333333333, 'tokens': 0.2, 'pairs': 0.1111111111111111}
+    """
+    import numpy as np
+
+    lengths = np.asarray(lengths, dtype=np.int64)
+    every = {"windows": sum(len(b) for b in group), "tokens": sum(int(lengths[b].sum()) for b in group),
+             "pairs": sum(int((lengths[b] ** 2).sum()) for b in group)}
+    mine = group[index]
+    part = {"windows": len(mine), "tokens": int(lengths[mine].sum()), "pairs": int((lengths[mine] ** 2).sum())}
+    return {k: part[k] / max(every[k], 1) for k in every}
+
+
 def window_lengths(features, chunk: int = 20_000):
     """Tokens per window (the attention mask's ones), read ``chunk`` windows at a time."""
     import numpy as np

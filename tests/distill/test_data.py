@@ -224,3 +224,12 @@ def test_a_saved_dataset_is_checked_too_and_skipping_is_deterministic(tmp_path, 
     assert first._fingerprint == again._fingerprint
     windows = data.tokenize(first, tokenizer, tmp_path / "cache", "k", max_length=64, doc_stride=32)
     assert set(windows["example_id"]) == {r["id"] for r in sample_rows[:4]}
+
+
+def test_accumulation_shares_weigh_micro_batches_by_what_each_loss_averages_over():
+    from augment.distill.data import accumulation_shares
+
+    group, lengths = [[0, 1], [2]], [4, 4, 2]  # windows 2 + 1, tokens 8 + 2, (query, key) pairs 32 + 4
+    shares = [accumulation_shares(group, i, lengths) for i in range(2)]
+    assert shares[0] == pytest.approx({"windows": 2 / 3, "tokens": 0.8, "pairs": 32 / 36})
+    assert shares[1] == pytest.approx({"windows": 1 / 3, "tokens": 0.2, "pairs": 4 / 36})
