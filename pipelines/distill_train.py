@@ -842,6 +842,7 @@ class DistillRecipe:
             return time.perf_counter() - paused[0]
         marks = [(clock(), dict(meter))]  # (time, meter) at the start and at each log step
         parts = {}
+        last_finite = None  # the last log step whose losses were finite
         while step < total:
             batches = epoch_batches(len(windows), a.batch_size, a.seed, epoch, acc.process_index, acc.num_processes,
                                     lengths=lengths if a.group_by_length else None)
@@ -891,8 +892,13 @@ class DistillRecipe:
                     values = {k: acc.reduce(v, "mean").item() for k, v in parts.items()}  # the one sync
                     marks.append((clock(), dict(meter)))
                     speed = self._speed(marks[-2], marks[-1])
+                    # NaN and inf are not JSON: such a value is recorded as null, and the run stops here (checked
+                    # at log steps only, where the values come to the host anyway: a NaN weight never recovers).
                     self.metrics({"stage": stage, "step": step, "epoch": epoch, "lr": lr,
-                                  **values, **speed})
+                                  **{k: v if math.isfinite(v) else None for k, v in values.items()}, **speed})
+                    if not all(math.isfinite(v) for v in values.values()):
+                        raise TrainingDiverged(diverged_message(stage, step, values, a, last_finite))
+                    last_finite = step
                     bar.set_postfix({k: f"{v:.4f}" for k, v in values.items()} | {"win/s": speed["windows_per_s"]})
                 t_pause = time.perf_counter()
                 # Evaluated before this step's checkpoint is written: a run killed during the evaluation resumes
@@ -1127,6 +1133,20 @@ class DistillRecipe:
 
 
 # ----------------------------------------------------------------------------- entry point
+class TrainingDiverged(RuntimeError):
+    """A logged loss is NaN or infinite: the weights are lost, and every later step would be too."""
+
+
+def diverged_message(stage: str, step: int, values: dict, args, last_finite: int | None) -> str:
+    """The one line a diverged run ends with: where, which losses, what to change."""
+    losses = ", ".join(f"{k} {v:g}" for k, v in values.items())
+    since = (f"after step {last_finite}, the last logged with finite losses" if last_finite is not None
+             else "from its start")
+    return (f"the {stage} stage diverged: at step {step} its losses are {losses}; checkpoints of this stage "
+            f"{since} may hold the broken weights. Lower --lr-{stage} (now {getattr(args, f'lr_{stage}'):g}), "
+            "or train in float32 if --bf16/--fp16 is on, and rerun with --overwrite")
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -1212,6 +1232,10 @@ def run_command(args) -> int:
     except (ConfigError, InputError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
+    except TrainingDiverged as e:  # every process reduced the same values: one copy of the line
+        if int(os.environ.get("RANK", "0")) == 0:
+            print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 1
     return 0
 
 

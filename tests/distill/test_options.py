@@ -140,3 +140,24 @@ def test_grad_accum_averages_a_step_as_one_batch_of_all_its_windows(tmp_path, sa
         for name in ("loss", "hidden", "attention", "kd"):
             if name in record:
                 assert accumulated[stage][name] == pytest.approx(record[name], rel=2e-6), (stage, name)
+
+
+def test_a_diverged_run_stops_with_one_line_and_strict_json(tmp_path, sample_path, tiny_teacher_path,
+                                                            tiny_student_path):
+    """A loss that turns NaN or infinite ran on to the end and reported success, and metrics.jsonl held NaN,
+    which is not JSON. The first log step that sees it ends the run: exit 1, one line naming the stage, the step
+    and the option to change; the record holds null there."""
+    out = tmp_path / "out"
+    done = forkrun.run("pipelines.distill_train",
+                       *tiny(sample_path, tmp_path, tiny_teacher_path, tiny_student_path, out, "--stage",
+                             "intermediate", "--max-steps", "6", "--lr-intermediate", "1e30"))
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    line = done.stderr.strip().splitlines()[-1]
+    assert line.startswith("distill-train: error: the intermediate stage diverged: at step ")
+    assert "Lower --lr-intermediate (now 1e+30)" in line
+    logged = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]  # strict: no NaN tokens
+    steps = [r for r in logged if "loss" in r]
+    assert steps[-1]["loss"] is None and f"at step {steps[-1]['step']} " in line
+    assert all(r["loss"] is not None for r in steps[:-1])
+    assert not (out / "student").exists()
