@@ -18,8 +18,13 @@ from pathlib import Path
 from augment import hub, outdir
 from pipelines.cli import DefaultsOnce
 
-LAYER_KEY = re.compile(r"(?<=\.layer\.)(\d+)(?=\.)")
+# The layer index in a weight's name: BERT-style "encoder.layer.3.", and ModernBERT's (and the decoder QA
+# models') "model.layers.3.".
+LAYER_KEY = re.compile(r"(?:(?<=\.layer\.)|(?<=\.layers\.))(\d+)(?=\.)")
 DEPTH_ATTRS = ("num_hidden_layers", "n_layers", "num_layers")
+# Config lists with one entry per layer (ModernBERT's alternating global and sliding-window attention): the
+# student's entries are those of the layers it takes, so each copied layer attends as it did in the teacher.
+PER_LAYER_ATTRS = ("layer_types",)
 
 
 def chosen_layers(n_teacher: int, n_student: int, pick: str) -> list[int]:
@@ -42,8 +47,13 @@ def build_student(teacher, n_layers: int, pick: str = "lower"):
     attr = next((a for a in DEPTH_ATTRS if hasattr(cfg, a)), None)
     if attr is None:
         raise ValueError(f"{type(teacher).__name__}: its config names no layer count ({DEPTH_ATTRS})")
-    layers = chosen_layers(getattr(cfg, attr), n_layers, pick)
+    n_teacher = getattr(cfg, attr)
+    layers = chosen_layers(n_teacher, n_layers, pick)
     setattr(cfg, attr, n_layers)
+    for name in PER_LAYER_ATTRS:
+        per_layer = getattr(cfg, name, None)
+        if isinstance(per_layer, (list, tuple)) and len(per_layer) == n_teacher:
+            setattr(cfg, name, [per_layer[t] for t in layers])
     student = type(teacher)(cfg)
     new_index = {str(t): str(s) for s, t in enumerate(layers)}
     state = {}

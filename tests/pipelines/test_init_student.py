@@ -83,3 +83,46 @@ def test_out_holding_another_model_is_refused_unless_overwrite(tiny_teacher_path
     names = {p.name for p in out.iterdir()}
     assert "notes.md" in names and not names & {"merges.txt", "model.safetensors.index.json"}
     assert AutoModelForQuestionAnswering.from_pretrained(out).config.num_hidden_layers == 1
+
+
+@pytest.fixture(scope="module")
+def modernbert_teacher(tmp_path_factory, tokenizer) -> str:
+    """A 4-layer 32-wide ModernBertForQuestionAnswering (random weights, real uncased vocabulary): its weights are
+    named model.layers.N., and its layers alternate global and 16-token sliding-window attention (layer_types)."""
+    from transformers import ModernBertConfig, ModernBertForQuestionAnswering
+
+    torch.manual_seed(8)
+    cfg = ModernBertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=4, num_attention_heads=4,
+                           intermediate_size=64, max_position_embeddings=128, global_attn_every_n_layers=2,
+                           local_attention=16, pad_token_id=tokenizer.pad_token_id, cls_token_id=tokenizer.cls_token_id,
+                           sep_token_id=tokenizer.sep_token_id, bos_token_id=tokenizer.cls_token_id,
+                           eos_token_id=tokenizer.sep_token_id)
+    out = tmp_path_factory.mktemp("modernbert_teacher")
+    ModernBertForQuestionAnswering(cfg).eval().save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return str(out)
+
+
+def test_modernbert_teacher_layers_and_their_attention_kinds(modernbert_teacher, tmp_path):
+    """ModernBERT names its layers model.layers.N. (init-student matched only encoder.layer.N.: 'layer copy left
+    unexpected=[model.layers.2...]', exit 2), and config.layer_types says which layers attend through a sliding
+    window: the student's list is that of the layers it takes."""
+    teacher = AutoModelForQuestionAnswering.from_pretrained(modernbert_teacher).eval()
+    assert teacher.config.layer_types == ["full_attention", "sliding_attention"] * 2
+    ids = torch.tensor([[101] + list(range(2000, 2060)) + [102]])  # 62 tokens: past the 16-token window
+    for pick, layers in (("lower", [0, 1]), ("uniform", [0, 2, 3])):
+        out = tmp_path / pick
+        r = forkrun.run("pipelines.init_student", "--teacher", modernbert_teacher, "--layers", str(len(layers)),
+                        "--pick", pick, "--out", out, timeout=300)
+        assert r.returncode == 0, r.stderr
+        student = AutoModelForQuestionAnswering.from_pretrained(out).eval()
+        assert student.config.layer_types == [teacher.config.layer_types[t] for t in layers]
+        for s, t in enumerate(layers):
+            torch.testing.assert_close(student.model.layers[s].mlp.Wo.weight, teacher.model.layers[t].mlp.Wo.weight)
+        with torch.no_grad():
+            hidden = student(input_ids=ids, output_hidden_states=True).hidden_states
+            if pick == "lower":  # the teacher's own first layers, window included (the last state is final-normed)
+                expected = teacher(input_ids=ids, output_hidden_states=True).hidden_states
+                torch.testing.assert_close(hidden[0], expected[0])
+                torch.testing.assert_close(hidden[1], expected[1])
+                torch.testing.assert_close(hidden[2], teacher.model.final_norm(expected[2]))
