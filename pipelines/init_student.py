@@ -118,9 +118,14 @@ def main(argv=None) -> int:
         print(f"init-student: error: {'; '.join(problems)}", file=sys.stderr)
         return 2
     try:
-        from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+        from transformers import AutoConfig, AutoModelForQuestionAnswering, AutoTokenizer
         from augment.weights import load_float32
 
+        # --layers against the teacher's depth from its config, before its weights load (seconds for a large one).
+        config = AutoConfig.from_pretrained(args.teacher, trust_remote_code=args.trust_remote_code)
+        depth = next((getattr(config, a) for a in DEPTH_ATTRS if hasattr(config, a)), None)
+        if depth is not None:
+            chosen_layers(depth, args.layers, args.pick)
         tok = AutoTokenizer.from_pretrained(args.teacher, trust_remote_code=args.trust_remote_code)
         teacher = load_float32(AutoModelForQuestionAnswering, args.teacher,
                                trust_remote_code=args.trust_remote_code)

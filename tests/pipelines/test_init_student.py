@@ -126,3 +126,21 @@ def test_modernbert_teacher_layers_and_their_attention_kinds(modernbert_teacher,
                 torch.testing.assert_close(hidden[0], expected[0])
                 torch.testing.assert_close(hidden[1], expected[1])
                 torch.testing.assert_close(hidden[2], teacher.model.final_norm(expected[2]))
+
+
+def test_layers_beyond_the_teacher_are_refused_before_its_weights_load(tiny_teacher_path, tmp_path, capsys,
+                                                                      monkeypatch):
+    """The teacher's depth is in its config: --layers 5 of a 4-layer teacher is one line without loading weights
+    (it loaded the whole teacher first, seconds for a large one)."""
+    import augment.weights
+    from pipelines.init_student import main
+
+    def no_load(*args, **kwargs):
+        raise AssertionError("the teacher's weights were loaded")
+
+    monkeypatch.setattr(augment.weights, "load_float32", no_load)
+    for layers in ("5", "0"):
+        assert main(["--teacher", tiny_teacher_path, "--layers", layers, "--out", str(tmp_path / "s")]) == 2
+        assert capsys.readouterr().err == (f"init-student: error: --layers {layers}: use 1..4 (the teacher has 4 "
+                                           "layers)\n")
+    assert not (tmp_path / "s").exists()
