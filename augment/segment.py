@@ -57,11 +57,6 @@ def split_words(text: str) -> list[Word]:
     return [Word(m.group(), m.start(), m.end()) for m in _WORD.finditer(text)]
 
 
-# Named stopword lists shipped as package data (one word per line, '#' starts a comment line).
-STOPWORD_LISTS = {"nltk": "resources/stopwords_en.txt", "tinybert": "resources/stopwords_tinybert.txt"}
-
-
-@lru_cache(maxsize=1)
 def strip_span(text: str, start: int, end: int) -> tuple[int, int]:
     """``(start, end)`` without the whitespace at the ends of ``text[start:end]`` (empty, at ``end``'s side,
     when all of it is). Byte-level BPE tokens may carry a word's leading space in their offsets (DeBERTa, or
@@ -77,6 +72,11 @@ def strip_span(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+# Named stopword lists shipped as package data (one word per line, '#' starts a comment line).
+STOPWORD_LISTS = {"nltk": "resources/stopwords_en.txt", "tinybert": "resources/stopwords_tinybert.txt"}
+
+
+@lru_cache(maxsize=1)
 def english_stopwords() -> frozenset[str]:
     """NLTK's English stopword list, shipped as package data (NLTK's downloader is offline here)."""
     return load_stopwords("nltk")
