@@ -259,8 +259,9 @@ def shard_problem(out: Path, record: dict, verify: bool = False) -> str | None:
     The size is checked first: cheap, and it names a truncated file; records of older runs have no size.
 
     A shard with the size and modification time its record holds is taken to be those bytes without hashing
-    it again (the check make and rsync make): SQuAD 2.0 x20 is some 6.5 GB of shards, 5 s of SHA-256 here at
-    1.2 GB/s from the page cache and more from a cold disk, on every resume and every rerun of a finished run.
+    it again (the check make and rsync make): SQuAD 2.0 x20 would be some 6.5 GB of shards (an estimate from the
+    subset's 2.5 KB a row), about 5 s of SHA-256 at the 1.2 GB/s measured here from the page cache and more from a
+    cold disk, on every resume and every rerun of a finished run.
     Writing to a file changes its mtime, so a truncated, rewritten or copied-over shard is still hashed.
     ``verify=True`` always hashes. (augment-report does not call this: it hashes every shard itself, against
     manifest.json, in :mod:`augment.report.augment_page`.)"""

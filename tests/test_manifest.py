@@ -160,9 +160,9 @@ def test_drop_damaged_removes_shards_that_differ_from_their_records(tmp_path):
 
 
 def test_shards_with_their_recorded_size_and_mtime_are_not_hashed_again(tmp_path, monkeypatch):
-    """Resumes and reruns of a finished run check every shard: SQuAD 2.0 x20 is some 6.5 GB to hash. A shard
-    whose size and mtime are those its record holds is taken as its bytes; verify=True hashes all the same,
-    and a record of an older run (no mtime) is hashed."""
+    """Resumes and reruns of a finished run check every shard (SQuAD 2.0 x20 would be some 6.5 GB to hash, an
+    estimate). A shard whose size and mtime are those its record holds is taken as its bytes; verify=True hashes
+    all the same, and a record of an older run (no mtime) is hashed."""
     from augment.shards import ShardWriter
 
     manifest.prepare(tmp_path, {}, wipe=False)

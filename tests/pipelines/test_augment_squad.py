@@ -685,8 +685,9 @@ def test_an_out_written_by_another_version_is_not_resumed(tmp_path, base_run, ba
 
 
 def test_a_rerun_of_a_finished_run_does_not_hash_its_shards(tmp_path, base_run, base_args, capsys, monkeypatch):
-    """Whether a run is finished is asked of every shard's size and mtime against its record (SQuAD 2.0 x20 is
-    some 6.5 GB to hash); a shard whose mtime changed is hashed, and kept when its bytes are the same."""
+    """Whether a run is finished is asked of every shard's size and mtime against its record (SQuAD 2.0 x20 would
+    be some 6.5 GB to hash, an estimate); a shard whose mtime changed is hashed, and kept when its bytes are the
+    same."""
     from augment import manifest
     from pipelines.augment_squad import main
 
