@@ -1201,9 +1201,7 @@ def run_command(args) -> int:
     except ConfigError as e:
         # The options and files are the same for every process: under torchrun one copy of the line is enough
         # (each process still exits with 2, so torchrun reports the failure).
-        if int(os.environ.get("RANK", "0")) == 0:
-            print(f"{PROG}: error: {e}", file=sys.stderr)
-        return 2
+        return error_once(e, 2)
     try:
         recipe = DistillRecipe(args)
         made = outdir.missing_dirs(args.out)
@@ -1233,10 +1231,16 @@ def run_command(args) -> int:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
     except TrainingDiverged as e:  # every process reduced the same values: one copy of the line
-        if int(os.environ.get("RANK", "0")) == 0:
-            print(f"{PROG}: error: {e}", file=sys.stderr)
-        return 1
+        return error_once(e, 1)
     return 0
+
+
+def error_once(error: Exception, code: int) -> int:
+    """Print ``error`` as the command's one error line from the first process only (every process met the same
+    one, and torchrun reports each one's exit code); return ``code``."""
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":
