@@ -10,16 +10,24 @@ transformers 5 removed that task, with the evaluation's own windows, span search
 ``start``/``end`` are character offsets into the context from the tokenizer's offset mapping (never a
 search for the text). The model abstains (``answer == ""``, ``start is None``) when the null score
 beats the best span by more than ``threshold``, the convention of the SQuAD 2.0 metric.
+
+The windows are the model's own unless told otherwise: ``device=None`` runs them where the model's
+weights are (a model moved to CUDA is answered on CUDA), ``max_length=None`` takes 384 tokens, the
+evaluation's default, or fewer when the model has fewer positions, and ``doc_stride=None`` 128 tokens,
+or a third of a shorter window.
 """
 from __future__ import annotations
 
 from augment.qa.evaluate import features_and_logits
+from augment.qa.positions import usable_positions
 from augment.qa.postprocess import best_spans
 
+DEFAULT_MAX_LENGTH, DEFAULT_DOC_STRIDE = 384, 128  # squad-eval's and distill-train's defaults
 
-def answer(model, tokenizer, question, context, threshold: float = 0.0, max_length: int = 384,
-           doc_stride: int = 128, n_best: int = 20, max_answer_length: int = 30, batch_size: int = 32,
-           device="cpu"):
+
+def answer(model, tokenizer, question, context, threshold: float = 0.0, max_length: int | None = None,
+           doc_stride: int | None = None, n_best: int = 20, max_answer_length: int = 30, batch_size: int = 32,
+           device=None):
     """The answer to one question (``str``) or to each of a list of questions about a context (``str``,
     shared) or contexts (a list of the same length). Returns a dict, or a list of them:
     ``{"answer", "start", "end", "null_diff"}``."""
@@ -30,6 +38,12 @@ def answer(model, tokenizer, question, context, threshold: float = 0.0, max_leng
         raise ValueError(f"{len(questions)} questions but {len(contexts)} contexts")
     if not questions:
         return []
+    if device is None:
+        device = model_device(model)
+    if max_length is None:
+        max_length = default_max_length(model)
+    if doc_stride is None:  # 128 of 384, as the evaluation; a third of a shorter window
+        doc_stride = min(DEFAULT_DOC_STRIDE, max_length // 3)
     rows = [{"id": str(i), "question": q, "context": c} for i, (q, c) in enumerate(zip(questions, contexts))]
     was_training = model.training
     model.eval()
@@ -47,3 +61,16 @@ def answer(model, tokenizer, question, context, threshold: float = 0.0, max_leng
         else:
             out.append({"answer": r["context"][a:b], "start": a, "end": b, "null_diff": diff})
     return out[0] if single else out
+
+
+def model_device(model):
+    """Where the model's weights are; the CPU for a module without any."""
+    param = next(iter(model.parameters()), None)
+    return param.device if param is not None else "cpu"
+
+
+def default_max_length(model) -> int:
+    """384 tokens, or the model's usable positions when it has fewer (a small model of 128 positions)."""
+    config = getattr(getattr(model, "module", model), "config", None)
+    limit = usable_positions(config) if config is not None else None
+    return min(DEFAULT_MAX_LENGTH, limit) if limit else DEFAULT_MAX_LENGTH

@@ -49,12 +49,14 @@ def window_logits(model, features: dict, names: list[str], batch_size: int, devi
     end = np.full((n, length), -1e4, dtype=np.float32)
     with torch.no_grad(), fast_attention(model), amp:
         for lo in range(0, n, batch_size):
-            batch = {k: torch.tensor(features[k][lo:lo + batch_size], device=device) for k in names}
-            # Right padding can be cut to the batch's longest window: same logits, much less work.
+            # Right padding can be cut to the batch's longest window: same logits, much less work. Read
+            # from the host's lists, not the device's tensor, which would wait for the last batch.
             keep = length
-            if right_padded and "attention_mask" in batch:
-                keep = int(batch["attention_mask"].sum(1).max())
-            out = model(**{k: v[:, :keep] for k, v in batch.items()})           # logits (B, keep)
+            if right_padded and "attention_mask" in names:
+                keep = max(sum(m) for m in features["attention_mask"][lo:lo + batch_size])
+            batch = {k: torch.tensor([f[:keep] for f in features[k][lo:lo + batch_size]], device=device)
+                     for k in names}
+            out = model(**batch)                                                  # logits (B, keep)
             hi = lo + len(out.start_logits)
             start[lo:hi, :keep] = out.start_logits.float().cpu().numpy()
             end[lo:hi, :keep] = out.end_logits.float().cpu().numpy()

@@ -81,3 +81,44 @@ def test_windows_longer_than_the_models_positions_are_refused_by_name(model_and_
     r = sample_rows[0]
     with pytest.raises(ValueError, match="max_length 600 exceeds the model's 512 positions"):
         answer(model, tok, r["question"], r["context"] * 5, max_length=600, doc_stride=128)
+
+
+def test_defaults_fit_a_model_of_few_positions(tokenizer, short_mlm_path, sample_rows):
+    """max_length=None: 384 tokens, or the model's positions when it has fewer; doc_stride=None: a third of
+    the window. A 64-position model answered with the old fixed defaults was refused ("max_length 384
+    exceeds the model's 64 positions")."""
+    from transformers import BertConfig, BertForQuestionAnswering
+
+    torch.manual_seed(0)
+    short = BertForQuestionAnswering(BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1,
+                                                num_attention_heads=2, intermediate_size=64,
+                                                max_position_embeddings=64))
+    r = sample_rows[0]
+    got = answer(short, tokenizer, r["question"], r["context"])
+    assert got == answer(short, tokenizer, r["question"], r["context"], max_length=64, doc_stride=21)
+    assert got != answer(short, tokenizer, r["question"], r["context"], max_length=64, doc_stride=8)
+
+
+class DeviceProbe(torch.nn.Module):
+    """Weights on the meta device; records where its inputs were made, answers with zeros on the CPU."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.zeros(1, device="meta"))
+        self.seen = set()
+
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None):
+        self.seen.add(input_ids.device.type)
+        zeros = torch.zeros(input_ids.shape)
+        return SimpleNamespace(start_logits=zeros, end_logits=zeros)
+
+
+def test_windows_go_where_the_models_weights_are_unless_told(tokenizer):
+    """device=None: the model's own device (a model on CUDA got CPU tensors before, and failed)."""
+    probe = DeviceProbe()
+    answer(probe, tokenizer, "Who wrote it?", "It was written by Ann Lee.", max_length=96, doc_stride=48)
+    assert probe.seen == {"meta"}
+    probe.seen.clear()
+    answer(probe, tokenizer, "Who wrote it?", "It was written by Ann Lee.", max_length=96, doc_stride=48,
+           device="cpu")
+    assert probe.seen == {"cpu"}
