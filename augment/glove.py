@@ -22,6 +22,8 @@ from augment.segment import fold
 
 # Neighbours looked at beyond top_k, for the word's own other spellings that are dropped.
 SPELLING_ROOM = 4
+# Neighbours taken from the float32 product beyond those, to be ranked again exactly (GloveNeighbours.neighbours).
+RERANK_ROOM = 16
 
 
 def load_glove(spec: str | os.PathLike | None = "default", vocab_limit: int = 100_000):
@@ -164,11 +166,19 @@ class GloveNeighbours:
             sims[:, ~self._alpha] = -np.inf
             sims[np.arange(len(chunk)), rows] = -np.inf  # never the word itself
             # Room for the word itself in other spellings (beyonce for beyoncé; Singer, SINGER in cased
-            # vectors), dropped below as the masked LM drops them.
-            k = min(self.top_k + SPELLING_ROOM, sims.shape[1] - 1)
+            # vectors), dropped below as the masked LM drops them; and room for the exact ranking below.
+            k = min(self.top_k + SPELLING_ROOM + RERANK_ROOM, sims.shape[1] - 1)
             top = np.argpartition(-sims, k, axis=1)[:, :k]  # (B, k) unordered
+            # The float32 product's last bits depend on the batch (a one-word batch goes through BLAS's gemv,
+            # others through gemm), and which words share a batch depends on what earlier calls cached: near
+            # ties ("indices" and "hang" for "tse") were ordered by it, so the rows of an example depended on
+            # the examples augmented before it (call order, a resumed run). The kept neighbours are ranked
+            # again in float64, where the products of float32 values are exact and each sum over the D values
+            # is the same computation for any batch; equal scores go by vocabulary index (frequency).
+            exact = (self._unit[top].astype(np.float64)
+                     * self._unit[rows][:, None, :].astype(np.float64)).sum(-1)  # (B, k)
             for i, word in enumerate(chunk):
-                order = top[i][np.argsort(-sims[i, top[i]], kind="stable")]
+                order = top[i][np.lexsort((top[i], -exact[i]))]
                 own = fold(word)
                 found = [self.kv.index_to_key[j] for j in order if np.isfinite(sims[i, j])]
                 self._cache[word] = [w for w in found if fold(w) != own][:self.top_k]

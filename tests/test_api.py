@@ -277,6 +277,20 @@ def test_output_depends_only_on_seed_id_and_variant(mlm_gen, glove_kv, sample_ro
     assert other_seed != batched
 
 
+def test_rows_do_not_depend_on_the_examples_augmented_before(glove_kv):
+    """An example whose only new GloVe word is "TSE" (the others cached by an earlier call) gets that word's
+    neighbours from a one-word batch; they must be the neighbours a fresh augmenter finds (4 of 100 rows
+    differed: "INDICES" where a fresh run wrote "HANG")."""
+    tse = {"id": "a", "context": "Shares on the TSE index rose sharply.", "question": "Which index?",
+           "answers": {"text": ["index"], "answer_start": [18]}}
+    other = {"id": "b", "context": "Shares on the index rose sharply.", "question": "Which index?",
+             "answers": {"text": ["index"], "answer_start": [14]}}
+    fresh = Augmenter(mlm=None, glove=glove_kv, seed=0).augment_example(tse, n=100)
+    warm = Augmenter(mlm=None, glove=glove_kv, seed=0)
+    warm.augment_example(other, n=100)
+    assert warm.augment_example(tse, n=100) == fresh
+
+
 def test_variants_are_distinct_where_candidates_allow(augmenter, sample_rows):
     for r in sample_rows[:10]:
         out = augmenter.augment_example(r, n=20)

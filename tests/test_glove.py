@@ -46,6 +46,16 @@ def test_a_decomposed_word_gets_the_neighbours_of_its_composed_form(glove_kv):
     assert nb.neighbours(["Cafe\u0301"]) == {"Cafe\u0301": composed}
 
 
+def test_neighbours_do_not_depend_on_the_other_words_of_the_call(glove_kv):
+    """Which words share a call depends on what earlier calls cached. "tse" has two neighbours ("indices",
+    "hang") whose float32 cosines differ in the last bits between a one-word call (BLAS's gemv) and a batch
+    (gemm): their order, and so the rows of an example, depended on the examples augmented before it."""
+    alone = GloveNeighbours(glove_kv, top_k=15).neighbours(["tse"])["tse"]
+    assert len(alone) == 15 and {"indices", "hang"} <= set(alone)
+    for others in (["index"], ["index", "shares", "rose"], glove_kv.index_to_key[1000:1300]):
+        assert GloveNeighbours(glove_kv, top_k=15).neighbours(["tse", *others])["tse"] == alone
+
+
 def test_neighbours_are_cached_per_word_type(glove_kv):
     nb = GloveNeighbours(glove_kv, top_k=5)
     first = nb.neighbours(["singer"])["singer"]
