@@ -116,6 +116,11 @@ class Augmenter:
         self.cache_size = int(cache_size)  # 0: no text is kept between calls
 
     # -- candidates, once per distinct text ----------------------------------------------------------
+    def clear_cache(self) -> None:
+        """Forget the texts' candidates kept between calls (not GloVe's per-word answers, which do not depend
+        on what was computed with them)."""
+        self._cache.clear()
+
     def text_candidates(self, texts) -> list[TextCandidates]:
         """Candidates for each text; texts seen before (a paragraph's other questions) hit the cache."""
         todo = list(dict.fromkeys(t for t in texts if t not in self._cache))

@@ -341,6 +341,11 @@ class BlockJob:
         self.writer = ShardWriter(out / manifest.shard_name(k))
         self.paragraphs: list[list[dict]] = []  # queued for the next chunk
         self.timers, self.timers_at_start = timers, dict(timers)  # this block's share: the difference
+        # A text of an earlier block (a question asked again, a paragraph repeated further on) would hit the
+        # candidate cache here, with the candidates of that block's padded passes; a resumed run, or a rank
+        # that never did that block, computes them in this block's passes, whose last bits may break a tie
+        # otherwise (bf16 on a GPU). Forgotten, so a block's candidates and LM counters depend on it alone.
+        aug.clear_cache()
         self.lm_at_start = aug.mlm.stats.counters() if aug.mlm is not None else None
         self.own = Counter()  # seconds spent on this block's rows: draw, wait, write
         self.tasks, self.closed, self.committed = 0, False, False

@@ -482,6 +482,33 @@ def test_resume_after_kill_gives_the_uninterrupted_rows(tmp_path, tiny_mlm_path)
     assert not list(killed.glob(".shard-*"))  # the killed writer's temporary file was cleaned up
 
 
+def test_a_block_computes_the_candidates_of_a_text_an_earlier_block_had(tmp_path, tiny_mlm_path, sample_rows):
+    """A paragraph repeated two blocks later took its candidates from the first block's cached passes (0 passes
+    of its own), where a resumed run or another rank computes them in its own block's passes: the rows could
+    then differ where padding breaks a tie (bf16), and the shard's LM counters did differ."""
+    first, second = _paragraphs(sample_rows)[:2]
+    rows = first[:2] + second[:2] + [{**r, "id": r["id"] + "-again"} for r in first[:2]]
+    data = tmp_path / "repeated.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "out"
+    args = ["--input", data, "--mlm", tiny_mlm_path, "--glove", "none", "--multiplier", 2, "--shard-rows", 4,
+            "--quiet"]
+    cli(*args, out=out)
+    lm = [json.loads((out / ".progress" / f"shard-{k:05d}.json").read_text())["lm_counters"] for k in range(3)]
+    assert lm[0]["masked_sites"] > 0 and lm[2] == lm[0]
+    whole = rows_of(out)
+    (out / "shard-00002.arrow").unlink()  # rebuilt by the rerun, with nothing cached
+    cli(*args, out=out)
+    assert json.loads((out / ".progress" / "shard-00002.json").read_text())["lm_counters"] == lm[2]
+    assert rows_of(out) == whole
+
+
+def _paragraphs(rows):
+    from itertools import groupby
+
+    return [list(g) for _, g in groupby(rows, key=lambda r: r["context"])]
+
+
 def test_ctrl_c_is_one_line_exit_130_and_the_rerun_resumes(tmp_path, tiny_mlm_path):
     """Ctrl-C printed a traceback of about 40 lines. SIGINT goes to the whole process group, as a terminal
     sends it, drawing worker included: one line, true to what a rerun does, and exit code 130."""
