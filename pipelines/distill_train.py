@@ -365,6 +365,12 @@ def validate(args) -> None:
         problems.append(f"--embedding-dropout must be in [0, 1), got {args.embedding_dropout}")
     if args.prediction_data and args.stage == "intermediate":
         problems.append("--prediction-data is the data of the prediction stage; --stage intermediate has none")
+    elif args.prediction_data and args.stage == "prediction":
+        # The one stage would train on --prediction-data alone: --data would be fingerprinted, recorded and never read.
+        problems.append(f"--prediction-data {' '.join(args.prediction_data)} with --stage prediction"
+                        f"{' (the stage of --teacher none)' if args.teacher == 'none' else ''}: the only stage would "
+                        f"train on it and --data {' '.join(args.data)} would go unused; pass the prediction "
+                        "stage's data as --data")
     for src in [*args.data, *(args.prediction_data or []), *([args.eval] if args.eval else [])]:
         if _looks_local(src) and not Path(src).exists():
             problems.append(f"{src}: no such file or directory")

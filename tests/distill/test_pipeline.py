@@ -272,6 +272,11 @@ def test_incompatible_pairs_stop_before_any_weights_load(request, tmp_path, samp
     (["--doc-stride", "0", "--max-length", "0"], ["--doc-stride must be at least 1, got 0",
                                                   "--max-length must be at least 1, got 0"]),
     (["--eval-every", "5", "--eval-limit", "3"], ["--eval-every needs --eval", "--eval-limit needs --eval"]),
+    # One stage, two data options: --data was silently never read (the stage trained on --prediction-data).
+    (["--stage", "prediction", "--prediction-data", "other.json"],
+     ["--prediction-data other.json with --stage prediction", "would go unused"]),
+    (["--teacher", "none", "--prediction-data", "other.json"],
+     ["with --stage prediction (the stage of --teacher none)", "would go unused"]),
     (["--resume"], ["holds no earlier run"]),
     (["--data", str(Path(__file__).parent)],  # a folder of no data: one line, as when it is read
      [f"{Path(__file__).parent}: directory holds neither a saved dataset nor .json/.jsonl files"]),
