@@ -711,7 +711,8 @@ class DistillRecipe:
                 set_fast_attention(self.teacher)
             module, lr = self.student, a.lr_prediction
             self.pred_loss = PredictionLoss(a.temperature, a.distill_weight if self.teacher is not None else 0.0)
-        teacher_live = self.teacher is not None and a.teacher_cache == "off"
+        # At --distill-weight 0 the loss is the hard labels' alone and _loss never runs the teacher: no FLOPs for it.
+        teacher_live = self.teacher is not None and a.teacher_cache == "off" and a.distill_weight > 0
         self.cost = StageCost.of(stage, self.student.config, getattr(self.teacher, "config", None), teacher_live)
         decay = [p for n, p in module.named_parameters() if p.ndim >= 2 and "LayerNorm" not in n]
         no_decay = [p for n, p in module.named_parameters() if not (p.ndim >= 2 and "LayerNorm" not in n)]
@@ -731,10 +732,11 @@ class DistillRecipe:
         return a.max_steps or a.epochs * math.ceil(batches / a.grad_accum)
 
     def _teacher_logits(self):
-        """The prediction stage's source of teacher logits: the Arrow cache (built once) or None (live)."""
+        """The prediction stage's source of teacher logits: the Arrow cache (built once), or None (live, or none needed)."""
         from augment.distill import teacher_cache
 
-        if self.teacher is None or self.args.teacher_cache == "off":
+        # --distill-weight 0: no kd term reads the logits, so a whole teacher pass over the windows would be wasted.
+        if self.teacher is None or self.args.teacher_cache == "off" or self.args.distill_weight == 0:
             return None
         from accelerate.utils import broadcast_object_list
         from tqdm.auto import tqdm
