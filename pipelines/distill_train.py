@@ -365,6 +365,12 @@ def validate(args) -> None:
         problems.append(f"--embedding-dropout must be in [0, 1), got {args.embedding_dropout}")
     if args.prediction_data and args.stage == "intermediate":
         problems.append("--prediction-data is the data of the prediction stage; --stage intermediate has none")
+    elif args.prediction_data and args.stage == "prediction":
+        # The one stage would train on --prediction-data alone: --data would be fingerprinted, recorded and never read.
+        problems.append(f"--prediction-data {' '.join(args.prediction_data)} with --stage prediction"
+                        f"{' (the stage of --teacher none)' if args.teacher == 'none' else ''}: the only stage would "
+                        f"train on it and --data {' '.join(args.data)} would go unused; pass the prediction "
+                        "stage's data as --data")
     for src in [*args.data, *(args.prediction_data or []), *([args.eval] if args.eval else [])]:
         if _looks_local(src) and not Path(src).exists():
             problems.append(f"{src}: no such file or directory")
@@ -705,7 +711,8 @@ class DistillRecipe:
                 set_fast_attention(self.teacher)
             module, lr = self.student, a.lr_prediction
             self.pred_loss = PredictionLoss(a.temperature, a.distill_weight if self.teacher is not None else 0.0)
-        teacher_live = self.teacher is not None and a.teacher_cache == "off"
+        # At --distill-weight 0 the loss is the hard labels' alone and _loss never runs the teacher: no FLOPs for it.
+        teacher_live = self.teacher is not None and a.teacher_cache == "off" and a.distill_weight > 0
         self.cost = StageCost.of(stage, self.student.config, getattr(self.teacher, "config", None), teacher_live)
         decay = [p for n, p in module.named_parameters() if p.ndim >= 2 and "LayerNorm" not in n]
         no_decay = [p for n, p in module.named_parameters() if not (p.ndim >= 2 and "LayerNorm" not in n)]
@@ -725,10 +732,11 @@ class DistillRecipe:
         return a.max_steps or a.epochs * math.ceil(batches / a.grad_accum)
 
     def _teacher_logits(self):
-        """The prediction stage's source of teacher logits: the Arrow cache (built once) or None (live)."""
+        """The prediction stage's source of teacher logits: the Arrow cache (built once), or None (live, or none needed)."""
         from augment.distill import teacher_cache
 
-        if self.teacher is None or self.args.teacher_cache == "off":
+        # --distill-weight 0: no kd term reads the logits, so a whole teacher pass over the windows would be wasted.
+        if self.teacher is None or self.args.teacher_cache == "off" or self.args.distill_weight == 0:
             return None
         from accelerate.utils import broadcast_object_list
         from tqdm.auto import tqdm

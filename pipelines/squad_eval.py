@@ -33,8 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Evaluate an extractive question-answering model with the official SQuAD 2.0 "
                     "metric (EM, F1, HasAns/NoAns breakdown, best null-score thresholds). A question is "
                     "answered with nothing when the null score (CLS) beats the best span's, i.e. at a "
-                    "null-score difference above 0, the official script's default; best_f1_thresh in "
-                    "eval.json is the threshold that would have scored best.")
+                    "null-score difference above 0, the null_score_diff_threshold default of Google's "
+                    "run_squad.py and Hugging Face's run_qa.py (the official evaluate-v2.0.py thresholds "
+                    "no-answer probabilities, at 1.0 by default); best_f1_thresh in eval.json is the "
+                    "threshold that would have scored best.")
     p.add_argument("--model", required=True, metavar="DIR",
                    help="directory saved with save_pretrained (model and tokenizer), or a hub id")
     p.add_argument("--data", required=True, metavar="FILE|DIR|ID",

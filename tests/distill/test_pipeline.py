@@ -202,6 +202,26 @@ def test_prediction_data_gives_the_prediction_stage_its_own_windows(tmp_path, sa
     assert recipe.windows is pred[2] and recipe.features is pred[1]
 
 
+@pytest.mark.parametrize("cache", ["on", "off"])
+def test_distill_weight_0_never_counts_or_caches_the_teacher(tmp_path, sample_path, tiny_teacher_path,
+                                                             tiny_student_path, cache):
+    """--distill-weight 0 trains on the hard labels alone, and the loss never reads a teacher logit. The cache was
+    still built (a whole teacher pass over the windows), and with --teacher-cache off the stage's TFLOP/s counted a
+    teacher forward per step that never ran."""
+    from augment.distill.flops import StageCost
+
+    args = build_parser().parse_args(common(sample_path, tmp_path) + [
+        "--stage", "prediction", "--distill-weight", "0", "--teacher-cache", cache, "--teacher", tiny_teacher_path,
+        "--student", tiny_student_path, "--out", str(tmp_path / "o")])
+    validate(args)
+    recipe = DistillRecipe(args)
+    recipe.setup()
+    recipe._build_stage("prediction")
+    assert recipe.cost == StageCost.of("prediction", recipe.student.config)  # the student's FLOPs only
+    assert recipe._teacher_logits() is None
+    assert not list((tmp_path / "cache").glob("teacher-*"))
+
+
 def test_resume_refuses_changed_prediction_data_or_projection(tmp_path, sample_path, capsys):
     out = tmp_path / "o"
     out.mkdir()
@@ -272,6 +292,11 @@ def test_incompatible_pairs_stop_before_any_weights_load(request, tmp_path, samp
     (["--doc-stride", "0", "--max-length", "0"], ["--doc-stride must be at least 1, got 0",
                                                   "--max-length must be at least 1, got 0"]),
     (["--eval-every", "5", "--eval-limit", "3"], ["--eval-every needs --eval", "--eval-limit needs --eval"]),
+    # One stage, two data options: --data was silently never read (the stage trained on --prediction-data).
+    (["--stage", "prediction", "--prediction-data", "other.json"],
+     ["--prediction-data other.json with --stage prediction", "would go unused"]),
+    (["--teacher", "none", "--prediction-data", "other.json"],
+     ["with --stage prediction (the stage of --teacher none)", "would go unused"]),
     (["--resume"], ["holds no earlier run"]),
     (["--data", str(Path(__file__).parent)],  # a folder of no data: one line, as when it is read
      [f"{Path(__file__).parent}: directory holds neither a saved dataset nor .json/.jsonl files"]),

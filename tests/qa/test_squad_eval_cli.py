@@ -166,6 +166,16 @@ def test_help_explains_every_option_with_defaults(capsys):
     assert "(default: 384)" in text and "(default: 128)" in text and "(default: validation)" in text
 
 
+def test_help_names_whose_default_the_null_threshold_0_is(capsys):
+    """The official evaluate-v2.0.py's --na-prob-thresh defaults to 1.0 (on probabilities), so 0 is not "the
+    official script's default", as the help said: it is the trainers' null_score_diff_threshold default."""
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "official script's default" not in text
+    assert "null_score_diff_threshold default of Google's run_squad.py and Hugging Face's run_qa.py" in text
+
+
 def test_directory_without_a_saved_model_is_rejected(sample_path, tmp_path, capsys):
     code = main(["--model", str(tmp_path), "--data", str(sample_path), "--out", str(tmp_path / "e.json")])
     err = capsys.readouterr().err
