@@ -1044,8 +1044,11 @@ class DistillRecipe:
 
     def metrics(self, record: dict) -> None:
         if self.main:
+            from augment.qa.evaluate import json_safe
+
+            # NaN and infinity (an evaluation of NaN logits) as null: a bare NaN token is not JSON.
             with open(self.out / "metrics.jsonl", "a") as f:
-                f.write(json.dumps(record) + "\n")
+                f.write(json.dumps(json_safe(record), allow_nan=False) + "\n")
             if self.to_scalars is not None:
                 self.acc.log(*self.to_scalars(record))
 
@@ -1059,7 +1062,7 @@ class DistillRecipe:
             return None
         result = None
         if self.main:
-            from augment.qa.evaluate import evaluate, finite, format_table
+            from augment.qa.evaluate import evaluate, format_table, json_safe, nonfinite_warning
 
             model = self.acc.unwrap_model(self.student).eval()
             with self.uncompiled():
@@ -1067,6 +1070,8 @@ class DistillRecipe:
                                   doc_stride=self.args.doc_stride, batch_size=2 * self.args.batch_size,
                                   n_best=EVAL_N_BEST, max_answer_length=EVAL_MAX_ANSWER_LENGTH,
                                   device=self.acc.device, autocast_dtype=self.amp_dtype)
+            if warning := nonfinite_warning(result["nonfinite"], len(self.eval_rows)):
+                self.log(warning)
             self.metrics({"stage": stage, "step": step, "eval": result["metrics"]})
             a = self.args
             # The options that decide these numbers, named as squad-eval names them in its eval.json.
@@ -1078,8 +1083,9 @@ class DistillRecipe:
                        "n_best": EVAL_N_BEST, "max_answer_length": EVAL_MAX_ANSWER_LENGTH,
                        "device": self.acc.device.type, "autocast": None if self.amp_dtype is None else
                        str(self.amp_dtype).removeprefix("torch.")}
-            report = {"stage": stage, "step": step, "metrics": result["metrics"], "options": options, **result,
-                      "null_diffs": {k: finite(v) for k, v in result["null_diffs"].items()}}
+            # NaN or infinite values (null-score differences of NaN logits) as null: JSON has neither.
+            report = json_safe({"stage": stage, "step": step, "metrics": result["metrics"], "options": options,
+                                **result})
             (self.out / "eval.json").write_text(json.dumps(report, indent=2, allow_nan=False))
             from augment.report.eval_page import eval_page
 
@@ -1130,7 +1136,6 @@ class DistillRecipe:
                     continue
                 here, resume = resume, None
             self.train_stage(stage_index, stage, here)
-        self.evaluate(self.stages[-1], "final")
 
     def save(self) -> None:
         if self.main:
@@ -1233,7 +1238,10 @@ def run_command(args) -> int:
             (Path(args.out) / "config.json").write_text(json.dumps(cfg, indent=2))
         _began = True
         recipe.run()
+        # Saved before the final evaluation: an evaluation that fails (or is killed) must not lose the trained
+        # student, and eval.json's options name it for squad-eval to score again.
         recipe.save()
+        recipe.evaluate(recipe.stages[-1], "final")
         recipe.acc.end_training()  # closes the trackers' writers
     except (ConfigError, InputError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)

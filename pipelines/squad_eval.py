@@ -139,7 +139,7 @@ def run(args) -> dict:
     from transformers import AutoConfig
 
     from augment.qa.positions import length_problem
-    from augment.qa.evaluate import check_rows, evaluate, finite, format_table
+    from augment.qa.evaluate import check_rows, evaluate, format_table, json_safe, nonfinite_warning
     from augment.qa.features import cut_questions, cut_warning
     from augment.squad_io import iter_rows
 
@@ -162,9 +162,12 @@ def run(args) -> dict:
                       batch_size=args.batch_size, n_best=args.n_best,
                       max_answer_length=args.max_answer_length, device=device,
                       autocast_dtype=getattr(torch, args.autocast) if args.autocast else None)
-    report = {"metrics": result["metrics"], "options": {**vars(args), "device": device},
-              "predictions": result["predictions"],
-              "null_diffs": {k: finite(v) for k, v in result["null_diffs"].items()}}
+    if warning := nonfinite_warning(result["nonfinite"], len(rows)):
+        print(f"{PROG}: {warning}", file=sys.stderr)
+    # NaN or infinite values (null-score differences of NaN logits, a metric derived from them) become null:
+    # JSON has neither, and a strict reader of eval.json would otherwise fail on it.
+    report = json_safe({"metrics": result["metrics"], "options": {**vars(args), "device": device},
+                        "predictions": result["predictions"], "null_diffs": result["null_diffs"]})
     out, html = out_paths(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2, allow_nan=False) + "\n", encoding="utf-8")

@@ -104,14 +104,15 @@ def evaluate(model, tokenizer, rows: list[dict], max_length: int = 384, doc_stri
     window of a question is in the same chunk, so chunking changes no result).
     Returns ``metrics`` (see :func:`augment.qa.metric.squad_v2_metric`, best thresholds included),
     ``predictions`` (the answers after the null threshold: ``""`` means no answer),
-    ``raw_predictions`` (the best non-null span of every question) and ``null_diffs``.
+    ``raw_predictions`` (the best non-null span of every question), ``null_diffs`` and ``nonfinite``, the
+    number of questions with a NaN or infinite logit in any window (see :func:`nonfinite_warning`).
     """
     from tqdm.auto import tqdm
 
     if not rows:
         raise ValueError("no rows to evaluate")
     check_rows(rows, "evaluate")  # a repeated id would silently replace a question; a missing field, a KeyError
-    raw, null_diffs = {}, {}
+    raw, null_diffs, bad = {}, {}, set()
     was_training = model.training
     model.eval()
     bar = tqdm(total=len(rows), desc="eval", unit="q", disable=not sys.stderr.isatty())
@@ -122,6 +123,10 @@ def evaluate(model, tokenizer, rows: list[dict], max_length: int = 384, doc_stri
                                                        batch_size, device, autocast_dtype)
             preds, diffs = postprocess_predictions(chunk, features, start, end, n_best=n_best,
                                                    max_answer_length=max_answer_length)
+            broken = ~(np.isfinite(start).all(axis=1) & np.isfinite(end).all(axis=1))   # (F,)
+            bad.update(qid for qid, b in zip(features["example_id"], broken) if b)
+            # NaN or -inf: only non-finite logits give these (+inf is also a question with no context token).
+            bad.update(qid for qid, d in diffs.items() if math.isnan(d) or d == -math.inf)
             raw.update(preds)
             null_diffs.update(diffs)
             bar.update(len(chunk))
@@ -130,7 +135,20 @@ def evaluate(model, tokenizer, rows: list[dict], max_length: int = 384, doc_stri
         model.train(was_training)
     return {"metrics": squad_v2_metric(rows, raw, null_diffs, threshold=threshold),
             "predictions": apply_threshold(raw, null_diffs, threshold),
-            "raw_predictions": raw, "null_diffs": null_diffs}
+            "raw_predictions": raw, "null_diffs": null_diffs, "nonfinite": len(bad)}
+
+
+def nonfinite_warning(count: int, total: int) -> str | None:
+    """One line for the ``count`` of ``total`` questions whose logits held NaN or infinity, or None when none did.
+    Their null-score differences are NaN or infinite and are written as null; a NaN one never abstains.
+
+        >>> nonfinite_warning(2, 10)
+        '2 of 10 questions had non-finite scores (NaN or infinite logits): their null-score differences are written as null; the model may have diverged or overflowed under --autocast float16'
+    """
+    if not count:
+        return None
+    return (f"{count} of {total} questions had non-finite scores (NaN or infinite logits): their null-score "
+            "differences are written as null; the model may have diverged or overflowed under --autocast float16")
 
 
 def format_table(metrics: dict) -> str:
@@ -162,3 +180,19 @@ def finite(x: float) -> float | None:
     """A null-score difference for JSON, which has no infinity: an example whose windows hold no context
     token has no span to compare with (difference ``inf``) and is written as null."""
     return x if math.isfinite(x) else None
+
+
+def json_safe(value):
+    """``value`` with every NaN or infinite float (at any depth of dicts, lists and tuples) replaced by None,
+    as JSON has neither: ``json.dumps(..., allow_nan=False)`` of the result cannot fail on a float.
+
+        >>> json_safe({"best_f1_thresh": float("nan"), "f1": [50.0, float("inf")]})
+        {'best_f1_thresh': None, 'f1': [50.0, None]}
+    """
+    if isinstance(value, float):
+        return finite(value)
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value

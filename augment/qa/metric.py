@@ -65,14 +65,20 @@ def _percent(scores: list[float]) -> float:
 
 
 def _best_threshold(raw: dict, preds: dict, diffs: dict, has_ans: dict) -> tuple[float, float]:
-    """Sweep the threshold upward over the sorted null differences; (best score %, threshold)."""
-    qids = sorted(raw, key=lambda q: diffs[q])
-    # Below every difference, every question is answered "": only the NoAns ones score.
-    score = best = sum(1 for q in qids if not has_ans[q])
-    lowest = diffs[qids[0]] if qids else 0.0
-    # Any threshold below the lowest difference; when every difference is +inf (no window held a context token,
-    # so no span could be scored) that is any finite number, and JSON has no inf to write.
-    best_thresh = lowest - 1.0 if math.isfinite(lowest) else 0.0
+    """Sweep the threshold upward over the sorted null differences; (best score %, threshold).
+
+    Only finite differences are thresholds: a question at ``+inf`` abstains at every finite threshold, one at
+    ``-inf`` or NaN (a model's NaN or infinite logits) answers at every one (``NaN > t`` is false, as
+    :func:`squad_v2_metric` and ``apply_threshold`` apply it), so the threshold reported is always a number
+    JSON can hold, and applying it reproduces the reported score."""
+    qids = sorted((q for q in raw if math.isfinite(diffs[q])), key=lambda q: diffs[q])
+    always = [q for q in raw if diffs[q] == -math.inf or math.isnan(diffs[q])]  # answered below every threshold
+    # Below every finite difference, those questions are answered "" (only the NoAns ones score), the rest as above.
+    score = best = (sum(1 for q in qids if not has_ans[q])
+                    + sum(raw[q] if has_ans[q] else float(not preds[q]) for q in always)
+                    + sum(1 for q in raw if diffs[q] == math.inf and not has_ans[q]))
+    # Any threshold below the lowest finite difference; with none, any finite number.
+    best_thresh = diffs[qids[0]] - 1.0 if qids else 0.0
     for k, qid in enumerate(qids):
         # Crossing qid's difference turns it from "" into its raw prediction.
         if has_ans[qid]:
@@ -82,7 +88,7 @@ def _best_threshold(raw: dict, preds: dict, diffs: dict, has_ans: dict) -> tuple
         last_of_ties = k + 1 == len(qids) or diffs[qids[k + 1]] != diffs[qid]
         if last_of_ties and score > best:
             best, best_thresh = score, diffs[qid]
-    return (100.0 * best / len(qids) if qids else 0.0), float(best_thresh)
+    return (100.0 * best / len(raw) if raw else 0.0), float(best_thresh)
 
 
 def squad_v2_metric(examples: list[dict], predictions: dict, null_diffs: dict | None = None,

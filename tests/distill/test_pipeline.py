@@ -782,3 +782,51 @@ def test_stride_without_room_and_a_cache_path_that_is_a_file_are_one_line(tmp_pa
     assert main(base + ["--cache-dir", str(tmp_path / "afile"), "--out", str(tmp_path / "b")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and f"--cache-dir {tmp_path / 'afile'}: it is a file, not a directory" in err
+
+
+def test_non_finite_eval_scores_are_null_and_the_student_is_saved(tmp_path, sample_path, tiny_teacher_path,
+                                                                  tiny_student_path, monkeypatch, capsys):
+    """Non-finite null-score differences (NaN or infinite logits) made best_f1_thresh -inf or NaN: the final
+    evaluation's eval.json raised a traceback, before the student was saved, and metrics.jsonl got a bare
+    -Infinity. Now they are null in both files, one line counts the questions, and the student is saved first."""
+    import math
+
+    from augment.qa import evaluate as qa_evaluate
+
+    real = qa_evaluate.postprocess_predictions
+
+    def broken_scores(examples, *args, **kwargs):  # the right answers, at a null score of -inf
+        preds, diffs = real(examples, *args, **kwargs)
+        return ({ex["id"]: (ex["answers"]["text"] or [""])[0] for ex in examples},
+                {qid: -math.inf for qid in diffs})
+
+    monkeypatch.setattr(qa_evaluate, "postprocess_predictions", broken_scores)
+    out = tmp_path / "out"
+    argv = common(sample_path, tmp_path) + ["--teacher", tiny_teacher_path, "--student", tiny_student_path,
+                                            "--out", str(out), "--stage", "prediction", "--max-steps", "1",
+                                            "--eval", str(sample_path), "--eval-limit", "4"]
+    assert main(argv) == 0
+    assert "distill-train: 4 of 4 questions had non-finite scores" in capsys.readouterr().err
+    assert (out / "student" / "config.json").exists()
+    report = json.loads((out / "eval.json").read_text(), parse_constant=pytest.fail)  # strict: no NaN token
+    assert set(report["null_diffs"].values()) == {None} and report["metrics"]["best_f1_thresh"] is not None
+    logged = [json.loads(x, parse_constant=pytest.fail) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["eval"]["best_f1_thresh"] for r in logged if "eval" in r] == [report["metrics"]["best_f1_thresh"]]
+
+
+def test_the_student_is_saved_before_the_final_evaluation(tmp_path, sample_path, tiny_teacher_path, tiny_student_path,
+                                                          monkeypatch):
+    """An evaluation that fails must not lose the trained student (it was saved only after the evaluation)."""
+    from augment.qa import evaluate as qa_evaluate
+
+    def fails(*args, **kwargs):
+        raise RuntimeError("evaluation failed")
+
+    monkeypatch.setattr(qa_evaluate, "evaluate", fails)
+    out = tmp_path / "out"
+    argv = common(sample_path, tmp_path) + ["--teacher", tiny_teacher_path, "--student", tiny_student_path,
+                                            "--out", str(out), "--stage", "prediction", "--max-steps", "1",
+                                            "--eval", str(sample_path), "--eval-limit", "4"]
+    with pytest.raises(RuntimeError, match="evaluation failed"):
+        main(argv)
+    assert (out / "student" / "config.json").exists()

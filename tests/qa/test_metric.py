@@ -121,3 +121,22 @@ def test_best_threshold_is_reproducible_and_maximal(gold, preds, diffs):
         assert squad_v2_metric(examples, p, d, threshold=thresh)[key] == pytest.approx(best)
         for t in set(diffs) | {min(diffs) - 1}:
             assert squad_v2_metric(examples, p, d, threshold=t)[key] <= best + 1e-9
+
+
+@settings(max_examples=60, deadline=None)
+@given(gold=st.lists(st.sampled_from(["", "red", "big red"]), min_size=6, max_size=6),
+       preds=st.lists(st.sampled_from(["", "red", "blue", "big red"]), min_size=6, max_size=6),
+       diffs=st.lists(st.sampled_from([-1.0, 0.0, 2.0, math.nan, math.inf, -math.inf]), min_size=6, max_size=6))
+def test_nan_and_infinite_differences_give_a_finite_reproducible_best_threshold(gold, preds, diffs):
+    """NaN logits (a diverged student, float16 overflow) give NaN null-score differences: the threshold sweep
+    returned NaN as best_*_thresh, and eval.json could not be written. A NaN difference never abstains
+    (NaN > t is false), +inf always does; the best threshold is a finite one that reproduces the best score."""
+    examples = [_ex(q, g) if g else _ex(q) for q, g in zip(_ids, gold)]
+    p, d = dict(zip(_ids, preds)), dict(zip(_ids, diffs))
+    out = squad_v2_metric(examples, p, d)
+    json.dumps(out, allow_nan=False)
+    for key in ("exact", "f1"):
+        best, thresh = out[f"best_{key}"], out[f"best_{key}_thresh"]
+        assert squad_v2_metric(examples, p, d, threshold=thresh)[key] == pytest.approx(best)
+        for t in (-5.0, -1.0, 0.0, 1.0, 2.0, 5.0):
+            assert squad_v2_metric(examples, p, d, threshold=t)[key] <= best + 1e-9

@@ -1,7 +1,9 @@
 """augment.qa.evaluate and the squad-eval command on the tiny teacher and real SQuAD 2.0 rows."""
 import json
+import types
 
 import pytest
+import torch
 
 from augment.qa.evaluate import evaluate, format_table, model_input_names
 from pipelines.squad_eval import main
@@ -288,3 +290,46 @@ def test_a_bpe_model_answers_odd_text_with_exact_substrings(roberta_pair, tmp_pa
     contexts = {r["id"]: r["context"] for r in rows}
     for qid, text in report["predictions"].items():
         assert text == "" or text in contexts[qid], (qid, text)
+
+
+class InfiniteQA(torch.nn.Module):
+    """Logits set by hand, as a float16 overflow can leave them: start 10 on ``ann``, end 10 on ``lee``; where
+    ``ann`` is in the window the CLS start logit is -inf (null score -inf, null-score difference -inf), elsewhere
+    CLS scores 5 for the end (null score 5 against a best span of 0: difference 5)."""
+
+    def __init__(self, tokenizer):
+        super().__init__()
+        self.start_id, self.end_id = tokenizer.convert_tokens_to_ids(["ann", "lee"])
+
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None):
+        start = 10.0 * (input_ids == self.start_id).float()                 # (B, T)
+        end = 10.0 * (input_ids == self.end_id).float()                     # (B, T)
+        named = (input_ids == self.start_id).any(dim=1)                     # (B,)
+        start[:, 0] = torch.where(named, -torch.inf, 0.0)
+        end[:, 0] = torch.where(named, 0.0, 5.0)
+        return types.SimpleNamespace(start_logits=start, end_logits=end)
+
+
+def test_non_finite_scores_are_written_as_null_with_a_one_line_warning(tiny_teacher_path, tokenizer, tmp_path,
+                                                                       monkeypatch, capsys):
+    """A non-finite null-score difference made best_f1_thresh non-finite, and squad-eval ended, after the whole
+    evaluation, with "Out of range float values are not JSON compliant" and no eval.json. Now the non-finite values
+    are null, one line says how many questions had non-finite scores, and the threshold is a number."""
+    from pipelines import squad_eval
+
+    rows = [{"id": "has", "title": "t", "context": "It was written by Ann Lee in 1990.", "question": "Who wrote it?",
+             "answers": {"text": ["Ann Lee"], "answer_start": [18]}},
+            {"id": "none", "title": "t", "context": "It was written in 1990.", "question": "Who wrote it?",
+             "answers": {"text": [], "answer_start": []}}]
+    data = tmp_path / "rows.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    monkeypatch.setattr(squad_eval, "load_model", lambda *a, **k: (InfiniteQA(tokenizer), tokenizer))
+    code = main(["--model", tiny_teacher_path, "--data", str(data), "--max-length", "96", "--doc-stride", "32",
+                 "--device", "cpu", "--out", str(tmp_path / "eval.json")])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "squad-eval: 1 of 2 questions had non-finite scores" in err and "Traceback" not in err
+    report = json.loads((tmp_path / "eval.json").read_text(), parse_constant=pytest.fail)  # strict: no NaN token
+    assert report["null_diffs"] == {"has": None, "none": pytest.approx(5.0)}
+    # "has" answers at every threshold, "none" abstains below 5: both right at the reported threshold.
+    assert report["metrics"]["best_f1"] == 100.0 and report["metrics"]["best_f1_thresh"] == pytest.approx(4.0)
