@@ -36,6 +36,19 @@ from augment.errors import InputError
 
 SAMPLE_HINT = ("pass a local FILE.json, FILE.jsonl or DIR instead (--input for augment-squad, --data for "
                "distill-train and squad-eval), for example the bundled data/sample/")
+FORMATS = "an official SQuAD .json, a .jsonl of squad_v2 rows, a datasets.save_to_disk directory or a hub dataset id"
+
+
+def sample_hint(option: str | None = None) -> str:
+    """The way out of a missing file or an unreachable hub id, naming ``option`` (the command-line option the
+    source came from) when given, else every command's.
+
+        >>> sample_hint("--eval")
+        'pass a local FILE.json, FILE.jsonl or DIR to --eval instead, for example the bundled data/sample/'
+    """
+    if option is None:
+        return SAMPLE_HINT
+    return f"pass a local FILE.json, FILE.jsonl or DIR to {option} instead, for example the bundled data/sample/"
 
 
 @dataclass(frozen=True)
@@ -348,8 +361,9 @@ def json_message(msg: str) -> str:
     return msg[:-3] + " here" if msg.endswith(" at") else msg
 
 
-def read_hub(name: str, split: str = "train") -> Iterator[tuple[Location, dict]]:
-    """Rows of a hub dataset (``squad_v2`` by default). Needs the network or a warm cache."""
+def read_hub(name: str, split: str = "train", option: str | None = None) -> Iterator[tuple[Location, dict]]:
+    """Rows of a hub dataset (``squad_v2`` by default). Needs the network or a warm cache; ``option``: the
+    command-line option that named it, for the error's way out."""
     import datasets
 
     from augment import hub
@@ -361,7 +375,7 @@ def read_hub(name: str, split: str = "train") -> Iterator[tuple[Location, dict]]
     except Exception as e:  # the hub raises many types when offline; all mean the same to a user
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise InputError(f"could not load dataset {name!r} (split {split!r}) from the Hugging Face Hub "
-                         f"({first[:160]}); offline? {SAMPLE_HINT}") from None
+                         f"({first[:160]}); offline? {sample_hint(option)}") from None
     for i, row in enumerate(ds):
         yield Location(name, f"row {i}"), normalize_row(row, f"{name}: row {i}")
 
@@ -387,11 +401,12 @@ def local_path(source: str | os.PathLike) -> Path | None:
     return None
 
 
-def sniff_format(path: Path, rows_only: bool = False) -> str:
+def sniff_format(path: Path, rows_only: bool = False, option: str | None = None) -> str:
     """"json" (the official format, or a JSON array of rows) or "jsonl", for a file of any suffix: a
     first line that is a whole JSON object without a "data" key is a JSON-lines row. ``rows_only`` (a .json,
     mostly the official format): only if that object also has a row's keys (context, question), so that a
-    one-line object of another kind is still reported as a file without 'data'.
+    one-line object of another kind is still reported as a file without 'data'. ``option``: the command-line
+    option that named the file, for the error.
 
     The first line is read whole, however long (a row with a 2 MB context; reading a fixed head would cut
     it and take the file for one JSON document), but only its keys are walked: the official file is often
@@ -405,9 +420,9 @@ def sniff_format(path: Path, rows_only: bool = False) -> str:
         text = line.decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
         if not text.startswith("{"):
             if not text.startswith("["):
-                raise InputError(f"{path}: neither JSON nor JSON lines (it starts with {text[:20]!r}); "
-                                 "--input takes an official SQuAD .json, a .jsonl of squad_v2 rows, a "
-                                 "datasets.save_to_disk directory or a hub dataset id")
+                what = f"it starts with {text[:20]!r}" if text else "it is empty"
+                takes = f"{option} takes" if option else "the data must be"
+                raise InputError(f"{path}: neither JSON nor JSON lines ({what}); {takes} {FORMATS}")
             return "json"
         if not line.endswith(b"\n"):
             line += f.readline()  # the rest of a first line longer than the head
@@ -447,13 +462,16 @@ def _one_line_object_keys(text: str) -> list[str] | None:
     return keys if not text[pos + 1:].strip() else None
 
 
-def iter_rows(source: str | os.PathLike, split: str = "train") -> Iterator[dict]:
-    """Rows from a file, a directory or a hub id; see the module docstring and :func:`local_path`."""
-    return (row for _, row in iter_located(source, split))
+def iter_rows(source: str | os.PathLike, split: str = "train", option: str | None = None) -> Iterator[dict]:
+    """Rows from a file, a directory or a hub id; see the module docstring and :func:`local_path`. ``option``:
+    the command-line option ``source`` came from (``--eval``), named by the errors that say what would do."""
+    return (row for _, row in iter_located(source, split, option))
 
 
-def iter_located(source: str | os.PathLike, split: str = "train") -> Iterator[tuple[Location, dict]]:
-    """``(Location, row)`` pairs from a file, a directory (each row located in its own file) or a hub id.
+def iter_located(source: str | os.PathLike, split: str = "train",
+                 option: str | None = None) -> Iterator[tuple[Location, dict]]:
+    """``(Location, row)`` pairs from a file, a directory (each row located in its own file) or a hub id;
+    ``option`` as for :func:`iter_rows`.
 
         >>> where, row = next(iter_located("data/sample"))  # doctest: +SKIP
         >>> str(where)                                        # doctest: +SKIP
@@ -461,21 +479,21 @@ def iter_located(source: str | os.PathLike, split: str = "train") -> Iterator[tu
     """
     path = local_path(source)
     if path is None:
-        yield from read_hub(os.fspath(source), split)
+        yield from read_hub(os.fspath(source), split, option)
         return
     if path.is_dir():
         if _is_saved_dataset(path):
             yield from read_saved_dataset(path, split)
         else:
             for f in data_files(path):
-                yield from iter_located(f, split)
+                yield from iter_located(f, split, option)
         return
     if not path.exists():
-        raise InputError(f"{path}: no such file or directory; {SAMPLE_HINT}")
+        raise InputError(f"{path}: no such file or directory; {sample_hint(option)}")
     if not path.is_file():
         raise InputError(f"{path}: not a regular file or directory")
     # A .json may hold JSON lines (datasets' to_json writes them): asked of the content, as for any other suffix.
-    kind = "jsonl" if path.suffix == ".jsonl" else sniff_format(path, rows_only=path.suffix == ".json")
+    kind = "jsonl" if path.suffix == ".jsonl" else sniff_format(path, rows_only=path.suffix == ".json", option=option)
     yield from (read_jsonl(path) if kind == "jsonl" else read_official_json(path))
 
 

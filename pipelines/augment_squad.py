@@ -494,7 +494,7 @@ def model_info(aug, args) -> dict:
 
 
 def count_rows(args) -> int | None:
-    n = sum(1 for _ in iter_rows(args.input, args.split))
+    n = sum(1 for _ in iter_rows(args.input, args.split, "--input"))
     return min(n, args.limit) if args.limit else n
 
 
@@ -603,7 +603,7 @@ def run(args) -> int:
         print(warning, file=sys.stderr)
     out = Path(args.out)
     t = time.perf_counter()
-    rows = iter_located(args.input, args.split)
+    rows = iter_located(args.input, args.split, "--input")
     first = next(rows, None)  # surfaces a missing or malformed input before any model loads
     rows = chain([first], rows) if first is not None else iter(())
     config = {k: getattr(args, k) for k in OUTPUT_OPTIONS}

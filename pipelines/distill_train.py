@@ -594,7 +594,7 @@ class DistillRecipe:
             raise ConfigError("; ".join(filter(None, problems)))
         self.eval_rows = None
         if a.eval:
-            rows = iter_rows(a.eval, a.eval_split)
+            rows = iter_rows(a.eval, a.eval_split, "--eval")
             self.eval_rows = [r for _, r in zip(range(a.eval_limit or sys.maxsize), rows)]
             check_rows(self.eval_rows, f"--eval {a.eval}")  # now, not at the first evaluation mid-training
 

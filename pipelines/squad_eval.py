@@ -144,7 +144,7 @@ def run(args) -> dict:
     from augment.squad_io import iter_rows
 
     validate(args)
-    rows = list(itertools.islice(iter_rows(args.data, args.split), args.limit))
+    rows = list(itertools.islice(iter_rows(args.data, args.split, "--data"), args.limit))
     if not rows:
         raise InputError(f"{args.data}: no questions to evaluate")
     check_rows(rows, args.data)  # before the model loads: a null question or a duplicate id is one line

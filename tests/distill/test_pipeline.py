@@ -830,3 +830,21 @@ def test_the_student_is_saved_before_the_final_evaluation(tmp_path, sample_path,
     with pytest.raises(RuntimeError, match="evaluation failed"):
         main(argv)
     assert (out / "student" / "config.json").exists()
+
+
+@pytest.mark.parametrize("source, says", [
+    ("empty.json", "empty.json: neither JSON nor JSON lines (it is empty); --eval takes an official SQuAD .json"),
+    ("not_a_cached_dataset", "pass a local FILE.json, FILE.jsonl or DIR to --eval instead")])
+def test_eval_data_errors_name_eval(source, says, tmp_path, sample_path, tiny_teacher_path, tiny_student_path,
+                                    capsys):
+    """An empty --eval file said "--input takes …", and an --eval hub id that could not be loaded offline
+    suggested --data: the shared reader did not know which option it was reading for."""
+    (tmp_path / "empty.json").write_text("")
+    src = str(tmp_path / source) if source.endswith(".json") else source
+    argv = common(sample_path, tmp_path) + ["--teacher", tiny_teacher_path, "--student", tiny_student_path,
+                                            "--out", str(tmp_path / "out"), "--stage", "prediction",
+                                            "--max-steps", "1", "--eval", src]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("distill-train: error: ") and says in err, err
+    assert "--input" not in err and "--data" not in err
