@@ -113,7 +113,8 @@ def out_paths(out: str) -> tuple[Path, Path]:
         (PosixPath('runs/eval/eval.json'), PosixPath('runs/eval/eval.html'))
     """
     out = Path(out)
-    json_file = out if out.suffix == ".json" and not out.is_dir() else out / "eval.json"
+    # The suffix in any case: EVAL.JSON is a file, not a directory named so (as Windows and macOS see it).
+    json_file = out if out.suffix.lower() == ".json" and not out.is_dir() else out / "eval.json"
     return json_file, json_file.with_suffix(".html")
 
 

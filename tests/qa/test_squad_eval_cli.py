@@ -333,3 +333,15 @@ def test_non_finite_scores_are_written_as_null_with_a_one_line_warning(tiny_teac
     assert report["null_diffs"] == {"has": None, "none": pytest.approx(5.0)}
     # "has" answers at every threshold, "none" abstains below 5: both right at the reported threshold.
     assert report["metrics"]["best_f1"] == 100.0 and report["metrics"]["best_f1_thresh"] == pytest.approx(4.0)
+
+
+@pytest.mark.parametrize("name", ["eval.JSON", "Eval.Json"])
+def test_out_json_suffix_in_any_case_is_a_file(name, tmp_path):
+    """--out X.JSON made a directory X.JSON holding eval.json: the suffix was compared case-sensitively."""
+    from pathlib import Path
+
+    from pipelines.squad_eval import out_paths
+
+    stem = name.split(".")[0]
+    assert out_paths(str(tmp_path / name)) == (tmp_path / name, tmp_path / f"{stem}.html")
+    assert out_paths("runs/eval") == (Path("runs/eval/eval.json"), Path("runs/eval/eval.html"))
