@@ -90,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     a("--mlm", default="bert-base-uncased", help="masked LM id or path, or 'none' (GloVe only)")
     a("--glove", default="default", help="'default' (GloVe 6B 50d, offline), a vectors file, or 'none'")
     a("--top-k", type=int, default=15, help="candidates per word")
-    a("--replace-prob", type=float, default=0.4, help="probability that a replaceable word is replaced")
+    a("--replace-prob", type=float, default=0.4,
+      help="probability in (0, 1] that a replaceable word is replaced (0 would only copy the originals)")
     a("--mlm-mode", choices=("exact", "multi"), default="exact",
       help="exact: one masked copy per word; multi: several words masked per copy (fast)")
     a("--mlm-context", choices=("masked", "paired"), default="masked",
@@ -150,8 +151,12 @@ def check_options(args) -> None:
         problems.append(f"--workers {args.workers}: use 'auto' or an integer from 0 to 64")
     if args.limit is not None and args.limit < 1:
         problems.append(f"--limit {args.limit}: use an integer >= 1")
-    if not 0.0 <= args.replace_prob <= 1.0:
-        problems.append(f"--replace-prob {args.replace_prob}: use a probability in [0, 1]")
+    if args.replace_prob == 0:  # every variant would be the original: n copies of it, or none at all
+        problems.append("--replace-prob 0.0: no word would ever be replaced, so every variant would repeat the "
+                        "original; use a probability in (0, 1] (with --include-original to write the originals "
+                        "too), or use the input as it is")
+    elif not 0.0 < args.replace_prob <= 1.0:
+        problems.append(f"--replace-prob {args.replace_prob}: use a probability in (0, 1]")
     if not 0.0 < args.mask_rate <= 0.5:
         problems.append(f"--mask-rate {args.mask_rate}: use a value in (0, 0.5]")
     if args.stopwords not in ("nltk", "tinybert") and not Path(args.stopwords).is_file():

@@ -876,3 +876,14 @@ def test_an_input_without_examples_is_an_error_and_leaves_nothing(tmp_path):
     assert not out.exists()
     with pytest.raises(InputError, match="--input holds no examples"):  # {"data": []} reads as no rows too
         list(walk(iter([]), 1, 10, False, None))
+
+
+@pytest.mark.parametrize("draw", ["distinct", "independent"])
+def test_replace_prob_zero_is_refused_with_what_to_use_instead(tmp_path, sample_path, draw):
+    """--replace-prob 0 wrote the original n times labelled as variants (distinct) or 0 rows with exit 0
+    (independent); now refused before anything loads."""
+    out = tmp_path / "aug"
+    proc = cli("--input", sample_path, "--mlm", "none", "--multiplier", 2, "--replace-prob", 0,
+               "--variant-draw", draw, "--quiet", out=out, check=False)
+    assert_one_line_error(proc, "--replace-prob 0.0", "(0, 1]", "--include-original")
+    assert not out.exists()
