@@ -82,8 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
                                             "replacement) with char-exact answer spans, into Arrow shards "
                                             "that datasets.load_from_disk(OUT) reads.")
     a = p.add_argument
-    a("--input", default="squad_v2", help="hub dataset id, official SQuAD .json, .jsonl of squad_v2 rows, "
-                                          "or a save_to_disk directory")
+    a("--input", default="squad_v2",
+      help="a hub dataset id, or a local file or directory: an official SQuAD JSON file, a JSON array of "
+           "squad_v2 rows, a JSON-lines file of squad_v2 rows (a .jsonl is read as JSON lines; a file of any "
+           "other suffix, .json included, is told apart by its content), a datasets save_to_disk directory, "
+           "or a directory of .json/.jsonl files (each in any of those formats, read in name order, e.g. "
+           "data/sample)")
     a("--split", default="train", help="split of a hub dataset or a saved DatasetDict")
     a("--out", required=True, help="output directory (required); rerunning the same command resumes")
     a("--multiplier", type=int, default=20, help="augmented variants per question")

@@ -887,3 +887,14 @@ def test_replace_prob_zero_is_refused_with_what_to_use_instead(tmp_path, sample_
                "--variant-draw", draw, "--quiet", out=out, check=False)
     assert_one_line_error(proc, "--replace-prob 0.0", "(0, 1]", "--include-original")
     assert not out.exists()
+
+
+def test_input_help_names_every_accepted_source():
+    """--help omitted the directory of .json/.jsonl files (make demo's data/sample) and the JSON array of rows."""
+    proc = cli("--help")
+    text = " ".join(proc.stdout.split())
+    start = text.index("--input INPUT", text.index("options:"))  # its help, not the usage line
+    help_of_input = text[start:text.index("--split SPLIT", start)]
+    for fragment in ("hub dataset id", "official SQuAD", "JSON array of squad_v2 rows", "JSON-lines",
+                     "save_to_disk directory", "directory of .json/.jsonl files"):
+        assert fragment in help_of_input, (fragment, help_of_input)
