@@ -898,3 +898,19 @@ def test_input_help_names_every_accepted_source():
     for fragment in ("hub dataset id", "official SQuAD", "JSON array of squad_v2 rows", "JSON-lines",
                      "save_to_disk directory", "directory of .json/.jsonl files"):
         assert fragment in help_of_input, (fragment, help_of_input)
+
+
+def test_json_lines_with_bare_cr_line_endings_give_the_rows_of_lf_ones(tmp_path, sample_rows):
+    """A .jsonl with old-Mac \\r line endings stopped with "line 1 column 1006: Extra data" (a .json with
+    "two JSON documents in one file?"); it now gives the rows of the same file with \\n endings."""
+    args = ["--mlm", "none", "--multiplier", 2, "--limit", 12, "--quiet"]
+    lf = tmp_path / "lf.jsonl"
+    lf.write_text("".join(json.dumps(r) + "\n" for r in sample_rows))
+    cli("--input", lf, *args, out=tmp_path / "from-lf")
+    want = rows_of(tmp_path / "from-lf")
+    assert len(want) == 24
+    for name in ("cr.jsonl", "cr.json"):
+        cr = tmp_path / name
+        cr.write_bytes(lf.read_bytes().replace(b"\n", b"\r"))
+        cli("--input", cr, *args, out=tmp_path / f"from-{name}")
+        assert rows_of(tmp_path / f"from-{name}") == want, name
