@@ -247,6 +247,8 @@ FINGERPRINT_NOTES = {"mlm_fingerprint": "the --mlm model changed (its config, we
 def check_out(out: Path, config: dict, overwrite: bool, world: int, ignore=()) -> None:
     """Refuse an --out written with another configuration (or holding other files) unless --overwrite.
     Nothing is written here; every rank looks, then they all pass the barrier (or all refuse)."""
+    if config.get("mlm_mode") == "exact":  # --mask-rate shapes multi mode's sequences only: same rows
+        ignore = (*ignore, "mask_rate")
     mismatch = manifest.config_mismatch(out, config, ignore=ignore, notes=FINGERPRINT_NOTES, located=LOCATED)
     barrier(world)
     if mismatch and not overwrite:

@@ -914,3 +914,22 @@ def test_json_lines_with_bare_cr_line_endings_give_the_rows_of_lf_ones(tmp_path,
         cr.write_bytes(lf.read_bytes().replace(b"\n", b"\r"))
         cli("--input", cr, *args, out=tmp_path / f"from-{name}")
         assert rows_of(tmp_path / f"from-{name}") == want, name
+
+
+def test_a_changed_mask_rate_is_resumed_in_exact_mode_and_refused_in_multi(tmp_path, tiny_mlm_path, sample_path):
+    """--mask-rate only shapes multi mode's sequences; exact mode's rows do not depend on it, yet a resume
+    that differed in it alone was refused."""
+    args = ["--input", sample_path, "--limit", 8, "--mlm", tiny_mlm_path, "--glove", "none", "--multiplier", 2,
+            "--shard-rows", 8, "--quiet"]
+    exact = tmp_path / "exact"
+    cli(*args, "--mlm-mode", "exact", out=exact)
+    want = rows_of(exact)
+    again = cli(*args, "--mlm-mode", "exact", "--mask-rate", 0.3, out=exact)
+    assert "is already complete" in again.stderr
+    (exact / "manifest.json").unlink()  # unfinished: the run resumes, its shards kept
+    cli(*args, "--mlm-mode", "exact", "--mask-rate", 0.3, out=exact)
+    assert rows_of(exact) == want
+    multi = tmp_path / "multi"
+    cli(*args, "--mlm-mode", "multi", out=multi)
+    proc = cli(*args, "--mlm-mode", "multi", "--mask-rate", 0.3, out=multi, check=False)
+    assert_one_line_error(proc, "mask_rate: 0.15 -> 0.3", "--overwrite")
