@@ -260,11 +260,20 @@ def read_official_json(path) -> Iterator[tuple[Location, dict]]:
                 yield Location(str(path), f"{where}.qas[{k}]"), row
 
 
+def _lines(f) -> Iterator[bytes]:
+    r"""The lines of a binary file with their endings: ``\n``, ``\r\n`` or a lone ``\r`` (classic Mac OS), as
+    Python's universal newlines reads text. Splitting at a raw ``\r`` never cuts a row's text: JSON writes
+    ``\r`` and ``\n`` inside strings as escapes, and UTF-8 never uses those bytes inside a character. A file
+    without any ``\n`` is held in memory whole (as the official format's reader holds its file)."""
+    for chunk in f:  # up to each \n; bytes.splitlines breaks at \n, \r\n and \r only
+        yield from chunk.splitlines(keepends=True)
+
+
 def read_jsonl(path) -> Iterator[tuple[Location, dict]]:
-    """Rows of a JSON-lines file, one ``squad_v2`` row per line, streamed."""
+    """Rows of a JSON-lines file, one ``squad_v2`` row per line (see :func:`_lines`), streamed."""
     with open(path, "rb") as f:
         first, offset = True, 0
-        for lineno, raw in enumerate(f, 1):
+        for lineno, raw in enumerate(_lines(f), 1):
             try:
                 line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
             except UnicodeDecodeError as e:
@@ -424,15 +433,18 @@ def sniff_format(path: Path, rows_only: bool = False, option: str | None = None)
                 takes = f"{option} takes" if option else "the data must be"
                 raise InputError(f"{path}: neither JSON nor JSON lines ({what}); {takes} {FORMATS}")
             return "json"
-        if not line.endswith(b"\n"):
+        if not _LINE_END.search(text):
             line += f.readline()  # the rest of a first line longer than the head
-    keys = _one_line_object_keys(line.decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n"))
+    # Up to the first line end, a lone \r included (read_jsonl's lines, see _lines).
+    text = _LINE_END.split(line.decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n"), maxsplit=1)[0]
+    keys = _one_line_object_keys(text)
     if keys is None or "data" in keys:  # a pretty-printed object, or the official format
         return "json"
     return "jsonl" if not rows_only or any(k in keys for k in REQUIRED_KEYS) else "json"
 
 
 _SPACE = re.compile(r"[ \t\r\n]*")
+_LINE_END = re.compile(r"\r\n?|\n")  # bytes.splitlines' line ends; str.splitlines has more (U+2028, \x1c)
 
 
 def _one_line_object_keys(text: str) -> list[str] | None:

@@ -82,15 +82,20 @@ def build_parser() -> argparse.ArgumentParser:
                                             "replacement) with char-exact answer spans, into Arrow shards "
                                             "that datasets.load_from_disk(OUT) reads.")
     a = p.add_argument
-    a("--input", default="squad_v2", help="hub dataset id, official SQuAD .json, .jsonl of squad_v2 rows, "
-                                          "or a save_to_disk directory")
+    a("--input", default="squad_v2",
+      help="a hub dataset id, or a local file or directory: an official SQuAD JSON file, a JSON array of "
+           "squad_v2 rows, a JSON-lines file of squad_v2 rows (a .jsonl is read as JSON lines; a file of any "
+           "other suffix, .json included, is told apart by its content), a datasets save_to_disk directory, "
+           "or a directory of .json/.jsonl files (each in any of those formats, read in name order, e.g. "
+           "data/sample)")
     a("--split", default="train", help="split of a hub dataset or a saved DatasetDict")
     a("--out", required=True, help="output directory (required); rerunning the same command resumes")
     a("--multiplier", type=int, default=20, help="augmented variants per question")
     a("--mlm", default="bert-base-uncased", help="masked LM id or path, or 'none' (GloVe only)")
     a("--glove", default="default", help="'default' (GloVe 6B 50d, offline), a vectors file, or 'none'")
     a("--top-k", type=int, default=15, help="candidates per word")
-    a("--replace-prob", type=float, default=0.4, help="probability that a replaceable word is replaced")
+    a("--replace-prob", type=float, default=0.4,
+      help="probability in (0, 1] that a replaceable word is replaced (0 would only copy the originals)")
     a("--mlm-mode", choices=("exact", "multi"), default="exact",
       help="exact: one masked copy per word; multi: several words masked per copy (fast)")
     a("--mlm-context", choices=("masked", "paired"), default="masked",
@@ -150,8 +155,12 @@ def check_options(args) -> None:
         problems.append(f"--workers {args.workers}: use 'auto' or an integer from 0 to 64")
     if args.limit is not None and args.limit < 1:
         problems.append(f"--limit {args.limit}: use an integer >= 1")
-    if not 0.0 <= args.replace_prob <= 1.0:
-        problems.append(f"--replace-prob {args.replace_prob}: use a probability in [0, 1]")
+    if args.replace_prob == 0:  # every variant would be the original: n copies of it, or none at all
+        problems.append("--replace-prob 0.0: no word would ever be replaced, so every variant would repeat the "
+                        "original; use a probability in (0, 1] (with --include-original to write the originals "
+                        "too), or use the input as it is")
+    elif not 0.0 < args.replace_prob <= 1.0:
+        problems.append(f"--replace-prob {args.replace_prob}: use a probability in (0, 1]")
     if not 0.0 < args.mask_rate <= 0.5:
         problems.append(f"--mask-rate {args.mask_rate}: use a value in (0, 0.5]")
     if args.stopwords not in ("nltk", "tinybert") and not Path(args.stopwords).is_file():
@@ -238,6 +247,8 @@ FINGERPRINT_NOTES = {"mlm_fingerprint": "the --mlm model changed (its config, we
 def check_out(out: Path, config: dict, overwrite: bool, world: int, ignore=()) -> None:
     """Refuse an --out written with another configuration (or holding other files) unless --overwrite.
     Nothing is written here; every rank looks, then they all pass the barrier (or all refuse)."""
+    if config.get("mlm_mode") == "exact":  # --mask-rate shapes multi mode's sequences only: same rows
+        ignore = (*ignore, "mask_rate")
     mismatch = manifest.config_mismatch(out, config, ignore=ignore, notes=FINGERPRINT_NOTES, located=LOCATED)
     barrier(world)
     if mismatch and not overwrite:

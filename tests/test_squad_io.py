@@ -228,3 +228,20 @@ def test_official_files_pass_validation_with_their_boolean_is_impossible():
     assert len(rows) == 65 + 4719 and {type(r["is_impossible"]) for r in rows} == {bool}
     for r in rows:
         validate_example(r)
+
+
+def test_json_lines_with_bare_cr_line_endings_read_as_with_lf(tmp_path, sample_rows):
+    """Old Mac files end lines with a lone \\r: read as one line of "Extra data" before. A \\r or \\n inside a
+    string is escaped in JSON, so the contexts (and their answer offsets) are the characters written."""
+    rows = [*sample_rows[:5], {**sample_rows[0], "id": "crlf", "context": "A\r\nline.\rParis\n is big.",
+                               "answers": {"text": ["Paris"], "answer_start": [9]}}]
+    for suffix in (".jsonl", ".json", ".txt"):  # .jsonl by name; .json and others by their content
+        path = tmp_path / f"rows{suffix}"
+        path.write_bytes(b"".join(json.dumps(r).encode() + b"\r" for r in rows))
+        located = list(iter_located(path))
+        assert [row for _, row in located] == rows, suffix
+        assert [where.line for where, _ in located] == [1, 2, 3, 4, 5, 6], suffix
+        assert located[-1][1]["context"][9:14] == "Paris"
+    mixed = tmp_path / "mixed.jsonl"  # \r\n and blank \r lines beside lone \r endings
+    mixed.write_bytes(json.dumps(rows[0]).encode() + b"\r\n\r" + json.dumps(rows[1]).encode() + b"\r")
+    assert [(w.line, r["id"]) for w, r in iter_located(mixed)] == [(1, rows[0]["id"]), (3, rows[1]["id"])]

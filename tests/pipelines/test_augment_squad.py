@@ -876,3 +876,60 @@ def test_an_input_without_examples_is_an_error_and_leaves_nothing(tmp_path):
     assert not out.exists()
     with pytest.raises(InputError, match="--input holds no examples"):  # {"data": []} reads as no rows too
         list(walk(iter([]), 1, 10, False, None))
+
+
+@pytest.mark.parametrize("draw", ["distinct", "independent"])
+def test_replace_prob_zero_is_refused_with_what_to_use_instead(tmp_path, sample_path, draw):
+    """--replace-prob 0 wrote the original n times labelled as variants (distinct) or 0 rows with exit 0
+    (independent); now refused before anything loads."""
+    out = tmp_path / "aug"
+    proc = cli("--input", sample_path, "--mlm", "none", "--multiplier", 2, "--replace-prob", 0,
+               "--variant-draw", draw, "--quiet", out=out, check=False)
+    assert_one_line_error(proc, "--replace-prob 0.0", "(0, 1]", "--include-original")
+    assert not out.exists()
+
+
+def test_input_help_names_every_accepted_source():
+    """--help omitted the directory of .json/.jsonl files (make demo's data/sample) and the JSON array of rows."""
+    proc = cli("--help")
+    text = " ".join(proc.stdout.split())
+    start = text.index("--input INPUT", text.index("options:"))  # its help, not the usage line
+    help_of_input = text[start:text.index("--split SPLIT", start)]
+    for fragment in ("hub dataset id", "official SQuAD", "JSON array of squad_v2 rows", "JSON-lines",
+                     "save_to_disk directory", "directory of .json/.jsonl files"):
+        assert fragment in help_of_input, (fragment, help_of_input)
+
+
+def test_json_lines_with_bare_cr_line_endings_give_the_rows_of_lf_ones(tmp_path, sample_rows):
+    """A .jsonl with old-Mac \\r line endings stopped with "line 1 column 1006: Extra data" (a .json with
+    "two JSON documents in one file?"); it now gives the rows of the same file with \\n endings."""
+    args = ["--mlm", "none", "--multiplier", 2, "--limit", 12, "--quiet"]
+    lf = tmp_path / "lf.jsonl"
+    lf.write_text("".join(json.dumps(r) + "\n" for r in sample_rows))
+    cli("--input", lf, *args, out=tmp_path / "from-lf")
+    want = rows_of(tmp_path / "from-lf")
+    assert len(want) == 24
+    for name in ("cr.jsonl", "cr.json"):
+        cr = tmp_path / name
+        cr.write_bytes(lf.read_bytes().replace(b"\n", b"\r"))
+        cli("--input", cr, *args, out=tmp_path / f"from-{name}")
+        assert rows_of(tmp_path / f"from-{name}") == want, name
+
+
+def test_a_changed_mask_rate_is_resumed_in_exact_mode_and_refused_in_multi(tmp_path, tiny_mlm_path, sample_path):
+    """--mask-rate only shapes multi mode's sequences; exact mode's rows do not depend on it, yet a resume
+    that differed in it alone was refused."""
+    args = ["--input", sample_path, "--limit", 8, "--mlm", tiny_mlm_path, "--glove", "none", "--multiplier", 2,
+            "--shard-rows", 8, "--quiet"]
+    exact = tmp_path / "exact"
+    cli(*args, "--mlm-mode", "exact", out=exact)
+    want = rows_of(exact)
+    again = cli(*args, "--mlm-mode", "exact", "--mask-rate", 0.3, out=exact)
+    assert "is already complete" in again.stderr
+    (exact / "manifest.json").unlink()  # unfinished: the run resumes, its shards kept
+    cli(*args, "--mlm-mode", "exact", "--mask-rate", 0.3, out=exact)
+    assert rows_of(exact) == want
+    multi = tmp_path / "multi"
+    cli(*args, "--mlm-mode", "multi", out=multi)
+    proc = cli(*args, "--mlm-mode", "multi", "--mask-rate", 0.3, out=multi, check=False)
+    assert_one_line_error(proc, "mask_rate: 0.15 -> 0.3", "--overwrite")
