@@ -60,8 +60,9 @@ class Augmenter:
         problems = []
         if not _is_int(top_k) or top_k < 1:
             problems.append(f"top_k={top_k!r}: use a positive int")
-        if not _is_prob(replace_prob):
-            problems.append(f"replace_prob={replace_prob!r}: use a probability in [0, 1]")
+        if not _is_prob(replace_prob) or replace_prob == 0:  # 0: every variant the original (augment-squad's check)
+            problems.append(f"replace_prob={replace_prob!r}: use a probability in (0, 1]; at 0 no word is "
+                            "replaced and every variant repeats the original")
         if answer_policy not in POLICIES:
             problems.append(f"answer_policy={answer_policy!r}: use one of {POLICIES}")
         if mlm_mode not in ("exact", "multi"):

@@ -321,6 +321,10 @@ def test_invalid_examples_raise_naming_the_id(augmenter):
 def test_api_function_and_option_errors(glove_kv):
     with pytest.raises(ConfigError, match="replace_prob=1.5"):
         Augmenter(mlm=None, glove=None, replace_prob=1.5)
+    # 0 would make every variant the original (or, with independent draws, no variant at all), silently.
+    for zero in (0, 0.0):
+        with pytest.raises(ConfigError, match=r"replace_prob=0(\.0)?: use a probability in \(0, 1\]"):
+            Augmenter(mlm=None, glove=None, replace_prob=zero)
     with pytest.raises(ConfigError, match="answer_policy='drop'"):
         Augmenter(mlm=None, glove=None, answer_policy="drop")
     with pytest.raises(ConfigError, match="variant_draw='both'"):
