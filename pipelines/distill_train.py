@@ -284,7 +284,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _looks_local(src: str) -> bool:
-    return os.sep in src or src.startswith(".") or Path(src).suffix in (".json", ".jsonl") or Path(src).exists()
+    """Whether ``src`` names a local path, by the readers' own rule (squad_io.local_path): an owner/name such
+    as rajpurkar/squad_v2 that is no path here is a hub id, not a missing file."""
+    from augment.squad_io import local_path
+
+    return local_path(src) is not None
 
 
 def default_cache_dir(sources, out_dir) -> Path:
@@ -372,7 +376,7 @@ def validate(args) -> None:
                         f"train on it and --data {' '.join(args.data)} would go unused; pass the prediction "
                         "stage's data as --data")
     for src in [*args.data, *(args.prediction_data or []), *([args.eval] if args.eval else [])]:
-        if _looks_local(src) and not Path(src).exists():
+        if _looks_local(src) and not Path(src).expanduser().exists():
             problems.append(f"{src}: no such file or directory")
     # What the training data holds now (a missing file: its name): config.json records it, a resume compares it.
     args.data_fingerprints = args.prediction_data_fingerprints = None

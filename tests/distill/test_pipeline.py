@@ -834,7 +834,9 @@ def test_the_student_is_saved_before_the_final_evaluation(tmp_path, sample_path,
 
 @pytest.mark.parametrize("source, says", [
     ("empty.json", "empty.json: neither JSON nor JSON lines (it is empty); --eval takes an official SQuAD .json"),
-    ("not_a_cached_dataset", "pass a local FILE.json, FILE.jsonl or DIR to --eval instead")])
+    ("not_a_cached_dataset", "pass a local FILE.json, FILE.jsonl or DIR to --eval instead"),
+    # An owner/name hub id (the canonical rajpurkar/squad_v2) was taken for a missing local path: "no such file".
+    ("no-such-owner/not_a_cached_dataset", "could not load dataset 'no-such-owner/not_a_cached_dataset'")])
 def test_eval_data_errors_name_eval(source, says, tmp_path, sample_path, tiny_teacher_path, tiny_student_path,
                                     capsys):
     """An empty --eval file said "--input takes …", and an --eval hub id that could not be loaded offline
