@@ -66,37 +66,36 @@ class Location:
         return f"{self.source}: {self.position}"  # the "FILE: line N" that errors about the input begin with
 
 
-def _spans(raw, where: str, path) -> dict:
-    """Official ``[{"text", "answer_start"}]`` lists (or an already columnar dict) to columns."""
+def _spans(raw):
+    """Official ``[{"text", "answer_start"}]`` lists (or an already columnar dict) to columns.
+
+    Anything else is returned as it is: a malformed answer is one record's problem, which
+    :func:`augment.validate.validate_example` rejects with its reason (``rejects.jsonl``; ``--strict``
+    stops), as it does a bad columnar dict, instead of stopping a whole file's run here."""
     if raw is None:
         return {"text": [], "answer_start": []}
     if isinstance(raw, dict):  # values kept as they are: validate_example rejects bad types with a reason
         return {k: list(raw[k]) if isinstance(raw.get(k), list) else raw.get(k) for k in ("text", "answer_start")}
-    if not isinstance(raw, list):
-        raise InputError(f"{path}: {where}: expected a list of answers, got {type(raw).__name__}")
-    texts, starts = [], []
-    for k, ans in enumerate(raw):
-        if not isinstance(ans, dict) or "text" not in ans or "answer_start" not in ans:
-            raise InputError(f"{path}: {where}[{k}]: expected {{'text', 'answer_start'}}, got {ans!r:.80}")
-        texts.append(ans["text"])
-        starts.append(ans["answer_start"])
-    return {"text": texts, "answer_start": starts}
+    if not isinstance(raw, list) or not all(isinstance(a, dict) and "text" in a and "answer_start" in a
+                                            for a in raw):
+        return raw
+    return {"text": [a["text"] for a in raw], "answer_start": [a["answer_start"] for a in raw]}
 
 
-def normalize_row(row: dict, where: str = "row") -> dict:
+def normalize_row(row: dict) -> dict:
     """Fill the optional columns of a ``squad_v2`` row (title, plausible answers, is_impossible).
 
     ``answers`` is not optional: ``squad_v2`` rows always carry it (empty lists for an unanswerable
     question), so a row without it is left without it and :func:`augment.validate.validate_example`
-    rejects it, rather than passing for unanswerable. ``where`` ("FILE: line N") prefixes errors.
+    rejects it, rather than passing for unanswerable; so does it a malformed answer (see :func:`_spans`).
     """
     out = dict(row)
     out.setdefault("title", "")
     if isinstance(out.get("answers"), list):
-        out["answers"] = _spans(out["answers"], "answers", where)
+        out["answers"] = _spans(out["answers"])
     plaus = out.get("plausible_answers") or {"text": [], "answer_start": []}
     if isinstance(plaus, list):
-        plaus = _spans(plaus, "plausible_answers", where)
+        plaus = _spans(plaus)
     out["plausible_answers"] = plaus
     # A given value is kept as it is, never cast with bool(): "false" would become True. validate_example
     # rejects a non-boolean or one that contradicts the answers.
@@ -218,7 +217,7 @@ def read_official_json(path) -> Iterator[tuple[Location, dict]]:
                     raise InputError(f"{path}: item [{k}] is {type(row).__name__}, expected an object")
                 if k == 0:
                     check_first_record(row, f"{path}: item [0]")
-                yield Location(str(path), f"item [{k}]"), normalize_row(row, f"{path}: item [{k}]")
+                yield Location(str(path), f"item [{k}]"), normalize_row(row)
             return
         if not isinstance(article, dict) or "paragraphs" not in article:
             raise InputError(f"{path}: data[{i}]: missing key 'paragraphs'")
@@ -241,8 +240,7 @@ def read_official_json(path) -> Iterator[tuple[Location, dict]]:
                     "title": article.get("title", ""),
                     "context": para["context"],
                     "question": qa.get("question"),
-                    "plausible_answers": _spans(qa.get("plausible_answers"),
-                                                f"{where}.qas[{k}].plausible_answers", path),
+                    "plausible_answers": _spans(qa.get("plausible_answers")),
                     "is_impossible": impossible,
                 }
                 # The official files give every question its answers ([] when unanswerable). A question without
@@ -250,10 +248,10 @@ def read_official_json(path) -> Iterator[tuple[Location, dict]]:
                 # left without, so validate_example rejects it, as it does such a JSON-lines row, rather than
                 # passing for unanswerable.
                 if qa.get("answers") is not None or impossible is True:
-                    row["answers"] = _spans(qa.get("answers"), f"{where}.qas[{k}].answers", path)
+                    row["answers"] = _spans(qa.get("answers"))
                     # As given (validate_example refuses a non-boolean: bool("false") is True), or what the
                     # answers say when the file has none.
-                    if impossible is None:
+                    if impossible is None and isinstance(row["answers"], dict):  # else rejected (validate)
                         row["is_impossible"] = not row["answers"]["text"]
                 # The file is often one line, and a question's line would mean searching the article's text:
                 # its keys' path locates it.
@@ -292,7 +290,7 @@ def read_jsonl(path) -> Iterator[tuple[Location, dict]]:
             if first:
                 check_first_record(row, f"{path}: line {lineno}")
                 first = False
-            yield Location(str(path), f"line {lineno}", lineno), normalize_row(row, f"{path}: line {lineno}")
+            yield Location(str(path), f"line {lineno}", lineno), normalize_row(row)
 
 
 def _is_saved_dataset(path: Path) -> bool:
@@ -361,7 +359,7 @@ def read_saved_dataset(path, split: str = "train") -> Iterator[tuple[Location, d
             row = next(rows)
         except (OSError, ValueError) as e:
             raise _saved_dataset_error(path, e) from None
-        yield Location(str(path), f"row {i}"), normalize_row(row, f"{path}: row {i}")
+        yield Location(str(path), f"row {i}"), normalize_row(row)
 
 
 def json_message(msg: str) -> str:
@@ -386,7 +384,7 @@ def read_hub(name: str, split: str = "train", option: str | None = None) -> Iter
         raise InputError(f"could not load dataset {name!r} (split {split!r}) from the Hugging Face Hub "
                          f"({first[:160]}); offline? {sample_hint(option)}") from None
     for i, row in enumerate(ds):
-        yield Location(name, f"row {i}"), normalize_row(row, f"{name}: row {i}")
+        yield Location(name, f"row {i}"), normalize_row(row)
 
 
 def data_files(path: Path) -> list[Path]:

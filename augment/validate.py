@@ -22,6 +22,11 @@ def _check_text(ex_id, text: str, field: str) -> None:
 
 
 def _check_span_types(ex_id, spans, field: str) -> None:
+    if isinstance(spans, list):  # the official form, left unconverted by squad_io because an item is malformed
+        for k, ans in enumerate(spans):
+            if not isinstance(ans, dict) or "text" not in ans or "answer_start" not in ans:
+                raise InvalidExample(ex_id, f"{field}[{k}]: expected {{'text', 'answer_start'}}, got {ans!r:.80}",
+                                     "bad_type")
     if not isinstance(spans, dict):
         raise InvalidExample(ex_id, f"{field} must be a dict with 'text' and 'answer_start', "
                                     f"got {type(spans).__name__}", "bad_type")

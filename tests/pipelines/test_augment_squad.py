@@ -186,8 +186,6 @@ MALFORMED = {
                         "line 2: not UTF-8"),
     "jsonl of another schema": ("rows.jsonl", b'{"foo": 1}\n{"foo": 2}\n',
                                 "line 1: missing keys 'context', 'question'"),
-    "jsonl bad answer list": ("rows.jsonl", (json.dumps(ROW) + "\n" + json.dumps({**ROW, "id": "q2", "answers": [
-        "Paris"]}) + "\n").encode(), "line 2: answers[0]: expected {'text', 'answer_start'}"),
 }
 
 
@@ -282,6 +280,29 @@ def test_row_without_answers_is_rejected_not_unanswerable(tmp_path, sample_rows)
     (reject,) = [json.loads(line) for line in (out / "rejects.jsonl").read_text().splitlines()]
     assert (reject["id"], reject["reason"]) == (rows[3]["id"], "missing_answers")
     assert rows[3]["id"] not in {r["orig_id"] for r in rows_of(out)}
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "official"])
+def test_a_malformed_answer_rejects_its_record_not_the_run(tmp_path, fmt):
+    """An answer that is not {'text', 'answer_start'} stopped the whole run (exit 2) in the official list form,
+    while the same problem in columnar form was one rejected record: one bad question in 130k lost the run."""
+    bad = {**ROW, "id": "q2", "answers": ["Paris"]}
+    if fmt == "jsonl":
+        path = tmp_path / "rows.jsonl"
+        path.write_text(json.dumps(ROW) + "\n" + json.dumps(bad) + "\n")
+    else:
+        path = tmp_path / "train.json"
+        qas = [{"id": "q1", "question": ROW["question"], "answers": [{"text": "Paris", "answer_start": 0}]},
+               {"id": "q2", "question": ROW["question"], "answers": [{"text": "Paris"}]}]
+        path.write_text(json.dumps({"data": [{"title": "t", "paragraphs": [{"context": ROW["context"], "qas": qas}]}]}))
+    out = tmp_path / "aug"
+    cli("--input", path, "--mlm", "none", "--multiplier", 1, "--quiet", out=out)
+    (reject,) = [json.loads(line) for line in (out / "rejects.jsonl").read_text().splitlines()]
+    assert (reject["id"], reject["reason"]) == ("q2", "bad_type")
+    assert "answers[0]: expected {'text', 'answer_start'}" in reject["message"]
+    assert {r["orig_id"] for r in rows_of(out)} == {"q1"}
+    strict = cli("--input", path, "--mlm", "none", "--strict", out=tmp_path / "strict", check=False)
+    assert_one_line_error(strict, "--strict", str(path), "answers[0]: expected {'text', 'answer_start'}")
 
 
 def test_every_record_rejected_is_an_error_pointing_to_the_rejects(tmp_path, sample_rows, capsys):
