@@ -34,8 +34,9 @@ def chosen_layers(n_teacher: int, n_student: int, pick: str) -> list[int]:
     if pick == "lower":
         return list(range(n_student))
     if pick == "uniform":
-        step = n_teacher / n_student
-        return [int(round((m + 1) * step)) - 1 for m in range(n_student)]
+        # Layer (m + 1) * n_teacher / n_student, halves rounded up: Python's round() sends them to the even
+        # neighbour, which bunched the picks (12 -> 8: 1, 2, 3, 5, 7, 8, 9, 11 instead of 1, 2, 4, 5, 7, 8, 10, 11).
+        return [(2 * (m + 1) * n_teacher + n_student) // (2 * n_student) - 1 for m in range(n_student)]
     raise ValueError(f"--pick {pick!r}: use 'lower' or 'uniform'")
 
 
@@ -105,7 +106,9 @@ def main(argv=None) -> int:
     p.add_argument("--teacher", required=True, help="model id or directory to take layers from")
     p.add_argument("--layers", type=int, required=True, help="number of layers of the student")
     p.add_argument("--pick", default="lower", choices=["lower", "uniform"],
-                   help="lowest layers, or every k-th (TinyBERT's uniform mapping)")
+                   help="lowest layers, or every k-th (TinyBERT's uniform mapping; for a depth that does not "
+                        "divide the teacher's, layer (m+1)*teacher/student rounded half up, e.g. 12 -> 8: layers "
+                        "1 2 4 5 7 8 10 11, counted from 0)")
     p.add_argument("--out", required=True, help="directory to save the student (model and tokenizer)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace a model already saved in --out (its model and tokenizer files are removed first)")

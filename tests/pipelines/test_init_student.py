@@ -10,6 +10,11 @@ def test_layer_choice():
     assert chosen_layers(6, 3, "lower") == [0, 1, 2]
     assert chosen_layers(6, 3, "uniform") == [1, 3, 5]
     assert chosen_layers(6, 2, "uniform") == [2, 5]
+    # Halves round up, evenly: round() took them to the even neighbour ([1, 2, 3, 5] and [1, 2, 3, 5, 7, 8, 9, 11]).
+    assert chosen_layers(6, 4, "uniform") == [1, 2, 4, 5]
+    assert chosen_layers(12, 8, "uniform") == [1, 2, 4, 5, 7, 8, 10, 11]
+    assert chosen_layers(4, 3, "uniform") == [0, 2, 3]
+    assert chosen_layers(12, 12, "uniform") == list(range(12))
     with pytest.raises(ValueError, match="--layers 7"):
         chosen_layers(6, 7, "lower")
 
