@@ -607,9 +607,10 @@ class DistillRecipe:
         self.cache_dir = Path(a.cache_dir) if a.cache_dir else default_cache_dir(a.data, self.out)
         built, self.stage_data = {}, {}  # one tokenisation per distinct list of sources
         for stage in self.stages:
-            src = tuple(a.prediction_data if stage == "prediction" and a.prediction_data else a.data)
+            own = stage == "prediction" and a.prediction_data
+            src = tuple(a.prediction_data if own else a.data)
             if src not in built:
-                built[src] = self._windows(list(src))
+                built[src] = self._windows(list(src), "--prediction-data" if own else "--data")
             self.stage_data[stage] = built[src]
         self.key, self.features, self.windows = self.stage_data[self.stages[0]]
 
@@ -654,8 +655,9 @@ class DistillRecipe:
 
         return torch.compiler.set_stance("force_eager") if self.args.compile else nullcontext()
 
-    def _windows(self, sources):
-        """(cache key, tokenised features, WindowDataset) of the ``squad_v2`` rows of ``sources``."""
+    def _windows(self, sources, option: str):
+        """(cache key, tokenised features, WindowDataset) of the ``squad_v2`` rows of ``sources``, which
+        ``option`` named."""
         from augment.distill import data
         from augment.qa.features import cut_questions, cut_warning
 
@@ -663,7 +665,7 @@ class DistillRecipe:
         key = data.features_key(sources, "train", a.limit, self.tokenizer, a.max_length, a.doc_stride,
                                 self.teacher_types)
         with self.acc.main_process_first():
-            examples = data.load_examples(sources, "train", a.limit)
+            examples = data.load_examples(sources, "train", a.limit, option)
             workers = a.tokenize_workers or (min(8, os.cpu_count() or 1) if len(examples) > 2000 else 1)
             features = data.tokenize(examples, self.tokenizer, self.cache_dir, key, a.max_length,
                                      a.doc_stride, num_proc=workers, token_types=self.teacher_types)

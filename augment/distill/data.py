@@ -64,8 +64,9 @@ def _rows(ds, batch_size: int = 1000):
             yield dict(zip(batch, values))
 
 
-def _load_one(source: str, split: str, skipped: list):
-    """The ``squad_v2`` training columns of ``source``, its invalid rows left out and added to ``skipped``."""
+def _load_one(source: str, split: str, skipped: list, option: str | None = None):
+    """The ``squad_v2`` training columns of ``source``, its invalid rows left out and added to ``skipped``;
+    ``option`` (``--data``) is the command-line option that named it, for the reader's errors."""
     import datasets
 
     path = Path(source)
@@ -93,7 +94,7 @@ def _load_one(source: str, split: str, skipped: list):
         # of our own (the source's and the rows kept) spares datasets hashing the mapping.
         digest = hashlib.sha256(json.dumps([ds._fingerprint, keep]).encode()).hexdigest()[:16]
         return ds.select(keep, keep_in_memory=True, new_fingerprint=digest)
-    rows = [row for row in ({c: r.get(c) for c in COLUMNS} for r in iter_rows(source, split))
+    rows = [row for row in ({c: r.get(c) for c in COLUMNS} for r in iter_rows(source, split, option))
             if _valid(row, source, skipped)]
     return in_memory_dataset(rows, source_fingerprint(source, split))
 
@@ -136,12 +137,13 @@ def in_memory_dataset(rows: list[dict], fingerprint: str):
     return datasets.Dataset(table, info=datasets.DatasetInfo(features=features), fingerprint=fingerprint)
 
 
-def load_examples(sources, split: str = "train", limit: int | None = None):
-    """One Dataset of ``squad_v2`` rows (id, title, context, question, answers) from all ``sources``."""
+def load_examples(sources, split: str = "train", limit: int | None = None, option: str | None = None):
+    """One Dataset of ``squad_v2`` rows (id, title, context, question, answers) from all ``sources``, named by
+    the command-line ``option`` (``--data``, ``--prediction-data``) in the readers' errors."""
     import datasets
 
     skipped = []
-    parts = [_load_one(str(s), split, skipped) for s in sources]
+    parts = [_load_one(str(s), split, skipped, option) for s in sources]
     ds = parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
     _report_skipped(skipped, len(ds) + len(skipped))
     if len(ds) == 0:

@@ -850,3 +850,21 @@ def test_eval_data_errors_name_eval(source, says, tmp_path, sample_path, tiny_te
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("distill-train: error: ") and says in err, err
     assert "--input" not in err and "--data" not in err
+
+
+@pytest.mark.parametrize("option", ["--data", "--prediction-data"])
+def test_training_data_errors_name_their_option(option, tmp_path, sample_path, tiny_teacher_path, tiny_student_path,
+                                                capsys):
+    """An empty training file said "the data must be …", the wording for a reader that does not know which
+    option named it; --data and --prediction-data are named as --eval is."""
+    empty = tmp_path / "empty.json"
+    empty.write_text("")
+    argv = common(sample_path, tmp_path) + ["--teacher", tiny_teacher_path, "--student", tiny_student_path,
+                                            "--out", str(tmp_path / "out"), "--max-steps", "1"]
+    if option == "--data":
+        argv[argv.index("--data") + 1] = str(empty)
+    else:  # --stage both (the default): the prediction stage reads it
+        argv += ["--prediction-data", str(empty)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("distill-train: error: ") and f"(it is empty); {option} takes an official SQuAD" in err, err
