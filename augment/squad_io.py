@@ -33,9 +33,8 @@ from pathlib import Path
 from typing import Iterator
 
 from augment.errors import InputError
+from augment.validate import is_answer
 
-SAMPLE_HINT = ("pass a local FILE.json, FILE.jsonl or DIR instead (--input for augment-squad, --data for "
-               "distill-train and squad-eval), for example the bundled data/sample/")
 FORMATS = "an official SQuAD .json, a .jsonl of squad_v2 rows, a datasets.save_to_disk directory or a hub dataset id"
 
 
@@ -46,9 +45,9 @@ def sample_hint(option: str | None = None) -> str:
         >>> sample_hint("--eval")
         'pass a local FILE.json, FILE.jsonl or DIR to --eval instead, for example the bundled data/sample/'
     """
-    if option is None:
-        return SAMPLE_HINT
-    return f"pass a local FILE.json, FILE.jsonl or DIR to {option} instead, for example the bundled data/sample/"
+    where = (f" to {option} instead" if option else
+             " instead (--input for augment-squad, --data for distill-train and squad-eval)")
+    return f"pass a local FILE.json, FILE.jsonl or DIR{where}, for example the bundled data/sample/"
 
 
 @dataclass(frozen=True)
@@ -76,8 +75,7 @@ def _spans(raw):
         return {"text": [], "answer_start": []}
     if isinstance(raw, dict):  # values kept as they are: validate_example rejects bad types with a reason
         return {k: list(raw[k]) if isinstance(raw.get(k), list) else raw.get(k) for k in ("text", "answer_start")}
-    if not isinstance(raw, list) or not all(isinstance(a, dict) and "text" in a and "answer_start" in a
-                                            for a in raw):
+    if not isinstance(raw, list) or not all(map(is_answer, raw)):
         return raw
     return {"text": [a["text"] for a in raw], "answer_start": [a["answer_start"] for a in raw]}
 

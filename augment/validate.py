@@ -21,10 +21,15 @@ def _check_text(ex_id, text: str, field: str) -> None:
                                     f"{e.start}, which is not Unicode text", "bad_text") from None
 
 
+def is_answer(ans) -> bool:
+    """Whether ``ans`` is an answer of the official list form: a dict with 'text' and 'answer_start'."""
+    return isinstance(ans, dict) and "text" in ans and "answer_start" in ans
+
+
 def _check_span_types(ex_id, spans, field: str) -> None:
     if isinstance(spans, list):  # the official form, left unconverted by squad_io because an item is malformed
         for k, ans in enumerate(spans):
-            if not isinstance(ans, dict) or "text" not in ans or "answer_start" not in ans:
+            if not is_answer(ans):
                 raise InvalidExample(ex_id, f"{field}[{k}]: expected {{'text', 'answer_start'}}, got {ans!r:.80}",
                                      "bad_type")
     if not isinstance(spans, dict):

@@ -283,14 +283,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _looks_local(src: str) -> bool:
-    """Whether ``src`` names a local path, by the readers' own rule (squad_io.local_path): an owner/name such
-    as rajpurkar/squad_v2 that is no path here is a hub id, not a missing file."""
-    from augment.squad_io import local_path
-
-    return local_path(src) is not None
-
-
 def default_cache_dir(sources, out_dir) -> Path:
     """Next to the data: ``.distill-cache`` beside the first local source; under ``out`` for hub ids."""
     for s in sources:
@@ -303,6 +295,7 @@ def validate(args) -> None:
     """Check every option without loading anything heavy; raise one ConfigError listing all problems."""
     from augment import manifest
     from augment.qa.features import window_problems
+    from augment.squad_io import local_path
 
     problems = []
     if args.stage is None:
@@ -376,7 +369,9 @@ def validate(args) -> None:
                         f"train on it and --data {' '.join(args.data)} would go unused; pass the prediction "
                         "stage's data as --data")
     for src in [*args.data, *(args.prediction_data or []), *([args.eval] if args.eval else [])]:
-        if _looks_local(src) and not Path(src).expanduser().exists():
+        # The readers' own rule (squad_io.local_path): an owner/name such as rajpurkar/squad_v2 that is no
+        # path here is a hub id, not a missing file.
+        if (path := local_path(src)) is not None and not path.exists():
             problems.append(f"{src}: no such file or directory")
     # What the training data holds now (a missing file: its name): config.json records it, a resume compares it.
     args.data_fingerprints = args.prediction_data_fingerprints = None
@@ -909,7 +904,7 @@ class DistillRecipe:
                     # NaN and inf are not JSON: such a value is recorded as null, and the run stops here (checked
                     # at log steps only, where the values come to the host anyway: a NaN weight never recovers).
                     self.metrics({"stage": stage, "step": step, "epoch": epoch, "lr": lr,
-                                  **{k: v if math.isfinite(v) else None for k, v in values.items()}, **speed})
+                                  **values, **speed})  # non-finite: null (metrics)
                     if not all(math.isfinite(v) for v in values.values()):
                         raise TrainingDiverged(diverged_message(stage, step, values, a, last_finite))
                     last_finite = step
@@ -1052,9 +1047,11 @@ class DistillRecipe:
         if self.main:
             from augment.qa.evaluate import json_safe
 
-            # NaN and infinity (an evaluation of NaN logits) as null: a bare NaN token is not JSON.
+            # NaN and infinity (a diverged loss, an evaluation of NaN logits) as null: a bare NaN token is not
+            # JSON, and the trackers skip a null.
+            record = json_safe(record)
             with open(self.out / "metrics.jsonl", "a") as f:
-                f.write(json.dumps(json_safe(record), allow_nan=False) + "\n")
+                f.write(json.dumps(record, allow_nan=False) + "\n")
             if self.to_scalars is not None:
                 self.acc.log(*self.to_scalars(record))
 
