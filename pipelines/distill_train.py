@@ -237,7 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(one shape to compile), or 64 with --group-by-length (at most --max-length/64 lengths, "
                         "each compiled once per model and stage). Padding changes no result, but a batch's shape decides its dropout "
                         "draws: changing N, like --compile, makes a resumed run differ from an uninterrupted one")
-    p.add_argument("--eval-every", type=int, default=0, help="evaluate every N steps (0: at the end only)")
+    p.add_argument("--eval-every", type=int, default=0,
+                   help="evaluate every N steps and at the end of each stage (0: at the end only)")
     p.add_argument("--save-every", type=int, default=1000, help="checkpoint every N optimizer steps")
     p.add_argument("--keep-checkpoints", type=int, default=2, help="newest checkpoints kept on disk")
     p.add_argument("--log-every", type=int, default=10, help="append to metrics.jsonl every N steps")
@@ -914,7 +915,7 @@ class DistillRecipe:
                 # from an earlier checkpoint and evaluates again. After it, the resumed run would start past the
                 # evaluation, which metrics.jsonl (and TensorBoard) would never get. Evaluating draws no random
                 # numbers, so the checkpoint's RNG states are those of an uninterrupted run either way.
-                if a.eval_every and step % a.eval_every == 0 and step < total:
+                if self.evaluates_at(stage, step, total):
                     self.evaluate(stage, step)
                     model.train()
                 if step % a.save_every == 0 or step == total:
@@ -936,6 +937,17 @@ class DistillRecipe:
         if stage == "intermediate":
             self.save_intermediate_student()
         acc.free_memory()
+
+    def evaluates_at(self, stage: str, step: int, total: int) -> bool:
+        """Whether ``--eval-every`` evaluates after ``step`` of ``stage`` (of ``total`` steps): at every multiple
+        of it and at the stage's last step, so that each stage's curve ends where the stage does. The last stage's
+        last step is left to the final evaluation, which scores the saved student; an earlier stage's (the
+        intermediate stage of --stage both) has no other."""
+        if not self.args.eval_every:
+            return False
+        if step == total:
+            return stage != self.stages[-1]
+        return step % self.args.eval_every == 0
 
     @staticmethod
     def _accumulated(stage: str, losses: dict, share: dict) -> dict:

@@ -161,3 +161,18 @@ def test_a_diverged_run_stops_with_one_line_and_strict_json(tmp_path, sample_pat
     assert steps[-1]["loss"] is None and f"at step {steps[-1]['step']} " in line
     assert all(r["loss"] is not None for r in steps[:-1])
     assert not (out / "student").exists()
+
+
+def test_eval_every_ends_each_stage_with_an_evaluation(tmp_path, sample_path, tiny_teacher_path, tiny_student_path):
+    """With --stage both, the intermediate stage's last step was never evaluated (the condition left out every
+    stage's last step, for the final evaluation to score, but that one follows the prediction stage only): its
+    curve stopped at the last multiple of --eval-every, and even a multiple that was the stage's end was skipped.
+    Now each stage ends with an evaluation, the last stage's being the final one."""
+    out = tmp_path / "out"
+    done = forkrun.run("pipelines.distill_train",
+                       *tiny(sample_path, tmp_path, tiny_teacher_path, tiny_student_path, out, "--stage", "both",
+                             "--max-steps", "3", "--eval", str(sample_path), "--eval-limit", "4",
+                             "--eval-every", "2"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    evaluations = [(r["stage"], r["step"]) for r in records(out) if "eval" in r]
+    assert evaluations == [("intermediate", 2), ("intermediate", 3), ("prediction", 2), ("prediction", "final")]
