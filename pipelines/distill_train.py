@@ -217,7 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grad-accum", type=int, default=1, help="micro-batches per optimizer step")
     p.add_argument("--lr-intermediate", type=float, default=5e-5, help="peak learning rate, intermediate stage")
     p.add_argument("--lr-prediction", type=float, default=3e-5, help="peak learning rate, prediction stage")
-    p.add_argument("--warmup", type=float, default=0.1, help="linear warm-up proportion, then linear decay")
+    p.add_argument("--warmup", type=float, default=0.1,
+                   help="linear warm-up proportion, then linear decay; the warm-up is that share of a stage's "
+                        "steps rounded down, as Haystack rounds it (none in a stage of fewer than 1/proportion steps)")
     p.add_argument("--weight-decay", type=float, default=0.01, help="AdamW weight decay (not on biases and LayerNorm)")
     p.add_argument("--embedding-dropout", type=float, default=0.1, help="dropout on the student's embeddings")
     p.add_argument("--temperature", type=float, default=1.0, help="T of the prediction-layer KL (scaled by T^2)")
@@ -724,6 +726,9 @@ class DistillRecipe:
                                       fused=self.acc.device.type == "cuda")
         total = self.total_steps(stage)
         # Not prepared by accelerate: it is built for exactly the steps this process takes.
+        # Rounded down, as Haystack's FARM (the seed card's toolchain) rounds it, so the recorded runs repeat.
+        # Not transformers Trainer's ceil: in this schedule a lone warm-up step runs at learning rate 0, so a
+        # 1-step run (--max-steps 1) would not train at all.
         scheduler = get_linear_schedule_with_warmup(optimizer, int(a.warmup * total), total)
         return module, optimizer, scheduler, total
 
