@@ -122,3 +122,13 @@ def test_windows_go_where_the_models_weights_are_unless_told(tokenizer):
     answer(probe, tokenizer, "Who wrote it?", "It was written by Ann Lee.", max_length=96, doc_stride=48,
            device="cpu")
     assert probe.seen == {"cpu"}
+
+
+@pytest.mark.parametrize("option, value", [("batch_size", 0), ("doc_stride", -5), ("max_answer_length", 0)])
+def test_options_that_cannot_work_are_refused_by_name(model_and_tokenizer, option, value):
+    """batch_size=0 was range()'s "arg 3 must not be zero", doc_stride=-5 the tokenizer's "can't convert negative
+    int to unsigned", and max_answer_length=0 no error at all: every question abstained, with null_diff inf."""
+    model, tok = model_and_tokenizer
+    with pytest.raises(ValueError, match=f"{option} must be at least {0 if option == 'doc_stride' else 1}, "
+                                         f"got {value}"):
+        answer(model, tok, "Who sang?", "Ann sang.", **{option: value})
