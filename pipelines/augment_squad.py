@@ -53,7 +53,7 @@ PROG = "augment-squad"
 # so it never depends on processes or resume points.
 CHUNK_PARAGRAPHS = 512
 DRAW_PARAGRAPHS = 16  # paragraphs per drawing task: small, so the workers share the last chunk's rows
-CACHE_TEXTS = 2048  # contexts (and questions) whose candidates stay cached: > one chunk's texts
+CACHE_TEXTS = 2048  # texts kept cached: > a chunk's contexts (not always its questions too: --augment-question)
 # Options that change the rows written; a rerun on the same --out must agree on all of them.
 OUTPUT_OPTIONS = ("input", "split", "multiplier", "mlm", "glove", "top_k", "replace_prob", "mlm_mode",
                   "mask_rate", "answer_policy", "augment_question", "include_original", "seed", "limit",
@@ -384,7 +384,9 @@ class BlockJob:
         self.timers["candidates"] += time.perf_counter() - t
         # For the report: rows keep the replacements drawn, not the lists they were drawn from.
         self.meta["candidates"] += count_candidates(table.values(), self.aug.stopwords)
-        self.meta["protected_words"] += self.aug.protected_words(examples)  # --keep-question-words
+        # --keep-question-words. From this table, not the cache: a chunk may hold more texts than CACHE_TEXTS
+        # (--augment-question: every question is one), and the masked LM would run again on those evicted.
+        self.meta["protected_words"] += self.aug.protected_words(examples, table)
         tasks = []
         for a in range(0, len(paragraphs), DRAW_PARAGRAPHS):
             part = [ex for para in paragraphs[a:a + DRAW_PARAGRAPHS] for ex in para]

@@ -954,3 +954,23 @@ def test_a_changed_mask_rate_is_resumed_in_exact_mode_and_refused_in_multi(tmp_p
     cli(*args, "--mlm-mode", "multi", out=multi)
     proc = cli(*args, "--mlm-mode", "multi", "--mask-rate", 0.3, out=multi, check=False)
     assert_one_line_error(proc, "mask_rate: 0.15 -> 0.3", "--overwrite")
+
+
+def test_keep_question_words_runs_the_masked_lm_once_per_text(tmp_path, tiny_mlm_path, sample_path, monkeypatch):
+    """--keep-question-words counts the words it protected from the chunk's candidates. It used to ask the
+    augmenter's cache for them again, and a chunk with more texts than the cache holds (--augment-question on a
+    default block of x20: 2,500 questions and some 360 contexts, against 2,048 texts) ran the masked LM again
+    on the texts evicted, which the manifest's LM counters then reported. In-process, with a small cache."""
+    from pipelines import augment_squad
+
+    monkeypatch.setattr(augment_squad, "CACHE_TEXTS", 4)
+    lm = {}
+    for keep in ([], ["--keep-question-words"]):
+        out = tmp_path / f"aug{len(keep)}"
+        args = ["--input", sample_path, "--limit", 16, "--mlm", tiny_mlm_path, "--glove", "none", "--multiplier", 2,
+                "--augment-question", "--quiet", "--out", out, *keep]
+        assert augment_squad.main(list(map(str, args))) == 0
+        manifest = json.loads((out / "manifest.json").read_text())
+        lm[bool(keep)] = manifest["lm"]
+    assert manifest["counts"]["protected_words"] > 0
+    assert lm[True] == lm[False]  # the same candidates, computed once
