@@ -151,7 +151,8 @@ def check_options(args) -> None:
             problems.append(f"--{name.replace('_', '-')} {getattr(args, name)}: use an integer >= {low}")
     if args.max_batch_tokens is not None and args.max_batch_tokens < 1:
         problems.append(f"--max-batch-tokens {args.max_batch_tokens}: use an integer >= 1")
-    if args.workers != "auto" and not (args.workers.isdigit() and int(args.workers) <= 64):
+    # isdecimal, not isdigit: "²" is a digit that int() refuses.
+    if args.workers != "auto" and not (args.workers.isdecimal() and int(args.workers) <= 64):
         problems.append(f"--workers {args.workers}: use 'auto' or an integer from 0 to 64")
     if args.limit is not None and args.limit < 1:
         problems.append(f"--limit {args.limit}: use an integer >= 1")

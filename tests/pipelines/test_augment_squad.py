@@ -974,3 +974,15 @@ def test_keep_question_words_runs_the_masked_lm_once_per_text(tmp_path, tiny_mlm
         lm[bool(keep)] = manifest["lm"]
     assert manifest["counts"]["protected_words"] > 0
     assert lm[True] == lm[False]  # the same candidates, computed once
+
+
+@pytest.mark.parametrize("workers", ["²", "+2", " 2", "65"])
+def test_workers_that_are_not_ascii_digits_are_one_line_exit_2(tmp_path, capsys, monkeypatch, workers):
+    """str.isdigit() holds for "²" (superscript two), which int() does not take: it stopped the command with a
+    ValueError traceback instead of this line."""
+    from pipelines import augment_squad
+
+    monkeypatch.setattr(augment_squad, "iter_located", None)  # reading the input (or more) would be a TypeError
+    assert augment_squad.main(["--mlm", "none", "--workers", workers, "--out", str(tmp_path / "aug")]) == 2
+    assert capsys.readouterr().err == (f"augment-squad: error: --workers {workers}: use 'auto' or an integer "
+                                       "from 0 to 64\n")
