@@ -166,6 +166,12 @@ def check_options(args) -> None:
         problems.append(f"--mask-rate {args.mask_rate}: use a value in (0, 0.5]")
     if args.stopwords not in ("nltk", "tinybert") and not Path(args.stopwords).is_file():
         problems.append(f"--stopwords {args.stopwords}: no such file; use nltk, tinybert or a word-list file")
+    elif args.stopwords not in ("nltk", "tinybert"):  # read now: the augmenter reads it after the input's
+        try:                                            # fingerprint, and its error names --mlm and --glove
+            Path(args.stopwords).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            problems.append(f"--stopwords {args.stopwords}: cannot read it ({type(e).__name__}); use nltk, tinybert "
+                            "or a UTF-8 file of one word per line")
     if args.glove.lower() in ("default", "none"):  # spelled as --mlm none may be: NONE, None
         args.glove = args.glove.lower()
     if args.mlm.lower() == "none" and args.glove == "none":

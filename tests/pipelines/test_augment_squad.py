@@ -986,3 +986,18 @@ def test_workers_that_are_not_ascii_digits_are_one_line_exit_2(tmp_path, capsys,
     assert augment_squad.main(["--mlm", "none", "--workers", workers, "--out", str(tmp_path / "aug")]) == 2
     assert capsys.readouterr().err == (f"augment-squad: error: --workers {workers}: use 'auto' or an integer "
                                        "from 0 to 64\n")
+
+
+def test_a_stopwords_file_that_is_not_utf8_is_refused_with_the_other_options(tmp_path, capsys, monkeypatch):
+    """It was found only when the augmenter was built, after the input had been read and fingerprinted, and
+    the line blamed the models: "could not load --mlm none / --glove default: stopwords=...". """
+    from pipelines import augment_squad
+
+    stop = tmp_path / "stop.txt"
+    stop.write_bytes("caf\xe9\n".encode("latin-1"))
+    monkeypatch.setattr(augment_squad, "iter_located", None)  # reading the input (or more) would be a TypeError
+    assert augment_squad.main(["--mlm", "none", "--stopwords", str(stop), "--top-k", "0",
+                               "--out", str(tmp_path / "aug")]) == 2
+    assert capsys.readouterr().err == (f"augment-squad: error: --top-k 0: use an integer >= 1; --stopwords {stop}: "
+                                       "cannot read it (UnicodeDecodeError); use nltk, tinybert or a UTF-8 file of "
+                                       "one word per line\n")
