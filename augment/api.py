@@ -151,12 +151,14 @@ class Augmenter:
         return out
 
     # -- variants ------------------------------------------------------------------------------------
-    def protected_words(self, examples) -> int:
+    def protected_words(self, examples, table: dict[str, TextCandidates] | None = None) -> int:
         """How many replaceable words ``keep_question_words`` kept unchanged in ``examples``, counted per
-        question (0 when the option is off). The texts' candidates come from the cache when just augmented."""
+        question (0 when the option is off). ``table``: the :meth:`candidate_table` they were augmented with;
+        without it the texts' candidates come from the cache, and are computed again where it has dropped them
+        (a chunk of more texts than ``cache_size``)."""
         if not self.keep_question_words:
             return 0
-        table = self.candidate_table(examples)
+        table = self.candidate_table(examples) if table is None else table
         return sum(replaceable(ex, table[ex["context"]], table[ex["question"]] if self.augment_question else None,
                                self.answer_policy, True, self.stopwords)[1] for ex in examples)
 

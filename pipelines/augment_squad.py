@@ -53,7 +53,7 @@ PROG = "augment-squad"
 # so it never depends on processes or resume points.
 CHUNK_PARAGRAPHS = 512
 DRAW_PARAGRAPHS = 16  # paragraphs per drawing task: small, so the workers share the last chunk's rows
-CACHE_TEXTS = 2048  # contexts (and questions) whose candidates stay cached: > one chunk's texts
+CACHE_TEXTS = 2048  # texts kept cached: > a chunk's contexts (not always its questions too: --augment-question)
 # Options that change the rows written; a rerun on the same --out must agree on all of them.
 OUTPUT_OPTIONS = ("input", "split", "multiplier", "mlm", "glove", "top_k", "replace_prob", "mlm_mode",
                   "mask_rate", "answer_policy", "augment_question", "include_original", "seed", "limit",
@@ -151,7 +151,8 @@ def check_options(args) -> None:
             problems.append(f"--{name.replace('_', '-')} {getattr(args, name)}: use an integer >= {low}")
     if args.max_batch_tokens is not None and args.max_batch_tokens < 1:
         problems.append(f"--max-batch-tokens {args.max_batch_tokens}: use an integer >= 1")
-    if args.workers != "auto" and not (args.workers.isdigit() and int(args.workers) <= 64):
+    # isdecimal, not isdigit: "²" is a digit that int() refuses.
+    if args.workers != "auto" and not (args.workers.isdecimal() and int(args.workers) <= 64):
         problems.append(f"--workers {args.workers}: use 'auto' or an integer from 0 to 64")
     if args.limit is not None and args.limit < 1:
         problems.append(f"--limit {args.limit}: use an integer >= 1")
@@ -165,6 +166,12 @@ def check_options(args) -> None:
         problems.append(f"--mask-rate {args.mask_rate}: use a value in (0, 0.5]")
     if args.stopwords not in ("nltk", "tinybert") and not Path(args.stopwords).is_file():
         problems.append(f"--stopwords {args.stopwords}: no such file; use nltk, tinybert or a word-list file")
+    elif args.stopwords not in ("nltk", "tinybert"):  # read now: the augmenter reads it after the input's
+        try:                                            # fingerprint, and its error names --mlm and --glove
+            Path(args.stopwords).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            problems.append(f"--stopwords {args.stopwords}: cannot read it ({type(e).__name__}); use nltk, tinybert "
+                            "or a UTF-8 file of one word per line")
     if args.glove.lower() in ("default", "none"):  # spelled as --mlm none may be: NONE, None
         args.glove = args.glove.lower()
     if args.mlm.lower() == "none" and args.glove == "none":
@@ -384,7 +391,9 @@ class BlockJob:
         self.timers["candidates"] += time.perf_counter() - t
         # For the report: rows keep the replacements drawn, not the lists they were drawn from.
         self.meta["candidates"] += count_candidates(table.values(), self.aug.stopwords)
-        self.meta["protected_words"] += self.aug.protected_words(examples)  # --keep-question-words
+        # --keep-question-words. From this table, not the cache: a chunk may hold more texts than CACHE_TEXTS
+        # (--augment-question: every question is one), and the masked LM would run again on those evicted.
+        self.meta["protected_words"] += self.aug.protected_words(examples, table)
         tasks = []
         for a in range(0, len(paragraphs), DRAW_PARAGRAPHS):
             part = [ex for para in paragraphs[a:a + DRAW_PARAGRAPHS] for ex in para]

@@ -954,3 +954,50 @@ def test_a_changed_mask_rate_is_resumed_in_exact_mode_and_refused_in_multi(tmp_p
     cli(*args, "--mlm-mode", "multi", out=multi)
     proc = cli(*args, "--mlm-mode", "multi", "--mask-rate", 0.3, out=multi, check=False)
     assert_one_line_error(proc, "mask_rate: 0.15 -> 0.3", "--overwrite")
+
+
+def test_keep_question_words_runs_the_masked_lm_once_per_text(tmp_path, tiny_mlm_path, sample_path, monkeypatch):
+    """--keep-question-words counts the words it protected from the chunk's candidates. It used to ask the
+    augmenter's cache for them again, and a chunk with more texts than the cache holds (--augment-question on a
+    default block of x20: 2,500 questions and some 360 contexts, against 2,048 texts) ran the masked LM again
+    on the texts evicted, which the manifest's LM counters then reported. In-process, with a small cache."""
+    from pipelines import augment_squad
+
+    monkeypatch.setattr(augment_squad, "CACHE_TEXTS", 4)
+    lm = {}
+    for keep in ([], ["--keep-question-words"]):
+        out = tmp_path / f"aug{len(keep)}"
+        args = ["--input", sample_path, "--limit", 16, "--mlm", tiny_mlm_path, "--glove", "none", "--multiplier", 2,
+                "--augment-question", "--quiet", "--out", out, *keep]
+        assert augment_squad.main(list(map(str, args))) == 0
+        manifest = json.loads((out / "manifest.json").read_text())
+        lm[bool(keep)] = manifest["lm"]
+    assert manifest["counts"]["protected_words"] > 0
+    assert lm[True] == lm[False]  # the same candidates, computed once
+
+
+@pytest.mark.parametrize("workers", ["²", "+2", " 2", "65"])
+def test_workers_that_are_not_ascii_digits_are_one_line_exit_2(tmp_path, capsys, monkeypatch, workers):
+    """str.isdigit() holds for "²" (superscript two), which int() does not take: it stopped the command with a
+    ValueError traceback instead of this line."""
+    from pipelines import augment_squad
+
+    monkeypatch.setattr(augment_squad, "iter_located", None)  # reading the input (or more) would be a TypeError
+    assert augment_squad.main(["--mlm", "none", "--workers", workers, "--out", str(tmp_path / "aug")]) == 2
+    assert capsys.readouterr().err == (f"augment-squad: error: --workers {workers}: use 'auto' or an integer "
+                                       "from 0 to 64\n")
+
+
+def test_a_stopwords_file_that_is_not_utf8_is_refused_with_the_other_options(tmp_path, capsys, monkeypatch):
+    """It was found only when the augmenter was built, after the input had been read and fingerprinted, and
+    the line blamed the models: "could not load --mlm none / --glove default: stopwords=...". """
+    from pipelines import augment_squad
+
+    stop = tmp_path / "stop.txt"
+    stop.write_bytes("caf\xe9\n".encode("latin-1"))
+    monkeypatch.setattr(augment_squad, "iter_located", None)  # reading the input (or more) would be a TypeError
+    assert augment_squad.main(["--mlm", "none", "--stopwords", str(stop), "--top-k", "0",
+                               "--out", str(tmp_path / "aug")]) == 2
+    assert capsys.readouterr().err == (f"augment-squad: error: --top-k 0: use an integer >= 1; --stopwords {stop}: "
+                                       "cannot read it (UnicodeDecodeError); use nltk, tinybert or a UTF-8 file of "
+                                       "one word per line\n")
