@@ -18,7 +18,12 @@ from pathlib import Path
 def out_problem(option: str, out) -> str | None:
     """Why ``out`` cannot be (created and) written as a directory, or None. Writes nothing that stays:
     whether the nearest existing directory takes a new entry is tried with a temporary one, since
-    permissions, read-only mounts and quotas are only known by trying (root passes os.access anyway)."""
+    permissions, read-only mounts and quotas are only known by trying (root passes os.access anyway).
+
+    An empty name is refused: ``Path("")`` is the working directory, so ``--out "$OUT"`` with ``$OUT`` unset
+    would write there, and with ``--overwrite`` delete another tool's manifest.json or state.json."""
+    if isinstance(out, str) and not out.strip():
+        return f"{option} {out!r}: an empty path (an unset variable?); name the output directory"
     out = Path(out)
     nearest = next((p for p in (out, *out.absolute().parents) if p.exists()), None)
     if nearest is None:

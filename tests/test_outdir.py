@@ -36,3 +36,38 @@ def test_remove_empty_takes_only_what_it_made_and_only_if_empty(tmp_path):
     (tmp_path / "a" / "keep.txt").write_text("x")
     outdir.remove_empty(made)
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["keep.txt"]
+
+
+def test_an_empty_or_blank_name_is_refused_not_taken_for_the_working_directory():
+    # Path("") is ".": `--out "$OUT"` with $OUT unset would write into (and --overwrite clean) the working directory.
+    assert outdir.out_problem("--out", "") == "--out '': an empty path (an unset variable?); name the output directory"
+    assert outdir.out_problem("--out", "  ").startswith("--out '  ': an empty path")
+
+
+def _refused_in_place(main, argv, prog, tmp_path, monkeypatch, capsys):
+    """``main(argv)`` run in a working directory holding another tool's files: exit 2, one line naming --out '',
+    and the files untouched."""
+    monkeypatch.chdir(tmp_path)
+    theirs = {name: f"{name} of another tool" for name in ("manifest.json", "state.json", "report.html")}
+    for name, text in theirs.items():
+        (tmp_path / name).write_text(text)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and err.startswith(f"{prog}: error: ")
+    assert "--out '': an empty path" in err
+    assert {p.name: p.read_text() for p in tmp_path.iterdir()} == theirs
+
+
+def test_distill_train_refuses_an_empty_out(tmp_path, monkeypatch, capsys, sample_path):
+    from pipelines import distill_train
+
+    _refused_in_place(distill_train.main, ["--data", str(sample_path), "--teacher", "none", "--student",
+                                           str(tmp_path / "no-model"), "--out", "", "--overwrite"],
+                      "distill-train", tmp_path, monkeypatch, capsys)
+
+
+def test_init_student_refuses_an_empty_out(tmp_path, monkeypatch, capsys):
+    from pipelines import init_student
+
+    _refused_in_place(init_student.main, ["--teacher", str(tmp_path / "no-model"), "--layers", "2", "--out", "",
+                                          "--overwrite"], "init-student", tmp_path, monkeypatch, capsys)

@@ -232,6 +232,24 @@ def test_out_that_is_a_file_is_one_line_exit_2(tmp_path, sample_path):
     assert out.read_text() == "not a directory"
 
 
+def test_an_empty_out_is_refused_before_anything_loads_and_the_working_directory_kept(tmp_path, capsys,
+                                                                                       monkeypatch):
+    """`--out "$OUT"` with $OUT unset: Path("") is the working directory, where --overwrite deleted another
+    tool's manifest.json, state.json and report.html and wrote shards."""
+    from pipelines import augment_squad
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(augment_squad, "iter_located", None)  # reading the input (or more) would be a TypeError
+    theirs = {name: f"{name} of another tool" for name in ("manifest.json", "state.json", "report.html")}
+    for name, text in theirs.items():
+        (tmp_path / name).write_text(text)
+    for out in ("", " "):
+        assert augment_squad.main(["--mlm", "none", "--overwrite", "--out", out]) == 2
+        assert capsys.readouterr().err == (f"augment-squad: error: --out {out!r}: an empty path (an unset "
+                                           "variable?); name the output directory\n")
+    assert {p.name: p.read_text() for p in tmp_path.iterdir()} == theirs
+
+
 def test_hub_id_with_a_namespace_goes_to_the_hub(tmp_path):
     proc = cli("--input", "rajpurkar/squad_v2", "--mlm", "none", out=tmp_path / "aug", check=False)
     assert_one_line_error(proc, "'rajpurkar/squad_v2'", "Hugging Face Hub", "--input", "data/sample/")
