@@ -251,12 +251,18 @@ FINGERPRINT_NOTES = {"mlm_fingerprint": "the --mlm model changed (its config, we
                      "version": "tinyaug's rows changed between these versions"}
 
 
+def config_problem(out: Path, config: dict, ignore=()) -> str | None:
+    """Why ``out`` cannot be resumed with ``config`` (:func:`augment.manifest.config_mismatch`), or None when it
+    can (or is new or empty). Options that cannot change the rows are not compared."""
+    if config.get("mlm_mode") == "exact":  # --mask-rate shapes multi mode's sequences only: same rows
+        ignore = (*ignore, "mask_rate")
+    return manifest.config_mismatch(out, config, ignore=ignore, notes=FINGERPRINT_NOTES, located=LOCATED)
+
+
 def check_out(out: Path, config: dict, overwrite: bool, world: int, ignore=()) -> None:
     """Refuse an --out written with another configuration (or holding other files) unless --overwrite.
     Nothing is written here; every rank looks, then they all pass the barrier (or all refuse)."""
-    if config.get("mlm_mode") == "exact":  # --mask-rate shapes multi mode's sequences only: same rows
-        ignore = (*ignore, "mask_rate")
-    mismatch = manifest.config_mismatch(out, config, ignore=ignore, notes=FINGERPRINT_NOTES, located=LOCATED)
+    mismatch = config_problem(out, config, ignore)
     barrier(world)
     if mismatch and not overwrite:
         raise CliError(f"{mismatch}; rerun with --overwrite to replace it, or choose another --out")

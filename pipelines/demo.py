@@ -4,7 +4,9 @@
 
 Runs the real ``augment-squad`` command line on ``data/sample/`` with ``--mlm none`` (GloVe 6B 50d
 from an installed package, so no network), loads the result with ``datasets.load_from_disk`` and
-prints two variants of one answerable question side by side, edits marked, answers checked.
+prints two variants of one answerable question side by side, edits marked, answers checked. ``--out``
+may name a new or empty directory or the demo's own earlier output, which is redone; another run's
+output or a folder of other files is refused, never overwritten.
 """
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ import tempfile
 import textwrap
 from pathlib import Path
 
+from augment import outdir
+from augment.squad_io import fingerprint
 from pipelines import augment_squad
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
@@ -39,13 +43,31 @@ def side_by_side(left: str, right: str, width: int = WIDTH) -> str:
     return "\n".join(f"{x:<{width}} | {y}" for x, y in zip(a, b))
 
 
+def not_demo_output(out: str, command: list[str]) -> str | None:
+    """Why the demo must not write into ``out``, or None: it is new, empty, or holds the demo's own output,
+    recognised as augment-squad recognises a run to resume, by the options and the input's fingerprint
+    recorded in .progress/config.json (the tinyaug version aside: the demo redoes an old one). Anything
+    else (another run's shards, a user's files) would be deleted by the --overwrite the demo passes."""
+    args = augment_squad.build_parser().parse_args(command)
+    config = {k: getattr(args, k) for k in augment_squad.OUTPUT_OPTIONS}  # as augment_squad.run records it
+    config.update(input_fingerprint=fingerprint(args.input, args.split), **augment_squad.model_fingerprints(args))
+    problem = augment_squad.config_problem(Path(out), config, ignore=("version",))
+    return problem and (f"{problem}; the demo replaces only its own earlier output: name a new or empty "
+                        "directory, or leave out --out for a temporary one")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="demo", description=__doc__.splitlines()[0])
     p.add_argument("--out", default=None, help="output directory (default: a new temporary directory)")
     args = p.parse_args(argv)
-    out = args.out or tempfile.mkdtemp(prefix="tinyaug-demo-")
-    code = augment_squad.main(["--input", str(SAMPLE), "--out", out, "--mlm", "none", "--glove", "default",
-                               "--multiplier", "3", "--overwrite"])
+    out = args.out if args.out is not None else tempfile.mkdtemp(prefix="tinyaug-demo-")
+    command = ["--input", str(SAMPLE), "--out", out, "--mlm", "none", "--glove", "default", "--multiplier", "3"]
+    problem = outdir.out_problem("--out", out) or not_demo_output(out, command)
+    if problem:
+        print(f"demo: error: {problem}", file=sys.stderr)
+        return 2
+    # Only now --overwrite: it replaces the demo's own earlier output (even a damaged or interrupted one).
+    code = augment_squad.main([*command, "--overwrite"])
     if code:
         return code
 

@@ -33,3 +33,31 @@ def test_demo_augments_the_sample_and_shows_two_checked_variants(tmp_path, sampl
         shown_text = marked(r["context"], r["edits"])
         assert "[" not in r["context"] and re.findall(r"\[([^\]]*)\]", shown_text) == replaced
         assert shown_text.replace("[", "").replace("]", "") == r["context"]
+
+
+def _stamps(d):
+    return {p.name: p.stat().st_mtime_ns for p in d.iterdir()}
+
+
+def test_demo_refuses_an_out_holding_another_run_or_other_files_and_redoes_its_own(tmp_path, sample_path, capsys):
+    """`--out DIR` always added --overwrite: pointed at a real augment-squad output, it deleted that run's shards."""
+    from pipelines import augment_squad
+
+    other = tmp_path / "aug"  # a run of the sample, but not the demo's: --multiplier 1
+    assert augment_squad.main(["--input", str(sample_path), "--limit", "5", "--mlm", "none", "--multiplier", "1",
+                               "--quiet", "--out", str(other)]) == 0
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "todo.txt").write_text("mine")
+    for out in (other, notes):
+        before = _stamps(out)
+        capsys.readouterr()
+        assert main(["--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and err.startswith(f"demo: error: --out {out} ")
+        assert "the demo replaces only its own earlier output" in err
+        assert _stamps(out) == before
+    demo = tmp_path / "demo"
+    assert main(["--out", str(demo)]) == 0
+    (demo / "shard-00000.arrow").write_bytes(b"")  # its own earlier output, even damaged, is redone
+    assert main(["--out", str(demo)]) == 0
