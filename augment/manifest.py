@@ -44,7 +44,8 @@ def config_mismatch(out: Path, config: dict, ignore=(), notes: dict | None = Non
     """Why ``out`` cannot be resumed with ``config`` (None when it can, or when it is empty or new).
 
     ``ignore``: keys not compared (not known yet). ``notes``: a phrase per key that says what a
-    difference in it means ("the --mlm model changed"), for keys whose values are opaque hashes.
+    difference in it means ("the --mlm model changed"), for keys whose values are opaque hashes, or a
+    function of the recorded and the new value that returns one.
     ``located``: path keys and the fingerprint key of what they name ({"input": "input_fingerprint"}): a path
     spelled otherwise (``./x.json``, an absolute path, a moved copy) is the same input when the recorded
     fingerprints agree, so a resubmitted job resumes.
@@ -67,7 +68,10 @@ def config_mismatch(out: Path, config: dict, ignore=(), notes: dict | None = Non
                 continue
             was = repr(old[k]) if k in old else "not recorded"
             change = f"{k}: {was} -> {config.get(k)!r}"
-            diff.append(f"{notes[k]} ({change})" if notes and k in notes else change)
+            note = (notes or {}).get(k)
+            if callable(note):
+                note = note(old.get(k), config.get(k))
+            diff.append(f"{note} ({change})" if note else change)
         return f"--out {out} was written with another configuration ({'; '.join(diff)})" if diff else None
     if out.exists() and any(out.iterdir()):
         return f"--out {out} is not empty and holds no earlier run of this tool"

@@ -496,16 +496,30 @@ def _lm_head(model):
     return None
 
 
+def resolve_dtype(dtype: str, device: str) -> str:
+    """The precision ``dtype`` means on ``device``: ``"auto"`` is bfloat16 on CUDA (float16 on a GPU without
+    bf16) and float32 elsewhere; other names are themselves. The candidates depend on it, so augment-squad
+    records this, not ``"auto"``, and a resume in another precision is refused.
+
+        >>> resolve_dtype("auto", "cpu"), resolve_dtype("bfloat16", "cpu")
+        ('float32', 'bfloat16')
+    """
+    if dtype != "auto":
+        return dtype
+    if device.startswith("cuda"):
+        import torch
+
+        return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+    return "float32"
+
+
 def _autocast_dtype(dtype: str, device: str):
     import torch
 
-    table = {"auto": None, "float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}
-    if dtype not in table:
-        raise ConfigError(f"dtype={dtype!r}: use one of {sorted(table)}")
-    if dtype == "auto":
-        if device.startswith("cuda"):
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return None
-    if table[dtype] is torch.float16 and not device.startswith("cuda"):
+    table = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}  # float32: no autocast
+    if dtype != "auto" and dtype not in table:
+        raise ConfigError(f"dtype={dtype!r}: use one of {sorted([*table, 'auto'])}")
+    dtype = resolve_dtype(dtype, device)
+    if dtype == "float16" and not device.startswith("cuda"):
         raise ConfigError("dtype='float16' needs a CUDA device; use 'bfloat16' or 'float32' on CPU")
     return table[dtype]

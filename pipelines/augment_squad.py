@@ -244,7 +244,17 @@ def broadcast(value, world: int):
 
 
 # -- output directory -----------------------------------------------------------------------------
-FINGERPRINT_NOTES = {"mlm_fingerprint": "the --mlm model changed (its config, weights or vocabulary differ)",
+def dtype_note(was, now) -> str:
+    """What a changed (resolved) --dtype means, and how to go on."""
+    if was == "auto":  # recorded before 'auto' was resolved: what the shards were computed in is unknown
+        return ("an earlier tinyaug recorded --dtype auto, not the precision it resolved to, so the precision of "
+                "its candidates is unknown")
+    return (f"its masked-LM candidates were computed in {was} (--dtype auto is float32 on CPU, bfloat16 or float16 "
+            f"on CUDA), and a resume in another precision would mix rows of both; pass --dtype {was} to continue it")
+
+
+FINGERPRINT_NOTES = {"dtype": dtype_note,
+                     "mlm_fingerprint": "the --mlm model changed (its config, weights or vocabulary differ)",
                      "glove_fingerprint": "the --glove vectors file changed",
                      "stopwords_fingerprint": "the --stopwords file changed",
                      # Bumped when the same options make other rows, so that no resume mixes the two.
@@ -256,6 +266,8 @@ def config_problem(out: Path, config: dict, ignore=()) -> str | None:
     can (or is new or empty). Options that cannot change the rows are not compared."""
     if config.get("mlm_mode") == "exact":  # --mask-rate shapes multi mode's sequences only: same rows
         ignore = (*ignore, "mask_rate")
+    if str(config.get("mlm")).lower() == "none":  # no model, no precision: --dtype changes nothing
+        ignore = (*ignore, "dtype")
     return manifest.config_mismatch(out, config, ignore=ignore, notes=FINGERPRINT_NOTES, located=LOCATED)
 
 
@@ -633,14 +645,18 @@ def run(args) -> int:
     first = next(rows, None)  # surfaces a missing or malformed input before any model loads
     rows = chain([first], rows) if first is not None else iter(())
     config = {k: getattr(args, k) for k in OUTPUT_OPTIONS}
+    if args.mlm.lower() == "none":
+        config["dtype"] = None  # no model: --dtype changes nothing (check_out does not compare it)
     config.update(input_fingerprint=fingerprint(args.input, args.split), version=__version__)
     startup["input_fingerprint"] = time.perf_counter() - t
     t = time.perf_counter()
     config.update(model_fingerprints(args))
     startup["weight_fingerprint"] = time.perf_counter() - t
     hub_mlm = args.mlm.lower() != "none" and not local_mlm(args)
-    # Refuse a changed configuration before a model loads; a hub model's commit is known only after.
-    check_out(out, config, args.overwrite, world, ignore=("mlm_fingerprint",) if hub_mlm else ())
+    # Refuse a changed configuration before a model loads; a hub model's commit is known only after, and the
+    # precision --dtype auto means once the device is (both compared in prepare_out).
+    unknown = (("mlm_fingerprint",) if hub_mlm else ()) + (("dtype",) if config["dtype"] == "auto" else ())
+    check_out(out, config, args.overwrite, world, ignore=unknown)
     # A hub model's commit is compared below. Rank 0 alone reads the shards to check them.
     if not hub_mlm and not args.overwrite and broadcast(rank == 0 and finished(out), world):
         code = 0
@@ -663,7 +679,7 @@ def run(args) -> int:
     t = time.perf_counter()
     import datasets  # noqa: F401
     startup["import_datasets"] = time.perf_counter() - t
-    from augment.mlm import resolve_device
+    from augment.mlm import resolve_device, resolve_dtype
 
     device = resolve_device(args.device)
     if device == "cuda" and world > 1:
@@ -672,6 +688,8 @@ def run(args) -> int:
         # Several ranks may share a GPU (torchrun --nproc_per_node 4 on one card): ranks beyond the
         # card count wrap around.
         device = f"cuda:{local_rank % torch.cuda.device_count()}"
+    if config["dtype"] is not None:  # recorded resolved: a CPU run (float32) resumed on a GPU (bf16) is refused
+        config["dtype"] = resolve_dtype(args.dtype, device)
     args.workers = resolve_workers(args.workers, device)
     aug = build_augmenter(args, device)
     if aug.mlm is not None:
@@ -704,6 +722,8 @@ def run(args) -> int:
         for name in ("mlm", "glove"):
             if models[name] is not None:
                 models[name]["fingerprint"] = config[f"{name}_fingerprint"]
+        if models["mlm"] is not None:
+            models["mlm"]["dtype"] = config["dtype"]  # what --dtype auto resolved to
         timing = {"startup_seconds": {k: (round(v, 3) if v is not None else None) for k, v in startup.items()},
                   "augment_started": augment_started, "augment_ended": time.time()}
         code = summarise(out, args, config, models, n_blocks, world, run_started, t0, timing, spans)

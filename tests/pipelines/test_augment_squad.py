@@ -1019,3 +1019,41 @@ def test_a_stopwords_file_that_is_not_utf8_is_refused_with_the_other_options(tmp
     assert capsys.readouterr().err == (f"augment-squad: error: --top-k 0: use an integer >= 1; --stopwords {stop}: "
                                        "cannot read it (UnicodeDecodeError); use nltk, tinybert or a UTF-8 file of "
                                        "one word per line\n")
+
+
+def test_dtype_auto_is_recorded_resolved_and_a_resume_in_another_precision_is_refused(tmp_path, tiny_mlm_path,
+                                                                                      sample_path, capsys):
+    """'auto' is float32 on CPU and bf16 on a GPU: recorded as 'auto', a run begun on one and resumed on the other
+    mixed candidates of both precisions. A start on a bf16 GPU is faked in the recorded configuration."""
+    from pipelines.augment_squad import main
+
+    out = tmp_path / "aug"
+    args = [*map(str, ("--input", sample_path, "--limit", 10, "--mlm", tiny_mlm_path, "--glove", "none",
+                       "--multiplier", 1, "--shard-rows", 5, "--device", "cpu", "--quiet")), "--out", str(out)]
+    assert main(args) == 0  # --dtype auto, on CPU
+    saved = out / ".progress" / "config.json"
+    config = json.loads(saved.read_text())
+    assert config["dtype"] == "float32"
+    assert json.loads((out / "manifest.json").read_text())["models"]["mlm"]["dtype"] == "float32"
+    saved.write_text(json.dumps({**config, "dtype": "bfloat16"}))
+    last = sorted(out.glob("shard-*.arrow"))[-1]  # an unfinished run: its last shard to do
+    last.unlink()
+    (out / ".progress" / f"{last.stem}.json").unlink()
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    capsys.readouterr()
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert "pass --dtype bfloat16 to continue it (dtype: 'bfloat16' -> 'float32')" in err
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
+    assert main([*args, "--dtype", "bfloat16"]) == 0  # what the line says resumes it
+
+
+def test_dtype_is_not_compared_without_a_model(tmp_path, sample_path, capsys):
+    from pipelines.augment_squad import main
+
+    args = ["--input", str(sample_path), "--limit", "5", "--mlm", "none", "--multiplier", "1", "--quiet",
+            "--out", str(tmp_path / "aug")]
+    assert main(args) == 0
+    assert main([*args, "--dtype", "bfloat16"]) == 0
+    assert "is already complete" in capsys.readouterr().err
