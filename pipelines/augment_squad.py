@@ -791,6 +791,10 @@ def summarise(out: Path, args, config: dict, models: dict, n_blocks: int, world:
         "command": [PROG, *sys.argv[1:]],
         "options": dict(sorted(vars(args).items())),
         "models": models,
+        # For augment-report, which counts eligible words with this list: a file by its absolute path (the
+        # option keeps it as typed, maybe relative to where the run started) and the SHA-256 its rows came from.
+        "stopwords": {"spec": args.stopwords, "fingerprint": config["stopwords_fingerprint"],
+                      "path": None if config["stopwords_fingerprint"] is None else str(Path(args.stopwords).resolve())},
         "input": {"source": args.input, "split": args.split, "fingerprint": config["input_fingerprint"]},
         "counts": counts,
         "candidates_per_eligible_word": merge_counts(r.get("candidates") for r in records),

@@ -10,6 +10,7 @@ variant viewer over a seeded sample of questions. One streaming pass over the sh
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from html import escape
@@ -58,7 +59,9 @@ def header(manifest: dict, summary: dict) -> str:
     return (f"<p class=\"muted\">{escape(' '.join(manifest.get('command', [])))} &middot; "
             f"{escape(str(manifest.get('created', '')))} &middot; "
             f"tinyaug {escape(str(manifest.get('version', '')))}</p>"
-            f"<p>{check}; {summary['rows']:,} variants of {summary['questions']:,} questions, "
+            + (f"<p class=\"bad\">{escape(summary['stopwords_problem'])}</p>" if summary.get("stopwords_problem")
+               else "")
+            + f"<p>{check}; {summary['rows']:,} variants of {summary['questions']:,} questions, "
             f"{summary['unchanged_rows']:,} unchanged; mean replacement rate {_pct(summary['mean_rate'])} "
             "of the eligible context words.</p>"
             "<div class=\"grid\">"
@@ -140,15 +143,34 @@ def viewer_section(stats: AugmentStats, seed: int) -> str:
             f"show originals</label></p>{legend}" + "\n".join(render_question(g, stats.stopwords) for g in groups))
 
 
-def run_stopwords(manifest: dict):
-    """The stopwords the run used (``--stopwords``), or None (NLTK's) when unrecorded or unreadable now."""
-    from augment.errors import ConfigError
-    from augment.segment import load_stopwords
+def run_stopwords(manifest: dict, directory=None) -> tuple[frozenset | None, str | None]:
+    """The stopwords the run used (``--stopwords``), so that "eligible" means here what it meant there, and
+    None; or None (NLTK's list) and why the run's list cannot be had: its file is missing, unreadable or changed.
 
+    A file is read from the absolute path manifest.json records beside its SHA-256, not as typed (relative to
+    the directory the run started in). Older manifests have only the path as typed; their SHA-256 is in
+    ``directory/.progress/config.json``."""
+    from augment.errors import ConfigError
+    from augment.segment import STOPWORD_LISTS, load_stopwords
+
+    record = manifest.get("stopwords") if isinstance(manifest.get("stopwords"), dict) else {}
+    spec = record.get("spec") or (manifest.get("options") or {}).get("stopwords", "nltk")
+    if spec in STOPWORD_LISTS:
+        return load_stopwords(spec), None
+    path, want = Path(record.get("path") or spec), record.get("fingerprint")
+    if want is None and directory is not None:
+        try:
+            want = json.loads((Path(directory) / ".progress" / "config.json").read_text()).get("stopwords_fingerprint")
+        except (OSError, ValueError, AttributeError):
+            pass
+    instead = "eligible words are counted with NLTK's list, so the replacement rates are not the run's"
     try:
-        return load_stopwords((manifest.get("options") or {}).get("stopwords", "nltk"))
-    except ConfigError:  # a word-list file that has moved since: the default list, as before the option
-        return None
+        if want is not None and "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest() != want:
+            return None, f"the run's --stopwords file {path} has changed since the run (its SHA-256 differs); {instead}"
+        return load_stopwords(path), None
+    except (OSError, ConfigError):  # moved or deleted since, or not UTF-8 any more
+        what = "is missing" if not path.is_file() else "is unreadable"
+        return None, f"the run's --stopwords file {path} {what}; {instead}"
 
 
 # The manifest's parts that the page reads as objects (a list there would be an AttributeError).
@@ -181,7 +203,8 @@ def build_report(directory, sample: int = 12, seed: int = 0) -> tuple[str, dict]
     directory = Path(directory)
     manifest = read_manifest(directory / "manifest.json")
     t0 = time.perf_counter()
-    stats = AugmentStats(sample=sample, seed=seed, stopwords=run_stopwords(manifest))
+    stopwords, stopwords_problem = run_stopwords(manifest, directory)
+    stats = AugmentStats(sample=sample, seed=seed, stopwords=stopwords)
     # A shard cut exactly between two record batches reads as a whole, shorter one: the manifest's count says.
     # A shard edited in place still reads, and its spans may even be exact: the manifest's SHA-256 says.
     listed = {s.get("file"): s for s in manifest.get("shards") or [] if isinstance(s, dict)}
@@ -194,7 +217,7 @@ def build_report(directory, sample: int = 12, seed: int = 0) -> tuple[str, dict]
         if isinstance(want.get("sha256"), str) and sha256_file(path) != want["sha256"]:
             raise InputError(f"{path}: its SHA-256 differs from the one manifest.json records: changed since "
                              "augment-squad wrote it; rerun augment-squad with --overwrite to rewrite it")
-    summary = stats.summary()
+    summary = {**stats.summary(), "stopwords_problem": stopwords_problem}
     body = (f"<h1>augmentation report: {escape(directory.name or str(directory))}</h1>"
             + header(manifest, summary) + "<h2>plots</h2>" + plots_section(stats, manifest)
             + "<h2>variants</h2>" + viewer_section(stats, seed)

@@ -1,4 +1,5 @@
 """augment-report and augment-squad --report on a small real run (tiny masked LM, the 65-question sample)."""
+import html
 import json
 import re
 
@@ -158,9 +159,39 @@ def test_bad_directory_is_one_line_and_exit_2(tmp_path, capsys):
 def test_the_report_counts_eligible_words_with_the_runs_stopword_list(tmp_path):
     from augment.report.augment_page import run_stopwords
 
-    assert "which" not in run_stopwords({"options": {"stopwords": "tinybert"}})
-    assert "which" in run_stopwords({})  # written before the option: NLTK's list
-    assert run_stopwords({"options": {"stopwords": str(tmp_path / "moved.txt")}}) is None
+    assert "which" not in run_stopwords({"options": {"stopwords": "tinybert"}})[0]
+    assert "which" in run_stopwords({})[0]  # written before the option: NLTK's list
+    words, problem = run_stopwords({"options": {"stopwords": str(tmp_path / "moved.txt")}})
+    assert words is None and problem.startswith(f"the run's --stopwords file {tmp_path / 'moved.txt'} is missing")
+
+
+def test_a_relative_stopwords_file_is_found_from_another_directory_or_its_loss_is_said(tmp_path, sample_path,
+                                                                                     monkeypatch, capsys):
+    """The report reloaded --stopwords as typed: from another directory a relative path named nothing, and NLTK's
+    list silently took its place, so the eligible-word rates were not the run's."""
+    from augment.report.augment_page import build_report
+
+    (tmp_path / "run").mkdir()
+    stop = tmp_path / "run" / "stop.txt"
+    stop.write_text("the\nof\n")  # far shorter than NLTK's: "was", "in", "and" are eligible
+    out = tmp_path / "aug"
+    monkeypatch.chdir(tmp_path / "run")
+    assert augment_squad.main(["--input", str(sample_path), "--limit", "8", "--mlm", "none", "--multiplier", "2",
+                               "--stopwords", "stop.txt", "--quiet", "--out", str(out)]) == 0
+    at_run = build_report(out, sample=0)[1]
+    monkeypatch.chdir(tmp_path)  # where "stop.txt" names nothing
+    elsewhere = build_report(out, sample=0)[1]
+    assert elsewhere["mean_rate"] == at_run["mean_rate"] and elsewhere["stopwords_problem"] is None
+    stop.write_text("the\n")  # changed since the run: not its list any more
+    capsys.readouterr()
+    assert augment_report.main([str(out)]) == 0
+    warning = capsys.readouterr().err.splitlines()[0]
+    assert warning == (f"augment-report: warning: the run's --stopwords file {stop} has changed since the run (its "
+                       "SHA-256 differs); eligible words are counted with NLTK's list, so the replacement rates "
+                       "are not the run's")
+    assert html.escape(warning.split("warning: ")[1]) in (out / "report.html").read_text()
+    stop.unlink()
+    assert "--stopwords file {} is missing".format(stop) in build_report(out, sample=0)[1]["stopwords_problem"]
 
 
 def fake_run_dir(tmp_path):
