@@ -630,7 +630,9 @@ def resolve_workers(workers: str, device: str) -> int:
     return max(0, min(8, cores - 1))
 
 
-def run(args) -> int:
+def run(args, argv: list[str] | None = None) -> int:
+    """One augment-squad run of the parsed ``args``; ``argv``, the arguments as given (the manifest's
+    ``command``: main's caller, such as the demo, passes them instead of the process's own)."""
     t0 = time.time()
     # Start-up, by part, for the manifest: what the process spent before its first block.
     startup = {"python_and_imports": manifest.process_age()}
@@ -726,7 +728,8 @@ def run(args) -> int:
             models["mlm"]["dtype"] = config["dtype"]  # what --dtype auto resolved to
         timing = {"startup_seconds": {k: (round(v, 3) if v is not None else None) for k, v in startup.items()},
                   "augment_started": augment_started, "augment_ended": time.time()}
-        code = summarise(out, args, config, models, n_blocks, world, run_started, t0, timing, spans)
+        command = [PROG, *(sys.argv[1:] if argv is None else argv)]
+        code = summarise(out, args, command, config, models, n_blocks, world, run_started, t0, timing, spans)
         if args.report:
             write_page(out)
     shutdown(world)
@@ -770,7 +773,7 @@ def write_page(out: Path) -> None:
     print(f"{PROG}: wrote {write_report(out)}", file=sys.stderr)
 
 
-def summarise(out: Path, args, config: dict, models: dict, n_blocks: int, world: int,
+def summarise(out: Path, args, command: list[str], config: dict, models: dict, n_blocks: int, world: int,
               run_started: float, t0: float, timing: dict, spans: list[dict]) -> int:
     """Rank 0: rejects.jsonl, dataset_info.json/state.json, manifest.json and the summary line; returns the
     exit code (2 when every example was rejected: the files are written, so rejects.jsonl says why)."""
@@ -788,7 +791,7 @@ def summarise(out: Path, args, config: dict, models: dict, n_blocks: int, world:
     wall, rows_run, counts = time.time() - t0, sum(r["rows"] for r in this_run), manifest.counts(records)
     atomic_write_json(out / "manifest.json", {
         "tool": PROG, "version": __version__, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": [PROG, *sys.argv[1:]],
+        "command": command,
         "options": dict(sorted(vars(args).items())),
         "models": models,
         # For augment-report, which counts eligible words with this list: a file by its absolute path (the
@@ -846,7 +849,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     previous = signal.signal(signal.SIGINT, _interrupt_once)
     try:
-        return run(args)
+        return run(args, None if argv is None else [str(a) for a in argv])
     except (CliError, InputError, ConfigError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2

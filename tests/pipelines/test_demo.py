@@ -22,6 +22,12 @@ def test_demo_augments_the_sample_and_shows_two_checked_variants(tmp_path, sampl
     rows = datasets.load_from_disk(str(tmp_path / "demo"))
     assert len(rows) == 3 * len(sample_rows)  # --multiplier 3, every sample question kept
     assert f"{len(rows)} rows in {tmp_path / 'demo'}" in printed
+    # The manifest names the augment-squad call the demo made, not the arguments of the process around it.
+    import json
+
+    command = json.loads((tmp_path / "demo" / "manifest.json").read_text())["command"]
+    assert command[:2] == ["augment-squad", "--input"] and "--multiplier" in command and "3" in command
+    assert command[command.index("--out") + 1] == str(tmp_path / "demo")
     answers = re.findall(r"variant (\d) answer: .* \((.*)\)", printed)
     assert answers == [("1", "context[s:s+len] matches"), ("2", "context[s:s+len] matches")]
     # The shown variants are real rows of the output, with the edits the display marks.
