@@ -136,6 +136,7 @@ def load_model(path: str, trust_remote_code: bool, max_length: int = 384, doc_st
 
 
 def run(args) -> dict:
+    validate(args)  # first: a bad option is one line in a second, not after torch, transformers and datasets load
     import torch
     from transformers import AutoConfig
 
@@ -144,7 +145,6 @@ def run(args) -> dict:
     from augment.qa.features import cut_questions, cut_warning
     from augment.squad_io import iter_rows
 
-    validate(args)
     rows = list(itertools.islice(iter_rows(args.data, args.split, "--data"), args.limit))
     if not rows:
         raise InputError(f"{args.data}: no questions to evaluate")

@@ -33,11 +33,9 @@ STEPS = ("aug", "teacher", "student-init", "student", "cache")  # what a rerun r
 # Sizes that keep the whole tutorial within a few minutes on 2 CPU cores (README), and a smaller set
 # for the test. Windows of 256 tokens hold a sample paragraph and its question in one or two windows.
 FULL = {"multiplier": 2, "limit": None, "max_length": 256, "doc_stride": 96, "batch_size": 16,
-        "teacher_epochs": 3, "teacher_lr": 1e-4, "student_epochs": 1, "student_lr": 1e-4, "max_steps": None,
-        "distill_limit": None}
+        "teacher_epochs": 3, "teacher_lr": 1e-4, "student_epochs": 1, "student_lr": 1e-4, "max_steps": None}
 SMALL = {"multiplier": 2, "limit": 8, "max_length": 128, "doc_stride": 48, "batch_size": 8,
-         "teacher_epochs": 1, "teacher_lr": 1e-4, "student_epochs": 1, "student_lr": 1e-4, "max_steps": 2,
-         "distill_limit": 16}
+         "teacher_epochs": 1, "teacher_lr": 1e-4, "student_epochs": 1, "student_lr": 1e-4, "max_steps": 2}
 
 
 def step(n: int, title: str, prog: str, main, argv: list[str]) -> float:
@@ -101,6 +99,12 @@ def main(argv=None) -> int:
     made(f"{counts['written']} augmented rows ({cfg['multiplier']} variants of each of {counts['read']} questions) "
          f"in {out / 'aug'}, {wall:.0f} s")
 
+    # Step 4 distils on the sample and its variants. --limit counts the rows of the --data sources together,
+    # in order, so with a limit the variants go first: then it takes them and the questions step 1 read, not
+    # the next questions of the sample (unseen by the teacher) and no variant.
+    distill_data = [str(out / "aug"), str(SAMPLE)] if cfg["limit"] else [str(SAMPLE), str(out / "aug")]
+    distill_limit = ["--limit", str(counts["written"] + counts["read"])] if cfg["limit"] else []
+
     wall = step(2, "Fine-tune the pretrained MiniLM-L6-H384 encoder for QA: the teacher",
                 "distill-train", distill_train.main,
                 ["--data", str(SAMPLE), "--teacher", "none", "--student", encoder, "--out", str(out / "teacher"),
@@ -114,11 +118,10 @@ def main(argv=None) -> int:
 
     wall = step(4, "Distil the teacher into the student: intermediate layers, then predictions",
                 "distill-train", distill_train.main,
-                ["--data", str(SAMPLE), str(out / "aug"), "--teacher", str(out / "teacher" / "student"),
+                ["--data", *distill_data, "--teacher", str(out / "teacher" / "student"),
                  "--student", str(out / "student-init"), "--out", str(out / "student"), "--stage", "both",
                  "--epochs", str(cfg["student_epochs"]), "--lr-intermediate", str(cfg["student_lr"]),
-                 "--lr-prediction", str(cfg["student_lr"]), *train,
-                 *(["--limit", str(cfg["distill_limit"])] if cfg["distill_limit"] else [])])
+                 "--lr-prediction", str(cfg["student_lr"]), *train, *distill_limit])
     made(f"the distilled student in {out / 'student' / 'student'} (losses per step in "
          f"{out / 'student' / 'metrics.jsonl'}), {wall:.0f} s")
 

@@ -1,12 +1,24 @@
 """`make tutorial` end to end, at its --small size: every step runs and says what it made."""
+import contextlib
+import io
 import json
 
+import pytest
 
-def test_small_tutorial_goes_from_the_sample_to_an_answering_student(tmp_path, capsys):
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    """The --small tutorial, run once for the tests below: (its --out, what it printed)."""
     from pipelines.tutorial import main
 
-    assert main(["--small", "--out", str(tmp_path)]) == 0
-    printed = capsys.readouterr().out
+    out, printed = tmp_path_factory.mktemp("tutorial"), io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["--small", "--out", str(out)]) == 0
+    return out, printed.getvalue()
+
+
+def test_small_tutorial_goes_from_the_sample_to_an_answering_student(small_run):
+    tmp_path, printed = small_run
     for n in range(1, 7):
         assert f"[{n}/6]" in printed
     assert printed.count("  -> ") == 7  # one line of what was made per step (two evaluations)
@@ -16,6 +28,19 @@ def test_small_tutorial_goes_from_the_sample_to_an_answering_student(tmp_path, c
     assert (student["num_hidden_layers"], teacher["num_hidden_layers"]) == (2, 6)
     assert json.loads((tmp_path / "eval-student.json").read_text())["metrics"]["total"] == 8
     assert "-> student: " in printed.split("[6/6]")[1]
+
+
+def test_small_tutorial_distils_on_its_questions_and_their_variants(small_run):
+    # distill-train --limit counts its --data sources together: a limit of 16 over (sample, aug) took the
+    # sample's first 16 questions, 8 of them unseen by the teacher, and none of the variants.
+    from augment.distill.data import load_examples
+    from pipelines.tutorial import SAMPLE
+
+    out, _ = small_run
+    config = json.loads((out / "student" / "config.json").read_text())
+    used = load_examples(config["data"], "train", config["limit"])
+    questions = list(load_examples([str(SAMPLE)], "train", 8)["id"])
+    assert sorted(list(used["id"])) == sorted(questions + [f"{q}-aug{v}" for q in questions for v in (1, 2)])
 
 
 def test_the_summary_line_leaves_out_a_group_without_questions():
