@@ -572,7 +572,7 @@ def test_ctrl_c_is_one_line_exit_130_and_the_rerun_resumes(tmp_path, tiny_mlm_pa
 def test_ctrl_c_line_is_printed_by_the_first_rank_only(tmp_path, monkeypatch, capsys):
     from pipelines import augment_squad
 
-    def run(args):
+    def run(args, argv=None):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(augment_squad, "run", run)
