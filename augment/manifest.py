@@ -212,9 +212,10 @@ class BlockClaims:
         self.dir = Path(out) / PROGRESS / f"claims-{run_started:.6f}"
 
     def create(self) -> None:
+        # A killed multi-process run's claims go even when one process resumes it, which makes no folder of its own.
+        for d in self.dir.parent.glob("claims-*"):
+            shutil.rmtree(d, ignore_errors=True)
         if self.world > 1:
-            for d in self.dir.parent.glob("claims-*"):
-                shutil.rmtree(d, ignore_errors=True)
             self.dir.mkdir(parents=True)
 
     def take(self, k: int) -> bool:

@@ -608,10 +608,14 @@ def augment_blocks(out: Path, rows, aug, args, rank: int, run_started: float, cl
         close(job)
         drain(0)
         claims.report(rank, manifest.span_of([j.meta for j in open_jobs]))  # every job is committed now
-    except BaseException:  # --strict, a bad input line, Ctrl-C: no half shard is left behind
+    except BaseException as e:  # --strict, a bad input line, Ctrl-C: no half shard is left behind
         for owner in open_jobs:
             if not owner.committed:
                 owner.writer.abort()
+        # Every rank walks the whole input and closes a block only once it has read past it, so a bad row met
+        # before the walk left block 0 stops every rank there, before any shard is complete (see run()).
+        if isinstance(e, (InputError, CliError)) and seen <= 0:
+            e.in_first_block = True
         raise
     finally:
         pool.close()
@@ -709,10 +713,20 @@ def run(args, argv: list[str] | None = None) -> int:
     augment_started = time.time()
     try:
         n_blocks = augment_blocks(out, rows, aug, args, rank, run_started, claims)
-    except BaseException:  # a bad record under --strict, a bad line mid-file, Ctrl-C
-        if fresh and world == 1:  # a first run that completed no shard leaves nothing to resume
+    except BaseException as e:  # a bad record under --strict, a bad line mid-file, Ctrl-C
+        # A first run that completed no shard leaves nothing to resume: its config.json would refuse the
+        # corrected input as another configuration. Under torchrun only when the input stopped every rank in
+        # block 0 (otherwise one may be finishing a shard): they all get here, and past the barrier none
+        # writes any more; rank 0 alone then says why (main).
+        every_rank = world > 1 and getattr(e, "in_first_block", False)
+        if every_rank:
+            barrier(world)
+        if fresh and (world == 1 or every_rank) and rank == 0:
+            claims.drop()
             manifest.discard_unstarted(out)
             outdir.remove_empty(made)
+        if every_rank:
+            barrier(world)
         raise
 
     barrier(world)  # every shard is in place past this point
@@ -851,7 +865,8 @@ def main(argv=None) -> int:
     try:
         return run(args, None if argv is None else [str(a) for a in argv])
     except (CliError, InputError, ConfigError) as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
+        if os.environ.get("RANK", "0") == "0" or not getattr(e, "in_first_block", False):  # see run()
+            print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # one line, from the first rank, instead of a traceback from each
         if os.environ.get("RANK", "0") == "0":

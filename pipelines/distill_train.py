@@ -1263,9 +1263,8 @@ def run_command(args) -> int:
         recipe.save()
         recipe.evaluate(recipe.stages[-1], "final")
         recipe.acc.end_training()  # closes the trackers' writers
-    except (ConfigError, InputError) as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        return 2
+    except (ConfigError, InputError) as e:  # a model pair, the data, a checkpoint: the same for every process
+        return error_once(e, 2)
     except TrainingDiverged as e:  # every process reduced the same values: one copy of the line
         return error_once(e, 1)
     return 0

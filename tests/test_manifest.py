@@ -130,6 +130,16 @@ def test_block_claims_give_each_block_to_exactly_one_process(tmp_path):
     assert alone.take(0) and alone.take(0) and alone.reports() == [] and not (tmp_path / "single").exists()
 
 
+def test_one_process_resuming_a_killed_multi_process_run_removes_its_claims(tmp_path):
+    """The claims of a killed torchrun run stayed in .progress/ for good when one process resumed it."""
+    killed = manifest.BlockClaims(tmp_path, 1.0, world=2)
+    killed.create()
+    assert killed.take(0)
+    alone = manifest.BlockClaims(tmp_path, 2.0, world=1)
+    alone.create()
+    assert not list((tmp_path / manifest.PROGRESS).glob("claims-*"))
+
+
 def test_drop_damaged_removes_shards_that_differ_from_their_records(tmp_path):
     """A truncated shard, or one of the same size with other bytes, loses its record (and its file), so the
     run rebuilds it; an intact one stays complete."""

@@ -397,6 +397,18 @@ def test_an_option_error_is_printed_by_the_first_process_only(tmp_path, capsys, 
     assert main(argv) == 2 and "--batch-size must be >= 1" in capsys.readouterr().err
 
 
+def test_a_setup_error_is_printed_by_the_first_process_only(tmp_path, capsys, sample_path, tiny_teacher_path,
+                                                            three_layer_student_path, monkeypatch):
+    """The problems found once the models' configs or the data are read (here a pair that cannot be mapped) were
+    printed by every torchrun process: one line per process, where the option errors are printed once."""
+    argv = common(sample_path, tmp_path) + ["--teacher", tiny_teacher_path, "--student", three_layer_student_path,
+                                            "--out", str(tmp_path / "o")]
+    monkeypatch.setenv("RANK", "1")
+    assert main(argv) == 2 and capsys.readouterr().err == ""
+    monkeypatch.setenv("RANK", "0")
+    assert main(argv) == 2 and "multiple of the student's" in capsys.readouterr().err
+
+
 def test_bad_eval_rows_stop_the_run_before_training(tmp_path, capsys, sample_path, sample_rows, tiny_teacher_path,
                                                    tiny_student_path):
     """--eval is checked as squad-eval checks its data, at set-up: a repeated id (its prediction would replace the

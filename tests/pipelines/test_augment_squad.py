@@ -497,6 +497,27 @@ def test_two_torchrun_processes_write_the_single_process_rows(tmp_path, base_run
     assert (out / "rejects.jsonl").read_text() == (base_run[0] / "rejects.jsonl").read_text()
 
 
+def test_a_bad_line_that_stops_two_torchrun_ranks_is_one_line_and_leaves_no_out(tmp_path, sample_rows, tiny_mlm_path):
+    """A bad line in the first block stopped both ranks, each printing the error, and left --out with its
+    config.json (and claims): the corrected input was then refused as another configuration, where one process
+    leaves nothing (test_malformed_input_is_one_line_exit_2)."""
+    data = tmp_path / "rows.jsonl"
+    lines = [json.dumps(r) + "\n" for r in sample_rows[:6]]
+    data.write_text("".join(lines[:3]) + "{not json\n" + "".join(lines[3:]))
+    out = tmp_path / "aug"
+    args = ["--input", data, "--mlm", tiny_mlm_path, "--glove", "none", "--multiplier", 1, "--quiet"]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "pipelines.augment_squad", *map(str, args), "--out", str(out)]
+    proc = subprocess.run(cmd, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert proc.stderr.count("augment-squad: error:") == 1, proc.stderr[-3000:]
+    assert f"{data}: invalid JSON on line 4" in proc.stderr
+    assert not out.exists()
+    data.write_text("".join(lines))
+    cli(*args, out=out)  # the corrected input is not "another configuration"
+    assert len(rows_of(out)) == 6
+
+
 def test_resume_after_kill_gives_the_uninterrupted_rows(tmp_path, tiny_mlm_path):
     # About 20 paragraphs in 7 shards: the kill lands after shard 1 with several shards still to go,
     # and each of the three runs takes seconds (the masked LM's cost is per paragraph).
