@@ -57,17 +57,34 @@ def build_student(teacher, n_layers: int, pick: str = "lower"):
             setattr(cfg, name, [per_layer[t] for t in layers])
     student = type(teacher)(cfg)
     new_index = {str(t): str(s) for s, t in enumerate(layers)}
+    own = student.state_dict()
     state = {}
     for key, value in teacher.state_dict().items():
         m = LAYER_KEY.search(key)
         if m is None:
             state[key] = value  # embeddings, QA head, pooler
         elif m.group(1) in new_index:
-            state[LAYER_KEY.sub(new_index[m.group(1)], key, count=1)] = value
+            new_key = LAYER_KEY.sub(new_index[m.group(1)], key, count=1)
+            # ModernBERT's layer 0 has no attention norm (nn.Identity: the embeddings end in a norm) and its other
+            # layers have one, so a teacher layer above 0 that becomes the student's first (--pick uniform) leaves
+            # that norm behind; its input there is normalised by the embeddings instead.
+            if new_key not in own and _is_identity(student, new_key):
+                continue
+            state[new_key] = value
     missing, unexpected = student.load_state_dict(state, strict=False)
     if unexpected or missing:
         raise ValueError(f"layer copy left missing={missing[:5]} unexpected={unexpected[:5]}")
     return student, layers
+
+
+def _is_identity(model, key: str) -> bool:
+    """Whether the module that would hold the weight ``key`` is a parameterless ``nn.Identity`` in ``model``."""
+    from torch import nn
+
+    try:
+        return isinstance(model.get_submodule(key.rsplit(".", 1)[0]), nn.Identity)
+    except AttributeError:
+        return False
 
 
 def same_dir_problem(teacher: str, out: str) -> str | None:

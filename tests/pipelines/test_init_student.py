@@ -133,6 +133,18 @@ def test_modernbert_teacher_layers_and_their_attention_kinds(modernbert_teacher,
                 torch.testing.assert_close(hidden[2], teacher.model.final_norm(expected[2]))
 
 
+def test_modernbert_layer_above_0_can_become_the_students_first(modernbert_teacher):
+    """ModernBERT's layer 0 has no attention norm (nn.Identity: the embeddings end in one) and its other layers do,
+    so --pick uniform 4 -> 2 (layers 1 and 3) stopped with 'layer copy left unexpected=[model.layers.0.attn_norm
+    .weight]', exit 2. The student's first layer takes the teacher's layer 1 without that norm."""
+    teacher = AutoModelForQuestionAnswering.from_pretrained(modernbert_teacher).eval()
+    student, layers = build_student(teacher, 2, "uniform")
+    assert layers == [1, 3]
+    assert isinstance(student.model.layers[0].attn_norm, torch.nn.Identity)
+    torch.testing.assert_close(student.model.layers[0].attn.Wqkv.weight, teacher.model.layers[1].attn.Wqkv.weight)
+    torch.testing.assert_close(student.model.layers[1].attn_norm.weight, teacher.model.layers[3].attn_norm.weight)
+
+
 def test_layers_beyond_the_teacher_are_refused_before_its_weights_load(tiny_teacher_path, tmp_path, capsys,
                                                                       monkeypatch):
     """The teacher's depth is in its config: --layers 5 of a 4-layer teacher is one line without loading weights
