@@ -36,6 +36,11 @@ def test_summary_of_counters():
     s = summarise_counters({"forward_passes": 2, "sequences": 96, "capacity": 128, "tokens": 850,
                             "padded_tokens": 1000, "host_transfers": 2})
     assert (s["fill"], s["padding_share"], s["host_transfers_per_pass"]) == (0.75, 0.15, 1.0)
+    # Transfers per pass is a ratio, not a constant (every real run has 1.0): 3 copies over 2 passes.
+    s = summarise_counters({"forward_passes": 2, "sequences": 10, "capacity": 40, "tokens": 300,
+                            "padded_tokens": 400, "host_transfers": 3})
+    assert (s["fill"], s["padding_share"], s["host_transfers_per_pass"]) == (0.25, 0.25, 1.5)
+    assert summarise_counters({"forward_passes": 0})["host_transfers_per_pass"] is None  # no pass, no ratio
 
 
 @pytest.mark.parametrize("mode,n_paragraphs", [("multi", 694), ("exact", 150)])
