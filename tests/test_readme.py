@@ -51,5 +51,14 @@ def test_answer_example_runs_as_written(tiny_student_path):
     (block,) = python_blocks("distill-train")
     scope = {}
     exec(compile(block.replace('"runs/tiny/student"', repr(tiny_student_path)), "README.md", "exec"), scope)
-    got = scope["answer"](scope["model"], scope["tokenizer"], "Who wrote it?", "It was written by Ann Lee in 1990.")
+    context = "It was written by Ann Lee in 1990."
+    got = scope["answer"](scope["model"], scope["tokenizer"], "Who wrote it?", context)
     assert set(got) == {"answer", "start", "end", "null_diff"}
+    # What the README's comment promises: offsets into the context, or '' (start None) when the null score wins.
+    for threshold in (float("-inf"), float("inf")):
+        span = scope["answer"](scope["model"], scope["tokenizer"], "Who wrote it?", context, threshold=threshold)
+        if threshold < 0:
+            assert (span["answer"], span["start"], span["end"]) == ("", None, None)
+        else:
+            assert span["answer"] and context[span["start"]:span["end"]] == span["answer"]
+    assert got == (span if got["null_diff"] <= 0 else {**span, "answer": "", "start": None, "end": None})
