@@ -464,6 +464,9 @@ def test_manifest_records_the_lm_counters_and_the_start_up(base_run):
                  "weight_fingerprint", "vocab_filter", "glove", "total"):
         assert isinstance(startup[part], float) and startup[part] >= 0, part
     assert startup["total"] >= startup["model_load"] + startup["vocab_filter"]
+    # A fresh interpreter that imported torch and loaded a model spent real time on both (all zeros passed above).
+    assert startup["python_and_imports"] > 0 and startup["import_torch_transformers"] > 0
+    assert startup["model_load"] > 0 and startup["total"] > startup["python_and_imports"]
     assert 0 < m["timing"]["augment_seconds"] <= m["throughput"]["wall_seconds"]
     (span,) = m["timing"]["ranks"]  # one process: every block is rank 0's, inside the augmenting window
     assert span["rank"] == 0 and span["blocks"] == list(range(len(m["shards"]))) and len(m["shards"]) > 1
