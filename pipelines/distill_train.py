@@ -539,7 +539,7 @@ class DistillRecipe:
         from accelerate.utils import set_seed
         from transformers import AutoModelForQuestionAnswering
 
-        from augment.distill.layer_map import pair_problems, teacher_types
+        from augment.distill.layer_map import encoding_problem, pair_problems, teacher_types
         from augment.distill.attention_capture import capture_problem
         from augment.qa.features import stride_problem
         from augment.qa.positions import length_problem
@@ -579,8 +579,12 @@ class DistillRecipe:
         if a.teacher != "none":
             t_tok = load_pretrained("tokenizer", a.teacher, a.trust_remote_code)
             t_cfg = load_pretrained("config", a.teacher, a.trust_remote_code)
-            problems += pair_problems(s_cfg, t_cfg, self.tokenizer.get_vocab(), t_tok.get_vocab(),
+            s_vocab, t_vocab = self.tokenizer.get_vocab(), t_tok.get_vocab()
+            problems += pair_problems(s_cfg, t_cfg, s_vocab, t_vocab,
                                       intermediate="intermediate" in self.stages, max_length=a.max_length)
+            if s_vocab == t_vocab:  # (another vocabulary is named above) The teacher runs on the student's windows:
+                # the same vocabulary read with other lower-casing or prefix space would feed it other ids.
+                problems.append(encoding_problem(self.tokenizer, t_tok, a.student, a.teacher))
             # A BERT teacher reads token type ids that a DistilBERT student's tokenizer does not make: the windows
             # then carry the ones the teacher's tokenizer would give them (the student is not handed them).
             try:

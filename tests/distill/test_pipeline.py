@@ -259,6 +259,10 @@ def test_resume_accepts_the_same_file_spelled_otherwise_and_a_cache_batch_size_w
     ("three_layer_student_path", "both", "multiple of the student's"),
     ("two_head_student_path", "intermediate", "attention heads"),
     ("other_vocab_student_path", "prediction", "different vocabularies"),
+    # The same vocabulary read with case: the teacher would get the ids of [UNK] for 'Who'.
+    ("cased_student_path", "prediction", "tokenize the same text differently although their vocabularies are "
+     "equal (other lower-casing, accent stripping or prefix space): token 1 of a probe question and context is "
+     "'who' for the teacher and '[UNK]' for the student"),
     ("mpnet_student_path", "intermediate", "the student (MPNetForQuestionAnswering) does not route attention "
      "through transformers' AttentionInterface, so its pre-softmax attention scores cannot be captured for the "
      "intermediate stage; use a BERT-style student or --stage prediction"),
