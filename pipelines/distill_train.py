@@ -223,8 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weight-decay", type=float, default=0.01, help="AdamW weight decay (not on biases and LayerNorm)")
     p.add_argument("--embedding-dropout", type=float, default=0.1, help="dropout on the student's embeddings")
     p.add_argument("--temperature", type=float, default=1.0, help="T of the prediction-layer KL (scaled by T^2)")
-    p.add_argument("--distill-weight", type=float, default=1.0,
-                   help="w in w*kd + (1-w)*ce (0 with --teacher none: hard labels only)")
+    # default None: validate() tells an explicit weight (refused with --teacher none) from none given.
+    p.add_argument("--distill-weight", type=float,
+                   help="w in w*kd + (1-w)*ce (default: 1; 0 with --teacher none: hard labels only)")
     prec = p.add_mutually_exclusive_group()
     prec.add_argument("--bf16", action="store_true", help="bfloat16 mixed precision")
     prec.add_argument("--fp16", action="store_true", help="float16 mixed precision with loss scaling (CUDA)")
@@ -303,8 +304,12 @@ def validate(args) -> None:
     problems = []
     if args.stage is None:
         args.stage = "prediction" if args.teacher == "none" else "both"
-    if args.teacher == "none":
-        args.distill_weight = 0.0  # no teacher, no distillation term: record the weight actually used
+    if args.teacher == "none" and args.distill_weight not in (None, 0):
+        # It would be recorded as 0 and train on the hard labels alone: a silent no-op.
+        problems.append(f"--distill-weight {args.distill_weight:g} weights the teacher's logits and --teacher none "
+                        "has none: leave --distill-weight out (hard labels only)")
+    # No teacher, no distillation term: the weight actually used is recorded.
+    args.distill_weight = 0.0 if args.teacher == "none" else 1.0 if args.distill_weight is None else args.distill_weight
     if args.teacher == "none" and args.stage != "prediction":
         problems.append(f"--stage {args.stage} needs a teacher; with --teacher none only --stage prediction "
                         "(plain fine-tuning) is possible")

@@ -467,6 +467,25 @@ def test_without_a_teacher_the_recorded_weight_is_the_one_used(tmp_path, sample_
     assert args.stage == "prediction" and args.distill_weight == 0.0
 
 
+def test_an_explicit_distill_weight_without_a_teacher_is_refused(tmp_path, capsys, sample_path, tiny_teacher_path,
+                                                                 tiny_student_path):
+    """--teacher none --distill-weight 0.5 trained on hard labels alone (recording 0) without a word."""
+    base = common(sample_path, tmp_path) + ["--student", tiny_student_path, "--out", str(tmp_path / "o")]
+    assert main(base + ["--teacher", "none", "--distill-weight", "0.5", "--batch-size", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--batch-size must be >= 1" in err  # with the other problems
+    assert ("--distill-weight 0.5 weights the teacher's logits and --teacher none has none: leave "
+            "--distill-weight out (hard labels only)") in err
+    for extra in ([], ["--distill-weight", "0"]):  # the default, and an explicit 0, say what the run does
+        args = build_parser().parse_args(base + ["--teacher", "none", *extra])
+        validate(args)
+        assert args.distill_weight == 0.0
+    args = build_parser().parse_args(base + ["--teacher", tiny_teacher_path])
+    validate(args)
+    assert args.distill_weight == 1.0  # a teacher's default
+    assert "(default: 1;" in " ".join(build_parser().format_help().split())
+
+
 def test_compile_mode_reaches_the_models_and_only_training_is_compiled(tmp_path, sample_path, tiny_teacher_path,
                                                                        tiny_student_path, monkeypatch,
                                                                        dynamo_config):
