@@ -760,15 +760,21 @@ class DistillRecipe:
         from augment.distill.flops import StageCost
 
         acc = self.acc
+        # Named by everything that changes its bits (autocast, batch size, processes): another run's is not reused.
+        path = teacher_cache.cache_path(self.cache_dir, self.key, self.teacher, self.args.cache_batch_size,
+                                        acc.num_processes, self.amp_dtype)
         if self.main:  # caches named the old way are never reused: removed here, even when this run's exists
             old = [f.name for f in teacher_cache.remove_stale_files(self.cache_dir)
                    if teacher_cache.OLD_NAME.fullmatch(f.name)]
             if old:
                 self.log(f"removed {count(len(old), 'teacher-logit cache file')} named the old way, which no run "
                          f"reuses: {', '.join(sorted(old))}")
-        # Named by everything that changes its bits (autocast, batch size, processes): another run's is not reused.
-        path = teacher_cache.cache_path(self.cache_dir, self.key, self.teacher, self.args.cache_batch_size,
-                                        acc.num_processes, self.amp_dtype)
+            # So are the parts a killed build of this cache left, with any process count. Before the broadcast
+            # below, which the other processes wait for before building: no part of this run exists yet.
+            parts = [f.name for f in teacher_cache.remove_stale_parts(path)]
+            if parts:
+                self.log(f"removed {count(len(parts), 'teacher-logit cache part')} that an interrupted build left: "
+                         f"{', '.join(sorted(parts))}")
         # Every process must take the same branch: the main process's view of the cache decides.
         exists = broadcast_object_list([path.exists()])[0] if acc.num_processes > 1 else path.exists()
         if not exists:
