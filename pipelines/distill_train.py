@@ -223,8 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weight-decay", type=float, default=0.01, help="AdamW weight decay (not on biases and LayerNorm)")
     p.add_argument("--embedding-dropout", type=float, default=0.1, help="dropout on the student's embeddings")
     p.add_argument("--temperature", type=float, default=1.0, help="T of the prediction-layer KL (scaled by T^2)")
-    p.add_argument("--distill-weight", type=float, default=1.0,
-                   help="w in w*kd + (1-w)*ce (0 with --teacher none: hard labels only)")
+    # default None: validate() tells an explicit weight (refused with --teacher none) from none given.
+    p.add_argument("--distill-weight", type=float,
+                   help="w in w*kd + (1-w)*ce (default: 1; 0 with --teacher none: hard labels only)")
     prec = p.add_mutually_exclusive_group()
     prec.add_argument("--bf16", action="store_true", help="bfloat16 mixed precision")
     prec.add_argument("--fp16", action="store_true", help="float16 mixed precision with loss scaling (CUDA)")
@@ -303,8 +304,12 @@ def validate(args) -> None:
     problems = []
     if args.stage is None:
         args.stage = "prediction" if args.teacher == "none" else "both"
-    if args.teacher == "none":
-        args.distill_weight = 0.0  # no teacher, no distillation term: record the weight actually used
+    if args.teacher == "none" and args.distill_weight not in (None, 0):
+        # It would be recorded as 0 and train on the hard labels alone: a silent no-op.
+        problems.append(f"--distill-weight {args.distill_weight:g} weights the teacher's logits and --teacher none "
+                        "has none: leave --distill-weight out (hard labels only)")
+    # No teacher, no distillation term: the weight actually used is recorded.
+    args.distill_weight = 0.0 if args.teacher == "none" else 1.0 if args.distill_weight is None else args.distill_weight
     if args.teacher == "none" and args.stage != "prediction":
         problems.append(f"--stage {args.stage} needs a teacher; with --teacher none only --stage prediction "
                         "(plain fine-tuning) is possible")
@@ -539,7 +544,7 @@ class DistillRecipe:
         from accelerate.utils import set_seed
         from transformers import AutoModelForQuestionAnswering
 
-        from augment.distill.layer_map import pair_problems, teacher_types
+        from augment.distill.layer_map import encoding_problem, pair_problems, teacher_types
         from augment.distill.attention_capture import capture_problem
         from augment.qa.features import stride_problem
         from augment.qa.positions import length_problem
@@ -579,8 +584,12 @@ class DistillRecipe:
         if a.teacher != "none":
             t_tok = load_pretrained("tokenizer", a.teacher, a.trust_remote_code)
             t_cfg = load_pretrained("config", a.teacher, a.trust_remote_code)
-            problems += pair_problems(s_cfg, t_cfg, self.tokenizer.get_vocab(), t_tok.get_vocab(),
+            s_vocab, t_vocab = self.tokenizer.get_vocab(), t_tok.get_vocab()
+            problems += pair_problems(s_cfg, t_cfg, s_vocab, t_vocab,
                                       intermediate="intermediate" in self.stages, max_length=a.max_length)
+            if s_vocab == t_vocab:  # (another vocabulary is named above) The teacher runs on the student's windows:
+                # the same vocabulary read with other lower-casing or prefix space would feed it other ids.
+                problems.append(encoding_problem(self.tokenizer, t_tok, a.student, a.teacher))
             # A BERT teacher reads token type ids that a DistilBERT student's tokenizer does not make: the windows
             # then carry the ones the teacher's tokenizer would give them (the student is not handed them).
             try:
@@ -751,15 +760,21 @@ class DistillRecipe:
         from augment.distill.flops import StageCost
 
         acc = self.acc
+        # Named by everything that changes its bits (autocast, batch size, processes): another run's is not reused.
+        path = teacher_cache.cache_path(self.cache_dir, self.key, self.teacher, self.args.cache_batch_size,
+                                        acc.num_processes, self.amp_dtype)
         if self.main:  # caches named the old way are never reused: removed here, even when this run's exists
             old = [f.name for f in teacher_cache.remove_stale_files(self.cache_dir)
                    if teacher_cache.OLD_NAME.fullmatch(f.name)]
             if old:
                 self.log(f"removed {count(len(old), 'teacher-logit cache file')} named the old way, which no run "
                          f"reuses: {', '.join(sorted(old))}")
-        # Named by everything that changes its bits (autocast, batch size, processes): another run's is not reused.
-        path = teacher_cache.cache_path(self.cache_dir, self.key, self.teacher, self.args.cache_batch_size,
-                                        acc.num_processes, self.amp_dtype)
+            # So are the parts a killed build of this cache left, with any process count. Before the broadcast
+            # below, which the other processes wait for before building: no part of this run exists yet.
+            parts = [f.name for f in teacher_cache.remove_stale_parts(path)]
+            if parts:
+                self.log(f"removed {count(len(parts), 'teacher-logit cache part')} that an interrupted build left: "
+                         f"{', '.join(sorted(parts))}")
         # Every process must take the same branch: the main process's view of the cache decides.
         exists = broadcast_object_list([path.exists()])[0] if acc.num_processes > 1 else path.exists()
         if not exists:

@@ -81,6 +81,40 @@ def check_pair(student_config, teacher_config, student_vocab=None, teacher_vocab
         raise ConfigError("; ".join(problems))
 
 
+# Text that tokenizers with one vocabulary still read differently: mixed case and accents (lower-casing and
+# strip_accents), a question that starts a sequence and a context that starts with a space (byte-level BPE's
+# add_prefix_space), digits, punctuation, a tab, a no-break space and CJK (BERT's tokenize_chinese_chars).
+PROBE = ("Who wrote Naïve Café's 12th-century ÉTUDE, for $3.50?",
+         " Beyoncé GISELLE Knowles-Carter (born 1981)\tsang «Halo» in São\u00a0Paulo and 東京; x@y.org!")
+
+
+def encoding_problem(student_tokenizer, teacher_tokenizer, student: str, teacher: str) -> str | None:
+    """Why the teacher cannot read the student tokenizer's windows although the vocabularies are equal, or None.
+
+    The windows are cut by the student's tokenizer and the teacher runs on the same ids, so a teacher trained on
+    lower-cased text given a cased student tokenizer's ids reads mostly [UNK] and other pieces, and every loss
+    against it still looks fine. Compared: both tokenizers' ids of a question/context pair (``PROBE``), encoded
+    as the windows are.
+
+        >>> encoding_problem(cased_tok, uncased_tok, "my-cased-student", "my-uncased-teacher")  # doctest: +SKIP
+        "--teacher my-uncased-teacher and --student my-cased-student tokenize the same text differently ..."
+    """
+    def ids(tok):
+        return tok(*PROBE, split_special_tokens=True, verbose=False)["input_ids"]
+
+    s_ids, t_ids = ids(student_tokenizer), ids(teacher_tokenizer)
+    if s_ids == t_ids:
+        return None
+    i = next((i for i, (s, t) in enumerate(zip(s_ids, t_ids)) if s != t), min(len(s_ids), len(t_ids)))
+    t_piece, s_piece = (repr(tok.convert_ids_to_tokens(x[i])) if i < len(x) else "the end"
+                        for tok, x in ((teacher_tokenizer, t_ids), (student_tokenizer, s_ids)))
+    return (f"--teacher {teacher} and --student {student} tokenize the same text differently although their "
+            "vocabularies are equal (other lower-casing, accent stripping or prefix space): token "
+            f"{i} of a probe question and context is {t_piece} for the teacher and {s_piece} for the student; the "
+            "windows are the student's, so the teacher would read other tokens than it was trained on: pick a "
+            "student built on the teacher's tokenizer")
+
+
 def teacher_types(student_tokenizer, teacher_tokenizer, teacher_config):
     """The teacher tokenizer's pair template (:class:`augment.pairing.PairTemplate`) when the teacher reads token
     type ids that the student's tokenizer does not make, else None.

@@ -15,6 +15,7 @@ window, i.e. about 0.73 GB per million windows; the bound, every window a full 3
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import os
 import re
@@ -179,6 +180,43 @@ def remove_stale_files(directory, now: float | None = None) -> list[Path]:
             gone.append(f)
         except FileNotFoundError:  # another process removed it first
             pass
+    return gone
+
+
+def remove_stale_parts(path, now: float | None = None) -> list[Path]:
+    """Remove the parts (:func:`part_path`) that interrupted multi-process builds of the cache at ``path`` left,
+    whatever their number of processes (``-world<P>`` in the name); return them.
+
+    A build writes every part again and never reads an old one, but a run with another process count has another
+    name, so a finished part of a killed two-process build (``...-world2.arrow.part00000-of-00002``) would stay
+    forever beside the one-process cache. Call this in the main process before the others start building (they
+    wait for its broadcast): none of this run's parts exists yet. A process count whose build may still be running
+    (a concurrent run) keeps its parts: one with a temporary file that :func:`remove_stale_files` would keep (its
+    process alive here, or written in the last ``STALE_SECONDS``: perhaps by another machine). An interrupted
+    build leaves none (``build`` removes its own on an error or Ctrl-C), except a killed process's, so its parts
+    go at once, or with that file an hour later."""
+    import time
+
+    now, path = time.time() if now is None else now, Path(path)
+    m = re.fullmatch(r"(.*-world)\d+(.*\.arrow)", path.name)
+    name = re.compile(re.escape(m[1]) + r"(\d+)" + re.escape(m[2]) + r"(\.part\d{5}-of-\d{5})?(?:\.tmp(\d+))?")
+    parts, busy = [], set()
+    for f in path.parent.glob(glob.escape(m[1]) + "*"):
+        if found := name.fullmatch(f.name):
+            world, part, pid = found.groups()
+            try:
+                if pid is not None and (_running(int(pid)) or now - f.stat().st_mtime <= STALE_SECONDS):
+                    busy.add(world)
+            except FileNotFoundError:  # its build has just finished with it: running
+                busy.add(world)
+            if part and pid is None:
+                parts.append((world, f))
+    gone = []
+    for world, f in parts:
+        if world not in busy:
+            with contextlib.suppress(FileNotFoundError):  # another process removed it first
+                f.unlink()
+                gone.append(f)
     return gone
 
 

@@ -80,3 +80,12 @@ def dynamo_config():
     yield torch._dynamo.config
     for name, value in saved.items():
         setattr(torch._dynamo.config, name, value)
+
+
+@pytest.fixture(scope="session")
+def cased_student_path(tmp_path_factory, vocab_dir):
+    """The teacher's uncased vocabulary read without lower-casing: 'Who' is [UNK], not 'who'."""
+    from transformers import AutoTokenizer
+
+    return _student(tmp_path_factory.mktemp("student_cased"), AutoTokenizer.from_pretrained(vocab_dir,
+                                                                                            do_lower_case=False))

@@ -1,7 +1,7 @@
 import pytest
 from transformers import BertConfig
 
-from augment.distill.layer_map import LayerMap, check_pair
+from augment.distill.layer_map import LayerMap, check_pair, encoding_problem
 from augment.errors import ConfigError
 
 
@@ -71,3 +71,33 @@ def test_every_family_that_numbers_positions_after_padding_is_listed():
                 numbered_after_padding.add(model_type)
     assert {"roberta", "roberta-prelayernorm", "data2vec-text"} <= numbered_after_padding
     assert numbered_after_padding <= POSITIONS_AFTER_PADDING, numbered_after_padding - POSITIONS_AFTER_PADDING
+
+
+def test_a_tokenizer_of_the_same_vocabulary_that_reads_text_otherwise_is_named(tokenizer, vocab_dir,
+                                                                              bpe_tokenizer_dir):
+    """Same vocabulary, other normalisation: the teacher would be fed other ids than its own tokenizer's."""
+    from transformers import AutoTokenizer
+
+    for options, teacher_piece, student_piece in [({"do_lower_case": False}, "'who'", "'[UNK]'"),
+                                                  ({"strip_accents": False}, "'naive'", "'[UNK]'")]:
+        student = AutoTokenizer.from_pretrained(vocab_dir, **options)
+        assert student.get_vocab() == tokenizer.get_vocab()
+        msg = encoding_problem(student, tokenizer, "s", "t")
+        assert msg.startswith("--teacher t and --student s tokenize the same text differently")
+        assert f"is {teacher_piece} for the teacher and {student_piece} for the student" in msg
+    bpe = AutoTokenizer.from_pretrained(bpe_tokenizer_dir)
+    prefixed = AutoTokenizer.from_pretrained(bpe_tokenizer_dir, add_prefix_space=True)
+    assert "token 1 of a probe question and context is 'Who' for the teacher and 'ĠW' for the student" in \
+        encoding_problem(prefixed, bpe, "s", "t")
+
+
+def test_pairs_built_on_one_tokenizer_pass_the_encoding_check(tokenizer, vocab_dir, bpe_tokenizer_dir, tmp_path):
+    """A saved and reloaded copy (init-student, the tutorial's MiniLM teacher), DistilBERT's tokenizer on BERT's
+    vocabulary, and byte-level BPE with itself."""
+    from transformers import AutoTokenizer, DistilBertTokenizerFast
+
+    tokenizer.save_pretrained(tmp_path)
+    assert encoding_problem(AutoTokenizer.from_pretrained(tmp_path), tokenizer, "s", "t") is None
+    assert encoding_problem(DistilBertTokenizerFast.from_pretrained(vocab_dir), tokenizer, "s", "t") is None
+    bpe = AutoTokenizer.from_pretrained(bpe_tokenizer_dir)
+    assert encoding_problem(AutoTokenizer.from_pretrained(bpe_tokenizer_dir), bpe, "s", "t") is None

@@ -117,6 +117,7 @@ def test_caches_named_the_old_way_are_removed_when_the_cache_is_reused(tmp_path,
     """A cache named before the name held the batch size and the processes (teacher-<key>-<digest>[-bf16].arrow)
     is never reused: a run removes it, and the part a killed multi-process build of one left, also when the cache
     it reads exists already; this run's cache and other files stay."""
+    import os
     import shutil
 
     def run(out):
@@ -130,8 +131,10 @@ def test_caches_named_the_old_way_are_removed_when_the_cache_is_reused(tmp_path,
     current = next(cache.glob("teacher-*-batch*.arrow"))
     stem = current.name.split("-batch")[0]                # teacher-<windows key>-<teacher digest>
     old = [f"{stem}.arrow", f"{stem}-bf16.arrow", f"{stem}-fp16.arrow", f"{stem}.arrow.part00001-of-00002"]
-    # Not old names: another batch size's cache, and a part another process of a two-process run may be writing.
-    kept = ["teacher-notes.arrow", f"{stem}-batch64-world1.arrow", f"{stem}-batch256-world2.arrow.part00001-of-00002"]
+    # Not old names: another batch size's cache, and a part of a two-process build still running (its other
+    # process is writing its own part; remove_stale_parts).
+    kept = ["teacher-notes.arrow", f"{stem}-batch64-world1.arrow", f"{stem}-batch256-world2.arrow.part00001-of-00002",
+            f"{stem}-batch256-world2.arrow.part00000-of-00002.tmp{os.getpid()}"]
     for name in old + kept:
         shutil.copyfile(current, cache / name)
     before = current.stat().st_mtime_ns
@@ -259,6 +262,10 @@ def test_resume_accepts_the_same_file_spelled_otherwise_and_a_cache_batch_size_w
     ("three_layer_student_path", "both", "multiple of the student's"),
     ("two_head_student_path", "intermediate", "attention heads"),
     ("other_vocab_student_path", "prediction", "different vocabularies"),
+    # The same vocabulary read with case: the teacher would get the ids of [UNK] for 'Who'.
+    ("cased_student_path", "prediction", "tokenize the same text differently although their vocabularies are "
+     "equal (other lower-casing, accent stripping or prefix space): token 1 of a probe question and context is "
+     "'who' for the teacher and '[UNK]' for the student"),
     ("mpnet_student_path", "intermediate", "the student (MPNetForQuestionAnswering) does not route attention "
      "through transformers' AttentionInterface, so its pre-softmax attention scores cannot be captured for the "
      "intermediate stage; use a BERT-style student or --stage prediction"),
@@ -461,6 +468,42 @@ def test_without_a_teacher_the_recorded_weight_is_the_one_used(tmp_path, sample_
         "--teacher", "none", "--student", tiny_student_path, "--out", str(tmp_path / "o")])
     validate(args)
     assert args.stage == "prediction" and args.distill_weight == 0.0
+
+
+def test_a_part_left_by_an_interrupted_build_of_another_process_count_is_removed(tmp_path, capsys, sample_path,
+                                                                                  tiny_teacher_path, tiny_student_path):
+    """A two-process cache build killed after one process wrote its part left it beside the cache for good: a later
+    one-process run names its cache -world1 and only removed temporary files and old-style names."""
+    argv = common(sample_path, tmp_path) + ["--teacher", tiny_teacher_path, "--student", tiny_student_path,
+                                            "--stage", "prediction", "--max-steps", "1"]
+    assert main(argv + ["--out", str(tmp_path / "a")]) == 0
+    cache = next((tmp_path / "cache").glob("teacher-*-world1.arrow"))
+    part = cache.with_name(cache.name.replace("-world1.", "-world2.") + ".part00000-of-00002")
+    shutil.copy(cache, part)  # the interrupted run's finished share
+    cache.unlink()
+    capsys.readouterr()
+    assert main(argv + ["--out", str(tmp_path / "b")]) == 0
+    assert not part.exists() and cache.exists()
+    assert f"removed 1 teacher-logit cache part that an interrupted build left: {part.name}" in capsys.readouterr().err
+
+
+def test_an_explicit_distill_weight_without_a_teacher_is_refused(tmp_path, capsys, sample_path, tiny_teacher_path,
+                                                                 tiny_student_path):
+    """--teacher none --distill-weight 0.5 trained on hard labels alone (recording 0) without a word."""
+    base = common(sample_path, tmp_path) + ["--student", tiny_student_path, "--out", str(tmp_path / "o")]
+    assert main(base + ["--teacher", "none", "--distill-weight", "0.5", "--batch-size", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--batch-size must be >= 1" in err  # with the other problems
+    assert ("--distill-weight 0.5 weights the teacher's logits and --teacher none has none: leave "
+            "--distill-weight out (hard labels only)") in err
+    for extra in ([], ["--distill-weight", "0"]):  # the default, and an explicit 0, say what the run does
+        args = build_parser().parse_args(base + ["--teacher", "none", *extra])
+        validate(args)
+        assert args.distill_weight == 0.0
+    args = build_parser().parse_args(base + ["--teacher", tiny_teacher_path])
+    validate(args)
+    assert args.distill_weight == 1.0  # a teacher's default
+    assert "(default: 1;" in " ".join(build_parser().format_help().split())
 
 
 def test_compile_mode_reaches_the_models_and_only_training_is_compiled(tmp_path, sample_path, tiny_teacher_path,

@@ -126,3 +126,31 @@ def test_an_interrupted_build_leaves_no_temporary_file_and_stale_ones_are_remove
     teacher_cache.build(teacher, features, tmp_path / "teacher-k.arrow")
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         ["teacher-k.arrow", f"teacher-b.arrow.tmp{os.getpid()}", f"teacher-c.arrow.tmp{dead}"])
+
+
+def test_parts_an_interrupted_build_left_are_removed_whatever_its_process_count(tmp_path):
+    """A killed two-process build leaves a finished part that no later run (of another process count) reused or
+    removed. Parts of a build that may still run (a temporary file of a live process, or a recent one) and of
+    other caches stay."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()  # a pid that has just ended
+    key = "teacher-0123456789abcdef-fedcba9876543210-batch4-world"
+    stale = [f"{key}2.arrow.part00000-of-00002", f"{key}1.arrow.part00000-of-00001",
+             f"{key}5.arrow.part00000-of-00005"]
+    kept = [f"{key}5.arrow.part00001-of-00005.tmp{dead}",  # a killed process's, an hour old: remove_stale_files'
+            f"{key}3.arrow.part00000-of-00003", f"{key}3.arrow.part00001-of-00003.tmp{os.getpid()}",  # running
+            f"{key}6.arrow.part00000-of-00006", f"{key}6.arrow.tmp{dead}",  # merging on another machine, perhaps
+            f"{key}2.arrow", key.replace("batch4", "batch8") + "2.arrow.part00000-of-00002",  # another cache
+            key.replace("batch4", "batch44") + "2.arrow.part00000-of-00002", f"{key}4-bf16.arrow.part00003-of-00004"]
+    for name in stale + kept:
+        (tmp_path / name).write_bytes(b"x")
+    hour_old = time.time() - teacher_cache.STALE_SECONDS - 1
+    os.utime(tmp_path / kept[0], (hour_old, hour_old))
+    gone = teacher_cache.remove_stale_parts(tmp_path / f"{key}1.arrow")
+    assert sorted(f.name for f in gone) == sorted(stale)
+    assert sorted(f.name for f in tmp_path.iterdir()) == sorted(kept)
