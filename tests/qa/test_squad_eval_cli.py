@@ -193,7 +193,7 @@ def test_help_names_whose_default_the_null_threshold_0_is(capsys):
 def test_directory_without_a_saved_model_is_rejected(sample_path, tmp_path, capsys):
     code = main(["--model", str(tmp_path), "--data", str(sample_path), "--out", str(tmp_path / "e.json")])
     err = capsys.readouterr().err
-    assert code == 2 and "no config.json" in err and len(err.strip().splitlines()) == 1
+    assert code == 2 and f"--model {tmp_path}" in err and "no config.json" in err and len(err.strip().splitlines()) == 1
 
 
 def _eval_args(model, data, out, *more):
