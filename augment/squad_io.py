@@ -335,8 +335,14 @@ def _saved_dataset_error(path: Path, e: Exception) -> InputError:
     return InputError(f"{path}: cannot read the saved dataset ({type(e).__name__}: {first[:160]})")
 
 
-def read_saved_dataset(path, split: str = "train") -> Iterator[tuple[Location, dict]]:
-    """Rows of a ``datasets.save_to_disk`` directory (Dataset or DatasetDict), memory-mapped."""
+def open_saved_dataset(path, split: str = "train"):
+    """The ``datasets.Dataset`` of a ``save_to_disk`` directory (``split`` of a DatasetDict), memory-mapped; a
+    broken directory (a missing or truncated file) or a missing split raises :class:`InputError` naming it.
+    Shared by :func:`read_saved_dataset` and distill-train's data, so both refuse a broken directory alike.
+
+        >>> len(open_saved_dataset("data/aug"))  # doctest: +SKIP
+        1300
+    """
     import datasets
 
     path = Path(path)
@@ -349,6 +355,13 @@ def read_saved_dataset(path, split: str = "train") -> Iterator[tuple[Location, d
         if split not in ds:
             raise InputError(f"{path}: no split {split!r}; it has {sorted(ds)}")
         ds = ds[split]
+    return ds
+
+
+def read_saved_dataset(path, split: str = "train") -> Iterator[tuple[Location, dict]]:
+    """Rows of a ``datasets.save_to_disk`` directory (Dataset or DatasetDict), memory-mapped."""
+    path = Path(path)
+    ds = open_saved_dataset(path, split)
     if len(ds):
         check_first_record(dict.fromkeys(ds.column_names), f"{path}: columns")
     rows = iter(ds)

@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from augment.errors import InputError, InvalidExample
-from augment.squad_io import _is_saved_dataset, iter_rows
+from augment.squad_io import _is_saved_dataset, iter_rows, open_saved_dataset
 from augment.validate import validate_example
 
 COLUMNS = ("id", "title", "context", "question", "answers")
@@ -67,33 +67,29 @@ def _rows(ds, batch_size: int = 1000):
 def _load_one(source: str, split: str, skipped: list, option: str | None = None):
     """The ``squad_v2`` training columns of ``source``, its invalid rows left out and added to ``skipped``;
     ``option`` (``--data``) is the command-line option that named it, for the reader's errors."""
-    import datasets
-
     path = Path(source)
-    if path.is_dir() and _is_saved_dataset(path):
-        ds = datasets.load_from_disk(str(path))
-        if isinstance(ds, datasets.DatasetDict):
-            if split not in ds:
-                raise InputError(f"{path}: no split {split!r}; it has {sorted(ds)}")
-            ds = ds[split]
+    ds = open_saved_dataset(path, split) if path.is_dir() and _is_saved_dataset(path) else None
+    # Answers as a list of {"text", "answer_start"} (the official files' form) cast to no columns: such a
+    # directory is read row by row below, as augment-squad and squad-eval read it.
+    if ds is not None and isinstance(ds.features.get("answers", {}), dict):
         missing = [c for c in ("id", "context", "question", "answers") if c not in ds.column_names]
         if missing:
             raise InputError(f"{path}: missing columns {missing}; expected squad_v2 columns {list(COLUMNS)}")
         if "title" not in ds.column_names:
             ds = ds.add_column("title", [""] * len(ds))
         ds = ds.select_columns(list(COLUMNS))
+        if not _written_by_augment_squad(path):
+            # Checked as read, before the cast: the cast makes an id of 5 or an answer_start of "12" pass,
+            # which augment-squad reading this directory rejects (and squad-eval refuses).
+            before = len(skipped)
+            keep = [i for i, row in enumerate(_rows(ds)) if _valid(row, source, skipped)]
+            if len(skipped) > before:
+                # In memory: the indices mapping is small, and nothing is written beside the user's data. A
+                # fingerprint of our own (the source's and the rows kept) spares datasets hashing the mapping.
+                digest = hashlib.sha256(json.dumps([ds._fingerprint, keep]).encode()).hexdigest()[:16]
+                ds = ds.select(keep, keep_in_memory=True, new_fingerprint=digest)
         # In memory: cast's cache file would otherwise be written into the user's dataset directory.
-        ds = ds if ds.features == _features() else ds.cast(_features(), keep_in_memory=True)
-        if _written_by_augment_squad(path):
-            return ds
-        before = len(skipped)
-        keep = [i for i, row in enumerate(_rows(ds)) if _valid(row, source, skipped)]
-        if len(skipped) == before:
-            return ds
-        # In memory: the indices mapping is small, and nothing is written beside the user's data. A fingerprint
-        # of our own (the source's and the rows kept) spares datasets hashing the mapping.
-        digest = hashlib.sha256(json.dumps([ds._fingerprint, keep]).encode()).hexdigest()[:16]
-        return ds.select(keep, keep_in_memory=True, new_fingerprint=digest)
+        return ds if ds.features == _features() else ds.cast(_features(), keep_in_memory=True)
     rows = [row for row in ({c: r.get(c) for c in COLUMNS} for r in iter_rows(source, split, option))
             if _valid(row, source, skipped)]
     return in_memory_dataset(rows, source_fingerprint(source, split))
@@ -179,7 +175,8 @@ def features_key(sources, split, limit, tokenizer, max_length: int, doc_stride: 
             "tokenizer": [type(tokenizer).__name__, vocab, tokenizer.padding_side,
                           getattr(tokenizer, "do_lower_case", None)],
             "max_length": max_length, "doc_stride": doc_stride,
-            "format": 2}  # 2: rows that validate_example rejects are skipped (1 tokenised them)
+            "format": 3}  # 2: rows that validate_example rejects are skipped (1 tokenised them); 3: a saved
+    # dataset's rows are checked before the cast to string ids and int offsets (2 trained on an id of 5)
     if token_types is not None:  # only then: every other run keeps the key (and the cache) it had
         spec["token_types"] = [list(p) for p in token_types.parts]
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]

@@ -233,3 +233,56 @@ def test_accumulation_shares_weigh_micro_batches_by_what_each_loss_averages_over
     shares = [accumulation_shares(group, i, lengths) for i in range(2)]
     assert shares[0] == pytest.approx({"windows": 2 / 3, "tokens": 0.8, "pairs": 32 / 36})
     assert shares[1] == pytest.approx({"windows": 1 / 3, "tokens": 0.2, "pairs": 4 / 36})
+
+
+def test_a_broken_saved_dataset_is_one_input_error_naming_the_missing_file(tmp_path, sample_rows):
+    """distill-train opened a save_to_disk directory itself, and a missing shard was datasets' FileNotFoundError
+    (a traceback, exit code 1) where augment-squad and squad-eval name the file in one line."""
+    import datasets
+
+    saved = tmp_path / "saved"
+    datasets.Dataset.from_list(sample_rows[:3]).save_to_disk(str(saved))
+    next(saved.glob("data-*.arrow")).unlink()
+    with pytest.raises(InputError, match=r"saved: missing data-00000-of-00001\.arrow \(listed in state\.json\)"):
+        data.load_examples([saved])
+
+
+def _saved(path, rows):
+    import datasets
+
+    datasets.Dataset.from_list(rows).save_to_disk(str(path))
+    return path
+
+
+def test_a_saved_dataset_with_answers_as_a_list_of_objects_is_read_as_the_other_commands_read_it(tmp_path,
+                                                                                                  sample_rows):
+    """Answers as the official files' [{"text", "answer_start"}] were a cast TypeError (a traceback) in
+    distill-train, while augment-squad and squad-eval read that directory through squad_io, which makes columns."""
+    from augment.squad_io import iter_rows
+
+    rows = [{k: r[k] for k in ("id", "title", "context", "question")} | {"answers": [
+        {"text": t, "answer_start": s} for t, s in zip(r["answers"]["text"], r["answers"]["answer_start"])]}
+        for r in sample_rows[:4]]
+    saved = _saved(tmp_path / "saved", rows)
+    ds = data.load_examples([saved])
+    assert list(ds["answers"]) == [r["answers"] for r in iter_rows(saved)] == [r["answers"] for r in sample_rows[:4]]
+
+
+def test_a_saved_dataset_is_checked_before_its_columns_are_cast(tmp_path, sample_rows, capsys, monkeypatch):
+    """The cast to the training columns made an id of 5 the string '5' and an answer_start of '12' the int 12
+    before the check, so distill-train trained on rows augment-squad rejects in that very directory (and the same
+    rows in a JSON file were skipped)."""
+    monkeypatch.delenv("RANK", raising=False)
+    columns = ("id", "title", "context", "question", "answers")
+    answered = next({k: r[k] for k in columns} for r in sample_rows if r["answers"]["text"])
+    unanswered = next({k: r[k] for k in columns} for r in sample_rows if not r["answers"]["text"])
+    ids = _saved(tmp_path / "ids", [dict(answered, id=1), dict(unanswered, id=2)])
+    with pytest.raises(InputError, match="no examples"):
+        data.load_examples([ids])
+    assert "id must be a non-empty string [missing_id]" in capsys.readouterr().err
+    text_starts = [dict(r, answers={"text": r["answers"]["text"],  # one Arrow type for the column: list<string>
+                                    "answer_start": list(map(str, r["answers"]["answer_start"]))})
+                   for r in (answered, unanswered)]
+    starts = _saved(tmp_path / "starts", text_starts)
+    assert list(data.load_examples([starts])["id"]) == [unanswered["id"]]
+    assert f"{answered['id']!r}: answers[0] answer_start must be an int" in capsys.readouterr().err
