@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from augment.errors import InputError, InvalidExample
-from augment.squad_io import _is_saved_dataset, iter_rows, open_saved_dataset
+from augment.squad_io import _is_saved_dataset, data_files, iter_rows, open_saved_dataset
 from augment.validate import validate_example
 
 COLUMNS = ("id", "title", "context", "question", "answers")
@@ -150,22 +150,28 @@ def load_examples(sources, split: str = "train", limit: int | None = None, optio
 
 
 def source_stamp(source) -> list:
-    """What identifies a source's contents cheaply: (relative path, size, mtime) of every file, hidden
-    directories skipped (our own caches live in one); a hub id as itself."""
+    """What identifies a source's contents cheaply: (relative path, size, mtime) of every file its rows are read
+    from (a saved dataset's Arrow files and the JSON files ``load_from_disk`` reads, hidden directories skipped;
+    a folder's .json/.jsonl files); a hub id as itself. Not the files beside them: augment-report's
+    ``report.html`` written into an augment-squad directory (or a README, an ``--out`` in a folder of files)
+    changed the windows' key, so the next run tokenised the data and computed the teacher's logits again."""
     path = Path(source)
     if path.is_file():
         st = path.stat()
         return [[path.name, st.st_size, st.st_mtime_ns]]
     if not path.is_dir():
         return [str(source)]
-    out = []
-    for root, dirs, files in os.walk(path):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for f in sorted(files):
-            if not f.startswith("."):
-                st = (Path(root) / f).stat()
-                out.append([str((Path(root) / f).relative_to(path)), st.st_size, st.st_mtime_ns])
-    return out
+    if _is_saved_dataset(path):
+        files = [f for f in sorted(path.rglob("*")) if f.is_file()
+                 and not any(part.startswith(".") for part in f.relative_to(path).parts)
+                 and (f.name in SAVED_DATASET_FILES or f.suffix == ".arrow" and not f.name.startswith("cache-"))]
+    else:
+        files = data_files(path)
+    return [[str(f.relative_to(path)), f.stat().st_size, f.stat().st_mtime_ns] for f in files]
+
+
+# What datasets.load_from_disk reads besides the Arrow files (not its own cache-*.arrow, written by a map).
+SAVED_DATASET_FILES = ("state.json", "dataset_info.json", "dataset_dict.json")
 
 
 def features_key(sources, split, limit, tokenizer, max_length: int, doc_stride: int, token_types=None) -> str:

@@ -286,3 +286,27 @@ def test_a_saved_dataset_is_checked_before_its_columns_are_cast(tmp_path, sample
     starts = _saved(tmp_path / "starts", text_starts)
     assert list(data.load_examples([starts])["id"]) == [unanswered["id"]]
     assert f"{answered['id']!r}: answers[0] answer_start must be an int" in capsys.readouterr().err
+
+
+def test_the_windows_key_stamps_only_the_files_rows_are_read_from(tmp_path, sample_path, sample_rows, tokenizer):
+    """Every file of a --data directory was stamped, so augment-report's report.html written into an augment-squad
+    directory (or a README beside a folder's JSON files) changed the key: a new tokenisation and teacher-logit
+    cache for the same rows. A changed data file still changes it."""
+    import shutil
+
+    saved = _saved(tmp_path / "aug", [{k: r[k] for k in data.COLUMNS} for r in sample_rows[:3]])
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    shutil.copy(sample_path, folder / sample_path.name)
+
+    def key(source):
+        return data.features_key([source], "train", None, tokenizer, 64, 32)
+
+    before = key(saved), key(folder)
+    (saved / "report.html").write_text("<html></html>")
+    (saved / "manifest.json").write_text("{}")
+    (folder / "README.md").write_text("where the sample comes from")
+    assert (key(saved), key(folder)) == before
+    (folder / "more.jsonl").write_text("")
+    next(saved.glob("*.arrow")).write_bytes(b"")
+    assert key(saved) != before[0] and key(folder) != before[1]
