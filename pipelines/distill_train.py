@@ -289,9 +289,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def default_cache_dir(sources, out_dir) -> Path:
     """Next to the data: ``.distill-cache`` beside the first local source; under ``out`` for hub ids."""
+    from augment.squad_io import local_path
+
     for s in sources:
-        if Path(s).exists():
-            return Path(s).resolve().parent / ".distill-cache"
+        if (path := local_path(s)) is not None and path.exists():  # ~/aug too, as the readers expand it
+            return path.resolve().parent / ".distill-cache"
     return Path(out_dir) / "cache"
 
 

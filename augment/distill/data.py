@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from augment.errors import InputError, InvalidExample
-from augment.squad_io import _is_saved_dataset, data_files, iter_rows, open_saved_dataset
+from augment.squad_io import _is_saved_dataset, data_files, iter_rows, local_path, open_saved_dataset
 from augment.validate import validate_example
 
 COLUMNS = ("id", "title", "context", "question", "answers")
@@ -67,8 +67,8 @@ def _rows(ds, batch_size: int = 1000):
 def _load_one(source: str, split: str, skipped: list, option: str | None = None):
     """The ``squad_v2`` training columns of ``source``, its invalid rows left out and added to ``skipped``;
     ``option`` (``--data``) is the command-line option that named it, for the reader's errors."""
-    path = Path(source)
-    ds = open_saved_dataset(path, split) if path.is_dir() and _is_saved_dataset(path) else None
+    path = local_path(source)  # the readers' rule: ~/aug (--data=~/aug, which no shell expands) is a path
+    ds = open_saved_dataset(path, split) if path and path.is_dir() and _is_saved_dataset(path) else None
     # Answers as a list of {"text", "answer_start"} (the official files' form) cast to no columns: such a
     # directory is read row by row below, as augment-squad and squad-eval read it.
     if ds is not None and isinstance(ds.features.get("answers", {}), dict):
@@ -155,7 +155,9 @@ def source_stamp(source) -> list:
     a folder's .json/.jsonl files); a hub id as itself. Not the files beside them: augment-report's
     ``report.html`` written into an augment-squad directory (or a README, an ``--out`` in a folder of files)
     changed the windows' key, so the next run tokenised the data and computed the teacher's logits again."""
-    path = Path(source)
+    path = local_path(source)  # ~/aug stamped as its name would serve its old windows after it changed
+    if path is None:
+        return [str(source)]
     if path.is_file():
         st = path.stat()
         return [[path.name, st.st_size, st.st_mtime_ns]]

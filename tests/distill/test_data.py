@@ -310,3 +310,21 @@ def test_the_windows_key_stamps_only_the_files_rows_are_read_from(tmp_path, samp
     (folder / "more.jsonl").write_text("")
     next(saved.glob("*.arrow")).write_bytes(b"")
     assert key(saved) != before[0] and key(folder) != before[1]
+
+
+def test_a_tilde_source_is_the_path_it_names_for_the_windows_key_and_the_cache(tmp_path, sample_rows, tokenizer,
+                                                                                 monkeypatch):
+    """--data=~/rows.jsonl reaches the program unexpanded (no shell expands a tilde after '='). The readers
+    expand it (squad_io.local_path), but the windows' key stamped the name alone, so windows of the file's old
+    rows were served after it changed, and the cache went to OUT/cache instead of beside the data."""
+    import json
+
+    from pipelines.distill_train import default_cache_dir
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text("".join(json.dumps(r) + "\n" for r in sample_rows[:3]))
+    before = data.features_key(["~/rows.jsonl"], "train", None, tokenizer, 64, 32)
+    rows.write_text("".join(json.dumps(r) + "\n" for r in sample_rows[3:5]))
+    assert data.features_key(["~/rows.jsonl"], "train", None, tokenizer, 64, 32) != before
+    assert default_cache_dir(["~/rows.jsonl"], tmp_path / "out") == tmp_path / ".distill-cache"
