@@ -15,7 +15,9 @@ def _masked_log_softmax(logits: torch.Tensor, mask: torch.Tensor, excluded: torc
 def _kl(teacher_logits, student_logits, mask, temperature: float, excluded=None) -> torch.Tensor:
     """Mean over windows of KL(p_teacher || p_student) at temperature T, both restricted to ``mask``."""
     if temperature != 1.0:  # x / 1 is x: no division kernels (and no backward for them) at T = 1
-        teacher_logits, student_logits = teacher_logits / temperature, student_logits / temperature
+        # In float32 first: the student's logits are float16 under --fp16, where a logit of 8 at T = 1e-4
+        # overflows to inf (a NaN loss), and any T rounds the quotient once more (float32 input: no copy).
+        teacher_logits, student_logits = teacher_logits.float() / temperature, student_logits.float() / temperature
     log_p = _masked_log_softmax(teacher_logits, mask, excluded)  # (B, T)
     log_q = _masked_log_softmax(student_logits, mask, excluded)
     # Excluded positions have p = 0 and log p = log q = -inf; where() keeps their 0 * nan out of the sum.

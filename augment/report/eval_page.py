@@ -29,21 +29,24 @@ def _gold(row: dict) -> list[str]:
 
 def threshold_curve(rows: list[dict], raw: dict, null_diffs: dict) -> tuple[np.ndarray, np.ndarray]:
     """(thresholds, F1 %) where F1 steps: at every distinct finite null-score difference, plus a point
-    below them all (every question abstains) and one above them all."""
+    below them all (every question abstains, but one at NaN or -inf) and one above them all."""
     n = len(rows)
     diffs = np.array([null_diffs[r["id"]] if null_diffs[r["id"]] is not None else math.inf for r in rows])
     answered_f1 = np.array([max(f1_score(raw[r["id"]], g) for g in _gold(r)) for r in rows])  # (N,)
     abstain_f1 = np.array([0.0 if r["answers"]["text"] else 1.0 for r in rows])  # (N,)
+    # NaN or -inf (a model's infinite logits) answers at every threshold, as the metric applies it (NaN > t is false).
+    always = np.isnan(diffs) | (diffs == -math.inf)
+    below = np.where(always, answered_f1, abstain_f1)  # (N,): each question's score below every finite difference
     order = np.argsort(diffs, kind="stable")
     finite = order[np.isfinite(diffs[order])]
     if len(finite) == 0:
-        return np.array([0.0]), np.array([100 * abstain_f1.mean()])
+        return np.array([0.0]), np.array([100 * below.mean()])
     # Crossing question q's difference swaps its abstain score for its answered score.
-    gains = np.cumsum(answered_f1[finite] - abstain_f1[finite])
+    gains = np.cumsum(answered_f1[finite] - below[finite])
     ts = diffs[finite]
     last = np.r_[ts[1:] != ts[:-1], True]  # ties are crossed together
     xs = np.r_[ts[0] - 1.0, ts[last], ts[-1] + 1.0]  # flat one unit beyond both ends, for the plot
-    ys = 100 * (abstain_f1.sum() + np.r_[0.0, gains[last], gains[-1]]) / n
+    ys = 100 * (below.sum() + np.r_[0.0, gains[last], gains[-1]]) / n
     return xs, ys
 
 

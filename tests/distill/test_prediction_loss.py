@@ -89,3 +89,14 @@ def test_at_t1_w1_the_gradient_is_tinyberts_soft_cross_entropy():
     p, q = softmax(T_[:3]), softmax(S[:3])
     want = [(b - a) / 2 for a, b in zip(p, q)] + [0.0, 0.0]
     assert s.grad[0].tolist() == pytest.approx(want, abs=1e-6)
+
+
+def test_low_temperature_divides_float16_student_logits_in_float32():
+    """Under --fp16 the student's logits arrive in float16 (autocast's QA head). Divided by T before the
+    float32 cast, logits of 8 at T = 1e-4 became 8e4, past float16's 65504: inf, and the loss NaN (a run
+    stopped as 'diverged, lower the learning rate'). At T = 0.3 the float16 quotient was rounded once more."""
+    s, t, m = tensors(s=[1.0, 8.0, 0.0, 5.0, -1.0])
+    for T in (1e-4, 0.3):
+        half = PredictionLoss(temperature=T)(s.half(), s.half(), t, t, m)["kd"]
+        exact = PredictionLoss(temperature=T)(s.half().float(), s.half().float(), t, t, m)["kd"]
+        assert torch.isfinite(half) and half.item() == exact.item()

@@ -38,3 +38,16 @@ def test_squad_eval_writes_a_page_into_out_dir(tmp_path, tiny_teacher_path, samp
     assert float(f1) == pytest.approx(report["metrics"]["f1"], abs=0.01)
     assert browser.evaluate("document.querySelectorAll('.plot svg').length") == 1
     assert not blank(browser.screenshot())
+
+
+def test_threshold_curve_answers_nan_and_minus_inf_questions_as_the_metric_does():
+    """A NaN or -inf null-score difference (a model's infinite logits, as float16 autocast can overflow to)
+    answers at every threshold in the metric (``NaN > t`` is false). The curve counted it as abstaining, so
+    at threshold 0 the page's plot disagreed with the F1 in its own headline table."""
+    rows = [{"id": f"q{i}", "answers": {"text": [t] if t else [], "answer_start": [0] if t else []}}
+            for i, t in enumerate(["red fox", "", "blue", "owl"])]
+    raw = {"q0": "red fox", "q1": "cat", "q2": "blue", "q3": "owl"}
+    diffs = {"q0": float("nan"), "q1": 1.0, "q2": -1.0, "q3": -float("inf")}
+    xs, ys = threshold_curve(rows, raw, diffs)
+    for t in (-1.5, 0.0, 5.0):  # below both finite differences, between them, above both
+        assert ys[xs <= t][-1] == pytest.approx(squad_v2_metric(rows, raw, diffs, t)["f1"])
