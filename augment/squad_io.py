@@ -399,6 +399,11 @@ def read_hub(name: str, split: str = "train", option: str | None = None) -> Iter
 
 
 def data_files(path: Path) -> list[Path]:
+    if (path / ".progress" / "config.json").is_file():  # augment-squad's record of a run (manifest.PROGRESS)
+        # Its shards are there but not yet state.json, which a saved dataset needs (it was stopped, or is
+        # running); its .json files are no data.
+        raise InputError(f"{path}: an augment-squad output that has not finished (no state.json yet); rerun "
+                         "the augment-squad command that writes it, which resumes and completes it")
     files = sorted(p for p in path.iterdir() if p.suffix in (".json", ".jsonl"))
     if not files:
         raise InputError(f"{path}: directory holds neither a saved dataset nor .json/.jsonl files")

@@ -245,3 +245,24 @@ def test_json_lines_with_bare_cr_line_endings_read_as_with_lf(tmp_path, sample_r
     mixed = tmp_path / "mixed.jsonl"  # \r\n and blank \r lines beside lone \r endings
     mixed.write_bytes(json.dumps(rows[0]).encode() + b"\r\n\r" + json.dumps(rows[1]).encode() + b"\r")
     assert [(w.line, r["id"]) for w, r in iter_located(mixed)] == [(1, rows[0]["id"]), (3, rows[1]["id"])]
+
+
+def test_an_unfinished_augment_squad_output_is_named_as_such(tmp_path, sample_path, tiny_mlm_path):
+    """A stopped augment-squad run has its shards and .progress/ but no state.json yet: reading it was "holds
+    neither a saved dataset nor .json/.jsonl files", which says nothing of what it is or how to finish it."""
+    from augment.distill.data import load_examples
+    from pipelines import augment_squad
+
+    out = tmp_path / "aug"
+    assert augment_squad.main(["--input", str(sample_path), "--limit", "5", "--multiplier", "1", "--mlm",
+                               tiny_mlm_path, "--glove", "none", "--quiet", "--out", str(out)]) == 0
+    for name in ("state.json", "dataset_info.json"):  # written last, when every shard is in place
+        (out / name).unlink()
+    want = (f"{out}: an augment-squad output that has not finished (no state.json yet); rerun the augment-squad "
+            "command that writes it, which resumes and completes it")
+    with pytest.raises(InputError) as e:
+        next(iter_rows(out))
+    assert str(e.value) == want
+    with pytest.raises(InputError) as e:
+        load_examples([str(out)], option="--data")
+    assert str(e.value).endswith(want)
