@@ -39,5 +39,6 @@ def test_distilbert_counts_as_the_bert_of_its_shape():
 def test_peaks_by_card_name():
     assert peak_tflops("NVIDIA H100 80GB HBM3") == 989.0
     assert peak_tflops("NVIDIA H100 PCIe") == 756.0
+    assert peak_tflops("NVIDIA H100 NVL") == 835.0  # 1,671 with sparsity on its data sheet: not the SXM card's
     assert peak_tflops("NVIDIA H200") == 989.0
     assert peak_tflops("cpu") is None and peak_tflops(None) is None
