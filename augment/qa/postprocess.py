@@ -6,7 +6,8 @@ For each example, over all of its windows (features from :func:`augment.qa.featu
   on context tokens, ``i <= j`` and ``j - i + 1 <= max_answer_length``; as in ``run_qa.py`` the search
   pairs the ``n_best`` highest start and end logits of each window (taken among context tokens, so
   question tokens cannot crowd the candidates out), and a window whose candidates pair into no valid
-  span is searched exhaustively;
+  span is searched exhaustively; a span whose score is NaN (a NaN logit) is never chosen, so a window keeps
+  its best finite span, and an example whose every span is NaN has none (``null_diff`` ``inf``: it abstains);
 - the null score is ``start_logit[cls] + end_logit[cls]``, minimised over the windows (``run_qa.py``
   keeps the minimum: the window most sure that an answer exists decides);
 - ``null_diff = null_score - best_non_null_score``; answer ``""`` where it exceeds a threshold.
@@ -60,7 +61,9 @@ def _best_span(start: np.ndarray, end: np.ndarray, ctx: np.ndarray, n_best: int,
     def search(starts: np.ndarray, ends: np.ndarray):
         scores = start[starts][:, None] + end[ends][None, :]                   # (S, E)
         length = ends[None, :] - starts[:, None] + 1                           # (S, E)
-        scores = np.where((length >= 1) & (length <= max_answer_length), scores, -np.inf)
+        # A NaN logit (a diverged model, float16 overflow) makes its spans' scores NaN, and argmax picks the
+        # first NaN: the window's span was lost although its other scores are fine. NaN is never chosen.
+        scores = np.where((length >= 1) & (length <= max_answer_length) & ~np.isnan(scores), scores, -np.inf)
         if not np.isfinite(scores).any():
             return None
         a, b = np.unravel_index(int(np.argmax(scores)), scores.shape)

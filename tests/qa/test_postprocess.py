@@ -85,6 +85,24 @@ def test_examples_are_kept_apart_and_features_may_be_columns_or_a_dataset():
     assert postprocess_predictions(ex, datasets.Dataset.from_list(feats), start, end) == expected
 
 
+@pytest.mark.parametrize("nan_at", ["start", "end"])
+def test_a_nan_logit_leaves_the_windows_best_finite_span(nan_at):
+    # argmax over the span scores picked the NaN one, so a single NaN logit (epsilon, position 7) lost the
+    # window's best span, beta..gamma = 6, and the question abstained with null_diff inf.
+    feats = [_window("q", 0)]
+    start = _logits({0: 1.0, 4: 3.0} | ({7: np.nan} if nan_at == "start" else {}))[None]
+    end = _logits({0: 1.0, 5: 3.0} | ({7: np.nan} if nan_at == "end" else {}))[None]
+    preds, diffs = postprocess_predictions(EX, feats, start, end)
+    assert preds == {"q": "beta gamma"}
+    assert diffs["q"] == pytest.approx(2.0 - 6.0)   # null from CLS, 1 + 1, minus the best finite span
+
+
+def test_a_question_whose_logits_are_all_nan_abstains():
+    nan = np.full((1, L), np.nan)
+    preds, diffs = postprocess_predictions(EX, [_window("q", 0)], nan, nan)
+    assert preds == {"q": ""} and diffs == {"q": float("inf")}
+
+
 def test_apply_threshold():
     preds = {"a": "x", "b": "y", "c": "z"}
     assert apply_threshold(preds, {"a": -1.0, "b": 0.0, "c": 0.1}) == {"a": "x", "b": "y", "c": ""}
