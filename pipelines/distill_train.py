@@ -551,7 +551,7 @@ class DistillRecipe:
         from augment.qa.features import stride_problem
         from augment.qa.positions import length_problem
         from augment.qa.evaluate import check_rows
-        from augment.squad_io import iter_rows
+        from augment.squad_io import iter_located
 
         a = self.args
         # accelerate only starts a CPU process group (gloo) when told the run is CPU-only; without it each
@@ -607,9 +607,11 @@ class DistillRecipe:
             raise ConfigError("; ".join(filter(None, problems)))
         self.eval_rows = None
         if a.eval:
-            rows = iter_rows(a.eval, a.eval_split, "--eval")
-            self.eval_rows = [r for _, r in zip(range(a.eval_limit or sys.maxsize), rows)]
-            check_rows(self.eval_rows, f"--eval {a.eval}")  # now, not at the first evaluation mid-training
+            rows = iter_located(a.eval, a.eval_split, "--eval")
+            located = [x for _, x in zip(range(a.eval_limit or sys.maxsize), rows)]
+            self.eval_rows = [r for _, r in located]
+            # Now, not at the first evaluation mid-training; naming the bad row's file and position.
+            check_rows(self.eval_rows, "--eval", [where for where, _ in located])
 
         # Data: one Dataset of squad_v2 rows -> windows, cached beside the data (main process first); the
         # prediction stage has its own when --prediction-data is given.

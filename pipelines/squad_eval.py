@@ -143,12 +143,14 @@ def run(args) -> dict:
     from augment.qa.positions import length_problem
     from augment.qa.evaluate import check_rows, evaluate, format_table, json_safe, nonfinite_warning
     from augment.qa.features import cut_questions, cut_warning
-    from augment.squad_io import iter_rows
+    from augment.squad_io import iter_located
 
-    rows = list(itertools.islice(iter_rows(args.data, args.split, "--data"), args.limit))
+    located = list(itertools.islice(iter_located(args.data, args.split, "--data"), args.limit))
+    rows = [row for _, row in located]
     if not rows:
         raise InputError(f"{args.data}: no questions to evaluate")
-    check_rows(rows, args.data)  # before the model loads: a null question or a duplicate id is one line
+    # Before the model loads: a null question or a duplicate id is one line, naming its file and position.
+    check_rows(rows, "--data", [where for where, _ in located])
     device = "cuda" if args.device == "auto" and torch.cuda.is_available() else (
         "cpu" if args.device == "auto" else args.device)
     config = AutoConfig.from_pretrained(args.model, trust_remote_code=args.trust_remote_code)

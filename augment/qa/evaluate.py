@@ -79,20 +79,29 @@ def features_and_logits(model, tokenizer, rows: list[dict], max_length: int, doc
     return features, start, end
 
 
-def check_rows(rows, where: str) -> None:
-    """Raise :class:`InputError` (``where``: the data's name) for the first row that cannot be scored: a field
-    of the wrong type (:func:`augment.validate.check_fields`; answer offsets are not needed) or an id an
-    earlier row has (predictions are keyed by id: the later question would silently replace the earlier one)."""
-    seen = set()
-    try:
-        for row in rows:
+def check_rows(rows, where: str, locations: list | None = None) -> None:
+    """Raise :class:`InputError` for the first row that cannot be scored: a field of the wrong type
+    (:func:`augment.validate.check_fields`; answer offsets are not needed) or an id an earlier row has
+    (predictions are keyed by id: the later question would silently replace the earlier one). The message
+    begins with ``where``, the data's name, or with ``locations`` (the :class:`augment.squad_io.Location` of
+    each row, from :func:`augment.squad_io.iter_located`) the option, then the row's file and position, as
+    augment-squad's rejects name them: the id alone does not find a row in a folder of files.
+
+        >>> located = list(iter_located("dev/", option="--eval"))                    # doctest: +SKIP
+        >>> check_rows([r for _, r in located], "--eval", [w for w, _ in located])  # doctest: +SKIP
+        InputError: --eval dev/b.jsonl: line 2: example 'q1': duplicate id: ...; the first is at dev/a.json: item [0]
+    """
+    first = {}  # id -> index of the row that has it
+    for k, row in enumerate(rows):
+        try:
             check_fields(row)
-            if row["id"] in seen:
+            if row["id"] in first:
+                earlier = f"; the first is at {locations[first[row['id']]]}" if locations is not None else ""
                 raise InvalidExample(row["id"], "duplicate id: every question needs its own, as its prediction "
-                                                "is stored under it", "duplicate_id")
-            seen.add(row["id"])
-    except InvalidExample as e:
-        raise InputError(f"{where}: {e}") from None
+                                                f"is stored under it{earlier}", "duplicate_id")
+            first[row["id"]] = k
+        except InvalidExample as e:
+            raise InputError(f"{where}: {e}" if locations is None else f"{where} {locations[k]}: {e}") from None
 
 
 def evaluate(model, tokenizer, rows: list[dict], max_length: int = 384, doc_stride: int = 128,

@@ -176,3 +176,23 @@ def test_eval_every_ends_each_stage_with_an_evaluation(tmp_path, sample_path, ti
     assert done.returncode == 0, done.stderr[-2000:]
     evaluations = [(r["stage"], r["step"]) for r in records(out) if "eval" in r]
     assert evaluations == [("intermediate", 2), ("intermediate", 3), ("prediction", 2), ("prediction", "final")]
+
+
+def test_a_bad_eval_record_in_a_folder_names_its_file_and_line(tmp_path, sample_path, sample_rows, tiny_teacher_path,
+                                                               tiny_student_path):
+    """--eval's bad record was named by the folder and its id alone; in a folder of files or a long JSON-lines file
+    that is a search. It names the file and the line, as augment-squad's rejects do, before any training."""
+    keys = ("id", "title", "context", "question", "answers")
+    data = tmp_path / "dev"
+    data.mkdir()
+    (data / "a.jsonl").write_text(json.dumps({k: sample_rows[0][k] for k in keys}) + "\n")
+    rows = [{k: sample_rows[n][k] for k in keys} for n in (1, 2)] + [{**sample_rows[3], "question": None}]
+    (data / "b.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "out"
+    done = forkrun.run("pipelines.distill_train",
+                       *tiny(sample_path, tmp_path, tiny_teacher_path, tiny_student_path, out, "--eval", str(data)))
+    assert done.returncode == 2, done.stderr[-2000:]
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert f"--eval {data / 'b.jsonl'}: line 3: example {sample_rows[3]['id']!r}: question" in lines[0], lines[0]
+    assert not (out / "metrics.jsonl").exists()

@@ -427,7 +427,7 @@ def test_bad_eval_rows_stop_the_run_before_training(tmp_path, capsys, sample_pat
                                             "--out", str(tmp_path / "o"), "--eval", str(bad)]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
-    assert f"--eval {bad}: example {row['id']!r}: duplicate id" in err and len(err.splitlines()) == 1
+    assert f"--eval {bad}: line 2: example {row['id']!r}: duplicate id" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "o" / "metrics.jsonl").exists()
 
 

@@ -241,6 +241,29 @@ def test_bad_record_is_one_line_exit_2_before_the_model_loads(change, fragments,
     assert str(data) in err and all(f in err for f in fragments), err
 
 
+@pytest.mark.parametrize("change, fragments", [
+    ({"question": None}, ["example 'bad'", "question"]),
+    ({"id": "a"}, ["example 'a'", "duplicate id", "the first is at {a}: item [0]"]),
+])
+def test_a_bad_record_in_a_folder_names_its_file_and_line(change, fragments, tiny_teacher_path, sample_rows,
+                                                          tmp_path, capsys, monkeypatch):
+    """The line named the folder and the id only: in a folder of files, or a long JSON-lines file, the record was
+    to be searched for. It names the file and the line or item, as augment-squad's rejects do."""
+    import pipelines.squad_eval
+
+    monkeypatch.setattr(pipelines.squad_eval, "load_model", lambda *a: pytest.fail("the model loaded"))
+    data = tmp_path / "dev"
+    data.mkdir()
+    (data / "a.json").write_text(json.dumps([dict(sample_rows[0], id="a")]))         # a JSON array of rows
+    rows = [dict(sample_rows[k], id=f"b{k}") for k in (1, 2)] + [{**sample_rows[3], "id": "bad", **change}]
+    (data / "b.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main(_eval_args(tiny_teacher_path, data, tmp_path / "e.json")) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
+    assert f"squad-eval: error: --data {data / 'b.jsonl'}: line 3: " in err, err
+    assert all(f.format(a=data / "a.json") in err for f in fragments), err
+
+
 def test_questions_cut_by_the_stride_are_counted_in_one_line(tiny_teacher_path, sample_path, sample_rows,
                                                              tmp_path, capsys):
     """Windows of 64 tokens with a stride of 50 hold 10 question tokens: the questions cut are counted."""
