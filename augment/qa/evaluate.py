@@ -149,15 +149,17 @@ def evaluate(model, tokenizer, rows: list[dict], max_length: int = 384, doc_stri
 
 def nonfinite_warning(count: int, total: int) -> str | None:
     """One line for the ``count`` of ``total`` questions whose logits held NaN or infinity, or None when none did.
-    Their null-score differences are NaN or infinite and are written as null; a NaN one never abstains.
+    Their answers come from the finite spans where a window has any (:mod:`augment.qa.postprocess`), and a
+    null-score difference that is NaN or infinite is written as null; a NaN one never abstains.
 
         >>> nonfinite_warning(2, 10)
-        '2 of 10 questions had non-finite scores (NaN or infinite logits): their null-score differences are written as null; the model may have diverged or overflowed under --autocast float16'
+        '2 of 10 questions had non-finite scores (NaN or infinite logits): they are scored on their finite spans, and a null-score difference that is not finite is written as null; the model may have diverged or overflowed under --autocast float16'
     """
     if not count:
         return None
-    return (f"{count} of {total} questions had non-finite scores (NaN or infinite logits): their null-score "
-            "differences are written as null; the model may have diverged or overflowed under --autocast float16")
+    return (f"{count} of {total} questions had non-finite scores (NaN or infinite logits): they are scored on "
+            "their finite spans, and a null-score difference that is not finite is written as null; the model may "
+            "have diverged or overflowed under --autocast float16")
 
 
 def format_table(metrics: dict) -> str:
