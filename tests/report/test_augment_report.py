@@ -234,3 +234,46 @@ def test_help_shows_each_default_once(capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert "(default: None)" not in text and text.count("(default: DIR/report.html)") == 1
     assert "seed of the sample of questions (default: 0)" in text and "(default: 12)" in text
+
+
+def test_markup_in_the_data_is_text_and_a_long_word_wraps(tmp_path, browser):
+    """Titles, ids, questions, contexts and answers are shown as text, whatever markup they hold, and a word
+    wider than the page (a URL, here 3,000 letters) wraps inside the viewer: it widened the whole page to
+    25,000 px, so every line of the report scrolled sideways."""
+    from augment.shards import ShardWriter, shard_row
+
+    long = "x" * 3000
+    original = (f"The <b>bold</b> &amp; \"quoted\" `${{x}}`\u2028 </script><!-- river {long} "
+                "<img src=x onerror=alert(1)>.")
+    answer = "<b>bold</b>"
+    start = original.index("river")
+    context = original[:start] + "stream" + original[start + len("river"):]  # one replacement after the answer
+    row = shard_row({"id": 'q"><svg onload=alert(2)>_1', "orig_id": 'q"><svg onload=alert(2)>', "variant": 1,
+                     "title": "</script><script>alert(3)</script>", "context": context,
+                     "question": "Which <img src=x onerror=alert(4)> river?",
+                     "answers": {"text": [answer], "answer_start": [original.index(answer)]},
+                     "edits": [{"field": "context", "start": start, "end": start + 5, "original": "river",
+                                "replacement": "stream", "source": "mlm"}]})
+    d = tmp_path / "aug"
+    d.mkdir()
+    writer = ShardWriter(d / "shard-00000.arrow")
+    writer.write_rows([row])
+    writer.commit()
+    page = tmp_path / "report.html"
+    page.write_text(build_report_html(d))
+    load_page(browser, page)  # no console error (a broken script), no request (an injected image)
+    tags = browser.evaluate("[...document.querySelectorAll('body *')].filter(e => !e.closest('svg'))"
+                            ".map(e => e.tagName.toLowerCase())")
+    assert {"img", "b", "svg"}.isdisjoint(tags) and tags.count("script") == 1
+    assert browser.evaluate("document.querySelector('.question h3 .mono').textContent") == 'q"><svg onload=alert(2)>'
+    assert browser.evaluate("[...document.querySelectorAll('.ans')].map(e => e.textContent)") == [
+        "answer", answer, answer]  # the legend's, the original's, the variant's
+    assert browser.evaluate("[...document.querySelectorAll('.variant mark.rep')].map(e => [e.textContent, e.title])"
+                            ) == [["stream", "was: river (masked LM)"]]
+    assert browser.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+
+
+def build_report_html(directory) -> str:
+    from augment.report.augment_page import build_report
+
+    return build_report(directory, sample=1)[0]
