@@ -240,7 +240,7 @@ def test_markup_in_the_data_is_text_and_a_long_word_wraps(tmp_path, browser):
     """Titles, ids, questions, contexts and answers are shown as text, whatever markup they hold, and a word
     wider than the page (a URL, here 3,000 letters) wraps inside the viewer: it widened the whole page to
     25,000 px, so every line of the report scrolled sideways."""
-    from augment.shards import ShardWriter, shard_row
+    from augment.shards import shard_row
 
     long = "x" * 3000
     original = (f"The <b>bold</b> &amp; \"quoted\" `${{x}}`\u2028 </script><!-- river {long} "
@@ -254,13 +254,8 @@ def test_markup_in_the_data_is_text_and_a_long_word_wraps(tmp_path, browser):
                      "answers": {"text": [answer], "answer_start": [original.index(answer)]},
                      "edits": [{"field": "context", "start": start, "end": start + 5, "original": "river",
                                 "replacement": "stream", "source": "mlm"}]})
-    d = tmp_path / "aug"
-    d.mkdir()
-    writer = ShardWriter(d / "shard-00000.arrow")
-    writer.write_rows([row])
-    writer.commit()
     page = tmp_path / "report.html"
-    page.write_text(build_report_html(d))
+    page.write_text(build_report_html(run_dir(tmp_path, [row])))
     load_page(browser, page)  # no console error (a broken script), no request (an injected image)
     tags = browser.evaluate("[...document.querySelectorAll('body *')].filter(e => !e.closest('svg'))"
                             ".map(e => e.tagName.toLowerCase())")
@@ -273,7 +268,34 @@ def test_markup_in_the_data_is_text_and_a_long_word_wraps(tmp_path, browser):
     assert browser.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
 
 
+def run_dir(tmp_path, rows, manifest=None):
+    """An augment-squad directory of one shard holding ``rows``, and ``manifest`` as its manifest.json."""
+    from augment.shards import ShardWriter
+
+    d = tmp_path / "aug"
+    d.mkdir()
+    writer = ShardWriter(d / "shard-00000.arrow")
+    writer.write_rows(rows)
+    writer.commit()
+    if manifest is not None:
+        (d / "manifest.json").write_text(json.dumps(manifest))
+    return d
+
+
 def build_report_html(directory) -> str:
     from augment.report.augment_page import build_report
 
     return build_report(directory, sample=1)[0]
+
+
+def test_the_command_is_shown_as_a_shell_would_read_it(tmp_path, sample_rows):
+    """The header joined the run's argv with spaces, so a path with a space, a quote or a ";" showed as
+    another command: copied into a shell, "--stopwords /tmp/my list;rm x" runs rm."""
+    import shlex
+
+    from augment.shards import original_row
+
+    command = ["augment-squad", "--input", "data/it's here.json", "--stopwords", "/tmp/my list;rm x", "--out", "a b"]
+    text = build_report_html(run_dir(tmp_path, [original_row(sample_rows[0])], {"command": command}))
+    shown = html.unescape(re.search(r'<p class="muted">(.*?) &middot;', text).group(1))
+    assert shlex.split(shown) == command
