@@ -77,6 +77,9 @@ def header(manifest: dict, summary: dict) -> str:
 
 def candidates_section(manifest: dict) -> str:
     counts = manifest.get("candidates_per_eligible_word")
+    if counts == {}:  # recorded, and empty: rerunning would record the same
+        return ("<p class=\"muted\">Candidates per eligible word: the run counted no eligible words (every "
+                "example rejected, or no context with an eligible word).</p>")
     if not counts:
         return ("<p class=\"muted\">Candidates per eligible word: not recorded by this run. The rows keep only "
                 "the chosen replacements, so augment-squad counts the candidates while augmenting "

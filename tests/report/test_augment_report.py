@@ -299,3 +299,19 @@ def test_the_command_is_shown_as_a_shell_would_read_it(tmp_path, sample_rows):
     text = build_report_html(run_dir(tmp_path, [original_row(sample_rows[0])], {"command": command}))
     shown = html.unescape(re.search(r'<p class="muted">(.*?) &middot;', text).group(1))
     assert shlex.split(shown) == command
+
+
+def test_a_run_that_rejected_everything_is_not_told_to_rerun_for_candidate_counts(tmp_path, sample_rows, tiny_mlm_path,
+                                                                                 capsys):
+    """With every example rejected the manifest records no candidate counts ({}), and the page said the run
+    had not recorded them and to rerun with --overwrite, which gives the same {} again."""
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps({**sample_rows[0], "question": None}) + "\n")
+    out = tmp_path / "aug"
+    assert augment_squad.main(["--input", str(source), "--mlm", tiny_mlm_path, "--glove", "none", "--quiet",
+                               "--out", str(out)]) == 2
+    capsys.readouterr()
+    assert augment_report.main([str(out)]) == 0
+    text = (out / "report.html").read_text()
+    assert "not recorded by this run" not in text and "the run counted no eligible words" in text
+    assert "0 variants of 0 questions" in text and "empty_question" in text
