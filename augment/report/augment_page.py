@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shlex
 import time
 from html import escape
 from pathlib import Path
@@ -56,7 +57,9 @@ def header(manifest: dict, summary: dict) -> str:
     check = (f"<span class=\"ok\">all {summary['answers_checked']:,} answer spans exact</span>" if not broken else
              f"<span class=\"bad\">{broken:,} of {summary['answers_checked']:,} answer spans not exact</span> "
              f"(e.g. {escape(', '.join(summary['broken_examples'][:5]))})")
-    return (f"<p class=\"muted\">{escape(' '.join(manifest.get('command', [])))} &middot; "
+    # Quoted as a shell reads it, so that the line copied into a shell is the run's command, paths with
+    # spaces, quotes or ";" included.
+    return (f"<p class=\"muted\">{escape(shlex.join(map(str, manifest.get('command') or [])))} &middot; "
             f"{escape(str(manifest.get('created', '')))} &middot; "
             f"tinyaug {escape(str(manifest.get('version', '')))}</p>"
             + (f"<p class=\"bad\">{escape(summary['stopwords_problem'])}</p>" if summary.get("stopwords_problem")
@@ -74,6 +77,9 @@ def header(manifest: dict, summary: dict) -> str:
 
 def candidates_section(manifest: dict) -> str:
     counts = manifest.get("candidates_per_eligible_word")
+    if counts == {}:  # recorded, and empty: rerunning would record the same
+        return ("<p class=\"muted\">Candidates per eligible word: the run counted no eligible words (every "
+                "example rejected, or no context with an eligible word).</p>")
     if not counts:
         return ("<p class=\"muted\">Candidates per eligible word: not recorded by this run. The rows keep only "
                 "the chosen replacements, so augment-squad counts the candidates while augmenting "

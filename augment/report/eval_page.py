@@ -21,6 +21,15 @@ from augment.report.html import Raw, key_values, page, table
 
 WORST = 50
 
+# Fixed column widths, so that a word wider than its column (a URL, a long id) wraps inside it instead of
+# widening the table past the page; auto layout sizes a column to its longest word.
+STYLE = """
+table.worst{table-layout:fixed;width:100%} table.worst td{overflow-wrap:anywhere}
+table.worst th:nth-child(1){width:21%} table.worst th:nth-child(2){width:39%}
+table.worst th:nth-child(3),table.worst th:nth-child(4){width:14%} table.worst th:nth-child(5){width:8%}
+table.worst th:nth-child(6){width:4%}
+"""
+
 
 def _gold(row: dict) -> list[str]:
     texts = [t for t in row["answers"]["text"] if normalize_answer(t)]
@@ -96,4 +105,4 @@ def eval_page(rows: list[dict], result: dict, title: str = "SQuAD 2.0 evaluation
               "difference is at most the threshold.</p>"
             + table(worst_rows, header=("id", "question", "prediction", "gold answers", "null score diff", "F1"),
                     cls="worst"))
-    return page(title, body)
+    return page(title, body, style=STYLE)

@@ -132,6 +132,7 @@ STYLE = """
 .orig,.variant{padding:6px 8px;margin:6px 0;border-left:3px solid #ccc}
 .orig{background:#fafafa;border-left-color:#888} .label{font-size:12px;font-weight:600;color:#555}
 .q{font-weight:500;margin:2px 0} .ctx{white-space:pre-wrap}
+.question h3,.q,.ctx,.checks{overflow-wrap:anywhere}  /* a word wider than the page (a URL) wraps */
 .checks{font-size:12px;margin-top:3px}
 mark.rep{border-radius:3px;padding:0 1px;cursor:help} mark.mlm{background:#cfe0fa} mark.glove{background:#fde0bd}
 mark.inq{outline:2px solid #c9302c}

@@ -234,3 +234,84 @@ def test_help_shows_each_default_once(capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert "(default: None)" not in text and text.count("(default: DIR/report.html)") == 1
     assert "seed of the sample of questions (default: 0)" in text and "(default: 12)" in text
+
+
+def test_markup_in_the_data_is_text_and_a_long_word_wraps(tmp_path, browser):
+    """Titles, ids, questions, contexts and answers are shown as text, whatever markup they hold, and a word
+    wider than the page (a URL, here 3,000 letters) wraps inside the viewer: it widened the whole page to
+    25,000 px, so every line of the report scrolled sideways."""
+    from augment.shards import shard_row
+
+    long = "x" * 3000
+    original = (f"The <b>bold</b> &amp; \"quoted\" `${{x}}`\u2028 </script><!-- river {long} "
+                "<img src=x onerror=alert(1)>.")
+    answer = "<b>bold</b>"
+    start = original.index("river")
+    context = original[:start] + "stream" + original[start + len("river"):]  # one replacement after the answer
+    row = shard_row({"id": 'q"><svg onload=alert(2)>_1', "orig_id": 'q"><svg onload=alert(2)>', "variant": 1,
+                     "title": "</script><script>alert(3)</script>", "context": context,
+                     "question": "Which <img src=x onerror=alert(4)> river?",
+                     "answers": {"text": [answer], "answer_start": [original.index(answer)]},
+                     "edits": [{"field": "context", "start": start, "end": start + 5, "original": "river",
+                                "replacement": "stream", "source": "mlm"}]})
+    page = tmp_path / "report.html"
+    page.write_text(build_report_html(run_dir(tmp_path, [row])))
+    load_page(browser, page)  # no console error (a broken script), no request (an injected image)
+    tags = browser.evaluate("[...document.querySelectorAll('body *')].filter(e => !e.closest('svg'))"
+                            ".map(e => e.tagName.toLowerCase())")
+    assert {"img", "b", "svg"}.isdisjoint(tags) and tags.count("script") == 1
+    assert browser.evaluate("document.querySelector('.question h3 .mono').textContent") == 'q"><svg onload=alert(2)>'
+    assert browser.evaluate("[...document.querySelectorAll('.ans')].map(e => e.textContent)") == [
+        "answer", answer, answer]  # the legend's, the original's, the variant's
+    assert browser.evaluate("[...document.querySelectorAll('.variant mark.rep')].map(e => [e.textContent, e.title])"
+                            ) == [["stream", "was: river (masked LM)"]]
+    assert browser.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+
+
+def run_dir(tmp_path, rows, manifest=None):
+    """An augment-squad directory of one shard holding ``rows``, and ``manifest`` as its manifest.json."""
+    from augment.shards import ShardWriter
+
+    d = tmp_path / "aug"
+    d.mkdir()
+    writer = ShardWriter(d / "shard-00000.arrow")
+    writer.write_rows(rows)
+    writer.commit()
+    if manifest is not None:
+        (d / "manifest.json").write_text(json.dumps(manifest))
+    return d
+
+
+def build_report_html(directory) -> str:
+    from augment.report.augment_page import build_report
+
+    return build_report(directory, sample=1)[0]
+
+
+def test_the_command_is_shown_as_a_shell_would_read_it(tmp_path, sample_rows):
+    """The header joined the run's argv with spaces, so a path with a space, a quote or a ";" showed as
+    another command: copied into a shell, "--stopwords /tmp/my list;rm x" runs rm."""
+    import shlex
+
+    from augment.shards import original_row
+
+    command = ["augment-squad", "--input", "data/it's here.json", "--stopwords", "/tmp/my list;rm x", "--out", "a b"]
+    text = build_report_html(run_dir(tmp_path, [original_row(sample_rows[0])], {"command": command}))
+    shown = html.unescape(re.search(r'<p class="muted">(.*?) &middot;', text).group(1))
+    assert shlex.split(shown) == command
+
+
+def test_a_run_that_rejected_everything_is_not_told_to_rerun_for_candidate_counts(tmp_path, sample_rows, tiny_mlm_path,
+                                                                                 capsys):
+    """With every example rejected the manifest records no candidate counts ({}), and the page said the run
+    had not recorded them and to rerun with --overwrite, which gives the same {} again."""
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps({**sample_rows[0], "question": None}) + "\n")
+    out = tmp_path / "aug"
+    assert augment_squad.main(["--input", str(source), "--mlm", tiny_mlm_path, "--glove", "none", "--quiet",
+                               "--out", str(out)]) == 2
+    capsys.readouterr()
+    assert augment_report.main([str(out)]) == 0
+    text = (out / "report.html").read_text()
+    assert "not recorded by this run" not in text and "the run counted no eligible words" in text
+    assert "0 variants of 0 questions" in text and "empty_question" in text

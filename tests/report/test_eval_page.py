@@ -51,3 +51,25 @@ def test_threshold_curve_answers_nan_and_minus_inf_questions_as_the_metric_does(
     xs, ys = threshold_curve(rows, raw, diffs)
     for t in (-1.5, 0.0, 5.0):  # below both finite differences, between them, above both
         assert ys[xs <= t][-1] == pytest.approx(squad_v2_metric(rows, raw, diffs, t)["f1"])
+
+
+def test_worst_table_is_text_and_wraps_a_long_word(tmp_path, browser):
+    """Questions, predictions and gold answers are shown as text, and a word wider than the page wraps in
+    its column: a 3,000-letter one widened the worst-questions table, and the page, to 100,000 px."""
+    from augment.report.eval_page import eval_page
+
+    long = "y" * 3000
+    rows = [{"id": "a" * 24, "question": f"Which </script><img src=x onerror=alert(1)> {long}?",
+             "answers": {"text": [f"<b>{long}</b>"], "answer_start": [0]}},
+            {"id": "b" * 24, "question": "Who?", "answers": {"text": [], "answer_start": []}}]
+    preds = {"a" * 24: f"<i>{long}</i>", "b" * 24: ""}
+    diffs = {"a" * 24: -1.0, "b" * 24: 2.0}
+    result = {"metrics": squad_v2_metric(rows, preds, diffs), "predictions": preds, "null_diffs": diffs,
+              "raw_predictions": preds}
+    page = tmp_path / "eval.html"
+    page.write_text(eval_page(rows, result))
+    load_page(browser, page)
+    assert browser.evaluate("document.querySelectorAll('body img, body b, body i, body script').length") == 0
+    cells = browser.evaluate("[...document.querySelector('table.worst tbody tr').cells].map(c => c.textContent)")
+    assert cells[1:4] == [rows[0]["question"], f"<i>{long}</i>", f"<b>{long}</b>"]  # <q> draws its quotes in CSS
+    assert browser.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
