@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -176,7 +177,7 @@ def run(args) -> dict:
     out.write_text(json.dumps(report, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     from augment.report.eval_page import eval_page
 
-    html.write_text(eval_page(rows, result, note=f"{PROG} --model {args.model} --data {args.data}"),
+    html.write_text(eval_page(rows, result, note=shlex.join([PROG, "--model", args.model, "--data", args.data])),
                     encoding="utf-8")
     print(format_table(result["metrics"]))
     print(f"wrote {out} and {html}")

@@ -380,3 +380,16 @@ def test_out_json_suffix_in_any_case_is_a_file(name, tmp_path):
     stem = name.split(".")[0]
     assert out_paths(str(tmp_path / name)) == (tmp_path / name, tmp_path / f"{stem}.html")
     assert out_paths("runs/eval") == (Path("runs/eval/eval.json"), Path("runs/eval/eval.html"))
+
+
+def test_the_pages_command_line_is_quoted_as_a_shell_reads_it(tiny_teacher_path, sample_path, tmp_path):
+    """The page's note joined the paths with spaces: a model folder named "my model; x" read as two commands."""
+    import html
+    import shlex
+    import shutil
+
+    model = tmp_path / "my model; x"
+    shutil.copytree(tiny_teacher_path, model)
+    assert main(_eval_args(model, sample_path, tmp_path / "e", "--limit", 1)) == 0
+    shown = html.escape(shlex.join(["squad-eval", "--model", str(model), "--data", str(sample_path)]))
+    assert shown in (tmp_path / "e" / "eval.html").read_text()
