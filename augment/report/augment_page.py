@@ -54,7 +54,8 @@ def header(manifest: dict, summary: dict) -> str:
                   ("processes", tp.get("processes")), ("shards resumed", tp.get("shards_resumed")),
                   ("peak RSS MB (rank 0)", tp.get("peak_rss_mb")), ("time share", share or "n/a")]
     broken = summary["answers_broken"]
-    check = (f"<span class=\"ok\">all {summary['answers_checked']:,} answer spans exact</span>" if not broken else
+    check = ("<span class=\"muted\">no answer spans to check</span>" if not summary["answers_checked"] else
+             f"<span class=\"ok\">all {summary['answers_checked']:,} answer spans exact</span>" if not broken else
              f"<span class=\"bad\">{broken:,} of {summary['answers_checked']:,} answer spans not exact</span> "
              f"(e.g. {escape(', '.join(summary['broken_examples'][:5]))})")
     # Quoted as a shell reads it, so that the line copied into a shell is the run's command, paths with

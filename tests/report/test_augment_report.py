@@ -315,3 +315,4 @@ def test_a_run_that_rejected_everything_is_not_told_to_rerun_for_candidate_count
     text = (out / "report.html").read_text()
     assert "not recorded by this run" not in text and "the run counted no eligible words" in text
     assert "0 variants of 0 questions" in text and "empty_question" in text
+    assert "no answer spans to check" in text and "answer spans exact" not in text  # was "all 0 ... exact"
