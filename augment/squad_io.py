@@ -65,6 +65,16 @@ class Location:
         return f"{self.source}: {self.position}"  # the "FILE: line N" that errors about the input begin with
 
 
+def dataset_row(source, index: int) -> Location:
+    """The :class:`Location` of row ``index`` (from 0) of a saved dataset's directory or a hub dataset: the
+    readers' own, for a caller that reads such a dataset in batches (distill-train) and names a row it rejects.
+
+        >>> str(dataset_row("data/aug", 12))
+        'data/aug: row 12'
+    """
+    return Location(str(source), f"row {index}")
+
+
 def _spans(raw):
     """Official ``[{"text", "answer_start"}]`` lists (or an already columnar dict) to columns.
 
@@ -370,7 +380,7 @@ def read_saved_dataset(path, split: str = "train") -> Iterator[tuple[Location, d
             row = next(rows)
         except (OSError, ValueError) as e:
             raise _saved_dataset_error(path, e) from None
-        yield Location(str(path), f"row {i}"), normalize_row(row)
+        yield dataset_row(path, i), normalize_row(row)
 
 
 def json_message(msg: str) -> str:
@@ -395,7 +405,7 @@ def read_hub(name: str, split: str = "train", option: str | None = None) -> Iter
         raise InputError(f"could not load dataset {name!r} (split {split!r}) from the Hugging Face Hub "
                          f"({first[:160]}); offline? {sample_hint(option)}") from None
     for i, row in enumerate(ds):
-        yield Location(name, f"row {i}"), normalize_row(row)
+        yield dataset_row(name, i), normalize_row(row)
 
 
 def data_files(path: Path) -> list[Path]:

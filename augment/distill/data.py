@@ -3,7 +3,8 @@
 Sources are whatever :func:`augment.squad_io.iter_rows` reads; ``augment-squad`` output directories
 (``save_to_disk`` format, with extra columns ``orig_id, variant, edits, is_impossible``) are memory-mapped
 rather than read row by row. Every source is cut to the ``squad_v2`` training columns so they concatenate.
-Rows that cannot be trained on are skipped, and one line on stderr counts them and names the first few: the
+Rows that cannot be trained on are skipped, and one line on stderr counts them and names the first few by
+file and position (:class:`augment.squad_io.Location`, as augment-squad's ``rejects.jsonl`` does): the
 training columns are checked as ``augment-squad`` checks a row (:func:`augment.validate.validate_example`: a
 null question, an answer not at its offset), whatever the source (fields training does not read, such as
 ``plausible_answers``, are not).
@@ -22,7 +23,7 @@ from pathlib import Path
 import torch
 
 from augment.errors import InputError, InvalidExample
-from augment.squad_io import _is_saved_dataset, data_files, iter_rows, local_path, open_saved_dataset
+from augment.squad_io import _is_saved_dataset, data_files, dataset_row, iter_located, local_path, open_saved_dataset
 from augment.validate import validate_example
 
 COLUMNS = ("id", "title", "context", "question", "answers")
@@ -38,14 +39,13 @@ def _features():
                      "answers": Sequence({"text": Value("string"), "answer_start": Value("int32")})})
 
 
-def _valid(row: dict, source, skipped: list) -> bool:
-    """Whether ``row`` can be trained on; if not, ``(source, error)`` is appended to ``skipped``."""
+def _problem(row: dict) -> InvalidExample | None:
+    """Why ``row`` cannot be trained on, or None if it can."""
     try:
         validate_example(row)
     except InvalidExample as e:
-        skipped.append((source, e))
-        return False
-    return True
+        return e
+    return None
 
 
 def _written_by_augment_squad(path: Path) -> bool:
@@ -65,8 +65,9 @@ def _rows(ds, batch_size: int = 1000):
 
 
 def _load_one(source: str, split: str, skipped: list, option: str | None = None):
-    """The ``squad_v2`` training columns of ``source``, its invalid rows left out and added to ``skipped``;
-    ``option`` (``--data``) is the command-line option that named it, for the reader's errors."""
+    """The ``squad_v2`` training columns of ``source``, its invalid rows left out and added to ``skipped`` as
+    ``(Location, InvalidExample)``; ``option`` (``--data``) is the command-line option that named it, for the
+    reader's errors. Only a skipped row's Location is kept: a million rows' would be a million objects."""
     path = local_path(source)  # the readers' rule: ~/aug (--data=~/aug, which no shell expands) is a path
     ds = open_saved_dataset(path, split) if path and path.is_dir() and _is_saved_dataset(path) else None
     # Answers as a list of {"text", "answer_start"} (the official files' form) cast to no columns: such a
@@ -82,7 +83,12 @@ def _load_one(source: str, split: str, skipped: list, option: str | None = None)
             # Checked as read, before the cast: the cast makes an id of 5 or an answer_start of "12" pass,
             # which augment-squad reading this directory rejects (and squad-eval refuses).
             before = len(skipped)
-            keep = [i for i, row in enumerate(_rows(ds)) if _valid(row, source, skipped)]
+            keep = []
+            for i, row in enumerate(_rows(ds)):
+                if (e := _problem(row)) is None:
+                    keep.append(i)
+                else:  # the position squad_io's reader gives this row, so every command names it alike
+                    skipped.append((dataset_row(path, i), e))
             if len(skipped) > before:
                 # In memory: the indices mapping is small, and nothing is written beside the user's data. A
                 # fingerprint of our own (the source's and the rows kept) spares datasets hashing the mapping.
@@ -90,20 +96,28 @@ def _load_one(source: str, split: str, skipped: list, option: str | None = None)
                 ds = ds.select(keep, keep_in_memory=True, new_fingerprint=digest)
         # In memory: cast's cache file would otherwise be written into the user's dataset directory.
         return ds if ds.features == _features() else ds.cast(_features(), keep_in_memory=True)
-    rows = [row for row in ({c: r.get(c) for c in COLUMNS} for r in iter_rows(source, split, option))
-            if _valid(row, source, skipped)]
+    rows = []
+    for where, r in iter_located(source, split, option):  # each row's file, also inside a folder of files
+        row = {c: r.get(c) for c in COLUMNS}
+        if (e := _problem(row)) is None:
+            rows.append(row)
+        else:
+            skipped.append((where, e))
     return in_memory_dataset(rows, source_fingerprint(source, split))
 
 
-def _report_skipped(skipped: list, total: int, shown: int = 3) -> None:
-    """One stderr line: how many rows were skipped, and why for the first ``shown``. Printed by the first
-    process only (RANK, set by torchrun and accelerate): every process loads the same data."""
+def _report_skipped(skipped: list, total: int, option: str | None = None, shown: int = 3) -> None:
+    """One stderr line: how many rows of ``option``'s sources were skipped, and where and why for the first
+    ``shown`` (``rows.jsonl: line 12: example 'q7': ...``; the source and id alone do not find a row in a folder
+    of files or a long file). Nothing when none was. Printed by the first process only (RANK, set by torchrun
+    and accelerate): every process loads the same data."""
     if not skipped or os.environ.get("RANK", "0") != "0":
         return
-    first = "; ".join(f"{source}: {e} [{e.reason}]" for source, e in skipped[:shown])
+    first = "; ".join(f"{where}: {e} [{e.reason}]" for where, e in skipped[:shown])
     more = f"; and {len(skipped) - shown} more" if len(skipped) > shown else ""
-    print(f"distill-train: skipped {len(skipped)} of {total} row{'' if total == 1 else 's'} whose training columns "
-          f"augment-squad would reject (fix them to train on them): {first}{more}", file=sys.stderr)
+    of = f" of {option}" if option else ""
+    print(f"distill-train: skipped {len(skipped)} of {total} row{'' if total == 1 else 's'}{of} whose training "
+          f"columns augment-squad would reject (fix them to train on them): {first}{more}", file=sys.stderr)
 
 
 def source_fingerprint(source, split: str) -> str:
@@ -141,7 +155,7 @@ def load_examples(sources, split: str = "train", limit: int | None = None, optio
     skipped = []
     parts = [_load_one(str(s), split, skipped, option) for s in sources]
     ds = parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
-    _report_skipped(skipped, len(ds) + len(skipped))
+    _report_skipped(skipped, len(ds) + len(skipped), option)
     if len(ds) == 0:
         raise InputError(f"no examples in {', '.join(map(str, sources))}")
     if limit is not None:

@@ -206,12 +206,41 @@ def test_rows_augment_squad_rejects_are_skipped_with_one_line_naming_them(tmp_pa
     kept = list(data.load_examples([src])["id"])
     assert kept == [r["id"] for r in sample_rows[:4]]  # the rest, in order
     (line,) = capsys.readouterr().err.strip().splitlines()
-    assert "skipped 3 of 7 rows" in line and str(src) in line and "offset_out_of_range" in line
-    assert "'no-question'" in line and "'no-context'" in line and "'far-offset'" in line
+    assert "skipped 3 of 7 rows" in line and "offset_out_of_range" in line
+    assert f"{src}: line 2: example 'no-question'" in line and f"{src}: line 4: example 'no-context'" in line
+    assert f"{src}: line 5: example 'far-offset'" in line
     assert list(data.load_examples([src], limit=3)["id"]) == kept[:3]  # --limit counts the rows kept
     capsys.readouterr()
     monkeypatch.setenv("RANK", "1")  # the other processes of a torchrun job load the same rows silently
     assert list(data.load_examples([src])["id"]) == kept and not capsys.readouterr().err
+
+
+def test_skipped_rows_are_named_by_file_and_position_as_squad_io_locates_them(tmp_path, sample_rows, capsys,
+                                                                           monkeypatch):
+    """The line named a skipped row by its source and id only: in a folder of files it did not say which file,
+    and in a long file or a saved dataset the row had to be searched for. Now each is located as augment-squad's
+    rejects.jsonl and squad-eval's errors locate it (augment.squad_io.iter_located)."""
+    import json
+
+    from augment.squad_io import iter_located
+
+    monkeypatch.delenv("RANK", raising=False)
+    bad = _with_bad_rows(sample_rows)
+    saved = _saved(tmp_path / "saved", [r for r in bad if r["context"] is not None])  # Arrow needs one type
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in sample_rows[4:6]))
+    (folder / "b.json").write_text(json.dumps(bad))  # a JSON array of rows
+    kept = data.load_examples([saved, folder], option="--prediction-data")
+    assert list(kept["id"]) == [r["id"] for r in sample_rows[:4] + sample_rows[4:6] + sample_rows[:4]]
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if x.startswith("distill-train:")]  # no progress bars
+    assert "skipped 5 of 15 rows of --prediction-data whose training columns" in line
+    assert (f"{saved}: row 1: example 'no-question'" in line and f"{saved}: row 3: example 'far-offset'" in line
+            and f"{folder / 'b.json'}: item [1]: example 'no-question'" in line and line.endswith("; and 2 more"))
+    # The readers' own positions: the same row is found at the same place by every command.
+    assert [str(w) for w, r in iter_located(saved) if r["id"] == "far-offset"] == [f"{saved}: row 3"]
+    data.load_examples([folder / "a.jsonl"])
+    assert capsys.readouterr().err == ""  # nothing skipped, nothing said
 
 
 def test_a_saved_dataset_is_checked_too_and_skipping_is_deterministic(tmp_path, sample_rows, tokenizer):

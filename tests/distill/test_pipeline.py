@@ -205,6 +205,29 @@ def test_prediction_data_gives_the_prediction_stage_its_own_windows(tmp_path, sa
     assert recipe.windows is pred[2] and recipe.features is pred[1]
 
 
+def test_skipped_rows_are_reported_per_option_by_file_and_position(tmp_path, capsys, sample_path, sample_rows,
+                                                                   tiny_teacher_path, tiny_student_path, monkeypatch):
+    """Each stage's data reports the rows it skips under its own option, naming each row's file inside a folder and
+    its line: the source and id alone did not say which --data or --prediction-data file to fix, nor where."""
+    monkeypatch.delenv("RANK", raising=False)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    shutil.copy(sample_path, folder / sample_path.name)
+    (folder / "z.jsonl").write_text(json.dumps(dict(sample_rows[0], id="no-question", question=None)) + "\n")
+    other = tmp_path / "original.jsonl"
+    other.write_text("".join(json.dumps(r) + "\n" for r in [sample_rows[1], dict(sample_rows[2], id="far", answers={
+        "text": ["xyz"], "answer_start": [99999]})]))
+    args = build_parser().parse_args(common(folder, tmp_path) + [
+        "--prediction-data", str(other), "--teacher", tiny_teacher_path, "--student", tiny_student_path,
+        "--out", str(tmp_path / "o")])
+    validate(args)
+    DistillRecipe(args).setup()
+    lines = [x for x in capsys.readouterr().err.splitlines() if "skipped" in x]
+    assert len(lines) == 2, lines
+    assert "rows of --data whose" in lines[0] and f"{folder / 'z.jsonl'}: line 1: example 'no-question'" in lines[0]
+    assert "1 of 2 rows of --prediction-data" in lines[1] and f"{other}: line 2: example 'far'" in lines[1]
+
+
 @pytest.mark.parametrize("cache", ["on", "off"])
 def test_distill_weight_0_never_counts_or_caches_the_teacher(tmp_path, sample_path, tiny_teacher_path,
                                                              tiny_student_path, cache):
