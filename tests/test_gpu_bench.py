@@ -148,3 +148,40 @@ def test_augment_reference_paragraphs_stand_for_the_runs_paragraphs(tokenizer):
     assert sum(work[:40]) / 40 / mean > 1.5
     picked = gpu_augment.reference_sample(work, 40)
     assert len(set(picked)) == 40 and abs(sum(work[i] for i in picked) / 40 / mean - 1) < 0.05
+
+
+def test_gpu_all_keeps_the_other_scripts_results_and_fails_when_one_did(tmp_path):
+    """gpu_all.sh with stand-in scripts: the augmentation one hangs past its limit (with a child process, as
+    augment-squad's would be), the distillation one writes its table. The other's table and both logs are kept,
+    the hung one and its child are stopped before the next starts, an older call's table in OUT is not shown as
+    this one's, and the exit code says that one failed."""
+    import os
+    import shutil
+    import subprocess
+
+    repo = tmp_path / "repo"
+    (repo / "benchmarks").mkdir(parents=True)
+    shutil.copy(Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_all.sh", repo / "benchmarks")
+    out_arg = "import sys; out = sys.argv[sys.argv.index('--out') + 1]\n"
+    (repo / "benchmarks" / "gpu_augment.py").write_text(
+        out_arg + "import os, subprocess, time\nos.makedirs(out)\n"
+        f"child = subprocess.Popen(['sleep', '300'])\nopen({str(tmp_path / 'child')!r}, 'w').write(str(child.pid))\n"
+        "print('augmenting', flush=True)\ntime.sleep(300)\n")
+    (repo / "benchmarks" / "gpu_distill.py").write_text(
+        out_arg + "import os\nos.makedirs(out)\nopen(os.path.join(out, 'results.json'), 'w').write('{}')\n"
+        "open(os.path.join(out, 'table.md'), 'w').write('| distill table |')\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "augment-results.md").write_text("| an older call's table |")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.run(["bash", "benchmarks/gpu_all.sh", "VOCAB", str(out), "3", "60"], cwd=repo, env=env,
+                          capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    log = (out / "augment.log").read_text()
+    assert "augmenting" in log and "stopped at its limit of 3 s" in log and "gpu_augment.py exit: 124" in log
+    assert not (out / "augment-results.md").exists() and "older call" not in proc.stdout
+    assert (out / "distill-table.md").read_text() == "| distill table |" and (out / "distill-results.json").exists()
+    assert "gpu_distill.py exit: 0" in (out / "distill.log").read_text()
+    child = int((tmp_path / "child").read_text())
+    stat = Path(f"/proc/{child}/stat")
+    assert not stat.exists() or stat.read_text().split()[2] == "Z"  # gone (or a zombie awaiting its reaper)
