@@ -381,6 +381,7 @@ def main(argv=None) -> int:
         result["reference"].update(paragraph_indices=picked, work_ratio=round(
             sum(work_all[i] for i in picked) / len(picked) / (sum(work_all) / len(work_all)), 3))
         print(f"reference: {result['reference']['s_per_paragraph']:.3f} s per paragraph", flush=True)
+        save()  # a run stopped during the first augment-squad run still leaves the reference
         for mode in args.modes.split(",") if not args.ranks_only else []:
             r = run_cli(model, work / f"aug-{mode}", mode, limit, args, device, "auto", sampler)
             result["runs"].append(r)

@@ -185,3 +185,22 @@ def test_gpu_all_keeps_the_other_scripts_results_and_fails_when_one_did(tmp_path
     child = int((tmp_path / "child").read_text())
     stat = Path(f"/proc/{child}/stat")
     assert not stat.exists() or stat.read_text().split()[2] == "Z"  # gone (or a zombie awaiting its reaper)
+
+
+def test_augment_results_keep_the_reference_when_the_first_run_is_cut(tmp_path, monkeypatch, vocab_dir):
+    """A limit that stops the script during its first augment-squad run (gpu_all.sh's timeout) still leaves the
+    reference's measurement in results.json: it is written as soon as it is measured."""
+    import gpu_augment
+    import pytest
+
+    def cut(*args, **kwargs):
+        raise SystemExit("stopped")
+    monkeypatch.setattr(gpu_augment, "run_cli", cut)
+    paras = [[{"id": "q1", "title": "t", "context": "The cat sat on the mat.", "question": "Who?",
+               "answers": {"text": ["The cat"], "answer_start": [0]}}]]  # one short paragraph: a fast reference
+    monkeypatch.setattr(gpu_augment, "subset_paragraphs", lambda n: paras)
+    with pytest.raises(SystemExit):
+        gpu_augment.main(["--smoke", "--vocab", vocab_dir, "--out", str(tmp_path)])
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["reference"]["paragraphs"] == 1 and saved["runs"] == []
+    assert "| reference (Haystack method" in (tmp_path / "results.md").read_text()
