@@ -17,7 +17,11 @@ measured and recorded in its manifest):
    manifest's augment window (after start-up); GPU busy is the mean of ``nvidia-smi`` utilisation
    samples (every 100 ms) inside that window.
 3. The reference (``reference_haystack.py``: fp32, batch 16, LM head over every position) in this
-   process on the first ``--reference-paragraphs`` paragraphs (default 40), after one warm-up pass.
+   process on ``--reference-paragraphs`` paragraphs (default 40) of those the runs augment, taken at
+   evenly spaced quantiles of the reference's work (masked copies x length), after one warm-up pass.
+   The speed-up compares seconds per paragraph, so both sides must stand for the same paragraphs: the
+   subset's first 40 (all *Beyonce*), which the reference ran on until 2026-11-29, cost it 1.7 times
+   the subset's mean per paragraph (1.4 times the masked copies, 1.3 times the length).
 4. Each mode again as ``--ranks`` torchrun processes (default 4; a list, e.g. ``4,6``, runs each count)
    sharing the one GPU, each with its share of the cores as drawing workers: the model's process
    (candidate bookkeeping, batching) is the part that does not spread over workers, and ranks spread it
@@ -39,7 +43,7 @@ import sys
 import tempfile
 import threading
 import time
-from itertools import groupby
+from itertools import accumulate, groupby
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -113,6 +117,31 @@ def subset_paragraphs(n: int | None) -> list[list[dict]]:
 
     groups = [list(g) for _, g in groupby(iter_rows(SUBSET), key=lambda r: r["context"])]
     return groups[:n] if n else groups
+
+
+def reference_work(tok, paras: list[list[dict]]) -> list[int]:
+    """The reference's work for each paragraph, as ``reference_haystack.py`` plans it: its masked copies
+    (single-piece words before the 510th piece) times the length they run at."""
+    backend, work = tok.backend_tokenizer, []
+    for para in paras:
+        text = backend.normalizer.normalize_str(para[0]["context"])
+        pieces = [len(tok.tokenize(w)) for w, _ in backend.pre_tokenizer.pre_tokenize_str(text)]
+        starts = [0, *accumulate(pieces)][:len(pieces)]  # each word's first piece
+        copies = sum(1 for n, first in zip(pieces, starts) if n == 1 and first < 510)
+        work.append(copies * (min(sum(pieces), 510) + 2))  # [CLS] paragraph [SEP], cut at 510 pieces
+    return work
+
+
+def reference_sample(work: list[int], k: int) -> list[int]:
+    """``k`` paragraph indices (in input order) at evenly spaced quantiles of the reference's ``work``: a sample
+    whose seconds per paragraph stand for all the paragraphs the runs augment. (The speed-up divides the two; the
+    subset's first 40 paragraphs, all *Beyonce*, cost the reference 1.7 times the subset's mean, and even a
+    sample spread over the file varied by 15% with where it started.)"""
+    n = len(work)
+    if k >= n:
+        return list(range(n))
+    order = sorted(range(n), key=lambda i: (work[i], i))
+    return sorted(order[(2 * i + 1) * n // (2 * k)] for i in range(k))
 
 
 def build_model(vocab: str, work: Path, smoke: bool) -> Path:
@@ -270,7 +299,9 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True, help="folder for results.json and results.md")
     p.add_argument("--paragraphs", type=int, default=None,
                    help="first N subset paragraphs for augment-squad (default: all 694)")
-    p.add_argument("--reference-paragraphs", type=int, default=40, help="paragraphs for the reference")
+    p.add_argument("--reference-paragraphs", type=int, default=40,
+                   help="paragraphs for the reference: a sample of those of --paragraphs, at evenly spaced "
+                        "quantiles of the reference's work")
     p.add_argument("--multiplier", type=int, default=20, help="variants per question")
     p.add_argument("--batch-size", type=int, default=64, help="augment-squad --batch-size")
     p.add_argument("--dtype", default="bfloat16", help="augment-squad --dtype (the reference is fp32)")
@@ -325,8 +356,12 @@ def main(argv=None) -> int:
         result["total_s"] = round(time.time() - started, 1)
         md = table(result)
         (out / "results.json").write_text(json.dumps(result, indent=2) + "\n")
-        (out / "results.md").write_text(f"{result['device']}, {result['date']}, torch {result['torch']}, "
-                                        f"{result['cpu_cores']} CPU cores, x{args.multiplier}, {args.dtype}\n\n{md}\n")
+        ref = result["reference"]
+        (out / "results.md").write_text(
+            f"{result['device']}, {result['date']}, torch {result['torch']}, {result['cpu_cores']} CPU cores, "
+            f"x{args.multiplier}, {args.dtype}. The reference ran on {ref['paragraphs']} of the runs' paragraphs, at "
+            f"quantiles of its work; their work per paragraph (masked copies x length) is {ref['work_ratio']} "
+            f"times the mean of all of them.\n\n{md}\n")
         return md
 
     try:
@@ -335,9 +370,18 @@ def main(argv=None) -> int:
         result["model_build_s"] = round(time.time() - t, 2)
         paras = subset_paragraphs(args.paragraphs)
         limit = sum(map(len, paras))
-        # The reference first: it is the short one, and every ratio needs it.
-        result["reference"] = run_reference(model, subset_paragraphs(args.reference_paragraphs), args, device, sampler)
+        # The reference first: it is the short one, and every ratio needs it. Its paragraphs are a sample spread
+        # over the runs' paragraphs, not the first ones, so that its seconds per paragraph stand for theirs.
+        from transformers import AutoTokenizer
+
+        work_all = reference_work(AutoTokenizer.from_pretrained(model), paras)
+        picked = reference_sample(work_all, args.reference_paragraphs)
+        result["reference"] = run_reference(model, [paras[i] for i in picked], args, device, sampler)
+        # How far the sample's reference work per paragraph is from that of all the runs' paragraphs (1: equal).
+        result["reference"].update(paragraph_indices=picked, work_ratio=round(
+            sum(work_all[i] for i in picked) / len(picked) / (sum(work_all) / len(work_all)), 3))
         print(f"reference: {result['reference']['s_per_paragraph']:.3f} s per paragraph", flush=True)
+        save()  # a run stopped during the first augment-squad run still leaves the reference
         for mode in args.modes.split(",") if not args.ranks_only else []:
             r = run_cli(model, work / f"aug-{mode}", mode, limit, args, device, "auto", sampler)
             result["runs"].append(r)

@@ -132,3 +132,75 @@ def test_grouped_compiled_estimate_uses_the_measured_grouped_rows():
     table = gpu_distill.table({"rows": [{"tflops": None, "peak_share": None, **r} for r in rows], "device": "d",
                                "torch": "t", "windows": 1, "models": "m", "setup_s": 0, "total_s": 1})
     assert "| intermediate | 26 | reduce-overhead (steady from step 40) | yes | 1,000 |" in table
+
+
+def test_augment_reference_paragraphs_stand_for_the_runs_paragraphs(tokenizer):
+    """The speed-up divides the reference's seconds per paragraph by a run's: both must stand for the same
+    paragraphs. The subset's first 40 cost the reference 1.7 times the subset's mean (every speed-up overstated
+    by up to that); the default sample, at quantiles of the reference's work, is within 5% of it."""
+    import gpu_augment
+
+    assert gpu_augment.reference_sample([5, 1, 4, 2, 3, 0], 3) == [0, 1, 4]  # works 5, 1, 3: quantiles 5/6, 1/6, 3/6
+    assert gpu_augment.reference_sample([3, 1], 5) == [0, 1]
+    paras = gpu_augment.subset_paragraphs(None)
+    work = gpu_augment.reference_work(tokenizer, paras)
+    mean = sum(work) / len(work)
+    assert sum(work[:40]) / 40 / mean > 1.5
+    picked = gpu_augment.reference_sample(work, 40)
+    assert len(set(picked)) == 40 and abs(sum(work[i] for i in picked) / 40 / mean - 1) < 0.05
+
+
+def test_gpu_all_keeps_the_other_scripts_results_and_fails_when_one_did(tmp_path):
+    """gpu_all.sh with stand-in scripts: the augmentation one hangs past its limit (with a child process, as
+    augment-squad's would be), the distillation one writes its table. The other's table and both logs are kept,
+    the hung one and its child are stopped before the next starts, an older call's table in OUT is not shown as
+    this one's, and the exit code says that one failed."""
+    import os
+    import shutil
+    import subprocess
+
+    repo = tmp_path / "repo"
+    (repo / "benchmarks").mkdir(parents=True)
+    shutil.copy(Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_all.sh", repo / "benchmarks")
+    out_arg = "import sys; out = sys.argv[sys.argv.index('--out') + 1]\n"
+    (repo / "benchmarks" / "gpu_augment.py").write_text(
+        out_arg + "import os, subprocess, time\nos.makedirs(out)\n"
+        f"child = subprocess.Popen(['sleep', '300'])\nopen({str(tmp_path / 'child')!r}, 'w').write(str(child.pid))\n"
+        "print('augmenting', flush=True)\ntime.sleep(300)\n")
+    (repo / "benchmarks" / "gpu_distill.py").write_text(
+        out_arg + "import os\nos.makedirs(out)\nopen(os.path.join(out, 'results.json'), 'w').write('{}')\n"
+        "open(os.path.join(out, 'table.md'), 'w').write('| distill table |')\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "augment-results.md").write_text("| an older call's table |")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.run(["bash", "benchmarks/gpu_all.sh", "VOCAB", str(out), "3", "60"], cwd=repo, env=env,
+                          capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    log = (out / "augment.log").read_text()
+    assert "augmenting" in log and "stopped at its limit of 3 s" in log and "gpu_augment.py exit: 124" in log
+    assert not (out / "augment-results.md").exists() and "older call" not in proc.stdout
+    assert (out / "distill-table.md").read_text() == "| distill table |" and (out / "distill-results.json").exists()
+    assert "gpu_distill.py exit: 0" in (out / "distill.log").read_text()
+    child = int((tmp_path / "child").read_text())
+    stat = Path(f"/proc/{child}/stat")
+    assert not stat.exists() or stat.read_text().split()[2] == "Z"  # gone (or a zombie awaiting its reaper)
+
+
+def test_augment_results_keep_the_reference_when_the_first_run_is_cut(tmp_path, monkeypatch, vocab_dir):
+    """A limit that stops the script during its first augment-squad run (gpu_all.sh's timeout) still leaves the
+    reference's measurement in results.json: it is written as soon as it is measured."""
+    import gpu_augment
+    import pytest
+
+    def cut(*args, **kwargs):
+        raise SystemExit("stopped")
+    monkeypatch.setattr(gpu_augment, "run_cli", cut)
+    paras = [[{"id": "q1", "title": "t", "context": "The cat sat on the mat.", "question": "Who?",
+               "answers": {"text": ["The cat"], "answer_start": [0]}}]]  # one short paragraph: a fast reference
+    monkeypatch.setattr(gpu_augment, "subset_paragraphs", lambda n: paras)
+    with pytest.raises(SystemExit):
+        gpu_augment.main(["--smoke", "--vocab", vocab_dir, "--out", str(tmp_path)])
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["reference"]["paragraphs"] == 1 and saved["runs"] == []
+    assert "| reference (Haystack method" in (tmp_path / "results.md").read_text()

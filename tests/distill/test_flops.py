@@ -41,4 +41,8 @@ def test_peaks_by_card_name():
     assert peak_tflops("NVIDIA H100 PCIe") == 756.0
     assert peak_tflops("NVIDIA H100 NVL") == 835.0  # 1,671 with sparsity on its data sheet: not the SXM card's
     assert peak_tflops("NVIDIA H200") == 989.0
+    # Names that hold a shorter card's name: the H200 NVL (835 dense, 1,671 with sparsity) is not the SXM H200,
+    # the L40 (181) not the L4 (121).
+    assert peak_tflops("NVIDIA H200 NVL") == 835.0 and peak_tflops("NVIDIA L40") == 181.0
+    assert peak_tflops("NVIDIA L4") == 121.0 and peak_tflops("NVIDIA L40S") == 362.0
     assert peak_tflops("cpu") is None and peak_tflops(None) is None
