@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 # Dense (no sparsity) bf16/fp16 tensor-core peaks in TFLOP/s, from the vendors' data sheets; matched as
 # substrings of torch.cuda.get_device_name(), first match wins.
-# A longer name comes before any name it contains ("H200 NVL" before "H200", "L40" before "L4").
-DENSE_BF16_PEAK_TFLOPS = (("H200 NVL", 835.0), ("H200", 989.0), ("H100 PCIe", 756.0), ("H100 NVL", 835.0),
-                          ("H100", 989.0), ("GH200", 989.0), ("B200", 2250.0), ("A100", 312.0), ("L40S", 362.0),
+# A longer name comes before any name it contains ("H200 NVL" and "GH200" before "H200", "L40" before "L4").
+DENSE_BF16_PEAK_TFLOPS = (("H200 NVL", 835.0), ("GH200", 989.0), ("H200", 989.0), ("H100 PCIe", 756.0),
+                          ("H100 NVL", 835.0), ("H100", 989.0), ("B200", 2250.0), ("A100", 312.0), ("L40S", 362.0),
                           ("L40", 181.0), ("L4", 121.0), ("A10G", 70.0), ("V100", 125.0))
 
 

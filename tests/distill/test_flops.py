@@ -46,3 +46,14 @@ def test_peaks_by_card_name():
     assert peak_tflops("NVIDIA H200 NVL") == 835.0 and peak_tflops("NVIDIA L40") == 181.0
     assert peak_tflops("NVIDIA L4") == 121.0 and peak_tflops("NVIDIA L40S") == 362.0
     assert peak_tflops("cpu") is None and peak_tflops(None) is None
+
+
+def test_a_longer_card_name_comes_before_any_name_it_contains():
+    """First match wins, so a name listed after one it contains (GH200 after H200) is never reached: it would
+    take the shorter name's peak, whatever the table says for it."""
+    from augment.distill.flops import DENSE_BF16_PEAK_TFLOPS
+
+    names = [name for name, _ in DENSE_BF16_PEAK_TFLOPS]
+    shadowed = [(short, long) for i, short in enumerate(names) for long in names[i + 1:] if short in long]
+    assert shadowed == []
+    assert all(peak_tflops(f"NVIDIA {name}") == peak for name, peak in DENSE_BF16_PEAK_TFLOPS)
