@@ -248,7 +248,7 @@ def dtype_note(was, now) -> str:
     """What a changed (resolved) --dtype means, and how to go on."""
     if was == "auto":  # recorded before 'auto' was resolved: what the shards were computed in is unknown
         return ("an earlier tinyaug recorded --dtype auto, not the precision it resolved to, so the precision of "
-                "its candidates is unknown")
+                "its candidates is unknown; pass --dtype auto to continue it as it began")
     return (f"its masked-LM candidates were computed in {was} (--dtype auto is float32 on CPU, bfloat16 or float16 "
             f"on CUDA), and a resume in another precision would mix rows of both; pass --dtype {was} to continue it")
 
@@ -259,6 +259,15 @@ FINGERPRINT_NOTES = {"dtype": dtype_note,
                      "stopwords_fingerprint": "the --stopwords file changed",
                      # Bumped when the same options make other rows, so that no resume mixes the two.
                      "version": "tinyaug's rows changed between these versions"}
+
+
+def recorded_option(out: Path, key: str):
+    """The value of ``key`` in the configuration recorded in ``out`` (None when none is, or it is unreadable:
+    :func:`augment.manifest.config_mismatch` says why)."""
+    try:
+        return json.loads((out / manifest.PROGRESS / "config.json").read_text()).get(key)
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def config_problem(out: Path, config: dict, ignore=()) -> str | None:
@@ -696,6 +705,10 @@ def run(args, argv: list[str] | None = None) -> int:
         device = f"cuda:{local_rank % torch.cuda.device_count()}"
     if config["dtype"] is not None:  # recorded resolved: a CPU run (float32) resumed on a GPU (bf16) is refused
         config["dtype"] = resolve_dtype(args.dtype, device)
+        # A run begun by an earlier 0.2.1 build recorded "auto" itself: resumed with --dtype auto it goes on as
+        # it could then (its precision unknown, so nothing to compare), and keeps that record.
+        if args.dtype == "auto" and not args.overwrite and recorded_option(out, "dtype") == "auto":
+            config["dtype"] = "auto"
     args.workers = resolve_workers(args.workers, device)
     aug = build_augmenter(args, device)
     if aug.mlm is not None:

@@ -1072,6 +1072,30 @@ def test_dtype_auto_is_recorded_resolved_and_a_resume_in_another_precision_is_re
     assert main([*args, "--dtype", "bfloat16"]) == 0  # what the line says resumes it
 
 
+def test_a_run_recorded_as_dtype_auto_by_an_earlier_build_resumes_with_dtype_auto(tmp_path, tiny_mlm_path,
+                                                                                    sample_path, capsys):
+    """Before 0.2.1 recorded --dtype auto resolved, an unfinished run's config held "auto": compared with the
+    resolved float32 it was refused whatever --dtype was passed, so only --overwrite (losing its shards) went on."""
+    from pipelines.augment_squad import main
+
+    out = tmp_path / "aug"
+    args = [*map(str, ("--input", sample_path, "--limit", 10, "--mlm", tiny_mlm_path, "--glove", "none",
+                       "--multiplier", 1, "--shard-rows", 5, "--device", "cpu", "--quiet")), "--out", str(out)]
+    assert main(args) == 0
+    saved = out / ".progress" / "config.json"
+    saved.write_text(json.dumps({**json.loads(saved.read_text()), "dtype": "auto"}))  # as the earlier build wrote
+    shards = {p: p.read_bytes() for p in sorted(out.glob("shard-*.arrow"))}
+    last = max(shards)
+    last.unlink()  # an unfinished run: its last shard to do
+    (out / ".progress" / f"{last.stem}.json").unlink()
+    capsys.readouterr()
+    assert main([*args, "--dtype", "bfloat16"]) == 2  # another precision than it may have had: refused
+    assert "pass --dtype auto to continue it as it began" in capsys.readouterr().err
+    assert main(args) == 0  # --dtype auto, as it began
+    assert {p: p.read_bytes() for p in shards} == shards  # the same rows as the uninterrupted run
+    assert json.loads(saved.read_text())["dtype"] == "auto"  # the record kept: a later resume compares alike
+
+
 def test_dtype_is_not_compared_without_a_model(tmp_path, sample_path, capsys):
     from pipelines.augment_squad import main
 
