@@ -22,7 +22,7 @@ from collections import OrderedDict
 
 from augment import hub
 from augment.errors import ConfigError
-from augment.glove import GloveNeighbours, load_glove
+from augment.glove import VOCAB_LIMIT, GloveNeighbours, load_glove
 from augment.mlm import CONTEXTS, MaskedLMCandidates
 from augment.sampling import DRAWS
 from augment.segment import is_eligible, load_stopwords, match_case, split_words
@@ -54,7 +54,7 @@ class Augmenter:
     def __init__(self, mlm="bert-base-uncased", glove="default", top_k: int = 15, replace_prob: float = 0.4,
                  mlm_mode: str = "exact", answer_policy: str = "keep", augment_question: bool = False,
                  seed: int = 0, device: str = "auto", batch_size: int = 64, mask_rate: float = 0.15,
-                 dtype: str = "auto", glove_vocab: int = 100_000, cache_size: int = 4096,
+                 dtype: str = "auto", glove_vocab: int = VOCAB_LIMIT, cache_size: int = 4096,
                  trust_remote_code: bool = False, max_batch_tokens: int | None = None, stopwords="nltk",
                  variant_draw: str = "distinct", keep_question_words: bool = False, mlm_context: str = "masked"):
         problems = []
@@ -79,6 +79,11 @@ class Augmenter:
                                  ("cache_size", cache_size, 0)):
             if not _is_int(value) or value < low:
                 problems.append(f"{name}={value!r}: use an int >= {low}")
+        glove_spec = (isinstance(glove, str) and glove.lower() != "none") or hasattr(glove, "__fspath__")
+        if (glove_spec and _is_int(top_k) and top_k >= 1 and _is_int(glove_vocab) and glove_vocab >= 1
+                and top_k > glove_vocab):  # no word has more neighbours, and the re-ranking's time grows with top_k
+            problems.append(f"top_k={top_k!r}: more than glove_vocab={glove_vocab!r}, the GloVe words kept, so no "
+                            f"word has that many neighbours; use an int from 1 to {glove_vocab}")
         if max_batch_tokens is not None and (not _is_int(max_batch_tokens) or max_batch_tokens < 1):
             problems.append(f"max_batch_tokens={max_batch_tokens!r}: use an int >= 1, or None")
         if not _is_real(mask_rate) or not 0.0 < mask_rate <= 0.5:  # MaskedLMCandidates' range
@@ -102,6 +107,9 @@ class Augmenter:
                 device=device, dtype=dtype, trust_remote_code=trust_remote_code,
                 max_batch_tokens=None if max_batch_tokens is None else int(max_batch_tokens),
                 context=mlm_context)
+            if self.mlm is not None and top_k > len(self.mlm.words):  # known once the model is loaded
+                raise ConfigError(f"top_k={top_k}: more than the {len(self.mlm.words)} tokens of the masked LM "
+                                  f"{mlm!r}; use an int from 1 to {len(self.mlm.words)}")
         else:
             raise ConfigError(f"mlm={mlm!r}: use a model id or path, a MaskedLMCandidates, or None")
         t = time.perf_counter()

@@ -36,6 +36,7 @@ from pathlib import Path
 
 from augment import __version__, hub, manifest, outdir
 from augment.errors import ConfigError, InputError, InvalidExample
+from augment.glove import VOCAB_LIMIT
 from augment.report.candidates import count_candidates, merge_counts
 from augment.rowpool import DrawSpec, RowPool
 from augment.shards import (ShardWriter, atomic_write_json, hf_schema, original_row, shard_row,  # noqa: F401
@@ -174,6 +175,9 @@ def check_options(args) -> None:
                             "or a UTF-8 file of one word per line")
     if args.glove.lower() in ("default", "none"):  # spelled as --mlm none may be: NONE, None
         args.glove = args.glove.lower()
+    if args.glove != "none" and args.top_k > VOCAB_LIMIT:  # more neighbours than words: see augment.glove
+        problems.append(f"--top-k {args.top_k}: more than the {VOCAB_LIMIT} GloVe words kept, so no word has "
+                        f"that many neighbours; use an integer from 1 to {VOCAB_LIMIT}")
     if args.mlm.lower() == "none" and args.glove == "none":
         problems.append("--mlm none with --glove none: no candidates at all; keep one of them")
     if args.glove not in ("default", "none") and not Path(args.glove).is_file():

@@ -131,3 +131,49 @@ def test_a_kv_file_holding_something_else_and_a_directory_raise_config_error(tmp
     (tmp_path / "folder.txt").mkdir()
     with pytest.raises(ConfigError, match="folder.txt.*IsADirectoryError"):
         load_glove(str(tmp_path / "folder.txt"))
+
+
+def test_exact_reranking_memory_does_not_grow_with_batch_times_top_k():
+    """The float64 re-ranking took a (batch, top_k + 20, 50) block at once: 10 GB for --top-k 100000 on a batch
+    of 256 words. Taken RERANK_PAIRS pairs at a time, its temporaries stay under a fixed budget."""
+    import tracemalloc
+
+    from gensim.models import KeyedVectors
+
+    from augment import glove
+
+    n_vocab, dim, n_words, top_k = 5_000, 50, 128, 2_000
+    kv = KeyedVectors(vector_size=dim)
+    kv.add_vectors([f"w{chr(97 + i % 26)}{chr(97 + i // 26 % 26)}{chr(97 + i // 676)}" for i in range(n_vocab)],
+                   np.random.default_rng(0).standard_normal((n_vocab, dim)).astype(np.float32))
+    nb = GloveNeighbours(kv, top_k=top_k, batch_size=n_words)
+    tracemalloc.start()
+    got = nb.neighbours(kv.index_to_key[:n_words])
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert all(len(c) == top_k for c in got.values())
+    # The (P, D) float32 gather, its float64 copy and the query rows; sims, its negation and argpartition's
+    # (B, V) indices. The whole block at once was 128 x 2020 x 50 x (4 + 8 + 8) bytes, about 250 MB.
+    budget = 3 * glove.RERANK_PAIRS * dim * 8 + 4 * n_words * n_vocab * 8
+    assert peak < budget, (peak, budget)
+
+
+def test_the_chunked_reranking_gives_the_same_candidates(glove_kv, monkeypatch):
+    """Each exact cosine is the same sum in the same order however the pairs are chunked: no candidate moves."""
+    from augment import glove
+
+    words = glove_kv.index_to_key[3000:3040] + ["tse", "guitarist", "Beyoncé"]
+    whole = {k: GloveNeighbours(glove_kv, top_k=k).neighbours(words) for k in (15, 50)}
+    monkeypatch.setattr(glove, "RERANK_PAIRS", 7)  # chunks that cut rows in the middle
+    assert {k: GloveNeighbours(glove_kv, top_k=k).neighbours(words) for k in (15, 50)} == whole
+
+
+def test_a_top_k_above_the_glove_vocabulary_is_refused_before_the_vectors_load(monkeypatch):
+    from augment import Augmenter, api
+
+    monkeypatch.setattr(api, "load_glove", None)  # loading the vectors would be a TypeError
+    with pytest.raises(ConfigError, match=r"^top_k=100001: more than glove_vocab=100000, the GloVe words kept, "
+                                          r"so no word has that many neighbours; use an int from 1 to 100000$"):
+        Augmenter(mlm=None, glove="default", top_k=100_001)
+    with pytest.raises(ConfigError, match=r"^top_k=501: more than glove_vocab=500"):
+        Augmenter(mlm=None, glove="default", top_k=501, glove_vocab=500)

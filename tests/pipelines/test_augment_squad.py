@@ -717,6 +717,26 @@ def test_negative_seed_is_refused_with_the_other_options_before_anything_loads(t
                                        "--seed -1: use an integer >= 0\n")
 
 
+def test_a_top_k_above_the_glove_vocabulary_is_refused_before_anything_loads(tmp_path, capsys, monkeypatch):
+    """--top-k 100000 took a 10 GB float64 block per 256 words in GloVe's re-ranking; above the 100000 words
+    kept, no word can have that many neighbours."""
+    from pipelines import augment_squad
+
+    monkeypatch.setattr(augment_squad, "iter_rows", None)  # reading the input or loading would be a TypeError
+    monkeypatch.setattr(augment_squad, "iter_located", None)
+    monkeypatch.setattr(augment_squad, "build_augmenter", None)
+    assert augment_squad.main(["--input", "x.json", "--mlm", "none", "--top-k", "100001",
+                               "--out", str(tmp_path / "aug")]) == 2
+    assert capsys.readouterr().err == ("augment-squad: error: --top-k 100001: more than the 100000 GloVe words "
+                                       "kept, so no word has that many neighbours; use an integer from 1 to 100000\n")
+
+
+def test_a_top_k_above_the_masked_lms_vocabulary_is_one_line_exit_2(tmp_path, tiny_mlm_path, sample_path):
+    proc = cli("--input", sample_path, "--limit", 1, "--mlm", tiny_mlm_path, "--glove", "none", "--top-k", 40000,
+               "--quiet", out=tmp_path / "aug", check=False)
+    assert_one_line_error(proc, "top_k=40000: more than the 30522 tokens of the masked LM")
+
+
 def test_a_question_answering_model_as_mlm_is_one_line_exit_2(tmp_path, tiny_teacher_path, sample_path):
     proc = cli("--input", sample_path, "--limit", 2, "--mlm", tiny_teacher_path, "--glove", "none",
                out=tmp_path / "aug", check=False)
