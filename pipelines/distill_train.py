@@ -504,8 +504,10 @@ def _same_in_effect(option: str, old: dict, now: dict) -> bool:
     files spelled another way (their contents are compared by fingerprint), or a cache batch size with no
     teacher-logit cache to build."""
     if option in ("data", "prediction_data"):
-        def where(sources):
-            return [str(Path(s).resolve()) if Path(s).exists() else s for s in sources or []]
+        from augment.squad_io import local_path
+
+        def where(sources):  # local_path: ~/aug (--data=~/aug, unexpanded) is the folder the readers open
+            return [str(p.resolve()) if (p := local_path(s)) is not None and p.exists() else s for s in sources or []]
         return where(old[option]) == where(now[option])
     if option == "cache_batch_size":
         return now["teacher_cache"] == "off" or str(now["teacher"]).lower() == "none"

@@ -300,8 +300,8 @@ def merge(parts, path) -> Path:
         tmp.unlink(missing_ok=True)
         raise
     os.replace(tmp, path)
-    for part in parts:
-        Path(part).unlink()
+    for part in parts:  # missing_ok: another run sharing the cache folder may have removed it (remove_stale_parts)
+        Path(part).unlink(missing_ok=True)
     return path
 
 

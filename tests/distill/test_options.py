@@ -196,3 +196,14 @@ def test_a_bad_eval_record_in_a_folder_names_its_file_and_line(tmp_path, sample_
     assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
     assert f"--eval {data / 'b.jsonl'}: line 3: example {sample_rows[3]['id']!r}: question" in lines[0], lines[0]
     assert not (out / "metrics.jsonl").exists()
+
+
+def test_a_resume_naming_the_data_with_a_tilde_or_expanded_is_the_same_data(tmp_path, monkeypatch):
+    """--data=~/aug reaches the program unexpanded (no shell expands a tilde after "="): the readers open the
+    folder it names, but the resume check took it for a hub id, so a resume spelling the path out was refused."""
+    from pipelines.distill_train import _same_in_effect
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "aug").mkdir()
+    assert _same_in_effect("data", {"data": ["~/aug"]}, {"data": [str(tmp_path / "aug")]})
+    assert not _same_in_effect("data", {"data": ["~/aug"]}, {"data": [str(tmp_path / "other")]})
