@@ -39,6 +39,7 @@ from augment.errors import ConfigError, InputError, InvalidExample
 from augment.glove import VOCAB_LIMIT
 from augment.report.candidates import count_candidates, merge_counts
 from augment.rowpool import DrawSpec, RowPool
+from augment.segment import STOPWORD_LISTS
 from augment.shards import (ShardWriter, atomic_write_json, hf_schema, original_row, shard_row,  # noqa: F401
                             write_dataset_files)
 from augment.squad_io import fingerprint, iter_located, iter_rows
@@ -165,10 +166,11 @@ def check_options(args) -> None:
         problems.append(f"--replace-prob {args.replace_prob}: use a probability in (0, 1]")
     if not 0.0 < args.mask_rate <= 0.5:
         problems.append(f"--mask-rate {args.mask_rate}: use a value in (0, 0.5]")
-    if args.stopwords not in ("nltk", "tinybert") and not Path(args.stopwords).is_file():
+    if args.stopwords not in STOPWORD_LISTS and not Path(args.stopwords).is_file():
         problems.append(f"--stopwords {args.stopwords}: no such file; use nltk, tinybert or a word-list file")
-    elif args.stopwords not in ("nltk", "tinybert"):  # read now: the augmenter reads it after the input's
-        try:                                            # fingerprint, and its error names --mlm and --glove
+    elif args.stopwords not in STOPWORD_LISTS:
+        # Read now: the augmenter reads it after the input's fingerprint, and its error names --mlm and --glove.
+        try:
             Path(args.stopwords).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as e:
             problems.append(f"--stopwords {args.stopwords}: cannot read it ({type(e).__name__}); use nltk, tinybert "
@@ -513,7 +515,7 @@ def model_fingerprints(args) -> dict:
     else:
         glove = manifest.file_fingerprint(args.glove)
     stopwords = None  # a word-list file: its bytes decide the rows, so they are compared on resume
-    if args.stopwords not in ("nltk", "tinybert"):
+    if args.stopwords not in STOPWORD_LISTS:
         stopwords = "sha256:" + hashlib.sha256(Path(args.stopwords).read_bytes()).hexdigest()
     return {"mlm_fingerprint": mlm, "glove_fingerprint": glove, "stopwords_fingerprint": stopwords}
 
