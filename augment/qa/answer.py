@@ -18,7 +18,7 @@ or a third of a shorter window.
 """
 from __future__ import annotations
 
-from augment.qa.evaluate import features_and_logits
+from augment.qa.evaluate import check_least, features_and_logits
 from augment.qa.positions import usable_positions
 from augment.qa.postprocess import best_spans
 
@@ -36,8 +36,8 @@ def answer(model, tokenizer, question, context, threshold: float = 0.0, max_leng
     contexts = [context] * len(questions) if isinstance(context, str) else list(context)
     if len(contexts) != len(questions):
         raise ValueError(f"{len(questions)} questions but {len(contexts)} contexts")
-    _check_least(batch_size=(batch_size, 1), max_answer_length=(max_answer_length, 1),
-                 doc_stride=(0 if doc_stride is None else doc_stride, 0))
+    check_least(batch_size=(batch_size, 1), max_answer_length=(max_answer_length, 1), n_best=(n_best, 1),
+                doc_stride=(0 if doc_stride is None else doc_stride, 0))
     if not questions:
         return []
     if device is None:
@@ -63,15 +63,6 @@ def answer(model, tokenizer, question, context, threshold: float = 0.0, max_leng
         else:
             out.append({"answer": r["context"][a:b], "start": a, "end": b, "null_diff": diff})
     return out[0] if single else out
-
-
-def _check_least(**options) -> None:
-    """Raise a ValueError naming each option (``name=(value, least)``) below its least value. Otherwise a batch
-    size of 0 fails inside range(), a negative stride inside the tokenizer (an OverflowError), and a longest
-    answer of 0 tokens makes every question abstain without a word."""
-    low = [f"{name} must be at least {least}, got {value}" for name, (value, least) in options.items() if value < least]
-    if low:
-        raise ValueError("; ".join(low))
 
 
 def model_device(model):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import numbers
 import sys
 
 import numpy as np
@@ -24,6 +25,17 @@ from augment.qa.postprocess import apply_threshold, postprocess_predictions
 from augment.validate import check_fields
 
 _MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def check_least(**options) -> None:
+    """Raise a ValueError naming each option (``name=(value, least)``) that is not an int of at least its least
+    value. Otherwise a batch size of 0 fails inside range(), a negative stride inside the tokenizer (an
+    OverflowError), a string in a comparison (a TypeError), a longest answer of 0 tokens makes every question
+    abstain without a word, and an n_best of 0 or -1 silently searches all or all but one start and end."""
+    low = [f"{name} must be at least {least}, got {value!r}" for name, (value, least) in options.items()
+           if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < least]
+    if low:
+        raise ValueError("; ".join(low))
 
 
 def model_input_names(model) -> list[str]:
@@ -120,6 +132,8 @@ def evaluate(model, tokenizer, rows: list[dict], max_length: int = 384, doc_stri
 
     if not rows:
         raise ValueError("no rows to evaluate")
+    check_least(batch_size=(batch_size, 1), chunk_size=(chunk_size, 1), n_best=(n_best, 1),
+                max_answer_length=(max_answer_length, 1), doc_stride=(doc_stride, 0))
     check_rows(rows, "evaluate")  # a repeated id would silently replace a question; a missing field, a KeyError
     raw, null_diffs, bad = {}, {}, set()
     was_training = model.training

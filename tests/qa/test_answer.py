@@ -124,11 +124,21 @@ def test_windows_go_where_the_models_weights_are_unless_told(tokenizer):
     assert probe.seen == {"cpu"}
 
 
-@pytest.mark.parametrize("option, value", [("batch_size", 0), ("doc_stride", -5), ("max_answer_length", 0)])
+@pytest.mark.parametrize("option, value", [("batch_size", 0), ("doc_stride", -5), ("max_answer_length", 0),
+                                           ("n_best", 0)])
 def test_options_that_cannot_work_are_refused_by_name(model_and_tokenizer, option, value):
     """batch_size=0 was range()'s "arg 3 must not be zero", doc_stride=-5 the tokenizer's "can't convert negative
-    int to unsigned", and max_answer_length=0 no error at all: every question abstained, with null_diff inf."""
+    int to unsigned", and max_answer_length=0 no error at all: every question abstained, with null_diff inf;
+    n_best=0 was no error either (the span search silently took every start and end)."""
     model, tok = model_and_tokenizer
     with pytest.raises(ValueError, match=f"{option} must be at least {0 if option == 'doc_stride' else 1}, "
                                          f"got {value}"):
+        answer(model, tok, "Who sang?", "Ann sang.", **{option: value})
+
+
+@pytest.mark.parametrize("option, value", [("batch_size", "8"), ("n_best", None), ("max_answer_length", 2.5)])
+def test_options_of_the_wrong_type_are_refused_by_name(model_and_tokenizer, option, value):
+    """A string from a config file was a TypeError from a comparison ("'<' not supported between ...")."""
+    model, tok = model_and_tokenizer
+    with pytest.raises(ValueError, match=f"{option} must be at least 1, got {value!r}"):
         answer(model, tok, "Who sang?", "Ann sang.", **{option: value})
