@@ -20,6 +20,8 @@ import os
 import time
 from collections import OrderedDict
 
+import numpy as np
+
 from augment import hub
 from augment.errors import ConfigError
 from augment.glove import VOCAB_LIMIT, GloveNeighbours, load_glove
@@ -84,6 +86,13 @@ class Augmenter:
                 and top_k > glove_vocab):  # no word has more neighbours, and the re-ranking's time grows with top_k
             problems.append(f"top_k={top_k!r}: more than glove_vocab={glove_vocab!r}, the GloVe words kept, so no "
                             f"word has that many neighbours; use an int from 1 to {glove_vocab}")
+        if not (glove is None or isinstance(glove, (str, GloveNeighbours)) or hasattr(glove, "__fspath__")
+                or all(hasattr(glove, a) for a in ("vectors", "index_to_key", "key_to_index"))):
+            problems.append(f"glove={glove!r}: use 'default', None, a vectors file or gensim KeyedVectors")
+        for name, value in (("augment_question", augment_question), ("keep_question_words", keep_question_words),
+                            ("trust_remote_code", trust_remote_code)):
+            if not isinstance(value, (bool, np.bool_)):  # a config file's "false" would be true
+                problems.append(f"{name}={value!r}: use True or False")
         if max_batch_tokens is not None and (not _is_int(max_batch_tokens) or max_batch_tokens < 1):
             problems.append(f"max_batch_tokens={max_batch_tokens!r}: use an int >= 1, or None")
         if not _is_real(mask_rate) or not 0.0 < mask_rate <= 0.5:  # MaskedLMCandidates' range
@@ -92,7 +101,7 @@ class Augmenter:
             raise ConfigError("; ".join(problems))
         top_k, seed = int(top_k), int(seed)  # a numpy integer (np.int64(3)) becomes a plain int
         self.top_k, self.replace_prob, self.answer_policy = top_k, replace_prob, answer_policy
-        self.augment_question, self.seed = augment_question, seed
+        self.augment_question, self.seed = bool(augment_question), seed
         self.variant_draw, self.keep_question_words = variant_draw, bool(keep_question_words)
         self.stopwords = load_stopwords(stopwords)
         if isinstance(mlm, MaskedLMCandidates) or mlm is None:
@@ -244,6 +253,8 @@ def augment_example(example: dict, n: int = 20, augmenter: Augmenter | None = No
     if augmenter is not None:
         if kwargs:
             raise ConfigError(f"pass either augmenter or options, not both (got {sorted(kwargs)})")
+        if not isinstance(augmenter, Augmenter):
+            raise ConfigError(f"augmenter={augmenter!r}: use an Augmenter, or None for the default one")
         return augmenter.augment_example(example, n)
     try:
         key = tuple(sorted(kwargs.items()))

@@ -455,3 +455,20 @@ def test_extra_keys_are_copied_into_each_row_not_shared(glove_augmenter):
     assert e["meta"] == {"source": "crawl", "tags": ["music"]}  # the input example is untouched
     assert [r["meta"] for r in rows[1:]] == [{"source": "crawl", "tags": ["music"]}] * 2
     assert rows[1]["meta"] is not rows[2]["meta"]
+
+
+@pytest.mark.parametrize("option, value, problem", [
+    ("glove", 5, "glove=5: use 'default', None, a vectors file or gensim KeyedVectors"),  # an AttributeError before
+    ("augment_question", "no", "augment_question='no': use True or False"),  # silently true before
+    ("keep_question_words", "false", "keep_question_words='false': use True or False"),
+    ("trust_remote_code", "no", "trust_remote_code='no': use True or False"),
+])
+def test_options_of_the_wrong_kind_are_config_errors_naming_them(option, value, problem):
+    with pytest.raises(ConfigError, match=f"^{problem}$"):
+        Augmenter(**{"mlm": None, "glove": None, option: value})
+
+
+def test_augmenter_that_is_not_one_is_a_config_error():
+    # Before, "'str' object has no attribute 'augment_example'".
+    with pytest.raises(ConfigError, match="augmenter='default': use an Augmenter, or None"):
+        augment_example(ex("The guitarist played."), n=1, augmenter="default")
