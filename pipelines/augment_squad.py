@@ -267,6 +267,15 @@ FINGERPRINT_NOTES = {"dtype": dtype_note,
                      "version": "tinyaug's rows changed between these versions"}
 
 
+def output_config(args) -> dict:
+    """The options that shape the rows, as a run records them in ``--out`` (its input and model fingerprints
+    are added by the caller). Without a model --dtype changes nothing: recorded as None."""
+    config = {k: getattr(args, k) for k in OUTPUT_OPTIONS}
+    if args.mlm.lower() == "none":
+        config["dtype"] = None
+    return config
+
+
 def recorded_option(out: Path, key: str):
     """The value of ``key`` in the configuration recorded in ``out`` (None when none is, or it is unreadable:
     :func:`augment.manifest.config_mismatch` says why)."""
@@ -665,9 +674,7 @@ def run(args, argv: list[str] | None = None) -> int:
     rows = iter_located(args.input, args.split, "--input")
     first = next(rows, None)  # surfaces a missing or malformed input before any model loads
     rows = chain([first], rows) if first is not None else iter(())
-    config = {k: getattr(args, k) for k in OUTPUT_OPTIONS}
-    if args.mlm.lower() == "none":
-        config["dtype"] = None  # no model: --dtype changes nothing (check_out does not compare it)
+    config = output_config(args)
     config.update(input_fingerprint=fingerprint(args.input, args.split), version=__version__)
     startup["input_fingerprint"] = time.perf_counter() - t
     t = time.perf_counter()

@@ -49,7 +49,7 @@ def not_demo_output(out: str, command: list[str]) -> str | None:
     recorded in .progress/config.json (the tinyaug version aside: the demo redoes an old one). Anything
     else (another run's shards, a user's files) would be deleted by the --overwrite the demo passes."""
     args = augment_squad.build_parser().parse_args(command)
-    config = {k: getattr(args, k) for k in augment_squad.OUTPUT_OPTIONS}  # as augment_squad.run records it
+    config = augment_squad.output_config(args)
     config.update(input_fingerprint=fingerprint(args.input, args.split), **augment_squad.model_fingerprints(args))
     problem = augment_squad.config_problem(Path(out), config, ignore=("version",))
     return problem and (f"{problem}; the demo replaces only its own earlier output: name a new or empty "

@@ -552,8 +552,7 @@ class DistillRecipe:
         from augment.distill.attention_capture import capture_problem
         from augment.qa.features import stride_problem
         from augment.qa.positions import length_problem
-        from augment.qa.evaluate import check_rows
-        from augment.squad_io import iter_located
+        from augment.qa.evaluate import read_rows
 
         a = self.args
         # accelerate only starts a CPU process group (gloo) when told the run is CPU-only; without it each
@@ -609,11 +608,8 @@ class DistillRecipe:
             raise ConfigError("; ".join(filter(None, problems)))
         self.eval_rows = None
         if a.eval:
-            rows = iter_located(a.eval, a.eval_split, "--eval")
-            located = [x for _, x in zip(range(a.eval_limit or sys.maxsize), rows)]
-            self.eval_rows = [r for _, r in located]
-            # Now, not at the first evaluation mid-training; naming the bad row's file and position.
-            check_rows(self.eval_rows, "--eval", [where for where, _ in located])
+            # Checked now, not at the first evaluation mid-training; a bad row is named by its file and position.
+            self.eval_rows = read_rows(a.eval, a.eval_split, "--eval", a.eval_limit)
 
         # Data: one Dataset of squad_v2 rows -> windows, cached beside the data (main process first); the
         # prediction stage has its own when --prediction-data is given.

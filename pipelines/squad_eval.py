@@ -13,7 +13,6 @@ model directory or data file, an impossible option) is one line on stderr and ex
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import shlex
 import sys
@@ -142,16 +141,13 @@ def run(args) -> dict:
     from transformers import AutoConfig
 
     from augment.qa.positions import length_problem
-    from augment.qa.evaluate import check_rows, evaluate, format_table, json_safe, nonfinite_warning
+    from augment.qa.evaluate import evaluate, format_table, json_safe, nonfinite_warning, read_rows
     from augment.qa.features import cut_questions, cut_warning
-    from augment.squad_io import iter_located
 
-    located = list(itertools.islice(iter_located(args.data, args.split, "--data"), args.limit))
-    rows = [row for _, row in located]
+    # Before the model loads: a null question or a duplicate id is one line, naming its file and position.
+    rows = read_rows(args.data, args.split, "--data", args.limit)
     if not rows:
         raise InputError(f"{args.data}: no questions to evaluate")
-    # Before the model loads: a null question or a duplicate id is one line, naming its file and position.
-    check_rows(rows, "--data", [where for where, _ in located])
     device = "cuda" if args.device == "auto" and torch.cuda.is_available() else (
         "cpu" if args.device == "auto" else args.device)
     config = AutoConfig.from_pretrained(args.model, trust_remote_code=args.trust_remote_code)

@@ -10,6 +10,7 @@ returning ``start_logits``/``end_logits``, already on ``device``; it is run in e
 from __future__ import annotations
 
 import inspect
+import itertools
 import math
 import numbers
 import sys
@@ -114,6 +115,18 @@ def check_rows(rows, where: str, locations: list | None = None) -> None:
             first[row["id"]] = k
         except InvalidExample as e:
             raise InputError(f"{where}: {e}" if locations is None else f"{where} {locations[k]}: {e}") from None
+
+
+def read_rows(source, split: str, option: str, limit: int | None = None) -> list[dict]:
+    """The first ``limit`` rows of ``source`` (what :func:`augment.squad_io.iter_located` reads), checked by
+    :func:`check_rows` with each row's file and position, so that a bad one is named where it is; ``option``
+    (``--data``, ``--eval``) is the command-line option that named the source."""
+    from augment.squad_io import iter_located
+
+    located = list(itertools.islice(iter_located(source, split, option), limit))
+    rows = [row for _, row in located]
+    check_rows(rows, option, [where for where, _ in located])
+    return rows
 
 
 def evaluate(model, tokenizer, rows: list[dict], max_length: int = 384, doc_stride: int = 128,
