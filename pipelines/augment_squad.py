@@ -133,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     a("--trust-remote-code", action="store_true",
       help="allow model code from the --mlm hub repository (off by default: only transformers' own code runs)")
     a("--seed", type=int, default=0, help="seed of the variant draws")
-    a("--limit", type=int, default=None, help="read only the first N input examples")
+    a("--limit", type=int, default=None, help="read only the first N input examples (default: all)")
     a("--shard-rows", type=int, default=50_000,
       help="rows per shard (a shard holds whole paragraphs and closes at the first one that reaches this)")
     a("--strict", action="store_true", help="stop with exit code 2 at the first invalid record")

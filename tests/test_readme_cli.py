@@ -1,0 +1,159 @@
+"""The README's command lines against the parsers: every option it names exists, in the command it is given to,
+with the default it states; and what --help states as a default is the default used."""
+import argparse
+import re
+import sys
+from pathlib import Path
+from unittest import mock
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+README = REPO / "README.md"
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+# How the README spells each command (console script, module, script) -> the command's name below.
+SPELLINGS = {"augment-squad": "augment-squad", "pipelines.augment_squad": "augment-squad",
+             "augment-report": "augment-report", "distill-train": "distill-train",
+             "pipelines.distill_train": "distill-train", "squad-eval": "squad-eval", "init-student": "init-student",
+             "pipelines.demo": "demo", "pipelines.tutorial": "tutorial",
+             "benchmarks/mini_repro.py": "mini_repro", "benchmarks/gpu_distill.py": "gpu_distill"}
+# Options of other programs that the README names: torchrun's, tensorboard's, pip's and pytest-xdist's.
+OTHER_TOOLS = {"--nproc_per_node", "--nnodes", "--rdzv_backend", "--rdzv_endpoint", "--logdir", "--target", "--dist"}
+OPTION = re.compile(r"(?<![\w-])--[a-z][\w-]*")
+
+
+class _Built(Exception):
+    def __init__(self, parser):
+        self.parser = parser
+
+
+def _stop(self, *args, **kwargs):
+    raise _Built(self)
+
+
+def built_by(main) -> argparse.ArgumentParser:
+    """The parser that ``main`` builds and then parses with (init-student, the demo, the tutorial and
+    gpu_distill.py build theirs inside main): caught at parse_args, before anything runs."""
+    with mock.patch.object(argparse.ArgumentParser, "parse_args", _stop):
+        try:
+            main([])
+        except _Built as built:
+            return built.parser
+    raise AssertionError(f"{main.__module__}.main returned without parsing its arguments")
+
+
+@pytest.fixture(scope="module")
+def parsers() -> dict[str, argparse.ArgumentParser]:
+    import gpu_distill
+    import mini_repro
+
+    from pipelines import augment_report, augment_squad, demo, distill_train, init_student, squad_eval, tutorial
+
+    return {"augment-squad": augment_squad.build_parser(), "augment-report": augment_report.build_parser(),
+            "distill-train": distill_train.build_parser(), "squad-eval": squad_eval.build_parser(),
+            "init-student": built_by(init_student.main), "demo": built_by(demo.main),
+            "tutorial": built_by(tutorial.main), "mini_repro": mini_repro.build_parser(),
+            "gpu_distill": built_by(gpu_distill.main)}
+
+
+def options(parser) -> dict[str, argparse.Action]:
+    return {o: a for a in parser._actions for o in a.option_strings}
+
+
+def readme_text() -> str:
+    """The README without its Python examples (test_readme.py runs those)."""
+    return re.sub(r"```python\n.*?```", "", README.read_text(encoding="utf-8"), flags=re.S)
+
+
+def command_lines(text: str) -> list[str]:
+    """Each line of the shell blocks (continuations joined, comments cut) and each inline code span."""
+    lines = []
+    for block in re.findall(r"```[a-z]*\n(.*?)```", text, flags=re.S):
+        lines += [line.split(" #")[0] for line in block.replace("\\\n", " ").splitlines()]
+    prose = re.sub(r"```.*?```", "", text, flags=re.S)
+    return lines + [span.replace("\n", " ") for span in re.findall(r"`([^`]+)`", prose)]
+
+
+def given_to(line: str) -> list[tuple[str, list[str]]]:
+    """(command, the options after it) for each command that the line runs."""
+    spelled = re.compile(r"(?<![\w./-])(" + "|".join(map(re.escape, SPELLINGS)) + r")(?![\w-])")
+    found = list(spelled.finditer(line))
+    ends = [m.start() for m in found[1:]] + [len(line)]
+    return [(SPELLINGS[m.group(1)], OPTION.findall(line[m.end():end])) for m, end in zip(found, ends)]
+
+
+def test_each_command_line_uses_options_of_its_own_command(parsers):
+    runs = [(cmd, opts, line) for line in command_lines(readme_text()) for cmd, opts in given_to(line)]
+    assert {cmd for cmd, _, _ in runs} >= {"augment-squad", "augment-report", "distill-train", "squad-eval",
+                                          "init-student", "tutorial", "mini_repro", "gpu_distill"}
+    wrong = [f"{cmd} {o}: {line.strip()}" for cmd, opts, line in runs for o in opts if o not in options(parsers[cmd])]
+    assert not wrong, "options the command does not have:\n" + "\n".join(wrong)
+
+
+def test_every_option_the_readme_names_exists(parsers):
+    known = set(OTHER_TOOLS).union(*(options(p) for p in parsers.values()))
+    unknown = sorted(set(OPTION.findall(readme_text())) - known)
+    assert not unknown, f"the README names options that no command has: {unknown}"
+
+
+def section_command(text: str, at: int) -> str | None:
+    """The command whose section (the nearest heading naming one) holds position ``at``."""
+    for heading in reversed(re.findall(r"^#{2,3} (\S+?):? ", text[:at], flags=re.M)):
+        if heading in SPELLINGS:
+            return SPELLINGS[heading]
+    return None
+
+
+# "`--batch-size` (default 64)", "`--cache-batch-size`, default 256)", "`--stage both` (default)" and
+# "`--report-to tensorboard` (default `none`".
+STATED = [re.compile(r"`(--[\w-]+)`(?:,| \w+)? \(?default (?P<value>\d[\d,]*(?:\.\d+)?)(?=[);])"),
+          re.compile(r"`(--[\w-]+) (?P<value>[\w-]+)` \(default\)"),
+          re.compile(r"`(--[\w-]+)(?: [^`]*)?`,? \(default `(?P<value>[^`]+)`")]
+
+
+def test_defaults_the_readme_states_are_the_parsers(parsers):
+    text = readme_text()
+    checked, wrong = set(), []
+    for pattern in STATED:
+        for m in pattern.finditer(text):
+            option, said = m.group(1), m.group("value").replace(",", "")
+            owners = [name for name, p in parsers.items() if option in options(p)]
+            name = owners[0] if len(owners) == 1 else section_command(text, m.start())
+            assert name in owners, f"{m.group(0)!r}: which command's? {owners}"
+            action = options(parsers[name])[option]
+            if action.default is None:  # computed (--stage: both, or prediction with --teacher none): as help says
+                if f"default: {said}" not in (action.help or "").lower():
+                    wrong.append(f"{name} {option}: README says default {said}, --help {action.help!r}")
+            elif said != str(action.default) and not (said.replace(".", "").isdecimal()
+                                                      and float(said) == action.default):
+                wrong.append(f"{name} {option}: README says default {said}, the parser has {action.default!r}")
+            checked.add((name, option))
+    assert not wrong, "\n".join(wrong)
+    # The patterns still find what they were written for.
+    assert {("augment-squad", "--batch-size"), ("augment-squad", "--shard-rows"), ("distill-train", "--stage"),
+            ("distill-train", "--cache-batch-size"), ("distill-train", "--report-to")} <= checked
+
+
+def test_a_default_that_help_states_is_the_default_used(parsers):
+    """DefaultsOnce shows no default of its own where the help states one ("(default: ...)"), so a stated
+    default that drifts from the parser's would be the only one a user sees. A computed default (None in the
+    parser: "default: 4 per process on CUDA") is the code's business, not the parser's."""
+    wrong = []
+    for name, parser in parsers.items():
+        for action in parser._actions:
+            stated = re.search(r"\(default: ([^);,]+)\)", action.help or "")
+            if stated and action.default is not None and stated.group(1) != str(action.default):
+                wrong.append(f"{name} {action.option_strings}: help says {stated.group(1)!r}, "
+                             f"the default is {action.default!r}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_augment_squad_help_lists_every_option_with_its_default(parsers):
+    """The README: "`augment-squad --help` lists every option with its default" (an on/off flag is off)."""
+    parser = parsers["augment-squad"]
+    formatter = parser._get_formatter()
+    missing = [action.option_strings[-1] for action in parser._actions
+               if not action.required and action.nargs != 0  # --out; --help and the on/off flags
+               and "default:" not in formatter._get_help_string(action).lower()]
+    assert not missing, f"augment-squad --help states no default for {missing}"
