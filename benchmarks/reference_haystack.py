@@ -1,5 +1,6 @@
-"""The known slow method, kept as the benchmark's baseline: Haystack 1.x ``augment_squad`` as described
-in docs/ANCHORS.md (written from that description, not from its code).
+"""The known slow method, kept as the benchmark's baseline: Haystack 1.x ``augment_squad`` as the
+project's brief describes it (not part of this repository; written from that description, not from
+Haystack's code).
 
 Per paragraph:
 - words from BERT's basic tokenizer (lower-cased, accents stripped, punctuation split off);
