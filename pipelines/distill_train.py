@@ -208,12 +208,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "--teacher none")
     p.add_argument("--eval", metavar="SRC", help="evaluate at the end: squad_v2, FILE.json or DIR")
     p.add_argument("--eval-split", default="validation", help="split of a hub or saved --eval dataset")
-    p.add_argument("--eval-limit", type=int, help="evaluate on the first N examples only")
+    p.add_argument("--eval-limit", type=int, help="evaluate on the first N examples only (default: all)")
     p.add_argument("--batch-size", type=int, default=26, help="windows per process per micro-batch")
     p.add_argument("--max-length", type=int, default=384, help="tokens per window (question + context)")
     p.add_argument("--doc-stride", type=int, default=128, help="tokens of overlap between windows of a long context")
     p.add_argument("--epochs", type=int, default=5, help="epochs per stage")
-    p.add_argument("--max-steps", type=int, help="optimizer steps per stage (overrides --epochs)")
+    p.add_argument("--max-steps", type=int, help="optimizer steps per stage (overrides --epochs; default: from --epochs)")
     p.add_argument("--grad-accum", type=int, default=1, help="micro-batches per optimizer step")
     p.add_argument("--lr-intermediate", type=float, default=5e-5, help="peak learning rate, intermediate stage")
     p.add_argument("--lr-prediction", type=float, default=3e-5, help="peak learning rate, prediction stage")
@@ -283,7 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
                                        "beside the first local --data source, or OUT/cache with hub ids only)")
     p.add_argument("--trust-remote-code", action="store_true", help="allow model code from the hub repository")
     p.add_argument("--limit", type=int, help="use only the first N examples of the --data sources together, in "
-                                            "order (and of --prediction-data): handy for tests")
+                                            "order (and of --prediction-data): handy for tests (default: all)")
     return p
 
 
