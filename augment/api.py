@@ -8,7 +8,8 @@
     True
 
 Every output row keeps the input's keys (``context``, ``question``, ``answers`` and
-``plausible_answers`` rewritten for the variant, any other key copied) and adds ``orig_id``,
+``plausible_answers`` rewritten for the variant, any other key copied, also inside the answers: an
+``answer_end`` moves with its span, see :func:`augment.spans.move_spans`) and adds ``orig_id``,
 ``variant`` (1..n), ``id`` (``f"{orig_id}-aug{variant}"``) and ``edits``: the list of replacements, with
 offsets into the original texts, that turns the original into the variant.
 """
