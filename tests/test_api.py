@@ -481,6 +481,21 @@ def test_extra_answer_keys_are_kept_and_answer_end_moves_with_its_span(glove_kv)
         assert e["answers"]["answer_subj_level"] == rows[1]["answers"]["answer_subj_level"] == [2]
 
 
+def test_augment_batch_takes_any_iterable_of_examples(glove_kv):
+    """A generator was walked twice (validated, then augmented): the second walk was empty, and augment_batch
+    returned [] without a word; protected_words counted 0. One example (a dict) was iterated as its keys."""
+    aug = Augmenter(mlm=None, glove=glove_kv, replace_prob=0.6, keep_question_words=True)
+    examples = [ex("The famous guitarist performed.", id="g1", question="Which guitarist performed?"),
+                ex("The old orchestra played.", id="g2")]
+    want = aug.augment_batch(examples, n=2)
+    assert [len(rows) for rows in want] == [2, 2]
+    assert aug.augment_batch((e for e in examples), n=2) == want
+    assert aug.protected_words(e for e in examples) == aug.protected_words(examples) > 0
+    with pytest.raises(ConfigError, match=r"examples must be an iterable of squad_v2 rows, got dict \(one "
+                                          r"example: use augment_example\)"):
+        aug.augment_batch(examples[0], n=2)
+
+
 @pytest.mark.parametrize("option, value, problem", [
     ("glove", 5, "glove=5: use 'default', None, a vectors file or gensim KeyedVectors"),  # an AttributeError before
     ("augment_question", "no", "augment_question='no': use True or False"),  # silently true before
