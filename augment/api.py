@@ -8,7 +8,8 @@
     True
 
 Every output row keeps the input's keys (``context``, ``question``, ``answers`` and
-``plausible_answers`` rewritten for the variant, any other key copied) and adds ``orig_id``,
+``plausible_answers`` rewritten for the variant, any other key copied, also inside the answers: an
+``answer_end`` moves with its span, see :func:`augment.spans.move_spans`) and adds ``orig_id``,
 ``variant`` (1..n), ``id`` (``f"{orig_id}-aug{variant}"``) and ``edits``: the list of replacements, with
 offsets into the original texts, that turns the original into the variant.
 """
@@ -175,6 +176,7 @@ class Augmenter:
         (a chunk of more texts than ``cache_size``)."""
         if not self.keep_question_words:
             return 0
+        examples = _examples(examples)
         table = self.candidate_table(examples) if table is None else table
         return sum(replaceable(ex, table[ex["context"]], table[ex["question"]] if self.augment_question else None,
                                self.answer_policy, True, self.stopwords)[1] for ex in examples)
@@ -182,11 +184,13 @@ class Augmenter:
     def augment_batch(self, examples, n: int = 20) -> list[list[dict]]:
         """Variants of several examples, their texts' candidates computed in shared batches."""
         n = _check_n(n)
+        examples = _examples(examples)
         table = self.candidate_table(examples)
         return [self.variants(ex, table, n) for ex in examples]
 
     def candidate_table(self, examples) -> dict[str, TextCandidates]:
         """Validate ``examples`` and compute their texts' candidates in shared batches: ``{text: ...}``."""
+        examples = _examples(examples)
         for ex in examples:
             validate_example(ex)
         texts = [ex["context"] for ex in examples]
@@ -233,6 +237,18 @@ def _is_real(x) -> bool:
 
 def _is_prob(p) -> bool:
     return _is_real(p) and 0.0 <= p <= 1.0
+
+
+def _examples(examples) -> list:
+    """``examples`` (any iterable of rows) as a list, read once: they are walked more than once, and a generator
+    walked again is empty (augment_batch returned no rows, and no error). One row (a dict) or a string is a
+    ConfigError: iterated, it is its keys or characters, each then an InvalidExample "expected a dict row"."""
+    if isinstance(examples, list):
+        return examples
+    if examples is None or isinstance(examples, (dict, str, bytes)) or not hasattr(examples, "__iter__"):
+        raise ConfigError(f"examples must be an iterable of squad_v2 rows, got {type(examples).__name__}"
+                          + (" (one example: use augment_example)" if isinstance(examples, dict) else ""))
+    return list(examples)
 
 
 def _check_n(n) -> int:

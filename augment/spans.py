@@ -17,6 +17,7 @@ picks the context's or the question's:
 """
 from __future__ import annotations
 
+import copy
 from typing import NamedTuple
 
 
@@ -71,10 +72,26 @@ def move_spans(spans: dict, new_text: str, edits) -> dict:
     Edits lie either wholly outside a span or wholly inside it (the sampler never touches a word that
     straddles a span boundary), so both ends move by offset arithmetic and the text is the slice of the
     new context between them: with ``answer_policy="keep"`` it is the old text unchanged.
+
+    Other keys (per-answer metadata, as SubjQA's ``answer_subj_level``) are copied: a user's field is never
+    lost. An ``answer_end`` of ints, one per answer, moves with its span, at the same distance from the span's
+    end as before (exclusive or inclusive, as the input has it): copied, it would point at the old context.
+
+        >>> move_spans({"text": ["fox"], "answer_start": [10], "answer_end": [13], "id": [7]}, "The speedy fox",
+        ...            [Edit("context", 4, 9, "quick", "speedy", "mlm")])
+        {'text': ['fox'], 'answer_start': [11], 'answer_end': [14], 'id': [7]}
     """
     texts, starts = [], []
     for t, s in zip(spans["text"], spans["answer_start"]):
         a, b = shift_offset(s, edits), shift_offset(s + len(t), edits)
         texts.append(new_text[a:b])
         starts.append(a)
-    return {"text": texts, "answer_start": starts}
+    moved = {"text": texts, "answer_start": starts}
+    if len(spans) == 2:  # only text and answer_start: nearly every row
+        return moved
+    ends = spans.get("answer_end")
+    if (isinstance(ends, list) and len(ends) == len(texts)
+            and all(isinstance(e, int) and not isinstance(e, bool) for e in ends)):
+        moved["answer_end"] = [a + len(t) + (e - (s + len(t0)))
+                               for a, t, e, s, t0 in zip(starts, texts, ends, spans["answer_start"], spans["text"])]
+    return {k: moved[k] if k in moved else copy.deepcopy(v) for k, v in spans.items()}  # the input's key order

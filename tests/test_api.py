@@ -457,6 +457,45 @@ def test_extra_keys_are_copied_into_each_row_not_shared(glove_augmenter):
     assert rows[1]["meta"] is not rows[2]["meta"]
 
 
+def test_extra_answer_keys_are_kept_and_answer_end_moves_with_its_span(glove_kv):
+    """Per-answer metadata (SubjQA's answers carry answer_subj_level and more) and an answer_end were dropped:
+    a row came back with text and answer_start only. Now every key comes back; answer_end keeps its distance
+    from the moved span's end (exclusive here, inclusive in plausible_answers), under either answer policy."""
+    context = "The famous old guitarist performed with the big orchestra in Paris last night."
+    e = ex(context, answers=[(61, 66)], plausible=[(44, 57)], id="subj1")
+    e["answers"].update(answer_end=[66], answer_subj_level=[2], is_ans_subjective=[True])
+    e["plausible_answers"]["answer_end"] = [56]  # inclusive: the last character's offset
+    e["user_field"] = {"annotator": 3}
+    for policy in ("keep", "replace"):
+        rows = Augmenter(mlm=None, glove=glove_kv, replace_prob=1.0, answer_policy=policy).augment_example(e, n=4)
+        assert any(r["answers"]["answer_start"] != [61] for r in rows)  # the spans did move
+        for r in rows:
+            a, p = r["answers"], r["plausible_answers"]
+            assert list(a) == ["text", "answer_start", "answer_end", "answer_subj_level", "is_ans_subjective"]
+            assert a["answer_end"] == [a["answer_start"][0] + len(a["text"][0])]
+            assert r["context"][a["answer_start"][0]:a["answer_end"][0]] == a["text"][0]
+            assert p["answer_end"] == [p["answer_start"][0] + len(p["text"][0]) - 1]
+            assert (a["answer_subj_level"], a["is_ans_subjective"]) == ([2], [True])
+            assert r["title"] == "T" and r["user_field"] == {"annotator": 3}
+        rows[0]["answers"]["answer_subj_level"].append(9)  # a copy: the input and the other rows keep theirs
+        assert e["answers"]["answer_subj_level"] == rows[1]["answers"]["answer_subj_level"] == [2]
+
+
+def test_augment_batch_takes_any_iterable_of_examples(glove_kv):
+    """A generator was walked twice (validated, then augmented): the second walk was empty, and augment_batch
+    returned [] without a word; protected_words counted 0. One example (a dict) was iterated as its keys."""
+    aug = Augmenter(mlm=None, glove=glove_kv, replace_prob=0.6, keep_question_words=True)
+    examples = [ex("The famous guitarist performed.", id="g1", question="Which guitarist performed?"),
+                ex("The old orchestra played.", id="g2")]
+    want = aug.augment_batch(examples, n=2)
+    assert [len(rows) for rows in want] == [2, 2]
+    assert aug.augment_batch((e for e in examples), n=2) == want
+    assert aug.protected_words(e for e in examples) == aug.protected_words(examples) > 0
+    with pytest.raises(ConfigError, match=r"examples must be an iterable of squad_v2 rows, got dict \(one "
+                                          r"example: use augment_example\)"):
+        aug.augment_batch(examples[0], n=2)
+
+
 @pytest.mark.parametrize("option, value, problem", [
     ("glove", 5, "glove=5: use 'default', None, a vectors file or gensim KeyedVectors"),  # an AttributeError before
     ("augment_question", "no", "augment_question='no': use True or False"),  # silently true before

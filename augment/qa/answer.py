@@ -18,7 +18,7 @@ or a third of a shorter window.
 """
 from __future__ import annotations
 
-from augment.qa.evaluate import check_least, features_and_logits
+from augment.qa.evaluate import check_least, check_threshold, features_and_logits
 from augment.qa.positions import usable_positions
 from augment.qa.postprocess import best_spans
 
@@ -28,16 +28,20 @@ DEFAULT_MAX_LENGTH, DEFAULT_DOC_STRIDE = 384, 128  # squad-eval's and distill-tr
 def answer(model, tokenizer, question, context, threshold: float = 0.0, max_length: int | None = None,
            doc_stride: int | None = None, n_best: int = 20, max_answer_length: int = 30, batch_size: int = 32,
            device=None):
-    """The answer to one question (``str``) or to each of a list of questions about a context (``str``,
-    shared) or contexts (a list of the same length). Returns a dict, or a list of them:
-    ``{"answer", "start", "end", "null_diff"}``."""
+    """The answer to one question (``str``) or to each of a list (any iterable) of questions about a context
+    (``str``, shared) or contexts (as many). Returns a dict, or a list of them:
+    ``{"answer", "start", "end", "null_diff"}``. A parameter of the wrong kind is a ValueError naming it."""
     single = isinstance(question, str)
-    questions = [question] if single else list(question)
-    contexts = [context] * len(questions) if isinstance(context, str) else list(context)
+    questions = texts("question", question)
+    contexts = texts("context", context)
+    if isinstance(context, str):  # one context shared by every question
+        contexts *= len(questions)
     if len(contexts) != len(questions):
         raise ValueError(f"{len(questions)} questions but {len(contexts)} contexts")
     check_least(batch_size=(batch_size, 1), max_answer_length=(max_answer_length, 1), n_best=(n_best, 1),
-                doc_stride=(0 if doc_stride is None else doc_stride, 0))
+                doc_stride=(0 if doc_stride is None else doc_stride, 0),
+                max_length=(1 if max_length is None else max_length, 1))
+    check_threshold(threshold)
     if not questions:
         return []
     if device is None:
@@ -63,6 +67,26 @@ def answer(model, tokenizer, question, context, threshold: float = 0.0, max_leng
         else:
             out.append({"answer": r["context"][a:b], "start": a, "end": b, "null_diff": diff})
     return out[0] if single else out
+
+
+def texts(name: str, value) -> list[str]:
+    """``value`` (one string, or an iterable of them) as a list of strings, or a ValueError naming ``name`` and
+    the bad value: None or a number failed inside ``list()``, a None among the strings inside the tokenizer."""
+    if value is None or isinstance(value, (bytes, dict)) or not hasattr(value, "__iter__"):
+        raise ValueError(f"{name} must be a string or a list of strings, got {value!r:.80}")
+    items = [value] if isinstance(value, str) else list(value)
+    for k, item in enumerate(items):
+        where = name if isinstance(value, str) else f"{name}[{k}]"
+        if not isinstance(item, str):
+            raise ValueError(f"{where} must be a string, got {item!r:.80}")
+        if item.isascii():  # most texts: no encoding needed to know
+            continue
+        try:  # an unpaired "\ud800" (json.loads makes them) was a TypeError from inside the tokenizer
+            item.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise ValueError(f"{where} holds a lone surrogate {item[e.start]!r} at character {e.start}, which is "
+                             "not Unicode text") from None
+    return items
 
 
 def model_device(model):

@@ -33,10 +33,49 @@ def check_least(**options) -> None:
     value. Otherwise a batch size of 0 fails inside range(), a negative stride inside the tokenizer (an
     OverflowError), a string in a comparison (a TypeError), a longest answer of 0 tokens makes every question
     abstain without a word, and an n_best of 0 or -1 silently searches all or all but one start and end."""
-    low = [f"{name} must be at least {least}, got {value!r}" for name, (value, least) in options.items()
-           if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < least]
+    def wrong_type(value) -> bool:  # True would mean 1 and 64.0 fail in range(): only ints count
+        return not isinstance(value, numbers.Integral) or isinstance(value, bool)
+
+    low = [f"{name} must be at least {least}, got {value!r}"
+           + (f" (a {type(value).__name__}, not an int)" if wrong_type(value) else "")
+           for name, (value, least) in options.items() if wrong_type(value) or value < least]
     if low:
         raise ValueError("; ".join(low))
+
+
+def check_threshold(threshold) -> None:
+    """Raise a ValueError unless the null threshold is a number: a string or None failed in the comparison with
+    every question's null-score difference (a TypeError), and NaN compares false with all of them, so it answered
+    every question without a word, as ``math.inf`` does by intent."""
+    if (not isinstance(threshold, numbers.Real) or isinstance(threshold, bool)
+            or math.isnan(threshold)):
+        raise ValueError(f"threshold must be a number (math.inf: always answer, -math.inf: always abstain), "
+                         f"got {threshold!r:.80}")
+
+
+def autocast_of(dtype):
+    """``autocast_dtype`` as :func:`window_logits` takes it: torch.bfloat16 or torch.float16, or None for float32
+    (torch.float32 too, which torch.autocast would refuse with a warning and run as float32 anyway). Anything else
+    is a ValueError: a string was a TypeError inside torch.autocast, and torch.int8 a warning and float32."""
+    import torch
+
+    if dtype is None or dtype is torch.float32:  # identity: torch dtypes are singletons, and == with a numpy
+        return None                               # dtype or an array would not be a plain bool
+    if dtype is torch.bfloat16 or dtype is torch.float16:
+        return dtype
+    raise ValueError(f"autocast_dtype must be None (float32), torch.bfloat16 or torch.float16, got {dtype!r:.80}")
+
+
+def as_rows(rows) -> list:
+    """``rows`` as a list, read once: a generator or a ``datasets.Dataset`` (whose slices are dicts of columns)
+    is taken as the rows it yields. A single row (a dict) or a string is a ValueError naming what was given."""
+    if isinstance(rows, list):
+        return rows
+    if rows is None or isinstance(rows, (dict, str, bytes)) or not hasattr(rows, "__iter__"):
+        raise ValueError(f"rows must be an iterable of squad_v2 row dicts (a list, a generator, a "
+                         f"datasets.Dataset), got {type(rows).__name__}"
+                         + (" (one row: wrap it in a list)" if isinstance(rows, dict) else ""))
+    return list(rows)
 
 
 def model_input_names(model) -> list[str]:
@@ -129,10 +168,10 @@ def read_rows(source, split: str, option: str, limit: int | None = None) -> list
     return rows
 
 
-def evaluate(model, tokenizer, rows: list[dict], max_length: int = 384, doc_stride: int = 128,
+def evaluate(model, tokenizer, rows, max_length: int = 384, doc_stride: int = 128,
              batch_size: int = 32, n_best: int = 20, max_answer_length: int = 30, device="cpu",
              threshold: float = 0.0, chunk_size: int = 512, autocast_dtype=None) -> dict:
-    """SQuAD 2.0 evaluation of ``model`` on ``rows``.
+    """SQuAD 2.0 evaluation of ``model`` on ``rows`` (any iterable of ``squad_v2`` rows, read once).
 
     Rows are windowed ``chunk_size`` at a time, so memory stays flat on the full dev set (every
     window of a question is in the same chunk, so chunking changes no result).
@@ -143,10 +182,13 @@ def evaluate(model, tokenizer, rows: list[dict], max_length: int = 384, doc_stri
     """
     from tqdm.auto import tqdm
 
+    rows = as_rows(rows)
     if not rows:
         raise ValueError("no rows to evaluate")
     check_least(batch_size=(batch_size, 1), chunk_size=(chunk_size, 1), n_best=(n_best, 1),
-                max_answer_length=(max_answer_length, 1), doc_stride=(doc_stride, 0))
+                max_answer_length=(max_answer_length, 1), max_length=(max_length, 1), doc_stride=(doc_stride, 0))
+    check_threshold(threshold)
+    autocast_dtype = autocast_of(autocast_dtype)
     check_rows(rows, "evaluate")  # a repeated id would silently replace a question; a missing field, a KeyError
     raw, null_diffs, bad = {}, {}, set()
     was_training = model.training

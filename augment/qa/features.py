@@ -49,12 +49,17 @@ def window_problems(max_length: int, doc_stride: int) -> list[str]:
 
 
 def stride_problem(tokenizer, max_length: int, doc_stride: int, option: str = "--doc-stride",
-                   length_option: str = "--max-length") -> str | None:
+                   length_option: str = "--max-length", least_stride: int = 1) -> str | None:
     """Why ``--doc-stride`` leaves no room for the question in windows of ``--max-length``, or None: for the
-    command lines, which ask before anything is tokenised or loaded (the API names its arguments instead)."""
+    command lines, which ask before anything is tokenised or loaded (the API names its arguments instead, and
+    takes a stride from 0: ``least_stride``)."""
     if question_room(tokenizer, max_length, doc_stride) >= 1:
         return None
-    below = max_length - tokenizer.num_special_tokens_to_add(pair=True) - 1
+    specials = tokenizer.num_special_tokens_to_add(pair=True)
+    below = max_length - specials - 1
+    if below <= least_stride:  # no stride fits: "use a --doc-stride below 0" would send the user nowhere
+        return (f"{length_option} {max_length} leaves no room for the question with any {option}; use a "
+                f"{length_option} of at least {specials + 2 + least_stride}")
     return (f"{option} {doc_stride} leaves no room for the question in windows of {length_option} {max_length}; "
             f"use a {option} below {below}")
 
@@ -87,7 +92,7 @@ def _tokenize(examples: dict, tokenizer, max_length: int, doc_stride: int):
     """Windows of every row; returns the BatchEncoding and the index of the context sequence (0 or 1)."""
     room = question_room(tokenizer, max_length, doc_stride)
     if room < 1:
-        raise ValueError(stride_problem(tokenizer, max_length, doc_stride, "doc_stride", "max_length"))
+        raise ValueError(stride_problem(tokenizer, max_length, doc_stride, "doc_stride", "max_length", 0))
     # Leading spaces in some SQuAD questions waste window room and can make truncation fail (run_qa.py).
     questions = [q.lstrip() for q in examples["question"]]
     # verbose=False: a question alone longer than the model's maximum is no problem here (it is cut next),

@@ -142,3 +142,43 @@ def test_options_of_the_wrong_type_are_refused_by_name(model_and_tokenizer, opti
     model, tok = model_and_tokenizer
     with pytest.raises(ValueError, match=f"{option} must be at least 1, got {value!r}"):
         answer(model, tok, "Who sang?", "Ann sang.", **{option: value})
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    # Each was a TypeError from inside list(), the tokenizer or a comparison, naming no parameter.
+    ({"question": None}, "question must be a string or a list of strings, got None"),
+    ({"question": ["Who sang?", None]}, r"question\[1\] must be a string, got None"),
+    ({"context": 5}, "context must be a string or a list of strings, got 5"),
+    ({"context": "Ann\ud800 sang."}, "context holds a lone surrogate '\\\\ud800' at character 3"),
+    ({"threshold": "0"}, "threshold must be a number .*, got '0'"),
+    ({"threshold": None}, "threshold must be a number .*, got None"),
+    ({"threshold": float("nan")}, "threshold must be a number .*, got nan"),  # silently answered everything
+    ({"max_length": True}, r"max_length must be at least 1, got True \(a bool, not an int\)"),
+    ({"max_length": 64.0}, r"max_length must be at least 1, got 64.0 \(a float, not an int\)"),
+    ({"max_length": "64"}, "max_length must be at least 1, got '64'"),
+    ({"doc_stride": True}, "doc_stride must be at least 0, got True"),
+])
+def test_inputs_of_the_wrong_kind_are_refused_naming_the_parameter(tokenizer, kwargs, message):
+    args = {"question": "Who sang?", "context": "Ann sang.", "max_length": 32, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        answer(KeywordQA(tokenizer), tokenizer, **args)
+
+
+def test_numpy_counts_and_thresholds_and_iterables_of_questions_are_taken(tokenizer):
+    import numpy as np
+
+    model = KeywordQA(tokenizer)
+    want = answer(model, tokenizer, ["Who wrote it?"] * 2, "It was written by Ann Lee.", max_length=96, doc_stride=48)
+    got = answer(model, tokenizer, (q for q in ["Who wrote it?"] * 2), "It was written by Ann Lee.",
+                 max_length=np.int64(96), doc_stride=np.int32(48), batch_size=np.int64(1), threshold=np.float32(0))
+    assert got == want and want[0]["answer"] == "Ann Lee"
+
+
+def test_windows_too_short_for_any_stride_say_how_long_they_must_be(tokenizer):
+    """BERT's windows hold [CLS] q [SEP] c [SEP]: 4 tokens leave no room at any stride, and the message was
+    "use a doc_stride below 0" (for a stride the caller had not given)."""
+    with pytest.raises(ValueError, match="^max_length 4 leaves no room for the question with any doc_stride; "
+                                         "use a max_length of at least 5$"):
+        answer(KeywordQA(tokenizer), tokenizer, "Who?", "Ann sang.", max_length=4)
+    got = answer(KeywordQA(tokenizer), tokenizer, "Who?", "Ann sang.", max_length=5, doc_stride=0)
+    assert math.isfinite(got["null_diff"])  # one context token fits: a span to compare with the null

@@ -17,3 +17,46 @@ def test_options_that_cannot_work_are_refused_by_name(tiny_student_path, option,
     tok = AutoTokenizer.from_pretrained(tiny_student_path)
     with pytest.raises(ValueError, match=f"{option} must be at least {least}, got {value!r}"):
         evaluate(model, tok, ROWS, **{"max_length": 64, "doc_stride": 16, option: value})
+
+
+@pytest.fixture(scope="module")
+def student(tiny_student_path):
+    return (AutoModelForQuestionAnswering.from_pretrained(tiny_student_path),
+            AutoTokenizer.from_pretrained(tiny_student_path))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    # Each was a TypeError from a comparison or from inside torch.autocast, naming no parameter.
+    ({"threshold": "0"}, "threshold must be a number .*, got '0'"),
+    ({"threshold": float("nan")}, "threshold must be a number .*, got nan"),
+    ({"max_length": None}, "max_length must be at least 1, got None"),
+    ({"max_length": True}, r"max_length must be at least 1, got True \(a bool, not an int\)"),
+    ({"autocast_dtype": "bfloat16"}, "autocast_dtype must be None .*, torch.bfloat16 or torch.float16, got "
+                                     "'bfloat16'"),
+    ({"rows": None}, "rows must be an iterable of squad_v2 row dicts .*, got NoneType"),
+    ({"rows": ROWS[0]}, r"rows must be an iterable .*, got dict \(one row: wrap it in a list\)"),
+])
+def test_inputs_of_the_wrong_kind_are_refused_naming_the_parameter(student, kwargs, message):
+    model, tok = student
+    args = {"rows": ROWS, "max_length": 64, "doc_stride": 16, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        evaluate(model, tok, **args)
+
+
+def test_rows_may_be_any_iterable_read_once(student):
+    """A generator had no len(); a datasets.Dataset sliced into a dict of columns ("string indices must be
+    integers"). Both are read once into the rows they yield, and scored as the list is."""
+    import datasets
+    import torch
+
+    model, tok = student
+    rows = ROWS + [{"id": "b", "question": "When?", "context": "It was 1990.",
+                    "answers": {"text": [], "answer_start": []}}]
+    want = evaluate(model, tok, rows, max_length=64, doc_stride=16, chunk_size=1)
+    assert want["metrics"]["total"] == 2
+    for given in ((r for r in rows), datasets.Dataset.from_list(rows)):
+        got = evaluate(model, tok, given, max_length=64, doc_stride=16, chunk_size=1)
+        assert got["raw_predictions"] == want["raw_predictions"] and got["metrics"] == want["metrics"]
+    # torch.float32 is no autocast (torch.autocast would warn and run float32 anyway)
+    same = evaluate(model, tok, rows, max_length=64, doc_stride=16, autocast_dtype=torch.float32)
+    assert same["null_diffs"] == want["null_diffs"]

@@ -291,3 +291,15 @@ def test_text_that_spells_a_special_token_is_text(family, tokenizer, roberta_tok
     s, e = tr["start_positions"][0], tr["end_positions"][0]
     offs = ev["offset_mapping"][0]
     assert context[offs[s][0]:offs[e][1]].strip() == "1996"
+
+
+def test_windows_too_short_for_any_stride_name_the_length_they_need(tokenizer):
+    """squad-eval --max-length 5 --doc-stride 1 said "use a --doc-stride below 1", and --doc-stride must be
+    at least 1 there: no stride fits, so the length is what to change (BERT's pair takes 3 special tokens)."""
+    from augment.qa.features import stride_problem
+
+    assert stride_problem(tokenizer, 5, 1) == ("--max-length 5 leaves no room for the question with any "
+                                               "--doc-stride; use a --max-length of at least 6")
+    assert stride_problem(tokenizer, 6, 2) == ("--doc-stride 2 leaves no room for the question in windows of "
+                                               "--max-length 6; use a --doc-stride below 2")
+    assert stride_problem(tokenizer, 6, 1) is None
