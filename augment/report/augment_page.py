@@ -204,13 +204,16 @@ def read_manifest(path: Path) -> dict:
     return manifest
 
 
-def build_report(directory, sample: int = 12, seed: int = 0) -> tuple[str, dict]:
+def build_report(directory, sample: int = 12, seed: int = 0, warn=None) -> tuple[str, dict]:
     """The page of ``directory`` and the summary numbers behind it; an unreadable manifest or shard
-    raises an InputError naming the file."""
+    raises an InputError naming the file. ``warn``, if given, is called with each warning the page shows
+    (the run's stopword list cannot be had) before the shards are read, so that a command line says it too."""
     directory = Path(directory)
     manifest = read_manifest(directory / "manifest.json")
     t0 = time.perf_counter()
-    stopwords, stopwords_problem = run_stopwords(manifest, directory)
+    stopwords, stopwords_problem = run_stopwords(manifest, directory)  # hashes the run's file: once per page
+    if stopwords_problem and warn is not None:
+        warn(stopwords_problem)
     stats = AugmentStats(sample=sample, seed=seed, stopwords=stopwords)
     # A shard cut exactly between two record batches reads as a whole, shorter one: the manifest's count says.
     # A shard edited in place still reads, and its spans may even be exact: the manifest's SHA-256 says.
@@ -233,11 +236,11 @@ def build_report(directory, sample: int = 12, seed: int = 0) -> tuple[str, dict]
     return page(f"tinyaug report: {directory.name}", body, script=SCRIPT, style=STYLE), summary
 
 
-def write_report(directory, out=None, sample: int = 12, seed: int = 0) -> Path:
-    """Write ``directory/report.html`` (or ``out``); returns its path."""
+def write_report(directory, out=None, sample: int = 12, seed: int = 0, warn=None) -> Path:
+    """Write ``directory/report.html`` (or ``out``); returns its path. ``warn``: see :func:`build_report`."""
     from augment.shards import atomic_write_text
 
-    text, _ = build_report(directory, sample, seed)
+    text, _ = build_report(directory, sample, seed, warn)
     out = Path(out) if out else Path(directory) / "report.html"
     atomic_write_text(out, text)
     return out

@@ -186,14 +186,54 @@ def test_a_relative_stopwords_file_is_found_from_another_directory_or_its_loss_i
     assert elsewhere["mean_rate"] == at_run["mean_rate"] and elsewhere["stopwords_problem"] is None
     stop.write_text("the\n")  # changed since the run: not its list any more
     capsys.readouterr()
+    hashed = count_hashing(monkeypatch, stop.read_bytes())
     assert augment_report.main([str(out)]) == 0
-    warning = capsys.readouterr().err.splitlines()[0]
+    assert hashed == [1]  # it was hashed twice: once for the warning line, once more for the page
+    err = capsys.readouterr().err
+    warning = err.splitlines()[0]
+    assert err.count("warning") == 1
     assert warning == (f"augment-report: warning: the run's --stopwords file {stop} has changed since the run (its "
                        "SHA-256 differs); eligible words are counted with NLTK's list, so the replacement rates "
                        "are not the run's")
     assert html.escape(warning.split("warning: ")[1]) in (out / "report.html").read_text()
     stop.unlink()
     assert "--stopwords file {} is missing".format(stop) in build_report(out, sample=0)[1]["stopwords_problem"]
+
+
+def count_hashing(monkeypatch, data: bytes) -> list:
+    """A one-item list that counts the SHA-256 digests made of ``data`` from now on."""
+    import hashlib
+
+    real, seen = hashlib.sha256, [0]
+
+    def sha256(*args, **kwargs):
+        seen[0] += bool(args) and args[0] == data
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(hashlib, "sha256", sha256)
+    return seen
+
+
+def test_augment_squad_report_says_the_stopword_warning_on_stderr_too(tmp_path, sample_path, monkeypatch, capsys):
+    """augment-squad --report put the warning of a run's changed --stopwords file on the page only, where
+    augment-report also prints it on stderr; here the file is edited while the run goes."""
+    stop = tmp_path / "stop.txt"
+    stop.write_text("the\nof\n")
+    summarise = augment_squad.summarise
+
+    def edited_meanwhile(*args, **kwargs):
+        stop.write_text("the\n")
+        return summarise(*args, **kwargs)
+
+    monkeypatch.setattr(augment_squad, "summarise", edited_meanwhile)
+    out = tmp_path / "aug"
+    assert augment_squad.main(["--input", str(sample_path), "--limit", "4", "--mlm", "none", "--multiplier", "2",
+                               "--stopwords", str(stop), "--report", "--quiet", "--out", str(out)]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert warnings == [f"augment-squad: warning: the run's --stopwords file {stop} has changed since the run (its "
+                        "SHA-256 differs); eligible words are counted with NLTK's list, so the replacement rates "
+                        "are not the run's"]
+    assert html.escape(warnings[0].split("warning: ")[1]) in (out / "report.html").read_text()
 
 
 def fake_run_dir(tmp_path):
