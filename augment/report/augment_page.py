@@ -22,7 +22,7 @@ import numpy as np
 from augment.errors import InputError
 from augment.report import plots
 from augment.report.augment_stats import RATE_BINS, AugmentStats, shard_paths
-from augment.report.html import key_values, page, table
+from augment.report.html import Raw, data_text, key_values, page, table
 from augment.report.viewer import SCRIPT, STYLE, render_question
 from augment.shards import sha256_file
 
@@ -57,10 +57,10 @@ def header(manifest: dict, summary: dict) -> str:
     check = ("<span class=\"muted\">no answer spans to check</span>" if not summary["answers_checked"] else
              f"<span class=\"ok\">all {summary['answers_checked']:,} answer spans exact</span>" if not broken else
              f"<span class=\"bad\">{broken:,} of {summary['answers_checked']:,} answer spans not exact</span> "
-             f"(e.g. {escape(', '.join(summary['broken_examples'][:5]))})")
+             f"(e.g. {', '.join(map(data_text, summary['broken_examples'][:5]))})")
     # Quoted as a shell reads it, so that the line copied into a shell is the run's command, paths with
     # spaces, quotes or ";" included.
-    return (f"<p class=\"muted\">{escape(shlex.join(map(str, manifest.get('command') or [])))} &middot; "
+    return (f"<p class=\"muted\">{data_text(shlex.join(map(str, manifest.get('command') or [])))} &middot; "
             f"{escape(str(manifest.get('created', '')))} &middot; "
             f"tinyaug {escape(str(manifest.get('version', '')))}</p>"
             + (f"<p class=\"bad\">{escape(summary['stopwords_problem'])}</p>" if summary.get("stopwords_problem")
@@ -112,14 +112,14 @@ def plots_section(stats: AugmentStats, manifest: dict) -> str:
                               colours=[plots.COLOURS.get(s_, "#888") for (_, s_), _ in by_source])
     top = stats.top_replaced(20, 3)
     words = plots.bar_chart([w for w, _, _ in top], [c for _, c, _ in top], "most replaced words", "edits")
-    word_rows = [(w, c, ", ".join(f"{r} ({n:,})" for r, n in reps)) for w, c, reps in top]
+    word_rows = [(w, c, Raw(", ".join(f"{data_text(r)} ({n:,})" for r, n in reps))) for w, c, reps in top]
     shared = plots.bar_chart(["also in the question", "not in the question"],
                              [100 * (s["shared_rate"] or 0), 100 * (s["other_rate"] or 0)],
                              "eligible context words replaced", "% of occurrences replaced",
                              colours=[plots.COLOURS["question"], plots.COLOURS["other"]], fmt="{:.1f}%")
     shared_rows = [("also in the question", *s["shared"]["question"], _pct(s["shared_rate"])),
                    ("not in the question", *s["shared"]["other"], _pct(s["other_rate"]))]
-    shared_words = ", ".join(f"{w} ({n:,})" for w, n in stats.shared_replaced.most_common(15)) or "none"
+    shared_words = ", ".join(f"{data_text(w)} ({n:,})" for w, n in stats.shared_replaced.most_common(15)) or "none"
     pruned = (f" The (word, replacement) table kept the most frequent pairs: {stats.pairs_pruned:,} rare pairs were "
               "dropped along the way." if stats.pairs_pruned else "")
     return ("<div class=\"grid\">"
@@ -135,7 +135,7 @@ def plots_section(stats: AugmentStats, manifest: dict) -> str:
             "such words are outlined in red.</p>"
             f"<div class=\"grid\"><div>{shared}</div><div>"
             f"{table(shared_rows, header=('eligible context words', 'replaced', 'occurrences', 'rate'))}"
-            f"<p>most often replaced: {escape(shared_words)}</p></div></div>")
+            f"<p>most often replaced: {shared_words}</p></div></div>")
 
 
 def viewer_section(stats: AugmentStats, seed: int) -> str:
@@ -228,7 +228,7 @@ def build_report(directory, sample: int = 12, seed: int = 0, warn=None) -> tuple
             raise InputError(f"{path}: its SHA-256 differs from the one manifest.json records: changed since "
                              "augment-squad wrote it; rerun augment-squad with --overwrite to rewrite it")
     summary = {**stats.summary(), "stopwords_problem": stopwords_problem}
-    body = (f"<h1>augmentation report: {escape(directory.name or str(directory))}</h1>"
+    body = (f"<h1>augmentation report: {data_text(directory.name or str(directory))}</h1>"
             + header(manifest, summary) + "<h2>plots</h2>" + plots_section(stats, manifest)
             + "<h2>variants</h2>" + viewer_section(stats, seed)
             + f"<p class=\"muted\">read {summary['rows'] + summary['originals']:,} rows in "
