@@ -204,6 +204,24 @@ def read_manifest(path: Path) -> dict:
     return manifest
 
 
+def check_shard_list(directory: Path, paths: list[Path], listed: dict) -> None:
+    """Raise an InputError unless the shards to be read (``paths``: from state.json, or every shard-*.arrow
+    without it) are those manifest.json lists (``listed``, by file name; an older manifest lists none)."""
+    if not listed:
+        return
+    names = {p.name for p in paths}
+    extra = next((p for p in paths if p.name not in listed), None)
+    if extra is not None:
+        raise InputError(f"{extra}: not one of the shards manifest.json lists (left from another run?); remove "
+                         "it, or rerun augment-squad with --overwrite")
+    unread = next((f for f in listed if f not in names), None)
+    if unread is not None:
+        state = directory / "state.json"
+        raise InputError(f"{directory / str(unread)}: " + (f"listed in manifest.json but not in {state}"
+                                                           if state.exists() else "no such shard file")
+                         + "; rerun augment-squad with --overwrite to rewrite the run")
+
+
 def build_report(directory, sample: int = 12, seed: int = 0, warn=None) -> tuple[str, dict]:
     """The page of ``directory`` and the summary numbers behind it; an unreadable manifest or shard
     raises an InputError naming the file. ``warn``, if given, is called with each warning the page shows
@@ -218,11 +236,14 @@ def build_report(directory, sample: int = 12, seed: int = 0, warn=None) -> tuple
     # A shard cut exactly between two record batches reads as a whole, shorter one: the manifest's count says.
     # A shard edited in place still reads, and its spans may even be exact: the manifest's SHA-256 says.
     listed = {s.get("file"): s for s in manifest.get("shards") or [] if isinstance(s, dict)}
-    for path in shard_paths(directory):
+    paths = shard_paths(directory)
+    check_shard_list(directory, paths, listed)
+    for path in paths:
         want = listed.get(path.name, {})
         rows = stats.add_shard(path)
         if isinstance(want.get("rows"), int) and rows != want["rows"]:
-            raise InputError(f"{path}: {rows:,} rows, but manifest.json lists {want['rows']:,} (cut short?); "
+            why = "cut short?" if rows < want["rows"] else "from another run?"
+            raise InputError(f"{path}: {rows:,} rows, but manifest.json lists {want['rows']:,} ({why}); "
                              "rerun augment-squad with --overwrite to rewrite it")
         if isinstance(want.get("sha256"), str) and sha256_file(path) != want["sha256"]:
             raise InputError(f"{path}: its SHA-256 differs from the one manifest.json records: changed since "
