@@ -58,18 +58,16 @@ def main(argv=None) -> int:
     if problem:
         print(f"{PROG}: error: {problem}", file=sys.stderr)
         return 2
-    from augment.report.augment_page import read_manifest, run_stopwords, write_report
+    from augment.report.augment_page import write_report
 
     t0 = time.perf_counter()
     made = outdir.missing_dirs(Path(args.out).parent) if args.out else []
     try:
-        # The run's stopword file, moved or changed since: the page says so too, but it may go unread.
-        warning = run_stopwords(read_manifest(Path(args.dir) / "manifest.json"), args.dir)[1]
-        if warning:
-            print(f"{PROG}: warning: {warning}", file=sys.stderr)
         if made:  # as squad-eval's --out FILE.json: the folders it names are created
             made[-1].mkdir(parents=True)
-        path = write_report(args.dir, args.out, sample=args.sample, seed=args.seed)
+        # The run's stopword file, moved or changed since: the page says so too, but it may go unread.
+        path = write_report(args.dir, args.out, sample=args.sample, seed=args.seed,
+                            warn=lambda line: print(f"{PROG}: warning: {line}", file=sys.stderr))
     except InputError as e:  # a corrupt manifest.json or shard: the message names the file
         outdir.remove_empty(made)
         print(f"{PROG}: error: {e}", file=sys.stderr)

@@ -807,10 +807,11 @@ def all_rejected(out: Path, counts: dict) -> str | None:
 
 
 def write_page(out: Path) -> None:
-    """--report: OUT/report.html, as ``augment-report OUT`` writes it."""
+    """--report: OUT/report.html, as ``augment-report OUT`` writes it, with its warnings on stderr as well."""
     from augment.report.augment_page import write_report
 
-    print(f"{PROG}: wrote {write_report(out)}", file=sys.stderr)
+    path = write_report(out, warn=lambda line: print(f"{PROG}: warning: {line}", file=sys.stderr))
+    print(f"{PROG}: wrote {path}", file=sys.stderr)
 
 
 def summarise(out: Path, args, command: list[str], config: dict, models: dict, n_blocks: int, world: int,

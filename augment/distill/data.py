@@ -207,17 +207,20 @@ def features_key(sources, split, limit, tokenizer, max_length: int, doc_stride: 
 def tokenize(examples, tokenizer, cache_dir, key: str, max_length: int = 384, doc_stride: int = 128,
              num_proc: int | None = None, token_types=None):
     """Training windows (see :func:`augment.qa.features.prepare_train_features`), cached as
-    ``cache_dir/features-<key>.arrow`` by ``datasets.map`` and reused on the next run. ``token_types``: the
-    teacher tokenizer's pair template, when the teacher reads token type ids that ``tokenizer`` does not make."""
-    from augment.qa.features import prepare_train_features
+    ``cache_dir/features-<key>-labels<version>.arrow`` by ``datasets.map`` and reused on the next run.
+    ``token_types``: the teacher tokenizer's pair template, when the teacher reads token type ids that
+    ``tokenizer`` does not make. The labels' version is in the file's name but not in ``key``: a teacher cache
+    named by ``key`` holds logits of the same windows, still valid when only their labels change."""
+    from augment.qa.features import LABELS_VERSION, prepare_train_features
 
     Path(cache_dir).mkdir(parents=True, exist_ok=True)
+    name = f"features-{key}-labels{LABELS_VERSION}"
     return examples.map(prepare_train_features, batched=True, remove_columns=examples.column_names,
                         fn_kwargs={"tokenizer": tokenizer, "max_length": max_length, "doc_stride": doc_stride,
                                    "token_types": token_types},
                         num_proc=num_proc if num_proc and num_proc > 1 else None,
-                        cache_file_name=str(Path(cache_dir) / f"features-{key}.arrow"),
-                        new_fingerprint=key, desc="windows")
+                        cache_file_name=str(Path(cache_dir) / f"{name}.arrow"),
+                        new_fingerprint=name, desc="windows")
 
 
 class WindowDataset(torch.utils.data.Dataset):

@@ -10,8 +10,8 @@ tokenizer's own answers rather than assumptions about BERT:
 - the question goes first unless the tokenizer pads on the left (XLNet-style), as in ``run_qa.py``;
 - a question too long to leave the stride's worth of context is cut to fit (the tokenizer would
   otherwise abort);
-- answer labels come from the first answer's character span (``answer_start[0]``, ``len(text)``) and
-  the tokenizer's offsets; the text is never searched.
+- answer labels come from the first answer's character span (``answer_start[0]``, ``len(text)``, less the
+  answer's own leading and trailing whitespace) and the tokenizer's offsets; the text is never searched.
 
 Both functions are batched and plain (dict of lists in, dict of lists out), so they work directly as
 ``Dataset.map(fn, batched=True, remove_columns=ds.column_names, fn_kwargs={"tokenizer": tok})``.
@@ -23,6 +23,12 @@ Both functions are batched and plain (dict of lists in, dict of lists out), so t
     ([4], [4])
 """
 from __future__ import annotations
+
+# Bumped when prepare_train_features labels the same windows differently, so that a training cache of
+# windows (augment.distill.data.tokenize) is rebuilt; the windows' inputs, and so the teacher logits cached
+# on them, stay valid. 2: an answer's edge whitespace no longer moves its span off a window (1: " Ann" at a
+# window's first token was "no answer" there).
+LABELS_VERSION = 2
 
 
 def _question_first(tokenizer) -> bool:
@@ -162,6 +168,20 @@ def _window_indices(sample_map: list[int]) -> list[int]:
     return out
 
 
+def answer_chars(text: str, start: int) -> tuple[int, int]:
+    """The character span [start, end) of the answer ``text`` at ``start`` without its leading and trailing
+    whitespace (empty when the answer is only whitespace). Offsets leave spaces out of every token (WordPiece
+    drops them, byte-level BPE trims them off "Ġword"), so a window whose first token starts the words of
+    " Ann sang" would not hold its space and would be labelled "no answer"; some tokenizers (DeBERTa's) give
+    "Ġword" its space, so "Ann " would end on the next word's token. The span is moved by the counts of the
+    answer's own edge spaces, not found by searching the context.
+
+        >>> answer_chars(" Ann sang ", 3)
+        (4, 12)
+    """
+    return start + len(text) - len(text.lstrip()), start + len(text.rstrip())
+
+
 def _answer_tokens(offsets, first: int, last: int, start_char: int, end_char: int):
     """Token span of the characters [start_char, end_char) inside window tokens first..last, or None.
 
@@ -228,10 +248,10 @@ def prepare_train_features(examples: dict[str, list], tokenizer, max_length: int
         cls, mask, (first, last) = _window_info(enc, i, context_seq, tokenizer)
         answers = examples["answers"][ex]
         span = None
-        if answers["text"] and answers["text"][0] and first is not None:
-            start_char = answers["answer_start"][0]
-            span = _answer_tokens(enc["offset_mapping"][i], first, last,
-                                  start_char, start_char + len(answers["text"][0]))
+        if answers["text"] and first is not None:
+            start_char, end_char = answer_chars(answers["text"][0], answers["answer_start"][0])
+            if start_char < end_char:  # an answer of only whitespace has no token to label
+                span = _answer_tokens(enc["offset_mapping"][i], first, last, start_char, end_char)
         start, end = span if span is not None else (cls, cls)
         rows.append({**_model_inputs(enc, i, token_types), "start_positions": start, "end_positions": end,
                      "context_mask": mask, "example_id": examples["id"][ex], "window_index": win})

@@ -22,7 +22,7 @@ import numpy as np
 from augment.errors import InputError
 from augment.report import plots
 from augment.report.augment_stats import RATE_BINS, AugmentStats, shard_paths
-from augment.report.html import key_values, page, table
+from augment.report.html import Raw, data_text, key_values, page, table
 from augment.report.viewer import SCRIPT, STYLE, render_question
 from augment.shards import sha256_file
 
@@ -57,10 +57,10 @@ def header(manifest: dict, summary: dict) -> str:
     check = ("<span class=\"muted\">no answer spans to check</span>" if not summary["answers_checked"] else
              f"<span class=\"ok\">all {summary['answers_checked']:,} answer spans exact</span>" if not broken else
              f"<span class=\"bad\">{broken:,} of {summary['answers_checked']:,} answer spans not exact</span> "
-             f"(e.g. {escape(', '.join(summary['broken_examples'][:5]))})")
+             f"(e.g. {', '.join(map(data_text, summary['broken_examples'][:5]))})")
     # Quoted as a shell reads it, so that the line copied into a shell is the run's command, paths with
     # spaces, quotes or ";" included.
-    return (f"<p class=\"muted\">{escape(shlex.join(map(str, manifest.get('command') or [])))} &middot; "
+    return (f"<p class=\"muted\">{data_text(shlex.join(map(str, manifest.get('command') or [])))} &middot; "
             f"{escape(str(manifest.get('created', '')))} &middot; "
             f"tinyaug {escape(str(manifest.get('version', '')))}</p>"
             + (f"<p class=\"bad\">{escape(summary['stopwords_problem'])}</p>" if summary.get("stopwords_problem")
@@ -112,14 +112,14 @@ def plots_section(stats: AugmentStats, manifest: dict) -> str:
                               colours=[plots.COLOURS.get(s_, "#888") for (_, s_), _ in by_source])
     top = stats.top_replaced(20, 3)
     words = plots.bar_chart([w for w, _, _ in top], [c for _, c, _ in top], "most replaced words", "edits")
-    word_rows = [(w, c, ", ".join(f"{r} ({n:,})" for r, n in reps)) for w, c, reps in top]
+    word_rows = [(w, c, Raw(", ".join(f"{data_text(r)} ({n:,})" for r, n in reps))) for w, c, reps in top]
     shared = plots.bar_chart(["also in the question", "not in the question"],
                              [100 * (s["shared_rate"] or 0), 100 * (s["other_rate"] or 0)],
                              "eligible context words replaced", "% of occurrences replaced",
                              colours=[plots.COLOURS["question"], plots.COLOURS["other"]], fmt="{:.1f}%")
     shared_rows = [("also in the question", *s["shared"]["question"], _pct(s["shared_rate"])),
                    ("not in the question", *s["shared"]["other"], _pct(s["other_rate"]))]
-    shared_words = ", ".join(f"{w} ({n:,})" for w, n in stats.shared_replaced.most_common(15)) or "none"
+    shared_words = ", ".join(f"{data_text(w)} ({n:,})" for w, n in stats.shared_replaced.most_common(15)) or "none"
     pruned = (f" The (word, replacement) table kept the most frequent pairs: {stats.pairs_pruned:,} rare pairs were "
               "dropped along the way." if stats.pairs_pruned else "")
     return ("<div class=\"grid\">"
@@ -135,7 +135,7 @@ def plots_section(stats: AugmentStats, manifest: dict) -> str:
             "such words are outlined in red.</p>"
             f"<div class=\"grid\"><div>{shared}</div><div>"
             f"{table(shared_rows, header=('eligible context words', 'replaced', 'occurrences', 'rate'))}"
-            f"<p>most often replaced: {escape(shared_words)}</p></div></div>")
+            f"<p>most often replaced: {shared_words}</p></div></div>")
 
 
 def viewer_section(stats: AugmentStats, seed: int) -> str:
@@ -204,28 +204,52 @@ def read_manifest(path: Path) -> dict:
     return manifest
 
 
-def build_report(directory, sample: int = 12, seed: int = 0) -> tuple[str, dict]:
+def check_shard_list(directory: Path, paths: list[Path], listed: dict) -> None:
+    """Raise an InputError unless the shards to be read (``paths``: from state.json, or every shard-*.arrow
+    without it) are those manifest.json lists (``listed``, by file name; an older manifest lists none)."""
+    if not listed:
+        return
+    names = {p.name for p in paths}
+    extra = next((p for p in paths if p.name not in listed), None)
+    if extra is not None:
+        raise InputError(f"{extra}: not one of the shards manifest.json lists (left from another run?); remove "
+                         "it, or rerun augment-squad with --overwrite")
+    unread = next((f for f in listed if f not in names), None)
+    if unread is not None:
+        state = directory / "state.json"
+        raise InputError(f"{directory / str(unread)}: " + (f"listed in manifest.json but not in {state}"
+                                                           if state.exists() else "no such shard file")
+                         + "; rerun augment-squad with --overwrite to rewrite the run")
+
+
+def build_report(directory, sample: int = 12, seed: int = 0, warn=None) -> tuple[str, dict]:
     """The page of ``directory`` and the summary numbers behind it; an unreadable manifest or shard
-    raises an InputError naming the file."""
+    raises an InputError naming the file. ``warn``, if given, is called with each warning the page shows
+    (the run's stopword list cannot be had) before the shards are read, so that a command line says it too."""
     directory = Path(directory)
     manifest = read_manifest(directory / "manifest.json")
     t0 = time.perf_counter()
-    stopwords, stopwords_problem = run_stopwords(manifest, directory)
+    stopwords, stopwords_problem = run_stopwords(manifest, directory)  # hashes the run's file: once per page
+    if stopwords_problem and warn is not None:
+        warn(stopwords_problem)
     stats = AugmentStats(sample=sample, seed=seed, stopwords=stopwords)
     # A shard cut exactly between two record batches reads as a whole, shorter one: the manifest's count says.
     # A shard edited in place still reads, and its spans may even be exact: the manifest's SHA-256 says.
     listed = {s.get("file"): s for s in manifest.get("shards") or [] if isinstance(s, dict)}
-    for path in shard_paths(directory):
+    paths = shard_paths(directory)
+    check_shard_list(directory, paths, listed)
+    for path in paths:
         want = listed.get(path.name, {})
         rows = stats.add_shard(path)
         if isinstance(want.get("rows"), int) and rows != want["rows"]:
-            raise InputError(f"{path}: {rows:,} rows, but manifest.json lists {want['rows']:,} (cut short?); "
+            why = "cut short?" if rows < want["rows"] else "from another run?"
+            raise InputError(f"{path}: {rows:,} rows, but manifest.json lists {want['rows']:,} ({why}); "
                              "rerun augment-squad with --overwrite to rewrite it")
         if isinstance(want.get("sha256"), str) and sha256_file(path) != want["sha256"]:
             raise InputError(f"{path}: its SHA-256 differs from the one manifest.json records: changed since "
                              "augment-squad wrote it; rerun augment-squad with --overwrite to rewrite it")
     summary = {**stats.summary(), "stopwords_problem": stopwords_problem}
-    body = (f"<h1>augmentation report: {escape(directory.name or str(directory))}</h1>"
+    body = (f"<h1>augmentation report: {data_text(directory.name or str(directory))}</h1>"
             + header(manifest, summary) + "<h2>plots</h2>" + plots_section(stats, manifest)
             + "<h2>variants</h2>" + viewer_section(stats, seed)
             + f"<p class=\"muted\">read {summary['rows'] + summary['originals']:,} rows in "
@@ -233,11 +257,11 @@ def build_report(directory, sample: int = 12, seed: int = 0) -> tuple[str, dict]
     return page(f"tinyaug report: {directory.name}", body, script=SCRIPT, style=STYLE), summary
 
 
-def write_report(directory, out=None, sample: int = 12, seed: int = 0) -> Path:
-    """Write ``directory/report.html`` (or ``out``); returns its path."""
+def write_report(directory, out=None, sample: int = 12, seed: int = 0, warn=None) -> Path:
+    """Write ``directory/report.html`` (or ``out``); returns its path. ``warn``: see :func:`build_report`."""
     from augment.shards import atomic_write_text
 
-    text, _ = build_report(directory, sample, seed)
+    text, _ = build_report(directory, sample, seed, warn)
     out = Path(out) if out else Path(directory) / "report.html"
     atomic_write_text(out, text)
     return out

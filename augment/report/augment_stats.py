@@ -32,6 +32,9 @@ def shard_paths(directory) -> list[Path]:
     if state.exists():
         try:
             files = [f["filename"] for f in json.loads(state.read_text(encoding="utf-8"))["_data_files"]]
+            bad = next((f for f in files if not isinstance(f, str) or not f), None)
+            if bad is not None:  # Path / 5 would be a TypeError far from the file that holds it
+                raise TypeError(f"a filename {bad!r}")
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise InputError(f"{state}: unreadable ({type(e).__name__}: {e}); expected '_data_files' as "
                              "augment-squad writes it") from None
@@ -49,6 +52,10 @@ def shard_batches(path):
     try:
         with pa.OSFile(str(path), "rb") as f:
             reader = pa.ipc.open_stream(f)
+            problem = schema_problem(reader.schema)
+            if problem:
+                raise InputError(f"{path}: not an augment-squad shard ({problem}); rerun augment-squad with "
+                                 "--overwrite to rewrite it")
             while True:
                 try:
                     batch = reader.read_next_batch()
@@ -59,6 +66,19 @@ def shard_batches(path):
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise InputError(f"{path}: truncated or corrupt Arrow file ({first[:160]}); rerun augment-squad "
                          "with --overwrite to rewrite it") from None
+
+
+def schema_problem(schema) -> str | None:
+    """How ``schema`` differs from the shards' own, or None. The columns are looked up by name, and a
+    missing one is index -1 to ``pyarrow``: the last column, read silently as another."""
+    from augment.shards import SCHEMA
+
+    missing = [f.name for f in SCHEMA if schema.get_field_index(f.name) < 0]  # -1 for a doubled name too
+    if missing:
+        return f"no single column {', '.join(map(repr, missing))}; it has {', '.join(schema.names) or 'none'}"
+    wrong = [f"{f.name!r} is {schema.field(f.name).type}, not {f.type}" for f in SCHEMA
+             if not schema.field(f.name).type.equals(f.type)]
+    return "; ".join(wrong) or None
 
 
 def original_text(text: str, edits: list[dict]) -> str:

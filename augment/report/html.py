@@ -1,7 +1,10 @@
 """The skeleton of a self-contained HTML page: inline style and script, escaped text, small tables.
 
 Nothing here refers to a URL: a report opens from disk, offline, and a browser makes no request
-beyond the file itself (the browser test checks this).
+beyond the file itself (the browser test checks this). Text from the data (ids, questions, contexts,
+answers, replaced words) that shares a line with other text goes in with :func:`data_text` or
+:func:`bdi`, so that the bidirectional controls it may hold act on it alone (a table cell, or a line
+ended by ``<br>``, is a paragraph of its own and keeps them in already).
 
     >>> table([("EM", "50.0")], header=("metric", "value"))   # doctest: +ELLIPSIS
     '<table><thead><tr><th>metric</th><th>value</th></tr></thead>...'
@@ -44,6 +47,32 @@ def cell(value) -> str:
     if isinstance(value, float):
         return f"<td class=\"num\">{value:,.4g}</td>"
     return f"<td>{escape(str(value))}</td>"
+
+
+# U+2069 POP DIRECTIONAL ISOLATE. Chromium lays a <bdi> out as its text between U+2068 and U+2069, so a
+# U+2069 of the data's own closes that isolate early and a U+202E after it reverses the page again: each
+# one is kept inside by one more <bdi> (a U+2069 that closes the data's own U+2066-2068 costs a needless
+# one, harmless; counting which close which would miss those a new line ends).
+PDI = "\u2069"
+
+
+def bdi(markup: str) -> str:
+    r"""``markup``, the HTML of one data text, isolated from the rest of the page for the Unicode
+    bidirectional algorithm: an unclosed U+202E RIGHT-TO-LEFT OVERRIDE (or U+202B, U+2067...) in an
+    answer would otherwise reverse everything after it in its block (the next answer, the page's own
+    words). A ``<bdi>`` also takes its direction from the text's first strong letter (an Arabic
+    context reads right to left inside it, the page around it stays left to right).
+
+        >>> bdi("Ann\u202e")
+        '<bdi>Ann\u202e</bdi>'
+    """
+    depth = 1 + markup.count(PDI)
+    return "<bdi>" * depth + markup + "</bdi>" * depth
+
+
+def data_text(value) -> str:
+    """``value`` as escaped text in :func:`bdi`: how a text from the data goes into a page."""
+    return bdi(escape(str(value)))
 
 
 class Raw(str):

@@ -16,6 +16,7 @@ from __future__ import annotations
 from html import escape
 
 from augment.report.augment_stats import original_text, spans_exact
+from augment.report.html import bdi, data_text
 from augment.segment import english_stopwords, is_eligible, split_words
 
 SOURCE_NAMES = {"mlm": "masked LM", "glove": "GloVe"}
@@ -85,7 +86,7 @@ def answer_checks(row: dict) -> str:
         for (t, s), ok in zip(zip(spans["text"], spans["answer_start"]), spans_exact(spans, row["context"])):
             mark = "<span class=\"ok\">&#10003;</span>" if ok else "<span class=\"bad\">&#10007; not exact</span>"
             items.append(f"<span class=\"chk {'ok' if ok else 'bad'}-span\" data-ok=\"{int(ok)}\">{label} "
-                         f"<q>{escape(t)}</q> at {s}: {mark}</span>")
+                         f"<q>{data_text(t)}</q> at {s}: {mark}</span>")
     if not items:
         items.append("<span class=\"muted\">no answer (unanswerable, no plausible answer)</span>")
     return "<div class=\"checks\">" + " &middot; ".join(items) + "</div>"
@@ -105,11 +106,12 @@ def render_question(rows: list[dict], stopwords=None) -> str:
     q_words = frozenset(w.text.lower() for w in split_words(question) if is_eligible(w.text, stopwords))
     kind = "unanswerable" if first.get("is_impossible") else "answerable"
     parts = [f"<section class=\"question\" data-orig=\"{escape(first['orig_id'])}\">",
-             f"<h3><span class=\"mono\">{escape(first['orig_id'])}</span> &middot; {escape(first.get('title') or '')}"
+             f"<h3><span class=\"mono\">{data_text(first['orig_id'])}</span> &middot; "
+             f"{data_text(first.get('title') or '')}"
              f" <span class=\"muted\">({kind}, {len(rows)} rows)</span></h3>",
              "<div class=\"orig\"><div class=\"label\">original</div>",
-             f"<div class=\"q\">Q: {escape(question)}</div>",
-             f"<div class=\"ctx\">{marked(context, [], original['answers'], original['plausible_answers'])}</div>",
+             f"<div class=\"q\">Q: {data_text(question)}</div>",
+             f"<div class=\"ctx\">{bdi(marked(context, [], original['answers'], original['plausible_answers']))}</div>",
              answer_checks(original), "</div>"]
     for row in rows:
         edits = row["edits"] or []
@@ -120,8 +122,8 @@ def render_question(rows: list[dict], stopwords=None) -> str:
         parts += [f"<div class=\"variant\" data-variant=\"{row.get('variant')}\" data-edits=\"{len(edits)}\">",
                   f"<div class=\"label\">{label} <span class=\"muted\">({len(c_edits)} in the context, "
                   f"{len(edits) - len(c_edits)} in the question)</span></div>",
-                  f"<div class=\"q\">Q: {v_question}</div>",
-                  f"<div class=\"ctx\">{v_context}</div>",
+                  f"<div class=\"q\">Q: {bdi(v_question)}</div>",
+                  f"<div class=\"ctx\">{bdi(v_context)}</div>",
                   answer_checks(row), "</div>"]
     parts.append("</section>")
     return "\n".join(parts)

@@ -357,3 +357,21 @@ def test_a_tilde_source_is_the_path_it_names_for_the_windows_key_and_the_cache(t
     rows.write_text("".join(json.dumps(r) + "\n" for r in sample_rows[3:5]))
     assert data.features_key(["~/rows.jsonl"], "train", None, tokenizer, 64, 32) != before
     assert default_cache_dir(["~/rows.jsonl"], tmp_path / "out") == tmp_path / ".distill-cache"
+
+
+def test_a_cache_of_windows_labelled_before_the_labels_changed_is_not_read(tmp_path, sample_path, tokenizer):
+    # A cache file of the old name (features-<key>.arrow) holds windows labelled by the old rules ("no answer"
+    # for an answer with edge whitespace at a window's edge); the key stays (teacher caches are named by it),
+    # so only the labels' version in the file's name keeps that file from being read.
+    import datasets
+
+    examples = data.load_examples([sample_path], limit=4)
+    fresh = data.tokenize(examples, tokenizer, tmp_path / "fresh", "k", max_length=64, doc_stride=32)
+    assert any(fresh["start_positions"])
+    stale = tmp_path / "stale"
+    stale.mkdir()
+    fresh.map(lambda b: {"start_positions": [0] * len(b["start_positions"])}, batched=True,
+              cache_file_name=str(stale / "features-k.arrow"))
+    assert not any(datasets.Dataset.from_file(str(stale / "features-k.arrow"))["start_positions"])
+    again = data.tokenize(examples, tokenizer, stale, "k", max_length=64, doc_stride=32)
+    assert again["start_positions"] == fresh["start_positions"]

@@ -303,3 +303,66 @@ def test_windows_too_short_for_any_stride_name_the_length_they_need(tokenizer):
     assert stride_problem(tokenizer, 6, 2) == ("--doc-stride 2 leaves no room for the question in windows of "
                                                "--max-length 6; use a --doc-stride below 2")
     assert stride_problem(tokenizer, 6, 1) is None
+
+
+@pytest.fixture(scope="module")
+def deberta_tokenizer(tiny_deberta_mlm_path):
+    """Byte-level BPE whose offsets are not trimmed: "Ġword" spans its space as well."""
+    return AutoTokenizer.from_pretrained(tiny_deberta_mlm_path)
+
+
+# Words that are whole tokens for every tokenizer here (the BPE ones learnt them from the sample rows), so
+# windows start and end on word boundaries.
+WORDS = "the film was released in the year with her group and his song from the album as its lead singer"
+
+
+def _edges(tok, context, max_length=16, doc_stride=4):
+    """(first char of window 1's first context token, past the last char of window 0's last one): a span
+    from the first to past the second is in window 1 only, one from before the first to the second in 0 only."""
+    ev = prepare_eval_features(_columns([{"id": "e", "question": "Which?", "context": context}]), tok,
+                               max_length=max_length, doc_stride=doc_stride)
+    spans = [[o for o in offs if o is not None] for offs in ev["offset_mapping"]]
+    assert len(spans) >= 2
+    start = spans[1][0][0]
+    return start + (context[start] == " "), spans[0][-1][1]   # DeBERTa's "Ġword" starts at its space
+
+
+def _labelled(tok, context, text, start, max_length=16, doc_stride=4):
+    """The context text each window is labelled with, less the space DeBERTa's "Ġword" holds (None: "no answer")."""
+    cols = _columns([{"id": "e", "question": "Which?", "context": context,
+                      "answers": {"text": [text], "answer_start": [start]}}])
+    tr = prepare_train_features(cols, tok, max_length=max_length, doc_stride=doc_stride)
+    ev = prepare_eval_features(cols, tok, max_length=max_length, doc_stride=doc_stride)
+    return [context[ev["offset_mapping"][i][s][0]:ev["offset_mapping"][i][e][1]].strip() if s else None
+            for i, (s, e) in enumerate(zip(tr["start_positions"], tr["end_positions"]))]
+
+
+@pytest.mark.parametrize("family", ["bert", "roberta", "deberta"])
+def test_answer_with_edge_whitespace_at_a_window_edge_is_labelled(family, tokenizer, roberta_tokenizer,
+                                                                  deberta_tokenizer):
+    # " group and his" starts on window 1's first token: its space lies before the window's first offset
+    # (WordPiece drops it, RoBERTa trims it off "Ġgroup"), which must not make the window "no answer".
+    tok = {"bert": tokenizer, "roberta": roberta_tokenizer, "deberta": deberta_tokenizer}[family]
+    first, last = _edges(tok, WORDS)
+    after = WORDS.index(" ", last + 1)      # past the word after window 0's end: in window 1 only
+    lead = WORDS[first - 1:after]
+    assert lead.startswith(" ") and _labelled(tok, WORDS, lead, first - 1)[1] == lead.strip()
+    before = WORDS.rindex(" ", 0, first - 1) + 1   # the word before window 1's start: in window 0 only
+    trail = WORDS[before:last + 1]
+    assert trail.endswith(" ") and _labelled(tok, WORDS, trail, before)[0] == trail.strip()
+    # Ending on the context's last token, with whitespace after it that no token holds.
+    context = WORDS + "  "
+    end = WORDS[WORDS.rindex(" ") + 1:] + "  "
+    assert _labelled(tok, context, end, WORDS.rindex(" ") + 1)[-1] == "singer"
+    # Ending exactly at window 0's last token (no whitespace) still is labelled there.
+    assert _labelled(tok, WORDS, WORDS[before:last], before)[0] == WORDS[before:last]
+
+
+@pytest.mark.parametrize("family", ["bert", "roberta", "deberta"])
+def test_answer_of_only_whitespace_is_labelled_no_answer(family, tokenizer, roberta_tokenizer,
+                                                         deberta_tokenizer):
+    # No token holds it; DeBERTa's "Ġwas" begins at the space, so the space alone was labelled "was".
+    tok = {"bert": tokenizer, "roberta": roberta_tokenizer, "deberta": deberta_tokenizer}[family]
+    for start, text in ((3, " "), (8, " "), (3, " \t")):
+        context = WORDS[:start] + text + WORDS[start + 1:]
+        assert set(_labelled(tok, context, text, start, max_length=64, doc_stride=16)) == {None}

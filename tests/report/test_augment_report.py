@@ -186,14 +186,54 @@ def test_a_relative_stopwords_file_is_found_from_another_directory_or_its_loss_i
     assert elsewhere["mean_rate"] == at_run["mean_rate"] and elsewhere["stopwords_problem"] is None
     stop.write_text("the\n")  # changed since the run: not its list any more
     capsys.readouterr()
+    hashed = count_hashing(monkeypatch, stop.read_bytes())
     assert augment_report.main([str(out)]) == 0
-    warning = capsys.readouterr().err.splitlines()[0]
+    assert hashed == [1]  # it was hashed twice: once for the warning line, once more for the page
+    err = capsys.readouterr().err
+    warning = err.splitlines()[0]
+    assert err.count("warning") == 1
     assert warning == (f"augment-report: warning: the run's --stopwords file {stop} has changed since the run (its "
                        "SHA-256 differs); eligible words are counted with NLTK's list, so the replacement rates "
                        "are not the run's")
     assert html.escape(warning.split("warning: ")[1]) in (out / "report.html").read_text()
     stop.unlink()
     assert "--stopwords file {} is missing".format(stop) in build_report(out, sample=0)[1]["stopwords_problem"]
+
+
+def count_hashing(monkeypatch, data: bytes) -> list:
+    """A one-item list that counts the SHA-256 digests made of ``data`` from now on."""
+    import hashlib
+
+    real, seen = hashlib.sha256, [0]
+
+    def sha256(*args, **kwargs):
+        seen[0] += bool(args) and args[0] == data
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(hashlib, "sha256", sha256)
+    return seen
+
+
+def test_augment_squad_report_says_the_stopword_warning_on_stderr_too(tmp_path, sample_path, monkeypatch, capsys):
+    """augment-squad --report put the warning of a run's changed --stopwords file on the page only, where
+    augment-report also prints it on stderr; here the file is edited while the run goes."""
+    stop = tmp_path / "stop.txt"
+    stop.write_text("the\nof\n")
+    summarise = augment_squad.summarise
+
+    def edited_meanwhile(*args, **kwargs):
+        stop.write_text("the\n")
+        return summarise(*args, **kwargs)
+
+    monkeypatch.setattr(augment_squad, "summarise", edited_meanwhile)
+    out = tmp_path / "aug"
+    assert augment_squad.main(["--input", str(sample_path), "--limit", "4", "--mlm", "none", "--multiplier", "2",
+                               "--stopwords", str(stop), "--report", "--quiet", "--out", str(out)]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert warnings == [f"augment-squad: warning: the run's --stopwords file {stop} has changed since the run (its "
+                        "SHA-256 differs); eligible words are counted with NLTK's list, so the replacement rates "
+                        "are not the run's"]
+    assert html.escape(warnings[0].split("warning: ")[1]) in (out / "report.html").read_text()
 
 
 def fake_run_dir(tmp_path):
@@ -268,6 +308,60 @@ def test_markup_in_the_data_is_text_and_a_long_word_wraps(tmp_path, browser):
     assert browser.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
 
 
+# The left edge, on screen, of where each of ``parts`` first occurs in the text of the first element
+# ``sel`` that holds ``parts[0]`` (its text nodes, walked in order), or null when a part is not there.
+WHERE = """(([sel, parts]) => {
+  const el = [...document.querySelectorAll(sel)].find(e => e.textContent.includes(parts[0]));
+  if (!el) return parts.map(p => null);
+  const walk = document.createTreeWalker(el, NodeFilter.SHOW_TEXT), nodes = [];
+  while (walk.nextNode()) nodes.push(walk.currentNode);
+  const text = nodes.map(n => n.data).join("");
+  return parts.map(p => {
+    let at = text.indexOf(p);
+    if (at < 0) return null;
+    for (const n of nodes) {
+      if (at < n.data.length) {
+        const r = document.createRange(); r.setStart(n, at); r.setEnd(n, at + 1);
+        return r.getBoundingClientRect().left;
+      }
+      at -= n.data.length;
+    }
+  });
+})"""
+
+
+def test_a_bidi_override_in_the_data_reverses_only_its_own_text(tmp_path, sample_rows, browser):
+    """An unclosed U+202E RIGHT-TO-LEFT OVERRIDE in an id, an answer, a replacement or a path of the command
+    reversed the rest of its block: the question's title and counts, "at 0: ✓" after the answer, the next
+    replacement's count, the run's date. Each data text is isolated now, even one with its own U+2069 (which
+    closes the isolate a browser puts around <bdi>) before the override."""
+    from augment.shards import shard_row
+
+    rlo, pdi = "\u202e", "\u2069"
+    answer = f"Ann{pdi}{rlo} sang"
+    context = answer + " by the river."
+    at = context.index("river")
+    rows = [shard_row({"id": f"q{rlo}1_{v}", "orig_id": f"q{rlo}1", "variant": v, "title": f"Songs{rlo} of old",
+                       "context": context[:at] + word + ".", "question": "Who sang?",
+                       "answers": {"text": [answer], "answer_start": [0]},
+                       "edits": [{"field": "context", "start": at, "end": at + 5, "original": "river",
+                                  "replacement": word, "source": "mlm"}]})
+            for v, word in ((1, f"stream{pdi}{rlo}"), (2, "brook"))]
+    manifest = {"command": ["augment-squad", "--input", f"in{rlo}.json"], "created": "2025-01-02", "version": "9.9"}
+    page = tmp_path / "report.html"
+    page.write_text(build_report_html(run_dir(tmp_path, rows, manifest)))
+    load_page(browser, page)
+
+    def in_order(sel, *parts):
+        xs = browser.evaluate(f"{WHERE}({json.dumps([sel, parts])})")
+        assert None not in xs and xs == sorted(xs), (sel, parts, xs)
+
+    in_order(".question h3", "q", "Songs", "(answerable")
+    in_order(".variant[data-variant='1'] .checks", "answer", "Ann", "at 0:", "\u2713")
+    in_order("p.muted", "augment-squad", "2025-01-02", "tinyaug 9.9")
+    in_order("tr", "river", "stream", "(1), ", "brook")
+
+
 def run_dir(tmp_path, rows, manifest=None):
     """An augment-squad directory of one shard holding ``rows``, and ``manifest`` as its manifest.json."""
     from augment.shards import ShardWriter
@@ -297,7 +391,7 @@ def test_the_command_is_shown_as_a_shell_would_read_it(tmp_path, sample_rows):
 
     command = ["augment-squad", "--input", "data/it's here.json", "--stopwords", "/tmp/my list;rm x", "--out", "a b"]
     text = build_report_html(run_dir(tmp_path, [original_row(sample_rows[0])], {"command": command}))
-    shown = html.unescape(re.search(r'<p class="muted">(.*?) &middot;', text).group(1))
+    shown = html.unescape(re.search(r'<p class="muted"><bdi>(.*?)</bdi> &middot;', text).group(1))
     assert shlex.split(shown) == command
 
 

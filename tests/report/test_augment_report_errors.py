@@ -140,3 +140,56 @@ def test_a_shard_with_fewer_rows_than_its_manifest_lists_is_named(damaged, capsy
         writer.write_table(table.slice(0, table.num_rows - 3))
     err = one_line_error([str(damaged)], capsys)
     assert f"error: {shard}: {listed - 3:,} rows, but manifest.json lists {listed:,} (cut short?)" in err
+
+
+@pytest.mark.parametrize("columns, problem", [
+    ({"id": ["a"], "text": ["x"]}, "no single column 'orig_id', "),   # pyarrow read a missing column as the last one
+    (None, "'variant' is string, not int32"),
+])
+def test_an_arrow_file_that_is_not_a_shard_is_named(damaged, capsys, columns, problem):
+    shard = damaged / "shard-00000.arrow"
+    if columns is None:  # the shard's own columns, one of another type
+        table = read_rows(shard)
+        table = table.set_column(2, "variant", pa.array([str(v) for v in table["variant"].to_pylist()]))
+    else:
+        table = pa.table(columns)
+    with pa.OSFile(str(shard), "wb") as f, pa.ipc.new_stream(f, table.schema) as writer:
+        writer.write_table(table)
+    err = one_line_error([str(damaged), "--sample", "1"], capsys)  # was a KeyError traceback
+    assert f"error: {shard}: not an augment-squad shard ({problem}" in err
+
+
+def test_a_filename_in_state_json_that_is_not_a_string_is_named(damaged, capsys):
+    (damaged / "state.json").write_text(json.dumps({"_data_files": [{"filename": 5}]}))
+    err = one_line_error([str(damaged)], capsys)  # was a TypeError traceback from Path / 5
+    assert f"error: {damaged / 'state.json'}: unreadable (TypeError: a filename 5)" in err
+
+
+def test_a_shard_left_from_another_run_is_named_not_counted(damaged, run_dir, capsys):
+    """Without state.json every shard-*.arrow is read: one that manifest.json does not list (left by an older
+    run into the same folder) was counted in the page with exit 0."""
+    (damaged / "state.json").unlink()
+    stray = damaged / "shard-00009.arrow"
+    shutil.copy(damaged / "shard-00000.arrow", stray)
+    err = one_line_error([str(damaged)], capsys)
+    assert f"error: {stray}: not one of the shards manifest.json lists (left from another run?)" in err
+    stray.unlink()
+    assert augment_report.main([str(damaged), "--sample", "1"]) == 0  # the run's own shards, without state.json
+
+
+def test_a_shard_the_manifest_lists_but_state_json_does_not_is_named(damaged, capsys):
+    """state.json listing fewer shards than manifest.json gave a page of the rest (none: 0 rows), and exit 0."""
+    (damaged / "state.json").write_text(json.dumps({"_data_files": []}))
+    err = one_line_error([str(damaged)], capsys)
+    assert (f"error: {damaged / 'shard-00000.arrow'}: listed in manifest.json but not in {damaged / 'state.json'}"
+            in err)
+
+
+def test_a_shard_with_more_rows_than_its_manifest_lists_is_not_called_cut_short(damaged, capsys):
+    shard = damaged / "shard-00000.arrow"
+    table = read_rows(shard)
+    listed = json.loads((damaged / "manifest.json").read_text())["shards"][0]["rows"]
+    with pa.OSFile(str(shard), "wb") as f, pa.ipc.new_stream(f, table.schema) as writer:
+        writer.write_table(pa.concat_tables([table, table.slice(0, 3)]))
+    err = one_line_error([str(damaged)], capsys)
+    assert f"error: {shard}: {listed + 3:,} rows, but manifest.json lists {listed:,} (from another run?)" in err
