@@ -15,6 +15,7 @@ from pathlib import Path
 
 from augment import outdir
 from augment.errors import InputError
+from augment.manifest import ARTEFACTS
 from pipelines.cli import DefaultsOnce
 
 PROG = "augment-report"
@@ -48,8 +49,22 @@ def check(args) -> str | None:
     if args.out is not None:  # the page is written last: an unwritable --out is found now, not after the shards
         out = Path(args.out)
         problems.append(f"--out {args.out}: a directory; name a file such as {out / 'report.html'}" if out.is_dir()
-                        else outdir.out_problem(f"--out {args.out}: its folder", out.parent))
+                        else run_file_problem(args.out, d)
+                        or outdir.out_problem(f"--out {args.out}: its folder", out.parent))
     return "; ".join(p for p in problems if p) or None
+
+
+def run_file_problem(out: str, run_dir: Path) -> str | None:
+    """Why the page must not be written to ``out``, or None: a name the run itself writes (its manifest, state,
+    rejects, a shard), or any other file there that is not a page, would be overwritten and the run spoilt: its
+    next augment-report or resume would refuse it, or silently read a page as its rows."""
+    path = Path(out)
+    if path.parent.resolve() != run_dir.resolve() or path.suffix.lower() in (".html", ".htm"):
+        return None
+    if path.name in ARTEFACTS or path.name.startswith("shard-") or path.exists():
+        return (f"--out {out}: a file of the augment-squad run in {run_dir}, which the page would overwrite; "
+                f"name a page such as {run_dir / 'report.html'}")
+    return None
 
 
 def main(argv=None) -> int:

@@ -193,3 +193,21 @@ def test_a_shard_with_more_rows_than_its_manifest_lists_is_not_called_cut_short(
         writer.write_table(pa.concat_tables([table, table.slice(0, 3)]))
     err = one_line_error([str(damaged)], capsys)
     assert f"error: {shard}: {listed + 3:,} rows, but manifest.json lists {listed:,} (from another run?)" in err
+
+
+@pytest.mark.parametrize("name", ["manifest.json", "state.json", "shard-00000.arrow", "notes.txt"])
+def test_out_naming_a_file_of_the_run_is_refused(damaged, name, capsys):
+    """--out DIR/manifest.json (or a shard, or any file already there that is no page) overwrote the run's own file:
+    its next report or resume refused the run, or read the page as rows."""
+    target = damaged / name
+    if name == "notes.txt":
+        target.write_text("mine\n")
+    before = target.read_bytes()
+    err = one_line_error([str(damaged), "--out", str(target)], capsys)
+    assert f"--out {target}: a file of the augment-squad run in {damaged}" in err
+    assert target.read_bytes() == before
+
+
+def test_out_naming_another_page_in_the_run_is_written(damaged):
+    assert augment_report.main([str(damaged), "--out", str(damaged / "sample-30.html"), "--sample", "2"]) == 0
+    assert (damaged / "sample-30.html").read_text().startswith("<!")
