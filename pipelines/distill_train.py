@@ -229,7 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     prec = p.add_mutually_exclusive_group()
     prec.add_argument("--bf16", action="store_true", help="bfloat16 mixed precision")
     prec.add_argument("--fp16", action="store_true", help="float16 mixed precision with loss scaling (CUDA)")
-    p.add_argument("--seed", type=int, default=42, help="seeds data order, dropout and projection init")
+    p.add_argument("--seed", type=int, default=42,
+                   help="seeds data order, dropout and projection init; each stage's random numbers come from "
+                        "(seed, stage), so a stage run alone draws as it does within --stage both")
     p.add_argument("--group-by-length", action="store_true",
                    help="batch windows of similar length together (within runs of 64 batches, the batches then "
                         "shuffled), so less padding is computed: faster on GPUs when many windows are shorter "
@@ -827,13 +829,17 @@ class DistillRecipe:
         import functools
 
         import torch
+        from accelerate.utils import set_seed
         from tqdm.auto import tqdm
 
-        from augment.distill.checkpoint import set_rng_state
+        from augment.distill.checkpoint import set_rng_state, stage_seed
         from augment.distill.data import (WindowDataset, accumulation_shares, epoch_batches, trim_padding,
                                           window_lengths)
 
         a, acc = self.args, self.acc
+        # Every stage starts its generators from (--seed, stage), before its projections are drawn: a stage run
+        # alone draws the dropout masks it draws within --stage both (the data order is (seed, epoch)'s already).
+        set_seed(stage_seed(a.seed, stage))
         module, optimizer, scheduler, total = self._build_stage(stage)
         epoch, start_batch, step = 0, 0, 0
         if resume is not None:  # put every piece back exactly as it was at the checkpoint
@@ -1135,7 +1141,6 @@ class DistillRecipe:
     # ---- the whole run ------------------------------------------------------
     def run(self) -> None:
         from augment.distill import checkpoint
-        from augment.distill.checkpoint import set_rng_state
 
         resume = None
         if self.args.resume:
@@ -1160,10 +1165,7 @@ class DistillRecipe:
                     prefix = "student." if s["stage"] == "intermediate" else ""
                     self.student.load_state_dict({k.removeprefix(prefix): v for k, v in resume["model"].items()
                                                   if k.startswith(prefix)})
-                    # The next stage's dropout must draw from the stream the finished stage left behind,
-                    # as it does in an uninterrupted run; setup() has consumed the generators since.
-                    if resume["rng"] is not None:
-                        set_rng_state(resume["rng"])
+                    # No random state to put back: the next stage seeds its own (train_stage).
                     # Killed between the stage's last checkpoint and the save of its student, or by an older
                     # version in the middle of that save: save it now.
                     saved = self.out / "student-intermediate"

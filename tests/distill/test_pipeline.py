@@ -946,3 +946,28 @@ def test_training_data_errors_name_their_option(option, tmp_path, sample_path, t
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("distill-train: error: ") and f"(it is empty); {option} takes an official SQuAD" in err, err
+
+
+def test_two_stage_commands_give_the_weights_of_stage_both_with_dropout(tmp_path, sample_path, tiny_teacher_path,
+                                                                        tiny_student_path):
+    """``--stage intermediate``, then ``--stage prediction`` from its student, is ``--stage both``: each stage's
+    random numbers (dropout, projection init) come from (--seed, stage). The prediction stage of --stage both drew
+    its dropout masks where the intermediate stage's draws had left the generator, and a run of that stage alone
+    from the setup's state: other masks, other weights (they matched only without dropout)."""
+    from safetensors.torch import load_file
+
+    config = json.loads((Path(tiny_student_path) / "config.json").read_text())
+    assert config["hidden_dropout_prob"] > 0 and config["attention_probs_dropout_prob"] > 0  # dropout draws
+
+    def run(out, student, stage):
+        argv = common(sample_path, tmp_path) + ["--teacher", tiny_teacher_path, "--student", student,
+                                                "--out", str(tmp_path / out), "--stage", stage, "--max-steps", "2"]
+        assert main(argv) == 0
+        return load_file(str(tmp_path / out / "student" / "model.safetensors"))
+
+    both = run("both", tiny_student_path, "both")
+    run("inter", tiny_student_path, "intermediate")
+    apart = run("pred", str(tmp_path / "inter" / "student"), "prediction")
+    assert both.keys() == apart.keys()
+    assert [k for k in both if not torch.equal(both[k], apart[k])] == []
+
