@@ -971,3 +971,44 @@ def test_two_stage_commands_give_the_weights_of_stage_both_with_dropout(tmp_path
     assert both.keys() == apart.keys()
     assert [k for k in both if not torch.equal(both[k], apart[k])] == []
 
+
+def test_a_resumed_stage_is_summarised_whole(tmp_path, sample_path, tiny_teacher_path, tiny_student_path, capsys):
+    """A stage resumed mid-way ends with the summary of the whole stage: the windows and steps of the
+    uninterrupted run, and the seconds the killed run trained up to its checkpoint plus the resumed run's (each
+    checkpoint carries the running totals). The summary counted the resumed part alone: 8 windows of 16. A
+    checkpoint without the totals (an older version's) still resumes, and its summary says what it covers."""
+    def run(out, *extra):
+        argv = common(sample_path, tmp_path) + ["--teacher", tiny_teacher_path, "--student", tiny_student_path,
+                                                "--out", str(out), "--stage", "intermediate", "--max-steps", "4",
+                                                "--save-every", "2", "--log-every", "1", "--keep-checkpoints", "5"]
+        assert main(argv + list(extra)) == 0
+        (summary,) = [r["summary"] for r in map(json.loads, (out / "metrics.jsonl").read_text().splitlines())
+                      if "summary" in r]
+        return summary
+
+    def killed_after_step_2(name, edit):
+        cut = tmp_path / name
+        shutil.copytree(tmp_path / "whole", cut)
+        shutil.rmtree(cut / "student")
+        shutil.rmtree(cut / "checkpoints" / "0-intermediate-step00000004")
+        state = cut / "checkpoints" / "0-intermediate-step00000002" / "state.json"
+        state.write_text(json.dumps(edit(json.loads(state.read_text()))))
+        return cut
+
+    whole = run(tmp_path / "whole")
+    assert whole["windows"] == 16 and whole["steps"] == 4 and "from_step" not in whole
+
+    def slow(state):  # as if the killed run had trained for 1000 s before its checkpoint
+        assert state["totals"]["windows"] == 8 and state["totals"]["steady"]["windows"] == 4
+        return state | {"totals": state["totals"] | {"seconds": 1000.0}}
+    resumed = run(killed_after_step_2("cut", slow), "--resume")
+    assert {k: resumed[k] for k in ("windows", "steps", "attention_loss")} == \
+        {k: whole[k] for k in ("windows", "steps", "attention_loss")}
+    assert resumed["seconds"] > 1000 and resumed["windows_per_s"] < 1 and "from_step" not in resumed
+
+    capsys.readouterr()
+    older = run(killed_after_step_2("older", lambda state: {k: v for k, v in state.items() if k != "totals"}),
+                "--resume")
+    assert (older["windows"], older["steps"], older["from_step"]) == (8, 2, 2)
+    assert "distill-train: intermediate (steps 3 to 4: its checkpoint held no totals of the steps before): 8 " \
+           "windows in" in capsys.readouterr().err
