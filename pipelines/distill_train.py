@@ -508,8 +508,13 @@ def save_model(model, tokenizer, path: Path) -> None:
 
 def _same_in_effect(option: str, old: dict, now: dict) -> bool:
     """Whether a resume's ``option`` differs from the run's only where it changes nothing: the same local
-    files spelled another way (their contents are compared by fingerprint), or a cache batch size with no
+    files spelled another way (data: their contents are compared by fingerprint; a model: the directory that
+    transformers opens, ``runs/t/`` or ``./runs/t`` for ``runs/t``), or a cache batch size with no
     teacher-logit cache to build."""
+    if option in ("teacher", "student"):  # a hub id, or "none", is compared as it is spelled
+        def model(spec):
+            return str(Path(spec).resolve()) if Path(spec).is_dir() else spec
+        return model(old[option]) == model(now[option])
     if option in ("data", "prediction_data"):
         from augment.squad_io import local_path
 

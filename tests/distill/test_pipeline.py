@@ -281,6 +281,29 @@ def test_resume_accepts_the_same_file_spelled_otherwise_and_a_cache_batch_size_w
     assert "--data" not in err and "--cache-batch-size" not in err, err
 
 
+def test_resume_accepts_the_same_model_directory_spelled_otherwise(tmp_path, sample_path, tiny_teacher_path,
+                                                                   tiny_student_path, capsys, monkeypatch):
+    """A model directory named with a trailing slash (as shells complete it) or relative to the working directory
+    is the directory transformers opens: the resume of the same run was refused as '--student 'runs/s/' ->
+    'runs/s''. Another directory, or a hub id, is another model."""
+    import os
+
+    monkeypatch.chdir(Path(tiny_student_path).parent)
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "config.json").write_text(json.dumps({"teacher": tiny_teacher_path + "/",
+                                                 "student": f"./{Path(tiny_student_path).name}", "seed": 1}))
+    argv = ["--data", str(sample_path), "--out", str(out), "--resume", "--seed", "2"]
+    assert main(argv + ["--teacher", tiny_teacher_path, "--student", os.path.abspath(tiny_student_path)]) == 2
+    err = capsys.readouterr().err
+    assert "--seed 1 -> 2" in err  # the comparison ran
+    assert "--teacher" not in err and "--student" not in err, err
+    assert main(argv + ["--teacher", tiny_student_path, "--student", "org/student"]) == 2
+    err = capsys.readouterr().err
+    assert f"--teacher {tiny_teacher_path + '/'!r} -> {tiny_student_path!r}" in err
+    assert f"--student './{Path(tiny_student_path).name}' -> 'org/student'" in err
+
+
 @pytest.mark.parametrize("student, stage, message", [
     ("three_layer_student_path", "both", "multiple of the student's"),
     ("two_head_student_path", "intermediate", "attention heads"),
