@@ -149,6 +149,11 @@ def compile_counts() -> dict:
             "cudagraph_skips": int(counters["inductor"]["cudagraph_skips"])}
 
 
+def compiled_since(before: dict) -> dict:
+    """``compile_counts`` now less ``before`` (empty when ``before`` is: not compiled)."""
+    return {k: v - before[k] for k, v in compile_counts().items()} if before else {}
+
+
 def install_output_hooks(model) -> None:
     """Run ``model`` once eagerly on two tokens with ``output_hidden_states=True``, before it is compiled.
 
@@ -229,7 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
     prec = p.add_mutually_exclusive_group()
     prec.add_argument("--bf16", action="store_true", help="bfloat16 mixed precision")
     prec.add_argument("--fp16", action="store_true", help="float16 mixed precision with loss scaling (CUDA)")
-    p.add_argument("--seed", type=int, default=42, help="seeds data order, dropout and projection init")
+    p.add_argument("--seed", type=int, default=42,
+                   help="seeds data order, dropout and projection init; each stage's random numbers come from "
+                        "(seed, stage), so a stage run alone draws as it does within --stage both")
     p.add_argument("--group-by-length", action="store_true",
                    help="batch windows of similar length together (within runs of 64 batches, the batches then "
                         "shuffled), so less padding is computed: faster on GPUs when many windows are shorter "
@@ -501,8 +508,13 @@ def save_model(model, tokenizer, path: Path) -> None:
 
 def _same_in_effect(option: str, old: dict, now: dict) -> bool:
     """Whether a resume's ``option`` differs from the run's only where it changes nothing: the same local
-    files spelled another way (their contents are compared by fingerprint), or a cache batch size with no
+    files spelled another way (data: their contents are compared by fingerprint; a model: the directory that
+    transformers opens, ``runs/t/`` or ``./runs/t`` for ``runs/t``), or a cache batch size with no
     teacher-logit cache to build."""
+    if option in ("teacher", "student"):  # a hub id, or "none", is compared as it is spelled
+        def model(spec):
+            return str(Path(spec).resolve()) if Path(spec).is_dir() else spec
+        return model(old[option]) == model(now[option])
     if option in ("data", "prediction_data"):
         from augment.squad_io import local_path
 
@@ -827,13 +839,18 @@ class DistillRecipe:
         import functools
 
         import torch
+        from accelerate.utils import set_seed
         from tqdm.auto import tqdm
 
-        from augment.distill.checkpoint import set_rng_state
+        from augment.distill.checkpoint import set_rng_state, stage_seed
         from augment.distill.data import (WindowDataset, accumulation_shares, epoch_batches, trim_padding,
                                           window_lengths)
+        from augment.distill.tally import StageTally
 
         a, acc = self.args, self.acc
+        # Every stage starts its generators from (--seed, stage), before its projections are drawn: a stage run
+        # alone draws the dropout masks it draws within --stage both (the data order is (seed, epoch)'s already).
+        set_seed(stage_seed(a.seed, stage))
         module, optimizer, scheduler, total = self._build_stage(stage)
         epoch, start_batch, step = 0, 0, 0
         if resume is not None:  # put every piece back exactly as it was at the checkpoint
@@ -866,13 +883,13 @@ class DistillRecipe:
         cuda = acc.device.type == "cuda"
         graphs = a.compile in CUDA_GRAPH_MODES
         # Throughput bookkeeping on the host only (windows, summed lengths and squared lengths of the batches
-        # as computed): the device is asked for nothing until a log step.
-        meter = {"windows": 0, "tokens": 0, "tokens_sq": 0}
+        # as computed): the device is asked for nothing until a log step. A resumed stage goes on from the
+        # checkpoint's totals, so that its summary covers the whole stage.
         paused = [0.0]  # seconds spent saving checkpoints and evaluating: not training time
 
         def clock() -> float:
             return time.perf_counter() - paused[0]
-        marks = [(clock(), dict(meter))]  # (time, meter) at the start and at each log step
+        tally = StageTally(clock, resume["state"].get("totals") if resume else None, step)
         parts = {}
         last_finite = None  # the last log step whose losses were finite
         while step < total:
@@ -889,10 +906,7 @@ class DistillRecipe:
                 group_end = min(group_start + a.grad_accum, len(batches))
                 group = group_end - group_start  # micro-batches in this step
                 last = i + 1 == group_end
-                n, length = batch["input_ids"].shape                     # (B, T) after trimming
-                meter["windows"] += n
-                meter["tokens"] += n * length
-                meter["tokens_sq"] += n * length * length
+                tally.add(*batch["input_ids"].shape)                     # (B, T) after trimming
                 # On the host: no device sync (model_inputs). Compiled, the mask is always given: a batch without
                 # padding would be a second variant of every graph (one more compilation and CUDA-graph recording).
                 # The price: such a batch, rare when every batch is padded to --max-length, cannot use SDPA's
@@ -922,8 +936,7 @@ class DistillRecipe:
                 next_pos = (epoch, i + 1) if i + 1 < len(batches) else (epoch + 1, 0)
                 if step % a.log_every == 0 or step == total:
                     values = {k: acc.reduce(v, "mean").item() for k, v in parts.items()}  # the one sync
-                    marks.append((clock(), dict(meter)))
-                    speed = self._speed(marks[-2], marks[-1])
+                    speed = self._speed(*tally.mark())
                     # NaN and inf are not JSON: such a value is recorded as null, and the run stops here (checked
                     # at log steps only, where the values come to the host anyway: a NaN weight never recovers).
                     self.metrics({"stage": stage, "step": step, "epoch": epoch, "lr": lr,
@@ -933,6 +946,9 @@ class DistillRecipe:
                     last_finite = step
                     bar.set_postfix({k: f"{v:.4f}" for k, v in values.items()} | {"win/s": speed["windows_per_s"]})
                 t_pause = time.perf_counter()
+                saves = step % a.save_every == 0 or step == total
+                # The running totals as of this step (before an evaluation), for the checkpoint to carry.
+                totals = tally.totals(compiled_since(compiled_before)) if saves else None
                 # Evaluated before this step's checkpoint is written: a run killed during the evaluation resumes
                 # from an earlier checkpoint and evaluates again. After it, the resumed run would start past the
                 # evaluation, which metrics.jsonl (and TensorBoard) would never get. Evaluating draws no random
@@ -940,9 +956,9 @@ class DistillRecipe:
                 if self.evaluates_at(stage, step, total):
                     self.evaluate(stage, step)
                     model.train()
-                if step % a.save_every == 0 or step == total:
+                if saves:
                     self.save_checkpoint(stage_index, stage, model, optimizer, scheduler, step, *next_pos,
-                                         done=step == total)
+                                         done=step == total, totals=totals)
                 paused[0] += time.perf_counter() - t_pause
                 parts = {}
                 if step >= total:
@@ -952,8 +968,8 @@ class DistillRecipe:
         if stage == "intermediate":
             self.restore_teacher()
         if compiled_before:
-            notes.update({k: v - compiled_before[k] for k, v in compile_counts().items()})
-        self._summary(stage, marks, notes)
+            notes.update(tally.with_compiled(compiled_since(compiled_before)))
+        self._summary(stage, tally, total, notes)
         self.student = acc.unwrap_model(model) if stage == "prediction" else acc.unwrap_model(model).student
         self.student.set_attn_implementation(self.student_attn)
         if stage == "intermediate":
@@ -998,15 +1014,21 @@ class DistillRecipe:
             out["tflops"] = _sig(self.cost.flops(done["tokens"], done["tokens_sq"]) * world / seconds / 1e12)
         return out
 
-    def _summary(self, stage: str, marks: list, extra: dict | None = None) -> None:
+    def _summary(self, stage: str, tally, total: int, extra: dict | None = None) -> None:
         """End of stage: throughput over the whole stage and in steady state (from the first log step on,
-        which leaves out start-up, compilation and the first batches); ``extra`` joins the summary record."""
-        if len(marks) < 2:
+        which leaves out start-up, compilation and the first batches); ``extra`` joins the summary record.
+        ``tally`` (augment.distill.tally) covers steps ``tally.from_step + 1`` to ``total``: all of them unless
+        the run resumed from a checkpoint that carried no totals, which the record and the line then say."""
+        if tally.steady_from is None:  # no log step: nothing was trained
             return
-        whole = self._speed(marks[0], marks[-1])
-        steady = self._speed(marks[1], marks[-1]) if len(marks) > 2 else whole
-        self.report(stage, (marks[-1][1]["windows"] - marks[0][1]["windows"]) * self.acc.num_processes,
-                    marks[-1][0] - marks[0][0], None, steady=steady, whole=whole, extra=extra)
+        whole = self._speed(tally.start, tally.last)
+        steady_from = tally.steady_start()
+        steady = self._speed(steady_from, tally.last) if steady_from is not None else whole
+        covers = {"steps": total - tally.from_step}
+        if tally.from_step:
+            covers["from_step"] = tally.from_step
+        self.report(stage, tally.last[1]["windows"] * self.acc.num_processes, tally.last[0] - tally.start[0],
+                    None, steady=steady, whole=whole, extra={**covers, **(extra or {})})
 
     def report(self, what: str, windows: int, seconds: float, flops: float | None, steady=None, whole=None,
                extra: dict | None = None):
@@ -1027,6 +1049,9 @@ class DistillRecipe:
             record["peak_share"] = round(best["tflops"] / peak, 4)
         self.metrics({"stage": what, "summary": record})
         line = f"{what}: {count(windows, 'window')} in {seconds:.1f} s, {whole['windows_per_s']:.1f} windows/s"
+        if record.get("from_step"):  # resumed from a checkpoint of an older version, which carried no totals
+            line = (f"{what} (steps {record['from_step'] + 1} to {record['from_step'] + record['steps']}: its "
+                    f"checkpoint held no totals of the steps before){line.removeprefix(what)}")
         if "tflops" in whole:
             line += f", {whole['tflops']:.3g} TFLOP/s"
         if steady is not None:
@@ -1037,7 +1062,9 @@ class DistillRecipe:
         self.log(line)
 
     # ---- checkpoints, metrics, evaluation ----------------------------------
-    def save_checkpoint(self, stage_index, stage, model, optimizer, scheduler, step, epoch, batch, done):
+    def save_checkpoint(self, stage_index, stage, model, optimizer, scheduler, step, epoch, batch, done,
+                        totals=None):
+        """``totals``: the stage's running totals (augment.distill.tally), for a resumed run's summary."""
         from augment.distill import checkpoint
 
         root = self.out / "checkpoints"
@@ -1051,7 +1078,7 @@ class DistillRecipe:
         self.acc.wait_for_everyone()
         if self.main:
             state = {"stage_index": stage_index, "stage": stage, "step": step, "epoch": epoch, "batch": batch,
-                     "stage_done": done}
+                     "stage_done": done, "totals": totals}
             checkpoint.write_main(tmp, final, self.acc.unwrap_model(model).state_dict(), optimizer, scheduler,
                                   state, self.args.keep_checkpoints, scaler=self.acc.scaler)
         self.acc.wait_for_everyone()
@@ -1135,7 +1162,6 @@ class DistillRecipe:
     # ---- the whole run ------------------------------------------------------
     def run(self) -> None:
         from augment.distill import checkpoint
-        from augment.distill.checkpoint import set_rng_state
 
         resume = None
         if self.args.resume:
@@ -1160,10 +1186,7 @@ class DistillRecipe:
                     prefix = "student." if s["stage"] == "intermediate" else ""
                     self.student.load_state_dict({k.removeprefix(prefix): v for k, v in resume["model"].items()
                                                   if k.startswith(prefix)})
-                    # The next stage's dropout must draw from the stream the finished stage left behind,
-                    # as it does in an uninterrupted run; setup() has consumed the generators since.
-                    if resume["rng"] is not None:
-                        set_rng_state(resume["rng"])
+                    # No random state to put back: the next stage seeds its own (train_stage).
                     # Killed between the stage's last checkpoint and the save of its student, or by an older
                     # version in the middle of that save: save it now.
                     saved = self.out / "student-intermediate"

@@ -7,6 +7,7 @@ leaves only a stray ``.tmp`` directory that :func:`latest` ignores.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -30,6 +31,16 @@ def set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def stage_seed(seed: int, stage: str) -> int:
+    """The seed of ``stage``'s random numbers (dropout, the projections' init), a function of ``--seed`` and the
+    stage alone: a stage run by itself (``--stage prediction --student OUT/student``) then draws what it draws
+    within ``--stage both``, where it would otherwise start from wherever the earlier stage left the generators.
+    A digest rather than ``seed + k``, so that no other ``--seed`` gives a stage the same stream; below 2**32,
+    which NumPy's legacy generator needs."""
+    digest = hashlib.sha256(f"distill-train/{seed}/{stage}".encode()).digest()
+    return int.from_bytes(digest[:4], "little")
 
 
 def name(stage_index: int, stage: str, step: int) -> str:

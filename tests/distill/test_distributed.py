@@ -40,6 +40,13 @@ def logged(out) -> list[tuple]:
     return [(r["stage"], r.get("step"), r.get("loss"), "summary" in r) for r in records if r["stage"] != "teacher_cache"]
 
 
+def summed(out) -> dict:
+    """Each training stage's summary as far as it is deterministic: windows and steps."""
+    records = map(json.loads, (out / "metrics.jsonl").read_text().splitlines())
+    return {r["stage"]: (r["summary"]["windows"], r["summary"]["steps"]) for r in records
+            if "summary" in r and r["stage"] != "teacher_cache"}
+
+
 def weights(out):
     from safetensors.torch import load_file
 
@@ -85,6 +92,8 @@ def test_resume_after_sigkill_is_bit_exact(whole_run, tmp_path, sample_path, tin
     assert all(torch.equal(a[k], b[k]) for k in a)
     # The killed run's records past its checkpoint were dropped, not kept beside the resumed run's.
     assert logged(cut) == logged(whole)
+    # Each stage's summary covers the whole stage, the steps before the checkpoint too.
+    assert summed(cut) == summed(whole) == {"intermediate": (80, 10), "prediction": (80, 10)}
 
 
 def test_ctrl_c_is_one_line_that_names_the_checkpoint_to_resume_from(whole_run, tmp_path, sample_path,
@@ -125,6 +134,7 @@ def test_resume_from_any_checkpoint_is_bit_exact(whole_run, tmp_path, sample_pat
     assert all(torch.equal(a[k], b[k]) for k in a)
     # The copied metrics.jsonl ran to the end: the records past the checkpoint are logged once, by the resumed run.
     assert logged(cut) == logged(whole)
+    assert summed(cut) == summed(whole)
     assert (cut / "metrics.jsonl").read_text().count('"teacher_cache"') == 1
 
 

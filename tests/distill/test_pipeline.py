@@ -281,6 +281,29 @@ def test_resume_accepts_the_same_file_spelled_otherwise_and_a_cache_batch_size_w
     assert "--data" not in err and "--cache-batch-size" not in err, err
 
 
+def test_resume_accepts_the_same_model_directory_spelled_otherwise(tmp_path, sample_path, tiny_teacher_path,
+                                                                   tiny_student_path, capsys, monkeypatch):
+    """A model directory named with a trailing slash (as shells complete it) or relative to the working directory
+    is the directory transformers opens: the resume of the same run was refused as '--student 'runs/s/' ->
+    'runs/s''. Another directory, or a hub id, is another model."""
+    import os
+
+    monkeypatch.chdir(Path(tiny_student_path).parent)
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "config.json").write_text(json.dumps({"teacher": tiny_teacher_path + "/",
+                                                 "student": f"./{Path(tiny_student_path).name}", "seed": 1}))
+    argv = ["--data", str(sample_path), "--out", str(out), "--resume", "--seed", "2"]
+    assert main(argv + ["--teacher", tiny_teacher_path, "--student", os.path.abspath(tiny_student_path)]) == 2
+    err = capsys.readouterr().err
+    assert "--seed 1 -> 2" in err  # the comparison ran
+    assert "--teacher" not in err and "--student" not in err, err
+    assert main(argv + ["--teacher", tiny_student_path, "--student", "org/student"]) == 2
+    err = capsys.readouterr().err
+    assert f"--teacher {tiny_teacher_path + '/'!r} -> {tiny_student_path!r}" in err
+    assert f"--student './{Path(tiny_student_path).name}' -> 'org/student'" in err
+
+
 @pytest.mark.parametrize("student, stage, message", [
     ("three_layer_student_path", "both", "multiple of the student's"),
     ("two_head_student_path", "intermediate", "attention heads"),
@@ -946,3 +969,69 @@ def test_training_data_errors_name_their_option(option, tmp_path, sample_path, t
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("distill-train: error: ") and f"(it is empty); {option} takes an official SQuAD" in err, err
+
+
+def test_two_stage_commands_give_the_weights_of_stage_both_with_dropout(tmp_path, sample_path, tiny_teacher_path,
+                                                                        tiny_student_path):
+    """``--stage intermediate``, then ``--stage prediction`` from its student, is ``--stage both``: each stage's
+    random numbers (dropout, projection init) come from (--seed, stage). The prediction stage of --stage both drew
+    its dropout masks where the intermediate stage's draws had left the generator, and a run of that stage alone
+    from the setup's state: other masks, other weights (they matched only without dropout)."""
+    from safetensors.torch import load_file
+
+    config = json.loads((Path(tiny_student_path) / "config.json").read_text())
+    assert config["hidden_dropout_prob"] > 0 and config["attention_probs_dropout_prob"] > 0  # dropout draws
+
+    def run(out, student, stage):
+        argv = common(sample_path, tmp_path) + ["--teacher", tiny_teacher_path, "--student", student,
+                                                "--out", str(tmp_path / out), "--stage", stage, "--max-steps", "2"]
+        assert main(argv) == 0
+        return load_file(str(tmp_path / out / "student" / "model.safetensors"))
+
+    both = run("both", tiny_student_path, "both")
+    run("inter", tiny_student_path, "intermediate")
+    apart = run("pred", str(tmp_path / "inter" / "student"), "prediction")
+    assert both.keys() == apart.keys()
+    assert [k for k in both if not torch.equal(both[k], apart[k])] == []
+
+
+def test_a_resumed_stage_is_summarised_whole(tmp_path, sample_path, tiny_teacher_path, tiny_student_path, capsys):
+    """A stage resumed mid-way ends with the summary of the whole stage: the windows and steps of the
+    uninterrupted run, and the seconds the killed run trained up to its checkpoint plus the resumed run's (each
+    checkpoint carries the running totals). The summary counted the resumed part alone: 8 windows of 16. A
+    checkpoint without the totals (an older version's) still resumes, and its summary says what it covers."""
+    def run(out, *extra):
+        argv = common(sample_path, tmp_path) + ["--teacher", tiny_teacher_path, "--student", tiny_student_path,
+                                                "--out", str(out), "--stage", "intermediate", "--max-steps", "4",
+                                                "--save-every", "2", "--log-every", "1", "--keep-checkpoints", "5"]
+        assert main(argv + list(extra)) == 0
+        (summary,) = [r["summary"] for r in map(json.loads, (out / "metrics.jsonl").read_text().splitlines())
+                      if "summary" in r]
+        return summary
+
+    def killed_after_step_2(name, edit):
+        cut = tmp_path / name
+        shutil.copytree(tmp_path / "whole", cut)
+        shutil.rmtree(cut / "student")
+        shutil.rmtree(cut / "checkpoints" / "0-intermediate-step00000004")
+        state = cut / "checkpoints" / "0-intermediate-step00000002" / "state.json"
+        state.write_text(json.dumps(edit(json.loads(state.read_text()))))
+        return cut
+
+    whole = run(tmp_path / "whole")
+    assert whole["windows"] == 16 and whole["steps"] == 4 and "from_step" not in whole
+
+    def slow(state):  # as if the killed run had trained for 1000 s before its checkpoint
+        assert state["totals"]["windows"] == 8 and state["totals"]["steady"]["windows"] == 4
+        return state | {"totals": state["totals"] | {"seconds": 1000.0}}
+    resumed = run(killed_after_step_2("cut", slow), "--resume")
+    assert {k: resumed[k] for k in ("windows", "steps", "attention_loss")} == \
+        {k: whole[k] for k in ("windows", "steps", "attention_loss")}
+    assert resumed["seconds"] > 1000 and resumed["windows_per_s"] < 1 and "from_step" not in resumed
+
+    capsys.readouterr()
+    older = run(killed_after_step_2("older", lambda state: {k: v for k, v in state.items() if k != "totals"}),
+                "--resume")
+    assert (older["windows"], older["steps"], older["from_step"]) == (8, 2, 2)
+    assert "distill-train: intermediate (steps 3 to 4: its checkpoint held no totals of the steps before): 8 " \
+           "windows in" in capsys.readouterr().err
