@@ -44,7 +44,7 @@ from augment.shards import (ShardWriter, atomic_write_json, hf_schema, original_
                             write_dataset_files)
 from augment.squad_io import fingerprint, iter_located, iter_rows
 from augment.validate import validate_example
-from pipelines.cli import DefaultsOnce
+from pipelines.cli import DefaultsOnce, model_spec
 
 PROG = "augment-squad"
 # Paragraphs whose candidates are computed in one call: the masked LM's padded batches span them, so
@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     a("--split", default="train", help="split of a hub dataset or a saved DatasetDict")
     a("--out", required=True, help="output directory (required); rerunning the same command resumes")
     a("--multiplier", type=int, default=20, help="augmented variants per question")
-    a("--mlm", default="bert-base-uncased", help="masked LM id or path, or 'none' (GloVe only)")
+    a("--mlm", default="bert-base-uncased", type=model_spec, help="masked LM id or path, or 'none' (GloVe only)")
     a("--glove", default="default", help="'default' (GloVe 6B 50d, offline), a vectors file, or 'none'")
     a("--top-k", type=int, default=15, help="candidates per word")
     a("--replace-prob", type=float, default=0.4,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 
 class DefaultsOnce(argparse.ArgumentDefaultsHelpFormatter):
@@ -18,3 +19,10 @@ class DefaultsOnce(argparse.ArgumentDefaultsHelpFormatter):
         if action.required or action.default is None or action.default is False or "default:" in text.lower():
             return text
         return super()._get_help_string(action)
+
+
+def model_spec(text: str) -> str:
+    """A model option's value with a leading ``~`` expanded: the shell leaves ``--student=~/s`` as it is, the
+    option checks expanded it and passed, and transformers then read ``~/s`` as a hub id ("not a valid model
+    identifier"). Hub ids and other paths pass unchanged."""
+    return os.path.expanduser(text) if text.startswith("~") else text

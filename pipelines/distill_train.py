@@ -26,7 +26,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from augment import hub, outdir
-from pipelines.cli import DefaultsOnce
+from pipelines.cli import DefaultsOnce, model_spec
 from augment.errors import ConfigError, InputError
 
 PROG = "distill-train"
@@ -202,9 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--projection", choices=("shared", "per-layer"), default="shared",
                    help="intermediate stage, student width != teacher width: shared is the paper's (one W_h for "
                         "all hidden layers, one W_e for the embeddings); per-layer trains one per layer pair")
-    p.add_argument("--teacher", default="deepset/bert-base-uncased-squad2",
+    p.add_argument("--teacher", default="deepset/bert-base-uncased-squad2", type=model_spec,
                    help="QA teacher: hub id or path, or 'none' for plain fine-tuning on hard labels")
-    p.add_argument("--student", default="huawei-noah/TinyBERT_General_6L_768D", help="student: hub id or path")
+    p.add_argument("--student", default="huawei-noah/TinyBERT_General_6L_768D", type=model_spec, help="student: hub id or path")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--stage", choices=("intermediate", "prediction", "both"),
                    help="intermediate: hidden states and attention scores against the teacher's; prediction: "

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from augment import hub, outdir
-from pipelines.cli import DefaultsOnce
+from pipelines.cli import DefaultsOnce, model_spec
 
 # The layer index in a weight's name: BERT-style "encoder.layer.3.", and ModernBERT's (and the decoder QA
 # models') "model.layers.3.".
@@ -120,7 +120,7 @@ def occupied_problem(out: str, overwrite: bool) -> str | None:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="init-student", description=__doc__.split("\n\n")[0],
                                 formatter_class=DefaultsOnce)
-    p.add_argument("--teacher", required=True, help="model id or directory to take layers from")
+    p.add_argument("--teacher", required=True, type=model_spec, help="model id or directory to take layers from")
     p.add_argument("--layers", type=int, required=True, help="number of layers of the student")
     p.add_argument("--pick", default="lower", choices=["lower", "uniform"],
                    help="lowest layers, or every k-th (TinyBERT's uniform mapping; for a depth that does not "

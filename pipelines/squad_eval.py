@@ -20,7 +20,7 @@ from pathlib import Path
 
 from augment import hub, outdir
 from augment.errors import ConfigError, InputError
-from pipelines.cli import DefaultsOnce
+from pipelines.cli import DefaultsOnce, model_spec
 
 PROG = "squad-eval"
 # --autocast: torch dtype names, as distill-train's eval.json records the autocast of its evaluation.
@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "run_squad.py and Hugging Face's run_qa.py (the official evaluate-v2.0.py thresholds "
                     "no-answer probabilities, at 1.0 by default); best_f1_thresh in eval.json is the "
                     "threshold that would have scored best.")
-    p.add_argument("--model", required=True, metavar="DIR",
+    p.add_argument("--model", required=True, metavar="DIR", type=model_spec,
                    help="directory saved with save_pretrained (model and tokenizer), or a hub id")
     p.add_argument("--data", required=True, metavar="FILE|DIR|ID",
                    help="official SQuAD JSON file, JSON-lines file, save_to_disk directory, "

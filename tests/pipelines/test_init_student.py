@@ -161,3 +161,16 @@ def test_layers_beyond_the_teacher_are_refused_before_its_weights_load(tiny_teac
         assert capsys.readouterr().err == (f"init-student: error: --layers {layers}: use 1..4 (the teacher has 4 "
                                            "layers)\n")
     assert not (tmp_path / "s").exists()
+
+
+def test_a_teacher_named_with_an_unexpanded_tilde_loads(tiny_teacher_path, tmp_path, monkeypatch):
+    """--teacher=~/t reaches the program unexpanded (no shell expands a tilde after '='); transformers took it
+    for a hub id."""
+    import shutil
+
+    from pipelines.init_student import main
+
+    shutil.copytree(tiny_teacher_path, tmp_path / "t")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert main(["--teacher=~/t", "--layers", "1", "--out", str(tmp_path / "s")]) == 0
+    assert (tmp_path / "s" / "config.json").is_file()

@@ -393,3 +393,28 @@ def test_the_pages_command_line_is_quoted_as_a_shell_reads_it(tiny_teacher_path,
     assert main(_eval_args(model, sample_path, tmp_path / "e", "--limit", 1)) == 0
     shown = html.escape(shlex.join(["squad-eval", "--model", str(model), "--data", str(sample_path)]))
     assert shown in (tmp_path / "e" / "eval.html").read_text()
+
+
+def test_a_model_named_with_an_unexpanded_tilde_loads(tiny_teacher_path, sample_path, tmp_path, monkeypatch):
+    """--model=~/m reaches the program unexpanded (no shell expands a tilde after '='): the option check passed it
+    and transformers then took '~/m' for a hub id ("not a valid model identifier")."""
+    import shutil
+
+    shutil.copytree(tiny_teacher_path, tmp_path / "m")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    out = tmp_path / "eval.json"
+    assert main(["--model=~/m", *_eval_args(tmp_path / "m", sample_path, out, "--limit", 3)[2:]]) == 0
+    assert json.loads(out.read_text())["metrics"]["total"] == 3
+
+
+@pytest.mark.parametrize("module, option", [("pipelines.squad_eval", "--model"), ("pipelines.distill_train", "--teacher"),
+                                            ("pipelines.distill_train", "--student"),
+                                            ("pipelines.augment_squad", "--mlm")])
+def test_every_model_option_expands_a_leading_tilde_and_leaves_hub_ids(module, option, monkeypatch, tmp_path):
+    import importlib
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    parser = importlib.import_module(module).build_parser()
+    action = next(a for a in parser._actions if option in a.option_strings)
+    assert parser._get_value(action, "~/m") == str(tmp_path / "m")
+    assert parser._get_value(action, "org/name") == "org/name"
