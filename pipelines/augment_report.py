@@ -16,7 +16,7 @@ from pathlib import Path
 from augment import outdir
 from augment.errors import InputError
 from augment.manifest import ARTEFACTS
-from pipelines.cli import DefaultsOnce
+from pipelines.cli import DefaultsOnce, expand_tilde
 
 PROG = "augment-report"
 
@@ -25,8 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=PROG, formatter_class=DefaultsOnce,
                                 description="Write DIR/report.html: the run's configuration and counts, plots of "
                                             "the replacements, and a viewer of a seeded sample of questions.")
-    p.add_argument("dir", metavar="DIR", help="an augment-squad --out directory")
-    p.add_argument("--out", help="where to write the page (default: DIR/report.html)")
+    p.add_argument("dir", metavar="DIR", type=expand_tilde, help="an augment-squad --out directory")
+    p.add_argument("--out", type=expand_tilde, help="where to write the page (default: DIR/report.html)")
     p.add_argument("--sample", type=int, default=12, help="questions shown in the viewer, with all their variants")
     p.add_argument("--seed", type=int, default=0, help="seed of the sample of questions")
     return p

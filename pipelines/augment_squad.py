@@ -44,7 +44,7 @@ from augment.shards import (ShardWriter, atomic_write_json, hf_schema, original_
                             write_dataset_files)
 from augment.squad_io import fingerprint, iter_located, iter_rows
 from augment.validate import validate_example
-from pipelines.cli import DefaultsOnce, model_spec
+from pipelines.cli import DefaultsOnce, expand_tilde
 
 PROG = "augment-squad"
 # Paragraphs whose candidates are computed in one call: the masked LM's padded batches span them, so
@@ -91,10 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
            "or a directory of .json/.jsonl files (each in any of those formats, read in name order, e.g. "
            "data/sample)")
     a("--split", default="train", help="split of a hub dataset or a saved DatasetDict")
-    a("--out", required=True, help="output directory (required); rerunning the same command resumes")
+    a("--out", required=True, type=expand_tilde, help="output directory (required); rerunning the same command resumes")
     a("--multiplier", type=int, default=20, help="augmented variants per question")
-    a("--mlm", default="bert-base-uncased", type=model_spec, help="masked LM id or path, or 'none' (GloVe only)")
-    a("--glove", default="default", help="'default' (GloVe 6B 50d, offline), a vectors file, or 'none'")
+    a("--mlm", default="bert-base-uncased", type=expand_tilde, help="masked LM id or path, or 'none' (GloVe only)")
+    a("--glove", default="default", type=expand_tilde, help="'default' (GloVe 6B 50d, offline), a vectors file, or 'none'")
     a("--top-k", type=int, default=15, help="candidates per word")
     a("--replace-prob", type=float, default=0.4,
       help="probability in (0, 1] that a replaceable word is replaced (0 would only copy the originals)")
@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     a("--answer-policy", choices=("keep", "replace"), default="keep",
       help="keep: never edit a word in an answer; replace: words wholly inside answers may change")
     a("--augment-question", action="store_true", help="replace words of the question too")
-    a("--stopwords", default="nltk", metavar="nltk|tinybert|FILE",
+    a("--stopwords", default="nltk", type=expand_tilde, metavar="nltk|tinybert|FILE",
       help="words never replaced: NLTK's 179 English stopwords, TinyBERT's list (NLTK's without the 8 "
            "wh-words, plus 's and 're), or a file of one word per line")
     a("--variant-draw", choices=("distinct", "independent"), default="distinct",

@@ -21,8 +21,10 @@ class DefaultsOnce(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
-def model_spec(text: str) -> str:
-    """A model option's value with a leading ``~`` expanded: the shell leaves ``--student=~/s`` as it is, the
-    option checks expanded it and passed, and transformers then read ``~/s`` as a hub id ("not a valid model
-    identifier"). Hub ids and other paths pass unchanged."""
+def expand_tilde(text: str) -> str:
+    """A path option's value with a leading ``~`` expanded (the ``type`` of every model, file and output option).
+    The shell leaves ``--out=~/o`` as it is (no tilde is expanded after '=' in an option): ``--out`` made a folder
+    named ``~`` in the working directory, ``--glove``/``--stopwords`` were "no such file", and ``--student=~/s``
+    passed the option check (which expands it) and then failed to load as a hub id. Hub ids, the values
+    'default', 'none', 'nltk' and other paths pass unchanged."""
     return os.path.expanduser(text) if text.startswith("~") else text

@@ -26,7 +26,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from augment import hub, outdir
-from pipelines.cli import DefaultsOnce, model_spec
+from pipelines.cli import DefaultsOnce, expand_tilde
 from augment.errors import ConfigError, InputError
 
 PROG = "distill-train"
@@ -202,10 +202,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--projection", choices=("shared", "per-layer"), default="shared",
                    help="intermediate stage, student width != teacher width: shared is the paper's (one W_h for "
                         "all hidden layers, one W_e for the embeddings); per-layer trains one per layer pair")
-    p.add_argument("--teacher", default="deepset/bert-base-uncased-squad2", type=model_spec,
+    p.add_argument("--teacher", default="deepset/bert-base-uncased-squad2", type=expand_tilde,
                    help="QA teacher: hub id or path, or 'none' for plain fine-tuning on hard labels")
-    p.add_argument("--student", default="huawei-noah/TinyBERT_General_6L_768D", type=model_spec, help="student: hub id or path")
-    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--student", default="huawei-noah/TinyBERT_General_6L_768D", type=expand_tilde, help="student: hub id or path")
+    p.add_argument("--out", required=True, type=expand_tilde, help="output directory")
     p.add_argument("--stage", choices=("intermediate", "prediction", "both"),
                    help="intermediate: hidden states and attention scores against the teacher's; prediction: "
                         "start/end logits (KL to the teacher's, mixed with hard labels by --distill-weight); "
@@ -286,7 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--teacher-cache", choices=("on", "off"), default="on",
                    help="prediction stage: cache the teacher's logits (Arrow, float16) in --cache-dir; off: compute "
                         "them live at every step")
-    p.add_argument("--cache-dir", help="where windows and teacher logits are cached (default: .distill-cache/ "
+    p.add_argument("--cache-dir", type=expand_tilde, help="where windows and teacher logits are cached (default: .distill-cache/ "
                                        "beside the first local --data source, or OUT/cache with hub ids only)")
     p.add_argument("--trust-remote-code", action="store_true", help="allow model code from the hub repository")
     p.add_argument("--limit", type=int, help="use only the first N examples of the --data sources together, in "

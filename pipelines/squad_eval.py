@@ -20,7 +20,7 @@ from pathlib import Path
 
 from augment import hub, outdir
 from augment.errors import ConfigError, InputError
-from pipelines.cli import DefaultsOnce, model_spec
+from pipelines.cli import DefaultsOnce, expand_tilde
 
 PROG = "squad-eval"
 # --autocast: torch dtype names, as distill-train's eval.json records the autocast of its evaluation.
@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "run_squad.py and Hugging Face's run_qa.py (the official evaluate-v2.0.py thresholds "
                     "no-answer probabilities, at 1.0 by default); best_f1_thresh in eval.json is the "
                     "threshold that would have scored best.")
-    p.add_argument("--model", required=True, metavar="DIR", type=model_spec,
+    p.add_argument("--model", required=True, metavar="DIR", type=expand_tilde,
                    help="directory saved with save_pretrained (model and tokenizer), or a hub id")
     p.add_argument("--data", required=True, metavar="FILE|DIR|ID",
                    help="official SQuAD JSON file, JSON-lines file, save_to_disk directory, "
@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start and end candidates per window in the answer search")
     p.add_argument("--max-answer-length", type=int, metavar="N", default=30,
                    help="longest answer, in tokens")
-    p.add_argument("--out", default="eval.json", metavar="DIR|FILE.json",
+    p.add_argument("--out", default="eval.json", type=expand_tilde, metavar="DIR|FILE.json",
                    help="a directory (gets eval.json and eval.html) or a .json file (eval.html is written "
                         "beside it, named after it): metrics, options, predictions and a page of the worst "
                         "questions")

@@ -406,15 +406,3 @@ def test_a_model_named_with_an_unexpanded_tilde_loads(tiny_teacher_path, sample_
     assert main(["--model=~/m", *_eval_args(tmp_path / "m", sample_path, out, "--limit", 3)[2:]]) == 0
     assert json.loads(out.read_text())["metrics"]["total"] == 3
 
-
-@pytest.mark.parametrize("module, option", [("pipelines.squad_eval", "--model"), ("pipelines.distill_train", "--teacher"),
-                                            ("pipelines.distill_train", "--student"),
-                                            ("pipelines.augment_squad", "--mlm")])
-def test_every_model_option_expands_a_leading_tilde_and_leaves_hub_ids(module, option, monkeypatch, tmp_path):
-    import importlib
-
-    monkeypatch.setenv("HOME", str(tmp_path))
-    parser = importlib.import_module(module).build_parser()
-    action = next(a for a in parser._actions if option in a.option_strings)
-    assert parser._get_value(action, "~/m") == str(tmp_path / "m")
-    assert parser._get_value(action, "org/name") == "org/name"
