@@ -6,8 +6,8 @@ and that token's character span, whitespace at its ends aside, equals the word's
 (BERT) and byte-level BPE (RoBERTa, where a word after a space is one ``Ġword`` token; DeBERTa, whose
 ``Ġword`` offsets include the space) alike. Byte-level BPE spells a word without a space before it (a
 text's first word, one after ``(`` or a newline) with other, bare tokens, which may split where ``Ġword``
-does not, or the other way round; so a word is judged by its ``Ġword`` form wherever it stands, and where
-it is bare its pieces are masked as one.
+does not, or the other way round; so a word is judged by its ``Ġword`` form (in NFC) wherever it stands,
+and where it is bare or typed with decomposed accents its pieces are masked as one.
 
 Modes (all see the whole context; contexts longer than the model take a window centred on the mask,
 so the words after token 510 get candidates too, unlike the known tools):
@@ -63,7 +63,7 @@ class MaskSite:
     word_index: int
     token_index: int  # position among the content (non-special) tokens of the whole text
     spaced: bool  # its token starts with a space ("Ġword" in byte-level BPE): so must its replacement
-    pieces: int = 1  # >1: the bare pieces of a word that is one token after a space ("D an iel": "ĠDaniel")
+    pieces: int = 1  # >1: a word that is one token after a space in NFC: bare "D an iel", "ĠBeyonce" + U+0301
 
 
 def resolve_device(device: str = "auto") -> str:
@@ -245,7 +245,7 @@ class MaskedLMCandidates:
                 t, pieces = exact_tok[wi], 1
             elif (self.space_sensitive and n_tokens[wi] > 1 and inside[wi]
                   and strip_span(text, *offsets[first + first_tok[wi]])[0] == w.start):
-                t, pieces = first_tok[wi], n_tokens[wi]  # bare pieces of a word: judged below
+                t, pieces = first_tok[wi], n_tokens[wi]  # several pieces within the word: judged below
             else:
                 continue
             if unk is not None and unk in content_ids[t:t + pieces]:
@@ -260,17 +260,21 @@ class MaskedLMCandidates:
             # text's start was "D an iel" while "ĠDaniel" mid-text is one token. A word is judged by its form
             # after a space wherever it stands, the form the candidates are words of (_build_vocab_filter):
             # one "Ġword" token makes it the masked LM's, its bare pieces then masked as one; otherwise it
-            # goes to GloVe even where its bare form is one token.
-            if pieces > 1 and spaced:  # "Ġwo" "rd": several pieces after a space too
-                continue
-            if self.space_sensitive and not spaced and not self._one_token_after_space(w.text):
-                continue
+            # goes to GloVe even where its bare form is one token. That form is asked in NFC, as eligibility
+            # is: the byte-level pre-tokenizer splits every combining mark from its letter, so "Beyonce\u0301"
+            # is "ĠBeyonce" and the mark's bytes even where "ĠBeyoncé" is one token.
+            if self.space_sensitive and (pieces > 1 or not spaced):
+                nfc = unicodedata.normalize("NFC", w.text)
+                if (spaced and nfc == w.text) or not self._one_token_after_space(nfc):  # "Ġwo" "rd": not one
+                    continue
             sites.append(MaskSite(wi, t, spaced, pieces))
         return prefix, content_ids, suffix, sites
 
     def _one_token_after_space(self, word: str) -> bool:
         """Whether " word" is one known token: asked of the tokenizer, once per word (only words without a
-        space token before them are asked: a text's first word, one after punctuation or a newline)."""
+        space token before them, and decomposed ones, are asked)."""
+        if len(self._after_space) >= 1 << 16:  # a bound on the memory of a long run; asking again is cheap
+            self._after_space.clear()
         if word not in self._after_space:
             ids = self.tokenizer(" " + word, add_special_tokens=False)["input_ids"]
             self._after_space[word] = len(ids) == 1 and ids[0] != self.tokenizer.unk_token_id

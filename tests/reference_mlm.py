@@ -4,8 +4,8 @@ position) over the whole context, or over a window of the model's length centred
 the top-k of the vocabulary after dropping special, unused, continuation and non-alphabetic tokens (for
 byte-level BPE, bare tokens without a spaced form: pieces of words) and the word itself (compared without accents or case: "cafe" is "café"). Words the tokenizer maps
 to its unknown token are not single in-vocabulary pieces and get no candidates. Byte-level BPE judges a word
-by its form after a space wherever it stands: a word without a space before it is the masked LM's when " word"
-is one token, its own bare pieces then replaced by one mask."""
+by its form after a space wherever it stands, in NFC: a word without a space before it, or typed with decomposed
+accents, is the masked LM's when " word" is one token, its own pieces then replaced by one mask."""
 import unicodedata
 
 import torch
@@ -38,10 +38,13 @@ def reference_candidates(model, tokenizer, text, top_k):
             continue
         covering = [t for t in content if offs[t][0] < w.end and offs[t][1] > w.start]
         want_space = spaced_bpe and vocab[ids[covering[0]]].startswith(" ")  # the word's own token: "Ġword"
-        if spaced_bpe and not want_space:  # bare pieces exactly on the word, and " word" one token
+        if spaced_bpe and (len(covering) > 1 or not want_space):  # pieces exactly on the word, " word" one token
             if (offs[covering[0]][0], offs[covering[-1]][1]) != (w.start, w.end):
                 continue
-            after_space_ids = tokenizer(" " + w.text, add_special_tokens=False)["input_ids"]
+            nfc = unicodedata.normalize("NFC", w.text)
+            if want_space and nfc == w.text:  # already its form after a space: several pieces
+                continue
+            after_space_ids = tokenizer(" " + nfc, add_special_tokens=False)["input_ids"]
             if len(after_space_ids) != 1 or after_space_ids[0] == tokenizer.unk_token_id:
                 continue
         elif len(covering) != 1 or tuple(offs[covering[0]]) != (w.start, w.end):

@@ -271,6 +271,35 @@ def test_bpe_a_word_is_judged_by_its_form_after_a_space_wherever_it_stands(tiny_
             assert pair[1] == tok(masked, text)["input_ids"]
 
 
+@pytest.mark.parametrize("mode", ["exact", "multi"])
+def test_bpe_a_decomposed_word_is_judged_as_its_composed_form(tiny_roberta_mlm_path, mode):
+    """Byte-level BPE splits every combining mark from its letter: "Beyonce\u0301" (NFD) was "ĠBeyonce" and the
+    mark's bytes, so it went to GloVe while "Beyoncé" (NFC) is one "ĠBeyoncé" token and went to the masked LM.
+    The NFD word's pieces, mark included, are now masked as one: the model is fed the sequences of the NFC text,
+    and both texts get the same candidates for the same words; the word's span keeps its mark."""
+    import unicodedata
+
+    model, tok = _load(tiny_roberta_mlm_path)
+    gen = MaskedLMCandidates(model, tok, top_k=6, mode=mode)
+    word = next(w for w in ("Beyoncé", "Chloé", "Zoë", "café")
+                if len(tok(" " + w, add_special_tokens=False)["input_ids"]) == 1)
+    assert len(tok(" " + unicodedata.normalize("NFD", word), add_special_tokens=False)["input_ids"]) > 1
+    # The word is the only one eligible, so every sequence masks it; its accent is the texts' only difference.
+    for composed in (f"{word} was there.", f"It was {word}.", f"It was ({word})."):
+        decomposed = unicodedata.normalize("NFD", composed)
+        fed, got = {}, {}
+        for text in (composed, decomposed):
+            words = split_words(text)
+            eligible = _eligible(words)
+            fed[text] = [(ids, pos) for _, ids, pos, _, _ in gen.batch_plan([(text, words, eligible)])[0]]
+            got[text] = gen.candidates(text, words, eligible)
+            if mode == "exact":
+                assert got[text] == reference_candidates(model, tok, text, 6)
+        assert fed[decomposed] == fed[composed] and got[decomposed] == got[composed]
+        (i,) = got[decomposed]
+        assert split_words(decomposed)[i].text == unicodedata.normalize("NFD", word) and got[decomposed][i]
+
+
 def test_paired_token_types_count_the_tokens_a_mask_merged(tiny_mlm_path):
     """A masked half shorter than the original (bare BPE pieces under one mask) still gets its own type ids:
     the types of a pair built from a 4-token masked half and a 5-token original."""
