@@ -4,7 +4,10 @@ Which words are single pieces is asked of the tokenizer, never guessed from ``##
 context is tokenised once with offsets, and a word is a single piece when exactly one token covers it
 and that token's character span, whitespace at its ends aside, equals the word's. That holds for WordPiece
 (BERT) and byte-level BPE (RoBERTa, where a word after a space is one ``Ġword`` token; DeBERTa, whose
-``Ġword`` offsets include the space) alike.
+``Ġword`` offsets include the space) alike. Byte-level BPE spells a word without a space before it (a
+text's first word, one after ``(`` or a newline) with other, bare tokens, which may split where ``Ġword``
+does not, or the other way round; so a word is judged by its ``Ġword`` form (in NFC) wherever it stands,
+and where it is bare or typed with decomposed accents its pieces are masked as one.
 
 Modes (all see the whole context; contexts longer than the model take a window centred on the mask,
 so the words after token 510 get candidates too, unlike the known tools):
@@ -54,11 +57,13 @@ CONTEXTS = ("masked", "paired")
 
 @dataclass(frozen=True)
 class MaskSite:
-    """A word to mask: its index in the word list, its token position, and the space before it."""
+    """A word to mask: its index in the word list, its token position, the space before it, and how many
+    tokens one mask replaces."""
 
     word_index: int
     token_index: int  # position among the content (non-special) tokens of the whole text
     spaced: bool  # its token starts with a space ("Ġword" in byte-level BPE): so must its replacement
+    pieces: int = 1  # >1: a word that is one token after a space in NFC: bare "D an iel", "ĠBeyonce" + U+0301
 
 
 def resolve_device(device: str = "auto") -> str:
@@ -102,7 +107,8 @@ class MaskedLMCandidates:
         # Token type ids only for a model with a type vocabulary (BERT: 2; RoBERTa: 1, none to give).
         self._pair = (pair_template(tokenizer, token_types=getattr(model.config, "type_vocab_size", 0) >= 2)
                       if context == "paired" else None)
-        self._pair_types: dict[int, list[int] | None] = {}  # sequence length -> its token type ids
+        self._pair_types: dict[tuple[int, int], list[int] | None] = {}  # (length, merged) -> token type ids
+        self._after_space: dict[str, bool] = {}  # word -> whether " word" is one token (space-sensitive only)
         self.tokenizer, self.top_k, self.mode = tokenizer, top_k, mode
         if max_batch_tokens is not None and max_batch_tokens < 1:
             raise ConfigError(f"max_batch_tokens={max_batch_tokens!r}: use an integer >= 1, or None")
@@ -207,10 +213,13 @@ class MaskedLMCandidates:
         first, last = (content[0], content[-1]) if content else (len(ids), len(ids) - 1)
         prefix, suffix = ids[:first], ids[last + 1:]
         content_ids = ids[first:last + 1]
-        # Count the tokens that overlap each word, and remember a token that spans it exactly.
+        # Per word: the tokens that overlap it (first index and count), a token that spans it exactly, and
+        # whether every overlapping token lies within the word.
         starts = [w.start for w in words]
         n_tokens = [0] * len(words)
+        first_tok = [-1] * len(words)
         exact_tok = [-1] * len(words)
+        inside = [True] * len(words)
         for t, (s, e) in enumerate(offsets[first:last + 1]):
             # A byte-level BPE whose post-processor does not trim offsets (DeBERTa's template, RoBERTa's with
             # trim_offsets=False) gives "Ġword" the span of its space too: it still covers the word alone.
@@ -222,20 +231,54 @@ class MaskedLMCandidates:
             while wi < len(words) and words[wi].start < e:
                 if words[wi].end > s:
                     n_tokens[wi] += 1
+                    first_tok[wi] = t if first_tok[wi] < 0 else first_tok[wi]
+                    inside[wi] = inside[wi] and words[wi].start <= s and e <= words[wi].end
                     if s == words[wi].start and (e == words[wi].end or _marks_only(text, e, words[wi].end)):
                         exact_tok[wi] = t
                 wi += 1
         # A word the tokenizer maps to its unknown token is not an in-vocabulary piece: GloVe takes it.
         unk = self.tokenizer.unk_token_id
-        # Whether the word's token carries a space before it is the tokenizer's answer, not the text's:
-        # byte-level BPE folds a plain space into "Ġword", but a word after a tab, a newline or a
-        # no-break space is a bare token, and must be replaced by one.
-        starts_spaced = self._starts_spaced
-        sites = [MaskSite(wi, exact_tok[wi], bool(starts_spaced[content_ids[exact_tok[wi]]])
-                          if content_ids[exact_tok[wi]] < len(starts_spaced) else False)
-                 for wi in eligible if n_tokens[wi] == 1 and exact_tok[wi] >= 0
-                 and (unk is None or content_ids[exact_tok[wi]] != unk)]
+        sites = []
+        for wi in eligible:
+            w = words[wi]
+            if n_tokens[wi] == 1 and exact_tok[wi] >= 0:
+                t, pieces = exact_tok[wi], 1
+            elif (self.space_sensitive and n_tokens[wi] > 1 and inside[wi]
+                  and strip_span(text, *offsets[first + first_tok[wi]])[0] == w.start):
+                t, pieces = first_tok[wi], n_tokens[wi]  # several pieces within the word: judged below
+            else:
+                continue
+            if unk is not None and unk in content_ids[t:t + pieces]:
+                continue
+            # Whether the word's token carries a space before it is the tokenizer's answer, not the text's:
+            # byte-level BPE folds a plain space into "Ġword", but a word after a tab, a newline or a
+            # no-break space is a bare token, and must be replaced by one.
+            tid = content_ids[t]
+            spaced = bool(self._starts_spaced[tid]) if tid < len(self._starts_spaced) else False
+            # Byte-level BPE spells a word two ways: "Ġword" after a space, bare "word" elsewhere (a text's
+            # first word, one after "(" or a newline), and the two may split differently: "Daniel" at a
+            # text's start was "D an iel" while "ĠDaniel" mid-text is one token. A word is judged by its form
+            # after a space wherever it stands, the form the candidates are words of (_build_vocab_filter):
+            # one "Ġword" token makes it the masked LM's, its bare pieces then masked as one; otherwise it
+            # goes to GloVe even where its bare form is one token. That form is asked in NFC, as eligibility
+            # is: the byte-level pre-tokenizer splits every combining mark from its letter, so "Beyonce\u0301"
+            # is "ĠBeyonce" and the mark's bytes even where "ĠBeyoncé" is one token.
+            if self.space_sensitive and (pieces > 1 or not spaced):
+                nfc = unicodedata.normalize("NFC", w.text)
+                if (spaced and nfc == w.text) or not self._one_token_after_space(nfc):  # "Ġwo" "rd": not one
+                    continue
+            sites.append(MaskSite(wi, t, spaced, pieces))
         return prefix, content_ids, suffix, sites
+
+    def _one_token_after_space(self, word: str) -> bool:
+        """Whether " word" is one known token: asked of the tokenizer, once per word (only words without a
+        space token before them, and decomposed ones, are asked)."""
+        if len(self._after_space) >= 1 << 16:  # a bound on the memory of a long run; asking again is cheap
+            self._after_space.clear()
+        if word not in self._after_space:
+            ids = self.tokenizer(" " + word, add_special_tokens=False)["input_ids"]
+            self._after_space[word] = len(ids) == 1 and ids[0] != self.tokenizer.unk_token_id
+        return self._after_space[word]
 
     def _window(self, n_content: int, room: int, centre: int) -> int:
         """Start of the content window of ``room`` tokens centred on ``centre``."""
@@ -259,17 +302,23 @@ class MaskedLMCandidates:
             groups = self._multi_groups(sites, len(content), room)
         out = []
         for group in groups:
-            centre = (group[0].token_index + group[-1].token_index) // 2
+            centre = (group[0].token_index + group[-1].token_index + group[-1].pieces - 1) // 2
             a = self._window(len(content), room, centre)
             original = content[a:a + room]
-            window = list(original)
+            # Each site's tokens become one mask (several: a word's bare BPE pieces, see encode), so the
+            # positions after a merged site move back.
+            window, positions, at = [], [], 0
             for s in group:
-                window[s.token_index - a] = mask_id
+                window += original[at:s.token_index - a]
+                positions.append(len(window))
+                window.append(mask_id)
+                at = s.token_index - a + s.pieces
+            window += original[at:]
             if self._pair is None:
                 ids, first = prefix + window + suffix, len(prefix)
             else:  # TinyBERT: the masked window, then the same window unmasked
                 ids, _, first = self._pair.build(window, original)
-            out.append((ids, [first + s.token_index - a for s in group], group))
+            out.append((ids, [first + p for p in positions], group))
         return out
 
     def _multi_groups(self, sites: list[MaskSite], n_content: int, room: int) -> list[list[MaskSite]]:
@@ -351,8 +400,9 @@ class MaskedLMCandidates:
         types = None
         if self.token_types(len(batch_jobs[0][1])) is not None:  # paired input on a model with token types
             types_np = np.zeros_like(ids_np)
-            types_np[keep_np] = np.fromiter(chain.from_iterable(self.token_types(len(j[1])) for j in batch_jobs),
-                                            dtype=np.int64, count=int(lengths_np.sum()))
+            types_np[keep_np] = np.fromiter(
+                chain.from_iterable(self.token_types(len(j[1]), sum(s.pieces - 1 for s in j[3])) for j in batch_jobs),
+                dtype=np.int64, count=int(lengths_np.sum()))
             types = torch.from_numpy(types_np)
         # No mask when the batch has no padding: the plain path, as one sequence alone would run.
         # A pad id may also be a real token (some models pad with [UNK]): mark by length, not by value.
@@ -401,15 +451,16 @@ class MaskedLMCandidates:
             return keep[:, None, None, :].expand(b, 1, t, t)  # (B, 1, T, T): True = attend
         return keep.long()
 
-    def token_types(self, length: int) -> list[int] | None:
-        """The token type ids of a paired sequence of ``length`` tokens (its halves are equally long), or
-        None: masked sequences and models without token types take the model's default."""
+    def token_types(self, length: int, merged: int = 0) -> list[int] | None:
+        """The token type ids of a paired sequence of ``length`` tokens, or None: masked sequences and
+        models without token types take the model's default. The halves are equally long but for the
+        ``merged`` tokens that masking took out of the first (several pieces under one mask)."""
         if self._pair is None:
             return None
-        if length not in self._pair_types:
-            half = (length - self._pair.n_special) // 2
-            self._pair_types[length] = self._pair.build([0] * half, [0] * half)[1]
-        return self._pair_types[length]
+        if (length, merged) not in self._pair_types:
+            half = (length - self._pair.n_special + merged) // 2
+            self._pair_types[length, merged] = self._pair.build([0] * (half - merged), [0] * half)[1]
+        return self._pair_types[length, merged]
 
     def _masked_logits(self, ids, mask, rows, cols, types=None):
         torch = self._torch

@@ -3,7 +3,9 @@ library: for every eligible single-piece word, one forward pass of the full mode
 position) over the whole context, or over a window of the model's length centred on the word, then
 the top-k of the vocabulary after dropping special, unused, continuation and non-alphabetic tokens (for
 byte-level BPE, bare tokens without a spaced form: pieces of words) and the word itself (compared without accents or case: "cafe" is "café"). Words the tokenizer maps
-to its unknown token are not single in-vocabulary pieces and get no candidates."""
+to its unknown token are not single in-vocabulary pieces and get no candidates. Byte-level BPE judges a word
+by its form after a space wherever it stands, in NFC: a word without a space before it, or typed with decomposed
+accents, is the masked LM's when " word" is one token, its own pieces then replaced by one mask."""
 import unicodedata
 
 import torch
@@ -35,18 +37,28 @@ def reference_candidates(model, tokenizer, text, top_k):
         if not is_eligible(w.text, sw):
             continue
         covering = [t for t in content if offs[t][0] < w.end and offs[t][1] > w.start]
-        if len(covering) != 1 or tuple(offs[covering[0]]) != (w.start, w.end):
+        want_space = spaced_bpe and vocab[ids[covering[0]]].startswith(" ")  # the word's own token: "Ġword"
+        if spaced_bpe and (len(covering) > 1 or not want_space):  # pieces exactly on the word, " word" one token
+            if (offs[covering[0]][0], offs[covering[-1]][1]) != (w.start, w.end):
+                continue
+            nfc = unicodedata.normalize("NFC", w.text)
+            if want_space and nfc == w.text:  # already its form after a space: several pieces
+                continue
+            after_space_ids = tokenizer(" " + nfc, add_special_tokens=False)["input_ids"]
+            if len(after_space_ids) != 1 or after_space_ids[0] == tokenizer.unk_token_id:
+                continue
+        elif len(covering) != 1 or tuple(offs[covering[0]]) != (w.start, w.end):
             continue
-        if ids[covering[0]] == tokenizer.unk_token_id:
+        if tokenizer.unk_token_id in [ids[t] for t in covering]:
             continue
-        c = covering[0] - content[0]  # index among the content tokens
-        a = 0 if len(content) <= room else min(max(c - room // 2, 0), len(content) - room)
+        c, n = covering[0] - content[0], len(covering)  # index among the content tokens, pieces masked
+        centre = c + (n - 1) // 2
+        a = 0 if len(content) <= room else min(max(centre - room // 2, 0), len(content) - room)
         window = [ids[t] for t in content][a:a + room]
-        window[c - a] = tokenizer.mask_token_id
+        window[c - a:c - a + n] = [tokenizer.mask_token_id]
         inp = torch.tensor([prefix + window + suffix])
         with torch.no_grad():
             logits = model(input_ids=inp).logits[0, len(prefix) + c - a]
-        want_space = spaced_bpe and vocab[ids[covering[0]]].startswith(" ")  # the word's own token: "Ġword"
         cands = []
         for tid in torch.argsort(logits, descending=True, stable=True).tolist():
             s = vocab[tid]

@@ -192,6 +192,35 @@ def test_decomposed_accents_are_replaced_as_composed_ones_and_kept_where_not(aug
         assert r["answers"]["text"] == nfd["answers"]["text"]
 
 
+@pytest.mark.parametrize("policy", ["keep", "replace"])
+def test_decomposed_accents_under_byte_level_bpe_keep_marks_with_their_letters(tiny_roberta_mlm_path, glove_kv,
+                                                                               policy):
+    """Byte-level BPE gives a combining mark tokens of its own; still, a replaced word takes its marks with it
+    (no edit starts on a mark or stops before one), answers holding marks stay at exact offsets, and the NFD
+    "Beyonce\u0301" is replaced from the masked LM as "Beyoncé" is (one "ĠBeyoncé" token)."""
+    import unicodedata
+
+    from augment.mlm import MaskedLMCandidates
+
+    mlm = MaskedLMCandidates.from_pretrained(tiny_roberta_mlm_path, top_k=6)
+    aug = Augmenter(mlm=mlm, glove=glove_kv, top_k=6, replace_prob=0.9, answer_policy=policy)
+    context = unicodedata.normalize("NFD", "Beyoncé opened a café in Zürich; Beyoncé's résumé lists crème brûlée.")
+    answer = context.index(unicodedata.normalize("NFD", "café in Zürich"))
+    original = ex(context, answers=[(answer, answer + len(unicodedata.normalize("NFD", "café in Zürich")))])
+    rows = aug.augment_example(original, n=10)
+    sources = set()
+    for r in rows:
+        assert_row_exact(r, original)
+        replay(original, r)
+        for e in r["edits"]:
+            assert not unicodedata.combining(context[e["start"]]), e
+            assert e["end"] == len(context) or not unicodedata.combining(context[e["end"]]), e
+            sources.add((unicodedata.normalize("NFC", e["original"]), e["source"]))
+        if policy == "keep":
+            assert r["answers"]["text"] == original["answers"]["text"]
+    assert ("Beyoncé", "mlm") in sources and ("Beyoncé", "glove") not in sources
+
+
 def test_long_context_answer_at_the_end(augmenter, sample_rows):
     """> 512 WordPieces: the answer at the very end keeps its text and exact offset shift."""
     long_ctx = " ".join(r["context"] for r in sample_rows[::13])

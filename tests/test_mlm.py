@@ -224,6 +224,92 @@ def test_bpe_a_word_after_a_tab_or_newline_is_a_bare_token_and_gets_bare_candida
         assert got and set(got) <= allowed, (repr(sep), got)
 
 
+@pytest.mark.parametrize("mode", ["exact", "multi"])
+def test_bpe_a_word_is_judged_by_its_form_after_a_space_wherever_it_stands(tiny_roberta_mlm_path, mode):
+    """Byte-level BPE splits a word's bare form ("D an iel": a text's first word, one after "(" or a newline)
+    and its form after a space ("ĠDaniel") differently. "Daniel" went to GloVe at a text's start and to the
+    masked LM mid-text, and "Carter" the other way round after "-". A word is now judged by its "Ġword" form
+    wherever it stands; where it is bare, its pieces are masked as one, as if the text held the mask there."""
+    model, tok = _load(tiny_roberta_mlm_path)
+    gen = MaskedLMCandidates(model, tok, top_k=6, mode=mode)
+    paired = MaskedLMCandidates(model, tok, top_k=6, context="paired")
+
+    def n_ids(s):
+        return len(tok(s, add_special_tokens=False)["input_ids"])
+
+    one_after_space = next(w for w in ("Daniel", "Houston", "Europe", "singer", "music")
+                           if n_ids(w) > 1 and n_ids(" " + w) == 1)
+    bare_only = next(w for w in ("Carter", "Following", "Baby", "born") if n_ids(w) == 1 < n_ids(" " + w))
+    decomposed = "Cafe\u0301"  # the mark is a token of its own under byte-level BPE: never one "Ġword"
+    bare_row = {gen.words[i] for i in np.flatnonzero(gen._valid_host[0])}
+    for text in (f"{one_after_space} met {bare_only} in {one_after_space}.",
+                 f"(He met\n{bare_only}-{one_after_space}) in {one_after_space}.",
+                 f"{decomposed} and {bare_only}-{one_after_space}: {one_after_space}"):
+        words = split_words(text)
+        eligible = _eligible(words)
+        sites = {words[s.word_index].start: s for s in gen.encode(text, words, eligible)[3]}
+        assert {words[s.word_index].text for s in sites.values()} == {one_after_space}, (text, sites)
+        assert [s.spaced for _, s in sorted(sites.items())] == [False, True], text  # bare first, then "Ġword"
+        got = gen.candidates(text, words, eligible)
+        assert sorted(words[i].start for i in got) == sorted(sites) and all(got.values())
+        bare = min(sites)
+        assert set(got[sites[bare].word_index]) <= bare_row
+        # Each sequence is the tokenizer's own for the text with a mask in place of each of its words (of a
+        # "Ġword" and its space: this tokenizer's "<mask>" does not take in the space before it, roberta-base's does).
+        for _, ids, positions, group, _ in gen.batch_plan([(text, words, eligible)])[0]:
+            masked = text
+            for s in reversed(group):
+                w = words[s.word_index]
+                masked = masked[:w.start - s.spaced] + tok.mask_token + masked[w.end:]
+            assert ids == tok(masked)["input_ids"] and [ids[p] for p in positions] == [tok.mask_token_id] * len(group)
+        if mode == "exact":
+            word = words[sites[bare].word_index]
+            masked = text[:word.start] + tok.mask_token + text[word.end:]
+            assert got == reference_candidates(model, tok, text, 6)
+            # TinyBERT's pair: the masked text is shorter than the original, as the tokenizer's pair is.
+            (pair,) = [j for j in paired.batch_plan([(text, words, eligible)])[0] if j[3][0] == sites[bare]]
+            assert pair[1] == tok(masked, text)["input_ids"]
+
+
+@pytest.mark.parametrize("mode", ["exact", "multi"])
+def test_bpe_a_decomposed_word_is_judged_as_its_composed_form(tiny_roberta_mlm_path, mode):
+    """Byte-level BPE splits every combining mark from its letter: "Beyonce\u0301" (NFD) was "ĠBeyonce" and the
+    mark's bytes, so it went to GloVe while "Beyoncé" (NFC) is one "ĠBeyoncé" token and went to the masked LM.
+    The NFD word's pieces, mark included, are now masked as one: the model is fed the sequences of the NFC text,
+    and both texts get the same candidates for the same words; the word's span keeps its mark."""
+    import unicodedata
+
+    model, tok = _load(tiny_roberta_mlm_path)
+    gen = MaskedLMCandidates(model, tok, top_k=6, mode=mode)
+    word = next(w for w in ("Beyoncé", "Chloé", "Zoë", "café")
+                if len(tok(" " + w, add_special_tokens=False)["input_ids"]) == 1)
+    assert len(tok(" " + unicodedata.normalize("NFD", word), add_special_tokens=False)["input_ids"]) > 1
+    # The word is the only one eligible, so every sequence masks it; its accent is the texts' only difference.
+    for composed in (f"{word} was there.", f"It was {word}.", f"It was ({word})."):
+        decomposed = unicodedata.normalize("NFD", composed)
+        fed, got = {}, {}
+        for text in (composed, decomposed):
+            words = split_words(text)
+            eligible = _eligible(words)
+            fed[text] = [(ids, pos) for _, ids, pos, _, _ in gen.batch_plan([(text, words, eligible)])[0]]
+            got[text] = gen.candidates(text, words, eligible)
+            if mode == "exact":
+                assert got[text] == reference_candidates(model, tok, text, 6)
+        assert fed[decomposed] == fed[composed] and got[decomposed] == got[composed]
+        (i,) = got[decomposed]
+        assert split_words(decomposed)[i].text == unicodedata.normalize("NFD", word) and got[decomposed][i]
+
+
+def test_paired_token_types_count_the_tokens_a_mask_merged(tiny_mlm_path):
+    """A masked half shorter than the original (bare BPE pieces under one mask) still gets its own type ids:
+    the types of a pair built from a 4-token masked half and a 5-token original."""
+    model, tok = _load(tiny_mlm_path)
+    gen = MaskedLMCandidates(model, tok, top_k=3, context="paired")
+    n = gen._pair.n_special + 4 + 5
+    assert gen.token_types(n, merged=1) == gen._pair.build([0] * 4, [0] * 5)[1] == [0] * 6 + [1] * 6
+    assert gen.token_types(n + 1) == [0] * 7 + [1] * 6  # nothing merged: equal halves, as before
+
+
 def test_bpe_offsets_that_hold_the_space_before_a_word_still_make_it_one_piece(tiny_roberta_mlm_path,
                                                                                 tiny_deberta_mlm_path, sample_rows):
     """DeBERTa's tokenizer reads the same "Ġword" tokens as RoBERTa's but leaves the space in

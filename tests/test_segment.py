@@ -30,6 +30,22 @@ def test_eligibility_is_alphabetic_non_stopword():
     assert not is_eligible("-", sw)
 
 
+def test_single_letters_are_never_eligible_whatever_the_stopwords():
+    """Single letters outside the stopword lists ("a", "i", "s", ...) are pieces of names, abbreviations and
+    markers, and were replaced: "R&B" became "Durbin&B", "U.S." "Pa.S.". A letter is never eligible now, under
+    every list and in either Unicode form ("E\u0301" is the one letter "É"); two letters are words as before."""
+    from augment.segment import load_stopwords
+
+    text = "Best R&B act, U.S. tour, Jay Z, Plan B, x in f(x), É or E\u0301, 王 (king), footnote [n 1], Oz."
+    letters = {"R", "B", "U", "S", "Z", "x", "f", "É", "E\u0301", "王", "n"}
+    assert letters <= {w.text for w in split_words(text)}
+    for sw in (load_stopwords("nltk"), load_stopwords("tinybert"), frozenset()):
+        eligible = [w.text for w in split_words(text) if is_eligible(w.text, sw)]
+        assert not letters & set(eligible), eligible
+        assert {"Best", "act", "tour", "Jay", "Plan", "king", "footnote", "Oz"} <= set(eligible)
+    assert is_eligible("in", frozenset()) and is_eligible("Oz", load_stopwords("nltk"))  # two letters: a word
+
+
 def test_a_decomposed_word_is_eligible_exactly_when_its_composed_form_is():
     """A combining accent is not alphabetic: "Cafe\u0301" (NFD) failed isalpha() while "Café" (NFC) passed, so
     a text typed with decomposed accents had none of those words replaced. Eligibility asks of the NFC form."""
