@@ -7,11 +7,15 @@ breakdown. Given null-score differences (``null_score - best_non_null_score`` pe
 prediction becomes ``""`` where the difference exceeds ``threshold``, and ``best_exact``/``best_f1``
 report the score at the best threshold found by sweeping over the sorted differences.
 
-Two deliberate differences from the official sweep, both only visible at its edges:
-- questions with equal differences are crossed together, so the reported threshold reproduces the
-  reported best score when applied (the official loop may stop inside a group of ties);
+Three deliberate differences from the official sweep, all only visible at its edges, so that the
+reported threshold reproduces the reported best score when applied:
+- questions with equal differences are crossed together (the official loop may stop inside a group of ties);
 - when answering nothing is best, the threshold is one below the smallest difference, so applying it
-  abstains everywhere (the official ``0.0`` was meant for probabilities, not score differences).
+  abstains everywhere (the official ``0.0`` was meant for probabilities, not score differences);
+- answering an unanswerable question gains its own score minus the 1 of abstaining: a prediction such as
+  "the" or "," normalises to the gold ``""`` and loses nothing (the official loop charges 1 for any
+  non-empty text, although its own scoring counts that answer right, so its best score could be below
+  the score at its own threshold).
 
     >>> squad_v2_metric([{"id": "q", "answers": {"text": ["the Nile"]}}], {"q": "Nile"})["exact"]
     100.0
@@ -64,7 +68,7 @@ def _percent(scores: list[float]) -> float:
     return 100.0 * sum(scores) / len(scores) if scores else 0.0
 
 
-def _best_threshold(raw: dict, preds: dict, diffs: dict, has_ans: dict) -> tuple[float, float]:
+def _best_threshold(raw: dict, diffs: dict, has_ans: dict) -> tuple[float, float]:
     """Sweep the threshold upward over the sorted null differences; (best score %, threshold).
 
     Only finite differences are thresholds: a question at ``+inf`` abstains at every finite threshold, one at
@@ -72,19 +76,16 @@ def _best_threshold(raw: dict, preds: dict, diffs: dict, has_ans: dict) -> tuple
     :func:`squad_v2_metric` and ``apply_threshold`` apply it), so the threshold reported is always a number
     JSON can hold, and applying it reproduces the reported score."""
     qids = sorted((q for q in raw if math.isfinite(diffs[q])), key=lambda q: diffs[q])
-    always = [q for q in raw if diffs[q] == -math.inf or math.isnan(diffs[q])]  # answered below every threshold
-    # Below every finite difference, those questions are answered "" (only the NoAns ones score), the rest as above.
-    score = best = (sum(1 for q in qids if not has_ans[q])
-                    + sum(raw[q] if has_ans[q] else float(not preds[q]) for q in always)
-                    + sum(1 for q in raw if diffs[q] == math.inf and not has_ans[q]))
+    always = {q for q in raw if diffs[q] == -math.inf or math.isnan(diffs[q])}  # answered below every threshold
+    # Below every finite difference, those questions are answered (their raw score) and the rest abstain (1 for
+    # each NoAns one, 0 for each HasAns one: abstaining never matches a gold answer, even one normalised to "").
+    score = best = sum(raw[q] if q in always else float(not has_ans[q]) for q in raw)
     # Any threshold below the lowest finite difference; with none, any finite number.
     best_thresh = diffs[qids[0]] - 1.0 if qids else 0.0
     for k, qid in enumerate(qids):
-        # Crossing qid's difference turns it from "" into its raw prediction.
-        if has_ans[qid]:
-            score += raw[qid]
-        elif preds[qid]:
-            score -= 1
+        # Crossing qid's difference swaps its abstention's score for its raw prediction's, as squad_v2_metric
+        # scores it: a NoAns question answered "the" stays right (it normalises to the gold "").
+        score += raw[qid] - float(not has_ans[qid])
         last_of_ties = k + 1 == len(qids) or diffs[qids[k + 1]] != diffs[qid]
         if last_of_ties and score > best:
             best, best_thresh = score, diffs[qid]
@@ -129,7 +130,6 @@ def squad_v2_metric(examples: list[dict], predictions: dict, null_diffs: dict | 
         out[f"{prefix}f1"] = _percent([f1[q] for q in qids])
         out[f"{prefix}total"] = len(qids)
     if null_diffs is not None:
-        preds = {ex["id"]: predictions[ex["id"]] for ex in examples}
-        out["best_exact"], out["best_exact_thresh"] = _best_threshold(raw_exact, preds, null_diffs, has_ans)
-        out["best_f1"], out["best_f1_thresh"] = _best_threshold(raw_f1, preds, null_diffs, has_ans)
+        out["best_exact"], out["best_exact_thresh"] = _best_threshold(raw_exact, null_diffs, has_ans)
+        out["best_f1"], out["best_f1_thresh"] = _best_threshold(raw_f1, null_diffs, has_ans)
     return out
