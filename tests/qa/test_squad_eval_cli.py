@@ -406,3 +406,31 @@ def test_a_model_named_with_an_unexpanded_tilde_loads(tiny_teacher_path, sample_
     assert main(["--model=~/m", *_eval_args(tmp_path / "m", sample_path, out, "--limit", 3)[2:]]) == 0
     assert json.loads(out.read_text())["metrics"]["total"] == 3
 
+
+
+@pytest.mark.parametrize("qa, fragments", [
+    ({"id": "bad", "question": None, "answers": []}, ["example 'bad'", "question must be a string"]),
+    ({"id": "bad", "question": "Q?", "answers": ["Nile"]}, ["example 'bad'", "answers[0]"]),
+    ({"id": "bad", "question": "Q?"}, ["example 'bad'", "missing 'answers'"]),
+    ({"id": "a", "question": "Q?", "answers": []}, ["example 'a'", "duplicate id",
+                                                     "the first is at {data}: data[0].paragraphs[0].qas[0]"]),
+    ("not an object", ["expected an object"]),
+])
+def test_a_bad_record_in_an_official_file_names_its_article_paragraph_and_question(
+        qa, fragments, tiny_teacher_path, tmp_path, capsys, monkeypatch):
+    """In the nested official format (data/paragraphs/qas) a bad question is named by its path of indices:
+    the id alone (or none at all) does not find it in a file of one line."""
+    import pipelines.squad_eval
+
+    monkeypatch.setattr(pipelines.squad_eval, "load_model", lambda *a: pytest.fail("the model loaded"))
+    good = {"id": "a", "question": "What flows?", "answers": [{"text": "Nile", "answer_start": 4}]}
+    data = tmp_path / "dev-v2.0.json"
+    data.write_text(json.dumps({"version": "v2.0", "data": [
+        {"title": "Nile", "paragraphs": [{"context": "The Nile flows.", "qas": [good]}]},
+        {"title": "Rhine", "paragraphs": [{"context": "The Rhine.", "qas": []},
+                                          {"context": "The Rhine flows.", "qas": [dict(good, id="b"), qa]}]}]}))
+    assert main(_eval_args(tiny_teacher_path, data, tmp_path / "e.json")) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert f"{data}: data[1].paragraphs[1].qas[1]: " in err, err
+    assert all(f.format(data=data) in err for f in fragments), err
