@@ -55,6 +55,10 @@ PROG = "augment-squad"
 # so it never depends on processes or resume points.
 CHUNK_PARAGRAPHS = 512
 DRAW_PARAGRAPHS = 16  # paragraphs per drawing task: small, so the workers share the last chunk's rows
+# Rows per drawing task, at most (an example with more is a task of its own). A task's encoded rows are held
+# until they are written, about 2 tasks per worker: cut by paragraphs alone, a task at --multiplier 1000 held
+# 100,000 rows. As augment.rowpool.BATCH_ROWS, above what 16 SQuAD paragraphs have at x20.
+DRAW_ROWS = 8192
 CACHE_TEXTS = 2048  # texts kept cached: > a chunk's contexts (not always its questions too: --augment-question)
 # Options that change the rows written; a rerun on the same --out must agree on all of them.
 OUTPUT_OPTIONS = ("input", "split", "multiplier", "mlm", "glove", "top_k", "replace_prob", "mlm_mode",
@@ -201,15 +205,16 @@ def check_options(args) -> None:
 
 
 def shard_rows_warning(args) -> str | None:
-    """A warning when one example's rows exceed --shard-rows. A shard holds whole paragraphs and a drawing
-    task holds every row of its examples in memory, so memory then grows with --multiplier, not with
-    --shard-rows (one 5 KB context at x20000: 3 GB peak, mostly the rows as Python objects)."""
+    """A warning when one example's rows exceed --shard-rows. A shard holds whole paragraphs, and one example's
+    rows are drawn and encoded together (with the edits of all its variants, to keep them distinct), so
+    memory then grows with --multiplier, not with --shard-rows (one 5.5 KB context at x20000 with --mlm none:
+    1.7 GB peak, of which the GloVe vectors and the interpreter are 0.8 GB; with a masked LM loaded, more)."""
     rows = args.multiplier + int(args.include_original)
     if rows <= args.shard_rows:
         return None
     return (f"{PROG}: warning: --multiplier {args.multiplier} gives each example {rows} rows, more than --shard-rows "
             f"{args.shard_rows}: shards will be larger than asked, and memory grows with --multiplier (one 5 KB "
-            "context at x20000 takes about 3 GB)")
+            "context at x20000 takes about 2 GB)")
 
 
 # -- processes ------------------------------------------------------------------------------------
@@ -379,6 +384,28 @@ def walk(rows, rows_per_example: int, shard_rows: int, strict: bool, limit: int 
         raise InputError("--input holds no examples (an empty file, data list or dataset)")
 
 
+def draw_tasks(paragraphs: list[list[dict]], per_example: int) -> list[list[dict]]:
+    """The examples of ``paragraphs`` cut into drawing tasks, in order: up to DRAW_PARAGRAPHS paragraphs and
+    DRAW_ROWS rows (``per_example`` rows an example) each; a paragraph with more rows than that is cut between
+    its examples, and an example with more is a task of its own. Tasks only group the rows, in the order
+    written, so they never change a row or where a shard ends."""
+    tasks, part = [], []
+    for i, para in enumerate(paragraphs):
+        # By position (a paragraph whose examples were all rejected counts too), so that a group of
+        # DRAW_PARAGRAPHS within DRAW_ROWS is the one task, and one record batch, it always was.
+        if i % DRAW_PARAGRAPHS == 0 and part:
+            tasks.append(part)
+            part = []
+        for ex in para:
+            if part and (len(part) + 1) * per_example > DRAW_ROWS:
+                tasks.append(part)
+                part = []
+            part.append(ex)
+    if part:
+        tasks.append(part)
+    return tasks
+
+
 class Timers(Counter):
     """Seconds per stage; ``wrap`` times every call of a bound method."""
 
@@ -437,20 +464,19 @@ class BlockJob:
         # (--augment-question: every question is one), and the masked LM would run again on those evicted.
         self.meta["protected_words"] += self.aug.protected_words(examples, table)
         tasks = []
-        for a in range(0, len(paragraphs), DRAW_PARAGRAPHS):
-            part = [ex for para in paragraphs[a:a + DRAW_PARAGRAPHS] for ex in para]
-            if part:
-                texts = {ex["context"] for ex in part} | ({ex["question"] for ex in part}
-                                                          if self.args.augment_question else set())
-                tasks.append(self.pool.submit(part, {text: table[text] for text in texts}))
+        for part in draw_tasks(paragraphs, self.args.multiplier + int(self.args.include_original)):
+            texts = {ex["context"] for ex in part} | ({ex["question"] for ex in part}
+                                                      if self.args.augment_question else set())
+            tasks.append(self.pool.submit(part, {text: table[text] for text in texts}))
         self.tasks += len(tasks)
         return tasks
 
     def write(self, result) -> int:
-        buffer, n, seconds = result
+        batches, n, seconds = result
         self.own["draw"] += seconds
         t = time.perf_counter()
-        self.writer.write_serialized(buffer)
+        for buffer in batches:
+            self.writer.write_serialized(buffer)
         self.own["write"] += time.perf_counter() - t
         self.tasks -= 1
         return n
@@ -591,7 +617,10 @@ def augment_blocks(out: Path, rows, aug, args, rank: int, run_started: float, cl
             owner, task = queue.popleft()
             t = time.perf_counter()
             result = task.result()
-            owner.own["wait"] += time.perf_counter() - t
+            waited = time.perf_counter() - t
+            if not pool.workers:  # drawn just now, in this process, by result(): drawing, not waiting
+                waited = max(0.0, waited - result[2])
+            owner.own["wait"] += waited
             written += owner.write(result)
             if owner.closed and owner.tasks == 0:
                 owner.commit()
