@@ -30,6 +30,7 @@ import signal
 import sys
 import time
 from collections import Counter, deque
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from itertools import chain
 from pathlib import Path
@@ -79,6 +80,25 @@ MLM_FIXES = ("pass a local model directory (--mlm PATH) or --mlm none (GloVe onl
 
 class CliError(Exception):
     """A problem the user can fix; printed as one line, exit code 2."""
+
+
+class WriteError(Exception):
+    """Writing to --out failed (a full disk, a quota, a lost mount): one line saying what a rerun keeps, exit
+    code 1. Not a CliError: it stops only the rank that met it, never every rank in block 0 (see run())."""
+
+    def __init__(self, path, error: OSError):
+        # pyarrow's errors name neither the file nor the plain reason: "Error writing bytes to file. Detail: ..."
+        reason = os.strerror(error.errno) if error.errno else (error.strerror or str(error) or type(error).__name__)
+        super().__init__(f"could not write {getattr(error, 'filename', None) or path}: {reason}")
+
+
+@contextmanager
+def writing(path):
+    """An OSError while writing ``path`` as a :class:`WriteError` that names it."""
+    try:
+        yield
+    except OSError as e:
+        raise WriteError(path, e) from None
 
 
 # -- options --------------------------------------------------------------------------------------
@@ -425,7 +445,8 @@ class BlockJob:
 
     def __init__(self, out: Path, k: int, aug, args, timers: Timers, run_started: float, pool):
         self.out, self.k, self.aug, self.args, self.pool = out, k, aug, args, pool
-        self.writer = ShardWriter(out / manifest.shard_name(k))
+        with writing(out / manifest.shard_name(k)):
+            self.writer = ShardWriter(out / manifest.shard_name(k))
         self.paragraphs: list[list[dict]] = []  # queued for the next chunk
         self.timers, self.timers_at_start = timers, dict(timers)  # this block's share: the difference
         # A text of an earlier block (a question asked again, a paragraph repeated further on) would hit the
@@ -475,8 +496,9 @@ class BlockJob:
         batches, n, seconds = result
         self.own["draw"] += seconds
         t = time.perf_counter()
-        for buffer in batches:
-            self.writer.write_serialized(buffer)
+        with writing(self.writer.path):
+            for buffer in batches:
+                self.writer.write_serialized(buffer)
         self.own["write"] += time.perf_counter() - t
         self.tasks -= 1
         return n
@@ -492,13 +514,15 @@ class BlockJob:
 
     def commit(self) -> None:
         t = time.perf_counter()
-        info = self.writer.commit()
+        with writing(self.writer.path):
+            info = self.writer.commit()
         self.own["write"] += time.perf_counter() - t
         self.meta.update(info, seconds=time.time() - self.meta["started"], timers={**self.spent, **self.own})
         # Rows an example did not get: --variant-draw independent drops draws that repeat (0 otherwise).
         per_example = self.args.multiplier + int(self.args.include_original)
         self.meta["dropped_duplicates"] = (self.meta["read"] - len(self.meta["rejects"])) * per_example - info["rows"]
-        manifest.write_record(self.out, self.k, self.meta)
+        with writing(manifest.record_path(self.out, self.k)):
+            manifest.write_record(self.out, self.k, self.meta)
         self.committed = True
 
 
@@ -798,9 +822,10 @@ def run(args, argv: list[str] | None = None) -> int:
         timing = {"startup_seconds": {k: (round(v, 3) if v is not None else None) for k, v in startup.items()},
                   "augment_started": augment_started, "augment_ended": time.time()}
         command = [PROG, *(sys.argv[1:] if argv is None else argv)]
-        code = summarise(out, args, command, config, models, n_blocks, world, run_started, t0, timing, spans)
-        if args.report:
-            write_page(out)
+        with writing(out):  # rejects.jsonl, dataset_info.json, state.json, manifest.json, report.html
+            code = summarise(out, args, command, config, models, n_blocks, world, run_started, t0, timing, spans)
+            if args.report:
+                write_page(out)
     shutdown(world)
     return code
 
@@ -905,6 +930,15 @@ def interrupted(out: Path) -> str:
             f"shard{'s' if done > 1 else ''} in {out})")
 
 
+def write_failed(out: Path, e: WriteError) -> str:
+    """The line for a failed write. The run leaves what Ctrl-C leaves (:func:`interrupted`)."""
+    done = len(list((out / manifest.PROGRESS).glob("shard-*.json")))
+    if not done:
+        return f"{PROG}: error: {e}; no shard was complete: make room (or fix the cause) and rerun the same command"
+    return (f"{PROG}: error: {e}; make room (or fix the cause) and rerun the same command to resume (it keeps "
+            f"the {done} complete shard{'s' if done > 1 else ''} in {out})")
+
+
 def _interrupt_once(signum, frame):
     """Ctrl-C raises KeyboardInterrupt once; later ones are ignored (an impatient second Ctrl-C, which torchrun
     passes on to its ranks too), so that neither the cleanup (no half shard left) nor the line about it is
@@ -923,6 +957,9 @@ def main(argv=None) -> int:
         if os.environ.get("RANK", "0") == "0" or not getattr(e, "in_first_block", False):  # see run()
             print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
+    except WriteError as e:  # from the rank that met it: the others may go on
+        print(write_failed(Path(args.out), e), file=sys.stderr)
+        return 1
     except KeyboardInterrupt:  # one line, from the first rank, instead of a traceback from each
         if os.environ.get("RANK", "0") == "0":
             print(interrupted(Path(args.out)), file=sys.stderr)

@@ -736,6 +736,44 @@ def test_rows_stream_to_the_shard_in_bounded_tasks_and_stay_the_same(tmp_path, m
     assert timers["draw"] > 0 and timers["wait"] < timers["draw"] / 10
 
 
+def _limit_file_size(limit: int):
+    """For a child process: files beyond ``limit`` bytes fail to write (EFBIG) as on a full disk (ENOSPC)."""
+    def limit_it():
+        import resource
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an error from write(), not a signal that kills
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return limit_it
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE and SIGXFSZ as Linux has them")
+def test_a_failed_shard_write_is_one_line_and_the_rerun_resumes(tmp_path, sample_rows, glove_kv):
+    """A shard that could not be written (a full disk) gave two tracebacks, the second from cleaning up (the
+    stream's end marker could not be written either), and exit code 1 without saying what a rerun keeps."""
+    vectors = tmp_path / "vectors.txt"
+    vectors.write_text("".join(f"{w} " + " ".join(f"{x:.4f}" for x in glove_kv[w]) + "\n"
+                               for w in glove_kv.index_to_key[:3000]))
+    first, second = _paragraphs(sample_rows)[:2]
+    # The second paragraph with its context three times over (the answers keep their offsets): its shard is
+    # the only one larger than the limit.
+    longer = [{**r, "context": r["context"] + (" " + r["context"]) * 2} for r in second]
+    data = tmp_path / "rows.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in first + longer))
+    out = tmp_path / "aug"
+    args = ["-m", "pipelines.augment_squad", "--input", data, "--mlm", "none", "--glove", vectors,
+            "--multiplier", 10, "--shard-rows", 10, "--quiet", "--out", out]
+    proc = subprocess.run([sys.executable, *map(str, args)], cwd=REPO, env=ENV, capture_output=True, text=True,
+                          timeout=120, preexec_fn=_limit_file_size(600_000))
+    assert (proc.returncode, proc.stderr) == (1, (
+        f"augment-squad: error: could not write {out / 'shard-00001.arrow'}: File too large; make room (or fix the "
+        f"cause) and rerun the same command to resume (it keeps the 1 complete shard in {out})\n"))
+    assert sorted(p.name for p in out.iterdir()) == [".progress", "shard-00000.arrow"]  # no temporary file left
+    assert forkrun.run(*args[1:]).returncode == 0
+    assert json.loads((out / "manifest.json").read_text())["throughput"]["shards_resumed"] == 1
+    assert [len(json.loads(p.read_text())) > 0 for p in sorted((out / ".progress").glob("shard-*.json"))] == [True] * 2
+    assert len(rows_of(out)) == 10 * (len(first) + len(longer))
+
+
 def test_more_rows_per_example_than_shard_rows_is_warned_about(tmp_path):
     """A paragraph's rows are drawn in memory at once and never split across shards: at --multiplier 20000 on
     one 5 KB context a run took 3 GB however small --shard-rows was."""
