@@ -2,14 +2,14 @@
 
 The masked LM needs one process (or one per GPU); drawing 20 variants per question, moving the spans
 and encoding the rows took as long as the LM itself on a GPU, on one core, while the GPU waited. Here
-each chunk of examples (with its texts' candidates) goes to a pool of worker processes that return the
-chunk's rows as one serialised record batch; the shard writer appends the batches in chunk order.
+each task (a few paragraphs' examples, with their texts' candidates) goes to a pool of worker processes that
+return its rows as serialised record batches; the shard writer appends the batches in submission order.
 ``workers=0`` runs the same function in this process, so the shard bytes are the same either way.
 
     >>> pool = RowPool(DrawSpec(n=20, replace_prob=0.4, seed=0, answer_policy="keep",
     ...                         augment_question=False, include_original=False, schema=schema), workers=4)  # doctest: +SKIP
     >>> handle = pool.submit(examples, table)          # returns at once; the LM goes on             # doctest: +SKIP
-    >>> buffer, rows, seconds = handle.result()        # in submission order, to the writer          # doctest: +SKIP
+    >>> batches, rows, seconds = handle.result()       # in submission order, to the writer          # doctest: +SKIP
 """
 from __future__ import annotations
 
@@ -18,13 +18,14 @@ import sys
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
+from itertools import chain
 from multiprocessing import get_context
 
 import pyarrow as pa
 
 from augment.errors import ConfigError
 from augment.shards import original_row, shard_row
-from augment.variants import TextCandidates, variants_of
+from augment.variants import TextCandidates, iter_variants
 
 
 @dataclass(frozen=True)
@@ -43,19 +44,40 @@ class DrawSpec:
     stopwords: frozenset = frozenset()
 
 
-def draw_chunk(spec: DrawSpec, examples: list[dict], table: dict[str, TextCandidates]) -> tuple[bytes, int, float]:
-    """The rows of ``examples`` as one serialised record batch: (bytes, rows, seconds spent)."""
+# A record batch ends at BATCH_ROWS rows or once its contexts and questions reach BATCH_CHARS characters. A
+# row is held as Python objects (about 10 KB with a 750-character SQuAD context, 5 times its Arrow bytes; its
+# edits grow with its context) only until its batch is encoded, so these bound a task's memory, not its rows.
+# Both are above what 16 SQuAD paragraphs have at x20 (at most 4,360 rows, 3.5M characters on the subset),
+# so the default's tasks are still one batch each, the bytes they always were.
+BATCH_ROWS = 8192
+BATCH_CHARS = 8 << 20
+
+
+def draw_chunk(spec: DrawSpec, examples: list[dict],
+               table: dict[str, TextCandidates]) -> tuple[list[bytes], int, float]:
+    """The rows of ``examples`` as serialised record batches (see :data:`BATCH_ROWS`; one, maybe empty,
+    when they are few): (batches, rows, seconds spent)."""
     t = time.perf_counter()
-    rows = []
+    batches, rows, n, chars = [], [], 0, 0
     for ex in examples:
-        if spec.include_original:
-            rows.append(original_row(ex))
         q = table[ex["question"]] if spec.augment_question else None
-        rows += map(shard_row, variants_of(ex, table[ex["context"]], q, spec.n, spec.replace_prob, spec.seed,
-                                           spec.answer_policy, spec.draw, spec.keep_question_words,
-                                           spec.stopwords))
-    buffer = pa.RecordBatch.from_pylist(rows, schema=spec.schema).serialize()
-    return buffer.to_pybytes(), len(rows), time.perf_counter() - t
+        variants = map(shard_row, iter_variants(ex, table[ex["context"]], q, spec.n, spec.replace_prob, spec.seed,
+                                                spec.answer_policy, spec.draw, spec.keep_question_words,
+                                                spec.stopwords))
+        for row in chain([original_row(ex)] if spec.include_original else (), variants):
+            rows.append(row)
+            chars += len(row["context"]) + len(row["question"])
+            if len(rows) == BATCH_ROWS or chars >= BATCH_CHARS:
+                batches.append(_encode(rows, spec.schema))
+                n, rows, chars = n + len(rows), [], 0
+    if rows or not batches:
+        batches.append(_encode(rows, spec.schema))
+        n += len(rows)
+    return batches, n, time.perf_counter() - t
+
+
+def _encode(rows: list[dict], schema: pa.Schema) -> bytes:
+    return pa.RecordBatch.from_pylist(rows, schema=schema).serialize().to_pybytes()
 
 
 def _end_with_parent(parent: int) -> None:
@@ -81,8 +103,23 @@ def _end_with_parent(parent: int) -> None:
         os._exit(1)
 
 
+class Deferred:
+    """A task of ``workers=0``: computed when its result is asked for, not when submitted. The writer asks
+    for each result just before it writes it, so one task's rows are in memory at a time; computed at
+    submission, every task of a chunk (512 paragraphs: the whole block when --multiplier is large) was."""
+
+    def __init__(self, fn, *args):
+        self._call = (fn, args)
+
+    def result(self):
+        if self._call is not None:
+            fn, args = self._call
+            self._value, self._call = fn(*args), None
+        return self._value
+
+
 class RowPool:
-    """``submit`` chunks, read their results in order. ``workers=0``: computed at submission, here."""
+    """``submit`` tasks, read their results in order. ``workers=0``: each computed here, when its result is read."""
 
     def __init__(self, spec: DrawSpec, workers: int = 0):
         if not isinstance(workers, int) or workers < 0:
@@ -99,12 +136,10 @@ class RowPool:
         """Chunks to keep in flight: enough that no worker idles while the LM runs the next chunk."""
         return 2 * self.workers
 
-    def submit(self, examples: list[dict], table: dict[str, TextCandidates]) -> Future:
+    def submit(self, examples: list[dict], table: dict[str, TextCandidates]) -> Future | Deferred:
         if self._pool is not None:
             return self._pool.submit(draw_chunk, self.spec, examples, table)
-        done: Future = Future()
-        done.set_result(draw_chunk(self.spec, examples, table))
-        return done
+        return Deferred(draw_chunk, self.spec, examples, table)
 
     def close(self) -> None:
         if self._pool is not None:

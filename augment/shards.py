@@ -99,11 +99,15 @@ def atomic_write_text(path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     # A lone surrogate (a rejected record's "\ud800", kept in rejects.jsonl as read) is the only str UTF-8
     # cannot encode; written as its escape it reads back as the same string in JSON text.
-    with open(tmp, "w", encoding="utf-8", errors="backslashreplace") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8", errors="backslashreplace") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # a full disk: no half-written temporary file left to take the space
+        tmp.unlink(missing_ok=True)
+        raise
     _fsync_dir(path.parent)
 
 
@@ -156,13 +160,17 @@ class ShardWriter:
                 "mtime_ns": self.path.stat().st_mtime_ns}
 
     def abort(self) -> None:
+        """Discard the shard: close the file and remove it. It runs after a failure, which the caller reports:
+        on a full disk closing the stream fails too (its end marker cannot be written), and that second error
+        would hide the first, leave the file open and its space taken."""
         if self._writer is not None:
-            try:
-                self._writer.close()
-                self._sink.close()
-            finally:
-                self._writer = None
-                self.tmp.unlink(missing_ok=True)
+            writer, self._writer = self._writer, None
+            for close in (writer.close, self._sink.close):
+                try:
+                    close()
+                except OSError:
+                    pass
+            self.tmp.unlink(missing_ok=True)
 
     def __enter__(self):
         return self

@@ -7,6 +7,7 @@ masked LM or in a worker beside it (``augment.rowpool``), and the rows are the s
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from augment.sampling import Slot, draw_variants, fold_words, folded, protect_shared_words
@@ -60,8 +61,17 @@ def variants_of(ex: dict, ctx: TextCandidates, q: TextCandidates | None, n: int,
                 stopwords: frozenset = frozenset()) -> list[dict]:
     """``n`` rows (fewer with ``draw="independent"`` when draws repeat): the input's keys with texts and
     spans rewritten, plus ``orig_id``, ``variant``, ``edits``."""
+    return list(iter_variants(ex, ctx, q, n, replace_prob, seed, answer_policy, draw, keep_question_words,
+                              stopwords))
+
+
+def iter_variants(ex: dict, ctx: TextCandidates, q: TextCandidates | None, n: int, replace_prob: float,
+                  seed: int, answer_policy: str, draw: str = "distinct", keep_question_words: bool = False,
+                  stopwords: frozenset = frozenset()) -> Iterator[dict]:
+    """:func:`variants_of` one row at a time. A row holds its own copy of the context and its edits as dicts
+    (about 10 KB with a 750-character SQuAD context), so a caller that encodes rows in batches
+    (:func:`augment.rowpool.draw_chunk`) need not hold all of one example's at once."""
     slots, _ = replaceable(ex, ctx, q, answer_policy, keep_question_words, stopwords)
-    rows = []
     for v, edits in enumerate(draw_variants(slots, n, replace_prob, seed, ex["id"], draw), 1):
         if edits is None:  # a dropped duplicate draw: its variant number stays unused
             continue
@@ -74,5 +84,4 @@ def variants_of(ex: dict, ctx: TextCandidates, q: TextCandidates | None, n: int,
         if ex.get("plausible_answers"):
             row["plausible_answers"] = move_spans(ex["plausible_answers"], context, c_edits)
         row["edits"] = [e.as_dict() for e in sorted(edits, key=lambda e: (e.field != "context", e.start))]
-        rows.append(row)
-    return rows
+        yield row

@@ -19,4 +19,4 @@ for t in sorted({r["context"] for r in rows}):
 spec = DrawSpec(n=20, replace_prob=0.4, seed=0, answer_policy="keep", augment_question=False,
                 include_original=False, schema=hf_schema())
 best = min(draw_chunk(spec, rows, table)[2] for _ in range(2))
-import hashlib; print(sys.argv[1] if len(sys.argv) > 1 else "", f"draw_chunk 800 examples x20: best of 2 {best:.2f} s", hashlib.sha256(draw_chunk(spec, rows, table)[0]).hexdigest()[:12])
+import hashlib; print(sys.argv[1] if len(sys.argv) > 1 else "", f"draw_chunk 800 examples x20: best of 2 {best:.2f} s", hashlib.sha256(b"".join(draw_chunk(spec, rows, table)[0])).hexdigest()[:12])

@@ -30,6 +30,7 @@ import signal
 import sys
 import time
 from collections import Counter, deque
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from itertools import chain
 from pathlib import Path
@@ -55,6 +56,10 @@ PROG = "augment-squad"
 # so it never depends on processes or resume points.
 CHUNK_PARAGRAPHS = 512
 DRAW_PARAGRAPHS = 16  # paragraphs per drawing task: small, so the workers share the last chunk's rows
+# Rows per drawing task, at most (an example with more is a task of its own). A task's encoded rows are held
+# until they are written, about 2 tasks per worker: cut by paragraphs alone, a task at --multiplier 1000 held
+# 100,000 rows. As augment.rowpool.BATCH_ROWS, above what 16 SQuAD paragraphs have at x20.
+DRAW_ROWS = 8192
 CACHE_TEXTS = 2048  # texts kept cached: > a chunk's contexts (not always its questions too: --augment-question)
 # Options that change the rows written; a rerun on the same --out must agree on all of them.
 OUTPUT_OPTIONS = ("input", "split", "multiplier", "mlm", "glove", "top_k", "replace_prob", "mlm_mode",
@@ -75,6 +80,25 @@ MLM_FIXES = ("pass a local model directory (--mlm PATH) or --mlm none (GloVe onl
 
 class CliError(Exception):
     """A problem the user can fix; printed as one line, exit code 2."""
+
+
+class WriteError(Exception):
+    """Writing to --out failed (a full disk, a quota, a lost mount): one line saying what a rerun keeps, exit
+    code 1. Not a CliError: it stops only the rank that met it, never every rank in block 0 (see run())."""
+
+    def __init__(self, path, error: OSError):
+        # pyarrow's errors name neither the file nor the plain reason: "Error writing bytes to file. Detail: ..."
+        reason = os.strerror(error.errno) if error.errno else (error.strerror or str(error) or type(error).__name__)
+        super().__init__(f"could not write {getattr(error, 'filename', None) or path}: {reason}")
+
+
+@contextmanager
+def writing(path):
+    """An OSError while writing ``path`` as a :class:`WriteError` that names it."""
+    try:
+        yield
+    except OSError as e:
+        raise WriteError(path, e) from None
 
 
 # -- options --------------------------------------------------------------------------------------
@@ -201,15 +225,16 @@ def check_options(args) -> None:
 
 
 def shard_rows_warning(args) -> str | None:
-    """A warning when one example's rows exceed --shard-rows. A shard holds whole paragraphs and a drawing
-    task holds every row of its examples in memory, so memory then grows with --multiplier, not with
-    --shard-rows (one 5 KB context at x20000: 3 GB peak, mostly the rows as Python objects)."""
+    """A warning when one example's rows exceed --shard-rows. A shard holds whole paragraphs, and one example's
+    rows are drawn and encoded together (with the edits of all its variants, to keep them distinct), so
+    memory then grows with --multiplier, not with --shard-rows (one 5.5 KB context at x20000 with --mlm none:
+    1.7 GB peak, of which the GloVe vectors and the interpreter are 0.8 GB; with a masked LM loaded, more)."""
     rows = args.multiplier + int(args.include_original)
     if rows <= args.shard_rows:
         return None
     return (f"{PROG}: warning: --multiplier {args.multiplier} gives each example {rows} rows, more than --shard-rows "
             f"{args.shard_rows}: shards will be larger than asked, and memory grows with --multiplier (one 5 KB "
-            "context at x20000 takes about 3 GB)")
+            "context at x20000 takes about 2 GB)")
 
 
 # -- processes ------------------------------------------------------------------------------------
@@ -379,6 +404,28 @@ def walk(rows, rows_per_example: int, shard_rows: int, strict: bool, limit: int 
         raise InputError("--input holds no examples (an empty file, data list or dataset)")
 
 
+def draw_tasks(paragraphs: list[list[dict]], per_example: int) -> list[list[dict]]:
+    """The examples of ``paragraphs`` cut into drawing tasks, in order: up to DRAW_PARAGRAPHS paragraphs and
+    DRAW_ROWS rows (``per_example`` rows an example) each; a paragraph with more rows than that is cut between
+    its examples, and an example with more is a task of its own. Tasks only group the rows, in the order
+    written, so they never change a row or where a shard ends."""
+    tasks, part = [], []
+    for i, para in enumerate(paragraphs):
+        # By position (a paragraph whose examples were all rejected counts too), so that a group of
+        # DRAW_PARAGRAPHS within DRAW_ROWS is the one task, and one record batch, it always was.
+        if i % DRAW_PARAGRAPHS == 0 and part:
+            tasks.append(part)
+            part = []
+        for ex in para:
+            if part and (len(part) + 1) * per_example > DRAW_ROWS:
+                tasks.append(part)
+                part = []
+            part.append(ex)
+    if part:
+        tasks.append(part)
+    return tasks
+
+
 class Timers(Counter):
     """Seconds per stage; ``wrap`` times every call of a bound method."""
 
@@ -398,7 +445,8 @@ class BlockJob:
 
     def __init__(self, out: Path, k: int, aug, args, timers: Timers, run_started: float, pool):
         self.out, self.k, self.aug, self.args, self.pool = out, k, aug, args, pool
-        self.writer = ShardWriter(out / manifest.shard_name(k))
+        with writing(out / manifest.shard_name(k)):
+            self.writer = ShardWriter(out / manifest.shard_name(k))
         self.paragraphs: list[list[dict]] = []  # queued for the next chunk
         self.timers, self.timers_at_start = timers, dict(timers)  # this block's share: the difference
         # A text of an earlier block (a question asked again, a paragraph repeated further on) would hit the
@@ -437,20 +485,20 @@ class BlockJob:
         # (--augment-question: every question is one), and the masked LM would run again on those evicted.
         self.meta["protected_words"] += self.aug.protected_words(examples, table)
         tasks = []
-        for a in range(0, len(paragraphs), DRAW_PARAGRAPHS):
-            part = [ex for para in paragraphs[a:a + DRAW_PARAGRAPHS] for ex in para]
-            if part:
-                texts = {ex["context"] for ex in part} | ({ex["question"] for ex in part}
-                                                          if self.args.augment_question else set())
-                tasks.append(self.pool.submit(part, {text: table[text] for text in texts}))
+        for part in draw_tasks(paragraphs, self.args.multiplier + int(self.args.include_original)):
+            texts = {ex["context"] for ex in part} | ({ex["question"] for ex in part}
+                                                      if self.args.augment_question else set())
+            tasks.append(self.pool.submit(part, {text: table[text] for text in texts}))
         self.tasks += len(tasks)
         return tasks
 
     def write(self, result) -> int:
-        buffer, n, seconds = result
+        batches, n, seconds = result
         self.own["draw"] += seconds
         t = time.perf_counter()
-        self.writer.write_serialized(buffer)
+        with writing(self.writer.path):
+            for buffer in batches:
+                self.writer.write_serialized(buffer)
         self.own["write"] += time.perf_counter() - t
         self.tasks -= 1
         return n
@@ -466,13 +514,15 @@ class BlockJob:
 
     def commit(self) -> None:
         t = time.perf_counter()
-        info = self.writer.commit()
+        with writing(self.writer.path):
+            info = self.writer.commit()
         self.own["write"] += time.perf_counter() - t
         self.meta.update(info, seconds=time.time() - self.meta["started"], timers={**self.spent, **self.own})
         # Rows an example did not get: --variant-draw independent drops draws that repeat (0 otherwise).
         per_example = self.args.multiplier + int(self.args.include_original)
         self.meta["dropped_duplicates"] = (self.meta["read"] - len(self.meta["rejects"])) * per_example - info["rows"]
-        manifest.write_record(self.out, self.k, self.meta)
+        with writing(manifest.record_path(self.out, self.k)):
+            manifest.write_record(self.out, self.k, self.meta)
         self.committed = True
 
 
@@ -591,7 +641,10 @@ def augment_blocks(out: Path, rows, aug, args, rank: int, run_started: float, cl
             owner, task = queue.popleft()
             t = time.perf_counter()
             result = task.result()
-            owner.own["wait"] += time.perf_counter() - t
+            waited = time.perf_counter() - t
+            if not pool.workers:  # drawn just now, in this process, by result(): drawing, not waiting
+                waited = max(0.0, waited - result[2])
+            owner.own["wait"] += waited
             written += owner.write(result)
             if owner.closed and owner.tasks == 0:
                 owner.commit()
@@ -769,9 +822,10 @@ def run(args, argv: list[str] | None = None) -> int:
         timing = {"startup_seconds": {k: (round(v, 3) if v is not None else None) for k, v in startup.items()},
                   "augment_started": augment_started, "augment_ended": time.time()}
         command = [PROG, *(sys.argv[1:] if argv is None else argv)]
-        code = summarise(out, args, command, config, models, n_blocks, world, run_started, t0, timing, spans)
-        if args.report:
-            write_page(out)
+        with writing(out):  # rejects.jsonl, dataset_info.json, state.json, manifest.json, report.html
+            code = summarise(out, args, command, config, models, n_blocks, world, run_started, t0, timing, spans)
+            if args.report:
+                write_page(out)
     shutdown(world)
     return code
 
@@ -877,6 +931,15 @@ def interrupted(out: Path) -> str:
             f"shard{'s' if done > 1 else ''} in {out})")
 
 
+def write_failed(out: Path, e: WriteError) -> str:
+    """The line for a failed write. The run leaves what Ctrl-C leaves (:func:`interrupted`)."""
+    done = len(list((out / manifest.PROGRESS).glob("shard-*.json")))
+    if not done:
+        return f"{PROG}: error: {e}; no shard was complete: make room (or fix the cause) and rerun the same command"
+    return (f"{PROG}: error: {e}; make room (or fix the cause) and rerun the same command to resume (it keeps "
+            f"the {done} complete shard{'s' if done > 1 else ''} in {out})")
+
+
 def _interrupt_once(signum, frame):
     """Ctrl-C raises KeyboardInterrupt once; later ones are ignored (an impatient second Ctrl-C, which torchrun
     passes on to its ranks too), so that neither the cleanup (no half shard left) nor the line about it is
@@ -895,6 +958,9 @@ def main(argv=None) -> int:
         if os.environ.get("RANK", "0") == "0" or not getattr(e, "in_first_block", False):  # see run()
             print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
+    except WriteError as e:  # from the rank that met it: the others may go on
+        print(write_failed(Path(args.out), e), file=sys.stderr)
+        return 1
     except KeyboardInterrupt:  # one line, from the first rank, instead of a traceback from each
         if os.environ.get("RANK", "0") == "0":
             print(interrupted(Path(args.out)), file=sys.stderr)

@@ -67,3 +67,41 @@ def test_workers_leave_ctrl_c_to_the_parent():
                     include_original=False, schema=pa.schema([]))
     with RowPool(spec, workers=1) as pool:
         assert pool._pool.submit(signal.getsignal, signal.SIGINT).result() == signal.SIG_IGN
+
+
+
+def test_a_task_is_encoded_in_bounded_batches_and_drawn_when_asked_for(monkeypatch, glove_augmenter, sample_rows):
+    """One record batch per task held every row of the task as Python objects (about 10 KB each) until it
+    was encoded: at --multiplier 1000 a task of 16 paragraphs was 100,000 rows. Now at most BATCH_ROWS
+    rows are, and the rows are the same, in the same order. With no workers a task is drawn only when its
+    result is asked for: drawn at submission, every task of a chunk waited in memory to be written."""
+    import pyarrow as pa
+
+    from augment import rowpool
+    from augment.shards import hf_schema, original_row, shard_row
+    from augment.variants import variants_of
+
+    examples = sample_rows[:3]
+    table = glove_augmenter.candidate_table(examples)
+    spec = rowpool.DrawSpec(n=5, replace_prob=0.4, seed=0, answer_policy="keep", augment_question=False,
+                            include_original=True, schema=hf_schema())
+    monkeypatch.setattr(rowpool, "BATCH_ROWS", 4)
+    real, drawn = rowpool.draw_chunk, []
+    monkeypatch.setattr(rowpool, "draw_chunk", lambda *a: drawn.append(a) or real(*a))
+    with rowpool.RowPool(spec, workers=0) as pool:
+        task = pool.submit(examples, table)
+        assert drawn == []
+        batches, n, _ = task.result()
+        assert len(drawn) == 1 and task.result()[0] is batches  # drawn once
+    decoded = [pa.ipc.read_record_batch(pa.py_buffer(b), spec.schema) for b in batches]
+    assert [b.num_rows for b in decoded] == [4, 4, 4, 4, 2] and n == 3 * (1 + 5)
+    want = [shard_row(r) for ex in examples
+            for r in [original_row(ex), *variants_of(ex, table[ex["context"]], None, 5, 0.4, 0, "keep")]]
+    assert [r for b in decoded for r in b.to_pylist()] == pa.Table.from_pylist(want, schema=spec.schema).to_pylist()
+    # Long texts end a batch sooner (their rows' edits grow with them): here every row is over the budget.
+    monkeypatch.setattr(rowpool, "BATCH_ROWS", 1000)
+    monkeypatch.setattr(rowpool, "BATCH_CHARS", 1)
+    batches, n, _ = real(spec, examples, table)
+    decoded = [pa.ipc.read_record_batch(pa.py_buffer(b), spec.schema) for b in batches]
+    assert [b.num_rows for b in decoded] == [1] * 18 and n == 18
+    assert [r for b in decoded for r in b.to_pylist()] == pa.Table.from_pylist(want, schema=spec.schema).to_pylist()

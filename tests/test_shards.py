@@ -78,3 +78,15 @@ def test_atomic_write_keeps_a_lone_surrogate_as_its_json_escape(tmp_path):
     atomic_write_json(tmp_path / "r.json", record)
     assert "\\ud800" in (tmp_path / "r.json").read_text(encoding="utf-8")
     assert json.loads((tmp_path / "r.json").read_text(encoding="utf-8")) == record
+
+
+def test_a_failed_atomic_write_leaves_no_temporary_file(tmp_path):
+    """A write that failed (a full disk; here the rename onto a folder) left its ``.NAME.tmp-PID`` behind,
+    still taking the space, in --out or its .progress folder."""
+    from augment.shards import atomic_write_text
+
+    target = tmp_path / "manifest.json"
+    (target / "inside").mkdir(parents=True)  # a non-empty folder: os.replace cannot put a file there
+    with pytest.raises(OSError):
+        atomic_write_text(target, "{}\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest.json"]

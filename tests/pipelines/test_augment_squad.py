@@ -692,6 +692,88 @@ def test_help_shows_every_real_default_once_and_no_none():
     assert "seed of the variant draws (default: 0)" in text and "or 'none' (default: default)" in text
 
 
+def test_rows_stream_to_the_shard_in_bounded_tasks_and_stay_the_same(tmp_path, monkeypatch, tiny_mlm_path, sample_rows):
+    """A chunk's drawing tasks were cut by paragraphs alone, and with no workers each was drawn at submission:
+    every row of a chunk (at a large --multiplier the whole block, e.g. 50,000 rows of about 10 KB as Python
+    objects) was in memory before the first was written, so peak memory grew with the multiplier (x1000 on 300
+    subset questions: 2.0 GB against 1.1 GB at x20). Now a task holds at most DRAW_ROWS rows and is drawn just
+    before it is written; the rows, and where each shard ends, are those of tasks of whole paragraphs. Here
+    each paragraph's rows (over 200) are over 10 times --shard-rows: one shard per paragraph, as before."""
+    from augment import rowpool
+    from augment.shards import ShardWriter
+    from pipelines import augment_squad
+
+    paragraphs = _paragraphs(sample_rows)[:2]
+    data = tmp_path / "rows.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for para in paragraphs for r in para))
+    args = ["--input", data, "--mlm", tiny_mlm_path, "--glove", "none", "--multiplier", 20, "--shard-rows", 20,
+            "--quiet"]
+    drawn, written, pending = [], [], []
+    real_draw, real_write = rowpool.draw_chunk, ShardWriter.write_serialized
+
+    def draw(spec, examples, table):
+        drawn.append(len(examples) * spec.n)
+        pending.append(sum(drawn) - sum(written))  # rows drawn and not yet in a shard
+        return real_draw(spec, examples, table)
+
+    def write(self, buffer):
+        real_write(self, buffer)
+        written.append(pa.ipc.read_record_batch(pa.py_buffer(buffer), self.schema).num_rows)
+
+    monkeypatch.setattr(rowpool, "draw_chunk", draw)
+    monkeypatch.setattr(ShardWriter, "write_serialized", write)
+    monkeypatch.setattr(augment_squad, "DRAW_ROWS", 50)  # tasks of 2 examples (40 rows)
+    assert augment_squad.main([*map(str, args), "--out", str(tmp_path / "small")]) == 0
+    assert len(drawn) == sum(-(-len(p) // 2) for p in paragraphs) and max(pending) <= 50
+    monkeypatch.setattr(augment_squad, "DRAW_ROWS", 10**9)  # one task per paragraph group, as before
+    assert augment_squad.main([*map(str, args), "--out", str(tmp_path / "whole")]) == 0
+    shards = [json.loads((tmp_path / d / "manifest.json").read_text())["shards"] for d in ("small", "whole")]
+    assert [(s["file"], s["rows"]) for s in shards[0]] == [(s["file"], s["rows"]) for s in shards[1]] == [
+        (f"shard-{k:05d}.arrow", 20 * len(p)) for k, p in enumerate(paragraphs)]
+    assert rows_of(tmp_path / "small") == rows_of(tmp_path / "whole")
+    # Drawn when written, the drawing is not counted as waiting for workers too (there are none).
+    timers = json.loads((tmp_path / "small" / ".progress" / "shard-00000.json").read_text())["timers"]
+    assert timers["draw"] > 0 and timers["wait"] < timers["draw"] / 10
+
+
+def _limit_file_size(limit: int):
+    """For a child process: files beyond ``limit`` bytes fail to write (EFBIG) as on a full disk (ENOSPC)."""
+    def limit_it():
+        import resource
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an error from write(), not a signal that kills
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return limit_it
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE and SIGXFSZ as Linux has them")
+def test_a_failed_shard_write_is_one_line_and_the_rerun_resumes(tmp_path, sample_rows, glove_kv):
+    """A shard that could not be written (a full disk) gave two tracebacks, the second from cleaning up (the
+    stream's end marker could not be written either), and exit code 1 without saying what a rerun keeps."""
+    vectors = tmp_path / "vectors.txt"
+    vectors.write_text("".join(f"{w} " + " ".join(f"{x:.4f}" for x in glove_kv[w]) + "\n"
+                               for w in glove_kv.index_to_key[:3000]))
+    first, second = _paragraphs(sample_rows)[:2]
+    # The second paragraph with its context three times over (the answers keep their offsets): its shard is
+    # the only one larger than the limit.
+    longer = [{**r, "context": r["context"] + (" " + r["context"]) * 2} for r in second]
+    data = tmp_path / "rows.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in first + longer))
+    out = tmp_path / "aug"
+    args = ["-m", "pipelines.augment_squad", "--input", data, "--mlm", "none", "--glove", vectors,
+            "--multiplier", 10, "--shard-rows", 10, "--quiet", "--out", out]
+    proc = subprocess.run([sys.executable, *map(str, args)], cwd=REPO, env=ENV, capture_output=True, text=True,
+                          timeout=120, preexec_fn=_limit_file_size(600_000))
+    assert (proc.returncode, proc.stderr) == (1, (
+        f"augment-squad: error: could not write {out / 'shard-00001.arrow'}: File too large; make room (or fix the "
+        f"cause) and rerun the same command to resume (it keeps the 1 complete shard in {out})\n"))
+    assert sorted(p.name for p in out.iterdir()) == [".progress", "shard-00000.arrow"]  # no temporary file left
+    assert forkrun.run(*args[1:]).returncode == 0
+    assert json.loads((out / "manifest.json").read_text())["throughput"]["shards_resumed"] == 1
+    assert [len(json.loads(p.read_text())) > 0 for p in sorted((out / ".progress").glob("shard-*.json"))] == [True] * 2
+    assert len(rows_of(out)) == 10 * (len(first) + len(longer))
+
+
 def test_more_rows_per_example_than_shard_rows_is_warned_about(tmp_path):
     """A paragraph's rows are drawn in memory at once and never split across shards: at --multiplier 20000 on
     one 5 KB context a run took 3 GB however small --shard-rows was."""
@@ -703,7 +785,7 @@ def test_more_rows_per_example_than_shard_rows_is_warned_about(tmp_path):
     assert warning() is None and warning("--multiplier", 50_000) is None
     assert warning("--multiplier", 40, "--shard-rows", 40, "--include-original") == (
         "augment-squad: warning: --multiplier 40 gives each example 41 rows, more than --shard-rows 40: shards "
-        "will be larger than asked, and memory grows with --multiplier (one 5 KB context at x20000 takes about 3 GB)")
+        "will be larger than asked, and memory grows with --multiplier (one 5 KB context at x20000 takes about 2 GB)")
 
 
 def test_negative_seed_is_refused_with_the_other_options_before_anything_loads(tmp_path, capsys, monkeypatch):
