@@ -304,6 +304,27 @@ def default_cache_dir(sources, out_dir) -> Path:
     return Path(out_dir) / "cache"
 
 
+def model_fingerprints(args) -> dict:
+    """What config.json records of the models beyond their names, for a resume to compare: a local --teacher's
+    config, weights and tokenizer files (augment.manifest.model_fingerprint, remembered by size and modification
+    time, so 440 MB are not hashed on every start); a local --student's config and tokenizer files only, since a
+    resumed run puts the checkpoint's weights into the model that they build (and its tokenizer cuts the windows).
+    None for a hub id (recorded by its name) and for --teacher none."""
+    from augment import manifest
+
+    def local(spec: str) -> bool:
+        return spec != "none" and Path(spec).is_dir()
+    return {"teacher_fingerprint": manifest.model_fingerprint(args.teacher) if local(args.teacher) else None,
+            "student_fingerprint": manifest.model_fingerprint(args.student, weights=False)
+            if local(args.student) else None}
+
+
+# What a fingerprint of each model covers, for the line that refuses a resume whose model changed.
+FINGERPRINTED = {"teacher": "its weights, config or tokenizer files",
+                 "student": "its config or tokenizer files, which build the model the checkpoint's weights go into "
+                            "and cut the windows"}
+
+
 def validate(args) -> None:
     """Check every option without loading anything heavy; raise one ConfigError listing all problems."""
     from augment import manifest
@@ -400,6 +421,13 @@ def validate(args) -> None:
         problems.append(str(e))
     except OSError as e:  # unreadable
         problems.append(f"{e.filename}: cannot be read ({e.strerror})")
+    # What a local teacher and student hold now: the same folder may hold another model later (a teacher trained
+    # again into it), and a resume would then continue the run with it.
+    args.teacher_fingerprint = args.student_fingerprint = None
+    try:
+        vars(args).update(model_fingerprints(args))
+    except OSError as e:
+        problems.append(f"{e.filename}: cannot be read ({e.strerror})")
     if args.fp16:
         import torch
 
@@ -439,6 +467,12 @@ def validate(args) -> None:
                     if was != is_:
                         problems.append(f"--resume: --{option.replace('_', '-')} {src} changed since the run in "
                                         f"--out began (its contents differ); --overwrite starts the run again")
+            # A local model folder that holds another model now; not recorded by older versions, nor for a hub id.
+            for option, covers in FINGERPRINTED.items():
+                was, is_ = old.get(f"{option}_fingerprint"), now[f"{option}_fingerprint"]
+                if option not in changed and isinstance(was, str) and isinstance(is_, str) and was != is_:
+                    problems.append(f"--resume: --{option} {now[option]} changed since the run in --out began "
+                                    f"({covers} differ); --overwrite starts the run again")
     out_problem = outdir.out_problem("--out", args.out)
     if out_problem:
         problems.append(out_problem)

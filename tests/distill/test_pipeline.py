@@ -806,6 +806,60 @@ def test_resume_refuses_data_that_changed_under_the_same_name(tmp_path, capsys, 
     assert (out / "metrics.jsonl").read_text() == metrics  # refused before anything was changed
 
 
+def test_resume_refuses_a_teacher_trained_again_into_its_folder(tmp_path, capsys, sample_path, tiny_teacher_path,
+                                                                tiny_student_path, monkeypatch):
+    """A teacher trained again into the same folder was resumed with: the checkpoint went on against the new
+    teacher (its logit cache, keyed by the teacher's digest, was rebuilt), one run of two teachers. config.json
+    records each local model's fingerprint; a resume whose teacher changed is refused, naming it. The student's
+    weights come from the checkpoint on resume: a student folder with other weights resumes, one with another
+    config (which builds the model they go into) is refused. A run recorded without fingerprints resumes."""
+    from transformers import AutoModelForQuestionAnswering
+
+    from augment import manifest
+
+    monkeypatch.setenv("TINYAUG_CACHE", str(tmp_path / "fingerprints"))  # not the user's cache
+    teacher, student = tmp_path / "teacher", tmp_path / "student"
+    shutil.copytree(tiny_teacher_path, teacher)
+    shutil.copytree(tiny_student_path, student)
+    out = tmp_path / "o"
+    argv = common(sample_path, tmp_path) + ["--teacher", str(teacher), "--student", str(student), "--out", str(out),
+                                            "--stage", "prediction", "--max-steps", "1"]
+    assert main(argv) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["teacher_fingerprint"] == manifest.model_fingerprint(teacher)
+    assert config["student_fingerprint"] == manifest.model_fingerprint(student, weights=False)
+    assert config["student_fingerprint"] != manifest.model_fingerprint(student)  # its weights left out
+
+    def train_again(path, seed):  # other weights, saved over the old ones
+        model = AutoModelForQuestionAnswering.from_pretrained(path)
+        torch.manual_seed(seed)
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(torch.randn_like(p) * 0.01)
+        model.save_pretrained(path)
+
+    train_again(student, 1)
+    capsys.readouterr()
+    assert main(argv + ["--resume"]) == 0, capsys.readouterr().err  # the checkpoint holds the student's weights
+    train_again(teacher, 2)
+    capsys.readouterr()
+    assert main(argv + ["--resume"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"distill-train: error: --resume: --teacher {teacher} changed since the run in --out began (its weights, "
+        "config or tokenizer files differ); --overwrite starts the run again")
+    config = json.loads((out / "config.json").read_text())
+    del config["teacher_fingerprint"], config["student_fingerprint"]  # as an older version recorded it
+    (out / "config.json").write_text(json.dumps(config))
+    assert main(argv + ["--resume"]) == 0
+    cfg = json.loads((student / "config.json").read_text())
+    (student / "config.json").write_text(json.dumps({**cfg, "hidden_dropout_prob": 0.3}))
+    capsys.readouterr()
+    assert main(argv + ["--resume"]) == 2
+    err = capsys.readouterr().err
+    assert f"--resume: --student {student} changed since the run in --out began (its config or tokenizer" in err
+    assert "--teacher" not in err  # the resumed run recorded the new teacher's
+
+
 def test_an_augment_squad_directory_is_fingerprinted_by_its_manifest(tmp_path, sample_path):
     """Its shards' digests, recorded as they were written: no gigabytes read again on every start."""
     from augment import manifest
