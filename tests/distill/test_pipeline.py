@@ -860,6 +860,72 @@ def test_resume_refuses_a_teacher_trained_again_into_its_folder(tmp_path, capsys
     assert "--teacher" not in err  # the resumed run recorded the new teacher's
 
 
+@pytest.mark.parametrize("extra, says", [
+    (["--stage", "prediction", "--lr-intermediate", "1e-4"], "--lr-intermediate 0.0001 has no effect: it is the "
+     "intermediate stage's learning rate, and --stage prediction runs the prediction stage alone"),
+    (["--teacher", "none", "--projection", "per-layer"], "--projection per-layer has no effect: it is part of the "
+     "intermediate stage's loss, and --teacher none runs the prediction stage alone"),
+    (["--stage", "prediction", "--attention-loss", "direct"], "--attention-loss direct has no effect"),
+    (["--stage", "intermediate", "--temperature", "2"], "--temperature 2 has no effect: it is part of the "
+     "prediction stage's distillation term, and --stage intermediate runs the intermediate stage alone"),
+    (["--stage", "intermediate", "--lr-prediction", "1e-4"], "--lr-prediction 0.0001 has no effect"),
+    (["--stage", "intermediate", "--distill-weight", "0.5"], "--distill-weight 0.5 has no effect"),
+    (["--stage", "intermediate", "--teacher-cache", "off"], "--teacher-cache off has no effect"),
+    (["--teacher", "none", "--temperature", "2"], "--temperature 2 has no effect: it is part of the prediction "
+     "stage's distillation term, and --teacher none has no teacher"),
+    (["--teacher", "none", "--cache-batch-size", "64"], "--cache-batch-size 64 has no effect"),
+    (["--teacher", "none", "--teacher-cache", "off"], "--teacher-cache off has no effect"),
+    (["--eval-split", "train"], "--eval-split needs --eval"),
+])
+def test_an_option_the_run_never_uses_is_refused(tmp_path, capsys, sample_path, tiny_teacher_path, tiny_student_path,
+                                                 extra, says):
+    """Options of a stage the run does not run, teacher-logit options without a teacher, and --eval-split without
+    --eval were accepted and silently ignored: a command that does not do what it says."""
+    argv = common(sample_path, tmp_path) + ["--teacher", tiny_teacher_path, "--student", tiny_student_path,
+                                            "--out", str(tmp_path / "o"), *extra]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and says in err, err
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_option_another_option_switches_off_is_warned_about_once(tmp_path, capsys, sample_path, tiny_teacher_path,
+                                                                    tiny_student_path):
+    """--distill-weight 0 reads no teacher logits, --teacher-cache off builds no cache: what they switch off is
+    named on stderr, and the run goes on (a sweep over the weight keeps one command)."""
+    base = common(sample_path, tmp_path) + ["--teacher", tiny_teacher_path, "--student", tiny_student_path,
+                                            "--out", str(tmp_path / "o")]
+    args = build_parser().parse_args(base + ["--distill-weight", "0", "--temperature", "2", "--cache-batch-size", "64"])
+    validate(args)
+    assert capsys.readouterr().err.splitlines() == [
+        "distill-train: warning: --temperature 2 has no effect: it is part of the prediction stage's distillation "
+        "term, and --distill-weight 0 reads no teacher logits",
+        "distill-train: warning: --cache-batch-size 64 has no effect: it is the batch size of the prediction "
+        "stage's teacher-logit cache, and --distill-weight 0 reads no teacher logits"]
+    validate(build_parser().parse_args(base + ["--teacher-cache", "off", "--cache-batch-size", "64"]))
+    assert capsys.readouterr().err.strip() == (
+        "distill-train: warning: --cache-batch-size 64 has no effect: it is the batch size of the prediction stage's "
+        "teacher-logit cache, and --teacher-cache off builds none")
+    for quiet in (["--distill-weight", "0"], ["--stage", "intermediate", "--lr-intermediate", "1e-4"],
+                  ["--teacher", "none", "--lr-prediction", "1e-4", "--epochs", "1", "--max-steps", "2"]):
+        validate(build_parser().parse_args(base + quiet))  # options in use, defaults: no word
+        assert capsys.readouterr().err == ""
+
+
+def test_resume_ignores_an_option_the_run_never_uses(tmp_path, capsys, sample_path):
+    """An earlier version recorded options the run never used (--lr-intermediate with --stage prediction): left out
+    of the resumed command, as the new refusal asks, they were a difference that refused the resume for good."""
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "config.json").write_text(json.dumps({"stage": "prediction", "lr_intermediate": 1e-4,
+                                                 "attention_loss": "direct", "seed": 1}))
+    assert main(["--data", str(sample_path), "--out", str(out), "--resume", "--stage", "prediction",
+                 "--seed", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "--seed 1 -> 2" in err  # the comparison ran
+    assert "--lr-intermediate" not in err and "--attention-loss" not in err, err
+
+
 def test_an_augment_squad_directory_is_fingerprinted_by_its_manifest(tmp_path, sample_path):
     """Its shards' digests, recorded as they were written: no gigabytes read again on every start."""
     from augment import manifest
