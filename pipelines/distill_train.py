@@ -197,8 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "(--lr-intermediate with --stage prediction or --teacher none, --temperature with --stage "
                        "intermediate or --teacher none), --eval-split without --eval. One that another option "
                        "switches off (--temperature or --teacher-cache with --distill-weight 0, --cache-batch-size "
-                       "with --teacher-cache off) gets a warning. --epochs with --max-steps is the documented "
-                       "override.")
+                       "with --teacher-cache off, --projection for a student as wide as its teacher) gets a "
+                       "warning. --epochs with --max-steps is the documented override.")
     p.add_argument("--data", nargs="+", required=True, metavar="SRC",
                    help="augment-squad output directories and/or SQuAD JSON/JSONL files, directories, hub ids")
     p.add_argument("--prediction-data", nargs="+", metavar="SRC",
@@ -714,6 +714,12 @@ class DistillRecipe:
             problems.append(length_problem(s_cfg, "student", a.max_length))
         if any(problems):
             raise ConfigError("; ".join(filter(None, problems)))
+        if (a.teacher != "none" and "intermediate" in self.stages and given_options(a, {"projection"})
+                and s_cfg.hidden_size == t_cfg.hidden_size):  # known only now, from the configs
+            # Equal widths: the hidden states are compared as they are (augment.distill.hidden_loss). A warning,
+            # not a refusal: one command may run over students of several widths.
+            self.log(f"warning: --projection {a.projection} has no effect: the student and the teacher are both "
+                     f"{s_cfg.hidden_size} wide, so no projection is trained")
         self.eval_rows = None
         if a.eval:
             # Checked now, not at the first evaluation mid-training; a bad row is named by its file and position.

@@ -912,6 +912,24 @@ def test_an_option_another_option_switches_off_is_warned_about_once(tmp_path, ca
         assert capsys.readouterr().err == ""
 
 
+def test_projection_for_a_student_as_wide_as_its_teacher_is_warned_about(tmp_path, capsys, sample_path, tokenizer,
+                                                                          tiny_teacher_path, tiny_student_path):
+    """Equal widths train no projection, shared or per layer: --projection per-layer did nothing, without a word."""
+    from tests.conftest import _bert, _save
+
+    wide = _save(_bert("qa", tokenizer, 5, 64, 2, 4), tokenizer, tmp_path / "wide")  # the teacher's 64
+    for student, projection, warned in ((wide, ["--projection", "per-layer"], True), (wide, [], False),
+                                        (tiny_student_path, ["--projection", "per-layer"], False)):
+        args = build_parser().parse_args(common(sample_path, tmp_path) + [
+            "--teacher", tiny_teacher_path, "--student", student, "--out", str(tmp_path / "o"),
+            "--stage", "intermediate", *projection])
+        validate(args)
+        DistillRecipe(args).setup()
+        lines = [x for x in capsys.readouterr().err.splitlines() if "--projection" in x]
+        assert lines == (["distill-train: warning: --projection per-layer has no effect: the student and the "
+                          "teacher are both 64 wide, so no projection is trained"] if warned else []), student
+
+
 def test_resume_ignores_an_option_the_run_never_uses(tmp_path, capsys, sample_path):
     """An earlier version recorded options the run never used (--lr-intermediate with --stage prediction): left out
     of the resumed command, as the new refusal asks, they were a difference that refused the resume for good."""
