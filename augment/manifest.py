@@ -79,7 +79,8 @@ def config_mismatch(out: Path, config: dict, ignore=(), notes: dict | None = Non
 
 
 # What identifies a local model's outputs: its config, weights and tokenizer files (names and bytes).
-MODEL_FILES = ("config.json", "*.safetensors", "*.bin", "tokenizer.json", "vocab.txt", "vocab.json", "merges.txt")
+WEIGHT_FILES = ("*.safetensors", "*.bin")
+MODEL_FILES = ("config.json", *WEIGHT_FILES, "tokenizer.json", "vocab.txt", "vocab.json", "merges.txt")
 
 
 def fingerprint_cache_path() -> Path:
@@ -88,8 +89,10 @@ def fingerprint_cache_path() -> Path:
     return Path(root) / "model-fingerprints.json"
 
 
-def model_fingerprint(path, cache: Path | None = None) -> str:
-    """SHA-256 over the names and contents of a local model directory's :data:`MODEL_FILES`.
+def model_fingerprint(path, cache: Path | None = None, weights: bool = True) -> str:
+    """SHA-256 over the names and contents of a local model directory's :data:`MODEL_FILES`; with
+    ``weights=False`` its config and tokenizer files alone (distill-train's resumed student takes its
+    weights from the checkpoint, not from the directory).
 
     Hashing bert-base's 440 MB took seconds of every start; the result is remembered in ``cache``
     (default :func:`fingerprint_cache_path`) with each file's size, modification time and inode, and
@@ -97,10 +100,12 @@ def model_fingerprint(path, cache: Path | None = None) -> str:
     changes its modification time, so a changed model is still hashed afresh.
     """
     path = Path(path)
-    files = sorted({f for pattern in MODEL_FILES for f in path.glob(pattern) if f.is_file()})
+    patterns = MODEL_FILES if weights else [p for p in MODEL_FILES if p not in WEIGHT_FILES]
+    files = sorted({f for pattern in patterns for f in path.glob(pattern) if f.is_file()})
     stamp = [[f.name, st.st_size, st.st_mtime_ns, st.st_ino] for f in files for st in [f.stat()]]
     cache = fingerprint_cache_path() if cache is None else Path(cache)
-    key = str(path.resolve())
+    # Each set of files its own entry: the two digests of one directory do not evict each other.
+    key = str(path.resolve()) + ("" if weights else "#without-weights")
     try:
         known = json.loads(cache.read_text(encoding="utf-8"))
     except (OSError, ValueError):  # no cache yet, or an unreadable one: hash

@@ -192,7 +192,13 @@ def default_attention_form(device_type: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog=PROG, description=__doc__.split("\n\n")[0], formatter_class=DefaultsOnce)
+    p = _Parser(prog=PROG, description=__doc__.split("\n\n")[0], formatter_class=DefaultsOnce,
+                epilog="An option given that this run never uses is refused: one of a stage it does not run "
+                       "(--lr-intermediate with --stage prediction or --teacher none, --temperature with --stage "
+                       "intermediate or --teacher none), --eval-split without --eval. One that another option "
+                       "switches off (--temperature or --teacher-cache with --distill-weight 0, --cache-batch-size "
+                       "with --teacher-cache off, --projection for a student as wide as its teacher) gets a "
+                       "warning. --epochs with --max-steps is the documented override.")
     p.add_argument("--data", nargs="+", required=True, metavar="SRC",
                    help="augment-squad output directories and/or SQuAD JSON/JSONL files, directories, hub ids")
     p.add_argument("--prediction-data", nargs="+", metavar="SRC",
@@ -304,13 +310,82 @@ def default_cache_dir(sources, out_dir) -> Path:
     return Path(out_dir) / "cache"
 
 
+# What each option that only part of a run uses is for, to name it when the run has no such part (idle_options).
+STAGE_ONLY = {"intermediate": {"lr_intermediate": "the intermediate stage's learning rate",
+                               "projection": "part of the intermediate stage's loss",
+                               "attention_loss": "part of the intermediate stage's loss"},
+              "prediction": {"lr_prediction": "the prediction stage's learning rate",
+                             "distill_weight": "the prediction stage's weight of the teacher's logits",
+                             "temperature": "part of the prediction stage's distillation term",
+                             "teacher_cache": "where the prediction stage gets the teacher's logits",
+                             "cache_batch_size": "the batch size of the prediction stage's teacher-logit cache"}}
+TEACHER_LOGITS = ("temperature", "teacher_cache", "cache_batch_size")  # read only where teacher logits are
+
+
+def idle_options(args) -> list[tuple[str, str, bool]]:
+    """The options that take no part in this run, whatever their value: (option, why, refused) each. Refused
+    (an option of a stage the run does not have, which no workflow gives on purpose), or only warned about
+    where another option's value switches it off (``--distill-weight 0``, ``--teacher-cache off``): a sweep over
+    that value passes the rest unchanged. ``args`` as ``validate`` resolved them (its stage, its weight)."""
+    stages = STAGES if args.stage == "both" else (args.stage,)
+    runs = "--teacher none runs the prediction stage alone" if args.teacher == "none" else \
+        f"--stage {args.stage} runs the {args.stage} stage alone"
+    idle = [(opt, f"it is {what}, and {runs}", True)
+            for stage, options in STAGE_ONLY.items() if stage not in stages for opt, what in options.items()]
+    if "prediction" in stages:
+        what = STAGE_ONLY["prediction"]
+        if args.teacher == "none":  # (its --distill-weight is refused in validate, in words of its own)
+            idle += [(opt, f"it is {what[opt]}, and --teacher none has no teacher", True) for opt in TEACHER_LOGITS]
+        elif args.distill_weight == 0:
+            idle += [(opt, f"it is {what[opt]}, and --distill-weight 0 reads no teacher logits", False)
+                     for opt in TEACHER_LOGITS]
+        elif args.teacher_cache == "off":
+            idle.append(("cache_batch_size", f"it is {what['cache_batch_size']}, and --teacher-cache off builds "
+                                             "none", False))
+    return idle
+
+
+def given_options(args, options) -> set[str]:
+    """Which of ``options`` (destinations) ``args`` holds at other values than the parser's defaults: given."""
+    parser = build_parser()
+    return {opt for opt in options if getattr(args, opt) != parser.get_default(opt)}
+
+
+def _shown(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def model_fingerprints(args) -> dict:
+    """What config.json records of the models beyond their names, for a resume to compare: a local --teacher's
+    config, weights and tokenizer files (augment.manifest.model_fingerprint, remembered by size and modification
+    time, so 440 MB are not hashed on every start); a local --student's config and tokenizer files only, since a
+    resumed run puts the checkpoint's weights into the model that they build (and its tokenizer cuts the windows).
+    None for a hub id (recorded by its name) and for --teacher none."""
+    from augment import manifest
+
+    def local(spec: str) -> bool:
+        return spec != "none" and Path(spec).is_dir()
+    return {"teacher_fingerprint": manifest.model_fingerprint(args.teacher) if local(args.teacher) else None,
+            "student_fingerprint": manifest.model_fingerprint(args.student, weights=False)
+            if local(args.student) else None}
+
+
+# What a fingerprint of each model covers, for the line that refuses a resume whose model changed.
+FINGERPRINTED = {"teacher": "its weights, config or tokenizer files",
+                 "student": "its config or tokenizer files, which build the model the checkpoint's weights go into "
+                            "and cut the windows"}
+
+
 def validate(args) -> None:
     """Check every option without loading anything heavy; raise one ConfigError listing all problems."""
     from augment import manifest
     from augment.qa.features import window_problems
     from augment.squad_io import local_path
 
-    problems = []
+    problems, warnings = [], []
+    # Before the defaults below are resolved: an option left out is not one given.
+    given = given_options(args, {opt for options in STAGE_ONLY.values() for opt in options} | {
+        "eval_every", "eval_limit", "eval_split"})
     if args.stage is None:
         args.stage = "prediction" if args.teacher == "none" else "both"
     if args.teacher == "none" and args.distill_weight not in (None, 0):
@@ -360,8 +435,13 @@ def validate(args) -> None:
     if math.isfinite(args.weight_decay) and args.weight_decay < 0:
         problems.append(f"--weight-decay must be >= 0, got {args.weight_decay}")
     if not args.eval:  # options of an evaluation that will not happen: a typo'd command, not a silent no-op
-        problems += [f"--{opt.replace('_', '-')} needs --eval" for opt in ("eval_every", "eval_limit")
-                     if getattr(args, opt)]
+        problems += [f"--{opt.replace('_', '-')} needs --eval" for opt in ("eval_every", "eval_limit", "eval_split")
+                     if opt in given]
+    # Options of a part this run does not have: silently ignored, they hide a mistaken command.
+    for opt, why, refused in idle_options(args):
+        if opt in given:
+            (problems if refused else warnings).append(
+                f"--{opt.replace('_', '-')} {_shown(getattr(args, opt))} has no effect: {why}")
     for opt in ("eval_every", "num_workers"):
         if getattr(args, opt) is not None and getattr(args, opt) < 0:
             problems.append(f"--{opt.replace('_', '-')} must be >= 0, got {getattr(args, opt)}")
@@ -400,6 +480,13 @@ def validate(args) -> None:
         problems.append(str(e))
     except OSError as e:  # unreadable
         problems.append(f"{e.filename}: cannot be read ({e.strerror})")
+    # What a local teacher and student hold now: the same folder may hold another model later (a teacher trained
+    # again into it), and a resume would then continue the run with it.
+    args.teacher_fingerprint = args.student_fingerprint = None
+    try:
+        vars(args).update(model_fingerprints(args))
+    except OSError as e:
+        problems.append(f"{e.filename}: cannot be read ({e.strerror})")
     if args.fp16:
         import torch
 
@@ -424,8 +511,10 @@ def validate(args) -> None:
         if isinstance(old, dict):
             # Another number of processes batches, schedules and seeds otherwise: not the same run.
             now = vars(args) | {"processes": int(os.environ.get("WORLD_SIZE", "1"))}
+            # An option this run never uses changes nothing in it (and an older version recorded such options).
+            idle = {opt for opt, _, _ in idle_options(args)}
             changed = [k for k in (*RUN_DEFINING, "processes") if k in old and old[k] != now[k]
-                       and not _same_in_effect(k, old, now)]
+                       and k not in idle and not _same_in_effect(k, old, now)]
             if changed:
                 problems.append("--resume with different options than the run in --out: " + ", ".join(
                     f"{count(old[k], 'process', 'processes')} -> {now[k]}" if k == "processes"
@@ -439,6 +528,12 @@ def validate(args) -> None:
                     if was != is_:
                         problems.append(f"--resume: --{option.replace('_', '-')} {src} changed since the run in "
                                         f"--out began (its contents differ); --overwrite starts the run again")
+            # A local model folder that holds another model now; not recorded by older versions, nor for a hub id.
+            for option, covers in FINGERPRINTED.items():
+                was, is_ = old.get(f"{option}_fingerprint"), now[f"{option}_fingerprint"]
+                if option not in changed and isinstance(was, str) and isinstance(is_, str) and was != is_:
+                    problems.append(f"--resume: --{option} {now[option]} changed since the run in --out began "
+                                    f"({covers} differ); --overwrite starts the run again")
     out_problem = outdir.out_problem("--out", args.out)
     if out_problem:
         problems.append(out_problem)
@@ -453,6 +548,9 @@ def validate(args) -> None:
     problems += hub.model_problems([("--teacher", args.teacher), ("--student", args.student)], hub.CLI_FIXES)
     if problems:
         raise ConfigError("; ".join(problems))
+    if int(os.environ.get("RANK", "0")) == 0:  # the same for every process: one copy under torchrun
+        for warning in warnings:
+            print(f"{PROG}: warning: {warning}", file=sys.stderr)
 
 
 # What a run writes into --out; --overwrite removes these and nothing else.
@@ -509,8 +607,8 @@ def save_model(model, tokenizer, path: Path) -> None:
 def _same_in_effect(option: str, old: dict, now: dict) -> bool:
     """Whether a resume's ``option`` differs from the run's only where it changes nothing: the same local
     files spelled another way (data: their contents are compared by fingerprint; a model: the directory that
-    transformers opens, ``runs/t/`` or ``./runs/t`` for ``runs/t``), or a cache batch size with no
-    teacher-logit cache to build."""
+    transformers opens, ``runs/t/`` or ``./runs/t`` for ``runs/t``). (Options this run never uses, a cache batch
+    size with no teacher-logit cache to build among them, are left out before: ``idle_options``.)"""
     if option in ("teacher", "student"):  # a hub id, or "none", is compared as it is spelled
         def model(spec):
             return str(Path(spec).resolve()) if Path(spec).is_dir() else spec
@@ -521,8 +619,6 @@ def _same_in_effect(option: str, old: dict, now: dict) -> bool:
         def where(sources):  # local_path: ~/aug (--data=~/aug, unexpanded) is the folder the readers open
             return [str(p.resolve()) if (p := local_path(s)) is not None and p.exists() else s for s in sources or []]
         return where(old[option]) == where(now[option])
-    if option == "cache_batch_size":
-        return now["teacher_cache"] == "off" or str(now["teacher"]).lower() == "none"
     return False
 
 
@@ -618,6 +714,12 @@ class DistillRecipe:
             problems.append(length_problem(s_cfg, "student", a.max_length))
         if any(problems):
             raise ConfigError("; ".join(filter(None, problems)))
+        if (a.teacher != "none" and "intermediate" in self.stages and given_options(a, {"projection"})
+                and s_cfg.hidden_size == t_cfg.hidden_size):  # known only now, from the configs
+            # Equal widths: the hidden states are compared as they are (augment.distill.hidden_loss). A warning,
+            # not a refusal: one command may run over students of several widths.
+            self.log(f"warning: --projection {a.projection} has no effect: the student and the teacher are both "
+                     f"{s_cfg.hidden_size} wide, so no projection is trained")
         self.eval_rows = None
         if a.eval:
             # Checked now, not at the first evaluation mid-training; a bad row is named by its file and position.

@@ -76,6 +76,25 @@ def test_model_fingerprint_is_reused_while_files_are_unchanged(tmp_path, monkeyp
     assert manifest.model_fingerprint(model, cache=cache) == second
 
 
+def test_model_fingerprint_without_weights_covers_config_and_tokenizer_only(tmp_path):
+    """distill-train's resumed student takes its weights from the checkpoint: its folder is fingerprinted by the
+    files that build the model and cut the windows. Both digests of one folder stay cached side by side."""
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    (model / "vocab.txt").write_text("[PAD]\n")
+    (model / "model.safetensors").write_bytes(b"weights")
+    cache = tmp_path / "cache.json"
+    full, bare = (manifest.model_fingerprint(model, cache=cache, weights=w) for w in (True, False))
+    assert full != bare
+    (model / "model.safetensors").write_bytes(b"other weights")
+    assert manifest.model_fingerprint(model, cache=cache, weights=False) == bare
+    assert manifest.model_fingerprint(model, cache=cache) != full
+    (model / "config.json").write_text('{"hidden_dropout_prob": 0.3}')
+    assert manifest.model_fingerprint(model, cache=cache, weights=False) != bare
+    assert len(json.loads(cache.read_text())) == 2
+
+
 def test_lm_counters_sum_over_shards_with_fill_and_padding():
     recs = [{"lm_counters": {"forward_passes": 2, "sequences": 100, "tokens": 900, "padded_tokens": 1000,
                              "capacity": 128, "host_transfers": 2, "masked_sites": 300}},

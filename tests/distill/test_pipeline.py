@@ -806,6 +806,144 @@ def test_resume_refuses_data_that_changed_under_the_same_name(tmp_path, capsys, 
     assert (out / "metrics.jsonl").read_text() == metrics  # refused before anything was changed
 
 
+def test_resume_refuses_a_teacher_trained_again_into_its_folder(tmp_path, capsys, sample_path, tiny_teacher_path,
+                                                                tiny_student_path, monkeypatch):
+    """A teacher trained again into the same folder was resumed with: the checkpoint went on against the new
+    teacher (its logit cache, keyed by the teacher's digest, was rebuilt), one run of two teachers. config.json
+    records each local model's fingerprint; a resume whose teacher changed is refused, naming it. The student's
+    weights come from the checkpoint on resume: a student folder with other weights resumes, one with another
+    config (which builds the model they go into) is refused. A run recorded without fingerprints resumes."""
+    from transformers import AutoModelForQuestionAnswering
+
+    from augment import manifest
+
+    monkeypatch.setenv("TINYAUG_CACHE", str(tmp_path / "fingerprints"))  # not the user's cache
+    teacher, student = tmp_path / "teacher", tmp_path / "student"
+    shutil.copytree(tiny_teacher_path, teacher)
+    shutil.copytree(tiny_student_path, student)
+    out = tmp_path / "o"
+    argv = common(sample_path, tmp_path) + ["--teacher", str(teacher), "--student", str(student), "--out", str(out),
+                                            "--stage", "prediction", "--max-steps", "1"]
+    assert main(argv) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["teacher_fingerprint"] == manifest.model_fingerprint(teacher)
+    assert config["student_fingerprint"] == manifest.model_fingerprint(student, weights=False)
+    assert config["student_fingerprint"] != manifest.model_fingerprint(student)  # its weights left out
+
+    def train_again(path, seed):  # other weights, saved over the old ones
+        model = AutoModelForQuestionAnswering.from_pretrained(path)
+        torch.manual_seed(seed)
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(torch.randn_like(p) * 0.01)
+        model.save_pretrained(path)
+
+    train_again(student, 1)
+    capsys.readouterr()
+    assert main(argv + ["--resume"]) == 0, capsys.readouterr().err  # the checkpoint holds the student's weights
+    train_again(teacher, 2)
+    capsys.readouterr()
+    assert main(argv + ["--resume"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"distill-train: error: --resume: --teacher {teacher} changed since the run in --out began (its weights, "
+        "config or tokenizer files differ); --overwrite starts the run again")
+    config = json.loads((out / "config.json").read_text())
+    del config["teacher_fingerprint"], config["student_fingerprint"]  # as an older version recorded it
+    (out / "config.json").write_text(json.dumps(config))
+    assert main(argv + ["--resume"]) == 0
+    cfg = json.loads((student / "config.json").read_text())
+    (student / "config.json").write_text(json.dumps({**cfg, "hidden_dropout_prob": 0.3}))
+    capsys.readouterr()
+    assert main(argv + ["--resume"]) == 2
+    err = capsys.readouterr().err
+    assert f"--resume: --student {student} changed since the run in --out began (its config or tokenizer" in err
+    assert "--teacher" not in err  # the resumed run recorded the new teacher's
+
+
+@pytest.mark.parametrize("extra, says", [
+    (["--stage", "prediction", "--lr-intermediate", "1e-4"], "--lr-intermediate 0.0001 has no effect: it is the "
+     "intermediate stage's learning rate, and --stage prediction runs the prediction stage alone"),
+    (["--teacher", "none", "--projection", "per-layer"], "--projection per-layer has no effect: it is part of the "
+     "intermediate stage's loss, and --teacher none runs the prediction stage alone"),
+    (["--stage", "prediction", "--attention-loss", "direct"], "--attention-loss direct has no effect"),
+    (["--stage", "intermediate", "--temperature", "2"], "--temperature 2 has no effect: it is part of the "
+     "prediction stage's distillation term, and --stage intermediate runs the intermediate stage alone"),
+    (["--stage", "intermediate", "--lr-prediction", "1e-4"], "--lr-prediction 0.0001 has no effect"),
+    (["--stage", "intermediate", "--distill-weight", "0.5"], "--distill-weight 0.5 has no effect"),
+    (["--stage", "intermediate", "--teacher-cache", "off"], "--teacher-cache off has no effect"),
+    (["--teacher", "none", "--temperature", "2"], "--temperature 2 has no effect: it is part of the prediction "
+     "stage's distillation term, and --teacher none has no teacher"),
+    (["--teacher", "none", "--cache-batch-size", "64"], "--cache-batch-size 64 has no effect"),
+    (["--teacher", "none", "--teacher-cache", "off"], "--teacher-cache off has no effect"),
+    (["--eval-split", "train"], "--eval-split needs --eval"),
+])
+def test_an_option_the_run_never_uses_is_refused(tmp_path, capsys, sample_path, tiny_teacher_path, tiny_student_path,
+                                                 extra, says):
+    """Options of a stage the run does not run, teacher-logit options without a teacher, and --eval-split without
+    --eval were accepted and silently ignored: a command that does not do what it says."""
+    argv = common(sample_path, tmp_path) + ["--teacher", tiny_teacher_path, "--student", tiny_student_path,
+                                            "--out", str(tmp_path / "o"), *extra]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and says in err, err
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_option_another_option_switches_off_is_warned_about_once(tmp_path, capsys, sample_path, tiny_teacher_path,
+                                                                    tiny_student_path):
+    """--distill-weight 0 reads no teacher logits, --teacher-cache off builds no cache: what they switch off is
+    named on stderr, and the run goes on (a sweep over the weight keeps one command)."""
+    base = common(sample_path, tmp_path) + ["--teacher", tiny_teacher_path, "--student", tiny_student_path,
+                                            "--out", str(tmp_path / "o")]
+    args = build_parser().parse_args(base + ["--distill-weight", "0", "--temperature", "2", "--cache-batch-size", "64"])
+    validate(args)
+    assert capsys.readouterr().err.splitlines() == [
+        "distill-train: warning: --temperature 2 has no effect: it is part of the prediction stage's distillation "
+        "term, and --distill-weight 0 reads no teacher logits",
+        "distill-train: warning: --cache-batch-size 64 has no effect: it is the batch size of the prediction "
+        "stage's teacher-logit cache, and --distill-weight 0 reads no teacher logits"]
+    validate(build_parser().parse_args(base + ["--teacher-cache", "off", "--cache-batch-size", "64"]))
+    assert capsys.readouterr().err.strip() == (
+        "distill-train: warning: --cache-batch-size 64 has no effect: it is the batch size of the prediction stage's "
+        "teacher-logit cache, and --teacher-cache off builds none")
+    for quiet in (["--distill-weight", "0"], ["--stage", "intermediate", "--lr-intermediate", "1e-4"],
+                  ["--teacher", "none", "--lr-prediction", "1e-4", "--epochs", "1", "--max-steps", "2"]):
+        validate(build_parser().parse_args(base + quiet))  # options in use, defaults: no word
+        assert capsys.readouterr().err == ""
+
+
+def test_projection_for_a_student_as_wide_as_its_teacher_is_warned_about(tmp_path, capsys, sample_path, tokenizer,
+                                                                          tiny_teacher_path, tiny_student_path):
+    """Equal widths train no projection, shared or per layer: --projection per-layer did nothing, without a word."""
+    from tests.conftest import _bert, _save
+
+    wide = _save(_bert("qa", tokenizer, 5, 64, 2, 4), tokenizer, tmp_path / "wide")  # the teacher's 64
+    for student, projection, warned in ((wide, ["--projection", "per-layer"], True), (wide, [], False),
+                                        (tiny_student_path, ["--projection", "per-layer"], False)):
+        args = build_parser().parse_args(common(sample_path, tmp_path) + [
+            "--teacher", tiny_teacher_path, "--student", student, "--out", str(tmp_path / "o"),
+            "--stage", "intermediate", *projection])
+        validate(args)
+        DistillRecipe(args).setup()
+        lines = [x for x in capsys.readouterr().err.splitlines() if "--projection" in x]
+        assert lines == (["distill-train: warning: --projection per-layer has no effect: the student and the "
+                          "teacher are both 64 wide, so no projection is trained"] if warned else []), student
+
+
+def test_resume_ignores_an_option_the_run_never_uses(tmp_path, capsys, sample_path):
+    """An earlier version recorded options the run never used (--lr-intermediate with --stage prediction): left out
+    of the resumed command, as the new refusal asks, they were a difference that refused the resume for good."""
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "config.json").write_text(json.dumps({"stage": "prediction", "lr_intermediate": 1e-4,
+                                                 "attention_loss": "direct", "seed": 1}))
+    assert main(["--data", str(sample_path), "--out", str(out), "--resume", "--stage", "prediction",
+                 "--seed", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "--seed 1 -> 2" in err  # the comparison ran
+    assert "--lr-intermediate" not in err and "--attention-loss" not in err, err
+
+
 def test_an_augment_squad_directory_is_fingerprinted_by_its_manifest(tmp_path, sample_path):
     """Its shards' digests, recorded as they were written: no gigabytes read again on every start."""
     from augment import manifest
