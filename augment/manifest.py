@@ -115,6 +115,9 @@ def model_fingerprint(path, cache: Path | None = None, weights: bool = True) -> 
     if isinstance(known.get(key), dict) and known[key].get("stamp") == stamp:
         return known[key]["fingerprint"]
     digest = _hash_model_files(files)
+    # Folders removed since (a deleted run's student, a temporary model) are dropped: the file would
+    # otherwise gain an entry for every model folder ever fingerprinted.
+    known = {k: v for k, v in known.items() if Path(k.removesuffix("#without-weights")).is_dir()}
     known[key] = {"stamp": stamp, "fingerprint": digest}
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,10 @@
 """Session fixtures: tiny random-weight models with the real bert-base-uncased vocabulary, real GloVe,
 and real SQuAD 2.0 rows. Built once per session, saved with ``save_pretrained`` and loaded back through
 ``from_pretrained`` exactly as users load hub models."""
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,6 +14,11 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # Tiny models run fastest on one thread, and subprocesses (CLI runs, torchrun ranks) inherit this, so
 # two CPU cores are never oversubscribed by spinning OpenMP workers.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# Model fingerprints of the tests' temporary model folders, remembered in a folder of this process's own
+# (subprocesses inherit it), not in the user's ~/.cache/tinyaug, which gained an entry per test model and run.
+if "TINYAUG_CACHE" not in os.environ:
+    os.environ["TINYAUG_CACHE"] = tempfile.mkdtemp(prefix="tinyaug-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["TINYAUG_CACHE"], True)
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample" / "train-v2.0-sample.json"

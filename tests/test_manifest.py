@@ -95,6 +95,25 @@ def test_model_fingerprint_without_weights_covers_config_and_tokenizer_only(tmp_
     assert len(json.loads(cache.read_text())) == 2
 
 
+
+def test_model_fingerprint_cache_drops_folders_that_are_gone(tmp_path):
+    """Every model folder ever fingerprinted (each deleted run's student, the tests' temporary models) stayed in
+    the cache file; an entry goes when its folder has gone, at the next fingerprint written."""
+    import shutil
+
+    cache = tmp_path / "cache.json"
+    for name in ("a", "b", "c"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text(f'{{"name": "{name}"}}')
+        manifest.model_fingerprint(tmp_path / name, cache=cache)
+        manifest.model_fingerprint(tmp_path / name, cache=cache, weights=False)
+    assert len(json.loads(cache.read_text())) == 6
+    shutil.rmtree(tmp_path / "a")
+    (tmp_path / "b" / "config.json").write_text('{"name": "b2"}')
+    manifest.model_fingerprint(tmp_path / "b", cache=cache)
+    kept = json.loads(cache.read_text())
+    assert sorted(kept) == sorted(str((tmp_path / n).resolve()) + s for n in "bc" for s in ("", "#without-weights"))
+
 def test_lm_counters_sum_over_shards_with_fill_and_padding():
     recs = [{"lm_counters": {"forward_passes": 2, "sequences": 100, "tokens": 900, "padded_tokens": 1000,
                              "capacity": 128, "host_transfers": 2, "masked_sites": 300}},
