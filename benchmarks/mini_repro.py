@@ -500,8 +500,13 @@ def teacher_null_mass(cache_dir: Path, tokenizer_dir: Path) -> dict:
     key = teacher_file.name.split("-")[1]
     from datasets import concatenate_datasets
 
-    # One file, or one per process when the windows were tokenised in parallel (features-KEY_0000i_of_0000n).
-    parts = sorted(cache_dir.glob(f"features-{key}.arrow")) or sorted(cache_dir.glob(f"features-{key}_*.arrow"))
+    from augment.distill.data import features_stem
+
+    # One file, or one per process when the windows were tokenised in parallel (STEM_0000i_of_0000n).
+    stem = features_stem(key)
+    parts = sorted(cache_dir.glob(f"{stem}.arrow")) or sorted(cache_dir.glob(f"{stem}_*.arrow"))
+    if not parts:  # a cache written before the labels' version was in the name: say so, not datasets' "empty list"
+        raise FileNotFoundError(f"{cache_dir}: no {stem}.arrow beside {teacher_file.name}; rerun the distillation")
     feats = concatenate_datasets([Dataset.from_file(str(f)) for f in parts])
     logits = pa.ipc.open_file(pa.memory_map(str(teacher_file))).read_all().to_pydict()
     groups: dict[str, list] = {}

@@ -204,6 +204,14 @@ def features_key(sources, split, limit, tokenizer, max_length: int, doc_stride: 
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def features_stem(key: str) -> str:
+    """The name, without ``.arrow``, of the training windows' cache file for ``key`` (one file, or
+    ``<stem>_0000i_of_0000n.arrow`` per process when tokenised in parallel)."""
+    from augment.qa.features import LABELS_VERSION
+
+    return f"features-{key}-labels{LABELS_VERSION}"
+
+
 def tokenize(examples, tokenizer, cache_dir, key: str, max_length: int = 384, doc_stride: int = 128,
              num_proc: int | None = None, token_types=None):
     """Training windows (see :func:`augment.qa.features.prepare_train_features`), cached as
@@ -211,10 +219,10 @@ def tokenize(examples, tokenizer, cache_dir, key: str, max_length: int = 384, do
     ``token_types``: the teacher tokenizer's pair template, when the teacher reads token type ids that
     ``tokenizer`` does not make. The labels' version is in the file's name but not in ``key``: a teacher cache
     named by ``key`` holds logits of the same windows, still valid when only their labels change."""
-    from augment.qa.features import LABELS_VERSION, prepare_train_features
+    from augment.qa.features import prepare_train_features
 
     Path(cache_dir).mkdir(parents=True, exist_ok=True)
-    name = f"features-{key}-labels{LABELS_VERSION}"
+    name = features_stem(key)
     return examples.map(prepare_train_features, batched=True, remove_columns=examples.column_names,
                         fn_kwargs={"tokenizer": tokenizer, "max_length": max_length, "doc_stride": doc_stride,
                                    "token_types": token_types},

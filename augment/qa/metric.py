@@ -59,7 +59,9 @@ def f1_score(prediction: str, gold: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-def _gold(example: dict) -> list[str]:
+def gold_answers(example: dict) -> list[str]:
+    """The gold texts an answer is scored against: those that normalise to something, else ``[""]`` (the
+    official script's rule; the question still counts as answerable by its raw list)."""
     texts = [t for t in example["answers"]["text"] if normalize_answer(t)]
     return texts or [""]
 
@@ -110,7 +112,7 @@ def squad_v2_metric(examples: list[dict], predictions: dict, null_diffs: dict | 
     has_ans = {ex["id"]: bool(ex["answers"]["text"]) for ex in examples}
     raw_exact, raw_f1 = {}, {}
     for ex in examples:
-        pred, gold = predictions[ex["id"]], _gold(ex)
+        pred, gold = predictions[ex["id"]], gold_answers(ex)
         raw_exact[ex["id"]] = max(exact_match(pred, g) for g in gold)
         raw_f1[ex["id"]] = max(f1_score(pred, g) for g in gold)
 

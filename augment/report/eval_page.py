@@ -15,7 +15,7 @@ from html import escape
 
 import numpy as np
 
-from augment.qa.metric import f1_score, normalize_answer
+from augment.qa.metric import f1_score, gold_answers
 from augment.report import plots
 from augment.report.html import Raw, key_values, page, table
 
@@ -31,17 +31,12 @@ table.worst th:nth-child(6){width:4%}
 """
 
 
-def _gold(row: dict) -> list[str]:
-    texts = [t for t in row["answers"]["text"] if normalize_answer(t)]
-    return texts or [""]
-
-
 def threshold_curve(rows: list[dict], raw: dict, null_diffs: dict) -> tuple[np.ndarray, np.ndarray]:
     """(thresholds, F1 %) where F1 steps: at every distinct finite null-score difference, plus a point
     below them all (every question abstains, but one at NaN or -inf) and one above them all."""
     n = len(rows)
     diffs = np.array([null_diffs[r["id"]] if null_diffs[r["id"]] is not None else math.inf for r in rows])
-    answered_f1 = np.array([max(f1_score(raw[r["id"]], g) for g in _gold(r)) for r in rows])  # (N,)
+    answered_f1 = np.array([max(f1_score(raw[r["id"]], g) for g in gold_answers(r)) for r in rows])  # (N,)
     abstain_f1 = np.array([0.0 if r["answers"]["text"] else 1.0 for r in rows])  # (N,)
     # NaN or -inf (a model's infinite logits) answers at every threshold, as the metric applies it (NaN > t is false).
     always = np.isnan(diffs) | (diffs == -math.inf)
@@ -60,7 +55,7 @@ def threshold_curve(rows: list[dict], raw: dict, null_diffs: dict) -> tuple[np.n
 
 
 def question_scores(rows: list[dict], predictions: dict) -> list[tuple[float, dict]]:
-    return [(max(f1_score(predictions[r["id"]], g) for g in _gold(r)), r) for r in rows]
+    return [(max(f1_score(predictions[r["id"]], g) for g in gold_answers(r)), r) for r in rows]
 
 
 def eval_page(rows: list[dict], result: dict, title: str = "SQuAD 2.0 evaluation", note: str = "") -> str:
