@@ -792,7 +792,11 @@ class DistillRecipe:
             workers = a.tokenize_workers or (min(8, os.cpu_count() or 1) if len(examples) > 2000 else 1)
             features = data.tokenize(examples, self.tokenizer, self.cache_dir, key, a.max_length,
                                      a.doc_stride, num_proc=workers, token_types=self.teacher_types)
-        if self.main:  # a stride near --max-length cuts questions silently (and multiplies the windows)
+        if self.main:
+            if gone := data.remove_old_labels(self.cache_dir, key):
+                self.log(f"removed {count(len(gone), 'windows cache file')} labelled by an earlier version, which "
+                         f"no run reads again: {', '.join(f.name for f in gone)}")
+            # A stride near --max-length cuts questions silently (and multiplies the windows).
             cut = cut_questions(examples["question"], self.tokenizer, a.max_length, a.doc_stride)
             if warning := cut_warning(cut, len(examples), self.tokenizer, a.max_length, a.doc_stride):
                 self.log(warning)

@@ -375,3 +375,20 @@ def test_a_cache_of_windows_labelled_before_the_labels_changed_is_not_read(tmp_p
     assert not any(datasets.Dataset.from_file(str(stale / "features-k.arrow"))["start_positions"])
     again = data.tokenize(examples, tokenizer, stale, "k", max_length=64, doc_stride=32)
     assert again["start_positions"] == fresh["start_positions"]
+
+
+def test_windows_labelled_by_an_earlier_version_are_removed_and_no_other_file(tmp_path):
+    """Since the labels' version is in the cache file's name, the old file of the same key (gigabytes for SQuAD
+    train x20) was never read again and never removed."""
+    from augment.distill.data import features_stem, remove_old_labels
+
+    stem = features_stem("k")
+    old = ["features-k.arrow", "features-k_00000_of_00002.arrow", "features-k-labels1.arrow",
+           "features-k-labels1_00001_of_00002.arrow"]
+    kept = [f"{stem}.arrow", f"{stem}_00000_of_00002.arrow", "features-kx.arrow", "features-j.arrow",
+            "teacher-k-d-batch256-world1.arrow", "features-k.arrow.lock"]
+    for name in old + kept:
+        (tmp_path / name).write_bytes(b"x")
+    assert sorted(f.name for f in remove_old_labels(tmp_path, "k")) == sorted(old)
+    assert sorted(f.name for f in tmp_path.iterdir()) == sorted(kept)
+    assert remove_old_labels(tmp_path, "k") == []
