@@ -89,7 +89,9 @@ class WriteError(Exception):
     def __init__(self, path, error: OSError):
         # pyarrow's errors name neither the file nor the plain reason: "Error writing bytes to file. Detail: ..."
         reason = os.strerror(error.errno) if error.errno else (error.strerror or str(error) or type(error).__name__)
-        super().__init__(f"could not write {getattr(error, 'filename', None) or path}: {reason}")
+        # A failed rename names its source first: the temporary file, gone by now; where it went is the news.
+        where = getattr(error, "filename2", None) or getattr(error, "filename", None) or path
+        super().__init__(f"could not write {where}: {reason}")
 
 
 @contextmanager

@@ -774,6 +774,27 @@ def test_a_failed_shard_write_is_one_line_and_the_rerun_resumes(tmp_path, sample
     assert len(rows_of(out)) == 10 * (len(first) + len(longer))
 
 
+def test_a_shard_that_cannot_be_put_in_place_is_one_line_and_the_rerun_resumes(tmp_path, base_run, base_args):
+    """A shard whose rename failed (here onto a folder in its place) ended in two tracebacks, the second from
+    cleaning up the writer that the commit had closed, left its temporary file behind, and would have named that
+    file instead of the shard."""
+    out = tmp_path / "aug"
+    (out / ".progress").mkdir(parents=True)
+    shutil.copy(base_run[0] / ".progress" / "config.json", out / ".progress")
+    (out / "shard-00001.arrow" / "in-the-way").mkdir(parents=True)
+    proc = cli(*base_args, out=out, check=False)
+    assert (proc.returncode, proc.stderr.splitlines()[-1]) == (1, (
+        f"augment-squad: error: could not write {out / 'shard-00001.arrow'}: Is a directory; make room (or fix the "
+        f"cause) and rerun the same command to resume (it keeps the 1 complete shard in {out})")), proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == [".progress", "shard-00000.arrow", "shard-00001.arrow"]
+    shutil.rmtree(out / "shard-00001.arrow")
+    cli(*base_args, out=out)
+    resumed, whole = (json.loads((d / "manifest.json").read_text()) for d in (out, base_run[0]))
+    assert resumed["throughput"]["shards_resumed"] == 1
+    assert [s["sha256"] for s in resumed["shards"]] == [s["sha256"] for s in whole["shards"]]
+
+
 def test_more_rows_per_example_than_shard_rows_is_warned_about(tmp_path):
     """A paragraph's rows are drawn in memory at once and never split across shards: at --multiplier 20000 on
     one 5 KB context a run took 3 GB however small --shard-rows was."""
