@@ -148,14 +148,25 @@ class ShardWriter:
         """Close, fsync and rename into place; return ``{"file", "rows", "sha256", "bytes", "mtime_ns"}``.
         The rename keeps the file's modification time, so size and mtime identify these bytes later
         (:func:`augment.manifest.shard_problem` trusts them instead of hashing again)."""
-        self._writer.close()
-        self._sink.close()
-        with open(self.tmp, "rb") as f:
-            os.fsync(f.fileno())
-        digest, size = sha256_file(self.tmp), self.tmp.stat().st_size
-        os.replace(self.tmp, self.path)
+        writer, self._writer = self._writer, None  # closed below, whatever happens: abort() has nothing to close
+        try:
+            writer.close()
+            self._sink.close()
+            with open(self.tmp, "rb") as f:
+                os.fsync(f.fileno())
+            digest, size = sha256_file(self.tmp), self.tmp.stat().st_size
+            os.replace(self.tmp, self.path)
+        except BaseException:
+            # A commit that failed (the end marker on a full disk, the rename onto a folder) left the writer closed
+            # and the temporary file in place; abort() then met the closed writer (pyarrow's ArrowInvalid, a
+            # traceback after the one-line error) and never removed the file.
+            try:
+                self._sink.close()
+            except OSError:
+                pass
+            self.tmp.unlink(missing_ok=True)
+            raise
         _fsync_dir(self.path.parent)
-        self._writer = None
         return {"file": self.path.name, "rows": self.rows, "sha256": digest, "bytes": size,
                 "mtime_ns": self.path.stat().st_mtime_ns}
 

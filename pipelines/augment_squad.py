@@ -45,6 +45,7 @@ from augment.shards import (ShardWriter, atomic_write_json, hf_schema, original_
                             write_dataset_files)
 from augment.squad_io import fingerprint, iter_located, iter_rows
 from augment.validate import validate_example
+from pipelines import ranks
 from pipelines.cli import DefaultsOnce, expand_tilde
 
 PROG = "augment-squad"
@@ -89,7 +90,9 @@ class WriteError(Exception):
     def __init__(self, path, error: OSError):
         # pyarrow's errors name neither the file nor the plain reason: "Error writing bytes to file. Detail: ..."
         reason = os.strerror(error.errno) if error.errno else (error.strerror or str(error) or type(error).__name__)
-        super().__init__(f"could not write {getattr(error, 'filename', None) or path}: {reason}")
+        # A failed rename names its source first: the temporary file, gone by now; where it went is the news.
+        where = getattr(error, "filename2", None) or getattr(error, "filename", None) or path
+        super().__init__(f"could not write {where}: {reason}")
 
 
 @contextmanager
@@ -240,7 +243,8 @@ def shard_rows_warning(args) -> str | None:
 # -- processes ------------------------------------------------------------------------------------
 def init_distributed() -> tuple[int, int, int]:
     """(rank, world size, local rank). Under torchrun the ranks only need barriers, so gloo serves
-    on GPU machines too; the long timeout lets fast ranks wait for the slowest one's last shard."""
+    on GPU machines too; the long timeout lets fast ranks wait for the slowest one's last shard. A rank that
+    exits (an error, a kill) ends the others' barrier at once: gloo sees its connections close (main)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1 or "RANK" not in os.environ:
         return 0, 1, 0
@@ -717,8 +721,10 @@ def run(args, argv: list[str] | None = None) -> int:
     t0 = time.time()
     # Start-up, by part, for the manifest: what the process spent before its first block.
     startup = {"python_and_imports": manifest.process_age()}
-    check_options(args)
+    # The group first, under torchrun: an option error that every process meets is then printed by the first
+    # of them to ask (pipelines.ranks), not by each.
     rank, world, local_rank = init_distributed()
+    check_options(args)
     warning = shard_rows_warning(args)
     if warning and rank == 0:
         print(warning, file=sys.stderr)
@@ -796,7 +802,7 @@ def run(args, argv: list[str] | None = None) -> int:
         # A first run that completed no shard leaves nothing to resume: its config.json would refuse the
         # corrected input as another configuration. Under torchrun only when the input stopped every rank in
         # block 0 (otherwise one may be finishing a shard): they all get here, and past the barrier none
-        # writes any more; rank 0 alone then says why (main).
+        # writes any more; the first of them to ask then says why (main).
         every_rank = world > 1 and getattr(e, "in_first_block", False)
         if every_rank:
             barrier(world)
@@ -948,23 +954,46 @@ def _interrupt_once(signum, frame):
     raise KeyboardInterrupt
 
 
+def peer_lost(out: Path, words: str) -> str:
+    """The line of a process whose collective failed because another one exited without saying why (killed:
+    torchrun's report names it). The run leaves what Ctrl-C leaves (:func:`interrupted`)."""
+    done = len(list((out / manifest.PROGRESS).glob("shard-*.json")))
+    what = f"{PROG}: error: another process of this run stopped ({words})"
+    if not done:
+        return f"{what}; no shard was complete: rerun the same command to start again"
+    return (f"{what}; rerun the same command to resume (it keeps the {done} complete shard{'s' if done > 1 else ''} "
+            f"in {out})")
+
+
 def main(argv=None) -> int:
+    """Under torchrun, each error line comes from the first process to ask (:mod:`pipelines.ranks`): one line for
+    an error that every process meets, and the line of the process that failed when one does; the others, whose
+    next barrier fails as that one exits, stay quiet."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     args = build_parser().parse_args(argv)
     previous = signal.signal(signal.SIGINT, _interrupt_once)
     try:
         return run(args, None if argv is None else [str(a) for a in argv])
     except (CliError, InputError, ConfigError) as e:
-        if os.environ.get("RANK", "0") == "0" or not getattr(e, "in_first_block", False):  # see run()
+        if ranks.first_to_report():
             print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
-    except WriteError as e:  # from the rank that met it: the others may go on
-        print(write_failed(Path(args.out), e), file=sys.stderr)
+    except WriteError as e:  # met by one rank, most likely: the others may go on until torchrun stops them
+        if ranks.first_to_report():
+            print(write_failed(Path(args.out), e), file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # one line, from the first rank, instead of a traceback from each
         if os.environ.get("RANK", "0") == "0":
             print(interrupted(Path(args.out)), file=sys.stderr)
         return 128 + signal.SIGINT  # 130, as a shell reports a process ended by SIGINT
+    except Exception as e:
+        words = ranks.lost_peer(e)
+        if words is None:
+            ranks.first_to_report()  # a failure of its own, as a traceback: the others' lost connections stay quiet
+            raise
+        if ranks.first_to_report():
+            print(peer_lost(Path(args.out), words), file=sys.stderr)
+        return 1
     finally:
         signal.signal(signal.SIGINT, previous)  # main() called in a process that goes on (a test, a notebook)
 

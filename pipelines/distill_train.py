@@ -26,6 +26,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from augment import hub, outdir
+from pipelines import ranks
 from pipelines.cli import DefaultsOnce, expand_tilde
 from augment.errors import ConfigError, InputError
 
@@ -1327,15 +1328,26 @@ def diverged_message(stage: str, step: int, values: dict, args, last_finite: int
 
 
 def main(argv=None) -> int:
+    """Under torchrun, each error line comes from the first process to ask (:mod:`pipelines.ranks`): one line for
+    an error that every process meets, and the line of the process that failed when one does; the others, whose
+    next collective fails as that one exits, stay quiet."""
     args = build_parser().parse_args(argv)
     try:
         return run_command(args)
-    except BaseException as e:  # Ctrl-C: how to go on, in one line (from the first process), not a traceback
-        if not from_ctrl_c(e):
+    except BaseException as e:  # Ctrl-C, another process gone: how to go on, in one line, not a traceback
+        replacing = args.overwrite and not _began
+        if from_ctrl_c(e):
+            if int(os.environ.get("RANK", "0")) == 0:
+                print(f"{PROG}: {interrupted(Path(args.out), replacing)}", file=sys.stderr)
+            return 130  # 128 + SIGINT, what a shell reports for a command Ctrl-C stopped
+        words = ranks.lost_peer(e) if isinstance(e, Exception) else None
+        if words is None:
+            ranks.first_to_report()  # a failure of its own, as a traceback: the others' lost connections stay quiet
             raise
-        if int(os.environ.get("RANK", "0")) == 0:
-            print(f"{PROG}: {interrupted(Path(args.out), args.overwrite and not _began)}", file=sys.stderr)
-        return 130  # 128 + SIGINT, what a shell reports for a command Ctrl-C stopped
+        if ranks.first_to_report():  # the process that exited said nothing: killed (torchrun's report names it)
+            event = f"error: another process of this run stopped ({words})"
+            print(f"{PROG}: {interrupted(Path(args.out), replacing, event)}", file=sys.stderr)
+        return 1
 
 
 def from_ctrl_c(error: BaseException) -> bool:
@@ -1355,20 +1367,20 @@ def from_ctrl_c(error: BaseException) -> bool:
 _began = False
 
 
-def interrupted(out: Path, replacing: bool = False) -> str:
-    """What an interrupted run in ``out`` can do next; ``replacing``: an --overwrite run stopped before it
-    removed the earlier run."""
+def interrupted(out: Path, replacing: bool = False, event: str = "interrupted") -> str:
+    """What a run in ``out`` that stopped (``event``: Ctrl-C, or another process gone) can do next; ``replacing``:
+    an --overwrite run stopped before it removed the earlier run."""
     from augment.distill import checkpoint
 
     if replacing:
-        return ("interrupted before the run began; the earlier run in --out is as it was: rerun with --overwrite "
+        return (f"{event} before the run began; the earlier run in --out is as it was: rerun with --overwrite "
                 "to replace it")
     ckpt = checkpoint.latest(out / "checkpoints")
     if ckpt is not None:
-        return f"interrupted; the newest checkpoint is {ckpt}: rerun with --resume to continue from it"
+        return f"{event}; the newest checkpoint is {ckpt}: rerun with --resume to continue from it"
     if (out / "config.json").exists():
-        return "interrupted before the first checkpoint: rerun with --resume to start the run again"
-    return "interrupted before the run began: nothing to resume"
+        return f"{event} before the first checkpoint: rerun with --resume to start the run again"
+    return f"{event} before the run began: nothing to resume"
 
 
 def run_command(args) -> int:
@@ -1417,9 +1429,9 @@ def run_command(args) -> int:
 
 
 def error_once(error: Exception, code: int) -> int:
-    """Print ``error`` as the command's one error line from the first process only (every process met the same
-    one, and torchrun reports each one's exit code); return ``code``."""
-    if int(os.environ.get("RANK", "0")) == 0:
+    """Print ``error`` as the command's one error line, from the first process to ask (:func:`ranks.first_to_report`:
+    the one that met it, when one alone did, such as its own damaged checkpoint file); return ``code``."""
+    if ranks.first_to_report():
         print(f"{PROG}: error: {error}", file=sys.stderr)
     return code
 

@@ -38,6 +38,19 @@ def test_uncommitted_shard_leaves_no_file(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_failed_commit_leaves_no_file_and_its_abort_no_second_error(tmp_path):
+    """A commit that failed after closing the stream (here the rename onto a folder; a full disk at the end
+    marker) left its ``.NAME.tmp-PID`` behind, and the abort that followed raised pyarrow's ArrowInvalid on the
+    closed writer: augment-squad printed a traceback instead of its one-line error."""
+    (tmp_path / "shard-00000.arrow" / "inside").mkdir(parents=True)  # os.replace cannot put a file there
+    with pytest.raises(OSError):
+        with ShardWriter(tmp_path / "shard-00000.arrow") as w:
+            w.write_rows([_row(0)])
+            w.commit()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shard-00000.arrow"]
+    assert (tmp_path / "shard-00000.arrow").is_dir()
+
+
 def test_load_from_disk_concatenates_shards_in_listed_order(tmp_path):
     import datasets
 

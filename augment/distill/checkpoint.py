@@ -10,12 +10,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import random
 import shutil
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from augment.errors import ConfigError
 
 
 def rng_state() -> dict:
@@ -78,14 +81,28 @@ def latest(root: Path) -> Path | None:
 
 
 def read(ckpt: Path, rank: int) -> dict:
-    """Everything in a checkpoint, loaded to CPU; the caller puts each part back."""
+    """Everything in a checkpoint, loaded to CPU; the caller puts each part back. A file that cannot be read (a
+    truncated copy, a damaged disk) is a ConfigError naming it; under torchrun it may be one process's alone
+    (``rng-<rank>.pt``), which then says so while the others wait."""
     rng_file, scaler_file = ckpt / f"rng-{rank}.pt", ckpt / "scaler.pt"
-    return {"state": json.loads((ckpt / "state.json").read_text()),
-            "model": torch.load(ckpt / "model.pt", map_location="cpu", weights_only=True),
-            "optimizer": torch.load(ckpt / "optimizer.pt", map_location="cpu", weights_only=True),
-            "scheduler": torch.load(ckpt / "scheduler.pt", map_location="cpu", weights_only=True),
-            "scaler": torch.load(scaler_file, weights_only=True) if scaler_file.exists() else None,
-            "rng": torch.load(rng_file, map_location="cpu", weights_only=False) if rng_file.exists() else None}
+    return {"state": _load(ckpt / "state.json", lambda f: json.loads(f.read_text())),
+            "model": _load(ckpt / "model.pt", map_location="cpu", weights_only=True),
+            "optimizer": _load(ckpt / "optimizer.pt", map_location="cpu", weights_only=True),
+            "scheduler": _load(ckpt / "scheduler.pt", map_location="cpu", weights_only=True),
+            "scaler": _load(scaler_file, weights_only=True) if scaler_file.exists() else None,
+            "rng": _load(rng_file, map_location="cpu", weights_only=False) if rng_file.exists() else None}
+
+
+def _load(path: Path, reader=torch.load, **kwargs):
+    try:
+        return reader(path, **kwargs)
+    except (OSError, EOFError, RuntimeError, ValueError, pickle.UnpicklingError) as e:
+        # torch's reason runs on for lines ("PytorchStreamReader failed reading zip archive: failed finding central
+        # directory. This is an internal miniz error. If you are seeing ..."): its first sentence names it.
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0].split(". ")[0]
+        raise ConfigError(f"--resume: the checkpoint file {path} cannot be read ({reason}); remove {path.parent} "
+                          "to resume from the checkpoint before it (or the start), or start again with "
+                          "--overwrite") from None
 
 
 def records_before(records: list[dict], stages: list[str], state: dict) -> int:

@@ -5,6 +5,7 @@ their own that skip the interpreter's start-up, except the resume after the SIGK
 (another hash seed than the run it must match); torchrun starts its workers as users do."""
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -144,13 +145,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_torchrun_two_processes_train_and_save(tmp_path, sample_path, tiny_teacher_path, tiny_student_path):
-    out = tmp_path / "ddp"
+def torchrun(sample_path, tmp_path, teacher, student, out, *extra) -> subprocess.CompletedProcess:
+    """distill-train in two processes under torchrun, 2 steps a stage."""
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
            "--master_port", str(free_port()), "-m", "pipelines.distill_train",
-           *argv(sample_path, tmp_path, tiny_teacher_path, tiny_student_path, out)]
+           *argv(sample_path, tmp_path, teacher, student, out, *extra)]
     cmd[cmd.index("--max-steps") + 1] = "2"
-    run = subprocess.run(cmd, env=env(), cwd=REPO, capture_output=True, text=True, timeout=300)
+    return subprocess.run(cmd, env=env(), cwd=REPO, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def ddp_run(tmp_path_factory, sample_path, tiny_teacher_path, tiny_student_path):
+    """A two-process run: its folder (the run in ddp/, the caches in cache/) and its process."""
+    tmp_path = tmp_path_factory.mktemp("distill_ddp")
+    return tmp_path, torchrun(sample_path, tmp_path, tiny_teacher_path, tiny_student_path, tmp_path / "ddp")
+
+
+def test_torchrun_two_processes_train_and_save(ddp_run, tiny_student_path):
+    tmp_path, run = ddp_run
+    out = tmp_path / "ddp"
     assert run.returncode == 0, run.stderr[-3000:]
     assert (out / "student" / "model.safetensors").exists()
     # Both processes saved their own RNG stream; one process wrote everything else.
@@ -178,3 +191,59 @@ def test_torchrun_two_processes_train_and_save(tmp_path, sample_path, tiny_teach
     feats = Dataset.from_file(str(next((tmp_path / "cache").glob("features-*.arrow"))))
     teacher_cache.TeacherLogits(caches[0], feats)  # raises unless its windows are exactly the features'
     assert "4 x 2 x 2 windows" in run.stderr  # batch x accumulation x processes
+
+
+def test_a_checkpoint_file_of_one_torchrun_process_that_is_damaged_is_its_line_alone(
+        ddp_run, tmp_path, sample_path, tiny_teacher_path, tiny_student_path):
+    """Only process 1 reads rng-1.pt: damaged, it was a traceback from that process, then gloo's "Connection closed
+    by peer" traceback from process 0, whose next collective failed as it exited."""
+    run = tmp_path / "run"
+    shutil.copytree(ddp_run[0] / "ddp", run)
+    shutil.rmtree(run / "student")
+    first, *later = sorted((run / "checkpoints").iterdir())
+    for c in later:  # as if killed after the first checkpoint
+        shutil.rmtree(c)
+    (first / "rng-1.pt").write_bytes((first / "rng-1.pt").read_bytes()[:100])  # truncated
+    done = torchrun(sample_path, ddp_run[0], tiny_teacher_path, tiny_student_path, run, "--resume")
+    assert done.returncode != 0
+    lines = [x for x in done.stderr.splitlines() if x.startswith("distill-train: error:")]
+    assert lines == [f"distill-train: error: --resume: the checkpoint file {first / 'rng-1.pt'} cannot be read ("
+                     "PytorchStreamReader failed reading zip archive: failed finding central directory); remove "
+                     f"{first} to resume from the checkpoint before it (or the start), or start again with "
+                     "--overwrite"], done.stderr[-3000:]
+    assert "[rank" not in done.stderr, done.stderr[-3000:]  # torch's prefix on a process's traceback
+
+
+def test_a_process_whose_partner_is_killed_ends_at_once_with_one_line(whole_run, tmp_path, sample_path,
+                                                                       tiny_teacher_path, tiny_student_path):
+    """Two processes without torchrun's agent (as on another node of a multi-node job, whose agent does not stop
+    its workers when a worker elsewhere dies): process 1 is killed mid-training, and process 0's next collective
+    failed with gloo's traceback; now with one line naming the checkpoint to resume from."""
+    from augment.distill import checkpoint
+
+    out = tmp_path / "run"
+    base = {**env(), "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(free_port())}
+    cmd = [sys.executable, "-m", "pipelines.distill_train",
+           *argv(sample_path, whole_run, tiny_teacher_path, tiny_student_path, out)]
+    cmd[cmd.index("--max-steps") + 1] = "200"  # still training when process 1 is killed
+    procs = [subprocess.Popen(cmd, cwd=REPO, env={**base, "RANK": r, "LOCAL_RANK": r}, stderr=subprocess.PIPE,
+                              text=True) for r in "01"]
+    try:
+        deadline = time.time() + 120
+        while not list((out / "checkpoints").glob("*/state.json")) and time.time() < deadline:
+            time.sleep(0.02)
+        assert procs[0].poll() is None, procs[0].communicate()[1][-3000:]
+        procs[1].kill()
+        started = time.time()
+        err = procs[0].communicate(timeout=60)[1]
+        assert time.time() - started < 10  # not --dist-timeout's 2 hours
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.communicate()
+    newest = checkpoint.latest(out / "checkpoints")
+    assert procs[0].returncode == 1, err[-3000:]
+    assert re.fullmatch(r"distill-train: error: another process of this run stopped \(Connection (closed|reset) by "
+                        rf"peer\); the newest checkpoint is {re.escape(str(newest))}: rerun with --resume to "
+                        "continue from it", err.strip().splitlines()[-1]), err[-3000:]
+    assert "Traceback" not in err

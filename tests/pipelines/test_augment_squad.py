@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -520,6 +521,85 @@ def test_a_bad_line_that_stops_two_torchrun_ranks_is_one_line_and_leaves_no_out(
     assert len(rows_of(out)) == 6
 
 
+def torchrun(*args, timeout=120) -> subprocess.CompletedProcess:
+    """``torchrun --standalone --nproc_per_node 2 -m pipelines.augment_squad ARGS``, as users start it."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "pipelines.augment_squad", *map(str, args)]
+    return subprocess.run(cmd, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=timeout)
+
+
+def test_an_option_error_under_torchrun_is_one_line(tmp_path):
+    """Every rank met it before the process group existed, and each printed it."""
+    proc = torchrun("--mlm", "none", "--multiplier", 0, "--out", tmp_path / "aug")
+    assert proc.returncode != 0
+    assert [x for x in proc.stderr.splitlines() if x.startswith("augment-squad:")] == [
+        "augment-squad: error: --multiplier 0: use an integer >= 1"], proc.stderr[-3000:]
+
+
+def test_a_shard_one_torchrun_rank_cannot_write_is_that_ranks_line_alone(tmp_path, base_run, base_args):
+    """One rank could not put its shard in place (a folder where the last shard goes): its line was followed by
+    gloo's "Connection closed by peer" traceback from the rank waiting at the last barrier, until torchrun
+    stopped it. The run still ends at once (torchrun stops the others within a second) and a rerun resumes."""
+    out = tmp_path / "aug"
+    (out / ".progress").mkdir(parents=True)
+    shutil.copy(base_run[0] / ".progress" / "config.json", out / ".progress")
+    last = f"shard-{len(json.loads((base_run[0] / 'manifest.json').read_text())['shards']) - 1:05d}.arrow"
+    (out / last / "in-the-way").mkdir(parents=True)
+    proc = torchrun(*base_args, "--out", out)
+    assert proc.returncode != 0
+    lines = [x for x in proc.stderr.splitlines() if x.startswith("augment-squad: error:")]
+    assert len(lines) == 1 and lines[0].startswith(f"augment-squad: error: could not write {out / last}: Is a "
+                                                   "directory; make room (or fix the cause) and rerun"), proc.stderr
+    assert "[rank" not in proc.stderr  # torch's prefix on a rank's traceback
+    shutil.rmtree(out / last)
+    cli(*base_args, out=out)
+    resumed, whole = (json.loads((d / "manifest.json").read_text()) for d in (out, base_run[0]))
+    assert [s["sha256"] for s in resumed["shards"]] == [s["sha256"] for s in whole["shards"]]
+
+
+def test_a_rank_whose_partner_is_killed_at_the_last_barrier_ends_at_once_with_one_line(tmp_path, base_run,
+                                                                                     base_args):
+    """Two processes without torchrun's agent (as on another node of a multi-node job, whose agent does not stop
+    its workers when a worker elsewhere dies): rank 0 waits at the last barrier for rank 1, which is killed. It
+    ended with gloo's traceback; now with one line saying what a rerun keeps, and the rerun resumes."""
+    out = tmp_path / "aug"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**ENV, "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
+    procs = [subprocess.Popen([sys.executable, "-m", "pipelines.augment_squad", *map(str, base_args), "--out",
+                               str(out)], cwd=REPO, env={**env, "RANK": r, "LOCAL_RANK": r},
+                              stderr=subprocess.PIPE, text=True) for r in "01"]
+    try:
+        deadline = time.time() + 120
+        # Once a block is claimed, both ranks are past the barrier before the blocks: rank 1 is stopped there,
+        # and rank 0 does every other block and waits at the last barrier once it has written its report.
+        while not list(out.glob(".progress/claims-*/block-*")) and time.time() < deadline:
+            time.sleep(0.01)
+        procs[1].send_signal(signal.SIGSTOP)
+        while not list(out.glob(".progress/claims-*/rank-00000.json")) and time.time() < deadline:
+            time.sleep(0.01)
+        assert procs[0].poll() is None, procs[0].communicate()[1]
+        time.sleep(0.2)  # in the barrier
+        procs[1].kill()
+        started = time.time()
+        err = procs[0].communicate(timeout=30)[1]
+        assert time.time() - started < 10  # not the 48 h of the barrier's timeout
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.communicate()
+    done = len(list((out / ".progress").glob("shard-*.json")))
+    assert procs[0].returncode == 1
+    keeps = f"it keeps the {done} complete shard{'s' if done > 1 else ''} in {out}"
+    assert re.fullmatch(re.escape("augment-squad: error: another process of this run stopped (") + "Connection "
+                        "(closed|reset) by peer" + re.escape(f"); rerun the same command to resume ({keeps})\n"),
+                        err), err
+    cli(*base_args, out=out)
+    resumed, whole = (json.loads((d / "manifest.json").read_text()) for d in (out, base_run[0]))
+    assert [s["sha256"] for s in resumed["shards"]] == [s["sha256"] for s in whole["shards"]]
+
+
 def test_resume_after_kill_gives_the_uninterrupted_rows(tmp_path, tiny_mlm_path):
     # About 20 paragraphs in 7 shards: the kill lands after shard 1 with several shards still to go,
     # and each of the three runs takes seconds (the masked LM's cost is per paragraph).
@@ -772,6 +852,27 @@ def test_a_failed_shard_write_is_one_line_and_the_rerun_resumes(tmp_path, sample
     assert json.loads((out / "manifest.json").read_text())["throughput"]["shards_resumed"] == 1
     assert [len(json.loads(p.read_text())) > 0 for p in sorted((out / ".progress").glob("shard-*.json"))] == [True] * 2
     assert len(rows_of(out)) == 10 * (len(first) + len(longer))
+
+
+def test_a_shard_that_cannot_be_put_in_place_is_one_line_and_the_rerun_resumes(tmp_path, base_run, base_args):
+    """A shard whose rename failed (here onto a folder in its place) ended in two tracebacks, the second from
+    cleaning up the writer that the commit had closed, left its temporary file behind, and would have named that
+    file instead of the shard."""
+    out = tmp_path / "aug"
+    (out / ".progress").mkdir(parents=True)
+    shutil.copy(base_run[0] / ".progress" / "config.json", out / ".progress")
+    (out / "shard-00001.arrow" / "in-the-way").mkdir(parents=True)
+    proc = cli(*base_args, out=out, check=False)
+    assert (proc.returncode, proc.stderr.splitlines()[-1]) == (1, (
+        f"augment-squad: error: could not write {out / 'shard-00001.arrow'}: Is a directory; make room (or fix the "
+        f"cause) and rerun the same command to resume (it keeps the 1 complete shard in {out})")), proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == [".progress", "shard-00000.arrow", "shard-00001.arrow"]
+    shutil.rmtree(out / "shard-00001.arrow")
+    cli(*base_args, out=out)
+    resumed, whole = (json.loads((d / "manifest.json").read_text()) for d in (out, base_run[0]))
+    assert resumed["throughput"]["shards_resumed"] == 1
+    assert [s["sha256"] for s in resumed["shards"]] == [s["sha256"] for s in whole["shards"]]
 
 
 def test_more_rows_per_example_than_shard_rows_is_warned_about(tmp_path):
