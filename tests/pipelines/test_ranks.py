@@ -23,7 +23,7 @@ def test_in_a_group_the_first_to_ask_reports_and_a_lost_peer_is_found_under_othe
         assert [ranks.first_to_report() for _ in range(3)] == [True, False, False]
         monkeypatch.setenv("TORCHELASTIC_RESTART_COUNT", "4")  # a restarted group asks afresh
         assert ranks.first_to_report()
-        gone = RuntimeError("[../gloo/transport/tcp/pair.cc:537] Read error [127.0.0.1]:15252: Connection reset "
+        gone = RuntimeError("[gloo/transport/tcp/pair.cc:537] Read error [127.0.0.1]:15252: Connection reset "
                             "by peer. This is typically caused by a remote worker hanging")
         try:
             try:
