@@ -15,7 +15,7 @@ from pathlib import Path
 
 from augment import outdir
 from augment.errors import InputError
-from augment.manifest import ARTEFACTS
+from augment.manifest import ARTEFACTS, PROGRESS
 from pipelines.cli import DefaultsOnce, expand_tilde
 
 PROG = "augment-report"
@@ -57,11 +57,14 @@ def check(args) -> str | None:
 def run_file_problem(out: str, run_dir: Path) -> str | None:
     """Why the page must not be written to ``out``, or None: a name the run itself writes (its manifest, state,
     rejects, a shard), or any other file there that is not a page, would be overwritten and the run spoilt: its
-    next augment-report or resume would refuse it, or silently read a page as its rows."""
+    next augment-report or resume would refuse it, or silently read a page as its rows. Anything in the run's
+    PROGRESS folder is the run's too: its config.json, which a resume compares, and the shards' records."""
     path = Path(out)
-    if path.parent.resolve() != run_dir.resolve() or path.suffix.lower() in (".html", ".htm"):
+    parent, run = path.parent.resolve(), run_dir.resolve()
+    bookkeeping = parent == run / PROGRESS or run / PROGRESS in parent.parents
+    if not bookkeeping and (parent != run or path.suffix.lower() in (".html", ".htm")):
         return None
-    if path.name in ARTEFACTS or path.name.startswith("shard-") or path.exists():
+    if bookkeeping or path.name in ARTEFACTS or path.name.startswith("shard-") or path.exists():
         return (f"--out {out}: a file of the augment-squad run in {run_dir}, which the page would overwrite; "
                 f"name a page such as {run_dir / 'report.html'}")
     return None
