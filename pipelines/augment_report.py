@@ -36,7 +36,9 @@ def check(args) -> str | None:
     """The problem with the options, or None."""
     problems = []
     d = Path(args.dir)
-    if not d.is_dir():
+    if not args.dir.strip():  # Path("") is the working directory: "$DIR" unset, as every command refuses it
+        problems.append(f"DIR {args.dir!r}: an empty path (an unset variable?); name an augment-squad --out directory")
+    elif not d.is_dir():
         problems.append(f"{args.dir}: no such directory; name an augment-squad --out directory")
     elif not any(d.glob("shard-*.arrow")):
         problems.append(f"{args.dir}: no shard-*.arrow files; is it an augment-squad --out directory?")
@@ -48,9 +50,13 @@ def check(args) -> str | None:
         problems.append(f"--seed {args.seed}: use an integer >= 0")
     if args.out is not None:  # the page is written last: an unwritable --out is found now, not after the shards
         out = Path(args.out)
-        problems.append(f"--out {args.out}: a directory; name a file such as {out / 'report.html'}" if out.is_dir()
-                        else run_file_problem(args.out, d)
-                        or outdir.out_problem(f"--out {args.out}: its folder", out.parent))
+        if not args.out.strip():  # Path("") is the working directory, as for DIR
+            problems.append(f"--out {args.out!r}: an empty path (an unset variable?); name a file such as "
+                            f"{d / 'report.html'}")
+        else:
+            problems.append(f"--out {args.out}: a directory; name a file such as {out / 'report.html'}"
+                            if out.is_dir() else run_file_problem(args.out, d)
+                            or outdir.out_problem(f"--out {args.out}: its folder", out.parent))
     return "; ".join(p for p in problems if p) or None
 
 
