@@ -389,6 +389,16 @@ def json_message(msg: str) -> str:
     return msg[:-3] + " here" if msg.endswith(" at") else msg
 
 
+def missing_local_hint(name: str) -> str:
+    """What to add when a hub id that could not be loaded names an entry of an existing local folder: ``data/aug``
+    before augment-squad has written it reads as a hub id (``local_path``), and the hub's error alone suggests
+    nothing local was meant."""
+    parent = Path(name).parent
+    if parent != Path(".") and parent.is_dir():
+        return f"; nor is it a local file or folder: {parent}{os.sep} has no {Path(name).name!r}"
+    return ""
+
+
 def read_hub(name: str, split: str = "train", option: str | None = None) -> Iterator[tuple[Location, dict]]:
     """Rows of a hub dataset (``squad_v2`` by default). Needs the network or a warm cache; ``option``: the
     command-line option that named it, for the error's way out."""
@@ -403,7 +413,7 @@ def read_hub(name: str, split: str = "train", option: str | None = None) -> Iter
     except Exception as e:  # the hub raises many types when offline; all mean the same to a user
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise InputError(f"could not load dataset {name!r} (split {split!r}) from the Hugging Face Hub "
-                         f"({first[:160]}); offline? {sample_hint(option)}") from None
+                         f"({first[:160]}){missing_local_hint(name)}; offline? {sample_hint(option)}") from None
     for i, row in enumerate(ds):
         yield dataset_row(name, i), normalize_row(row)
 

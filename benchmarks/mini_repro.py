@@ -432,6 +432,11 @@ def main(argv=None) -> int:
         print(estimate_gpu.render(estimate_gpu.estimate(a)))
         return 0
 
+    from augment import outdir
+
+    # --out "$OUT" with OUT unset is the working directory: the run's data, models and logs would land there.
+    if problem := outdir.out_problem("--out", a.out):
+        sys.exit(f"mini-repro: {problem}")
     out.mkdir(parents=True, exist_ok=True)
     (out / "logs").mkdir(exist_ok=True)
     train_json, eval_json = split_subset(out, a.smoke, Path(a.data))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from augment import outdir
 from augment.errors import InputError
-from augment.manifest import ARTEFACTS
+from augment.manifest import ARTEFACTS, PROGRESS
 from pipelines.cli import DefaultsOnce, expand_tilde
 
 PROG = "augment-report"
@@ -36,7 +36,9 @@ def check(args) -> str | None:
     """The problem with the options, or None."""
     problems = []
     d = Path(args.dir)
-    if not d.is_dir():
+    if not args.dir.strip():  # Path("") is the working directory: "$DIR" unset, as every command refuses it
+        problems.append(f"DIR {args.dir!r}: an empty path (an unset variable?); name an augment-squad --out directory")
+    elif not d.is_dir():
         problems.append(f"{args.dir}: no such directory; name an augment-squad --out directory")
     elif not any(d.glob("shard-*.arrow")):
         problems.append(f"{args.dir}: no shard-*.arrow files; is it an augment-squad --out directory?")
@@ -48,20 +50,27 @@ def check(args) -> str | None:
         problems.append(f"--seed {args.seed}: use an integer >= 0")
     if args.out is not None:  # the page is written last: an unwritable --out is found now, not after the shards
         out = Path(args.out)
-        problems.append(f"--out {args.out}: a directory; name a file such as {out / 'report.html'}" if out.is_dir()
-                        else run_file_problem(args.out, d)
-                        or outdir.out_problem(f"--out {args.out}: its folder", out.parent))
+        if not args.out.strip():  # Path("") is the working directory, as for DIR
+            problems.append(f"--out {args.out!r}: an empty path (an unset variable?); name a file such as "
+                            f"{d / 'report.html'}")
+        else:
+            problems.append(f"--out {args.out}: a directory; name a file such as {out / 'report.html'}"
+                            if out.is_dir() else run_file_problem(args.out, d)
+                            or outdir.out_problem(f"--out {args.out}: its folder", out.parent))
     return "; ".join(p for p in problems if p) or None
 
 
 def run_file_problem(out: str, run_dir: Path) -> str | None:
     """Why the page must not be written to ``out``, or None: a name the run itself writes (its manifest, state,
     rejects, a shard), or any other file there that is not a page, would be overwritten and the run spoilt: its
-    next augment-report or resume would refuse it, or silently read a page as its rows."""
+    next augment-report or resume would refuse it, or silently read a page as its rows. Anything in the run's
+    PROGRESS folder is the run's too: its config.json, which a resume compares, and the shards' records."""
     path = Path(out)
-    if path.parent.resolve() != run_dir.resolve() or path.suffix.lower() in (".html", ".htm"):
+    parent, run = path.parent.resolve(), run_dir.resolve()
+    bookkeeping = parent == run / PROGRESS or run / PROGRESS in parent.parents
+    if not bookkeeping and (parent != run or path.suffix.lower() in (".html", ".htm")):
         return None
-    if path.name in ARTEFACTS or path.name.startswith("shard-") or path.exists():
+    if bookkeeping or path.name in ARTEFACTS or path.name.startswith("shard-") or path.exists():
         return (f"--out {out}: a file of the augment-squad run in {run_dir}, which the page would overwrite; "
                 f"name a page such as {run_dir / 'report.html'}")
     return None

@@ -321,6 +321,10 @@ def config_problem(out: Path, config: dict, ignore=()) -> str | None:
         ignore = (*ignore, "mask_rate")
     if str(config.get("mlm")).lower() == "none":  # no model, no precision: --dtype changes nothing
         ignore = (*ignore, "dtype")
+    if (out / manifest.PROGRESS / "config.json").exists() and recorded_option(out, "version") != config.get("version"):
+        # Refused for its version whatever the precision: the dtype note's "pass --dtype X to continue it" would
+        # name a resume refused as well (0.2.1 recorded "auto", whose note says so), and only --overwrite goes on.
+        ignore = (*ignore, "dtype")
     return manifest.config_mismatch(out, config, ignore=ignore, notes=FINGERPRINT_NOTES, located=LOCATED)
 
 
@@ -778,7 +782,8 @@ def run(args, argv: list[str] | None = None) -> int:
     if config["dtype"] is not None:  # recorded resolved: a CPU run (float32) resumed on a GPU (bf16) is refused
         config["dtype"] = resolve_dtype(args.dtype, device)
         # A run begun by an earlier 0.2.1 build recorded "auto" itself: resumed with --dtype auto it goes on as
-        # it could then (its precision unknown, so nothing to compare), and keeps that record.
+        # it could then (its precision unknown, so nothing to compare), and keeps that record. (Since 0.2.2 such a
+        # run is refused for its version first, in check_out: this keeps a record of "auto" resumable as it was.)
         if args.dtype == "auto" and not args.overwrite and recorded_option(out, "dtype") == "auto":
             config["dtype"] = "auto"
     args.workers = resolve_workers(args.workers, device)

@@ -607,19 +607,25 @@ def save_model(model, tokenizer, path: Path) -> None:
 
 def _same_in_effect(option: str, old: dict, now: dict) -> bool:
     """Whether a resume's ``option`` differs from the run's only where it changes nothing: the same local
-    files spelled another way (data: their contents are compared by fingerprint; a model: the directory that
-    transformers opens, ``runs/t/`` or ``./runs/t`` for ``runs/t``). (Options this run never uses, a cache batch
+    files spelled another way (the directory or file the readers and transformers open, ``runs/t/`` or
+    ``./runs/t`` for ``runs/t``), or named from another working directory or moved, with the fingerprints
+    config.json recorded of them (data: their contents; a model: see :func:`model_fingerprints`). (Options this run never uses, a cache batch
     size with no teacher-logit cache to build among them, are left out before: ``idle_options``.)"""
     if option in ("teacher", "student"):  # a hub id, or "none", is compared as it is spelled
         def model(spec):
             return str(Path(spec).resolve()) if Path(spec).is_dir() else spec
-        return model(old[option]) == model(now[option])
+        # Else the fingerprints recorded of local folders decide: a relative path recorded in config.json names
+        # another folder, or none, from another working directory (a resubmitted job), as does a moved copy.
+        was, is_ = old.get(f"{option}_fingerprint"), now.get(f"{option}_fingerprint")
+        return model(old[option]) == model(now[option]) or isinstance(was, str) and was == is_
     if option in ("data", "prediction_data"):
         from augment.squad_io import local_path
 
         def where(sources):  # local_path: ~/aug (--data=~/aug, unexpanded) is the folder the readers open
             return [str(p.resolve()) if (p := local_path(s)) is not None and p.exists() else s for s in sources or []]
-        return where(old[option]) == where(now[option])
+        # As for the models; a hub id's fingerprint is its name, so another id still differs.
+        was, is_ = old.get(f"{option}_fingerprints"), now.get(f"{option}_fingerprints")
+        return where(old[option]) == where(now[option]) or isinstance(was, list) and was == is_
     return False
 
 

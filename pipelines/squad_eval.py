@@ -82,7 +82,8 @@ def validate(args) -> None:
     # Written at the end: found unwritable now, not after the evaluation. A rerun overwrites its own two
     # files; a directory standing where one of them would go is refused rather than written into.
     json_file, html_file = out_paths(args.out)
-    out_problem = outdir.out_problem("--out", json_file.parent)
+    # An empty --out ("$OUT" unset) is refused as every command refuses it, not taken for the working directory.
+    out_problem = outdir.out_problem("--out", args.out if not args.out.strip() else json_file.parent)
     taken = next((p for p in (json_file, html_file) if p.is_dir()), None)
     if out_problem:
         problems.append(out_problem)

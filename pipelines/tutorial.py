@@ -26,6 +26,7 @@ import sys
 import time
 from pathlib import Path
 
+from augment import outdir
 from pipelines.cli import expand_tilde
 
 REPO = Path(__file__).resolve().parents[1]
@@ -70,6 +71,11 @@ def main(argv=None) -> int:
                    "its aug/, teacher/, student-init/, student/ and cache/ are replaced")
     p.add_argument("--small", action="store_true", help="8 questions, 2 steps per stage: a quick check")
     args = p.parse_args(argv)
+    # Before the steps' folders are removed: --out "$OUT" with OUT unset is the working directory, whose aug/,
+    # teacher/, student/ and cache/ would be deleted and the tutorial written among the user's files.
+    if problem := outdir.out_problem("--out", args.out):
+        print(f"tutorial: error: {problem}", file=sys.stderr)
+        return 2
     cfg = SMALL if args.small else FULL
     out = Path(args.out)
     for name in STEPS:

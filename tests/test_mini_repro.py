@@ -173,3 +173,12 @@ def test_estimate_counts_the_profiles_windows_and_is_labelled_an_estimate(capsys
     est = json.loads(text.strip().splitlines()[-1])
     assert est["windows"] == {"original": 4078, "original_plus_aug": 4078 * 21, "held_out": 734}
     assert est["wall_s_compute_only"] < est["wall_s_overlapped"] < est["wall_s_serial"]
+
+
+def test_an_empty_out_is_refused_not_taken_for_the_working_directory(tmp_path, monkeypatch):
+    """--out "$OUT" with OUT unset wrote the split, the students, results.json and logs/ into the working directory."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as e:
+        mini_repro.main(["--smoke", "--out", ""])
+    assert str(e.value) == "mini-repro: --out '': an empty path (an unset variable?); name the output directory"
+    assert list(tmp_path.iterdir()) == []

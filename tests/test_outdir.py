@@ -1,6 +1,8 @@
 """augment.outdir: an unusable --out is found before anything loads, and a failed run leaves none."""
 import errno
 
+import pytest
+
 from augment import outdir
 
 
@@ -71,3 +73,24 @@ def test_init_student_refuses_an_empty_out(tmp_path, monkeypatch, capsys):
 
     _refused_in_place(init_student.main, ["--teacher", str(tmp_path / "no-model"), "--layers", "2", "--out", "",
                                           "--overwrite"], "init-student", tmp_path, monkeypatch, capsys)
+
+
+def test_squad_eval_refuses_an_empty_out(tmp_path, monkeypatch, capsys, sample_path):
+    """squad-eval --out '' wrote eval.json and eval.html into the working directory (Path("") is "."), where the
+    other commands refuse it."""
+    from pipelines import squad_eval
+
+    _refused_in_place(squad_eval.main, ["--model", str(tmp_path / "no-model"), "--data", str(sample_path),
+                                        "--out", ""], "squad-eval", tmp_path, monkeypatch, capsys)
+
+
+@pytest.mark.parametrize("empty", ["DIR", "--out"])
+def test_augment_report_refuses_an_empty_dir_or_out(empty, tmp_path, monkeypatch, capsys):
+    """augment-report '' said ': no shard-*.arrow files', and --out '' '--out : a directory'."""
+    from pipelines import augment_report
+
+    monkeypatch.chdir(tmp_path)
+    argv = [""] if empty == "DIR" else [str(tmp_path / "no-run"), "--out", ""]
+    assert augment_report.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{empty} '': an empty path (an unset variable?)" in err, err

@@ -266,3 +266,17 @@ def test_an_unfinished_augment_squad_output_is_named_as_such(tmp_path, sample_pa
     with pytest.raises(InputError) as e:
         load_examples([str(out)], option="--data")
     assert str(e.value).endswith(want)
+
+
+def test_a_hub_id_naming_a_missing_entry_of_a_local_folder_says_it_is_not_local_either(tmp_path, monkeypatch):
+    """`--data data/aug` before augment-squad wrote data/aug reads as a hub id (no ./, no .json), and the error
+    spoke of the hub alone, though data/ is right here; an owner/name with no such local folder is left as it was."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    with pytest.raises(InputError) as e:
+        next(iter_located("data/aug", option="--data"))
+    assert "could not load dataset 'data/aug'" in str(e.value)
+    assert "; nor is it a local file or folder: data/ has no 'aug'; offline?" in str(e.value)
+    with pytest.raises(InputError) as e:
+        next(iter_located("no-such-owner/not_a_cached_dataset", option="--data"))
+    assert "nor is it a local" not in str(e.value)

@@ -304,6 +304,39 @@ def test_resume_accepts_the_same_model_directory_spelled_otherwise(tmp_path, sam
     assert f"--student './{Path(tiny_student_path).name}' -> 'org/student'" in err
 
 
+def test_resume_from_another_working_directory_accepts_the_same_files_by_their_fingerprints(
+        tmp_path, sample_path, tiny_teacher_path, tiny_student_path, capsys, monkeypatch):
+    """config.json records the paths as given: a run begun with relative ones and resumed from another working
+    directory (a resubmitted job) with the same files named absolutely was refused as '--data ['sample'] ->
+    [...]', '--teacher 'teacher' -> ...', though their recorded fingerprints agree. Other contents still differ."""
+    import shutil
+
+    from augment import manifest
+
+    begun = tmp_path / "begun"
+    begun.mkdir()
+    data, teacher, student = (shutil.copytree(src, begun / name) for src, name in (
+        (sample_path.parent if sample_path.is_file() else sample_path, "sample"), (tiny_teacher_path, "teacher"),
+        (tiny_student_path, "student")))
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "config.json").write_text(json.dumps({
+        "data": ["sample"], "teacher": "teacher", "student": "student", "seed": 1,
+        "data_fingerprints": [manifest.data_fingerprint(data)],
+        "teacher_fingerprint": manifest.model_fingerprint(teacher),
+        "student_fingerprint": manifest.model_fingerprint(student, weights=False)}))
+    monkeypatch.chdir(tmp_path)  # not where the run began: 'sample' names nothing here
+    argv = ["--out", str(out), "--resume", "--seed", "2", "--teacher", str(teacher), "--student", str(student)]
+    assert main(argv + ["--data", str(data)]) == 2
+    err = capsys.readouterr().err
+    assert "--seed 1 -> 2" in err  # the comparison ran
+    assert "--data" not in err and "--teacher" not in err and "--student" not in err, err
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"data": []}))
+    assert main(argv + ["--data", str(other)]) == 2
+    assert f"--data ['sample'] -> [{str(other)!r}]" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("student, stage, message", [
     ("three_layer_student_path", "both", "multiple of the student's"),
     ("two_head_student_path", "intermediate", "attention heads"),

@@ -1307,3 +1307,29 @@ def test_dtype_is_not_compared_without_a_model(tmp_path, sample_path, capsys):
     assert main(args) == 0
     assert main([*args, "--dtype", "bfloat16"]) == 0
     assert "is already complete" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("recorded", ["auto", "bfloat16"])
+def test_a_run_of_an_earlier_version_is_refused_for_its_version_alone_with_no_dtype_to_continue_it(
+        recorded, tmp_path, tiny_mlm_path, sample_path, capsys):
+    """Every --out of a version whose rows differ is refused (--overwrite is the way on), but the line also said
+    'pass --dtype auto to continue it as it began' (or 'pass --dtype bfloat16'), a resume that is refused too: the
+    dtype record of 0.2.1 (which wrote 'auto') was compared beside its version."""
+    from pipelines.augment_squad import main
+
+    out = tmp_path / "aug"
+    args = [*map(str, ("--input", sample_path, "--limit", 10, "--mlm", tiny_mlm_path, "--glove", "none",
+                       "--multiplier", 1, "--shard-rows", 5, "--device", "cpu", "--quiet")), "--out", str(out)]
+    assert main(args) == 0
+    saved = out / ".progress" / "config.json"
+    saved.write_text(json.dumps({**json.loads(saved.read_text()), "dtype": recorded, "version": "0.2.1"}))
+    last = max(out.glob("shard-*.arrow"))
+    last.unlink()  # an unfinished run of the earlier version
+    (out / ".progress" / f"{last.stem}.json").unlink()
+    for dtype in ("auto", "float32", "bfloat16"):
+        capsys.readouterr()
+        assert main([*args, "--dtype", dtype]) == 2
+        err = capsys.readouterr().err
+        assert err == (f"augment-squad: error: --out {out} was written with another configuration (tinyaug's rows "
+                       f"changed between these versions (version: '0.2.1' -> '{__import__('augment').__version__}')); "
+                       "rerun with --overwrite to replace it, or choose another --out\n"), err

@@ -53,3 +53,23 @@ def test_the_summary_line_leaves_out_a_group_without_questions():
     assert f1_line({"metrics": only_answerable}) == "EM 100.0, F1 100.0 on 1 questions (HasAns F1 100.0)"
     both = squad_v2_metric([answerable, unanswerable], {"a": "Paris", "n": "x"})
     assert f1_line({"metrics": both}) == "EM 50.0, F1 50.0 on 2 questions (HasAns F1 100.0, NoAns accuracy 0.0)"
+
+
+@pytest.mark.parametrize("out", ["", "file"])
+def test_an_out_that_cannot_be_the_working_directory_is_refused_before_anything_is_removed(out, tmp_path,
+                                                                                          monkeypatch, capsys):
+    """--out "$OUT" with OUT unset removed the working directory's aug/, teacher/, student-init/, student/ and
+    cache/ and ran the six steps there, among the user's files; a file in the way failed at step 1."""
+    from pipelines.tutorial import STEPS, main
+
+    monkeypatch.chdir(tmp_path)
+    for name in STEPS:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "mine.txt").write_text("keep me\n")
+    (tmp_path / "file").write_text("not a folder\n")
+    assert main(["--small", "--out", out]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"tutorial: error: --out {out!r}: an empty path" if not out else
+                          "tutorial: error: --out file: it is a file, not a directory") and err.count("\n") == 1, err
+    assert all((tmp_path / name / "mine.txt").read_text() == "keep me\n" for name in STEPS)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*STEPS, "file"])

@@ -208,6 +208,17 @@ def test_out_naming_a_file_of_the_run_is_refused(damaged, name, capsys):
     assert target.read_bytes() == before
 
 
+@pytest.mark.parametrize("name", ["config.json", "shard-00000.json", "page.html"])
+def test_out_inside_the_runs_progress_folder_is_refused(damaged, name, capsys):
+    """--out DIR/.progress/config.json was written: the page replaced the configuration a resume compares, so the
+    rerun of the same augment-squad command stopped on an unreadable config.json."""
+    target = damaged / ".progress" / name
+    before = target.read_bytes() if target.exists() else None
+    err = one_line_error([str(damaged), "--out", str(target)], capsys)
+    assert f"--out {target}: a file of the augment-squad run in {damaged}" in err
+    assert (target.read_bytes() if target.exists() else None) == before
+
+
 def test_out_naming_another_page_in_the_run_is_written(damaged):
     assert augment_report.main([str(damaged), "--out", str(damaged / "sample-30.html"), "--sample", "2"]) == 0
     assert (damaged / "sample-30.html").read_text().startswith("<!")
