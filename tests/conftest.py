@@ -203,7 +203,7 @@ def roberta_pair(tmp_path_factory, bpe_tokenizer_dir) -> dict:
 # `-n 2 --dist worksteal` a long test that starts last leaves the other worker idle while it finishes.
 START_FIRST = ("test_mini_repro.py::test_smoke_runs_both_profiles", "test_distributed.py::",
                "test_augment_squad.py::test_resume_after_kill",
-               "test_augment_squad.py::test_progress_bar", "test_augment_squad.py::test_two_torchrun",
+               "test_augment_squad.py::test_progress_bar", "torchrun", "partner_is_killed",
                "test_tutorial.py::")
 
 
