@@ -69,6 +69,15 @@ OUTPUT_OPTIONS = ("input", "split", "multiplier", "mlm", "glove", "top_k", "repl
                   "mlm_context")
 
 
+# What each option that only the masked LM uses is for, to name it when the run has none (idle_options).
+LM_ONLY = {"mlm_mode": "how the masked LM masks the text", "mlm_context": "the masked LM's input",
+           "mask_rate": "the share of tokens the masked LM masks per copy in multi mode",
+           "batch_size": "the masked LM's sequences per forward pass",
+           "max_batch_tokens": "the masked LM's budget of padded tokens per forward pass",
+           "dtype": "the masked LM's autocast dtype",
+           "trust_remote_code": "what lets an --mlm hub repository run its own code"}
+
+
 # Options that name a file or folder, and the fingerprint of its content: on resume, another spelling of the
 # same path (./x.json, an absolute path) or a moved copy is the same input.
 LOCATED = {"input": "input_fingerprint", "mlm": "mlm_fingerprint", "glove": "glove_fingerprint",
@@ -109,7 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=PROG, formatter_class=DefaultsOnce,
                                 description="Augment SQuAD 2.0 TinyBERT-style (masked-LM and GloVe word "
                                             "replacement) with char-exact answer spans, into Arrow shards "
-                                            "that datasets.load_from_disk(OUT) reads.")
+                                            "that datasets.load_from_disk(OUT) reads.",
+                                epilog="An option given that this run never uses is refused: a masked-LM option "
+                                       "(--mlm-mode, --mlm-context, --mask-rate, --batch-size, --max-batch-tokens, "
+                                       "--dtype, --trust-remote-code) with --mlm none. One that another option "
+                                       "switches off (--mask-rate with --mlm-mode exact) gets a warning.")
     a = p.add_argument
     a("--input", default="squad_v2",
       help="a hub dataset id, or a local file or directory: an official SQuAD JSON file, a JSON array of "
@@ -172,9 +185,41 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def check_options(args) -> None:
-    """Every problem at once, before any model or data loads."""
-    problems = []
+def idle_options(args) -> list[tuple[str, str, bool]]:
+    """The options that take no part in this run, whatever their value: (option, why, refused) each, by
+    distill-train's rule (pipelines.distill_train.idle_options). Refused: a masked-LM option with --mlm none, a
+    part the run does not have. Only warned about: --mask-rate, which --mlm-mode exact switches off, so that a
+    sweep over the mode passes the rest unchanged."""
+    if args.mlm.lower() == "none":
+        return [(opt, f"it is {what}, and --mlm none runs no masked LM (GloVe only)", True)
+                for opt, what in LM_ONLY.items()]
+    if args.mlm_mode == "exact":
+        return [("mask_rate", f"it is {LM_ONLY['mask_rate']}, and --mlm-mode exact masks one word per copy",
+                 False)]
+    return []
+
+
+def given_options(args, options) -> set[str]:
+    """Which of ``options`` (destinations) ``args`` holds at other values than the parser's defaults: given."""
+    parser = build_parser()
+    return {opt for opt in options if getattr(args, opt) != parser.get_default(opt)}
+
+
+def _shown(opt: str, value) -> str:
+    flag = f"--{opt.replace('_', '-')}"
+    return flag if isinstance(value, bool) else f"{flag} {value:g}" if isinstance(value, float) else f"{flag} {value}"
+
+
+def check_options(args) -> list[str]:
+    """Every problem at once, before any model or data loads; returns the warnings (options another option
+    switches off), for rank 0 to print."""
+    problems, warnings = [], []
+    # Options of a part this run does not have: silently ignored, they hide a mistaken command.
+    idle = idle_options(args)
+    given = given_options(args, {opt for opt, _, _ in idle})
+    for opt, why, refused in idle:
+        if opt in given:
+            (problems if refused else warnings).append(f"{_shown(opt, getattr(args, opt))} has no effect: {why}")
     for name, low in (("multiplier", 1), ("top_k", 1), ("batch_size", 1), ("shard_rows", 1), ("seed", 0)):
         if getattr(args, name) < low:
             problems.append(f"--{name.replace('_', '-')} {getattr(args, name)}: use an integer >= {low}")
@@ -217,14 +262,17 @@ def check_options(args) -> None:
         problems.append(out_problem)
     # Last: the hub is probed (a few seconds at most) only when a hub --mlm is asked for.
     problems += hub.model_problems([("--mlm", args.mlm)], fixes=MLM_FIXES)
-    if args.device == "cuda" or args.dtype == "float16":
+    if args.device == "cuda" or (args.dtype == "float16" and args.mlm.lower() != "none"):  # (else refused above)
         import torch
 
-        if not torch.cuda.is_available():
+        if not torch.cuda.is_available() and args.mlm.lower() == "none":  # no --dtype to suggest: it is refused
+            problems.append(f"--device {args.device}: CUDA is not available here; use --device cpu or auto")
+        elif not torch.cuda.is_available():
             problems.append(f"--device {args.device} --dtype {args.dtype}: CUDA is not available here; "
                             "use --device cpu with --dtype float32 or bfloat16")
     if problems:
         raise CliError("; ".join(problems))
+    return warnings
 
 
 def shard_rows_warning(args) -> str | None:
@@ -319,8 +367,10 @@ def config_problem(out: Path, config: dict, ignore=()) -> str | None:
     can (or is new or empty). Options that cannot change the rows are not compared."""
     if config.get("mlm_mode") == "exact":  # --mask-rate shapes multi mode's sequences only: same rows
         ignore = (*ignore, "mask_rate")
-    if str(config.get("mlm")).lower() == "none":  # no model, no precision: --dtype changes nothing
-        ignore = (*ignore, "dtype")
+    if str(config.get("mlm")).lower() == "none":
+        # No model: none of its options changes the rows. Such an option is refused now (idle_options), yet a
+        # run begun by an earlier version with one (--mlm none --mlm-mode multi) recorded it, and resumes.
+        ignore = (*ignore, *(opt for opt in LM_ONLY if opt in OUTPUT_OPTIONS))
     if (out / manifest.PROGRESS / "config.json").exists() and recorded_option(out, "version") != config.get("version"):
         # Refused for its version whatever the precision: the dtype note's "pass --dtype X to continue it" would
         # name a resume refused as well (0.2.1 recorded "auto", whose note says so), and only --overwrite goes on.
@@ -728,7 +778,10 @@ def run(args, argv: list[str] | None = None) -> int:
     # The group first, under torchrun: an option error that every process meets is then printed by the first
     # of them to ask (pipelines.ranks), not by each.
     rank, world, local_rank = init_distributed()
-    check_options(args)
+    warnings = check_options(args)
+    if rank == 0:  # the same for every process: one copy under torchrun
+        for line in warnings:
+            print(f"{PROG}: warning: {line}", file=sys.stderr)
     warning = shard_rows_warning(args)
     if warning and rank == 0:
         print(warning, file=sys.stderr)

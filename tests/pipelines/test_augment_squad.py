@@ -1191,6 +1191,9 @@ def test_a_changed_mask_rate_is_resumed_in_exact_mode_and_refused_in_multi(tmp_p
     want = rows_of(exact)
     again = cli(*args, "--mlm-mode", "exact", "--mask-rate", 0.3, out=exact)
     assert "is already complete" in again.stderr
+    # Given, it does nothing: a warning (not an error, so that a sweep over --mlm-mode keeps one command).
+    assert again.stderr.count("warning: --mask-rate 0.3 has no effect") == 1
+    assert "--mlm-mode exact masks one word per copy" in again.stderr
     (exact / "manifest.json").unlink()  # unfinished: the run resumes, its shards kept
     cli(*args, "--mlm-mode", "exact", "--mask-rate", 0.3, out=exact)
     assert rows_of(exact) == want
@@ -1198,6 +1201,38 @@ def test_a_changed_mask_rate_is_resumed_in_exact_mode_and_refused_in_multi(tmp_p
     cli(*args, "--mlm-mode", "multi", out=multi)
     proc = cli(*args, "--mlm-mode", "multi", "--mask-rate", 0.3, out=multi, check=False)
     assert_one_line_error(proc, "mask_rate: 0.15 -> 0.3", "--overwrite")
+
+
+@pytest.mark.parametrize("option", [("--dtype", "bfloat16"), ("--mlm-mode", "multi"), ("--mlm-context", "paired"),
+                                    ("--mask-rate", 0.3), ("--batch-size", 8), ("--max-batch-tokens", 900),
+                                    ("--trust-remote-code",)])
+def test_a_masked_lm_option_with_mlm_none_is_refused(tmp_path, sample_path, option):
+    """With --mlm none no masked LM runs, and its options were accepted and did nothing: a command that meant
+    to run one (--mlm left as none in a script) went on GloVe only without a word."""
+    proc = cli("--input", sample_path, "--limit", 2, "--mlm", "none", "--multiplier", 1, "--quiet", *option,
+               out=tmp_path / "o", check=False)
+    assert_one_line_error(proc, f"{' '.join(map(str, option))} has no effect", "--mlm none runs no masked LM")
+    assert not (tmp_path / "o").exists()  # refused before anything is written
+
+
+def test_mlm_none_at_the_defaults_and_a_run_recorded_with_lm_options_resumes(tmp_path, sample_path):
+    """The defaults of the masked-LM options, spelled out, are not refused; and an --out begun by an earlier
+    version with a masked-LM option under --mlm none (recorded in its config) resumes without it, since that
+    option never changed its rows."""
+    args = ["--input", sample_path, "--limit", 8, "--mlm", "none", "--multiplier", 2, "--shard-rows", 8, "--quiet"]
+    out = tmp_path / "o"
+    first = cli(*args, "--mlm-mode", "exact", "--dtype", "auto", "--batch-size", 64, out=out)
+    assert "warning" not in first.stderr
+    want = rows_of(out)
+    saved = out / ".progress" / "config.json"
+    config = json.loads(saved.read_text())
+    saved.write_text(json.dumps({**config, "mlm_mode": "multi", "mlm_context": "paired", "mask_rate": 0.3}))
+    (out / "manifest.json").unlink()  # unfinished: the run resumes, its shards kept
+    shard = next(out.glob(".progress/shard-*.json"))
+    shard.unlink()  # and one block is augmented again
+    again = cli(*args, out=out)
+    assert "another configuration" not in again.stderr and "error" not in again.stderr
+    assert rows_of(out) == want
 
 
 def test_keep_question_words_runs_the_masked_lm_once_per_text(tmp_path, tiny_mlm_path, sample_path, monkeypatch):
@@ -1305,8 +1340,12 @@ def test_dtype_is_not_compared_without_a_model(tmp_path, sample_path, capsys):
     args = ["--input", str(sample_path), "--limit", "5", "--mlm", "none", "--multiplier", "1", "--quiet",
             "--out", str(tmp_path / "aug")]
     assert main(args) == 0
-    assert main([*args, "--dtype", "bfloat16"]) == 0
+    saved = tmp_path / "aug" / ".progress" / "config.json"  # as a run given --dtype before it was refused records it
+    saved.write_text(json.dumps({**json.loads(saved.read_text()), "dtype": "bfloat16"}))
+    assert main(args) == 0
     assert "is already complete" in capsys.readouterr().err
+    assert main([*args, "--dtype", "bfloat16"]) == 2  # given now, it is refused: it would do nothing
+    assert "--dtype bfloat16 has no effect" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("recorded", ["auto", "bfloat16"])
