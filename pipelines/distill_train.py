@@ -380,7 +380,7 @@ FINGERPRINTED = {"teacher": "its weights, config or tokenizer files",
 def validate(args) -> None:
     """Check every option without loading anything heavy; raise one ConfigError listing all problems."""
     from augment import manifest
-    from augment.qa.features import window_problems
+    from augment.qa.features import LABELS_CHANGES, LABELS_VERSION, window_problems
     from augment.squad_io import local_path
 
     problems, warnings = [], []
@@ -529,6 +529,17 @@ def validate(args) -> None:
                     if was != is_:
                         problems.append(f"--resume: --{option.replace('_', '-')} {src} changed since the run in "
                                         f"--out began (its contents differ); --overwrite starts the run again")
+            # The windows' labels changed since the run began (a tinyaug upgrade): its tokenised-window cache is
+            # keyed by the labels' version, so the rest of the run trains on the new labels. Rare and small: said,
+            # not refused, so that a long run is not lost.
+            was = old.get("labels_version", 1)  # not recorded before version 2
+            if was != LABELS_VERSION:
+                changes = [LABELS_CHANGES[v] for v in sorted(LABELS_CHANGES)
+                           if isinstance(was, int) and min(was, LABELS_VERSION) < v <= max(was, LABELS_VERSION)]
+                warnings.append(f"--resume: the run in {out} began on windows labelled by labels version {was!r}, "
+                                f"this tinyaug labels them by version {LABELS_VERSION}"
+                                f"{' (' + '; '.join(changes) + ')' if changes else ''}: the rest of the run "
+                                "trains on the new labels")
             # A local model folder that holds another model now; not recorded by older versions, nor for a hub id.
             for option, covers in FINGERPRINTED.items():
                 was, is_ = old.get(f"{option}_fingerprint"), now[f"{option}_fingerprint"]
@@ -1417,7 +1428,10 @@ def run_command(args) -> int:
         if recipe.main:  # on --resume too: options that may change there (--eval, --log-every) are recorded
             import transformers
 
-            cfg = vars(args) | {"processes": recipe.acc.num_processes,
+            from augment.qa.features import LABELS_VERSION
+
+            # labels_version: how the windows' answers are labelled, which a resume by a later tinyaug warns about.
+            cfg = vars(args) | {"processes": recipe.acc.num_processes, "labels_version": LABELS_VERSION,
                                 "versions": {"transformers": transformers.__version__}}
             (Path(args.out) / "config.json").write_text(json.dumps(cfg, indent=2))
         _began = True

@@ -29,6 +29,9 @@ from __future__ import annotations
 # on them, stay valid. 2: an answer's edge whitespace no longer moves its span off a window (1: " Ann" at a
 # window's first token was "no answer" there).
 LABELS_VERSION = 2
+# What each version changed, for the line that tells a resumed run it goes on with other labels (distill-train).
+LABELS_CHANGES = {2: "an answer whose text begins or ends with whitespace at a window's edge is now labelled in "
+                     "that window (version 1 labelled such windows 'no answer')"}
 
 
 def _question_first(tokenizer) -> bool:

@@ -1206,3 +1206,27 @@ def test_a_resumed_stage_is_summarised_whole(tmp_path, sample_path, tiny_teacher
     assert (older["windows"], older["steps"], older["from_step"]) == (8, 2, 2)
     assert "distill-train: intermediate (steps 3 to 4: its checkpoint held no totals of the steps before): 8 " \
            "windows in" in capsys.readouterr().err
+
+
+def test_a_resume_across_a_change_of_the_window_labels_says_so(tmp_path, capsys, sample_path, tiny_student_path):
+    """config.json did not record how the windows were labelled: a run begun before LABELS_VERSION 2 and resumed
+    after it trained its remaining steps on differently labelled windows without a word. Warned, not refused."""
+    from augment.qa.features import LABELS_VERSION
+
+    out = tmp_path / "o"
+    argv = common(sample_path, tmp_path) + ["--teacher", "none", "--student", tiny_student_path, "--out", str(out),
+                                            "--max-steps", "2"]
+    assert main(argv) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["labels_version"] == LABELS_VERSION == 2
+    capsys.readouterr()
+    assert main(argv + ["--resume"]) == 0  # the same labels: nothing to say
+    assert "labels" not in capsys.readouterr().err
+    del config["labels_version"]  # as a run begun before it was recorded, i.e. by version 1
+    (out / "config.json").write_text(json.dumps(config))
+    assert main(argv + ["--resume"]) == 0
+    warned = [line for line in capsys.readouterr().err.splitlines() if "labels" in line]
+    assert len(warned) == 1 and warned[0].startswith("distill-train: warning: --resume:")
+    assert "labelled by labels version 1, this tinyaug labels them by version 2" in warned[0]
+    assert "edge" in warned[0] and warned[0].endswith("the rest of the run trains on the new labels")
+    assert json.loads((out / "config.json").read_text())["labels_version"] == 2  # recorded for the next resume
