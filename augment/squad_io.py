@@ -430,6 +430,20 @@ def data_files(path: Path) -> list[Path]:
     return files
 
 
+def source_problem(option: str, source) -> str | None:
+    """One line refusing an empty source, or None. ``local_path("")`` is the working directory (``Path("")``),
+    so ``--data "$DATA"`` with ``$DATA`` unset read the folder the command ran in ("directory holds neither a
+    saved dataset nor .json/.jsonl files"), or a folder of .json files that happened to be there. ``option``:
+    the command-line option ``source`` came from, named by the line.
+
+        >>> source_problem("--data", "")
+        "--data '': an empty path (an unset variable?); name a data file, a directory or a hub dataset id"
+    """
+    from augment.outdir import empty_problem
+
+    return empty_problem(option, source, "name a data file, a directory or a hub dataset id")
+
+
 def local_path(source: str | os.PathLike) -> Path | None:
     """``source`` as a local path, or None for a hub dataset id.
 
@@ -437,6 +451,8 @@ def local_path(source: str | os.PathLike) -> Path | None:
     (``squad_v2``, ``rajpurkar/squad_v2``) is a hub id.
     """
     text = os.fspath(source)
+    if problem := source_problem("the data source", text):  # every reader and fingerprint comes through here
+        raise InputError(problem)
     path = Path(text).expanduser()
     if isinstance(source, Path) or path.exists() or text.startswith(("/", "./", "../", "~")) or (
             path.suffix in (".json", ".jsonl")):
@@ -517,12 +533,14 @@ def iter_rows(source: str | os.PathLike, split: str = "train", option: str | Non
 def iter_located(source: str | os.PathLike, split: str = "train",
                  option: str | None = None) -> Iterator[tuple[Location, dict]]:
     """``(Location, row)`` pairs from a file, a directory (each row located in its own file) or a hub id;
-    ``option`` as for :func:`iter_rows`.
+    ``option`` as for :func:`iter_rows`. An empty source is refused at once (:func:`source_problem`).
 
         >>> where, row = next(iter_located("data/sample"))  # doctest: +SKIP
         >>> str(where)                                        # doctest: +SKIP
         'data/sample/train-v2.0-sample.json: data[0].paragraphs[0].qas[0]'
     """
+    if problem := source_problem(option or "the data source", os.fspath(source)):
+        raise InputError(problem)
     path = local_path(source)
     if path is None:
         yield from read_hub(os.fspath(source), split, option)

@@ -43,7 +43,7 @@ from augment.rowpool import DrawSpec, RowPool
 from augment.segment import STOPWORD_LISTS
 from augment.shards import (ShardWriter, atomic_write_json, hf_schema, original_row, shard_row,  # noqa: F401
                             write_dataset_files)
-from augment.squad_io import fingerprint, iter_located, iter_rows
+from augment.squad_io import fingerprint, iter_located, iter_rows, source_problem
 from augment.validate import validate_example
 from pipelines import ranks
 from pipelines.cli import DefaultsOnce, expand_tilde
@@ -174,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def check_options(args) -> None:
     """Every problem at once, before any model or data loads."""
-    problems = []
+    problems = list(filter(None, [source_problem("--input", args.input)]))  # "$IN" unset: not the working directory
     for name, low in (("multiplier", 1), ("top_k", 1), ("batch_size", 1), ("shard_rows", 1), ("seed", 0)):
         if getattr(args, name) < low:
             problems.append(f"--{name.replace('_', '-')} {getattr(args, name)}: use an integer >= {low}")

@@ -381,7 +381,7 @@ def validate(args) -> None:
     """Check every option without loading anything heavy; raise one ConfigError listing all problems."""
     from augment import manifest
     from augment.qa.features import window_problems
-    from augment.squad_io import local_path
+    from augment.squad_io import local_path, source_problem
 
     problems, warnings = [], []
     # Before the defaults below are resolved: an option left out is not one given.
@@ -435,7 +435,7 @@ def validate(args) -> None:
             problems.append(f"--{opt.replace('_', '-')} must be a finite number, got {getattr(args, opt)}")
     if math.isfinite(args.weight_decay) and args.weight_decay < 0:
         problems.append(f"--weight-decay must be >= 0, got {args.weight_decay}")
-    if not args.eval:  # options of an evaluation that will not happen: a typo'd command, not a silent no-op
+    if args.eval is None:  # options of an evaluation that will not happen: a typo'd command, not a silent no-op
         problems += [f"--{opt.replace('_', '-')} needs --eval" for opt in ("eval_every", "eval_limit", "eval_split")
                      if opt in given]
     # Options of a part this run does not have: silently ignored, they hide a mistaken command.
@@ -466,7 +466,13 @@ def validate(args) -> None:
                         f"{' (the stage of --teacher none)' if args.teacher == 'none' else ''}: the only stage would "
                         f"train on it and --data {' '.join(args.data)} would go unused; pass the prediction "
                         "stage's data as --data")
-    for src in [*args.data, *(args.prediction_data or []), *([args.eval] if args.eval else [])]:
+    # An empty source ("$DATA" unset) would be read as the working directory: refused, and left out of the checks
+    # below. (--eval "" too: it is not left out as no --eval, which would skip the evaluation asked for.)
+    named = [(f"--{opt.replace('_', '-')}", src) for opt in ("data", "prediction_data", "eval")
+             for src in ([getattr(args, opt)] if opt == "eval" else getattr(args, opt) or []) if src is not None]
+    empty = [problem for option, src in named if (problem := source_problem(option, src))]
+    problems += empty
+    for src in [src for _, src in named if not source_problem("", src)]:
         # The readers' own rule (squad_io.local_path): an owner/name such as rajpurkar/squad_v2 that is no
         # path here is a hub id, not a missing file.
         if (path := local_path(src)) is not None and not path.exists():
@@ -474,8 +480,9 @@ def validate(args) -> None:
     # What the training data holds now (a missing file: its name): config.json records it, a resume compares it.
     args.data_fingerprints = args.prediction_data_fingerprints = None
     try:
-        args.data_fingerprints = [manifest.data_fingerprint(src) for src in args.data]
-        if args.prediction_data:
+        if not empty:
+            args.data_fingerprints = [manifest.data_fingerprint(src) for src in args.data]
+        if args.prediction_data and not empty:
             args.prediction_data_fingerprints = [manifest.data_fingerprint(src) for src in args.prediction_data]
     except InputError as e:  # a folder of no data
         problems.append(str(e))
@@ -539,7 +546,8 @@ def validate(args) -> None:
     if out_problem:
         problems.append(out_problem)
     # The windows and teacher logits are written there (by default beside the data, which may be read-only).
-    cache = Path(args.cache_dir) if args.cache_dir else default_cache_dir(args.data, out)
+    cache = Path(args.cache_dir) if args.cache_dir else default_cache_dir(
+        [src for src in args.data if not source_problem("", src)], out)
     problems += filter(None, [outdir.out_problem("--cache-dir" if args.cache_dir else "the cache folder (--cache-dir)",
                                                  cache)])
     from augment.report.tracking import check_available

@@ -72,8 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
 def validate(args) -> None:
     """Every option problem at once, before anything loads."""
     from augment.qa.features import window_problems
+    from augment.squad_io import source_problem
 
     problems = window_problems(args.max_length, args.doc_stride)  # distill-train's words too
+    problems += filter(None, [source_problem("--data", args.data)])  # not the working directory: "$DATA" unset
     for name in ("batch_size", "n_best", "max_answer_length"):
         if getattr(args, name) < 1:
             problems.append(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")

@@ -280,3 +280,46 @@ def test_a_hub_id_naming_a_missing_entry_of_a_local_folder_says_it_is_not_local_
     with pytest.raises(InputError) as e:
         next(iter_located("no-such-owner/not_a_cached_dataset", option="--data"))
     assert "nor is it a local" not in str(e.value)
+
+
+def test_an_empty_source_is_refused_not_read_as_the_working_directory(tmp_path, monkeypatch, sample_path):
+    """Path("") is ".": iter_rows("") read the working directory's .json files (or said it held none)."""
+    import shutil
+
+    from augment.squad_io import source_problem
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(sample_path, tmp_path / "here.json")  # what "" used to read
+    expected = "--data '': an empty path (an unset variable?); name a data file, a directory or a hub dataset id"
+    assert source_problem("--data", "") == expected
+    assert source_problem("--data", " ").startswith("--data ' ': an empty path")
+    assert source_problem("--data", "squad_v2") is None
+    with pytest.raises(InputError, match=r"^--data '': an empty path \(an unset variable\?\)"):
+        next(iter_located("", option="--data"))
+    for read in (lambda: list(iter_rows("")), lambda: fingerprint("")):
+        with pytest.raises(InputError, match=r"^the data source '': an empty path"):
+            read()
+
+
+@pytest.mark.parametrize("command,argv", [
+    ("augment_squad", ["--input", "", "--mlm", "none", "--out", "OUT"]),
+    ("squad_eval", ["--model", "MODEL", "--data", ""]),
+    ("distill_train", ["--data", "", "--teacher", "none", "--student", "MODEL", "--out", "OUT"]),
+    ("distill_train", ["--data", "DATA", "--prediction-data", "", "--student", "MODEL", "--out", "OUT"]),
+    ("distill_train", ["--data", "DATA", "--eval", "", "--teacher", "none", "--student", "MODEL", "--out", "OUT"]),
+])
+def test_the_clis_refuse_an_empty_data_source(command, argv, tmp_path, monkeypatch, capsys, sample_path):
+    """An unset variable ("--data $DATA") is one line naming the option, exit 2, before anything loads; --eval ''
+    was also taken for no --eval at all (the evaluation asked for skipped without a word)."""
+    import importlib
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(sample_path, tmp_path / "here.json")  # the working directory's data, which '' read
+    main = importlib.import_module(f"pipelines.{command}").main
+    fill = {"OUT": str(tmp_path / "out"), "MODEL": str(tmp_path / "no-model"), "DATA": str(sample_path)}
+    assert main([fill.get(a, a) for a in argv]) == 2
+    err = capsys.readouterr().err
+    option = argv[argv.index("") - 1]
+    assert err.count("\n") == 1 and f"{option} '': an empty path (an unset variable?)" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["here.json"]
