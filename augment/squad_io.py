@@ -444,6 +444,35 @@ def source_problem(option: str, source) -> str | None:
     return empty_problem(option, source, "name a data file, a directory or a hub dataset id")
 
 
+def reads_split(source) -> bool:
+    """Whether reading ``source`` reads a split of it: a hub id, or a ``save_to_disk`` directory of a DatasetDict.
+    A file, a directory of files and a saved single Dataset have none, so the split asked for is never read. A
+    local path that does not exist counts as reading one: its own error says what is wrong."""
+    if source_problem("", source):
+        return True
+    path = local_path(source)
+    return path is None or not path.exists() or (path / "dataset_dict.json").is_file()
+
+
+def split_problem(split_option: str, split: str, option: str, source) -> str | None:
+    """One line refusing a split given for a source that has none (:func:`reads_split`), or None: it would be
+    silently ignored, and a command that names one expects the rows of that split. ``option`` and ``source``:
+    the command-line option the source came from, and its value.
+
+        >>> split_problem("--split", "test", "--data", "squad_v2") is None  # a hub id has splits
+        True
+        >>> split_problem("--split", "test", "--data", "data/sample")  # doctest: +ELLIPSIS
+        '--split test has no effect: --data data/sample is a local file or folder of files, which has no splits ...'
+    """
+    if reads_split(source):
+        return None
+    path = local_path(source)
+    what = "a saved Dataset (not a DatasetDict)" if path.is_dir() and _is_saved_dataset(path) else \
+        "a local file or folder of files"
+    return (f"{split_option} {split} has no effect: {option} {source} is {what}, which has no splits (a hub "
+            f"dataset id or a datasets.save_to_disk DatasetDict directory has); leave {split_option} out")
+
+
 def local_path(source: str | os.PathLike) -> Path | None:
     """``source`` as a local path, or None for a hub dataset id.
 

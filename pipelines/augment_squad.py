@@ -43,7 +43,7 @@ from augment.rowpool import DrawSpec, RowPool
 from augment.segment import STOPWORD_LISTS
 from augment.shards import (ShardWriter, atomic_write_json, hf_schema, original_row, shard_row,  # noqa: F401
                             write_dataset_files)
-from augment.squad_io import fingerprint, iter_located, iter_rows, source_problem
+from augment.squad_io import fingerprint, iter_located, iter_rows, source_problem, split_problem
 from augment.validate import validate_example
 from pipelines import ranks
 from pipelines.cli import DefaultsOnce, expand_tilde
@@ -117,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
            "other suffix, .json included, is told apart by its content), a datasets save_to_disk directory, "
            "or a directory of .json/.jsonl files (each in any of those formats, read in name order, e.g. "
            "data/sample)")
-    a("--split", default="train", help="split of a hub dataset or a saved DatasetDict")
+    a("--split", default="train", help="split of a hub dataset or a saved DatasetDict (refused for an input without splits, such as a file)")
     a("--out", required=True, type=expand_tilde, help="output directory (required); rerunning the same command resumes")
     a("--multiplier", type=int, default=20, help="augmented variants per question")
     a("--mlm", default="bert-base-uncased", type=expand_tilde, help="masked LM id or path, or 'none' (GloVe only)")
@@ -175,6 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
 def check_options(args) -> None:
     """Every problem at once, before any model or data loads."""
     problems = list(filter(None, [source_problem("--input", args.input)]))  # "$IN" unset: not the working directory
+    if args.split != build_parser().get_default("split"):  # given, for an input without splits: a silent no-op
+        problems += filter(None, [split_problem("--split", args.split, "--input", args.input)])
     for name, low in (("multiplier", 1), ("top_k", 1), ("batch_size", 1), ("shard_rows", 1), ("seed", 0)):
         if getattr(args, name) < low:
             problems.append(f"--{name.replace('_', '-')} {getattr(args, name)}: use an integer >= {low}")

@@ -196,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG, description=__doc__.split("\n\n")[0], formatter_class=DefaultsOnce,
                 epilog="An option given that this run never uses is refused: one of a stage it does not run "
                        "(--lr-intermediate with --stage prediction or --teacher none, --temperature with --stage "
-                       "intermediate or --teacher none), --eval-split without --eval. One that another option "
+                       "intermediate or --teacher none), --eval-split without --eval or with an --eval file. One that another option "
                        "switches off (--temperature or --teacher-cache with --distill-weight 0, --cache-batch-size "
                        "with --teacher-cache off, --projection for a student as wide as its teacher) gets a "
                        "warning. --epochs with --max-steps is the documented override.")
@@ -219,7 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "both: one then the other on the same student. Default: both, or prediction with "
                         "--teacher none")
     p.add_argument("--eval", metavar="SRC", help="evaluate at the end: squad_v2, FILE.json or DIR")
-    p.add_argument("--eval-split", default="validation", help="split of a hub or saved --eval dataset")
+    p.add_argument("--eval-split", default="validation", help="split of a hub or saved DatasetDict --eval dataset "
+                                                              "(refused for an --eval without splits, such as a file)")
     p.add_argument("--eval-limit", type=int, help="evaluate on the first N examples only (default: all)")
     p.add_argument("--batch-size", type=int, default=26, help="windows per process per micro-batch")
     p.add_argument("--max-length", type=int, default=384, help="tokens per window (question + context)")
@@ -381,7 +382,7 @@ def validate(args) -> None:
     """Check every option without loading anything heavy; raise one ConfigError listing all problems."""
     from augment import manifest
     from augment.qa.features import window_problems
-    from augment.squad_io import local_path, source_problem
+    from augment.squad_io import local_path, source_problem, split_problem
 
     problems, warnings = [], []
     # Before the defaults below are resolved: an option left out is not one given.
@@ -438,6 +439,8 @@ def validate(args) -> None:
     if args.eval is None:  # options of an evaluation that will not happen: a typo'd command, not a silent no-op
         problems += [f"--{opt.replace('_', '-')} needs --eval" for opt in ("eval_every", "eval_limit", "eval_split")
                      if opt in given]
+    elif "eval_split" in given:  # as silent a no-op with an --eval that has no splits (a file)
+        problems += filter(None, [split_problem("--eval-split", args.eval_split, "--eval", args.eval)])
     # Options of a part this run does not have: silently ignored, they hide a mistaken command.
     for opt, why, refused in idle_options(args):
         if opt in given:

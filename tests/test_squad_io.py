@@ -323,3 +323,47 @@ def test_the_clis_refuse_an_empty_data_source(command, argv, tmp_path, monkeypat
     option = argv[argv.index("") - 1]
     assert err.count("\n") == 1 and f"{option} '': an empty path (an unset variable?)" in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["here.json"]
+
+
+def test_a_split_is_refused_only_for_a_source_without_splits(tmp_path, sample_path, sample_rows):
+    """A file, a folder of files and a saved single Dataset have no splits: the split asked for was never read."""
+    import datasets
+
+    from augment.squad_io import reads_split, split_problem
+
+    ds = datasets.Dataset.from_list(sample_rows[:2])
+    ds.save_to_disk(str(tmp_path / "ds"))
+    datasets.DatasetDict({"train": ds}).save_to_disk(str(tmp_path / "dd"))
+    assert [reads_split(s) for s in (sample_path, sample_path.parent, tmp_path / "ds")] == [False] * 3
+    assert [reads_split(s) for s in ("squad_v2", tmp_path / "dd", tmp_path / "missing.json")] == [True] * 3
+    assert split_problem("--split", "test", "--data", sample_path) == (
+        f"--split test has no effect: --data {sample_path} is a local file or folder of files, which has no splits "
+        "(a hub dataset id or a datasets.save_to_disk DatasetDict directory has); leave --split out")
+    assert "is a saved Dataset (not a DatasetDict)" in split_problem("--split", "x", "--data", tmp_path / "ds")
+    assert split_problem("--split", "train", "--data", tmp_path / "dd") is None
+
+
+@pytest.mark.parametrize("command,argv", [
+    ("augment_squad", ["--input", "DATA", "--split", "test", "--mlm", "none", "--glove", "none", "--out", "OUT"]),
+    ("squad_eval", ["--model", "MODEL", "--data", "DATA", "--split", "test"]),
+    ("distill_train", ["--data", "DATA", "--eval", "DATA", "--eval-split", "test", "--teacher", "none",
+                       "--student", "MODEL", "--out", "OUT"]),
+])
+def test_the_clis_refuse_a_split_of_a_local_file(command, argv, tmp_path, capsys, sample_path):
+    """--split/--eval-split with a local .json was silently ignored (every row read); refused as distill-train
+    refuses the other options a run never uses. The same split of a saved DatasetDict is not refused."""
+    import importlib
+
+    import datasets
+
+    main = importlib.import_module(f"pipelines.{command}").main
+    split_option = argv[argv.index("test") - 1]
+    dd = tmp_path / "dd"
+    datasets.DatasetDict({"test": datasets.Dataset.from_list(list(iter_rows(sample_path))[:2])}).save_to_disk(str(dd))
+    capsys.readouterr()  # datasets' progress bar
+    for data, refused in ((sample_path, True), (dd, False)):
+        fill = {"OUT": str(tmp_path / "out"), "MODEL": str(tmp_path / "no-model"), "DATA": str(data)}
+        assert main([fill.get(a, a) for a in argv]) == 2  # the missing model (no candidates), at least
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1, err
+        assert (f"{split_option} test has no effect: " in err) == refused, err
