@@ -15,6 +15,19 @@ import tempfile
 from pathlib import Path
 
 
+def empty_problem(option: str, value, wanted: str) -> str | None:
+    """One line refusing an empty (or blank) path, or None: ``Path("")`` is the working directory, so an option
+    given as ``"$VAR"`` with ``$VAR`` unset names it without a word. ``wanted``: what to name instead. Shared by
+    the output options here and the data sources (:func:`augment.squad_io.source_problem`).
+
+        >>> empty_problem("--out", "", "name the output directory")
+        "--out '': an empty path (an unset variable?); name the output directory"
+    """
+    if isinstance(value, str) and not value.strip():
+        return f"{option} {value!r}: an empty path (an unset variable?); {wanted}"
+    return None
+
+
 def out_problem(option: str, out) -> str | None:
     """Why ``out`` cannot be (created and) written as a directory, or None. Writes nothing that stays:
     whether the nearest existing directory takes a new entry is tried with a temporary one, since
@@ -22,8 +35,8 @@ def out_problem(option: str, out) -> str | None:
 
     An empty name is refused: ``Path("")`` is the working directory, so ``--out "$OUT"`` with ``$OUT`` unset
     would write there, and with ``--overwrite`` delete another tool's manifest.json or state.json."""
-    if isinstance(out, str) and not out.strip():
-        return f"{option} {out!r}: an empty path (an unset variable?); name the output directory"
+    if problem := empty_problem(option, out, "name the output directory"):
+        return problem
     out = Path(out)
     nearest = next((p for p in (out, *out.absolute().parents) if p.exists()), None)
     if nearest is None:

@@ -430,6 +430,49 @@ def data_files(path: Path) -> list[Path]:
     return files
 
 
+def source_problem(option: str, source) -> str | None:
+    """One line refusing an empty source, or None. ``local_path("")`` is the working directory (``Path("")``),
+    so ``--data "$DATA"`` with ``$DATA`` unset read the folder the command ran in ("directory holds neither a
+    saved dataset nor .json/.jsonl files"), or a folder of .json files that happened to be there. ``option``:
+    the command-line option ``source`` came from, named by the line.
+
+        >>> source_problem("--data", "")
+        "--data '': an empty path (an unset variable?); name a data file, a directory or a hub dataset id"
+    """
+    from augment.outdir import empty_problem
+
+    return empty_problem(option, source, "name a data file, a directory or a hub dataset id")
+
+
+def reads_split(source) -> bool:
+    """Whether reading ``source`` reads a split of it: a hub id, or a ``save_to_disk`` directory of a DatasetDict.
+    A file, a directory of files and a saved single Dataset have none, so the split asked for is never read. A
+    local path that does not exist counts as reading one: its own error says what is wrong."""
+    if source_problem("", source):
+        return True
+    path = local_path(source)
+    return path is None or not path.exists() or (path / "dataset_dict.json").is_file()
+
+
+def split_problem(split_option: str, split: str, option: str, source) -> str | None:
+    """One line refusing a split given for a source that has none (:func:`reads_split`), or None: it would be
+    silently ignored, and a command that names one expects the rows of that split. ``option`` and ``source``:
+    the command-line option the source came from, and its value.
+
+        >>> split_problem("--split", "test", "--data", "squad_v2") is None  # a hub id has splits
+        True
+        >>> split_problem("--split", "test", "--data", "data/sample")  # doctest: +ELLIPSIS
+        '--split test has no effect: --data data/sample is a local file or folder of files, which has no splits ...'
+    """
+    if reads_split(source):
+        return None
+    path = local_path(source)
+    what = "a saved Dataset (not a DatasetDict)" if path.is_dir() and _is_saved_dataset(path) else \
+        "a local file or folder of files"
+    return (f"{split_option} {split} has no effect: {option} {source} is {what}, which has no splits (a hub "
+            f"dataset id or a datasets.save_to_disk DatasetDict directory has); leave {split_option} out")
+
+
 def local_path(source: str | os.PathLike) -> Path | None:
     """``source`` as a local path, or None for a hub dataset id.
 
@@ -437,6 +480,8 @@ def local_path(source: str | os.PathLike) -> Path | None:
     (``squad_v2``, ``rajpurkar/squad_v2``) is a hub id.
     """
     text = os.fspath(source)
+    if problem := source_problem("the data source", text):  # every reader and fingerprint comes through here
+        raise InputError(problem)
     path = Path(text).expanduser()
     if isinstance(source, Path) or path.exists() or text.startswith(("/", "./", "../", "~")) or (
             path.suffix in (".json", ".jsonl")):
@@ -517,12 +562,14 @@ def iter_rows(source: str | os.PathLike, split: str = "train", option: str | Non
 def iter_located(source: str | os.PathLike, split: str = "train",
                  option: str | None = None) -> Iterator[tuple[Location, dict]]:
     """``(Location, row)`` pairs from a file, a directory (each row located in its own file) or a hub id;
-    ``option`` as for :func:`iter_rows`.
+    ``option`` as for :func:`iter_rows`. An empty source is refused at once (:func:`source_problem`).
 
         >>> where, row = next(iter_located("data/sample"))  # doctest: +SKIP
         >>> str(where)                                        # doctest: +SKIP
         'data/sample/train-v2.0-sample.json: data[0].paragraphs[0].qas[0]'
     """
+    if problem := source_problem(option or "the data source", os.fspath(source)):
+        raise InputError(problem)
     path = local_path(source)
     if path is None:
         yield from read_hub(os.fspath(source), split, option)

@@ -43,7 +43,7 @@ from augment.rowpool import DrawSpec, RowPool
 from augment.segment import STOPWORD_LISTS
 from augment.shards import (ShardWriter, atomic_write_json, hf_schema, original_row, shard_row,  # noqa: F401
                             write_dataset_files)
-from augment.squad_io import fingerprint, iter_located, iter_rows
+from augment.squad_io import fingerprint, iter_located, iter_rows, source_problem, split_problem
 from augment.validate import validate_example
 from pipelines import ranks
 from pipelines.cli import DefaultsOnce, expand_tilde
@@ -130,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
            "other suffix, .json included, is told apart by its content), a datasets save_to_disk directory, "
            "or a directory of .json/.jsonl files (each in any of those formats, read in name order, e.g. "
            "data/sample)")
-    a("--split", default="train", help="split of a hub dataset or a saved DatasetDict")
+    a("--split", default="train", help="split of a hub dataset or a saved DatasetDict (refused for an input without splits, such as a file)")
     a("--out", required=True, type=expand_tilde, help="output directory (required); rerunning the same command resumes")
     a("--multiplier", type=int, default=20, help="augmented variants per question")
     a("--mlm", default="bert-base-uncased", type=expand_tilde, help="masked LM id or path, or 'none' (GloVe only)")
@@ -213,7 +213,9 @@ def _shown(opt: str, value) -> str:
 def check_options(args) -> list[str]:
     """Every problem at once, before any model or data loads; returns the warnings (options another option
     switches off), for rank 0 to print."""
-    problems, warnings = [], []
+    problems, warnings = list(filter(None, [source_problem("--input", args.input)])), []  # "$IN" unset: not "."
+    if args.split != build_parser().get_default("split"):  # given, for an input without splits: a silent no-op
+        problems += filter(None, [split_problem("--split", args.split, "--input", args.input)])
     # Options of a part this run does not have: silently ignored, they hide a mistaken command.
     idle = idle_options(args)
     given = given_options(args, {opt for opt, _, _ in idle})

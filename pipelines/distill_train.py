@@ -196,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG, description=__doc__.split("\n\n")[0], formatter_class=DefaultsOnce,
                 epilog="An option given that this run never uses is refused: one of a stage it does not run "
                        "(--lr-intermediate with --stage prediction or --teacher none, --temperature with --stage "
-                       "intermediate or --teacher none), --eval-split without --eval. One that another option "
+                       "intermediate or --teacher none), --eval-split without --eval or with an --eval file. One that another option "
                        "switches off (--temperature or --teacher-cache with --distill-weight 0, --cache-batch-size "
                        "with --teacher-cache off, --projection for a student as wide as its teacher) gets a "
                        "warning. --epochs with --max-steps is the documented override.")
@@ -219,7 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "both: one then the other on the same student. Default: both, or prediction with "
                         "--teacher none")
     p.add_argument("--eval", metavar="SRC", help="evaluate at the end: squad_v2, FILE.json or DIR")
-    p.add_argument("--eval-split", default="validation", help="split of a hub or saved --eval dataset")
+    p.add_argument("--eval-split", default="validation", help="split of a hub or saved DatasetDict --eval dataset "
+                                                              "(refused for an --eval without splits, such as a file)")
     p.add_argument("--eval-limit", type=int, help="evaluate on the first N examples only (default: all)")
     p.add_argument("--batch-size", type=int, default=26, help="windows per process per micro-batch")
     p.add_argument("--max-length", type=int, default=384, help="tokens per window (question + context)")
@@ -381,7 +382,7 @@ def validate(args) -> None:
     """Check every option without loading anything heavy; raise one ConfigError listing all problems."""
     from augment import manifest
     from augment.qa.features import LABELS_CHANGES, LABELS_VERSION, window_problems
-    from augment.squad_io import local_path
+    from augment.squad_io import local_path, source_problem, split_problem
 
     problems, warnings = [], []
     # Before the defaults below are resolved: an option left out is not one given.
@@ -435,9 +436,11 @@ def validate(args) -> None:
             problems.append(f"--{opt.replace('_', '-')} must be a finite number, got {getattr(args, opt)}")
     if math.isfinite(args.weight_decay) and args.weight_decay < 0:
         problems.append(f"--weight-decay must be >= 0, got {args.weight_decay}")
-    if not args.eval:  # options of an evaluation that will not happen: a typo'd command, not a silent no-op
+    if args.eval is None:  # options of an evaluation that will not happen: a typo'd command, not a silent no-op
         problems += [f"--{opt.replace('_', '-')} needs --eval" for opt in ("eval_every", "eval_limit", "eval_split")
                      if opt in given]
+    elif "eval_split" in given:  # as silent a no-op with an --eval that has no splits (a file)
+        problems += filter(None, [split_problem("--eval-split", args.eval_split, "--eval", args.eval)])
     # Options of a part this run does not have: silently ignored, they hide a mistaken command.
     for opt, why, refused in idle_options(args):
         if opt in given:
@@ -466,7 +469,13 @@ def validate(args) -> None:
                         f"{' (the stage of --teacher none)' if args.teacher == 'none' else ''}: the only stage would "
                         f"train on it and --data {' '.join(args.data)} would go unused; pass the prediction "
                         "stage's data as --data")
-    for src in [*args.data, *(args.prediction_data or []), *([args.eval] if args.eval else [])]:
+    # An empty source ("$DATA" unset) would be read as the working directory: refused, and left out of the checks
+    # below. (--eval "" too: it is not left out as no --eval, which would skip the evaluation asked for.)
+    named = [(f"--{opt.replace('_', '-')}", src) for opt in ("data", "prediction_data", "eval")
+             for src in ([getattr(args, opt)] if opt == "eval" else getattr(args, opt) or []) if src is not None]
+    empty = [problem for option, src in named if (problem := source_problem(option, src))]
+    problems += empty
+    for src in [src for _, src in named if not source_problem("", src)]:
         # The readers' own rule (squad_io.local_path): an owner/name such as rajpurkar/squad_v2 that is no
         # path here is a hub id, not a missing file.
         if (path := local_path(src)) is not None and not path.exists():
@@ -474,8 +483,9 @@ def validate(args) -> None:
     # What the training data holds now (a missing file: its name): config.json records it, a resume compares it.
     args.data_fingerprints = args.prediction_data_fingerprints = None
     try:
-        args.data_fingerprints = [manifest.data_fingerprint(src) for src in args.data]
-        if args.prediction_data:
+        if not empty:
+            args.data_fingerprints = [manifest.data_fingerprint(src) for src in args.data]
+        if args.prediction_data and not empty:
             args.prediction_data_fingerprints = [manifest.data_fingerprint(src) for src in args.prediction_data]
     except InputError as e:  # a folder of no data
         problems.append(str(e))
@@ -550,7 +560,8 @@ def validate(args) -> None:
     if out_problem:
         problems.append(out_problem)
     # The windows and teacher logits are written there (by default beside the data, which may be read-only).
-    cache = Path(args.cache_dir) if args.cache_dir else default_cache_dir(args.data, out)
+    cache = Path(args.cache_dir) if args.cache_dir else default_cache_dir(
+        [src for src in args.data if not source_problem("", src)], out)
     problems += filter(None, [outdir.out_problem("--cache-dir" if args.cache_dir else "the cache folder (--cache-dir)",
                                                  cache)])
     from augment.report.tracking import check_available

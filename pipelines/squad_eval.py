@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, metavar="FILE|DIR|ID",
                    help="official SQuAD JSON file, JSON-lines file, save_to_disk directory, "
                         "directory of .json/.jsonl files, or a hub dataset id such as squad_v2")
-    p.add_argument("--split", default="validation", help="split to read from a hub id or DatasetDict")
+    p.add_argument("--split", default="validation", help="split to read from a hub id or DatasetDict (refused for data without splits, such as a file)")
     p.add_argument("--max-length", type=int, metavar="N", default=384,
                    help="tokens per window (question + context)")
     p.add_argument("--doc-stride", type=int, metavar="N", default=128,
@@ -72,8 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
 def validate(args) -> None:
     """Every option problem at once, before anything loads."""
     from augment.qa.features import window_problems
+    from augment.squad_io import source_problem, split_problem
 
     problems = window_problems(args.max_length, args.doc_stride)  # distill-train's words too
+    problems += filter(None, [source_problem("--data", args.data)])  # not the working directory: "$DATA" unset
+    if args.split != build_parser().get_default("split"):  # given, for a source without splits: a silent no-op
+        problems += filter(None, [split_problem("--split", args.split, "--data", args.data)])
     for name in ("batch_size", "n_best", "max_answer_length"):
         if getattr(args, name) < 1:
             problems.append(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")

@@ -280,3 +280,90 @@ def test_a_hub_id_naming_a_missing_entry_of_a_local_folder_says_it_is_not_local_
     with pytest.raises(InputError) as e:
         next(iter_located("no-such-owner/not_a_cached_dataset", option="--data"))
     assert "nor is it a local" not in str(e.value)
+
+
+def test_an_empty_source_is_refused_not_read_as_the_working_directory(tmp_path, monkeypatch, sample_path):
+    """Path("") is ".": iter_rows("") read the working directory's .json files (or said it held none)."""
+    import shutil
+
+    from augment.squad_io import source_problem
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(sample_path, tmp_path / "here.json")  # what "" used to read
+    expected = "--data '': an empty path (an unset variable?); name a data file, a directory or a hub dataset id"
+    assert source_problem("--data", "") == expected
+    assert source_problem("--data", " ").startswith("--data ' ': an empty path")
+    assert source_problem("--data", "squad_v2") is None
+    with pytest.raises(InputError, match=r"^--data '': an empty path \(an unset variable\?\)"):
+        next(iter_located("", option="--data"))
+    for read in (lambda: list(iter_rows("")), lambda: fingerprint("")):
+        with pytest.raises(InputError, match=r"^the data source '': an empty path"):
+            read()
+
+
+@pytest.mark.parametrize("command,argv", [
+    ("augment_squad", ["--input", "", "--mlm", "none", "--out", "OUT"]),
+    ("squad_eval", ["--model", "MODEL", "--data", ""]),
+    ("distill_train", ["--data", "", "--teacher", "none", "--student", "MODEL", "--out", "OUT"]),
+    ("distill_train", ["--data", "DATA", "--prediction-data", "", "--student", "MODEL", "--out", "OUT"]),
+    ("distill_train", ["--data", "DATA", "--eval", "", "--teacher", "none", "--student", "MODEL", "--out", "OUT"]),
+])
+def test_the_clis_refuse_an_empty_data_source(command, argv, tmp_path, monkeypatch, capsys, sample_path):
+    """An unset variable ("--data $DATA") is one line naming the option, exit 2, before anything loads; --eval ''
+    was also taken for no --eval at all (the evaluation asked for skipped without a word)."""
+    import importlib
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(sample_path, tmp_path / "here.json")  # the working directory's data, which '' read
+    main = importlib.import_module(f"pipelines.{command}").main
+    fill = {"OUT": str(tmp_path / "out"), "MODEL": str(tmp_path / "no-model"), "DATA": str(sample_path)}
+    assert main([fill.get(a, a) for a in argv]) == 2
+    err = capsys.readouterr().err
+    option = argv[argv.index("") - 1]
+    assert err.count("\n") == 1 and f"{option} '': an empty path (an unset variable?)" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["here.json"]
+
+
+def test_a_split_is_refused_only_for_a_source_without_splits(tmp_path, sample_path, sample_rows):
+    """A file, a folder of files and a saved single Dataset have no splits: the split asked for was never read."""
+    import datasets
+
+    from augment.squad_io import reads_split, split_problem
+
+    ds = datasets.Dataset.from_list(sample_rows[:2])
+    ds.save_to_disk(str(tmp_path / "ds"))
+    datasets.DatasetDict({"train": ds}).save_to_disk(str(tmp_path / "dd"))
+    assert [reads_split(s) for s in (sample_path, sample_path.parent, tmp_path / "ds")] == [False] * 3
+    assert [reads_split(s) for s in ("squad_v2", tmp_path / "dd", tmp_path / "missing.json")] == [True] * 3
+    assert split_problem("--split", "test", "--data", sample_path) == (
+        f"--split test has no effect: --data {sample_path} is a local file or folder of files, which has no splits "
+        "(a hub dataset id or a datasets.save_to_disk DatasetDict directory has); leave --split out")
+    assert "is a saved Dataset (not a DatasetDict)" in split_problem("--split", "x", "--data", tmp_path / "ds")
+    assert split_problem("--split", "train", "--data", tmp_path / "dd") is None
+
+
+@pytest.mark.parametrize("command,argv", [
+    ("augment_squad", ["--input", "DATA", "--split", "test", "--mlm", "none", "--glove", "none", "--out", "OUT"]),
+    ("squad_eval", ["--model", "MODEL", "--data", "DATA", "--split", "test"]),
+    ("distill_train", ["--data", "DATA", "--eval", "DATA", "--eval-split", "test", "--teacher", "none",
+                       "--student", "MODEL", "--out", "OUT"]),
+])
+def test_the_clis_refuse_a_split_of_a_local_file(command, argv, tmp_path, capsys, sample_path):
+    """--split/--eval-split with a local .json was silently ignored (every row read); refused as distill-train
+    refuses the other options a run never uses. The same split of a saved DatasetDict is not refused."""
+    import importlib
+
+    import datasets
+
+    main = importlib.import_module(f"pipelines.{command}").main
+    split_option = argv[argv.index("test") - 1]
+    dd = tmp_path / "dd"
+    datasets.DatasetDict({"test": datasets.Dataset.from_list(list(iter_rows(sample_path))[:2])}).save_to_disk(str(dd))
+    capsys.readouterr()  # datasets' progress bar
+    for data, refused in ((sample_path, True), (dd, False)):
+        fill = {"OUT": str(tmp_path / "out"), "MODEL": str(tmp_path / "no-model"), "DATA": str(data)}
+        assert main([fill.get(a, a) for a in argv]) == 2  # the missing model (no candidates), at least
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1, err
+        assert (f"{split_option} test has no effect: " in err) == refused, err

@@ -18,7 +18,7 @@ or a third of a shorter window.
 """
 from __future__ import annotations
 
-from augment.qa.evaluate import check_least, check_threshold, features_and_logits
+from augment.qa.evaluate import check_least, check_model_and_tokenizer, check_threshold, features_and_logits
 from augment.qa.positions import usable_positions
 from augment.qa.postprocess import best_spans
 
@@ -31,6 +31,7 @@ def answer(model, tokenizer, question, context, threshold: float = 0.0, max_leng
     """The answer to one question (``str``) or to each of a list (any iterable) of questions about a context
     (``str``, shared) or contexts (as many). Returns a dict, or a list of them:
     ``{"answer", "start", "end", "null_diff"}``. A parameter of the wrong kind is a ValueError naming it."""
+    check_model_and_tokenizer(model, tokenizer, "answer(model, tokenizer, question, context, ...)")
     single = isinstance(question, str)
     questions = texts("question", question)
     contexts = texts("context", context)

@@ -43,6 +43,32 @@ def check_least(**options) -> None:
         raise ValueError("; ".join(low))
 
 
+def check_model_and_tokenizer(model, tokenizer, call: str) -> None:
+    """Raise a ValueError unless ``model`` is a torch module and ``tokenizer`` a tokenizer (callable, with
+    ``num_special_tokens_to_add``, which the windows need). Given the other way round, the first use failed with
+    an AttributeError from deep inside ('BertTokenizerFast' object has no attribute 'training'). ``call``: the
+    function's signature as the message shows it, ``answer(model, tokenizer, ...)``."""
+    import torch
+
+    def kind(value) -> str:
+        return type(value).__name__
+
+    model_ok = isinstance(model, torch.nn.Module)
+    tokenizer_ok = (callable(tokenizer) and hasattr(tokenizer, "num_special_tokens_to_add")
+                    and not isinstance(tokenizer, torch.nn.Module))
+    if model_ok and tokenizer_ok:
+        return
+    if isinstance(tokenizer, torch.nn.Module) and hasattr(model, "num_special_tokens_to_add"):
+        raise ValueError(f"{call}: model is a {kind(model)} and tokenizer a {kind(tokenizer)}; did you swap them?")
+    problems = []
+    if not model_ok:
+        problems.append(f"model must be a torch.nn.Module question-answering model "
+                        f"(AutoModelForQuestionAnswering), got a {kind(model)}")
+    if not tokenizer_ok:
+        problems.append(f"tokenizer must be a Hugging Face tokenizer (AutoTokenizer), got a {kind(tokenizer)}")
+    raise ValueError(f"{call}: {'; '.join(problems)}")
+
+
 def check_threshold(threshold) -> None:
     """Raise a ValueError unless the null threshold is a number: a string or None failed in the comparison with
     every question's null-score difference (a TypeError), and NaN compares false with all of them, so it answered
@@ -182,6 +208,7 @@ def evaluate(model, tokenizer, rows, max_length: int = 384, doc_stride: int = 12
     """
     from tqdm.auto import tqdm
 
+    check_model_and_tokenizer(model, tokenizer, "evaluate(model, tokenizer, rows, ...)")
     rows = as_rows(rows)
     if not rows:
         raise ValueError("no rows to evaluate")

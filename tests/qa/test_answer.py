@@ -182,3 +182,13 @@ def test_windows_too_short_for_any_stride_say_how_long_they_must_be(tokenizer):
         answer(KeywordQA(tokenizer), tokenizer, "Who?", "Ann sang.", max_length=4)
     got = answer(KeywordQA(tokenizer), tokenizer, "Who?", "Ann sang.", max_length=5, doc_stride=0)
     assert math.isfinite(got["null_diff"])  # one context token fits: a span to compare with the null
+
+
+def test_a_swapped_model_and_tokenizer_is_named_not_an_attribute_error(model_and_tokenizer):
+    """answer(tokenizer, model, ...) failed with "'BertTokenizer' object has no attribute 'parameters'"."""
+    model, tok = model_and_tokenizer
+    with pytest.raises(ValueError, match=r"^answer\(model, tokenizer, question, context, \.\.\.\): model is a "
+                                         r"BertTokenizer\w* and tokenizer a BertForQuestionAnswering; did you swap"):
+        answer(tok, model, "Who wrote it?", "It was written by Ann Lee in 1990.")
+    with pytest.raises(ValueError, match=r"tokenizer must be a Hugging Face tokenizer \(AutoTokenizer\), got a str"):
+        answer(model, "bert-base-uncased", "Who wrote it?", "It was written by Ann Lee in 1990.")

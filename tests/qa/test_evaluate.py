@@ -60,3 +60,15 @@ def test_rows_may_be_any_iterable_read_once(student):
     # torch.float32 is no autocast (torch.autocast would warn and run float32 anyway)
     same = evaluate(model, tok, rows, max_length=64, doc_stride=16, autocast_dtype=torch.float32)
     assert same["null_diffs"] == want["null_diffs"]
+
+
+def test_a_swapped_model_and_tokenizer_is_named_not_an_attribute_error(tiny_student_path):
+    """evaluate(tok, model, rows) failed with "'BertTokenizer' object has no attribute 'training'"."""
+    model = AutoModelForQuestionAnswering.from_pretrained(tiny_student_path)
+    tok = AutoTokenizer.from_pretrained(tiny_student_path)
+    with pytest.raises(ValueError, match=r"^evaluate\(model, tokenizer, rows, \.\.\.\): model is a BertTokenizer\w* "
+                                         r"and tokenizer a BertForQuestionAnswering; did you swap them\?$"):
+        evaluate(tok, model, ROWS, max_length=64, doc_stride=16)
+    with pytest.raises(ValueError, match=r"model must be a torch.nn.Module .*got a str; tokenizer must be a "
+                                         r"Hugging Face tokenizer \(AutoTokenizer\), got a NoneType$"):
+        evaluate(tiny_student_path, None, ROWS, max_length=64, doc_stride=16)
