@@ -18,7 +18,8 @@ or a third of a shorter window.
 """
 from __future__ import annotations
 
-from augment.qa.evaluate import check_least, check_model_and_tokenizer, check_threshold, features_and_logits
+from augment.qa.evaluate import (check_least, check_model_and_tokenizer, check_threshold, features_and_logits,
+                                 model_device)
 from augment.qa.positions import usable_positions
 from augment.qa.postprocess import best_spans
 
@@ -88,12 +89,6 @@ def texts(name: str, value) -> list[str]:
             raise ValueError(f"{where} holds a lone surrogate {item[e.start]!r} at character {e.start}, which is "
                              "not Unicode text") from None
     return items
-
-
-def model_device(model):
-    """Where the model's weights are; the CPU for a module without any."""
-    param = next(iter(model.parameters()), None)
-    return param.device if param is not None else "cpu"
 
 
 def default_max_length(model) -> int:

@@ -194,8 +194,14 @@ def read_rows(source, split: str, option: str, limit: int | None = None) -> list
     return rows
 
 
+
+def model_device(model):
+    """Where the model's weights are; the CPU for a module without any."""
+    param = next(iter(model.parameters()), None)
+    return param.device if param is not None else "cpu"
+
 def evaluate(model, tokenizer, rows, max_length: int = 384, doc_stride: int = 128,
-             batch_size: int = 32, n_best: int = 20, max_answer_length: int = 30, device="cpu",
+             batch_size: int = 32, n_best: int = 20, max_answer_length: int = 30, device=None,
              threshold: float = 0.0, chunk_size: int = 512, autocast_dtype=None) -> dict:
     """SQuAD 2.0 evaluation of ``model`` on ``rows`` (any iterable of ``squad_v2`` rows, read once).
 
@@ -205,10 +211,14 @@ def evaluate(model, tokenizer, rows, max_length: int = 384, doc_stride: int = 12
     ``predictions`` (the answers after the null threshold: ``""`` means no answer),
     ``raw_predictions`` (the best non-null span of every question), ``null_diffs`` and ``nonfinite``, the
     number of questions with a NaN or infinite logit in any window (see :func:`nonfinite_warning`).
+    ``device``: where the windows go, by default the model's (as :func:`augment.qa.answer.answer`); it was
+    the CPU, so a model on a GPU failed on its first batch with a device mismatch.
     """
     from tqdm.auto import tqdm
 
     check_model_and_tokenizer(model, tokenizer, "evaluate(model, tokenizer, rows, ...)")
+    if device is None:
+        device = model_device(model)
     rows = as_rows(rows)
     if not rows:
         raise ValueError("no rows to evaluate")

@@ -72,3 +72,26 @@ def test_a_swapped_model_and_tokenizer_is_named_not_an_attribute_error(tiny_stud
     with pytest.raises(ValueError, match=r"model must be a torch.nn.Module .*got a str; tokenizer must be a "
                                          r"Hugging Face tokenizer \(AutoTokenizer\), got a NoneType$"):
         evaluate(tiny_student_path, None, ROWS, max_length=64, doc_stride=16)
+
+
+def test_the_windows_go_where_the_model_is_by_default(tiny_student_path, sample_rows, monkeypatch):
+    """The default device was "cpu": a model on a GPU failed on its first batch with a device mismatch. It is now
+    the model's own (a model on the meta device stands in for a GPU here); an explicit one is kept."""
+    import augment.qa.evaluate as ev
+
+    model = AutoModelForQuestionAnswering.from_pretrained(tiny_student_path).to("meta")
+    tok = AutoTokenizer.from_pretrained(tiny_student_path)
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def fake(model, tokenizer, chunk, max_length, doc_stride, batch_size, device, autocast_dtype):
+        seen.append(str(device))
+        raise Stop  # stop here: only where the windows would go is asked
+
+    monkeypatch.setattr(ev, "features_and_logits", fake)
+    for device in (None, "cpu"):
+        with pytest.raises(Stop):
+            evaluate(model, tok, sample_rows[:2], device=device)
+    assert seen == ["meta", "cpu"]
