@@ -46,7 +46,7 @@ from augment.shards import (ShardWriter, atomic_write_json, hf_schema, original_
 from augment.squad_io import fingerprint, iter_located, iter_rows, source_problem, split_problem
 from augment.validate import validate_example
 from pipelines import ranks
-from pipelines.cli import DefaultsOnce, expand_tilde
+from pipelines.cli import DefaultsOnce, expand_tilde, given_options, no_effect
 
 PROG = "augment-squad"
 # Paragraphs whose candidates are computed in one call: the masked LM's padded batches span them, so
@@ -199,29 +199,16 @@ def idle_options(args) -> list[tuple[str, str, bool]]:
     return []
 
 
-def given_options(args, options) -> set[str]:
-    """Which of ``options`` (destinations) ``args`` holds at other values than the parser's defaults: given."""
-    parser = build_parser()
-    return {opt for opt in options if getattr(args, opt) != parser.get_default(opt)}
-
-
-def _shown(opt: str, value) -> str:
-    flag = f"--{opt.replace('_', '-')}"
-    return flag if isinstance(value, bool) else f"{flag} {value:g}" if isinstance(value, float) else f"{flag} {value}"
-
-
 def check_options(args) -> list[str]:
     """Every problem at once, before any model or data loads; returns the warnings (options another option
     switches off), for rank 0 to print."""
-    problems, warnings = list(filter(None, [source_problem("--input", args.input)])), []  # "$IN" unset: not "."
+    problems = list(filter(None, [source_problem("--input", args.input)]))  # "$IN" unset: not "."
     if args.split != build_parser().get_default("split"):  # given, for an input without splits: a silent no-op
         problems += filter(None, [split_problem("--split", args.split, "--input", args.input)])
     # Options of a part this run does not have: silently ignored, they hide a mistaken command.
     idle = idle_options(args)
-    given = given_options(args, {opt for opt, _, _ in idle})
-    for opt, why, refused in idle:
-        if opt in given:
-            (problems if refused else warnings).append(f"{_shown(opt, getattr(args, opt))} has no effect: {why}")
+    refused, warnings = no_effect(args, idle, given_options(args, build_parser(), {opt for opt, _, _ in idle}))
+    problems += refused
     for name, low in (("multiplier", 1), ("top_k", 1), ("batch_size", 1), ("shard_rows", 1), ("seed", 0)):
         if getattr(args, name) < low:
             problems.append(f"--{name.replace('_', '-')} {getattr(args, name)}: use an integer >= {low}")

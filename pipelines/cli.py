@@ -28,3 +28,23 @@ def expand_tilde(text: str) -> str:
     passed the option check (which expands it) and then failed to load as a hub id. Hub ids, the values
     'default', 'none', 'nltk' and other paths pass unchanged."""
     return os.path.expanduser(text) if text.startswith("~") else text
+
+
+def given_options(args, parser: argparse.ArgumentParser, options) -> set[str]:
+    """Which of ``options`` (destinations) ``args`` holds at other values than ``parser``'s defaults: given."""
+    return {opt for opt in options if getattr(args, opt) != parser.get_default(opt)}
+
+
+def no_effect(args, idle, given) -> tuple[list[str], list[str]]:
+    """(problems, warnings) for the options in ``given`` that this run never uses. ``idle``: (destination, why,
+    refused) each, from a command's ``idle_options``: refused where the run has no such part, only warned about
+    where another option's value switches it off (a sweep over that value keeps one command)."""
+    problems, warnings = [], []
+    for opt, why, refused in idle:
+        if opt in given:
+            value = getattr(args, opt)
+            flag = f"--{opt.replace('_', '-')}"
+            shown = flag if isinstance(value, bool) else f"{flag} {value:g}" if isinstance(value, float) \
+                else f"{flag} {value}"
+            (problems if refused else warnings).append(f"{shown} has no effect: {why}")
+    return problems, warnings

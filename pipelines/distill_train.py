@@ -27,7 +27,7 @@ from pathlib import Path
 
 from augment import hub, outdir
 from pipelines import ranks
-from pipelines.cli import DefaultsOnce, expand_tilde
+from pipelines.cli import DefaultsOnce, expand_tilde, given_options, no_effect
 from augment.errors import ConfigError, InputError
 
 PROG = "distill-train"
@@ -347,16 +347,6 @@ def idle_options(args) -> list[tuple[str, str, bool]]:
     return idle
 
 
-def given_options(args, options) -> set[str]:
-    """Which of ``options`` (destinations) ``args`` holds at other values than the parser's defaults: given."""
-    parser = build_parser()
-    return {opt for opt in options if getattr(args, opt) != parser.get_default(opt)}
-
-
-def _shown(value) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
 def model_fingerprints(args) -> dict:
     """What config.json records of the models beyond their names, for a resume to compare: a local --teacher's
     config, weights and tokenizer files (augment.manifest.model_fingerprint, remembered by size and modification
@@ -386,7 +376,7 @@ def validate(args) -> None:
 
     problems, warnings = [], []
     # Before the defaults below are resolved: an option left out is not one given.
-    given = given_options(args, {opt for options in STAGE_ONLY.values() for opt in options} | {
+    given = given_options(args, build_parser(), {opt for options in STAGE_ONLY.values() for opt in options} | {
         "eval_every", "eval_limit", "eval_split"})
     if args.stage is None:
         args.stage = "prediction" if args.teacher == "none" else "both"
@@ -442,10 +432,9 @@ def validate(args) -> None:
     elif "eval_split" in given:  # as silent a no-op with an --eval that has no splits (a file)
         problems += filter(None, [split_problem("--eval-split", args.eval_split, "--eval", args.eval)])
     # Options of a part this run does not have: silently ignored, they hide a mistaken command.
-    for opt, why, refused in idle_options(args):
-        if opt in given:
-            (problems if refused else warnings).append(
-                f"--{opt.replace('_', '-')} {_shown(getattr(args, opt))} has no effect: {why}")
+    refused, idle_warnings = no_effect(args, idle_options(args), given)
+    problems += refused
+    warnings += idle_warnings
     for opt in ("eval_every", "num_workers"):
         if getattr(args, opt) is not None and getattr(args, opt) < 0:
             problems.append(f"--{opt.replace('_', '-')} must be >= 0, got {getattr(args, opt)}")
@@ -743,8 +732,8 @@ class DistillRecipe:
             problems.append(length_problem(s_cfg, "student", a.max_length))
         if any(problems):
             raise ConfigError("; ".join(filter(None, problems)))
-        if (a.teacher != "none" and "intermediate" in self.stages and given_options(a, {"projection"})
-                and s_cfg.hidden_size == t_cfg.hidden_size):  # known only now, from the configs
+        if (a.teacher != "none" and "intermediate" in self.stages
+                and given_options(a, build_parser(), {"projection"}) and s_cfg.hidden_size == t_cfg.hidden_size):  # known only now, from the configs
             # Equal widths: the hidden states are compared as they are (augment.distill.hidden_loss). A warning,
             # not a refusal: one command may run over students of several widths.
             self.log(f"warning: --projection {a.projection} has no effect: the student and the teacher are both "
