@@ -200,9 +200,12 @@ def build_parser() -> argparse.ArgumentParser:
                        "switches off (--temperature or --teacher-cache with --distill-weight 0, --cache-batch-size "
                        "with --teacher-cache off, --projection for a student as wide as its teacher) gets a "
                        "warning. --epochs with --max-steps is the documented override.")
-    p.add_argument("--data", nargs="+", required=True, metavar="SRC",
-                   help="augment-squad output directories and/or SQuAD JSON/JSONL files, directories, hub ids")
-    p.add_argument("--prediction-data", nargs="+", metavar="SRC",
+    # "extend": --data a --data b reads both, as --data a b does; with nargs="+" alone the last --data replaced
+    # the earlier ones, and a run trained on part of its data without a word.
+    p.add_argument("--data", nargs="+", action="extend", required=True, metavar="SRC",
+                   help="augment-squad output directories and/or SQuAD JSON/JSONL files, directories, hub ids "
+                        "(several after one --data, or one --data each)")
+    p.add_argument("--prediction-data", nargs="+", action="extend", metavar="SRC",
                    help="data of the prediction stage when it differs from --data (as Haystack's distillation "
                         "guide: intermediate stage on the augmented set, prediction stage on the original one); "
                         "default: --data")

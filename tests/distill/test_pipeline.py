@@ -205,6 +205,27 @@ def test_prediction_data_gives_the_prediction_stage_its_own_windows(tmp_path, sa
     assert recipe.windows is pred[2] and recipe.features is pred[1]
 
 
+def test_data_options_given_twice_read_every_source(tmp_path, sample_rows, tiny_teacher_path, tiny_student_path):
+    """--data a --data b trains on both, as --data a b does (and so for --prediction-data): with nargs="+" alone,
+    the last one replaced the others and the run trained on part of its data without a word."""
+    files = []
+    for name, rows in (("a", sample_rows[:2]), ("b", sample_rows[2:4]), ("c", sample_rows[4:5]),
+                       ("d", sample_rows[5:6])):
+        files.append(tmp_path / f"{name}.jsonl")
+        files[-1].write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    a, b, c, d = map(str, files)
+    args = build_parser().parse_args([
+        "--data", a, "--data", b, "--prediction-data", c, "--prediction-data", d, "--max-length", "96",
+        "--doc-stride", "48", "--batch-size", "4", "--cache-dir", str(tmp_path / "cache"),
+        "--teacher", tiny_teacher_path, "--student", tiny_student_path, "--out", str(tmp_path / "o")])
+    assert args.data == [a, b] and args.prediction_data == [c, d]
+    validate(args)
+    recipe = DistillRecipe(args)
+    recipe.setup()
+    assert {f["example_id"] for f in recipe.stage_data["intermediate"][1]} == {r["id"] for r in sample_rows[:4]}
+    assert {f["example_id"] for f in recipe.stage_data["prediction"][1]} == {r["id"] for r in sample_rows[4:6]}
+
+
 def test_skipped_rows_are_reported_per_option_by_file_and_position(tmp_path, capsys, sample_path, sample_rows,
                                                                    tiny_teacher_path, tiny_student_path, monkeypatch):
     """Each stage's data reports the rows it skips under its own option, naming each row's file inside a folder and
