@@ -159,8 +159,9 @@ def features_and_logits(model, tokenizer, rows: list[dict], max_length: int, doc
 
 def check_rows(rows, where: str, locations: list | None = None) -> None:
     """Raise :class:`InputError` for the first row that cannot be scored: a field of the wrong type
-    (:func:`augment.validate.check_fields`; answer offsets are not needed) or an id an earlier row has
-    (predictions are keyed by id: the later question would silently replace the earlier one). The message
+    (:func:`augment.validate.check_fields`; answer offsets are not needed), an empty question (or one of
+    whitespace alone: the model, asked nothing, still answers, and the score would count it) or an id an
+    earlier row has (predictions are keyed by id: the later question would silently replace the earlier one). The message
     begins with ``where``, the data's name, or with ``locations`` (the :class:`augment.squad_io.Location` of
     each row, from :func:`augment.squad_io.iter_located`) the option, then the row's file and position, as
     augment-squad's rejects name them: the id alone does not find a row in a folder of files.
@@ -173,6 +174,8 @@ def check_rows(rows, where: str, locations: list | None = None) -> None:
     for k, row in enumerate(rows):
         try:
             check_fields(row)
+            if not row["question"].strip():  # refused as a null question is, in augment-squad's words
+                raise InvalidExample(row["id"], "question is empty", "empty_question")
             if row["id"] in first:
                 earlier = f"; the first is at {locations[first[row['id']]]}" if locations is not None else ""
                 raise InvalidExample(row["id"], "duplicate id: every question needs its own, as its prediction "

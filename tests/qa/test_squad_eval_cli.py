@@ -101,14 +101,16 @@ def test_trimming_right_padding_keeps_the_logits(teacher, sample_rows):
 
 
 def test_evaluate_refuses_rows_it_cannot_score(teacher, sample_rows):
-    """The API checks as squad-eval does: a repeated id (its prediction would replace the first's) or a row
-    without answers is an InputError naming it, not a smaller total or a KeyError."""
+    """The API checks as squad-eval does: a repeated id (its prediction would replace the first's), an empty
+    question or a row without answers is an InputError naming it, not a smaller total, a score or a KeyError."""
     from augment.errors import InputError
 
     model, tok = teacher
     rows = [dict(r) for r in sample_rows[:2]]
     with pytest.raises(InputError, match=f"evaluate: example {rows[0]['id']!r}: duplicate id"):
         evaluate(model, tok, [rows[0], {**rows[1], "id": rows[0]["id"]}], max_length=96, doc_stride=32)
+    with pytest.raises(InputError, match=f"evaluate: example {rows[1]['id']!r}: question is empty"):
+        evaluate(model, tok, [rows[0], {**rows[1], "question": "  "}], max_length=96, doc_stride=32)
     del rows[1]["answers"]
     with pytest.raises(InputError, match="missing 'answers'"):
         evaluate(model, tok, rows, max_length=96, doc_stride=32)
@@ -220,6 +222,9 @@ def test_out_directory_gets_both_files_and_a_rerun_overwrites_them(tiny_teacher_
 
 @pytest.mark.parametrize("change, fragments", [
     ({"question": None}, ["'bad'", "question"]),
+    # Scored, an empty question counted whatever the model answered to nothing; a null one was refused.
+    ({"question": ""}, ["'bad'", "question is empty"]),
+    ({"question": " \t\u00a0"}, ["'bad'", "question is empty"]),
     ({"context": None}, ["'bad'", "context"]),
     ({"answers": {"text": [None], "answer_start": [0]}}, ["'bad'", "answers[0] text", "None"]),
     ({"id": "a"}, ["'a'", "duplicate id"]),  # its prediction would silently replace the first 'a''s
