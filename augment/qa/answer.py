@@ -31,10 +31,15 @@ def answer(model, tokenizer, question, context, threshold: float = 0.0, max_leng
            device=None):
     """The answer to one question (``str``) or to each of a list (any iterable) of questions about a context
     (``str``, shared) or contexts (as many). Returns a dict, or a list of them:
-    ``{"answer", "start", "end", "null_diff"}``. A parameter of the wrong kind is a ValueError naming it."""
+    ``{"answer", "start", "end", "null_diff"}``. A parameter of the wrong kind, or an empty question, is a
+    ValueError naming it; an empty context is answered with nothing (``start`` None, ``null_diff`` inf)."""
     check_model_and_tokenizer(model, tokenizer, "answer(model, tokenizer, question, context, ...)")
     single = isinstance(question, str)
     questions = texts("question", question)
+    for k, q in enumerate(questions):
+        if not q.strip():  # asked nothing, the model still picks a span (transformers' pipeline refused it too)
+            raise ValueError(f"{'question' if single else f'question[{k}]'} is empty"
+                             f"{' (only whitespace)' if q else ''}: there is nothing to answer, got {q!r:.80}")
     contexts = texts("context", context)
     if isinstance(context, str):  # one context shared by every question
         contexts *= len(questions)

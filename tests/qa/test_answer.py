@@ -148,6 +148,9 @@ def test_options_of_the_wrong_type_are_refused_by_name(model_and_tokenizer, opti
     # Each was a TypeError from inside list(), the tokenizer or a comparison, naming no parameter.
     ({"question": None}, "question must be a string or a list of strings, got None"),
     ({"question": ["Who sang?", None]}, r"question\[1\] must be a string, got None"),
+    # An empty question was answered with a span (the model picks one whatever it is asked).
+    ({"question": ""}, "question is empty: there is nothing to answer"),
+    ({"question": ["Who sang?", " \t"]}, r"question\[1\] is empty \(only whitespace\)"),
     ({"context": 5}, "context must be a string or a list of strings, got 5"),
     ({"context": "Ann\ud800 sang."}, "context holds a lone surrogate '\\\\ud800' at character 3"),
     ({"threshold": "0"}, "threshold must be a number .*, got '0'"),
