@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import collections
 import math
+import numbers
 import re
 import string
 
@@ -94,21 +95,37 @@ def _best_threshold(raw: dict, diffs: dict, has_ans: dict) -> tuple[float, float
     return (100.0 * best / len(raw) if raw else 0.0), float(best_thresh)
 
 
+def _check_values(examples: list[dict], values: dict, what: str, ok) -> None:
+    """A ValueError naming the first few examples whose entry of ``values`` is not ``ok``, with ``what``."""
+    wrong = [ex["id"] for ex in examples if not ok(values[ex["id"]])]
+    if wrong:
+        shown = ", ".join(f"{q!r}: {values[q]!r:.40}" for q in wrong[:5])
+        raise ValueError(f"{len(wrong)} {what}, e.g. {shown}")
+
+
 def squad_v2_metric(examples: list[dict], predictions: dict, null_diffs: dict | None = None,
                     threshold: float = 0.0) -> dict:
     """SQuAD 2.0 scores of ``predictions`` (id -> text) against ``examples`` (``squad_v2`` rows).
 
     Returns ``exact``, ``f1``, ``total`` and their ``HasAns_*``/``NoAns_*`` counterparts (0.0 when a
     subset is empty), plus ``best_exact``, ``best_exact_thresh``, ``best_f1``, ``best_f1_thresh`` when
-    ``null_diffs`` is given. Every example needs a prediction (a ``ValueError`` lists missing ids).
+    ``null_diffs`` is given. Every example needs a prediction, a string, and with ``null_diffs`` a number (a
+    ``ValueError`` lists the ids missing one or holding another value); ids of no example are ignored.
     """
     missing = [ex["id"] for ex in examples if ex["id"] not in predictions]
     if missing:
         raise ValueError(f"{len(missing)} example(s) have no prediction, e.g. {missing[:5]}")
+    # A null (JSON's) was an AttributeError from the normalisation, or a TypeError from the threshold's
+    # comparison, naming no question.
+    _check_values(examples, predictions, "prediction(s) are not strings (\"\" for no answer)",
+                  lambda v: isinstance(v, str))
     if null_diffs is not None:
         absent = [ex["id"] for ex in examples if ex["id"] not in null_diffs]
         if absent:
             raise ValueError(f"{len(absent)} example(s) have no null-score difference, e.g. {absent[:5]}")
+        _check_values(examples, null_diffs, "null-score difference(s) are not numbers (eval.json writes one that "
+                      "is not finite as null: math.inf abstains at every threshold, math.nan answers at every one)",
+                      lambda v: isinstance(v, numbers.Real) and not isinstance(v, bool))
     has_ans = {ex["id"]: bool(ex["answers"]["text"]) for ex in examples}
     raw_exact, raw_f1 = {}, {}
     for ex in examples:

@@ -105,6 +105,19 @@ def test_missing_prediction_is_an_error():
         squad_v2_metric(EXAMPLES, {"a": "paris"})
 
 
+def test_null_or_other_values_are_an_error_naming_the_question():
+    """A null (as JSON holds it: eval.json writes a difference that is not finite as null) was an AttributeError
+    from the normalisation, or a TypeError from the threshold's comparison, naming no question."""
+    preds = {ex["id"]: "paris" for ex in EXAMPLES}
+    with pytest.raises(ValueError, match=r"1 prediction\(s\) are not strings .*, e.g. 'b': None"):
+        squad_v2_metric(EXAMPLES, {**preds, "b": None})
+    diffs = {ex["id"]: 0.5 for ex in EXAMPLES}
+    with pytest.raises(ValueError, match=r"1 null-score difference\(s\) are not numbers .*, e.g. 'a': None"):
+        squad_v2_metric(EXAMPLES, preds, {**diffs, "a": None})
+    with pytest.raises(ValueError, match=r"e.g. 'a': '0.5'"):
+        squad_v2_metric(EXAMPLES, preds, {**diffs, "a": "0.5"})
+
+
 _ids = [f"q{i}" for i in range(6)]
 
 
