@@ -679,7 +679,7 @@ class DistillRecipe:
 
         from augment.distill.layer_map import encoding_problem, pair_problems, teacher_types
         from augment.distill.attention_capture import capture_problem
-        from augment.qa.features import stride_problem
+        from augment.qa.features import cut_questions, cut_warning, stride_problem
         from augment.qa.positions import length_problem
         from augment.qa.evaluate import read_rows
 
@@ -745,6 +745,12 @@ class DistillRecipe:
         if a.eval:
             # Checked now, not at the first evaluation mid-training; a bad row is named by its file and position.
             self.eval_rows = read_rows(a.eval, a.eval_split, "--eval", a.eval_limit)
+            if self.main:  # as squad-eval says it of its --data: the evaluation's questions are cut alike
+                cut = cut_questions([r["question"] for r in self.eval_rows], self.tokenizer, a.max_length,
+                                    a.doc_stride)
+                if warning := cut_warning(cut, len(self.eval_rows), self.tokenizer, a.max_length, a.doc_stride,
+                                          "--eval"):
+                    self.log(warning)
 
         # Data: one Dataset of squad_v2 rows -> windows, cached beside the data (main process first); the
         # prediction stage has its own when --prediction-data is given.
@@ -819,7 +825,7 @@ class DistillRecipe:
                          f"no run reads again: {', '.join(f.name for f in gone)}")
             # A stride near --max-length cuts questions silently (and multiplies the windows).
             cut = cut_questions(examples["question"], self.tokenizer, a.max_length, a.doc_stride)
-            if warning := cut_warning(cut, len(examples), self.tokenizer, a.max_length, a.doc_stride):
+            if warning := cut_warning(cut, len(examples), self.tokenizer, a.max_length, a.doc_stride, option):
                 self.log(warning)
         return key, features, data.WindowDataset(features)
 

@@ -87,12 +87,15 @@ def cut_questions(questions, tokenizer, max_length: int, doc_stride: int) -> int
     return sum(len(x) > room for x in ids)
 
 
-def cut_warning(cut: int, total: int, tokenizer, max_length: int, doc_stride: int) -> str | None:
-    """One line that says how many questions :func:`cut_questions` found cut, or None when none are."""
+def cut_warning(cut: int, total: int, tokenizer, max_length: int, doc_stride: int,
+                option: str | None = None) -> str | None:
+    """One line that says how many questions :func:`cut_questions` found cut, or None when none are; ``option``:
+    the command-line option the questions came from, named where a command reads several (``--eval``)."""
     if not cut:
         return None
     room = question_room(tokenizer, max_length, doc_stride)
-    return (f"warning: {cut} of {total} question{'' if total == 1 else 's'} ({cut / total:.1%}) cut to {room} "
+    of = f" of {option}" if option else ""
+    return (f"warning: {cut} of {total} question{'' if total == 1 else 's'}{of} ({cut / total:.1%}) cut to {room} "
             f"token{'' if room == 1 else 's'}: windows of --max-length {max_length} with --doc-stride {doc_stride} "
             f"leave no more room for the question; a smaller --doc-stride leaves more")
 

@@ -436,11 +436,13 @@ def test_doc_stride_0_is_refused_as_squad_eval_refuses_it(tmp_path, capsys, samp
 def test_questions_cut_by_a_stride_near_max_length_are_counted(tmp_path, capsys, sample_path, sample_rows,
                                                                tiny_student_path):
     """--max-length 96 --doc-stride 80 leaves a window room for 12 question tokens: one warning line counts the
-    questions cut, instead of cutting them silently (each window then also holds less context)."""
+    questions cut, instead of cutting them silently (each window then also holds less context); so does one
+    for --eval's, as squad-eval counts its own (they were cut without a word)."""
     from augment.qa.features import cut_questions
 
     args = build_parser().parse_args(common(sample_path, tmp_path) + [
-        "--doc-stride", "80", "--teacher", "none", "--student", tiny_student_path, "--out", str(tmp_path / "o")])
+        "--doc-stride", "80", "--teacher", "none", "--student", tiny_student_path, "--out", str(tmp_path / "o"),
+        "--eval", str(sample_path), "--eval-limit", "5"])
     validate(args)
     recipe = DistillRecipe(args)
     capsys.readouterr()
@@ -448,9 +450,14 @@ def test_questions_cut_by_a_stride_near_max_length_are_counted(tmp_path, capsys,
     questions = [r["question"] for r in sample_rows[:8]]
     cut = cut_questions(questions, recipe.tokenizer, 96, 80)
     assert 0 < cut == sum(len(recipe.tokenizer.tokenize(q)) > 12 for q in questions)
+    cut_eval = cut_questions(questions[:5], recipe.tokenizer, 96, 80)
+    assert 0 < cut_eval
     lines = [x for x in capsys.readouterr().err.splitlines() if "warning" in x]
-    assert lines == [f"distill-train: warning: {cut} of 8 questions ({cut / 8:.1%}) cut to 12 tokens: windows of "
-                     "--max-length 96 with --doc-stride 80 leave no more room for the question; a smaller "
+    assert lines == [f"distill-train: warning: {cut_eval} of 5 questions of --eval ({cut_eval / 5:.1%}) cut to 12 "
+                     "tokens: windows of --max-length 96 with --doc-stride 80 leave no more room for the question; a "
+                     "smaller --doc-stride leaves more",
+                     f"distill-train: warning: {cut} of 8 questions of --data ({cut / 8:.1%}) cut to 12 tokens: windows "
+                     "of --max-length 96 with --doc-stride 80 leave no more room for the question; a smaller "
                      "--doc-stride leaves more"]
 
 
