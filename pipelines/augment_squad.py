@@ -875,10 +875,10 @@ def run(args, argv: list[str] | None = None) -> int:
         timing = {"startup_seconds": {k: (round(v, 3) if v is not None else None) for k, v in startup.items()},
                   "augment_started": augment_started, "augment_ended": time.time()}
         command = [PROG, *(sys.argv[1:] if argv is None else argv)]
-        with writing(out):  # rejects.jsonl, dataset_info.json, state.json, manifest.json, report.html
+        with writing(out):  # rejects.jsonl, dataset_info.json, state.json, manifest.json
             code = summarise(out, args, command, config, models, n_blocks, world, run_started, t0, timing, spans)
-            if args.report:
-                write_page(out)
+        if args.report:
+            write_page(out)
     shutdown(world)
     return code
 
@@ -914,10 +914,16 @@ def all_rejected(out: Path, counts: dict) -> str | None:
 
 
 def write_page(out: Path) -> None:
-    """--report: OUT/report.html, as ``augment-report OUT`` writes it, with its warnings on stderr as well."""
-    from augment.report.augment_page import write_report
+    """--report: OUT/report.html, as ``augment-report OUT`` writes it, with its warnings on stderr as well. A shard
+    that cannot be read is an InputError naming it (exit 2); only the page's own write is a :class:`WriteError`:
+    under one ``writing()`` a shard that could not be read was "could not write" it, and "make room"."""
+    from augment.report.augment_page import build_report
+    from augment.shards import atomic_write_text
 
-    path = write_report(out, warn=lambda line: print(f"{PROG}: warning: {line}", file=sys.stderr))
+    text, _ = build_report(out, warn=lambda line: print(f"{PROG}: warning: {line}", file=sys.stderr))
+    path = out / "report.html"
+    with writing(path):
+        atomic_write_text(path, text)
     print(f"{PROG}: wrote {path}", file=sys.stderr)
 
 
