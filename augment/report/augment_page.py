@@ -30,6 +30,9 @@ from augment.shards import sha256_file
 HEADER_OPTIONS = ("input", "split", "multiplier", "mlm", "mlm_mode", "glove", "top_k", "replace_prob",
                   "answer_policy", "augment_question", "include_original", "seed", "limit", "stopwords",
                   "variant_draw", "keep_question_words")
+# Of those, the ones only a masked LM uses: a run with --mlm none has no masked LM for them to describe (an
+# earlier version even recorded --mlm-mode multi beside --mlm none), so the header leaves them out.
+MLM_ONLY = ("mlm_mode",)
 
 
 def _pct(x) -> str:
@@ -38,7 +41,9 @@ def _pct(x) -> str:
 
 def header(manifest: dict, summary: dict) -> str:
     opts, counts, tp = manifest.get("options", {}), manifest.get("counts", {}), manifest.get("throughput", {})
-    config = [(k.replace("_", "-"), str(opts[k])) for k in HEADER_OPTIONS if k in opts]
+    no_mlm = str(opts.get("mlm")).lower() == "none"  # as augment-squad reads it: NONE and None too
+    config = [(k.replace("_", "-"), str(opts[k])) for k in HEADER_OPTIONS
+              if k in opts and not (no_mlm and k in MLM_ONLY)]
     models = manifest.get("models") or {}
     for name in ("mlm", "glove"):
         m = models.get(name)
