@@ -364,7 +364,24 @@ def config_problem(out: Path, config: dict, ignore=()) -> str | None:
         # Refused for its version whatever the precision: the dtype note's "pass --dtype X to continue it" would
         # name a resume refused as well (0.2.1 recorded "auto", whose note says so), and only --overwrite goes on.
         ignore = (*ignore, "dtype")
+    config = {**config, **earlier_fingerprints(out, config)}
     return manifest.config_mismatch(out, config, ignore=ignore, notes=FINGERPRINT_NOTES, located=LOCATED)
+
+
+def earlier_fingerprints(out: Path, config: dict) -> dict:
+    """The fingerprints recorded in ``out`` that an earlier tinyaug computed of the same files as ``config``'s are
+    computed today (another set of files: a report.html beside a saved-dataset --input counted), by key, to
+    compare as equal; today's are recorded when the run goes on."""
+    from augment.squad_io import earlier_fingerprint
+
+    earlier = {"input_fingerprint": lambda: earlier_fingerprint(config["input"], config["split"])}
+    same = {}
+    for key, compute in earlier.items():
+        was = recorded_option(out, key)
+        # Only when the two differ: the earlier digest reads the files again.
+        if isinstance(was, str) and was != config.get(key) and was == compute():
+            same[key] = was
+    return same
 
 
 def check_out(out: Path, config: dict, overwrite: bool, world: int, ignore=()) -> None:

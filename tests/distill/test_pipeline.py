@@ -1230,3 +1230,31 @@ def test_a_resume_across_a_change_of_the_window_labels_says_so(tmp_path, capsys,
     assert "labelled by labels version 1, this tinyaug labels them by version 2" in warned[0]
     assert "edge" in warned[0] and warned[0].endswith("the rest of the run trains on the new labels")
     assert json.loads((out / "config.json").read_text())["labels_version"] == 2  # recorded for the next resume
+
+
+def test_resume_accepts_the_data_fingerprint_an_earlier_tinyaug_recorded_of_the_same_files(
+        tmp_path, sample_rows, tiny_student_path, capsys):
+    """A saved dataset's fingerprint now covers its data files alone (a README or report.html beside them changed
+    it): a run whose config.json an earlier tinyaug wrote holds another digest of the same files, and resumes."""
+    import datasets
+
+    from augment import manifest
+    from augment.squad_io import earlier_fingerprint
+
+    data = tmp_path / "data"
+    datasets.Dataset.from_list(sample_rows[:4]).save_to_disk(str(data))
+    (data / "README.md").write_text("notes")
+    assert earlier_fingerprint(data) not in (None, manifest.data_fingerprint(data))  # the folder tells them apart
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "config.json").write_text(json.dumps({"data": [str(data)], "seed": 1,
+                                                 "data_fingerprints": [earlier_fingerprint(data)]}))
+    argv = ["--data", str(data), "--teacher", "none", "--student", tiny_student_path, "--out", str(out), "--resume",
+            "--seed", "2"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--seed 1 -> 2" in err and "--data" not in err, err  # the comparison ran, and took the data as the same
+    (data / "README.md").write_text("other notes")  # what the earlier digest covered has changed since: refused
+    assert main(argv) == 2
+    assert f"--resume: --data {data} changed since the run in --out began" in capsys.readouterr().err
+

@@ -1372,3 +1372,32 @@ def test_a_run_of_an_earlier_version_is_refused_for_its_version_alone_with_no_dt
         assert err == (f"augment-squad: error: --out {out} was written with another configuration (tinyaug's rows "
                        f"changed between these versions (version: '0.2.1' -> '{__import__('augment').__version__}')); "
                        "rerun with --overwrite to replace it, or choose another --out\n"), err
+
+
+def test_a_report_beside_a_saved_dataset_input_does_not_refuse_the_resume(tmp_path, sample_rows, capsys):
+    """--input an augment-squad --out (or any save_to_disk folder): augment-report writing its report.html there
+    changed the input's fingerprint, and the rerun was refused as 'another configuration (input_fingerprint ...)'.
+    A run whose config.json holds the fingerprint an earlier tinyaug computed of the same folder still resumes."""
+    import datasets
+
+    from augment.squad_io import earlier_fingerprint
+    from pipelines.augment_squad import main
+
+    data = tmp_path / "data"
+    datasets.Dataset.from_list(sample_rows[:3]).save_to_disk(str(data))
+    out = tmp_path / "aug"
+    args = ["--input", str(data), "--mlm", "none", "--multiplier", "1", "--quiet", "--out", str(out)]
+    assert main(args) == 0
+    (data / "report.html").write_text("<!DOCTYPE html>")
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "is already complete" in capsys.readouterr().err
+    config = out / ".progress" / "config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "input_fingerprint": earlier_fingerprint(data)}))
+    assert main(args) == 0
+    assert "is already complete" in capsys.readouterr().err
+    shutil.rmtree(data)
+    datasets.Dataset.from_list(sample_rows[1:4]).save_to_disk(str(data))
+    assert main(args) == 2
+    assert "another configuration (input_fingerprint: " in capsys.readouterr().err  # other data is still refused
+
