@@ -326,7 +326,7 @@ def dtype_note(was, now) -> str:
 
 
 FINGERPRINT_NOTES = {"dtype": dtype_note,
-                     "mlm_fingerprint": "the --mlm model changed (its config, weights or vocabulary differ)",
+                     "mlm_fingerprint": "the --mlm model changed (its config, weights or tokenizer files differ)",
                      "glove_fingerprint": "the --glove vectors file changed",
                      "stopwords_fingerprint": "the --stopwords file changed",
                      # Bumped when the same options make other rows, so that no resume mixes the two.
@@ -370,15 +370,18 @@ def config_problem(out: Path, config: dict, ignore=()) -> str | None:
 
 def earlier_fingerprints(out: Path, config: dict) -> dict:
     """The fingerprints recorded in ``out`` that an earlier tinyaug computed of the same files as ``config``'s are
-    computed today (another set of files: a report.html beside a saved-dataset --input counted), by key, to
-    compare as equal; today's are recorded when the run goes on."""
+    computed today (another set of files: a report.html beside a saved-dataset --input counted, a local --mlm's
+    tokenizer_config.json did not), by key, to compare as equal; today's are recorded when the run goes on."""
     from augment.squad_io import earlier_fingerprint
 
-    earlier = {"input_fingerprint": lambda: earlier_fingerprint(config["input"], config["split"])}
+    mlm = str(config["mlm"])
+    local = mlm.lower() != "none" and Path(mlm).is_dir()  # as local_mlm(): a hub model's is its commit
+    earlier = {"input_fingerprint": lambda: earlier_fingerprint(config["input"], config["split"]),
+               "mlm_fingerprint": lambda: manifest.earlier_model_fingerprint(mlm) if local else None}
     same = {}
     for key, compute in earlier.items():
         was = recorded_option(out, key)
-        # Only when the two differ: the earlier digest reads the files again.
+        # Only when the two differ: the earlier digest reads the files again (a model's weights).
         if isinstance(was, str) and was != config.get(key) and was == compute():
             same[key] = was
     return same
@@ -624,7 +627,7 @@ def local_mlm(args) -> bool:
 
 def model_fingerprints(args) -> dict:
     """What identifies the models' outputs beyond their names, compared on resume. A local --mlm
-    directory: SHA-256 of its config, weights and vocabulary; a hub id: filled in after loading by
+    directory: SHA-256 of its config, weights and tokenizer files; a hub id: filled in after loading by
     :func:`hub_fingerprint`. A --glove file: see manifest.file_fingerprint; 'default': the package."""
     mlm = None
     if local_mlm(args):

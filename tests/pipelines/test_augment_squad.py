@@ -1401,3 +1401,29 @@ def test_a_report_beside_a_saved_dataset_input_does_not_refuse_the_resume(tmp_pa
     assert main(args) == 2
     assert "another configuration (input_fingerprint: " in capsys.readouterr().err  # other data is still refused
 
+
+def test_a_changed_tokenizer_config_is_refused_on_resume_and_an_earlier_record_resumes(tmp_path, tiny_mlm_path,
+                                                                                        sample_path, capsys):
+    """The --mlm fingerprint left out tokenizer_config.json, so a model folder whose tokenizer no longer lower-cases
+    resumed, mixing rows cut two ways. A run whose config.json an earlier tinyaug wrote (its digest without that
+    file) still resumes."""
+    from augment import manifest
+    from pipelines.augment_squad import main
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_mlm_path, model)
+    out = tmp_path / "aug"
+    args = [str(x) for x in ("--input", sample_path, "--limit", 3, "--mlm", model, "--glove", "none",
+                             "--multiplier", 1, "--quiet", "--out", out)]
+    assert main(args) == 0
+    config = out / ".progress" / "config.json"
+    recorded = json.loads(config.read_text())
+    config.write_text(json.dumps({**recorded, "mlm_fingerprint": manifest.earlier_model_fingerprint(model)}))
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "is already complete" in capsys.readouterr().err
+    config.write_text(json.dumps(recorded))  # as today's tinyaug records it
+    tokenizer_config = model / "tokenizer_config.json"
+    tokenizer_config.write_text(json.dumps({**json.loads(tokenizer_config.read_text()), "do_lower_case": False}))
+    assert main(args) == 2
+    assert "the --mlm model changed" in capsys.readouterr().err
