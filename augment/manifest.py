@@ -78,9 +78,15 @@ def config_mismatch(out: Path, config: dict, ignore=(), notes: dict | None = Non
     return None
 
 
-# What identifies a local model's outputs: its config, weights and tokenizer files (names and bytes).
+# What identifies a local model's outputs: its config, weights and tokenizer files (names and bytes). The
+# tokenizer's are every file AutoTokenizer reads: its vocabulary (tokenizer.json, a WordPiece or BPE vocabulary, a
+# sentencepiece *.model) and its configuration, which changes the cutting as much (do_lower_case, model_max_length,
+# the special and added tokens).
 WEIGHT_FILES = ("*.safetensors", "*.bin")
-MODEL_FILES = ("config.json", *WEIGHT_FILES, "tokenizer.json", "vocab.txt", "vocab.json", "merges.txt")
+MODEL_FILES = ("config.json", *WEIGHT_FILES, "tokenizer.json", "vocab.txt", "vocab.json", "merges.txt", "*.model",
+               "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json")
+# MODEL_FILES up to tinyaug 0.2.2 (no tokenizer configuration): the digests that runs begun then recorded.
+EARLIER_MODEL_FILES = ("config.json", *WEIGHT_FILES, "tokenizer.json", "vocab.txt", "vocab.json", "merges.txt")
 
 
 def fingerprint_cache_path() -> Path:
@@ -100,8 +106,7 @@ def model_fingerprint(path, cache: Path | None = None, weights: bool = True) -> 
     changes its modification time, so a changed model is still hashed afresh.
     """
     path = Path(path)
-    patterns = MODEL_FILES if weights else [p for p in MODEL_FILES if p not in WEIGHT_FILES]
-    files = sorted({f for pattern in patterns for f in path.glob(pattern) if f.is_file()})
+    files = _model_files(path, MODEL_FILES, weights)
     stamp = [[f.name, st.st_size, st.st_mtime_ns, st.st_ino] for f in files for st in [f.stat()]]
     cache = fingerprint_cache_path() if cache is None else Path(cache)
     # Each set of files its own entry: the two digests of one directory do not evict each other.
@@ -125,6 +130,22 @@ def model_fingerprint(path, cache: Path | None = None, weights: bool = True) -> 
     except OSError:  # a read-only home: the next run hashes again, nothing worse
         pass
     return digest
+
+
+def earlier_model_fingerprint(path, weights: bool = True) -> str | None:
+    """The :func:`model_fingerprint` that tinyaug up to 0.2.2 recorded of a model directory (over
+    :data:`EARLIER_MODEL_FILES`), or None where it is today's (a folder without the tokenizer files added since).
+    A resume compares a recorded fingerprint with it as well, so that a run begun then goes on: it cannot tell
+    whether the files added since changed, as that version could not. Not cached: asked only when a recorded
+    fingerprint differs from today's, and the run then records today's."""
+    path = Path(path)
+    files = _model_files(path, EARLIER_MODEL_FILES, weights)
+    return None if files == _model_files(path, MODEL_FILES, weights) else _hash_model_files(files)
+
+
+def _model_files(path: Path, patterns, weights: bool) -> list[Path]:
+    patterns = patterns if weights else [p for p in patterns if p not in WEIGHT_FILES]
+    return sorted({f for pattern in patterns for f in path.glob(pattern) if f.is_file()})
 
 
 def _hash_model_files(files: list[Path]) -> str:

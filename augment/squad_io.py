@@ -591,28 +591,52 @@ def iter_located(source: str | os.PathLike, split: str = "train",
 
 
 def fingerprint(source: str | os.PathLike, split: str = "train") -> str:
-    """SHA-256 over the bytes of a local source (every file of a directory), or the hub id and split."""
+    """SHA-256 over the bytes of a local source (the files its rows are read from), or the hub id and split."""
     path = local_path(source)
-    h = hashlib.sha256()
-    if path is None:
+    if path is None or not (path.is_file() or path.is_dir()):
         return "hub:" + hashlib.sha256(f"{source}:{split}".encode()).hexdigest()
     if path.is_file():
-        files = [path]
-    elif path.is_dir() and _is_saved_dataset(path):
-        # Not datasets' own cache files (cache-*.arrow, written by a map or cast on the loaded dataset): they
-        # come and go without the rows changing.
-        files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")
-                       and not (p.name.startswith("cache-") and p.suffix == ".arrow"))
-    elif path.is_dir():
-        # The files iter_rows reads, and only those: an --out inside the folder, or a README beside the data,
-        # must not change the fingerprint (a resume would be refused as another input).
-        files = data_files(path)
-    else:
-        return "hub:" + hashlib.sha256(f"{source}:{split}".encode()).hexdigest()
+        return _hash_files(path, [path])
+    # The files the rows are read from, and only those: an --out inside the folder, or a README or report.html
+    # beside the data, must not change the fingerprint (a resume would be refused as another input).
+    return _hash_files(path, saved_dataset_files(path) if _is_saved_dataset(path) else data_files(path))
+
+
+# What datasets.load_from_disk reads besides the Arrow files: the features, the list of files, the splits.
+SAVED_DATASET_FILES = ("state.json", "dataset_info.json", "dataset_dict.json")
+
+
+def saved_dataset_files(path: Path) -> list[Path]:
+    """The files of a ``save_to_disk`` directory that its rows come from: its Arrow files and
+    :data:`SAVED_DATASET_FILES`, at any depth (a DatasetDict's splits are folders). Not datasets' own cache files
+    (cache-*.arrow, written by a map or cast on the loaded dataset: they come and go without the rows changing),
+    nor what else is kept there: a report.html, a README, an augment-squad run's manifest.json, rejects.jsonl and
+    .progress/ records."""
+    return sorted(f for f in path.rglob("*") if f.is_file()
+                  and not any(part.startswith(".") for part in f.relative_to(path).parts)
+                  and (f.name in SAVED_DATASET_FILES or f.suffix == ".arrow" and not f.name.startswith("cache-")))
+
+
+def earlier_fingerprint(source: str | os.PathLike, split: str = "train") -> str | None:
+    """The :func:`fingerprint` that tinyaug up to 0.2.2 (before saved_dataset_files) recorded of a ``save_to_disk``
+    directory holding other files too: every file in it but datasets' caches. None where it is today's (a folder
+    of nothing but its data, all that save_to_disk writes; any other source). A resume compares a recorded
+    fingerprint with it as well, so that a run begun before goes on."""
+    path = local_path(source)
+    if path is None or not path.is_dir() or not _is_saved_dataset(path):
+        return None
+    every = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")
+                   and not (p.name.startswith("cache-") and p.suffix == ".arrow"))
+    return None if every == saved_dataset_files(path) else _hash_files(path, every)
+
+
+def _hash_files(path: Path, files: list[Path]) -> str:
+    """SHA-256 over ``files``' names (relative to the directory ``path``) and bytes."""
     # distill-train asks twice per start (the resume check, the windows' cache key): the bytes are read once
     # while no file's size or modification time has changed.
     key = (str(path.resolve()), tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files))
     if key not in _FINGERPRINTS:
+        h = hashlib.sha256()
         for f in files:
             h.update(str(f.relative_to(path) if path.is_dir() else f.name).encode())
             with open(f, "rb") as fh:

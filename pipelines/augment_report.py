@@ -9,6 +9,7 @@ page loads nothing from the network; plots need the optional ``report`` extra (m
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -44,6 +45,8 @@ def check(args) -> str | None:
         problems.append(f"{args.dir}: no shard-*.arrow files; is it an augment-squad --out directory?")
     elif not (d / "manifest.json").exists():
         problems.append(f"{args.dir}: no manifest.json (the run has not finished); rerun augment-squad to complete it")
+    if args.out is None and d.is_dir() and (d / "report.html").is_dir():  # renaming the page onto it would fail
+        problems.append(f"{d / 'report.html'}: a directory, where the page goes; remove it or name a file with --out")
     if args.sample < 0:
         problems.append(f"--sample {args.sample}: use an integer >= 0")
     if args.seed < 0:  # numpy's default_rng refuses it, after the shards have been read
@@ -82,17 +85,25 @@ def main(argv=None) -> int:
     if problem:
         print(f"{PROG}: error: {problem}", file=sys.stderr)
         return 2
-    from augment.report.augment_page import write_report
+    from augment.report.augment_page import build_report
+    from augment.shards import atomic_write_text
 
     t0 = time.perf_counter()
-    made = outdir.missing_dirs(Path(args.out).parent) if args.out else []
+    path = Path(args.out) if args.out else Path(args.dir) / "report.html"
+    made = outdir.missing_dirs(path.parent) if args.out else []
     try:
         if made:  # as squad-eval's --out FILE.json: the folders it names are created
             made[-1].mkdir(parents=True)
         # The run's stopword file, moved or changed since: the page says so too, but it may go unread.
-        path = write_report(args.dir, args.out, sample=args.sample, seed=args.seed,
-                            warn=lambda line: print(f"{PROG}: warning: {line}", file=sys.stderr))
-    except InputError as e:  # a corrupt manifest.json or shard: the message names the file
+        text, _ = build_report(args.dir, sample=args.sample, seed=args.seed,
+                               warn=lambda line: print(f"{PROG}: warning: {line}", file=sys.stderr))
+        try:
+            atomic_write_text(path, text)
+        except OSError as e:  # a full disk: the write of the page itself, not a shard read before it
+            outdir.remove_empty(made)
+            print(f"{PROG}: error: could not write {path}: {os.strerror(e.errno) if e.errno else e}", file=sys.stderr)
+            return 2
+    except InputError as e:  # a corrupt or unreadable manifest.json or shard: the message names the file
         outdir.remove_empty(made)
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2

@@ -326,7 +326,7 @@ def dtype_note(was, now) -> str:
 
 
 FINGERPRINT_NOTES = {"dtype": dtype_note,
-                     "mlm_fingerprint": "the --mlm model changed (its config, weights or vocabulary differ)",
+                     "mlm_fingerprint": "the --mlm model changed (its config, weights or tokenizer files differ)",
                      "glove_fingerprint": "the --glove vectors file changed",
                      "stopwords_fingerprint": "the --stopwords file changed",
                      # Bumped when the same options make other rows, so that no resume mixes the two.
@@ -364,7 +364,27 @@ def config_problem(out: Path, config: dict, ignore=()) -> str | None:
         # Refused for its version whatever the precision: the dtype note's "pass --dtype X to continue it" would
         # name a resume refused as well (0.2.1 recorded "auto", whose note says so), and only --overwrite goes on.
         ignore = (*ignore, "dtype")
+    config = {**config, **earlier_fingerprints(out, config)}
     return manifest.config_mismatch(out, config, ignore=ignore, notes=FINGERPRINT_NOTES, located=LOCATED)
+
+
+def earlier_fingerprints(out: Path, config: dict) -> dict:
+    """The fingerprints recorded in ``out`` that an earlier tinyaug computed of the same files as ``config``'s are
+    computed today (another set of files: a report.html beside a saved-dataset --input counted, a local --mlm's
+    tokenizer_config.json did not), by key, to compare as equal; today's are recorded when the run goes on."""
+    from augment.squad_io import earlier_fingerprint
+
+    mlm = str(config["mlm"])
+    local = mlm.lower() != "none" and Path(mlm).is_dir()  # as local_mlm(): a hub model's is its commit
+    earlier = {"input_fingerprint": lambda: earlier_fingerprint(config["input"], config["split"]),
+               "mlm_fingerprint": lambda: manifest.earlier_model_fingerprint(mlm) if local else None}
+    same = {}
+    for key, compute in earlier.items():
+        was = recorded_option(out, key)
+        # Only when the two differ: the earlier digest reads the files again (a model's weights).
+        if isinstance(was, str) and was != config.get(key) and was == compute():
+            same[key] = was
+    return same
 
 
 def check_out(out: Path, config: dict, overwrite: bool, world: int, ignore=()) -> None:
@@ -607,7 +627,7 @@ def local_mlm(args) -> bool:
 
 def model_fingerprints(args) -> dict:
     """What identifies the models' outputs beyond their names, compared on resume. A local --mlm
-    directory: SHA-256 of its config, weights and vocabulary; a hub id: filled in after loading by
+    directory: SHA-256 of its config, weights and tokenizer files; a hub id: filled in after loading by
     :func:`hub_fingerprint`. A --glove file: see manifest.file_fingerprint; 'default': the package."""
     mlm = None
     if local_mlm(args):
@@ -875,10 +895,10 @@ def run(args, argv: list[str] | None = None) -> int:
         timing = {"startup_seconds": {k: (round(v, 3) if v is not None else None) for k, v in startup.items()},
                   "augment_started": augment_started, "augment_ended": time.time()}
         command = [PROG, *(sys.argv[1:] if argv is None else argv)]
-        with writing(out):  # rejects.jsonl, dataset_info.json, state.json, manifest.json, report.html
+        with writing(out):  # rejects.jsonl, dataset_info.json, state.json, manifest.json
             code = summarise(out, args, command, config, models, n_blocks, world, run_started, t0, timing, spans)
-            if args.report:
-                write_page(out)
+        if args.report:
+            write_page(out)
     shutdown(world)
     return code
 
@@ -914,10 +934,16 @@ def all_rejected(out: Path, counts: dict) -> str | None:
 
 
 def write_page(out: Path) -> None:
-    """--report: OUT/report.html, as ``augment-report OUT`` writes it, with its warnings on stderr as well."""
-    from augment.report.augment_page import write_report
+    """--report: OUT/report.html, as ``augment-report OUT`` writes it, with its warnings on stderr as well. A shard
+    that cannot be read is an InputError naming it (exit 2); only the page's own write is a :class:`WriteError`:
+    under one ``writing()`` a shard that could not be read was "could not write" it, and "make room"."""
+    from augment.report.augment_page import build_report
+    from augment.shards import atomic_write_text
 
-    path = write_report(out, warn=lambda line: print(f"{PROG}: warning: {line}", file=sys.stderr))
+    text, _ = build_report(out, warn=lambda line: print(f"{PROG}: warning: {line}", file=sys.stderr))
+    path = out / "report.html"
+    with writing(path):
+        atomic_write_text(path, text)
     print(f"{PROG}: wrote {path}", file=sys.stderr)
 
 

@@ -528,7 +528,7 @@ def validate(args) -> None:
                     continue  # named above, or recorded by a version that did not fingerprint the data
                 for src, was, is_ in zip(now[option] or [], old[f"{option}_fingerprints"],
                                          now[f"{option}_fingerprints"] or []):
-                    if was != is_:
+                    if not _same_data(was, is_, src):
                         problems.append(f"--resume: --{option.replace('_', '-')} {src} changed since the run in "
                                         f"--out began (its contents differ); --overwrite starts the run again")
             # The windows' labels changed since the run began (a tinyaug upgrade): its tokenised-window cache is
@@ -545,7 +545,8 @@ def validate(args) -> None:
             # A local model folder that holds another model now; not recorded by older versions, nor for a hub id.
             for option, covers in FINGERPRINTED.items():
                 was, is_ = old.get(f"{option}_fingerprint"), now[f"{option}_fingerprint"]
-                if option not in changed and isinstance(was, str) and isinstance(is_, str) and was != is_:
+                if option not in changed and isinstance(was, str) and isinstance(is_, str) and \
+                        not _same_model(was, is_, now[option], weights=option == "teacher"):
                     problems.append(f"--resume: --{option} {now[option]} changed since the run in --out began "
                                     f"({covers} differ); --overwrite starts the run again")
     out_problem = outdir.out_problem("--out", args.out)
@@ -631,7 +632,8 @@ def _same_in_effect(option: str, old: dict, now: dict) -> bool:
         # Else the fingerprints recorded of local folders decide: a relative path recorded in config.json names
         # another folder, or none, from another working directory (a resubmitted job), as does a moved copy.
         was, is_ = old.get(f"{option}_fingerprint"), now.get(f"{option}_fingerprint")
-        return model(old[option]) == model(now[option]) or isinstance(was, str) and was == is_
+        return model(old[option]) == model(now[option]) or isinstance(was, str) and isinstance(is_, str) and \
+            _same_model(was, is_, now[option], weights=option == "teacher")
     if option in ("data", "prediction_data"):
         from augment.squad_io import local_path
 
@@ -639,8 +641,27 @@ def _same_in_effect(option: str, old: dict, now: dict) -> bool:
             return [str(p.resolve()) if (p := local_path(s)) is not None and p.exists() else s for s in sources or []]
         # As for the models; a hub id's fingerprint is its name, so another id still differs.
         was, is_ = old.get(f"{option}_fingerprints"), now.get(f"{option}_fingerprints")
-        return where(old[option]) == where(now[option]) or isinstance(was, list) and was == is_
+        return where(old[option]) == where(now[option]) or isinstance(was, list) and isinstance(is_, list) and \
+            len(was) == len(is_) and all(_same_data(w, i, src) for w, i, src in zip(was, is_, now[option]))
     return False
+
+
+def _same_data(was, is_, source) -> bool:
+    """Whether a --data source's recorded fingerprint ``was`` is today's ``is_``, or the one tinyaug up to 0.2.2
+    computed of the same files (a saved dataset with other files beside its data:
+    :func:`augment.squad_io.earlier_fingerprint`). Today's is recorded when the run goes on."""
+    from augment.squad_io import earlier_fingerprint
+
+    # Only a digest of the files read (sha256:) had another recipe, and only on a mismatch are the files read again.
+    return was == is_ or isinstance(is_, str) and is_.startswith("sha256:") and was == earlier_fingerprint(source)
+
+
+def _same_model(was: str, is_: str, path: str, weights: bool) -> bool:
+    """As :func:`_same_data` for a local model: today's fingerprint, or the one tinyaug up to 0.2.2 computed of the
+    same folder (without its tokenizer configuration: :func:`augment.manifest.earlier_model_fingerprint`)."""
+    from augment import manifest
+
+    return was == is_ or Path(path).is_dir() and was == manifest.earlier_model_fingerprint(path, weights=weights)
 
 
 def count(n: int, noun: str, plural: str | None = None) -> str:

@@ -235,3 +235,28 @@ def test_shards_with_their_recorded_size_and_mtime_are_not_hashed_again(tmp_path
     os.utime(shard, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
     assert manifest.shard_problem(tmp_path, record) is None
     assert manifest.shard_problem(tmp_path, record, verify=True) == "its SHA-256 differs from its record's"
+
+
+def test_model_fingerprint_covers_the_tokenizers_configuration(tmp_path):
+    """tokenizer_config.json decides how text is cut (do_lower_case, model_max_length), as special_tokens_map.json
+    and added_tokens.json decide its special tokens: a folder whose tokenizer now lower-cases no more was the same
+    model. An earlier tinyaug's digest of the same folder (those files left out) is still had, for a resume."""
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    (model / "vocab.txt").write_text("[PAD]\n")
+    (model / "model.safetensors").write_bytes(b"weights")
+    cache = tmp_path / "cache.json"
+    assert manifest.earlier_model_fingerprint(model) is None  # no tokenizer configuration: as before
+    (model / "tokenizer_config.json").write_text('{"do_lower_case": true}')
+    full, bare = (manifest.model_fingerprint(model, cache=cache, weights=w) for w in (True, False))
+    assert manifest.earlier_model_fingerprint(model) == manifest._hash_model_files(
+        [model / "config.json", model / "model.safetensors", model / "vocab.txt"]) != full
+    assert manifest.earlier_model_fingerprint(model, weights=False) == manifest._hash_model_files(
+        [model / "config.json", model / "vocab.txt"]) != bare
+    (model / "tokenizer_config.json").write_text('{"do_lower_case": false}')
+    assert manifest.model_fingerprint(model, cache=cache) != full
+    assert manifest.model_fingerprint(model, cache=cache, weights=False) != bare
+    bare = manifest.model_fingerprint(model, cache=cache, weights=False)
+    (model / "special_tokens_map.json").write_text('{"mask_token": "[MASK]"}')
+    assert manifest.model_fingerprint(model, cache=cache, weights=False) != bare

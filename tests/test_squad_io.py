@@ -367,3 +367,27 @@ def test_the_clis_refuse_a_split_of_a_local_file(command, argv, tmp_path, capsys
         err = capsys.readouterr().err
         assert err.count("\n") == 1, err
         assert (f"{split_option} test has no effect: " in err) == refused, err
+
+
+@pytest.mark.parametrize("layout", ["Dataset", "DatasetDict"])
+def test_a_saved_datasets_fingerprint_covers_its_data_files_and_only_those(tmp_path, sample_rows, layout):
+    """A report.html, README or manifest written beside a save_to_disk directory (an augment-squad --out used as
+    input has its manifest, rejects and .progress/ records too) changed the fingerprint, so a resume keyed on it
+    was refused as another input. The files datasets reads still count."""
+    import datasets
+
+    from augment.squad_io import earlier_fingerprint
+
+    ds = datasets.Dataset.from_list(sample_rows[:3])
+    saved = tmp_path / "saved"
+    (ds if layout == "Dataset" else datasets.DatasetDict({"train": ds})).save_to_disk(str(saved))
+    fp = fingerprint(saved)
+    assert earlier_fingerprint(saved) is None  # all save_to_disk writes: an earlier tinyaug recorded the same
+    for name in ("report.html", "README.md", "manifest.json", "rejects.jsonl", ".progress/shard-00000.json"):
+        (saved / name).parent.mkdir(exist_ok=True)
+        (saved / name).write_text("not rows")
+    assert fingerprint(saved) == fp
+    assert earlier_fingerprint(saved) not in (None, fp)  # what an earlier tinyaug recorded of this folder
+    info = next(saved.rglob("dataset_info.json"))  # its features decide how the rows load
+    info.write_text(info.read_text().replace('"description": ""', '"description": "x"'))
+    assert fingerprint(saved) != fp

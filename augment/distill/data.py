@@ -23,7 +23,8 @@ from pathlib import Path
 import torch
 
 from augment.errors import InputError, InvalidExample
-from augment.squad_io import _is_saved_dataset, data_files, dataset_row, iter_located, local_path, open_saved_dataset
+from augment.squad_io import (_is_saved_dataset, data_files, dataset_row, iter_located, local_path,
+                              open_saved_dataset, saved_dataset_files)
 from augment.validate import validate_example
 
 COLUMNS = ("id", "title", "context", "question", "answers")
@@ -177,17 +178,8 @@ def source_stamp(source) -> list:
         return [[path.name, st.st_size, st.st_mtime_ns]]
     if not path.is_dir():
         return [str(source)]
-    if _is_saved_dataset(path):
-        files = [f for f in sorted(path.rglob("*")) if f.is_file()
-                 and not any(part.startswith(".") for part in f.relative_to(path).parts)
-                 and (f.name in SAVED_DATASET_FILES or f.suffix == ".arrow" and not f.name.startswith("cache-"))]
-    else:
-        files = data_files(path)
+    files = saved_dataset_files(path) if _is_saved_dataset(path) else data_files(path)  # as squad_io.fingerprint
     return [[str(f.relative_to(path)), f.stat().st_size, f.stat().st_mtime_ns] for f in files]
-
-
-# What datasets.load_from_disk reads besides the Arrow files (not its own cache-*.arrow, written by a map).
-SAVED_DATASET_FILES = ("state.json", "dataset_info.json", "dataset_dict.json")
 
 
 def features_key(sources, split, limit, tokenizer, max_length: int, doc_stride: int, token_types=None) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shlex
 import time
 from html import escape
@@ -29,6 +30,9 @@ from augment.shards import sha256_file
 HEADER_OPTIONS = ("input", "split", "multiplier", "mlm", "mlm_mode", "glove", "top_k", "replace_prob",
                   "answer_policy", "augment_question", "include_original", "seed", "limit", "stopwords",
                   "variant_draw", "keep_question_words")
+# Of those, the ones only a masked LM uses: a run with --mlm none has no masked LM for them to describe (an
+# earlier version even recorded --mlm-mode multi beside --mlm none), so the header leaves them out.
+MLM_ONLY = ("mlm_mode",)
 
 
 def _pct(x) -> str:
@@ -37,7 +41,9 @@ def _pct(x) -> str:
 
 def header(manifest: dict, summary: dict) -> str:
     opts, counts, tp = manifest.get("options", {}), manifest.get("counts", {}), manifest.get("throughput", {})
-    config = [(k.replace("_", "-"), str(opts[k])) for k in HEADER_OPTIONS if k in opts]
+    no_mlm = str(opts.get("mlm")).lower() == "none"  # as augment-squad reads it: NONE and None too
+    config = [(k.replace("_", "-"), str(opts[k])) for k in HEADER_OPTIONS
+              if k in opts and not (no_mlm and k in MLM_ONLY)]
     models = manifest.get("models") or {}
     for name in ("mlm", "glove"):
         m = models.get(name)
@@ -222,6 +228,15 @@ def check_shard_list(directory: Path, paths: list[Path], listed: dict) -> None:
                          + "; rerun augment-squad with --overwrite to rewrite the run")
 
 
+def shard_sha256(path: Path) -> str:
+    """The SHA-256 of a shard whose rows were just read; an OSError (the file gone since, a failing disk) as an
+    InputError naming it, as :func:`augment.report.augment_stats.shard_batches` names one met reading its rows."""
+    try:
+        return sha256_file(path)
+    except OSError as e:
+        raise InputError(f"{path}: cannot be read ({os.strerror(e.errno) if e.errno else e})") from None
+
+
 def build_report(directory, sample: int = 12, seed: int = 0, warn=None) -> tuple[str, dict]:
     """The page of ``directory`` and the summary numbers behind it; an unreadable manifest or shard
     raises an InputError naming the file. ``warn``, if given, is called with each warning the page shows
@@ -245,7 +260,7 @@ def build_report(directory, sample: int = 12, seed: int = 0, warn=None) -> tuple
             why = "cut short?" if rows < want["rows"] else "from another run?"
             raise InputError(f"{path}: {rows:,} rows, but manifest.json lists {want['rows']:,} ({why}); "
                              "rerun augment-squad with --overwrite to rewrite it")
-        if isinstance(want.get("sha256"), str) and sha256_file(path) != want["sha256"]:
+        if isinstance(want.get("sha256"), str) and shard_sha256(path) != want["sha256"]:
             raise InputError(f"{path}: its SHA-256 differs from the one manifest.json records: changed since "
                              "augment-squad wrote it; rerun augment-squad with --overwrite to rewrite it")
     summary = {**stats.summary(), "stopwords_problem": stopwords_problem}

@@ -12,6 +12,7 @@ carry the original words and their offsets into the original text.
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -43,7 +44,7 @@ def shard_paths(directory) -> list[Path]:
 
 
 def shard_batches(path):
-    """The record batches of one shard, one at a time; a missing, truncated or corrupt file raises an
+    """The record batches of one shard, one at a time; a missing, unreadable, truncated or corrupt file raises an
     InputError naming it (as :func:`augment.squad_io.read_saved_dataset` does for a saved dataset)."""
     import pyarrow as pa
 
@@ -62,7 +63,11 @@ def shard_batches(path):
                 except StopIteration:
                     return
                 yield batch  # an error of the caller (add_batch) is raised there, not renamed here
-    except (OSError, pa.ArrowException) as e:  # ArrowInvalid: "Expected to read 2384 metadata bytes..."
+    except (OSError, pa.ArrowException) as e:
+        if isinstance(e, OSError) and e.errno:  # the system refused the read (EIO, EACCES): not the bytes' fault
+            raise InputError(f"{path}: cannot be read ({os.strerror(e.errno)})") from None
+        # ArrowInvalid "Expected to read 2384 metadata bytes...", or pyarrow's OSError without an errno for a file
+        # that ends mid-message
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise InputError(f"{path}: truncated or corrupt Arrow file ({first[:160]}); rerun augment-squad "
                          "with --overwrite to rewrite it") from None

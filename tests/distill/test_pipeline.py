@@ -1258,3 +1258,63 @@ def test_a_resume_across_a_change_of_the_window_labels_says_so(tmp_path, capsys,
     assert "labelled by labels version 1, this tinyaug labels them by version 2" in warned[0]
     assert "edge" in warned[0] and warned[0].endswith("the rest of the run trains on the new labels")
     assert json.loads((out / "config.json").read_text())["labels_version"] == 2  # recorded for the next resume
+
+
+def test_resume_accepts_the_data_fingerprint_an_earlier_tinyaug_recorded_of_the_same_files(
+        tmp_path, sample_rows, tiny_student_path, capsys):
+    """A saved dataset's fingerprint now covers its data files alone (a README or report.html beside them changed
+    it): a run whose config.json an earlier tinyaug wrote holds another digest of the same files, and resumes."""
+    import datasets
+
+    from augment import manifest
+    from augment.squad_io import earlier_fingerprint
+
+    data = tmp_path / "data"
+    datasets.Dataset.from_list(sample_rows[:4]).save_to_disk(str(data))
+    (data / "README.md").write_text("notes")
+    assert earlier_fingerprint(data) not in (None, manifest.data_fingerprint(data))  # the folder tells them apart
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "config.json").write_text(json.dumps({"data": [str(data)], "seed": 1,
+                                                 "data_fingerprints": [earlier_fingerprint(data)]}))
+    argv = ["--data", str(data), "--teacher", "none", "--student", tiny_student_path, "--out", str(out), "--resume",
+            "--seed", "2"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--seed 1 -> 2" in err and "--data" not in err, err  # the comparison ran, and took the data as the same
+    (data / "README.md").write_text("other notes")  # what the earlier digest covered has changed since: refused
+    assert main(argv) == 2
+    assert f"--resume: --data {data} changed since the run in --out began" in capsys.readouterr().err
+
+
+def test_resume_accepts_the_model_fingerprints_an_earlier_tinyaug_recorded_of_the_same_files(
+        tmp_path, tiny_teacher_path, tiny_student_path, sample_path, capsys, monkeypatch):
+    """A model's fingerprint now covers its tokenizer_config.json (do_lower_case, model_max_length cut the text):
+    a run whose config.json an earlier tinyaug wrote holds other digests of the same folders, and resumes. A
+    tokenizer_config.json changed since today's record is refused."""
+    from augment import manifest
+
+    monkeypatch.setenv("TINYAUG_CACHE", str(tmp_path / "fingerprints"))  # not the user's cache
+    teacher, student = tmp_path / "teacher", tmp_path / "student"
+    shutil.copytree(tiny_teacher_path, teacher)
+    shutil.copytree(tiny_student_path, student)
+    earlier = {"teacher_fingerprint": manifest.earlier_model_fingerprint(teacher),
+               "student_fingerprint": manifest.earlier_model_fingerprint(student, weights=False)}
+    today = {"teacher_fingerprint": manifest.model_fingerprint(teacher),
+             "student_fingerprint": manifest.model_fingerprint(student, weights=False)}
+    assert all(earlier[k] not in (None, today[k]) for k in earlier)  # the folders tell the two apart
+    out = tmp_path / "o"
+    out.mkdir()
+    recorded = {"teacher": str(teacher), "student": str(student), "seed": 1}
+    argv = ["--data", str(sample_path), "--teacher", str(teacher), "--student", str(student), "--out", str(out),
+            "--resume", "--seed", "2"]
+    (out / "config.json").write_text(json.dumps({**recorded, **earlier}))
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--seed 1 -> 2" in err  # the comparison ran
+    assert "--teacher" not in err and "--student" not in err, err
+    (out / "config.json").write_text(json.dumps({**recorded, **today}))
+    tokenizer_config = student / "tokenizer_config.json"
+    tokenizer_config.write_text(json.dumps({**json.loads(tokenizer_config.read_text()), "do_lower_case": False}))
+    assert main(argv) == 2
+    assert f"--resume: --student {student} changed since the run in --out began" in capsys.readouterr().err

@@ -1372,3 +1372,58 @@ def test_a_run_of_an_earlier_version_is_refused_for_its_version_alone_with_no_dt
         assert err == (f"augment-squad: error: --out {out} was written with another configuration (tinyaug's rows "
                        f"changed between these versions (version: '0.2.1' -> '{__import__('augment').__version__}')); "
                        "rerun with --overwrite to replace it, or choose another --out\n"), err
+
+
+def test_a_report_beside_a_saved_dataset_input_does_not_refuse_the_resume(tmp_path, sample_rows, capsys):
+    """--input an augment-squad --out (or any save_to_disk folder): augment-report writing its report.html there
+    changed the input's fingerprint, and the rerun was refused as 'another configuration (input_fingerprint ...)'.
+    A run whose config.json holds the fingerprint an earlier tinyaug computed of the same folder still resumes."""
+    import datasets
+
+    from augment.squad_io import earlier_fingerprint
+    from pipelines.augment_squad import main
+
+    data = tmp_path / "data"
+    datasets.Dataset.from_list(sample_rows[:3]).save_to_disk(str(data))
+    out = tmp_path / "aug"
+    args = ["--input", str(data), "--mlm", "none", "--multiplier", "1", "--quiet", "--out", str(out)]
+    assert main(args) == 0
+    (data / "report.html").write_text("<!DOCTYPE html>")
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "is already complete" in capsys.readouterr().err
+    config = out / ".progress" / "config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "input_fingerprint": earlier_fingerprint(data)}))
+    assert main(args) == 0
+    assert "is already complete" in capsys.readouterr().err
+    shutil.rmtree(data)
+    datasets.Dataset.from_list(sample_rows[1:4]).save_to_disk(str(data))
+    assert main(args) == 2
+    assert "another configuration (input_fingerprint: " in capsys.readouterr().err  # other data is still refused
+
+
+def test_a_changed_tokenizer_config_is_refused_on_resume_and_an_earlier_record_resumes(tmp_path, tiny_mlm_path,
+                                                                                        sample_path, capsys):
+    """The --mlm fingerprint left out tokenizer_config.json, so a model folder whose tokenizer no longer lower-cases
+    resumed, mixing rows cut two ways. A run whose config.json an earlier tinyaug wrote (its digest without that
+    file) still resumes."""
+    from augment import manifest
+    from pipelines.augment_squad import main
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_mlm_path, model)
+    out = tmp_path / "aug"
+    args = [str(x) for x in ("--input", sample_path, "--limit", 3, "--mlm", model, "--glove", "none",
+                             "--multiplier", 1, "--quiet", "--out", out)]
+    assert main(args) == 0
+    config = out / ".progress" / "config.json"
+    recorded = json.loads(config.read_text())
+    config.write_text(json.dumps({**recorded, "mlm_fingerprint": manifest.earlier_model_fingerprint(model)}))
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "is already complete" in capsys.readouterr().err
+    config.write_text(json.dumps(recorded))  # as today's tinyaug records it
+    tokenizer_config = model / "tokenizer_config.json"
+    tokenizer_config.write_text(json.dumps({**json.loads(tokenizer_config.read_text()), "do_lower_case": False}))
+    assert main(args) == 2
+    assert "the --mlm model changed" in capsys.readouterr().err

@@ -410,3 +410,15 @@ def test_a_run_that_rejected_everything_is_not_told_to_rerun_for_candidate_count
     assert "not recorded by this run" not in text and "the run counted no eligible words" in text
     assert "0 variants of 0 questions" in text and "empty_question" in text
     assert "no answer spans to check" in text and "answer spans exact" not in text  # was "all 0 ... exact"
+
+
+@pytest.mark.parametrize("mlm, shown", [("none", False), ("None", False), ("models/tiny-mlm", True)])
+def test_the_header_names_the_masked_lm_mode_only_for_a_run_with_a_masked_lm(tmp_path, sample_rows, mlm, shown):
+    """--mlm none runs no masked LM, yet the configuration table said "mlm-mode exact" (the option's default; a
+    run of an earlier version could even record --mlm-mode multi beside --mlm none)."""
+    from augment.shards import original_row
+
+    options = {"mlm": mlm, "mlm_mode": "multi", "glove": "default"}
+    text = build_report_html(run_dir(tmp_path, [original_row(sample_rows[0])], {"options": options}))
+    config = re.search(r"<h3>configuration</h3>(.*?)<details>", text, re.S).group(1)
+    assert ("mlm-mode" in config) == shown and "glove" in config, config

@@ -3,6 +3,9 @@ check over every row, the originals of --include-original too. A small real run 
 import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -11,6 +14,8 @@ import pytest
 from augment.report.augment_page import build_report
 from augment.report.augment_stats import AugmentStats, shard_paths
 from pipelines import augment_report, augment_squad
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -222,3 +227,78 @@ def test_out_inside_the_runs_progress_folder_is_refused(damaged, name, capsys):
 def test_out_naming_another_page_in_the_run_is_written(damaged):
     assert augment_report.main([str(damaged), "--out", str(damaged / "sample-30.html"), "--sample", "2"]) == 0
     assert (damaged / "sample-30.html").read_text().startswith("<!")
+
+
+# -- reading versus writing: an OSError says which it was, and names the file --------------------------------------
+def _vanish_after_reading(monkeypatch):
+    """Each shard is removed as soon as its rows are read (another run's --overwrite, a lost mount): the reading
+    that follows, its SHA-256 against manifest.json, meets a real OSError."""
+    add_shard = AugmentStats.add_shard
+
+    def add_then_vanish(self, path):
+        rows = add_shard(self, path)
+        Path(path).unlink()
+        return rows
+    monkeypatch.setattr(AugmentStats, "add_shard", add_then_vanish)
+
+
+def test_a_shard_that_cannot_be_read_is_named_as_unreadable(damaged, capsys):
+    """An I/O error while reading a shard was "truncated or corrupt Arrow file": it is neither. /proc/self/mem is a
+    regular file that fails with EIO at offset 0, even for root (whom no file mode stops)."""
+    if not Path("/proc/self/mem").is_file():
+        pytest.skip("needs Linux's /proc/self/mem")
+    shard = damaged / "shard-00000.arrow"
+    shard.unlink()
+    shard.symlink_to("/proc/self/mem")
+    err = one_line_error([str(damaged)], capsys)
+    assert err == f"augment-report: error: {shard}: cannot be read (Input/output error)\n"
+
+
+def test_an_oserror_while_hashing_a_shard_is_one_line(damaged, capsys, monkeypatch):
+    _vanish_after_reading(monkeypatch)
+    err = one_line_error([str(damaged)], capsys)  # was a FileNotFoundError traceback
+    shard = damaged / "shard-00000.arrow"
+    assert err == f"augment-report: error: {shard}: cannot be read (No such file or directory)\n"
+
+
+def test_augment_squad_report_says_a_read_error_is_one(tmp_path, sample_path, capsys, monkeypatch):
+    """augment-squad --report: a shard that could not be read for the page was "could not write SHARD: ...; make
+    room", exit 1. It is a file that cannot be read (exit 2, as a corrupt shard is)."""
+    out = tmp_path / "out"
+    _vanish_after_reading(monkeypatch)
+    assert augment_squad.main(["--input", str(sample_path), "--mlm", "none", "--limit", "2", "--multiplier", "1",
+                               "--quiet", "--report", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert err == f"augment-squad: error: {out / 'shard-00000.arrow'}: cannot be read (No such file or directory)"
+
+
+def test_a_page_that_cannot_be_written_is_one_line(damaged, capsys):
+    """DIR/report.html a directory (augment-report's default page): refused as --out DIR is, not a traceback."""
+    (damaged / "report.html").mkdir()
+    err = one_line_error([str(damaged)], capsys)
+    assert err == (f"augment-report: error: {damaged / 'report.html'}: a directory, where the page goes; remove it "
+                   f"or name a file with --out\n")
+
+
+def test_augment_squad_report_of_a_complete_run_that_cannot_be_written_is_one_line(damaged, sample_path, capsys):
+    """A rerun of a finished run with --report writes the page alone; an OSError there was a traceback."""
+    (damaged / "report.html").mkdir()
+    assert augment_squad.main(["--input", str(sample_path), "--mlm", "none", "--limit", "8", "--multiplier", "2",
+                               "--include-original", "--quiet", "--report", "--out", str(damaged)]) == 1
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert err.startswith(f"augment-squad: error: could not write {damaged / 'report.html'}: Is a directory; "), err
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE and SIGXFSZ as Linux has them")
+def test_a_page_that_fills_the_disk_is_one_line(run_dir, tmp_path):
+    """The page's write failing (files past 20 kB refused, as on a full disk) was a traceback."""
+    def limit_file_size():
+        import resource
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an error from write(), not a signal that kills
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+    page = tmp_path / "page.html"
+    proc = subprocess.run([sys.executable, "-m", "pipelines.augment_report", str(run_dir), "--out", str(page)],
+                          cwd=REPO, capture_output=True, text=True, timeout=120, preexec_fn=limit_file_size)
+    assert (proc.returncode, proc.stderr) == (2, f"augment-report: error: could not write {page}: File too large\n")
+    assert list(tmp_path.iterdir()) == []  # no temporary file left
