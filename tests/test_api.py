@@ -6,6 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from augment import Augmenter, ConfigError, InvalidExample, augment_example
+from augment.segment import split_words
 from augment.spans import Edit, apply_edits
 
 
@@ -293,6 +294,90 @@ def test_spans_exact_for_generated_texts_and_answers(glove_augmenter, data):
                 assert o["answers"]["text"] == original["answers"]["text"]
     finally:
         glove_augmenter.answer_policy = "keep"
+
+
+# Pieces of generated contexts: what tokenizers treat unlike Python's str (decomposed accents, zero-width and
+# no-break spaces, ideographic space, \r\n, emoji with ZWJ and skin tones, CJK without spaces, RTL, ligatures,
+# text that spells a special token) beside words that both masked LMs and GloVe take.
+FUZZ_WORDS = ["music", "Guitar", "SINGER", "singer", "released", "debut", "career", "Houston", "album", "the",
+              "Cafe\u0301", "nai\u0308ve", "Beyoncé", "Knowles-Carter", "don't", "12th", "3.14", "東京大学は世界で",
+              "مرحبا", "שלום", "👨\u200d👩\u200d👧", "👍🏽", "?!...", "(U.S.)", "<mask>", "[MASK]", "straße", "ﬁne",
+              "ΟΔΟΣ"]
+FUZZ_SEPS = [" ", "", "  ", "\t", "\u00a0", "\u3000", "\r\n", "\u200b", "\u200d"]
+
+
+@pytest.fixture(scope="module")
+def fuzz_augmenters(mlm_gen, tiny_roberta_mlm_path, glove_kv):
+    """A WordPiece masked LM with GloVe, and a byte-level BPE one alone (its own candidates for every word)."""
+    from augment.mlm import MaskedLMCandidates
+
+    bpe = MaskedLMCandidates.from_pretrained(tiny_roberta_mlm_path, top_k=6)
+    return {"wordpiece": Augmenter(mlm=mlm_gen, glove=glove_kv, replace_prob=0.6, seed=0),
+            "bpe": Augmenter(mlm=bpe, glove=None, top_k=6, replace_prob=0.9, seed=0)}
+
+
+@pytest.mark.parametrize("pieces", ["wordpiece", "bpe"])
+@settings(max_examples=40, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_masked_lm_variants_keep_spans_for_generated_questions(fuzz_augmenters, pieces, data):
+    """Several questions on one generated context (some unanswerable, with plausible answers), answers that
+    start or end anywhere (mid-word, on whitespace, at either end, repeated, overlapping), augmented in one
+    batch through a masked LM: every span slices its own text at its moved offset, the text between the
+    replaced words is the original's byte for byte, and an unanswerable question stays unanswerable."""
+    words = data.draw(st.lists(st.sampled_from(FUZZ_WORDS), min_size=1, max_size=25))
+    seps = data.draw(st.lists(st.sampled_from(FUZZ_SEPS), min_size=len(words), max_size=len(words)))
+    context = "".join(w + s for w, s in zip(words, seps))
+
+    # Ends often on a word's edge (where a replaced word's length change must move them, or must not) or the
+    # context's own; otherwise anywhere, mid-word and on whitespace included.
+    edges = sorted({0, len(context)} | {i for w in split_words(context) for i in (w.start, w.end)})
+
+    def span():
+        a = data.draw(st.one_of(st.sampled_from(edges[:-1]), st.integers(0, len(context) - 1)))
+        later = [e for e in edges if e > a]
+        return a, data.draw(st.one_of(st.sampled_from(later), st.integers(a + 1, len(context))))
+
+    originals = []
+    for k in range(data.draw(st.integers(1, 3))):
+        answers = [span() for _ in range(data.draw(st.integers(0, 3)))]
+        plausible = [] if answers else [span() for _ in range(data.draw(st.integers(0, 2)))]
+        question = data.draw(st.sampled_from(["Who performed the famous album?", "Whát\u00a0is\tit?\r\n",
+                                              context]))
+        row = ex(context, answers=answers + answers[:1], plausible=plausible, question=question,
+                 id=f"f{stable_hash(context) % 1000}-{k}")
+        row["is_impossible"] = not answers
+        originals.append(row)
+    aug = fuzz_augmenters[pieces]
+    policy, augment_question = data.draw(st.sampled_from(["keep", "replace"])), data.draw(st.booleans())
+    aug.answer_policy, aug.augment_question = policy, augment_question
+    try:
+        batches = aug.augment_batch(originals, n=3)
+    finally:
+        aug.answer_policy, aug.augment_question = "keep", False
+    for original, rows in zip(originals, batches):
+        assert len(rows) == 3
+        for o in rows:
+            assert_row_exact(o, original)
+            replay(original, o)
+            edits = [e for e in o["edits"] if e["field"] == "context"]  # in text order
+            kept = "".join(context[a:b] for a, b in _gaps(edits, len(context)))
+            shift, between = 0, []
+            for (a, b), e in zip(_gaps(edits, len(context)), edits + [None]):
+                between.append(o["context"][a + shift:b + shift])
+                shift += len(e["replacement"]) - (e["end"] - e["start"]) if e else 0
+            assert "".join(between) == kept
+            assert o["is_impossible"] == original["is_impossible"] == (not o["answers"]["text"])
+            assert augment_question or o["question"] == original["question"]
+            if policy == "keep":
+                assert o["answers"]["text"] == original["answers"]["text"]
+                assert o["plausible_answers"]["text"] == original["plausible_answers"]["text"]
+            spans = [(s, s + len(t)) for f in ("answers", "plausible_answers")
+                     for t, s in zip(original[f]["text"], original[f]["answer_start"])]
+            for e in edits:  # keep: no answer touched; replace: only words wholly inside
+                for a, b in spans:
+                    if e["start"] < b and a < e["end"]:
+                        assert policy == "replace" and a <= e["start"] and e["end"] <= b, (e, a, b)
 
 
 def test_output_depends_only_on_seed_id_and_variant(mlm_gen, glove_kv, sample_rows):
