@@ -100,6 +100,12 @@ class Augmenter:
             problems.append(f"mask_rate={mask_rate!r}: use a number in (0, 0.5]")
         if problems:
             raise ConfigError("; ".join(problems))
+        mlm_off = mlm is None or (isinstance(mlm, (str, os.PathLike)) and os.fspath(mlm).lower() == "none")
+        if mlm_off and (glove is None or (isinstance(glove, str) and glove.lower() == "none")):
+            # Every "variant" would be the original, labelled as a variant (augment-squad refuses --mlm none
+            # --glove none, and replace_prob=0 is refused above, for the same reason).
+            raise ConfigError(f"mlm={mlm!r} with glove={glove!r}: no source of replacements, so every variant "
+                              "would be the original; give a masked LM, GloVe vectors, or both")
         top_k, seed = int(top_k), int(seed)  # a numpy integer (np.int64(3)) becomes a plain int
         self.top_k, self.replace_prob, self.answer_policy = top_k, replace_prob, answer_policy
         self.augment_question, self.seed = bool(augment_question), seed

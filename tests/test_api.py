@@ -497,14 +497,14 @@ def test_cuda_device_without_cuda_is_a_config_error(tiny_mlm_path, monkeypatch):
         Augmenter(mlm=tiny_mlm_path, glove=None, device="cuda")
 
 
-def test_mlm_may_be_a_path_like_as_glove_may(tiny_mlm_path):
+def test_mlm_may_be_a_path_like_as_glove_may(tiny_mlm_path, glove_kv):
     from pathlib import Path
 
     from augment.mlm import MaskedLMCandidates
 
     aug = Augmenter(mlm=Path(tiny_mlm_path), glove=None, device="cpu")
     assert isinstance(aug.mlm, MaskedLMCandidates)
-    assert Augmenter(mlm=Path("none"), glove=None).mlm is None  # as mlm="none"
+    assert Augmenter(mlm=Path("none"), glove=glove_kv).mlm is None  # as mlm="none"
 
 
 def test_numpy_integers_are_ints(glove_kv):
@@ -625,3 +625,10 @@ def test_augmenter_that_is_not_one_is_a_config_error():
     # Before, "'str' object has no attribute 'augment_example'".
     with pytest.raises(ConfigError, match="augmenter='default': use an Augmenter, or None"):
         augment_example(ex("The guitarist played."), n=1, augmenter="default")
+
+
+@pytest.mark.parametrize("mlm,glove", [(None, None), ("none", "None"), ("NONE", None)])
+def test_no_masked_lm_and_no_glove_is_refused(mlm, glove):
+    """Without either source no word can be replaced: the rows were n copies of the original, labelled variants."""
+    with pytest.raises(ConfigError, match="no source of replacements"):
+        Augmenter(mlm=mlm, glove=glove)

@@ -72,10 +72,10 @@ def test_check_fields_checks_types_but_not_offsets_or_emptiness():
 
 @pytest.mark.parametrize("kw", [{"context": "Paris is in France. \ud800"}, {"title": 5},
                                 {"is_impossible": "false"}])
-def test_the_api_raises_invalid_example_for_records_augment_squad_rejects(kw):
+def test_the_api_raises_invalid_example_for_records_augment_squad_rejects(kw, glove_kv):
     from augment import Augmenter
 
-    aug = Augmenter(mlm=None, glove=None, seed=0)  # no model: validation comes first
+    aug = Augmenter(mlm=None, glove=glove_kv, seed=0)  # no masked LM: validation comes first
     with pytest.raises(InvalidExample, match="'q1'"):
         aug.augment_example(row(**kw), n=2)
     assert len(aug.augment_example(row(), n=2)) == 2
