@@ -80,3 +80,17 @@ def test_bf16_candidate_counts_are_what_the_benchmark_prints():
     assert said, "the README's bf16 sentence moved: update this test's pattern"
     n = module.count()
     assert tuple(map(int, said.groups())) == (n["texts"], n["sets"], n["lists"], n["differ"])
+
+
+def test_layout_names_every_module():
+    """The Layout section is where a newcomer looks for a file: every module of augment/ and pipelines/ (and each
+    subpackage of augment/) is named there. pipelines/ranks.py (torchrun's one-line failures) was missing."""
+    text = README.read_text(encoding="utf-8")
+    start = text.index("\n## Layout")
+    (layout,) = re.findall(r"```\n(.*?)```", text[start:text.index("\n## ", start + 1)], flags=re.S)
+    named = set(re.findall(r"[\w.]+/?", layout))
+    repo = README.parent
+    modules = {p.stem for p in (repo / "augment").glob("*.py")} | {p.name for p in (repo / "pipelines").glob("*.py")}
+    packages = {f"{p.parent.name}/" for p in (repo / "augment").glob("*/__init__.py")}
+    missing = sorted((modules | packages) - {"__init__", "__init__.py"} - named)
+    assert not missing, f"the README's Layout does not name {missing}"
