@@ -36,8 +36,10 @@ def _check_span_types(ex_id, spans, field: str) -> None:
         raise InvalidExample(ex_id, f"{field} must be a dict with 'text' and 'answer_start', "
                                     f"got {type(spans).__name__}", "bad_type")
     texts, starts = spans.get("text"), spans.get("answer_start")
-    if not isinstance(texts, list) or not isinstance(starts, list):
-        raise InvalidExample(ex_id, f"{field}.text and {field}.answer_start must be lists", "bad_type")
+    for key, value in (("text", texts), ("answer_start", starts)):
+        if not isinstance(value, list):  # say which: "an answer without answer_start" is the usual one
+            got = "it is missing" if key not in spans else f"got {value!r:.80}"
+            raise InvalidExample(ex_id, f"{field}.{key} must be a list ({got})", "bad_type")
     if len(texts) != len(starts):
         raise InvalidExample(ex_id, f"{field} has {len(texts)} texts but {len(starts)} starts", "bad_type")
     for k, (t, s) in enumerate(zip(texts, starts)):

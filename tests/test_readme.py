@@ -1,4 +1,5 @@
-"""The README's Python examples run as written (the masked-LM model swapped for the tiny local one)."""
+"""The README's Python examples run as written (the masked-LM model swapped for the tiny local one), and the
+numbers it quotes from a script's output are what the script prints."""
 import re
 from pathlib import Path
 
@@ -62,3 +63,34 @@ def test_answer_example_runs_as_written(tiny_student_path):
         else:
             assert span["answer"] and context[span["start"]:span["end"]] == span["answer"]
     assert got == (span if got["null_diff"] <= 0 else {**span, "answer": "", "start": None, "end": None})
+
+
+def test_bf16_candidate_counts_are_what_the_benchmark_prints():
+    """The README states what `python benchmarks/bf16_candidates.py` prints; it said 71 of 298 sets and 265 lists
+    after single letters stopped being masked, when the script printed 70 of 293 and 260."""
+    import importlib.util
+
+    path = README.parent / "benchmarks" / "bf16_candidates.py"
+    spec = importlib.util.spec_from_file_location("bf16_candidates", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    text = " ".join(README.read_text(encoding="utf-8").split())
+    said = re.search(r"the (\d+) sample contexts, (\d+) of (\d+) candidate sets change, and (\d+) lists change "
+                     r"order or content \(`python benchmarks/bf16_candidates\.py`", text)
+    assert said, "the README's bf16 sentence moved: update this test's pattern"
+    n = module.count()
+    assert tuple(map(int, said.groups())) == (n["texts"], n["sets"], n["lists"], n["differ"])
+
+
+def test_layout_names_every_module():
+    """The Layout section is where a newcomer looks for a file: every module of augment/ and pipelines/ (and each
+    subpackage of augment/) is named there. pipelines/ranks.py (torchrun's one-line failures) was missing."""
+    text = README.read_text(encoding="utf-8")
+    start = text.index("\n## Layout")
+    (layout,) = re.findall(r"```\n(.*?)```", text[start:text.index("\n## ", start + 1)], flags=re.S)
+    named = set(re.findall(r"[\w.]+/?", layout))
+    repo = README.parent
+    modules = {p.stem for p in (repo / "augment").glob("*.py")} | {p.name for p in (repo / "pipelines").glob("*.py")}
+    packages = {f"{p.parent.name}/" for p in (repo / "augment").glob("*/__init__.py")}
+    missing = sorted((modules | packages) - {"__init__", "__init__.py"} - named)
+    assert not missing, f"the README's Layout does not name {missing}"

@@ -29,6 +29,11 @@ def test_valid_row_passes():
     ({"answers": {"text": ["France"], "answer_start": ["12"]}}, "bad_type", ["q1", "'12'"]),
     ({"answers": {"text": ["France"], "answer_start": [True]}}, "bad_type", ["q1", "True"]),
     ({"context": 5}, "bad_type", ["q1", "int"]),
+    # The README's example of a reject; the message said "answers.text and answers.answer_start must be lists"
+    ({"answers": {"text": ["France"]}}, "bad_type", ["q1", "answers.answer_start must be a list (it is missing)"]),
+    ({"answers": {"text": "France", "answer_start": [12]}}, "bad_type", ["answers.text must be a list (got 'France')"]),
+    ({"plausible_answers": {"text": [], "answer_start": None}}, "bad_type",
+     ["plausible_answers.answer_start must be a list (got None)"]),
     ({"id": ""}, "missing_id", ["id"]),
     ({"plausible_answers": {"text": ["Paris"], "answer_start": [1]}}, "answer_mismatch", ["plausible_answers"]),
     # json.loads makes a lone surrogate of an unpaired "\ud800" escape; tokenizers and Arrow fail on it
