@@ -34,6 +34,14 @@ def test_layer_map_rejects_indivisible_counts():
         LayerMap(student_layers=5, teacher_layers=12)
 
 
+def test_a_student_without_layers_cannot_be_paired_for_intermediate_distillation():
+    """A student config of num_hidden_layers=0 made pair_problems divide by zero (a traceback from distill-train's
+    set-up, not its one-line error); the prediction stage needs no layer map and takes it."""
+    with pytest.raises(ConfigError, match="^teacher has 4 layers and student 0: intermediate distillation needs"):
+        check_pair(cfg(0, 4), cfg(4, 4), intermediate=True)
+    check_pair(cfg(0, 4), cfg(4, 4), intermediate=False)
+
+
 def test_roberta_positions_start_after_the_padding_index():
     """roberta-base has 514 position embeddings and holds 512 tokens: ids start at pad_token_id + 1."""
     from transformers import RobertaConfig
