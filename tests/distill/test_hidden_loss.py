@@ -76,3 +76,9 @@ def test_only_the_student_side_gets_gradients():
     HiddenStateLoss(3, 3, num_pairs=1)([s], [t], torch.tensor([[1, 1]])).backward()
     assert t.grad is None
     torch.testing.assert_close(s.grad, 2 * (s - t).detach() / 6)  # d/ds of the mean of 6 squared differences
+
+
+def test_a_batch_without_real_tokens_costs_nothing_rather_than_nan():
+    """The mean over no entries is taken as 0 (the count is at least 1): NaN would end the run as diverged."""
+    s, t = torch.ones(1, 2, 3), torch.zeros(1, 2, 3)
+    assert HiddenStateLoss(3, 3, num_pairs=1)([s], [t], torch.tensor([[0, 0]])).item() == 0.0
