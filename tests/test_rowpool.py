@@ -105,3 +105,44 @@ def test_a_task_is_encoded_in_bounded_batches_and_drawn_when_asked_for(monkeypat
     decoded = [pa.ipc.read_record_batch(pa.py_buffer(b), spec.schema) for b in batches]
     assert [b.num_rows for b in decoded] == [1] * 18 and n == 18
     assert [r for b in decoded for r in b.to_pylist()] == pa.Table.from_pylist(want, schema=spec.schema).to_pylist()
+
+
+def test_a_batch_ends_at_the_first_row_that_brings_it_to_the_character_budget(monkeypatch, glove_augmenter,
+                                                                             sample_rows):
+    """BATCH_CHARS counts the contexts and questions of the rows in the batch being filled: every batch but the
+    last reaches it and was below it before its last row. The budget here is exactly the first two rows, so the
+    first batch is those two (a batch that reaches the budget ends; it need not pass it), and the count starts
+    again at each batch: carried over, every later row would end a batch of its own."""
+    import pyarrow as pa
+
+    from augment import rowpool
+    from augment.shards import hf_schema
+
+    examples = sample_rows[:3]
+    table = glove_augmenter.candidate_table(examples)
+    spec = rowpool.DrawSpec(n=5, replace_prob=0.4, seed=0, answer_policy="keep", augment_question=False,
+                            include_original=True, schema=hf_schema())
+    monkeypatch.setattr(rowpool, "BATCH_CHARS", 10**9)
+    everything, = rowpool.draw_chunk(spec, examples, table)[0]
+    rows = pa.ipc.read_record_batch(pa.py_buffer(everything), spec.schema).to_pylist()
+    chars = [len(r["context"]) + len(r["question"]) for r in rows]
+    budget = chars[0] + chars[1]
+    monkeypatch.setattr(rowpool, "BATCH_CHARS", budget)
+    batches, n, _ = rowpool.draw_chunk(spec, examples, table)
+    sizes = [pa.ipc.read_record_batch(pa.py_buffer(b), spec.schema).num_rows for b in batches]
+    assert sum(sizes) == n == len(rows) == 18 and sizes[0] == 2 and len(sizes) > 3
+    ends = [sum(sizes[:i + 1]) for i in range(len(sizes))]
+    for first, last in zip([0] + ends, ends[:-1]):  # every batch but the last
+        assert sum(chars[first:last - 1]) < budget <= sum(chars[first:last]), (first, last)
+
+
+def test_a_negative_worker_count_is_a_config_error_naming_it():
+    import pyarrow as pa
+
+    from augment.errors import ConfigError
+    from augment.rowpool import DrawSpec, RowPool
+
+    spec = DrawSpec(n=1, replace_prob=0.4, seed=0, answer_policy="keep", augment_question=False,
+                    include_original=False, schema=pa.schema([]))
+    with pytest.raises(ConfigError, match=r"^workers=-1: use an integer >= 0 \(0 draws in the model's process\)$"):
+        RowPool(spec, workers=-1)

@@ -198,3 +198,37 @@ def test_bool_n_is_refused_before_an_augmenter_is_built(glove_kv, monkeypatch):
     monkeypatch.setattr(augment.api, "_DEFAULTS", {})
     with pytest.raises(ConfigError, match="n=True"):
         augment_example(e, n=True, mlm=None, glove=glove_kv)
+
+
+def _table(text, words):
+    """TextCandidates of ``text`` with one candidate for each word in ``words``."""
+    from augment.variants import TextCandidates
+
+    ws = tuple(split_words(text))
+    return TextCandidates(ws, {i: (("x",), "glove") for i, w in enumerate(ws) if w.text in words})
+
+
+def test_a_word_that_only_touches_an_answer_stays_replaceable():
+    """Spans are half-open: "Knowles" ends at 15 where the answer "-Carter-" starts and "Jones" starts at 23 where
+    it ends, so neither overlaps it and both may change under answer_policy="keep"; "Carter" inside may not."""
+    from augment.variants import slots_of
+
+    context = "Beyoncé Knowles-Carter-Jones sang."
+    e = ex(context, [(15, 23)])
+    assert e["answers"]["text"] == ["-Carter-"]
+    slots = slots_of(e, _table(context, {"Beyoncé", "Knowles", "Carter", "Jones", "sang"}), None, "keep")
+    assert [s.word.text for s in slots] == ["Beyoncé", "Knowles", "Jones", "sang"]
+
+
+def test_replace_policy_keeps_a_word_inside_one_answer_that_straddles_another():
+    """answer_policy="replace" may change a word wholly inside an answer ("Knowles" in "Beyonce Knowles"), but not
+    one that another answer ("owles") cuts in two: replaced, that answer's text could not be carried."""
+    from augment.variants import slots_of
+
+    context = "Beyonce Knowles performed."
+    table = _table(context, {"Beyonce", "Knowles", "performed"})
+    whole = ex(context, [(0, 15)])
+    assert [s.word.text for s in slots_of(whole, table, None, "replace")] == ["Beyonce", "Knowles", "performed"]
+    both = ex(context, [(0, 15), (10, 15)])
+    assert both["answers"]["text"] == ["Beyonce Knowles", "owles"]
+    assert [s.word.text for s in slots_of(both, table, None, "replace")] == ["Beyonce", "performed"]

@@ -61,7 +61,7 @@ def pair_problems(student_config, teacher_config, student_vocab: dict | None, te
                              length_problem(teacher_config, "teacher", max_length)) if p]
     if intermediate:
         s_layers, t_layers = student_config.num_hidden_layers, teacher_config.num_hidden_layers
-        if t_layers % s_layers:
+        if s_layers < 1 or t_layers % s_layers:  # a student of no layers has nothing to map to (and 4 % 0 raises)
             problems.append(f"teacher has {t_layers} layers and student {s_layers}: intermediate distillation "
                             "needs the teacher's layer count to be a multiple of the student's "
                             "(or use --stage prediction)")

@@ -21,6 +21,12 @@ def three_layer_student_path(tmp_path_factory, tokenizer):
 
 
 @pytest.fixture(scope="session")
+def zero_layer_student_path(tmp_path_factory, tokenizer):
+    """Embeddings and a QA head, no transformer layer: nothing to map the teacher's 4 layers to."""
+    return _student(tmp_path_factory.mktemp("student_0l"), tokenizer, layers=0)
+
+
+@pytest.fixture(scope="session")
 def two_head_student_path(tmp_path_factory, tokenizer):
     return _student(tmp_path_factory.mktemp("student_2h"), tokenizer, heads=2)
 

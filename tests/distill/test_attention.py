@@ -150,3 +150,25 @@ def test_capture_hands_over_the_scores_factors():
     q, k = cap.factors[0]
     assert q.shape == k.shape == (1, 2, 5, 4)  # (B, H, T, d): no (T, T) tensor is made during the pass
     torch.testing.assert_close(q @ k.transpose(-1, -2), scores_by_hand(model, IDS).detach())
+
+
+@pytest.mark.parametrize("form", ["factored", "direct"])
+def test_layer_pairs_add_up_and_the_teacher_gets_no_gradient(form):
+    """The loss of two mapped layer pairs is the sum of each pair's masked mean (TinyBERT eq. 7 sums over layers),
+    and the teacher's factors, given with gradients on, get none."""
+    mask = torch.tensor([[1, 1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1, 1]])
+    pairs = [random_factors(seed) for seed in (3, 4)]
+    for _, teacher in pairs:
+        for x in teacher:
+            x.requires_grad_()
+    loss = AttentionScoreLoss(form)([s for s, _ in pairs], [t for _, t in pairs], mask)
+    real = mask.bool()
+    by_hand = 0.0
+    for student, teacher in pairs:
+        s, t = (q @ k.transpose(-1, -2) for q, k in (student, teacher))
+        keep = (real[:, :, None] & real[:, None, :])[:, None].expand_as(s)
+        by_hand += ((s - t)[keep] ** 2).mean().item()
+    assert loss.item() == pytest.approx(by_hand, rel=1e-12)
+    loss.backward()
+    assert all(x.grad is None for _, teacher in pairs for x in teacher)
+    assert all(x.grad is not None for student, _ in pairs for x in student)

@@ -65,3 +65,20 @@ def test_padding_changes_nothing_with_projection():
     s2[0, 2:] = 50.0
     t2[0, 3] = -7.0
     assert loss([s], [t], mask).item() == pytest.approx(loss([s2], [t2], mask).item())
+
+
+def test_only_the_student_side_gets_gradients():
+    """The teacher's states are targets: a teacher run with gradients on (not under no_grad) must not have its
+    states, and so its weights, pulled towards the student's."""
+    torch.manual_seed(2)
+    s = torch.randn(1, 2, 3, requires_grad=True)
+    t = torch.randn(1, 2, 3, requires_grad=True)
+    HiddenStateLoss(3, 3, num_pairs=1)([s], [t], torch.tensor([[1, 1]])).backward()
+    assert t.grad is None
+    torch.testing.assert_close(s.grad, 2 * (s - t).detach() / 6)  # d/ds of the mean of 6 squared differences
+
+
+def test_a_batch_without_real_tokens_costs_nothing_rather_than_nan():
+    """The mean over no entries is taken as 0 (the count is at least 1): NaN would end the run as diverged."""
+    s, t = torch.ones(1, 2, 3), torch.zeros(1, 2, 3)
+    assert HiddenStateLoss(3, 3, num_pairs=1)([s], [t], torch.tensor([[0, 0]])).item() == 0.0

@@ -32,6 +32,27 @@ def test_prediction_stage_allows_other_depths_and_heads_but_not_vocab():
 def test_layer_map_rejects_indivisible_counts():
     with pytest.raises(ConfigError, match="multiple"):
         LayerMap(student_layers=5, teacher_layers=12)
+    # No layer to map to: a ConfigError naming the counts, not the ZeroDivisionError of 12 % 0.
+    with pytest.raises(ConfigError, match="^teacher has 12 layers and student 0: the uniform layer map"):
+        LayerMap(student_layers=0, teacher_layers=12)
+
+
+def test_a_student_without_layers_cannot_be_paired_for_intermediate_distillation():
+    """A student config of num_hidden_layers=0 made pair_problems divide by zero (a traceback from distill-train's
+    set-up, not its one-line error); the prediction stage needs no layer map and takes it."""
+    with pytest.raises(ConfigError, match="^teacher has 4 layers and student 0: intermediate distillation needs"):
+        check_pair(cfg(0, 4), cfg(4, 4), intermediate=True)
+    check_pair(cfg(0, 4), cfg(4, 4), intermediate=False)
+
+
+def test_vocabularies_that_differ_say_how():
+    """Tokens only on one side are counted (a teacher with an added token: none only in the student's); the same
+    tokens under other ids are named as such."""
+    with pytest.raises(ConfigError, match=r"\(3 vs 2 entries; 0 tokens only in the student's, 1 only in the "
+                                          r"teacher's\)"):
+        check_pair(cfg(2, 4), cfg(4, 4), {"a": 0, "b": 1}, {"a": 0, "b": 1, "[NEW]": 2}, intermediate=False)
+    with pytest.raises(ConfigError, match=r"\(2 vs 2 entries; same tokens, different ids\)"):
+        check_pair(cfg(2, 4), cfg(4, 4), {"a": 0, "b": 1}, {"a": 1, "b": 0}, intermediate=False)
 
 
 def test_roberta_positions_start_after_the_padding_index():
@@ -46,6 +67,8 @@ def test_roberta_positions_start_after_the_padding_index():
     assert length_problem(roberta, "student", 129) == "--max-length 129 exceeds the student's 128 positions"
     with pytest.raises(ConfigError, match="--max-length 130 exceeds the teacher's 128 positions"):
         check_pair(roberta, roberta, intermediate=False, max_length=130)
+    # Position ids start at pad_token_id + 1 whatever the padding id: 0 leaves one position unused, not two.
+    assert usable_positions(RobertaConfig(vocab_size=10, max_position_embeddings=130, pad_token_id=0)) == 129
 
 
 def test_every_family_that_numbers_positions_after_padding_is_listed():

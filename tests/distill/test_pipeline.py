@@ -360,6 +360,8 @@ def test_resume_from_another_working_directory_accepts_the_same_files_by_their_f
 
 @pytest.mark.parametrize("student, stage, message", [
     ("three_layer_student_path", "both", "multiple of the student's"),
+    # 4 % 0 was a ZeroDivisionError: a traceback and exit 1.
+    ("zero_layer_student_path", "both", "teacher has 4 layers and student 0: intermediate distillation needs"),
     ("two_head_student_path", "intermediate", "attention heads"),
     ("other_vocab_student_path", "prediction", "different vocabularies"),
     # The same vocabulary read with case: the teacher would get the ids of [UNK] for 'Who'.

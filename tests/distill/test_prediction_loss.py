@@ -100,3 +100,19 @@ def test_low_temperature_divides_float16_student_logits_in_float32():
         half = PredictionLoss(temperature=T)(s.half(), s.half(), t, t, m)["kd"]
         exact = PredictionLoss(temperature=T)(s.half().float(), s.half().float(), t, t, m)["kd"]
         assert torch.isfinite(half) and half.item() == exact.item()
+
+
+def test_a_batch_loss_is_the_mean_over_its_windows():
+    """Two windows of different context lengths: each term is the mean of the two windows' values (summed, the
+    loss would grow with the batch size and the learning rate would have to shrink with it)."""
+    s2, t2, m2 = [0.5, -1.0, 3.0, 2.0, 7.0], [1.0, 1.0, -2.0, 0.0, 4.0], [1, 1, 1, 1, 0]
+    s, t, m = torch.tensor([S, s2]), torch.tensor([T_, t2]), torch.tensor([MASK, m2])
+    starts, ends = torch.tensor([1, 3]), torch.tensor([2, 0])
+    T = 2.0
+    out = PredictionLoss(temperature=T, distill_weight=0.5)(s, s, t, t, m, starts, ends)
+    kd = [T * T * kl(softmax([x / T for x in tt[:n]]), softmax([x / T for x in ss[:n]]))
+          for ss, tt, n in ((S, T_, 3), (s2, t2, 4))]
+    ce = [(-math.log(softmax(ss[:n])[a]) - math.log(softmax(ss[:n])[b])) / 2
+          for ss, n, a, b in ((S, 3, 1, 2), (s2, 4, 3, 0))]
+    assert out["kd"].item() == pytest.approx(sum(kd) / 2, rel=1e-5)
+    assert out["ce"].item() == pytest.approx(sum(ce) / 2, rel=1e-5)

@@ -181,3 +181,17 @@ def test_a_bpe_tab_token_next_to_the_answer_is_left_out(bpe_tokenizer_dir):
     first = next(t for t, o in enumerate(offs) if o is not None and o[0] == stop - len("Normale"))
     start[0, tab], start[0, first], end[0, last] = 9.0, 5.0, 9.0
     assert postprocess_predictions([row], ev, start, end)[0] == {"e": "Normale"}
+
+
+def test_the_null_score_is_read_at_cls_wherever_the_window_puts_it():
+    """XLNet lays a window out as question <sep> context <sep> <cls>: CLS is the last token, the one token the
+    context mask holds that has no context offset. Its logits (3 + 3) are the null score, not the first
+    question token's (9 + 9); the best span is beta alone (2 + 2)."""
+    offsets = [None, None, None] + _OFFS[:5] + [None, None]      # q q <sep> alpha..epsilon <sep> <cls>
+    mask = [0, 0, 0] + [1] * 5 + [0, 1]
+    feats = [{"example_id": "q", "offset_mapping": offsets, "context_mask": mask}]
+    start = _logits({0: 9.0, 9: 3.0, 4: 2.0})[None]
+    end = _logits({0: 9.0, 9: 3.0, 4: 2.0})[None]
+    preds, diffs = postprocess_predictions(EX, feats, start, end)
+    assert preds == {"q": "beta"}
+    assert diffs["q"] == pytest.approx(6.0 - 4.0)
