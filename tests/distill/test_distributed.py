@@ -154,11 +154,21 @@ def torchrun(sample_path, tmp_path, teacher, student, out, *extra) -> subprocess
     return subprocess.run(cmd, env=env(), cwd=REPO, capture_output=True, text=True, timeout=300)
 
 
+# Without dropout, so that a one-process run can be compared: two processes draw other masks than one does.
+NO_DROPOUT = ("--embedding-dropout", "0")
+
+
 @pytest.fixture(scope="module")
 def ddp_run(tmp_path_factory, sample_path, tiny_teacher_path, tiny_student_path):
-    """A two-process run: its folder (the run in ddp/, the caches in cache/) and its process."""
+    """A two-process run of a student without dropout: its folder (the run in ddp/, the caches in cache/, the
+    student in student/) and its process."""
     tmp_path = tmp_path_factory.mktemp("distill_ddp")
-    return tmp_path, torchrun(sample_path, tmp_path, tiny_teacher_path, tiny_student_path, tmp_path / "ddp")
+    student = tmp_path / "student"
+    shutil.copytree(tiny_student_path, student)
+    config = json.loads((student / "config.json").read_text())
+    (student / "config.json").write_text(json.dumps(config | {"hidden_dropout_prob": 0.0,
+                                                             "attention_probs_dropout_prob": 0.0}))
+    return tmp_path, torchrun(sample_path, tmp_path, tiny_teacher_path, str(student), tmp_path / "ddp", *NO_DROPOUT)
 
 
 def test_torchrun_two_processes_train_and_save(ddp_run, tiny_student_path):
@@ -193,6 +203,38 @@ def test_torchrun_two_processes_train_and_save(ddp_run, tiny_student_path):
     assert "4 x 2 x 2 windows" in run.stderr  # batch x accumulation x processes
 
 
+def test_two_processes_train_as_one_process_of_their_joint_batch(ddp_run, sample_path, tiny_teacher_path):
+    """Two processes of --batch-size 4 take, step by step, the windows one process of --batch-size 8 takes
+    (--grad-accum 2 both). The intermediate losses average over real tokens and (query, key) pairs, which the
+    processes hold unequally: each process's own mean, averaged by DDP, was 7e-5 off the joint batch's in the
+    logged loss and left weights 1.2e-4 elsewhere after 2 steps. Weighted by each process's share of the step's
+    tokens and pairs, both stages are the one-process run's up to rounding."""
+    tmp_path, run = ddp_run
+    assert run.returncode == 0, run.stderr[-3000:]
+    one = tmp_path / "one"
+    # Caches of its own: the two-process run's folder holds one teacher-logit cache (its test counts them).
+    args = argv(sample_path, tmp_path / "single", tiny_teacher_path, str(tmp_path / "student"), one, *NO_DROPOUT)
+    args[args.index("--batch-size") + 1], args[args.index("--max-steps") + 1] = "8", "2"
+    done = forkrun.run("pipelines.distill_train", *args)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "8 x 2 x 1 windows" in done.stderr and "4 x 2 x 2 windows" in run.stderr
+
+    def steps(out):
+        return [r for r in map(json.loads, (out / "metrics.jsonl").read_text().splitlines()) if "loss" in r]
+
+    ones, twos = steps(one), steps(tmp_path / "ddp")
+    assert [(r["stage"], r["step"]) for r in ones] == [(r["stage"], r["step"]) for r in twos]
+    for a, b in zip(ones, twos):
+        for name in ("loss", "hidden", "attention", "kd"):
+            if name in a:
+                assert b[name] == pytest.approx(a[name], rel=2e-6), (a["stage"], a["step"], name)
+    from safetensors.torch import load_file
+
+    for saved in ("student-intermediate", "student"):
+        a, b = (load_file(str(out / saved / "model.safetensors")) for out in (one, tmp_path / "ddp"))
+        assert max((a[k] - b[k]).abs().max().item() for k in a) < 2e-6, saved
+
+
 def test_a_checkpoint_file_of_one_torchrun_process_that_is_damaged_is_its_line_alone(
         ddp_run, tmp_path, sample_path, tiny_teacher_path, tiny_student_path):
     """Only process 1 reads rng-1.pt: damaged, it was a traceback from that process, then gloo's "Connection closed
@@ -204,7 +246,8 @@ def test_a_checkpoint_file_of_one_torchrun_process_that_is_damaged_is_its_line_a
     for c in later:  # as if killed after the first checkpoint
         shutil.rmtree(c)
     (first / "rng-1.pt").write_bytes((first / "rng-1.pt").read_bytes()[:100])  # truncated
-    done = torchrun(sample_path, ddp_run[0], tiny_teacher_path, tiny_student_path, run, "--resume")
+    done = torchrun(sample_path, ddp_run[0], tiny_teacher_path, str(ddp_run[0] / "student"), run, *NO_DROPOUT,
+                    "--resume")
     assert done.returncode != 0
     lines = [x for x in done.stderr.splitlines() if x.startswith("distill-train: error:")]
     assert lines == [f"distill-train: error: --resume: the checkpoint file {first / 'rng-1.pt'} cannot be read ("
@@ -247,3 +290,4 @@ def test_a_process_whose_partner_is_killed_ends_at_once_with_one_line(whole_run,
                         rf"peer\); the newest checkpoint is {re.escape(str(newest))}: rerun with --resume to "
                         "continue from it", err.strip().splitlines()[-1]), err[-3000:]
     assert "Traceback" not in err
+
