@@ -922,6 +922,7 @@ class DistillRecipe:
         # --distill-weight 0: no kd term reads the logits, so a whole teacher pass over the windows would be wasted.
         if self.teacher is None or self.args.teacher_cache == "off" or self.args.distill_weight == 0:
             return None
+        import torch
         from accelerate.utils import broadcast_object_list
         from tqdm.auto import tqdm
 
@@ -963,8 +964,13 @@ class DistillRecipe:
             acc.wait_for_everyone()
             seconds = time.perf_counter() - t0
             cost = StageCost.of("teacher_cache", self.student.config, self.teacher.config)
+            # Every process's tokens: the shares are contiguous runs of the windows, whose lengths differ from
+            # one run to the next (an article's long context and its variants), so the main process's share
+            # times the number of processes was 24% short on the sample's first 30 questions in two processes.
+            counted = torch.tensor([stats["tokens"], stats["tokens_sq"]], dtype=torch.int64, device=acc.device)
+            tokens, tokens_sq = (int(x) for x in acc.reduce(counted, "sum").tolist())
             self.report("teacher_cache", len(self.features), seconds, None if cost is None else
-                        cost.flops(stats["tokens"], stats["tokens_sq"]) * acc.num_processes)
+                        cost.flops(tokens, tokens_sq))
             if self.main:
                 teacher_cache.merge([teacher_cache.part_path(path, r, acc.num_processes)
                                      for r in range(acc.num_processes)], path)
@@ -997,7 +1003,7 @@ class DistillRecipe:
         from tqdm.auto import tqdm
 
         from augment.distill.checkpoint import set_rng_state, stage_seed
-        from augment.distill.data import (WindowDataset, accumulation_shares, epoch_batches, trim_padding,
+        from augment.distill.data import (WindowDataset, accumulation_shares, global_batches, trim_padding,
                                           window_lengths)
         from augment.distill.tally import StageTally
 
@@ -1021,7 +1027,11 @@ class DistillRecipe:
         model, optimizer = acc.prepare(module, optimizer)
         cached = self._teacher_logits() if stage == "prediction" else None
         windows = self.windows if cached is None else WindowDataset(self.features, cached)
-        lengths = window_lengths(self.features) if a.group_by_length or a.grad_accum > 1 else None
+        # Under DDP the intermediate losses' means over each process's tokens are weighted by its share of the
+        # step's tokens (accumulation_shares), as are the micro-batches of an accumulated step: the processes hold
+        # as many windows each, but not as many tokens. The prediction losses average over windows: equal shares.
+        by_process = stage == "intermediate" and acc.num_processes > 1
+        lengths = window_lengths(self.features) if a.group_by_length or a.grad_accum > 1 or by_process else None
         # Right padding is cut per batch, to a multiple of this (under --compile: the few shapes compiled).
         pad_to = length_multiple(a, acc.device.type)
         model.train()
@@ -1047,8 +1057,10 @@ class DistillRecipe:
         parts = {}
         last_finite = None  # the last log step whose losses were finite
         while step < total:
-            batches = epoch_batches(len(windows), a.batch_size, a.seed, epoch, acc.process_index, acc.num_processes,
-                                    lengths=lengths if a.group_by_length else None)
+            # Every process's batches (each takes its part of each), so that each can weigh its part of a step.
+            everyone = global_batches(len(windows), a.batch_size, a.seed, epoch, acc.num_processes,
+                                      lengths=lengths if a.group_by_length else None)
+            batches = [b[acc.process_index::acc.num_processes].tolist() for b in everyone]
             # Its own generator: a DataLoader iterator otherwise draws a seed from the global RNG, so a
             # resumed run (one more iterator) would drop out different units than the uninterrupted one.
             loader = torch.utils.data.DataLoader(windows, batch_sampler=batches[start_batch:],
@@ -1072,9 +1084,10 @@ class DistillRecipe:
                     torch.compiler.cudagraph_mark_step_begin()
                 with nullcontext() if last else acc.no_sync(model):  # all-reduce once per optimizer step
                     losses = self._loss(stage, model, batch)
-                    if group > 1:  # without accumulation no multiplication kernels (forward and backward) at all
+                    if group > 1 or by_process:  # else no multiplication kernels (forward and backward) at all
                         losses = self._accumulated(stage, losses, accumulation_shares(
-                            batches[group_start:group_end], i - group_start, lengths))
+                            everyone[group_start:group_end], i - group_start, lengths, acc.process_index,
+                            acc.num_processes))
                     acc.backward(losses["loss"])
                 # Reported: the step's means, summed over its micro-batches (still on the device).
                 parts = {k: v.detach() if group == 1 else parts.get(k, 0) + v.detach() for k, v in losses.items()}

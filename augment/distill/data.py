@@ -278,31 +278,43 @@ class WindowDataset(torch.utils.data.Dataset):
 
 def epoch_batches(n: int, batch_size: int, seed: int, epoch: int, rank: int = 0, world: int = 1,
                   lengths=None, group: int = 64) -> list:
-    """This process's batches of window indices for one epoch.
+    """This process's batches of window indices for one epoch: its part (``[rank::world]``) of each of
+    :func:`global_batches`.
 
     The order depends only on (seed, epoch), so a resumed run that skips the batches it already did sees
     exactly the batches the uninterrupted run saw. Each of the ``world`` processes takes every world-th
     window; the remainder is dropped so all processes run the same number of batches (DDP would hang).
+    """
+    return [b[rank::world].tolist() for b in global_batches(n, batch_size, seed, epoch, world, lengths, group)]
+
+
+def global_batches(n: int, batch_size: int, seed: int, epoch: int, world: int = 1, lengths=None,
+                   group: int = 64) -> list:
+    """Every process's batches of one epoch together, as arrays of window indices: batch j holds the windows that
+    the ``world`` processes' j-th batches of ``batch_size`` hold between them (process r takes ``[r::world]``), so
+    any process can tell what the others train on in a step (:func:`accumulation_shares`).
+
+    The ``n % world`` windows left over by a random permutation of ``(seed, epoch)`` are left out of the epoch,
+    so that every process holds as many windows as the others in each batch. With one process nothing is left
+    out and the batches are the permutation cut in order.
 
     With ``lengths`` (one per window: ``--group-by-length``), windows of similar length share a batch, so
-    little padding is computed: the shuffled windows are cut into runs of ``group`` global batches
-    (``batch_size * world`` windows each), each run is sorted by length and cut into global batches, and
-    the global batches are shuffled, so long and short batches alternate through the epoch. Each process
-    then takes every world-th window of each global batch. Batches stay random within a run of
-    ``group * batch_size * world`` windows; SQuAD windows are about 45% padding at length 384 otherwise.
+    little padding is computed: the shuffled windows are cut into runs of ``group`` batches, each run is
+    sorted by length and cut into batches, and the batches are shuffled, so long and short batches alternate
+    through the epoch. Batches stay random within a run of ``group * batch_size * world`` windows; SQuAD windows
+    are about 45% padding at length 384 otherwise.
     """
     import numpy as np
 
     rng = np.random.default_rng([seed, epoch])
     perm = rng.permutation(n)
     perm = perm[: n - n % world]
+    width = batch_size * world
     if lengths is None:
-        mine = perm[rank::world]
-        return [mine[i:i + batch_size].tolist() for i in range(0, len(mine), batch_size)]
+        return [perm[i:i + width] for i in range(0, len(perm), width)]
     lengths = np.asarray(lengths)
     if len(lengths) != n:
-        raise ValueError(f"epoch_batches: {len(lengths)} lengths for {n} windows")
-    width = batch_size * world
+        raise ValueError(f"window batches: {len(lengths)} lengths for {n} windows")
     run = group * width
     batches = []
     for start in range(0, len(perm), run):
@@ -311,19 +323,23 @@ def epoch_batches(n: int, batch_size: int, seed: int, epoch: int, rank: int = 0,
         chunk = chunk[np.argsort(-lengths[chunk], kind="stable")]
         batches += [chunk[i:i + width] for i in range(0, len(chunk), width)]
     order = rng.permutation(len(batches))
-    return [batches[j][rank::world].tolist() for j in order]
+    return [batches[j] for j in order]
 
 
-def accumulation_shares(group: list, index: int, lengths) -> dict[str, float]:
-    """Micro-batch ``index``'s share of an optimizer step made of the micro-batches ``group`` (lists of window
-    indices), by what each loss averages over: ``windows`` (the prediction losses: a mean per window),
-    ``tokens`` (the hidden-state loss: real tokens) and ``pairs`` (the attention loss: real (query, key) pairs,
-    a window's tokens squared). ``lengths``: real tokens per window (:func:`window_lengths`).
+def accumulation_shares(group: list, index: int, lengths, rank: int = 0, world: int = 1) -> dict[str, float]:
+    """The share of an optimizer step that process ``rank``'s micro-batch ``index`` is, by what each loss averages
+    over: ``windows`` (the prediction losses: a mean per window), ``tokens`` (the hidden-state loss: real tokens)
+    and ``pairs`` (the attention loss: real (query, key) pairs, a window's tokens squared). ``group``: the step's
+    micro-batches of every process together (:func:`global_batches`; process r's part of one is ``[r::world]``);
+    ``lengths``: real tokens per window (:func:`window_lengths`).
 
-    A micro-batch's mean times its share, summed over the step, is the mean over the step's windows, tokens or
-    pairs, as one batch of them all would give it. The plain mean of the micro-batches' means (each divided by
+    A micro-batch's mean times its share, summed over the process's micro-batches and averaged over the
+    processes (as DDP averages their gradients), is the mean over the step's windows, tokens or pairs, as one
+    batch of them all in one process would give it. The plain mean of the micro-batches' means (each divided by
     the number of micro-batches) weighs a short micro-batch (an epoch's last) or one of short windows as much as
-    a full one of long windows: ``--grad-accum 2`` would then not train as a batch twice as large does.
+    a full one of long windows: ``--grad-accum 2`` would then not train as a batch twice as large does; and
+    each process's own mean, averaged by DDP, weighs a process of short windows as much as one of long windows:
+    two processes of ``--batch-size 13`` would not train as one of 26 does.
 
         >>> accumulation_shares([[0, 1], [2]], 1, [4, 4, 2])
         {'windows': 0.3333333333333333, 'tokens': 0.2, 'pairs': 0.1111111111111111}
@@ -331,11 +347,12 @@ def accumulation_shares(group: list, index: int, lengths) -> dict[str, float]:
     import numpy as np
 
     lengths = np.asarray(lengths, dtype=np.int64)
+    group = [np.asarray(b, dtype=np.int64) for b in group]
     every = {"windows": sum(len(b) for b in group), "tokens": sum(int(lengths[b].sum()) for b in group),
              "pairs": sum(int((lengths[b] ** 2).sum()) for b in group)}
-    mine = group[index]
+    mine = group[index][rank::world]
     part = {"windows": len(mine), "tokens": int(lengths[mine].sum()), "pairs": int((lengths[mine] ** 2).sum())}
-    return {k: part[k] / max(every[k], 1) for k in every}
+    return {k: world * part[k] / max(every[k], 1) for k in every}
 
 
 def window_lengths(features, chunk: int = 20_000):

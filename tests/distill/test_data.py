@@ -392,3 +392,21 @@ def test_windows_labelled_by_an_earlier_version_are_removed_and_no_other_file(tm
     assert sorted(f.name for f in remove_old_labels(tmp_path, "k")) == sorted(old)
     assert sorted(f.name for f in tmp_path.iterdir()) == sorted(kept)
     assert remove_old_labels(tmp_path, "k") == []
+
+
+def test_accumulation_shares_of_several_processes_average_to_the_joint_batch():
+    """Each process's share of the step, as DDP averages the processes' gradients: the shares of two processes,
+    summed over their micro-batches, average to 1, and a process of longer windows weighs more in the token and
+    pair terms (its own mean, averaged by DDP, weighed as much as the other's: the windows' mean only)."""
+    from augment.distill.data import accumulation_shares
+
+    group, lengths = [[0, 1, 2, 3], [4, 5]], [8, 2, 8, 2, 6, 4]  # process 0: windows 0, 2, 4; process 1: 1, 3, 5
+    shares = [[accumulation_shares(group, i, lengths, rank, 2) for i in range(2)] for rank in range(2)]
+    assert shares[0][0] == pytest.approx({"windows": 2 * 2 / 6, "tokens": 2 * 16 / 30, "pairs": 2 * 128 / 188})
+    assert shares[1][1] == pytest.approx({"windows": 2 * 1 / 6, "tokens": 2 * 4 / 30, "pairs": 2 * 16 / 188})
+    for k in ("windows", "tokens", "pairs"):
+        assert sum(s[k] for process in shares for s in process) / 2 == pytest.approx(1)
+    # One process: the step's micro-batches as they are.
+    assert accumulation_shares(group, 1, lengths) == pytest.approx({"windows": 2 / 6, "tokens": 10 / 30,
+                                                                    "pairs": 52 / 188})
+

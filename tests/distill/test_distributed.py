@@ -145,20 +145,38 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# The two-process runs, and the one-process run they are compared with: 30 questions of one window each, the first
+# 15 on a shorter context than the others (so the processes' contiguous shares of the teacher's logits differ in
+# length), 2 steps a stage; a student without dropout (two processes draw other masks than one does).
+DDP = {"--limit": "30", "--max-length": "384", "--doc-stride": "128", "--max-steps": "2"}
+
+
+def ddp_argv(sample_path, tmp_path, teacher, student, out, *extra) -> list:
+    args = argv(sample_path, tmp_path, teacher, student, out, "--embedding-dropout", "0", *extra)
+    for option, value in DDP.items():
+        args[args.index(option) + 1] = value
+    return args
+
+
 def torchrun(sample_path, tmp_path, teacher, student, out, *extra) -> subprocess.CompletedProcess:
-    """distill-train in two processes under torchrun, 2 steps a stage."""
+    """distill-train in two processes under torchrun (``ddp_argv``)."""
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
            "--master_port", str(free_port()), "-m", "pipelines.distill_train",
-           *argv(sample_path, tmp_path, teacher, student, out, *extra)]
-    cmd[cmd.index("--max-steps") + 1] = "2"
+           *ddp_argv(sample_path, tmp_path, teacher, student, out, *extra)]
     return subprocess.run(cmd, env=env(), cwd=REPO, capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture(scope="module")
 def ddp_run(tmp_path_factory, sample_path, tiny_teacher_path, tiny_student_path):
-    """A two-process run: its folder (the run in ddp/, the caches in cache/) and its process."""
+    """A two-process run of a student without dropout: its folder (the run in ddp/, the caches in cache/, the
+    student in student/) and its process."""
     tmp_path = tmp_path_factory.mktemp("distill_ddp")
-    return tmp_path, torchrun(sample_path, tmp_path, tiny_teacher_path, tiny_student_path, tmp_path / "ddp")
+    student = tmp_path / "student"
+    shutil.copytree(tiny_student_path, student)
+    config = json.loads((student / "config.json").read_text())
+    (student / "config.json").write_text(json.dumps(config | {"hidden_dropout_prob": 0.0,
+                                                             "attention_probs_dropout_prob": 0.0}))
+    return tmp_path, torchrun(sample_path, tmp_path, tiny_teacher_path, str(student), tmp_path / "ddp")
 
 
 def test_torchrun_two_processes_train_and_save(ddp_run, tiny_student_path):
@@ -193,6 +211,68 @@ def test_torchrun_two_processes_train_and_save(ddp_run, tiny_student_path):
     assert "4 x 2 x 2 windows" in run.stderr  # batch x accumulation x processes
 
 
+def test_two_processes_train_as_one_process_of_their_joint_batch(ddp_run, sample_path, tiny_teacher_path):
+    """Two processes of --batch-size 4 take, step by step, the windows one process of --batch-size 8 takes
+    (--grad-accum 2 both). The intermediate losses average over real tokens and (query, key) pairs, which the
+    processes hold unequally: each process's own mean, averaged by DDP, was 6e-6 off the joint batch's in the
+    logged loss and left weights 1.2e-4 elsewhere after 2 steps (4e-7 now). Weighted by each process's share of
+    the step's tokens and pairs, both stages are the one-process run's up to rounding."""
+    tmp_path, run = ddp_run
+    assert run.returncode == 0, run.stderr[-3000:]
+    one = tmp_path / "one"
+    # Caches of its own: the two-process run's folder holds one teacher-logit cache (its test counts them).
+    args = ddp_argv(sample_path, tmp_path / "single", tiny_teacher_path, str(tmp_path / "student"), one)
+    args[args.index("--batch-size") + 1] = "8"
+    done = forkrun.run("pipelines.distill_train", *args)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "8 x 2 x 1 windows" in done.stderr and "4 x 2 x 2 windows" in run.stderr
+
+    def steps(out):
+        return [r for r in map(json.loads, (out / "metrics.jsonl").read_text().splitlines()) if "loss" in r]
+
+    ones, twos = steps(one), steps(tmp_path / "ddp")
+    assert [(r["stage"], r["step"]) for r in ones] == [(r["stage"], r["step"]) for r in twos]
+    for a, b in zip(ones, twos):
+        for name in ("loss", "hidden", "attention", "kd"):
+            if name in a:
+                assert b[name] == pytest.approx(a[name], rel=2e-6), (a["stage"], a["step"], name)
+    from safetensors.torch import load_file
+
+    for saved in ("student-intermediate", "student"):
+        a, b = (load_file(str(out / saved / "model.safetensors")) for out in (one, tmp_path / "ddp"))
+        assert max((a[k] - b[k]).abs().max().item() for k in a) < 2e-6, saved
+
+
+def test_the_teacher_cache_summary_counts_the_tokens_of_every_process(ddp_run, tiny_teacher_path):
+    """Each process computes the teacher's logits of a contiguous share of the windows: here the first 15 questions
+    on one context, the next 15 on a longer one. The summary's FLOPs (and TFLOP/s) were the main process's share
+    times two, 24% short of what the two computed; they are the two shares' sums."""
+    from datasets import Dataset
+    from transformers import AutoConfig, AutoModelForQuestionAnswering
+
+    from augment.distill import teacher_cache
+    from augment.distill.flops import StageCost
+
+    tmp_path, run = ddp_run
+    assert run.returncode == 0, run.stderr[-3000:]
+    feats = Dataset.from_file(str(next((tmp_path / "cache").glob("features-*.arrow"))))
+    teacher = AutoModelForQuestionAnswering.from_pretrained(tiny_teacher_path)
+    counted = []
+    for rank in (0, 1):  # each process's share, batched as the run batched it
+        stats = {}
+        teacher_cache.build(teacher, feats.select(teacher_cache.share(len(feats), rank, 2)),
+                            tmp_path / "shares" / f"{rank}.arrow", batch_size=256, stats=stats)
+        counted.append(stats)
+    assert counted[0]["tokens"] < 0.8 * counted[1]["tokens"]  # the shares differ: the main one's is shorter
+    cost = StageCost.of("teacher_cache", AutoConfig.from_pretrained(tmp_path / "student"), teacher.config)
+    flops = cost.flops(sum(c["tokens"] for c in counted), sum(c["tokens_sq"] for c in counted))
+    records = [json.loads(line) for line in (tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()]
+    (summary,) = [r["summary"] for r in records if r["stage"] == "teacher_cache"]
+    assert summary["windows"] == len(feats) == 30
+    # FLOPs per window, from the record's rates (the seconds cancel out), as each is rounded
+    assert summary["tflops"] * 1e12 / summary["windows_per_s"] == pytest.approx(flops / len(feats), rel=5e-3)
+
+
 def test_a_checkpoint_file_of_one_torchrun_process_that_is_damaged_is_its_line_alone(
         ddp_run, tmp_path, sample_path, tiny_teacher_path, tiny_student_path):
     """Only process 1 reads rng-1.pt: damaged, it was a traceback from that process, then gloo's "Connection closed
@@ -204,7 +284,7 @@ def test_a_checkpoint_file_of_one_torchrun_process_that_is_damaged_is_its_line_a
     for c in later:  # as if killed after the first checkpoint
         shutil.rmtree(c)
     (first / "rng-1.pt").write_bytes((first / "rng-1.pt").read_bytes()[:100])  # truncated
-    done = torchrun(sample_path, ddp_run[0], tiny_teacher_path, tiny_student_path, run, "--resume")
+    done = torchrun(sample_path, ddp_run[0], tiny_teacher_path, str(ddp_run[0] / "student"), run, "--resume")
     assert done.returncode != 0
     lines = [x for x in done.stderr.splitlines() if x.startswith("distill-train: error:")]
     assert lines == [f"distill-train: error: --resume: the checkpoint file {first / 'rng-1.pt'} cannot be read ("
@@ -247,3 +327,4 @@ def test_a_process_whose_partner_is_killed_ends_at_once_with_one_line(whole_run,
                         rf"peer\); the newest checkpoint is {re.escape(str(newest))}: rerun with --resume to "
                         "continue from it", err.strip().splitlines()[-1]), err[-3000:]
     assert "Traceback" not in err
+
