@@ -21,3 +21,8 @@ class InputError(ValueError):
 
 class ConfigError(ValueError):
     """An option value or a combination of options that cannot work."""
+
+
+class DependencyError(ConfigError):
+    """An installed package older than tinyaug needs (:mod:`augment.versions`); the message names both versions.
+    A ConfigError, so each command reports it as its one error line, exit code 2, before any work starts."""

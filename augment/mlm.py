@@ -141,7 +141,10 @@ class MaskedLMCandidates:
         """Load tokenizer and model; ``trust_remote_code`` is passed to both loaders (off by default)."""
         t = time.perf_counter()
         from transformers import AutoModelForMaskedLM, AutoTokenizer
+        from .versions import require_transformers
         from .weights import load_float32
+
+        require_transformers()  # an older one fails mid-run, in the masked LM's forward pass
 
         t_import = time.perf_counter() - t
         resolve_device(kwargs.get("device", "cpu"))  # a device this torch lacks: refused before the load

@@ -35,7 +35,7 @@ from datetime import datetime, timedelta, timezone
 from itertools import chain
 from pathlib import Path
 
-from augment import __version__, hub, manifest, outdir
+from augment import __version__, hub, manifest, outdir, versions
 from augment.errors import ConfigError, InputError, InvalidExample
 from augment.glove import VOCAB_LIMIT
 from augment.report.candidates import count_candidates, merge_counts
@@ -826,6 +826,8 @@ def run(args, argv: list[str] | None = None) -> int:
     if args.mlm.lower() != "none":  # torch and transformers: seconds of imports, timed on their own
         import torch  # noqa: F401
         from transformers import AutoModelForMaskedLM  # noqa: F401
+
+        versions.require_transformers()  # before the model loads: an older one fails in its first forward pass
     startup["import_torch_transformers"] = time.perf_counter() - t
     # The shards' schema carries datasets' metadata (augment.shards.hf_schema): its import (about 1 s on 2
     # cores) belongs to start-up, not to the first block, where it would leave a shared GPU idle.

@@ -25,7 +25,7 @@ from contextlib import nullcontext
 from datetime import timedelta
 from pathlib import Path
 
-from augment import hub, outdir
+from augment import hub, outdir, versions
 from pipelines import ranks
 from pipelines.cli import DefaultsOnce, expand_tilde, given_options, no_effect
 from augment.errors import ConfigError, InputError
@@ -1449,6 +1449,7 @@ def run_command(args) -> int:
     _began = False
     try:
         validate(args)
+        versions.require_transformers()  # an older one fails later, mid-setup or mid-step, in its own words
     except ConfigError as e:
         # The options and files are the same for every process: under torchrun one copy of the line is enough
         # (each process still exits with 2, so torchrun reports the failure).

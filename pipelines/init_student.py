@@ -15,7 +15,7 @@ import re
 import sys
 from pathlib import Path
 
-from augment import hub, outdir
+from augment import hub, outdir, versions
 from pipelines.cli import DefaultsOnce, expand_tilde
 
 # The layer index in a weight's name: BERT-style "encoder.layer.3.", and ModernBERT's (and the decoder QA
@@ -140,6 +140,8 @@ def main(argv=None) -> int:
     try:
         from transformers import AutoConfig, AutoModelForQuestionAnswering, AutoTokenizer
         from augment.weights import load_float32
+
+        versions.require_transformers()
 
         # --layers against the teacher's depth from its config, before its weights load (seconds for a large one).
         config = AutoConfig.from_pretrained(args.teacher, trust_remote_code=args.trust_remote_code)

@@ -18,7 +18,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from augment import hub, outdir
+from augment import hub, outdir, versions
 from augment.errors import ConfigError, InputError
 from pipelines.cli import DefaultsOnce, expand_tilde
 
@@ -142,6 +142,7 @@ def load_model(path: str, trust_remote_code: bool, max_length: int = 384, doc_st
 
 def run(args) -> dict:
     validate(args)  # first: a bad option is one line in a second, not after torch, transformers and datasets load
+    versions.require_transformers()
     import torch
     from transformers import AutoConfig
 

@@ -61,6 +61,9 @@ def scores_attention_forward(module: nn.Module, query: torch.Tensor, key: torch.
 
 def register() -> str:
     """Register ``"tinyaug_scores"`` with transformers (idempotent) and return its name."""
+    from augment.versions import require_transformers
+
+    require_transformers()  # 4.x lacks these imports or has BERT ignore the registered implementation
     from transformers import AttentionInterface
     from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, sdpa_mask
 
@@ -92,6 +95,10 @@ def capture_problem(config, name: str, trust_remote_code: bool = False) -> str |
     Asked of the model's structure, built on the meta device (no memory, no weights: milliseconds), so that
     the intermediate stage refuses such a model before the data is tokenised and the weights load."""
     from transformers import AutoModelForQuestionAnswering
+
+    from augment.versions import require_transformers
+
+    require_transformers()  # else an older transformers' BERT would be reported as a model that cannot be captured
 
     with torch.device("meta"):
         model = AutoModelForQuestionAnswering.from_config(config, trust_remote_code=trust_remote_code)
