@@ -24,7 +24,8 @@ def transformers_problem(installed: str) -> str | None:
     from packaging.version import InvalidVersion, Version
 
     try:
-        # A pre-release or development build of 5.0 (5.0.0rc1, 5.0.0.dev0) already has what is needed.
+        # Only the release part is compared: a pre-release or development build of the minimum (5.6.0rc1,
+        # 5.6.0.dev0) counts as the minimum.
         too_old = Version(installed).release < Version(MIN_TRANSFORMERS).release
     except InvalidVersion:
         return None  # a local build with a version packaging cannot read: let it try
