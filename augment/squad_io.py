@@ -306,16 +306,22 @@ def _is_saved_dataset(path: Path) -> bool:
         path / "state.json").exists()
 
 
+def _saved_splits(path: Path) -> list[str]:
+    """The split folders a DatasetDict's ``dataset_dict.json`` names; an InputError naming the file when it cannot
+    be read."""
+    try:
+        splits = json.loads((path / "dataset_dict.json").read_text(encoding="utf-8"))["splits"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise InputError(f"{path / 'dataset_dict.json'}: unreadable ({type(e).__name__}: {e}); "
+                         "expected {'splits': [...]} as datasets.save_to_disk writes it") from None
+    return [str(split) for split in splits] if isinstance(splits, list) else []
+
+
 def _check_saved_files(path: Path) -> None:
     """Name the file a broken ``save_to_disk`` directory lacks, before ``datasets`` fails vaguely."""
     if (path / "dataset_dict.json").exists():
-        try:
-            splits = json.loads((path / "dataset_dict.json").read_text(encoding="utf-8"))["splits"]
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            raise InputError(f"{path / 'dataset_dict.json'}: unreadable ({type(e).__name__}: {e}); "
-                             "expected {'splits': [...]} as datasets.save_to_disk writes it") from None
-        for split in splits if isinstance(splits, list) else []:
-            _check_saved_files(path / str(split))
+        for split in _saved_splits(path):
+            _check_saved_files(path / split)
         return
     for name in ("state.json", "dataset_info.json"):
         if not (path / name).is_file():
@@ -608,12 +614,19 @@ SAVED_DATASET_FILES = ("state.json", "dataset_info.json", "dataset_dict.json")
 
 def saved_dataset_files(path: Path) -> list[Path]:
     """The files of a ``save_to_disk`` directory that its rows come from: its Arrow files and
-    :data:`SAVED_DATASET_FILES`, at any depth (a DatasetDict's splits are folders). Not datasets' own cache files
-    (cache-*.arrow, written by a map or cast on the loaded dataset: they come and go without the rows changing),
-    nor what else is kept there: a report.html, a README, an augment-squad run's manifest.json, rejects.jsonl and
-    .progress/ records."""
-    return sorted(f for f in path.rglob("*") if f.is_file()
-                  and not any(part.startswith(".") for part in f.relative_to(path).parts)
+    :data:`SAVED_DATASET_FILES`, and those of a DatasetDict's splits (the folders its dataset_dict.json names).
+    Not datasets' own cache files (cache-*.arrow, written by a map or cast on the loaded dataset: they come and go
+    without the rows changing), nor what else is kept there: a report.html, a README, an augment-squad run's
+    manifest.json, rejects.jsonl and .progress/ records, or another folder, such as an --out inside it (whose
+    shards, written after the run recorded its input's fingerprint, refused every rerun as another input)."""
+    folders = [path]
+    if (path / "dataset_dict.json").is_file():
+        try:
+            folders += [path / split for split in _saved_splits(path)]
+        except InputError:  # reading the rows fails and says why; until then every folder may be a split
+            folders += [d for d in path.iterdir() if d.is_dir() and not d.name.startswith(".")]
+    return sorted(f for folder in folders if folder.is_dir() for f in folder.iterdir()
+                  if f.is_file() and not f.name.startswith(".")
                   and (f.name in SAVED_DATASET_FILES or f.suffix == ".arrow" and not f.name.startswith("cache-")))
 
 

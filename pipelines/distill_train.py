@@ -1157,9 +1157,11 @@ class DistillRecipe:
     @staticmethod
     def _accumulated(stage: str, losses: dict, share: dict) -> dict:
         """A micro-batch's losses as its part of the step's (``accumulation_shares``): each term weighted by its
-        share of what the term averages over, so the step's sum is the loss of one batch of all its windows. The
-        intermediate losses average over real tokens (hidden states) and real (query, key) pairs (attention
-        scores), which differ between micro-batches of equal size; the prediction losses over windows."""
+        share of what the term averages over, so the step's sum over the micro-batches, averaged over the
+        processes (as DDP averages their gradients and the logged values are reduced), is the loss of one batch of
+        all its windows; one process's sum alone is no loss (``world`` times its share). The intermediate losses
+        average over real tokens (hidden states) and real (query, key) pairs (attention scores), which differ
+        between micro-batches, and between processes, of equal size; the prediction losses over windows."""
         if stage == "intermediate":
             hidden, attention = losses["hidden"] * share["tokens"], losses["attention"] * share["pairs"]
             return {**losses, "loss": hidden + attention, "hidden": hidden, "attention": attention}

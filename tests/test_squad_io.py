@@ -391,3 +391,24 @@ def test_a_saved_datasets_fingerprint_covers_its_data_files_and_only_those(tmp_p
     info = next(saved.rglob("dataset_info.json"))  # its features decide how the rows load
     info.write_text(info.read_text().replace('"description": ""', '"description": "x"'))
     assert fingerprint(saved) != fp
+
+
+@pytest.mark.parametrize("layout", ["Dataset", "DatasetDict"])
+def test_a_folder_inside_a_saved_dataset_leaves_its_fingerprint(tmp_path, sample_rows, layout):
+    """augment-squad --input saved --out saved/aug: the run's shards and state.json (a saved dataset of their own,
+    written after the run recorded its input's fingerprint) counted as the input's, so every rerun was refused as
+    another input. Only the folder itself and the splits its dataset_dict.json names are read."""
+    import datasets
+
+    ds = datasets.Dataset.from_list(sample_rows[:3])
+    saved = tmp_path / "saved"
+    (ds if layout == "Dataset" else datasets.DatasetDict({"train": ds})).save_to_disk(str(saved))
+    fp = fingerprint(saved)
+    for folder in ("aug", "train/aug"):
+        for name in ("shard-00000.arrow", "state.json", "dataset_info.json"):
+            (saved / folder).mkdir(parents=True, exist_ok=True)
+            (saved / folder / name).write_text("another run's")
+    assert fingerprint(saved) == fp
+    if layout == "DatasetDict":  # unreadable, it names no split: every folder counts, and the reader says why
+        (saved / "dataset_dict.json").write_text("{")
+        assert fingerprint(saved) not in (fp, None)

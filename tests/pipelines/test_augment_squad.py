@@ -1427,3 +1427,19 @@ def test_a_changed_tokenizer_config_is_refused_on_resume_and_an_earlier_record_r
     tokenizer_config.write_text(json.dumps({**json.loads(tokenizer_config.read_text()), "do_lower_case": False}))
     assert main(args) == 2
     assert "the --mlm model changed" in capsys.readouterr().err
+
+
+def test_an_out_inside_a_saved_dataset_input_resumes(tmp_path, sample_rows, capsys):
+    """--out inside the saved-dataset --input: the shards the run wrote there changed the input's fingerprint, so
+    rerunning the same command was refused as 'another configuration (input_fingerprint ...)'."""
+    import datasets
+
+    from pipelines.augment_squad import main
+
+    data = tmp_path / "data"
+    datasets.Dataset.from_list(sample_rows[:3]).save_to_disk(str(data))
+    args = ["--input", str(data), "--mlm", "none", "--multiplier", "1", "--quiet", "--out", str(data / "aug")]
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "is already complete" in capsys.readouterr().err
