@@ -153,8 +153,19 @@ class GloveNeighbours:
         vecs = np.asarray(kv.vectors, dtype=np.float32)
         self._unit = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-8)  # (V, D)
         words = kv.index_to_key
-        self._alpha = np.array([w.isalpha() for w in words], dtype=bool)  # (V,)
+        # Candidates: alphabetic words whose vector is a number. A word with a NaN vector was never chosen
+        # (argpartition sorted its NaN cosines last, and the list drops what is not finite); torch.topk takes
+        # NaN for the largest, so such words are struck out here, before the top-k, as the others.
+        self._eligible = (np.array([w.isalpha() for w in words], dtype=bool)
+                       & np.isfinite(self._unit).all(axis=1))  # (V,)
         self._cache: dict[str, list[str]] = {}
+        self._folded: dict[int, str] = {}  # vocabulary index -> fold(word): a neighbour of many words is folded once
+
+    def _fold(self, j: int) -> str:
+        f = self._folded.get(j)
+        if f is None:
+            f = self._folded[j] = fold(self.kv.index_to_key[j])
+        return f
 
     def neighbours(self, words) -> dict[str, list[str]]:
         """``{word: [neighbour, ...]}`` for each word (looked up in NFC and lower-cased; unknown words get []),
@@ -165,16 +176,21 @@ class GloveNeighbours:
         known = [k for k in new if k in self.kv.key_to_index]
         for k in new:
             self._cache[k] = []
+        if known:
+            import torch  # a requirement already; not imported at module level, as the vectors need it only here
         for b in range(0, len(known), self.batch_size):
             chunk = known[b:b + self.batch_size]
             rows = np.array([self.kv.key_to_index[k] for k in chunk])
             sims = self._unit[rows] @ self._unit.T  # (B, V) cosine similarities
-            sims[:, ~self._alpha] = -np.inf
+            sims[:, ~self._eligible] = -np.inf
             sims[np.arange(len(chunk)), rows] = -np.inf  # never the word itself
             # Room for the word itself in other spellings (beyonce for beyoncé; Singer, SINGER in cased
             # vectors), dropped below as the masked LM drops them; and room for the exact ranking below.
             k = min(self.top_k + SPELLING_ROOM + RERANK_ROOM, sims.shape[1] - 1)
-            top = np.argpartition(-sims, k, axis=1)[:, :k]  # (B, k) unordered
+            # torch.topk, not numpy's argpartition: the same k largest (any order; a tie at the k-th only
+            # decides which word fills a rank beyond top_k + SPELLING_ROOM) in 0.03 s instead of 0.7 s for
+            # 256 words x 100k (BENCHMARKS.md 2c); it was 2/3 of a GloVe-only run's augmenting time.
+            top = torch.topk(torch.from_numpy(sims), k, dim=1, sorted=False).indices.numpy()  # (B, k) unordered
             # The float32 product's last bits depend on the batch (a one-word batch goes through BLAS's gemv,
             # others through gemm), and which words share a batch depends on what earlier calls cached: near
             # ties ("indices" and "hang" for "tse") were ordered by it, so the rows of an example depended on
@@ -182,11 +198,12 @@ class GloveNeighbours:
             # again in float64, where the products of float32 values are exact and each sum over the D values
             # is the same computation for any batch; equal scores go by vocabulary index (frequency).
             exact = self._exact_cosines(rows, top)  # (B, k)
-            for i, word in enumerate(chunk):
-                order = top[i][np.lexsort((top[i], -exact[i]))]
+            order = np.take_along_axis(top, np.lexsort((top, -exact), axis=-1), 1)  # (B, k) best first
+            finite = np.isfinite(np.take_along_axis(sims, order, 1))  # (B, k)
+            for word, ids, ok in zip(chunk, order.tolist(), finite.tolist()):
                 own = fold(word)
-                found = [self.kv.index_to_key[j] for j in order if np.isfinite(sims[i, j])]
-                self._cache[word] = [w for w in found if fold(w) != own][:self.top_k]
+                self._cache[word] = [self.kv.index_to_key[j] for j, f in zip(ids, ok)
+                                     if f and self._fold(j) != own][:self.top_k]
         return {w: self._cache[k] for w, k in keys.items()}
 
     def _exact_cosines(self, rows, top):

@@ -48,8 +48,14 @@ def apply_edits(text: str, edits, field: str | None = None) -> str:
     edits = [Edit(**e) if type(e) is dict else e for e in edits]
     if field is not None:
         edits = [e for e in edits if e.field == field]
+    return splice(text, sorted(edits, key=lambda e: e.start))
+
+
+def splice(text: str, edits: list[Edit]) -> str:
+    """:func:`apply_edits` for :class:`Edit` objects of one text already in start order, as the sampler
+    makes them: an edit that starts before the previous one ends is refused as overlapping."""
     parts, pos = [], 0
-    for e in sorted(edits, key=lambda e: e.start):
+    for e in edits:
         if e.start < pos:
             raise ValueError(f"overlapping edits at {e.start}: {e!r}")
         if text[e.start:e.end] != e.original:

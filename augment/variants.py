@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from augment.sampling import Slot, draw_variants, fold_words, folded, protect_shared_words
 from augment.segment import Word
-from augment.spans import apply_edits, move_spans
+from augment.spans import move_spans, splice
 
 
 @dataclass(frozen=True)
@@ -67,21 +67,27 @@ def variants_of(ex: dict, ctx: TextCandidates, q: TextCandidates | None, n: int,
 
 def iter_variants(ex: dict, ctx: TextCandidates, q: TextCandidates | None, n: int, replace_prob: float,
                   seed: int, answer_policy: str, draw: str = "distinct", keep_question_words: bool = False,
-                  stopwords: frozenset = frozenset()) -> Iterator[dict]:
+                  stopwords: frozenset = frozenset(), edit_dicts: bool = True) -> Iterator[dict]:
     """:func:`variants_of` one row at a time. A row holds its own copy of the context and its edits as dicts
     (about 10 KB with a 750-character SQuAD context), so a caller that encodes rows in batches
-    (:func:`augment.rowpool.draw_chunk`) need not hold all of one example's at once."""
+    (:func:`augment.rowpool.draw_chunk`) need not hold all of one example's at once. ``edit_dicts=False``:
+    the edits as :class:`augment.spans.Edit` tuples, whose fields are the shard's edit struct in order, for a
+    caller that only encodes them (Arrow reads a struct from a tuple too: a dict per edit cost a tenth of
+    drawing's time)."""
     slots, _ = replaceable(ex, ctx, q, answer_policy, keep_question_words, stopwords)
     for v, edits in enumerate(draw_variants(slots, n, replace_prob, seed, ex["id"], draw), 1):
         if edits is None:  # a dropped duplicate draw: its variant number stays unused
             continue
+        # In slot order (draw_variants), which is the context's words, then the question's, each by start:
+        # the rows' order of edits, and each text's in start order, as splice wants (it refuses others).
         c_edits = [e for e in edits if e.field == "context"]
         q_edits = [e for e in edits if e.field == "question"]
-        context = apply_edits(ex["context"], c_edits)
+        context = splice(ex["context"], c_edits)
         row = {**ex, "id": f"{ex['id']}-aug{v}", "orig_id": ex["id"], "variant": v, "context": context,
-               "question": apply_edits(ex["question"], q_edits),
+               "question": splice(ex["question"], q_edits),
                "answers": move_spans(ex["answers"], context, c_edits)}
         if ex.get("plausible_answers"):
             row["plausible_answers"] = move_spans(ex["plausible_answers"], context, c_edits)
-        row["edits"] = [e.as_dict() for e in sorted(edits, key=lambda e: (e.field != "context", e.start))]
+        ordered = c_edits + q_edits
+        row["edits"] = [e.as_dict() for e in ordered] if edit_dicts else ordered
         yield row

@@ -39,7 +39,7 @@ from augment import __version__, hub, manifest, outdir, versions
 from augment.errors import ConfigError, InputError, InvalidExample
 from augment.glove import VOCAB_LIMIT
 from augment.report.candidates import count_candidates, merge_counts
-from augment.rowpool import DrawSpec, RowPool
+from augment.rowpool import DrawSpec, RowPool, frozen_heap
 from augment.segment import STOPWORD_LISTS
 from augment.shards import (ShardWriter, atomic_write_json, hf_schema, original_row, shard_row,  # noqa: F401
                             write_dataset_files)
@@ -866,7 +866,8 @@ def run(args, argv: list[str] | None = None) -> int:
         startup["other"] = startup["total"] - sum(v for k, v in startup.items() if k != "total")
     augment_started = time.time()
     try:
-        n_blocks = augment_blocks(out, rows, aug, args, rank, run_started, claims)
+        with frozen_heap():  # the models, vectors and modules loaded by now live to the end
+            n_blocks = augment_blocks(out, rows, aug, args, rank, run_started, claims)
     except BaseException as e:  # a bad record under --strict, a bad line mid-file, Ctrl-C
         # A first run that completed no shard leaves nothing to resume: its config.json would refuse the
         # corrected input as another configuration. Under torchrun only when the input stopped every rank in

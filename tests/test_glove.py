@@ -1,3 +1,5 @@
+import itertools
+
 import numpy as np
 import pytest
 
@@ -152,8 +154,8 @@ def test_exact_reranking_memory_does_not_grow_with_batch_times_top_k():
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert all(len(c) == top_k for c in got.values())
-    # The (P, D) float32 gather, its float64 copy and the query rows; sims, its negation and argpartition's
-    # (B, V) indices. The whole block at once was 128 x 2020 x 50 x (4 + 8 + 8) bytes, about 250 MB.
+    # The (P, D) float32 gather, its float64 copy and the query rows; sims (B, V) and what the top-k and the
+    # ranking make of it. The whole block at once was 128 x 2020 x 50 x (4 + 8 + 8) bytes, about 250 MB.
     budget = 3 * glove.RERANK_PAIRS * dim * 8 + 4 * n_words * n_vocab * 8
     assert peak < budget, (peak, budget)
 
@@ -177,3 +179,43 @@ def test_a_top_k_above_the_glove_vocabulary_is_refused_before_the_vectors_load(m
         Augmenter(mlm=None, glove="default", top_k=100_001)
     with pytest.raises(ConfigError, match=r"^top_k=501: more than glove_vocab=500"):
         Augmenter(mlm=None, glove="default", top_k=501, glove_vocab=500)
+
+
+def _ranked_by_brute_force(nb, word, top_k):
+    """The top_k neighbours of ``word`` from every vocabulary word's float64 cosine (no top-k preselection):
+    alphabetic, finite, not the word in any spelling; equal scores by vocabulary index."""
+    from augment.segment import fold
+
+    unit, row = nb._unit.astype(np.float64), nb.kv.key_to_index[word]
+    scores = (unit * unit[row]).sum(-1)  # (V,): the same D-term sum per word as the re-ranking's
+    words = nb.kv.index_to_key
+    order = np.lexsort((np.arange(len(words)), -np.nan_to_num(scores, nan=-np.inf)))
+    kept = (j for j in order.tolist() if j != row and words[j].isalpha() and np.isfinite(scores[j])
+            and fold(words[j]) != fold(word))
+    return [words[j] for j in itertools.islice(kept, top_k)]
+
+
+def test_neighbours_are_the_words_of_highest_cosine_over_the_whole_vocabulary(glove_kv):
+    """The preselection of top_k + 20 words per batch (a top-k over each row of the float32 product) keeps every
+    word the exact ranking puts first: lists equal those of a float64 pass over all 100k words, batch or not."""
+    words = glove_kv.index_to_key[200:100_000:5000] + ["tse", "guitarist", "beyoncé", "guitarists"]
+    nb = GloveNeighbours(glove_kv, top_k=15, batch_size=8)  # several batches, one of a single word
+    got = nb.neighbours(words)
+    assert {w: _ranked_by_brute_force(nb, w, 15) for w in words} == got
+
+
+def test_words_with_nan_vectors_are_never_neighbours_and_take_no_room(glove_kv):
+    """A .kv or .bin file may hold NaN vectors (text files are refused). Their cosines are NaN: never a
+    neighbour, and not counted among the top_k + 20 words preselected, which a top-k that ranks NaN first
+    would fill with them, leaving the real words out."""
+    from gensim.models import KeyedVectors
+
+    real = glove_kv.index_to_key[1000:1060]
+    bad = [f"nan{chr(97 + i // 26)}{chr(97 + i % 26)}" for i in range(40)]
+    kv = KeyedVectors(vector_size=50)
+    kv.add_vectors(real + bad, np.vstack([glove_kv[real], np.full((len(bad), 50), np.nan, np.float32)]))
+    nb = GloveNeighbours(kv, top_k=10)
+    got = nb.neighbours(real[:5] + bad[:2])
+    assert got[bad[0]] == got[bad[1]] == []
+    assert all(len(got[w]) == 10 and not set(got[w]) & set(bad) for w in real[:5])
+    assert got == {w: _ranked_by_brute_force(nb, w, 10) for w in real[:5] + bad[:2]}

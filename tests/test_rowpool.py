@@ -146,3 +146,47 @@ def test_a_negative_worker_count_is_a_config_error_naming_it():
                     include_original=False, schema=pa.schema([]))
     with pytest.raises(ConfigError, match=r"^workers=-1: use an integer >= 0 \(0 draws in the model's process\)$"):
         RowPool(spec, workers=-1)
+
+
+def test_rows_may_hold_edits_as_tuples_and_encode_to_the_same_bytes(glove_augmenter, sample_rows):
+    """draw_chunk keeps each edit as its Edit tuple, which Arrow reads into the edit struct by position: the
+    tuple's fields must be the struct's, in its order, and the bytes those of the dicts the API's rows hold."""
+    from augment.rowpool import _encode
+    from augment.shards import SCHEMA, hf_schema, shard_row
+    from augment.spans import Edit
+    from augment.variants import iter_variants
+
+    assert Edit._fields == tuple(f.name for f in SCHEMA.field("edits").type.value_type)
+    examples = sample_rows[:4]
+    table = glove_augmenter.candidate_table(examples)
+    rows = {dicts: [shard_row(r) for ex in examples
+                    for r in iter_variants(ex, table[ex["context"]], None, 5, 0.6, 0, "keep", edit_dicts=dicts)]
+            for dicts in (True, False)}
+    assert all(type(e) is dict for r in rows[True] for e in r["edits"])
+    assert all(type(e) is Edit for r in rows[False] for e in r["edits"]) and sum(len(r["edits"]) for r in rows[False])
+    assert _encode(rows[False], hf_schema()) == _encode(rows[True], hf_schema())
+
+
+def test_a_frozen_heap_is_frozen_inside_and_thawed_after():
+    import gc
+
+    from augment.rowpool import frozen_heap
+
+    before = gc.get_freeze_count()
+    with frozen_heap():
+        assert gc.get_freeze_count() > before + 1000  # the test process's modules, at least
+    assert gc.get_freeze_count() == before
+
+
+def test_a_worker_keeps_its_start_up_heap_out_of_collections():
+    """A worker draws as the model's process does: its imports are frozen (see rowpool.frozen_heap)."""
+    import gc
+
+    import pyarrow as pa
+
+    from augment.rowpool import DrawSpec, RowPool
+
+    spec = DrawSpec(n=1, replace_prob=0.4, seed=0, answer_policy="keep", augment_question=False,
+                    include_original=False, schema=pa.schema([]))
+    with RowPool(spec, workers=1) as pool:
+        assert pool._pool.submit(gc.get_freeze_count).result() > 1000

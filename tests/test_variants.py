@@ -232,3 +232,31 @@ def test_replace_policy_keeps_a_word_inside_one_answer_that_straddles_another():
     both = ex(context, [(0, 15), (10, 15)])
     assert both["answers"]["text"] == ["Beyonce Knowles", "owles"]
     assert [s.word.text for s in slots_of(both, table, None, "replace")] == ["Beyonce", "performed"]
+
+
+def test_an_examples_variants_share_their_edits_and_draw_what_a_lone_draw_draws():
+    """draw_variants makes each (slot, candidate) edit once per example and hands the same object to every
+    variant that draws it; each variant is still the edits draw_edits makes alone from its stream."""
+    import numpy as np
+
+    from augment.sampling import draw_edits, id_seed
+
+    text = " ".join(f"word{c}" for c in "abcdefghijklmnopqrst")
+    slots = slots_of(text, {w.text: tuple(f"{w.text}x{i}" for i in range(3)) for w in split_words(text)})
+    got = draw_variants(slots, 40, 0.4, seed=5, example_id="q")
+    alone = [draw_edits(slots, 0.4, np.random.default_rng([5, id_seed("q"), v, 0])) for v in range(1, 41)]
+    assert len(set(map(tuple, alone))) == 40 and [] not in alone  # every first draw is new: none redrawn
+    assert got == alone
+    made = {}
+    for e in (e for v in got for e in v):
+        assert made.setdefault((e.start, e.replacement), e) is e
+    assert len(made) < sum(map(len, got))  # some were drawn again, and shared
+
+
+def test_splice_is_apply_edits_for_edits_in_order_and_refuses_others():
+    from augment.spans import Edit, apply_edits, splice
+
+    edits = [Edit("context", 0, 3, "The", "A", "glove"), Edit("context", 4, 9, "quick", "fast", "mlm")]
+    assert splice("The quick fox", edits) == apply_edits("The quick fox", edits[::-1]) == "A fast fox"
+    with pytest.raises(ValueError, match="overlapping edits at 0"):
+        splice("The quick fox", edits[::-1])

@@ -816,6 +816,25 @@ def test_rows_stream_to_the_shard_in_bounded_tasks_and_stay_the_same(tmp_path, m
     assert timers["draw"] > 0 and timers["wait"] < timers["draw"] / 10
 
 
+def test_rows_are_drawn_with_the_start_up_heap_frozen_and_the_run_thaws_it(tmp_path, tiny_mlm_path, sample_path,
+                                                                          monkeypatch):
+    """The objects alive when augmenting starts (models, vectors, modules) are kept out of the garbage collector's
+    passes while rows are drawn (augment.rowpool.frozen_heap); a caller that goes on in the process after main()
+    gets the collector back as it was."""
+    import gc
+
+    from augment import rowpool
+    from pipelines import augment_squad
+
+    frozen, real = [], rowpool.draw_chunk
+    monkeypatch.setattr(rowpool, "draw_chunk", lambda *a: frozen.append(gc.get_freeze_count()) or real(*a))
+    before = gc.get_freeze_count()
+    assert augment_squad.main(["--input", str(sample_path), "--mlm", tiny_mlm_path, "--glove", "none", "--limit", "8",
+                               "--multiplier", "2", "--quiet", "--out", str(tmp_path / "out")]) == 0
+    assert frozen and min(frozen) > before + 1000
+    assert gc.get_freeze_count() == before
+
+
 def _limit_file_size(limit: int):
     """For a child process: files beyond ``limit`` bytes fail to write (EFBIG) as on a full disk (ENOSPC)."""
     def limit_it():
