@@ -85,7 +85,7 @@ def config_mismatch(out: Path, config: dict, ignore=(), notes: dict | None = Non
 WEIGHT_FILES = ("*.safetensors", "*.bin")
 MODEL_FILES = ("config.json", *WEIGHT_FILES, "tokenizer.json", "vocab.txt", "vocab.json", "merges.txt", "*.model",
                "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json")
-# MODEL_FILES up to tinyaug 0.2.2 (no tokenizer configuration): the digests that runs begun then recorded.
+# MODEL_FILES before 2026-11-29, within 0.2.2 (no tokenizer configuration): the digests that runs begun then recorded.
 EARLIER_MODEL_FILES = ("config.json", *WEIGHT_FILES, "tokenizer.json", "vocab.txt", "vocab.json", "merges.txt")
 
 
@@ -133,7 +133,7 @@ def model_fingerprint(path, cache: Path | None = None, weights: bool = True) -> 
 
 
 def earlier_model_fingerprint(path, weights: bool = True) -> str | None:
-    """The :func:`model_fingerprint` that tinyaug up to 0.2.2 recorded of a model directory (over
+    """The :func:`model_fingerprint` that tinyaug recorded before 2026-11-29 of a model directory (over
     :data:`EARLIER_MODEL_FILES`), or None where it is today's (a folder without the tokenizer files added since).
     A resume compares a recorded fingerprint with it as well, so that a run begun then goes on: it cannot tell
     whether the files added since changed, as that version could not. Not cached: asked only when a recorded

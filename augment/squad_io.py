@@ -631,8 +631,8 @@ def saved_dataset_files(path: Path) -> list[Path]:
 
 
 def earlier_fingerprint(source: str | os.PathLike, split: str = "train") -> str | None:
-    """The :func:`fingerprint` that tinyaug up to 0.2.2 (before saved_dataset_files) recorded of a ``save_to_disk``
-    directory holding other files too: every file in it but datasets' caches. None where it is today's (a folder
+    """The :func:`fingerprint` that tinyaug recorded before 2026-11-29 (before saved_dataset_files) of a
+    ``save_to_disk`` directory holding other files too: every file in it but datasets' caches. None where it is today's (a folder
     of nothing but its data, all that save_to_disk writes; any other source). A resume compares a recorded
     fingerprint with it as well, so that a run begun before goes on."""
     path = local_path(source)

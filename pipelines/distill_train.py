@@ -647,7 +647,7 @@ def _same_in_effect(option: str, old: dict, now: dict) -> bool:
 
 
 def _same_data(was, is_, source) -> bool:
-    """Whether a --data source's recorded fingerprint ``was`` is today's ``is_``, or the one tinyaug up to 0.2.2
+    """Whether a --data source's recorded fingerprint ``was`` is today's ``is_``, or the one tinyaug before 2026-11-29
     computed of the same files (a saved dataset with other files beside its data:
     :func:`augment.squad_io.earlier_fingerprint`). Today's is recorded when the run goes on."""
     from augment.squad_io import earlier_fingerprint
@@ -657,8 +657,8 @@ def _same_data(was, is_, source) -> bool:
 
 
 def _same_model(was: str, is_: str, path: str, weights: bool) -> bool:
-    """As :func:`_same_data` for a local model: today's fingerprint, or the one tinyaug up to 0.2.2 computed of the
-    same folder (without its tokenizer configuration: :func:`augment.manifest.earlier_model_fingerprint`)."""
+    """As :func:`_same_data` for a local model: today's fingerprint, or the one tinyaug before 2026-11-29 computed of
+    the same folder (without its tokenizer configuration: :func:`augment.manifest.earlier_model_fingerprint`)."""
     from augment import manifest
 
     return was == is_ or Path(path).is_dir() and was == manifest.earlier_model_fingerprint(path, weights=weights)
