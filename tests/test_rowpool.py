@@ -176,6 +176,14 @@ def test_a_frozen_heap_is_frozen_inside_and_thawed_after():
     with frozen_heap():
         assert gc.get_freeze_count() > before + 1000  # the test process's modules, at least
     assert gc.get_freeze_count() == before
+    gc.freeze()  # a caller's own frozen objects stay frozen: gc.unfreeze would thaw every one
+    try:
+        ours = gc.get_freeze_count()
+        with frozen_heap():
+            pass
+        assert gc.get_freeze_count() >= ours > 0
+    finally:
+        gc.unfreeze()
 
 
 def test_a_worker_keeps_its_start_up_heap_out_of_collections():
