@@ -645,6 +645,34 @@ def test_a_block_computes_the_candidates_of_a_text_an_earlier_block_had(tmp_path
     assert rows_of(out) == whole
 
 
+def test_a_glove_run_rebuilt_in_workers_with_question_edits_and_dropped_draws_gives_the_same_rows(
+        tmp_path, sample_rows, glove_kv):
+    """The process-history cases above use the masked LM alone. Here GloVe's neighbours (a process-wide cache,
+    batched as the words arrive: a rebuilt block computes, with nothing cached, words an earlier block had),
+    question edits (an Edit tuple shared by the variants that draw it, encoded in spawned --workers processes)
+    and independent draws (dropped duplicates leave their variant numbers unused): rebuilding the last two
+    shards in a rerun with --workers 2 gives the straight run's rows and shard bytes."""
+    vectors = tmp_path / "vectors.txt"
+    vectors.write_text("".join(f"{w} " + " ".join(f"{x:.4f}" for x in glove_kv[w]) + "\n"
+                               for w in glove_kv.index_to_key[:5000]))
+    data = tmp_path / "rows.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for para in _paragraphs(sample_rows)[:3] for r in para[:3]))
+    out = tmp_path / "aug"
+    args = ["--input", data, "--mlm", "none", "--glove", vectors, "--multiplier", 6, "--replace-prob", 0.05,
+            "--augment-question", "--variant-draw", "independent", "--shard-rows", 3, "--quiet"]
+    cli(*args, out=out)
+    whole, first = rows_of(out), json.loads((out / "manifest.json").read_text())
+    assert first["counts"]["dropped_duplicates"] > 0 and len(first["shards"]) == 3
+    assert any(e["field"] == "question" for r in whole for e in r["edits"])
+    for k in (1, 2):
+        (out / f"shard-{k:05d}.arrow").unlink()
+    cli(*args, "--workers", 2, out=out)
+    again = json.loads((out / "manifest.json").read_text())
+    assert again["options"]["workers"] == 2 and again["throughput"]["shards_resumed"] == 1
+    assert [s["sha256"] for s in again["shards"]] == [s["sha256"] for s in first["shards"]]
+    assert rows_of(out) == whole
+
+
 def _paragraphs(rows):
     from itertools import groupby
 
