@@ -249,6 +249,9 @@ def check_options(args) -> list[str]:
     out_problem = outdir.out_problem("--out", args.out)
     if out_problem:
         problems.append(out_problem)
+    elif args.report and (Path(args.out) / "report.html").is_dir():  # else found when the page is renamed onto it,
+        # after the whole run (augment-report refuses it up front the same way)
+        problems.append(f"--report: {Path(args.out) / 'report.html'} is a directory, where the page goes; remove it")
     # Last: the hub is probed (a few seconds at most) only when a hub --mlm is asked for.
     problems += hub.model_problems([("--mlm", args.mlm)], fixes=MLM_FIXES)
     if args.device == "cuda" or (args.dtype == "float16" and args.mlm.lower() != "none"):  # (else refused above)

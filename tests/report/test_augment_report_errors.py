@@ -280,13 +280,20 @@ def test_a_page_that_cannot_be_written_is_one_line(damaged, capsys):
                    f"or name a file with --out\n")
 
 
-def test_augment_squad_report_of_a_complete_run_that_cannot_be_written_is_one_line(damaged, sample_path, capsys):
-    """A rerun of a finished run with --report writes the page alone; an OSError there was a traceback."""
-    (damaged / "report.html").mkdir()
+@pytest.mark.parametrize("finished", [True, False])
+def test_augment_squad_report_where_a_directory_holds_the_pages_place_is_refused_up_front(damaged, sample_path,
+                                                                                          tmp_path, finished, capsys):
+    """OUT/report.html a directory: a rerun of a finished run failed on the page's write (a traceback, later one
+    line), and a new run only after all its work; both are refused before anything runs, as augment-report does."""
+    out = damaged if finished else tmp_path / "new"
+    (out / "report.html").mkdir(parents=True)
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
     assert augment_squad.main(["--input", str(sample_path), "--mlm", "none", "--limit", "8", "--multiplier", "2",
-                               "--include-original", "--quiet", "--report", "--out", str(damaged)]) == 1
+                               "--include-original", "--quiet", "--report", "--out", str(out)]) == 2
     err = capsys.readouterr().err.splitlines()[-1]
-    assert err.startswith(f"augment-squad: error: could not write {damaged / 'report.html'}: Is a directory; "), err
+    assert err == (f"augment-squad: error: --report: {out / 'report.html'} is a directory, where the page goes; "
+                   "remove it"), err
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before  # nothing written
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE and SIGXFSZ as Linux has them")
