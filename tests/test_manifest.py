@@ -76,14 +76,20 @@ def test_model_fingerprint_is_reused_while_files_are_unchanged(tmp_path, monkeyp
     assert manifest.model_fingerprint(model, cache=cache) == second
 
 
-def test_model_fingerprint_without_weights_covers_config_and_tokenizer_only(tmp_path):
-    """distill-train's resumed student takes its weights from the checkpoint: its folder is fingerprinted by the
-    files that build the model and cut the windows. Both digests of one folder stay cached side by side."""
+def _model_folder(tmp_path):
+    """A model folder of the three files a fingerprint reads first: config, vocabulary, weights."""
     model = tmp_path / "model"
     model.mkdir()
     (model / "config.json").write_text("{}")
     (model / "vocab.txt").write_text("[PAD]\n")
     (model / "model.safetensors").write_bytes(b"weights")
+    return model
+
+
+def test_model_fingerprint_without_weights_covers_config_and_tokenizer_only(tmp_path):
+    """distill-train's resumed student takes its weights from the checkpoint: its folder is fingerprinted by the
+    files that build the model and cut the windows. Both digests of one folder stay cached side by side."""
+    model = _model_folder(tmp_path)
     cache = tmp_path / "cache.json"
     full, bare = (manifest.model_fingerprint(model, cache=cache, weights=w) for w in (True, False))
     assert full != bare
@@ -241,11 +247,7 @@ def test_model_fingerprint_covers_the_tokenizers_configuration(tmp_path):
     """tokenizer_config.json decides how text is cut (do_lower_case, model_max_length), as special_tokens_map.json
     and added_tokens.json decide its special tokens: a folder whose tokenizer now lower-cases no more was the same
     model. An earlier tinyaug's digest of the same folder (those files left out) is still had, for a resume."""
-    model = tmp_path / "model"
-    model.mkdir()
-    (model / "config.json").write_text("{}")
-    (model / "vocab.txt").write_text("[PAD]\n")
-    (model / "model.safetensors").write_bytes(b"weights")
+    model = _model_folder(tmp_path)
     cache = tmp_path / "cache.json"
     assert manifest.earlier_model_fingerprint(model) is None  # no tokenizer configuration: as before
     (model / "tokenizer_config.json").write_text('{"do_lower_case": true}')
