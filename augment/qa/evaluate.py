@@ -151,8 +151,12 @@ def features_and_logits(model, tokenizer, rows: list[dict], max_length: int, doc
         # Asked before any window is made: past the last position embedding the forward pass fails deep inside.
         raise ValueError(problem.replace("--max-length", "max_length"))
     columns = {k: [r[k] for r in rows] for k in ("id", "question", "context")}
-    features = prepare_eval_features(columns, tokenizer, max_length=max_length, doc_stride=doc_stride)
-    start, end = window_logits(model, features, model_input_names(model), batch_size, device,
+    names = model_input_names(model)
+    features = prepare_eval_features(columns, tokenizer, max_length=max_length, doc_stride=doc_stride,
+                                     with_token_types="token_type_ids" in names)
+    # A tokenizer that makes no token type ids even when asked: the model's own default (all 0), not a KeyError.
+    names = [k for k in names if k in features]
+    start, end = window_logits(model, features, names, batch_size, device,
                                getattr(tokenizer, "padding_side", "right") == "right", autocast_dtype)
     return features, start, end
 

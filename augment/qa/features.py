@@ -100,8 +100,9 @@ def cut_warning(cut: int, total: int, tokenizer, max_length: int, doc_stride: in
             f"leave no more room for the question; a smaller --doc-stride leaves more")
 
 
-def _tokenize(examples: dict, tokenizer, max_length: int, doc_stride: int):
-    """Windows of every row; returns the BatchEncoding and the index of the context sequence (0 or 1)."""
+def _tokenize(examples: dict, tokenizer, max_length: int, doc_stride: int, with_token_types: bool = False):
+    """Windows of every row; returns the BatchEncoding and the index of the context sequence (0 or 1).
+    ``with_token_types``: ask for token type ids even where the tokenizer leaves them out by default."""
     room = question_room(tokenizer, max_length, doc_stride)
     if room < 1:
         raise ValueError(stride_problem(tokenizer, max_length, doc_stride, "doc_stride", "max_length", 0))
@@ -128,6 +129,9 @@ def _tokenize(examples: dict, tokenizer, max_length: int, doc_stride: int):
         # (Feature caches keep their key: a cache built before holds the old windows of such rows, which
         # the SQuAD subset does not have; a new cache folder rebuilds them.)
         split_special_tokens=True,
+        # transformers 5's ALBERT, Funnel and BigBird tokenizers leave token type ids out unless asked, though
+        # their models were trained on them (question 0, context 1); None keeps the tokenizer's own choice.
+        return_token_type_ids=True if with_token_types else None,
     )
     return enc, (1 if first else 0)
 
@@ -266,14 +270,15 @@ def prepare_train_features(examples: dict[str, list], tokenizer, max_length: int
 
 
 def prepare_eval_features(examples: dict[str, list], tokenizer, max_length: int = 384,
-                          doc_stride: int = 128) -> dict[str, list]:
+                          doc_stride: int = 128, with_token_types: bool = False) -> dict[str, list]:
     """Evaluation windows: the model inputs plus what post-processing needs.
 
-    Output columns: the model inputs, ``offset_mapping`` (a ``[start, end]`` character pair on context
+    Output columns: the model inputs (``token_type_ids`` where the tokenizer makes them by default, or
+    whenever it can with ``with_token_types``: for a model that takes them), ``offset_mapping`` (a ``[start, end]`` character pair on context
     tokens and ``None`` elsewhere; Arrow stores these as null list items, so it survives
     ``Dataset.map``), ``context_mask``, ``example_id`` and ``window_index``.
     """
-    enc, context_seq = _tokenize(examples, tokenizer, max_length, doc_stride)
+    enc, context_seq = _tokenize(examples, tokenizer, max_length, doc_stride, with_token_types)
     sample_map = enc["overflow_to_sample_mapping"]
     rows = []
     for i, (ex, win) in enumerate(zip(sample_map, _window_indices(sample_map))):

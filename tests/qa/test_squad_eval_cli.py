@@ -74,6 +74,58 @@ def test_evaluate_without_token_type_ids(teacher, sample_rows):
     assert a["metrics"]["total"] == 4 and a["null_diffs"] != b["null_diffs"]
 
 
+@pytest.fixture(scope="module")
+def albert_path(tmp_path_factory, sample_rows):
+    """A tiny AlbertForQuestionAnswering (random weights, two token types) with an ALBERT tokenizer on the sample
+    rows' words: transformers 5's ALBERT tokenizer makes token type ids only when asked."""
+    from transformers import AlbertConfig, AlbertForQuestionAnswering, AlbertTokenizer
+
+    words = sorted({w for r in sample_rows[:12] for w in f"{r['context']} {r['question']}".lower().split()})
+    vocab = ([(s, 0.0) for s in ("<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]")] + [("\u2581" + w, -1.0) for w in words]
+             + [(c, -5.0) for c in sorted({c for w in words for c in w})])
+    tok = AlbertTokenizer(vocab=vocab)
+    torch.manual_seed(0)
+    model = AlbertForQuestionAnswering(AlbertConfig(vocab_size=len(tok), embedding_size=16, hidden_size=32,
+                                                    num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+                                                    pad_token_id=tok.pad_token_id))
+    path = tmp_path_factory.mktemp("tiny_albert")
+    model.save_pretrained(path)
+    tok.save_pretrained(path)
+    return str(path)
+
+
+def test_a_model_with_token_types_gets_them_from_a_tokenizer_that_makes_them_only_when_asked(
+        albert_path, sample_rows, sample_path, tmp_path):
+    """ALBERT (Funnel, BigBird) QA models take token type ids, but their tokenizers leave them out unless asked:
+    answer(), evaluate() and squad-eval failed with KeyError: 'token_type_ids' on the first batch."""
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+    from augment.qa.answer import answer
+
+    model, tok = AutoModelForQuestionAnswering.from_pretrained(albert_path), AutoTokenizer.from_pretrained(albert_path)
+    assert "token_type_ids" not in tok("who?", "ann sang.")  # what made the windows lack them
+    seen = []
+    hook = model.register_forward_pre_hook(lambda _, args, kwargs: seen.append(kwargs), with_kwargs=True)
+    rows = sample_rows[:3]
+    try:
+        result = evaluate(model, tok, rows, max_length=64, doc_stride=16)
+    finally:
+        hook.remove()
+    assert set(result["predictions"]) == {r["id"] for r in rows}
+    sep = tok.sep_token_id
+    for batch in seen:  # the types the model was trained with: 0 on [CLS] question [SEP], 1 on context [SEP]
+        for ids, types in zip(batch["input_ids"].tolist(), batch["token_type_ids"].tolist()):
+            first, last = ids.index(sep), len(ids) - 1 - ids[::-1].index(sep)
+            assert types == [int(first < t <= last) for t in range(len(ids))]
+    got = answer(model, tok, rows[0]["question"], rows[0]["context"], max_length=64, doc_stride=16)
+    assert got["answer"] == result["predictions"][rows[0]["id"]]
+    assert got["start"] is None or rows[0]["context"][got["start"]:got["end"]] == got["answer"]
+    proc = _cli("--model", albert_path, "--data", sample_path, "--limit", 3, "--max-length", 64, "--doc-stride", 16,
+                "--out", tmp_path / "eval.json", "--device", "cpu", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "eval.json").read_text())["predictions"] == result["predictions"]
+
+
 def test_chunking_changes_nothing(teacher, sample_rows):
     model, tok = teacher
     rows = sample_rows[:9]
