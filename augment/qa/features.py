@@ -274,9 +274,9 @@ def prepare_eval_features(examples: dict[str, list], tokenizer, max_length: int 
     """Evaluation windows: the model inputs plus what post-processing needs.
 
     Output columns: the model inputs (``token_type_ids`` where the tokenizer makes them by default, or
-    whenever it can with ``with_token_types``: for a model that takes them), ``offset_mapping`` (a ``[start, end]`` character pair on context
-    tokens and ``None`` elsewhere; Arrow stores these as null list items, so it survives
-    ``Dataset.map``), ``context_mask``, ``example_id`` and ``window_index``.
+    whenever it can with ``with_token_types``: for a model that takes them), ``offset_mapping`` (a
+    ``[start, end]`` character pair on context tokens and ``None`` elsewhere; Arrow stores these as null list
+    items, so it survives ``Dataset.map``), ``context_mask``, ``example_id`` and ``window_index``.
     """
     enc, context_seq = _tokenize(examples, tokenizer, max_length, doc_stride, with_token_types)
     sample_map = enc["overflow_to_sample_mapping"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 # Families whose position ids start after the padding index (transformers numbers real tokens from
 # pad_token_id + 1): they hold max_position_embeddings - (pad_token_id + 1) tokens, e.g. roberta-base 514 - 2.
 # The config does not say so, hence the list: every masked-LM or QA model type whose transformers code
-# numbers positions that way (tests/qa/test_positions.py reads transformers' code to keep it complete).
+# numbers positions that way (tests/distill/test_layer_map.py reads transformers' code to keep it complete).
 POSITIONS_AFTER_PADDING = frozenset({
     "roberta", "roberta-prelayernorm", "xlm-roberta", "xlm-roberta-xl", "camembert", "data2vec-text", "xmod",
     "longformer", "ibert", "mpnet", "luke", "lilt", "markuplm", "layoutlmv3", "esm"})
