@@ -106,6 +106,11 @@ def capture_problem(config, name: str, trust_remote_code: bool = False) -> str |
         why = "does not route attention through transformers' AttentionInterface"
     elif not _qkv_modules(model):
         why = "has no self-attention modules with query/key/value projections"
+    elif len(_qkv_modules(model)) != getattr(config, "num_hidden_layers", len(_qkv_modules(model))):
+        # ALBERT's layers share their weights: one module runs every layer's attention, and the capture, which
+        # holds one place per module, found too few of them (a traceback once the first batch reached it).
+        why = (f"shares {len(_qkv_modules(model))} attention module(s) among its {config.num_hidden_layers} "
+               f"layers (cross-layer weight sharing, as ALBERT's)")
     else:
         return None
     return (f"the {name} ({type(model).__name__}) {why}, so its pre-softmax attention scores cannot be captured "

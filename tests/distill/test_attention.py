@@ -172,3 +172,21 @@ def test_layer_pairs_add_up_and_the_teacher_gets_no_gradient(form):
     loss.backward()
     assert all(x.grad is None for _, teacher in pairs for x in teacher)
     assert all(x.grad is not None for student, _ in pairs for x in student)
+
+
+def test_a_model_whose_layers_share_one_attention_module_is_refused_up_front():
+    """ALBERT runs every layer through one shared module: the capture, one place per module, found fewer modules
+    than layers, and distill-train's intermediate stage died on its first batch with "layers [1] out of range"."""
+    from transformers import AlbertConfig
+
+    from augment.distill.attention_capture import capture_problem
+
+    small = dict(vocab_size=50, embedding_size=8, hidden_size=16, num_attention_heads=2, intermediate_size=32)
+    shared = capture_problem(AlbertConfig(num_hidden_layers=2, num_hidden_groups=1, **small), "teacher")
+    assert shared == ("the teacher (AlbertForQuestionAnswering) shares 1 attention module(s) among its 2 layers "
+                      "(cross-layer weight sharing, as ALBERT's), so its pre-softmax attention scores cannot be "
+                      "captured for the intermediate stage; use a BERT-style teacher or --stage prediction")
+    # One group per layer: nothing shared, a module each.
+    assert capture_problem(AlbertConfig(num_hidden_layers=2, num_hidden_groups=2, **small), "teacher") is None
+    assert capture_problem(BertConfig(num_hidden_layers=3, hidden_size=16, num_attention_heads=2,
+                                      intermediate_size=32, vocab_size=50), "student") is None
