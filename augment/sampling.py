@@ -86,24 +86,18 @@ def draw_edits(slots: list[Slot], replace_prob: float, rng: np.random.Generator,
         n = np.array([len(s.candidates) for s in slots])  # (S,)
     chosen = rng.random(len(slots)) < replace_prob  # (S,)
     pick = np.floor(rng.random(len(slots)) * n).astype(np.int64)  # (S,) drawn for all: stable streams
-    if edits is None:
-        return _edits_of(slots, tuple(np.where(chosen, pick + 1, 0).tolist()))
-    where = np.flatnonzero(chosen)  # (C,) in slot order, as _edits_of lists them
-    return edits.of(where.tolist(), pick[where].tolist())
+    where = np.flatnonzero(chosen)  # (C,) in slot order
+    return (edits or _Edits(slots)).of(where.tolist(), pick[where].tolist())
 
 
 def _key(edits: list[Edit]) -> tuple:
     return tuple((e.field, e.start, e.replacement) for e in edits)
 
 
-def _edits_of(slots: list[Slot], choice: tuple[int, ...]) -> list[Edit]:
+def _edits_of(edits: _Edits, choice: tuple[int, ...]) -> list[Edit]:
     """The edits of one point of the variant space: ``choice[i]`` is 0 (keep) or 1 + candidate index."""
-    out = []
-    for s, c in zip(slots, choice):
-        if c:
-            w = s.word
-            out.append(Edit(s.field, w.start, w.end, w.text, _cased(s.candidates[c - 1], w.text), s.source))
-    return out
+    chosen = [i for i, c in enumerate(choice) if c]
+    return edits.of(chosen, [choice[i] - 1 for i in chosen])
 
 
 class _ListedSpace:
@@ -112,12 +106,12 @@ class _ListedSpace:
     again at every fallback cost 16^3 edit lists per variant (3 words of 15 candidates at replace_prob 0.01:
     about 100 rows/s)."""
 
-    def __init__(self, slots: list[Slot]):
-        self.slots = slots
-        self.choices = list(itertools.product(*(range(len(s.candidates) + 1) for s in slots)))
+    def __init__(self, edits: _Edits):
+        self.edits = edits
+        self.choices = list(itertools.product(*(range(len(s.candidates) + 1) for s in edits.slots)))
         self.points: dict[tuple, list[int]] = {}  # variant key -> its points (two candidates may case alike)
         for i, choice in enumerate(self.choices):
-            self.points.setdefault(_key(_edits_of(slots, choice)), []).append(i)
+            self.points.setdefault(_key(_edits_of(edits, choice)), []).append(i)
         self.unused = np.ones(len(self.choices), dtype=bool)  # (P,)
         self.struck: set = set()  # keys already struck out
 
@@ -128,21 +122,22 @@ class _ListedSpace:
                 self.unused[i] = False
         self.struck |= seen
         left = np.flatnonzero(self.unused)  # (U,) in product order
-        return _edits_of(self.slots, self.choices[left[rng.integers(len(left))]]) if len(left) else None
+        return _edits_of(self.edits, self.choices[left[rng.integers(len(left))]]) if len(left) else None
 
 
-def _unused_variant(slots: list[Slot], seen: set, replace_prob: float,
+def _unused_variant(edits: _Edits, seen: set, replace_prob: float,
                     rng: np.random.Generator) -> list[Edit] | None:
     """A changed variant not in ``seen`` of a space too large to list (see :class:`_ListedSpace`): a draw at
     ``replace_prob`` that changes one word at least; None when 10,000 draws find none."""
+    slots = edits.slots
     sizes = [len(s.candidates) + 1 for s in slots]
     for _ in range(10_000):  # a space this large has unused variants nearly everywhere
         choice = [(1 + int(rng.integers(k - 1))) if rng.random() < replace_prob else 0 for k in sizes]
         i = int(rng.integers(len(slots)))
         choice[i] = choice[i] or 1 + int(rng.integers(sizes[i] - 1))
-        edits = _edits_of(slots, tuple(choice))
-        if _key(edits) not in seen:
-            return edits
+        variant = _edits_of(edits, tuple(choice))
+        if _key(variant) not in seen:
+            return variant
     return None
 
 
@@ -183,10 +178,10 @@ def draw_variants(slots: list[Slot], n: int, replace_prob: float, seed: int, exa
                 # Only earlier variants of this example decide what is used: still a function of (seed, id, v).
                 rng = np.random.default_rng([seed, base, v, MAX_ATTEMPTS])
                 if listable:
-                    space = space or _ListedSpace(slots)
+                    space = space or _ListedSpace(made)
                     unused = space.draw(seen, rng)
                 else:
-                    unused = _unused_variant(slots, seen, replace_prob, rng)
+                    unused = _unused_variant(made, seen, replace_prob, rng)
                 changed = [o for o in out if o]
                 if unused is not None:
                     edits = unused

@@ -46,17 +46,17 @@ def test_large_spaces_with_tiny_p_still_give_distinct_changed_variants():
 class ListedAfresh:
     """The listed fallback as it was: the whole space listed again at every variant whose redraws repeat."""
 
-    def __init__(self, slots):
-        self.slots = slots
+    def __init__(self, edits):
+        self.edits = edits
 
     def draw(self, seen, rng):
         import itertools
 
         from augment.sampling import _edits_of, _key
 
-        unused = [c for c in itertools.product(*(range(len(s.candidates) + 1) for s in self.slots))
-                  if _key(_edits_of(self.slots, c)) not in seen]
-        return _edits_of(self.slots, unused[rng.integers(len(unused))]) if unused else None
+        unused = [c for c in itertools.product(*(range(len(s.candidates) + 1) for s in self.edits.slots))
+                  if _key(_edits_of(self.edits, c)) not in seen]
+        return _edits_of(self.edits, unused[rng.integers(len(unused))]) if unused else None
 
 
 def test_a_small_space_is_listed_once_per_example_with_the_same_variants(monkeypatch):
