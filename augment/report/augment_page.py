@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shlex
 import time
 from html import escape
@@ -22,7 +21,7 @@ import numpy as np
 
 from augment.errors import InputError
 from augment.report import plots
-from augment.report.augment_stats import RATE_BINS, AugmentStats, shard_paths
+from augment.report.augment_stats import RATE_BINS, AugmentStats, shard_paths, unreadable
 from augment.report.html import Raw, data_text, key_values, page, table
 from augment.report.viewer import SCRIPT, STYLE, render_question
 from augment.shards import sha256_file
@@ -234,7 +233,7 @@ def shard_sha256(path: Path) -> str:
     try:
         return sha256_file(path)
     except OSError as e:
-        raise InputError(f"{path}: cannot be read ({os.strerror(e.errno) if e.errno else e})") from None
+        raise unreadable(path, e) from None
 
 
 def build_report(directory, sample: int = 12, seed: int = 0, warn=None) -> tuple[str, dict]:

@@ -43,6 +43,11 @@ def shard_paths(directory) -> list[Path]:
     return sorted(directory.glob("shard-*.arrow"))
 
 
+def unreadable(path, e: OSError) -> InputError:
+    """The error for a shard the system would not read (gone, EIO, EACCES), as every reader of shards words it."""
+    return InputError(f"{path}: cannot be read ({os.strerror(e.errno) if e.errno else e})")
+
+
 def shard_batches(path):
     """The record batches of one shard, one at a time; a missing, unreadable, truncated or corrupt file raises an
     InputError naming it (as :func:`augment.squad_io.read_saved_dataset` does for a saved dataset)."""
@@ -65,7 +70,7 @@ def shard_batches(path):
                 yield batch  # an error of the caller (add_batch) is raised there, not renamed here
     except (OSError, pa.ArrowException) as e:
         if isinstance(e, OSError) and e.errno:  # the system refused the read (EIO, EACCES): not the bytes' fault
-            raise InputError(f"{path}: cannot be read ({os.strerror(e.errno)})") from None
+            raise unreadable(path, e) from None
         # ArrowInvalid "Expected to read 2384 metadata bytes...", or pyarrow's OSError without an errno for a file
         # that ends mid-message
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
