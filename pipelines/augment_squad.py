@@ -378,7 +378,7 @@ def earlier_fingerprints(out: Path, config: dict) -> dict:
     from augment.squad_io import earlier_fingerprint
 
     mlm = str(config["mlm"])
-    local = mlm.lower() != "none" and Path(mlm).is_dir()  # as local_mlm(): a hub model's is its commit
+    local = is_local_model(mlm)
     earlier = {"input_fingerprint": lambda: earlier_fingerprint(config["input"], config["split"]),
                "mlm_fingerprint": lambda: manifest.earlier_model_fingerprint(mlm) if local else None}
     same = {}
@@ -625,7 +625,12 @@ def build_augmenter(args, device: str):
 
 
 def local_mlm(args) -> bool:
-    return args.mlm.lower() != "none" and Path(args.mlm).is_dir()
+    return is_local_model(args.mlm)
+
+
+def is_local_model(mlm: str) -> bool:
+    """Whether --mlm names a local model folder (a hub id's fingerprint is its commit, filled in after loading)."""
+    return mlm.lower() != "none" and Path(mlm).is_dir()
 
 
 def model_fingerprints(args) -> dict:
