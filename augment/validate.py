@@ -106,12 +106,18 @@ def validate_example(row) -> None:
     ex_id, context = row["id"], row["context"]
     if not context.strip():
         raise InvalidExample(ex_id, "context is empty", "empty_context")
-    if not row["question"].strip():
-        raise InvalidExample(ex_id, "question is empty", "empty_question")
+    check_question(row)
     _check_span_offsets(ex_id, context, row["answers"], "answers")
     if row.get("plausible_answers") is not None:
         _check_span_offsets(ex_id, context, row["plausible_answers"], "plausible_answers")
     is_impossible(row)
+
+
+def check_question(row) -> None:
+    """Raise :class:`InvalidExample` for a question of whitespace alone (or none): asked nothing, a QA model still
+    picks a span, and a score would count it. ``row`` has passed :func:`check_fields`."""
+    if not row["question"].strip():
+        raise InvalidExample(row["id"], "question is empty", "empty_question")
 
 
 def is_impossible(row) -> bool:

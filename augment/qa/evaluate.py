@@ -23,7 +23,7 @@ from augment.qa.features import prepare_eval_features
 from augment.qa.metric import squad_v2_metric
 from augment.qa.positions import length_problem
 from augment.qa.postprocess import apply_threshold, postprocess_predictions
-from augment.validate import check_fields
+from augment.validate import check_fields, check_question
 
 _MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
@@ -178,8 +178,7 @@ def check_rows(rows, where: str, locations: list | None = None) -> None:
     for k, row in enumerate(rows):
         try:
             check_fields(row)
-            if not row["question"].strip():  # refused as a null question is, in augment-squad's words
-                raise InvalidExample(row["id"], "question is empty", "empty_question")
+            check_question(row)  # refused as a null question is, in augment-squad's words
             if row["id"] in first:
                 earlier = f"; the first is at {locations[first[row['id']]]}" if locations is not None else ""
                 raise InvalidExample(row["id"], "duplicate id: every question needs its own, as its prediction "
