@@ -72,6 +72,50 @@ def strip_span(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+# Extenders that are not marks (category M): zero-width (non-)joiners, the halfwidth katakana sound marks (letters,
+# Lm), the emoji skin-tone modifiers (symbols, Sk) and the tag characters of subdivision flags (format, Cf).
+_EXTENDERS = frozenset("\u200c\u200d\uff9e\uff9f") | frozenset(map(chr, range(0x1F3FB, 0x1F400))) \
+    | frozenset(map(chr, range(0xE0020, 0xE0080)))
+_ZWJ = "\u200d"
+
+
+def _regional(c: str) -> bool:
+    return "\U0001F1E6" <= c <= "\U0001F1FF"
+
+
+def extends_cluster(text: str, i: int) -> bool:
+    """Whether ``text[i]`` belongs to the grapheme cluster (the character a reader sees) of ``text[i - 1]``, so
+    that a span must not start or end at ``i``. A short form of UAX #29's rules, enough for answer spans:
+
+    - a mark (categories Mn, Mc, Me): combining accents ("e\u0301"), Indic vowel signs and viramas,
+      variation selectors ("\u2764\ufe0f"), the enclosing keycap;
+    - a zero-width joiner or non-joiner, an emoji skin-tone modifier (U+1F3FB..U+1F3FF), a tag character
+      (U+E0020..U+E007F), a halfwidth katakana sound mark;
+    - a symbol (category So, standing in for Extended_Pictographic) after a zero-width joiner: the next person
+      of an emoji ZWJ sequence ("\U0001F468\u200d\U0001F469");
+    - the second regional indicator of a flag: indicators pair up from the first of a run.
+
+    Left out, as rare in QA text: Hangul jamo sequences, Indic conjuncts across a virama, prepended
+    characters, and CR LF (whitespace, stripped from spans anyway).
+
+        >>> [i for i in range(1, 7) if extends_cluster("e\u0301\U0001F44D\U0001F3FD\U0001F1EB\U0001F1F7", i)]
+        [1, 3, 5]
+    """
+    if i <= 0 or i >= len(text):
+        return False
+    c = text[i]
+    if c in _EXTENDERS or unicodedata.category(c)[0] == "M":
+        return True
+    if text[i - 1] == _ZWJ:
+        return unicodedata.category(c) == "So"
+    if _regional(c):
+        run = 0
+        while i - run - 1 >= 0 and _regional(text[i - run - 1]):
+            run += 1
+        return run % 2 == 1
+    return False
+
+
 # Named stopword lists shipped as package data (one word per line, '#' starts a comment line).
 STOPWORD_LISTS = {"nltk": "resources/stopwords_en.txt", "tinybert": "resources/stopwords_tinybert.txt"}
 

@@ -1,4 +1,4 @@
-from augment.segment import english_stopwords, is_eligible, match_case, split_words
+from augment.segment import english_stopwords, extends_cluster, is_eligible, match_case, split_words
 
 
 def test_words_are_views_of_the_original_text():
@@ -112,3 +112,12 @@ def test_stopwords_from_a_file_or_a_set_and_errors_name_the_value(tmp_path):
     assert load_stopwords({"Band"}) == {"band"}
     with pytest.raises(ConfigError, match="stopwords='nope.txt'.*'nltk' or 'tinybert'"):
         load_stopwords("nope.txt")
+
+
+def test_extends_cluster_pairs_flags_and_joins_only_emoji_after_a_zwj():
+    """Regional indicators pair up from the first of a run (five are two flags and a lone one); after a ZWJ a
+    symbol joins (the next person of a family emoji), a letter does not; nothing extends the text's start."""
+    flags = "\U0001F1EB\U0001F1F7\U0001F1E9\U0001F1EA\U0001F1EE"
+    assert [i for i in range(len(flags)) if extends_cluster(flags, i)] == [1, 3]
+    assert [extends_cluster("x\u200dy\u200d\U0001F469", i) for i in range(1, 5)] == [True, False, True, True]
+    assert not extends_cluster("\u0301a", 0) and extends_cluster("a\u0301", 1)

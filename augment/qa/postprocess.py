@@ -12,7 +12,8 @@ For each example, over all of its windows (features from :func:`augment.qa.featu
   keeps the minimum: the window most sure that an answer exists decides);
 - ``null_diff = null_score - best_non_null_score``; answer ``""`` where it exceeds a threshold.
 
-The answer text is sliced from the context with the tokens' character offsets.
+The answer text is sliced from the context with the tokens' character offsets, moved onto whole grapheme
+clusters (never half of an accented letter or an emoji sequence) and without whitespace at its ends.
 
     >>> preds, diffs = postprocess_predictions(rows, feats, start, end)   # doctest: +SKIP
     >>> apply_threshold(preds, diffs, threshold=0.0)                      # doctest: +SKIP
@@ -20,11 +21,10 @@ The answer text is sliced from the context with the tokens' character offsets.
 from __future__ import annotations
 
 import collections
-import unicodedata
 
 import numpy as np
 
-from augment.segment import strip_span
+from augment.segment import extends_cluster, strip_span
 
 
 def _column(features, key: str) -> list | None:
@@ -119,17 +119,36 @@ def best_spans(examples: list[dict], features, start_logits: np.ndarray, end_log
             # Byte-level BPE makes a tab, a newline or the second of two spaces a token of its own (and a
             # tokenizer saved with trim_offsets=False gives a word's span its space), so a span could answer
             # "Normale\t": the metric ignores that whitespace, a reader would not.
-            span = strip_span(ex["context"], span[0], _whole_characters(ex["context"], span[1]))
+            span = strip_span(ex["context"], *_whole_clusters(ex["context"], *span))
         out[ex["id"]] = (*span, float(null - best) if np.isfinite(best) else float("inf"))
     return out
 
 
-def _whole_characters(context: str, end: int) -> int:
-    """``end`` moved past the combining marks that follow it. Tokenizers that strip accents give a
-    decomposed "e\u0301" the offsets of "e" alone, so a span ending there would cut the character in half."""
-    while end < len(context) and unicodedata.combining(context[end]):
+def _whole_clusters(context: str, start: int, end: int) -> tuple[int, int]:
+    """``(start, end)`` moved onto grapheme-cluster boundaries (:func:`augment.segment.extends_cluster`), so
+    that no answer holds half of a character a reader sees.
+
+    The end moves forward, past the rest of its cluster: tokenizers that strip accents give a decomposed
+    "e\u0301" (and a Devanagari "\u0924\u0947", "\u2764\ufe0f") the offsets of the base letter alone, and
+    byte-level BPE may end on the first person of an emoji ZWJ sequence or a flag's first indicator.
+
+    The start moves forward too, past the tail of a cluster begun before it, not back to its base. Byte-level
+    BPE gives a combining mark tokens of its own, so a span can start on the mark that ends the word before
+    ("Beyonce\u0301 Anne"): moving back would add that word's last letter ("e\u0301 Anne"), from a token the
+    model did not pick, where dropping the mark gives the answer it points at ("Anne"). Only a span that is
+    nothing but such a tail (a mark token alone) keeps its cluster whole, going back to the base: moving
+    forward would leave an empty answer, which is not an abstention.
+    """
+    while end < len(context) and extends_cluster(context, end):
         end += 1
-    return end
+    first = start
+    while first < end and extends_cluster(context, first):
+        first += 1
+    if first == end:
+        while start > 0 and extends_cluster(context, start):
+            start -= 1
+        first = start
+    return first, end
 
 
 def postprocess_predictions(examples: list[dict], features, start_logits: np.ndarray,

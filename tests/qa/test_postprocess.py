@@ -1,6 +1,8 @@
 """Span search and null scores of augment.qa.postprocess on crafted logits."""
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from augment.qa.features import prepare_eval_features, prepare_train_features
 from augment.qa.postprocess import apply_threshold, postprocess_predictions
@@ -195,3 +197,61 @@ def test_the_null_score_is_read_at_cls_wherever_the_window_puts_it():
     preds, diffs = postprocess_predictions(EX, feats, start, end)
     assert preds == {"q": "beta"}
     assert diffs["q"] == pytest.approx(6.0 - 4.0)
+
+
+# (context, offsets of the start token, of the end token, answer): offsets as the tokenizers give them.
+# bert-base-uncased strips marks (Mn) from its tokens, so a word's last mark lies after its offsets; byte-level
+# BPE makes a mark, a variation selector, a ZWJ, a skin tone or a flag's indicator tokens of their own.
+FAMILY = "\U0001F468\u200d\U0001F469\u200d\U0001F467"
+CLUSTER_CASES = {
+    "mark token starts the span": ("Beyonce\u0301 Anne sang", (7, 8), (9, 13), "Anne"),
+    "mark token alone": ("Beyonce\u0301 Anne sang", (7, 8), (7, 8), "e\u0301"),
+    "accent after the end": ("Beyonce\u0301 Anne", (0, 7), (0, 7), "Beyonce\u0301"),
+    "variation selector after the end": ("I \u2764\ufe0f Paris", (2, 3), (2, 3), "\u2764\ufe0f"),
+    # "नमस्ते": its last vowel sign is a mark of combining class 0, which unicodedata.combining() missed
+    "Devanagari vowel sign after the end": ("\u0928\u092e\u0938\u094d\u0924\u0947 ji", (0, 1), (4, 5),
+                                            "\u0928\u092e\u0938\u094d\u0924\u0947"),
+    "Devanagari spacing sign (Mc) after the end": ("\u0930\u093e\u092e ji", (0, 1), (0, 1), "\u0930\u093e"),
+    "ZWJ sequence cut after its first person": (f"the {FAMILY} family", (4, 5), (4, 5), FAMILY),
+    "skin tone after the end": ("ok \U0001F44D\U0001F3FD now", (3, 4), (3, 4), "\U0001F44D\U0001F3FD"),
+    "skin tone starts the span": ("ok \U0001F44D\U0001F3FD now", (4, 5), (6, 9), "now"),
+    "flag cut after its first indicator": ("\U0001F1EB\U0001F1F7\U0001F1E9\U0001F1EA", (0, 1), (0, 1),
+                                           "\U0001F1EB\U0001F1F7"),
+    "flag's second indicator starts the span": ("\U0001F1EB\U0001F1F7\U0001F1E9\U0001F1EA", (1, 2), (2, 3),
+                                                "\U0001F1E9\U0001F1EA"),
+}
+
+
+@pytest.mark.parametrize("context, first, last, expected", CLUSTER_CASES.values(), ids=CLUSTER_CASES.keys())
+def test_an_answer_starts_and_ends_on_whole_grapheme_clusters(context, first, last, expected):
+    """A span that starts on the tail of a cluster drops it (the mark ending the word before "Anne"), unless the
+    tail is all the span holds; a span that ends inside a cluster takes the rest of it."""
+    offsets = [list(first)] if first == last else [list(first), list(last)]
+    n = 1 + len(offsets)
+    feats = [{"example_id": "g", "offset_mapping": [None] + offsets, "context_mask": [1] * n}]
+    start, end = np.zeros((1, n)), np.zeros((1, n))
+    start[0, 1], end[0, n - 1] = 9.0, 9.0
+    assert postprocess_predictions([{"id": "g", "context": context}], feats, start, end)[0] == {"g": expected}
+
+
+@settings(max_examples=120, deadline=None, derandomize=True, database=None)
+@given(pieces=st.lists(st.sampled_from(["a", "e\u0301", " ", "\u0301", "\u2764\ufe0f", "\u0924\u0947", FAMILY,
+                                        "\U0001F44D\U0001F3FD", "\U0001F1EB", "\U0001F1F7", "\u200d", "x\u200dy"]),
+                       min_size=1, max_size=8),
+       data=st.data())
+def test_whole_clusters_property(pieces, data):
+    """Whatever token edges a tokenizer gives: both ends land on cluster boundaries, a span never empties, the
+    end only grows, and the start only drops a cluster's tail, or takes its base back when that tail is all."""
+    from augment.qa.postprocess import _whole_clusters
+    from augment.segment import extends_cluster
+
+    text = "".join(pieces)
+    a = data.draw(st.integers(0, len(text) - 1))
+    b = data.draw(st.integers(a + 1, len(text)))
+    s, e = _whole_clusters(text, a, b)
+    assert not extends_cluster(text, s) and not extends_cluster(text, e)
+    assert s < e and e >= b
+    if s > a:
+        assert all(extends_cluster(text, i) for i in range(a, s)) and s < b
+    elif s < a:
+        assert all(extends_cluster(text, i) for i in range(s + 1, b))
