@@ -690,6 +690,7 @@ class DistillRecipe:
         self.out = Path(args.out)
         self.stages = STAGES if args.stage == "both" else (args.stage,)
         self.teacher_types = None  # the teacher tokenizer's pair template, when the windows need its type ids
+        self.ask_token_types = False  # whether the windows ask the student's tokenizer for token type ids
 
     # ---- setup ------------------------------------------------------------
     def setup(self) -> None:
@@ -754,6 +755,7 @@ class DistillRecipe:
                                                                                     (t_cfg, "teacher"))]
         else:  # no pair to check, but the student fits?
             problems.append(length_problem(s_cfg, "student", a.max_length))
+        problems += self._ask_token_types(s_cfg, t_cfg if a.teacher != "none" else None)
         if any(problems):
             raise ConfigError("; ".join(filter(None, problems)))
         if (a.teacher != "none" and "intermediate" in self.stages
@@ -806,6 +808,31 @@ class DistillRecipe:
                 raise ConfigError(f"{count(len(self.stage_data[stage][2]), 'training window')} of the {stage} stage "
                                   f"cannot be shared by {self.acc.num_processes} processes")
 
+    def _ask_token_types(self, s_cfg, t_cfg) -> list[str]:
+        """Set ``ask_token_types``: whether the windows ask the student's tokenizer for token type ids, as the
+        evaluation asks it for a model that reads them (augment.qa.evaluate); returns the problems found.
+
+        transformers 5's ALBERT, Funnel and BigBird tokenizers make them only when asked: their windows had none,
+        so such a student (or teacher) trained on all-0 types, and was evaluated on question 0, context 1. A
+        tokenizer that makes them anyway is not asked (BERT's windows and caches stay as they were), nor is one
+        whose windows get the teacher's ids from its template (``teacher_types``)."""
+        from augment.qa.evaluate import config_input_names
+
+        a = self.args
+        if self.teacher_types is not None or "token_type_ids" in self.tokenizer.model_input_names:
+            return []
+        readers = [("student", a.student, s_cfg)] + ([("teacher", a.teacher, t_cfg)] if t_cfg is not None else [])
+        for role, name, cfg in readers:
+            try:
+                reads = "token_type_ids" in config_input_names(cfg, a.trust_remote_code)  # meta device: no weights
+            except (OSError, ValueError) as e:
+                first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+                return [f"could not build the {role} model of {name!r} from its config: {first[:200]}"]
+            if reads:
+                self.ask_token_types = True
+                break
+        return []
+
     def compile_models(self, mode: str) -> None:
         """``--compile MODE``: dynamo set up (``configure_dynamo``), then the student and the teacher compiled in
         place, each run once eagerly first if the intermediate stage will ask it for hidden states
@@ -834,12 +861,13 @@ class DistillRecipe:
 
         a = self.args
         key = data.features_key(sources, "train", a.limit, self.tokenizer, a.max_length, a.doc_stride,
-                                self.teacher_types)
+                                self.teacher_types, self.ask_token_types)
         with self.acc.main_process_first():
             examples = data.load_examples(sources, "train", a.limit, option)
             workers = a.tokenize_workers or (min(8, os.cpu_count() or 1) if len(examples) > 2000 else 1)
             features = data.tokenize(examples, self.tokenizer, self.cache_dir, key, a.max_length,
-                                     a.doc_stride, num_proc=workers, token_types=self.teacher_types)
+                                     a.doc_stride, num_proc=workers, token_types=self.teacher_types,
+                                     with_token_types=self.ask_token_types)
         if self.main:
             if gone := data.remove_old_labels(self.cache_dir, key):
                 self.log(f"removed {count(len(gone), 'windows cache file')} labelled by an earlier version, which "

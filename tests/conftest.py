@@ -182,6 +182,21 @@ def tiny_deberta_mlm_path(tmp_path_factory, bpe_tokenizer_dir) -> str:
 
 
 @pytest.fixture(scope="session")
+def albert_tokenizer_dir(tmp_path_factory, sample_rows) -> str:
+    """An ALBERT tokenizer (SentencePiece-style Unigram, built offline from a vocabulary) on the sample rows'
+    words: transformers 5's ALBERT tokenizer lists no token_type_ids in ``model_input_names``, so it makes
+    them (question 0, context 1) only when asked, though ALBERT models read them."""
+    from transformers import AlbertTokenizer
+
+    words = sorted({w for r in sample_rows for w in f"{r['context']} {r['question']}".lower().split()})
+    vocab = ([(s, 0.0) for s in ("<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]")] + [("\u2581" + w, -1.0) for w in words]
+             + [(c, -5.0) for c in sorted({c for w in words for c in w})])
+    path = tmp_path_factory.mktemp("albert_tok")
+    AlbertTokenizer(vocab=vocab).save_pretrained(path)
+    return str(path)
+
+
+@pytest.fixture(scope="session")
 def roberta_pair(tmp_path_factory, bpe_tokenizer_dir) -> dict:
     """RobertaForQuestionAnswering models on the BPE tokenizer above (random weights, 130 positions: 128 tokens),
     as ``{"teacher": path, "student": path}``: a 4-layer 48-wide teacher and a 2-layer 24-wide student, 4 heads."""

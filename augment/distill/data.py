@@ -182,8 +182,9 @@ def source_stamp(source) -> list:
     return [[str(f.relative_to(path)), f.stat().st_size, f.stat().st_mtime_ns] for f in files]
 
 
-def features_key(sources, split, limit, tokenizer, max_length: int, doc_stride: int, token_types=None) -> str:
-    """A digest of everything the windows depend on (``token_types``: see :func:`tokenize`)."""
+def features_key(sources, split, limit, tokenizer, max_length: int, doc_stride: int, token_types=None,
+                 with_token_types: bool = False) -> str:
+    """A digest of everything the windows depend on (``token_types``, ``with_token_types``: see :func:`tokenize`)."""
     vocab = hashlib.sha256(json.dumps(sorted(tokenizer.get_vocab().items())).encode()).hexdigest()
     spec = {"sources": [[str(s), source_stamp(s)] for s in sources], "split": split, "limit": limit,
             "tokenizer": [type(tokenizer).__name__, vocab, tokenizer.padding_side,
@@ -193,6 +194,10 @@ def features_key(sources, split, limit, tokenizer, max_length: int, doc_stride: 
     # dataset's rows are checked before the cast to string ids and int offsets (2 trained on an id of 5)
     if token_types is not None:  # only then: every other run keeps the key (and the cache) it had
         spec["token_types"] = [list(p) for p in token_types.parts]
+    # Asking a tokenizer that makes token type ids anyway (BERT's) changes no window, so it keeps its key; one that
+    # leaves them out unless asked (ALBERT's) gets windows of its own, not the type-less ones cached before.
+    if with_token_types and "token_type_ids" not in tokenizer.model_input_names:
+        spec["asked_token_types"] = True
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -225,11 +230,12 @@ def remove_old_labels(cache_dir, key: str) -> list[Path]:
 
 
 def tokenize(examples, tokenizer, cache_dir, key: str, max_length: int = 384, doc_stride: int = 128,
-             num_proc: int | None = None, token_types=None):
+             num_proc: int | None = None, token_types=None, with_token_types: bool = False):
     """Training windows (see :func:`augment.qa.features.prepare_train_features`), cached as
     ``cache_dir/features-<key>-labels<version>.arrow`` by ``datasets.map`` and reused on the next run.
     ``token_types``: the teacher tokenizer's pair template, when the teacher reads token type ids that
-    ``tokenizer`` does not make. The labels' version is in the file's name but not in ``key``: a teacher cache
+    ``tokenizer`` does not make; ``with_token_types``: ask ``tokenizer`` for them (a model reads them, and
+    evaluation asks it too). The labels' version is in the file's name but not in ``key``: a teacher cache
     named by ``key`` holds logits of the same windows, still valid when only their labels change."""
     from augment.qa.features import prepare_train_features
 
@@ -237,7 +243,7 @@ def tokenize(examples, tokenizer, cache_dir, key: str, max_length: int = 384, do
     name = features_stem(key)
     return examples.map(prepare_train_features, batched=True, remove_columns=examples.column_names,
                         fn_kwargs={"tokenizer": tokenizer, "max_length": max_length, "doc_stride": doc_stride,
-                                   "token_types": token_types},
+                                   "token_types": token_types, "with_token_types": with_token_types},
                         num_proc=num_proc if num_proc and num_proc > 1 else None,
                         cache_file_name=str(Path(cache_dir) / f"{name}.arrow"),
                         new_fingerprint=name, desc="windows")

@@ -114,6 +114,22 @@ def model_input_names(model) -> list[str]:
     return names
 
 
+def config_input_names(config, trust_remote_code: bool = False) -> list[str]:
+    """:func:`model_input_names` of the question-answering model that ``config`` describes, asked before any
+    weights load: the model is built on the meta device (no memory, no weights). For a recipe that makes the
+    windows first (distill-train), so that they hold what the evaluation will give the model.
+
+        >>> config_input_names(AlbertConfig())                                   # doctest: +SKIP
+        ['input_ids', 'attention_mask', 'token_type_ids']
+    """
+    import torch
+    from transformers import AutoModelForQuestionAnswering
+
+    with torch.device("meta"):
+        model = AutoModelForQuestionAnswering.from_config(config, trust_remote_code=trust_remote_code)
+    return model_input_names(model)
+
+
 def window_logits(model, features: dict, names: list[str], batch_size: int, device, right_padded: bool,
                   autocast_dtype=None):
     """(F, L) start and end logits, float32 on the CPU; under ``autocast_dtype`` autocast when given."""

@@ -242,16 +242,17 @@ def _collect(rows: list[dict], enc, extra: tuple[str, ...]) -> dict[str, list]:
 
 
 def prepare_train_features(examples: dict[str, list], tokenizer, max_length: int = 384,
-                           doc_stride: int = 128, token_types=None) -> dict[str, list]:
+                           doc_stride: int = 128, token_types=None, with_token_types: bool = False) -> dict[str, list]:
     """Training windows with ``start_positions``/``end_positions`` labels.
 
-    Output columns: ``input_ids``, ``attention_mask``, ``token_type_ids`` (if the tokenizer makes them, or
-    else from ``token_types``, a teacher tokenizer's pair template: :func:`template_types`),
+    Output columns: ``input_ids``, ``attention_mask``, ``token_type_ids`` (if the tokenizer makes them by
+    default, or whenever it can with ``with_token_types``, as :func:`prepare_eval_features` asks for a model
+    that takes them; or else from ``token_types``, a teacher tokenizer's pair template: :func:`template_types`),
     ``start_positions``, ``end_positions``, ``context_mask`` (1 on context tokens and CLS), ``example_id``
     and ``window_index``. Unanswerable rows and windows that do not hold the whole first answer are labelled
     start = end = CLS index.
     """
-    enc, context_seq = _tokenize(examples, tokenizer, max_length, doc_stride)
+    enc, context_seq = _tokenize(examples, tokenizer, max_length, doc_stride, with_token_types)
     sample_map = enc["overflow_to_sample_mapping"]
     rows = []
     for i, (ex, win) in enumerate(zip(sample_map, _window_indices(sample_map))):

@@ -95,3 +95,24 @@ def cased_student_path(tmp_path_factory, vocab_dir):
 
     return _student(tmp_path_factory.mktemp("student_cased"), AutoTokenizer.from_pretrained(vocab_dir,
                                                                                             do_lower_case=False))
+
+
+@pytest.fixture(scope="session")
+def albert_tokenizer_pair(tmp_path_factory, albert_tokenizer_dir):
+    """BERT-architecture QA models (two token types) saved with the ALBERT tokenizer, which makes token type ids
+    only when asked, as ``{"teacher": path, "student": path}``: a 4-layer 64-wide teacher and a 2-layer 32-wide
+    student. BERT layers, not ALBERT's shared one: the intermediate stage captures their attention too."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForQuestionAnswering
+
+    tok = AutoTokenizer.from_pretrained(albert_tokenizer_dir)
+    paths = {}
+    for name, (seed, width, layers) in {"teacher": (8, 64, 4), "student": (9, 32, 2)}.items():
+        torch.manual_seed(seed)
+        cfg = BertConfig(vocab_size=len(tok), hidden_size=width, num_hidden_layers=layers, num_attention_heads=4,
+                         intermediate_size=2 * width, pad_token_id=tok.pad_token_id)
+        path = tmp_path_factory.mktemp(f"albert_tok_{name}")
+        BertForQuestionAnswering(cfg).save_pretrained(path)
+        tok.save_pretrained(path)
+        paths[name] = str(path)
+    return paths

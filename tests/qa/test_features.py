@@ -366,3 +366,18 @@ def test_answer_of_only_whitespace_is_labelled_no_answer(family, tokenizer, robe
     for start, text in ((3, " "), (8, " "), (3, " \t")):
         context = WORDS[:start] + text + WORDS[start + 1:]
         assert set(_labelled(tok, context, text, start, max_length=64, doc_stride=16)) == {None}
+
+
+def test_train_windows_carry_the_token_types_eval_windows_get(albert_tokenizer_dir, tokenizer, sample_rows):
+    """transformers 5's ALBERT tokenizer makes token type ids only when asked: the evaluation asked for them (for
+    a model that reads them) and the training windows could not, so the model trained on all-0 types."""
+    albert = AutoTokenizer.from_pretrained(albert_tokenizer_dir)
+    cols = _columns(sample_rows[:4])
+    tr = prepare_train_features(cols, albert, max_length=64, doc_stride=16, with_token_types=True)
+    ev = prepare_eval_features(cols, albert, max_length=64, doc_stride=16, with_token_types=True)
+    assert len(tr["input_ids"]) > 4 and tr["input_ids"] == ev["input_ids"]
+    assert tr["token_type_ids"] == ev["token_type_ids"] and all(max(t) == 1 for t in tr["token_type_ids"])
+    assert "token_type_ids" not in prepare_train_features(cols, albert, max_length=64, doc_stride=16)  # unasked
+    # BERT's tokenizer makes them unasked: asking changes no training window.
+    assert prepare_train_features(cols, tokenizer, max_length=64, doc_stride=16, with_token_types=True) == \
+        prepare_train_features(cols, tokenizer, max_length=64, doc_stride=16)

@@ -75,15 +75,12 @@ def test_evaluate_without_token_type_ids(teacher, sample_rows):
 
 
 @pytest.fixture(scope="module")
-def albert_path(tmp_path_factory, sample_rows):
-    """A tiny AlbertForQuestionAnswering (random weights, two token types) with an ALBERT tokenizer on the sample
-    rows' words: transformers 5's ALBERT tokenizer makes token type ids only when asked."""
-    from transformers import AlbertConfig, AlbertForQuestionAnswering, AlbertTokenizer
+def albert_path(tmp_path_factory, albert_tokenizer_dir):
+    """A tiny AlbertForQuestionAnswering (random weights, two token types) with the ALBERT tokenizer of
+    tests/conftest.py, which makes token type ids only when asked."""
+    from transformers import AlbertConfig, AlbertForQuestionAnswering, AutoTokenizer
 
-    words = sorted({w for r in sample_rows[:12] for w in f"{r['context']} {r['question']}".lower().split()})
-    vocab = ([(s, 0.0) for s in ("<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]")] + [("\u2581" + w, -1.0) for w in words]
-             + [(c, -5.0) for c in sorted({c for w in words for c in w})])
-    tok = AlbertTokenizer(vocab=vocab)
+    tok = AutoTokenizer.from_pretrained(albert_tokenizer_dir)
     torch.manual_seed(0)
     model = AlbertForQuestionAnswering(AlbertConfig(vocab_size=len(tok), embedding_size=16, hidden_size=32,
                                                     num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,

@@ -1,0 +1,69 @@
+"""Training windows carry the token type ids that the evaluation windows get, asked of the tokenizer: transformers
+5's ALBERT, Funnel and BigBird tokenizers make them only when asked, and distill-train trained such models on
+all-0 types (the training windows had none) while evaluating them on question 0, context 1."""
+import functools
+import json
+
+from augment.distill import data
+from pipelines.distill_train import main
+
+
+def _layout_types(ids: list[int], sep: int) -> list[int]:
+    """0 on [CLS] question [SEP], 1 on context [SEP], 0 on padding: what the tokenizer gives a window when asked."""
+    first, last = ids.index(sep), len(ids) - 1 - ids[::-1].index(sep)
+    return [int(first < t <= last) for t in range(len(ids))]
+
+
+def test_asking_changes_the_windows_key_only_where_the_tokenizer_would_not_make_them(tokenizer, albert_tokenizer_dir):
+    """A BERT tokenizer makes token type ids unasked: its windows, and the caches named by their key, stay."""
+    from transformers import AutoTokenizer
+
+    albert = AutoTokenizer.from_pretrained(albert_tokenizer_dir)
+    for tok, same in ((tokenizer, True), (albert, False)):
+        keys = [data.features_key(["rows.json"], "train", 8, tok, 96, 32, with_token_types=ask)
+                for ask in (False, True)]
+        assert (keys[0] == keys[1]) is same
+
+
+def test_both_stages_give_every_model_call_the_token_types_of_a_tokenizer_that_makes_them_when_asked(
+        tmp_path, sample_path, albert_tokenizer_pair, monkeypatch):
+    """The teacher-logit cache, the intermediate stage (teacher and student), the prediction stage and the final
+    evaluation all read question 0, context 1; before, only the evaluation did."""
+    from datasets import Dataset
+    from transformers import AutoTokenizer, BertForQuestionAnswering
+
+    sep = AutoTokenizer.from_pretrained(albert_tokenizer_pair["student"]).sep_token_id
+    calls = []
+
+    def recorded(self, *args, _plain=BertForQuestionAnswering.forward, **kwargs):
+        types = kwargs.get("token_type_ids")
+        calls.append((self.config.hidden_size, kwargs["input_ids"].tolist(), None if types is None else types.tolist()))
+        return _plain(self, *args, **kwargs)
+    monkeypatch.setattr(BertForQuestionAnswering, "forward",
+                        functools.wraps(BertForQuestionAnswering.forward)(recorded))
+    out = tmp_path / "o"
+    assert main(["--data", str(sample_path), "--limit", "8", "--max-length", "96", "--doc-stride", "32",
+                 "--batch-size", "4", "--cache-dir", str(tmp_path / "cache"),
+                 "--teacher", albert_tokenizer_pair["teacher"], "--student", albert_tokenizer_pair["student"],
+                 "--out", str(out), "--stage", "both",
+                 "--max-steps", "2", "--log-every", "1", "--eval", str(sample_path), "--eval-limit", "3"]) == 0
+    assert {width for width, *_ in calls} == {32, 64}  # the student and the teacher
+    for width, ids, types in calls:
+        assert types is not None, f"a {width}-wide model's call got no token type ids"
+        assert types == [_layout_types(row, sep) for row in ids]
+    feats = Dataset.from_file(str(next((tmp_path / "cache").glob("features-*.arrow"))))
+    assert "token_type_ids" in feats.column_names
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["stage"] for r in records if "loss" in r] == ["intermediate"] * 2 + ["prediction"] * 2
+
+
+def test_the_models_that_read_token_types_are_told_by_their_config():
+    """Asked before any weights load (distill-train tokenises first): ALBERT reads them; RoBERTa's single type
+    and DistilBERT do not, so their windows stay without."""
+    from transformers import AlbertConfig, DistilBertConfig, RobertaConfig
+
+    from augment.qa.evaluate import config_input_names
+
+    assert "token_type_ids" in config_input_names(AlbertConfig(num_hidden_layers=1))
+    assert "token_type_ids" not in config_input_names(RobertaConfig(num_hidden_layers=1, type_vocab_size=1))
+    assert config_input_names(DistilBertConfig(n_layers=1)) == ["input_ids", "attention_mask"]
