@@ -75,6 +75,8 @@ LM_ONLY = {"mlm_mode": "how the masked LM masks the text", "mlm_context": "the m
            "batch_size": "the masked LM's sequences per forward pass",
            "max_batch_tokens": "the masked LM's budget of padded tokens per forward pass",
            "dtype": "the masked LM's autocast dtype",
+           # (It also picked --workers auto's count, 0 for cpu; with no model that is the machine's: --workers N.)
+           "device": "the masked LM's device",
            "trust_remote_code": "what lets an --mlm hub repository run its own code"}
 
 
@@ -121,8 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
                                             "that datasets.load_from_disk(OUT) reads.",
                                 epilog="An option given that this run never uses is refused: a masked-LM option "
                                        "(--mlm-mode, --mlm-context, --mask-rate, --batch-size, --max-batch-tokens, "
-                                       "--dtype, --trust-remote-code) with --mlm none. One that another option "
-                                       "switches off (--mask-rate with --mlm-mode exact) gets a warning.")
+                                       "--dtype, --device, --trust-remote-code) with --mlm none. One that another "
+                                       "option switches off (--mask-rate with --mlm-mode exact) gets a warning.")
     a = p.add_argument
     a("--input", default="squad_v2",
       help="a hub dataset id, or a local file or directory: an official SQuAD JSON file, a JSON array of "
@@ -254,12 +256,11 @@ def check_options(args) -> list[str]:
         problems.append(f"--report: {Path(args.out) / 'report.html'} is a directory, where the page goes; remove it")
     # Last: the hub is probed (a few seconds at most) only when a hub --mlm is asked for.
     problems += hub.model_problems([("--mlm", args.mlm)], fixes=MLM_FIXES)
-    if args.device == "cuda" or (args.dtype == "float16" and args.mlm.lower() != "none"):  # (else refused above)
+    # Under --mlm none both are refused above, with no model to run on CUDA.
+    if args.mlm.lower() != "none" and (args.device == "cuda" or args.dtype == "float16"):
         import torch
 
-        if not torch.cuda.is_available() and args.mlm.lower() == "none":  # no --dtype to suggest: it is refused
-            problems.append(f"--device {args.device}: CUDA is not available here; use --device cpu or auto")
-        elif not torch.cuda.is_available():
+        if not torch.cuda.is_available():
             problems.append(f"--device {args.device} --dtype {args.dtype}: CUDA is not available here; "
                             "use --device cpu with --dtype float32 or bfloat16")
     if problems:
