@@ -198,8 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "(--lr-intermediate with --stage prediction or --teacher none, --temperature with --stage "
                        "intermediate or --teacher none), --eval-split without --eval or with an --eval file. One that another option "
                        "switches off (--temperature or --teacher-cache with --distill-weight 0, --cache-batch-size "
-                       "with --teacher-cache off, --projection for a student as wide as its teacher) gets a "
-                       "warning. --epochs with --max-steps is the documented override.")
+                       "with --teacher-cache off, --projection for a student as wide as its teacher, "
+                       "--dist-timeout in a run of one process) gets a warning. --epochs with --max-steps is the "
+                       "documented override.")
     # "extend": --data a --data b reads both, as --data a b does; with nargs="+" alone the last --data replaced
     # the earlier ones, and a run trained on part of its data without a word.
     p.add_argument("--data", nargs="+", action="extend", required=True, metavar="SRC",
@@ -293,7 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dist-timeout", type=int, default=7200,
                    help="seconds a process waits for the others in a collective: the main process alone "
                         "tokenises the data (and joins the teacher-logit parts), which can take longer than "
-                        "torch's 10-minute default on the full augmented set")
+                        "torch's 10-minute default on the full augmented set (under torchrun with several "
+                        "processes; a run of one process waits for none)")
     p.add_argument("--teacher-cache", choices=("on", "off"), default="on",
                    help="prediction stage: cache the teacher's logits (Arrow, float16) in --cache-dir; off: compute "
                         "them live at every step")
@@ -331,7 +333,9 @@ def idle_options(args) -> list[tuple[str, str, bool]]:
     """The options that take no part in this run, whatever their value: (option, why, refused) each. Refused
     (an option of a stage the run does not have, which no workflow gives on purpose), or only warned about
     where another option's value switches it off (``--distill-weight 0``, ``--teacher-cache off``): a sweep over
-    that value passes the rest unchanged. ``args`` as ``validate`` resolved them (its stage, its weight)."""
+    that value passes the rest unchanged; so is --dist-timeout in a run of one process, which the launch switches
+    off (one script may run ``torchrun --nproc-per-node $GPUS`` on a one-GPU machine). ``args`` as ``validate``
+    resolved them (its stage, its weight)."""
     stages = STAGES if args.stage == "both" else (args.stage,)
     runs = "--teacher none runs the prediction stage alone" if args.teacher == "none" else \
         f"--stage {args.stage} runs the {args.stage} stage alone"
@@ -347,6 +351,9 @@ def idle_options(args) -> list[tuple[str, str, bool]]:
         elif args.teacher_cache == "off":
             idle.append(("cache_batch_size", f"it is {what['cache_batch_size']}, and --teacher-cache off builds "
                                              "none", False))
+    if int(os.environ.get("WORLD_SIZE", "1")) < 2:  # torchrun sets it in each process; accelerate reads it too
+        idle.append(("dist_timeout", "it is how long a process waits for the others, and this run is a single "
+                                     "process (not started by torchrun with several)", False))
     return idle
 
 
@@ -380,7 +387,7 @@ def validate(args) -> None:
     problems, warnings = [], []
     # Before the defaults below are resolved: an option left out is not one given.
     given = given_options(args, build_parser(), {opt for options in STAGE_ONLY.values() for opt in options} | {
-        "eval_every", "eval_limit", "eval_split"})
+        "eval_every", "eval_limit", "eval_split", "dist_timeout"})
     if args.stage is None:
         args.stage = "prediction" if args.teacher == "none" else "both"
     if args.teacher == "none" and args.distill_weight not in (None, 0):
