@@ -46,7 +46,7 @@ from augment.shards import (ShardWriter, atomic_write_json, hf_schema, original_
 from augment.squad_io import fingerprint, iter_located, iter_rows, source_problem, split_problem
 from augment.validate import validate_example
 from pipelines import ranks
-from pipelines.cli import DefaultsOnce, expand_tilde, given_options, no_effect
+from pipelines.cli import DefaultsOnce, Once, expand_tilde, given_options, no_effect
 
 PROG = "augment-squad"
 # Paragraphs whose candidates are computed in one call: the masked LM's padded batches span them, so
@@ -124,16 +124,20 @@ def build_parser() -> argparse.ArgumentParser:
                                 epilog="An option given that this run never uses is refused: a masked-LM option "
                                        "(--mlm-mode, --mlm-context, --mask-rate, --batch-size, --max-batch-tokens, "
                                        "--dtype, --device, --trust-remote-code) with --mlm none. One that another "
-                                       "option switches off (--mask-rate with --mlm-mode exact) gets a warning.")
+                                       "option switches off (--mask-rate with --mlm-mode exact) gets a warning. "
+                                       "--input and --out given twice with two values are refused.")
     a = p.add_argument
-    a("--input", default="squad_v2",
+    a("--input", default="squad_v2", action=Once,
+      hint="augment-squad reads one source (a folder of .json/.jsonl files is one): run it once per source, "
+           "each into its own --out, and give distill-train every --out as --data",
       help="a hub dataset id, or a local file or directory: an official SQuAD JSON file, a JSON array of "
            "squad_v2 rows, a JSON-lines file of squad_v2 rows (a .jsonl is read as JSON lines; a file of any "
            "other suffix, .json included, is told apart by its content), a datasets save_to_disk directory, "
            "or a directory of .json/.jsonl files (each in any of those formats, read in name order, e.g. "
-           "data/sample)")
+           "data/sample); one source: a second --input is refused")
     a("--split", default="train", help="split of a hub dataset or a saved DatasetDict (refused for an input without splits, such as a file)")
-    a("--out", required=True, type=expand_tilde, help="output directory (required); rerunning the same command resumes")
+    a("--out", required=True, type=expand_tilde, action=Once,
+      help="output directory (required); rerunning the same command resumes")
     a("--multiplier", type=int, default=20, help="augmented variants per question")
     a("--mlm", default="bert-base-uncased", type=expand_tilde, help="masked LM id or path, or 'none' (GloVe only)")
     a("--glove", default="default", type=expand_tilde, help="'default' (GloVe 6B 50d, offline), a vectors file, or 'none'")

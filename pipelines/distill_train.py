@@ -27,7 +27,7 @@ from pathlib import Path
 
 from augment import hub, outdir, versions
 from pipelines import ranks
-from pipelines.cli import DefaultsOnce, expand_tilde, given_options, no_effect
+from pipelines.cli import DefaultsOnce, Once, expand_tilde, given_options, no_effect
 from augment.errors import ConfigError, InputError
 
 PROG = "distill-train"
@@ -200,7 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "switches off (--temperature or --teacher-cache with --distill-weight 0, --cache-batch-size "
                        "with --teacher-cache off, --projection for a student as wide as its teacher, "
                        "--dist-timeout in a run of one process) gets a warning. --epochs with --max-steps is the "
-                       "documented override.")
+                       "documented override. --out, --eval and --cache-dir given twice with two values are "
+                       "refused (--data and --prediction-data read every source given).")
     # "extend": --data a --data b reads both, as --data a b does; with nargs="+" alone the last --data replaced
     # the earlier ones, and a run trained on part of its data without a word.
     p.add_argument("--data", nargs="+", action="extend", required=True, metavar="SRC",
@@ -216,13 +217,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--teacher", default="deepset/bert-base-uncased-squad2", type=expand_tilde,
                    help="QA teacher: hub id or path, or 'none' for plain fine-tuning on hard labels")
     p.add_argument("--student", default="huawei-noah/TinyBERT_General_6L_768D", type=expand_tilde, help="student: hub id or path")
-    p.add_argument("--out", required=True, type=expand_tilde, help="output directory")
+    p.add_argument("--out", required=True, type=expand_tilde, action=Once, help="output directory")
     p.add_argument("--stage", choices=("intermediate", "prediction", "both"),
                    help="intermediate: hidden states and attention scores against the teacher's; prediction: "
                         "start/end logits (KL to the teacher's, mixed with hard labels by --distill-weight); "
                         "both: one then the other on the same student. Default: both, or prediction with "
                         "--teacher none")
-    p.add_argument("--eval", metavar="SRC", help="evaluate at the end: squad_v2, FILE.json or DIR")
+    p.add_argument("--eval", metavar="SRC", action=Once, hint="the run evaluates on one source: evaluate the "
+                   "student on others with squad-eval", help="evaluate at the end: squad_v2, FILE.json or DIR")
     p.add_argument("--eval-split", default="validation", help="split of a hub or saved DatasetDict --eval dataset "
                                                               "(refused for an --eval without splits, such as a file)")
     p.add_argument("--eval-limit", type=int, help="evaluate on the first N examples only (default: all)")
@@ -299,8 +301,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--teacher-cache", choices=("on", "off"), default="on",
                    help="prediction stage: cache the teacher's logits (Arrow, float16) in --cache-dir; off: compute "
                         "them live at every step")
-    p.add_argument("--cache-dir", type=expand_tilde, help="where windows and teacher logits are cached (default: .distill-cache/ "
-                                       "beside the first local --data source, or OUT/cache with hub ids only)")
+    p.add_argument("--cache-dir", type=expand_tilde, action=Once,
+                   help="where windows and teacher logits are cached (default: .distill-cache/ "
+                        "beside the first local --data source, or OUT/cache with hub ids only)")
     p.add_argument("--trust-remote-code", action="store_true", help="allow model code from the hub repository")
     p.add_argument("--limit", type=int, help="use only the first N examples of the --data sources together, in "
                                             "order (and of --prediction-data): handy for tests (default: all)")
