@@ -46,7 +46,7 @@ from augment.shards import (ShardWriter, atomic_write_json, hf_schema, original_
 from augment.squad_io import fingerprint, iter_located, iter_rows, source_problem, split_problem
 from augment.validate import validate_example
 from pipelines import ranks
-from pipelines.cli import DefaultsOnce, expand_tilde, given_options, no_effect
+from pipelines.cli import DefaultsOnce, Once, expand_tilde, given_options, no_effect
 
 PROG = "augment-squad"
 # Paragraphs whose candidates are computed in one call: the masked LM's padded batches span them, so
@@ -75,6 +75,8 @@ LM_ONLY = {"mlm_mode": "how the masked LM masks the text", "mlm_context": "the m
            "batch_size": "the masked LM's sequences per forward pass",
            "max_batch_tokens": "the masked LM's budget of padded tokens per forward pass",
            "dtype": "the masked LM's autocast dtype",
+           # (It also picked --workers auto's count, 0 for cpu; with no model that is the machine's: --workers N.)
+           "device": "the masked LM's device",
            "trust_remote_code": "what lets an --mlm hub repository run its own code"}
 
 
@@ -121,17 +123,21 @@ def build_parser() -> argparse.ArgumentParser:
                                             "that datasets.load_from_disk(OUT) reads.",
                                 epilog="An option given that this run never uses is refused: a masked-LM option "
                                        "(--mlm-mode, --mlm-context, --mask-rate, --batch-size, --max-batch-tokens, "
-                                       "--dtype, --trust-remote-code) with --mlm none. One that another option "
-                                       "switches off (--mask-rate with --mlm-mode exact) gets a warning.")
+                                       "--dtype, --device, --trust-remote-code) with --mlm none. One that another "
+                                       "option switches off (--mask-rate with --mlm-mode exact) gets a warning. "
+                                       "--input and --out given twice with two values are refused.")
     a = p.add_argument
-    a("--input", default="squad_v2",
+    a("--input", default="squad_v2", action=Once,
+      hint="augment-squad reads one source (a folder of .json/.jsonl files is one): run it once per source, "
+           "each into its own --out, and give distill-train every --out as --data",
       help="a hub dataset id, or a local file or directory: an official SQuAD JSON file, a JSON array of "
            "squad_v2 rows, a JSON-lines file of squad_v2 rows (a .jsonl is read as JSON lines; a file of any "
            "other suffix, .json included, is told apart by its content), a datasets save_to_disk directory, "
            "or a directory of .json/.jsonl files (each in any of those formats, read in name order, e.g. "
-           "data/sample)")
+           "data/sample); one source: a second --input is refused")
     a("--split", default="train", help="split of a hub dataset or a saved DatasetDict (refused for an input without splits, such as a file)")
-    a("--out", required=True, type=expand_tilde, help="output directory (required); rerunning the same command resumes")
+    a("--out", required=True, type=expand_tilde, action=Once,
+      help="output directory (required); rerunning the same command resumes")
     a("--multiplier", type=int, default=20, help="augmented variants per question")
     a("--mlm", default="bert-base-uncased", type=expand_tilde, help="masked LM id or path, or 'none' (GloVe only)")
     a("--glove", default="default", type=expand_tilde, help="'default' (GloVe 6B 50d, offline), a vectors file, or 'none'")
@@ -254,12 +260,11 @@ def check_options(args) -> list[str]:
         problems.append(f"--report: {Path(args.out) / 'report.html'} is a directory, where the page goes; remove it")
     # Last: the hub is probed (a few seconds at most) only when a hub --mlm is asked for.
     problems += hub.model_problems([("--mlm", args.mlm)], fixes=MLM_FIXES)
-    if args.device == "cuda" or (args.dtype == "float16" and args.mlm.lower() != "none"):  # (else refused above)
+    # Under --mlm none both are refused above, with no model to run on CUDA.
+    if args.mlm.lower() != "none" and (args.device == "cuda" or args.dtype == "float16"):
         import torch
 
-        if not torch.cuda.is_available() and args.mlm.lower() == "none":  # no --dtype to suggest: it is refused
-            problems.append(f"--device {args.device}: CUDA is not available here; use --device cpu or auto")
-        elif not torch.cuda.is_available():
+        if not torch.cuda.is_available():
             problems.append(f"--device {args.device} --dtype {args.dtype}: CUDA is not available here; "
                             "use --device cpu with --dtype float32 or bfloat16")
     if problems:

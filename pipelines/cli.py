@@ -1,8 +1,10 @@
-"""What the command-line recipes share: a help formatter that shows each default exactly once."""
+"""What the command-line recipes share: a help formatter that shows each default exactly once, and an option
+that refuses a second value."""
 from __future__ import annotations
 
 import argparse
 import os
+import weakref
 
 
 class DefaultsOnce(argparse.ArgumentDefaultsHelpFormatter):
@@ -19,6 +21,32 @@ class DefaultsOnce(argparse.ArgumentDefaultsHelpFormatter):
         if action.required or action.default is None or action.default is False or "default:" in text.lower():
             return text
         return super()._get_help_string(action)
+
+
+class Once(argparse.Action):
+    """A one-value option (a data source, an output) given twice with two values: one line and exit code 2.
+    argparse keeps the last value of a repeated option, so ``squad-eval --data dev.json --data extra.json``
+    evaluated extra.json alone and ``augment-squad --input a.json --input b.json`` augmented b.json alone,
+    without a word (distill-train's --data, which reads several sources, extends instead). The same value
+    twice drops nothing and passes. ``hint``: what to do instead, at the end of the line."""
+
+    def __init__(self, option_strings, dest, hint: str = "pass it once", **kwargs):
+        super().__init__(option_strings, dest, **kwargs)
+        self.hint = hint
+        # The namespaces this option has been given in. By identity and weakly held: a parser built once and used
+        # for several parses (a test, the demo) tells each parse's first value from a repeat, and a default that
+        # equals the value given (--input squad_v2) is no earlier occurrence.
+        self.given_in = weakref.WeakValueDictionary()
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        first = getattr(namespace, self.dest, None)
+        if self.given_in.get(id(namespace)) is namespace and values != first:
+            flag = max(self.option_strings, key=len)
+            # Not parser.error: its usage lines would make it more than one line.
+            parser.exit(2, f"{parser.prog}: error: {flag} given twice ({first}, then {values}): it takes one value, "
+                           f"and the second would replace the first; {self.hint}\n")
+        self.given_in[id(namespace)] = namespace
+        setattr(namespace, self.dest, values)
 
 
 def expand_tilde(text: str) -> str:

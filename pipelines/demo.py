@@ -19,7 +19,7 @@ from pathlib import Path
 from augment import outdir
 from augment.squad_io import fingerprint
 from pipelines import augment_squad
-from pipelines.cli import expand_tilde
+from pipelines.cli import Once, expand_tilde
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 WIDTH = 58
@@ -59,7 +59,8 @@ def not_demo_output(out: str, command: list[str]) -> str | None:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="demo", description=__doc__.splitlines()[0])
-    p.add_argument("--out", default=None, type=expand_tilde, help="output directory (default: a new temporary directory)")
+    p.add_argument("--out", default=None, type=expand_tilde, action=Once,
+                   help="output directory (default: a new temporary directory)")
     args = p.parse_args(argv)
     out = args.out if args.out is not None else tempfile.mkdtemp(prefix="tinyaug-demo-")
     command = ["--input", str(SAMPLE), "--out", out, "--mlm", "none", "--glove", "default", "--multiplier", "3"]

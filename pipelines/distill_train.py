@@ -27,7 +27,7 @@ from pathlib import Path
 
 from augment import hub, outdir, versions
 from pipelines import ranks
-from pipelines.cli import DefaultsOnce, expand_tilde, given_options, no_effect
+from pipelines.cli import DefaultsOnce, Once, expand_tilde, given_options, no_effect
 from augment.errors import ConfigError, InputError
 
 PROG = "distill-train"
@@ -198,8 +198,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "(--lr-intermediate with --stage prediction or --teacher none, --temperature with --stage "
                        "intermediate or --teacher none), --eval-split without --eval or with an --eval file. One that another option "
                        "switches off (--temperature or --teacher-cache with --distill-weight 0, --cache-batch-size "
-                       "with --teacher-cache off, --projection for a student as wide as its teacher) gets a "
-                       "warning. --epochs with --max-steps is the documented override.")
+                       "with --teacher-cache off, --projection for a student as wide as its teacher, "
+                       "--dist-timeout in a run of one process) gets a warning. --epochs with --max-steps is the "
+                       "documented override. --out, --eval and --cache-dir given twice with two values are "
+                       "refused (--data and --prediction-data read every source given).")
     # "extend": --data a --data b reads both, as --data a b does; with nargs="+" alone the last --data replaced
     # the earlier ones, and a run trained on part of its data without a word.
     p.add_argument("--data", nargs="+", action="extend", required=True, metavar="SRC",
@@ -215,13 +217,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--teacher", default="deepset/bert-base-uncased-squad2", type=expand_tilde,
                    help="QA teacher: hub id or path, or 'none' for plain fine-tuning on hard labels")
     p.add_argument("--student", default="huawei-noah/TinyBERT_General_6L_768D", type=expand_tilde, help="student: hub id or path")
-    p.add_argument("--out", required=True, type=expand_tilde, help="output directory")
+    p.add_argument("--out", required=True, type=expand_tilde, action=Once, help="output directory")
     p.add_argument("--stage", choices=("intermediate", "prediction", "both"),
                    help="intermediate: hidden states and attention scores against the teacher's; prediction: "
                         "start/end logits (KL to the teacher's, mixed with hard labels by --distill-weight); "
                         "both: one then the other on the same student. Default: both, or prediction with "
                         "--teacher none")
-    p.add_argument("--eval", metavar="SRC", help="evaluate at the end: squad_v2, FILE.json or DIR")
+    p.add_argument("--eval", metavar="SRC", action=Once, hint="the run evaluates on one source: evaluate the "
+                   "student on others with squad-eval", help="evaluate at the end: squad_v2, FILE.json or DIR")
     p.add_argument("--eval-split", default="validation", help="split of a hub or saved DatasetDict --eval dataset "
                                                               "(refused for an --eval without splits, such as a file)")
     p.add_argument("--eval-limit", type=int, help="evaluate on the first N examples only (default: all)")
@@ -293,12 +296,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dist-timeout", type=int, default=7200,
                    help="seconds a process waits for the others in a collective: the main process alone "
                         "tokenises the data (and joins the teacher-logit parts), which can take longer than "
-                        "torch's 10-minute default on the full augmented set")
+                        "torch's 10-minute default on the full augmented set (under torchrun with several "
+                        "processes; a run of one process waits for none)")
     p.add_argument("--teacher-cache", choices=("on", "off"), default="on",
                    help="prediction stage: cache the teacher's logits (Arrow, float16) in --cache-dir; off: compute "
                         "them live at every step")
-    p.add_argument("--cache-dir", type=expand_tilde, help="where windows and teacher logits are cached (default: .distill-cache/ "
-                                       "beside the first local --data source, or OUT/cache with hub ids only)")
+    p.add_argument("--cache-dir", type=expand_tilde, action=Once,
+                   help="where windows and teacher logits are cached (default: .distill-cache/ "
+                        "beside the first local --data source, or OUT/cache with hub ids only)")
     p.add_argument("--trust-remote-code", action="store_true", help="allow model code from the hub repository")
     p.add_argument("--limit", type=int, help="use only the first N examples of the --data sources together, in "
                                             "order (and of --prediction-data): handy for tests (default: all)")
@@ -331,7 +336,9 @@ def idle_options(args) -> list[tuple[str, str, bool]]:
     """The options that take no part in this run, whatever their value: (option, why, refused) each. Refused
     (an option of a stage the run does not have, which no workflow gives on purpose), or only warned about
     where another option's value switches it off (``--distill-weight 0``, ``--teacher-cache off``): a sweep over
-    that value passes the rest unchanged. ``args`` as ``validate`` resolved them (its stage, its weight)."""
+    that value passes the rest unchanged; so is --dist-timeout in a run of one process, which the launch switches
+    off (one script may run ``torchrun --nproc-per-node $GPUS`` on a one-GPU machine). ``args`` as ``validate``
+    resolved them (its stage, its weight)."""
     stages = STAGES if args.stage == "both" else (args.stage,)
     runs = "--teacher none runs the prediction stage alone" if args.teacher == "none" else \
         f"--stage {args.stage} runs the {args.stage} stage alone"
@@ -347,6 +354,9 @@ def idle_options(args) -> list[tuple[str, str, bool]]:
         elif args.teacher_cache == "off":
             idle.append(("cache_batch_size", f"it is {what['cache_batch_size']}, and --teacher-cache off builds "
                                              "none", False))
+    if int(os.environ.get("WORLD_SIZE", "1")) < 2:  # torchrun sets it in each process; accelerate reads it too
+        idle.append(("dist_timeout", "it is how long a process waits for the others, and this run is a single "
+                                     "process (not started by torchrun with several)", False))
     return idle
 
 
@@ -380,7 +390,7 @@ def validate(args) -> None:
     problems, warnings = [], []
     # Before the defaults below are resolved: an option left out is not one given.
     given = given_options(args, build_parser(), {opt for options in STAGE_ONLY.values() for opt in options} | {
-        "eval_every", "eval_limit", "eval_split"})
+        "eval_every", "eval_limit", "eval_split", "dist_timeout"})
     if args.stage is None:
         args.stage = "prediction" if args.teacher == "none" else "both"
     if args.teacher == "none" and args.distill_weight not in (None, 0):

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from augment import hub, outdir, versions
-from pipelines.cli import DefaultsOnce, expand_tilde
+from pipelines.cli import DefaultsOnce, Once, expand_tilde
 
 # The layer index in a weight's name: BERT-style "encoder.layer.3.", and ModernBERT's (and the decoder QA
 # models') "model.layers.3.".
@@ -126,7 +126,8 @@ def main(argv=None) -> int:
                    help="lowest layers, or every k-th (TinyBERT's uniform mapping; for a depth that does not "
                         "divide the teacher's, layer (m+1)*teacher/student rounded half up, e.g. 12 -> 8: layers "
                         "1 2 4 5 7 8 10 11, counted from 0)")
-    p.add_argument("--out", required=True, type=expand_tilde, help="directory to save the student (model and tokenizer)")
+    p.add_argument("--out", required=True, type=expand_tilde, action=Once,
+                   help="directory to save the student (model and tokenizer)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace a model already saved in --out (its model and tokenizer files are removed first)")
     p.add_argument("--trust-remote-code", action="store_true", help="allow code from the model repository")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from augment import hub, outdir, versions
 from augment.errors import ConfigError, InputError
-from pipelines.cli import DefaultsOnce, expand_tilde
+from pipelines.cli import DefaultsOnce, Once, expand_tilde
 
 PROG = "squad-eval"
 # --autocast: torch dtype names, as distill-train's eval.json records the autocast of its evaluation.
@@ -39,9 +39,13 @@ def build_parser() -> argparse.ArgumentParser:
                     "threshold that would have scored best.")
     p.add_argument("--model", required=True, metavar="DIR", type=expand_tilde,
                    help="directory saved with save_pretrained (model and tokenizer), or a hub id")
-    p.add_argument("--data", required=True, metavar="FILE|DIR|ID",
+    # Once: a second --data is refused, not read in place of the first. One source, not several: eval.json's
+    # metrics, thresholds and predictions (by id) are of one dataset, as distill-train's --eval is.
+    p.add_argument("--data", required=True, metavar="FILE|DIR|ID", action=Once,
+                   hint="squad-eval evaluates one source: run it once per source",
                    help="official SQuAD JSON file, JSON-lines file, save_to_disk directory, "
-                        "directory of .json/.jsonl files, or a hub dataset id such as squad_v2")
+                        "directory of .json/.jsonl files, or a hub dataset id such as squad_v2 (one source: a "
+                        "second --data is refused)")
     p.add_argument("--split", default="validation", help="split to read from a hub id or DatasetDict (refused for data without splits, such as a file)")
     p.add_argument("--max-length", type=int, metavar="N", default=384,
                    help="tokens per window (question + context)")
@@ -52,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start and end candidates per window in the answer search")
     p.add_argument("--max-answer-length", type=int, metavar="N", default=30,
                    help="longest answer, in tokens")
-    p.add_argument("--out", default="eval.json", type=expand_tilde, metavar="DIR|FILE.json",
+    p.add_argument("--out", default="eval.json", type=expand_tilde, metavar="DIR|FILE.json", action=Once,
                    help="a directory (gets eval.json and eval.html) or a .json file (eval.html is written "
                         "beside it, named after it): metrics, options, predictions and a page of the worst "
                         "questions")

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from augment import outdir
-from pipelines.cli import expand_tilde
+from pipelines.cli import Once, expand_tilde
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample"
@@ -67,7 +67,8 @@ def f1_line(report: dict) -> str:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="tutorial", description=__doc__.split("\n\n")[0])
-    p.add_argument("--out", default="runs/tutorial", type=expand_tilde, help="working directory (default: runs/tutorial); "
+    p.add_argument("--out", default="runs/tutorial", type=expand_tilde, action=Once,
+                   help="working directory (default: runs/tutorial); "
                    "its aug/, teacher/, student-init/, student/ and cache/ are replaced")
     p.add_argument("--small", action="store_true", help="8 questions, 2 steps per stage: a quick check")
     args = p.parse_args(argv)

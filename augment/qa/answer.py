@@ -18,8 +18,11 @@ or a third of a shorter window.
 """
 from __future__ import annotations
 
+import warnings
+
 from augment.qa.evaluate import (check_least, check_model_and_tokenizer, check_threshold, features_and_logits,
                                  model_device)
+from augment.qa.features import cut_questions, cut_warning
 from augment.qa.positions import usable_positions
 from augment.qa.postprocess import best_spans
 
@@ -32,7 +35,8 @@ def answer(model, tokenizer, question, context, threshold: float = 0.0, max_leng
     """The answer to one question (``str``) or to each of a list (any iterable) of questions about a context
     (``str``, shared) or contexts (as many). Returns a dict, or a list of them:
     ``{"answer", "start", "end", "null_diff"}``. A parameter of the wrong kind, or an empty question, is a
-    ValueError naming it; an empty context is answered with nothing (``start`` None, ``null_diff`` inf)."""
+    ValueError naming it; an empty context is answered with nothing (``start`` None, ``null_diff`` inf). Questions
+    too long for the windows are cut to fit, as in the evaluation, with one UserWarning that counts them."""
     check_model_and_tokenizer(model, tokenizer, "answer(model, tokenizer, question, context, ...)")
     single = isinstance(question, str)
     questions = texts("question", question)
@@ -65,6 +69,11 @@ def answer(model, tokenizer, question, context, threshold: float = 0.0, max_leng
                                                    batch_size, device)
     finally:
         model.train(was_training)
+    # After the windows, which refuse a stride that leaves the question no room: as squad-eval's line, one warning
+    # per call. (Python's default filter shows a repeat of the same text from the same caller once.)
+    cut = cut_questions(questions, tokenizer, max_length, doc_stride)
+    if line := cut_warning(cut, len(questions), tokenizer, max_length, doc_stride, names=("max_length", "doc_stride")):
+        warnings.warn(line.removeprefix("warning: "), stacklevel=2)
     spans = best_spans(rows, features, start, end, n_best=n_best, max_answer_length=max_answer_length)
     out = []
     for r in rows:

@@ -88,16 +88,18 @@ def cut_questions(questions, tokenizer, max_length: int, doc_stride: int) -> int
 
 
 def cut_warning(cut: int, total: int, tokenizer, max_length: int, doc_stride: int,
-                option: str | None = None) -> str | None:
+                option: str | None = None, names: tuple[str, str] = ("--max-length", "--doc-stride")) -> str | None:
     """One line that says how many questions :func:`cut_questions` found cut, or None when none are; ``option``:
-    the command-line option the questions came from, named where a command reads several (``--eval``)."""
+    the command-line option the questions came from, named where a command reads several (``--eval``);
+    ``names``: what the caller calls the window length and stride (``max_length=`` for a function)."""
     if not cut:
         return None
     room = question_room(tokenizer, max_length, doc_stride)
     of = f" of {option}" if option else ""
+    length, stride = names
     return (f"warning: {cut} of {total} question{'' if total == 1 else 's'}{of} ({cut / total:.1%}) cut to {room} "
-            f"token{'' if room == 1 else 's'}: windows of --max-length {max_length} with --doc-stride {doc_stride} "
-            f"leave no more room for the question; a smaller --doc-stride leaves more")
+            f"token{'' if room == 1 else 's'}: windows of {length} {max_length} with {stride} {doc_stride} "
+            f"leave no more room for the question; a smaller {stride} leaves more")
 
 
 def _tokenize(examples: dict, tokenizer, max_length: int, doc_stride: int, with_token_types: bool = False):

@@ -975,6 +975,27 @@ def test_an_option_another_option_switches_off_is_warned_about_once(tmp_path, ca
         assert capsys.readouterr().err == ""
 
 
+def test_dist_timeout_in_a_run_of_one_process_is_warned_about(tmp_path, capsys, monkeypatch, sample_path,
+                                                               tiny_teacher_path, tiny_student_path):
+    """--dist-timeout is how long a process waits for the others; a run not started by torchrun (or by it with one
+    process) has none, and the option did nothing without a word. A warning, not a refusal: one script may launch
+    torchrun --nproc-per-node $GPUS on a machine of one GPU."""
+    argv = common(sample_path, tmp_path) + ["--teacher", tiny_teacher_path, "--student", tiny_student_path,
+                                            "--out", str(tmp_path / "o"), "--dist-timeout", "60"]
+    for world in (None, "1"):
+        if world is None:
+            monkeypatch.delenv("WORLD_SIZE", raising=False)
+        else:
+            monkeypatch.setenv("WORLD_SIZE", world)
+        validate(build_parser().parse_args(argv))
+        assert capsys.readouterr().err == (
+            "distill-train: warning: --dist-timeout 60 has no effect: it is how long a process waits for the "
+            "others, and this run is a single process (not started by torchrun with several)\n")
+    monkeypatch.setenv("WORLD_SIZE", "2")  # (validate reads the world size only; no process group is made)
+    validate(build_parser().parse_args(argv))
+    assert capsys.readouterr().err == ""
+
+
 def test_projection_for_a_student_as_wide_as_its_teacher_is_warned_about(tmp_path, capsys, sample_path, tokenizer,
                                                                           tiny_teacher_path, tiny_student_path):
     """Equal widths train no projection, shared or per layer: --projection per-layer did nothing, without a word."""

@@ -1252,7 +1252,7 @@ def test_a_changed_mask_rate_is_resumed_in_exact_mode_and_refused_in_multi(tmp_p
 
 @pytest.mark.parametrize("option", [("--dtype", "bfloat16"), ("--mlm-mode", "multi"), ("--mlm-context", "paired"),
                                     ("--mask-rate", 0.3), ("--batch-size", 8), ("--max-batch-tokens", 900),
-                                    ("--trust-remote-code",)])
+                                    ("--trust-remote-code",), ("--device", "cpu")])
 def test_a_masked_lm_option_with_mlm_none_is_refused(tmp_path, sample_path, option):
     """With --mlm none no masked LM runs, and its options were accepted and did nothing: a command that meant
     to run one (--mlm left as none in a script) went on GloVe only without a word."""

@@ -1,6 +1,7 @@
 """augment.qa.answer: questions in, answers with character offsets out (the stand-in for
 transformers' removed question-answering pipeline)."""
 import math
+import warnings
 from types import SimpleNamespace
 
 import pytest
@@ -183,8 +184,26 @@ def test_windows_too_short_for_any_stride_say_how_long_they_must_be(tokenizer):
     with pytest.raises(ValueError, match="^max_length 4 leaves no room for the question with any doc_stride; "
                                          "use a max_length of at least 5$"):
         answer(KeywordQA(tokenizer), tokenizer, "Who?", "Ann sang.", max_length=4)
-    got = answer(KeywordQA(tokenizer), tokenizer, "Who?", "Ann sang.", max_length=5, doc_stride=0)
+    with pytest.warns(UserWarning, match="1 of 1 question .* cut to 1 token"):  # "who ?" in a room of one
+        got = answer(KeywordQA(tokenizer), tokenizer, "Who?", "Ann sang.", max_length=5, doc_stride=0)
     assert math.isfinite(got["null_diff"])  # one context token fits: a span to compare with the null
+
+
+def test_questions_cut_to_fit_the_windows_are_counted_in_one_warning(tokenizer):
+    """squad-eval says how many questions its windows cut; answer() cut them without a word, and a long question
+    was answered as its first 20 tokens."""
+    model, context = KeywordQA(tokenizer), "It was written by Ann Lee in 1990."
+    long = "why " * 30 + "did Ann Lee write it?"
+    with pytest.warns(UserWarning) as caught:
+        got = answer(model, tokenizer, [long, "Who wrote it?", long], context, max_length=32, doc_stride=8)
+    assert [str(w.message) for w in caught] == [
+        "2 of 3 questions (66.7%) cut to 20 tokens: windows of max_length 32 with doc_stride 8 leave no more room "
+        "for the question; a smaller doc_stride leaves more"]
+    assert caught[0].filename == __file__  # the caller's line, not answer()'s
+    assert got[1]["answer"] == "Ann Lee"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # none cut: no warning
+        answer(model, tokenizer, ["Who wrote it?"], [context], max_length=32, doc_stride=8)
 
 
 def test_a_swapped_model_and_tokenizer_is_named_not_an_attribute_error(model_and_tokenizer):
