@@ -31,7 +31,7 @@ def argv(sample_path, tmp, teacher, student, out, *extra):
 
 def env():
     return {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1",
-            "PYTHONPATH": str(REPO)}
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
 
 
 def logged(out) -> list[tuple]:

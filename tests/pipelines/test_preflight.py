@@ -28,7 +28,7 @@ def unreachable_hub_env():
     hub sees, on any machine (transformers alone would retry for about 40 s)."""
     env = {k: v for k, v in os.environ.items()
            if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE") and "proxy" not in k.lower()}
-    return {**env, "HF_ENDPOINT": "http://127.0.0.1:9", "PYTHONPATH": str(REPO)}
+    return {**env, "HF_ENDPOINT": "http://127.0.0.1:9", "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
 
 
 def test_augment_squad_unreachable_hub_mlm_fails_within_seconds(tmp_path, sample_path, unreachable_hub_env):
