@@ -133,8 +133,8 @@ def source_fingerprint(source, split: str) -> str:
 def in_memory_dataset(rows: list[dict], fingerprint: str):
     """``Dataset.from_list`` with the fingerprint given rather than computed.
 
-    ``from_list`` fingerprints a new table by pickling it with dill. Where datasets is installed outside
-    site-packages (``pip --target``, a PYTHONPATH overlay) dill pickles whole modules by value and dies on
+    ``from_list`` fingerprints a new table by pickling it with dill. Where datasets or pyarrow is installed
+    outside site-packages (``pip --target``, a PYTHONPATH overlay) dill pickles whole modules by value and dies on
     pyarrow's ``MonthDayNano`` (``PicklingError: Can't pickle <class 'MonthDayNano'>``; reported on the
     GPU machine and traced in unslothai/unsloth PR 9791). A fingerprint from the input file's hash says
     the same thing and pickles nothing.
