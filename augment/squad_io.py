@@ -289,7 +289,9 @@ def read_jsonl(path) -> Iterator[tuple[Location, dict]]:
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
+                # Without its line end, which json would count as text: an error at the line's end (a row cut
+                # short) was placed after it, on "column 1", or read as an invalid control character.
+                row = json.loads(line.rstrip("\r\n"))
             except json.JSONDecodeError as e:
                 raise InputError(f"{path}: invalid JSON on line {lineno} column {e.colno}: "
                                  f"{json_message(e.msg)}") from None

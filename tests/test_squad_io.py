@@ -49,6 +49,20 @@ def test_rows_are_located_in_every_format(tmp_path, sample_path, sample_rows):
     assert [str(where) for where, _ in iter_located(tmp_path / "ds")] == [f"{tmp_path / 'ds'}: row {i}" for i in (0, 1)]
 
 
+def test_a_json_lines_error_at_its_lines_end_is_placed_on_that_line(tmp_path, sample_rows):
+    """A line cut short (the last one of a killed writer) was reported at "column 1", or, cut inside a string,
+    as an "Invalid control character": json saw the line's own newline and placed the error after it."""
+    path = tmp_path / "rows.jsonl"
+    whole = json.dumps(sample_rows[0]) + "\n"
+    for cut, where in (('{"id": "q2"', "column 12: Expecting ',' delimiter"),
+                       ('{"id": "q2", "question": "When did', "column 26: Unterminated string starting here")):
+        for end in ("\n", "\r\n"):
+            path.write_text(whole + cut + end, newline="")
+            with pytest.raises(InputError) as e:
+                list(iter_rows(path))
+            assert str(e.value) == f"{path}: invalid JSON on line 2 {where}"
+
+
 def test_malformed_files_name_file_and_position(tmp_path, sample_path):
     trunc = tmp_path / "trunc.json"
     trunc.write_text(sample_path.read_text()[:5000])
