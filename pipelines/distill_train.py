@@ -1514,8 +1514,12 @@ def run_command(args) -> int:
 
             from augment.qa.features import LABELS_VERSION
 
-            # labels_version: how the windows' answers are labelled, which a resume by a later tinyaug warns about.
+            if args.resume and (warning := token_types_change(Path(args.out), recipe.ask_token_types)):
+                recipe.log(f"warning: {warning}")
+            # labels_version: how the windows' answers are labelled, which a resume by a later tinyaug warns about;
+            # asked_token_types: whether they ask the tokenizer for token type ids (the same).
             cfg = vars(args) | {"processes": recipe.acc.num_processes, "labels_version": LABELS_VERSION,
+                                "asked_token_types": recipe.ask_token_types,
                                 "versions": {"transformers": transformers.__version__}}
             (Path(args.out) / "config.json").write_text(json.dumps(cfg, indent=2))
         _began = True
@@ -1530,6 +1534,24 @@ def run_command(args) -> int:
     except TrainingDiverged as e:  # every process reduced the same values: one copy of the line
         return error_once(e, 1)
     return 0
+
+
+def token_types_change(out: Path, asked: bool) -> str | None:
+    """What a --resume says when the run in ``out`` began on windows that asked the tokenizer for token type ids
+    otherwise than this one does (``asked``). Before this was recorded, windows never asked: a run of an
+    ALBERT-like student or teacher (a tokenizer that makes the ids only when asked) began on all-0 types and, now
+    that the windows ask, trains its remaining steps on question 0 / context 1. Said, not refused, as a change
+    of the labels is: the run is not lost, and its evaluation already gave the model those ids."""
+    try:
+        old = json.loads((out / "config.json").read_text())
+    except (OSError, ValueError):
+        return None  # validate() refused an unreadable one
+    was = old.get("asked_token_types", False) if isinstance(old, dict) else asked
+    if was == asked:
+        return None
+    return (f"--resume: the run in {out} began on windows {'with' if was else 'without'} token type ids, this "
+            f"tinyaug's windows are {'with' if asked else 'without'} them (as its evaluation gives the model): the "
+            "rest of the run trains on the new windows")
 
 
 def error_once(error: Exception, code: int) -> int:

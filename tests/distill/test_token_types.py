@@ -26,9 +26,10 @@ def test_asking_changes_the_windows_key_only_where_the_tokenizer_would_not_make_
 
 
 def test_both_stages_give_every_model_call_the_token_types_of_a_tokenizer_that_makes_them_when_asked(
-        tmp_path, sample_path, albert_tokenizer_pair, monkeypatch):
+        tmp_path, sample_path, albert_tokenizer_pair, monkeypatch, capsys):
     """The teacher-logit cache, the intermediate stage (teacher and student), the prediction stage and the final
-    evaluation all read question 0, context 1; before, only the evaluation did."""
+    evaluation all read question 0, context 1; before, only the evaluation did. config.json records it, and a
+    resume of a run begun before (windows without them) says that the rest trains on the new windows."""
     from datasets import Dataset
     from transformers import AutoTokenizer, BertForQuestionAnswering
 
@@ -42,11 +43,12 @@ def test_both_stages_give_every_model_call_the_token_types_of_a_tokenizer_that_m
     monkeypatch.setattr(BertForQuestionAnswering, "forward",
                         functools.wraps(BertForQuestionAnswering.forward)(recorded))
     out = tmp_path / "o"
-    assert main(["--data", str(sample_path), "--limit", "8", "--max-length", "96", "--doc-stride", "32",
-                 "--batch-size", "4", "--cache-dir", str(tmp_path / "cache"),
-                 "--teacher", albert_tokenizer_pair["teacher"], "--student", albert_tokenizer_pair["student"],
-                 "--out", str(out), "--stage", "both",
-                 "--max-steps", "2", "--log-every", "1", "--eval", str(sample_path), "--eval-limit", "3"]) == 0
+    argv = ["--data", str(sample_path), "--limit", "8", "--max-length", "96", "--doc-stride", "32",
+            "--batch-size", "4", "--cache-dir", str(tmp_path / "cache"),
+            "--teacher", albert_tokenizer_pair["teacher"], "--student", albert_tokenizer_pair["student"],
+            "--out", str(out), "--stage", "both",
+            "--max-steps", "2", "--log-every", "1", "--eval", str(sample_path), "--eval-limit", "3"]
+    assert main(argv) == 0
     assert {width for width, *_ in calls} == {32, 64}  # the student and the teacher
     for width, ids, types in calls:
         assert types is not None, f"a {width}-wide model's call got no token type ids"
@@ -55,6 +57,17 @@ def test_both_stages_give_every_model_call_the_token_types_of_a_tokenizer_that_m
     assert "token_type_ids" in feats.column_names
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["stage"] for r in records if "loss" in r] == ["intermediate"] * 2 + ["prediction"] * 2
+
+    config = json.loads((out / "config.json").read_text())
+    assert config["asked_token_types"] is True
+    del config["asked_token_types"]  # as a run begun before it was recorded, whose windows never asked
+    (out / "config.json").write_text(json.dumps(config))
+    capsys.readouterr()
+    assert main(argv + ["--resume"]) == 0
+    warned = [line for line in capsys.readouterr().err.splitlines() if "token type ids" in line]
+    assert len(warned) == 1 and warned[0].startswith("distill-train: warning: --resume:")
+    assert "began on windows without token type ids, this tinyaug's windows are with them" in warned[0]
+    assert json.loads((out / "config.json").read_text())["asked_token_types"] is True  # for the next resume
 
 
 def test_the_models_that_read_token_types_are_told_by_their_config():
