@@ -46,7 +46,7 @@ from augment.shards import (ShardWriter, atomic_write_json, hf_schema, original_
 from augment.squad_io import fingerprint, iter_located, iter_rows, source_problem, split_problem
 from augment.validate import validate_example
 from pipelines import ranks
-from pipelines.cli import DefaultsOnce, Once, expand_tilde, given_options, no_effect
+from pipelines.cli import DefaultsOnce, Once, Parser, expand_tilde, given_options, no_effect
 
 PROG = "augment-squad"
 # Paragraphs whose candidates are computed in one call: the masked LM's padded batches span them, so
@@ -117,15 +117,15 @@ def writing(path):
 
 # -- options --------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=PROG, formatter_class=DefaultsOnce,
-                                description="Augment SQuAD 2.0 TinyBERT-style (masked-LM and GloVe word "
-                                            "replacement) with char-exact answer spans, into Arrow shards "
-                                            "that datasets.load_from_disk(OUT) reads.",
-                                epilog="An option given that this run never uses is refused: a masked-LM option "
-                                       "(--mlm-mode, --mlm-context, --mask-rate, --batch-size, --max-batch-tokens, "
-                                       "--dtype, --device, --trust-remote-code) with --mlm none. One that another "
-                                       "option switches off (--mask-rate with --mlm-mode exact) gets a warning. "
-                                       "--input and --out given twice with two values are refused.")
+    p = Parser(prog=PROG, formatter_class=DefaultsOnce,
+               description="Augment SQuAD 2.0 TinyBERT-style (masked-LM and GloVe word "
+                           "replacement) with char-exact answer spans, into Arrow shards "
+                           "that datasets.load_from_disk(OUT) reads.",
+               epilog="An option given that this run never uses is refused: a masked-LM option "
+                      "(--mlm-mode, --mlm-context, --mask-rate, --batch-size, --max-batch-tokens, "
+                      "--dtype, --device, --trust-remote-code) with --mlm none. One that another "
+                      "option switches off (--mask-rate with --mlm-mode exact) gets a warning. "
+                      "--input and --out given twice with two values are refused.")
     a = p.add_argument
     a("--input", default="squad_v2", action=Once,
       hint="augment-squad reads one source (a folder of .json/.jsonl files is one): run it once per source, "
@@ -209,11 +209,11 @@ def check_options(args) -> list[str]:
     """Every problem at once, before any model or data loads; returns the warnings (options another option
     switches off), for rank 0 to print."""
     problems = list(filter(None, [source_problem("--input", args.input)]))  # "$IN" unset: not "."
-    if args.split != build_parser().get_default("split"):  # given, for an input without splits: a silent no-op
+    if given_options(args, {"split"}):  # for an input without splits: a silent no-op
         problems += filter(None, [split_problem("--split", args.split, "--input", args.input)])
     # Options of a part this run does not have: silently ignored, they hide a mistaken command.
     idle = idle_options(args)
-    refused, warnings = no_effect(args, idle, given_options(args, build_parser(), {opt for opt, _, _ in idle}))
+    refused, warnings = no_effect(args, idle, given_options(args, {opt for opt, _, _ in idle}))
     problems += refused
     for name, low in (("multiplier", 1), ("top_k", 1), ("batch_size", 1), ("shard_rows", 1), ("seed", 0)):
         if getattr(args, name) < low:

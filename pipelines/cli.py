@@ -1,10 +1,48 @@
-"""What the command-line recipes share: a help formatter that shows each default exactly once, and an option
-that refuses a second value."""
+"""What the command-line recipes share: a parser that remembers which options the command line gave, a help
+formatter that shows each default exactly once, and an option that refuses a second value."""
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 import weakref
+
+
+class Parsed(argparse.Namespace):
+    """The options as :class:`Parser` parsed them, and ``typed``: the destinations the command line gave. A slot,
+    not an attribute: ``vars(args)`` (the options a run records in its config.json and manifest) stays the
+    options alone."""
+    __slots__ = ("typed",)
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose namespaces record which options were typed (:func:`given_options`). Comparing a
+    value with the option's default cannot tell ``--mlm-mode exact`` (the default) from no --mlm-mode at all, so
+    a check of options a run never uses let the first pass. argparse itself decides what was typed: the same
+    arguments parsed once more with every default suppressed leave in the namespace exactly the options read,
+    whatever their spelling (an abbreviation such as --mlm-m, ``--opt=value``). Values a command fills in
+    after parsing (from a recorded config, say) are not typed."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        args = sys.argv[1:] if args is None else list(args)  # read twice: not an iterator used up by the first
+        parsed, extras = super().parse_known_args(args, Parsed() if namespace is None else namespace)
+        if isinstance(parsed, Parsed):
+            parsed.typed = self._typed(args)
+        return parsed, extras
+
+    def _typed(self, args) -> frozenset[str]:
+        saved, parser_defaults = [(action, action.default) for action in self._actions], self._defaults
+        try:
+            for action, _ in saved:
+                action.default = argparse.SUPPRESS
+            self._defaults = {}
+            # The first parse passed, so this one does too (same arguments, same checks).
+            bare, _ = super().parse_known_args(args, argparse.Namespace())
+        finally:
+            for action, default in saved:
+                action.default = default
+            self._defaults = parser_defaults
+        return frozenset(vars(bare))
 
 
 class DefaultsOnce(argparse.ArgumentDefaultsHelpFormatter):
@@ -58,9 +96,17 @@ def expand_tilde(text: str) -> str:
     return os.path.expanduser(text) if text.startswith("~") else text
 
 
-def given_options(args, parser: argparse.ArgumentParser, options) -> set[str]:
-    """Which of ``options`` (destinations) ``args`` holds at other values than ``parser``'s defaults: given."""
-    return {opt for opt in options if getattr(args, opt) != parser.get_default(opt)}
+def given_options(args, options) -> set[str]:
+    """Which of ``options`` (destinations) the command line gave, at any value, its default included: ``args``
+    as a :class:`Parser` returned them.
+
+        >>> args = augment_squad.build_parser().parse_args(["--out", "o", "--mlm-m=exact"])  # exact: the default
+        >>> given_options(args, {"mlm_mode", "mask_rate"})
+        {'mlm_mode'}
+    """
+    if not isinstance(args, Parsed):  # a copy or a hand-made namespace: what was typed is unknown, not "nothing"
+        raise TypeError(f"given_options needs the namespace a pipelines.cli.Parser returned, got {type(args).__name__}")
+    return set(options) & args.typed
 
 
 def no_effect(args, idle, given) -> tuple[list[str], list[str]]:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from augment import hub, outdir, versions
 from pipelines import ranks
-from pipelines.cli import DefaultsOnce, Once, expand_tilde, given_options, no_effect
+from pipelines.cli import DefaultsOnce, Once, Parser, expand_tilde, given_options, no_effect
 from augment.errors import ConfigError, InputError
 
 PROG = "distill-train"
@@ -50,7 +50,7 @@ FLOAT_OPTIONS = ("lr_intermediate", "lr_prediction", "warmup", "weight_decay", "
 MAX_DIST_TIMEOUT = 999_999_999 * 86_400  # seconds: datetime.timedelta's limit in whole days
 
 
-class _Parser(argparse.ArgumentParser):
+class _Parser(Parser):
     def error(self, message):  # one line, exit code 2: usage is one --help away
         print(f"{PROG}: error: {message} (see --help)", file=sys.stderr)
         sys.exit(2)
@@ -388,8 +388,8 @@ def validate(args) -> None:
     from augment.squad_io import local_path, source_problem, split_problem
 
     problems, warnings = [], []
-    # Before the defaults below are resolved: an option left out is not one given.
-    given = given_options(args, build_parser(), {opt for options in STAGE_ONLY.values() for opt in options} | {
+    # Typed on the command line, at any value (its default too); an option left out is not one given.
+    given = given_options(args, {opt for options in STAGE_ONLY.values() for opt in options} | {
         "eval_every", "eval_limit", "eval_split", "dist_timeout"})
     if args.stage is None:
         args.stage = "prediction" if args.teacher == "none" else "both"
@@ -769,7 +769,7 @@ class DistillRecipe:
         if any(problems):
             raise ConfigError("; ".join(filter(None, problems)))
         if (a.teacher != "none" and "intermediate" in self.stages
-                and given_options(a, build_parser(), {"projection"}) and s_cfg.hidden_size == t_cfg.hidden_size):  # known only now, from the configs
+                and given_options(a, {"projection"}) and s_cfg.hidden_size == t_cfg.hidden_size):  # known only now, from the configs
             # Equal widths: the hidden states are compared as they are (augment.distill.hidden_loss). A warning,
             # not a refusal: one command may run over students of several widths.
             self.log(f"warning: --projection {a.projection} has no effect: the student and the teacher are both "
@@ -1334,6 +1334,7 @@ class DistillRecipe:
         result = None
         if self.main:
             from augment.qa.evaluate import evaluate, format_table, json_safe, nonfinite_warning
+            from augment.squad_io import reads_split
 
             model = self.acc.unwrap_model(self.student).eval()
             with self.uncompiled():
@@ -1348,8 +1349,9 @@ class DistillRecipe:
             # The options that decide these numbers, named as squad-eval names them in its eval.json.
             # A mid-run evaluation's student is not saved anywhere squad-eval could read it: no model to name.
             # The device as squad-eval's --device takes it (its type: accelerate's may carry an index, cuda:0).
+            # No split for an --eval without splits (a file): none was read, and squad-eval refuses --split there.
             options = {"model": str(self.out / "student") if step == "final" else None, "data": a.eval,
-                       "split": a.eval_split, "limit": a.eval_limit,
+                       "split": a.eval_split if reads_split(a.eval) else None, "limit": a.eval_limit,
                        "max_length": a.max_length, "doc_stride": a.doc_stride, "batch_size": 2 * a.batch_size,
                        "n_best": EVAL_N_BEST, "max_answer_length": EVAL_MAX_ANSWER_LENGTH,
                        "device": self.acc.device.type, "autocast": None if self.amp_dtype is None else

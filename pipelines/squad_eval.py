@@ -20,7 +20,7 @@ from pathlib import Path
 
 from augment import hub, outdir, versions
 from augment.errors import ConfigError, InputError
-from pipelines.cli import DefaultsOnce, Once, expand_tilde
+from pipelines.cli import DefaultsOnce, Once, Parser, expand_tilde, given_options
 
 PROG = "squad-eval"
 # --autocast: torch dtype names, as distill-train's eval.json records the autocast of its evaluation.
@@ -28,7 +28,7 @@ AUTOCAST = ("bfloat16", "float16")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog=PROG, formatter_class=DefaultsOnce,
         description="Evaluate an extractive question-answering model with the official SQuAD 2.0 "
                     "metric (EM, F1, HasAns/NoAns breakdown, best null-score thresholds). A question is "
@@ -80,7 +80,7 @@ def validate(args) -> None:
 
     problems = window_problems(args.max_length, args.doc_stride)  # distill-train's words too
     problems += filter(None, [source_problem("--data", args.data)])  # not the working directory: "$DATA" unset
-    if args.split != build_parser().get_default("split"):  # given, for a source without splits: a silent no-op
+    if given_options(args, {"split"}):  # for a source without splits: a silent no-op
         problems += filter(None, [split_problem("--split", args.split, "--data", args.data)])
     for name in ("batch_size", "n_best", "max_answer_length"):
         if getattr(args, name) < 1:

@@ -383,6 +383,30 @@ def test_the_clis_refuse_a_split_of_a_local_file(command, argv, tmp_path, capsys
         assert (f"{split_option} test has no effect: " in err) == refused, err
 
 
+@pytest.mark.parametrize("command,argv,says", [
+    ("augment_squad", ["--input", "DATA", "--mlm", "none", "--glove", "none", "--out", "OUT", "--sp=train"],
+     "--split train"),
+    ("squad_eval", ["--model", "MODEL", "--data", "DATA", "--split", "validation"], "--split validation"),
+    ("distill_train", ["--data", "DATA", "--eval", "DATA", "--eval-s", "validation", "--teacher", "none",
+                       "--student", "MODEL", "--out", "OUT"], "--eval-split validation"),
+])
+def test_the_clis_refuse_the_default_split_typed_for_a_local_file(command, argv, says, tmp_path, capsys, sample_path):
+    """The split checks compared the value with the default: the default typed out (squad-eval --data data/sample
+    --split validation) looked left out and passed. Typed at any value and in any spelling, it is refused; left
+    out, it is not."""
+    import importlib
+
+    main = importlib.import_module(f"pipelines.{command}").main
+    typed = next(a for a in argv if a.startswith(("--sp", "--eval-s")))
+    for given in (True, False):
+        keep = argv if given else [a for a in argv if a not in (typed, "validation")]
+        fill = {"OUT": str(tmp_path / "out"), "MODEL": str(tmp_path / "no-model"), "DATA": str(sample_path)}
+        assert main([fill.get(a, a) for a in keep]) == 2  # the missing model (no candidates), at least
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1, err
+        assert (f"{says} has no effect: " in err) == given, err
+
+
 @pytest.mark.parametrize("layout", ["Dataset", "DatasetDict"])
 def test_a_saved_datasets_fingerprint_covers_its_data_files_and_only_those(tmp_path, sample_rows, layout):
     """A report.html, README or manifest written beside a save_to_disk directory (an augment-squad --out used as

@@ -50,6 +50,8 @@ def test_outputs_config_metrics_and_eval(finished_run):
     assert all(v["windows_per_s"] > 0 and v["tflops"] > 0 and v["device"] == "cpu" for v in summaries.values())
     result = json.loads((out / "eval.json").read_text())
     assert result["metrics"]["total"] == 4 and "best_f1_thresh" in result["metrics"]
+    # --eval is a folder of files: no split read, and none for squad-eval, which would refuse --split validation.
+    assert result["options"]["split"] is None and result["options"]["data"] == config["eval"]
     # Checkpoints: the newest ones, each complete.
     ckpts = sorted(p.name for p in (out / "checkpoints").iterdir())
     assert ckpts == ["1-prediction-step00000002", "1-prediction-step00000003"]
@@ -939,6 +941,9 @@ def test_resume_refuses_a_teacher_trained_again_into_its_folder(tmp_path, capsys
     (["--teacher", "none", "--cache-batch-size", "64"], "--cache-batch-size 64 has no effect"),
     (["--teacher", "none", "--teacher-cache", "off"], "--teacher-cache off has no effect"),
     (["--eval-split", "train"], "--eval-split needs --eval"),
+    # Typed at its default (which a check that compared values with the defaults let pass), abbreviated, --opt=value:
+    (["--eval-split=validation"], "--eval-split needs --eval"),
+    (["--stage", "prediction", "--lr-i", "5e-05"], "--lr-intermediate 5e-05 has no effect"),
 ])
 def test_an_option_the_run_never_uses_is_refused(tmp_path, capsys, sample_path, tiny_teacher_path, tiny_student_path,
                                                  extra, says):

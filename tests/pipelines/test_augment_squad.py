@@ -1262,13 +1262,27 @@ def test_a_masked_lm_option_with_mlm_none_is_refused(tmp_path, sample_path, opti
     assert not (tmp_path / "o").exists()  # refused before anything is written
 
 
-def test_mlm_none_at_the_defaults_and_a_run_recorded_with_lm_options_resumes(tmp_path, sample_path):
-    """The defaults of the masked-LM options, spelled out, are not refused; and an --out begun by an earlier
-    version with a masked-LM option under --mlm none (recorded in its config) resumes without it, since that
-    option never changed its rows."""
+@pytest.mark.parametrize("typed,says", [(["--mlm-mode", "exact"], "--mlm-mode exact"),
+                                        (["--mlm-m", "exact"], "--mlm-mode exact"),
+                                        (["--mlm-mode=exact"], "--mlm-mode exact"), (["--dtype=auto"], "--dtype auto"),
+                                        (["--batch-size", "64"], "--batch-size 64")])
+def test_a_masked_lm_option_typed_at_its_default_with_mlm_none_is_refused(tmp_path, sample_path, typed, says):
+    """The check compared each value with its default, so a masked-LM option typed at its default looked left out:
+    --mlm-mode exact --mlm none ran GloVe only without a word. In any spelling: abbreviated, --opt=value."""
+    from pipelines.augment_squad import CliError, build_parser, check_options
+
+    argv = ["--input", str(sample_path), "--mlm", "none", "--out", str(tmp_path / "o")]
+    assert check_options(build_parser().parse_args(argv)) == []  # left out: nothing to say
+    with pytest.raises(CliError, match=f"^{says} has no effect: .*--mlm none runs no masked LM"):
+        check_options(build_parser().parse_args(argv + typed))
+
+
+def test_mlm_none_resumes_a_run_recorded_with_lm_options(tmp_path, sample_path):
+    """An --out begun by an earlier version with a masked-LM option under --mlm none (recorded in its config)
+    resumes without it, since that option never changed its rows."""
     args = ["--input", sample_path, "--limit", 8, "--mlm", "none", "--multiplier", 2, "--shard-rows", 8, "--quiet"]
     out = tmp_path / "o"
-    first = cli(*args, "--mlm-mode", "exact", "--dtype", "auto", "--batch-size", 64, out=out)
+    first = cli(*args, out=out)
     assert "warning" not in first.stderr
     want = rows_of(out)
     saved = out / ".progress" / "config.json"
