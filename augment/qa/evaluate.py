@@ -122,10 +122,16 @@ def config_input_names(config, trust_remote_code: bool = False) -> list[str]:
         >>> config_input_names(AlbertConfig())                                   # doctest: +SKIP
         ['input_ids', 'attention_mask', 'token_type_ids']
     """
-    import torch
-    from transformers import AutoModelForQuestionAnswering
+    from contextlib import nullcontext
 
-    with torch.device("meta"):
+    import torch
+    from transformers import AutoModelForQuestionAnswering, initialization
+
+    # As from_pretrained builds it (PreTrainedModel.get_init_context): torch.linspace stays on the CPU, since model
+    # code from the hub computes drop-path rates with linspace(...).item(), which a meta tensor cannot give; bare
+    # meta, such a model that loads and trains was a RuntimeError traceback here.
+    safe = getattr(initialization, "meta_device_safe_creation_ops", nullcontext)
+    with torch.device("meta"), safe():
         model = AutoModelForQuestionAnswering.from_config(config, trust_remote_code=trust_remote_code)
     return model_input_names(model)
 

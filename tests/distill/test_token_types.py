@@ -80,3 +80,28 @@ def test_the_models_that_read_token_types_are_told_by_their_config():
     assert "token_type_ids" in config_input_names(AlbertConfig(num_hidden_layers=1))
     assert "token_type_ids" not in config_input_names(RobertaConfig(num_hidden_layers=1, type_vocab_size=1))
     assert config_input_names(DistilBertConfig(n_layers=1)) == ["input_ids", "attention_mask"]
+
+
+def test_a_model_that_computes_a_drop_path_schedule_in_its_constructor_is_told_as_from_pretrained_builds_it():
+    """Hub model code often computes its drop-path rates with ``torch.linspace(...).item()``; from_pretrained
+    builds on the meta device with linspace kept on the CPU, so such a model loads, and distill-train's question
+    (asked on the meta device, before the weights) must not be a RuntimeError traceback instead."""
+    import torch
+    from transformers import AutoModelForQuestionAnswering, BertConfig, BertForQuestionAnswering
+
+    from augment.qa.evaluate import config_input_names
+
+    class DropPathConfig(BertConfig):
+        model_type = "tinyaug-test-drop-path-bert"
+
+    class DropPathQA(BertForQuestionAnswering):
+        config_class = DropPathConfig
+
+        def __init__(self, config):
+            super().__init__(config)
+            self.rates = [x.item() for x in torch.linspace(0, 0.1, config.num_hidden_layers)]
+
+    AutoModelForQuestionAnswering.register(DropPathConfig, DropPathQA, exist_ok=True)
+    cfg = DropPathConfig(vocab_size=50, hidden_size=8, num_hidden_layers=2, num_attention_heads=2,
+                         intermediate_size=16)
+    assert "token_type_ids" in config_input_names(cfg)
