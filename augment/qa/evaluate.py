@@ -114,6 +114,19 @@ def model_input_names(model) -> list[str]:
     return names
 
 
+# Models whose token type ids are looked up in the word embeddings (wte, embeddings): no type vocabulary of their own.
+_TYPES_AS_WORDS = ("gpt2", "gpt_neo", "xlm", "flaubert")
+
+
+def asks_token_types(names: list[str], config) -> bool:
+    """Whether a model that takes ``names`` (:func:`model_input_names`) and has ``config`` gets windows that ask
+    the tokenizer for token type ids (transformers 5's ALBERT, Funnel and BigBird tokenizers make them only when
+    asked, though their models read them). Not where the ids are looked up in the word embeddings: GPT-2's and
+    GPT-Neo's tokenizers make none, so those models were trained without, and asked, every window token got the
+    embedding of token 0 or 1 added (XLM's and Flaubert's tokenizers make theirs unasked)."""
+    return "token_type_ids" in names and getattr(config, "model_type", None) not in _TYPES_AS_WORDS
+
+
 def config_input_names(config, trust_remote_code: bool = False) -> list[str]:
     """:func:`model_input_names` of the question-answering model that ``config`` describes, asked before any
     weights load: the model is built on the meta device (no memory, no weights). For a recipe that makes the
@@ -175,7 +188,7 @@ def features_and_logits(model, tokenizer, rows: list[dict], max_length: int, doc
     columns = {k: [r[k] for r in rows] for k in ("id", "question", "context")}
     names = model_input_names(model)
     features = prepare_eval_features(columns, tokenizer, max_length=max_length, doc_stride=doc_stride,
-                                     with_token_types="token_type_ids" in names)
+                                     with_token_types=asks_token_types(names, config))
     # A tokenizer that makes no token type ids even when asked: the model's own default (all 0), not a KeyError.
     names = [k for k in names if k in features]
     start, end = window_logits(model, features, names, batch_size, device,
