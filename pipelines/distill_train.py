@@ -826,7 +826,7 @@ class DistillRecipe:
         so such a student (or teacher) trained on all-0 types, and was evaluated on question 0, context 1. A
         tokenizer that makes them anyway is not asked (BERT's windows and caches stay as they were), nor is one
         whose windows get the teacher's ids from its template (``teacher_types``)."""
-        from augment.qa.evaluate import config_input_names
+        from augment.qa.evaluate import asks_token_types, config_input_names
 
         a = self.args
         if self.teacher_types is not None or "token_type_ids" in self.tokenizer.model_input_names:
@@ -834,7 +834,7 @@ class DistillRecipe:
         readers = [("student", a.student, s_cfg)] + ([("teacher", a.teacher, t_cfg)] if t_cfg is not None else [])
         for role, name, cfg in readers:
             try:
-                reads = "token_type_ids" in config_input_names(cfg, a.trust_remote_code)  # meta device: no weights
+                reads = asks_token_types(config_input_names(cfg, a.trust_remote_code), cfg)  # meta device: no weights
             except (OSError, ValueError) as e:
                 first = (str(e).strip().splitlines() or [type(e).__name__])[0]
                 return [f"could not build the {role} model of {name!r} from its config: {first[:200]}"]

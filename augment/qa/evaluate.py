@@ -114,6 +114,19 @@ def model_input_names(model) -> list[str]:
     return names
 
 
+# Models whose token type ids are looked up in the word embeddings (wte, embeddings): no type vocabulary of their own.
+_TYPES_AS_WORDS = ("gpt2", "gpt_neo", "xlm", "flaubert")
+
+
+def asks_token_types(names: list[str], config) -> bool:
+    """Whether a model that takes ``names`` (:func:`model_input_names`) and has ``config`` gets windows that ask
+    the tokenizer for token type ids (transformers 5's ALBERT, Funnel and BigBird tokenizers make them only when
+    asked, though their models read them). Not where the ids are looked up in the word embeddings: GPT-2's and
+    GPT-Neo's tokenizers make none, so those models were trained without, and asked, every window token got the
+    embedding of token 0 or 1 added (XLM's and Flaubert's tokenizers make theirs unasked)."""
+    return "token_type_ids" in names and getattr(config, "model_type", None) not in _TYPES_AS_WORDS
+
+
 def config_input_names(config, trust_remote_code: bool = False) -> list[str]:
     """:func:`model_input_names` of the question-answering model that ``config`` describes, asked before any
     weights load: the model is built on the meta device (no memory, no weights). For a recipe that makes the
@@ -122,10 +135,16 @@ def config_input_names(config, trust_remote_code: bool = False) -> list[str]:
         >>> config_input_names(AlbertConfig())                                   # doctest: +SKIP
         ['input_ids', 'attention_mask', 'token_type_ids']
     """
-    import torch
-    from transformers import AutoModelForQuestionAnswering
+    from contextlib import nullcontext
 
-    with torch.device("meta"):
+    import torch
+    from transformers import AutoModelForQuestionAnswering, initialization
+
+    # As from_pretrained builds it (PreTrainedModel.get_init_context): torch.linspace stays on the CPU, since model
+    # code from the hub computes drop-path rates with linspace(...).item(), which a meta tensor cannot give; bare
+    # meta, such a model that loads and trains was a RuntimeError traceback here.
+    safe = getattr(initialization, "meta_device_safe_creation_ops", nullcontext)
+    with torch.device("meta"), safe():
         model = AutoModelForQuestionAnswering.from_config(config, trust_remote_code=trust_remote_code)
     return model_input_names(model)
 
@@ -169,7 +188,7 @@ def features_and_logits(model, tokenizer, rows: list[dict], max_length: int, doc
     columns = {k: [r[k] for r in rows] for k in ("id", "question", "context")}
     names = model_input_names(model)
     features = prepare_eval_features(columns, tokenizer, max_length=max_length, doc_stride=doc_stride,
-                                     with_token_types="token_type_ids" in names)
+                                     with_token_types=asks_token_types(names, config))
     # A tokenizer that makes no token type ids even when asked: the model's own default (all 0), not a KeyError.
     names = [k for k in names if k in features]
     start, end = window_logits(model, features, names, batch_size, device,

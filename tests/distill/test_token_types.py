@@ -80,3 +80,62 @@ def test_the_models_that_read_token_types_are_told_by_their_config():
     assert "token_type_ids" in config_input_names(AlbertConfig(num_hidden_layers=1))
     assert "token_type_ids" not in config_input_names(RobertaConfig(num_hidden_layers=1, type_vocab_size=1))
     assert config_input_names(DistilBertConfig(n_layers=1)) == ["input_ids", "attention_mask"]
+
+
+def test_a_model_that_computes_a_drop_path_schedule_in_its_constructor_is_told_as_from_pretrained_builds_it():
+    """Hub model code often computes its drop-path rates with ``torch.linspace(...).item()``; from_pretrained
+    builds on the meta device with linspace kept on the CPU, so such a model loads, and distill-train's question
+    (asked on the meta device, before the weights) must not be a RuntimeError traceback instead."""
+    import torch
+    from transformers import AutoModelForQuestionAnswering, BertConfig, BertForQuestionAnswering
+
+    from augment.qa.evaluate import config_input_names
+
+    class DropPathConfig(BertConfig):
+        model_type = "tinyaug-test-drop-path-bert"
+
+    class DropPathQA(BertForQuestionAnswering):
+        config_class = DropPathConfig
+
+        def __init__(self, config):
+            super().__init__(config)
+            self.rates = [x.item() for x in torch.linspace(0, 0.1, config.num_hidden_layers)]
+
+    AutoModelForQuestionAnswering.register(DropPathConfig, DropPathQA, exist_ok=True)
+    cfg = DropPathConfig(vocab_size=50, hidden_size=8, num_hidden_layers=2, num_attention_heads=2,
+                         intermediate_size=16)
+    assert "token_type_ids" in config_input_names(cfg)
+
+
+def test_a_model_that_looks_its_token_types_up_in_its_word_embeddings_is_not_asked_for_them(bpe_tokenizer_dir,
+                                                                                             sample_rows):
+    """GPT-2 and GPT-Neo take ``token_type_ids`` but have no type vocabulary: they add ``wte(type id)``, the
+    embedding of token 0 or 1, to every token. Their tokenizers make none, so they were trained without; asked,
+    the windows gave every token that embedding, in the evaluation and in distill-train's windows (the teacher's
+    logits too)."""
+    from argparse import Namespace
+
+    import torch
+    from transformers import AutoTokenizer, GPT2Config, GPT2ForQuestionAnswering
+
+    from augment.qa.evaluate import features_and_logits
+    from pipelines.distill_train import DistillRecipe
+
+    tok = AutoTokenizer.from_pretrained(bpe_tokenizer_dir)
+    assert "token_type_ids" not in tok.model_input_names
+    cfg = GPT2Config(vocab_size=len(tok), n_embd=16, n_layer=1, n_head=2, n_positions=130,
+                     pad_token_id=tok.pad_token_id)
+    torch.manual_seed(0)
+    model = GPT2ForQuestionAnswering(cfg).eval()
+    seen = []
+    hook = model.register_forward_pre_hook(lambda _, args, kwargs: seen.append(set(kwargs)), with_kwargs=True)
+    try:
+        features, _, _ = features_and_logits(model, tok, sample_rows[:2], 64, 16, 8, "cpu")
+    finally:
+        hook.remove()
+    assert "token_type_ids" not in features and seen and all("token_type_ids" not in k for k in seen)
+
+    recipe = DistillRecipe.__new__(DistillRecipe)  # only what the windows' question reads
+    recipe.args = Namespace(student="gpt2-student", teacher="gpt2-teacher", trust_remote_code=False)
+    recipe.tokenizer, recipe.teacher_types, recipe.ask_token_types = tok, None, False
+    assert recipe._ask_token_types(cfg, cfg) == [] and recipe.ask_token_types is False
