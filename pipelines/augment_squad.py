@@ -86,8 +86,7 @@ LOCATED = {"input": "input_fingerprint", "mlm": "mlm_fingerprint", "glove": "glo
            "stopwords": "stopwords_fingerprint"}
 
 
-MLM_FIXES = ("pass a local model directory (--mlm PATH) or --mlm none (GloVe only, no model), or download "
-             "the model once with network access and run with HF_HUB_OFFLINE=1 to use the cached copy")
+MLM_FIXES = "pass a local model directory (--mlm PATH) or --mlm none (GloVe only, no model), or {download}"
 
 
 class CliError(Exception):
