@@ -34,8 +34,7 @@ from augment.variants import TextCandidates, replaceable, variants_of
 
 POLICIES = ("keep", "replace")
 API_FIXES = ("use Augmenter(mlm=None) for GloVe-only augmentation, or Augmenter(mlm='path/to/model') with a "
-             "local masked LM directory, or download the model once with network access and set "
-             "HF_HUB_OFFLINE=1 to use the cached copy")
+             "local masked LM directory, or {download}")
 
 
 class Augmenter:

@@ -74,6 +74,15 @@ def offline_reason() -> str:
     return "the Hugging Face Hub cannot be reached" if _went_offline else "HF_HUB_OFFLINE=1 is set"
 
 
+def download_fix() -> str:
+    """The way out of a hub model missing from the local cache that fetches it: the ``{download}`` of a
+    message's fixes. With HF_HUB_OFFLINE=1 set by the user, "run with HF_HUB_OFFLINE=1" would name what they
+    did already, and no run with it set ever downloads: the one download needs it unset."""
+    if is_offline() and not _went_offline:
+        return "unset HF_HUB_OFFLINE and run once with network access to download the model into the cache"
+    return "download the model once with network access and run with HF_HUB_OFFLINE=1 to use the cached copy"
+
+
 def go_offline() -> None:
     """Offline mode for this process and its children, as HF_HUB_OFFLINE=1 would have set it at start.
     huggingface_hub and datasets read the variable once at import, hence the constants as well.
@@ -123,10 +132,10 @@ def is_cached(repo_id: str) -> bool:
 
 def model_problems(models, fixes: str, probe=hub_reachable, name: str = "{option} {spec}") -> list[str]:
     """One line per ``(option, spec)`` in ``models`` that cannot be loaded (``spec`` None or 'none' is
-    skipped). ``fixes`` ends each hub line, with ``{option}`` filled in: what this command offers
-    instead (see :data:`CLI_FIXES`); ``name`` is how a line names the model (``{option}={spec!r}`` for
-    a Python argument). The hub is probed once, and only when a hub id is asked for and offline mode is
-    not already on."""
+    skipped). ``fixes`` ends each hub line, with ``{option}`` and ``{download}`` (:func:`download_fix`)
+    filled in: what this command offers instead (see :data:`CLI_FIXES`); ``name`` is how a line names the
+    model (``{option}={spec!r}`` for a Python argument). The hub is probed once, and only when a hub id is
+    asked for and offline mode is not already on."""
     problems, hub_ids = [], []
     for option, spec in models:
         if spec is None or str(spec).lower() == "none":
@@ -142,14 +151,13 @@ def model_problems(models, fixes: str, probe=hub_reachable, name: str = "{option
         if probe():
             return problems
         go_offline()  # cached models now load at once, without the retries
-    why = offline_reason()
+    why, download = offline_reason(), download_fix()
     for option, spec in hub_ids:
         if not is_cached(spec):
             problems.append(f"{name.format(option=option, spec=spec)}: {why} and the model is not in the "
-                            "local cache; " + fixes.format(option=option))
+                            "local cache; " + fixes.format(option=option, download=download))
     return problems
 
 
 # The ways out, in a command line's words; augment-squad adds "--mlm none" before the last one.
-CLI_FIXES = ("pass a local model directory ({option} PATH), or download the model once with network "
-             "access and run with HF_HUB_OFFLINE=1 to use the cached copy")
+CLI_FIXES = "pass a local model directory ({option} PATH), or {download}"

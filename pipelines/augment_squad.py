@@ -86,8 +86,7 @@ LOCATED = {"input": "input_fingerprint", "mlm": "mlm_fingerprint", "glove": "glo
            "stopwords": "stopwords_fingerprint"}
 
 
-MLM_FIXES = ("pass a local model directory (--mlm PATH) or --mlm none (GloVe only, no model), or download "
-             "the model once with network access and run with HF_HUB_OFFLINE=1 to use the cached copy")
+MLM_FIXES = "pass a local model directory (--mlm PATH) or --mlm none (GloVe only, no model), or {download}"
 
 
 class CliError(Exception):
@@ -703,7 +702,9 @@ def augment_blocks(out: Path, rows, aug, args, rank: int, run_started: float, cl
 
     from tqdm import tqdm
 
-    show = rank == 0 and not args.quiet and sys.stderr.isatty()
+    from pipelines.cli import bars_shown
+
+    show = rank == 0 and bars_shown(args.quiet)
     bar = tqdm(total=count_rows(args) if show else None, unit="ex", disable=not show, dynamic_ncols=True)
     per_example = args.multiplier + int(args.include_original)
     spec = DrawSpec(n=args.multiplier, replace_prob=args.replace_prob, seed=args.seed,
@@ -807,6 +808,11 @@ def run(args, argv: list[str] | None = None) -> int:
     warning = shard_rows_warning(args)
     if warning and rank == 0:
         print(warning, file=sys.stderr)
+    from pipelines.cli import library_bars
+
+    t = time.perf_counter()
+    library_bars(args.quiet)  # before the input is read: a hub dataset's download bars follow --quiet as well
+    startup["library_bars"] = time.perf_counter() - t  # off a terminal, datasets' and transformers' imports
     out = Path(args.out)
     t = time.perf_counter()
     rows = iter_located(args.input, args.split, "--input")

@@ -1,5 +1,6 @@
 """What the command-line recipes share: a parser that remembers which options the command line gave, a help
-formatter that shows each default exactly once, and an option that refuses a second value."""
+formatter that shows each default exactly once, an option that refuses a second value, and when progress bars
+are drawn."""
 from __future__ import annotations
 
 import argparse
@@ -122,3 +123,30 @@ def no_effect(args, idle, given) -> tuple[list[str], list[str]]:
                 else f"{flag} {value}"
             (problems if refused else warnings).append(f"{shown} has no effect: {why}")
     return problems, warnings
+
+
+def bars_shown(quiet: bool = False) -> bool:
+    """Whether this process draws progress bars: on a terminal, without --quiet (``quiet``), and in the first
+    process of a torchrun group only (RANK unset or 0; the others would draw the same bars over it). In a log
+    file or a pipe a bar is hundreds of carriage-return-separated updates around the lines that matter."""
+    return not quiet and sys.stderr.isatty() and os.environ.get("RANK", "0") == "0"
+
+
+def library_bars(quiet: bool = False) -> bool:
+    """Make datasets', transformers' and huggingface_hub's progress bars follow :func:`bars_shown`, as the
+    command's own do: off it turns them off ("windows:" from datasets' map, "Loading weights" and "Writing model
+    shards" from transformers, downloads from the hub). Only bars: their warnings and errors still print. Never
+    turns them on, so a caller that switched them off (the tutorial) keeps them off. Returns bars_shown.
+
+    Called once options are checked: datasets and transformers take about a second to import, which an option
+    error should not wait for."""
+    shown = bars_shown(quiet)
+    if not shown:
+        import datasets
+        import huggingface_hub.utils
+        from transformers.utils import logging as hf_logging
+
+        datasets.disable_progress_bars()
+        huggingface_hub.utils.disable_progress_bars()
+        hf_logging.disable_progress_bar()  # transformers copies the hub's setting once, at its import
+    return shown

@@ -965,6 +965,7 @@ class DistillRecipe:
         from tqdm.auto import tqdm
 
         from augment.distill.flops import StageCost
+        from pipelines.cli import bars_shown
 
         acc = self.acc
         # Named by everything that changes its bits (autocast, batch size, processes): another run's is not reused.
@@ -990,7 +991,7 @@ class DistillRecipe:
             self.log(f"caching teacher logits for {count(len(self.features), 'window')} in {path} "
                      f"({count(acc.num_processes, 'process', 'processes')})")
             bar = tqdm(total=len(mine), desc="teacher logits", unit="win", dynamic_ncols=True,
-                       disable=not (self.main and sys.stderr.isatty()))
+                       disable=not (self.main and bars_shown()))
             t0, stats = time.perf_counter(), {}
             part = self.features.select(mine)
             part_file = teacher_cache.part_path(path, acc.process_index, acc.num_processes)
@@ -1044,6 +1045,7 @@ class DistillRecipe:
         from augment.distill.data import (WindowDataset, accumulation_shares, global_batches, trim_padding,
                                           window_lengths)
         from augment.distill.tally import StageTally
+        from pipelines.cli import bars_shown
 
         a, acc = self.args, self.acc
         # Every stage starts its generators from (--seed, stage), before its projections are drawn: a stage run
@@ -1081,7 +1083,7 @@ class DistillRecipe:
                  + (f", from step {step}" if step else "")
                  + "".join(f", {k.replace('_', ' ')} {v}" for k, v in notes.items()))
         bar = tqdm(total=total, initial=step, desc=stage, dynamic_ncols=True,
-                   disable=not (self.main and sys.stderr.isatty()))
+                   disable=not (self.main and bars_shown()))
         cuda = acc.device.type == "cuda"
         graphs = a.compile in CUDA_GRAPH_MODES
         # Throughput bookkeeping on the host only (windows, summed lengths and squared lengths of the batches
@@ -1496,6 +1498,9 @@ def run_command(args) -> int:
         # The options and files are the same for every process: under torchrun one copy of the line is enough
         # (each process still exits with 2, so torchrun reports the failure).
         return error_once(e, 2)
+    from pipelines.cli import library_bars
+
+    library_bars()  # datasets' "windows:" map and transformers' loading and saving bars follow the recipe's own
     try:
         recipe = DistillRecipe(args)
         made = outdir.missing_dirs(args.out)

@@ -138,6 +138,9 @@ def main(argv=None) -> int:
     if problems:  # before anything loads
         print(f"init-student: error: {'; '.join(problems)}", file=sys.stderr)
         return 2
+    from pipelines.cli import library_bars
+
+    library_bars()  # transformers' "Loading weights" and "Writing model shards": on a terminal only
     try:
         from transformers import AutoConfig, AutoModelForQuestionAnswering, AutoTokenizer
         from augment.weights import load_float32

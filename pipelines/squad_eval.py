@@ -147,6 +147,9 @@ def load_model(path: str, trust_remote_code: bool, max_length: int = 384, doc_st
 def run(args) -> dict:
     validate(args)  # first: a bad option is one line in a second, not after torch, transformers and datasets load
     versions.require_transformers()
+    from pipelines.cli import library_bars
+
+    library_bars()  # "Loading weights" and a hub dataset's bars: on a terminal only, as the evaluation's own
     import torch
     from transformers import AutoConfig
 

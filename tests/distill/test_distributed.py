@@ -193,6 +193,8 @@ def test_torchrun_two_processes_train_and_save(ddp_run, tiny_student_path):
     out = tmp_path / "ddp"
     assert run.returncode == 0, run.stderr[-3000:]
     assert (out / "student" / "model.safetensors").exists()
+    # stderr is no terminal: no bar, the recipe's nor datasets' ("windows:" map) nor transformers' (loading, saving).
+    assert not [bar for bar in ("windows:", "Loading weights", "Writing model shards", "%|") if bar in run.stderr]
     # Both processes saved their own RNG stream; one process wrote everything else.
     last = sorted((out / "checkpoints").iterdir())[-1]
     assert {p.name for p in last.iterdir()} >= {"rng-0.pt", "rng-1.pt", "model.pt", "state.json"}

@@ -41,6 +41,7 @@ def test_cli_saves_a_loadable_student(tiny_teacher_path, tmp_path, capsys):
                     "--out", out, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "teacher layers [1, 3]" in r.stdout
+    assert "Loading weights" not in r.stderr and "%|" not in r.stderr  # stderr is no terminal: transformers' bars off
     teacher = AutoModelForQuestionAnswering.from_pretrained(tiny_teacher_path)
     student = AutoModelForQuestionAnswering.from_pretrained(out)
     torch.testing.assert_close(student.bert.encoder.layer[1].output.dense.weight,

@@ -8,17 +8,21 @@ import pytest
 
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory):
-    """The --small tutorial, run once for the tests below: (its --out, what it printed)."""
+    """The --small tutorial, run once for the tests below: (its --out, what it printed, its stderr)."""
+    import datasets
+
     from pipelines.tutorial import main
 
-    out, printed = tmp_path_factory.mktemp("tutorial"), io.StringIO()
-    with contextlib.redirect_stdout(printed):
+    # datasets' bars on, as in a fresh process: another test's command run in this one may have turned them off.
+    datasets.enable_progress_bars()
+    out, printed, errors = tmp_path_factory.mktemp("tutorial"), io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(errors):
         assert main(["--small", "--out", str(out)]) == 0
-    return out, printed.getvalue()
+    return out, printed.getvalue(), errors.getvalue()
 
 
 def test_small_tutorial_goes_from_the_sample_to_an_answering_student(small_run):
-    tmp_path, printed = small_run
+    tmp_path, printed, _ = small_run
     for n in range(1, 7):
         assert f"[{n}/6]" in printed
     assert printed.count("  -> ") == 7  # one line of what was made per step (two evaluations)
@@ -30,13 +34,19 @@ def test_small_tutorial_goes_from_the_sample_to_an_answering_student(small_run):
     assert "-> student: " in printed.split("[6/6]")[1]
 
 
+def test_small_tutorial_draws_no_bar_off_a_terminal(small_run):
+    # Its steps' own bars, datasets' ("windows:" of distill-train's tokenizing) and transformers' alike.
+    errors = small_run[2]
+    assert "windows:" not in errors and "%|" not in errors, errors[-2000:]
+
+
 def test_small_tutorial_distils_on_its_questions_and_their_variants(small_run):
     # distill-train --limit counts its --data sources together: a limit of 16 over (sample, aug) took the
     # sample's first 16 questions, 8 of them unseen by the teacher, and none of the variants.
     from augment.distill.data import load_examples
     from pipelines.tutorial import SAMPLE
 
-    out, _ = small_run
+    out, _, _ = small_run
     config = json.loads((out / "student" / "config.json").read_text())
     used = load_examples(config["data"], "train", config["limit"])
     questions = list(load_examples([str(SAMPLE)], "train", 8)["id"])

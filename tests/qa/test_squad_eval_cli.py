@@ -192,6 +192,7 @@ def test_cli_writes_eval_json(tiny_teacher_path, sample_path, tmp_path):
     assert len(report["predictions"]) == 10 == len(report["null_diffs"])
     assert report["options"]["max_length"] == 96 and report["options"]["model"] == tiny_teacher_path
     assert "EM" in proc.stdout and "NoAns accuracy" in proc.stdout
+    assert "Loading weights" not in proc.stderr and "%|" not in proc.stderr  # no terminal: no bar of any library
 
 
 def test_cli_missing_data_file_is_one_line_exit_2(tiny_teacher_path, tmp_path):
