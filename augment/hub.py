@@ -69,17 +69,33 @@ def is_offline() -> bool:
     return bool(constants.HF_HUB_OFFLINE)
 
 
+# huggingface_hub's offline switch: HF_HUB_OFFLINE, or TRANSFORMERS_OFFLINE (its older name) where that is unset or
+# empty; either is on at one of these values, in any case (huggingface_hub.constants).
+OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+TRUE_VALUES = ("1", "ON", "YES", "TRUE")
+
+
+def offline_variables() -> list[str]:
+    """The variables that keep the user's offline mode on, the one huggingface_hub reads first: unsetting
+    HF_HUB_OFFLINE alone leaves TRANSFORMERS_OFFLINE=1 in charge. HF_HUB_OFFLINE when none is (offline mode
+    switched on in the process itself)."""
+    on = [name for name in OFFLINE_VARIABLES if os.environ.get(name, "").upper() in TRUE_VALUES]
+    return on or ["HF_HUB_OFFLINE"]
+
+
 def offline_reason() -> str:
     """Why offline mode is on, in a message's words: the user's variable or our own probe."""
-    return "the Hugging Face Hub cannot be reached" if _went_offline else "HF_HUB_OFFLINE=1 is set"
+    return "the Hugging Face Hub cannot be reached" if _went_offline else f"{offline_variables()[0]}=1 is set"
 
 
 def download_fix() -> str:
     """The way out of a hub model missing from the local cache that fetches it: the ``{download}`` of a
-    message's fixes. With HF_HUB_OFFLINE=1 set by the user, "run with HF_HUB_OFFLINE=1" would name what they
-    did already, and no run with it set ever downloads: the one download needs it unset."""
+    message's fixes. With HF_HUB_OFFLINE=1 (or TRANSFORMERS_OFFLINE=1) set by the user, "run with
+    HF_HUB_OFFLINE=1" would name what they did already, and no run with it set ever downloads: the one
+    download needs it unset."""
     if is_offline() and not _went_offline:
-        return "unset HF_HUB_OFFLINE and run once with network access to download the model into the cache"
+        return (f"unset {' and '.join(offline_variables())} and run once with network access to download the "
+                "model into the cache")
     return "download the model once with network access and run with HF_HUB_OFFLINE=1 to use the cached copy"
 
 

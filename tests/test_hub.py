@@ -46,6 +46,8 @@ def test_local_models_and_none_need_no_hub(tiny_mlm_path, monkeypatch):
 
 def test_offline_and_not_cached_names_option_id_and_fixes(monkeypatch):
     monkeypatch.setattr(hub, "is_offline", lambda: True)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
     monkeypatch.setattr(hub, "_went_offline", False)  # the user's HF_HUB_OFFLINE=1, not our probe
     (line,) = hub.model_problems([("--student", "org/tiny")], hub.CLI_FIXES)
     assert line.startswith("--student org/tiny: HF_HUB_OFFLINE=1 is set and the model is not in the local cache;")
@@ -53,6 +55,25 @@ def test_offline_and_not_cached_names_option_id_and_fixes(monkeypatch):
     # Not "run with HF_HUB_OFFLINE=1", which the user did already: the download needs it unset.
     assert line.endswith("unset HF_HUB_OFFLINE and run once with network access to download the model into the "
                          "cache") and "run with HF_HUB_OFFLINE=1" not in line
+
+
+@pytest.mark.parametrize("env, reason, unset", [
+    ({"TRANSFORMERS_OFFLINE": "1"}, "TRANSFORMERS_OFFLINE", "TRANSFORMERS_OFFLINE"),
+    ({"HF_HUB_OFFLINE": "", "TRANSFORMERS_OFFLINE": "true"}, "TRANSFORMERS_OFFLINE", "TRANSFORMERS_OFFLINE"),
+    ({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}, "HF_HUB_OFFLINE", "HF_HUB_OFFLINE and TRANSFORMERS_OFFLINE"),
+])
+def test_offline_mode_from_transformers_offline_names_that_variable(monkeypatch, env, reason, unset):
+    """huggingface_hub reads TRANSFORMERS_OFFLINE when HF_HUB_OFFLINE is unset or empty: "unset HF_HUB_OFFLINE"
+    told a user who had set only TRANSFORMERS_OFFLINE=1 to unset a variable they never set, and the next run
+    failed the same way; with both set, unsetting HF_HUB_OFFLINE alone leaves the other one on."""
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(hub, "is_offline", lambda: True)
+    monkeypatch.setattr(hub, "_went_offline", False)
+    (line,) = hub.model_problems([("--student", "org/tiny")], hub.CLI_FIXES)
+    assert line.startswith(f"--student org/tiny: {reason}=1 is set and the model is not in the local cache;")
+    assert line.endswith(f"or unset {unset} and run once with network access to download the model into the cache")
 
 
 def test_unreachable_hub_switches_to_offline_mode(monkeypatch):
