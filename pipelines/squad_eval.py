@@ -156,6 +156,7 @@ def run(args) -> dict:
     from augment.qa.positions import length_problem
     from augment.qa.evaluate import evaluate, format_table, json_safe, nonfinite_warning, read_rows
     from augment.qa.features import cut_questions, cut_warning
+    from augment.squad_io import reads_split
 
     # Before the model loads: a null question or a duplicate id is one line, naming its file and position.
     rows = read_rows(args.data, args.split, "--data", args.limit)
@@ -179,7 +180,10 @@ def run(args) -> dict:
         print(f"{PROG}: {warning}", file=sys.stderr)
     # NaN or infinite values (null-score differences of NaN logits, a metric derived from them) become null:
     # JSON has neither, and a strict reader of eval.json would otherwise fail on it.
-    report = json_safe({"metrics": result["metrics"], "options": {**vars(args), "device": device},
+    # No split for data without splits (a file): none was read, and validate() refuses a --split passed back.
+    # As distill-train's eval.json records it.
+    split = args.split if reads_split(args.data) else None
+    report = json_safe({"metrics": result["metrics"], "options": {**vars(args), "split": split, "device": device},
                         "predictions": result["predictions"], "null_diffs": result["null_diffs"]})
     out, html = out_paths(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

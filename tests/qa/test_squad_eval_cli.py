@@ -191,6 +191,9 @@ def test_cli_writes_eval_json(tiny_teacher_path, sample_path, tmp_path):
     assert m["total"] == 10 == m["HasAns_total"] + m["NoAns_total"]
     assert len(report["predictions"]) == 10 == len(report["null_diffs"])
     assert report["options"]["max_length"] == 96 and report["options"]["model"] == tiny_teacher_path
+    # A file has no splits: none read, and none recorded for a rerun to pass back as a refused --split (as
+    # distill-train's eval.json records it).
+    assert report["options"]["split"] is None
     assert "EM" in proc.stdout and "NoAns accuracy" in proc.stdout
     assert "Loading weights" not in proc.stderr and "%|" not in proc.stderr  # no terminal: no bar of any library
 
