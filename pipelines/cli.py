@@ -33,16 +33,22 @@ class Parser(argparse.ArgumentParser):
 
     def _typed(self, args) -> frozenset[str]:
         saved, parser_defaults = [(action, action.default) for action in self._actions], self._defaults
+        groups = self._mutually_exclusive_groups
         try:
             for action, _ in saved:
                 action.default = argparse.SUPPRESS
             self._defaults = {}
+            # The first parse checked them. argparse counts an exclusive option whose value is its default object
+            # (a small int, an interned string) as not given: with the defaults suppressed it would be, and a
+            # command the first parse accepted would stop with "not allowed with argument".
+            self._mutually_exclusive_groups = []
             # The first parse passed, so this one does too (same arguments, same checks).
             bare, _ = super().parse_known_args(args, argparse.Namespace())
         finally:
             for action, default in saved:
                 action.default = default
             self._defaults = parser_defaults
+            self._mutually_exclusive_groups = groups
         return frozenset(vars(bare))
 
 
