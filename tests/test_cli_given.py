@@ -29,6 +29,8 @@ def test_an_option_typed_at_its_default_is_given_in_any_spelling(argv):
 def test_options_left_out_are_not_given_and_the_parser_keeps_its_defaults():
     p = parser()
     assert given_options(p.parse_args(["--flag", "--data", "a", "--data", "b"]), OPTIONS) == {"flag", "data"}
+    # Only the options asked about: a check of one option (--projection) must not see any other typed as it.
+    assert given_options(p.parse_args(["--flag", "--mode", "multi"]), {"mode", "mask_rate"}) == {"mode"}
     args = p.parse_args([])  # the same parser again: the second parse of the first left its defaults as they were
     assert given_options(args, OPTIONS) == set()
     assert (args.mode, args.mask_rate, args.data, args.flag) == ("exact", 0.15, None, False)

@@ -61,12 +61,16 @@ def test_offline_and_not_cached_names_option_id_and_fixes(monkeypatch):
     ({"TRANSFORMERS_OFFLINE": "1"}, "TRANSFORMERS_OFFLINE", "TRANSFORMERS_OFFLINE"),
     ({"HF_HUB_OFFLINE": "", "TRANSFORMERS_OFFLINE": "true"}, "TRANSFORMERS_OFFLINE", "TRANSFORMERS_OFFLINE"),
     ({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}, "HF_HUB_OFFLINE", "HF_HUB_OFFLINE and TRANSFORMERS_OFFLINE"),
+    ({"TRANSFORMERS_OFFLINE": "yes"}, "TRANSFORMERS_OFFLINE", "TRANSFORMERS_OFFLINE"),  # huggingface_hub's values
+    ({"HF_HUB_OFFLINE": "", "TRANSFORMERS_OFFLINE": "On"}, "TRANSFORMERS_OFFLINE", "TRANSFORMERS_OFFLINE"),
+    ({}, "HF_HUB_OFFLINE", "HF_HUB_OFFLINE"),  # offline mode switched on in the process itself
 ])
 def test_offline_mode_from_transformers_offline_names_that_variable(monkeypatch, env, reason, unset):
     """huggingface_hub reads TRANSFORMERS_OFFLINE when HF_HUB_OFFLINE is unset or empty: "unset HF_HUB_OFFLINE"
     told a user who had set only TRANSFORMERS_OFFLINE=1 to unset a variable they never set, and the next run
     failed the same way; with both set, unsetting HF_HUB_OFFLINE alone leaves the other one on."""
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setattr(hub, "is_offline", lambda: True)
@@ -115,6 +119,9 @@ def test_a_later_check_blames_the_network_not_a_variable_the_user_never_set(monk
     for line in (first, second):
         assert "the Hugging Face Hub cannot be reached and the model is not in the local cache" in line
         assert "HF_HUB_OFFLINE=1 is set" not in line
+        # No variable to unset: the user's HF_HUB_OFFLINE=1, for the cached copy, is the way out.
+        assert line.endswith("download the model once with network access and run with HF_HUB_OFFLINE=1 to use the "
+                             "cached copy")
 
 
 def test_reachable_hub_leaves_the_load_to_transformers(monkeypatch):

@@ -121,3 +121,17 @@ def test_extends_cluster_pairs_flags_and_joins_only_emoji_after_a_zwj():
     assert [i for i in range(len(flags)) if extends_cluster(flags, i)] == [1, 3]
     assert [extends_cluster("x\u200dy\u200d\U0001F469", i) for i in range(1, 5)] == [True, False, True, True]
     assert not extends_cluster("\u0301a", 0) and extends_cluster("a\u0301", 1)
+
+
+def test_extends_cluster_holds_the_first_and_last_of_each_extender_range():
+    """The ends of each range, in text a reader meets: the flags of Australia (first indicator, A) and South
+    Africa (last, Z); the lightest and darkest skin tones; England's flag, whose tags end on CANCEL TAG; a
+    Persian zero-width non-joiner; both halfwidth katakana sound marks. Just outside, a symbol starts its own."""
+    joined = ["\U0001F1E6\U0001F1FA", "\U0001F1FF\U0001F1E6", "\U0001F44D\U0001F3FB", "\U0001F44D\U0001F3FF",
+              "\U0001F3F4\U000E0067\U000E0062\U000E0065\U000E006E\U000E0067\U000E007F",
+              "\uff76\uff9e", "\uff8a\uff9f"]
+    for text in joined:
+        assert extends_cluster(text, len(text) - 1), ascii(text)
+    assert [extends_cluster("\u0645\u06cc\u200c\u062e", i) for i in (2, 3)] == [True, False]  # not past it
+    for text in ("a\U0001F3FA", "a\U0001F400", "a\U000E0080"):
+        assert not extends_cluster(text, 1), ascii(text)

@@ -53,7 +53,12 @@ def test_both_stages_give_every_model_call_the_token_types_of_a_tokenizer_that_m
     for width, ids, types in calls:
         assert types is not None, f"a {width}-wide model's call got no token type ids"
         assert types == [_layout_types(row, sep) for row in ids]
-    feats = Dataset.from_file(str(next((tmp_path / "cache").glob("features-*.arrow"))))
+    (windows,) = (tmp_path / "cache").glob("features-*.arrow")
+    # Named by a key of their own: the type-less windows an earlier tinyaug cached for this data are not reused.
+    asked_key = data.features_key([str(sample_path)], "train", 8, AutoTokenizer.from_pretrained(
+        albert_tokenizer_pair["student"]), 96, 32, with_token_types=True)
+    assert windows.stem == data.features_stem(asked_key)
+    feats = Dataset.from_file(str(windows))
     assert "token_type_ids" in feats.column_names
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["stage"] for r in records if "loss" in r] == ["intermediate"] * 2 + ["prediction"] * 2
@@ -100,11 +105,14 @@ def test_a_model_that_computes_a_drop_path_schedule_in_its_constructor_is_told_a
         def __init__(self, config):
             super().__init__(config)
             self.rates = [x.item() for x in torch.linspace(0, 0.1, config.num_hidden_layers)]
+            built.append(self.qa_outputs.weight.device.type)
 
     AutoModelForQuestionAnswering.register(DropPathConfig, DropPathQA, exist_ok=True)
     cfg = DropPathConfig(vocab_size=50, hidden_size=8, num_hidden_layers=2, num_attention_heads=2,
                          intermediate_size=16)
+    built = []
     assert "token_type_ids" in config_input_names(cfg)
+    assert built == ["meta"]  # no weights made: a large student is asked without its memory and init time
 
 
 def test_a_model_that_looks_its_token_types_up_in_its_word_embeddings_is_not_asked_for_them(bpe_tokenizer_dir,
@@ -139,3 +147,64 @@ def test_a_model_that_looks_its_token_types_up_in_its_word_embeddings_is_not_ask
     recipe.args = Namespace(student="gpt2-student", teacher="gpt2-teacher", trust_remote_code=False)
     recipe.tokenizer, recipe.teacher_types, recipe.ask_token_types = tok, None, False
     assert recipe._ask_token_types(cfg, cfg) == [] and recipe.ask_token_types is False
+
+
+def test_only_a_model_with_a_type_vocabulary_of_its_own_is_asked_for_token_types():
+    """A model that takes no token type ids is not asked (DistilBERT: its windows and caches stay as they were),
+    nor are GPT-2 and GPT-Neo, which look the ids up in their word embeddings."""
+    from transformers import AlbertConfig, GPT2Config, GPTNeoConfig
+
+    from augment.qa.evaluate import asks_token_types
+
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    assert asks_token_types(names, AlbertConfig()) and not asks_token_types(names[:2], AlbertConfig())
+    assert not asks_token_types(names, GPT2Config()) and not asks_token_types(names, GPTNeoConfig())
+
+
+def test_distill_train_asks_where_the_student_or_the_teacher_reads_them_and_nothing_else_gives_them(
+        tokenizer, bpe_tokenizer_dir):
+    """Asked for a student or a teacher that reads them, with a tokenizer that leaves them out. Not asked where
+    BERT's tokenizer makes them anyway (config.json would record windows asked, and a resume of a run begun
+    before would warn of a change that never happened), nor where the teacher's template gives them (the
+    tokenizer's own ids would replace the teacher's question 0 / context 1). A config no QA model is built from
+    is one problem naming the model, not a traceback."""
+    from argparse import Namespace
+
+    from transformers import AutoTokenizer, BertConfig, DistilBertConfig, PretrainedConfig
+
+    from pipelines.distill_train import DistillRecipe
+
+    bpe = AutoTokenizer.from_pretrained(bpe_tokenizer_dir)
+    bert = BertConfig(vocab_size=50, hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16)
+    distil = DistilBertConfig(vocab_size=50, dim=8, n_layers=1, n_heads=2, hidden_dim=16)
+    recipe = DistillRecipe.__new__(DistillRecipe)
+    recipe.args = Namespace(student="org/student", teacher="org/teacher", trust_remote_code=False)
+
+    def asks(tok, s_cfg, t_cfg, teacher_types=None):
+        recipe.tokenizer, recipe.teacher_types, recipe.ask_token_types = tok, teacher_types, False
+        assert recipe._ask_token_types(s_cfg, t_cfg) == []
+        return recipe.ask_token_types
+
+    assert asks(bpe, bert, None) and asks(bpe, distil, bert)
+    assert not asks(bpe, distil, None) and not asks(bpe, distil, distil)
+    assert not asks(tokenizer, bert, bert)
+    assert not asks(bpe, distil, bert, teacher_types=object())
+
+    class NoQuestionAnswering(PretrainedConfig):
+        model_type = "tinyaug-test-no-qa"
+
+    recipe.tokenizer, recipe.teacher_types = bpe, None
+    (problem,) = recipe._ask_token_types(NoQuestionAnswering(), None)
+    assert problem.startswith("could not build the student model of 'org/student' from its config: ")
+
+
+def test_a_resume_names_a_change_of_token_types_and_nothing_else(tmp_path):
+    from pipelines.distill_train import token_types_change
+
+    assert token_types_change(tmp_path, True) is None  # no config.json: validate() said so
+    (tmp_path / "config.json").write_text(json.dumps({"asked_token_types": True}))
+    assert token_types_change(tmp_path, True) is None
+    assert "began on windows with token type ids, this tinyaug's windows are without them" in \
+        token_types_change(tmp_path, False)
+    (tmp_path / "config.json").write_text("[]")  # not a run's config: nothing recorded to compare
+    assert token_types_change(tmp_path, True) is None and token_types_change(tmp_path, False) is None
