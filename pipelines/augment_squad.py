@@ -120,11 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
                description="Augment SQuAD 2.0 TinyBERT-style (masked-LM and GloVe word "
                            "replacement) with char-exact answer spans, into Arrow shards "
                            "that datasets.load_from_disk(OUT) reads.",
-               epilog="An option given that this run never uses is refused: a masked-LM option "
-                      "(--mlm-mode, --mlm-context, --mask-rate, --batch-size, --max-batch-tokens, "
-                      "--dtype, --device, --trust-remote-code) with --mlm none. One that another "
-                      "option switches off (--mask-rate with --mlm-mode exact) gets a warning. "
-                      "--input and --out given twice with two values are refused.")
+               epilog="An option given that this run never uses is refused, at any value typed, its default "
+                      "included: a masked-LM option (--mlm-mode, --mlm-context, --mask-rate, --batch-size, "
+                      "--max-batch-tokens, --dtype, --device, --trust-remote-code) with --mlm none, and --split "
+                      "with an input without splits. One that another option switches off (--mask-rate with "
+                      "--mlm-mode exact) gets a warning. --input and --out given twice with two different values "
+                      "are refused.")
     a = p.add_argument
     a("--input", default="squad_v2", action=Once,
       hint="augment-squad reads one source (a folder of .json/.jsonl files is one): run it once per source, "
@@ -186,7 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
       help="start afresh, deleting this tool's files in --out (without it, a rerun resumes, and an --out "
            "written with another configuration is refused)")
     a("--report", action="store_true", help="also write OUT/report.html (as augment-report OUT does)")
-    a("--quiet", action="store_true", help="no progress bar (it is also off when stderr is not a terminal)")
+    a("--quiet", action="store_true",
+      help="no progress bars, neither this command's nor datasets', transformers' or the hub's downloads (without "
+           "it they are drawn only when stderr is a terminal, and under torchrun by rank 0 alone)")
     return p
 
 

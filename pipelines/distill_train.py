@@ -194,14 +194,17 @@ def default_attention_form(device_type: str) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG, description=__doc__.split("\n\n")[0], formatter_class=DefaultsOnce,
-                epilog="An option given that this run never uses is refused: one of a stage it does not run "
+                epilog="An option given that this run never uses is refused, at any value typed, its default "
+                       "included: one of a stage it does not run "
                        "(--lr-intermediate with --stage prediction or --teacher none, --temperature with --stage "
                        "intermediate or --teacher none), --eval-split without --eval or with an --eval file. One that another option "
                        "switches off (--temperature or --teacher-cache with --distill-weight 0, --cache-batch-size "
                        "with --teacher-cache off, --projection for a student as wide as its teacher, "
                        "--dist-timeout in a run of one process) gets a warning. --epochs with --max-steps is the "
                        "documented override. --out, --eval and --cache-dir given twice with two values are "
-                       "refused (--data and --prediction-data read every source given).")
+                       "refused (--data and --prediction-data read every source given). Progress bars (this "
+                       "command's, datasets' and transformers') are drawn only when stderr is a terminal, by the "
+                       "first process alone.")
     # "extend": --data a --data b reads both, as --data a b does; with nargs="+" alone the last --data replaced
     # the earlier ones, and a run trained on part of its data without a word.
     p.add_argument("--data", nargs="+", action="extend", required=True, metavar="SRC",

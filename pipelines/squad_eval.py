@@ -36,7 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "null-score difference above 0, the null_score_diff_threshold default of Google's "
                     "run_squad.py and Hugging Face's run_qa.py (the official evaluate-v2.0.py thresholds "
                     "no-answer probabilities, at 1.0 by default); best_f1_thresh in eval.json is the "
-                    "threshold that would have scored best.")
+                    "threshold that would have scored best.",
+        epilog="--split is refused for data without splits (a file, a folder of files, a saved single Dataset) "
+               "at any value typed, its default included. --data and --out given twice with two different values "
+               "are refused: run squad-eval once per source. Progress bars (the evaluation's, the model's loading "
+               "and a hub dataset's download) are drawn only when stderr is a terminal.")
     p.add_argument("--model", required=True, metavar="DIR", type=expand_tilde,
                    help="directory saved with save_pretrained (model and tokenizer), or a hub id")
     # Once: a second --data is refused, not read in place of the first. One source, not several: eval.json's

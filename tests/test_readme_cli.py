@@ -157,3 +157,18 @@ def test_augment_squad_help_lists_every_option_with_its_default(parsers):
                if not action.required and action.nargs != 0  # --out; --help and the on/off flags
                and "default:" not in formatter._get_help_string(action).lower()]
     assert not missing, f"augment-squad --help states no default for {missing}"
+
+
+@pytest.mark.parametrize("name", ["augment-squad", "distill-train", "squad-eval"])
+def test_help_names_every_option_that_refuses_a_second_value(parsers, name):
+    """argparse keeps the last of a repeated option; a pipelines.cli.Once option refuses it instead, which a user
+    reading --help should learn: in the option's own help ("a second --data is refused") or the epilog's
+    "given twice" sentence."""
+    from pipelines.cli import Once
+
+    parser = parsers[name]
+    twice = " ".join(s for s in re.split(r"(?<=\.)\s", parser.epilog or "") if "given twice" in s)
+    silent = [a.option_strings[-1] for a in parser._actions if isinstance(a, Once)
+              and f"a second {a.option_strings[-1]} is refused" not in (a.help or "")
+              and not re.search(re.escape(a.option_strings[-1]) + r"(?![\w-])", twice)]
+    assert not silent, f"{name} --help does not say that a second value of {silent} is refused"
