@@ -27,7 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="Write DIR/report.html: the run's configuration and counts, plots of "
                                             "the replacements, and a viewer of a seeded sample of questions.")
     p.add_argument("dir", metavar="DIR", type=expand_tilde, help="an augment-squad --out directory")
-    p.add_argument("--out", type=expand_tilde, action=Once, help="where to write the page (default: DIR/report.html)")
+    p.add_argument("--out", type=expand_tilde, action=Once,
+                   help="where to write the page (default: DIR/report.html); a second --out is refused")
     p.add_argument("--sample", type=int, default=12, help="questions shown in the viewer, with all their variants")
     p.add_argument("--seed", type=int, default=0, help="seed of the sample of questions")
     return p

@@ -60,7 +60,7 @@ def not_demo_output(out: str, command: list[str]) -> str | None:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="demo", description=__doc__.splitlines()[0])
     p.add_argument("--out", default=None, type=expand_tilde, action=Once,
-                   help="output directory (default: a new temporary directory)")
+                   help="output directory (default: a new temporary directory); a second --out is refused")
     args = p.parse_args(argv)
     out = args.out if args.out is not None else tempfile.mkdtemp(prefix="tinyaug-demo-")
     command = ["--input", str(SAMPLE), "--out", out, "--mlm", "none", "--glove", "default", "--multiplier", "3"]

@@ -127,7 +127,7 @@ def main(argv=None) -> int:
                         "divide the teacher's, layer (m+1)*teacher/student rounded half up, e.g. 12 -> 8: layers "
                         "1 2 4 5 7 8 10 11, counted from 0)")
     p.add_argument("--out", required=True, type=expand_tilde, action=Once,
-                   help="directory to save the student (model and tokenizer)")
+                   help="directory to save the student (model and tokenizer); a second --out is refused")
     p.add_argument("--overwrite", action="store_true",
                    help="replace a model already saved in --out (its model and tokenizer files are removed first)")
     p.add_argument("--trust-remote-code", action="store_true", help="allow code from the model repository")

@@ -69,7 +69,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="tutorial", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default="runs/tutorial", type=expand_tilde, action=Once,
                    help="working directory (default: runs/tutorial); "
-                   "its aug/, teacher/, student-init/, student/ and cache/ are replaced")
+                   "its aug/, teacher/, student-init/, student/ and cache/ are replaced; a second --out is refused")
     p.add_argument("--small", action="store_true", help="8 questions, 2 steps per stage: a quick check")
     args = p.parse_args(argv)
     # Before the steps' folders are removed: --out "$OUT" with OUT unset is the working directory, whose aug/,

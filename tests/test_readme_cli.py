@@ -159,7 +159,19 @@ def test_augment_squad_help_lists_every_option_with_its_default(parsers):
     assert not missing, f"augment-squad --help states no default for {missing}"
 
 
-@pytest.mark.parametrize("name", ["augment-squad", "distill-train", "squad-eval"])
+# The commands of pipelines/ whose options include a pipelines.cli.Once one (checked complete below).
+ONCE_COMMANDS = ["augment-squad", "augment-report", "distill-train", "squad-eval", "init-student", "demo", "tutorial"]
+
+
+def test_every_command_that_uses_once_is_checked():
+    """A command that takes a Once option later fails here until it is named in ONCE_COMMANDS, so that the test
+    below reads its --help too."""
+    using = {f.stem.replace("_", "-") for f in (REPO / "pipelines").glob("*.py")
+             if f.stem != "cli" and re.search(r"from pipelines\.cli import [^\n]*\bOnce\b", f.read_text())}
+    assert using <= set(ONCE_COMMANDS), f"add {sorted(using - set(ONCE_COMMANDS))} to ONCE_COMMANDS"
+
+
+@pytest.mark.parametrize("name", ONCE_COMMANDS)
 def test_help_names_every_option_that_refuses_a_second_value(parsers, name):
     """argparse keeps the last of a repeated option; a pipelines.cli.Once option refuses it instead, which a user
     reading --help should learn: in the option's own help ("a second --data is refused") or the epilog's
