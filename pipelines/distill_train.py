@@ -638,7 +638,10 @@ def _same_in_effect(option: str, old: dict, now: dict) -> bool:
     files spelled another way (the directory or file the readers and transformers open, ``runs/t/`` or
     ``./runs/t`` for ``runs/t``), or named from another working directory or moved, with the fingerprints
     config.json recorded of them (data: their contents; a model: see :func:`model_fingerprints`). (Options this run never uses, a cache batch
-    size with no teacher-logit cache to build among them, are left out before: ``idle_options``.)"""
+    size with no teacher-logit cache to build among them, are left out before: ``idle_options``.) And --epochs
+    where both runs give the same --max-steps: it overrides --epochs (:meth:`total_steps`), which then sets nothing."""
+    if option == "epochs":  # a --max-steps that differs, or given in one run only, is named on its own line
+        return old.get("max_steps") is not None and old.get("max_steps") == now.get("max_steps")
     if option in ("teacher", "student"):  # a hub id, or "none", is compared as it is spelled
         def model(spec):
             return str(Path(spec).resolve()) if Path(spec).is_dir() else spec

@@ -1033,6 +1033,26 @@ def test_resume_ignores_an_option_the_run_never_uses(tmp_path, capsys, sample_pa
     assert "--lr-intermediate" not in err and "--attention-loss" not in err, err
 
 
+@pytest.mark.parametrize("recorded, given, named", [
+    (3, ["--max-steps", "3"], False),   # --max-steps overrides --epochs in both runs: --epochs sets nothing
+    (3, ["--max-steps", "4"], True),    # another schedule: --max-steps is named, and --epochs with it
+    (3, [], True),                      # this run's steps come from --epochs
+    (None, ["--max-steps", "3"], True),  # the recorded run's did
+    (None, [], True),
+])
+def test_resume_ignores_epochs_only_where_the_same_max_steps_overrides_them(tmp_path, capsys, sample_path,
+                                                                            recorded, given, named):
+    """A resume with the same --max-steps and another --epochs is the same run: it was refused as '--epochs 1 -> 2'."""
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "config.json").write_text(json.dumps({"epochs": 1, "max_steps": recorded, "seed": 1}))
+    assert main(["--data", str(sample_path), "--out", str(out), "--resume", "--seed", "2", "--epochs", "2",
+                 *given]) == 2
+    err = capsys.readouterr().err
+    assert "--seed 1 -> 2" in err  # the comparison ran
+    assert ("--epochs 1 -> 2" in err) == named, err
+
+
 def test_an_augment_squad_directory_is_fingerprinted_by_its_manifest(tmp_path, sample_path):
     """Its shards' digests, recorded as they were written: no gigabytes read again on every start."""
     from augment import manifest
