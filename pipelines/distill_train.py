@@ -1343,13 +1343,14 @@ class DistillRecipe:
         if self.main:
             from augment.qa.evaluate import evaluate, format_table, json_safe, nonfinite_warning
             from augment.squad_io import reads_split
+            from pipelines.cli import bars_shown
 
             model = self.acc.unwrap_model(self.student).eval()
             with self.uncompiled():
                 result = evaluate(model, self.tokenizer, self.eval_rows, max_length=self.args.max_length,
                                   doc_stride=self.args.doc_stride, batch_size=2 * self.args.batch_size,
                                   n_best=EVAL_N_BEST, max_answer_length=EVAL_MAX_ANSWER_LENGTH,
-                                  device=self.acc.device, autocast_dtype=self.amp_dtype)
+                                  device=self.acc.device, autocast_dtype=self.amp_dtype, progress=bars_shown())
             if warning := nonfinite_warning(result["nonfinite"], len(self.eval_rows)):
                 self.log(warning)
             self.metrics({"stage": stage, "step": step, "eval": result["metrics"]})

@@ -153,7 +153,9 @@ def run(args) -> dict:
     versions.require_transformers()
     from pipelines.cli import library_bars
 
-    library_bars()  # "Loading weights" and a hub dataset's bars: on a terminal only, as the evaluation's own
+    # "Loading weights" and a hub dataset's bars: on a terminal only, in the first process; the evaluation's own
+    # follows the same rule (evaluate's progress).
+    bars = library_bars()
     import torch
     from transformers import AutoConfig
 
@@ -179,7 +181,7 @@ def run(args) -> dict:
     result = evaluate(model, tokenizer, rows, max_length=args.max_length, doc_stride=args.doc_stride,
                       batch_size=args.batch_size, n_best=args.n_best,
                       max_answer_length=args.max_answer_length, device=device,
-                      autocast_dtype=getattr(torch, args.autocast) if args.autocast else None)
+                      autocast_dtype=getattr(torch, args.autocast) if args.autocast else None, progress=bars)
     if warning := nonfinite_warning(result["nonfinite"], len(rows)):
         print(f"{PROG}: {warning}", file=sys.stderr)
     # NaN or infinite values (null-score differences of NaN logits, a metric derived from them) become null:

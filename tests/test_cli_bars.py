@@ -1,5 +1,5 @@
-"""pipelines.cli.library_bars: datasets', transformers' and huggingface_hub's progress bars follow the command's
-own rule (a terminal, no --quiet, the first process), and nothing but the bars is switched."""
+"""pipelines.cli.library_bars: datasets', transformers' and huggingface_hub's progress bars (and squad-eval's own)
+follow the command's own rule (a terminal, no --quiet, the first process), and nothing but the bars is switched."""
 import io
 
 import pytest
@@ -61,3 +61,19 @@ def test_library_bars_follow_the_commands_rule(library_bars_on, monkeypatch, ter
     assert library_bars(quiet) is shown
     assert library_states() == dict.fromkeys(("datasets", "transformers", "huggingface_hub"), shown)
     assert hf_logging.get_verbosity() == verbosity  # warnings and errors print as before
+
+
+@pytest.mark.parametrize("rank, drawn", [("1", False), ("0", True)])
+def test_squad_evals_own_bar_follows_the_commands_rule(library_bars_on, monkeypatch, tiny_teacher_path,
+                                                       sample_path, tmp_path, rank, drawn):
+    """augment.qa.evaluate's "eval" bar asked only whether stderr is a terminal: a torchrun process other than the
+    first drew it over the first one's. The command now passes its rule in (the library imports no pipelines)."""
+    from pipelines import squad_eval
+
+    err = Terminal()
+    monkeypatch.setattr("sys.stderr", err)
+    monkeypatch.setenv("RANK", rank)
+    assert squad_eval.main(["--model", tiny_teacher_path, "--data", str(sample_path), "--limit", "2",
+                            "--max-length", "96", "--doc-stride", "32", "--out", str(tmp_path / "e.json"),
+                            "--device", "cpu"]) == 0
+    assert ("eval:" in err.getvalue()) is drawn, err.getvalue()

@@ -243,7 +243,8 @@ def model_device(model):
 
 def evaluate(model, tokenizer, rows, max_length: int = 384, doc_stride: int = 128,
              batch_size: int = 32, n_best: int = 20, max_answer_length: int = 30, device=None,
-             threshold: float = 0.0, chunk_size: int = 512, autocast_dtype=None) -> dict:
+             threshold: float = 0.0, chunk_size: int = 512, autocast_dtype=None,
+             progress: bool | None = None) -> dict:
     """SQuAD 2.0 evaluation of ``model`` on ``rows`` (any iterable of ``squad_v2`` rows, read once).
 
     Rows are windowed ``chunk_size`` at a time, so memory stays flat on the full dev set (every
@@ -254,6 +255,9 @@ def evaluate(model, tokenizer, rows, max_length: int = 384, doc_stride: int = 12
     number of questions with a NaN or infinite logit in any window (see :func:`nonfinite_warning`).
     ``device``: where the windows go, by default the model's (as :func:`augment.qa.answer.answer`); it was
     the CPU, so a model on a GPU failed on its first batch with a device mismatch.
+    ``progress``: whether to draw the "eval" bar; None draws it when stderr is a terminal. Passed in, not decided
+    here: a command's rule has more to it (pipelines.cli.bars_shown: not with --quiet, nor in a torchrun process
+    other than the first), and the library knows nothing of commands.
     """
     from tqdm.auto import tqdm
 
@@ -271,7 +275,8 @@ def evaluate(model, tokenizer, rows, max_length: int = 384, doc_stride: int = 12
     raw, null_diffs, bad = {}, {}, set()
     was_training = model.training
     model.eval()
-    bar = tqdm(total=len(rows), desc="eval", unit="q", disable=not sys.stderr.isatty())
+    shown = sys.stderr.isatty() if progress is None else progress
+    bar = tqdm(total=len(rows), desc="eval", unit="q", disable=not shown)
     try:
         for lo in range(0, len(rows), chunk_size):
             chunk = rows[lo:lo + chunk_size]
