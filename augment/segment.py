@@ -83,6 +83,25 @@ def _regional(c: str) -> bool:
     return "\U0001F1E6" <= c <= "\U0001F1FF"
 
 
+def _hangul(c: str) -> str | None:
+    """The Hangul syllable type of ``c`` (UAX #29's L, V, T, LV, LVT), or None: conjoining jamo, with their
+    extended-A and -B blocks, and precomposed syllables, LV being those with no trailing consonant."""
+    o = ord(c)
+    if 0x1100 <= o <= 0x115F or 0xA960 <= o <= 0xA97C:
+        return "L"
+    if 0x1160 <= o <= 0x11A7 or 0xD7B0 <= o <= 0xD7C6:
+        return "V"
+    if 0x11A8 <= o <= 0x11FF or 0xD7CB <= o <= 0xD7FB:
+        return "T"
+    if 0xAC00 <= o <= 0xD7A3:
+        return "LV" if (o - 0xAC00) % 28 == 0 else "LVT"
+    return None
+
+
+# UAX #29's GB6-GB8: which Hangul types may follow which inside one syllable block.
+_HANGUL_NEXT = {"L": {"L", "V", "LV", "LVT"}, "V": {"V", "T"}, "LV": {"V", "T"}, "T": {"T"}, "LVT": {"T"}}
+
+
 def extends_cluster(text: str, i: int) -> bool:
     """Whether ``text[i]`` belongs to the grapheme cluster (the character a reader sees) of ``text[i - 1]``, so
     that a span must not start or end at ``i``. A short form of UAX #29's rules, enough for answer spans:
@@ -93,13 +112,19 @@ def extends_cluster(text: str, i: int) -> bool:
       (U+E0020..U+E007F), a halfwidth katakana sound mark;
     - a symbol (category So, standing in for Extended_Pictographic) after a zero-width joiner: the next person
       of an emoji ZWJ sequence ("\U0001F468\u200d\U0001F469");
-    - the second regional indicator of a flag: indicators pair up from the first of a run.
+    - the second regional indicator of a flag: indicators pair up from the first of a run;
+    - a Hangul jamo or syllable that continues a syllable block: a leading consonant takes another, a vowel or
+      a precomposed syllable; a vowel jamo or an LV syllable ("\uac00") takes a vowel or a trailing consonant;
+      a trailing jamo or an LVT syllable ("\uac01") takes a trailing consonant. So decomposed (NFD) Korean,
+      "\u1100\u1161\u11a8", is one character, as its NFC form "\uac01" is.
 
-    Left out, as rare in QA text: Hangul jamo sequences, Indic conjuncts across a virama, prepended
-    characters, and CR LF (whitespace, stripped from spans anyway).
+    Left out, as rare in QA text: Indic conjuncts across a virama, prepended characters, and CR LF
+    (whitespace, stripped from spans anyway).
 
         >>> [i for i in range(1, 7) if extends_cluster("e\u0301\U0001F44D\U0001F3FD\U0001F1EB\U0001F1F7", i)]
         [1, 3, 5]
+        >>> [i for i in range(1, 5) if extends_cluster("\u1100\u1161\u11a8\uac00\u11a8", i)]
+        [1, 2, 4]
     """
     if i <= 0 or i >= len(text):
         return False
@@ -113,7 +138,7 @@ def extends_cluster(text: str, i: int) -> bool:
         while i - run - 1 >= 0 and _regional(text[i - run - 1]):
             run += 1
         return run % 2 == 1
-    return False
+    return _hangul(c) in _HANGUL_NEXT.get(_hangul(text[i - 1]), ())
 
 
 # Named stopword lists shipped as package data (one word per line, '#' starts a comment line).

@@ -135,3 +135,16 @@ def test_extends_cluster_holds_the_first_and_last_of_each_extender_range():
     assert [extends_cluster("\u0645\u06cc\u200c\u062e", i) for i in (2, 3)] == [True, False]  # not past it
     for text in ("a\U0001F3FA", "a\U0001F400", "a\U000E0080"):
         assert not extends_cluster(text, 1), ascii(text)
+
+
+def test_extends_cluster_joins_hangul_jamo_into_syllable_blocks():
+    """Decomposed (NFD) "한국" is two blocks of conjoining jamo, as its NFC form is two syllables; an LV syllable
+    takes a vowel or trailing jamo, an LVT syllable only a trailing one; a trailing jamo never follows a leading
+    one. The extended blocks' ends join too."""
+    nfd = "\u1112\u1161\u11ab\u1100\u116e\u11a8"  # 한국
+    assert [i for i in range(1, len(nfd)) if extends_cluster(nfd, i)] == [1, 2, 4, 5]
+    assert extends_cluster("\uac00\u1161", 1) and extends_cluster("\uac00\u11a8", 1)  # LV + V, LV + T
+    assert extends_cluster("\uac01\u11a8", 1) and not extends_cluster("\uac01\u1161", 1)  # LVT + T, not V
+    assert not extends_cluster("\u1100\u11a8", 1) and not extends_cluster("\uac00\uac00", 1)
+    for text in ("\ua960\u1161\u11a8", "\u1100\ud7b0\ud7fb", "\u1100\ud7c6\ud7cb"):
+        assert extends_cluster(text, 1) and extends_cluster(text, 2), ascii(text)

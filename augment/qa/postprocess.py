@@ -119,7 +119,7 @@ def best_spans(examples: list[dict], features, start_logits: np.ndarray, end_log
             # Byte-level BPE makes a tab, a newline or the second of two spaces a token of its own (and a
             # tokenizer saved with trim_offsets=False gives a word's span its space), so a span could answer
             # "Normale\t": the metric ignores that whitespace, a reader would not.
-            span = strip_span(ex["context"], *_whole_clusters(ex["context"], *span))
+            span = _answer_span(ex["context"], *span)
         out[ex["id"]] = (*span, float(null - best) if np.isfinite(best) else float("inf"))
     return out
 
@@ -149,6 +149,26 @@ def _whole_clusters(context: str, start: int, end: int) -> tuple[int, int]:
             start -= 1
         first = start
     return first, end
+
+
+def _answer_span(context: str, start: int, end: int) -> tuple[int, int]:
+    """``(start, end)`` on whole grapheme clusters (:func:`_whole_clusters`) and without whitespace at its ends.
+
+    Whitespace is stripped before the clusters are fixed and after. Before: from a span that ends on a space
+    after a mark ("\u0301 "), moving the start past the mark would leave nothing but the space. After: a span
+    starting on the mark that ends the word before ("e\u0301 Anne") drops the mark and then the space.
+    Stripping can in turn uncover a cluster's tail, where the whitespace was that cluster's base (" \u0301x",
+    a spacing accent, whose token's offsets hold byte-level BPE's leading space): the start rule runs again,
+    until the span starts on a base. A span that is nothing but such a tail keeps it (the mark alone, what a
+    reader sees of it), as :func:`_whole_clusters` keeps one.
+    """
+    start, end = strip_span(context, *_whole_clusters(context, *strip_span(context, start, end)))
+    while start < end and extends_cluster(context, start):
+        first, _ = _whole_clusters(context, start, end)
+        if first <= start:  # the tail is all there is: _whole_clusters took back its (whitespace) base
+            break
+        start, end = strip_span(context, first, end)
+    return start, end
 
 
 def postprocess_predictions(examples: list[dict], features, start_logits: np.ndarray,

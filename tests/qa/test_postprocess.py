@@ -217,6 +217,9 @@ CLUSTER_CASES = {
     "skin tone starts the span": ("ok \U0001F44D\U0001F3FD now", (4, 5), (6, 9), "now"),
     "flag cut after its first indicator": ("\U0001F1EB\U0001F1F7\U0001F1E9\U0001F1EA", (0, 1), (0, 1),
                                            "\U0001F1EB\U0001F1F7"),
+    # byte-level BPE with trim_offsets=False: the token of a mark on a space (a spacing accent) holds the space
+    "space carrying a mark starts the span": ("le \u0301Anne sang", (2, 4), (4, 8), "Anne"),
+    "space carrying a mark alone": ("le \u0301 Anne", (2, 4), (2, 4), "\u0301"),
     "flag's second indicator starts the span": ("\U0001F1EB\U0001F1F7\U0001F1E9\U0001F1EA", (1, 2), (2, 3),
                                                 "\U0001F1E9\U0001F1EA"),
 }
@@ -236,7 +239,8 @@ def test_an_answer_starts_and_ends_on_whole_grapheme_clusters(context, first, la
 
 @settings(max_examples=120, deadline=None, derandomize=True, database=None)
 @given(pieces=st.lists(st.sampled_from(["a", "e\u0301", " ", "\u0301", "\u2764\ufe0f", "\u0924\u0947", FAMILY,
-                                        "\U0001F44D\U0001F3FD", "\U0001F1EB", "\U0001F1F7", "\u200d", "x\u200dy"]),
+                                        "\U0001F44D\U0001F3FD", "\U0001F1EB", "\U0001F1F7", "\u200d", "x\u200dy",
+                                        "\u1100\u1161", "\u11a8", "\uac00"]),
                        min_size=1, max_size=8),
        data=st.data())
 def test_whole_clusters_property(pieces, data):
@@ -255,3 +259,23 @@ def test_whole_clusters_property(pieces, data):
         assert all(extends_cluster(text, i) for i in range(a, s)) and s < b
     elif s < a:
         assert all(extends_cluster(text, i) for i in range(s + 1, b))
+
+
+@settings(max_examples=120, deadline=None, derandomize=True, database=None)
+@given(pieces=st.lists(st.sampled_from(["a", " ", "\u0301", "e\u0301", "\u2764\ufe0f", "\u1100\u1161", "\u11a8"]),
+                       min_size=1, max_size=8),
+       data=st.data())
+def test_answer_span_property(pieces, data):
+    """The final answer span of a span holding more than whitespace: never empty, no whitespace at its ends,
+    both ends on cluster boundaries, unless all it holds is a cluster's tail (a mark whose base was a space)."""
+    from augment.qa.postprocess import _answer_span
+    from augment.segment import extends_cluster
+
+    text = "".join(pieces)
+    a = data.draw(st.integers(0, len(text) - 1))
+    b = data.draw(st.integers(a + 1, len(text)))
+    if text[a:b].isspace():
+        return  # whitespace-only tokens never start or end a span (best_spans drops them)
+    s, e = _answer_span(text, a, b)
+    assert s < e and not text[s].isspace() and not text[e - 1].isspace() and not extends_cluster(text, e)
+    assert not extends_cluster(text, s) or all(extends_cluster(text, i) for i in range(s, e)), ascii(text[s:e])
