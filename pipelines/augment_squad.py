@@ -46,7 +46,8 @@ from augment.shards import (ShardWriter, atomic_write_json, hf_schema, original_
 from augment.squad_io import fingerprint, iter_located, iter_rows, source_problem, split_problem
 from augment.validate import validate_example
 from pipelines import ranks
-from pipelines.cli import DefaultsOnce, Once, Parser, expand_tilde, given_options, no_effect
+from pipelines.cli import (DefaultsOnce, Once, Parser, bars_shown, expand_tilde, given_options, library_bars,
+                           no_effect)
 
 PROG = "augment-squad"
 # Paragraphs whose candidates are computed in one call: the masked LM's padded batches span them, so
@@ -705,8 +706,6 @@ def augment_blocks(out: Path, rows, aug, args, rank: int, run_started: float, cl
 
     from tqdm import tqdm
 
-    from pipelines.cli import bars_shown
-
     show = rank == 0 and bars_shown(args.quiet)
     bar = tqdm(total=count_rows(args) if show else None, unit="ex", disable=not show, dynamic_ncols=True)
     per_example = args.multiplier + int(args.include_original)
@@ -811,7 +810,6 @@ def run(args, argv: list[str] | None = None) -> int:
     warning = shard_rows_warning(args)
     if warning and rank == 0:
         print(warning, file=sys.stderr)
-    from pipelines.cli import library_bars
 
     t = time.perf_counter()
     library_bars(args.quiet)  # before the input is read: a hub dataset's download bars follow --quiet as well

@@ -27,7 +27,8 @@ from pathlib import Path
 
 from augment import hub, outdir, versions
 from pipelines import ranks
-from pipelines.cli import DefaultsOnce, Once, Parser, expand_tilde, given_options, no_effect
+from pipelines.cli import (DefaultsOnce, Once, Parser, bars_shown, expand_tilde, given_options, library_bars,
+                           no_effect)
 from augment.errors import ConfigError, InputError
 
 PROG = "distill-train"
@@ -971,7 +972,6 @@ class DistillRecipe:
         from tqdm.auto import tqdm
 
         from augment.distill.flops import StageCost
-        from pipelines.cli import bars_shown
 
         acc = self.acc
         # Named by everything that changes its bits (autocast, batch size, processes): another run's is not reused.
@@ -1051,7 +1051,6 @@ class DistillRecipe:
         from augment.distill.data import (WindowDataset, accumulation_shares, global_batches, trim_padding,
                                           window_lengths)
         from augment.distill.tally import StageTally
-        from pipelines.cli import bars_shown
 
         a, acc = self.args, self.acc
         # Every stage starts its generators from (--seed, stage), before its projections are drawn: a stage run
@@ -1343,7 +1342,6 @@ class DistillRecipe:
         if self.main:
             from augment.qa.evaluate import evaluate, format_table, json_safe, nonfinite_warning
             from augment.squad_io import reads_split
-            from pipelines.cli import bars_shown
 
             model = self.acc.unwrap_model(self.student).eval()
             with self.uncompiled():
@@ -1505,7 +1503,6 @@ def run_command(args) -> int:
         # The options and files are the same for every process: under torchrun one copy of the line is enough
         # (each process still exits with 2, so torchrun reports the failure).
         return error_once(e, 2)
-    from pipelines.cli import library_bars
 
     library_bars()  # datasets' "windows:" map and transformers' loading and saving bars follow the recipe's own
     try:

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from augment import hub, outdir, versions
-from pipelines.cli import DefaultsOnce, Once, expand_tilde
+from pipelines.cli import DefaultsOnce, Once, expand_tilde, library_bars
 
 # The layer index in a weight's name: BERT-style "encoder.layer.3.", and ModernBERT's (and the decoder QA
 # models') "model.layers.3.".
@@ -138,7 +138,6 @@ def main(argv=None) -> int:
     if problems:  # before anything loads
         print(f"init-student: error: {'; '.join(problems)}", file=sys.stderr)
         return 2
-    from pipelines.cli import library_bars
 
     library_bars()  # transformers' "Loading weights" and "Writing model shards": on a terminal only
     try:

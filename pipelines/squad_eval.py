@@ -20,7 +20,7 @@ from pathlib import Path
 
 from augment import hub, outdir, versions
 from augment.errors import ConfigError, InputError
-from pipelines.cli import DefaultsOnce, Once, Parser, expand_tilde, given_options
+from pipelines.cli import DefaultsOnce, Once, Parser, expand_tilde, given_options, library_bars
 
 PROG = "squad-eval"
 # --autocast: torch dtype names, as distill-train's eval.json records the autocast of its evaluation.
@@ -151,7 +151,6 @@ def load_model(path: str, trust_remote_code: bool, max_length: int = 384, doc_st
 def run(args) -> dict:
     validate(args)  # first: a bad option is one line in a second, not after torch, transformers and datasets load
     versions.require_transformers()
-    from pipelines.cli import library_bars
 
     # "Loading weights" and a hub dataset's bars: on a terminal only, in the first process; the evaluation's own
     # follows the same rule (evaluate's progress).

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from augment import outdir
-from pipelines.cli import Once, expand_tilde
+from pipelines.cli import Once, expand_tilde, library_bars
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample"
@@ -86,7 +86,6 @@ def main(argv=None) -> int:
     from transformers.utils import logging as hf_logging
 
     from pipelines import augment_squad, distill_train, init_student, squad_eval
-    from pipelines.cli import library_bars
 
     # The steps say what they made; transformers' loading bars and weight reports (a fresh QA head on the
     # MiniLM encoder is expected) would bury it.
