@@ -19,6 +19,12 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 if "TINYAUG_CACHE" not in os.environ:
     os.environ["TINYAUG_CACHE"] = tempfile.mkdtemp(prefix="tinyaug-test-cache-")
     atexit.register(shutil.rmtree, os.environ["TINYAUG_CACHE"], True)
+# torchrun's agent leaves a torchelastic_* folder of logs in the temporary directory at every start, and the
+# suite starts torchrun a few times a run. The processes the tests start get a temporary directory of this
+# process's own, removed when it exits; this process keeps its own (tempfile has read TMPDIR already, above).
+if "TINYAUG_TEST_TMPDIR" not in os.environ:
+    os.environ["TINYAUG_TEST_TMPDIR"] = os.environ["TMPDIR"] = tempfile.mkdtemp(prefix="tinyaug-test-tmp-")
+    atexit.register(shutil.rmtree, os.environ["TINYAUG_TEST_TMPDIR"], True)
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample" / "train-v2.0-sample.json"

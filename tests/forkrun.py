@@ -63,6 +63,7 @@ class ForkedRun:
             except subprocess.TimeoutExpired:
                 self.kill()
                 self.server.result(self.pid, None)
+                shutil.rmtree(self._stdout.parent, ignore_errors=True)
                 raise subprocess.TimeoutExpired(self.args, timeout) from None
         code = self.returncode
         out, err = (p.read_text(encoding="utf-8", errors="replace") for p in (self._stdout, self._stderr))
@@ -141,7 +142,11 @@ def start(module: str, *args, cwd=REPO) -> ForkedRun:
     out = scratch / "stdout"
     err = scratch / "stderr"
     out.touch(), err.touch()  # a run killed before it opened them still has (empty) output
-    pid = _SERVER.start({"module": module, "argv": argv, "cwd": str(cwd), "stdout": str(out), "stderr": str(err)})
+    try:
+        pid = _SERVER.start({"module": module, "argv": argv, "cwd": str(cwd), "stdout": str(out), "stderr": str(err)})
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
     return ForkedRun(_SERVER, pid, [sys.executable, "-m", module, *argv], out, err)
 
 

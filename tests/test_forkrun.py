@@ -1,6 +1,7 @@
 """tests/forkrun.py: a forked run of a module ends as a fresh ``python -m`` run of it does."""
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -31,7 +32,8 @@ def test_a_forked_run_ends_as_a_fresh_interpreter_does(tmp_path, how):
     assert forked.stderr.splitlines()[-1] == fresh.stderr.splitlines()[-1]  # "ValueError: boom" when raised
 
 
-def test_a_killed_run_reports_the_signal_and_a_timeout_kills(tmp_path):
+def test_a_killed_run_reports_the_signal_and_a_timeout_kills(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the runs' output folders: none may be left behind
     (tmp_path / "sleeper.py").write_text("import time\nprint('up', flush=True)\ntime.sleep(600)\n")
     run = forkrun.start("sleeper", cwd=tmp_path)
     assert run.poll() is None  # still sleeping
@@ -48,6 +50,7 @@ def test_a_killed_run_reports_the_signal_and_a_timeout_kills(tmp_path):
         forkrun.start("sleeper", cwd=tmp_path)
     first.kill()
     assert first.wait(timeout=60).returncode == -9
+    assert not list(tmp_path.glob("forkrun-*"))  # a timed-out run's and a refused start's folders were left
 
 
 def test_an_environment_is_refused():
