@@ -191,8 +191,8 @@ def features_and_logits(model, tokenizer, rows: list[dict], max_length: int, doc
                                      with_token_types=asks_token_types(names, config))
     # A tokenizer that makes no token type ids even when asked: the model's own default (all 0), not a KeyError.
     names = [k for k in names if k in features]
-    start, end = window_logits(model, features, names, batch_size, device,
-                               getattr(tokenizer, "padding_side", "right") == "right", autocast_dtype)
+    # Windows are padded on the right whatever the tokenizer's padding_side (augment.qa.features), so trimmable.
+    start, end = window_logits(model, features, names, batch_size, device, True, autocast_dtype)
     return features, start, end
 
 

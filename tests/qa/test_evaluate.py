@@ -95,3 +95,26 @@ def test_the_windows_go_where_the_model_is_by_default(tiny_student_path, sample_
         with pytest.raises(Stop):
             evaluate(model, tok, sample_rows[:2], device=device)
     assert seen == ["meta", "cpu"]
+
+
+def test_a_left_padding_tokenizer_gives_each_window_the_logits_it_has_alone(student):
+    """A tokenizer saved with padding_side="left" left-padded the windows, and BERT numbers positions by index:
+    every token of a padded window sat at a position shifted by its padding, and its logits (evaluate's, answer's,
+    the teacher cache's) were not those of the same window alone (0.2 apart on a random tiny model)."""
+    import copy
+
+    import torch
+
+    from augment.qa.evaluate import features_and_logits
+
+    model, tok = student
+    left = copy.deepcopy(tok)
+    left.padding_side = "left"
+    features, start, end = features_and_logits(model.eval(), left, ROWS, 64, 16, 8, "cpu")
+    real = torch.tensor(features["attention_mask"][0]).bool()                 # (L,)
+    assert not real.all()  # the window is padded
+    with torch.no_grad():
+        alone = model(**{k: torch.tensor(features[k][0])[real][None]
+                         for k in ("input_ids", "attention_mask", "token_type_ids")})
+    torch.testing.assert_close(torch.from_numpy(start[0])[real], alone.start_logits[0], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(torch.from_numpy(end[0])[real], alone.end_logits[0], atol=1e-5, rtol=1e-5)
