@@ -1,7 +1,11 @@
 """augment.qa.evaluate: options checked by name before any window is made."""
+import types
+
 import pytest
+import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
+from augment.errors import NaNLogits
 from augment.qa.evaluate import evaluate
 
 ROWS = [{"id": "a", "question": "Who wrote it?", "context": "It was written by Ann Lee in 1990.",
@@ -103,8 +107,6 @@ def test_a_left_padding_tokenizer_gives_each_window_the_logits_it_has_alone(stud
     the teacher cache's) were not those of the same window alone (0.2 apart on a random tiny model)."""
     import copy
 
-    import torch
-
     from augment.qa.evaluate import features_and_logits
 
     model, tok = student
@@ -118,3 +120,28 @@ def test_a_left_padding_tokenizer_gives_each_window_the_logits_it_has_alone(stud
                          for k in ("input_ids", "attention_mask", "token_type_ids")})
     torch.testing.assert_close(torch.from_numpy(start[0])[real], alone.start_logits[0], atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(torch.from_numpy(end[0])[real], alone.end_logits[0], atol=1e-5, rtol=1e-5)
+
+
+class NaNAtCLS(torch.nn.Module):
+    """Zero logits, but NaN on CLS (position 0) of the windows of contexts that name Ann: the null score of
+    those questions is NaN, as a diverged model's or a float16 overflow's."""
+
+    def __init__(self, tokenizer):
+        super().__init__()
+        self.ann = tokenizer.convert_tokens_to_ids("ann")
+
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None):
+        start = torch.zeros(input_ids.shape)                                  # (B, T)
+        start[:, 0] = torch.where((input_ids == self.ann).any(dim=1), torch.nan, 0.0)
+        return types.SimpleNamespace(start_logits=start, end_logits=torch.zeros(input_ids.shape))
+
+
+def test_nan_logits_are_an_error_naming_the_question(tokenizer):
+    """The NaN null score was dropped by min(): the question abstained with null_diff inf, and a model with NaN
+    logits everywhere scored the share of unanswerable questions (50.0 here) with no error."""
+    rows = [{"id": "none", "question": "Who wrote it?", "context": "It was written in 1990.",
+             "answers": {"text": [], "answer_start": []}}, *ROWS]
+    with pytest.raises(NaNLogits, match=r"^the model produced NaN logits for question 'a': EM and F1 from them "
+                                        r"would mean nothing; .*float16") as caught:
+        evaluate(NaNAtCLS(tokenizer), tokenizer, rows, max_length=64, doc_stride=16)
+    assert caught.value.example_ids == ["a"]
