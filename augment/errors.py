@@ -19,6 +19,15 @@ class InputError(ValueError):
     """An input file or dataset that cannot be read at all (missing, truncated, wrong schema)."""
 
 
+class NaNLogits(ValueError):
+    """A model's start or end logits hold NaN where an answer is read (a diverged model, a float16 overflow):
+    scores computed from them would mean nothing. ``example_ids``: the questions affected, the first named."""
+
+    def __init__(self, example_ids: list, message: str):
+        self.example_ids = list(example_ids)
+        super().__init__(message)
+
+
 class ConfigError(ValueError):
     """An option value or a combination of options that cannot work."""
 

@@ -29,7 +29,7 @@ from augment import hub, outdir, versions
 from pipelines import ranks
 from pipelines.cli import (DefaultsOnce, Once, Parser, bars_shown, expand_tilde, given_options, library_bars,
                            no_effect)
-from augment.errors import ConfigError, InputError
+from augment.errors import ConfigError, InputError, NaNLogits
 
 PROG = "distill-train"
 STAGES = ("intermediate", "prediction")
@@ -1543,6 +1543,9 @@ def run_command(args) -> int:
     except (ConfigError, InputError) as e:  # a model pair, the data, a checkpoint: the same for every process
         return error_once(e, 2)
     except TrainingDiverged as e:  # every process reduced the same values: one copy of the line
+        return error_once(e, 1)
+    except NaNLogits as e:  # an evaluation's (main process): the student is broken as a diverged one is, and the
+        # final evaluation comes after recipe.save(), so the student is there to look at
         return error_once(e, 1)
     return 0
 

@@ -198,6 +198,11 @@ def features_key(sources, split, limit, tokenizer, max_length: int, doc_stride: 
     # leaves them out unless asked (ALBERT's) gets windows of its own, not the type-less ones cached before.
     if with_token_types and "token_type_ids" not in tokenizer.model_input_names:
         spec["asked_token_types"] = True
+    # A tokenizer that pads on the left had left-padded windows cached (and the teacher's logits on them, at
+    # positions shifted by the padding); its windows are padded on the right now (augment.qa.features), so they
+    # get a key of their own. Right-padding tokenizers, nearly all, keep theirs.
+    if tokenizer.padding_side == "left":
+        spec["padded_right"] = True
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -24,7 +24,7 @@ from augment.qa.evaluate import (check_least, check_model_and_tokenizer, check_t
                                  model_device)
 from augment.qa.features import cut_questions, cut_warning
 from augment.qa.positions import usable_positions
-from augment.qa.postprocess import best_spans
+from augment.qa.postprocess import best_spans, nan_examples
 
 DEFAULT_MAX_LENGTH, DEFAULT_DOC_STRIDE = 384, 128  # squad-eval's and distill-train's defaults
 
@@ -36,7 +36,8 @@ def answer(model, tokenizer, question, context, threshold: float = 0.0, max_leng
     (``str``, shared) or contexts (as many). Returns a dict, or a list of them:
     ``{"answer", "start", "end", "null_diff"}``. A parameter of the wrong kind, or an empty question, is a
     ValueError naming it; an empty context is answered with nothing (``start`` None, ``null_diff`` inf). Questions
-    too long for the windows are cut to fit, as in the evaluation, with one UserWarning that counts them."""
+    too long for the windows are cut to fit, as in the evaluation, with one UserWarning that counts them; NaN logits
+    (a diverged model, float16 overflow) give one that names the first question they touch (:func:`nan_warning`)."""
     check_model_and_tokenizer(model, tokenizer, "answer(model, tokenizer, question, context, ...)")
     single = isinstance(question, str)
     questions = texts("question", question)
@@ -75,6 +76,8 @@ def answer(model, tokenizer, question, context, threshold: float = 0.0, max_leng
     if line := cut_warning(cut, len(questions), tokenizer, max_length, doc_stride, names=("max_length", "doc_stride")):
         warnings.warn(line.removeprefix("warning: "), stacklevel=2)
     spans = best_spans(rows, features, start, end, n_best=n_best, max_answer_length=max_answer_length)
+    if nan := nan_examples(features, start, end):  # a warning, not evaluate's error: the other answers stand
+        warnings.warn(nan_warning([int(i) for i in nan], single), stacklevel=2)
     out = []
     for r in rows:
         a, b, diff = spans[r["id"]]
@@ -83,6 +86,21 @@ def answer(model, tokenizer, question, context, threshold: float = 0.0, max_leng
         else:
             out.append({"answer": r["context"][a:b], "start": a, "end": b, "null_diff": diff})
     return out[0] if single else out
+
+
+def nan_warning(indices: list[int], single: bool) -> str:
+    """The warning for questions (their ``indices``; ``single``: the one question of a call given a string) whose
+    logits held NaN where an answer is read. Left unsaid, such a question abstained with ``null_diff`` inf, as one
+    the model was sure had no answer (:mod:`augment.qa.postprocess`).
+
+        >>> nan_warning([3, 5], single=False)
+        'the model produced NaN logits for question[3] (and 1 more): answered from its finite scores, or abstaining (null_diff inf) where it has no finite null score or span; the model may have diverged, or overflowed in float16'
+    """
+    which = "the question" if single else f"question[{indices[0]}]"
+    more = f" (and {len(indices) - 1} more)" if len(indices) > 1 else ""
+    return (f"the model produced NaN logits for {which}{more}: answered from its finite scores, or abstaining "
+            "(null_diff inf) where it has no finite null score or span; the model may have diverged, or overflowed "
+            "in float16")
 
 
 def texts(name: str, value) -> list[str]:

@@ -17,12 +17,12 @@ import sys
 
 import numpy as np
 
-from augment.errors import InputError, InvalidExample
+from augment.errors import InputError, InvalidExample, NaNLogits
 from augment.qa.attention import fast_attention
 from augment.qa.features import prepare_eval_features
 from augment.qa.metric import squad_v2_metric
 from augment.qa.positions import length_problem
-from augment.qa.postprocess import apply_threshold, postprocess_predictions
+from augment.qa.postprocess import apply_threshold, nan_examples, postprocess_predictions
 from augment.validate import check_fields, check_question
 
 _MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -191,8 +191,8 @@ def features_and_logits(model, tokenizer, rows: list[dict], max_length: int, doc
                                      with_token_types=asks_token_types(names, config))
     # A tokenizer that makes no token type ids even when asked: the model's own default (all 0), not a KeyError.
     names = [k for k in names if k in features]
-    start, end = window_logits(model, features, names, batch_size, device,
-                               getattr(tokenizer, "padding_side", "right") == "right", autocast_dtype)
+    # Windows are padded on the right whatever the tokenizer's padding_side (augment.qa.features), so trimmable.
+    start, end = window_logits(model, features, names, batch_size, device, True, autocast_dtype)
     return features, start, end
 
 
@@ -252,7 +252,9 @@ def evaluate(model, tokenizer, rows, max_length: int = 384, doc_stride: int = 12
     Returns ``metrics`` (see :func:`augment.qa.metric.squad_v2_metric`, best thresholds included),
     ``predictions`` (the answers after the null threshold: ``""`` means no answer),
     ``raw_predictions`` (the best non-null span of every question), ``null_diffs`` and ``nonfinite``, the
-    number of questions with a NaN or infinite logit in any window (see :func:`nonfinite_warning`).
+    number of questions with an infinite logit in any window (see :func:`nonfinite_warning`). NaN logits where an
+    answer is read raise :class:`augment.errors.NaNLogits` (:func:`nan_message`): left to the span search, such a
+    question abstained, and a diverged model scored the share of unanswerable questions (50% on SQuAD 2.0 dev).
     ``device``: where the windows go, by default the model's (as :func:`augment.qa.answer.answer`); it was
     the CPU, so a model on a GPU failed on its first batch with a device mismatch.
     ``progress``: whether to draw the "eval" bar; None draws it when stderr is a terminal. Passed in, not decided
@@ -282,11 +284,13 @@ def evaluate(model, tokenizer, rows, max_length: int = 384, doc_stride: int = 12
             chunk = rows[lo:lo + chunk_size]
             features, start, end = features_and_logits(model, tokenizer, chunk, max_length, doc_stride,
                                                        batch_size, device, autocast_dtype)
+            if nan := nan_examples(features, start, end):  # before the rest: no use scoring on
+                raise NaNLogits(nan, nan_message(nan, lo + len(chunk)))
             preds, diffs = postprocess_predictions(chunk, features, start, end, n_best=n_best,
                                                    max_answer_length=max_answer_length)
             broken = ~(np.isfinite(start).all(axis=1) & np.isfinite(end).all(axis=1))   # (F,)
             bad.update(qid for qid, b in zip(features["example_id"], broken) if b)
-            # NaN or -inf: only non-finite logits give these (+inf is also a question with no context token).
+            # NaN or -inf: only infinite logits give these now (+inf is also a question with no context token).
             bad.update(qid for qid, d in diffs.items() if math.isnan(d) or d == -math.inf)
             raw.update(preds)
             null_diffs.update(diffs)
@@ -299,17 +303,30 @@ def evaluate(model, tokenizer, rows, max_length: int = 384, doc_stride: int = 12
             "raw_predictions": raw, "null_diffs": null_diffs, "nonfinite": len(bad)}
 
 
+def nan_message(example_ids: list, evaluated: int) -> str:
+    """What :class:`augment.errors.NaNLogits` says when ``example_ids`` had NaN logits among the first ``evaluated``
+    questions (the evaluation stops at the first chunk that has any).
+
+        >>> nan_message(["q7", "q9"], 512)
+        "the model produced NaN logits for question 'q7' (and 1 more of the first 512): EM and F1 from them would mean nothing; it may have diverged, or overflowed in float16 (evaluate it in bfloat16 or float32)"
+    """
+    more = f" (and {len(example_ids) - 1} more of the first {evaluated})" if len(example_ids) > 1 else ""
+    return (f"the model produced NaN logits for question {example_ids[0]!r}{more}: EM and F1 from them would mean "
+            "nothing; it may have diverged, or overflowed in float16 (evaluate it in bfloat16 or float32)")
+
+
 def nonfinite_warning(count: int, total: int) -> str | None:
-    """One line for the ``count`` of ``total`` questions whose logits held NaN or infinity, or None when none did.
-    Their answers come from the finite spans where a window has any (:mod:`augment.qa.postprocess`), and a
-    null-score difference that is NaN or infinite is written as null; a NaN one never abstains.
+    """One line for the ``count`` of ``total`` questions whose logits held infinity, or None when none did (NaN
+    logits are an error: :func:`nan_message`). Their answers come from the finite spans where a window has any
+    (:mod:`augment.qa.postprocess`), and a null-score difference that is NaN or infinite is written as null; a
+    NaN one never abstains.
 
         >>> nonfinite_warning(2, 10)
-        '2 of 10 questions had non-finite scores (NaN or infinite logits): they are scored on their finite spans, and a null-score difference that is not finite is written as null; the model may have diverged or overflowed under --autocast float16'
+        '2 of 10 questions had non-finite scores (infinite logits): they are scored on their finite spans, and a null-score difference that is not finite is written as null; the model may have diverged or overflowed under --autocast float16'
     """
     if not count:
         return None
-    return (f"{count} of {total} questions had non-finite scores (NaN or infinite logits): they are scored on "
+    return (f"{count} of {total} questions had non-finite scores (infinite logits): they are scored on "
             "their finite spans, and a null-score difference that is not finite is written as null; the model may "
             "have diverged or overflowed under --autocast float16")
 

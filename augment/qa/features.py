@@ -8,6 +8,10 @@ tokenizer's own answers rather than assumptions about BERT:
   a tokenizer without one;
 - context tokens are found with ``sequence_ids()``, never with ``token_type_ids`` (RoBERTa has none);
 - the question goes first unless the tokenizer pads on the left (XLNet-style), as in ``run_qa.py``;
+- windows are padded on the right whatever the tokenizer's ``padding_side``: BERT numbers positions by index,
+  so a left-padded window's tokens got the positions of a longer sequence (other logits than the window alone),
+  while ``position_ids`` to pass would differ by model family (RoBERTa counts from its padding index, XLNet's
+  positions are relative); padding after the last token leaves every family's positions as for the window alone;
 - a question too long to leave the stride's worth of context is cut to fit (the tokenizer would
   otherwise abort);
 - answer labels come from the first answer's character span (``answer_start[0]``, ``len(text)``, less the
@@ -126,6 +130,10 @@ def _tokenize(examples: dict, tokenizer, max_length: int, doc_stride: int, with_
         return_overflowing_tokens=True,
         return_offsets_mapping=True,
         padding="max_length",
+        # Never "left", even for a tokenizer saved so (the module's docstring): a model with absolute positions
+        # (BERT) would see its tokens shifted by the padding. Right padding is also what the evaluation and the
+        # training batches trim (window_logits, distill.data.trim_padding).
+        padding_side="right",
         # A text that spells a special token ("<s>" of HTML strikethrough, "[SEP]", "<mask>") is text: read as
         # the token, it would start or end a sequence mid-window, and its characters would have no offsets.
         # (Feature caches keep their key: a cache built before holds the old windows of such rows, which

@@ -9,7 +9,9 @@ For each example, over all of its windows (features from :func:`augment.qa.featu
   span is searched exhaustively; a span whose score is NaN (a NaN logit) is never chosen, so a window keeps
   its best finite span, and an example whose every span is NaN has none (``null_diff`` ``inf``: it abstains);
 - the null score is ``start_logit[cls] + end_logit[cls]``, minimised over the windows (``run_qa.py``
-  keeps the minimum: the window most sure that an answer exists decides);
+  keeps the minimum: the window most sure that an answer exists decides); a NaN one is skipped as a NaN span
+  is, so an example whose every null score is NaN abstains too (``null_diff`` ``inf``). Callers say so:
+  :func:`nan_examples` names the examples with NaN logits (``evaluate`` refuses them, ``answer`` warns);
 - ``null_diff = null_score - best_non_null_score``; answer ``""`` where it exceeds a threshold.
 
 The answer text is sliced from the context with the tokens' character offsets, moved onto whole grapheme
@@ -104,7 +106,8 @@ def best_spans(examples: list[dict], features, start_logits: np.ndarray, end_log
             offs = offsets[f]
             s, e = start_logits[f], end_logits[f]                    # (L,)
             cls = _cls_index(offs, masks[f] if masks is not None else None)
-            null = min(null, s[cls] + e[cls])
+            if not np.isnan(s[cls] + e[cls]):  # explicit: min(null, nan) keeps null only because nan < null is False
+                null = min(null, s[cls] + e[cls])
             # A token of whitespace alone (byte-level BPE's tab, newline, second space) never starts or ends
             # an answer: a span of nothing but such tokens would be an empty answer that is not an abstention.
             ctx = np.array([t for t, o in enumerate(offs[:len(s)]) if _is_context(o) and _visible(ex["context"], o)],
@@ -122,6 +125,21 @@ def best_spans(examples: list[dict], features, start_logits: np.ndarray, end_log
             span = _answer_span(ex["context"], *span)
         out[ex["id"]] = (*span, float(null - best) if np.isfinite(best) else float("inf"))
     return out
+
+
+def nan_examples(features, start_logits: np.ndarray, end_logits: np.ndarray) -> list:
+    """The ids of the examples (each once, in feature order) with a NaN start or end logit where
+    :func:`best_spans` reads one: on a context token or CLS (``context_mask``; every position without it).
+    A NaN elsewhere (a question or padding token) changes no answer.
+
+        >>> nan_examples([{"example_id": "q", "context_mask": [1, 0, 1]}], [[0, np.nan, 0]], [[0, 0, np.nan]])
+        ['q']
+    """
+    nan = np.isnan(np.asarray(start_logits, dtype=np.float64)) | np.isnan(np.asarray(end_logits, dtype=np.float64))
+    masks = _column(features, "context_mask")
+    if masks is not None:
+        nan &= np.asarray(masks, dtype=bool)[:, :nan.shape[1]]                      # (F, L)
+    return list(dict.fromkeys(qid for qid, bad in zip(_column(features, "example_id"), nan.any(axis=1)) if bad))
 
 
 def _whole_clusters(context: str, start: int, end: int) -> tuple[int, int]:

@@ -1162,6 +1162,31 @@ def test_non_finite_eval_scores_are_null_and_the_student_is_saved(tmp_path, samp
     assert [r["eval"]["best_f1_thresh"] for r in logged if "eval" in r] == [report["metrics"]["best_f1_thresh"]]
 
 
+def test_nan_eval_logits_end_the_run_in_one_line_after_the_student_is_saved(tmp_path, sample_path, tiny_teacher_path,
+                                                                            tiny_student_path, monkeypatch, capsys):
+    """NaN logits in an evaluation (a diverged student, float16 overflow) are an error (augment.qa.evaluate); in
+    distill-train it is one line and exit code 1, as a diverged loss's, not a traceback."""
+    import numpy as np
+
+    from augment.qa import evaluate as qa_evaluate
+
+    real = qa_evaluate.features_and_logits
+
+    def nan_logits(*args, **kwargs):
+        features, start, end = real(*args, **kwargs)
+        return features, np.full_like(start, np.nan), end
+
+    monkeypatch.setattr(qa_evaluate, "features_and_logits", nan_logits)
+    out = tmp_path / "out"
+    argv = common(sample_path, tmp_path) + ["--teacher", tiny_teacher_path, "--student", tiny_student_path,
+                                            "--out", str(out), "--stage", "prediction", "--max-steps", "1",
+                                            "--eval", str(sample_path), "--eval-limit", "4"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "distill-train: error: the model produced NaN logits for question '" in err and "Traceback" not in err
+    assert (out / "student" / "config.json").exists()
+
+
 def test_the_student_is_saved_before_the_final_evaluation(tmp_path, sample_path, tiny_teacher_path, tiny_student_path,
                                                           monkeypatch):
     """An evaluation that fails must not lose the trained student (it was saved only after the evaluation)."""

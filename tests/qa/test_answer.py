@@ -214,3 +214,25 @@ def test_a_swapped_model_and_tokenizer_is_named_not_an_attribute_error(model_and
         answer(tok, model, "Who wrote it?", "It was written by Ann Lee in 1990.")
     with pytest.raises(ValueError, match=r"tokenizer must be a Hugging Face tokenizer \(AutoTokenizer\), got a str"):
         answer(model, "bert-base-uncased", "Who wrote it?", "It was written by Ann Lee in 1990.")
+
+
+class NaNNullQA(KeywordQA):
+    """KeywordQA with a NaN null score (CLS) in the windows that hold ``ann``: a diverged model's, or float16's."""
+
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None):
+        out = super().forward(input_ids, attention_mask, token_type_ids)
+        out.start_logits[:, 0] = torch.where((input_ids == self.start_id).any(dim=1), torch.nan, 5.0)
+        return out
+
+
+def test_nan_logits_are_named_in_one_warning(tokenizer):
+    """A NaN null score was skipped without a word: "Ann Lee", scored 20, abstained with null_diff inf, as a
+    question the model was sure had no answer."""
+    contexts = ["It was written in 1990.", "It was written by Ann Lee in 1990."]
+    with pytest.warns(UserWarning) as caught:
+        got = answer(NaNNullQA(tokenizer), tokenizer, ["Who wrote it?"] * 2, contexts, max_length=96, doc_stride=48)
+    assert [str(w.message) for w in caught] == [
+        "the model produced NaN logits for question[1]: answered from its finite scores, or abstaining (null_diff "
+        "inf) where it has no finite null score or span; the model may have diverged, or overflowed in float16"]
+    assert caught[0].filename == __file__
+    assert got[0]["null_diff"] == pytest.approx(10.0) and got[1]["null_diff"] == math.inf

@@ -1,7 +1,11 @@
 """augment.qa.evaluate: options checked by name before any window is made."""
+import types
+
 import pytest
+import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
+from augment.errors import NaNLogits
 from augment.qa.evaluate import evaluate
 
 ROWS = [{"id": "a", "question": "Who wrote it?", "context": "It was written by Ann Lee in 1990.",
@@ -95,3 +99,49 @@ def test_the_windows_go_where_the_model_is_by_default(tiny_student_path, sample_
         with pytest.raises(Stop):
             evaluate(model, tok, sample_rows[:2], device=device)
     assert seen == ["meta", "cpu"]
+
+
+def test_a_left_padding_tokenizer_gives_each_window_the_logits_it_has_alone(student):
+    """A tokenizer saved with padding_side="left" left-padded the windows, and BERT numbers positions by index:
+    every token of a padded window sat at a position shifted by its padding, and its logits (evaluate's, answer's,
+    the teacher cache's) were not those of the same window alone (0.2 apart on a random tiny model)."""
+    import copy
+
+    from augment.qa.evaluate import features_and_logits
+
+    model, tok = student
+    left = copy.deepcopy(tok)
+    left.padding_side = "left"
+    features, start, end = features_and_logits(model.eval(), left, ROWS, 64, 16, 8, "cpu")
+    real = torch.tensor(features["attention_mask"][0]).bool()                 # (L,)
+    assert not real.all()  # the window is padded
+    with torch.no_grad():
+        alone = model(**{k: torch.tensor(features[k][0])[real][None]
+                         for k in ("input_ids", "attention_mask", "token_type_ids")})
+    torch.testing.assert_close(torch.from_numpy(start[0])[real], alone.start_logits[0], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(torch.from_numpy(end[0])[real], alone.end_logits[0], atol=1e-5, rtol=1e-5)
+
+
+class NaNAtCLS(torch.nn.Module):
+    """Zero logits, but NaN on CLS (position 0) of the windows of contexts that name Ann: the null score of
+    those questions is NaN, as a diverged model's or a float16 overflow's."""
+
+    def __init__(self, tokenizer):
+        super().__init__()
+        self.ann = tokenizer.convert_tokens_to_ids("ann")
+
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None):
+        start = torch.zeros(input_ids.shape)                                  # (B, T)
+        start[:, 0] = torch.where((input_ids == self.ann).any(dim=1), torch.nan, 0.0)
+        return types.SimpleNamespace(start_logits=start, end_logits=torch.zeros(input_ids.shape))
+
+
+def test_nan_logits_are_an_error_naming_the_question(tokenizer):
+    """The NaN null score was dropped by min(): the question abstained with null_diff inf, and a model with NaN
+    logits everywhere scored the share of unanswerable questions (50.0 here) with no error."""
+    rows = [{"id": "none", "question": "Who wrote it?", "context": "It was written in 1990.",
+             "answers": {"text": [], "answer_start": []}}, *ROWS]
+    with pytest.raises(NaNLogits, match=r"^the model produced NaN logits for question 'a': EM and F1 from them "
+                                        r"would mean nothing; .*float16") as caught:
+        evaluate(NaNAtCLS(tokenizer), tokenizer, rows, max_length=64, doc_stride=16)
+    assert caught.value.example_ids == ["a"]

@@ -148,14 +148,18 @@ def test_tokenizer_without_token_type_ids(vocab_dir):
     assert labelled and all(_span_text(row, tr, ev, i) == ANSWER for i in labelled)
 
 
-def test_left_padding_puts_context_first_and_finds_cls_where_it_is(vocab_dir):
-    # XLNet-style tokenizers pad on the left, so CLS is not at position 0 in a padded window.
+def test_left_padding_puts_context_first_but_pads_on_the_right(vocab_dir):
+    # A tokenizer that pads on the left (XLNet-style) takes the context first, as in run_qa.py; its windows are
+    # padded on the right all the same, as BERT numbers positions by index (left padding shifted every token's).
     tok = AutoTokenizer.from_pretrained(vocab_dir, padding_side="left")
     row = {"id": "s", "question": "Who sang?", "context": "Ann sang loudly.",
            "answers": {"text": [], "answer_start": []}}
     tr = prepare_train_features(_columns([row]), tok, max_length=24, doc_stride=8)
+    mask = tr["attention_mask"][0]
+    assert 0 in mask and mask == sorted(mask, reverse=True)  # padded, and only after the last real token
     cls = tr["input_ids"][0].index(tok.cls_token_id)
-    assert cls > 0 and tr["start_positions"] == tr["end_positions"] == [cls]
+    assert tok.convert_ids_to_tokens(tr["input_ids"][0][cls + 1]) == "ann"  # the context comes first
+    assert tr["start_positions"] == tr["end_positions"] == [cls]
     assert tr["context_mask"][0][cls] == 1
     assert sum(tr["context_mask"][0]) == 1 + len(tok.tokenize(row["context"]))
     row["answers"] = {"text": ["sang"], "answer_start": [4]}
