@@ -254,7 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
     prec.add_argument("--fp16", action="store_true", help="float16 mixed precision with loss scaling (CUDA)")
     p.add_argument("--seed", type=int, default=42,
                    help="seeds data order, dropout and projection init; each stage's random numbers come from "
-                        "(seed, stage), so a stage run alone draws as it does within --stage both")
+                        "(seed, stage), so a stage run alone draws as it does within --stage both; under torchrun "
+                        "each process but the first draws its dropout from (seed, stage, process)")
     p.add_argument("--group-by-length", action="store_true",
                    help="batch windows of similar length together (within runs of 64 batches, the batches then "
                         "shuffled), so less padding is computed: faster on GPUs when many windows are shorter "
@@ -1047,7 +1048,7 @@ class DistillRecipe:
         from accelerate.utils import set_seed
         from tqdm.auto import tqdm
 
-        from augment.distill.checkpoint import set_rng_state, stage_seed
+        from augment.distill.checkpoint import own_stream, set_rng_state, stage_seed
         from augment.distill.data import (WindowDataset, accumulation_shares, global_batches, trim_padding,
                                           window_lengths)
         from augment.distill.tally import StageTally
@@ -1057,6 +1058,11 @@ class DistillRecipe:
         # alone draws the dropout masks it draws within --stage both (the data order is (seed, epoch)'s already).
         set_seed(stage_seed(a.seed, stage))
         module, optimizer, scheduler, total = self._build_stage(stage)
+        # The projections are drawn alike by every process (DDP would broadcast process 0's anyway); dropout is
+        # each process's own from here, process 0's the stream a single process draws. A resume then puts back
+        # each process's state as it saved it (rng-<rank>.pt): from a checkpoint of an earlier version, the
+        # stream the processes shared, to the end of that stage, so that it continues exactly the run it was.
+        own_stream(a.seed, stage, acc.process_index)
         epoch, start_batch, step = 0, 0, 0
         if resume is not None:  # put every piece back exactly as it was at the checkpoint
             module.load_state_dict(resume["model"])

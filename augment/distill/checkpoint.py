@@ -46,6 +46,31 @@ def stage_seed(seed: int, stage: str) -> int:
     return int.from_bytes(digest[:4], "little")
 
 
+def process_seed(seed: int, stage: str, rank: int) -> int:
+    """The seed of process ``rank``'s dropout in ``stage`` under torchrun, for every process but the first (which
+    goes on with ``stage_seed``'s stream). A digest of (seed, stage, rank), as ``stage_seed`` is: no process,
+    stage or other ``--seed`` shares it."""
+    digest = hashlib.sha256(f"distill-train/{seed}/{stage}/process{rank}".encode()).digest()
+    return int.from_bytes(digest[:4], "little")
+
+
+def own_stream(seed: int, stage: str, rank: int) -> None:
+    """Give process ``rank`` its own random stream for the rest of ``stage``, once what every process must draw
+    alike (the projections' initialisation) is drawn from ``stage_seed``.
+
+    Every process seeded by ``stage_seed`` alone draws the same dropout masks for batches of one shape (all of
+    them under ``--compile`` without ``--group-by-length``): the effective batch's noise is then that of one
+    process's share, which a single process of the whole batch does not have. Process 0 keeps its stream, so a
+    run of one process draws what it drew before. Usage::
+
+        set_seed(stage_seed(seed, stage)); build_projections(); own_stream(seed, stage, acc.process_index)
+    """
+    if rank > 0:
+        from accelerate.utils import set_seed  # as stage_seed's seeding: python, NumPy, torch and each device
+
+        set_seed(process_seed(seed, stage, rank))
+
+
 def name(stage_index: int, stage: str, step: int) -> str:
     return f"{stage_index}-{stage}-step{step:08d}"
 

@@ -24,3 +24,33 @@ def test_a_resume_keeps_the_records_its_checkpoint_covers():
     assert records_before([], STAGES, state(1, 2)) == 0
     # Prediction alone (--stage prediction): its records only.
     assert records_before(RECORDS[4:], ["prediction"], {**state(1, 1), "stage_index": 0}) == 2
+
+
+def test_each_torchrun_process_draws_its_own_dropout_and_the_first_the_single_process_masks():
+    """Seeded by (seed, stage) alone, every process drew the same dropout masks for batches of one shape."""
+    import numpy as np
+    import torch
+    from accelerate.utils import set_seed
+
+    from augment.distill.checkpoint import own_stream, rng_state, set_rng_state, stage_seed
+
+    def stream(rank: int | None, stage: str = "intermediate"):
+        """The projections' draw, then a dropout mask and a NumPy draw, in process ``rank`` (None: no torchrun)."""
+        set_seed(stage_seed(42, stage))
+        projection = torch.randn(8, 8)
+        if rank is not None:
+            own_stream(42, stage, rank)
+        mask = torch.nn.functional.dropout(torch.ones(4, 96, 32), 0.1, training=True) == 0
+        return projection, mask, np.random.random_sample()
+
+    before = rng_state()  # the test process's generators, as they were
+    try:
+        alone, *ranks = stream(None), stream(0), stream(1), stream(2)
+        prediction = stream(1, "prediction")
+    finally:
+        set_rng_state(before)
+    assert all(torch.equal(r[0], alone[0]) for r in ranks)  # the projections are every process's
+    assert torch.equal(ranks[0][1], alone[1]) and ranks[0][2] == alone[2]  # process 0: today's stream
+    masks = [alone[1], ranks[1][1], ranks[2][1], prediction[1]]
+    assert all(not torch.equal(a, b) for i, a in enumerate(masks) for b in masks[i + 1:])
+    assert len({alone[2], ranks[1][2], ranks[2][2]}) == 3

@@ -198,6 +198,10 @@ def test_torchrun_two_processes_train_and_save(ddp_run, tiny_student_path):
     # Both processes saved their own RNG stream; one process wrote everything else.
     last = sorted((out / "checkpoints").iterdir())[-1]
     assert {p.name for p in last.iterdir()} >= {"rng-0.pt", "rng-1.pt", "model.pt", "state.json"}
+    # Their own streams: seeded alike, the two drew the same dropout masks for batches of one shape. (This
+    # student draws none: the states are where each process's seeding left them.)
+    streams = [torch.load(last / f"rng-{rank}.pt", weights_only=False)["torch"] for rank in (0, 1)]
+    assert not torch.equal(*streams)
     assert run.stderr.count("saved the student") == 1
     # It trained: both stages logged their steps, and the student's encoder moved away from its start.
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
@@ -253,6 +257,11 @@ def test_two_processes_train_as_one_process_of_their_joint_batch(ddp_run, sample
     for saved in ("student-intermediate", "student"):
         a, b = (load_file(str(out / saved / "model.safetensors")) for out in (one, tmp_path / "ddp"))
         assert max((a[k] - b[k]).abs().max().item() for k in a) < 2e-6, saved
+    # The first process's random stream is the one process's (the other has its own: the test above).
+    for ckpt in (one / "checkpoints").iterdir():
+        a, b = (torch.load(out / "checkpoints" / ckpt.name / "rng-0.pt", weights_only=False)
+                for out in (one, tmp_path / "ddp"))
+        assert torch.equal(a["torch"], b["torch"]) and a["python"] == b["python"], ckpt.name
 
 
 def test_the_teacher_cache_summary_counts_the_tokens_of_every_process(ddp_run, tiny_teacher_path):
