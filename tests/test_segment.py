@@ -115,21 +115,55 @@ def test_stopwords_from_a_file_or_a_set_and_errors_name_the_value(tmp_path):
 
 
 def test_extends_cluster_pairs_flags_and_joins_only_emoji_after_a_zwj():
-    """Regional indicators pair up from the first of a run (five are two flags and a lone one); after a ZWJ a
-    symbol joins (the next person of a family emoji), a letter does not; nothing extends the text's start."""
+    """Regional indicators pair up from the first of a run (five are two flags and a lone one); a ZWJ joins what
+    it follows, and after an emoji's ZWJ (past its skin tone or variation selector) the next emoji joins too, not
+    a letter, a flag's indicator, or an emoji after a letter's ZWJ (UAX #29's GB11); nothing extends the text's
+    start."""
     flags = "\U0001F1EB\U0001F1F7\U0001F1E9\U0001F1EA\U0001F1EE"
     assert [i for i in range(len(flags)) if extends_cluster(flags, i)] == [1, 3]
-    assert [extends_cluster("x\u200dy\u200d\U0001F469", i) for i in range(1, 5)] == [True, False, True, True]
+    assert [extends_cluster("x\u200dy\u200d\U0001F469", i) for i in range(1, 5)] == [True, False, True, False]
+    family = "\U0001F468\U0001F3FD\u200d\U0001F469\U0001F3FD\u200d\U0001F467"  # with skin tones
+    assert all(extends_cluster(family, i) for i in range(1, len(family)))
+    assert extends_cluster("\u2764\ufe0f\u200d\U0001F525", 3)  # heart on fire
+    assert not extends_cluster("\U0001F469\u200da", 2) and not extends_cluster("\U0001F469\u200d\U0001F1EB", 2)
     assert not extends_cluster("\u0301a", 0) and extends_cluster("a\u0301", 1)
+
+
+def test_extends_cluster_joins_a_prepended_sign_to_what_follows_and_words_keep_it():
+    """UAX #29's GB9b: the Arabic number sign belongs to the digit after it, the Syriac abbreviation mark to the
+    letter, Malayalam's dot reph (missing from lists that copy only the format characters) to the consonant; not
+    across whitespace. A word holds its sign, so no edit replaces the letters under it: such a word is not
+    alphabetic, so never replaced."""
+    assert [extends_cluster("\u0600\u0661\u0662", i) for i in (1, 2)] == [True, False]
+    assert extends_cluster("\u070f\u0710", 1) and extends_cluster("\u0d4e\u0d15", 1)
+    assert not extends_cluster("\u0600 \u0661", 1) and not extends_cluster("\u0600\n\u0661", 1)
+    words = split_words("\u0600\u0661\u0662 \u070f\u0710\u0712\u0713 \u06dd")
+    assert [(w.text, w.start) for w in words] == [("\u0600\u0661\u0662", 0), ("\u070f\u0710\u0712\u0713", 4),
+                                                   ("\u06dd", 9)]
+    assert not is_eligible(words[1].text, frozenset())
+
+
+def test_extends_cluster_keeps_indic_conjuncts_whole():
+    """UAX #29's GB9c (Unicode 15.1): a consonant after another's virama, with a ZWJ or nukta between, is one
+    character with it: "क्षत्रिय" is three ("क्ष", "त्रि", "य"); in Bengali too. Not in Tamil, whose virama is
+    a visible pulli and not a Linker, and not before an independent vowel, after a vowel sign or after a virama
+    with no consonant before it."""
+    kshatriya = "\u0915\u094d\u0937\u0924\u094d\u0930\u093f\u092f"
+    assert [i for i in range(1, len(kshatriya)) if extends_cluster(kshatriya, i)] == [1, 2, 4, 5, 6]
+    assert extends_cluster("\u0915\u094d\u200d\u0937", 3) and extends_cluster("\u0915\u093c\u094d\u0937", 3)
+    assert extends_cluster("\u0995\u09cd\u09b7", 2)
+    for text in ("\u0b95\u0bcd\u0bb7", "\u0915\u094d\u0905", "\u0915\u093f\u094d\u0937", "a\u094d\u0915"):
+        assert not extends_cluster(text, len(text) - 1), ascii(text)
 
 
 def test_extends_cluster_holds_the_first_and_last_of_each_extender_range():
     """The ends of each range, in text a reader meets: the flags of Australia (first indicator, A) and South
     Africa (last, Z); the lightest and darkest skin tones; England's flag, whose tags end on CANCEL TAG; a
-    Persian zero-width non-joiner; both halfwidth katakana sound marks. Just outside, a symbol starts its own."""
+    Persian zero-width non-joiner; both halfwidth katakana sound marks; Thai and Lao sign AM (letters, but
+    spacing marks). Just outside, a symbol starts its own."""
     joined = ["\U0001F1E6\U0001F1FA", "\U0001F1FF\U0001F1E6", "\U0001F44D\U0001F3FB", "\U0001F44D\U0001F3FF",
               "\U0001F3F4\U000E0067\U000E0062\U000E0065\U000E006E\U000E0067\U000E007F",
-              "\uff76\uff9e", "\uff8a\uff9f"]
+              "\uff76\uff9e", "\uff8a\uff9f", "\u0e17\u0e33", "\u0e9a\u0eb3"]
     for text in joined:
         assert extends_cluster(text, len(text) - 1), ascii(text)
     assert [extends_cluster("\u0645\u06cc\u200c\u062e", i) for i in (2, 3)] == [True, False]  # not past it

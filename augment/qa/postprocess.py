@@ -26,7 +26,7 @@ import collections
 
 import numpy as np
 
-from augment.segment import extends_cluster, strip_span
+from augment.segment import extends_cluster, joins_cluster_head, strip_span
 
 
 def _column(features, key: str) -> list | None:
@@ -156,9 +156,17 @@ def _whole_clusters(context: str, start: int, end: int) -> tuple[int, int]:
     model did not pick, where dropping the mark gives the answer it points at ("Anne"). Only a span that is
     nothing but such a tail (a mark token alone) keeps its cluster whole, going back to the base: moving
     forward would leave an empty answer, which is not an abstention.
+
+    The start moves back instead where what it starts on is not a tail but what a cluster's head leans on
+    (:func:`augment.segment.joins_cluster_head`): the digits after an Arabic number sign, which BERT's tokenizer
+    drops as a format character, or the second consonant of a conjunct ("\u0937" of "\u0915\u094d\u0937",
+    क्ष) where a WordPiece split it. Moving forward would drop that whole digit or consonant too.
     """
     while end < len(context) and extends_cluster(context, end):
         end += 1
+    if joins_cluster_head(context, start):
+        while start > 0 and extends_cluster(context, start):
+            start -= 1
     first = start
     while first < end and extends_cluster(context, first):
         first += 1
