@@ -7,7 +7,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from augment import Augmenter, ConfigError, InvalidExample, augment_example
-from augment.segment import extends_cluster, split_words
+from augment.clusters import extends_cluster
+from augment.segment import split_words
 from augment.spans import Edit, apply_edits
 
 

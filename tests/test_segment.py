@@ -1,4 +1,5 @@
-from augment.segment import english_stopwords, extends_cluster, is_eligible, match_case, split_words
+from augment.clusters import extends_cluster
+from augment.segment import english_stopwords, is_eligible, match_case, split_words
 
 
 def test_words_are_views_of_the_original_text():

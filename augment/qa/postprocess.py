@@ -26,7 +26,8 @@ import collections
 
 import numpy as np
 
-from augment.segment import extends_cluster, joins_cluster_head, strip_span
+from augment.clusters import extends_cluster, joins_cluster_head
+from augment.segment import strip_span
 
 
 def _column(features, key: str) -> list | None:
@@ -143,7 +144,7 @@ def nan_examples(features, start_logits: np.ndarray, end_logits: np.ndarray) -> 
 
 
 def _whole_clusters(context: str, start: int, end: int) -> tuple[int, int]:
-    """``(start, end)`` moved onto grapheme-cluster boundaries (:func:`augment.segment.extends_cluster`), so
+    """``(start, end)`` moved onto grapheme-cluster boundaries (:func:`augment.clusters.extends_cluster`), so
     that no answer holds half of a character a reader sees.
 
     The end moves forward, past the rest of its cluster: tokenizers that strip accents give a decomposed
@@ -158,7 +159,7 @@ def _whole_clusters(context: str, start: int, end: int) -> tuple[int, int]:
     forward would leave an empty answer, which is not an abstention.
 
     The start moves back instead where what it starts on is not a tail but what a cluster's head leans on
-    (:func:`augment.segment.joins_cluster_head`): the digits after an Arabic number sign, which BERT's tokenizer
+    (:func:`augment.clusters.joins_cluster_head`): the digits after an Arabic number sign, which BERT's tokenizer
     drops as a format character, or the second consonant of a conjunct ("\u0937" of "\u0915\u094d\u0937",
     क्ष) where a WordPiece split it. Moving forward would drop that whole digit or consonant too.
     """

@@ -262,7 +262,7 @@ def test_whole_clusters_property(pieces, data):
     end only grows, and the start only drops a cluster's tail, or takes its base back when that tail is all, or
     takes back the head (a prepended sign, a conjunct's consonant) that what it starts on joins."""
     from augment.qa.postprocess import _whole_clusters
-    from augment.segment import extends_cluster, joins_cluster_head
+    from augment.clusters import extends_cluster, joins_cluster_head
 
     text = "".join(pieces)
     a = data.draw(st.integers(0, len(text) - 1))
@@ -286,7 +286,7 @@ def test_answer_span_property(pieces, data):
     """The final answer span of a span holding more than whitespace: never empty, no whitespace at its ends,
     both ends on cluster boundaries, unless all it holds is a cluster's tail (a mark whose base was a space)."""
     from augment.qa.postprocess import _answer_span
-    from augment.segment import extends_cluster
+    from augment.clusters import extends_cluster
 
     text = "".join(pieces)
     a = data.draw(st.integers(0, len(text) - 1))
