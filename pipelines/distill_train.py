@@ -1099,11 +1099,10 @@ class DistillRecipe:
         def clock() -> float:
             return time.perf_counter() - paused[0]
 
-        summed = None
-        if acc.num_processes > 1:  # the processes' counts, summed at log steps and checkpoints alone (tally)
-            def summed(counts: list) -> list:
-                return acc.reduce(torch.tensor(counts, dtype=torch.int64, device=acc.device), "sum").tolist()
-        tally = StageTally(clock, resume["state"].get("totals") if resume else None, step, summed, acc.num_processes)
+        def summed(counts: list) -> list:  # the processes' counts, summed at log steps and checkpoints alone (tally)
+            return acc.reduce(torch.tensor(counts, dtype=torch.int64, device=acc.device), "sum").tolist()
+        tally = StageTally(clock, resume["state"].get("totals") if resume else None, step,
+                           summed if acc.num_processes > 1 else None, acc.num_processes)
         parts = {}
         last_finite = None  # the last log step whose losses were finite
         while step < total:
