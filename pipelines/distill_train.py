@@ -1104,7 +1104,11 @@ class DistillRecipe:
 
         def clock() -> float:
             return time.perf_counter() - paused[0]
-        tally = StageTally(clock, resume["state"].get("totals") if resume else None, step)
+
+        def summed(counts: list) -> list:  # the processes' counts, summed at log steps and checkpoints alone (tally)
+            return acc.reduce(torch.tensor(counts, dtype=torch.int64, device=acc.device), "sum").tolist()
+        tally = StageTally(clock, resume["state"].get("totals") if resume else None, step,
+                           summed if acc.num_processes > 1 else None, acc.num_processes)
         parts = {}
         last_finite = None  # the last log step whose losses were finite
         while step < total:
@@ -1153,8 +1157,8 @@ class DistillRecipe:
                 bar.update(1)
                 next_pos = (epoch, i + 1) if i + 1 < len(batches) else (epoch + 1, 0)
                 if step % a.log_every == 0 or step == total:
-                    values = {k: acc.reduce(v, "mean").item() for k, v in parts.items()}  # the one sync
-                    speed = self._speed(*tally.mark())
+                    values = {k: acc.reduce(v, "mean").item() for k, v in parts.items()}  # the step's one sync
+                    speed = self._speed(*tally.mark())  # every process's counts: one more all-reduce, of 3 ints
                     # NaN and inf are not JSON: such a value is recorded as null, and the run stops here (checked
                     # at log steps only, where the values come to the host anyway: a NaN weight never recovers).
                     self.metrics({"stage": stage, "step": step, "epoch": epoch, "lr": lr,
@@ -1225,13 +1229,13 @@ class DistillRecipe:
             save_model(self.student, self.tokenizer, self.out / "student-intermediate")
 
     def _speed(self, start: tuple, end: tuple) -> dict:
-        """windows/s and achieved TFLOP/s (all processes) between two (time, meter) marks."""
+        """windows/s and achieved TFLOP/s of the whole job (every process's counts: StageTally) between two
+        (time, counts) marks."""
         seconds = max(end[0] - start[0], 1e-9)
         done = {k: end[1][k] - start[1][k] for k in end[1]}
-        world = self.acc.num_processes
-        out = {"windows_per_s": round(done["windows"] * world / seconds, 2)}
+        out = {"windows_per_s": round(done["windows"] / seconds, 2)}
         if self.cost is not None:
-            out["tflops"] = _sig(self.cost.flops(done["tokens"], done["tokens_sq"]) * world / seconds / 1e12)
+            out["tflops"] = _sig(self.cost.flops(done["tokens"], done["tokens_sq"]) / seconds / 1e12)
         return out
 
     def _summary(self, stage: str, tally, total: int, extra: dict | None = None) -> None:
@@ -1247,28 +1251,33 @@ class DistillRecipe:
         covers = {"steps": total - tally.from_step}
         if tally.from_step:
             covers["from_step"] = tally.from_step
-        self.report(stage, tally.last[1]["windows"] * self.acc.num_processes, tally.last[0] - tally.start[0],
+        self.report(stage, tally.last[1]["windows"], tally.last[0] - tally.start[0],
                     None, steady=steady, whole=whole, extra={**covers, **(extra or {})})
 
     def report(self, what: str, windows: int, seconds: float, flops: float | None, steady=None, whole=None,
                extra: dict | None = None):
-        """One line on stderr and a ``summary`` record in metrics.jsonl: windows/s, TFLOP/s, share of peak."""
+        """One line on stderr and a ``summary`` record in metrics.jsonl: windows/s and TFLOP/s of the whole job
+        (``windows`` and ``flops``: every process's), and the share of the dense bf16 peak per card (one card per
+        process, as accelerate places them: the job's TFLOP/s over the peaks of them all)."""
         import torch
 
-        from augment.distill.flops import peak_tflops
+        from augment.distill.flops import peak_share
 
         device = torch.cuda.get_device_name(self.acc.device) if self.acc.device.type == "cuda" else "cpu"
+        world = self.acc.num_processes
         whole = whole or {"windows_per_s": round(windows / max(seconds, 1e-9), 2),
                           **({"tflops": _sig(flops / max(seconds, 1e-9) / 1e12)} if flops is not None else {})}
-        record = {"windows": windows, "seconds": round(seconds, 3), **whole, "device": device, **(extra or {})}
+        record = {"windows": windows, "seconds": round(seconds, 3), **whole, "device": device, "processes": world,
+                  **(extra or {})}
         if steady is not None:
             record["steady"] = steady
-        peak = peak_tflops(device)
         best = steady or whole
-        if peak is not None and "tflops" in best:
-            record["peak_share"] = round(best["tflops"] / peak, 4)
+        if "tflops" in best and (share := peak_share(best["tflops"], device, world)) is not None:
+            record["peak_share"] = round(share, 4)
         self.metrics({"stage": what, "summary": record})
-        line = f"{what}: {count(windows, 'window')} in {seconds:.1f} s, {whole['windows_per_s']:.1f} windows/s"
+        together = f" by {count(world, 'process', 'processes')} together" if world > 1 else ""
+        line = (f"{what}: {count(windows, 'window')} in {seconds:.1f} s{together}, "
+                f"{whole['windows_per_s']:.1f} windows/s")
         if record.get("from_step"):  # resumed from a checkpoint of an older version, which carried no totals
             line = (f"{what} (steps {record['from_step'] + 1} to {record['from_step'] + record['steps']}: its "
                     f"checkpoint held no totals of the steps before){line.removeprefix(what)}")
@@ -1278,7 +1287,8 @@ class DistillRecipe:
             line += f"; steady {steady['windows_per_s']:.1f} windows/s" + (
                 f", {steady['tflops']:.3g} TFLOP/s" if "tflops" in steady else "")
         if "peak_share" in record:
-            line += f" ({100 * record['peak_share']:.1f}% of the {device}'s dense bf16 peak)"
+            card = f"each {device}" if world > 1 else f"the {device}"
+            line += f" ({100 * record['peak_share']:.1f}% of {card}'s dense bf16 peak)"
         self.log(line)
 
     # ---- checkpoints, metrics, evaluation ----------------------------------

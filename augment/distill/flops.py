@@ -36,6 +36,17 @@ def peak_tflops(device_name: str | None) -> float | None:
     return None
 
 
+def peak_share(tflops: float, device_name: str | None, cards: int = 1) -> float | None:
+    """The share of the dense bf16 peak that ``tflops``, achieved by ``cards`` cards named ``device_name``
+    together, is of theirs: each card's share on average (None for a card not in the table).
+
+    >>> peak_share(989.0, "NVIDIA H200", cards=2)    # two H200s at half their peak each
+    0.5
+    """
+    peak = peak_tflops(device_name)
+    return None if peak is None else tflops / (peak * cards)
+
+
 def _dims(config) -> tuple[int, int, int] | None:
     try:
         ffn = getattr(config, "intermediate_size", None) or config.hidden_dim  # DistilBERT: hidden_dim

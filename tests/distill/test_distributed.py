@@ -294,6 +294,48 @@ def test_the_teacher_cache_summary_counts_the_tokens_of_every_process(ddp_run, t
     assert summary["tflops"] * 1e12 / summary["windows_per_s"] == pytest.approx(flops / len(feats), rel=5e-3)
 
 
+def test_training_throughput_is_every_process_windows_and_flops(ddp_run, tiny_teacher_path):
+    """Each process cuts its own part of a step's batch to that part's longest window, so the processes compute
+    unlike token counts. The log records' and the summaries' TFLOP/s were the main process's FLOPs times two; they
+    are the processes' counts summed at each log step (the rates' ratio is FLOPs per window, the seconds cancel)."""
+    from datasets import Dataset
+    from transformers import AutoConfig
+
+    from augment.distill.data import global_batches, window_lengths
+    from augment.distill.flops import StageCost
+
+    tmp_path, run = ddp_run
+    assert run.returncode == 0, run.stderr[-3000:]
+    feats = Dataset.from_file(str(next((tmp_path / "cache").glob("features-*.arrow"))))
+    lengths = window_lengths(feats)
+    # Epoch 0 at --seed 42: 3 joint batches of 8, 8 and 6 windows; step 1 is the first two, step 2 the third.
+    batches = global_batches(len(feats), 4, 42, 0, 2)
+    assert [len(b) for b in batches] == [8, 8, 6]
+    parts = [[lengths[b[r::2]].max() for r in (0, 1)] for b in batches]  # (batch, process): the computed length
+    assert any(a != b for a, b in parts)  # the test means something: the two processes' parts differ
+
+    def per_window(cost, batch_ids):
+        tokens = sum(len(batches[j][r::2]) * parts[j][r] for j in batch_ids for r in (0, 1))
+        tokens_sq = sum(len(batches[j][r::2]) * parts[j][r] ** 2 for j in batch_ids for r in (0, 1))
+        return cost.flops(int(tokens), int(tokens_sq)) / sum(len(batches[j]) for j in batch_ids)
+
+    student, teacher = (AutoConfig.from_pretrained(p) for p in (tmp_path / "student", tiny_teacher_path))
+    records = [json.loads(line) for line in (tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()]
+    for stage in ("intermediate", "prediction"):
+        cost = StageCost.of(stage, student, teacher)  # prediction: the teacher's logits cached, no teacher FLOPs
+        steps = [r for r in records if r["stage"] == stage and "loss" in r]
+        (summary,) = [r["summary"] for r in records if r["stage"] == stage and "summary" in r]
+        for rates, batch_ids in [(steps[0], [0, 1]), (steps[1], [2]), (summary, [0, 1, 2]),
+                                 (summary["steady"], [2])]:
+            assert rates["tflops"] * 1e12 / rates["windows_per_s"] == pytest.approx(
+                per_window(cost, batch_ids), rel=5e-3), (stage, batch_ids)
+        assert summary["windows"] == 22 and summary["processes"] == 2
+        assert summary["windows_per_s"] == pytest.approx(22 / summary["seconds"], rel=5e-3)
+    # The stderr line says the rates are the whole job's.
+    assert re.search(r"distill-train: intermediate: 22 windows in [0-9.]+ s by 2 processes together, [0-9.]+ "
+                     "windows/s", run.stderr), run.stderr[-3000:]
+
+
 def test_a_checkpoint_file_of_one_torchrun_process_that_is_damaged_is_its_line_alone(
         ddp_run, tmp_path, sample_path, tiny_teacher_path, tiny_student_path):
     """Only process 1 reads rng-1.pt: damaged, it was a traceback from that process, then gloo's "Connection closed

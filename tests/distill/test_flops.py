@@ -1,7 +1,7 @@
 import pytest
 from transformers import BertConfig
 
-from augment.distill.flops import StageCost, peak_tflops
+from augment.distill.flops import StageCost, peak_share, peak_tflops
 
 BASE = BertConfig()  # 12 layers, 768 wide, feed-forward 3072
 STUDENT = BertConfig(num_hidden_layers=6)
@@ -57,3 +57,8 @@ def test_a_longer_card_name_comes_before_any_name_it_contains():
     shadowed = [(short, long) for i, short in enumerate(names) for long in names[i + 1:] if short in long]
     assert shadowed == []
     assert all(peak_tflops(f"NVIDIA {name}") == peak for name, peak in DENSE_BF16_PEAK_TFLOPS)
+
+
+def test_peak_share_is_per_card():
+    assert peak_share(989.0, "NVIDIA H200", cards=2) == 0.5 and peak_share(494.5, "NVIDIA H200") == 0.5
+    assert peak_share(1.0, "cpu", cards=2) is None

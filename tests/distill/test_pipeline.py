@@ -1309,6 +1309,23 @@ def test_a_resumed_stage_is_summarised_whole(tmp_path, sample_path, tiny_teacher
            "windows in" in capsys.readouterr().err
 
 
+def test_the_share_of_peak_under_torchrun_is_per_card(monkeypatch):
+    """Two processes on two H200s at 989 TFLOP/s together run each card at half its peak: the share was the job's
+    TFLOP/s over one card's peak (100%)."""
+    from types import SimpleNamespace
+
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "NVIDIA H200")
+    records, lines = [], []
+    recipe = SimpleNamespace(acc=SimpleNamespace(device=torch.device("cuda", 0), num_processes=2),
+                             metrics=records.append, log=lines.append)
+    DistillRecipe.report(recipe, "teacher_cache", 989, 1.0, 989e12)
+    (record,) = records
+    assert record["summary"]["tflops"] == 989.0 and record["summary"]["peak_share"] == 0.5
+    assert record["summary"]["processes"] == 2
+    assert lines == ["teacher_cache: 989 windows in 1.0 s by 2 processes together, 989.0 windows/s, 989 TFLOP/s "
+                     "(50.0% of each NVIDIA H200's dense bf16 peak)"]
+
+
 def test_a_resume_across_a_change_of_the_window_labels_says_so(tmp_path, capsys, sample_path, tiny_student_path):
     """config.json did not record how the windows were labelled: a run begun before LABELS_VERSION 2 and resumed
     after it trained its remaining steps on differently labelled windows without a word. Warned, not refused."""
