@@ -563,7 +563,8 @@ def validate(args) -> None:
                         not _same_model(was, is_, now[option], weights=option == "teacher"):
                     problems.append(f"--resume: --{option} {now[option]} changed since the run in --out began "
                                     f"({covers} differ); --overwrite starts the run again")
-    out_problem = outdir.out_problem("--out", args.out)
+    out_problem = outdir.out_problem("--out", args.out) or outdir.source_folder_problem("--out", args.out, args.out,
+                                                                                       named)
     if out_problem:
         problems.append(out_problem)
     # The windows and teacher logits are written there (by default beside the data, which may be read-only).
