@@ -35,6 +35,9 @@ def looks_local(spec: str) -> bool:
 
 def local_problem(option: str, spec: str, name: str = "{option} {spec}") -> str | None:
     """Why the local model directory ``spec`` cannot be loaded, or None (also for a hub id)."""
+    if not spec.strip():  # Path("") is the working directory: --model "$MODEL" with MODEL unset looked for one there
+        said = name.format(option=option, spec=spec) if "{spec!r}" in name else f"{option} {spec!r}"
+        return f"{said}: an empty name (an unset variable?); name a model directory or a hub id"
     if not looks_local(spec):
         return None
     path = Path(spec).expanduser()

@@ -59,6 +59,14 @@ def test_a_model_file_or_a_folder_holding_the_model_names_the_model_directory(tm
         f"{out / 'student'} is one"]
 
 
+def test_an_empty_model_name_is_refused_not_taken_for_the_working_directory():
+    """--model "$MODEL" with MODEL unset said "--model : no config.json" (Path("") is the working directory)."""
+    assert hub.model_problems([("--model", "")], hub.CLI_FIXES) == [
+        "--model '': an empty name (an unset variable?); name a model directory or a hub id"]
+    assert hub.model_problems([("mlm", " ")], hub.CLI_FIXES, name="Augmenter({option}={spec!r})") == [
+        "Augmenter(mlm=' '): an empty name (an unset variable?); name a model directory or a hub id"]
+
+
 def test_local_models_and_none_need_no_hub(tiny_mlm_path, monkeypatch):
     def probe():
         raise AssertionError("probed the hub for a local model")
