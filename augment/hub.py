@@ -35,22 +35,48 @@ def looks_local(spec: str) -> bool:
 
 def local_problem(option: str, spec: str, name: str = "{option} {spec}") -> str | None:
     """Why the local model directory ``spec`` cannot be loaded, or None (also for a hub id)."""
+    if not spec.strip():  # Path("") is the working directory: --model "$MODEL" with MODEL unset looked for one there
+        said = name.format(option=option, spec=spec) if "{spec!r}" in name else f"{option} {spec!r}"
+        return f"{said}: an empty name (an unset variable?); name a model directory or a hub id"
     if not looks_local(spec):
         return None
     path = Path(spec).expanduser()
     said = name.format(option=option, spec=spec)
+    if path.is_file():  # the weights or config file itself: "no such model directory" read as a missing path
+        folder = f"; its folder {path.parent} is one" if _saved_model(path.parent) else ""
+        return f"{said}: a file, not a model directory (one written by save_pretrained){folder}"
     if not path.is_dir():
         return f"{said}: no such model directory"
     if not (path / "config.json").is_file():
-        return f"{said}: no config.json; expected a directory written by save_pretrained (model and tokenizer)"
+        return f"{said}: no config.json; expected a directory written by save_pretrained (model and tokenizer)" \
+               + _models_inside(path)
     if not any(any(path.glob(pattern)) for pattern in WEIGHT_FILES):
+        # A distill-train --out has a config.json of its own (the run's options) and the model in student/.
         return f"{said}: no weights (model.safetensors or pytorch_model.bin); expected a directory written by " \
-               "save_pretrained"
+               "save_pretrained" + _models_inside(path)
     if not any((path / f).is_file() for f in VOCABULARY_FILES) and not any(path.glob("*.model")):
         # transformers would make a tokenizer of its 5 special tokens and read every word as [UNK], silently.
         return (f"{said}: no tokenizer files ({', '.join(VOCABULARY_FILES)}); save the tokenizer beside the "
                 "model (tokenizer.save_pretrained on the same directory)")
     return None
+
+
+def _saved_model(path: Path) -> bool:
+    """A config and weights: what save_pretrained leaves, enough to point a user at the folder."""
+    return (path / "config.json").is_file() and any(any(path.glob(pattern)) for pattern in WEIGHT_FILES)
+
+
+def _models_inside(path: Path) -> str:
+    """The model directories one level down, as a hint for a folder that holds them rather than is one (a
+    distill-train --out: OUT/student; the tutorial's runs/tutorial: student-init), or ""."""
+    try:
+        found = sorted(str(d) for d in path.iterdir() if d.is_dir() and not d.name.startswith(".") and _saved_model(d))
+    except OSError:  # an unreadable folder: the message stands without the hint
+        return ""
+    if not found:
+        return ""
+    what = "a model directory" if len(found) == 1 else "model directories"
+    return f"; it holds {what}: {', '.join(found[:3])}{', ...' if len(found) > 3 else ''}"
 
 
 WEIGHT_FILES = ("*.safetensors", "*.bin", "*.safetensors.index.json", "*.bin.index.json")

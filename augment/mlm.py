@@ -142,7 +142,7 @@ class MaskedLMCandidates:
         t = time.perf_counter()
         from transformers import AutoModelForMaskedLM, AutoTokenizer
         from .versions import require_transformers
-        from .weights import load_float32
+        from .weights import load_float32, untrained
 
         require_transformers()  # an older one fails mid-run, in the masked LM's forward pass
 
@@ -155,14 +155,9 @@ class MaskedLMCandidates:
         # A checkpoint of another task (BertForQuestionAnswering, a bare encoder) loads as a masked LM all
         # the same, with a randomly initialised head: every candidate would be noise. Tied weights (the
         # decoder sharing the input embeddings, often absent from the file) are not reported missing.
-        missing = sorted(info["missing_keys"])
-        if missing:
-            head = [k for k in missing if not k.startswith(f"{model.base_model_prefix}.")]
-            keys = head or missing
-            raise ConfigError(f"{name_or_path!r} has {'no masked-LM head weights' if head else 'missing weights'} "
-                              f"({keys[0]}{f' and {len(keys) - 1} more' if len(keys) > 1 else ''}), so its "
-                              "candidates would be random; use a masked-LM checkpoint such as bert-base-uncased, "
-                              "not a question-answering or other task model")
+        if lacks := untrained(model, info, "masked-LM"):
+            raise ConfigError(f"{name_or_path!r} has {lacks}, so its candidates would be random; use a masked-LM "
+                              "checkpoint such as bert-base-uncased, not a question-answering or other task model")
         t_load = time.perf_counter() - t
         gen = cls(model, tok, **kwargs)
         gen.timings.update(import_transformers=t_import, model_load=t_load)

@@ -52,6 +52,31 @@ def out_problem(option: str, out) -> str | None:
     return None
 
 
+def source_folder_problem(option: str, out, folder, sources) -> str | None:
+    """Why the outputs of ``option`` (``out``, written into ``folder``: ``out`` itself, or the folder of an
+    ``--out FILE.json``) must not go there, or None: ``folder`` is the folder of one of ``sources``, the run's
+    ``(option, source)`` data, which a later run over that source reads. A folder of .json files would then
+    read the run's config.json, metrics.jsonl or eval.json as data and stop on them, any source would have
+    another fingerprint (a resume refused as changed data), and augment-squad would write its shards over its
+    input.
+
+        >>> source_folder_problem("--out", "data/sample", "data/sample", [("--data", "data/sample")])
+        '--out data/sample: it is the --data folder, where a later run over data/sample would read this run's files as data; choose another --out'
+    """
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        return None
+    for source_option, source in sources:
+        if not isinstance(source, str) or not source.strip():  # refused on its own (an unset variable)
+            continue
+        path = Path(source).expanduser()
+        if path.is_dir() and path.samefile(folder):  # any spelling of it: ./D, D/, a symlink to D
+            what = "it" if Path(out).expanduser() == folder else str(folder)
+            return (f"{option} {out}: {what} is the {source_option} folder, where a later run over {source} would "
+                    f"read this run's files as data; choose another {option}")
+    return None
+
+
 def missing_dirs(out) -> list[Path]:
     """The directories ``Path(out).mkdir(parents=True)`` would create, outermost first."""
     out = Path(out).absolute()

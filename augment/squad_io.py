@@ -515,6 +515,8 @@ def sniff_format(path: Path, rows_only: bool = False, option: str | None = None)
                 break
         text = line.decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
         if not text.startswith("{"):
+            if line.startswith(ARROW_MAGIC):  # a shard of a saved dataset: its folder is the source
+                raise InputError(f"{path}: an Arrow file, not JSON; {arrow_hint(path, option)}")
             if not text.startswith("["):
                 what = f"it starts with {text[:20]!r}" if text else "it is empty"
                 takes = f"{option} takes" if option else "the data must be"
@@ -528,6 +530,19 @@ def sniff_format(path: Path, rows_only: bool = False, option: str | None = None)
     if keys is None or "data" in keys:  # a pretty-printed object, or the official format
         return "json"
     return "jsonl" if not rows_only or any(k in keys for k in REQUIRED_KEYS) else "json"
+
+
+# How an Arrow file starts: the IPC stream's continuation marker (save_to_disk's and augment-squad's shards), or the
+# IPC file format's magic.
+ARROW_MAGIC = (b"\xff\xff\xff\xff", b"ARROW1")
+
+
+def arrow_hint(path: Path, option: str | None) -> str:
+    """What to pass instead of one Arrow file: its folder when that is a saved dataset (an augment-squad --out)."""
+    who = option or "the data source"
+    if (path.parent / "state.json").is_file():
+        return f"pass {who} its folder, {path.parent} (a datasets.save_to_disk directory)"
+    return f"{who} takes the datasets.save_to_disk directory an Arrow file belongs to, not the file"
 
 
 _SPACE = re.compile(r"[ \t\r\n]*")

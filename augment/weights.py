@@ -19,3 +19,24 @@ def load_float32(auto_class, name_or_path: str, **kwargs):
     import torch
 
     return auto_class.from_pretrained(name_or_path, dtype=torch.float32, **kwargs)
+
+
+def untrained(model, info: dict, head: str) -> str | None:
+    """What a checkpoint lacked that transformers initialised at random instead (it only logs a load report), in
+    a message's words, or None: ``no {head} head weights (qa_outputs.bias and 1 more)`` when the task head is
+    missing (a bare encoder or a checkpoint of another task loaded for this one), else ``missing weights (...)``.
+    ``info``: ``from_pretrained(..., output_loading_info=True)``'s. Tied weights (a masked LM's decoder sharing
+    the input embeddings, often absent from the file) are not reported missing.
+
+        >>> model, info = load_float32(AutoModelForQuestionAnswering, "bert-base-uncased",
+        ...                            output_loading_info=True)                 # doctest: +SKIP
+        >>> untrained(model, info, "question-answering")                        # doctest: +SKIP
+        'no question-answering head weights (qa_outputs.bias and 1 more)'
+    """
+    missing = sorted(info["missing_keys"])
+    if not missing:
+        return None
+    own = [k for k in missing if not k.startswith(f"{model.base_model_prefix}.")]
+    keys = own or missing
+    return (f"{f'no {head} head weights' if own else 'missing weights'} "
+            f"({keys[0]}{f' and {len(keys) - 1} more' if len(keys) > 1 else ''})")

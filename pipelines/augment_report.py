@@ -40,6 +40,9 @@ def check(args) -> str | None:
     d = Path(args.dir)
     if not args.dir.strip():  # Path("") is the working directory: "$DIR" unset, as every command refuses it
         problems.append(f"DIR {args.dir!r}: an empty path (an unset variable?); name an augment-squad --out directory")
+    elif d.is_file():  # its manifest.json or a shard: "no such directory" read as a missing path
+        folder = f" such as its folder {d.parent}" if (d.parent / "manifest.json").is_file() else ""
+        problems.append(f"{args.dir}: a file, not a directory; name an augment-squad --out directory{folder}")
     elif not d.is_dir():
         problems.append(f"{args.dir}: no such directory; name an augment-squad --out directory")
     elif not any(d.glob("shard-*.arrow")):

@@ -255,7 +255,8 @@ def check_options(args) -> list[str]:
     if args.glove not in ("default", "none") and not Path(args.glove).is_file():
         what = "a directory, not a file" if Path(args.glove).is_dir() else "no such file"
         problems.append(f"--glove {args.glove}: {what}; use 'default', 'none' or a vectors file")
-    out_problem = outdir.out_problem("--out", args.out)
+    out_problem = outdir.out_problem("--out", args.out) or \
+        outdir.source_folder_problem("--out", args.out, args.out, [("--input", args.input)])
     if out_problem:
         problems.append(out_problem)
     elif args.report and (Path(args.out) / "report.html").is_dir():  # else found when the page is renamed onto it,

@@ -30,6 +30,7 @@ from pipelines import ranks
 from pipelines.cli import (DefaultsOnce, Once, Parser, bars_shown, expand_tilde, given_options, library_bars,
                            no_effect)
 from augment.errors import ConfigError, InputError, NaNLogits
+from augment.weights import untrained
 
 PROG = "distill-train"
 STAGES = ("intermediate", "prediction")
@@ -564,7 +565,8 @@ def validate(args) -> None:
                         not _same_model(was, is_, now[option], weights=option == "teacher"):
                     problems.append(f"--resume: --{option} {now[option]} changed since the run in --out began "
                                     f"({covers} differ); --overwrite starts the run again")
-    out_problem = outdir.out_problem("--out", args.out)
+    out_problem = outdir.out_problem("--out", args.out) or outdir.source_folder_problem("--out", args.out, args.out,
+                                                                                       named)
     if out_problem:
         problems.append(out_problem)
     # The windows and teacher logits are written there (by default beside the data, which may be read-only).
@@ -611,12 +613,12 @@ def load_pretrained(kind: str, name: str, trust_remote_code: bool):
         raise ConfigError(f"could not load the {kind} of {name!r}: {first[:200]}") from None
 
 
-def load_weights(auto_class, role: str, name: str, trust_remote_code: bool):
+def load_weights(auto_class, role: str, name: str, trust_remote_code: bool, **kwargs):
     """The float32 model (augment.weights.load_float32), with a one-line error when its weights cannot be read."""
     from augment.weights import load_float32
 
     try:
-        return load_float32(auto_class, name, trust_remote_code=trust_remote_code)
+        return load_float32(auto_class, name, trust_remote_code=trust_remote_code, **kwargs)
     except (OSError, ValueError) as e:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise ConfigError(f"could not load the {role} weights of {name!r}: {first[:200]}") from None
@@ -815,8 +817,16 @@ class DistillRecipe:
             embeddings.dropout.p = a.embedding_dropout
         self.teacher = None
         if a.teacher != "none":
-            self.teacher = load_weights(AutoModelForQuestionAnswering, "teacher", a.teacher,
-                                        a.trust_remote_code).to(self.acc.device).eval()
+            self.teacher, info = load_weights(AutoModelForQuestionAnswering, "teacher", a.teacher,
+                                              a.trust_remote_code, output_loading_info=True)
+            # A bare encoder or another task's checkpoint loads with a random QA head: its start/end logits would
+            # be noise distilled into the student. The intermediate stage reads hidden states and scores alone.
+            if "prediction" in self.stages and a.distill_weight > 0 and \
+                    (lacks := untrained(self.teacher, info, "question-answering")):
+                raise ConfigError(f"--teacher {a.teacher} has {lacks}, so the prediction stage would distil random "
+                                  "start and end logits; pass a teacher trained for question answering (distill-train "
+                                  "--teacher none fine-tunes one), or --stage intermediate")
+            self.teacher.to(self.acc.device).eval()
             self.teacher.requires_grad_(False)
             self.teacher_attn = self.teacher.config._attn_implementation
         if a.compile:

@@ -95,7 +95,8 @@ def validate(args) -> None:
     # files; a directory standing where one of them would go is refused rather than written into.
     json_file, html_file = out_paths(args.out)
     # An empty --out ("$OUT" unset) is refused as every command refuses it, not taken for the working directory.
-    out_problem = outdir.out_problem("--out", args.out if not args.out.strip() else json_file.parent)
+    out_problem = outdir.out_problem("--out", args.out if not args.out.strip() else json_file.parent) or \
+        outdir.source_folder_problem("--out", args.out, json_file.parent, [("--data", args.data)])
     taken = next((p for p in (json_file, html_file) if p.is_dir()), None)
     if out_problem:
         problems.append(out_problem)
@@ -136,15 +137,20 @@ def load_model(path: str, trust_remote_code: bool, max_length: int = 384, doc_st
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
     from augment.qa.features import stride_problem
-    from augment.weights import load_float32
+    from augment.weights import load_float32, untrained
 
     local = Path(path)
     has_safetensors = local.is_dir() and any(local.glob("*.safetensors"))
     tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
     if problem := stride_problem(tokenizer, max_length, doc_stride):
         raise ConfigError(problem)
-    model = load_float32(AutoModelForQuestionAnswering, path, trust_remote_code=trust_remote_code,
-                         use_safetensors=True if has_safetensors else None)
+    model, info = load_float32(AutoModelForQuestionAnswering, path, trust_remote_code=trust_remote_code,
+                               use_safetensors=True if has_safetensors else None, output_loading_info=True)
+    # A bare encoder or another task's checkpoint (bert-base-uncased) loads with a random QA head and scores
+    # random answers; transformers only logs a load report.
+    if lacks := untrained(model, info, "question-answering"):
+        raise ConfigError(f"--model {path} has {lacks}, so its answers would be random; evaluate a model trained "
+                          "for question answering (distill-train's OUT/student, a SQuAD 2.0 checkpoint)")
     return model, tokenizer
 
 

@@ -36,6 +36,37 @@ def test_a_model_folder_without_weights_or_tokenizer_files_is_named(tmp_path, ti
     assert hub.model_problems([("--model", str(model))], hub.CLI_FIXES) == []
 
 
+def test_a_model_file_or_a_folder_holding_the_model_names_the_model_directory(tmp_path, tiny_teacher_path):
+    """A distill-train --out has a config.json of its own (the run's options) and the model in student/;
+    passing it, or the weights file itself, said "no weights" or "no such model directory" (for a file
+    that exists) without saying where the model is."""
+    import shutil
+
+    out = tmp_path / "run"
+    shutil.copytree(tiny_teacher_path, out / "student")
+    (out / "config.json").write_text('{"data": ["data/aug"]}')
+    assert hub.model_problems([("--model", str(out))], hub.CLI_FIXES) == [
+        f"--model {out}: no weights (model.safetensors or pytorch_model.bin); expected a directory written by "
+        f"save_pretrained; it holds a model directory: {out / 'student'}"]
+    (out / "config.json").unlink()  # the tutorial's runs/tutorial: no config.json, models one level down
+    shutil.copytree(tiny_teacher_path, out / "student-init")
+    assert hub.model_problems([("--model", str(out))], hub.CLI_FIXES)[0].endswith(
+        f"no config.json; expected a directory written by save_pretrained (model and tokenizer); it holds model "
+        f"directories: {out / 'student'}, {out / 'student-init'}")
+    weights = out / "student" / "model.safetensors"
+    assert hub.model_problems([("--model", str(weights))], hub.CLI_FIXES) == [
+        f"--model {weights}: a file, not a model directory (one written by save_pretrained); its folder "
+        f"{out / 'student'} is one"]
+
+
+def test_an_empty_model_name_is_refused_not_taken_for_the_working_directory():
+    """--model "$MODEL" with MODEL unset said "--model : no config.json" (Path("") is the working directory)."""
+    assert hub.model_problems([("--model", "")], hub.CLI_FIXES) == [
+        "--model '': an empty name (an unset variable?); name a model directory or a hub id"]
+    assert hub.model_problems([("mlm", " ")], hub.CLI_FIXES, name="Augmenter({option}={spec!r})") == [
+        "Augmenter(mlm=' '): an empty name (an unset variable?); name a model directory or a hub id"]
+
+
 def test_local_models_and_none_need_no_hub(tiny_mlm_path, monkeypatch):
     def probe():
         raise AssertionError("probed the hub for a local model")

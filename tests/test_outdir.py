@@ -94,3 +94,39 @@ def test_augment_report_refuses_an_empty_dir_or_out(empty, tmp_path, monkeypatch
     assert augment_report.main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"{empty} '': an empty path (an unset variable?)" in err, err
+
+
+def test_a_data_folder_as_out_is_refused_in_any_spelling(tmp_path):
+    (tmp_path / "data").mkdir()
+    data = str(tmp_path / "data")
+    assert outdir.source_folder_problem("--out", f"{data}/", f"{data}/", [("--data", "squad_v2"), ("--data", data)]) \
+        == (f"--out {data}/: it is the --data folder, where a later run over {data} would read this run's files as "
+            "data; choose another --out")
+    assert outdir.source_folder_problem("--out", f"{data}/e.json", data, [("--data", data)]).startswith(
+        f"--out {data}/e.json: {data} is the --data folder")
+    (tmp_path / "data" / "run").mkdir()  # a folder inside it is not read as data
+    assert outdir.source_folder_problem("--out", f"{data}/run", f"{data}/run", [("--data", data)]) is None  # a folder inside it is not read as data
+    assert outdir.source_folder_problem("--out", data, data, [("--data", f"{data}/train.json")]) is None
+
+
+@pytest.mark.parametrize("command", ["augment_squad", "distill_train", "squad_eval"])
+def test_out_that_is_the_data_folder_is_refused_before_anything_is_written(command, tmp_path, monkeypatch, capsys,
+                                                                           sample_path):
+    """distill-train --data D --out D wrote config.json and metrics.jsonl into D, and squad-eval --out D its
+    eval.json: the next run over D read them as data and stopped ('D/config.json: data[0]: missing key
+    'paragraphs''). augment-squad --input D --out D --overwrite wrote its shards over its input."""
+    import importlib
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(sample_path.parent, data)  # data/sample/: a folder of .json files
+    before = sorted(p.name for p in data.iterdir())
+    model = ["--mlm", "none"] if command == "augment_squad" else \
+        ["--model" if command == "squad_eval" else "--student", str(tmp_path / "no-model")]
+    argv = {"augment_squad": ["--input", str(data), "--overwrite"], "squad_eval": ["--data", str(data)],
+            "distill_train": ["--data", str(data), "--teacher", "none"]}[command] + model
+    monkeypatch.chdir(tmp_path)
+    assert importlib.import_module(f"pipelines.{command}").main([*argv, "--out", "data"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--out data: it is the " in err and "folder, where a later run over" in err, err
+    assert sorted(p.name for p in data.iterdir()) == before

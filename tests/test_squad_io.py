@@ -202,6 +202,22 @@ def test_other_suffixes_are_sniffed(tmp_path, sample_path):
         list(iter_rows(tmp_path / "junk.txt"))
 
 
+def test_an_arrow_shard_is_named_as_such_with_its_folder(tmp_path, sample_rows):
+    """The shard of a saved dataset (augment-squad's shard-00000.arrow) given as the source said "neither JSON nor
+    JSON lines (it starts with '\\ufffd\\ufffd\\ufffd\\ufffdP\\t...')"."""
+    from datasets import Dataset
+
+    Dataset.from_list(sample_rows[:2]).save_to_disk(tmp_path / "saved")
+    shard = next((tmp_path / "saved").glob("*.arrow"))
+    with pytest.raises(InputError) as e:
+        list(iter_rows(shard, option="--data"))
+    assert str(e.value) == (f"{shard}: an Arrow file, not JSON; pass --data its folder, {tmp_path / 'saved'} (a "
+                            "datasets.save_to_disk directory)")
+    (tmp_path / "saved" / "state.json").unlink()
+    with pytest.raises(InputError, match="an Arrow file, not JSON; --data takes the datasets.save_to_disk directory"):
+        list(iter_rows(shard, option="--data"))
+
+
 def test_hub_ids_and_paths():
     from augment.squad_io import local_path
 

@@ -574,6 +574,28 @@ def test_unreachable_hub_model_is_one_line(tmp_path, capsys, sample_path, tiny_s
     assert not (tmp_path / "o").exists()
 
 
+def test_a_teacher_without_a_qa_head_is_refused_where_its_logits_are_distilled(tmp_path, capsys, sample_path,
+                                                                               tiny_teacher_path, tiny_student_path):
+    """A masked LM or bare encoder as --teacher loaded with a random QA head, whose start/end logits the prediction
+    stage distilled into the student; the intermediate stage, which reads hidden states alone, may take it."""
+    from safetensors.torch import load_file, save_file
+
+    encoder = tmp_path / "encoder"  # the tiny teacher without its QA head, as a bare encoder's checkpoint is
+    shutil.copytree(tiny_teacher_path, encoder)
+    weights = load_file(encoder / "model.safetensors")
+    save_file({k: v for k, v in weights.items() if not k.startswith("qa_outputs.")}, encoder / "model.safetensors",
+              metadata={"format": "pt"})
+    argv = common(sample_path, tmp_path) + ["--teacher", str(encoder), "--student", tiny_student_path,
+                                            "--max-steps", "1"]
+    assert main(argv + ["--out", str(tmp_path / "both")]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"distill-train: error: --teacher {encoder} has no question-answering head weights (qa_outputs.bias and "
+        "1 more), so the prediction stage would distil random start and end logits; pass a teacher trained for "
+        "question answering (distill-train --teacher none fine-tunes one), or --stage intermediate")
+    assert not (tmp_path / "both").exists()
+    assert main(argv + ["--out", str(tmp_path / "inter"), "--stage", "intermediate"]) == 0
+
+
 def test_without_a_teacher_the_recorded_weight_is_the_one_used(tmp_path, sample_path, tiny_student_path):
     args = build_parser().parse_args(common(sample_path, tmp_path) + [
         "--teacher", "none", "--student", tiny_student_path, "--out", str(tmp_path / "o")])

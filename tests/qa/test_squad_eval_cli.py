@@ -251,6 +251,17 @@ def test_directory_without_a_saved_model_is_rejected(sample_path, tmp_path, caps
     assert code == 2 and f"--model {tmp_path}" in err and "no config.json" in err and len(err.strip().splitlines()) == 1
 
 
+def test_a_model_without_a_qa_head_is_refused_not_scored_at_random(tiny_mlm_path, sample_path, tmp_path, capsys):
+    """--model bert-base-uncased (a masked LM, or a bare encoder) loaded with a random QA head and was scored,
+    with only transformers' load report saying so."""
+    code = main(["--model", tiny_mlm_path, "--data", str(sample_path), "--limit", "2", "--out", str(tmp_path / "e")])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert code == 2 and err == (f"squad-eval: error: --model {tiny_mlm_path} has no question-answering head weights "
+                                 "(qa_outputs.bias and 1 more), so its answers would be random; evaluate a model "
+                                 "trained for question answering (distill-train's OUT/student, a SQuAD 2.0 checkpoint)")
+    assert not (tmp_path / "e").exists()
+
+
 def _eval_args(model, data, out, *more):
     return ["--model", str(model), "--data", str(data), "--out", str(out), "--device", "cpu",
             "--max-length", "64", "--doc-stride", "16", *map(str, more)]

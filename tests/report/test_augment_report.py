@@ -158,6 +158,15 @@ def test_bad_directory_is_one_line_and_exit_2(tmp_path, capsys):
                    "--out directory\n")
 
 
+def test_a_file_of_the_run_is_named_a_file_with_its_folder(tmp_path, capsys):
+    """augment-report DIR/manifest.json said 'no such directory' of a file that exists."""
+    (tmp_path / "manifest.json").write_text("{}")
+    assert augment_report.main([str(tmp_path / "manifest.json")]) == 2
+    assert capsys.readouterr().err == (f"augment-report: error: {tmp_path / 'manifest.json'}: a file, not a "
+                                       f"directory; name an augment-squad --out directory such as its folder "
+                                       f"{tmp_path}\n")
+
+
 def test_the_report_counts_eligible_words_with_the_runs_stopword_list(tmp_path):
     from augment.report.augment_page import run_stopwords
 
