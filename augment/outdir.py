@@ -7,10 +7,15 @@ creating ``--out`` leaves an empty folder that looks like a run. Hence:
     >>> problem = out_problem("--out", "runs/tiny")      # None, or one line naming what is wrong
     >>> made = missing_dirs("runs/tiny")                # [runs, runs/tiny]: what mkdir -p will create
     >>> remove_empty(made)                              # after a failure: only empty ones, deepest first
+
+A folder another command wrote is told by what it wrote there (:func:`distill_run_options`,
+:func:`squad_eval_options`), so that one given as data or as a model's ``--out`` is named for what it is.
 """
 from __future__ import annotations
 
+import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -75,6 +80,51 @@ def source_folder_problem(option: str, out, folder, sources) -> str | None:
             return (f"{option} {out}: {what} is the {source_option} folder, where a later run over {source} would "
                     f"read this run's files as data; choose another {option}")
     return None
+
+
+# Options that distill-train's config.json (its vars(args)) always records; a model's config.json has none of them.
+DISTILL_RUN_KEYS = ("data", "teacher", "student", "stage")
+
+
+def distill_run_options(folder) -> dict | None:
+    """The options a distill-train run recorded in ``folder``/config.json, or None where no such record is there
+    (no file, a model's config.json, a data file of that name). Told by its keys, not by its name: a saved model's
+    config.json has the same one.
+
+        >>> distill_run_options("runs/tiny")["data"]  # doctest: +SKIP
+        ['data/aug', 'squad_v2']
+    """
+    path = Path(folder) / "config.json"
+    try:  # a run's options are a few KB: a larger file is not decoded just to find it is data
+        if not path.is_file() or path.stat().st_size > 1 << 20:
+            return None
+        options = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return options if isinstance(options, dict) and all(k in options for k in DISTILL_RUN_KEYS) else None
+
+
+# How squad-eval's eval.json begins (its report, written with the metrics first); distill-train's begins with "stage".
+_REPORT_START = re.compile(r'\A\ufeff?\s*\{\s*"metrics"\s*:')
+
+
+def squad_eval_options(folder) -> dict | None:
+    """The options of the evaluation that ``squad-eval --out folder`` wrote there (eval.json and eval.html), or None
+    where ``folder`` holds no such report. Only an eval.json that begins as squad-eval's does is decoded (one
+    that is SQuAD data may be large)."""
+    folder = Path(folder)
+    path = folder / "eval.json"
+    try:
+        if not (path.is_file() and (folder / "eval.html").is_file()):
+            return None
+        with open(path, encoding="utf-8", errors="replace") as f:
+            if not _REPORT_START.match(f.read(256)):
+                return None
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    options = report.get("options") if isinstance(report, dict) else None
+    return options if isinstance(options, dict) else None
 
 
 def missing_dirs(out) -> list[Path]:

@@ -432,10 +432,31 @@ def data_files(path: Path) -> list[Path]:
         # running); its .json files are no data.
         raise InputError(f"{path}: an augment-squad output that has not finished (no state.json yet); rerun "
                          "the augment-squad command that writes it, which resumes and completes it")
+    if problem := output_folder_problem(path):
+        raise InputError(problem)
     files = sorted(p for p in path.iterdir() if p.suffix in (".json", ".jsonl"))
     if not files:
         raise InputError(f"{path}: directory holds neither a saved dataset nor .json/.jsonl files")
     return files
+
+
+def output_folder_problem(path: Path) -> str | None:
+    """One line saying that the folder ``path`` is what distill-train or squad-eval writes, not data, or None. Read
+    as a folder of .json files, a run's config.json (its options) stopped at "data[0]: missing key 'paragraphs'"
+    and squad-eval's eval.json at "missing key 'data'", as if the data were broken."""
+    from augment import outdir
+
+    if (options := outdir.distill_run_options(path)) is not None:
+        data = options["data"]
+        data = " ".join(map(str, data)) if isinstance(data, list) else data  # --data takes several sources
+        model = f"; its trained model, {path / 'student'}, is what squad-eval --model takes" if (
+            path / "student").is_dir() else ""
+        return (f"{path}: a distill-train output folder, not data (its config.json holds that run's options); pass "
+                f"the data itself instead, such as the run's --data {data}{model}")
+    if (options := outdir.squad_eval_options(path)) is not None:
+        return (f"{path}: a squad-eval output folder, not data (its eval.json holds an evaluation's metrics and "
+                f"predictions); pass the data itself instead, such as the --data it evaluated, {options.get('data')}")
+    return None
 
 
 def source_problem(option: str, source) -> str | None:

@@ -109,7 +109,12 @@ def model_files(out) -> list[Path]:
 
 
 def occupied_problem(out: str, overwrite: bool) -> str | None:
-    """A student saved into a folder holding another model would be mixed with that model's other files."""
+    """A student saved into a folder holding another model would be mixed with that model's other files. A
+    distill-train output folder is refused even with ``overwrite``: its config.json is the run's options, not a
+    model's, and replacing it would take the run's record (its --resume) with it."""
+    if outdir.distill_run_options(out) is not None:
+        return (f"--out {out}: it is a distill-train output folder (its config.json holds that run's options, not a "
+                "model); choose another --out")
     found = model_files(out)
     if found and not overwrite:
         names = ", ".join(f.name for f in found[:3]) + (", ..." if len(found) > 3 else "")

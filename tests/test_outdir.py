@@ -130,3 +130,10 @@ def test_out_that_is_the_data_folder_is_refused_before_anything_is_written(comma
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--out data: it is the " in err and "folder, where a later run over" in err, err
     assert sorted(p.name for p in data.iterdir()) == before
+
+
+def test_a_saved_models_config_json_is_no_record_of_a_run(tiny_student_path):
+    """Only distill-train's options (its keys) make a folder a run's: init-student --out over a model folder, or a
+    model folder given as data, must not be told it is one."""
+    assert outdir.distill_run_options(tiny_student_path) is None
+    assert outdir.squad_eval_options(tiny_student_path) is None

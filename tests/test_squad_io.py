@@ -202,6 +202,17 @@ def test_other_suffixes_are_sniffed(tmp_path, sample_path):
         list(iter_rows(tmp_path / "junk.txt"))
 
 
+def test_data_named_as_a_commands_outputs_is_still_data(tmp_path, sample_path, sample_rows):
+    """An output folder is told by what distill-train and squad-eval write in it (a run's options, a report), not
+    by the files' names: SQuAD data named config.json or eval.json (beside an eval.html) is read as ever."""
+    import shutil
+
+    for name in ("config.json", "eval.json"):
+        shutil.copy(sample_path, tmp_path / name)
+    (tmp_path / "eval.html").write_text("<html></html>")
+    assert list(iter_rows(tmp_path)) == sample_rows * 2
+
+
 def test_an_arrow_shard_is_named_as_such_with_its_folder(tmp_path, sample_rows):
     """The shard of a saved dataset (augment-squad's shard-00000.arrow) given as the source said "neither JSON nor
     JSON lines (it starts with '\\ufffd\\ufffd\\ufffd\\ufffdP\\t...')"."""

@@ -99,6 +99,38 @@ def test_saved_student_answers_questions(finished_run, sample_rows):
     assert [a["answer"] for a in asked] == [at_the_end["predictions"][r["id"]] for r in sample_rows[:4]]
 
 
+def test_a_run_folder_given_as_data_is_named_as_one(finished_run, sample_path, tiny_student_path, capsys):
+    """Read as a folder of .json files, its config.json (the run's options) stopped every command with
+    "config.json: data[0]: missing key 'paragraphs'", as if the data were broken."""
+    from augment.errors import InputError
+    from augment.squad_io import iter_located
+
+    out = finished_run / "out"
+    says = (f"{out}: a distill-train output folder, not data (its config.json holds that run's options); pass the "
+            f"data itself instead, such as the run's --data {sample_path}; its trained model, {out / 'student'}, is "
+            "what squad-eval --model takes")
+    argv = ["--data", str(out), "--teacher", "none", "--student", tiny_student_path, "--out", str(finished_run / "x")]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == f"distill-train: error: {says}\n"
+    with pytest.raises(InputError) as e:  # the reader of augment-squad's --input, squad-eval's --data and --eval
+        next(iter_located(out, option="--eval"))
+    assert str(e.value) == says
+
+
+def test_init_student_names_a_run_folder_as_one_not_a_model(finished_run, tiny_teacher_path, capsys):
+    """It said "it holds a saved model (config.json)", and with --overwrite replaced the run's options by a model's."""
+    from pipelines.init_student import main as init_student
+
+    out = finished_run / "out"
+    before = (out / "config.json").read_bytes()
+    for more in ([], ["--overwrite"]):
+        assert init_student(["--teacher", tiny_teacher_path, "--layers", "1", "--out", str(out), *more]) == 2
+        assert capsys.readouterr().err == (f"init-student: error: --out {out}: it is a distill-train output folder "
+                                           "(its config.json holds that run's options, not a model); choose another "
+                                           "--out\n")
+    assert (out / "config.json").read_bytes() == before
+
+
 def test_teacher_cache_is_reused(finished_run, sample_path, tiny_teacher_path, tiny_student_path, monkeypatch,
                                  capsys):
     from augment.distill import teacher_cache

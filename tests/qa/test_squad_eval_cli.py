@@ -284,6 +284,18 @@ def test_out_directory_gets_both_files_and_a_rerun_overwrites_them(tiny_teacher_
     assert len(err.strip().splitlines()) == 1 and f"{tmp_path / 'taken' / 'eval.html'} is a directory" in err
 
 
+def test_its_own_out_folder_given_as_data_is_named_as_one(tiny_teacher_path, sample_path, tmp_path, capsys):
+    """Read as a folder of .json files, its eval.json stopped it with "eval.json: missing key 'data' (expected the
+    official SQuAD format ...)", as if the data were broken."""
+    out = tmp_path / "eval"
+    assert main(_eval_args(tiny_teacher_path, sample_path, out, "--limit", 2)) == 0
+    capsys.readouterr()
+    assert main(_eval_args(tiny_teacher_path, out, tmp_path / "again")) == 2
+    assert capsys.readouterr().err == (
+        f"squad-eval: error: {out}: a squad-eval output folder, not data (its eval.json holds an evaluation's "
+        f"metrics and predictions); pass the data itself instead, such as the --data it evaluated, {sample_path}\n")
+
+
 @pytest.mark.parametrize("change, fragments", [
     ({"question": None}, ["'bad'", "question"]),
     # Scored, an empty question counted whatever the model answered to nothing; a null one was refused.
