@@ -443,11 +443,12 @@ def id_collision(row_id: str, seen: set, variants: int) -> str | None:
     return None
 
 
-def walk(rows, rows_per_example: int, shard_rows: int, strict: bool, limit: int | None, variant_ids: int = 0):
+def walk(rows, rows_per_example: int, shard_rows: int, strict: bool, limit: int | None, variant_ids: int = 0,
+         source=None):
     """Yield ``(block index, valid examples, rejects, examples read)`` per paragraph, in input order.
     ``rows``: ``(Location, row)`` pairs (:func:`augment.squad_io.iter_located`), so that each reject says where
     it was read. ``variant_ids``: the multiplier when originals are written beside their variants (their ids
-    may collide)."""
+    may collide). ``source``: the --input the rows come from, named when it holds none."""
     seen: set[bytes] = set()  # 8-byte id digests: duplicates are rejected across the whole input
     block, block_rows, n_read = 0, 0, 0
     para, rejects, key = [], [], object()
@@ -480,7 +481,8 @@ def walk(rows, rows_per_example: int, shard_rows: int, strict: bool, limit: int 
     if n_read:
         yield block, para, rejects, len(para) + len(rejects)
     else:  # an empty .jsonl or {"data": []}: a run that "succeeds" with no rows hides the mistake
-        raise InputError("--input holds no examples (an empty file, data list or dataset)")
+        named = "--input" if source is None else f"--input {source}"
+        raise InputError(f"{named} holds no examples (an empty file, data list or dataset)")
 
 
 def draw_tasks(paragraphs: list[list[dict]], per_example: int) -> list[list[dict]]:
@@ -749,7 +751,7 @@ def augment_blocks(out: Path, rows, aug, args, rank: int, run_started: float, cl
     seen = -1
     try:
         for k, examples, rejects, n_read in walk(rows, per_example, args.shard_rows, args.strict, args.limit,
-                                                 args.multiplier if args.include_original else 0):
+                                                 args.multiplier if args.include_original else 0, args.input):
             if k != seen:  # a new block: the last one's passes run now (close), then this one is claimed
                 close(job)
                 job, seen = None, k

@@ -1176,7 +1176,7 @@ def test_glove_that_is_a_directory_or_spelled_in_capitals(tmp_path, sample_path)
 
 def test_an_input_without_examples_is_an_error_and_leaves_nothing(tmp_path):
     """An empty .jsonl or an official file with an empty data list 'succeeded' with 0 rows; an empty .json was
-    already an error."""
+    already an error. The line names the input, as distill-train's does (it said "--input holds no examples")."""
     from augment.errors import InputError
     from pipelines.augment_squad import walk
 
@@ -1184,10 +1184,10 @@ def test_an_input_without_examples_is_an_error_and_leaves_nothing(tmp_path):
     out = tmp_path / "out"
     proc = cli("--input", tmp_path / "empty.jsonl", "--mlm", "none", "--multiplier", 1, "--quiet", out=out,
                check=False)
-    assert_one_line_error(proc, "--input holds no examples")
+    assert_one_line_error(proc, f"--input {tmp_path / 'empty.jsonl'} holds no examples")  # named, as distill-train does
     assert not out.exists()
-    with pytest.raises(InputError, match="--input holds no examples"):  # {"data": []} reads as no rows too
-        list(walk(iter([]), 1, 10, False, None))
+    with pytest.raises(InputError, match="^--input data/x.json holds no examples"):  # {"data": []}: no rows too
+        list(walk(iter([]), 1, 10, False, None, source="data/x.json"))
 
 
 @pytest.mark.parametrize("draw", ["distinct", "independent"])
