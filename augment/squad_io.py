@@ -35,7 +35,8 @@ from typing import Iterator
 from augment.errors import InputError
 from augment.validate import is_answer
 
-FORMATS = "an official SQuAD .json, a .jsonl of squad_v2 rows, a datasets.save_to_disk directory or a hub dataset id"
+FORMATS = ("an official SQuAD .json, a JSON array of squad_v2 rows, a .jsonl of squad_v2 rows, a datasets.save_to_disk "
+           "directory, a directory of .json/.jsonl files or a hub dataset id")
 
 
 def sample_hint(option: str | None = None) -> str:

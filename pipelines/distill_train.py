@@ -229,7 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "both: one then the other on the same student. Default: both, or prediction with "
                         "--teacher none")
     p.add_argument("--eval", metavar="SRC", action=Once, hint="the run evaluates on one source: evaluate the "
-                   "student on others with squad-eval", help="evaluate at the end: squad_v2, FILE.json or DIR")
+                   "student on others with squad-eval",
+                   help="evaluate at the end on a hub id (squad_v2), FILE.json (official SQuAD, or a JSON array "
+                        "of rows), FILE.jsonl or DIR (save_to_disk, or a directory of .json/.jsonl files)")
     p.add_argument("--eval-split", default="validation", help="split of a hub or saved DatasetDict --eval dataset "
                                                               "(refused for an --eval without splits, such as a file)")
     p.add_argument("--eval-limit", type=int, help="evaluate on the first N examples only (default: all)")

@@ -47,9 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     # metrics, thresholds and predictions (by id) are of one dataset, as distill-train's --eval is.
     p.add_argument("--data", required=True, metavar="FILE|DIR|ID", action=Once,
                    hint="squad-eval evaluates one source: run it once per source",
-                   help="official SQuAD JSON file, JSON-lines file, save_to_disk directory, "
-                        "directory of .json/.jsonl files, or a hub dataset id such as squad_v2 (one source: a "
-                        "second --data is refused)")
+                   help="official SQuAD JSON file, JSON array of squad_v2 rows, JSON-lines file (a .jsonl, or "
+                        "a .json holding JSON lines), save_to_disk directory, directory of .json/.jsonl files, or "
+                        "a hub dataset id such as squad_v2 (one source: a second --data is refused)")
     p.add_argument("--split", default="validation", help="split to read from a hub id or DatasetDict (refused for data without splits, such as a file)")
     p.add_argument("--max-length", type=int, metavar="N", default=384,
                    help="tokens per window (question + context)")

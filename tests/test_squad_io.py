@@ -202,6 +202,16 @@ def test_other_suffixes_are_sniffed(tmp_path, sample_path):
         list(iter_rows(tmp_path / "junk.txt"))
 
 
+def test_a_file_of_neither_json_nor_json_lines_is_told_every_form_a_source_may_take(tmp_path):
+    """The list left out a JSON array of rows and a folder of .json/.jsonl files, which are read as well."""
+    (tmp_path / "junk.txt").write_text("hello")
+    with pytest.raises(InputError) as e:
+        list(iter_rows(tmp_path / "junk.txt", option="--data"))
+    assert str(e.value) == (f"{tmp_path / 'junk.txt'}: neither JSON nor JSON lines (it starts with 'hello'); --data "
+                            "takes an official SQuAD .json, a JSON array of squad_v2 rows, a .jsonl of squad_v2 rows, "
+                            "a datasets.save_to_disk directory, a directory of .json/.jsonl files or a hub dataset id")
+
+
 def test_data_named_as_a_commands_outputs_is_still_data(tmp_path, sample_path, sample_rows):
     """An output folder is told by what distill-train and squad-eval write in it (a run's options, a report), not
     by the files' names: SQuAD data named config.json or eval.json (beside an eval.html) is read as ever."""

@@ -131,6 +131,13 @@ def test_init_student_names_a_run_folder_as_one_not_a_model(finished_run, tiny_t
     assert (out / "config.json").read_bytes() == before
 
 
+def test_eval_help_names_every_form_it_takes():
+    """It named squad_v2, FILE.json or DIR alone, though --eval reads a .jsonl (and a JSON array of rows) too."""
+    text = " ".join(build_parser().format_help().split())
+    assert ("--eval SRC evaluate at the end on a hub id (squad_v2), FILE.json (official SQuAD, or a JSON array of "
+            "rows), FILE.jsonl or DIR (save_to_disk, or a directory of .json/.jsonl files)") in text
+
+
 def test_teacher_cache_is_reused(finished_run, sample_path, tiny_teacher_path, tiny_student_path, monkeypatch,
                                  capsys):
     from augment.distill import teacher_cache

@@ -296,6 +296,16 @@ def test_its_own_out_folder_given_as_data_is_named_as_one(tiny_teacher_path, sam
         f"metrics and predictions); pass the data itself instead, such as the --data it evaluated, {sample_path}\n")
 
 
+def test_help_names_every_form_data_may_take(capsys):
+    """It left out a JSON array of rows and a .json holding JSON lines, which --data reads as well."""
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for form in ("official SQuAD JSON file", "JSON array of squad_v2 rows", "a .json holding JSON lines",
+                 "save_to_disk directory", "directory of .json/.jsonl files", "hub dataset id"):
+        assert form in text, form
+
+
 @pytest.mark.parametrize("change, fragments", [
     ({"question": None}, ["'bad'", "question"]),
     # Scored, an empty question counted whatever the model answered to nothing; a null one was refused.
