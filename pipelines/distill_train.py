@@ -1063,7 +1063,6 @@ class DistillRecipe:
         from augment.distill.checkpoint import own_stream, set_rng_state, stage_seed
         from augment.distill.data import (WindowDataset, accumulation_shares, global_batches, trim_padding,
                                           window_lengths)
-        from augment.distill.tally import StageTally
 
         a, acc = self.args, self.acc
         # Every stage starts its generators from (--seed, stage), before its projections are drawn: a stage run
@@ -1117,10 +1116,7 @@ class DistillRecipe:
         def clock() -> float:
             return time.perf_counter() - paused[0]
 
-        def summed(counts: list) -> list:  # the processes' counts, summed at log steps and checkpoints alone (tally)
-            return acc.reduce(torch.tensor(counts, dtype=torch.int64, device=acc.device), "sum").tolist()
-        tally = StageTally(clock, resume["state"].get("totals") if resume else None, step,
-                           summed if acc.num_processes > 1 else None, acc.num_processes)
+        tally = self._tally(clock, resume["state"].get("totals") if resume else None, step)
         parts = {}
         last_finite = None  # the last log step whose losses were finite
         while step < total:
@@ -1239,6 +1235,20 @@ class DistillRecipe:
         start from it (--stage prediction --student OUT/student-intermediate) without training this stage again."""
         if len(self.stages) > 1 and self.main:
             save_model(self.student, self.tokenizer, self.out / "student-intermediate")
+
+    def _tally(self, clock, carried: dict | None, step: int):
+        """The stage's :class:`augment.distill.tally.StageTally`: every process's counts, summed over the processes
+        (an all-reduce of 3 ints) at log steps and checkpoints alone; a checkpoint's ``carried`` totals read as the
+        number of processes that this run has."""
+        import torch
+
+        from augment.distill.tally import StageTally
+
+        acc = self.acc
+
+        def summed(counts: list) -> list:
+            return acc.reduce(torch.tensor(counts, dtype=torch.int64, device=acc.device), "sum").tolist()
+        return StageTally(clock, carried, step, summed if acc.num_processes > 1 else None, acc.num_processes)
 
     def _speed(self, start: tuple, end: tuple) -> dict:
         """windows/s and achieved TFLOP/s of the whole job (every process's counts: StageTally) between two

@@ -1,4 +1,4 @@
-from augment.clusters import extends_cluster
+from augment.clusters import extends_cluster, joins_cluster_head
 from augment.segment import english_stopwords, is_eligible, match_case, split_words
 
 
@@ -20,6 +20,17 @@ def test_words_with_vowel_signs_and_viramas_stay_whole():
     text = f"The word {hindi} ({arabic}, {thai}) is here."
     assert [w.text for w in split_words(text)] == ["The", "word", hindi, "(", arabic, ",", thai, ")", "is", "here", "."]
     assert not is_eligible(hindi, english_stopwords())  # letters and marks, not purely alphabetic: left as it is
+
+
+def test_marks_of_every_plane_stay_in_their_word_and_punctuation_between_marks_does_not():
+    """The marks are scanned in planes 0, 1 and 14: Brahmi's vowel signs (plane 1) and the ideographic variation
+    selectors (plane 14) belong to their word; the Hebrew maqaf, a hyphen whose neighbours are both marks, is no
+    mark: a word of its own, as a hyphen is."""
+    brahmi = "\U00011013\U00011038\U0001102B"  # KA, vowel sign AA, MA
+    variant = "\u845b\U000E0100\u57ce"  # Katsuragi, its first ideograph in a registered variant form
+    hebrew = "\u05d1\u05d9\u05ea\u05be\u05e1\u05e4\u05e8"  # "school", two words joined by the maqaf
+    assert [w.text for w in split_words(f"{brahmi} {variant} {hebrew}")] == [
+        brahmi, variant, "\u05d1\u05d9\u05ea", "\u05be", "\u05e1\u05e4\u05e8"]
 
 
 def test_eligibility_is_alphabetic_non_stopword():
@@ -118,8 +129,8 @@ def test_stopwords_from_a_file_or_a_set_and_errors_name_the_value(tmp_path):
 def test_extends_cluster_pairs_flags_and_joins_only_emoji_after_a_zwj():
     """Regional indicators pair up from the first of a run (five are two flags and a lone one); a ZWJ joins what
     it follows, and after an emoji's ZWJ (past its skin tone or variation selector) the next emoji joins too, not
-    a letter, a flag's indicator, or an emoji after a letter's ZWJ (UAX #29's GB11); nothing extends the text's
-    start."""
+    a letter, a flag's indicator, or an emoji after a letter's ZWJ, a flag's indicator's or a second ZWJ (UAX #29's
+    GB11); nothing extends the text's start."""
     flags = "\U0001F1EB\U0001F1F7\U0001F1E9\U0001F1EA\U0001F1EE"
     assert [i for i in range(len(flags)) if extends_cluster(flags, i)] == [1, 3]
     assert [extends_cluster("x\u200dy\u200d\U0001F469", i) for i in range(1, 5)] == [True, False, True, False]
@@ -127,17 +138,24 @@ def test_extends_cluster_pairs_flags_and_joins_only_emoji_after_a_zwj():
     assert all(extends_cluster(family, i) for i in range(1, len(family)))
     assert extends_cluster("\u2764\ufe0f\u200d\U0001F525", 3)  # heart on fire
     assert not extends_cluster("\U0001F469\u200da", 2) and not extends_cluster("\U0001F469\u200d\U0001F1EB", 2)
+    assert not extends_cluster("\U0001F1EB\u200d\U0001F469", 2)  # an indicator is no pictograph, though So
+    assert not extends_cluster("\U0001F469\u200d\u200d\U0001F469", 3)  # GB11 takes one ZWJ, not two
+    assert not extends_cluster("\u200d\U0001F469", 1)  # nothing before the ZWJ (the text's end is not before it)
     assert not extends_cluster("\u0301a", 0) and extends_cluster("a\u0301", 1)
 
 
 def test_extends_cluster_joins_a_prepended_sign_to_what_follows_and_words_keep_it():
     """UAX #29's GB9b: the Arabic number sign belongs to the digit after it, the Syriac abbreviation mark to the
-    letter, Malayalam's dot reph (missing from lists that copy only the format characters) to the consonant; not
-    across whitespace. A word holds its sign, so no edit replaces the letters under it: such a word is not
-    alphabetic, so never replaced."""
+    letter, Malayalam's dot reph (missing from lists that copy only the format characters) to the consonant, and to
+    a second sign, or a joiner; not across whitespace or another control (a zero-width space). Nothing joins the
+    text's start (its last character is not before it), nor past its end. A word holds its sign, so no edit
+    replaces the letters under it: such a word is not alphabetic, so never replaced."""
     assert [extends_cluster("\u0600\u0661\u0662", i) for i in (1, 2)] == [True, False]
     assert extends_cluster("\u070f\u0710", 1) and extends_cluster("\u0d4e\u0d15", 1)
     assert not extends_cluster("\u0600 \u0661", 1) and not extends_cluster("\u0600\n\u0661", 1)
+    assert not extends_cluster("\u0600\x00\u0661", 1) and not extends_cluster("\u0600\u200b\u0661", 1)
+    assert extends_cluster("\u0600\u0600\u0661", 1) and joins_cluster_head("\u0600\u200d", 1)
+    assert not joins_cluster_head("a\u0600", 0) and not joins_cluster_head("\u0600", 1)
     words = split_words("\u0600\u0661\u0662 \u070f\u0710\u0712\u0713 \u06dd")
     assert [(w.text, w.start) for w in words] == [("\u0600\u0661\u0662", 0), ("\u070f\u0710\u0712\u0713", 4),
                                                    ("\u06dd", 9)]
@@ -148,13 +166,26 @@ def test_extends_cluster_keeps_indic_conjuncts_whole():
     """UAX #29's GB9c (Unicode 15.1): a consonant after another's virama, with a ZWJ or nukta between, is one
     character with it: "क्षत्रिय" is three ("क्ष", "त्रि", "य"); in Bengali too. Not in Tamil, whose virama is
     a visible pulli and not a Linker, and not before an independent vowel, after a vowel sign or after a virama
-    with no consonant before it."""
+    with no consonant before it (nor at the text's start), or after a nukta or ZWJ with no virama."""
     kshatriya = "\u0915\u094d\u0937\u0924\u094d\u0930\u093f\u092f"
     assert [i for i in range(1, len(kshatriya)) if extends_cluster(kshatriya, i)] == [1, 2, 4, 5, 6]
     assert extends_cluster("\u0915\u094d\u200d\u0937", 3) and extends_cluster("\u0915\u093c\u094d\u0937", 3)
     assert extends_cluster("\u0995\u09cd\u09b7", 2)
-    for text in ("\u0b95\u0bcd\u0bb7", "\u0915\u094d\u0905", "\u0915\u093f\u094d\u0937", "a\u094d\u0915"):
+    for text in ("\u0b95\u0bcd\u0bb7", "\u0915\u094d\u0905", "\u0915\u093f\u094d\u0937", "a\u094d\u0915",
+                 "\u0915\u093c\u0937", "\u0915\u200d\u0937", "\u094d\u0915"):
         assert not extends_cluster(text, len(text) - 1), ascii(text)
+
+
+def test_the_prepend_and_conjunct_tables_hold_every_code_point_of_unicode_15_1():
+    """Every one of the 27 prepended signs and of the 240 consonants of GB9c, and each of its six scripts' viramas:
+    a code point left out, or a range cut short, splits its characters again, and no other test would notice."""
+    prepended = [c for c in map(chr, range(0x20000)) if joins_cluster_head(c + "a", 1)]
+    assert (len(prepended), prepended[0], prepended[-1]) == (27, "\u0600", "\U00011F02")
+    assert len([c for c in map(chr, range(0x900, 0xD80)) if joins_cluster_head("\u0915\u094d" + c, 2)]) == 240
+    # KA, virama, SSA in Devanagari, Bengali, Gujarati, Oriya, Telugu and Malayalam: one character each
+    for block in (0x900, 0x980, 0xA80, 0xB00, 0xC00, 0xD00):
+        conjunct = "".join(chr(block + o) for o in (0x15, 0x4D, 0x37))
+        assert extends_cluster(conjunct, 2), ascii(conjunct)
 
 
 def test_extends_cluster_holds_the_first_and_last_of_each_extender_range():

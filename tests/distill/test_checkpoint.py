@@ -54,3 +54,12 @@ def test_each_torchrun_process_draws_its_own_dropout_and_the_first_the_single_pr
     masks = [alone[1], ranks[1][1], ranks[2][1], prediction[1]]
     assert all(not torch.equal(a, b) for i, a in enumerate(masks) for b in masks[i + 1:])
     assert len({alone[2], ranks[1][2], ranks[2][2]}) == 3
+
+
+def test_process_seeds_differ_by_seed_stage_and_process_and_from_the_stage_seeds():
+    """No two processes, stages or --seed values share a stream (another --seed drew the same masks in process 1)."""
+    from augment.distill.checkpoint import process_seed, stage_seed
+
+    seeds = [process_seed(seed, stage, rank) for seed in (42, 43) for stage in STAGES for rank in (1, 2)]
+    seeds += [stage_seed(seed, stage) for seed in (42, 43) for stage in STAGES]
+    assert len(set(seeds)) == len(seeds) == 12

@@ -62,6 +62,22 @@ def test_windows_are_cached_by_datasets_map(tmp_path, sample_path, tokenizer, mo
     assert data.features_key([sample_path], "train", 4, tokenizer, 64, 16) != key
 
 
+def test_only_a_left_padding_tokenizers_windows_key_says_they_are_padded_on_the_right_now(tokenizer, monkeypatch):
+    """Its windows (and the teacher's logits on them) were cached left-padded: they get a key of their own. A right-
+    padding tokenizer's windows did not change, and its key must not: that would tokenise the data and compute the
+    teacher's logits again. Read from the spec that the key digests (a digest tells neither apart from a change)."""
+    import copy
+    import json
+
+    specs, dumps = [], json.dumps
+    monkeypatch.setattr(json, "dumps", lambda obj, **kw: specs.append(obj) or dumps(obj, **kw))
+    left = copy.deepcopy(tokenizer)
+    left.padding_side = "left"
+    for tok in (tokenizer, left):
+        data.features_key(["rows.json"], "train", 8, tok, 96, 32)
+    assert [spec.get("padded_right") for spec in specs if isinstance(spec, dict)] == [None, True]
+
+
 def test_parallel_tokenisation_gives_the_same_windows_in_order(tmp_path, sample_path, tokenizer):
     examples = data.load_examples([sample_path], limit=10)
     one = data.tokenize(examples, tokenizer, tmp_path / "one", "k", max_length=64, doc_stride=32)

@@ -1370,21 +1370,43 @@ def test_a_resumed_stage_is_summarised_whole(tmp_path, sample_path, tiny_teacher
            "windows in" in capsys.readouterr().err
 
 
-def test_the_share_of_peak_under_torchrun_is_per_card(monkeypatch):
+@pytest.mark.parametrize("processes, share, line", [
+    (2, 0.5, "teacher_cache: 989 windows in 1.0 s by 2 processes together, 989.0 windows/s, 989 TFLOP/s (50.0% of "
+             "each NVIDIA H200's dense bf16 peak)"),
+    (1, 1.0, "teacher_cache: 989 windows in 1.0 s, 989.0 windows/s, 989 TFLOP/s (100.0% of the NVIDIA H200's dense "
+             "bf16 peak)")])
+def test_the_share_of_peak_under_torchrun_is_per_card(monkeypatch, processes, share, line):
     """Two processes on two H200s at 989 TFLOP/s together run each card at half its peak: the share was the job's
-    TFLOP/s over one card's peak (100%)."""
+    TFLOP/s over one card's peak (100%). One process on one card says neither "together" nor "each"."""
     from types import SimpleNamespace
 
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "NVIDIA H200")
     records, lines = [], []
-    recipe = SimpleNamespace(acc=SimpleNamespace(device=torch.device("cuda", 0), num_processes=2),
+    recipe = SimpleNamespace(acc=SimpleNamespace(device=torch.device("cuda", 0), num_processes=processes),
                              metrics=records.append, log=lines.append)
     DistillRecipe.report(recipe, "teacher_cache", 989, 1.0, 989e12)
     (record,) = records
-    assert record["summary"]["tflops"] == 989.0 and record["summary"]["peak_share"] == 0.5
-    assert record["summary"]["processes"] == 2
-    assert lines == ["teacher_cache: 989 windows in 1.0 s by 2 processes together, 989.0 windows/s, 989 TFLOP/s "
-                     "(50.0% of each NVIDIA H200's dense bf16 peak)"]
+    assert record["summary"]["tflops"] == 989.0 and record["summary"]["peak_share"] == share
+    assert record["summary"]["processes"] == processes
+    assert lines == [line]
+
+
+def test_a_torchrun_stage_tally_sums_every_process_and_reads_an_earlier_checkpoint_as_the_main_process_times_two():
+    """The recipe's StageTally under two processes (augment.distill.tally: what it does with them): its counts are
+    all-reduced at the marks, and a checkpoint written before the totals were summed holds the main process's."""
+    from types import SimpleNamespace
+
+    reduced = []
+
+    def reduce(tensor, op):  # two processes that counted alike
+        reduced.append(op)
+        return tensor * 2
+    recipe = SimpleNamespace(acc=SimpleNamespace(device=torch.device("cpu"), num_processes=2, reduce=reduce))
+    carried = {"windows": 8, "tokens": 800, "tokens_sq": 80_000, "seconds": 10.0, "steady": None}
+    tally = DistillRecipe._tally(recipe, lambda: 0.0, carried, 2)
+    assert tally.last[1] == {"windows": 16, "tokens": 1600, "tokens_sq": 160_000}
+    tally.add(windows=4, length=10)
+    assert tally.mark()[1][1] == {"windows": 24, "tokens": 1680, "tokens_sq": 160_800} and reduced == ["sum"]
 
 
 def test_a_resume_across_a_change_of_the_window_labels_says_so(tmp_path, capsys, sample_path, tiny_student_path):

@@ -236,3 +236,13 @@ def test_nan_logits_are_named_in_one_warning(tokenizer):
         "inf) where it has no finite null score or span; the model may have diverged, or overflowed in float16"]
     assert caught[0].filename == __file__
     assert got[0]["null_diff"] == pytest.approx(10.0) and got[1]["null_diff"] == math.inf
+
+
+def test_the_nan_warning_names_the_first_question_of_many_or_the_question_of_one(tokenizer):
+    ann, plain = "It was written by Ann Lee in 1990.", "It was written in 1990."
+    model = NaNNullQA(tokenizer)
+    with pytest.warns(UserWarning) as caught:
+        answer(model, tokenizer, ["Who wrote it?"] * 3, [plain, ann, ann], max_length=96, doc_stride=48)
+        answer(model, tokenizer, "Who wrote it?", ann, max_length=96, doc_stride=48)
+    assert [str(w.message).split(":")[0] for w in caught] == [
+        "the model produced NaN logits for question[1] (and 1 more)", "the model produced NaN logits for the question"]

@@ -145,3 +145,37 @@ def test_nan_logits_are_an_error_naming_the_question(tokenizer):
                                         r"would mean nothing; .*float16") as caught:
         evaluate(NaNAtCLS(tokenizer), tokenizer, rows, max_length=64, doc_stride=16)
     assert caught.value.example_ids == ["a"]
+
+
+def test_nan_logits_in_a_later_chunk_name_its_first_question_and_count_the_questions_evaluated(tokenizer):
+    """The evaluation stops at the first chunk with NaN logits: the line names its first such question, counts the
+    others, and says how many questions were evaluated by then (every chunk's, not the last one's)."""
+    plain = {"question": "Who wrote it?", "context": "It was written in 1990.",
+             "answers": {"text": [], "answer_start": []}}
+    rows = [{**plain, "id": "x"}, {**plain, "id": "y"}, {**ROWS[0], "id": "c"}, {**ROWS[0], "id": "d"},
+            {**plain, "id": "z"}]
+    with pytest.raises(NaNLogits, match=r"^the model produced NaN logits for question 'c' \(and 1 more of the first "
+                                        r"4\): EM and F1") as caught:
+        evaluate(NaNAtCLS(tokenizer), tokenizer, rows, max_length=64, doc_stride=16, chunk_size=2)
+    assert caught.value.example_ids == ["c", "d"]
+
+
+def test_a_left_padding_tokenizers_windows_are_cut_to_the_longest_before_the_model(tokenizer):
+    """Padded on the right whatever the tokenizer's padding_side, every window is trimmed as a right-padding
+    tokenizer's is: the padding is not computed."""
+    import copy
+
+    from augment.qa.evaluate import features_and_logits
+
+    widths = []
+
+    class Zeros(torch.nn.Module):
+        def forward(self, input_ids, attention_mask=None, token_type_ids=None):
+            widths.append(input_ids.shape[1])
+            zeros = torch.zeros(input_ids.shape)                              # (B, T)
+            return types.SimpleNamespace(start_logits=zeros, end_logits=zeros)
+
+    left = copy.deepcopy(tokenizer)
+    left.padding_side = "left"
+    features, _, _ = features_and_logits(Zeros(), left, ROWS, 64, 16, 8, "cpu")
+    assert widths == [sum(features["attention_mask"][0])] and widths[0] < 64

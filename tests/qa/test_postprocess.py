@@ -105,6 +105,19 @@ def test_a_question_whose_logits_are_all_nan_abstains():
     assert preds == {"q": ""} and diffs == {"q": float("inf")}
 
 
+def test_nan_examples_reads_both_logits_where_an_answer_is_read_and_names_each_example_once():
+    """A NaN end logit counts as a start one does; one on a question token (context_mask 0), which no answer reads,
+    does not, unless the features have no context_mask (every position read); two windows are one example."""
+    from augment.qa.postprocess import nan_examples
+
+    features = {"example_id": ["a", "a", "b"], "context_mask": [[1, 0, 1]] * 3}
+    start, end = np.zeros((3, 3)), np.zeros((3, 3))                    # (F, L)
+    end[0, 2] = end[1, 0] = np.nan  # example a: a context token's end logit, then CLS's, in its two windows
+    start[2, 1] = np.nan  # example b: a question token's
+    assert nan_examples(features, start, end) == ["a"]
+    assert nan_examples({"example_id": features["example_id"]}, start, end) == ["a", "b"]
+
+
 def test_apply_threshold():
     preds = {"a": "x", "b": "y", "c": "z"}
     assert apply_threshold(preds, {"a": -1.0, "b": 0.0, "c": 0.1}) == {"a": "x", "b": "y", "c": ""}
