@@ -180,8 +180,8 @@ def data_fingerprint(source, split: str = "train") -> str:
     A directory this tool wrote (``manifest.json`` by augment-squad): a digest of the SHA-256 of each shard that
     its manifest lists, computed as the shard was written, so gigabytes of shards are not read again (a rerun
     into the directory writes a new manifest; a shard edited by hand goes unnoticed). Anything else:
-    :func:`augment.squad_io.fingerprint`, over the bytes of the files read (a hub id: its name)."""
-    from augment.squad_io import fingerprint
+    :func:`augment.fingerprints.fingerprint`, over the bytes of the files read (a hub id: its name)."""
+    from augment.fingerprints import fingerprint
 
     try:
         written = json.loads((Path(source) / "manifest.json").read_text(encoding="utf-8"))

@@ -23,7 +23,7 @@ from pathlib import Path
 def empty_problem(option: str, value, wanted: str) -> str | None:
     """One line refusing an empty (or blank) path, or None: ``Path("")`` is the working directory, so an option
     given as ``"$VAR"`` with ``$VAR`` unset names it without a word. ``wanted``: what to name instead. Shared by
-    the output options here and the data sources (:func:`augment.squad_io.source_problem`).
+    the output options here and the data sources (:func:`augment.sources.source_problem`).
 
         >>> empty_problem("--out", "", "name the output directory")
         "--out '': an empty path (an unset variable?); name the output directory"

@@ -43,7 +43,9 @@ from augment.rowpool import DrawSpec, RowPool, frozen_heap
 from augment.segment import STOPWORD_LISTS
 from augment.shards import (ShardWriter, atomic_write_json, hf_schema, original_row, shard_row,  # noqa: F401
                             write_dataset_files)
-from augment.squad_io import fingerprint, iter_located, iter_rows, source_problem, split_problem
+from augment.fingerprints import fingerprint
+from augment.sources import source_problem, split_problem
+from augment.squad_io import iter_located, iter_rows
 from augment.validate import validate_example
 from pipelines import ranks
 from pipelines.cli import (DefaultsOnce, Once, Parser, bars_shown, expand_tilde, given_options, library_bars,
@@ -384,7 +386,7 @@ def earlier_fingerprints(out: Path, config: dict) -> dict:
     """The fingerprints recorded in ``out`` that an earlier tinyaug computed of the same files as ``config``'s are
     computed today (another set of files: a report.html beside a saved-dataset --input counted, a local --mlm's
     tokenizer_config.json did not), by key, to compare as equal; today's are recorded when the run goes on."""
-    from augment.squad_io import earlier_fingerprint
+    from augment.fingerprints import earlier_fingerprint
 
     mlm = str(config["mlm"])
     local = is_local_model(mlm)

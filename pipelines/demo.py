@@ -17,7 +17,7 @@ import textwrap
 from pathlib import Path
 
 from augment import outdir
-from augment.squad_io import fingerprint
+from augment.fingerprints import fingerprint
 from pipelines import augment_squad
 from pipelines.cli import Once, expand_tilde
 

@@ -320,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def default_cache_dir(sources, out_dir) -> Path:
     """Next to the data: ``.distill-cache`` beside the first local source; under ``out`` for hub ids."""
-    from augment.squad_io import local_path
+    from augment.sources import local_path
 
     for s in sources:
         if (path := local_path(s)) is not None and path.exists():  # ~/aug too, as the readers expand it
@@ -393,7 +393,7 @@ def validate(args) -> None:
     """Check every option without loading anything heavy; raise one ConfigError listing all problems."""
     from augment import manifest
     from augment.qa.features import LABELS_CHANGES, LABELS_VERSION, window_problems
-    from augment.squad_io import local_path, source_problem, split_problem
+    from augment.sources import local_path, source_problem, split_problem
 
     problems, warnings = [], []
     # Typed on the command line, at any value (its default too); an option left out is not one given.
@@ -486,7 +486,7 @@ def validate(args) -> None:
     empty = [problem for option, src in named if (problem := source_problem(option, src))]
     problems += empty
     for src in [src for _, src in named if not source_problem("", src)]:
-        # The readers' own rule (squad_io.local_path): an owner/name such as rajpurkar/squad_v2 that is no
+        # The readers' own rule (augment.sources.local_path): an owner/name such as rajpurkar/squad_v2 that is no
         # path here is a hub id, not a missing file.
         if (path := local_path(src)) is not None and not path.exists():
             problems.append(f"{src}: no such file or directory")
@@ -657,7 +657,7 @@ def _same_in_effect(option: str, old: dict, now: dict) -> bool:
         return model(old[option]) == model(now[option]) or isinstance(was, str) and isinstance(is_, str) and \
             _same_model(was, is_, now[option], weights=option == "teacher")
     if option in ("data", "prediction_data"):
-        from augment.squad_io import local_path
+        from augment.sources import local_path
 
         def where(sources):  # local_path: ~/aug (--data=~/aug, unexpanded) is the folder the readers open
             return [str(p.resolve()) if (p := local_path(s)) is not None and p.exists() else s for s in sources or []]
@@ -671,8 +671,8 @@ def _same_in_effect(option: str, old: dict, now: dict) -> bool:
 def _same_data(was, is_, source) -> bool:
     """Whether a --data source's recorded fingerprint ``was`` is today's ``is_``, or the one tinyaug before 2026-11-29
     computed of the same files (a saved dataset with other files beside its data:
-    :func:`augment.squad_io.earlier_fingerprint`). Today's is recorded when the run goes on."""
-    from augment.squad_io import earlier_fingerprint
+    :func:`augment.fingerprints.earlier_fingerprint`). Today's is recorded when the run goes on."""
+    from augment.fingerprints import earlier_fingerprint
 
     # Only a digest of the files read (sha256:) had another recipe, and only on a mismatch are the files read again.
     return was == is_ or isinstance(is_, str) and is_.startswith("sha256:") and was == earlier_fingerprint(source)
@@ -1379,7 +1379,7 @@ class DistillRecipe:
         result = None
         if self.main:
             from augment.qa.evaluate import evaluate, format_table, json_safe, nonfinite_warning
-            from augment.squad_io import reads_split
+            from augment.sources import reads_split
 
             model = self.acc.unwrap_model(self.student).eval()
             with self.uncompiled():

@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
 def validate(args) -> None:
     """Every option problem at once, before anything loads."""
     from augment.qa.features import window_problems
-    from augment.squad_io import source_problem, split_problem
+    from augment.sources import source_problem, split_problem
 
     problems = window_problems(args.max_length, args.doc_stride)  # distill-train's words too
     problems += filter(None, [source_problem("--data", args.data)])  # not the working directory: "$DATA" unset
@@ -167,7 +167,7 @@ def run(args) -> dict:
     from augment.qa.positions import length_problem
     from augment.qa.evaluate import evaluate, format_table, json_safe, nonfinite_warning, read_rows
     from augment.qa.features import cut_questions, cut_warning
-    from augment.squad_io import reads_split
+    from augment.sources import reads_split
 
     # Before the model loads: a null question or a duplicate id is one line, naming its file and position.
     rows = read_rows(args.data, args.split, "--data", args.limit)

@@ -3,7 +3,8 @@ import json
 import pytest
 
 from augment import InputError
-from augment.squad_io import Location, fingerprint, iter_located, iter_rows
+from augment.fingerprints import fingerprint
+from augment.squad_io import Location, iter_located, iter_rows
 from augment.validate import InvalidExample, validate_example
 
 
@@ -160,7 +161,7 @@ def test_json_lines_in_a_json_file_are_read_as_json_lines(tmp_path, sample_path)
 def test_a_first_line_over_the_sniffed_head_is_still_sniffed_right(tmp_path, sample_path):
     """A JSON-lines .json whose first row is over 1 MiB was cut at the sniffed head, taken for one JSON
     document and refused with "extra data"; an official file on one long line must stay official."""
-    from augment.squad_io import sniff_format
+    from augment.sources import sniff_format
 
     rows = list(iter_rows(sample_path))[:3]
     big = {**rows[0], "context": rows[0]["context"] + " filler" * 200_000}  # about 1.4 MB
@@ -240,7 +241,7 @@ def test_an_arrow_shard_is_named_as_such_with_its_folder(tmp_path, sample_rows):
 
 
 def test_hub_ids_and_paths():
-    from augment.squad_io import local_path
+    from augment.sources import local_path
 
     assert local_path("squad_v2") is None and local_path("rajpurkar/squad_v2") is None
     for p in ("./x", "../x", "/x", "~/x", "x.json", "d/x.jsonl", "data/sample"):
@@ -337,7 +338,7 @@ def test_an_empty_source_is_refused_not_read_as_the_working_directory(tmp_path, 
     """Path("") is ".": iter_rows("") read the working directory's .json files (or said it held none)."""
     import shutil
 
-    from augment.squad_io import source_problem
+    from augment.sources import source_problem
 
     monkeypatch.chdir(tmp_path)
     shutil.copy(sample_path, tmp_path / "here.json")  # what "" used to read
@@ -380,7 +381,7 @@ def test_a_split_is_refused_only_for_a_source_without_splits(tmp_path, sample_pa
     """A file, a folder of files and a saved single Dataset have no splits: the split asked for was never read."""
     import datasets
 
-    from augment.squad_io import reads_split, split_problem
+    from augment.sources import reads_split, split_problem
 
     ds = datasets.Dataset.from_list(sample_rows[:2])
     ds.save_to_disk(str(tmp_path / "ds"))
@@ -451,7 +452,7 @@ def test_a_saved_datasets_fingerprint_covers_its_data_files_and_only_those(tmp_p
     was refused as another input. The files datasets reads still count."""
     import datasets
 
-    from augment.squad_io import earlier_fingerprint
+    from augment.fingerprints import earlier_fingerprint
 
     ds = datasets.Dataset.from_list(sample_rows[:3])
     saved = tmp_path / "saved"

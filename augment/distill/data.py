@@ -23,8 +23,9 @@ from pathlib import Path
 import torch
 
 from augment.errors import InputError, InvalidExample
-from augment.squad_io import (_is_saved_dataset, data_files, dataset_row, iter_located, local_path,
-                              open_saved_dataset, saved_dataset_files)
+from augment.saved_dataset import _is_saved_dataset, open_saved_dataset, saved_dataset_files
+from augment.sources import data_files, local_path
+from augment.squad_io import dataset_row, iter_located
 from augment.validate import validate_example
 
 COLUMNS = ("id", "title", "context", "question", "answers")
@@ -122,11 +123,11 @@ def _report_skipped(skipped: list, total: int, option: str | None = None, shown:
 
 
 def source_fingerprint(source, split: str) -> str:
-    """A digest of the bytes a source's rows come from (:func:`augment.squad_io.fingerprint`: the data files
+    """A digest of the bytes a source's rows come from (:func:`augment.fingerprints.fingerprint`: the data files
     of a directory, not a README or cache beside them; a hub id digests its name) and the split."""
-    from augment.squad_io import fingerprint
+    from augment.fingerprints import fingerprint
 
-    # 3: invalid rows skipped (2), the squad_io fingerprint (3)
+    # 3: invalid rows skipped (2), the fingerprint of augment.fingerprints (3)
     return hashlib.sha256(json.dumps([split, "squad-columns-3", fingerprint(source, split)]).encode()).hexdigest()[:16]
 
 
@@ -178,7 +179,7 @@ def source_stamp(source) -> list:
         return [[path.name, st.st_size, st.st_mtime_ns]]
     if not path.is_dir():
         return [str(source)]
-    files = saved_dataset_files(path) if _is_saved_dataset(path) else data_files(path)  # as squad_io.fingerprint
+    files = saved_dataset_files(path) if _is_saved_dataset(path) else data_files(path)  # as fingerprints.fingerprint
     return [[str(f.relative_to(path)), f.stat().st_size, f.stat().st_mtime_ns] for f in files]
 
 

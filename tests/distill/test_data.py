@@ -360,7 +360,7 @@ def test_the_windows_key_stamps_only_the_files_rows_are_read_from(tmp_path, samp
 def test_a_tilde_source_is_the_path_it_names_for_the_windows_key_and_the_cache(tmp_path, sample_rows, tokenizer,
                                                                                  monkeypatch):
     """--data=~/rows.jsonl reaches the program unexpanded (no shell expands a tilde after '='). The readers
-    expand it (squad_io.local_path), but the windows' key stamped the name alone, so windows of the file's old
+    expand it (augment.sources.local_path), but the windows' key stamped the name alone, so windows of the file's old
     rows were served after it changed, and the cache went to OUT/cache instead of beside the data."""
     import json
 

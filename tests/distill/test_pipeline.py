@@ -1117,7 +1117,7 @@ def test_resume_ignores_epochs_only_where_the_same_max_steps_overrides_them(tmp_
 def test_an_augment_squad_directory_is_fingerprinted_by_its_manifest(tmp_path, sample_path):
     """Its shards' digests, recorded as they were written: no gigabytes read again on every start."""
     from augment import manifest
-    from augment.squad_io import fingerprint
+    from augment.fingerprints import fingerprint
 
     listed = {"tool": "augment-squad", "shards": [{"file": "shard-00000.arrow", "sha256": "a" * 64, "rows": 3}]}
     (tmp_path / "manifest.json").write_text(json.dumps(listed))
@@ -1441,7 +1441,7 @@ def test_resume_accepts_the_data_fingerprint_an_earlier_tinyaug_recorded_of_the_
     import datasets
 
     from augment import manifest
-    from augment.squad_io import earlier_fingerprint
+    from augment.fingerprints import earlier_fingerprint
 
     data = tmp_path / "data"
     datasets.Dataset.from_list(sample_rows[:4]).save_to_disk(str(data))

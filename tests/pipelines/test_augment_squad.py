@@ -1441,7 +1441,7 @@ def test_a_report_beside_a_saved_dataset_input_does_not_refuse_the_resume(tmp_pa
     A run whose config.json holds the fingerprint an earlier tinyaug computed of the same folder still resumes."""
     import datasets
 
-    from augment.squad_io import earlier_fingerprint
+    from augment.fingerprints import earlier_fingerprint
     from pipelines.augment_squad import main
 
     data = tmp_path / "data"

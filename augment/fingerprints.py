@@ -1,0 +1,60 @@
+"""Fingerprints of a data source: a SHA-256 over the bytes of the files its rows are read from (a hub id: its
+name and split), which a run records so that a resume on other data is refused, and the fingerprint that
+earlier builds recorded, so that a run they began goes on.
+
+    >>> fingerprint("data/sample")                            # doctest: +SKIP
+    'sha256:...'
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from augment.saved_dataset import _is_saved_dataset, saved_dataset_files
+from augment.sources import data_files, local_path
+
+
+def fingerprint(source: str | os.PathLike, split: str = "train") -> str:
+    """SHA-256 over the bytes of a local source (the files its rows are read from), or the hub id and split."""
+    path = local_path(source)
+    if path is None or not (path.is_file() or path.is_dir()):
+        return "hub:" + hashlib.sha256(f"{source}:{split}".encode()).hexdigest()
+    if path.is_file():
+        return _hash_files(path, [path])
+    # The files the rows are read from, and only those: an --out inside the folder, or a README or report.html
+    # beside the data, must not change the fingerprint (a resume would be refused as another input).
+    return _hash_files(path, saved_dataset_files(path) if _is_saved_dataset(path) else data_files(path))
+
+
+def earlier_fingerprint(source: str | os.PathLike, split: str = "train") -> str | None:
+    """The :func:`fingerprint` that tinyaug recorded before 2026-11-29 (before saved_dataset_files) of a
+    ``save_to_disk`` directory holding other files too: every file in it but datasets' caches. None where it is today's (a folder
+    of nothing but its data, all that save_to_disk writes; any other source). A resume compares a recorded
+    fingerprint with it as well, so that a run begun before goes on."""
+    path = local_path(source)
+    if path is None or not path.is_dir() or not _is_saved_dataset(path):
+        return None
+    every = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")
+                   and not (p.name.startswith("cache-") and p.suffix == ".arrow"))
+    return None if every == saved_dataset_files(path) else _hash_files(path, every)
+
+
+def _hash_files(path: Path, files: list[Path]) -> str:
+    """SHA-256 over ``files``' names (relative to the directory ``path``) and bytes."""
+    # distill-train asks twice per start (the resume check, the windows' cache key): the bytes are read once
+    # while no file's size or modification time has changed.
+    key = (str(path.resolve()), tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files))
+    if key not in _FINGERPRINTS:
+        h = hashlib.sha256()
+        for f in files:
+            h.update(str(f.relative_to(path) if path.is_dir() else f.name).encode())
+            with open(f, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+        _FINGERPRINTS[key] = "sha256:" + h.hexdigest()
+    return _FINGERPRINTS[key]
+
+
+_FINGERPRINTS: dict[tuple, str] = {}  # (path, its files' (name, size, mtime)) -> fingerprint, this process
+

@@ -1,0 +1,110 @@
+"""Directories written by ``datasets.save_to_disk`` (a Dataset, or a DatasetDict of splits; an ``augment-squad``
+output directory is one): telling one from a folder of data files, opening it memory-mapped with an
+:class:`InputError` that names the file a broken one lacks or the Arrow file that is truncated, and listing the
+files its rows come from (what its fingerprint covers).
+
+    >>> len(open_saved_dataset("data/aug"))                  # doctest: +SKIP
+    1300
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from augment.errors import InputError
+
+
+def _is_saved_dataset(path: Path) -> bool:
+    return (path / "dataset_info.json").exists() or (path / "dataset_dict.json").exists() or (
+        path / "state.json").exists()
+
+
+def _saved_splits(path: Path) -> list[str]:
+    """The split folders a DatasetDict's ``dataset_dict.json`` names; an InputError naming the file when it cannot
+    be read."""
+    try:
+        splits = json.loads((path / "dataset_dict.json").read_text(encoding="utf-8"))["splits"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise InputError(f"{path / 'dataset_dict.json'}: unreadable ({type(e).__name__}: {e}); "
+                         "expected {'splits': [...]} as datasets.save_to_disk writes it") from None
+    return [str(split) for split in splits] if isinstance(splits, list) else []
+
+
+def _check_saved_files(path: Path) -> None:
+    """Name the file a broken ``save_to_disk`` directory lacks, before ``datasets`` fails vaguely."""
+    if (path / "dataset_dict.json").exists():
+        for split in _saved_splits(path):
+            _check_saved_files(path / split)
+        return
+    for name in ("state.json", "dataset_info.json"):
+        if not (path / name).is_file():
+            raise InputError(f"{path}: not a complete datasets.save_to_disk directory: missing {name}")
+    try:
+        state = json.loads((path / "state.json").read_text(encoding="utf-8"))
+        files = [d["filename"] for d in state["_data_files"]]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise InputError(f"{path / 'state.json'}: unreadable ({type(e).__name__}: {e}); "
+                         "expected '_data_files' as datasets.save_to_disk writes it") from None
+    for name in files:
+        if not (path / name).is_file():
+            raise InputError(f"{path}: missing {name} (listed in state.json)")
+
+
+def _saved_dataset_error(path: Path, e: Exception) -> InputError:
+    """An InputError naming the Arrow file that fails to read, or the directory."""
+    import pyarrow as pa
+
+    for f in sorted(path.rglob("*.arrow")):
+        try:
+            with pa.memory_map(str(f)) as m:
+                pa.ipc.open_stream(m).read_all()
+        except (OSError, ValueError, pa.ArrowException) as bad:
+            return InputError(f"{f}: truncated or corrupt Arrow file ({str(bad).strip()[:160]})")
+    first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    return InputError(f"{path}: cannot read the saved dataset ({type(e).__name__}: {first[:160]})")
+
+
+def open_saved_dataset(path, split: str = "train"):
+    """The ``datasets.Dataset`` of a ``save_to_disk`` directory (``split`` of a DatasetDict), memory-mapped; a
+    broken directory (a missing or truncated file) or a missing split raises :class:`InputError` naming it.
+    Shared by :func:`augment.squad_io.read_saved_dataset` and distill-train's data, so both refuse a broken directory
+    alike.
+
+        >>> len(open_saved_dataset("data/aug"))  # doctest: +SKIP
+        1300
+    """
+    import datasets
+
+    path = Path(path)
+    _check_saved_files(path)
+    try:
+        ds = datasets.load_from_disk(str(path))
+    except (OSError, ValueError) as e:  # a truncated .arrow, a corrupt JSON file
+        raise _saved_dataset_error(path, e) from None
+    if isinstance(ds, datasets.DatasetDict):
+        if split not in ds:
+            raise InputError(f"{path}: no split {split!r}; it has {sorted(ds)}")
+        ds = ds[split]
+    return ds
+
+
+# What datasets.load_from_disk reads besides the Arrow files: the features, the list of files, the splits.
+SAVED_DATASET_FILES = ("state.json", "dataset_info.json", "dataset_dict.json")
+
+
+def saved_dataset_files(path: Path) -> list[Path]:
+    """The files of a ``save_to_disk`` directory that its rows come from: its Arrow files and
+    :data:`SAVED_DATASET_FILES`, and those of a DatasetDict's splits (the folders its dataset_dict.json names).
+    Not datasets' own cache files (cache-*.arrow, written by a map or cast on the loaded dataset: they come and go
+    without the rows changing), nor what else is kept there: a report.html, a README, an augment-squad run's
+    manifest.json, rejects.jsonl and .progress/ records, or another folder, such as an --out inside it (whose
+    shards, written after the run recorded its input's fingerprint, refused every rerun as another input)."""
+    folders = [path]
+    if (path / "dataset_dict.json").is_file():
+        try:
+            folders += [path / split for split in _saved_splits(path)]
+        except InputError:  # reading the rows fails and says why; until then every folder may be a split
+            folders += [d for d in path.iterdir() if d.is_dir() and not d.name.startswith(".")]
+    return sorted(f for folder in folders if folder.is_dir() for f in folder.iterdir()
+                  if f.is_file() and not f.name.startswith(".")
+                  and (f.name in SAVED_DATASET_FILES or f.suffix == ".arrow" and not f.name.startswith("cache-")))
