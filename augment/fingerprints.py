@@ -11,7 +11,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from augment.saved_dataset import _is_saved_dataset, saved_dataset_files
+from augment.saved_dataset import is_saved_dataset, saved_dataset_files
 from augment.sources import data_files, local_path
 
 
@@ -24,7 +24,7 @@ def fingerprint(source: str | os.PathLike, split: str = "train") -> str:
         return _hash_files(path, [path])
     # The files the rows are read from, and only those: an --out inside the folder, or a README or report.html
     # beside the data, must not change the fingerprint (a resume would be refused as another input).
-    return _hash_files(path, saved_dataset_files(path) if _is_saved_dataset(path) else data_files(path))
+    return _hash_files(path, saved_dataset_files(path) if is_saved_dataset(path) else data_files(path))
 
 
 def earlier_fingerprint(source: str | os.PathLike, split: str = "train") -> str | None:
@@ -33,7 +33,7 @@ def earlier_fingerprint(source: str | os.PathLike, split: str = "train") -> str 
     of nothing but its data, all that save_to_disk writes; any other source). A resume compares a recorded
     fingerprint with it as well, so that a run begun before goes on."""
     path = local_path(source)
-    if path is None or not path.is_dir() or not _is_saved_dataset(path):
+    if path is None or not path.is_dir() or not is_saved_dataset(path):
         return None
     every = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")
                    and not (p.name.startswith("cache-") and p.suffix == ".arrow"))

@@ -14,7 +14,7 @@ from pathlib import Path
 from augment.errors import InputError
 
 
-def _is_saved_dataset(path: Path) -> bool:
+def is_saved_dataset(path: Path) -> bool:
     return (path / "dataset_info.json").exists() or (path / "dataset_dict.json").exists() or (
         path / "state.json").exists()
 
@@ -50,7 +50,7 @@ def _check_saved_files(path: Path) -> None:
             raise InputError(f"{path}: missing {name} (listed in state.json)")
 
 
-def _saved_dataset_error(path: Path, e: Exception) -> InputError:
+def saved_dataset_error(path: Path, e: Exception) -> InputError:
     """An InputError naming the Arrow file that fails to read, or the directory."""
     import pyarrow as pa
 
@@ -80,7 +80,7 @@ def open_saved_dataset(path, split: str = "train"):
     try:
         ds = datasets.load_from_disk(str(path))
     except (OSError, ValueError) as e:  # a truncated .arrow, a corrupt JSON file
-        raise _saved_dataset_error(path, e) from None
+        raise saved_dataset_error(path, e) from None
     if isinstance(ds, datasets.DatasetDict):
         if split not in ds:
             raise InputError(f"{path}: no split {split!r}; it has {sorted(ds)}")

@@ -19,7 +19,7 @@ import re
 from pathlib import Path
 
 from augment.errors import InputError
-from augment.saved_dataset import _is_saved_dataset
+from augment.saved_dataset import is_saved_dataset
 
 FORMATS = ("an official SQuAD .json, a JSON array of squad_v2 rows, a .jsonl of squad_v2 rows, a datasets.save_to_disk "
            "directory, a directory of .json/.jsonl files or a hub dataset id")
@@ -120,7 +120,7 @@ def split_problem(split_option: str, split: str, option: str, source) -> str | N
     if reads_split(source):
         return None
     path = local_path(source)
-    what = "a saved Dataset (not a DatasetDict)" if path.is_dir() and _is_saved_dataset(path) else \
+    what = "a saved Dataset (not a DatasetDict)" if path.is_dir() and is_saved_dataset(path) else \
         "a local file or folder of files"
     return (f"{split_option} {split} has no effect: {option} {source} is {what}, which has no splits (a hub "
             f"dataset id or a datasets.save_to_disk DatasetDict directory has); leave {split_option} out")

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Iterator
 
 from augment.errors import InputError
-from augment.saved_dataset import _is_saved_dataset, _saved_dataset_error, open_saved_dataset
+from augment.saved_dataset import is_saved_dataset, open_saved_dataset, saved_dataset_error
 from augment.sources import check_first_record, data_files, local_path, sample_hint, sniff_format, source_problem
 from augment.validate import is_answer
 
@@ -291,7 +291,7 @@ def read_saved_dataset(path, split: str = "train") -> Iterator[tuple[Location, d
         try:
             row = next(rows)
         except (OSError, ValueError) as e:
-            raise _saved_dataset_error(path, e) from None
+            raise saved_dataset_error(path, e) from None
         yield dataset_row(path, i), normalize_row(row)
 
 
@@ -353,7 +353,7 @@ def iter_located(source: str | os.PathLike, split: str = "train",
         yield from read_hub(os.fspath(source), split, option)
         return
     if path.is_dir():
-        if _is_saved_dataset(path):
+        if is_saved_dataset(path):
             yield from read_saved_dataset(path, split)
         else:
             for f in data_files(path):

@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from augment.errors import InputError, InvalidExample
-from augment.saved_dataset import _is_saved_dataset, open_saved_dataset, saved_dataset_files
+from augment.saved_dataset import is_saved_dataset, open_saved_dataset, saved_dataset_files
 from augment.sources import data_files, local_path
 from augment.squad_io import dataset_row, iter_located
 from augment.validate import validate_example
@@ -71,7 +71,7 @@ def _load_one(source: str, split: str, skipped: list, option: str | None = None)
     ``(Location, InvalidExample)``; ``option`` (``--data``) is the command-line option that named it, for the
     reader's errors. Only a skipped row's Location is kept: a million rows' would be a million objects."""
     path = local_path(source)  # the readers' rule: ~/aug (--data=~/aug, which no shell expands) is a path
-    ds = open_saved_dataset(path, split) if path and path.is_dir() and _is_saved_dataset(path) else None
+    ds = open_saved_dataset(path, split) if path and path.is_dir() and is_saved_dataset(path) else None
     # Answers as a list of {"text", "answer_start"} (the official files' form) cast to no columns: such a
     # directory is read row by row below, as augment-squad and squad-eval read it.
     if ds is not None and isinstance(ds.features.get("answers", {}), dict):
@@ -179,7 +179,7 @@ def source_stamp(source) -> list:
         return [[path.name, st.st_size, st.st_mtime_ns]]
     if not path.is_dir():
         return [str(source)]
-    files = saved_dataset_files(path) if _is_saved_dataset(path) else data_files(path)  # as fingerprints.fingerprint
+    files = saved_dataset_files(path) if is_saved_dataset(path) else data_files(path)  # as fingerprints.fingerprint
     return [[str(f.relative_to(path)), f.stat().st_size, f.stat().st_mtime_ns] for f in files]
 
 
