@@ -3,7 +3,6 @@ import json
 import pytest
 
 from augment import InputError
-from augment.fingerprints import fingerprint
 from augment.squad_io import Location, iter_located, iter_rows
 from augment.validate import InvalidExample, validate_example
 
@@ -16,6 +15,7 @@ def test_official_json_rows(sample_path):
     r = rows[0]
     assert r["answers"] == {"text": ["in the late 1990s"], "answer_start": [269]}
     assert list(iter_rows(sample_path.parent)) == rows  # a directory of JSON files
+
 
 
 def test_jsonl_and_saved_dataset_roundtrip(tmp_path, sample_rows):
@@ -31,6 +31,7 @@ def test_jsonl_and_saved_dataset_roundtrip(tmp_path, sample_rows):
     assert len(list(iter_rows(tmp_path / "dd", split="train"))) == 65
     with pytest.raises(InputError, match="no split 'validation'"):
         list(iter_rows(tmp_path / "dd", split="validation"))
+
 
 
 def test_rows_are_located_in_every_format(tmp_path, sample_path, sample_rows):
@@ -50,6 +51,7 @@ def test_rows_are_located_in_every_format(tmp_path, sample_path, sample_rows):
     assert [str(where) for where, _ in iter_located(tmp_path / "ds")] == [f"{tmp_path / 'ds'}: row {i}" for i in (0, 1)]
 
 
+
 def test_a_json_lines_error_at_its_lines_end_is_placed_on_that_line(tmp_path, sample_rows):
     """A line cut short (the last one of a killed writer) was reported at "column 1", or, cut inside a string,
     as an "Invalid control character": json saw the line's own newline and placed the error after it."""
@@ -62,6 +64,7 @@ def test_a_json_lines_error_at_its_lines_end_is_placed_on_that_line(tmp_path, sa
             with pytest.raises(InputError) as e:
                 list(iter_rows(path))
             assert str(e.value) == f"{path}: invalid JSON on line 2 {where}"
+
 
 
 def test_malformed_files_name_file_and_position(tmp_path, sample_path):
@@ -86,14 +89,6 @@ def test_malformed_files_name_file_and_position(tmp_path, sample_path):
         list(iter_rows(tmp_path / "missing.json"))
 
 
-def test_fingerprint_changes_with_content(tmp_path, sample_path):
-    f = tmp_path / "a.json"
-    f.write_bytes(sample_path.read_bytes())
-    fp = fingerprint(f)
-    assert fp == fingerprint(f) and fp.startswith("sha256:")
-    f.write_bytes(sample_path.read_bytes().replace(b"Beyonc", b"Beyonk"))
-    assert fingerprint(f) != fp
-
 
 def test_streaming_parser_agrees_with_json_load(tmp_path, sample_path):
     """Key order, a 'data' string inside other values, escapes: the article-by-article parser reads
@@ -113,6 +108,7 @@ def test_streaming_parser_agrees_with_json_load(tmp_path, sample_path):
             want = f"line {e.lineno} column {e.colno}"
         with pytest.raises(InputError, match=want):
             list(iter_rows(bad))
+
 
 
 def test_rows_without_answers_stay_without(tmp_path, sample_path):
@@ -136,6 +132,7 @@ def test_rows_without_answers_stay_without(tmp_path, sample_path):
             validate_example(row)
 
 
+
 def test_a_second_json_value_after_the_first_is_an_error(tmp_path, sample_path):
     """Two files concatenated: a reader that stops after the first value would drop the second's rows."""
     twice = tmp_path / "twice.json"
@@ -150,102 +147,6 @@ def test_a_second_json_value_after_the_first_is_an_error(tmp_path, sample_path):
     (tmp_path / "spaces.json").write_text(json.dumps(rows[:2]) + " \n\t\n")  # trailing whitespace is fine
     assert list(iter_rows(tmp_path / "spaces.json")) == rows[:2]
 
-
-def test_json_lines_in_a_json_file_are_read_as_json_lines(tmp_path, sample_path):
-    """datasets' Dataset.to_json writes JSON lines, named .json."""
-    rows = list(iter_rows(sample_path))
-    (tmp_path / "rows.json").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    assert list(iter_rows(tmp_path / "rows.json")) == rows
-
-
-def test_a_first_line_over_the_sniffed_head_is_still_sniffed_right(tmp_path, sample_path):
-    """A JSON-lines .json whose first row is over 1 MiB was cut at the sniffed head, taken for one JSON
-    document and refused with "extra data"; an official file on one long line must stay official."""
-    from augment.sources import sniff_format
-
-    rows = list(iter_rows(sample_path))[:3]
-    big = {**rows[0], "context": rows[0]["context"] + " filler" * 200_000}  # about 1.4 MB
-    lines = tmp_path / "rows.json"
-    lines.write_text("\n" + "".join(json.dumps(r) + "\n" for r in [big, *rows[1:]]))
-    assert sniff_format(lines, rows_only=True) == "jsonl"
-    assert list(iter_rows(lines)) == [big, *rows[1:]]
-    official = json.loads(sample_path.read_text())
-    official["data"][0]["paragraphs"][0]["context"] += " filler" * 200_000
-    one_line = tmp_path / "official.json"
-    one_line.write_text(json.dumps({"version": "v2.0", "data": official["data"]}))
-    assert sniff_format(one_line, rows_only=True) == "json"
-    assert len(list(iter_rows(one_line))) == 65
-    (tmp_path / "other.json").write_text(json.dumps({"kind": "x" * (2 << 20)}) + "\n")  # not a row: no 'data'
-    with pytest.raises(InputError, match="missing key 'data'"):
-        list(iter_rows(tmp_path / "other.json"))
-
-
-def test_a_directorys_fingerprint_covers_the_files_read_and_only_those(tmp_path, sample_path):
-    """An --out inside the input folder, or a README beside the data, is not input."""
-    (tmp_path / "train.json").write_bytes(sample_path.read_bytes())
-    fp = fingerprint(tmp_path)
-    (tmp_path / "README.md").write_text("notes")
-    (tmp_path / "aug").mkdir()
-    (tmp_path / "aug" / "shard-00000.arrow").write_bytes(b"rows")
-    assert fingerprint(tmp_path) == fp
-    (tmp_path / "more.jsonl").write_text(json.dumps(next(iter_rows(sample_path))) + "\n")
-    assert fingerprint(tmp_path) != fp
-
-
-def test_other_suffixes_are_sniffed(tmp_path, sample_path):
-    rows = list(iter_rows(sample_path))
-    (tmp_path / "official.txt").write_bytes(sample_path.read_bytes())
-    (tmp_path / "rows.data").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    assert list(iter_rows(tmp_path / "official.txt")) == rows
-    assert list(iter_rows(tmp_path / "rows.data")) == rows
-    (tmp_path / "junk.txt").write_text("hello")
-    with pytest.raises(InputError, match="junk.txt: neither JSON nor JSON lines"):
-        list(iter_rows(tmp_path / "junk.txt"))
-
-
-def test_a_file_of_neither_json_nor_json_lines_is_told_every_form_a_source_may_take(tmp_path):
-    """The list left out a JSON array of rows and a folder of .json/.jsonl files, which are read as well."""
-    (tmp_path / "junk.txt").write_text("hello")
-    with pytest.raises(InputError) as e:
-        list(iter_rows(tmp_path / "junk.txt", option="--data"))
-    assert str(e.value) == (f"{tmp_path / 'junk.txt'}: neither JSON nor JSON lines (it starts with 'hello'); --data "
-                            "takes an official SQuAD .json, a JSON array of squad_v2 rows, a .jsonl of squad_v2 rows, "
-                            "a datasets.save_to_disk directory, a directory of .json/.jsonl files or a hub dataset id")
-
-
-def test_data_named_as_a_commands_outputs_is_still_data(tmp_path, sample_path, sample_rows):
-    """An output folder is told by what distill-train and squad-eval write in it (a run's options, a report), not
-    by the files' names: SQuAD data named config.json or eval.json (beside an eval.html) is read as ever."""
-    import shutil
-
-    for name in ("config.json", "eval.json"):
-        shutil.copy(sample_path, tmp_path / name)
-    (tmp_path / "eval.html").write_text("<html></html>")
-    assert list(iter_rows(tmp_path)) == sample_rows * 2
-
-
-def test_an_arrow_shard_is_named_as_such_with_its_folder(tmp_path, sample_rows):
-    """The shard of a saved dataset (augment-squad's shard-00000.arrow) given as the source said "neither JSON nor
-    JSON lines (it starts with '\\ufffd\\ufffd\\ufffd\\ufffdP\\t...')"."""
-    from datasets import Dataset
-
-    Dataset.from_list(sample_rows[:2]).save_to_disk(tmp_path / "saved")
-    shard = next((tmp_path / "saved").glob("*.arrow"))
-    with pytest.raises(InputError) as e:
-        list(iter_rows(shard, option="--data"))
-    assert str(e.value) == (f"{shard}: an Arrow file, not JSON; pass --data its folder, {tmp_path / 'saved'} (a "
-                            "datasets.save_to_disk directory)")
-    (tmp_path / "saved" / "state.json").unlink()
-    with pytest.raises(InputError, match="an Arrow file, not JSON; --data takes the datasets.save_to_disk directory"):
-        list(iter_rows(shard, option="--data"))
-
-
-def test_hub_ids_and_paths():
-    from augment.sources import local_path
-
-    assert local_path("squad_v2") is None and local_path("rajpurkar/squad_v2") is None
-    for p in ("./x", "../x", "/x", "~/x", "x.json", "d/x.jsonl", "data/sample"):
-        assert local_path(p) is not None, p
 
 
 def test_is_impossible_is_kept_as_given_never_cast(tmp_path):
@@ -268,6 +169,7 @@ def test_is_impossible_is_kept_as_given_never_cast(tmp_path):
             validate_example(bad)
 
 
+
 def test_official_files_pass_validation_with_their_boolean_is_impossible():
     """The bundled official SQuAD 2.0 files (4,784 questions) hold booleans that agree with the answers."""
     from pathlib import Path
@@ -280,6 +182,7 @@ def test_official_files_pass_validation_with_their_boolean_is_impossible():
     assert len(rows) == 65 + 4719 and {type(r["is_impossible"]) for r in rows} == {bool}
     for r in rows:
         validate_example(r)
+
 
 
 def test_json_lines_with_bare_cr_line_endings_read_as_with_lf(tmp_path, sample_rows):
@@ -299,26 +202,6 @@ def test_json_lines_with_bare_cr_line_endings_read_as_with_lf(tmp_path, sample_r
     assert [(w.line, r["id"]) for w, r in iter_located(mixed)] == [(1, rows[0]["id"]), (3, rows[1]["id"])]
 
 
-def test_an_unfinished_augment_squad_output_is_named_as_such(tmp_path, sample_path, tiny_mlm_path):
-    """A stopped augment-squad run has its shards and .progress/ but no state.json yet: reading it was "holds
-    neither a saved dataset nor .json/.jsonl files", which says nothing of what it is or how to finish it."""
-    from augment.distill.data import load_examples
-    from pipelines import augment_squad
-
-    out = tmp_path / "aug"
-    assert augment_squad.main(["--input", str(sample_path), "--limit", "5", "--multiplier", "1", "--mlm",
-                               tiny_mlm_path, "--glove", "none", "--quiet", "--out", str(out)]) == 0
-    for name in ("state.json", "dataset_info.json"):  # written last, when every shard is in place
-        (out / name).unlink()
-    want = (f"{out}: an augment-squad output that has not finished (no state.json yet); rerun the augment-squad "
-            "command that writes it, which resumes and completes it")
-    with pytest.raises(InputError) as e:
-        next(iter_rows(out))
-    assert str(e.value) == want
-    with pytest.raises(InputError) as e:
-        load_examples([str(out)], option="--data")
-    assert str(e.value).endswith(want)
-
 
 def test_a_hub_id_naming_a_missing_entry_of_a_local_folder_says_it_is_not_local_either(tmp_path, monkeypatch):
     """`--data data/aug` before augment-squad wrote data/aug reads as a hub id (no ./, no .json), and the error
@@ -332,159 +215,3 @@ def test_a_hub_id_naming_a_missing_entry_of_a_local_folder_says_it_is_not_local_
     with pytest.raises(InputError) as e:
         next(iter_located("no-such-owner/not_a_cached_dataset", option="--data"))
     assert "nor is it a local" not in str(e.value)
-
-
-def test_an_empty_source_is_refused_not_read_as_the_working_directory(tmp_path, monkeypatch, sample_path):
-    """Path("") is ".": iter_rows("") read the working directory's .json files (or said it held none)."""
-    import shutil
-
-    from augment.sources import source_problem
-
-    monkeypatch.chdir(tmp_path)
-    shutil.copy(sample_path, tmp_path / "here.json")  # what "" used to read
-    expected = "--data '': an empty path (an unset variable?); name a data file, a directory or a hub dataset id"
-    assert source_problem("--data", "") == expected
-    assert source_problem("--data", " ").startswith("--data ' ': an empty path")
-    assert source_problem("--data", "squad_v2") is None
-    with pytest.raises(InputError, match=r"^--data '': an empty path \(an unset variable\?\)"):
-        next(iter_located("", option="--data"))
-    for read in (lambda: list(iter_rows("")), lambda: fingerprint("")):
-        with pytest.raises(InputError, match=r"^the data source '': an empty path"):
-            read()
-
-
-@pytest.mark.parametrize("command,argv", [
-    ("augment_squad", ["--input", "", "--mlm", "none", "--out", "OUT"]),
-    ("squad_eval", ["--model", "MODEL", "--data", ""]),
-    ("distill_train", ["--data", "", "--teacher", "none", "--student", "MODEL", "--out", "OUT"]),
-    ("distill_train", ["--data", "DATA", "--prediction-data", "", "--student", "MODEL", "--out", "OUT"]),
-    ("distill_train", ["--data", "DATA", "--eval", "", "--teacher", "none", "--student", "MODEL", "--out", "OUT"]),
-])
-def test_the_clis_refuse_an_empty_data_source(command, argv, tmp_path, monkeypatch, capsys, sample_path):
-    """An unset variable ("--data $DATA") is one line naming the option, exit 2, before anything loads; --eval ''
-    was also taken for no --eval at all (the evaluation asked for skipped without a word)."""
-    import importlib
-    import shutil
-
-    monkeypatch.chdir(tmp_path)
-    shutil.copy(sample_path, tmp_path / "here.json")  # the working directory's data, which '' read
-    main = importlib.import_module(f"pipelines.{command}").main
-    fill = {"OUT": str(tmp_path / "out"), "MODEL": str(tmp_path / "no-model"), "DATA": str(sample_path)}
-    assert main([fill.get(a, a) for a in argv]) == 2
-    err = capsys.readouterr().err
-    option = argv[argv.index("") - 1]
-    assert err.count("\n") == 1 and f"{option} '': an empty path (an unset variable?)" in err, err
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["here.json"]
-
-
-def test_a_split_is_refused_only_for_a_source_without_splits(tmp_path, sample_path, sample_rows):
-    """A file, a folder of files and a saved single Dataset have no splits: the split asked for was never read."""
-    import datasets
-
-    from augment.sources import reads_split, split_problem
-
-    ds = datasets.Dataset.from_list(sample_rows[:2])
-    ds.save_to_disk(str(tmp_path / "ds"))
-    datasets.DatasetDict({"train": ds}).save_to_disk(str(tmp_path / "dd"))
-    assert [reads_split(s) for s in (sample_path, sample_path.parent, tmp_path / "ds")] == [False] * 3
-    assert [reads_split(s) for s in ("squad_v2", tmp_path / "dd", tmp_path / "missing.json")] == [True] * 3
-    assert split_problem("--split", "test", "--data", sample_path) == (
-        f"--split test has no effect: --data {sample_path} is a local file or folder of files, which has no splits "
-        "(a hub dataset id or a datasets.save_to_disk DatasetDict directory has); leave --split out")
-    assert "is a saved Dataset (not a DatasetDict)" in split_problem("--split", "x", "--data", tmp_path / "ds")
-    assert split_problem("--split", "train", "--data", tmp_path / "dd") is None
-
-
-@pytest.mark.parametrize("command,argv", [
-    ("augment_squad", ["--input", "DATA", "--split", "test", "--mlm", "none", "--glove", "none", "--out", "OUT"]),
-    ("squad_eval", ["--model", "MODEL", "--data", "DATA", "--split", "test"]),
-    ("distill_train", ["--data", "DATA", "--eval", "DATA", "--eval-split", "test", "--teacher", "none",
-                       "--student", "MODEL", "--out", "OUT"]),
-])
-def test_the_clis_refuse_a_split_of_a_local_file(command, argv, tmp_path, capsys, sample_path):
-    """--split/--eval-split with a local .json was silently ignored (every row read); refused as distill-train
-    refuses the other options a run never uses. The same split of a saved DatasetDict is not refused."""
-    import importlib
-
-    import datasets
-
-    main = importlib.import_module(f"pipelines.{command}").main
-    split_option = argv[argv.index("test") - 1]
-    dd = tmp_path / "dd"
-    datasets.DatasetDict({"test": datasets.Dataset.from_list(list(iter_rows(sample_path))[:2])}).save_to_disk(str(dd))
-    capsys.readouterr()  # datasets' progress bar
-    for data, refused in ((sample_path, True), (dd, False)):
-        fill = {"OUT": str(tmp_path / "out"), "MODEL": str(tmp_path / "no-model"), "DATA": str(data)}
-        assert main([fill.get(a, a) for a in argv]) == 2  # the missing model (no candidates), at least
-        err = capsys.readouterr().err
-        assert err.count("\n") == 1, err
-        assert (f"{split_option} test has no effect: " in err) == refused, err
-
-
-@pytest.mark.parametrize("command,argv,says", [
-    ("augment_squad", ["--input", "DATA", "--mlm", "none", "--glove", "none", "--out", "OUT", "--sp=train"],
-     "--split train"),
-    ("squad_eval", ["--model", "MODEL", "--data", "DATA", "--split", "validation"], "--split validation"),
-    ("distill_train", ["--data", "DATA", "--eval", "DATA", "--eval-s", "validation", "--teacher", "none",
-                       "--student", "MODEL", "--out", "OUT"], "--eval-split validation"),
-])
-def test_the_clis_refuse_the_default_split_typed_for_a_local_file(command, argv, says, tmp_path, capsys, sample_path):
-    """The split checks compared the value with the default: the default typed out (squad-eval --data data/sample
-    --split validation) looked left out and passed. Typed at any value and in any spelling, it is refused; left
-    out, it is not."""
-    import importlib
-
-    main = importlib.import_module(f"pipelines.{command}").main
-    typed = next(a for a in argv if a.startswith(("--sp", "--eval-s")))
-    for given in (True, False):
-        keep = argv if given else [a for a in argv if a not in (typed, "validation")]
-        fill = {"OUT": str(tmp_path / "out"), "MODEL": str(tmp_path / "no-model"), "DATA": str(sample_path)}
-        assert main([fill.get(a, a) for a in keep]) == 2  # the missing model (no candidates), at least
-        err = capsys.readouterr().err
-        assert err.count("\n") == 1, err
-        assert (f"{says} has no effect: " in err) == given, err
-
-
-@pytest.mark.parametrize("layout", ["Dataset", "DatasetDict"])
-def test_a_saved_datasets_fingerprint_covers_its_data_files_and_only_those(tmp_path, sample_rows, layout):
-    """A report.html, README or manifest written beside a save_to_disk directory (an augment-squad --out used as
-    input has its manifest, rejects and .progress/ records too) changed the fingerprint, so a resume keyed on it
-    was refused as another input. The files datasets reads still count."""
-    import datasets
-
-    from augment.fingerprints import earlier_fingerprint
-
-    ds = datasets.Dataset.from_list(sample_rows[:3])
-    saved = tmp_path / "saved"
-    (ds if layout == "Dataset" else datasets.DatasetDict({"train": ds})).save_to_disk(str(saved))
-    fp = fingerprint(saved)
-    assert earlier_fingerprint(saved) is None  # all save_to_disk writes: an earlier tinyaug recorded the same
-    for name in ("report.html", "README.md", "manifest.json", "rejects.jsonl", ".progress/shard-00000.json"):
-        (saved / name).parent.mkdir(exist_ok=True)
-        (saved / name).write_text("not rows")
-    assert fingerprint(saved) == fp
-    assert earlier_fingerprint(saved) not in (None, fp)  # what an earlier tinyaug recorded of this folder
-    info = next(saved.rglob("dataset_info.json"))  # its features decide how the rows load
-    info.write_text(info.read_text().replace('"description": ""', '"description": "x"'))
-    assert fingerprint(saved) != fp
-
-
-@pytest.mark.parametrize("layout", ["Dataset", "DatasetDict"])
-def test_a_folder_inside_a_saved_dataset_leaves_its_fingerprint(tmp_path, sample_rows, layout):
-    """augment-squad --input saved --out saved/aug: the run's shards and state.json (a saved dataset of their own,
-    written after the run recorded its input's fingerprint) counted as the input's, so every rerun was refused as
-    another input. Only the folder itself and the splits its dataset_dict.json names are read."""
-    import datasets
-
-    ds = datasets.Dataset.from_list(sample_rows[:3])
-    saved = tmp_path / "saved"
-    (ds if layout == "Dataset" else datasets.DatasetDict({"train": ds})).save_to_disk(str(saved))
-    fp = fingerprint(saved)
-    for folder in ("aug", "train/aug"):
-        for name in ("shard-00000.arrow", "state.json", "dataset_info.json"):
-            (saved / folder).mkdir(parents=True, exist_ok=True)
-            (saved / folder / name).write_text("another run's")
-    assert fingerprint(saved) == fp
-    if layout == "DatasetDict":  # unreadable, it names no split: every folder counts, and the reader says why
-        (saved / "dataset_dict.json").write_text("{")
-        assert fingerprint(saved) not in (fp, None)

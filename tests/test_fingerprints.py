@@ -1,0 +1,77 @@
+"""augment.fingerprints: what a source's fingerprint covers, so that a resume on the same data goes on and one on
+other data is refused."""
+import json
+
+import pytest
+
+from augment.fingerprints import fingerprint
+from augment.squad_io import iter_rows
+
+
+def test_fingerprint_changes_with_content(tmp_path, sample_path):
+    f = tmp_path / "a.json"
+    f.write_bytes(sample_path.read_bytes())
+    fp = fingerprint(f)
+    assert fp == fingerprint(f) and fp.startswith("sha256:")
+    f.write_bytes(sample_path.read_bytes().replace(b"Beyonc", b"Beyonk"))
+    assert fingerprint(f) != fp
+
+
+
+def test_a_directorys_fingerprint_covers_the_files_read_and_only_those(tmp_path, sample_path):
+    """An --out inside the input folder, or a README beside the data, is not input."""
+    (tmp_path / "train.json").write_bytes(sample_path.read_bytes())
+    fp = fingerprint(tmp_path)
+    (tmp_path / "README.md").write_text("notes")
+    (tmp_path / "aug").mkdir()
+    (tmp_path / "aug" / "shard-00000.arrow").write_bytes(b"rows")
+    assert fingerprint(tmp_path) == fp
+    (tmp_path / "more.jsonl").write_text(json.dumps(next(iter_rows(sample_path))) + "\n")
+    assert fingerprint(tmp_path) != fp
+
+
+
+@pytest.mark.parametrize("layout", ["Dataset", "DatasetDict"])
+def test_a_saved_datasets_fingerprint_covers_its_data_files_and_only_those(tmp_path, sample_rows, layout):
+    """A report.html, README or manifest written beside a save_to_disk directory (an augment-squad --out used as
+    input has its manifest, rejects and .progress/ records too) changed the fingerprint, so a resume keyed on it
+    was refused as another input. The files datasets reads still count."""
+    import datasets
+
+    from augment.fingerprints import earlier_fingerprint
+
+    ds = datasets.Dataset.from_list(sample_rows[:3])
+    saved = tmp_path / "saved"
+    (ds if layout == "Dataset" else datasets.DatasetDict({"train": ds})).save_to_disk(str(saved))
+    fp = fingerprint(saved)
+    assert earlier_fingerprint(saved) is None  # all save_to_disk writes: an earlier tinyaug recorded the same
+    for name in ("report.html", "README.md", "manifest.json", "rejects.jsonl", ".progress/shard-00000.json"):
+        (saved / name).parent.mkdir(exist_ok=True)
+        (saved / name).write_text("not rows")
+    assert fingerprint(saved) == fp
+    assert earlier_fingerprint(saved) not in (None, fp)  # what an earlier tinyaug recorded of this folder
+    info = next(saved.rglob("dataset_info.json"))  # its features decide how the rows load
+    info.write_text(info.read_text().replace('"description": ""', '"description": "x"'))
+    assert fingerprint(saved) != fp
+
+
+
+@pytest.mark.parametrize("layout", ["Dataset", "DatasetDict"])
+def test_a_folder_inside_a_saved_dataset_leaves_its_fingerprint(tmp_path, sample_rows, layout):
+    """augment-squad --input saved --out saved/aug: the run's shards and state.json (a saved dataset of their own,
+    written after the run recorded its input's fingerprint) counted as the input's, so every rerun was refused as
+    another input. Only the folder itself and the splits its dataset_dict.json names are read."""
+    import datasets
+
+    ds = datasets.Dataset.from_list(sample_rows[:3])
+    saved = tmp_path / "saved"
+    (ds if layout == "Dataset" else datasets.DatasetDict({"train": ds})).save_to_disk(str(saved))
+    fp = fingerprint(saved)
+    for folder in ("aug", "train/aug"):
+        for name in ("shard-00000.arrow", "state.json", "dataset_info.json"):
+            (saved / folder).mkdir(parents=True, exist_ok=True)
+            (saved / folder / name).write_text("another run's")
+    assert fingerprint(saved) == fp
+    if layout == "DatasetDict":  # unreadable, it names no split: every folder counts, and the reader says why
+        (saved / "dataset_dict.json").write_text("{")
+        assert fingerprint(saved) not in (fp, None)
