@@ -71,8 +71,8 @@ def summaries(metrics: Path, seen: int) -> tuple[list[dict], int]:
 def run(a) -> dict:
     import torch
 
-    from pipelines.distill_train import (DistillRecipe, build_parser, configure_dynamo, default_attention_form,
-                                         validate)
+    from augment.distill.compilation import configure_dynamo
+    from pipelines.distill_train import DistillRecipe, build_parser, default_attention_form, validate
 
     t_start = time.perf_counter()
     cfg = SMOKE if a.smoke else FULL

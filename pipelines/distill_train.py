@@ -66,39 +66,6 @@ CUDA_GRAPH_MODES = ("reduce-overhead", "max-autotune")
 ATTENTION_FORMS = ("factored", "direct")
 
 
-def compile_in_place(module, mode: str) -> None:
-    """``module.compile`` in the ``--compile`` MODE (in place: parameter names, and so checkpoints, stay those
-    of the plain module)."""
-    module.compile(mode=None if mode == "default" else mode)
-
-
-# How many compiled variants of one function dynamo may keep before it runs further ones eagerly (torch's default
-# is 8). The teacher and the student share their forward's code (and the hidden-state wrapper's), and dynamo keeps
-# one list of variants per code object: each (model, gradient mode, output flags, batch shape) is an entry. Before
-# the mask was always given and the hooks installed first, a two-stage run with an epoch's short last batch passed 8
-# (BENCHMARKS.md 6e: the whole prediction stage then ran uncompiled); now it makes 6, and --teacher-cache off, a
-# resume or another batch size add more. Past the limit dynamo says so once in a log warning and runs the new
-# variant uncompiled: silently slower training.
-COMPILED_VARIANTS = 64
-
-
-def dynamo_settings() -> dict:
-    """The dynamo settings ``configure_dynamo`` changes, with their values now (``setattr`` each on
-    ``torch._dynamo.config`` to put them back)."""
-    import torch._dynamo
-
-    config = torch._dynamo.config
-    return {**{name: getattr(config, name) for name in _limit_names(config)},
-            "automatic_dynamic_shapes": config.automatic_dynamic_shapes}
-
-
-def _limit_names(config) -> tuple[str, str]:
-    """Dynamo's two variant limits: per function, and in all (renamed in torch 2.7)."""
-    if hasattr(config, "recompile_limit"):
-        return "recompile_limit", "accumulated_recompile_limit"
-    return "cache_size_limit", "accumulated_cache_size_limit"
-
-
 # Under --compile with --group-by-length, each batch is padded up to a multiple of this many tokens: batches of
 # similar windows keep most of the padding saved (on the SQuAD 2.0 subset at length 384 and batch 26, 52% of the
 # FLOPs of one 384 shape, against 43% with no padding at all; BENCHMARKS.md 6f), in 6 lengths at 384 (7 shapes
@@ -117,65 +84,6 @@ def length_multiple(args, device_type: str) -> int:
     if args.compile:
         return GROUPED_COMPILE_MULTIPLE if args.group_by_length else args.max_length
     return 16 if device_type == "cuda" else 1
-
-
-def configure_dynamo(lengths: int = 1) -> None:
-    """Set up torch.compile for ``--compile``, process-wide: room for every variant (``COMPILED_VARIANTS`` for
-    each of the ``lengths`` batch lengths training can take), and static shapes.
-
-    Static: by default a second batch size (an epoch's short last batch) makes dynamo recompile with a symbolic
-    batch dimension, and since dynamo tracks that per code object, the other model and the next stage then get
-    symbolic graphs too. Here every shape gets its own graph instead: the full batches, which are nearly all of
-    them, keep the static kernels that the benchmarks measure; the short batch costs one more compilation."""
-    import torch._dynamo
-
-    config = torch._dynamo.config
-    # Both limits: the accumulated one (256 in torch 2.13) would otherwise cap what the first allows.
-    for name in _limit_names(config):
-        setattr(config, name, max(getattr(config, name), COMPILED_VARIANTS * lengths))
-    config.automatic_dynamic_shapes = False
-
-
-def compile_counts() -> dict:
-    """This process's running totals from ``torch._dynamo.utils.counters`` (internal, but long stable; empty where
-    it is missing): graphs compiled, dynamo's graph-break events (several per split: one split showed as 6 on
-    the CPU, so only zero reads plainly), and graphs inductor compiled without CUDA graphs under
-    ``reduce-overhead`` (on the CPU, every one). A training stage's summary reports its own share under
-    ``--compile`` (the main process's; DDP's bucket splits are not graph breaks). They do not show a step that
-    ran eagerly, nor graphs per step: ``benchmarks/compiled_graphs.py`` counts those on the CPU."""
-    try:
-        from torch._dynamo.utils import counters
-    except ImportError:
-        return {}
-    return {"graphs_compiled": int(counters["stats"]["unique_graphs"]),
-            "graph_breaks": int(sum(counters["graph_break"].values())),
-            "cudagraph_skips": int(counters["inductor"]["cudagraph_skips"])}
-
-
-def compiled_since(before: dict) -> dict:
-    """``compile_counts`` now less ``before`` (empty when ``before`` is: not compiled)."""
-    return {k: v - before[k] for k, v in compile_counts().items()} if before else {}
-
-
-def install_output_hooks(model) -> None:
-    """Run ``model`` once eagerly on two tokens with ``output_hidden_states=True``, before it is compiled.
-
-    transformers installs the hooks that collect hidden states on the first call that asks for them, under a
-    ``threading.Lock`` that dynamo cannot trace. Met inside the first compiled call, that lock breaks the graph of
-    the variant being compiled, and that variant keeps the break (its guards never see the hooks arrive): with
-    one batch shape, every step's forward of the intermediate stage runs as two graphs with Python between them,
-    under CUDA graphs two recordings (and so, presumably, its backward; the test counts forward graphs). Seen with
-    torch 2.13 and transformers 5.17 and 5.24. Eval mode, so that no dropout draws from the random stream the
-    training steps use."""
-    import torch
-
-    training = model.training
-    device = next(model.parameters()).device
-    try:
-        with torch.no_grad():
-            model.eval()(input_ids=torch.zeros(1, 2, dtype=torch.long, device=device), output_hidden_states=True)
-    finally:
-        model.train(training)
 
 
 def _record(line: str) -> dict:
@@ -867,6 +775,8 @@ class DistillRecipe:
         """``--compile MODE``: dynamo set up (``configure_dynamo``), then the student and the teacher compiled in
         place, each run once eagerly first if the intermediate stage will ask it for hidden states
         (``install_output_hooks``). The benchmarks call this too, so they measure what distill-train runs."""
+        from augment.distill.compilation import compile_in_place, configure_dynamo, install_output_hooks
+
         multiple = length_multiple(self.args, self.acc.device.type)
         configure_dynamo(lengths=-(-self.args.max_length // multiple))
         for model in (self.student, self.teacher):
@@ -915,6 +825,7 @@ class DistillRecipe:
         from transformers import get_linear_schedule_with_warmup
 
         from augment.distill import IntermediateDistiller, LayerMap, PredictionLoss, use_score_attention
+        from augment.distill.compilation import compile_in_place
         from augment.distill.intermediate import cast_frozen_linears
         from augment.distill.flops import StageCost
         from augment.qa.attention import set_fast_attention
@@ -1061,6 +972,7 @@ class DistillRecipe:
         from tqdm.auto import tqdm
 
         from augment.distill.checkpoint import own_stream, set_rng_state, stage_seed
+        from augment.distill.compilation import compile_counts, compiled_since
         from augment.distill.data import (WindowDataset, accumulation_shares, global_batches, trim_padding,
                                           window_lengths)
 

@@ -39,7 +39,7 @@ class StageTally:
         self.base = dict(zero)  # every process's before that: the checkpoint's totals
         self.start = (now, zero)
         self.steady_from = None
-        self.compiled = {}  # graphs compiled and the like (distill_train.compile_counts) in the runs before
+        self.compiled = {}  # graphs compiled and the like (compilation.compile_counts) in the runs before
         self.from_step = 0  # the steps before it are not counted: resumed from a checkpoint that carried no totals
         if carried is not None:
             # A checkpoint without "summed" carried the main process's counts alone, which the version that wrote

@@ -80,7 +80,7 @@ def dynamo_config():
     touches are put back after the test (by hand: monkeypatch trips over the config module's attribute access)."""
     import torch._dynamo
 
-    from pipelines.distill_train import dynamo_settings
+    from augment.distill.compilation import dynamo_settings
 
     saved = dynamo_settings()
     yield torch._dynamo.config

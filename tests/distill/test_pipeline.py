@@ -797,7 +797,7 @@ def test_configure_dynamo_compiles_every_shape_statically(dynamo_config):
     graph of that code (the short last batch of an epoch would do that to both models and the next stage)."""
     import torch._dynamo
 
-    from pipelines.distill_train import COMPILED_VARIANTS, configure_dynamo, dynamo_settings
+    from augment.distill.compilation import COMPILED_VARIANTS, configure_dynamo, dynamo_settings
 
     config = dynamo_config  # restored after the test
     name = next(k for k in dynamo_settings() if k != "automatic_dynamic_shapes")  # the limit's name
