@@ -72,7 +72,8 @@ def run(a) -> dict:
     import torch
 
     from augment.distill.compilation import configure_dynamo
-    from pipelines.distill_train import DistillRecipe, build_parser, default_attention_form, validate
+    from pipelines.distill_train import (GROUPED_COMPILE_MULTIPLE, DistillRecipe, build_parser, default_attention_form,
+                                         validate)
 
     t_start = time.perf_counter()
     cfg = SMOKE if a.smoke else FULL
@@ -200,7 +201,7 @@ def run(a) -> dict:
                 args.compile = mode
                 recipe.compile_models(mode)
                 # One process measures several modes, grouped and not: room for all of their variants.
-                configure_dynamo(lengths=len(a.compile_modes.split(",")) * -(-args.max_length // 64))
+                configure_dynamo(lengths=len(a.compile_modes.split(",")) * -(-args.max_length // GROUPED_COMPILE_MULTIPLE))
                 if "compile" in wanted:
                     compiled_stages(mode)
                 if "compile-grouped" in wanted:
