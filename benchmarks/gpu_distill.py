@@ -201,7 +201,8 @@ def run(a) -> dict:
                 args.compile = mode
                 recipe.compile_models(mode)
                 # One process measures several modes, grouped and not: room for all of their variants.
-                configure_dynamo(lengths=len(a.compile_modes.split(",")) * -(-args.max_length // GROUPED_COMPILE_MULTIPLE))
+                per_mode = -(-args.max_length // GROUPED_COMPILE_MULTIPLE)
+                configure_dynamo(lengths=len(a.compile_modes.split(",")) * per_mode)
                 if "compile" in wanted:
                     compiled_stages(mode)
                 if "compile-grouped" in wanted:
