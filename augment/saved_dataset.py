@@ -24,16 +24,21 @@ def _saved_splits(path: Path) -> list[str]:
     be read."""
     try:
         splits = json.loads((path / "dataset_dict.json").read_text(encoding="utf-8"))["splits"]
+        # Else datasets iterates it: a string's letters became split folders ('t'), a null a TypeError traceback.
+        if not isinstance(splits, list) or not all(isinstance(split, str) for split in splits):
+            raise TypeError(f"'splits' is {splits!r:.80}, not a list of split names")
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise InputError(f"{path / 'dataset_dict.json'}: unreadable ({type(e).__name__}: {e}); "
                          "expected {'splits': [...]} as datasets.save_to_disk writes it") from None
-    return [str(split) for split in splits] if isinstance(splits, list) else []
+    return splits
 
 
 def _check_saved_files(path: Path) -> None:
     """Name the file a broken ``save_to_disk`` directory lacks, before ``datasets`` fails vaguely."""
     if (path / "dataset_dict.json").exists():
         for split in _saved_splits(path):
+            if not (path / split).is_dir():  # not "split/: missing state.json", as if the folder were there
+                raise InputError(f"{path}: missing the split folder {split} (listed in dataset_dict.json)")
             _check_saved_files(path / split)
         return
     for name in ("state.json", "dataset_info.json"):
@@ -42,9 +47,16 @@ def _check_saved_files(path: Path) -> None:
     try:
         state = json.loads((path / "state.json").read_text(encoding="utf-8"))
         files = [d["filename"] for d in state["_data_files"]]
+        if not all(isinstance(name, str) for name in files):  # else path / None: a TypeError traceback below
+            raise TypeError(f"'_data_files' names {files!r:.80}, not file names")
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise InputError(f"{path / 'state.json'}: unreadable ({type(e).__name__}: {e}); "
                          "expected '_data_files' as datasets.save_to_disk writes it") from None
+    try:  # else datasets' JSONDecodeError, which names neither the file nor the folder
+        json.loads((path / "dataset_info.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise InputError(f"{path / 'dataset_info.json'}: unreadable ({type(e).__name__}: {e}); "
+                         "expected the features as datasets.save_to_disk writes them") from None
     for name in files:
         if not (path / name).is_file():
             raise InputError(f"{path}: missing {name} (listed in state.json)")

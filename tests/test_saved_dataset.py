@@ -1,0 +1,161 @@
+"""augment.saved_dataset: a datasets.save_to_disk folder, told from a folder of files, opened with one InputError
+that names the damaged file and says what is wrong (the line augment-squad, squad-eval and distill-train print
+after "error: "), and the files its fingerprint covers. The folders are real save_to_disk output, damaged."""
+import json
+import shutil
+
+import pytest
+
+from augment.errors import InputError
+from augment.saved_dataset import (is_saved_dataset, open_saved_dataset, saved_dataset_error,
+                                   saved_dataset_files)
+
+
+@pytest.fixture(scope="module")
+def saved_folders(tmp_path_factory, sample_rows):
+    """A Dataset in two shards (so that every Arrow file must be found, not the first) and a DatasetDict with a
+    train split, of three rows, saved once for the module; tests damage copies of them."""
+    import datasets
+
+    ds = datasets.Dataset.from_list(sample_rows[:3])
+    root = tmp_path_factory.mktemp("saved")
+    ds.save_to_disk(str(root / "Dataset"), num_shards=2)
+    datasets.DatasetDict({"train": ds}).save_to_disk(str(root / "DatasetDict"))
+    return root
+
+
+@pytest.fixture(params=["Dataset", "DatasetDict"])
+def layout(request):
+    return request.param
+
+
+def _copy(saved_folders, layout, tmp_path):
+    return shutil.copytree(saved_folders / layout, tmp_path / "saved")
+
+
+def test_a_saved_dataset_is_told_from_a_folder_of_files(tmp_path, sample_path, saved_folders, layout):
+    assert is_saved_dataset(saved_folders / layout)
+    (tmp_path / "train.json").write_bytes(sample_path.read_bytes())
+    assert not is_saved_dataset(tmp_path)
+    for name in ("state.json", "dataset_info.json", "dataset_dict.json"):  # any one: its errors say what lacks
+        one = tmp_path / name.split(".")[0]
+        one.mkdir()
+        (one / name).write_text("{}")
+        assert is_saved_dataset(one)
+
+
+def test_open_saved_dataset_reads_the_rows_of_either_layout(saved_folders, sample_rows, layout):
+    ds = open_saved_dataset(saved_folders / layout)
+    assert ds["id"] == [r["id"] for r in sample_rows[:3]]
+
+
+def test_a_single_dataset_is_read_whatever_split_is_asked(saved_folders, sample_rows):
+    """It has no splits; squad-eval's default --split validation reads it, and an explicit --split is refused
+    by the commands before reading (augment.sources.split_problem)."""
+    assert len(open_saved_dataset(saved_folders / "Dataset", "validation")) == 3
+
+
+def test_a_split_the_dataset_dict_lacks_is_named_with_the_ones_it_has(saved_folders):
+    path = saved_folders / "DatasetDict"
+    with pytest.raises(InputError) as e:
+        open_saved_dataset(path, "validation")
+    assert str(e.value) == f"{path}: no split 'validation'; it has ['train']"
+
+
+def _truncate(f):
+    f.write_bytes(f.read_bytes()[:f.stat().st_size // 2])
+
+
+def _write(name, text):
+    return lambda p: (p / name).write_text(text)
+
+
+def _state_with_a_null_filename(p):
+    state = json.loads((p / "state.json").read_text())
+    state["_data_files"][0]["filename"] = None
+    (p / "state.json").write_text(json.dumps(state))
+
+
+INCOMPLETE = "not a complete datasets.save_to_disk directory: missing"
+# (layout, damage, the start of the message: the file or folder named, what is wrong). A message that quotes
+# what json or pyarrow said is checked up to that quote.
+DAMAGED = {
+    "no state.json": ("Dataset", lambda p: (p / "state.json").unlink(), "{p}: " + INCOMPLETE + " state.json"),
+    "no dataset_info.json": ("Dataset", lambda p: (p / "dataset_info.json").unlink(),
+                             "{p}: " + INCOMPLETE + " dataset_info.json"),
+    "state.json not JSON": ("Dataset", _write("state.json", "{"), "{p}/state.json: unreadable (JSONDecodeError: "),
+    "state.json without _data_files": ("Dataset", _write("state.json", "{}"),
+                                       "{p}/state.json: unreadable (KeyError: '_data_files'); expected "
+                                       "'_data_files' as datasets.save_to_disk writes it"),
+    "state.json with a null filename": ("Dataset", _state_with_a_null_filename,
+                                        "{p}/state.json: unreadable (TypeError: "),
+    "dataset_info.json not JSON": ("Dataset", _write("dataset_info.json", "{"),
+                                   "{p}/dataset_info.json: unreadable (JSONDecodeError: "),
+    "a shard missing": ("Dataset", lambda p: (p / "data-00001-of-00002.arrow").unlink(),
+                        "{p}: missing data-00001-of-00002.arrow (listed in state.json)"),
+    "a shard truncated": ("Dataset", lambda p: _truncate(p / "data-00001-of-00002.arrow"),
+                          "{p}/data-00001-of-00002.arrow: truncated or corrupt Arrow file ("),
+    "dataset_dict.json not JSON": ("DatasetDict", _write("dataset_dict.json", "{"),
+                                   "{p}/dataset_dict.json: unreadable (JSONDecodeError: "),
+    "splits null": ("DatasetDict", _write("dataset_dict.json", '{"splits": null}'),
+                    "{p}/dataset_dict.json: unreadable (TypeError: 'splits' is None, not a list of split names)"),
+    "splits a string": ("DatasetDict", _write("dataset_dict.json", '{"splits": "train"}'),
+                        "{p}/dataset_dict.json: unreadable (TypeError: 'splits' is 'train', not a list of split "
+                        "names)"),
+    "a split folder missing": ("DatasetDict", lambda p: shutil.rmtree(p / "train"),
+                               "{p}: missing the split folder train (listed in dataset_dict.json)"),
+    "a split's state.json missing": ("DatasetDict", lambda p: (p / "train" / "state.json").unlink(),
+                                     "{p}/train: " + INCOMPLETE + " state.json"),
+    "a split's shard truncated": ("DatasetDict", lambda p: _truncate(p / "train" / "data-00000-of-00001.arrow"),
+                                  "{p}/train/data-00000-of-00001.arrow: truncated or corrupt Arrow file ("),
+}
+
+
+@pytest.mark.parametrize("case", list(DAMAGED))
+def test_a_damaged_saved_dataset_is_one_input_error_naming_the_file(tmp_path, saved_folders, case):
+    """A null or string 'splits' was a TypeError traceback or a missing folder 't' (datasets iterated the
+    string); a missing split folder was said to lack its state.json; an unreadable dataset_info.json named only
+    the directory; a null filename in state.json was a TypeError traceback."""
+    layout, damage, expected = DAMAGED[case]
+    path = _copy(saved_folders, layout, tmp_path)
+    damage(path)
+    with pytest.raises(InputError) as e:
+        open_saved_dataset(path)
+    assert str(e.value).startswith(expected.format(p=path)), str(e.value)
+    assert "\n" not in str(e.value)  # one error line
+
+
+def test_an_error_no_arrow_file_explains_names_the_directory_and_the_first_line(saved_folders):
+    path = saved_folders / "Dataset"
+    assert str(saved_dataset_error(path, ValueError("bad cast\nat row 7"))) == (
+        f"{path}: cannot read the saved dataset (ValueError: bad cast)")
+
+
+AROUND = ("report.html", "README.md", "manifest.json", "rejects.jsonl", ".progress/shard-00000.json",
+          "cache-0123456789abcdef.arrow", "aug/shard-00000.arrow", "aug/state.json", "aug/dataset_info.json")
+
+
+def _files(path):
+    return sorted(f for f in path.rglob("*") if f.is_file())
+
+
+def test_saved_dataset_files_are_those_save_to_disk_wrote(tmp_path, saved_folders, layout):
+    """Every shard, the JSON files load_from_disk reads, a split's own; not what is kept beside them (a report,
+    an augment-squad run's records, datasets' cache files, an --out folder inside, in a split too)."""
+    path = _copy(saved_folders, layout, tmp_path)
+    written = _files(path)
+    assert len([f for f in written if f.suffix == ".arrow"]) == (2 if layout == "Dataset" else 1)
+    for name in AROUND + tuple(f"train/{name}" for name in AROUND if layout == "DatasetDict"):
+        (path / name).parent.mkdir(parents=True, exist_ok=True)
+        (path / name).write_text("not its rows")
+    assert saved_dataset_files(path) == written
+
+
+def test_an_unreadable_dataset_dict_json_counts_every_visible_folder(tmp_path, saved_folders):
+    """It names no split, so any folder may be one; reading the rows fails and says why."""
+    path = _copy(saved_folders, "DatasetDict", tmp_path)
+    (path / "dataset_dict.json").write_text("{")
+    for name in ("aug/shard-00000.arrow", ".progress/state.json"):
+        (path / name).parent.mkdir()
+        (path / name).write_text("not its rows")
+    assert saved_dataset_files(path) == [f for f in _files(path) if ".progress" not in f.parts]
