@@ -19,6 +19,8 @@ import re
 import tempfile
 from pathlib import Path
 
+from augment.saved_dataset import data_folders
+
 
 def empty_problem(option: str, value, wanted: str) -> str | None:
     """One line refusing an empty (or blank) path, or None: ``Path("")`` is the working directory, so an option
@@ -63,7 +65,8 @@ def source_folder_problem(option: str, out, folder, sources) -> str | None:
     ``(option, source)`` data, which a later run over that source reads. A folder of .json files would then
     read the run's config.json, metrics.jsonl or eval.json as data and stop on them, any source would have
     another fingerprint (a resume refused as changed data), and augment-squad would write its shards over its
-    input.
+    input. A DatasetDict's split folders count as its folder: their Arrow files are its data (distill-train's
+    --cache-dir there, its windows and teacher logits). Any other folder inside a source's is not read as data.
 
         >>> source_folder_problem("--out", "data/sample", "data/sample", [("--data", "data/sample")])
         '--out data/sample: it is the --data folder, where a later run over data/sample would read this run's files as data; choose another --out'
@@ -75,10 +78,15 @@ def source_folder_problem(option: str, out, folder, sources) -> str | None:
         if not isinstance(source, str) or not source.strip():  # refused on its own (an unset variable)
             continue
         path = Path(source).expanduser()
-        if path.is_dir() and path.samefile(folder):  # any spelling of it: ./D, D/, a symlink to D
-            what = "it" if Path(out).expanduser() == folder else str(folder)
-            return (f"{option} {out}: {what} is the {source_option} folder, where a later run over {source} would "
-                    f"read this run's files as data; choose another {option}")
+        if not path.is_dir():
+            continue
+        for data in data_folders(path):
+            if data.is_dir() and data.samefile(folder):  # any spelling of it: ./D, D/, a symlink to D
+                what = "it" if Path(out).expanduser() == folder else str(folder)
+                where = f"the {source_option} folder" if data == path else \
+                    f"the {data.name} split folder of {source_option} {source}"
+                return (f"{option} {out}: {what} is {where}, where a later run over {source} would read this run's "
+                        f"files as data; choose another {option}")
     return None
 
 

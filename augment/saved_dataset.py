@@ -104,6 +104,23 @@ def open_saved_dataset(path, split: str = "train"):
 SAVED_DATASET_FILES = ("state.json", "dataset_info.json", "dataset_dict.json")
 
 
+def data_folders(path: Path) -> list[Path]:
+    """The folders whose files a ``save_to_disk`` directory's rows come from: ``path``, and a DatasetDict's split
+    folders (those its dataset_dict.json names). What :func:`saved_dataset_files` lists, and what no command may
+    write into (:func:`augment.outdir.source_folder_problem`).
+
+        >>> data_folders(Path("data/aug-dict"))  # doctest: +SKIP
+        [PosixPath('data/aug-dict'), PosixPath('data/aug-dict/train'), PosixPath('data/aug-dict/validation')]
+    """
+    folders = [path]
+    if (path / "dataset_dict.json").is_file():
+        try:
+            folders += [path / split for split in _saved_splits(path)]
+        except InputError:  # reading the rows fails and says why; until then every folder may be a split
+            folders += [d for d in path.iterdir() if d.is_dir() and not d.name.startswith(".")]
+    return folders
+
+
 def saved_dataset_files(path: Path) -> list[Path]:
     """The files of a ``save_to_disk`` directory that its rows come from: its Arrow files and
     :data:`SAVED_DATASET_FILES`, and those of a DatasetDict's splits (the folders its dataset_dict.json names).
@@ -111,12 +128,6 @@ def saved_dataset_files(path: Path) -> list[Path]:
     without the rows changing), nor what else is kept there: a report.html, a README, an augment-squad run's
     manifest.json, rejects.jsonl and .progress/ records, or another folder, such as an --out inside it (whose
     shards, written after the run recorded its input's fingerprint, refused every rerun as another input)."""
-    folders = [path]
-    if (path / "dataset_dict.json").is_file():
-        try:
-            folders += [path / split for split in _saved_splits(path)]
-        except InputError:  # reading the rows fails and says why; until then every folder may be a split
-            folders += [d for d in path.iterdir() if d.is_dir() and not d.name.startswith(".")]
-    return sorted(f for folder in folders if folder.is_dir() for f in folder.iterdir()
+    return sorted(f for folder in data_folders(path) if folder.is_dir() for f in folder.iterdir()
                   if f.is_file() and not f.name.startswith(".")
                   and (f.name in SAVED_DATASET_FILES or f.suffix == ".arrow" and not f.name.startswith("cache-")))

@@ -132,6 +132,35 @@ def test_out_that_is_the_data_folder_is_refused_before_anything_is_written(comma
     assert sorted(p.name for p in data.iterdir()) == before
 
 
+def test_a_cache_dir_in_a_data_folder_is_refused_naming_both_options(tmp_path, capsys, sample_path, sample_rows):
+    """distill-train --cache-dir D with D a saved dataset's folder (or a DatasetDict's split folder) wrote its
+    windows and teacher logits (features-*.arrow, teacher-*.arrow) among the data's Arrow files: they counted in its
+    fingerprint, and the --resume of that very run was refused as "--data D changed". A folder inside D is not read."""
+    import shutil
+
+    import datasets
+
+    from pipelines.distill_train import main
+
+    saved = tmp_path / "saved"
+    datasets.DatasetDict({"train": datasets.Dataset.from_list(sample_rows[:2])}).save_to_disk(str(saved))
+    shutil.copytree(sample_path.parent, tmp_path / "eval")  # a folder of .json files
+    capsys.readouterr()  # save_to_disk's progress bar
+    base = ["--data", str(saved), "--eval", str(tmp_path / "eval"), "--teacher", "none",
+            "--student", str(tmp_path / "no-model"), "--out", str(tmp_path / "out")]
+    for cache, says in [(saved / "train", f"the train split folder of --data {saved}"), (saved, "the --data folder"),
+                        (tmp_path / "eval", "the --eval folder")]:
+        assert main([*base, "--cache-dir", str(cache)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and (f"--cache-dir {cache}: it is {says}, where a later run over "
+                                         f"{saved if 'eval' not in says else tmp_path / 'eval'} would read this run's "
+                                         "files as data; choose another --cache-dir") in err, err
+    for cache in (saved / "cache", None):  # inside it, and the default (.distill-cache beside it): not read as data
+        assert main([*base, *(["--cache-dir", str(cache)] if cache else [])]) == 2  # the missing student only
+        assert "--cache-dir" not in capsys.readouterr().err
+    assert not (saved / "cache").exists() and not (tmp_path / ".distill-cache").exists()
+
+
 def test_a_saved_models_config_json_is_no_record_of_a_run(tiny_student_path):
     """Only distill-train's options (its keys) make a folder a run's: init-student --out over a model folder, or a
     model folder given as data, must not be told it is one."""
