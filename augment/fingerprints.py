@@ -11,8 +11,9 @@ import hashlib
 import os
 from pathlib import Path
 
+from augment.errors import InputError
 from augment.saved_dataset import is_saved_dataset, saved_dataset_files
-from augment.sources import data_files, local_path
+from augment.sources import data_files, local_path, output_file_problem
 
 
 def fingerprint(source: str | os.PathLike, split: str = "train") -> str:
@@ -21,6 +22,8 @@ def fingerprint(source: str | os.PathLike, split: str = "train") -> str:
     if path is None or not (path.is_file() or path.is_dir()):
         return "hub:" + hashlib.sha256(f"{source}:{split}".encode()).hexdigest()
     if path.is_file():
+        if problem := output_file_problem(path):  # a command's output, refused as data_files refuses its folder
+            raise InputError(problem)
         return _hash_files(path, [path])
     # The files the rows are read from, and only those: an --out inside the folder, or a README or report.html
     # beside the data, must not change the fingerprint (a resume would be refused as another input).

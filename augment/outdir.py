@@ -9,7 +9,8 @@ creating ``--out`` leaves an empty folder that looks like a run. Hence:
     >>> remove_empty(made)                              # after a failure: only empty ones, deepest first
 
 A folder another command wrote is told by what it wrote there (:func:`distill_run_options`,
-:func:`squad_eval_options`), so that one given as data or as a model's ``--out`` is named for what it is.
+:func:`squad_eval_options`), and one of those files by its content (:func:`run_record_options`,
+:func:`report_options`), so that one given as data or as a model's ``--out`` is named for what it is.
 """
 from __future__ import annotations
 
@@ -102,7 +103,13 @@ def distill_run_options(folder) -> dict | None:
         >>> distill_run_options("runs/tiny")["data"]  # doctest: +SKIP
         ['data/aug', 'squad_v2']
     """
-    path = Path(folder) / "config.json"
+    return run_record_options(Path(folder) / "config.json")
+
+
+def run_record_options(path) -> dict | None:
+    """The options a distill-train run recorded in the file ``path`` (its --out's config.json, under any name), or
+    None where the file is no such record: told by its keys (:data:`DISTILL_RUN_KEYS`)."""
+    path = Path(path)
     try:  # a run's options are a few KB: a larger file is not decoded just to find it is data
         if not path.is_file() or path.stat().st_size > 1 << 20:
             return None
@@ -112,18 +119,25 @@ def distill_run_options(folder) -> dict | None:
     return options if isinstance(options, dict) and all(k in options for k in DISTILL_RUN_KEYS) else None
 
 
-# How squad-eval's eval.json begins (its report, written with the metrics first); distill-train's begins with "stage".
-_REPORT_START = re.compile(r'\A\ufeff?\s*\{\s*"metrics"\s*:')
+# How an evaluation report begins (written with the metrics first): squad-eval's eval.json, and distill-train's, which
+# names the stage and step first.
+_REPORT_START = re.compile(r'\A\ufeff?\s*\{\s*(?:"stage"\s*:\s*"[a-z]+"\s*,\s*"step"\s*:\s*[^,{}]+,\s*)?"metrics"\s*:')
 
 
 def squad_eval_options(folder) -> dict | None:
     """The options of the evaluation that ``squad-eval --out folder`` wrote there (eval.json and eval.html), or None
-    where ``folder`` holds no such report. Only an eval.json that begins as squad-eval's does is decoded (one
-    that is SQuAD data may be large)."""
+    where ``folder`` holds no such report."""
     folder = Path(folder)
-    path = folder / "eval.json"
+    return report_options(folder / "eval.json") if (folder / "eval.html").is_file() else None
+
+
+def report_options(path) -> dict | None:
+    """The options of the evaluation whose report (an eval.json of squad-eval or distill-train, under any name) is
+    the file ``path``, or None where it is no such report: only a file that begins as a report does is decoded (one
+    that is SQuAD data may be large)."""
+    path = Path(path)
     try:
-        if not (path.is_file() and (folder / "eval.html").is_file()):
+        if not path.is_file():
             return None
         with open(path, encoding="utf-8", errors="replace") as f:
             if not _REPORT_START.match(f.read(256)):

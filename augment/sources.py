@@ -1,7 +1,7 @@
 """What a data source is, before any row of it is read: a local path or a hub dataset id (:func:`local_path`),
 which of the formats a file holds (:func:`sniff_format`), the folder's data files (:func:`data_files`), and the
 one-line refusals of a source that is no data: an empty path, a split given for a source without splits, a
-command's output folder, an Arrow file instead of its folder, a first record of another schema.
+command's output folder or file, an Arrow file instead of its folder, a first record of another schema.
 
 The readers (:mod:`augment.squad_io`) and the fingerprints (:mod:`augment.fingerprints`) ask here first; the
 commands ask while they check their options, so that a bad ``--data`` is refused before anything loads.
@@ -71,16 +71,38 @@ def output_folder_problem(path: Path) -> str | None:
     from augment import outdir
 
     if (options := outdir.distill_run_options(path)) is not None:
-        data = options["data"]
-        data = " ".join(map(str, data)) if isinstance(data, list) else data  # --data takes several sources
-        model = f"; its trained model, {path / 'student'}, is what squad-eval --model takes" if (
-            path / "student").is_dir() else ""
-        return (f"{path}: a distill-train output folder, not data (its config.json holds that run's options); pass "
-                f"the data itself instead, such as the run's --data {data}{model}")
+        return (f"{path}: a distill-train output folder, not data (its config.json holds that run's options); "
+                f"{_the_runs_data(options, path)}")
     if (options := outdir.squad_eval_options(path)) is not None:
         return (f"{path}: a squad-eval output folder, not data (its eval.json holds an evaluation's metrics and "
                 f"predictions); pass the data itself instead, such as the --data it evaluated, {options.get('data')}")
     return None
+
+
+def output_file_problem(path: Path) -> str | None:
+    """As :func:`output_folder_problem`, for one of those files given as the source (``--data runs/x/config.json``),
+    told by its content, not its name: a run's options, or an evaluation's report (squad-eval's eval.json, or the one
+    distill-train writes with --eval). They stopped at the same "missing key" lines."""
+    from augment import outdir
+
+    if (options := outdir.run_record_options(path)) is not None:
+        return f"{path}: a distill-train run's options (the config.json of its --out), not data; " + _the_runs_data(
+            options, path.parent)
+    if (options := outdir.report_options(path)) is not None:
+        return (f"{path}: an evaluation's report (the eval.json of squad-eval or distill-train: its metrics and "
+                f"predictions), not data; pass the data itself instead, such as the data it evaluated, "
+                f"{options.get('data')}")
+    return None
+
+
+def _the_runs_data(options: dict, folder: Path) -> str:
+    """What to pass instead of distill-train's output: the data its ``options`` name, and the model it trained into
+    ``folder`` if it is there."""
+    data = options["data"]
+    data = " ".join(map(str, data)) if isinstance(data, list) else data  # --data takes several sources
+    model = f"; its trained model, {folder / 'student'}, is what squad-eval --model takes" if (
+        folder / "student").is_dir() else ""
+    return f"pass the data itself instead, such as the run's --data {data}{model}"
 
 
 def source_problem(option: str, source) -> str | None:

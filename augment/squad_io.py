@@ -36,7 +36,8 @@ from typing import Iterator
 
 from augment.errors import InputError
 from augment.saved_dataset import is_saved_dataset, open_saved_dataset, saved_dataset_error
-from augment.sources import check_first_record, data_files, local_path, sample_hint, sniff_format, source_problem
+from augment.sources import (check_first_record, data_files, local_path, output_file_problem, sample_hint, sniff_format,
+                             source_problem)
 from augment.validate import is_answer
 
 
@@ -363,6 +364,8 @@ def iter_located(source: str | os.PathLike, split: str = "train",
         raise InputError(f"{path}: no such file or directory; {sample_hint(option)}")
     if not path.is_file():
         raise InputError(f"{path}: not a regular file or directory")
+    if problem := output_file_problem(path):  # a run's config.json or a report: "missing key 'data'" otherwise
+        raise InputError(problem)
     # A .json may hold JSON lines (datasets' to_json writes them): asked of the content, as for any other suffix.
     kind = "jsonl" if path.suffix == ".jsonl" else sniff_format(path, rows_only=path.suffix == ".json", option=option)
     yield from (read_jsonl(path) if kind == "jsonl" else read_official_json(path))

@@ -65,13 +65,15 @@ def test_a_file_of_neither_json_nor_json_lines_is_told_every_form_a_source_may_t
 
 def test_data_named_as_a_commands_outputs_is_still_data(tmp_path, sample_path, sample_rows):
     """An output folder is told by what distill-train and squad-eval write in it (a run's options, a report), not
-    by the files' names: SQuAD data named config.json or eval.json (beside an eval.html) is read as ever."""
+    by the files' names: SQuAD data named config.json or eval.json (beside an eval.html) is read as ever, in its
+    folder or given alone."""
     import shutil
 
     for name in ("config.json", "eval.json"):
         shutil.copy(sample_path, tmp_path / name)
     (tmp_path / "eval.html").write_text("<html></html>")
     assert list(iter_rows(tmp_path)) == sample_rows * 2
+    assert list(iter_rows(tmp_path / "config.json")) == list(iter_rows(tmp_path / "eval.json")) == sample_rows
 
 
 

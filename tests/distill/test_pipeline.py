@@ -117,6 +117,27 @@ def test_a_run_folder_given_as_data_is_named_as_one(finished_run, sample_path, t
     assert str(e.value) == says
 
 
+def test_a_runs_config_json_or_eval_json_given_as_data_is_named_as_one(finished_run, sample_path, tiny_student_path,
+                                                                       capsys):
+    """Given as the file itself, a run's config.json stopped at "data[0]: missing key 'paragraphs'" (its --data list
+    read as SQuAD articles) and its eval.json at "missing key 'data'": told by their content, as the folder is."""
+    from augment.errors import InputError
+    from augment.squad_io import iter_located
+
+    out = finished_run / "out"
+    argv = ["--teacher", "none", "--student", tiny_student_path, "--out", str(finished_run / "x")]
+    assert main(["--data", str(out / "config.json"), *argv]) == 2
+    assert capsys.readouterr().err == (
+        f"distill-train: error: {out / 'config.json'}: a distill-train run's options (the config.json of its --out), "
+        f"not data; pass the data itself instead, such as the run's --data {sample_path}; its trained model, "
+        f"{out / 'student'}, is what squad-eval --model takes\n")
+    with pytest.raises(InputError) as e:  # the reader of every command's data
+        next(iter_located(out / "eval.json", option="--eval"))
+    assert str(e.value) == (f"{out / 'eval.json'}: an evaluation's report (the eval.json of squad-eval or "
+                            "distill-train: its metrics and predictions), not data; pass the data itself instead, "
+                            f"such as the data it evaluated, {sample_path}")
+
+
 def test_init_student_names_a_run_folder_as_one_not_a_model(finished_run, tiny_teacher_path, capsys):
     """It said "it holds a saved model (config.json)", and with --overwrite replaced the run's options by a model's."""
     from pipelines.init_student import main as init_student

@@ -1,5 +1,6 @@
 """augment.qa.evaluate and the squad-eval command on the tiny teacher and real SQuAD 2.0 rows."""
 import json
+import shutil
 import subprocess
 import sys
 import types
@@ -286,7 +287,7 @@ def test_out_directory_gets_both_files_and_a_rerun_overwrites_them(tiny_teacher_
 
 def test_its_own_out_folder_given_as_data_is_named_as_one(tiny_teacher_path, sample_path, tmp_path, capsys):
     """Read as a folder of .json files, its eval.json stopped it with "eval.json: missing key 'data' (expected the
-    official SQuAD format ...)", as if the data were broken."""
+    official SQuAD format ...)", as if the data were broken; and so did that file given alone."""
     out = tmp_path / "eval"
     assert main(_eval_args(tiny_teacher_path, sample_path, out, "--limit", 2)) == 0
     capsys.readouterr()
@@ -294,6 +295,12 @@ def test_its_own_out_folder_given_as_data_is_named_as_one(tiny_teacher_path, sam
     assert capsys.readouterr().err == (
         f"squad-eval: error: {out}: a squad-eval output folder, not data (its eval.json holds an evaluation's "
         f"metrics and predictions); pass the data itself instead, such as the --data it evaluated, {sample_path}\n")
+    shutil.copy(out / "eval.json", tmp_path / "report.json")  # the file alone, under any name: told by its content
+    assert main(_eval_args(tiny_teacher_path, tmp_path / "report.json", tmp_path / "again")) == 2
+    assert capsys.readouterr().err == (
+        f"squad-eval: error: {tmp_path / 'report.json'}: an evaluation's report (the eval.json of squad-eval or "
+        f"distill-train: its metrics and predictions), not data; pass the data itself instead, such as the data it "
+        f"evaluated, {sample_path}\n")
 
 
 def test_help_names_every_form_data_may_take(capsys):
