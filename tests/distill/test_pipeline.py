@@ -15,6 +15,13 @@ def common(sample_path, tmp_path):
             "--batch-size", "4", "--cache-dir", str(tmp_path / "cache")]
 
 
+def evaluated_step(sample_path, tmp_path, teacher, student, out) -> list:
+    """One prediction-stage step, then the final evaluation on 4 sample questions."""
+    return common(sample_path, tmp_path) + ["--teacher", teacher, "--student", student, "--out", str(out), "--stage",
+                                            "prediction", "--max-steps", "1", "--eval", str(sample_path),
+                                            "--eval-limit", "4"]
+
+
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory, sample_path, tiny_teacher_path, tiny_student_path):
     tmp = tmp_path_factory.mktemp("distill_run")
@@ -1232,9 +1239,7 @@ def test_non_finite_eval_scores_are_null_and_the_student_is_saved(tmp_path, samp
 
     monkeypatch.setattr(qa_evaluate, "postprocess_predictions", broken_scores)
     out = tmp_path / "out"
-    argv = common(sample_path, tmp_path) + ["--teacher", tiny_teacher_path, "--student", tiny_student_path,
-                                            "--out", str(out), "--stage", "prediction", "--max-steps", "1",
-                                            "--eval", str(sample_path), "--eval-limit", "4"]
+    argv = evaluated_step(sample_path, tmp_path, tiny_teacher_path, tiny_student_path, out)
     assert main(argv) == 0
     assert "distill-train: 4 of 4 questions had non-finite scores" in capsys.readouterr().err
     assert (out / "student" / "config.json").exists()
@@ -1260,9 +1265,7 @@ def test_nan_eval_logits_end_the_run_in_one_line_after_the_student_is_saved(tmp_
 
     monkeypatch.setattr(qa_evaluate, "features_and_logits", nan_logits)
     out = tmp_path / "out"
-    argv = common(sample_path, tmp_path) + ["--teacher", tiny_teacher_path, "--student", tiny_student_path,
-                                            "--out", str(out), "--stage", "prediction", "--max-steps", "1",
-                                            "--eval", str(sample_path), "--eval-limit", "4"]
+    argv = evaluated_step(sample_path, tmp_path, tiny_teacher_path, tiny_student_path, out)
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert "distill-train: error: the model produced NaN logits for question '" in err and "Traceback" not in err
@@ -1279,9 +1282,7 @@ def test_the_student_is_saved_before_the_final_evaluation(tmp_path, sample_path,
 
     monkeypatch.setattr(qa_evaluate, "evaluate", fails)
     out = tmp_path / "out"
-    argv = common(sample_path, tmp_path) + ["--teacher", tiny_teacher_path, "--student", tiny_student_path,
-                                            "--out", str(out), "--stage", "prediction", "--max-steps", "1",
-                                            "--eval", str(sample_path), "--eval-limit", "4"]
+    argv = evaluated_step(sample_path, tmp_path, tiny_teacher_path, tiny_student_path, out)
     with pytest.raises(RuntimeError, match="evaluation failed"):
         main(argv)
     assert (out / "student" / "config.json").exists()
