@@ -147,7 +147,7 @@ def main(argv=None) -> int:
     library_bars()  # transformers' "Loading weights" and "Writing model shards": on a terminal only
     try:
         from transformers import AutoConfig, AutoModelForQuestionAnswering, AutoTokenizer
-        from augment.weights import load_float32
+        from augment.weights import load_float32, untrained
 
         versions.require_transformers()
 
@@ -157,8 +157,8 @@ def main(argv=None) -> int:
         if depth is not None:
             chosen_layers(depth, args.layers, args.pick)
         tok = AutoTokenizer.from_pretrained(args.teacher, trust_remote_code=args.trust_remote_code)
-        teacher = load_float32(AutoModelForQuestionAnswering, args.teacher,
-                               trust_remote_code=args.trust_remote_code)
+        teacher, info = load_float32(AutoModelForQuestionAnswering, args.teacher, output_loading_info=True,
+                                     trust_remote_code=args.trust_remote_code)
         student, layers = build_student(teacher, args.layers, args.pick)
     except (OSError, ValueError) as e:
         print(f"init-student: error: {str(e).strip().splitlines()[0]}", file=sys.stderr)
@@ -168,6 +168,12 @@ def main(argv=None) -> int:
     student.save_pretrained(args.out)
     tok.save_pretrained(args.out)
     print(f"init-student: {args.layers}-layer student from teacher layers {layers} -> {args.out}")
+    # A bare encoder (bert-base-uncased) is a fair start for the layers, but its student's QA head is as random
+    # as the teacher's was at load, and squad-eval cannot tell: its file holds head weights now.
+    if lacking := untrained(teacher, info, "question-answering"):
+        print(f"init-student: note: --teacher {args.teacher} had {lacking}; the student's head starts at random "
+              "until distill-train's prediction stage trains it, which needs a --teacher fine-tuned for question "
+              "answering")
     return 0
 
 

@@ -40,7 +40,7 @@ def test_cli_saves_a_loadable_student(tiny_teacher_path, tmp_path, capsys):
     r = forkrun.run("pipelines.init_student", "--teacher", tiny_teacher_path, "--layers", "2", "--pick", "uniform",
                     "--out", out, timeout=300)
     assert r.returncode == 0, r.stderr
-    assert "teacher layers [1, 3]" in r.stdout
+    assert "teacher layers [1, 3]" in r.stdout and "note" not in r.stdout  # a QA teacher: its head is trained
     assert "Loading weights" not in r.stderr and "%|" not in r.stderr  # stderr is no terminal: transformers' bars off
     teacher = AutoModelForQuestionAnswering.from_pretrained(tiny_teacher_path)
     student = AutoModelForQuestionAnswering.from_pretrained(out)
@@ -175,3 +175,16 @@ def test_a_teacher_named_with_an_unexpanded_tilde_loads(tiny_teacher_path, tmp_p
     monkeypatch.setenv("HOME", str(tmp_path))
     assert main(["--teacher=~/t", "--layers", "1", "--out", str(tmp_path / "s")]) == 0
     assert (tmp_path / "s" / "config.json").is_file()
+
+
+def test_a_teacher_without_a_qa_head_is_named_in_a_note(tiny_mlm_path, tmp_path, capsys):
+    """A masked LM (or a bare encoder such as bert-base-uncased) as --teacher gives a student whose QA head is
+    random; its file holds head weights all the same, so nothing later could tell."""
+    from pipelines.init_student import main
+
+    assert main(["--teacher", tiny_mlm_path, "--layers", "1", "--out", str(tmp_path / "s")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("init-student: 1-layer student from teacher layers [0]"), lines
+    assert lines[1].startswith(f"init-student: note: --teacher {tiny_mlm_path} had no question-answering head "
+                               "weights (qa_outputs.bias and 1 more)"), lines
+    assert "prediction stage" in lines[1] and len(lines) == 2
