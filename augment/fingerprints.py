@@ -32,9 +32,11 @@ def fingerprint(source: str | os.PathLike, split: str = "train") -> str:
 
 def earlier_fingerprint(source: str | os.PathLike, split: str = "train") -> str | None:
     """The :func:`fingerprint` that tinyaug recorded before 2026-11-29 (before saved_dataset_files) of a
-    ``save_to_disk`` directory holding other files too: every file in it but datasets' caches. None where it is today's (a folder
-    of nothing but its data, all that save_to_disk writes; any other source). A resume compares a recorded
-    fingerprint with it as well, so that a run begun before goes on."""
+    ``save_to_disk`` directory holding other files too: every file in it but datasets' caches. None where it is
+    today's (a folder of nothing but its data, all that save_to_disk writes; any other source). A resume compares a
+    recorded fingerprint with it as well, so that a run begun before goes on. It is also what tinyaug recorded until
+    Arrow files that state.json does not list were left out, of a folder holding such stale shards of an earlier
+    save beside its data and nothing else."""
     path = local_path(source)
     if path is None or not path.is_dir() or not is_saved_dataset(path):
         return None
