@@ -2,6 +2,7 @@
 other data is refused."""
 import hashlib
 import json
+import os
 
 import pytest
 
@@ -17,6 +18,37 @@ def test_fingerprint_changes_with_content(tmp_path, sample_path):
     assert fp == fingerprint(f) and fp.startswith("sha256:")
     f.write_bytes(sample_path.read_bytes().replace(b"Beyonc", b"Beyonk"))
     assert fingerprint(f) != fp
+
+
+def test_a_file_rewritten_within_its_timestamps_resolution_is_hashed_again(tmp_path, sample_path):
+    """The process's cache of fingerprints was keyed by each file's size and modification time, which a rewrite of
+    the same size can leave as they were (a kernel's coarse clock ticks every 1-10 ms, FAT stores 2 s; cp -p and
+    tar set an old one): the first bytes' fingerprint was returned for the second."""
+    f = tmp_path / "a.json"
+    f.write_bytes(sample_path.read_bytes())
+    fp, st = fingerprint(f), f.stat()
+    f.write_bytes(sample_path.read_bytes().replace(b"Beyonc", b"Beyonk"))
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))  # the times such a clock leaves
+    assert f.stat().st_mtime_ns == st.st_mtime_ns and f.stat().st_size == st.st_size
+    assert fingerprint(f) != fp
+
+
+def test_the_files_of_a_settled_source_are_read_once(tmp_path, sample_path, monkeypatch):
+    """distill-train asks twice per start; the second answer comes from the cache once the files are older than a
+    timestamp's resolution."""
+    import time
+    from types import SimpleNamespace
+
+    from augment import fingerprints
+
+    f = tmp_path / "a.json"
+    f.write_bytes(sample_path.read_bytes())
+    monkeypatch.setattr(fingerprints, "time", SimpleNamespace(time_ns=lambda: later))
+    later = time.time_ns() + 10**10  # ten seconds on
+    fp = fingerprint(f)
+    monkeypatch.setattr(fingerprints, "open", lambda *a: pytest.fail(f"read again: {a}"), raising=False)
+    assert fingerprint(f) == fp
+
 
 
 def test_a_directorys_fingerprint_covers_the_files_read_and_only_those(tmp_path, sample_path):
