@@ -127,7 +127,31 @@ def saved_dataset_files(path: Path) -> list[Path]:
     Not datasets' own cache files (cache-*.arrow, written by a map or cast on the loaded dataset: they come and go
     without the rows changing), nor what else is kept there: a report.html, a README, an augment-squad run's
     manifest.json, rejects.jsonl and .progress/ records, or another folder, such as an --out inside it (whose
-    shards, written after the run recorded its input's fingerprint, refused every rerun as another input)."""
-    return sorted(f for folder in data_folders(path) if folder.is_dir() for f in folder.iterdir()
-                  if f.is_file() and not f.name.startswith(".")
-                  and (f.name in SAVED_DATASET_FILES or f.suffix == ".arrow" and not f.name.startswith("cache-")))
+    shards, written after the run recorded its input's fingerprint, refused every rerun as another input). Nor an
+    Arrow file that the folder's state.json does not list: a save of fewer shards into the folder of an earlier
+    save leaves that save's data-0000N-of-0000M.arrow behind, and a change to one refused a resume as another input.
+    """
+    files = []
+    for folder in data_folders(path):
+        if folder.is_dir():
+            listed = _listed_data_files(folder)
+            files += [f for f in folder.iterdir() if f.is_file() and not f.name.startswith(".") and (
+                f.name in SAVED_DATASET_FILES or f.suffix == ".arrow" and not f.name.startswith("cache-")
+                and (listed is None or f.name in listed))]
+    return sorted(files)
+
+
+def _listed_data_files(folder: Path) -> set[str] | None:
+    """The file names ``folder``'s state.json lists as the dataset's (its ``_data_files``), or None where it lists
+    none to go by: a DatasetDict's top folder (no state.json), an unreadable state.json (reading the rows fails and
+    says why), or a name other than a plain file name ("./data.arrow", "../x.arrow": matched against the folder's
+    file names, the real shards would be left out). Then every Arrow file of the folder counts, as before."""
+    try:
+        names = [d["filename"] for d in json.loads((folder / "state.json").read_text(encoding="utf-8"))["_data_files"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    # Path("..").name is "..": named apart. Only ever narrowing the Arrow files counted before keeps a folder without
+    # stale shards at the fingerprint that runs recorded.
+    if not names or not all(isinstance(n, str) and n not in ("", "..") and Path(n).name == n for n in names):
+        return None
+    return set(names)

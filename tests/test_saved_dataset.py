@@ -141,13 +141,15 @@ def _files(path):
 
 def test_saved_dataset_files_are_those_save_to_disk_wrote(tmp_path, saved_folders, layout):
     """Every shard, the JSON files load_from_disk reads, a split's own; not what is kept beside them (a report,
-    an augment-squad run's records, datasets' cache files, an --out folder inside, in a split too)."""
+    an augment-squad run's records, datasets' cache files, an --out folder inside, a stale shard of an earlier save,
+    in a split too)."""
     path = _copy(saved_folders, layout, tmp_path)
     written = _files(path)
     assert len([f for f in written if f.suffix == ".arrow"]) == (2 if layout == "Dataset" else 1)
     for name in AROUND + tuple(f"train/{name}" for name in AROUND if layout == "DatasetDict"):
         (path / name).parent.mkdir(parents=True, exist_ok=True)
         (path / name).write_text("not its rows")
+    (path / ("" if layout == "Dataset" else "train") / "data-00002-of-00003.arrow").write_text("an earlier save's")
     assert saved_dataset_files(path) == written
 
 
@@ -159,3 +161,13 @@ def test_an_unreadable_dataset_dict_json_counts_every_visible_folder(tmp_path, s
         (path / name).parent.mkdir()
         (path / name).write_text("not its rows")
     assert saved_dataset_files(path) == [f for f in _files(path) if ".progress" not in f.parts]
+
+
+@pytest.mark.parametrize("state", ["{", '{"_data_files": [{"filename": "./data-00000-of-00002.arrow"}]}'])
+def test_a_state_json_that_names_no_plain_files_counts_every_arrow_file(tmp_path, saved_folders, state):
+    """Unreadable (reading the rows says why), or naming its files other than by their names in the folder: going by
+    it would leave the real shards out, so every Arrow file counts, as before state.json was read."""
+    path = _copy(saved_folders, "Dataset", tmp_path)
+    (path / "data-00002-of-00003.arrow").write_text("an earlier save's")
+    (path / "state.json").write_text(state)
+    assert saved_dataset_files(path) == _files(path)
