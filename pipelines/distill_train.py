@@ -1073,7 +1073,9 @@ class DistillRecipe:
                 parts = {k: v.detach() if group == 1 else parts.get(k, 0) + v.detach() for k, v in losses.items()}
                 if not last:
                     continue
-                acc.clip_grad_norm_(model.parameters(), 1.0)  # as BertAdam's max_grad_norm in TinyBERT
+                # The norm of all gradients together, to 1.0, as Hugging Face's Trainer does. TinyBERT's BertAdam
+                # (max_grad_norm 1.0) clipped each parameter's gradient on its own, a looser bound on the whole.
+                acc.clip_grad_norm_(model.parameters(), 1.0)
                 lr = scheduler.get_last_lr()[0]  # the rate this step runs at; scheduler.step() sets the next one's
                 optimizer.step()
                 scheduler.step()
