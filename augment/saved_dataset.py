@@ -30,7 +30,20 @@ def _saved_splits(path: Path) -> list[str]:
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise InputError(f"{path / 'dataset_dict.json'}: unreadable ({type(e).__name__}: {e}); "
                          "expected {'splits': [...]} as datasets.save_to_disk writes it") from None
+    # Each split is read from path / split: "../x" or "/abs" would read (and fingerprint) a folder outside this one,
+    # and "" or "." this folder again, without end. datasets.load_from_disk follows them too (posixpath.join), so
+    # it is no safer; save_to_disk names a split's folder by the split alone.
+    if bad := [split for split in splits if not _plain_name(split)]:
+        raise InputError(f"{path / 'dataset_dict.json'}: split {bad[0]!r} is not a plain folder name (a split is read "
+                         f"from the folder of its name inside {path}); expected names such as 'train', as "
+                         "datasets.save_to_disk writes them")
     return splits
+
+
+def _plain_name(name: str) -> bool:
+    """One path component that stays in its folder: not empty, '.', '..', nor holding a separator (a backslash
+    too, Windows' separator)."""
+    return name not in ("", ".", "..") and not any(c in name for c in "/\\\0")
 
 
 def _check_saved_files(path: Path) -> None:

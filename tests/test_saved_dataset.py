@@ -171,3 +171,27 @@ def test_a_state_json_that_names_no_plain_files_counts_every_arrow_file(tmp_path
     (path / "data-00002-of-00003.arrow").write_text("an earlier save's")
     (path / "state.json").write_text(state)
     assert saved_dataset_files(path) == _files(path)
+
+
+@pytest.mark.parametrize("split", ["../outside", "/abs", "a/../../outside", "", "."])
+def test_a_split_that_is_no_plain_folder_name_is_refused_naming_it(tmp_path, saved_folders, split):
+    """dataset_dict.json's splits were joined to the folder as they came: '../x', '/abs' and 'a/../../x' read rows
+    (and the fingerprint's files) from a saved dataset outside it, '' and '.' this folder again, a RecursionError."""
+    path = _copy(saved_folders, "DatasetDict", tmp_path)
+    shutil.copytree(saved_folders / "Dataset", tmp_path / "outside")  # rows for the bad split to reach
+    (path / "a").mkdir()  # so that a/../../outside resolves
+    split = str(tmp_path / "outside") if split == "/abs" else split
+    (path / "dataset_dict.json").write_text(json.dumps({"splits": ["train", split]}))
+    with pytest.raises(InputError) as e:
+        open_saved_dataset(path, split)
+    assert str(e.value) == (f"{path}/dataset_dict.json: split {split!r} is not a plain folder name (a split is read "
+                            f"from the folder of its name inside {path}); expected names such as 'train', as "
+                            "datasets.save_to_disk writes them")
+    assert all(f.resolve().is_relative_to(path.resolve()) for f in saved_dataset_files(path))
+
+
+def test_a_split_of_any_plain_name_is_read(tmp_path, saved_folders, sample_rows):
+    path = _copy(saved_folders, "DatasetDict", tmp_path)
+    (path / "train").rename(path / "dev-aug.v2 x")
+    (path / "dataset_dict.json").write_text(json.dumps({"splits": ["dev-aug.v2 x"]}))
+    assert open_saved_dataset(path, "dev-aug.v2 x")["id"] == [r["id"] for r in sample_rows[:3]]
