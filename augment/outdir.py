@@ -20,7 +20,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from augment.saved_dataset import data_folders
+from augment.saved_dataset import data_folders, is_saved_dataset
 
 
 def empty_problem(option: str, value, wanted: str) -> str | None:
@@ -60,7 +60,7 @@ def out_problem(option: str, out) -> str | None:
     return None
 
 
-def source_folder_problem(option: str, out, folder, sources) -> str | None:
+def source_folder_problem(option: str, out, folder, sources, arrow_only: bool = False) -> str | None:
     """Why the outputs of ``option`` (``out``, written into ``folder``: ``out`` itself, or the folder of an
     ``--out FILE.json``) must not go there, or None: ``folder`` is the folder of one of ``sources``, the run's
     ``(option, source)`` data, which a later run over that source reads. A folder of .json files would then
@@ -68,6 +68,12 @@ def source_folder_problem(option: str, out, folder, sources) -> str | None:
     another fingerprint (a resume refused as changed data), and augment-squad would write its shards over its
     input. A DatasetDict's split folders count as its folder: their Arrow files are its data (distill-train's
     --cache-dir there, its windows and teacher logits). Any other folder inside a source's is not read as data.
+
+    ``arrow_only``: ``option`` writes nothing but Arrow files (distill-train's --cache-dir). tinyaug's readers of a
+    folder of .json/.jsonl files skip them, but ``datasets.load_dataset(folder)``, where no file name names a split
+    (squad.json, not train.json), reads a folder's most common kind of file, Arrow before JSON on a tie: the cache's
+    two files would make it read the windows and logits instead of the questions. So such a folder stays refused,
+    saying so.
 
         >>> source_folder_problem("--out", "data/sample", "data/sample", [("--data", "data/sample")])
         '--out data/sample: it is the --data folder, where a later run over data/sample would read this run's files as data; choose another --out'
@@ -86,6 +92,12 @@ def source_folder_problem(option: str, out, folder, sources) -> str | None:
                 what = "it" if Path(out).expanduser() == folder else str(folder)
                 where = f"the {source_option} folder" if data == path else \
                     f"the {data.name} split folder of {source_option} {source}"
+                if arrow_only and not is_saved_dataset(path):
+                    return (f"{option} {out}: {what} is {where}, a folder of .json/.jsonl data files: "
+                            f"datasets.load_dataset({source}) can read the .arrow files cached there instead of its "
+                            "questions (where no file name names a split, it reads a folder's most common kind of "
+                            f"file, Arrow before JSON on a tie), though tinyaug's readers skip them; choose another "
+                            f"{option}")
                 return (f"{option} {out}: {what} is {where}, where a later run over {source} would read this run's "
                         f"files as data; choose another {option}")
     return None

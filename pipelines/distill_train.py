@@ -481,12 +481,13 @@ def validate(args) -> None:
         problems.append(out_problem)
     # The windows and teacher logits are written there (by default beside the data, which may be read-only). Not
     # into a source's folder: in a saved dataset's (or its split's) they count as its data, and a --resume is refused
-    # as changed data. The default, a .distill-cache folder of its own beside the first source, is never one.
+    # as changed data; in a folder of .json files, datasets.load_dataset would read them instead of the questions.
+    # The default, a .distill-cache folder of its own beside the first source, is never one.
     cache = Path(args.cache_dir) if args.cache_dir else default_cache_dir(
         [src for src in args.data if not source_problem("", src)], out)
     cache_problem = outdir.out_problem("--cache-dir" if args.cache_dir else "the cache folder (--cache-dir)", cache)
     if args.cache_dir and not cache_problem:
-        cache_problem = outdir.source_folder_problem("--cache-dir", args.cache_dir, cache, named)
+        cache_problem = outdir.source_folder_problem("--cache-dir", args.cache_dir, cache, named, arrow_only=True)
     if cache_problem:
         problems.append(cache_problem)
     from augment.report.tracking import check_available

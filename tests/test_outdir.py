@@ -148,13 +148,14 @@ def test_a_cache_dir_in_a_data_folder_is_refused_naming_both_options(tmp_path, c
     capsys.readouterr()  # save_to_disk's progress bar
     base = ["--data", str(saved), "--eval", str(tmp_path / "eval"), "--teacher", "none",
             "--student", str(tmp_path / "no-model"), "--out", str(tmp_path / "out")]
-    for cache, says in [(saved / "train", f"the train split folder of --data {saved}"), (saved, "the --data folder"),
-                        (tmp_path / "eval", "the --eval folder")]:
+    for cache, says in [(saved / "train", f"the train split folder of --data {saved}"), (saved, "the --data folder")]:
         assert main([*base, "--cache-dir", str(cache)]) == 2
         err = capsys.readouterr().err
-        assert err.count("\n") == 1 and (f"--cache-dir {cache}: it is {says}, where a later run over "
-                                         f"{saved if 'eval' not in says else tmp_path / 'eval'} would read this run's "
-                                         "files as data; choose another --cache-dir") in err, err
+        assert err.count("\n") == 1 and (f"--cache-dir {cache}: it is {says}, where a later run over {saved} would "
+                                         "read this run's files as data; choose another --cache-dir") in err, err
+    assert main([*base, "--cache-dir", str(tmp_path / "eval")]) == 2  # why: test_arrow_files_in_a_json_folder_...
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"--cache-dir {tmp_path / 'eval'}: it is the --eval folder, a folder of " in err
     for cache in (saved / "cache", None):  # inside it, and the default (.distill-cache beside it): not read as data
         assert main([*base, *(["--cache-dir", str(cache)] if cache else [])]) == 2  # the missing student only
         assert "--cache-dir" not in capsys.readouterr().err
@@ -166,3 +167,26 @@ def test_a_saved_models_config_json_is_no_record_of_a_run(tiny_student_path):
     model folder given as data, must not be told it is one."""
     assert outdir.distill_run_options(tiny_student_path) is None
     assert outdir.squad_eval_options(tiny_student_path) is None
+
+
+def test_a_cache_dir_in_a_folder_of_json_files_is_refused_saying_why(tmp_path, sample_path):
+    """distill-train --cache-dir D, D a --data folder of .json files, was refused as if a later run would read the
+    cache as data. tinyaug's readers skip .arrow files there, but datasets.load_dataset(D) reads a folder whose file
+    names name no split as its most common kind of file, Arrow first on a tie: the windows and logits instead of
+    the questions. So the refusal stays, and says so."""
+    import shutil
+
+    import datasets
+
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(sample_path, data / "squad.json")  # no split in its name (train-v2.0.json would be the train split)
+    assert outdir.source_folder_problem("--cache-dir", data, data, [("--data", str(data))], arrow_only=True) == (
+        f"--cache-dir {data}: it is the --data folder, a folder of .json/.jsonl data files: "
+        f"datasets.load_dataset({data}) can read the .arrow files cached there instead of its questions (where no "
+        "file name names a split, it reads a folder's most common kind of file, Arrow before JSON on a tie), though "
+        "tinyaug's readers skip them; choose another --cache-dir")
+    windows = datasets.Dataset.from_dict({"input_ids": [[101, 102]]})
+    for name in ("features-k-labels2.arrow", "teacher-k.arrow"):  # what a run caches (data.tokenize, teacher_cache)
+        windows.map(lambda b: b, batched=True, cache_file_name=str(data / name))
+    assert datasets.load_dataset(str(data), split="train", cache_dir=str(tmp_path / "hf")).column_names == ["input_ids"]
