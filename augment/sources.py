@@ -19,7 +19,7 @@ import re
 from pathlib import Path
 
 from augment.errors import InputError
-from augment.saved_dataset import is_saved_dataset
+from augment.saved_dataset import data_folders, is_saved_dataset
 
 FORMATS = ("an official SQuAD .json, a JSON array of squad_v2 rows, a .jsonl of squad_v2 rows, a datasets.save_to_disk "
            "directory, a directory of .json/.jsonl files or a hub dataset id")
@@ -77,6 +77,45 @@ def output_folder_problem(path: Path) -> str | None:
         return (f"{path}: a squad-eval output folder, not data (its eval.json holds an evaluation's metrics and "
                 f"predictions); pass the data itself instead, such as the --data it evaluated, {options.get('data')}")
     return None
+
+
+def data_folder_kind(folder: Path) -> str | None:
+    """What ``folder`` is, in a few words, when the readers given it as a source would read its files as data: a
+    saved dataset (or one of its split folders), an augment-squad output that has not finished, or a folder of
+    .json/.jsonl files of which one holds SQuAD rows; None for any other folder (a command's output, a model's,
+    one of other files). Files a command wrote there would be read among the data, change its fingerprint, or be
+    refused as not data, stopping the read (:func:`augment.outdir.data_folder_problem` refuses such an --out).
+
+        >>> data_folder_kind(Path("data/sample"))  # doctest: +SKIP
+        'a folder of SQuAD data files (train-v2.0-sample.json)'
+    """
+    if is_saved_dataset(folder):
+        parent = folder.parent
+        if (parent / "dataset_dict.json").is_file() and folder.name in [d.name for d in data_folders(parent)[1:]]:
+            return f"the {folder.name} split folder of the saved dataset {parent}"
+        return "a datasets.save_to_disk directory"
+    if (folder / ".progress" / "config.json").is_file():  # as data_files tells it
+        return "an augment-squad output that has not finished (a saved dataset once it does)"
+    if output_folder_problem(folder):  # refused as data, so nothing in it is read as data
+        return None
+    for f in sorted(folder.iterdir()):  # in data_files' order: the first data file is named
+        if f.suffix in (".json", ".jsonl") and f.is_file() and _holds_rows(f):
+            return f"a folder of SQuAD data files ({f.name})"
+    return None
+
+
+def _holds_rows(path: Path) -> bool:
+    """Whether the readers read a row from the file ``path``: by its content, as they would (a model's config.json,
+    an evaluation's report or a file whose first row is broken holds none)."""
+    from augment.squad_io import iter_located
+
+    rows = iter_located(path)
+    try:
+        return next(rows, None) is not None
+    except (InputError, OSError, ValueError):
+        return False
+    finally:
+        rows.close()
 
 
 def output_file_problem(path: Path) -> str | None:

@@ -96,7 +96,8 @@ def validate(args) -> None:
     json_file, html_file = out_paths(args.out)
     # An empty --out ("$OUT" unset) is refused as every command refuses it, not taken for the working directory.
     out_problem = outdir.out_problem("--out", args.out if not args.out.strip() else json_file.parent) or \
-        outdir.source_folder_problem("--out", args.out, json_file.parent, [("--data", args.data)])
+        outdir.source_folder_problem("--out", args.out, json_file.parent, [("--data", args.data)]) or \
+        outdir.data_folder_problem("--out", args.out, json_file.parent, [("--data", args.data)])
     taken = next((p for p in (json_file, html_file) if p.is_dir()), None)
     if out_problem:
         problems.append(out_problem)

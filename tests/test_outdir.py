@@ -190,3 +190,68 @@ def test_a_cache_dir_in_a_folder_of_json_files_is_refused_saying_why(tmp_path, s
     for name in ("features-k-labels2.arrow", "teacher-k.arrow"):  # what a run caches (data.tokenize, teacher_cache)
         windows.map(lambda b: b, batched=True, cache_file_name=str(data / name))
     assert datasets.load_dataset(str(data), split="train", cache_dir=str(tmp_path / "hf")).column_names == ["input_ids"]
+
+
+def test_out_into_any_folder_read_as_data_is_refused_naming_it(tmp_path, sample_path, sample_rows):
+    """squad-eval --out D/preds.json, D a data folder that is not its --data, wrote the report among D's data: under
+    a name other than eval.json the folder was not told as squad-eval's, so the next run over D stopped at the
+    report ("an evaluation's report, not data") and D's fingerprint changed."""
+    import shutil
+
+    import datasets
+
+    files = shutil.copytree(sample_path.parent, tmp_path / "files")  # a folder of .json files
+    rows = datasets.Dataset.from_list(sample_rows[:2])
+    rows.save_to_disk(str(tmp_path / "saved"))
+    datasets.DatasetDict({"train": rows}).save_to_disk(str(tmp_path / "dict"))
+    (tmp_path / "running" / ".progress").mkdir(parents=True)  # an augment-squad --out before its state.json
+    (tmp_path / "running" / ".progress" / "config.json").write_text("{}")
+    hub = [("--data", "squad_v2")]
+    assert outdir.data_folder_problem("--out", f"{files}/preds.json", files, hub) == (
+        f"--out {files}/preds.json: {files} is a folder of SQuAD data files ({sample_path.name}), which augment-squad, "
+        f"distill-train and squad-eval read as data; write this run's files outside it, such as --out {files}-eval")
+    for folder, kind in [(tmp_path / "saved", "a datasets.save_to_disk directory"),
+                         (tmp_path / "dict", "a datasets.save_to_disk directory"),
+                         (tmp_path / "dict" / "train", f"the train split folder of the saved dataset {tmp_path}/dict"),
+                         (tmp_path / "running", "an augment-squad output that has not finished")]:
+        assert outdir.data_folder_problem("--out", folder, folder, hub).startswith(f"--out {folder}: it is {kind}")
+
+
+def test_out_beside_data_that_is_no_data_folder_is_allowed(tmp_path, sample_path, sample_rows, tiny_student_path):
+    """What is near data but not read as data: the folder of the data file evaluated (the usage line's
+    --data dev-v2.0.json --out eval.json), the folder holding a saved dataset, a new folder inside a data folder, a
+    distill-train run's folder, a model's, one of earlier reports under other names."""
+    import json
+    import shutil
+
+    import datasets
+
+    files = shutil.copytree(sample_path.parent, tmp_path / "files")
+    datasets.Dataset.from_list(sample_rows[:2]).save_to_disk(str(tmp_path / "saved"))
+    (files / "evals").mkdir()
+    run = tmp_path / "run"  # distill-train --out: its options, metrics and eval.json
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"data": ["d"], "teacher": "t", "student": "s", "stage": "both"}))
+    (run / "metrics.jsonl").write_text('{"step": 1, "loss": 2.0}\n')
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "teacher.json").write_text(json.dumps({"metrics": {}, "options": {"data": "d"}, "predictions": {}}))
+    beside = [("--data", str(files / sample_path.name))]
+    for folder in (files, tmp_path, files / "evals", run, tiny_student_path, reports):
+        assert outdir.data_folder_problem("--out", f"{folder}/preds.json", folder, beside) is None, folder
+    assert outdir.data_folder_problem("--out", f"{files}/preds.json", files, [("--data", "squad_v2")])  # not its file
+
+
+def test_squad_eval_refuses_an_out_file_in_a_data_folder_before_anything_is_written(tmp_path, sample_path, capsys):
+    import shutil
+
+    from pipelines.squad_eval import main
+
+    files = shutil.copytree(sample_path.parent, tmp_path / "files")
+    before = sorted(p.name for p in files.iterdir())
+    data = tmp_path / "dev.json"
+    data.write_bytes(sample_path.read_bytes())
+    assert main(["--model", str(tmp_path / "no-model"), "--data", str(data), "--out", f"{files}/preds.json"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"--out {files}/preds.json: {files} is a folder of SQuAD data files" in err, err
+    assert sorted(p.name for p in files.iterdir()) == before
