@@ -13,7 +13,7 @@ TORCH_INDEX ?=
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
-	# torch first, pinned, so that the project's torch>=2.2 does not pull another build.
+	# torch first, pinned, so that the project's torch>=2.4 does not pull another build.
 	$(BIN)/pip install -q torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 
 $(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml

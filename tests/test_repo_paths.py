@@ -65,3 +65,17 @@ def test_every_make_target_the_docs_name_exists():
              for t in re.findall(r"(?:^|`|# or: )make ([\w-]+)", (REPO / doc).read_text(encoding="utf-8"), flags=re.M)}
     assert {"demo", "test", "tutorial", "mini-repro"} <= named  # the pattern still finds them
     assert named <= targets, f"make targets the docs name that the Makefile lacks: {sorted(named - targets)}"
+
+
+def test_the_version_floors_the_makefile_names_are_setup_cfgs():
+    """The Makefile pins torch before installing the project and says which floor the pin must satisfy;
+    setup.cfg is where pip reads the floor, so a comment that names another one misleads whoever changes the pin."""
+    import configparser
+
+    cfg = configparser.ConfigParser()
+    cfg.read(REPO / "setup.cfg", encoding="utf-8")
+    floors = dict(re.findall(r"^([\w-]+)>=([\w.]+)$", cfg["options"]["install_requires"], flags=re.M))
+    named = re.findall(r"\b([\w-]+)>=([\d][\w.]*)", (REPO / "Makefile").read_text(encoding="utf-8"))
+    assert named, "the Makefile names no floor: drop this test or the pattern is stale"
+    wrong = [f"{pkg}>={ver} (setup.cfg: {floors.get(pkg)})" for pkg, ver in named if floors.get(pkg) != ver]
+    assert not wrong, f"the Makefile names floors that setup.cfg does not have: {wrong}"
