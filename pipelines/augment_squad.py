@@ -296,13 +296,16 @@ def init_distributed() -> tuple[int, int, int]:
     """(rank, world size, local rank). Under torchrun the ranks only need barriers, so gloo serves
     on GPU machines too; the long timeout lets fast ranks wait for the slowest one's last shard. A rank that
     exits (an error, a kill) ends the others' barrier at once: gloo sees its connections close (main)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1 or "RANK" not in os.environ:
+    try:
+        job = ranks.launch()  # checked before torch.distributed reads them (a ValueError traceback from int())
+    except ranks.LaunchError as e:
+        raise CliError(str(e)) from None
+    if job.world_size <= 1 or "RANK" not in os.environ:
         return 0, 1, 0
     import torch.distributed as dist
 
     dist.init_process_group("gloo", timeout=timedelta(hours=48))
-    return dist.get_rank(), world, int(os.environ.get("LOCAL_RANK", "0"))
+    return dist.get_rank(), job.world_size, job.local_rank
 
 
 def barrier(world: int) -> None:
@@ -795,7 +798,7 @@ def resolve_workers(workers: str, device: str) -> int:
         return int(workers)
     if not device.startswith("cuda"):
         return 0
-    cores = (os.cpu_count() or 1) // max(int(os.environ.get("LOCAL_WORLD_SIZE", "1")), 1)
+    cores = (os.cpu_count() or 1) // ranks.launch().local_world_size  # checked in init_distributed
     return max(0, min(8, cores - 1))
 
 
@@ -1084,7 +1087,7 @@ def main(argv=None) -> int:
             print(write_failed(Path(args.out), e), file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # one line, from the first rank, instead of a traceback from each
-        if os.environ.get("RANK", "0") == "0":
+        if ranks.rank_zero():
             print(interrupted(Path(args.out)), file=sys.stderr)
         return 128 + signal.SIGINT  # 130, as a shell reports a process ended by SIGINT
     except Exception as e:
