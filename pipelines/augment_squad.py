@@ -127,8 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
                       "included: a masked-LM option (--mlm-mode, --mlm-context, --mask-rate, --batch-size, "
                       "--max-batch-tokens, --dtype, --device, --trust-remote-code) with --mlm none, and --split "
                       "with an input without splits. One that another option switches off (--mask-rate with "
-                      "--mlm-mode exact) gets a warning. --input and --out given twice with two different values "
-                      "are refused.")
+                      "--mlm-mode exact) gets a warning. A file or model option (--input, --out, --mlm, --glove, "
+                      "--stopwords) given twice with two different values is refused.")
     a = p.add_argument
     a("--input", default="squad_v2", action=Once,
       hint="augment-squad reads one source (a folder of .json/.jsonl files is one): run it once per source, "
@@ -142,8 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
     a("--out", required=True, type=expand_tilde, action=Once,
       help="output directory (required); rerunning the same command resumes")
     a("--multiplier", type=int, default=20, help="augmented variants per question")
-    a("--mlm", default="bert-base-uncased", type=expand_tilde, help="masked LM id or path, or 'none' (GloVe only)")
-    a("--glove", default="default", type=expand_tilde, help="'default' (GloVe 6B 50d, offline), a vectors file, or 'none'")
+    a("--mlm", default="bert-base-uncased", type=expand_tilde, action=Once,
+      help="masked LM id or path, or 'none' (GloVe only)")
+    a("--glove", default="default", type=expand_tilde, action=Once,
+      help="'default' (GloVe 6B 50d, offline), a vectors file, or 'none'")
     a("--top-k", type=int, default=15, help="candidates per word")
     a("--replace-prob", type=float, default=0.4,
       help="probability in (0, 1] that a replaceable word is replaced (0 would only copy the originals)")
@@ -156,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     a("--answer-policy", choices=("keep", "replace"), default="keep",
       help="keep: never edit a word in an answer; replace: words wholly inside answers may change")
     a("--augment-question", action="store_true", help="replace words of the question too")
-    a("--stopwords", default="nltk", type=expand_tilde, metavar="nltk|tinybert|FILE",
+    a("--stopwords", default="nltk", type=expand_tilde, action=Once, metavar="nltk|tinybert|FILE",
       help="words never replaced: NLTK's 179 English stopwords, TinyBERT's list (NLTK's without the 8 "
            "wh-words, plus 's and 're), or a file of one word per line")
     a("--variant-draw", choices=("distinct", "independent"), default="distinct",

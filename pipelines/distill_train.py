@@ -111,10 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "switches off (--temperature or --teacher-cache with --distill-weight 0, --cache-batch-size "
                        "with --teacher-cache off, --projection for a student as wide as its teacher, "
                        "--dist-timeout in a run of one process) gets a warning. --epochs with --max-steps is the "
-                       "documented override. --out, --eval and --cache-dir given twice with two values are "
-                       "refused (--data and --prediction-data read every source given). Progress bars (this "
-                       "command's, datasets' and transformers') are drawn only when stderr is a terminal, by the "
-                       "first process alone.")
+                       "documented override. --teacher, --student, --out, --eval and --cache-dir given twice with "
+                       "two values are refused (--data and --prediction-data read every source given). Progress "
+                       "bars (this command's, datasets' and transformers') are drawn only when stderr is a "
+                       "terminal, by the first process alone.")
     # "extend": --data a --data b reads both, as --data a b does; with nargs="+" alone the last --data replaced
     # the earlier ones, and a run trained on part of its data without a word.
     p.add_argument("--data", nargs="+", action="extend", required=True, metavar="SRC",
@@ -127,9 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--projection", choices=("shared", "per-layer"), default="shared",
                    help="intermediate stage, student width != teacher width: shared is the paper's (one W_h for "
                         "all hidden layers, one W_e for the embeddings); per-layer trains one per layer pair")
-    p.add_argument("--teacher", default="deepset/bert-base-uncased-squad2", type=expand_tilde,
+    p.add_argument("--teacher", default="deepset/bert-base-uncased-squad2", type=expand_tilde, action=Once,
                    help="QA teacher: hub id or path, or 'none' for plain fine-tuning on hard labels")
-    p.add_argument("--student", default="huawei-noah/TinyBERT_General_6L_768D", type=expand_tilde, help="student: hub id or path")
+    p.add_argument("--student", default="huawei-noah/TinyBERT_General_6L_768D", type=expand_tilde, action=Once,
+                   help="student: hub id or path")
     p.add_argument("--out", required=True, type=expand_tilde, action=Once, help="output directory")
     p.add_argument("--stage", choices=("intermediate", "prediction", "both"),
                    help="intermediate: hidden states and attention scores against the teacher's; prediction: "

@@ -1038,8 +1038,9 @@ def test_an_option_the_run_never_uses_is_refused(tmp_path, capsys, sample_path, 
                                                  extra, says):
     """Options of a stage the run does not run, teacher-logit options without a teacher, and --eval-split without
     --eval were accepted and silently ignored: a command that does not do what it says."""
-    argv = common(sample_path, tmp_path) + ["--teacher", tiny_teacher_path, "--student", tiny_student_path,
-                                            "--out", str(tmp_path / "o"), *extra]
+    teacher = [] if "--teacher" in extra else ["--teacher", tiny_teacher_path]  # a second --teacher is refused
+    argv = common(sample_path, tmp_path) + [*teacher, "--student", tiny_student_path, "--out", str(tmp_path / "o"),
+                                            *extra]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and says in err, err
@@ -1050,8 +1051,8 @@ def test_an_option_another_option_switches_off_is_warned_about_once(tmp_path, ca
                                                                     tiny_student_path):
     """--distill-weight 0 reads no teacher logits, --teacher-cache off builds no cache: what they switch off is
     named on stderr, and the run goes on (a sweep over the weight keeps one command)."""
-    base = common(sample_path, tmp_path) + ["--teacher", tiny_teacher_path, "--student", tiny_student_path,
-                                            "--out", str(tmp_path / "o")]
+    no_teacher = common(sample_path, tmp_path) + ["--student", tiny_student_path, "--out", str(tmp_path / "o")]
+    base = no_teacher + ["--teacher", tiny_teacher_path]
     args = build_parser().parse_args(base + ["--distill-weight", "0", "--temperature", "2", "--cache-batch-size", "64"])
     validate(args)
     assert capsys.readouterr().err.splitlines() == [
@@ -1063,9 +1064,9 @@ def test_an_option_another_option_switches_off_is_warned_about_once(tmp_path, ca
     assert capsys.readouterr().err.strip() == (
         "distill-train: warning: --cache-batch-size 64 has no effect: it is the batch size of the prediction stage's "
         "teacher-logit cache, and --teacher-cache off builds none")
-    for quiet in (["--distill-weight", "0"], ["--stage", "intermediate", "--lr-intermediate", "1e-4"],
-                  ["--teacher", "none", "--lr-prediction", "1e-4", "--epochs", "1", "--max-steps", "2"]):
-        validate(build_parser().parse_args(base + quiet))  # options in use, defaults: no word
+    for quiet in (base + ["--distill-weight", "0"], base + ["--stage", "intermediate", "--lr-intermediate", "1e-4"],
+                  no_teacher + ["--teacher", "none", "--lr-prediction", "1e-4", "--epochs", "1", "--max-steps", "2"]):
+        validate(build_parser().parse_args(quiet))  # options in use, defaults: no word
         assert capsys.readouterr().err == ""
 
 
