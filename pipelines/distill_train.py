@@ -1091,8 +1091,10 @@ class DistillRecipe:
                     speed = self._speed(*tally.mark())  # every process's counts: one more all-reduce, of 3 ints
                     # NaN and inf are not JSON: such a value is recorded as null, and the run stops here (checked
                     # at log steps only, where the values come to the host anyway: a NaN weight never recovers).
+                    # processes: as the summaries carry it, so that a reader tells a 2-process log (whose
+                    # windows/s are the job's) from a 1-process one without config.json beside it.
                     self.metrics({"stage": stage, "step": step, "epoch": epoch, "lr": lr,
-                                  **values, **speed})  # non-finite: null (metrics)
+                                  **values, **speed, "processes": acc.num_processes})  # non-finite: null (metrics)
                     if not all(math.isfinite(v) for v in values.values()):
                         raise TrainingDiverged(diverged_message(stage, step, values, a, last_finite))
                     last_finite = step

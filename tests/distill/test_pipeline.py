@@ -50,6 +50,7 @@ def test_outputs_config_metrics_and_eval(finished_run):
     assert [r["lr"] for r in pred] == pytest.approx([0.0, 3e-5, 1.5e-5])
     # Throughput per log interval, and a summary per stage and for the teacher cache (README: FLOP formula).
     assert all(r["windows_per_s"] > 0 and r["tflops"] > 0 for r in inter + pred)
+    assert all(r["processes"] == 1 for r in inter + pred)  # as the summaries say: one process's rates
     summaries = {r["stage"]: r["summary"] for r in records if "summary" in r}
     assert set(summaries) == {"intermediate", "teacher_cache", "prediction"}
     assert summaries["intermediate"]["windows"] == 3 * 4 and summaries["teacher_cache"]["windows"] > 0
