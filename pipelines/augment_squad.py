@@ -78,7 +78,7 @@ LM_ONLY = {"mlm_mode": "how the masked LM masks the text", "mlm_context": "the m
            "batch_size": "the masked LM's sequences per forward pass",
            "max_batch_tokens": "the masked LM's budget of padded tokens per forward pass",
            "dtype": "the masked LM's autocast dtype",
-           # (It also picked --workers auto's count, 0 for cpu; with no model that is the machine's: --workers N.)
+           # (It no longer picks --workers auto's count without a model: see resolve_workers.)
            "device": "the masked LM's device",
            "trust_remote_code": "what lets an --mlm hub repository run its own code"}
 
@@ -173,9 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
       help="also close a pass before it exceeds this many padded tokens; a sequence longer than the "
            "budget runs alone (default: no budget)")
     a("--workers", default="auto",
-      help="processes that draw variants and encode rows beside the model; 0: in the model's process. "
-           "auto: on CUDA the machine's cores (per local rank) less one, up to 8; on CPU 0, since the "
-           "model's threads use the cores (BENCHMARKS.md). The rows are the same for any value")
+      help="processes that draw variants and encode rows beside the one that finds candidates; 0: in that "
+           "one. auto: the machine's cores (per local rank) less one, up to 8, with a masked LM on CUDA and "
+           "with --mlm none (no model: the same with or without a GPU); 0 with a masked LM on the CPU, whose "
+           "threads use the cores (BENCHMARKS.md). The rows are the same for any value")
     a("--device", choices=("auto", "cpu", "cuda"), default="auto",
       help="device of the masked LM; auto: CUDA when available. On CUDA under torchrun each rank takes "
            "cuda:(LOCAL_RANK modulo the GPUs present), so several ranks may share one GPU")
@@ -793,12 +794,14 @@ def augment_blocks(out: Path, rows, aug, args, rank: int, run_started: float, cl
     return n_blocks
 
 
-def resolve_workers(workers: str, device: str) -> int:
-    """``--workers auto``: on CUDA, this rank's share of the cores less one (for the model's process),
-    up to 8; on CPU none, because the model's threads already use every core (BENCHMARKS.md)."""
-    if workers != "auto":
-        return int(workers)
-    if not device.startswith("cuda"):
+def resolve_workers(args, device: str) -> int:
+    """``--workers`` as a count. ``auto``: this rank's share of the cores less one (for the process that finds the
+    candidates and writes the shards), up to 8, where the cores are free to draw rows: beside a masked LM on CUDA,
+    and with none at all (--mlm none), on any machine, whether or not it has a GPU. Beside a masked LM on the
+    CPU, none: its threads already use every core (BENCHMARKS.md)."""
+    if args.workers != "auto":
+        return int(args.workers)
+    if args.mlm.lower() != "none" and not device.startswith("cuda"):
         return 0
     cores = (os.cpu_count() or 1) // ranks.launch().local_world_size  # checked in init_distributed
     return max(0, min(8, cores - 1))
@@ -880,7 +883,7 @@ def run(args, argv: list[str] | None = None) -> int:
         # run is refused for its version first, in check_out: this keeps a record of "auto" resumable as it was.)
         if args.dtype == "auto" and not args.overwrite and recorded_option(out, "dtype") == "auto":
             config["dtype"] = "auto"
-    args.workers = resolve_workers(args.workers, device)
+    args.workers = resolve_workers(args, device)
     aug = build_augmenter(args, device)
     if aug.mlm is not None:
         startup.update({k: v for k, v in aug.mlm.timings.items() if k != "import_transformers"})
