@@ -78,7 +78,7 @@ LM_ONLY = {"mlm_mode": "how the masked LM masks the text", "mlm_context": "the m
            "batch_size": "the masked LM's sequences per forward pass",
            "max_batch_tokens": "the masked LM's budget of padded tokens per forward pass",
            "dtype": "the masked LM's autocast dtype",
-           # (It also picked --workers auto's count, 0 for cpu; with no model that is the machine's: --workers N.)
+           # (It no longer picks --workers auto's count without a model: see resolve_workers.)
            "device": "the masked LM's device",
            "trust_remote_code": "what lets an --mlm hub repository run its own code"}
 
@@ -127,8 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
                       "included: a masked-LM option (--mlm-mode, --mlm-context, --mask-rate, --batch-size, "
                       "--max-batch-tokens, --dtype, --device, --trust-remote-code) with --mlm none, and --split "
                       "with an input without splits. One that another option switches off (--mask-rate with "
-                      "--mlm-mode exact) gets a warning. --input and --out given twice with two different values "
-                      "are refused.")
+                      "--mlm-mode exact) gets a warning. A file or model option (--input, --out, --mlm, --glove, "
+                      "--stopwords) given twice with two different values is refused.")
     a = p.add_argument
     a("--input", default="squad_v2", action=Once,
       hint="augment-squad reads one source (a folder of .json/.jsonl files is one): run it once per source, "
@@ -142,8 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
     a("--out", required=True, type=expand_tilde, action=Once,
       help="output directory (required); rerunning the same command resumes")
     a("--multiplier", type=int, default=20, help="augmented variants per question")
-    a("--mlm", default="bert-base-uncased", type=expand_tilde, help="masked LM id or path, or 'none' (GloVe only)")
-    a("--glove", default="default", type=expand_tilde, help="'default' (GloVe 6B 50d, offline), a vectors file, or 'none'")
+    a("--mlm", default="bert-base-uncased", type=expand_tilde, action=Once,
+      help="masked LM id or path, or 'none' (GloVe only)")
+    a("--glove", default="default", type=expand_tilde, action=Once,
+      help="'default' (GloVe 6B 50d, offline), a vectors file, or 'none'")
     a("--top-k", type=int, default=15, help="candidates per word")
     a("--replace-prob", type=float, default=0.4,
       help="probability in (0, 1] that a replaceable word is replaced (0 would only copy the originals)")
@@ -156,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     a("--answer-policy", choices=("keep", "replace"), default="keep",
       help="keep: never edit a word in an answer; replace: words wholly inside answers may change")
     a("--augment-question", action="store_true", help="replace words of the question too")
-    a("--stopwords", default="nltk", type=expand_tilde, metavar="nltk|tinybert|FILE",
+    a("--stopwords", default="nltk", type=expand_tilde, action=Once, metavar="nltk|tinybert|FILE",
       help="words never replaced: NLTK's 179 English stopwords, TinyBERT's list (NLTK's without the 8 "
            "wh-words, plus 's and 're), or a file of one word per line")
     a("--variant-draw", choices=("distinct", "independent"), default="distinct",
@@ -171,9 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
       help="also close a pass before it exceeds this many padded tokens; a sequence longer than the "
            "budget runs alone (default: no budget)")
     a("--workers", default="auto",
-      help="processes that draw variants and encode rows beside the model; 0: in the model's process. "
-           "auto: on CUDA the machine's cores (per local rank) less one, up to 8; on CPU 0, since the "
-           "model's threads use the cores (BENCHMARKS.md). The rows are the same for any value")
+      help="processes that draw variants and encode rows beside the one that finds candidates; 0: in that "
+           "one. auto: the machine's cores (per local rank) less one, up to 8, with a masked LM on CUDA and "
+           "with --mlm none (no model: the same with or without a GPU); 0 with a masked LM on the CPU, whose "
+           "threads use the cores (BENCHMARKS.md). The rows are the same for any value")
     a("--device", choices=("auto", "cpu", "cuda"), default="auto",
       help="device of the masked LM; auto: CUDA when available. On CUDA under torchrun each rank takes "
            "cuda:(LOCAL_RANK modulo the GPUs present), so several ranks may share one GPU")
@@ -296,13 +299,16 @@ def init_distributed() -> tuple[int, int, int]:
     """(rank, world size, local rank). Under torchrun the ranks only need barriers, so gloo serves
     on GPU machines too; the long timeout lets fast ranks wait for the slowest one's last shard. A rank that
     exits (an error, a kill) ends the others' barrier at once: gloo sees its connections close (main)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1 or "RANK" not in os.environ:
+    try:
+        job = ranks.launch()  # checked before torch.distributed reads them (a ValueError traceback from int())
+    except ranks.LaunchError as e:
+        raise CliError(str(e)) from None
+    if job.world_size <= 1 or "RANK" not in os.environ:
         return 0, 1, 0
     import torch.distributed as dist
 
     dist.init_process_group("gloo", timeout=timedelta(hours=48))
-    return dist.get_rank(), world, int(os.environ.get("LOCAL_RANK", "0"))
+    return dist.get_rank(), job.world_size, job.local_rank
 
 
 def barrier(world: int) -> None:
@@ -788,14 +794,16 @@ def augment_blocks(out: Path, rows, aug, args, rank: int, run_started: float, cl
     return n_blocks
 
 
-def resolve_workers(workers: str, device: str) -> int:
-    """``--workers auto``: on CUDA, this rank's share of the cores less one (for the model's process),
-    up to 8; on CPU none, because the model's threads already use every core (BENCHMARKS.md)."""
-    if workers != "auto":
-        return int(workers)
-    if not device.startswith("cuda"):
+def resolve_workers(args, device: str) -> int:
+    """``--workers`` as a count. ``auto``: this rank's share of the cores less one (for the process that finds the
+    candidates and writes the shards), up to 8, where the cores are free to draw rows: beside a masked LM on CUDA,
+    and with none at all (--mlm none), on any machine, whether or not it has a GPU. Beside a masked LM on the
+    CPU, none: its threads already use every core (BENCHMARKS.md)."""
+    if args.workers != "auto":
+        return int(args.workers)
+    if args.mlm.lower() != "none" and not device.startswith("cuda"):
         return 0
-    cores = (os.cpu_count() or 1) // max(int(os.environ.get("LOCAL_WORLD_SIZE", "1")), 1)
+    cores = (os.cpu_count() or 1) // ranks.launch().local_world_size  # checked in init_distributed
     return max(0, min(8, cores - 1))
 
 
@@ -875,7 +883,7 @@ def run(args, argv: list[str] | None = None) -> int:
         # run is refused for its version first, in check_out: this keeps a record of "auto" resumable as it was.)
         if args.dtype == "auto" and not args.overwrite and recorded_option(out, "dtype") == "auto":
             config["dtype"] = "auto"
-    args.workers = resolve_workers(args.workers, device)
+    args.workers = resolve_workers(args, device)
     aug = build_augmenter(args, device)
     if aug.mlm is not None:
         startup.update({k: v for k, v in aug.mlm.timings.items() if k != "import_transformers"})
@@ -1084,7 +1092,7 @@ def main(argv=None) -> int:
             print(write_failed(Path(args.out), e), file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # one line, from the first rank, instead of a traceback from each
-        if os.environ.get("RANK", "0") == "0":
+        if ranks.rank_zero():
             print(interrupted(Path(args.out)), file=sys.stderr)
         return 128 + signal.SIGINT  # 130, as a shell reports a process ended by SIGINT
     except Exception as e:

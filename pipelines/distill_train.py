@@ -111,10 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "switches off (--temperature or --teacher-cache with --distill-weight 0, --cache-batch-size "
                        "with --teacher-cache off, --projection for a student as wide as its teacher, "
                        "--dist-timeout in a run of one process) gets a warning. --epochs with --max-steps is the "
-                       "documented override. --out, --eval and --cache-dir given twice with two values are "
-                       "refused (--data and --prediction-data read every source given). Progress bars (this "
-                       "command's, datasets' and transformers') are drawn only when stderr is a terminal, by the "
-                       "first process alone.")
+                       "documented override. --teacher, --student, --out, --eval and --cache-dir given twice with "
+                       "two values are refused (--data and --prediction-data read every source given). Progress "
+                       "bars (this command's, datasets' and transformers') are drawn only when stderr is a "
+                       "terminal, by the first process alone.")
     # "extend": --data a --data b reads both, as --data a b does; with nargs="+" alone the last --data replaced
     # the earlier ones, and a run trained on part of its data without a word.
     p.add_argument("--data", nargs="+", action="extend", required=True, metavar="SRC",
@@ -127,9 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--projection", choices=("shared", "per-layer"), default="shared",
                    help="intermediate stage, student width != teacher width: shared is the paper's (one W_h for "
                         "all hidden layers, one W_e for the embeddings); per-layer trains one per layer pair")
-    p.add_argument("--teacher", default="deepset/bert-base-uncased-squad2", type=expand_tilde,
+    p.add_argument("--teacher", default="deepset/bert-base-uncased-squad2", type=expand_tilde, action=Once,
                    help="QA teacher: hub id or path, or 'none' for plain fine-tuning on hard labels")
-    p.add_argument("--student", default="huawei-noah/TinyBERT_General_6L_768D", type=expand_tilde, help="student: hub id or path")
+    p.add_argument("--student", default="huawei-noah/TinyBERT_General_6L_768D", type=expand_tilde, action=Once,
+                   help="student: hub id or path")
     p.add_argument("--out", required=True, type=expand_tilde, action=Once, help="output directory")
     p.add_argument("--stage", choices=("intermediate", "prediction", "both"),
                    help="intermediate: hidden states and attention scores against the teacher's; prediction: "
@@ -270,7 +271,7 @@ def idle_options(args) -> list[tuple[str, str, bool]]:
         elif args.teacher_cache == "off":
             idle.append(("cache_batch_size", f"it is {what['cache_batch_size']}, and --teacher-cache off builds "
                                              "none", False))
-    if int(os.environ.get("WORLD_SIZE", "1")) < 2:  # torchrun sets it in each process; accelerate reads it too
+    if ranks.launch().world_size < 2:  # torchrun sets WORLD_SIZE in each process; accelerate reads it too
         idle.append(("dist_timeout", "it is how long a process waits for the others, and this run is a single "
                                      "process (not started by torchrun with several)", False))
     return idle
@@ -303,6 +304,10 @@ def validate(args) -> None:
     from augment.qa.features import LABELS_CHANGES, LABELS_VERSION, window_problems
     from augment.sources import local_path, source_problem, split_problem
 
+    try:  # first: idle_options and --resume read the number of processes (WORLD_SIZE=two: int()'s traceback)
+        job = ranks.launch()
+    except ranks.LaunchError as e:
+        raise ConfigError(str(e)) from None
     problems, warnings = [], []
     # Typed on the command line, at any value (its default too); an option left out is not one given.
     given = given_options(args, {opt for options in STAGE_ONLY.values() for opt in options} | {
@@ -439,7 +444,7 @@ def validate(args) -> None:
             problems.append(f"--resume: {out / 'config.json'} is unreadable ({e}); --overwrite starts the run again")
         if isinstance(old, dict):
             # Another number of processes batches, schedules and seeds otherwise: not the same run.
-            now = vars(args) | {"processes": int(os.environ.get("WORLD_SIZE", "1"))}
+            now = vars(args) | {"processes": job.world_size}
             # An option this run never uses changes nothing in it (and an older version recorded such options).
             idle = {opt for opt, _, _ in idle_options(args)}
             changed = [k for k in (*RUN_DEFINING, "processes") if k in old and old[k] != now[k]
@@ -497,7 +502,7 @@ def validate(args) -> None:
     problems += hub.model_problems([("--teacher", args.teacher), ("--student", args.student)], hub.CLI_FIXES)
     if problems:
         raise ConfigError("; ".join(problems))
-    if int(os.environ.get("RANK", "0")) == 0:  # the same for every process: one copy under torchrun
+    if job.rank == 0:  # the same for every process: one copy under torchrun
         for warning in warnings:
             print(f"{PROG}: warning: {warning}", file=sys.stderr)
 
@@ -644,7 +649,7 @@ class DistillRecipe:
         a = self.args
         # accelerate only starts a CPU process group (gloo) when told the run is CPU-only; without it each
         # torchrun process would train alone on everything.
-        cpu_ddp = not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1
+        cpu_ddp = not torch.cuda.is_available() and ranks.launch().world_size > 1  # (validate checked it)
         self.ddp_kwargs = DistributedDataParallelKwargs()  # find_unused_parameters is set per stage
         self.acc = Accelerator(cpu=cpu_ddp, mixed_precision="bf16" if a.bf16 else "fp16" if a.fp16 else "no",
                                log_with=None if a.report_to == "none" else a.report_to, project_dir=str(self.out),
@@ -1089,8 +1094,10 @@ class DistillRecipe:
                     speed = self._speed(*tally.mark())  # every process's counts: one more all-reduce, of 3 ints
                     # NaN and inf are not JSON: such a value is recorded as null, and the run stops here (checked
                     # at log steps only, where the values come to the host anyway: a NaN weight never recovers).
+                    # processes: as the summaries carry it, so that a reader tells a 2-process log (whose
+                    # windows/s are the job's) from a 1-process one without config.json beside it.
                     self.metrics({"stage": stage, "step": step, "epoch": epoch, "lr": lr,
-                                  **values, **speed})  # non-finite: null (metrics)
+                                  **values, **speed, "processes": acc.num_processes})  # non-finite: null (metrics)
                     if not all(math.isfinite(v) for v in values.values()):
                         raise TrainingDiverged(diverged_message(stage, step, values, a, last_finite))
                     last_finite = step
@@ -1404,7 +1411,7 @@ def main(argv=None) -> int:
     except BaseException as e:  # Ctrl-C, another process gone: how to go on, in one line, not a traceback
         replacing = args.overwrite and not _began
         if from_ctrl_c(e):
-            if int(os.environ.get("RANK", "0")) == 0:
+            if ranks.rank_zero():
                 print(f"{PROG}: {interrupted(Path(args.out), replacing)}", file=sys.stderr)
             return 130  # 128 + SIGINT, what a shell reports for a command Ctrl-C stopped
         words = ranks.lost_peer(e) if isinstance(e, Exception) else None

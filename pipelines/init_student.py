@@ -125,7 +125,8 @@ def occupied_problem(out: str, overwrite: bool) -> str | None:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="init-student", description=__doc__.split("\n\n")[0],
                                 formatter_class=DefaultsOnce)
-    p.add_argument("--teacher", required=True, type=expand_tilde, help="model id or directory to take layers from")
+    p.add_argument("--teacher", required=True, type=expand_tilde, action=Once,
+                   help="model id or directory to take layers from (a second --teacher is refused)")
     p.add_argument("--layers", type=int, required=True, help="number of layers of the student")
     p.add_argument("--pick", default="lower", choices=["lower", "uniform"],
                    help="lowest layers, or every k-th (TinyBERT's uniform mapping; for a depth that does not "

@@ -10,15 +10,79 @@ top of the error that caused it, before torchrun (which checks its workers every
 error; it alone prints its line. :func:`lost_peer` tells a collective that failed because another process
 exited: that process said why (it asked first), or torchrun's report names it (SIGKILL, the OOM killer), so
 the process that meets it stays quiet unless it is the first.
+
+:func:`launch` reads torchrun's variables (WORLD_SIZE, RANK, LOCAL_RANK, LOCAL_WORLD_SIZE), checked.
 """
 from __future__ import annotations
 
 import os
+import re
 import sys
+from dataclasses import dataclass
 
 # How gloo (torch.distributed's CPU backend) and its TCP store say that the process at the other end of a
 # connection exited or was killed.
 PEER_GONE = ("Connection closed by peer", "Connection reset by peer", "Broken pipe")
+
+
+class LaunchError(ValueError):
+    """A torchrun variable in the environment that no launch sets: one line naming it and its value."""
+
+
+@dataclass(frozen=True)
+class Launch:
+    """Where this process stands in its torchrun job: (rank, world_size) over the job, (local_rank,
+    local_world_size) on this machine; a process started alone is (0, 1, 0, 1)."""
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    local_world_size: int = 1
+
+
+def _number(environ, name: str, low: int) -> int | None:
+    """``environ[name]`` as an integer >= ``low``, None when unset. ASCII digits only: int() also takes "-1"
+    (a rank that Python then counts from the end of a list), " 2", "٢" and "2_0"."""
+    value = environ.get(name)
+    if value is None:
+        return None
+    if not re.fullmatch(r"[0-9]+", value) or int(value) < low:
+        raise LaunchError(f"{name}={value!r} in the environment: torchrun sets it to an integer >= {low}; correct "
+                          f"it, or unset it to run one process")
+    return int(value)
+
+
+def launch(environ=os.environ) -> Launch:
+    """torchrun's variables in ``environ``, each checked: one :class:`LaunchError` for a value that is not a whole
+    number (WORLD_SIZE=two gave a ValueError traceback from int()) or not within its bounds (RANK=2 with
+    WORLD_SIZE=2 passed, a process group then waits for a rank that never comes). A rank is only compared with a
+    size that is set: a process of a job that sets RANK alone stays as it was.
+
+        >>> launch({"WORLD_SIZE": "2", "RANK": "1", "LOCAL_RANK": "1"})
+        Launch(rank=1, world_size=2, local_rank=1, local_world_size=1)
+    """
+    world, local_world = _number(environ, "WORLD_SIZE", 1), _number(environ, "LOCAL_WORLD_SIZE", 1)
+    rank, local_rank = _number(environ, "RANK", 0), _number(environ, "LOCAL_RANK", 0)
+    for name, value, size_name, size in (("RANK", rank, "WORLD_SIZE", world),
+                                         ("LOCAL_RANK", local_rank, "LOCAL_WORLD_SIZE", local_world),
+                                         ("LOCAL_RANK", local_rank, "WORLD_SIZE", world)):
+        if value is not None and size is not None and value >= size:
+            raise LaunchError(f"{name}={environ[name]!r} with {size_name}={environ[size_name]!r} in the environment: "
+                              f"{name} is from 0 to {size - 1}; correct them, or unset them to run one process")
+    if local_world is not None and world is not None and local_world > world:
+        raise LaunchError(f"LOCAL_WORLD_SIZE={environ['LOCAL_WORLD_SIZE']!r} with "
+                          f"WORLD_SIZE={environ['WORLD_SIZE']!r} in the environment: a machine runs at most the "
+                          "job's processes; correct them, or unset them to run one process")
+    return Launch(rank or 0, world or 1, local_rank or 0, local_world or 1)
+
+
+def rank_zero(environ=os.environ) -> bool:
+    """Whether this process is the job's first: RANK unset or 0, whatever the other variables say (the first
+    process names a bad WORLD_SIZE once for all). A RANK that is no number leaves no process first: then each
+    is, so that the line naming it is printed rather than by none."""
+    try:
+        return _number(environ, "RANK", 0) in (None, 0)
+    except LaunchError:
+        return True
 
 
 def _group():
@@ -38,7 +102,7 @@ def first_to_report() -> bool:
     process (RANK 0) answers for all."""
     dist = _group()
     if dist is None:
-        return os.environ.get("RANK", "0") == "0"
+        return rank_zero()
     try:
         # The default group's store: what init_process_group rendezvoused through, as long-lived as the job.
         store = dist.distributed_c10d._get_default_store()

@@ -38,10 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "no-answer probabilities, at 1.0 by default); best_f1_thresh in eval.json is the "
                     "threshold that would have scored best.",
         epilog="--split is refused for data without splits (a file, a folder of files, a saved single Dataset) "
-               "at any value typed, its default included. --data and --out given twice with two different values "
-               "are refused: run squad-eval once per source. Progress bars (the evaluation's, the model's loading "
-               "and a hub dataset's download) are drawn only when stderr is a terminal.")
-    p.add_argument("--model", required=True, metavar="DIR", type=expand_tilde,
+               "at any value typed, its default included. --model, --data and --out given twice with two different "
+               "values are refused: run squad-eval once per model and source. Progress bars (the evaluation's, the "
+               "model's loading and a hub dataset's download) are drawn only when stderr is a terminal.")
+    p.add_argument("--model", required=True, metavar="DIR", type=expand_tilde, action=Once,
                    help="directory saved with save_pretrained (model and tokenizer), or a hub id")
     # Once: a second --data is refused, not read in place of the first. One source, not several: eval.json's
     # metrics, thresholds and predictions (by id) are of one dataset, as distill-train's --eval is.

@@ -1,7 +1,9 @@
 """A one-value option given twice: argparse keeps the last value, so the first (a second --data meant to be read too,
 an --out typed over a default in a script) was dropped without a word. pipelines.cli.Once refuses it."""
 import argparse
+import ast
 import importlib
+from pathlib import Path
 
 import pytest
 
@@ -44,10 +46,18 @@ def test_one_value_the_same_value_twice_and_the_default_given_first_are_told_apa
     ("distill_train", ["--out", "a", "--out", "b"]),
     ("distill_train", ["--cache-dir", "a", "--cache-dir", "b"]),
     ("init_student", ["--out", "a", "--out", "b"]),
+    # The models and word lists: --teacher a --teacher b distilled from b alone, without a word.
+    ("augment_squad", ["--mlm", "a", "--mlm", "b"]),
+    ("augment_squad", ["--glove", "a", "--glove", "b"]),
+    ("augment_squad", ["--stopwords", "nltk", "--stopwords", "tinybert"]),
+    ("distill_train", ["--teacher", "a", "--teacher", "b"]),
+    ("distill_train", ["--student", "a", "--student", "b"]),
+    ("squad_eval", ["--model", "a", "--model", "b"]),
+    ("init_student", ["--teacher", "a", "--teacher", "b"]),
     ("demo", ["--out", "a", "--out", "b"]),
     ("tutorial", ["--out", "a", "--out", "b"]),
 ])
-def test_every_command_refuses_a_data_source_or_output_given_twice(module, argv, capsys, monkeypatch):
+def test_every_command_refuses_a_data_source_output_or_model_given_twice(module, argv, capsys, monkeypatch):
     """Refused while the options are read, before anything loads or is written."""
     main = importlib.import_module(f"pipelines.{module}").main
 
@@ -66,6 +76,23 @@ def test_every_command_refuses_a_data_source_or_output_given_twice(module, argv,
     assert stop.value.code == 2 and len(err.splitlines()) == 1, err
     option, first, _, second = argv[-4:]
     assert f"{option} given twice ({first}, then {second})" in err
+
+
+def test_every_model_file_or_folder_option_takes_one_value():
+    """The rule in one place: every option whose value is a path or a model (type=expand_tilde, as
+    test_cli_paths lists them) refuses a second value. Read from the source, since init-student, the demo and the
+    tutorial build their parsers inside main()."""
+    pipelines = Path(__file__).resolve().parents[1] / "pipelines"
+    plain = []
+    for module in sorted(pipelines.glob("*.py")):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if not (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)):
+                continue
+            keywords = {k.arg: getattr(k.value, "id", None) for k in node.keywords}
+            if str(node.args[0].value).startswith("--") and keywords.get("type") == "expand_tilde" \
+                    and keywords.get("action") != "Once":
+                plain.append(f"{module.stem} {node.args[0].value}")
+    assert plain == []
 
 
 def test_squad_eval_says_to_run_once_per_source(capsys):

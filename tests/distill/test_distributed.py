@@ -283,6 +283,8 @@ def test_two_processes_train_as_one_process_of_their_joint_batch(ddp_run, sample
 
     ones, twos = steps(one), steps(tmp_path / "ddp")
     assert [(r["stage"], r["step"]) for r in ones] == [(r["stage"], r["step"]) for r in twos]
+    # Each step's record says how many processes its rates are of, as the summaries do.
+    assert {r["processes"] for r in ones} == {1} and {r["processes"] for r in twos} == {2}
     for a, b in zip(ones, twos):
         for name in ("loss", "hidden", "attention", "kd"):
             if name in a:

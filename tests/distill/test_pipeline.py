@@ -50,6 +50,7 @@ def test_outputs_config_metrics_and_eval(finished_run):
     assert [r["lr"] for r in pred] == pytest.approx([0.0, 3e-5, 1.5e-5])
     # Throughput per log interval, and a summary per stage and for the teacher cache (README: FLOP formula).
     assert all(r["windows_per_s"] > 0 and r["tflops"] > 0 for r in inter + pred)
+    assert all(r["processes"] == 1 for r in inter + pred)  # as the summaries say: one process's rates
     summaries = {r["stage"]: r["summary"] for r in records if "summary" in r}
     assert set(summaries) == {"intermediate", "teacher_cache", "prediction"}
     assert summaries["intermediate"]["windows"] == 3 * 4 and summaries["teacher_cache"]["windows"] > 0
@@ -1111,8 +1112,9 @@ def test_an_option_the_run_never_uses_is_refused(tmp_path, capsys, sample_path, 
                                                  extra, says):
     """Options of a stage the run does not run, teacher-logit options without a teacher, and --eval-split without
     --eval were accepted and silently ignored: a command that does not do what it says."""
-    argv = common(sample_path, tmp_path) + ["--teacher", tiny_teacher_path, "--student", tiny_student_path,
-                                            "--out", str(tmp_path / "o"), *extra]
+    teacher = [] if "--teacher" in extra else ["--teacher", tiny_teacher_path]  # a second --teacher is refused
+    argv = common(sample_path, tmp_path) + [*teacher, "--student", tiny_student_path, "--out", str(tmp_path / "o"),
+                                            *extra]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and says in err, err
@@ -1123,8 +1125,8 @@ def test_an_option_another_option_switches_off_is_warned_about_once(tmp_path, ca
                                                                     tiny_student_path):
     """--distill-weight 0 reads no teacher logits, --teacher-cache off builds no cache: what they switch off is
     named on stderr, and the run goes on (a sweep over the weight keeps one command)."""
-    base = common(sample_path, tmp_path) + ["--teacher", tiny_teacher_path, "--student", tiny_student_path,
-                                            "--out", str(tmp_path / "o")]
+    no_teacher = common(sample_path, tmp_path) + ["--student", tiny_student_path, "--out", str(tmp_path / "o")]
+    base = no_teacher + ["--teacher", tiny_teacher_path]
     args = build_parser().parse_args(base + ["--distill-weight", "0", "--temperature", "2", "--cache-batch-size", "64"])
     validate(args)
     assert capsys.readouterr().err.splitlines() == [
@@ -1136,9 +1138,9 @@ def test_an_option_another_option_switches_off_is_warned_about_once(tmp_path, ca
     assert capsys.readouterr().err.strip() == (
         "distill-train: warning: --cache-batch-size 64 has no effect: it is the batch size of the prediction stage's "
         "teacher-logit cache, and --teacher-cache off builds none")
-    for quiet in (["--distill-weight", "0"], ["--stage", "intermediate", "--lr-intermediate", "1e-4"],
-                  ["--teacher", "none", "--lr-prediction", "1e-4", "--epochs", "1", "--max-steps", "2"]):
-        validate(build_parser().parse_args(base + quiet))  # options in use, defaults: no word
+    for quiet in (base + ["--distill-weight", "0"], base + ["--stage", "intermediate", "--lr-intermediate", "1e-4"],
+                  no_teacher + ["--teacher", "none", "--lr-prediction", "1e-4", "--epochs", "1", "--max-steps", "2"]):
+        validate(build_parser().parse_args(quiet))  # options in use, defaults: no word
         assert capsys.readouterr().err == ""
 
 

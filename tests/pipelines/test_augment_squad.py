@@ -1328,6 +1328,24 @@ def test_workers_that_are_not_ascii_digits_are_one_line_exit_2(tmp_path, capsys,
                                        "from 0 to 64\n")
 
 
+def test_workers_auto_without_a_model_is_the_machines_share_with_or_without_cuda(monkeypatch, tmp_path):
+    """--mlm none runs no model, yet the masked LM's device picked --workers auto's count: 0 on a machine without
+    CUDA, the cores less one on a machine with it. Now the cores (this rank's share) less one on both; beside a
+    masked LM, still 0 on the CPU, whose threads the model uses. (The rows are the same for any count.)"""
+    from pipelines.augment_squad import build_parser, resolve_workers
+
+    def workers(*argv, device):
+        return resolve_workers(build_parser().parse_args([*argv, "--out", str(tmp_path / "o")]), device)
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")  # torchrun --nproc-per-node 4: a quarter of the cores each
+    assert workers("--mlm", "none", device="cpu") == workers("--mlm", "none", device="cuda") == 3
+    assert (workers(device="cpu"), workers(device="cuda:1")) == (0, 3)  # beside the default masked LM
+    monkeypatch.delenv("LOCAL_WORLD_SIZE")
+    assert workers("--mlm", "NONE", device="cpu") == 8  # up to 8
+    assert workers("--mlm", "none", "--workers", "0", device="cuda") == 0
+
+
 def test_a_stopwords_file_that_is_not_utf8_is_refused_with_the_other_options(tmp_path, capsys, monkeypatch):
     """It was found only when the augmenter was built, after the input had been read and fingerprinted, and
     the line blamed the models: "could not load --mlm none / --glove default: stopwords=...". """

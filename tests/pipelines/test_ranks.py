@@ -1,5 +1,6 @@
-"""pipelines.ranks: which process of a torchrun job prints the line that ends a failed command. The CLIs' runs
-under torchrun (test_augment_squad.py, tests/distill/test_distributed.py) show it end to end; here, the rules."""
+"""pipelines.ranks: which process of a torchrun job prints the line that ends a failed command, and torchrun's
+variables read and checked. The CLIs' runs under torchrun (test_augment_squad.py, tests/distill/test_distributed.py)
+show it end to end; here, the rules."""
 import pytest
 
 from pipelines import ranks
@@ -35,3 +36,54 @@ def test_in_a_group_the_first_to_ask_reports_and_a_lost_peer_is_found_under_othe
         assert ranks.lost_peer(RuntimeError("CUDA out of memory")) is None
     finally:
         dist.destroy_process_group()
+
+
+@pytest.mark.parametrize("environ, says", [
+    ({"WORLD_SIZE": "two"}, "WORLD_SIZE='two' in the environment: torchrun sets it to an integer >= 1"),
+    ({"WORLD_SIZE": "0"}, "WORLD_SIZE='0' in the environment: torchrun sets it to an integer >= 1"),
+    ({"WORLD_SIZE": "2", "RANK": "-1"}, "RANK='-1' in the environment: torchrun sets it to an integer >= 0"),
+    ({"WORLD_SIZE": "2", "RANK": " 1"}, "RANK=' 1' in the environment"),
+    ({"WORLD_SIZE": "2", "RANK": "2"}, "RANK='2' with WORLD_SIZE='2' in the environment: RANK is from 0 to 1"),
+    ({"WORLD_SIZE": "4", "RANK": "3", "LOCAL_RANK": "2", "LOCAL_WORLD_SIZE": "2"},
+     "LOCAL_RANK='2' with LOCAL_WORLD_SIZE='2' in the environment: LOCAL_RANK is from 0 to 1"),
+    ({"WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "3"}, "LOCAL_WORLD_SIZE='3' with WORLD_SIZE='2' in the environment"),
+])
+def test_a_torchrun_variable_no_launch_sets_is_named_with_its_value(environ, says):
+    with pytest.raises(ranks.LaunchError) as error:
+        ranks.launch(environ)
+    assert str(error.value).startswith(says) and "\n" not in str(error.value)
+
+
+def test_a_launch_reads_every_variable_and_a_process_alone_is_the_first():
+    assert ranks.launch({}) == ranks.Launch(0, 1, 0, 1)
+    assert ranks.launch({"WORLD_SIZE": "4", "RANK": "3", "LOCAL_RANK": "1", "LOCAL_WORLD_SIZE": "2"}) == \
+        ranks.Launch(3, 4, 1, 2)
+    assert ranks.launch({"RANK": "1"}).rank == 1  # a size left unset bounds nothing (the tests' other processes)
+
+
+def test_an_unreadable_rank_is_said_by_every_process_rather_than_by_none(monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "two")  # no process can tell it is the first
+    assert ranks.first_to_report() and ranks.rank_zero()
+    monkeypatch.setenv("WORLD_SIZE", "two")  # a readable RANK still decides: the first process says it, once
+    monkeypatch.setenv("RANK", "1")
+    assert not ranks.first_to_report()
+
+
+@pytest.mark.parametrize("module, argv", [("augment_squad", ["--mlm", "none"]),
+                                          ("distill_train", ["--data", "nowhere.json", "--teacher", "none"])])
+@pytest.mark.parametrize("rank", ["0", "1"])
+def test_the_commands_end_on_a_bad_variable_with_its_line_and_exit_2(module, argv, rank, tmp_path, monkeypatch,
+                                                                     capsys):
+    """WORLD_SIZE=two was int()'s ValueError traceback from every process; now one line, from the first, before
+    anything loads."""
+    import importlib
+
+    command = importlib.import_module(f"pipelines.{module}")
+    monkeypatch.setenv("WORLD_SIZE", "two")
+    monkeypatch.setenv("RANK", rank)
+    assert command.main([*argv, "--out", str(tmp_path / "o")]) == 2
+    said = "" if rank == "1" else (f"{command.PROG}: error: WORLD_SIZE='two' in the environment: torchrun sets it "
+                                   "to an integer >= 1; correct it, or unset it to run one process\n")
+    assert capsys.readouterr().err == said
+    assert not (tmp_path / "o").exists()

@@ -44,7 +44,7 @@ def test_tensorboard_event_files_hold_every_logged_step(tmp_path, sample_path, t
     logged = [r for r in records if "loss" in r]
     # metrics.jsonl's own keys, throughput (issue 10) included: the trackers add nothing to it
     # (no teacher: the loss is the hard-label term alone, and no distillation term is logged)
-    assert set(logged[0]) == {"stage", "step", "epoch", "lr", "loss", "ce", "windows_per_s", "tflops"}
+    assert set(logged[0]) == {"stage", "step", "epoch", "lr", "loss", "ce", "windows_per_s", "tflops", "processes"}
     scalars = scalars_of(out / "tensorboard")
     assert "prediction/kd" not in scalars
     for key in ("loss", "ce", "lr", "windows_per_s", "tflops"):
