@@ -175,8 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
     a("--workers", default="auto",
       help="processes that draw variants and encode rows beside the one that finds candidates; 0: in that "
            "one. auto: the machine's cores (per local rank) less one, up to 8, with a masked LM on CUDA and "
-           "with --mlm none (no model: the same with or without a GPU); 0 with a masked LM on the CPU, whose "
-           "threads use the cores (BENCHMARKS.md). The rows are the same for any value")
+           "with --mlm none (no model: the same with or without a GPU, but 0 where that would be a single worker); 0 "
+           "with a masked LM on the CPU, whose threads use the cores (BENCHMARKS.md). The rows are the same for any value")
     a("--device", choices=("auto", "cpu", "cuda"), default="auto",
       help="device of the masked LM; auto: CUDA when available. On CUDA under torchrun each rank takes "
            "cuda:(LOCAL_RANK modulo the GPUs present), so several ranks may share one GPU")
@@ -804,6 +804,10 @@ def resolve_workers(args, device: str) -> int:
     if args.mlm.lower() != "none" and not device.startswith("cuda"):
         return 0
     cores = (os.cpu_count() or 1) // ranks.launch().local_world_size  # checked in init_distributed
+    if args.mlm.lower() == "none" and cores - 1 < 2:
+        # One worker beside a process that only reads GloVe candidates moves the drawing rather than spreading
+        # it, and adds its start-up: 2 cores, sample x2 6.8-7.6 s with 0 workers, 8.8-9.6 s with 1 (2026-11-29).
+        return 0
     return max(0, min(8, cores - 1))
 
 

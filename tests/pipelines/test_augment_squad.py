@@ -1344,6 +1344,11 @@ def test_workers_auto_without_a_model_is_the_machines_share_with_or_without_cuda
     monkeypatch.delenv("LOCAL_WORLD_SIZE")
     assert workers("--mlm", "NONE", device="cpu") == 8  # up to 8
     assert workers("--mlm", "none", "--workers", "0", device="cuda") == 0
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)  # a single worker only moves the drawing: none
+    assert workers("--mlm", "none", device="cpu") == workers("--mlm", "none", device="cuda") == 0
+    assert workers("--mlm", "none", "--workers", "1", device="cpu") == 1
+    monkeypatch.setattr(os, "cpu_count", lambda: 3)
+    assert workers("--mlm", "none", device="cpu") == 2
 
 
 def test_a_stopwords_file_that_is_not_utf8_is_refused_with_the_other_options(tmp_path, capsys, monkeypatch):
