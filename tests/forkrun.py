@@ -1,6 +1,6 @@
 """Run a command-line module (``python -m MODULE ARGS``) in its own process, without paying its start-up.
 
-A fresh interpreter spends 6 to 10 seconds on these 2-core machines importing torch, transformers and
+A fresh interpreter spends 6 to 8 seconds on these 2-core machines importing torch, transformers and
 datasets before a CLI test's tiny run does anything, and the CLI tests start dozens. Here one server
 process per test worker imports those modules once; every run is a ``fork`` of it that then runs the
 module as ``-m`` does (``runpy``, ``__main__``), with its own stdin (``/dev/null``), stdout and stderr
