@@ -127,6 +127,20 @@ def test_augment_example_builds_its_augmenter_once(glove_kv, monkeypatch):
     assert len(built) == 2  # one per distinct set of options
 
 
+def test_augment_example_refuses_a_bad_option_after_building_an_augmenter_for_an_equal_good_one(glove_kv, monkeypatch):
+    """seed=True, augment_question=1 and top_k=15.0 are refused by Augmenter; they compare (and hash) equal to
+    seed=1, augment_question=True and top_k=15, so the default augmenter built for the good value was reused for
+    the bad one: refused in a fresh process, accepted after an earlier call."""
+    monkeypatch.setattr(augment.api, "_DEFAULTS", {})
+    e = ex("The famous guitarist performed.", [(11, 20)])
+    for good, bad in (({"seed": 1}, {"seed": True}), ({"augment_question": True}, {"augment_question": 1}),
+                      ({"top_k": 15}, {"top_k": 15.0})):
+        augment_example(e, n=1, mlm=None, glove=glove_kv, **good)
+        (name, value), = bad.items()
+        with pytest.raises(ConfigError, match=f"{name}={value!r}"):
+            augment_example(e, n=1, mlm=None, glove=glove_kv, **bad)
+
+
 def test_negative_seed_is_a_config_error():
     with pytest.raises(ConfigError, match="seed=-1"):
         Augmenter(mlm=None, glove=None, seed=-1)
