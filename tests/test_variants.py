@@ -43,6 +43,18 @@ def test_large_spaces_with_tiny_p_still_give_distinct_changed_variants():
     assert len(set(ks)) == 20 and () not in ks
 
 
+def test_every_word_replaced_still_gives_distinct_variants_once_the_full_changes_are_used():
+    """replace_prob=1 with one candidate per word: every draw replaces every word, so only variant 1 could be drawn.
+    A space too large to list then made 10,000 futile draws per variant (2 s a row on a SQuAD context) and repeated
+    variant 1, where a small space's listed fallback gives variants that keep some words."""
+    text = " ".join(f"word{c}" for c in "abcdefghijklm")
+    slots = slots_of(text, {w.text: ("x",) for w in split_words(text)})
+    assert 2 ** len(slots) > ENUMERATE_LIMIT  # the drawn, not the listed, fallback
+    ks = keys(draw_variants(slots, 6, 1.0, seed=0, example_id="q"))
+    assert len(ks[0]) == len(slots)  # the first draw: every word replaced, as replace_prob says
+    assert len(set(ks)) == 6 and () not in ks
+
+
 class ListedAfresh:
     """The listed fallback as it was: the whole space listed again at every variant whose redraws repeat."""
 
