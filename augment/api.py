@@ -278,7 +278,9 @@ def augment_example(example: dict, n: int = 20, augmenter: Augmenter | None = No
             raise ConfigError(f"augmenter={augmenter!r}: use an Augmenter, or None for the default one")
         return augmenter.augment_example(example, n)
     try:
-        key = tuple(sorted(kwargs.items()))
+        # Each value with its type: seed=True, top_k=15.0 and augment_question=1 are refused by Augmenter, but
+        # equal (and hash) as seed=1, top_k=15 and augment_question=True do, whose augmenter they would reuse.
+        key = tuple((k, type(kwargs[k]), kwargs[k]) for k in sorted(kwargs))
         hash(key)
     except TypeError:  # unhashable options (a KeyedVectors object, say): nothing to key a cache on
         return Augmenter(**kwargs).augment_example(example, n)

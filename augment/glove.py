@@ -169,7 +169,8 @@ class GloveNeighbours:
 
     def neighbours(self, words) -> dict[str, list[str]]:
         """``{word: [neighbour, ...]}`` for each word (looked up in NFC and lower-cased; unknown words get []),
-        without the word itself in any case or accent (:func:`augment.segment.fold`)."""
+        without the word itself in any case or accent (:func:`augment.segment.fold`), each neighbour once whatever
+        its case."""
         # The vectors' words are NFC ("café"): a text's decomposed "Cafe\u0301" is looked up as its NFC form.
         keys = {w: unicodedata.normalize("NFC", w).lower() for w in words}
         new = sorted({k for k in keys.values() if k not in self._cache})
@@ -202,8 +203,15 @@ class GloveNeighbours:
             finite = np.isfinite(np.take_along_axis(sims, order, 1))  # (B, k)
             for word, ids, ok in zip(chunk, order.tolist(), finite.tolist()):
                 own = fold(word)
-                self._cache[word] = [self.kv.index_to_key[j] for j, f in zip(ids, ok)
-                                     if f and self._fold(j) != own][:self.top_k]
+                # Each neighbour once whatever its case, the best-ranked spelling kept: cased vectors (word2vec,
+                # GloVe 840B) hold "Vocalist" and "VOCALIST" beside "vocalist", one replacement once the case is
+                # matched, which listed three times is drawn three times as often (the masked LM's rule too).
+                kept, cased = [], set()
+                for j, f in zip(ids, ok):
+                    if f and self._fold(j) != own and (low := self.kv.index_to_key[j].lower()) not in cased:
+                        cased.add(low)
+                        kept.append(self.kv.index_to_key[j])
+                self._cache[word] = kept[:self.top_k]
         return {w: self._cache[k] for w, k in keys.items()}
 
     def _exact_cosines(self, rows, top):

@@ -237,7 +237,9 @@ class MaskedLMCandidates:
         # A word the tokenizer maps to its unknown token is not an in-vocabulary piece: GloVe takes it.
         unk = self.tokenizer.unk_token_id
         sites = []
-        for wi in eligible:
+        # In text order, each once: a multi-mode sequence is built by walking its sites from left to right
+        # (plan), so indices given out of order or twice put the masks at other words' places.
+        for wi in sorted(set(eligible)):
             w = words[wi]
             if n_tokens[wi] == 1 and exact_tok[wi] >= 0:
                 t, pieces = exact_tok[wi], 1

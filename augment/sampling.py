@@ -125,14 +125,35 @@ class _ListedSpace:
         return _edits_of(self.edits, self.choices[left[rng.integers(len(left))]]) if len(left) else None
 
 
+def _all_changed_used(edits: _Edits, seen: set) -> bool:
+    """Whether ``seen`` holds every variant that replaces all of the slots (by key: candidates that case alike are
+    one variant)."""
+    used = sum(len(key) == len(edits.slots) for key in seen)
+    total = 1
+    for s in edits.slots:
+        total *= len({_cased(c, s.word.text) for c in s.candidates})
+        if total > used:
+            return False
+    return True
+
+
 def _unused_variant(edits: _Edits, seen: set, replace_prob: float,
                     rng: np.random.Generator) -> list[Edit] | None:
     """A changed variant not in ``seen`` of a space too large to list (see :class:`_ListedSpace`): a draw at
     ``replace_prob`` that changes one word at least; None when 10,000 draws find none."""
     slots = edits.slots
     sizes = [len(s.candidates) + 1 for s in slots]
+    # At replace_prob 1 every draw below replaces every word. Once all such variants are used (with one candidate
+    # per word, the first variant uses it), 10,000 draws found none (2 s a row on a SQuAD context) and the rows
+    # repeated, where the listed fallback draws variants that keep some words: so then each word keeps or takes a
+    # candidate uniformly, much as a point of the listed space is drawn. Below 1, or while some remain, each word
+    # changes with probability replace_prob.
+    uniform = replace_prob >= 1 and _all_changed_used(edits, seen)
     for _ in range(10_000):  # a space this large has unused variants nearly everywhere
-        choice = [(1 + int(rng.integers(k - 1))) if rng.random() < replace_prob else 0 for k in sizes]
+        if uniform:
+            choice = [int(rng.integers(k)) for k in sizes]
+        else:
+            choice = [(1 + int(rng.integers(k - 1))) if rng.random() < replace_prob else 0 for k in sizes]
         i = int(rng.integers(len(slots)))
         choice[i] = choice[i] or 1 + int(rng.integers(sizes[i] - 1))
         variant = _edits_of(edits, tuple(choice))

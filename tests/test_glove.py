@@ -40,6 +40,17 @@ def test_neighbours_never_hold_the_word_in_another_case_or_accent(glove_kv, tmp_
         "vocalist", "guitarist", "drummer"}
 
 
+def test_cased_vectors_give_each_neighbour_once_whatever_its_case(glove_kv, tmp_path):
+    """As for the masked LM's cased vocabularies: "vocalist", "Vocalist" and "VOCALIST" are one replacement once
+    the case is matched. All three were listed, so top_k=3 gave one word (drawn every time) where three exist."""
+    cased = tmp_path / "cased.txt"
+    rows = [("singer", "singer"), ("vocalist", "vocalist"), ("Vocalist", "vocalist"), ("VOCALIST", "vocalist"),
+            ("drummer", "drummer"), ("guitarist", "guitarist")]
+    cased.write_text("".join(w + " " + " ".join(f"{x:.5f}" for x in glove_kv[v]) + "\n" for w, v in rows))
+    got = GloveNeighbours(load_glove(str(cased)), top_k=3).neighbours(["singer"])["singer"]
+    assert sorted(w.lower() for w in got) == ["drummer", "guitarist", "vocalist"]
+
+
 def test_a_decomposed_word_gets_the_neighbours_of_its_composed_form(glove_kv):
     """The vectors' words are NFC ("café"): a text's "Cafe\u0301" was looked up as it is, and found nothing."""
     nb = GloveNeighbours(glove_kv, top_k=15)

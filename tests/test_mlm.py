@@ -182,6 +182,21 @@ def test_multi_mode_masks_several_words_per_sequence_and_covers_every_word(tiny_
     assert set(multi.candidates(text, words, el)) == set(exact.candidates(text, words, el))
 
 
+def test_eligible_words_in_any_order_or_repeated_are_masked_where_they_are(tiny_mlm_path, sample_rows):
+    """``eligible`` is any iterable of word indices. A multi-mode sequence is built by walking its sites in text
+    order: given out of order (or twice), the masks went elsewhere and 84 of 88 words of the first sample context
+    got the predictions at another position (exact mode, one site per sequence, was unaffected)."""
+    model, tok = _load(tiny_mlm_path)
+    multi = MaskedLMCandidates(model, tok, top_k=5, mode="multi")
+    text = sample_rows[0]["context"]
+    words = split_words(text)
+    el = _eligible(words)
+    for shuffled in (el[::-1], el + el[:5]):
+        for ids, positions, group in multi.plan(text, words, shuffled):
+            assert all(ids[p] == tok.mask_token_id for p in positions)
+        assert multi.candidates(text, words, shuffled) == multi.candidates(text, words, el)
+
+
 def test_bpe_family_roberta(tiny_roberta_mlm_path, sample_rows):
     """Byte-level BPE: a word after a space is one 'Ġword' token and must be replaced by such a token;
     no token type ids, <s> and </s> specials; equals the reference too."""

@@ -43,6 +43,18 @@ def test_large_spaces_with_tiny_p_still_give_distinct_changed_variants():
     assert len(set(ks)) == 20 and () not in ks
 
 
+def test_every_word_replaced_still_gives_distinct_variants_once_the_full_changes_are_used():
+    """replace_prob=1 with one candidate per word: every draw replaces every word, so only variant 1 could be drawn.
+    A space too large to list then made 10,000 futile draws per variant (2 s a row on a SQuAD context) and repeated
+    variant 1, where a small space's listed fallback gives variants that keep some words."""
+    text = " ".join(f"word{c}" for c in "abcdefghijklm")
+    slots = slots_of(text, {w.text: ("x",) for w in split_words(text)})
+    assert 2 ** len(slots) > ENUMERATE_LIMIT  # the drawn, not the listed, fallback
+    ks = keys(draw_variants(slots, 6, 1.0, seed=0, example_id="q"))
+    assert len(ks[0]) == len(slots)  # the first draw: every word replaced, as replace_prob says
+    assert len(set(ks)) == 6 and () not in ks
+
+
 class ListedAfresh:
     """The listed fallback as it was: the whole space listed again at every variant whose redraws repeat."""
 
@@ -125,6 +137,20 @@ def test_augment_example_builds_its_augmenter_once(glove_kv, monkeypatch):
     assert augment_example(e, n=2, mlm=None, glove=glove_kv) == first
     augment_example(e, n=2, mlm=None, glove=glove_kv, seed=1)
     assert len(built) == 2  # one per distinct set of options
+
+
+def test_augment_example_refuses_a_bad_option_after_building_an_augmenter_for_an_equal_good_one(glove_kv, monkeypatch):
+    """seed=True, augment_question=1 and top_k=15.0 are refused by Augmenter; they compare (and hash) equal to
+    seed=1, augment_question=True and top_k=15, so the default augmenter built for the good value was reused for
+    the bad one: refused in a fresh process, accepted after an earlier call."""
+    monkeypatch.setattr(augment.api, "_DEFAULTS", {})
+    e = ex("The famous guitarist performed.", [(11, 20)])
+    for good, bad in (({"seed": 1}, {"seed": True}), ({"augment_question": True}, {"augment_question": 1}),
+                      ({"top_k": 15}, {"top_k": 15.0})):
+        augment_example(e, n=1, mlm=None, glove=glove_kv, **good)
+        (name, value), = bad.items()
+        with pytest.raises(ConfigError, match=f"{name}={value!r}"):
+            augment_example(e, n=1, mlm=None, glove=glove_kv, **bad)
 
 
 def test_negative_seed_is_a_config_error():
