@@ -51,7 +51,7 @@ def _number(environ, name: str, low: int) -> int | None:
     return int(value)
 
 
-def launch(environ=os.environ) -> Launch:
+def launch(environ=None) -> Launch:
     """torchrun's variables in ``environ``, each checked: one :class:`LaunchError` for a value that is not a whole
     number (WORLD_SIZE=two gave a ValueError traceback from int()) or not within its bounds (RANK=2 with
     WORLD_SIZE=2 passed, a process group then waits for a rank that never comes). A rank is only compared with a
@@ -60,6 +60,9 @@ def launch(environ=os.environ) -> Launch:
         >>> launch({"WORLD_SIZE": "2", "RANK": "1", "LOCAL_RANK": "1"})
         Launch(rank=1, world_size=2, local_rank=1, local_world_size=1)
     """
+    # os.environ as it is at the call: datasets' map(num_proc=...) replaces the object with a copy, which a default
+    # bound at import would not see (nor anything set in it since).
+    environ = os.environ if environ is None else environ
     world, local_world = _number(environ, "WORLD_SIZE", 1), _number(environ, "LOCAL_WORLD_SIZE", 1)
     rank, local_rank = _number(environ, "RANK", 0), _number(environ, "LOCAL_RANK", 0)
     for name, value, size_name, size in (("RANK", rank, "WORLD_SIZE", world),
@@ -75,12 +78,12 @@ def launch(environ=os.environ) -> Launch:
     return Launch(rank or 0, world or 1, local_rank or 0, local_world or 1)
 
 
-def rank_zero(environ=os.environ) -> bool:
+def rank_zero(environ=None) -> bool:
     """Whether this process is the job's first: RANK unset or 0, whatever the other variables say (the first
     process names a bad WORLD_SIZE once for all). A RANK that is no number leaves no process first: then each
     is, so that the line naming it is printed rather than by none."""
     try:
-        return _number(environ, "RANK", 0) in (None, 0)
+        return _number(os.environ if environ is None else environ, "RANK", 0) in (None, 0)
     except LaunchError:
         return True
 

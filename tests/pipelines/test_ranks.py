@@ -87,3 +87,16 @@ def test_the_commands_end_on_a_bad_variable_with_its_line_and_exit_2(module, arg
                                    "to an integer >= 1; correct it, or unset it to run one process\n")
     assert capsys.readouterr().err == said
     assert not (tmp_path / "o").exists()
+
+
+def test_the_variables_are_read_from_os_environ_as_it_is_at_the_call(monkeypatch):
+    """datasets' map(num_proc=...) replaces os.environ by a copy of it: read through a default bound at import, a
+    RANK set afterwards went unseen, and a second process printed the line that the first one prints."""
+    import copy
+    import os
+
+    monkeypatch.setattr(os, "environ", copy.deepcopy(os.environ))  # as datasets does
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert ranks.launch() == ranks.Launch(1, 2, 0, 1)
+    assert not ranks.rank_zero()
