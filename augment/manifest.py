@@ -101,13 +101,18 @@ def model_fingerprint(path, cache: Path | None = None, weights: bool = True) -> 
     weights from the checkpoint, not from the directory).
 
     Hashing bert-base's 440 MB took seconds of every start; the result is remembered in ``cache``
-    (default :func:`fingerprint_cache_path`) with each file's size, modification time and inode, and
-    reused while none of them changes (what ``make`` and rsync trust too). Any rewrite of a file
-    changes its modification time, so a changed model is still hashed afresh.
+    (default :func:`fingerprint_cache_path`) with each file's size, modification time, inode and change
+    time, and reused while none of them changes. The change time because the others can stay as they were
+    over new bytes: ``cp -p`` of other weights of the same architecture (the same size) onto the old file
+    writes into its inode and gives it the source's modification time (as tar and ``rsync -t`` do), which can
+    be the old file's (archives made with one fixed mtime), and the old digest was served. No call sets the
+    change time; what else moves it (chmod, a hard link, a rename) costs one more hash, never a wrong digest.
     """
     path = Path(path)
     files = _model_files(path, MODEL_FILES, weights)
-    stamp = [[f.name, st.st_size, st.st_mtime_ns, st.st_ino] for f in files for st in [f.stat()]]
+    # An entry remembered without the change time (0.2.3 and before) never matches: hashed once more, to the
+    # same digest, which is all that runs record and compare.
+    stamp = [[f.name, st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns] for f in files for st in [f.stat()]]
     cache = fingerprint_cache_path() if cache is None else Path(cache)
     # Each set of files its own entry: the two digests of one directory do not evict each other.
     key = str(path.resolve()) + ("" if weights else "#without-weights")

@@ -279,8 +279,8 @@ def idle_options(args) -> list[tuple[str, str, bool]]:
 
 def model_fingerprints(args) -> dict:
     """What config.json records of the models beyond their names, for a resume to compare: a local --teacher's
-    config, weights and tokenizer files (augment.manifest.model_fingerprint, remembered by size and modification
-    time, so 440 MB are not hashed on every start); a local --student's config and tokenizer files only, since a
+    config, weights and tokenizer files (augment.manifest.model_fingerprint, remembered by size, modification and
+    change times, so 440 MB are not hashed on every start); a local --student's config and tokenizer files only, since a
     resumed run puts the checkpoint's weights into the model that they build (and its tokenizer cuts the windows).
     None for a hub id (recorded by its name) and for --teacher none."""
     from augment import manifest

@@ -76,6 +76,44 @@ def test_model_fingerprint_is_reused_while_files_are_unchanged(tmp_path, monkeyp
     assert manifest.model_fingerprint(model, cache=cache) == second
 
 
+def test_model_fingerprint_is_hashed_again_after_new_bytes_with_the_old_size_and_times(tmp_path):
+    """cp -p of other weights of the same size onto the file writes into its inode and restores a modification
+    time, which can be the old one: the stamp (size, mtime, inode) stayed and the old digest was served."""
+    import os
+    import shutil
+
+    model = tmp_path / "model"
+    model.mkdir()
+    weights = model / "model.safetensors"
+    weights.write_bytes(b"weights" * 1000)
+    cache = tmp_path / "cache.json"
+    first, st = manifest.model_fingerprint(model, cache=cache), weights.stat()
+    other = tmp_path / "other.safetensors"
+    other.write_bytes(b"WEIGHTS" * 1000)
+    os.utime(other, ns=(st.st_atime_ns, st.st_mtime_ns))
+    shutil.copy2(other, weights)  # cp -p: into the same inode, with the source's times
+    now = weights.stat()
+    assert (now.st_size, now.st_mtime_ns, now.st_ino) == (st.st_size, st.st_mtime_ns, st.st_ino)
+    assert manifest.model_fingerprint(model, cache=cache) == manifest._hash_model_files([weights]) != first
+
+
+def test_a_fingerprint_remembered_without_change_times_is_hashed_again_to_the_same_digest(tmp_path, monkeypatch):
+    """Entries an earlier version wrote (size, mtime, inode) are not trusted; the digest, which runs record and
+    compare, is the same."""
+    model = _model_folder(tmp_path)
+    cache = tmp_path / "cache.json"
+    digest = manifest.model_fingerprint(model, cache=cache)
+    known = json.loads(cache.read_text())
+    for entry in known.values():
+        entry["stamp"] = [s[:4] for s in entry["stamp"]]
+    cache.write_text(json.dumps(known))
+    calls = []
+    real = manifest._hash_model_files
+    monkeypatch.setattr(manifest, "_hash_model_files", lambda files: calls.append(files) or real(files))
+    assert manifest.model_fingerprint(model, cache=cache) == digest and len(calls) == 1
+    assert manifest.model_fingerprint(model, cache=cache) == digest and len(calls) == 1
+
+
 def _model_folder(tmp_path):
     """A model folder of the three files a fingerprint reads first: config, vocabulary, weights."""
     model = tmp_path / "model"

@@ -166,27 +166,35 @@ def load_examples(sources, split: str = "train", limit: int | None = None, optio
 
 
 def source_stamp(source) -> list:
-    """What identifies a source's contents cheaply: (relative path, size, mtime) of every file its rows are read
-    from (a saved dataset's Arrow files and the JSON files ``load_from_disk`` reads, hidden directories skipped;
+    """What identifies a source's contents cheaply: (relative path, size, mtime, ctime) of every file its rows are
+    read from (a saved dataset's Arrow files and the JSON files ``load_from_disk`` reads, hidden directories skipped;
     a folder's .json/.jsonl files); a hub id as itself. Not the files beside them: augment-report's
     ``report.html`` written into an augment-squad directory (or a README, an ``--out`` in a folder of files)
-    changed the windows' key, so the next run tokenised the data and computed the teacher's logits again."""
+    changed the windows' key, so the next run tokenised the data and computed the teacher's logits again.
+
+    The change time (ctime) because size and mtime can stay as they were over new bytes: a fixed answer offset
+    (``"answer_start": 17`` for ``16``) keeps the size, and ``cp -p``, tar and ``rsync -t`` give the copy its
+    source's mtime, which can be the old file's (archives made with one fixed mtime), so the old data's windows
+    and teacher logits were served. No call sets the ctime; what else moves it (chmod, a hard link, a rename)
+    only builds the windows once more."""
     path = local_path(source)  # ~/aug stamped as its name would serve its old windows after it changed
     if path is None:
         return [str(source)]
     if path.is_file():
         st = path.stat()
-        return [[path.name, st.st_size, st.st_mtime_ns]]
+        return [[path.name, st.st_size, st.st_mtime_ns, st.st_ctime_ns]]
     if not path.is_dir():
         return [str(source)]
     files = saved_dataset_files(path) if is_saved_dataset(path) else data_files(path)  # as fingerprints.fingerprint
-    return [[str(f.relative_to(path)), f.stat().st_size, f.stat().st_mtime_ns] for f in files]
+    return [[str(f.relative_to(path)), st.st_size, st.st_mtime_ns, st.st_ctime_ns] for f in files for st in [f.stat()]]
 
 
 def features_key(sources, split, limit, tokenizer, max_length: int, doc_stride: int, token_types=None,
                  with_token_types: bool = False) -> str:
     """A digest of everything the windows depend on (``token_types``, ``with_token_types``: see :func:`tokenize`)."""
     vocab = hashlib.sha256(json.dumps(sorted(tokenizer.get_vocab().items())).encode()).hexdigest()
+    # The sources' stamps hold each file's ctime after 0.2.3 (source_stamp): every local source's key changed then,
+    # and its windows and teacher logits were built once more; the files of the old keys stay until removed.
     spec = {"sources": [[str(s), source_stamp(s)] for s in sources], "split": split, "limit": limit,
             "tokenizer": [type(tokenizer).__name__, vocab, tokenizer.padding_side,
                           getattr(tokenizer, "do_lower_case", None)],

@@ -375,6 +375,23 @@ def test_a_tilde_source_is_the_path_it_names_for_the_windows_key_and_the_cache(t
     assert default_cache_dir(["~/rows.jsonl"], tmp_path / "out") == tmp_path / ".distill-cache"
 
 
+def test_the_windows_key_changes_with_new_bytes_of_the_old_size_and_mtime(tmp_path, sample_path, tokenizer):
+    """A fixed answer offset keeps a file's size, and cp -p, tar and rsync -t give the copy its source's mtime,
+    which can be the old file's: the key (size and mtime) stayed, and the old data's windows were served."""
+    import os
+    import shutil
+
+    rows = tmp_path / "rows.json"
+    shutil.copy(sample_path, rows)
+    before, st = data.features_key([rows], "train", None, tokenizer, 64, 32), rows.stat()
+    fixed = tmp_path / "fixed.json"
+    fixed.write_bytes(sample_path.read_bytes().replace(b"Beyonc", b"Beyonk"))
+    os.utime(fixed, ns=(st.st_atime_ns, st.st_mtime_ns))
+    shutil.copy2(fixed, rows)  # cp -p
+    assert (rows.stat().st_size, rows.stat().st_mtime_ns) == (st.st_size, st.st_mtime_ns)
+    assert data.features_key([rows], "train", None, tokenizer, 64, 32) != before
+
+
 def test_a_cache_of_windows_labelled_before_the_labels_changed_is_not_read(tmp_path, sample_path, tokenizer):
     # A cache file of the old name (features-<key>.arrow) holds windows labelled by the old rules ("no answer"
     # for an answer with edge whitespace at a window's edge); the key stays (teacher caches are named by it),
