@@ -110,7 +110,7 @@ def model_fingerprint(path, cache: Path | None = None, weights: bool = True) -> 
     """
     path = Path(path)
     files = _model_files(path, MODEL_FILES, weights)
-    # An entry remembered without the change time (0.2.3 and before) never matches: hashed once more, to the
+    # An entry remembered without the change time (0.2.2 and before) never matches: hashed once more, to the
     # same digest, which is all that runs record and compare.
     stamp = [[f.name, st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns] for f in files for st in [f.stat()]]
     cache = fingerprint_cache_path() if cache is None else Path(cache)

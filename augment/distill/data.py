@@ -193,7 +193,7 @@ def features_key(sources, split, limit, tokenizer, max_length: int, doc_stride: 
                  with_token_types: bool = False) -> str:
     """A digest of everything the windows depend on (``token_types``, ``with_token_types``: see :func:`tokenize`)."""
     vocab = hashlib.sha256(json.dumps(sorted(tokenizer.get_vocab().items())).encode()).hexdigest()
-    # The sources' stamps hold each file's ctime after 0.2.3 (source_stamp): every local source's key changed then,
+    # The sources' stamps hold each file's ctime since 0.2.3 (source_stamp): every local source's key changed then,
     # and its windows and teacher logits were built once more; the files of the old keys stay until removed.
     spec = {"sources": [[str(s), source_stamp(s)] for s in sources], "split": split, "limit": limit,
             "tokenizer": [type(tokenizer).__name__, vocab, tokenizer.padding_side,
