@@ -103,18 +103,24 @@ def source_folder_problem(option: str, out, folder, sources, arrow_only: bool = 
     return None
 
 
-def data_folder_problem(option: str, out, folder, sources) -> str | None:
+def data_folder_problem(option: str, out, folder, sources, own_folder: bool = False,
+                        suffix: str = "-eval") -> str | None:
     """Why the outputs of ``option`` (``out``, written into ``folder``) must not go there, or None: ``folder`` is
     one the readers take as data (:func:`augment.sources.data_folder_kind`), whether or not this run reads it
     (:func:`source_folder_problem` names the run's own). squad-eval --out data/sample/preds.json wrote its report
     and page among the data files; the report, under a name other than eval.json, left the folder unrecognised as
     squad-eval's, so the next run over data/sample stopped at it ("an evaluation's report, not data") and its
     fingerprint changed. (Named eval.json, it made the folder a squad-eval output folder, refused as data whole.)
+    distill-train's --out made a folder of data files a run's folder, refused as data whole, and augment-squad's
+    --out --overwrite wrote its shards and state.json there: a folder of .json files became a saved dataset of the
+    shards alone, and a saved dataset lost its state.json to the shards'.
 
     The folder of a data file among ``sources`` stays allowed (``--data dev-v2.0.json --out eval.json``, the usage
     line, in the folder holding dev-v2.0.json): a run given one file of a folder treats the folder as a place for
-    files, not as one dataset. So does a new folder inside a data folder, which tinyaug's readers do not look into
-    (as :func:`source_folder_problem` allows it).
+    files, not as one dataset. Not where ``own_folder``: ``out`` is then a folder the run makes its own
+    (distill-train's run, augment-squad's saved dataset, a cache), not a place beside the data for a file. A new
+    folder inside a data folder stays allowed too: tinyaug's readers do not look into it (as
+    :func:`source_folder_problem` allows it). ``suffix``: of the folder beside ``folder`` that the line suggests.
 
         >>> data_folder_problem("--out", "data/sample/p.json", "data/sample", [("--data", "x")])  # doctest: +SKIP
         '--out data/sample/p.json: data/sample is a folder of SQuAD data files (train-v2.0-sample.json), ...'
@@ -122,7 +128,7 @@ def data_folder_problem(option: str, out, folder, sources) -> str | None:
     from augment.sources import data_folder_kind
 
     folder = Path(folder).expanduser()
-    if not folder.is_dir() or not is_saved_dataset(folder) and any(
+    if not folder.is_dir() or not own_folder and not is_saved_dataset(folder) and any(
             isinstance(source, str) and (path := Path(source).expanduser()).is_file() and path.parent.samefile(folder)
             for _, source in sources):
         return None
@@ -131,7 +137,7 @@ def data_folder_problem(option: str, out, folder, sources) -> str | None:
     what = "it" if Path(out).expanduser() == folder else str(folder)
     named = folder if folder.name not in ("", "..") else folder.resolve()  # "." has no name to suffix
     return (f"{option} {out}: {what} is {kind}, which augment-squad, distill-train and squad-eval read as data; "
-            f"write this run's files outside it, such as {option} {named.with_name(named.name + '-eval')}")
+            f"write this run's files outside it, such as {option} {named.with_name(named.name + suffix)}")
 
 
 # Options that distill-train's config.json (its vars(args)) always records; a model's config.json has none of them.

@@ -46,6 +46,13 @@ def _plain_name(name: str) -> bool:
     return name not in ("", ".", "..") and not any(c in name for c in "/\\\0")
 
 
+def stays_inside(name: str) -> bool:
+    """Whether the file ``name`` of a state.json's ``_data_files``, joined to its folder, stays in that folder: not an
+    absolute path, and no '..' component. ('./data.arrow' does; what it counts in the fingerprint is
+    :func:`_listed_data_files`' concern.)"""
+    return not name.startswith("/") and ".." not in name.split("/")
+
+
 def _check_saved_files(path: Path) -> None:
     """Name the file a broken ``save_to_disk`` directory lacks, before ``datasets`` fails vaguely."""
     if (path / "dataset_dict.json").exists():
@@ -65,6 +72,12 @@ def _check_saved_files(path: Path) -> None:
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise InputError(f"{path / 'state.json'}: unreadable ({type(e).__name__}: {e}); "
                          "expected '_data_files' as datasets.save_to_disk writes it") from None
+    # Each file is read from path / name, by datasets.load_from_disk too (posixpath.join): "../x.arrow" or "/abs.arrow"
+    # would read rows from outside this folder, which its fingerprint (saved_dataset_files) never covers.
+    if bad := next((name for name in files if not stays_inside(name)), None):
+        raise InputError(f"{path / 'state.json'}: data file {bad!r} is outside {path} (a data file is read from the "
+                         f"folder of its state.json); expected names such as 'data-00000-of-00001.arrow', as "
+                         "datasets.save_to_disk writes them")
     try:  # else datasets' JSONDecodeError, which names neither the file nor the folder
         json.loads((path / "dataset_info.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:

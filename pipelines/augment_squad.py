@@ -262,6 +262,12 @@ def check_options(args) -> list[str]:
         problems.append(f"--glove {args.glove}: {what}; use 'default', 'none' or a vectors file")
     out_problem = outdir.out_problem("--out", args.out) or \
         outdir.source_folder_problem("--out", args.out, args.out, [("--input", args.input)])
+    # Any other folder read as data too, which check_out refuses only without --overwrite (not empty, no earlier run):
+    # with it, the shards and state.json went among the folder's files. An earlier augment-squad run in --out is
+    # check_out's to resume, or to refuse as another configuration.
+    if not out_problem and not (Path(args.out) / manifest.PROGRESS / "config.json").is_file():
+        out_problem = outdir.data_folder_problem("--out", args.out, args.out, [("--input", args.input)],
+                                                 own_folder=True, suffix="-aug")
     if out_problem:
         problems.append(out_problem)
     elif args.report and (Path(args.out) / "report.html").is_dir():  # else found when the page is renamed onto it,

@@ -480,19 +480,24 @@ def validate(args) -> None:
                         not _same_model(was, is_, now[option], weights=option == "teacher"):
                     problems.append(f"--resume: --{option} {now[option]} changed since the run in --out began "
                                     f"({covers} differ); --overwrite starts the run again")
-    out_problem = outdir.out_problem("--out", args.out) or outdir.source_folder_problem("--out", args.out, args.out,
-                                                                                       named)
+    # Not a folder read as data, the run's own sources' or any other's: its config.json would make it a run's folder,
+    # refused as data whole (augment.sources.output_folder_problem).
+    out_problem = outdir.out_problem("--out", args.out) or outdir.source_folder_problem(
+        "--out", args.out, args.out, named) or outdir.data_folder_problem(
+        "--out", args.out, args.out, named, own_folder=True, suffix="-run")
     if out_problem:
         problems.append(out_problem)
     # The windows and teacher logits are written there (by default beside the data, which may be read-only). Not
     # into a source's folder: in a saved dataset's (or its split's) they count as its data, and a --resume is refused
     # as changed data; in a folder of .json files, datasets.load_dataset would read them instead of the questions.
-    # The default, a .distill-cache folder of its own beside the first source, is never one.
+    # Nor into any other folder read as data, for the same reasons. The default, a .distill-cache folder of its own
+    # beside the first source, is never one.
     cache = Path(args.cache_dir) if args.cache_dir else default_cache_dir(
         [src for src in args.data if not source_problem("", src)], out)
     cache_problem = outdir.out_problem("--cache-dir" if args.cache_dir else "the cache folder (--cache-dir)", cache)
     if args.cache_dir and not cache_problem:
-        cache_problem = outdir.source_folder_problem("--cache-dir", args.cache_dir, cache, named, arrow_only=True)
+        cache_problem = outdir.source_folder_problem("--cache-dir", args.cache_dir, cache, named, arrow_only=True) or \
+            outdir.data_folder_problem("--cache-dir", args.cache_dir, cache, named, own_folder=True, suffix="-cache")
     if cache_problem:
         problems.append(cache_problem)
     from augment.report.tracking import check_available

@@ -255,3 +255,49 @@ def test_squad_eval_refuses_an_out_file_in_a_data_folder_before_anything_is_writ
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"--out {files}/preds.json: {files} is a folder of SQuAD data files" in err, err
     assert sorted(p.name for p in files.iterdir()) == before
+
+
+def test_a_folder_of_its_own_is_refused_beside_the_data_file_too(tmp_path, sample_path):
+    """distill-train's run, augment-squad's saved dataset and a cache are folders the run makes its own, not places
+    for a file beside the data: the folder of a --data file among its sources is refused as any other data folder."""
+    import shutil
+
+    files = shutil.copytree(sample_path.parent, tmp_path / "files")
+    beside = [("--input", str(files / sample_path.name))]
+    assert outdir.data_folder_problem("--out", files, files, beside) is None  # squad-eval's rule
+    assert outdir.data_folder_problem("--out", files, files, beside, own_folder=True, suffix="-aug") == (
+        f"--out {files}: it is a folder of SQuAD data files ({sample_path.name}), which augment-squad, distill-train "
+        f"and squad-eval read as data; write this run's files outside it, such as --out {files}-aug")
+    (files / "new").mkdir()  # a new folder inside it is not read
+    assert outdir.data_folder_problem("--out", files / "new", files / "new", beside, own_folder=True) is None
+
+
+@pytest.mark.parametrize("case", ["augment-squad --out a folder of files", "augment-squad --out a saved dataset",
+                                  "distill-train --out", "distill-train --cache-dir"])
+def test_a_folder_of_its_own_into_another_data_folder_is_refused_before_anything_is_written(
+        case, tmp_path, monkeypatch, capsys, sample_path, sample_rows):
+    """A data folder that is not one of the run's sources: augment-squad --out --overwrite wrote its shards and
+    state.json among a folder's .json files (a saved dataset of the shards alone then) or over a saved dataset's
+    state.json; distill-train --out its config.json (the folder then a run's, refused as data); its --cache-dir
+    its Arrow files, which datasets.load_dataset reads instead of the questions."""
+    import importlib
+    import shutil
+
+    import datasets
+
+    other = tmp_path / "other"
+    if "saved" in case:
+        datasets.Dataset.from_list(sample_rows[:2]).save_to_disk(str(other))
+        capsys.readouterr()  # save_to_disk's progress bar
+    else:
+        shutil.copytree(sample_path.parent, other)
+    before = {p.name: p.read_bytes() for p in other.iterdir()}
+    command, option = case.split()[:2]
+    argv = ["--input", str(sample_path), "--mlm", "none", "--overwrite"] if command == "augment-squad" else [
+        "--data", str(sample_path), "--teacher", "none", "--student", str(tmp_path / "no-model")]
+    argv += ["--out", str(other)] if option == "--out" else ["--out", str(tmp_path / "run"), option, str(other)]
+    monkeypatch.chdir(tmp_path)
+    assert importlib.import_module(f"pipelines.{command.replace('-', '_')}").main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{option} {other}: it is a " in err and "read as data; write this run's" in err, err
+    assert {p.name: p.read_bytes() for p in other.iterdir()} == before

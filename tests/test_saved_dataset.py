@@ -195,3 +195,21 @@ def test_a_split_of_any_plain_name_is_read(tmp_path, saved_folders, sample_rows)
     (path / "train").rename(path / "dev-aug.v2 x")
     (path / "dataset_dict.json").write_text(json.dumps({"splits": ["dev-aug.v2 x"]}))
     assert open_saved_dataset(path, "dev-aug.v2 x")["id"] == [r["id"] for r in sample_rows[:3]]
+
+
+@pytest.mark.parametrize("name", ["../outside.arrow", "/abs", "sub/../../outside.arrow"])
+def test_a_data_file_outside_the_folder_is_refused_naming_it(tmp_path, saved_folders, name):
+    """state.json's '_data_files' were joined to the folder as they came, by _check_saved_files and by datasets:
+    '../x.arrow' or '/abs.arrow' read another dataset's rows, which the folder's fingerprint never covered."""
+    path = _copy(saved_folders, "Dataset", tmp_path)
+    shutil.copy(path / "data-00000-of-00002.arrow", tmp_path / "outside.arrow")  # rows for the bad name to reach
+    (path / "sub").mkdir()  # so that sub/../../outside.arrow resolves
+    name = str(tmp_path / "outside.arrow") if name == "/abs" else name
+    state = json.loads((path / "state.json").read_text())
+    state["_data_files"][1]["filename"] = name
+    (path / "state.json").write_text(json.dumps(state))
+    with pytest.raises(InputError) as e:
+        open_saved_dataset(path)
+    assert str(e.value) == (f"{path}/state.json: data file {name!r} is outside {path} (a data file is read from the "
+                            "folder of its state.json); expected names such as 'data-00000-of-00001.arrow', as "
+                            "datasets.save_to_disk writes them")

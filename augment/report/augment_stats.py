@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from augment.errors import InputError
+from augment.saved_dataset import stays_inside
 from augment.segment import english_stopwords, fold, is_eligible, split_words
 
 RATE_BINS = 50  # histogram of the per-row replacement rate over [0, 1]
@@ -39,6 +40,11 @@ def shard_paths(directory) -> list[Path]:
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise InputError(f"{state}: unreadable ({type(e).__name__}: {e}); expected '_data_files' as "
                              "augment-squad writes it") from None
+        # "../x/shard-00000.arrow" read another run's shard, and passed check_shard_list, which goes by file name.
+        if bad := next((f for f in files if not stays_inside(f)), None):
+            raise InputError(f"{state}: data file {bad!r} is outside {directory} (a shard is read from the folder of "
+                             "its state.json); expected names such as 'shard-00000.arrow', as augment-squad writes "
+                             "them")
         return [directory / f for f in files]
     return sorted(directory.glob("shard-*.arrow"))
 

@@ -170,6 +170,15 @@ def test_a_filename_in_state_json_that_is_not_a_string_is_named(damaged, capsys)
     assert f"error: {damaged / 'state.json'}: unreadable (TypeError: a filename 5)" in err
 
 
+def test_a_shard_outside_the_run_is_named_not_read(damaged, capsys):
+    """state.json naming '../other/shard-00000.arrow' read another run's shard: check_shard_list goes by file name."""
+    shutil.copytree(damaged, damaged.parent / "other")
+    (damaged / "state.json").write_text(json.dumps({"_data_files": [{"filename": "../other/shard-00000.arrow"}]}))
+    err = one_line_error([str(damaged)], capsys)
+    assert (f"error: {damaged / 'state.json'}: data file '../other/shard-00000.arrow' is outside {damaged} (a shard is "
+            "read from the folder of its state.json)") in err
+
+
 def test_a_shard_left_from_another_run_is_named_not_counted(damaged, run_dir, capsys):
     """Without state.json every shard-*.arrow is read: one that manifest.json does not list (left by an older
     run into the same folder) was counted in the page with exit 0."""
