@@ -197,6 +197,25 @@ class MaskedLMCandidates:
         self._lowered = [w.lower() for w in self.words]  # "The" and "the": one candidate (_top_words)
         self._valid_host = np.stack([bare, spaced])  # (2, V): row 1 where a space precedes the word
         self._valid = torch.from_numpy(self._valid_host).to(self.device)  # (2, V), resident
+        # Per row, the most ids that fold to one word (all dropped when it is the masked word) and the most that
+        # lower-case to one word (one candidate): what the top-k width must leave room for (width).
+        self._crowding = [(_largest_class(self._folded, row), _largest_class(self._lowered, row))
+                          for row in self._valid_host]
+        self._n_vocab = n_out
+
+    @property
+    def width(self) -> int:
+        """How many ids the top-k takes per masked word: enough that ``top_k`` candidates remain whenever the
+        vocabulary filter's row holds that many distinct words.
+
+        The word itself drops at most F ids (its spellings in any case or accent) and each candidate takes at
+        most G ids ("ĠThe", "Ġthe", "ĠTHE": one word once the case is matched), so F + (top_k - 1) G + 1 valid
+        ids hold top_k distinct other words; fewer valid ids than that are all in the top-k. The former
+        top_k + 4 left short lists in a cased vocabulary (BENCHMARKS.md section 10); it stays the least width,
+        so an uncased vocabulary (G = 1, F = 2 for bert-base-uncased) runs the same top-k as before, and its
+        candidates are unchanged even where float ties would order differently in another width."""
+        need = max(f + (self.top_k - 1) * g + 1 for f, g in self._crowding)
+        return min(max(self.top_k + 4, need), self._n_vocab)
 
     # -- which words to mask -------------------------------------------------------------------------
     def encode(self, text: str, words: list[Word], eligible) -> tuple[list[int], list[int], list[int], list[MaskSite]]:
@@ -417,7 +436,9 @@ class MaskedLMCandidates:
                                          None if types is None else to(types))  # (M, V)
             # The filter row of each site (bare or after a space), resident on the device: (M, V) bool.
             valid = self._valid[to(torch.tensor(spaced))]
-            k = min(self.top_k + 4, logits.shape[1])  # room for the word itself in other spellings
+            # Room for the word itself in other spellings and for case duplicates: one width per vocabulary,
+            # not a second top-k where a list came out short, which would be a second copy to the host.
+            k = min(self.width, logits.shape[1])
             top = torch.topk(logits.masked_fill_(~valid, float("-inf")), k, dim=1).indices  # (M, k)
             host = top.to("cpu", non_blocking=non_blocking)  # the pass's one device-to-host copy
             self.stats.host_transfers += 1
@@ -485,7 +506,15 @@ class MaskedLMCandidates:
                 if low not in seen:
                     seen.add(low)
                     out.append(self.words[i])
+                    if len(out) >= self.top_k:  # the width may be several times top_k (cased vocabularies)
+                        break
         return out[:self.top_k]
+
+
+def _largest_class(keys: list[str], row: np.ndarray) -> int:
+    """The most ids of ``row`` (a (V,) bool filter row) that share one key of ``keys``; 0 for an empty row."""
+    _, counts = np.unique(np.array(keys, dtype=object)[row].astype(str), return_counts=True)
+    return int(counts.max(initial=0))
 
 
 def _marks_only(text: str, start: int, end: int) -> bool:

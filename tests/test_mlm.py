@@ -388,6 +388,33 @@ def test_a_cased_vocabulary_gives_each_word_once_whatever_its_case(tiny_roberta_
             assert set(lowered[:len(top)]) == top, cands
 
 
+def test_case_duplicates_leading_the_ranking_still_leave_top_k_candidates(tiny_roberta_mlm_path):
+    """Ten words spelled both "ĠWord" and "Ġword" lead every ranking: the top-k of top_k + 4 = 19 ids held ten
+    words, so a list came out with 10 of its 15 candidates although the vocabulary has hundreds more. The width
+    now leaves room for each candidate's other case, and the lists are the reference's (the whole ranking)."""
+    import torch
+
+    model, tok = _load(tiny_roberta_mlm_path)
+    text = "He read the band's first album."
+    vocab = tok.get_vocab()
+    pairs = [w for w in sorted(vocab) if w[:1] == "Ġ" and w[1:].isalpha() and w[1:].islower()
+             and "Ġ" + w[1:].capitalize() in vocab and w[1:] not in text.lower()][:10]
+    assert len(pairs) == 10
+    with torch.no_grad():
+        model.get_output_embeddings().bias[[vocab[p] for p in pairs]] = 100.0
+        model.get_output_embeddings().bias[[vocab["Ġ" + p[1:].capitalize()] for p in pairs]] = 100.0
+    gen = MaskedLMCandidates(model, tok, top_k=15, mode="exact")
+    words = split_words(text)
+    eligible = _eligible(words)
+    got = gen.candidates(text, words, eligible)
+    spaced = [words[s.word_index].text for s in gen.encode(text, words, eligible)[3] if s.spaced]
+    assert spaced
+    for wi, cands in got.items():
+        if words[wi].text in spaced:
+            assert len(cands) == 15 and {c.lower() for c in cands[:10]} == {p[1:] for p in pairs}, cands
+    assert got == reference_candidates(model, tok, text, 15)
+
+
 def test_bad_options_are_named(tiny_mlm_path):
     from augment import ConfigError
 
