@@ -1014,6 +1014,7 @@ class DistillRecipe:
                 acc.scaler.load_state_dict(resume["scaler"])
         # DDP must be told that the QA head takes no part in the intermediate-stage losses.
         self.ddp_kwargs.find_unused_parameters = stage == "intermediate"
+        unreached = module.unreached_parameters() if stage == "intermediate" else []
         model, optimizer = acc.prepare(module, optimizer)
         cached = self._teacher_logits() if stage == "prediction" else None
         windows = self.windows if cached is None else WindowDataset(self.features, cached)
@@ -1084,13 +1085,7 @@ class DistillRecipe:
                 parts = {k: v.detach() if group == 1 else parts.get(k, 0) + v.detach() for k, v in losses.items()}
                 if not last:
                     continue
-                # The norm of all gradients together, to 1.0, as Hugging Face's Trainer does. TinyBERT's BertAdam
-                # (max_grad_norm 1.0) clipped each parameter's gradient on its own, a looser bound on the whole.
-                acc.clip_grad_norm_(model.parameters(), 1.0)
-                lr = scheduler.get_last_lr()[0]  # the rate this step runs at; scheduler.step() sets the next one's
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
+                lr = self._optimizer_step(model, optimizer, scheduler, unreached)
                 step += 1
                 bar.update(1)
                 next_pos = (epoch, i + 1) if i + 1 < len(batches) else (epoch + 1, 0)
@@ -1137,6 +1132,24 @@ class DistillRecipe:
         if stage == "intermediate":
             self.save_intermediate_student()
         acc.free_memory()
+
+    def _optimizer_step(self, model, optimizer, scheduler, unreached=()) -> float:
+        """Clip, step the optimizer and the schedule, clear the gradients; return the learning rate the step ran
+        at. ``unreached`` (``IntermediateDistiller.unreached_parameters``) lose their gradients first: compiled,
+        they hold zeros where eager autograd leaves None, and AdamW would decay them and give them state, so a
+        --compile run's intermediate stage moved the QA head that an eager run leaves alone. Under DDP the
+        gradients were all-reduced in the backward pass; dropping them is local and alike on every process.
+        A checkpoint's optimizer state keeps its layout: only whether a step touches these parameters changes."""
+        for p in unreached:
+            p.grad = None
+        # The norm of all gradients together, to 1.0, as Hugging Face's Trainer does. TinyBERT's BertAdam
+        # (max_grad_norm 1.0) clipped each parameter's gradient on its own, a looser bound on the whole.
+        self.acc.clip_grad_norm_(model.parameters(), 1.0)
+        lr = scheduler.get_last_lr()[0]  # the rate this step runs at; scheduler.step() sets the next one's
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        return lr
 
     def evaluates_at(self, stage: str, step: int, total: int) -> bool:
         """Whether ``--eval-every`` evaluates after ``step`` of ``stage`` (of ``total`` steps): at every multiple

@@ -117,6 +117,22 @@ class IntermediateDistiller(nn.Module):
         """The teacher's attention layers the loss reads: capture only these (``teacher_intermediates``)."""
         return [t for _, t in self.layer_map.attention_pairs]
 
+    def unreached_parameters(self) -> list[nn.Parameter]:
+        """The student's parameters that no loss of this stage reaches: those outside ``student.base_model``
+        (its task head, the QA outputs). Eager autograd leaves their ``.grad`` None, so AdamW skips them; a
+        compiled graph (AOT autograd) hands them zeros instead, on which AdamW still applies weight decay (lr x
+        --weight-decay of the weights per step: 5e-7 at the defaults) and keeps state. The training loop drops
+        these gradients before each step. Every other parameter is reached through the hidden-state loss (every
+        layer's output is compared), even a last layer's value weights, which the attention loss alone does not
+        reach: eager, only the head's gradients are None (BERT, DistilBERT and RoBERTa students checked).
+
+            >>> [n for n, p in distiller.named_parameters()                         # doctest: +SKIP
+            ...  if any(p is q for q in distiller.unreached_parameters())]
+            ['student.qa_outputs.weight', 'student.qa_outputs.bias']
+        """
+        base = {id(p) for p in self.student.base_model.parameters()}  # the student itself for a bare encoder
+        return [p for p in self.student.parameters() if id(p) not in base]
+
     def forward(self, batch: dict, teacher_hidden, teacher_scores) -> dict[str, torch.Tensor]:
         with ScoreCapture(self.student, [s for s, _ in self.layer_map.attention_pairs]) as cap:
             out = self.student(**model_inputs(batch, self.student), output_hidden_states=True)

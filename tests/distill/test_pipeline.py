@@ -878,6 +878,42 @@ def test_compiled_intermediate_losses_each_reach_the_student(tmp_path, monkeypat
                                        msg=lambda m: f"{part} loss, {name}: {m}")
 
 
+def test_an_intermediate_step_leaves_the_head_alone_when_its_gradients_are_zeros():
+    """Compiled, the intermediate stage's backward hands the QA head, which no loss of the stage reaches, zero
+    gradients where eager autograd leaves None; AdamW decays a zero-gradient weight and gives it state, so a
+    --compile run moved the head (by lr x weight decay a step) that an eager run leaves alone. The loop's step
+    drops the gradients of ``unreached_parameters`` first: the head keeps its weights and gets no state, while
+    every parameter the losses reach (all of the encoder's, by the hidden-state loss) is stepped."""
+    from types import SimpleNamespace
+
+    from transformers import BertConfig, BertForQuestionAnswering
+
+    from augment.distill import IntermediateDistiller, LayerMap
+
+    torch.manual_seed(0)
+    student = BertForQuestionAnswering(BertConfig(vocab_size=60, hidden_size=8, num_hidden_layers=1,
+                                                  num_attention_heads=2, intermediate_size=16,
+                                                  max_position_embeddings=16))
+    distiller = IntermediateDistiller(student, LayerMap(1, 1), 16)
+    unreached = distiller.unreached_parameters()
+    named = dict(distiller.named_parameters())
+    head = {n for n, p in named.items() if any(p is q for q in unreached)}
+    assert head == {"student.qa_outputs.weight", "student.qa_outputs.bias"}
+    for name, p in named.items():  # as a compiled backward leaves them
+        p.grad = torch.zeros_like(p) if name in head else torch.full_like(p, 1e-3)
+    optimizer = torch.optim.AdamW([{"params": [p for p in named.values() if p.ndim >= 2], "weight_decay": 0.01},
+                                   {"params": [p for p in named.values() if p.ndim < 2], "weight_decay": 0.0}],
+                                  lr=1e-2)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    before = {n: p.detach().clone() for n, p in named.items()}
+    recipe = SimpleNamespace(acc=SimpleNamespace(clip_grad_norm_=torch.nn.utils.clip_grad_norm_))
+    DistillRecipe._optimizer_step(recipe, distiller, optimizer, scheduler, unreached)
+    for name, p in named.items():
+        assert torch.equal(p, before[name]) == (name in head), name
+        assert (p in optimizer.state) == (name not in head), name
+        assert p.grad is None, name
+
+
 def test_training_batches_are_padded_to_the_resolved_multiple():
     """--pad-to-multiple-of when given; otherwise by device, --compile and --group-by-length."""
     from argparse import Namespace
