@@ -9,8 +9,8 @@
 A shard is complete when its Arrow file and its record both exist. The record is written after the
 shard's atomic rename, so a run killed anywhere leaves every shard complete or absent, and a rerun
 redoes exactly the absent ones. A rerun first checks every recorded shard against its record (size, then
-SHA-256 unless the modification time is still the recorded one, :func:`drop_damaged`): a shard damaged
-since (a truncated copy, a full disk) is rebuilt, not kept.
+SHA-256 unless the modification and change times are still the recorded ones, :func:`drop_damaged`): a shard
+damaged since (a truncated copy, a full disk) is rebuilt, not kept.
 
     >>> config_mismatch(out, {"seed": 1})          # doctest: +SKIP
     "--out data/aug was written with another configuration (seed: 0 -> 1)"
@@ -297,11 +297,16 @@ def shard_problem(out: Path, record: dict, verify: bool = False) -> str | None:
     """How the shard that ``record`` describes differs from it (missing, another size, other bytes), or None.
     The size is checked first: cheap, and it names a truncated file; records of older runs have no size.
 
-    A shard with the size and modification time its record holds is taken to be those bytes without hashing
-    it again (the check make and rsync make): SQuAD 2.0 x20 would be some 6.5 GB of shards (an estimate from the
-    subset's 2.5 KB a row), about 5 s of SHA-256 at the 1.2 GB/s measured here from the page cache and more from a
-    cold disk, on every resume and every rerun of a finished run.
-    Writing to a file changes its mtime, so a truncated, rewritten or copied-over shard is still hashed.
+    A shard with the size, modification time and change time its record holds is taken to be those bytes without
+    hashing it again: SQuAD 2.0 x20 would be some 6.5 GB of shards (an estimate from the subset's 2.5 KB a row),
+    about 5 s of SHA-256 at the 1.2 GB/s measured here from the page cache and more from a cold disk, on every
+    resume and every rerun of a finished run.
+    The change time because size and mtime can stay as they were over new bytes: ``cp -p``, ``tar -x`` and
+    ``rsync -t`` write into the old inode and then set the source's mtime, which can be the recorded one, and the
+    resume kept the other bytes as this shard's rows and wrote the record's SHA-256 into manifest.json. Writing
+    sets the ctime to now and no call sets it back; what else moves it (``cp -a`` or ``mv`` of the whole --out to
+    another disk, chmod) costs a hash, never a rebuild (:func:`check_shard` then records the new times).
+    Records of earlier runs hold no ctime: trusted on size and mtime, as then.
     ``verify=True`` always hashes. (augment-report does not call this: it hashes every shard itself, against
     manifest.json, in :mod:`augment.report.augment_page`.)"""
     path = Path(out) / record["file"]
@@ -312,11 +317,45 @@ def shard_problem(out: Path, record: dict, verify: bool = False) -> str | None:
     size = st.st_size
     if record.get("bytes") is not None and size != record["bytes"]:
         return f"it has {size} bytes, its record {record['bytes']}"
-    if not verify and record.get("bytes") is not None and record.get("mtime_ns") == st.st_mtime_ns:
+    if not verify and _stamp_matches(record, st.st_size, st.st_mtime_ns, st.st_ctime_ns):
         return None
     if sha256_file(path) != record["sha256"]:
         return "its SHA-256 differs from its record's"
     return None
+
+
+def _stamp(path: Path) -> tuple | None:
+    """What identifies ``path``'s bytes cheaply: (inode, size, mtime, ctime), None when it is gone. Not the whole
+    stat: hashing the file moves its access time."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+def _stamp_matches(record: dict, size: int, mtime_ns: int, ctime_ns: int) -> bool:
+    """Whether a shard of this size and times is the one ``record`` describes (a record without ctime: size and
+    mtime alone)."""
+    return (record.get("bytes") == size and record.get("mtime_ns") == mtime_ns
+            and record.get("ctime_ns", ctime_ns) == ctime_ns)
+
+
+def check_shard(out: Path, record_file: Path, record: dict) -> str | None:
+    """:func:`shard_problem`, and where that hashed a shard of a record with times and found it whole (its ctime
+    moved: a copied or moved --out), the shard's times written into ``record_file`` so the next check trusts
+    them instead of hashing every shard again."""
+    before = _stamp(Path(out) / record["file"])
+    problem = shard_problem(out, record)
+    # The times from before the hash, and only if still the same after it: bytes written meanwhile move the ctime
+    # past them, so they are hashed next time.
+    if not problem and "ctime_ns" in record and before and not _stamp_matches(record, *before[1:]) \
+            and _stamp(Path(out) / record["file"]) == before:
+        try:
+            atomic_write_json(record_file, {**record, "mtime_ns": before[2], "ctime_ns": before[3]})
+        except OSError:  # a full disk, a read-only copy: the shard is whole all the same, and hashed next time
+            pass
+    return problem
 
 
 def drop_damaged(out: Path) -> list[str]:
@@ -327,7 +366,7 @@ def drop_damaged(out: Path) -> list[str]:
     for path in sorted((out / PROGRESS).glob("shard-*.json")):
         try:
             record = json.loads(path.read_text(encoding="utf-8"))
-            problem = shard_problem(out, record)
+            problem = check_shard(out, path, record)
             name = record["file"]
         except (OSError, ValueError, KeyError, TypeError) as e:  # an unreadable record marks nothing complete
             problem, name = f"its record {path.name} is unreadable ({type(e).__name__})", path.stem + ".arrow"

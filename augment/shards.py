@@ -9,7 +9,7 @@ shard is complete: a reader (or a resumed run) sees a whole shard or none, never
 
     >>> with ShardWriter("out/shard-00000.arrow") as w:          # doctest: +SKIP
     ...     w.write_rows(rows)
-    ...     info = w.commit()                                     # {"file", "rows", "sha256", "bytes", "mtime_ns"}
+    ...     info = w.commit()     # {"file", "rows", "sha256", "bytes", "mtime_ns", "ctime_ns"}
     >>> write_dataset_files("out", ["shard-00000.arrow"])         # doctest: +SKIP
     >>> datasets.load_from_disk("out").num_rows                  # doctest: +SKIP
 """
@@ -145,9 +145,9 @@ class ShardWriter:
             self.rows += batch.num_rows
 
     def commit(self) -> dict:
-        """Close, fsync and rename into place; return ``{"file", "rows", "sha256", "bytes", "mtime_ns"}``.
-        The rename keeps the file's modification time, so size and mtime identify these bytes later
-        (:func:`augment.manifest.shard_problem` trusts them instead of hashing again)."""
+        """Close, fsync and rename into place; return ``{"file", "rows", "sha256", "bytes", "mtime_ns", "ctime_ns"}``.
+        The stamp is taken after the rename (which moves the change time), so size, mtime and ctime identify
+        these bytes later (:func:`augment.manifest.shard_problem` trusts them instead of hashing again)."""
         writer, self._writer = self._writer, None  # closed below, whatever happens: abort() has nothing to close
         try:
             writer.close()
@@ -167,8 +167,9 @@ class ShardWriter:
             self.tmp.unlink(missing_ok=True)
             raise
         _fsync_dir(self.path.parent)
+        st = self.path.stat()
         return {"file": self.path.name, "rows": self.rows, "sha256": digest, "bytes": size,
-                "mtime_ns": self.path.stat().st_mtime_ns}
+                "mtime_ns": st.st_mtime_ns, "ctime_ns": st.st_ctime_ns}
 
     def abort(self) -> None:
         """Discard the shard: close the file and remove it. It runs after a failure, which the caller reports:

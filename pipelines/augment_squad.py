@@ -955,7 +955,8 @@ def finished(out: Path) -> bool:
     try:
         shards = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["shards"]
         records, missing = manifest.read_records(out, len(shards))
-        return not missing and not any(manifest.shard_problem(out, r) for r in records)
+        return not missing and not any(manifest.check_shard(out, manifest.record_path(out, k), r)
+                                       for k, r in enumerate(records))
     except (OSError, ValueError, KeyError, TypeError):  # unreadable: the run looks again, record by record
         return False
 

@@ -1,6 +1,7 @@
 """Bookkeeping of the output directory: configuration checks, completeness, totals."""
 import json
 import os
+import time
 
 from augment import manifest
 
@@ -251,10 +252,22 @@ def test_drop_damaged_removes_shards_that_differ_from_their_records(tmp_path):
     assert manifest.drop_damaged(tmp_path) == ["shard-00000.arrow has no record in .progress/; rebuilding it"]
 
 
-def test_shards_with_their_recorded_size_and_mtime_are_not_hashed_again(tmp_path, monkeypatch):
+def _one_row_shard(out, k: int) -> dict:
+    from augment.shards import ShardWriter
+
+    with ShardWriter(out / manifest.shard_name(k)) as w:
+        w.write_rows([{"id": f"q{k}", "orig_id": f"q{k}", "variant": 1, "title": "", "context": "c", "question": "q",
+                       "answers": {"text": [], "answer_start": []},
+                       "plausible_answers": {"text": [], "answer_start": []}, "is_impossible": True, "edits": []}])
+        record = {"block": k, **w.commit()}
+    manifest.write_record(out, k, record)
+    return record
+
+
+def test_shards_with_their_recorded_size_and_times_are_not_hashed_again(tmp_path, monkeypatch):
     """Resumes and reruns of a finished run check every shard (SQuAD 2.0 x20 would be some 6.5 GB to hash, an
-    estimate). A shard whose size and mtime are those its record holds is taken as its bytes; verify=True hashes
-    all the same, and a record of an older run (no mtime) is hashed."""
+    estimate). A shard whose size, mtime and ctime are those its record holds is taken as its bytes; verify=True
+    hashes all the same, and a record of an older run (no mtime) is hashed."""
     from augment.shards import ShardWriter
 
     manifest.prepare(tmp_path, {}, wipe=False)
@@ -264,7 +277,8 @@ def test_shards_with_their_recorded_size_and_mtime_are_not_hashed_again(tmp_path
                        "plausible_answers": {"text": [], "answer_start": []}, "is_impossible": True, "edits": []}])
         record = {"block": 0, **w.commit()}
     shard = tmp_path / record["file"]
-    assert record["mtime_ns"] == shard.stat().st_mtime_ns and record["bytes"] == shard.stat().st_size
+    st = shard.stat()
+    assert (record["bytes"], record["mtime_ns"], record["ctime_ns"]) == (st.st_size, st.st_mtime_ns, st.st_ctime_ns)
     hashed = []
     real = manifest.sha256_file
     monkeypatch.setattr(manifest, "sha256_file", lambda path: hashed.append(path) or real(path))
@@ -272,13 +286,43 @@ def test_shards_with_their_recorded_size_and_mtime_are_not_hashed_again(tmp_path
     assert manifest.shard_problem(tmp_path, record, verify=True) is None and hashed == [shard]
     older = {k: v for k, v in record.items() if k != "mtime_ns"}
     assert manifest.shard_problem(tmp_path, older) is None and len(hashed) == 2
-    # Bytes changed in place and the mtime put back (what no writer does by accident): the quick check
-    # trusts them, the full one does not.
+
+
+def test_new_bytes_under_the_recorded_size_and_mtime_are_hashed(tmp_path):
+    """cp -p, tar -x and rsync -t write into the shard and then give it the source's mtime, which can be the
+    recorded one: the size and mtime alone kept those bytes as the shard's rows on resume. The ctime, which no
+    call sets back, sends them to the hash. A record of an earlier run (no ctime) is trusted as it was."""
+    manifest.prepare(tmp_path, {}, wipe=False)
+    record = _one_row_shard(tmp_path, 0)
+    shard = tmp_path / record["file"]
+    time.sleep(0.02)  # past the coarse clock behind ctimes (a few ms), as any real copy is
     stamp = shard.stat()
     shard.write_bytes(shard.read_bytes()[:-1] + b"?")
     os.utime(shard, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
-    assert manifest.shard_problem(tmp_path, record) is None
-    assert manifest.shard_problem(tmp_path, record, verify=True) == "its SHA-256 differs from its record's"
+    assert (shard.stat().st_size, shard.stat().st_mtime_ns) == (record["bytes"], record["mtime_ns"])
+    assert manifest.shard_problem(tmp_path, record) == "its SHA-256 differs from its record's"
+    earlier = {k: v for k, v in record.items() if k != "ctime_ns"}
+    assert manifest.shard_problem(tmp_path, earlier) is None
+
+
+def test_a_copied_out_is_hashed_once_then_trusted(tmp_path, monkeypatch):
+    """cp -a or mv of the whole --out to another disk gives every shard a new ctime: the resume hashes them, keeps
+    them (nothing rebuilt) and records the new times, so the resume after it hashes nothing."""
+    import shutil
+
+    first = tmp_path / "first"
+    manifest.prepare(first, {}, wipe=False)
+    records = [_one_row_shard(first, k) for k in range(2)]
+    time.sleep(0.02)  # past the coarse clock behind ctimes (a few ms), as any real copy is
+    out = shutil.copytree(first, tmp_path / "copy")  # copy2: the mtimes kept, new ctimes
+    hashed = []
+    real = manifest.sha256_file
+    monkeypatch.setattr(manifest, "sha256_file", lambda path: hashed.append(path.name) or real(path))
+    assert manifest.drop_damaged(out) == [] and hashed == ["shard-00000.arrow", "shard-00001.arrow"]
+    again = manifest.read_records(out, 2)[0]
+    assert [r["ctime_ns"] for r in again] == [(out / r["file"]).stat().st_ctime_ns for r in records]
+    assert [{**r, "ctime_ns": 0} for r in again] == [{**r, "ctime_ns": 0} for r in records]  # nothing else changed
+    assert manifest.drop_damaged(out) == [] and len(hashed) == 2
 
 
 def test_model_fingerprint_covers_the_tokenizers_configuration(tmp_path):

@@ -1024,17 +1024,21 @@ def test_an_out_written_by_another_version_is_not_resumed(tmp_path, base_run, ba
 
 
 def test_a_rerun_of_a_finished_run_does_not_hash_its_shards(tmp_path, base_run, base_args, capsys, monkeypatch):
-    """Whether a run is finished is asked of every shard's size and mtime against its record (SQuAD 2.0 x20 would
-    be some 6.5 GB to hash, an estimate); a shard whose mtime changed is hashed, and kept when its bytes are the
-    same."""
+    """Whether a run is finished is asked of every shard's size and times against its record (SQuAD 2.0 x20 would
+    be some 6.5 GB to hash, an estimate); a shard whose mtime or ctime changed is hashed, and kept when its bytes
+    are the same. A copied --out (new ctimes) is hashed once: the rerun records the copy's times."""
     from augment import manifest
     from pipelines.augment_squad import main
 
     out = tmp_path / "aug"
-    shutil.copytree(base_run[0], out)  # copy2: the shards keep their mtimes
+    shutil.copytree(base_run[0], out)  # copy2: the shards keep their mtimes, not their ctimes
+    shards = sorted(p.name for p in out.glob("shard-*.arrow"))
     hashed = []
     real = manifest.sha256_file
     monkeypatch.setattr(manifest, "sha256_file", lambda path: hashed.append(path.name) or real(path))
+    assert main([*map(str, base_args), "--out", str(out)]) == 0
+    assert "is already complete" in capsys.readouterr().err and hashed == shards
+    hashed.clear()
     assert main([*map(str, base_args), "--out", str(out)]) == 0
     assert "is already complete" in capsys.readouterr().err and hashed == []
     shard = out / "shard-00001.arrow"
