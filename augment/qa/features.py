@@ -32,10 +32,12 @@ from __future__ import annotations
 # windows (augment.distill.data.tokenize) is rebuilt; the windows' inputs, and so the teacher logits cached
 # on them, stay valid. 2: an answer's edge whitespace no longer moves its span off a window (1: " Ann" at a
 # window's first token was "no answer" there).
-LABELS_VERSION = 2
+LABELS_VERSION = 3
 # What each version changed, for the line that tells a resumed run it goes on with other labels (distill-train).
 LABELS_CHANGES = {2: "an answer whose text begins or ends with whitespace at a window's edge is now labelled in "
-                     "that window (version 1 labelled such windows 'no answer')"}
+                     "that window (version 1 labelled such windows 'no answer')",
+                  3: "an answer that ends on a character no token holds (an accent a tokenizer strips, U+200B) at "
+                     "the context's end is now labelled (version 2 labelled every window 'no answer')"}
 
 
 def _question_first(tokenizer) -> bool:
@@ -202,6 +204,26 @@ def answer_chars(text: str, start: int) -> tuple[int, int]:
     return start + len(text) - len(text.lstrip()), start + len(text.rstrip())
 
 
+def _answer_token_chars(enc, sample_map: list[int], infos: list, answers: list) -> dict[int, tuple | None]:
+    """Each answered example's (by row index) first answer as the characters its context's tokens hold: from the
+    start of the first token it overlaps to the end of the last (None: it overlaps none, as an answer of only
+    whitespace). ``infos``: each window's :func:`_window_info`; an example's windows together cover its context.
+
+    A tokenizer that strips accents gives a decomposed "e\u0301" the span of its base letter (and BERT's drops
+    format characters, U+200B), so an answer ending on one ended past its last token: on the context's last token
+    no window reached that end, and every window was labelled "no answer"."""
+    spans = {}
+    for i, (ex, (_, _, (first, last))) in enumerate(zip(sample_map, infos)):
+        if first is not None and answers[ex]["text"]:  # a window's context tokens are first..last
+            spans.setdefault(ex, set()).update(map(tuple, enc["offset_mapping"][i][first:last + 1]))
+    out = {}
+    for ex, found in spans.items():
+        start_char, end_char = answer_chars(answers[ex]["text"][0], answers[ex]["answer_start"][0])
+        held = sorted((a, b) for a, b in found if a < end_char and b > start_char)
+        out[ex] = (held[0][0], held[-1][1]) if held and start_char < end_char else None
+    return out
+
+
 def _answer_tokens(offsets, first: int, last: int, start_char: int, end_char: int):
     """Token span of the characters [start_char, end_char) inside window tokens first..last, or None.
 
@@ -264,15 +286,14 @@ def prepare_train_features(examples: dict[str, list], tokenizer, max_length: int
     """
     enc, context_seq = _tokenize(examples, tokenizer, max_length, doc_stride, with_token_types)
     sample_map = enc["overflow_to_sample_mapping"]
+    infos = [_window_info(enc, i, context_seq, tokenizer) for i in range(len(sample_map))]
+    held = _answer_token_chars(enc, sample_map, infos, examples["answers"])
     rows = []
     for i, (ex, win) in enumerate(zip(sample_map, _window_indices(sample_map))):
-        cls, mask, (first, last) = _window_info(enc, i, context_seq, tokenizer)
-        answers = examples["answers"][ex]
+        cls, mask, (first, last) = infos[i]
         span = None
-        if answers["text"] and first is not None:
-            start_char, end_char = answer_chars(answers["text"][0], answers["answer_start"][0])
-            if start_char < end_char:  # an answer of only whitespace has no token to label
-                span = _answer_tokens(enc["offset_mapping"][i], first, last, start_char, end_char)
+        if first is not None and held.get(ex) is not None:  # answered, by characters a token holds (not whitespace)
+            span = _answer_tokens(enc["offset_mapping"][i], first, last, *held[ex])
         start, end = span if span is not None else (cls, cls)
         rows.append({**_model_inputs(enc, i, token_types), "start_positions": start, "end_positions": end,
                      "context_mask": mask, "example_id": examples["id"][ex], "window_index": win})

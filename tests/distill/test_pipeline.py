@@ -1552,7 +1552,7 @@ def test_a_resume_across_a_change_of_the_window_labels_says_so(tmp_path, capsys,
                                             "--max-steps", "2"]
     assert main(argv) == 0
     config = json.loads((out / "config.json").read_text())
-    assert config["labels_version"] == LABELS_VERSION == 2
+    assert config["labels_version"] == LABELS_VERSION == 3
     capsys.readouterr()
     assert main(argv + ["--resume"]) == 0  # the same labels: nothing to say
     err = capsys.readouterr().err
@@ -1562,9 +1562,9 @@ def test_a_resume_across_a_change_of_the_window_labels_says_so(tmp_path, capsys,
     assert main(argv + ["--resume"]) == 0
     warned = [line for line in capsys.readouterr().err.splitlines() if "labels" in line]
     assert len(warned) == 1 and warned[0].startswith("distill-train: warning: --resume:")
-    assert "labelled by labels version 1, this tinyaug labels them by version 2" in warned[0]
+    assert "labelled by labels version 1, this tinyaug labels them by version 3" in warned[0]
     assert "edge" in warned[0] and warned[0].endswith("the rest of the run trains on the new labels")
-    assert json.loads((out / "config.json").read_text())["labels_version"] == 2  # recorded for the next resume
+    assert json.loads((out / "config.json").read_text())["labels_version"] == 3  # recorded for the next resume
 
 
 def test_resume_accepts_the_data_fingerprint_an_earlier_tinyaug_recorded_of_the_same_files(

@@ -372,6 +372,15 @@ def test_answer_of_only_whitespace_is_labelled_no_answer(family, tokenizer, robe
         assert set(_labelled(tok, context, text, start, max_length=64, doc_stride=16)) == {None}
 
 
+@pytest.mark.parametrize("tail", ["Jose\u0301", "Ann\u200b"])
+def test_answer_ending_on_a_character_no_token_holds_is_labelled(tokenizer, roberta_tokenizer, tail):
+    # bert-base-uncased strips a decomposed accent (and drops a format character such as U+200B), so the last
+    # token's span stops before the answer's end: at the context's end every window was labelled "no answer".
+    context = WORDS + " " + tail
+    assert _labelled(tokenizer, context, tail, len(WORDS) + 1)[-1] == tail[:-1]      # the token's span: "jose"
+    assert _labelled(roberta_tokenizer, context, tail, len(WORDS) + 1)[-1] == tail   # byte-level holds every character
+
+
 def test_train_windows_carry_the_token_types_eval_windows_get(albert_tokenizer_dir, tokenizer, sample_rows):
     """transformers 5's ALBERT tokenizer makes token type ids only when asked: the evaluation asked for them (for
     a model that reads them) and the training windows could not, so the model trained on all-0 types."""
