@@ -76,7 +76,7 @@ def source_folder_problem(option: str, out, folder, sources, arrow_only: bool = 
     saying so.
 
         >>> source_folder_problem("--out", "data/sample", "data/sample", [("--data", "data/sample")])
-        '--out data/sample: it is the --data folder, where a later run over data/sample would read this run's files as data; choose another --out'
+        "--out data/sample: it is the --data folder, where a later run over data/sample would read this run's files as data; choose another --out"
     """
     folder = Path(folder).expanduser()
     if not folder.is_dir():

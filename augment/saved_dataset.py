@@ -9,6 +9,7 @@ files its rows come from (what its fingerprint covers).
 from __future__ import annotations
 
 import json
+import posixpath
 from pathlib import Path
 
 from augment.errors import InputError
@@ -149,7 +150,8 @@ def data_folders(path: Path) -> list[Path]:
 
 def saved_dataset_files(path: Path) -> list[Path]:
     """The files of a ``save_to_disk`` directory that its rows come from: its Arrow files and
-    :data:`SAVED_DATASET_FILES`, and those of a DatasetDict's splits (the folders its dataset_dict.json names).
+    :data:`SAVED_DATASET_FILES`, and those of a DatasetDict's splits (the folders its dataset_dict.json names), and
+    a file that a state.json lists in a folder inside its own ("sub/x.arrow", which datasets reads).
     Not datasets' own cache files (cache-*.arrow, written by a map or cast on the loaded dataset: they come and go
     without the rows changing), nor what else is kept there: a report.html, a README, an augment-squad run's
     manifest.json, rejects.jsonl and .progress/ records, or another folder, such as an --out inside it (whose
@@ -164,20 +166,27 @@ def saved_dataset_files(path: Path) -> list[Path]:
             files += [f for f in folder.iterdir() if f.is_file() and not f.name.startswith(".") and (
                 f.name in SAVED_DATASET_FILES or f.suffix == ".arrow" and not f.name.startswith("cache-")
                 and (listed is None or f.name in listed))]
+            # A listed file in a folder inside ("sub/x.arrow") is read by datasets like any other; it counts whatever
+            # its name, as no fingerprint recorded before counted it (the folder's own files go by the rule above).
+            files += [folder / name for name in sorted(listed or ()) if "/" in name and (folder / name).is_file()]
     return sorted(files)
 
 
 def _listed_data_files(folder: Path) -> set[str] | None:
-    """The file names ``folder``'s state.json lists as the dataset's (its ``_data_files``), or None where it lists
-    none to go by: a DatasetDict's top folder (no state.json), an unreadable state.json (reading the rows fails and
-    says why), or a name other than a plain file name ("./data.arrow", "../x.arrow": matched against the folder's
-    file names, the real shards would be left out). Then every Arrow file of the folder counts, as before."""
+    """The files ``folder``'s state.json lists as the dataset's (its ``_data_files``), as paths relative to the
+    folder: "./data.arrow" as "data.arrow", "sub/x.arrow" as it is. None where it lists none to go by: a DatasetDict's
+    top folder (no state.json), an unreadable state.json, or a name that is no file inside the folder ("", ".",
+    "../x.arrow", "/abs": reading the rows refuses it and says why). Then every Arrow file of the folder counts, as
+    before."""
     try:
         names = [d["filename"] for d in json.loads((folder / "state.json").read_text(encoding="utf-8"))["_data_files"]]
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    # Path("..").name is "..": named apart. Only ever narrowing the Arrow files counted before keeps a folder without
-    # stale shards at the fingerprint that runs recorded.
-    if not names or not all(isinstance(n, str) and n not in ("", "..") and Path(n).name == n for n in names):
+    if not names or not all(isinstance(n, str) and stays_inside(n) for n in names):
         return None
-    return set(names)
+    # datasets joins each name to the folder (posixpath.join): "./x.arrow" and "sub//x.arrow" are the files
+    # "x.arrow" and "sub/x.arrow". Matched as written, the real shards were left out. normpath folds no ".." here.
+    listed = {posixpath.normpath(n) for n in names}
+    # Only ever narrowing the Arrow files counted before keeps a folder without stale shards at the fingerprint that
+    # runs recorded.
+    return None if "." in listed else listed

@@ -107,6 +107,7 @@ def given_options(args, options) -> set[str]:
     """Which of ``options`` (destinations) the command line gave, at any value, its default included: ``args``
     as a :class:`Parser` returned them.
 
+        >>> from pipelines import augment_squad
         >>> args = augment_squad.build_parser().parse_args(["--out", "o", "--mlm-m=exact"])  # exact: the default
         >>> given_options(args, {"mlm_mode", "mask_rate"})
         {'mlm_mode'}

@@ -163,14 +163,37 @@ def test_an_unreadable_dataset_dict_json_counts_every_visible_folder(tmp_path, s
     assert saved_dataset_files(path) == [f for f in _files(path) if ".progress" not in f.parts]
 
 
-@pytest.mark.parametrize("state", ["{", '{"_data_files": [{"filename": "./data-00000-of-00002.arrow"}]}'])
-def test_a_state_json_that_names_no_plain_files_counts_every_arrow_file(tmp_path, saved_folders, state):
-    """Unreadable (reading the rows says why), or naming its files other than by their names in the folder: going by
-    it would leave the real shards out, so every Arrow file counts, as before state.json was read."""
+@pytest.mark.parametrize("state", ["{", '{"_data_files": [{"filename": "../data-00000-of-00002.arrow"}]}',
+                                   '{"_data_files": [{"filename": "./"}]}'])
+def test_a_state_json_that_names_no_file_inside_counts_every_arrow_file(tmp_path, saved_folders, state):
+    """Unreadable, or naming a file outside the folder or none (reading the rows refuses either and says why): going
+    by it would leave the real shards out, so every Arrow file counts, as before state.json was read."""
     path = _copy(saved_folders, "Dataset", tmp_path)
     (path / "data-00002-of-00003.arrow").write_text("an earlier save's")
     (path / "state.json").write_text(state)
     assert saved_dataset_files(path) == _files(path)
+
+
+def test_listed_files_inside_the_folder_count_by_the_path_datasets_reads(tmp_path, saved_folders, sample_rows):
+    """state.json's "./x.arrow" and "sub/x.arrow" name files datasets reads (it joins them to the folder); they made
+    every Arrow file of the folder count instead, an unlisted stale shard included, and sub/x.arrow none at all:
+    new bytes there left the fingerprint as it was."""
+    from augment.fingerprints import fingerprint
+
+    path = _copy(saved_folders, "Dataset", tmp_path)
+    (path / "sub").mkdir()
+    (path / "data-00001-of-00002.arrow").rename(path / "sub" / "data-00001-of-00002.arrow")
+    state = json.loads((path / "state.json").read_text())
+    state["_data_files"] = [{"filename": "./data-00000-of-00002.arrow"}, {"filename": "sub//data-00001-of-00002.arrow"}]
+    (path / "state.json").write_text(json.dumps(state))
+    assert open_saved_dataset(path)["id"] == [r["id"] for r in sample_rows[:3]]  # datasets reads them both
+    listed = _files(path)
+    for stale in ("data-00002-of-00003.arrow", "sub/data-00002-of-00003.arrow"):
+        (path / stale).write_text("an earlier save's")
+    assert saved_dataset_files(path) == listed
+    fp = fingerprint(path)
+    (path / "sub" / "data-00001-of-00002.arrow").write_bytes(b"other rows")
+    assert fingerprint(path) != fp
 
 
 @pytest.mark.parametrize("split", ["../outside", "/abs", "a/../../outside", "", "."])

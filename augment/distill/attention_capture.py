@@ -13,8 +13,8 @@ their sum is the eager gradient.
 
     >>> with ScoreCapture(model, layers=[1, 3]) as cap:       # doctest: +SKIP
     ...     model(**batch)
-    >>> q, k = cap.factors[1]                                 # (B, H, T, d) each, for layer 1
-    >>> cap.scores[1].shape                                   # their product q @ kᵀ: (B, H, T, T)
+    >>> q, k = cap.factors[1]            # (B, H, T, d) each, for layer 1                  # doctest: +SKIP
+    >>> cap.scores[1].shape              # their product q @ kᵀ: (B, H, T, T)             # doctest: +SKIP
 """
 from __future__ import annotations
 

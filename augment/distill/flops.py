@@ -13,8 +13,11 @@ teacher that only runs forward. Per stage and window: intermediate 3 F_s + F_t (
 projection, times 3); prediction 3 F_s (+ F_t with the teacher live instead of cached); teacher cache F_t.
 T is the batch's length after its padding columns are cut, which is what the hardware computes.
 
-    >>> cost = StageCost.of("prediction", student_config)          # doctest: +SKIP
+    >>> from types import SimpleNamespace                           # a config's dims: TinyBERT-4's student
+    >>> student_config = SimpleNamespace(num_hidden_layers=4, hidden_size=312, intermediate_size=1200)
+    >>> cost = StageCost.of("prediction", student_config)
     >>> cost.flops(tokens=26 * 384, tokens_sq=26 * 384 ** 2)        # FLOPs of one batch of 26 full windows
+    330141007872.0
 """
 from __future__ import annotations
 

@@ -100,7 +100,7 @@ class IntermediateDistiller(nn.Module):
     ``attention_form`` is :class:`AttentionScoreLoss`'s ``form``.
 
         >>> distiller = IntermediateDistiller(student, LayerMap(2, 4), teacher.config.hidden_size)  # doctest: +SKIP
-        >>> optimizer = torch.optim.AdamW(distiller.parameters())   # includes the projections
+        >>> optimizer = torch.optim.AdamW(distiller.parameters())   # includes the projections  # doctest: +SKIP
     """
 
     def __init__(self, student, layer_map: LayerMap, teacher_width: int, projection: str = "shared",

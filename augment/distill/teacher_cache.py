@@ -10,7 +10,7 @@ window, i.e. about 0.73 GB per million windows; the bound, every window a full 3
     >>> path = build(teacher, features, cache_path(cache_dir, key, teacher, 256, 1, None))  # doctest: +SKIP
     (several processes: each builds its share() into a part_path(), then one merge()s them in order)
     >>> cache = TeacherLogits(path, features)                                 # doctest: +SKIP
-    >>> start, end = cache.lookup([0, 5, 9], batch["attention_mask"])        # (3, L) float32 each
+    >>> start, end = cache.lookup([0, 5, 9], batch["attention_mask"])  # (3, L) float32 each  # doctest: +SKIP
 """
 from __future__ import annotations
 
