@@ -140,21 +140,30 @@ def _all_changed_used(edits: _Edits, seen: set) -> bool:
 def _unused_variant(edits: _Edits, seen: set, replace_prob: float,
                     rng: np.random.Generator) -> list[Edit] | None:
     """A changed variant not in ``seen`` of a space too large to list (see :class:`_ListedSpace`): a draw at
-    ``replace_prob`` that changes one word at least; None when 10,000 draws find none."""
-    slots = edits.slots
-    sizes = [len(s.candidates) + 1 for s in slots]
-    # At replace_prob 1 every draw below replaces every word. Once all such variants are used (with one candidate
-    # per word, the first variant uses it), 10,000 draws found none (2 s a row on a SQuAD context) and the rows
-    # repeated, where the listed fallback draws variants that keep some words: so then each word keeps or takes a
-    # candidate uniformly, much as a point of the listed space is drawn. Below 1, or while some remain, each word
-    # changes with probability replace_prob.
-    uniform = replace_prob >= 1 and _all_changed_used(edits, seen)
+    ``replace_prob`` that changes one word at least, else a uniform one (below); None when both find none."""
+    # Draws at replace_prob can reach too few variants. At replace_prob 1 every draw replaces every word: once all
+    # such variants are used (with one candidate per word, the first variant uses it), 10,000 draws found none (2 s
+    # a row on a SQuAD context) and the rows repeated. At a tiny replace_prob (1e-6) a draw changes only the word it
+    # forces, so 7 words of 3 candidates reach 21 variants and x40 repeated 19 rows a text. The listed fallback
+    # draws variants that keep some words, so then each word keeps or takes a candidate uniformly, much as a point
+    # of the listed space is drawn. It follows a failed search only, so every variant found at replace_prob stays.
+    if not (replace_prob >= 1 and _all_changed_used(edits, seen)):  # at 1, a search known to fail is skipped
+        variant = _search(edits, seen, replace_prob, rng)
+        if variant is not None:
+            return variant
+    return _search(edits, seen, None, rng)
+
+
+def _search(edits: _Edits, seen: set, replace_prob: float | None, rng: np.random.Generator) -> list[Edit] | None:
+    """Up to 10,000 draws for a variant not in ``seen``, each forcing one uniform word to change: the others change
+    with probability ``replace_prob``, or keep or take a candidate uniformly when it is None."""
+    sizes = [len(s.candidates) + 1 for s in edits.slots]
     for _ in range(10_000):  # a space this large has unused variants nearly everywhere
-        if uniform:
+        if replace_prob is None:
             choice = [int(rng.integers(k)) for k in sizes]
         else:
             choice = [(1 + int(rng.integers(k - 1))) if rng.random() < replace_prob else 0 for k in sizes]
-        i = int(rng.integers(len(slots)))
+        i = int(rng.integers(len(sizes)))
         choice[i] = choice[i] or 1 + int(rng.integers(sizes[i] - 1))
         variant = _edits_of(edits, tuple(choice))
         if _key(variant) not in seen:

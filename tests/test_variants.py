@@ -55,6 +55,17 @@ def test_every_word_replaced_still_gives_distinct_variants_once_the_full_changes
     assert len(set(ks)) == 6 and () not in ks
 
 
+
+def test_a_tiny_replace_prob_still_gives_distinct_variants_once_its_one_word_changes_are_used():
+    """replace_prob=1e-6: a draw changes only the word it forces, so 7 words of 3 candidates reach 21 variants. The
+    drawn fallback then made 10,000 futile draws per variant and repeated rows (19 of 40 a text)."""
+    text = " ".join(f"word{c}" for c in "abcdefg")
+    slots = slots_of(text, {w.text: ("x", "y", "z") for w in split_words(text)})
+    assert 4 ** len(slots) > ENUMERATE_LIMIT  # the drawn, not the listed, fallback
+    ks = keys(draw_variants(slots, 24, 1e-6, seed=0, example_id="q"))
+    assert all(len(k) == 1 for k in ks[:21])  # one word changed while such variants remain, as replace_prob says
+    assert len(set(ks)) == 24 and () not in ks
+
 class ListedAfresh:
     """The listed fallback as it was: the whole space listed again at every variant whose redraws repeat."""
 
