@@ -50,8 +50,14 @@ def check_first_record(row: dict, where: str) -> None:
                          f"'context', 'question', 'answers' (found {', '.join(map(repr, list(row)[:8])) or 'none'})")
 
 
+def augment_run(path) -> bool:
+    """Whether the folder ``path`` holds augment-squad's record of a run (manifest.PROGRESS/config.json), finished
+    or not."""
+    return (Path(path) / ".progress" / "config.json").is_file()
+
+
 def data_files(path: Path) -> list[Path]:
-    if (path / ".progress" / "config.json").is_file():  # augment-squad's record of a run (manifest.PROGRESS)
+    if augment_run(path):
         # Its shards are there but not yet state.json, which a saved dataset needs (it was stopped, or is
         # running); its .json files are no data.
         raise InputError(f"{path}: an augment-squad output that has not finished (no state.json yet); rerun "
@@ -94,7 +100,7 @@ def data_folder_kind(folder: Path) -> str | None:
         if (parent / "dataset_dict.json").is_file() and folder.name in [d.name for d in data_folders(parent)[1:]]:
             return f"the {folder.name} split folder of the saved dataset {parent}"
         return "a datasets.save_to_disk directory"
-    if (folder / ".progress" / "config.json").is_file():  # as data_files tells it
+    if augment_run(folder):  # as data_files tells it
         return "an augment-squad output that has not finished (a saved dataset once it does)"
     if output_folder_problem(folder):  # refused as data, so nothing in it is read as data
         return None

@@ -44,7 +44,7 @@ from augment.segment import STOPWORD_LISTS
 from augment.shards import (ShardWriter, atomic_write_json, hf_schema, original_row, shard_row,  # noqa: F401
                             write_dataset_files)
 from augment.fingerprints import fingerprint
-from augment.sources import source_problem, split_problem
+from augment.sources import augment_run, source_problem, split_problem
 from augment.squad_io import iter_located, iter_rows
 from augment.validate import validate_example
 from pipelines import ranks
@@ -265,7 +265,7 @@ def check_options(args) -> list[str]:
     # Any other folder read as data too, which check_out refuses only without --overwrite (not empty, no earlier run):
     # with it, the shards and state.json went among the folder's files. An earlier augment-squad run in --out is
     # check_out's to resume, or to refuse as another configuration.
-    if not out_problem and not (Path(args.out) / manifest.PROGRESS / "config.json").is_file():
+    if not out_problem and not augment_run(args.out):
         out_problem = outdir.data_folder_problem("--out", args.out, args.out, [("--input", args.input)],
                                                  own_folder=True, suffix="-aug")
     if out_problem:
