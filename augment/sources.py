@@ -13,6 +13,7 @@ commands ask while they check their options, so that a bad ``--data`` is refused
 """
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import re
@@ -220,6 +221,10 @@ def sniff_format(path: Path, rows_only: bool = False, option: str | None = None)
     it and take the file for one JSON document), but only its keys are walked: the official file is often
     one line, and its "data" value is never decoded here."""
     with open(path, "rb") as f:
+        # Past a UTF-8 byte order mark (the readers skip it too): a BOM then a blank line was a first line of the BOM
+        # alone, not blank, and the file was refused as empty.
+        if f.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
+            f.seek(0)
         line = b""
         while not line.strip():  # blank lines before the first value
             line = f.readline(1 << 20)  # enough to see how the file starts

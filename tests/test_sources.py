@@ -40,6 +40,17 @@ def test_a_first_line_over_the_sniffed_head_is_still_sniffed_right(tmp_path, sam
 
 
 
+def test_a_byte_order_mark_before_a_blank_line_is_not_an_empty_file(tmp_path, sample_path, sample_rows):
+    """Windows editors write a UTF-8 BOM; after it a blank line made the sniffed first line the BOM alone, and
+    a valid .json was refused as "neither JSON nor JSON lines (it is empty)"."""
+    bom = b"\xef\xbb\xbf"
+    (tmp_path / "official.json").write_bytes(bom + b"\r\n" + sample_path.read_bytes())
+    (tmp_path / "rows.json").write_bytes(bom + b"\n" + "".join(json.dumps(r) + "\n" for r in sample_rows).encode())
+    assert list(iter_rows(tmp_path / "official.json")) == sample_rows
+    assert list(iter_rows(tmp_path / "rows.json")) == sample_rows
+
+
+
 def test_other_suffixes_are_sniffed(tmp_path, sample_path):
     rows = list(iter_rows(sample_path))
     (tmp_path / "official.txt").write_bytes(sample_path.read_bytes())
