@@ -92,8 +92,12 @@ def normalize_row(row: dict) -> dict:
     out.setdefault("title", "")
     if isinstance(out.get("answers"), list):
         out["answers"] = _spans(out["answers"])
-    plaus = out.get("plausible_answers") or {"text": [], "answer_start": []}
-    if isinstance(plaus, list):
+    # Only a missing or null value means none: "", 0, false or {} is kept for validate_example to reject, as
+    # the official format's reader keeps it, never taken for none by ``or``.
+    plaus = out.get("plausible_answers")
+    if plaus is None:
+        plaus = {"text": [], "answer_start": []}
+    elif isinstance(plaus, list):
         plaus = _spans(plaus)
     out["plausible_answers"] = plaus
     # A given value is kept as it is, never cast with bool(): "false" would become True. validate_example

@@ -170,6 +170,25 @@ def test_is_impossible_is_kept_as_given_never_cast(tmp_path):
 
 
 
+def test_a_malformed_plausible_answers_of_a_row_is_rejected_not_emptied(tmp_path):
+    """A row's plausible_answers of "", 0, false or {} was taken for "none" (``or`` its default) and passed,
+    while the same value in the official format is rejected; only a missing or null one means none."""
+    row = {"id": "x", "context": "Paris is big.", "question": "Where?", "answers": {"text": [], "answer_start": []}}
+    bad = ["", 0, False, {}]
+    jl = tmp_path / "rows.jsonl"
+    jl.write_text("".join(json.dumps({**row, "id": f"x{k}", "plausible_answers": p}) + "\n"
+                          for k, p in enumerate([*bad, None, []])))
+    rows = list(iter_rows(jl))
+    assert [r["plausible_answers"] for r in rows[:4]] == bad  # as given
+    for r in rows[:4]:
+        with pytest.raises(InvalidExample, match=f"example '{r['id']}': plausible_answers"):
+            validate_example(r)
+    for r in rows[4:]:  # null and [] mean none
+        assert r["plausible_answers"] == {"text": [], "answer_start": []}
+        validate_example(r)
+
+
+
 def test_official_files_pass_validation_with_their_boolean_is_impossible():
     """The bundled official SQuAD 2.0 files (4,784 questions) hold booleans that agree with the answers."""
     from pathlib import Path
