@@ -188,7 +188,10 @@ def _articles(path) -> Iterator[tuple[int, object]]:
                 fail(pos, "unterminated 'data' array")
             pos += 1
         else:
-            _, pos = decode(pos)
+            value, pos = decode(pos)
+            if key == "data":  # there, but not the list: "missing key 'data'" would send the user looking for it
+                raise InputError(f"{path}: 'data': expected a list of articles (the official SQuAD format "
+                                 "{'data': [{'title', 'paragraphs': [...]}]}), got " + type(value).__name__)
         pos = after_item(pos, "}")
     if pos >= len(text):
         fail(pos, "unterminated object")

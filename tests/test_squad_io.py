@@ -90,6 +90,17 @@ def test_malformed_files_name_file_and_position(tmp_path, sample_path):
 
 
 
+def test_a_data_key_that_is_not_a_list_is_named_as_such_not_missing(tmp_path):
+    """{"data": null} (or an article object where the list belongs) was refused as "missing key 'data'", sending
+    the user to look for a key that is there."""
+    for value, shown in (("null", "NoneType"), ('{"title": "x", "paragraphs": []}', "dict")):
+        (tmp_path / "d.json").write_text('{"version": "v2.0", "data": ' + value + "}")
+        with pytest.raises(InputError, match=f"d.json: 'data': expected a list of articles .*, got {shown}$") as e:
+            list(iter_rows(tmp_path / "d.json"))
+        assert "missing" not in str(e.value)
+
+
+
 def test_streaming_parser_agrees_with_json_load(tmp_path, sample_path):
     """Key order, a 'data' string inside other values, escapes: the article-by-article parser reads
     exactly what json.load reads; on corrupt files it reports json.load's line and column."""
