@@ -65,10 +65,16 @@ def data_files(path: Path) -> list[Path]:
                          "the augment-squad command that writes it, which resumes and completes it")
     if problem := output_folder_problem(path):
         raise InputError(problem)
-    files = sorted(p for p in path.iterdir() if p.suffix in (".json", ".jsonl"))
+    files = sorted(p for p in path.iterdir() if is_data_file_name(p))
     if not files:
         raise InputError(f"{path}: directory holds neither a saved dataset nor .json/.jsonl files")
     return files
+
+
+def is_data_file_name(path: Path) -> bool:
+    """Whether a folder's file ``path`` is read as data: a .json or .jsonl suffix in any case (TRAIN.JSON, as Windows
+    tools name files, was left out without a word)."""
+    return path.suffix.lower() in (".json", ".jsonl")
 
 
 def output_folder_problem(path: Path) -> str | None:
@@ -106,7 +112,7 @@ def data_folder_kind(folder: Path) -> str | None:
     if output_folder_problem(folder):  # refused as data, so nothing in it is read as data
         return None
     for f in sorted(folder.iterdir()):  # in data_files' order: the first data file is named
-        if f.suffix in (".json", ".jsonl") and f.is_file() and _holds_rows(f):
+        if is_data_file_name(f) and f.is_file() and _holds_rows(f):
             return f"a folder of SQuAD data files ({f.name})"
     return None
 
@@ -197,7 +203,7 @@ def split_problem(split_option: str, split: str, option: str, source) -> str | N
 def local_path(source: str | os.PathLike) -> Path | None:
     """``source`` as a local path, or None for a hub dataset id.
 
-    A path if it exists, starts with '/', './', '../' or '~', or ends in .json/.jsonl; anything else
+    A path if it exists, starts with '/', './', '../' or '~', or ends in .json/.jsonl (in any case); anything else
     (``squad_v2``, ``rajpurkar/squad_v2``) is a hub id.
     """
     text = os.fspath(source)
@@ -205,7 +211,7 @@ def local_path(source: str | os.PathLike) -> Path | None:
         raise InputError(problem)
     path = Path(text).expanduser()
     if isinstance(source, Path) or path.exists() or text.startswith(("/", "./", "../", "~")) or (
-            path.suffix in (".json", ".jsonl")):
+            is_data_file_name(path)):
         return path
     return None
 

@@ -374,5 +374,6 @@ def iter_located(source: str | os.PathLike, split: str = "train",
     if problem := output_file_problem(path):  # a run's config.json or a report: "missing key 'data'" otherwise
         raise InputError(problem)
     # A .json may hold JSON lines (datasets' to_json writes them): asked of the content, as for any other suffix.
-    kind = "jsonl" if path.suffix == ".jsonl" else sniff_format(path, rows_only=path.suffix == ".json", option=option)
+    suffix = path.suffix.lower()  # TRAIN.JSON as train.json (augment.sources.is_data_file_name)
+    kind = "jsonl" if suffix == ".jsonl" else sniff_format(path, rows_only=suffix == ".json", option=option)
     yield from (read_jsonl(path) if kind == "jsonl" else read_official_json(path))

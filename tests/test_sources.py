@@ -51,6 +51,25 @@ def test_a_byte_order_mark_before_a_blank_line_is_not_an_empty_file(tmp_path, sa
 
 
 
+def test_a_folders_data_files_are_found_whatever_the_case_of_their_suffix(tmp_path, sample_path, sample_rows):
+    """TRAIN.JSON (as Windows tools name files) was left out of its folder without a word: its rows were never
+    read, nor counted in the fingerprint, and a folder of such files alone "held no .json/.jsonl files"."""
+    from augment.sources import data_folder_kind
+
+    (tmp_path / "A.JSON").write_bytes(sample_path.read_bytes())
+    (tmp_path / "b.Jsonl").write_text("".join(json.dumps({**r, "id": r["id"] + "b"}) + "\n" for r in sample_rows))
+    (tmp_path / "notes.txt").write_text("not data")
+    rows = list(iter_rows(tmp_path))
+    assert rows[:len(sample_rows)] == sample_rows and len(rows) == 2 * len(sample_rows)
+    assert data_folder_kind(tmp_path) == "a folder of SQuAD data files (A.JSON)"
+    before = fingerprint(tmp_path)
+    (tmp_path / "A.JSON").write_text("[]")
+    assert fingerprint(tmp_path) != before
+    with pytest.raises(InputError, match="MISSING.JSON: no such file"):  # a path, not a hub id
+        list(iter_rows("MISSING.JSON"))
+
+
+
 def test_other_suffixes_are_sniffed(tmp_path, sample_path):
     rows = list(iter_rows(sample_path))
     (tmp_path / "official.txt").write_bytes(sample_path.read_bytes())
