@@ -240,6 +240,9 @@ def sniff_format(path: Path, rows_only: bool = False, option: str | None = None)
         if not text.startswith("{"):
             if line.startswith(ARROW_MAGIC):  # a shard of a saved dataset: its folder is the source
                 raise InputError(f"{path}: an Arrow file, not JSON; {arrow_hint(path, option)}")
+            if line.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # PowerShell's >, Notepad's "Unicode"
+                raise InputError(f"{path}: UTF-16 text (by its byte order mark), not UTF-8; save it as UTF-8 (for "
+                                 f"example iconv -f UTF-16 -t UTF-8), which the readers take")
             if not text.startswith("["):
                 what = f"it starts with {text[:20]!r}" if text else "it is empty"
                 takes = f"{option} takes" if option else "the data must be"

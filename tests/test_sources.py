@@ -70,6 +70,20 @@ def test_a_folders_data_files_are_found_whatever_the_case_of_their_suffix(tmp_pa
 
 
 
+def test_a_utf16_file_is_named_as_not_utf8(tmp_path, sample_path):
+    """Windows PowerShell's redirection and Notepad's "Unicode" write UTF-16: the file was refused as "neither JSON
+    nor JSON lines", showing its BOM as replacement characters and NUL bytes, for what is JSON in another
+    encoding."""
+    for encoding in ("utf-16", "utf-16-be"):  # with its BOM, in either byte order
+        (tmp_path / "dev.json").write_bytes(sample_path.read_text(encoding="utf-8").encode(encoding))
+        if encoding == "utf-16-be":
+            (tmp_path / "dev.json").write_bytes(b"\xfe\xff" + (tmp_path / "dev.json").read_bytes())
+        with pytest.raises(InputError, match=r"dev.json: UTF-16 text \(by its byte order mark\), not UTF-8; "
+                                             r"save it as UTF-8"):
+            list(iter_rows(tmp_path / "dev.json"))
+
+
+
 def test_other_suffixes_are_sniffed(tmp_path, sample_path):
     rows = list(iter_rows(sample_path))
     (tmp_path / "official.txt").write_bytes(sample_path.read_bytes())
