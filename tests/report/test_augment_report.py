@@ -91,6 +91,17 @@ def test_a_context_word_the_question_spells_without_its_accent_counts_as_shared(
     assert stats.shared_replaced == {"beyoncé": 1}
 
 
+def test_the_viewer_outlines_a_context_word_the_question_spells_without_its_accent():
+    """The table counts "Beyoncé" replaced in the context as a word the question ("Beyonce") uses; the viewer
+    compared lower case only and left it without its red outline (2,049 of the 60,171 such edits of the subset
+    x5 were shown plain)."""
+    row = {"id": "q_1", "orig_id": "q", "variant": 1, "title": "t", "question": "Who is Beyonce?",
+           "context": "Rihanna sang.", "answers": {"text": [], "answer_start": []}, "plausible_answers": None,
+           "is_impossible": True, "edits": [{"field": "context", "start": 0, "end": 7, "original": "Beyoncé",
+                                             "replacement": "Rihanna", "source": "glove"}]}
+    assert '<mark class="rep glove inq"' in render_question([row])
+
+
 def test_pair_table_stays_bounded(aug_dir, monkeypatch):
     from collections import Counter
 
