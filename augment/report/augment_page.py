@@ -39,7 +39,8 @@ def _pct(x) -> str:
 
 
 def header(manifest: dict, summary: dict) -> str:
-    opts, counts, tp = manifest.get("options", {}), manifest.get("counts", {}), manifest.get("throughput", {})
+    # A part recorded as null is read as one not recorded (read_manifest refuses only the other non-objects).
+    opts, counts, tp = (manifest.get(k) or {} for k in ("options", "counts", "throughput"))
     no_mlm = str(opts.get("mlm")).lower() == "none"  # as augment-squad reads it: NONE and None too
     config = [(k.replace("_", "-"), str(opts[k])) for k in HEADER_OPTIONS
               if k in opts and not (no_mlm and k in MLM_ONLY)]
