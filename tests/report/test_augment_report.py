@@ -442,3 +442,16 @@ def test_the_header_names_the_masked_lm_mode_only_for_a_run_with_a_masked_lm(tmp
     text = build_report_html(run_dir(tmp_path, [original_row(sample_rows[0])], {"options": options}))
     config = re.search(r"<h3>configuration</h3>(.*?)<details>", text, re.S).group(1)
     assert ("mlm-mode" in config) == shown and "glove" in config, config
+
+
+@pytest.mark.parametrize("name", [".", ".."])
+def test_a_run_named_dot_or_dot_dot_is_titled_by_its_folder(tmp_path, sample_rows, monkeypatch, name):
+    """`augment-report .` from inside the run titled the page "tinyaug report: " and headed it "augmentation
+    report: .": Path(".").name is "". Both name the run's folder, as they do for `augment-report data/aug`."""
+    from augment.shards import original_row
+
+    d = run_dir(tmp_path, [original_row(sample_rows[0])])
+    (d / "sub").mkdir()
+    monkeypatch.chdir(d if name == "." else d / "sub")
+    text = build_report_html(name)
+    assert "<title>tinyaug report: aug</title>" in text and "<h1>augmentation report: <bdi>aug</bdi></h1>" in text
