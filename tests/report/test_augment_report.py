@@ -275,6 +275,12 @@ def test_out_that_is_a_directory_or_under_a_file_is_one_line_and_exit_2(tmp_path
     assert augment_report.main([str(d), "--out", str(under_a_file)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"--out {under_a_file}: its folder {d / 'manifest.json'}: it is a file" in err
+    # A folder that does not exist yet, named with a trailing "/": the page was written as a file of that name.
+    folder = f"{tmp_path / 'pages'}/"
+    assert augment_report.main([str(d), "--out", folder]) == 2
+    assert capsys.readouterr().err == (f"augment-report: error: --out {folder}: a directory (it ends in /); name a "
+                                       f"file such as {tmp_path / 'pages' / 'report.html'}\n")
+    assert not (tmp_path / "pages").exists()
 
 
 def test_out_in_missing_folders_creates_them_and_a_failure_removes_them(aug_dir, tmp_path, capsys):
