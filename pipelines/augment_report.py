@@ -60,9 +60,14 @@ def check(args) -> str | None:
         if not args.out.strip():  # Path("") is the working directory, as for DIR
             problems.append(f"--out {args.out!r}: an empty path (an unset variable?); name a file such as "
                             f"{d / 'report.html'}")
+        elif out.is_dir():
+            problems.append(f"--out {args.out}: a directory; name a file such as {out / 'report.html'}")
+        elif args.out.endswith(tuple(filter(None, (os.sep, os.altsep)))):
+            # Path() drops the trailing "/": the page would be written as a file named as the folder meant.
+            problems.append(f"--out {args.out}: a directory (it ends in {os.sep}); name a file such as "
+                            f"{out / 'report.html'}")
         else:
-            problems.append(f"--out {args.out}: a directory; name a file such as {out / 'report.html'}"
-                            if out.is_dir() else run_file_problem(args.out, d)
+            problems.append(run_file_problem(args.out, d)
                             or outdir.out_problem(f"--out {args.out}: its folder", out.parent))
     return "; ".join(p for p in problems if p) or None
 

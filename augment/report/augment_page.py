@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shlex
 import time
 from html import escape
@@ -39,7 +40,8 @@ def _pct(x) -> str:
 
 
 def header(manifest: dict, summary: dict) -> str:
-    opts, counts, tp = manifest.get("options", {}), manifest.get("counts", {}), manifest.get("throughput", {})
+    # A part recorded as null is read as one not recorded (read_manifest refuses only the other non-objects).
+    opts, counts, tp = (manifest.get(k) or {} for k in ("options", "counts", "throughput"))
     no_mlm = str(opts.get("mlm")).lower() == "none"  # as augment-squad reads it: NONE and None too
     config = [(k.replace("_", "-"), str(opts[k])) for k in HEADER_OPTIONS
               if k in opts and not (no_mlm and k in MLM_ONLY)]
@@ -263,12 +265,15 @@ def build_report(directory, sample: int = 12, seed: int = 0, warn=None) -> tuple
             raise InputError(f"{path}: its SHA-256 differs from the one manifest.json records: changed since "
                              "augment-squad wrote it; rerun augment-squad with --overwrite to rewrite it")
     summary = {**stats.summary(), "stopwords_problem": stopwords_problem}
-    body = (f"<h1>augmentation report: {data_text(directory.name or str(directory))}</h1>"
+    # The folder's own name also for "." or "..", whose Path.name is "" or ".."; abspath, not resolve: a run
+    # reached through a symbolic link keeps the name it was given.
+    name = Path(os.path.abspath(directory)).name or str(directory)
+    body = (f"<h1>augmentation report: {data_text(name)}</h1>"
             + header(manifest, summary) + "<h2>plots</h2>" + plots_section(stats, manifest)
             + "<h2>variants</h2>" + viewer_section(stats, seed)
             + f"<p class=\"muted\">read {summary['rows'] + summary['originals']:,} rows in "
               f"{time.perf_counter() - t0:.1f} s</p>")
-    return page(f"tinyaug report: {directory.name}", body, script=SCRIPT, style=STYLE), summary
+    return page(f"tinyaug report: {name}", body, script=SCRIPT, style=STYLE), summary
 
 
 def write_report(directory, out=None, sample: int = 12, seed: int = 0, warn=None) -> Path:

@@ -17,7 +17,7 @@ from html import escape
 
 from augment.report.augment_stats import original_text, spans_exact
 from augment.report.html import bdi, data_text
-from augment.segment import english_stopwords, is_eligible, split_words
+from augment.segment import english_stopwords, fold, is_eligible, split_words
 
 SOURCE_NAMES = {"mlm": "masked LM", "glove": "GloVe"}
 
@@ -55,7 +55,8 @@ def original_spans(spans: dict | None, context: str, edits: list[dict]) -> dict:
 
 def marked(text: str, edits: list[dict], answers: dict | None = None, plausible: dict | None = None,
            question_words: frozenset = frozenset()) -> str:
-    """``text`` as HTML with its replacements and answers marked (see the module docstring)."""
+    """``text`` as HTML with its replacements and answers marked (see the module docstring);
+    ``question_words`` are folded (:func:`augment.segment.fold`)."""
     marks = [(s, e, "edit", ed) for s, e, ed in variant_spans(edits)]
     for cls, spans in (("ans", answers), ("pla", plausible)):
         spans = spans or {"text": [], "answer_start": []}
@@ -68,7 +69,7 @@ def marked(text: str, edits: list[dict], answers: dict | None = None, plausible:
         for s, e, kind, edit in covering:
             if kind == "edit":
                 source = edit["source"]
-                cls = f"rep {source}" + (" inq" if edit["original"].lower() in question_words else "")
+                cls = f"rep {source}" + (" inq" if fold(edit["original"]) in question_words else "")
                 tip = f"was: {edit['original']} ({SOURCE_NAMES.get(source, source)})"
                 piece = f"<mark class=\"{cls}\" title=\"{escape(tip)}\">{piece}</mark>"
         for s, e, kind, _ in covering:
@@ -103,7 +104,9 @@ def render_question(rows: list[dict], stopwords=None) -> str:
     original = {"context": context, "question": question,
                 "answers": original_spans(first["answers"], context, ctx_edits),
                 "plausible_answers": original_spans(first.get("plausible_answers"), context, ctx_edits)}
-    q_words = frozenset(w.text.lower() for w in split_words(question) if is_eligible(w.text, stopwords))
+    # Folded (case and accents), as the report's table counts them and --keep-question-words compares: a
+    # "Beyonce" in the question makes the context's "Beyoncé" a word the question uses.
+    q_words = frozenset(fold(w.text) for w in split_words(question) if is_eligible(w.text, stopwords))
     kind = "unanswerable" if first.get("is_impossible") else "answerable"
     parts = [f"<section class=\"question\" data-orig=\"{escape(first['orig_id'])}\">",
              f"<h3><span class=\"mono\">{data_text(first['orig_id'])}</span> &middot; "

@@ -81,6 +81,16 @@ def test_corrupt_manifest_is_named(damaged, capsys, text, problem):
     assert f"error: {damaged / 'manifest.json'}: {problem}" in err
 
 
+def test_a_manifest_part_that_is_null_reads_as_not_recorded(damaged):
+    """read_manifest lets a null "options", "counts" or "throughput" through (it refuses only the other parts that are not objects),
+    and the header called .get on it: an AttributeError traceback instead of a page."""
+    manifest = json.loads((damaged / "manifest.json").read_text())
+    manifest.update(options=None, counts=None, throughput=None)
+    (damaged / "manifest.json").write_text(json.dumps(manifest))
+    page, summary = build_report(damaged)
+    assert summary["rows"] == 16 and "16 variants of 8 questions" in page
+
+
 def test_answer_spans_of_original_rows_are_checked(run_dir):
     stats = AugmentStats(sample=0)
     for path in shard_paths(run_dir):
