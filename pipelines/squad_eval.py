@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -121,15 +122,18 @@ def validate(args) -> None:
 
 
 def out_paths(out: str) -> tuple[Path, Path]:
-    """``(eval.json, eval.html)`` for ``--out``: inside a directory (an existing one, or a new name without
-    the .json suffix), or ``FILE.json`` and ``FILE.html`` beside it.
+    """``(eval.json, eval.html)`` for ``--out``: inside a directory (an existing one, a name ending in "/", or a
+    new name without the .json suffix), or ``FILE.json`` and ``FILE.html`` beside it.
 
         >>> out_paths("runs/eval")
         (PosixPath('runs/eval/eval.json'), PosixPath('runs/eval/eval.html'))
     """
+    # A trailing "/" says a directory: Path() drops it, so "runs/x.json/" would be written as the file runs/x.json.
+    meant_dir = out.endswith(tuple(filter(None, (os.sep, os.altsep))))
     out = Path(out)
     # The suffix in any case: EVAL.JSON is a file, not a directory named so (as Windows and macOS see it).
-    json_file = out if out.suffix.lower() == ".json" and not out.is_dir() else out / "eval.json"
+    is_file = out.suffix.lower() == ".json" and not out.is_dir() and not meant_dir
+    json_file = out if is_file else out / "eval.json"
     return json_file, json_file.with_suffix(".html")
 
 

@@ -480,6 +480,14 @@ def test_out_json_suffix_in_any_case_is_a_file(name, tmp_path):
     assert out_paths("runs/eval") == (Path("runs/eval/eval.json"), Path("runs/eval/eval.html"))
 
 
+def test_out_with_a_trailing_slash_is_a_directory_whatever_its_suffix(tmp_path):
+    """--out runs/x.json/ wrote the file runs/x.json: Path() drops the "/" that said a directory."""
+    from pipelines.squad_eval import out_paths
+
+    assert out_paths(f"{tmp_path}/x.json/") == (tmp_path / "x.json" / "eval.json", tmp_path / "x.json" / "eval.html")
+    assert out_paths(f"{tmp_path}/x.json") == (tmp_path / "x.json", tmp_path / "x.html")
+
+
 def test_the_pages_command_line_is_quoted_as_a_shell_reads_it(tiny_teacher_path, sample_path, tmp_path):
     """The page's note joined the paths with spaces: a model folder named "my model; x" read as two commands."""
     import html
