@@ -152,7 +152,8 @@ def viewer_section(stats: AugmentStats, seed: int) -> str:
               "<span><mark class=\"rep mlm inq\">also in the question</mark></span>"
               "<span class=\"ans\">answer</span><span class=\"pla\">plausible answer</span>"
               "<span class=\"muted\">hover a replaced word for the original</span></p>")
-    return (f"<p>{len(groups)} questions drawn with seed {seed} (every question equally likely). "
+    drawn = f"{len(groups)} question" + ("" if len(groups) == 1 else "s")
+    return (f"<p>{drawn} drawn with seed {seed} (every question equally likely). "
             f"<span id=\"shown\"></span> &middot; <label><input type=\"checkbox\" id=\"toggle-orig\" checked> "
             f"show originals</label></p>{legend}" + "\n".join(render_question(g, stats.stopwords) for g in groups))
 

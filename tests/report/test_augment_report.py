@@ -152,6 +152,17 @@ def test_the_sample_is_seeded(aug_dir):
     assert shown(3) != shown(4)
 
 
+@pytest.mark.parametrize("sample, words", [(1, "1 question drawn"), (2, "2 questions drawn")])
+def test_the_viewer_counts_the_questions_drawn_in_words(aug_dir, sample, words):
+    """A one-question sample read "1 questions drawn"."""
+    from augment.report.augment_page import viewer_section
+
+    stats = AugmentStats(sample=sample, seed=0)
+    for path in shard_paths(aug_dir):
+        stats.add_shard(path)
+    assert f"<p>{words} with seed 0" in viewer_section(stats, seed=0)
+
+
 def test_without_matplotlib_the_page_keeps_its_tables(aug_dir, monkeypatch):
     from augment.report import plots
     from augment.report.augment_page import build_report
