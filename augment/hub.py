@@ -50,15 +50,22 @@ def local_problem(option: str, spec: str, name: str = "{option} {spec}") -> str 
     if not (path / "config.json").is_file():
         return f"{said}: no config.json; expected a directory written by save_pretrained (model and tokenizer)" \
                + _models_inside(path)
-    if not any(any(path.glob(pattern)) for pattern in WEIGHT_FILES):
+    if not _has_weights(path):
         # A distill-train --out has a config.json of its own (the run's options) and the model in student/.
-        return f"{said}: no weights (model.safetensors or pytorch_model.bin); expected a directory written by " \
-               "save_pretrained" + _models_inside(path)
-    if not any((path / f).is_file() for f in VOCABULARY_FILES) and not any(path.glob("*.model")):
+        return f"{said}: {NO_WEIGHTS}; expected a directory written by save_pretrained" + _models_inside(path)
+    if not _has_vocabulary(path):
         # transformers would make a tokenizer of its 5 special tokens and read every word as [UNK], silently.
-        return (f"{said}: no tokenizer files ({', '.join(VOCABULARY_FILES)}); save the tokenizer beside the "
-                "model (tokenizer.save_pretrained on the same directory)")
+        return f"{said}: {NO_VOCABULARY}; save the tokenizer beside the model (tokenizer.save_pretrained on the " \
+               "same directory)"
     return None
+
+
+def _has_weights(path: Path) -> bool:
+    return any(any(path.glob(pattern)) for pattern in WEIGHT_FILES)
+
+
+def _has_vocabulary(path: Path) -> bool:
+    return any((path / f).is_file() for f in VOCABULARY_FILES) or any(path.glob("*.model"))
 
 
 def _saved_model(path: Path) -> bool:
@@ -82,6 +89,8 @@ def _models_inside(path: Path) -> str:
 WEIGHT_FILES = ("*.safetensors", "*.bin", "*.safetensors.index.json", "*.bin.index.json")
 # A tokenizer's vocabulary: the fast tokenizer's file, WordPiece's, BPE's (SentencePiece's are *.model).
 VOCABULARY_FILES = ("tokenizer.json", "vocab.txt", "vocab.json")
+NO_WEIGHTS = "no weights (model.safetensors or pytorch_model.bin)"
+NO_VOCABULARY = f"no tokenizer files ({', '.join(VOCABULARY_FILES)})"
 
 
 # Set when go_offline() switched offline mode on because a probe found the hub unreachable, so that a later
@@ -172,6 +181,23 @@ def is_cached(repo_id: str) -> bool:
         return False
 
 
+def cache_gap(repo_id: str) -> str | None:
+    """What the local cache's copy of ``repo_id`` lacks that a load needs offline (its weights, its tokenizer's
+    vocabulary), as :func:`local_problem` says it of a folder, or None (also when nothing of it is cached). A copy
+    of the config and weights alone (``hf_hub_download`` of single files, an interrupted download) loaded offline
+    with a tokenizer of its special tokens only: every word [UNK], the scores noise, no error."""
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        config = try_to_load_from_cache(repo_id, "config.json")
+    except ValueError:  # not a valid repo id at all
+        return None
+    if not isinstance(config, str):
+        return None
+    folder = Path(config).parent  # the cached snapshot: links to the blobs of the files downloaded
+    return NO_WEIGHTS if not _has_weights(folder) else None if _has_vocabulary(folder) else NO_VOCABULARY
+
+
 def model_problems(models, fixes: str, probe=hub_reachable, name: str = "{option} {spec}") -> list[str]:
     """One line per ``(option, spec)`` in ``models`` that cannot be loaded (``spec`` None or 'none' is
     skipped). ``fixes`` ends each hub line, with ``{option}`` and ``{download}`` (:func:`download_fix`)
@@ -198,6 +224,9 @@ def model_problems(models, fixes: str, probe=hub_reachable, name: str = "{option
         if not is_cached(spec):
             problems.append(f"{name.format(option=option, spec=spec)}: {why} and the model is not in the "
                             "local cache; " + fixes.format(option=option, download=download))
+        elif gap := cache_gap(spec):
+            problems.append(f"{name.format(option=option, spec=spec)}: {why} and the local cache holds its config "
+                            f"but {gap}; " + fixes.format(option=option, download=download))
     return problems
 
 

@@ -48,7 +48,7 @@ import numpy as np
 from augment.batching import Batch, LMStats, plan_batches
 from augment.errors import ConfigError
 from augment.pairing import pair_template
-from augment.qa.positions import usable_positions
+from augment.qa.positions import usable_positions, vocabulary_problem
 from augment.segment import Word, fold, strip_span  # noqa: F401  (fold: also this module's, as before)
 
 MODES = ("exact", "multi")
@@ -158,6 +158,8 @@ class MaskedLMCandidates:
         if lacks := untrained(model, info, "masked-LM"):
             raise ConfigError(f"{name_or_path!r} has {lacks}, so its candidates would be random; use a masked-LM "
                               "checkpoint such as bert-base-uncased, not a question-answering or other task model")
+        if problem := vocabulary_problem(model.config, tok, "masked LM"):  # else an IndexError in its forward pass
+            raise ConfigError(f"{name_or_path!r}: {problem}")
         t_load = time.perf_counter() - t
         gen = cls(model, tok, **kwargs)
         gen.timings.update(import_transformers=t_import, model_load=t_load)

@@ -15,10 +15,21 @@ from __future__ import annotations
 
 
 def load_float32(auto_class, name_or_path: str, **kwargs):
-    """``auto_class.from_pretrained(name_or_path, **kwargs)`` with float32 weights."""
-    import torch
+    """``auto_class.from_pretrained(name_or_path, **kwargs)`` with float32 weights. A weights file that cannot be
+    read (a truncated copy or download) is an OSError naming the model, which every command reports in one line."""
+    import pickle
 
-    return auto_class.from_pretrained(name_or_path, dtype=torch.float32, **kwargs)
+    import torch
+    from safetensors import SafetensorError
+
+    try:
+        return auto_class.from_pretrained(name_or_path, dtype=torch.float32, **kwargs)
+    # safetensors' error of a cut file, and torch.load's of a cut pytorch_model.bin (RuntimeError from its zip
+    # reader, or EOFError/UnpicklingError), were tracebacks from deep inside transformers, naming no model.
+    except (SafetensorError, RuntimeError, EOFError, pickle.UnpicklingError) as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise OSError(f"{name_or_path}: its weights could not be read ({type(e).__name__}: {first[:200]}); the file "
+                      "may be truncated or corrupt: save or download the model again") from e
 
 
 def untrained(model, info: dict, head: str) -> str | None:

@@ -648,7 +648,7 @@ class DistillRecipe:
         from augment.distill.layer_map import encoding_problem, pair_problems, teacher_types
         from augment.distill.attention_capture import capture_problem
         from augment.qa.features import cut_questions, cut_warning, stride_problem
-        from augment.qa.positions import length_problem
+        from augment.qa.positions import length_problem, vocabulary_problem
         from augment.qa.evaluate import read_rows
 
         a = self.args
@@ -681,12 +681,16 @@ class DistillRecipe:
         self.tokenizer = load_pretrained("tokenizer", a.student, a.trust_remote_code)
         problems = [stride_problem(self.tokenizer, a.max_length, a.doc_stride)]  # else a traceback mid-tokenising
         s_cfg = load_pretrained("config", a.student, a.trust_remote_code)
+        # The windows are the student tokenizer's ids, read by both models: each must embed all of them.
+        problems.append(vocabulary_problem(s_cfg, self.tokenizer, "student"))
         if a.teacher != "none":
             t_tok = load_pretrained("tokenizer", a.teacher, a.trust_remote_code)
             t_cfg = load_pretrained("config", a.teacher, a.trust_remote_code)
             s_vocab, t_vocab = self.tokenizer.get_vocab(), t_tok.get_vocab()
             problems += pair_problems(s_cfg, t_cfg, s_vocab, t_vocab,
                                       intermediate="intermediate" in self.stages, max_length=a.max_length)
+            if t_problem := vocabulary_problem(t_cfg, self.tokenizer, "teacher"):  # its windows: the student's ids
+                problems.append(t_problem.replace("the teacher's tokenizer", "the student's tokenizer (the windows)"))
             if s_vocab == t_vocab:  # (another vocabulary is named above) The teacher runs on the student's windows:
                 # the same vocabulary read with other lower-casing or prefix space would feed it other ids.
                 problems.append(encoding_problem(self.tokenizer, t_tok, a.student, a.teacher))

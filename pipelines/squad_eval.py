@@ -139,9 +139,10 @@ def out_paths(out: str) -> tuple[Path, Path]:
 
 def load_model(path: str, trust_remote_code: bool, max_length: int = 384, doc_stride: int = 128):
     """The tokenizer, checked against the window options before the weights load, and the float32 model."""
-    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+    from transformers import AutoConfig, AutoModelForQuestionAnswering, AutoTokenizer
 
     from augment.qa.features import stride_problem
+    from augment.qa.positions import vocabulary_problem
     from augment.weights import load_float32, untrained
 
     local = Path(path)
@@ -149,6 +150,10 @@ def load_model(path: str, trust_remote_code: bool, max_length: int = 384, doc_st
     tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
     if problem := stride_problem(tokenizer, max_length, doc_stride):
         raise ConfigError(problem)
+    # Before the weights: an id past the embeddings was an IndexError from the forward pass.
+    config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
+    if problem := vocabulary_problem(config, tokenizer, "model"):
+        raise ConfigError(f"--model {path}: {problem}")
     model, info = load_float32(AutoModelForQuestionAnswering, path, trust_remote_code=trust_remote_code,
                                use_safetensors=True if has_safetensors else None, output_loading_info=True)
     # A bare encoder or another task's checkpoint (bert-base-uncased) loads with a random QA head and scores

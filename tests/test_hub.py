@@ -170,3 +170,31 @@ def test_probe_of_a_closed_port_answers_at_once(monkeypatch):
     t = time.perf_counter()
     assert hub.hub_reachable(timeout=2.0) is False
     assert time.perf_counter() - t < 2.5
+
+
+@pytest.mark.parametrize("files, gap", [
+    (("config.json", "model.safetensors"), "no tokenizer files (tokenizer.json, vocab.txt, vocab.json)"),
+    (("config.json", "tokenizer.json"), "no weights (model.safetensors or pytorch_model.bin)"),
+    (("config.json", "model.safetensors", "spiece.model"), None),
+])
+def test_offline_a_cached_copy_without_weights_or_tokenizer_is_named(monkeypatch, tmp_path, files, gap):
+    """A cache holding the config and weights but no tokenizer file (single files fetched with hf_hub_download,
+    an interrupted download) loaded offline with a tokenizer of the 5 special tokens: every word [UNK], scores of
+    noise and no error; one without weights failed after the tokenizer loaded, in transformers' words."""
+    from huggingface_hub import constants
+
+    commit = "0" * 40
+    repo = tmp_path / "models--org--tiny"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    (repo / "snapshots" / commit).mkdir(parents=True)
+    for name in files:
+        (repo / "snapshots" / commit / name).write_text("{}")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setattr(hub, "is_offline", lambda: True)
+    monkeypatch.setattr(hub, "_went_offline", True)
+    problems = hub.model_problems([("--model", "org/tiny")], hub.CLI_FIXES)
+    assert problems == ([] if gap is None else [
+        f"--model org/tiny: the Hugging Face Hub cannot be reached and the local cache holds its config but {gap}; "
+        "pass a local model directory (--model PATH), or download the model once with network access and run with "
+        "HF_HUB_OFFLINE=1 to use the cached copy"])

@@ -537,3 +537,16 @@ def test_a_roberta_like_masked_lm_without_a_tokenizer_limit_reads_no_position_pa
     assert len(tok(row["context"])["input_ids"]) > 130
     got = gen.candidates(row["context"], words, range(len(words)))
     assert got and all(isinstance(c, list) for c in got.values())
+
+
+def test_a_tokenizer_with_ids_past_the_embeddings_is_refused_by_name(tmp_path, tiny_mlm_path):
+    """Another model's tokenizer beside the weights was an IndexError from the masked LM's first forward pass."""
+    from augment.errors import ConfigError
+
+    model = AutoModelForMaskedLM.from_pretrained(tiny_mlm_path)
+    model.resize_token_embeddings(1000)
+    model.save_pretrained(tmp_path)
+    AutoTokenizer.from_pretrained(tiny_mlm_path).save_pretrained(tmp_path)
+    with pytest.raises(ConfigError, match="the masked LM's tokenizer has 30522 tokens but the masked LM embeds only "
+                                          "1000"):
+        MaskedLMCandidates.from_pretrained(str(tmp_path), device="cpu")

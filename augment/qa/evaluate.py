@@ -21,7 +21,7 @@ from augment.errors import InputError, InvalidExample, NaNLogits
 from augment.qa.attention import fast_attention
 from augment.qa.features import prepare_eval_features
 from augment.qa.metric import squad_v2_metric
-from augment.qa.positions import length_problem
+from augment.qa.positions import length_problem, vocabulary_problem
 from augment.qa.postprocess import apply_threshold, nan_examples, postprocess_predictions
 from augment.validate import check_fields, check_question
 
@@ -185,6 +185,8 @@ def features_and_logits(model, tokenizer, rows: list[dict], max_length: int, doc
     if config is not None and (problem := length_problem(config, "model", max_length)):
         # Asked before any window is made: past the last position embedding the forward pass fails deep inside.
         raise ValueError(problem.replace("--max-length", "max_length"))
+    if config is not None and (problem := vocabulary_problem(config, tokenizer, "model")):
+        raise ValueError(problem)
     columns = {k: [r[k] for r in rows] for k in ("id", "question", "context")}
     names = model_input_names(model)
     features = prepare_eval_features(columns, tokenizer, max_length=max_length, doc_stride=doc_stride,

@@ -28,3 +28,15 @@ def length_problem(config, name: str, max_length: int) -> str | None:
     if limit is not None and max_length > limit:
         return f"--max-length {max_length} exceeds the {name}'s {limit} positions"
     return None
+
+
+def vocabulary_problem(config, tokenizer, name: str) -> str | None:
+    """Why ``tokenizer`` would give the model of ``config`` (called ``name``) ids past its last embedding row,
+    or None: a tokenizer saved from another model, or tokens added without ``resize_token_embeddings``. Such an id
+    was an ``IndexError: index out of range in self`` from the forward pass, with no word of the tokenizer."""
+    rows = getattr(config, "vocab_size", None)
+    size = len(tokenizer)  # its vocabulary with the added tokens: ids 0..size-1
+    if rows is None or size <= rows:
+        return None
+    return (f"the {name}'s tokenizer has {size} tokens but the {name} embeds only {rows} (ids 0..{rows - 1}): the "
+            "tokenizer was saved from another model, or tokens were added to it without resize_token_embeddings")

@@ -246,3 +246,14 @@ def test_the_nan_warning_names_the_first_question_of_many_or_the_question_of_one
         answer(model, tokenizer, "Who wrote it?", ann, max_length=96, doc_stride=48)
     assert [str(w.message).split(":")[0] for w in caught] == [
         "the model produced NaN logits for question[1] (and 1 more)", "the model produced NaN logits for the question"]
+
+
+def test_a_tokenizer_with_ids_past_the_models_embeddings_is_refused(tiny_teacher_path, sample_rows):
+    """A tokenizer of another model (or with added tokens and no resize_token_embeddings) was an IndexError ('index
+    out of range in self') from the embedding lookup."""
+    model = AutoModelForQuestionAnswering.from_pretrained(tiny_teacher_path)
+    model.resize_token_embeddings(1000)
+    r = sample_rows[0]
+    with pytest.raises(ValueError, match=r"the model's tokenizer has 30522 tokens but the model embeds only 1000 "
+                                         r"\(ids 0..999\)"):
+        answer(model, AutoTokenizer.from_pretrained(tiny_teacher_path), r["question"], r["context"])

@@ -540,3 +540,20 @@ def test_a_bad_record_in_an_official_file_names_its_article_paragraph_and_questi
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
     assert f"{data}: data[1].paragraphs[1].qas[1]: " in err, err
     assert all(f.format(data=data) in err for f in fragments), err
+
+
+def test_a_tokenizer_with_ids_past_the_models_embeddings_is_one_line(tmp_path, tiny_student_path, sample_path,
+                                                                    capsys):
+    """A model folder holding another model's tokenizer: an IndexError traceback from the first forward pass."""
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+    mixed = tmp_path / "mixed"
+    model = AutoModelForQuestionAnswering.from_pretrained(tiny_student_path)
+    model.resize_token_embeddings(1000)
+    model.save_pretrained(mixed)
+    AutoTokenizer.from_pretrained(tiny_student_path).save_pretrained(mixed)
+    capsys.readouterr()  # the loading bar of the model above
+    code = main(["--model", str(mixed), "--data", str(sample_path), "--limit", "2", "--out", str(tmp_path / "e.json")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err[-2000:]
+    assert f"--model {mixed}: the model's tokenizer has 30522 tokens but the model embeds only 1000" in err
