@@ -193,12 +193,19 @@ def source_stamp(source) -> list:
 def features_key(sources, split, limit, tokenizer, max_length: int, doc_stride: int, token_types=None,
                  with_token_types: bool = False) -> str:
     """A digest of everything the windows depend on (``token_types``, ``with_token_types``: see :func:`tokenize`)."""
+    from augment.distill.layer_map import probe_ids
+
     vocab = hashlib.sha256(json.dumps(sorted(tokenizer.get_vocab().items())).encode()).hexdigest()
     # The sources' stamps hold each file's ctime since 0.2.3 (source_stamp): every local source's key changed then,
     # and its windows and teacher logits were built once more; the files of the old keys stay until removed.
     spec = {"sources": [[str(s), source_stamp(s)] for s in sources], "split": split, "limit": limit,
             "tokenizer": [type(tokenizer).__name__, vocab, tokenizer.padding_side,
                           getattr(tokenizer, "do_lower_case", None)],
+            # How it reads text beyond its vocabulary and lower-casing (strip_accents, add_prefix_space,
+            # tokenize_chinese_chars): two tokenizers of one vocabulary that differ there cut other windows, and
+            # a run of one served the other's from a shared cache folder (the default one beside the data). Added
+            # 2026-11-29: every key changed then, and the windows and teacher logits were built once more.
+            "reads": hashlib.sha256(json.dumps(probe_ids(tokenizer)).encode()).hexdigest(),
             "max_length": max_length, "doc_stride": doc_stride,
             "format": 3}  # 2: rows that validate_example rejects are skipped (1 tokenised them); 3: a saved
     # dataset's rows are checked before the cast to string ids and int offsets (2 trained on an id of 5)

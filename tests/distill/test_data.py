@@ -92,6 +92,17 @@ def test_only_a_left_padding_tokenizers_windows_key_says_they_are_padded_on_the_
     assert [spec.get("padded_right") for spec in specs if isinstance(spec, dict)] == [None, True]
 
 
+def test_tokenizers_of_one_vocabulary_that_read_accents_otherwise_get_windows_of_their_own(tokenizer, vocab_dir):
+    """Same class, vocabulary, padding side and lower-casing, but accents kept: 'Beyoncé' is [UNK], not 'beyonce'.
+    Keyed alike, a run of one served the other's windows (and teacher logits) from a shared cache folder."""
+    from transformers import AutoTokenizer
+
+    kept = AutoTokenizer.from_pretrained(vocab_dir, strip_accents=False)
+    assert kept.tokenize("Beyoncé") != tokenizer.tokenize("Beyoncé")
+    assert data.features_key(["rows.json"], "train", 8, kept, 96, 32) != \
+        data.features_key(["rows.json"], "train", 8, tokenizer, 96, 32)
+
+
 def test_parallel_tokenisation_gives_the_same_windows_in_order(tmp_path, sample_path, tokenizer):
     examples = data.load_examples([sample_path], limit=10)
     one = data.tokenize(examples, tokenizer, tmp_path / "one", "k", max_length=64, doc_stride=32)
