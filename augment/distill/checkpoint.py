@@ -2,8 +2,8 @@
 
 Layout: ``<out>/checkpoints/<stage_index>-<stage>-step<step>/`` with ``model.pt``, ``optimizer.pt``,
 ``scheduler.pt``, ``scaler.pt`` (fp16 only), ``rng-<rank>.pt`` (one per process: each has its own dropout stream) and ``state.json``
-(written last). A directory is built under a temporary name and renamed when complete, so a kill mid-write
-leaves only a stray ``.tmp`` directory that :func:`latest` ignores.
+(written last, with each file's SHA-256, which :func:`read` checks). A directory is built under a temporary name
+and renamed when complete, so a kill mid-write leaves only a stray ``.tmp`` directory that :func:`latest` ignores.
 """
 from __future__ import annotations
 
@@ -87,6 +87,10 @@ def write_main(tmp_dir: Path, final_dir: Path, model_state: dict, optimizer, sch
         torch.save(scaler.state_dict(), tmp_dir / "scaler.pt")
     torch.save(optimizer.state_dict(), tmp_dir / "optimizer.pt")
     torch.save(scheduler.state_dict(), tmp_dir / "scheduler.pt")
+    # Every file's SHA-256 (every process's rng-<rank>.pt is written by now), which read() checks: torch.load checks
+    # no checksum, so a byte changed inside model.pt's tensors (a damaged disk or copy) resumed the run on other
+    # weights without a word.
+    state = {**state, "sha256": {f.name: _digest(f) for f in sorted(tmp_dir.glob("*.pt"))}}
     (tmp_dir / "state.json").write_text(json.dumps(state, indent=2))
     if final_dir.exists():
         shutil.rmtree(final_dir)
@@ -110,12 +114,34 @@ def read(ckpt: Path, rank: int) -> dict:
     truncated copy, a damaged disk) is a ConfigError naming it; under torchrun it may be one process's alone
     (``rng-<rank>.pt``), which then says so while the others wait."""
     rng_file, scaler_file = ckpt / f"rng-{rank}.pt", ckpt / "scaler.pt"
-    return {"state": _load(ckpt / "state.json", lambda f: json.loads(f.read_text())),
-            "model": _load(ckpt / "model.pt", map_location="cpu", weights_only=True),
-            "optimizer": _load(ckpt / "optimizer.pt", map_location="cpu", weights_only=True),
-            "scheduler": _load(ckpt / "scheduler.pt", map_location="cpu", weights_only=True),
-            "scaler": _load(scaler_file, weights_only=True) if scaler_file.exists() else None,
-            "rng": _load(rng_file, map_location="cpu", weights_only=False) if rng_file.exists() else None}
+    state = _load(ckpt / "state.json", lambda f: json.loads(f.read_text()))
+    digests = state.get("sha256") if isinstance(state, dict) else None  # None: written before they were recorded
+
+    def load(path: Path, **kwargs):
+        value = _load(path, **kwargs)  # first: a file cut short is named by torch's own reason
+        if isinstance(digests, dict) and path.name in digests and _digest(path) != digests[path.name]:
+            raise ConfigError(_unreadable(path, "its SHA-256 is not the one state.json recorded"))
+        return value
+
+    return {"state": state,
+            "model": load(ckpt / "model.pt", map_location="cpu", weights_only=True),
+            "optimizer": load(ckpt / "optimizer.pt", map_location="cpu", weights_only=True),
+            "scheduler": load(ckpt / "scheduler.pt", map_location="cpu", weights_only=True),
+            "scaler": load(scaler_file, weights_only=True) if scaler_file.exists() else None,
+            "rng": load(rng_file, map_location="cpu", weights_only=False) if rng_file.exists() else None}
+
+
+def _digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _unreadable(path: Path, reason: str) -> str:
+    return (f"--resume: the checkpoint file {path} cannot be read ({reason}); remove {path.parent} to resume from "
+            "the checkpoint before it (or the start), or start again with --overwrite")
 
 
 def _load(path: Path, reader=torch.load, **kwargs):
@@ -125,9 +151,7 @@ def _load(path: Path, reader=torch.load, **kwargs):
         # torch's reason runs on for lines ("PytorchStreamReader failed reading zip archive: failed finding central
         # directory. This is an internal miniz error. If you are seeing ..."): its first sentence names it.
         reason = (str(e).strip().splitlines() or [type(e).__name__])[0].split(". ")[0]
-        raise ConfigError(f"--resume: the checkpoint file {path} cannot be read ({reason}); remove {path.parent} "
-                          "to resume from the checkpoint before it (or the start), or start again with "
-                          "--overwrite") from None
+        raise ConfigError(_unreadable(path, reason)) from None
 
 
 def records_before(records: list[dict], stages: list[str], state: dict) -> int:

@@ -14,6 +14,7 @@ null question, an answer not at its offset), whatever the source (fields trainin
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -192,12 +193,19 @@ def source_stamp(source) -> list:
 def features_key(sources, split, limit, tokenizer, max_length: int, doc_stride: int, token_types=None,
                  with_token_types: bool = False) -> str:
     """A digest of everything the windows depend on (``token_types``, ``with_token_types``: see :func:`tokenize`)."""
+    from augment.distill.layer_map import probe_ids
+
     vocab = hashlib.sha256(json.dumps(sorted(tokenizer.get_vocab().items())).encode()).hexdigest()
     # The sources' stamps hold each file's ctime since 0.2.3 (source_stamp): every local source's key changed then,
     # and its windows and teacher logits were built once more; the files of the old keys stay until removed.
     spec = {"sources": [[str(s), source_stamp(s)] for s in sources], "split": split, "limit": limit,
             "tokenizer": [type(tokenizer).__name__, vocab, tokenizer.padding_side,
                           getattr(tokenizer, "do_lower_case", None)],
+            # How it reads text beyond its vocabulary and lower-casing (strip_accents, add_prefix_space,
+            # tokenize_chinese_chars): two tokenizers of one vocabulary that differ there cut other windows, and
+            # a run of one served the other's from a shared cache folder (the default one beside the data). Added
+            # 2026-11-29: every key changed then, and the windows and teacher logits were built once more.
+            "reads": hashlib.sha256(json.dumps(probe_ids(tokenizer)).encode()).hexdigest(),
             "max_length": max_length, "doc_stride": doc_stride,
             "format": 3}  # 2: rows that validate_example rejects are skipped (1 tokenised them); 3: a saved
     # dataset's rows are checked before the cast to string ids and int offsets (2 trained on an id of 5)
@@ -255,12 +263,44 @@ def tokenize(examples, tokenizer, cache_dir, key: str, max_length: int = 384, do
 
     Path(cache_dir).mkdir(parents=True, exist_ok=True)
     name = features_stem(key)
+    remove_damaged(cache_dir, name)
     return examples.map(prepare_train_features, batched=True, remove_columns=examples.column_names,
                         fn_kwargs={"tokenizer": tokenizer, "max_length": max_length, "doc_stride": doc_stride,
                                    "token_types": token_types, "with_token_types": with_token_types},
                         num_proc=num_proc if num_proc and num_proc > 1 else None,
                         cache_file_name=str(Path(cache_dir) / f"{name}.arrow"),
                         new_fingerprint=name, desc="windows")
+
+
+def remove_damaged(cache_dir, stem: str) -> list[Path]:
+    """Remove the cached windows of ``stem`` (``<stem>.arrow``, ``<stem>_0000i_of_0000n.arrow``) that cannot be read
+    whole, and say so in one stderr line; return them. ``datasets.map`` reuses any file of the name it is given, so a
+    cache cut short (a copy or a sync interrupted, a disk that filled) stopped every later run with pyarrow's
+    traceback ("Expected to be able to read 67816 bytes for message body"); removed, it is built again. Reading the
+    stream is what ``map`` does next anyway, from the same memory-mapped pages."""
+    import re
+
+    import pyarrow as pa
+
+    own = re.compile(re.escape(stem) + r"(_\d{5}_of_\d{5})?\.arrow")
+    damaged = []
+    for f in sorted(Path(cache_dir).glob(f"{stem}*.arrow")):
+        if not own.fullmatch(f.name):
+            continue
+        try:
+            with pa.memory_map(str(f)) as source:
+                pa.ipc.open_stream(source).read_all()
+        except FileNotFoundError:  # another process sharing the folder removed it first
+            continue
+        except (OSError, pa.ArrowException) as e:
+            reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            with contextlib.suppress(FileNotFoundError):
+                f.unlink()
+            damaged.append(f)
+            if os.environ.get("RANK", "0") == "0":
+                print(f"distill-train: removed the windows cache file {f}, which cannot be read ({reason}); "
+                      "tokenising again", file=sys.stderr)
+    return damaged
 
 
 class WindowDataset(torch.utils.data.Dataset):

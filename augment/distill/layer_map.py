@@ -88,6 +88,12 @@ PROBE = ("Who wrote Naïve Café's 12th-century ÉTUDE, for $3.50?",
          " Beyoncé GISELLE Knowles-Carter (born 1981)\tsang «Halo» in São\u00a0Paulo and 東京; x@y.org!")
 
 
+def probe_ids(tokenizer) -> list[int]:
+    """The ids ``tokenizer`` gives ``PROBE``'s question and context, encoded as the windows are: what tells apart
+    tokenizers of one vocabulary that read text otherwise."""
+    return tokenizer(*PROBE, split_special_tokens=True, verbose=False)["input_ids"]
+
+
 def encoding_problem(student_tokenizer, teacher_tokenizer, student: str, teacher: str) -> str | None:
     """Why the teacher cannot read the student tokenizer's windows although the vocabularies are equal, or None.
 
@@ -99,10 +105,7 @@ def encoding_problem(student_tokenizer, teacher_tokenizer, student: str, teacher
         >>> encoding_problem(cased_tok, uncased_tok, "my-cased-student", "my-uncased-teacher")  # doctest: +SKIP
         "--teacher my-uncased-teacher and --student my-cased-student tokenize the same text differently ..."
     """
-    def ids(tok):
-        return tok(*PROBE, split_special_tokens=True, verbose=False)["input_ids"]
-
-    s_ids, t_ids = ids(student_tokenizer), ids(teacher_tokenizer)
+    s_ids, t_ids = probe_ids(student_tokenizer), probe_ids(teacher_tokenizer)
     if s_ids == t_ids:
         return None
     i = next((i for i, (s, t) in enumerate(zip(s_ids, t_ids)) if s != t), min(len(s_ids), len(t_ids)))

@@ -220,6 +220,24 @@ def remove_stale_parts(path, now: float | None = None) -> list[Path]:
     return gone
 
 
+def remove_damaged(path) -> str | None:
+    """Remove the cache file at ``path`` if it cannot be read whole as :class:`TeacherLogits` reads it; return why
+    (pyarrow's first line), or None if it reads or is not there. A run builds the cache only when its file is missing,
+    so one cut short (an interrupted copy or sync, a disk that filled) stopped every later run, with pyarrow's
+    traceback ("Not an Arrow file"); removed, it is built again."""
+    path = Path(path)
+    try:
+        with pa.memory_map(str(path)) as source:
+            pa.ipc.open_file(source).read_all()
+    except FileNotFoundError:
+        return None
+    except (OSError, pa.ArrowException) as e:
+        with contextlib.suppress(FileNotFoundError):  # another run sharing the folder removed it first
+            path.unlink()
+        return (str(e).strip().splitlines() or [type(e).__name__])[0]
+    return None
+
+
 def _running(pid: int) -> bool:
     try:
         os.kill(pid, 0)

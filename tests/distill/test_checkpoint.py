@@ -63,3 +63,27 @@ def test_process_seeds_differ_by_seed_stage_and_process_and_from_the_stage_seeds
     seeds = [process_seed(seed, stage, rank) for seed in (42, 43) for stage in STAGES for rank in (1, 2)]
     seeds += [stage_seed(seed, stage) for seed in (42, 43) for stage in STAGES]
     assert len(set(seeds)) == len(seeds) == 12
+
+
+def test_a_checkpoint_file_changed_after_it_was_written_is_refused_naming_it(tmp_path):
+    """torch.load checks no checksum: a byte changed inside model.pt's tensors resumed on other weights silently."""
+    import pytest
+    import torch
+
+    from augment.distill import checkpoint
+    from augment.errors import ConfigError
+
+    model = torch.nn.Linear(16, 4)
+    torch.nn.init.constant_(model.weight, 1.0)
+    optimizer = torch.optim.AdamW(model.parameters())
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    tmp, final = tmp_path / "0-prediction-step00000002.tmp", tmp_path / "0-prediction-step00000002"
+    tmp.mkdir()
+    checkpoint.write_rng(tmp, 0)
+    checkpoint.write_main(tmp, final, model.state_dict(), optimizer, scheduler, {"step": 2}, keep=2)
+    assert checkpoint.read(final, 0)["model"]["weight"].eq(1.0).all()
+    data = (final / "model.pt").read_bytes()
+    at = data.index(torch.ones(8).numpy().tobytes())  # inside the weight's values: the archive stays readable
+    (final / "model.pt").write_bytes(data[:at] + b"\x01" + data[at + 1:])
+    with pytest.raises(ConfigError, match=f"the checkpoint file {final / 'model.pt'} cannot be read \\(its SHA-256"):
+        checkpoint.read(final, 0)

@@ -62,6 +62,20 @@ def test_windows_are_cached_by_datasets_map(tmp_path, sample_path, tokenizer, mo
     assert data.features_key([sample_path], "train", 4, tokenizer, 64, 16) != key
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_windows_cache_cut_short_is_tokenised_again(tmp_path, sample_path, tokenizer, capsys, workers):
+    """datasets reuses any file of the name it is given: a cache cut short (an interrupted copy, a full disk) stopped
+    every later run with pyarrow's traceback ("Expected to be able to read ... bytes for message body")."""
+    examples = data.load_examples([sample_path], limit=6)
+    first = data.tokenize(examples, tokenizer, tmp_path, "k", max_length=64, doc_stride=32,
+                          num_proc=workers).to_dict()  # read now: the file it maps is cut below
+    cut = sorted(tmp_path.glob(f"{data.features_stem('k')}*.arrow"))[-1]
+    cut.write_bytes(cut.read_bytes()[:-16])
+    again = data.tokenize(examples, tokenizer, tmp_path, "k", max_length=64, doc_stride=32, num_proc=workers)
+    assert again.to_dict() == first
+    assert f"removed the windows cache file {cut}, which cannot be read" in capsys.readouterr().err
+
+
 def test_only_a_left_padding_tokenizers_windows_key_says_they_are_padded_on_the_right_now(tokenizer, monkeypatch):
     """Its windows (and the teacher's logits on them) were cached left-padded: they get a key of their own. A right-
     padding tokenizer's windows did not change, and its key must not: that would tokenise the data and compute the
@@ -76,6 +90,17 @@ def test_only_a_left_padding_tokenizers_windows_key_says_they_are_padded_on_the_
     for tok in (tokenizer, left):
         data.features_key(["rows.json"], "train", 8, tok, 96, 32)
     assert [spec.get("padded_right") for spec in specs if isinstance(spec, dict)] == [None, True]
+
+
+def test_tokenizers_of_one_vocabulary_that_read_accents_otherwise_get_windows_of_their_own(tokenizer, vocab_dir):
+    """Same class, vocabulary, padding side and lower-casing, but accents kept: 'Beyoncé' is [UNK], not 'beyonce'.
+    Keyed alike, a run of one served the other's windows (and teacher logits) from a shared cache folder."""
+    from transformers import AutoTokenizer
+
+    kept = AutoTokenizer.from_pretrained(vocab_dir, strip_accents=False)
+    assert kept.tokenize("Beyoncé") != tokenizer.tokenize("Beyoncé")
+    assert data.features_key(["rows.json"], "train", 8, kept, 96, 32) != \
+        data.features_key(["rows.json"], "train", 8, tokenizer, 96, 32)
 
 
 def test_parallel_tokenisation_gives_the_same_windows_in_order(tmp_path, sample_path, tokenizer):

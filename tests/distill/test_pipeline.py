@@ -1,6 +1,7 @@
 """distill-train end to end on the tiny fixture models (in-process runs; see test_distributed.py for
 the subprocess ones)."""
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -180,6 +181,24 @@ def test_teacher_cache_is_reused(finished_run, sample_path, tiny_teacher_path, t
     capsys.readouterr()
     assert main(argv) == 0
     assert "windows, 1 step of 4 x 1 x 1 windows\n" in capsys.readouterr().err  # not "1 steps"
+
+
+def test_a_teacher_cache_cut_short_is_built_again(finished_run, tmp_path, sample_path, tiny_teacher_path,
+                                                 tiny_student_path, capsys):
+    """A run builds the cache only when its file is missing: one cut short (an interrupted copy, a full disk) stopped
+    every later run with pyarrow's traceback ("Not an Arrow file")."""
+    from augment.distill import teacher_cache
+
+    shutil.copytree(finished_run / "cache", tmp_path / "cache")
+    for cut in (tmp_path / "cache").glob("teacher-*.arrow"):  # the run's, and any other test's beside it
+        cut.write_bytes(cut.read_bytes()[:cut.stat().st_size // 2])
+    argv = common(sample_path, tmp_path) + ["--teacher", tiny_teacher_path, "--student", tiny_student_path,
+                                            "--out", str(tmp_path / "out"), "--stage", "prediction", "--max-steps", "1"]
+    capsys.readouterr()
+    assert main(argv) == 0
+    said = re.search(r"removed the teacher-logit cache file (\S+), which cannot be read", capsys.readouterr().err)
+    assert said and Path(said[1]).parent == tmp_path / "cache"
+    assert len(teacher_cache.TeacherLogits(said[1]).table) > 0  # built again
 
 
 def test_caches_named_the_old_way_are_removed_when_the_cache_is_reused(tmp_path, sample_path, tiny_teacher_path,
