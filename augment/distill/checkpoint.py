@@ -13,6 +13,7 @@ import os
 import pickle
 import random
 import shutil
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -87,10 +88,12 @@ def write_main(tmp_dir: Path, final_dir: Path, model_state: dict, optimizer, sch
         torch.save(scaler.state_dict(), tmp_dir / "scaler.pt")
     torch.save(optimizer.state_dict(), tmp_dir / "optimizer.pt")
     torch.save(scheduler.state_dict(), tmp_dir / "scheduler.pt")
-    # Every file's SHA-256 (every process's rng-<rank>.pt is written by now), which read() checks: torch.load checks
+    # Every file's CRC-32 (every process's rng-<rank>.pt is written by now), which read() checks: torch.load checks
     # no checksum, so a byte changed inside model.pt's tensors (a damaged disk or copy) resumed the run on other
-    # weights without a word.
-    state = {**state, "sha256": {f.name: _digest(f) for f in sorted(tmp_dir.glob("*.pt"))}}
+    # weights without a word. CRC-32, not SHA-256: it guards against damage, not forgery, and the files are read
+    # back at every save (0.8 GB for a 6-layer 768-wide student with its AdamW state: about 0.25 s against 0.8 s
+    # for SHA-256 on these CPUs, while the other processes wait).
+    state = {**state, "crc32": {f.name: _digest(f) for f in sorted(tmp_dir.glob("*.pt"))}}
     (tmp_dir / "state.json").write_text(json.dumps(state, indent=2))
     if final_dir.exists():
         shutil.rmtree(final_dir)
@@ -115,12 +118,12 @@ def read(ckpt: Path, rank: int) -> dict:
     (``rng-<rank>.pt``), which then says so while the others wait."""
     rng_file, scaler_file = ckpt / f"rng-{rank}.pt", ckpt / "scaler.pt"
     state = _load(ckpt / "state.json", lambda f: json.loads(f.read_text()))
-    digests = state.get("sha256") if isinstance(state, dict) else None  # None: written before they were recorded
+    digests = state.get("crc32") if isinstance(state, dict) else None  # None: written before they were recorded
 
     def load(path: Path, **kwargs):
         value = _load(path, **kwargs)  # first: a file cut short is named by torch's own reason
         if isinstance(digests, dict) and path.name in digests and _digest(path) != digests[path.name]:
-            raise ConfigError(_unreadable(path, "its SHA-256 is not the one state.json recorded"))
+            raise ConfigError(_unreadable(path, "its CRC-32 is not the one state.json recorded"))
         return value
 
     return {"state": state,
@@ -132,11 +135,11 @@ def read(ckpt: Path, rank: int) -> dict:
 
 
 def _digest(path: Path) -> str:
-    h = hashlib.sha256()
+    crc = 0
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        for block in iter(lambda: f.read(8 << 20), b""):
+            crc = zlib.crc32(block, crc)
+    return f"{crc:08x}"
 
 
 def _unreadable(path: Path, reason: str) -> str:

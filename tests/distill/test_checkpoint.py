@@ -85,5 +85,5 @@ def test_a_checkpoint_file_changed_after_it_was_written_is_refused_naming_it(tmp
     data = (final / "model.pt").read_bytes()
     at = data.index(torch.ones(8).numpy().tobytes())  # inside the weight's values: the archive stays readable
     (final / "model.pt").write_bytes(data[:at] + b"\x01" + data[at + 1:])
-    with pytest.raises(ConfigError, match=f"the checkpoint file {final / 'model.pt'} cannot be read \\(its SHA-256"):
+    with pytest.raises(ConfigError, match=f"the checkpoint file {final / 'model.pt'} cannot be read \\(its CRC-32"):
         checkpoint.read(final, 0)
