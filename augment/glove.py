@@ -101,7 +101,8 @@ def _load_text_vectors(path: Path, spec: str, vocab_limit: int):
     with utils.open(str(path), "rb") as fin:  # smart_open: .gz/.bz2 files work too
         for line_no, raw in enumerate(fin, 1):
             try:
-                line = raw.decode("utf-8").rstrip("\r\n")
+                # utf-8-sig on the first line: a byte order mark ("UTF-8 with BOM") is not part of its word.
+                line = raw.decode("utf-8-sig" if line_no == 1 else "utf-8").rstrip("\r\n")
             except UnicodeDecodeError as e:
                 raise bad(line_no, f"not UTF-8 text ({e})") from e
             if not line.strip():

@@ -86,7 +86,9 @@ def load_stopwords(spec="nltk") -> frozenset[str]:
         return _word_list(resources.files("augment").joinpath(STOPWORD_LISTS[spec]).read_text(encoding="utf-8"))
     if isinstance(spec, (str, os.PathLike)):
         try:
-            words = _word_list(Path(spec).read_text(encoding="utf-8"))
+            # utf-8-sig: a file saved as "UTF-8 with BOM" (Notepad) had U+FEFF stuck to its first word, which then
+            # matched nothing and was replaced; as squad_io reads a JSON file's first line.
+            words = _word_list(Path(spec).read_text(encoding="utf-8-sig"))
         except (OSError, UnicodeDecodeError) as e:
             raise ConfigError(f"stopwords={str(spec)!r}: cannot read it ({type(e).__name__}); use "
                               f"{' or '.join(map(repr, STOPWORD_LISTS))} or a UTF-8 file of one word per line"

@@ -30,6 +30,7 @@ import signal
 import sys
 import time
 from collections import Counter, deque
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from itertools import chain
@@ -1085,6 +1086,20 @@ def peer_lost(out: Path, words: str) -> str:
             f"in {out})")
 
 
+def worker_lost(out: Path, workers) -> str:
+    """The line of a run whose drawing worker (--workers) ended without a word: killed outright, most likely by
+    the out-of-memory killer at a large --multiplier, or crashed. The run leaves what Ctrl-C leaves
+    (:func:`interrupted`)."""
+    done = len(list((out / manifest.PROGRESS).glob("shard-*.json")))
+    what = (f"{PROG}: error: a process drawing the rows (--workers {workers}) ended abruptly, killed (by the "
+            "out-of-memory killer?) or crashed")
+    if not done:
+        return f"{what}; no shard was complete: rerun the same command to start again, with fewer --workers if " \
+               "memory ran out"
+    return (f"{what}; rerun the same command to resume (it keeps the {done} complete shard{'s' if done > 1 else ''} "
+            f"in {out}), with fewer --workers if memory ran out")
+
+
 def main(argv=None) -> int:
     """Under torchrun, each error line comes from the first process to ask (:mod:`pipelines.ranks`): one line for
     an error that every process meets, and the line of the process that failed when one does; the others, whose
@@ -1106,6 +1121,10 @@ def main(argv=None) -> int:
         if ranks.rank_zero():
             print(interrupted(Path(args.out)), file=sys.stderr)
         return 128 + signal.SIGINT  # 130, as a shell reports a process ended by SIGINT
+    except BrokenProcessPool:  # a drawing worker killed (the OOM killer): this rank's alone, as a failed write
+        if ranks.first_to_report():
+            print(worker_lost(Path(args.out), args.workers), file=sys.stderr)
+        return 1
     except Exception as e:
         words = ranks.lost_peer(e)
         if words is None:

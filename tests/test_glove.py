@@ -115,6 +115,15 @@ def test_word2vec_text_with_header_named_txt_loads_like_glove_text(tmp_path, glo
     assert load_glove(str(w2v), vocab_limit=2).index_to_key == words[:2]
 
 
+def test_a_vectors_file_starting_with_a_byte_order_mark_keeps_its_first_word_and_header(tmp_path, glove_kv):
+    """A file written as "UTF-8 with BOM": U+FEFF stuck to the first word, so a GloVe file lost that word's vectors
+    silently, and a word2vec header ('\\ufeff4 50') read as a one-value vector failed on the next line."""
+    words = ["music", "song", "band", "guitar"]
+    for name, head in (("glove.txt", ""), ("w2v.txt", f"{len(words)} 50\n")):
+        (tmp_path / name).write_bytes(("\ufeff" + head + _vec_lines(glove_kv, words)).encode("utf-8"))
+        assert load_glove(str(tmp_path / name)).index_to_key == words
+
+
 @pytest.mark.parametrize("name, content, problem", [
     ("ragged.txt", "music 0.1 0.2\nsong 0.3\n", "line 2: 1 values for 'song'"),
     ("long.txt", "music 0.1 0.2\nsong 0.3 0.4 0.5\n", "line 2: 3 values for 'song'"),

@@ -126,6 +126,17 @@ def test_stopwords_from_a_file_or_a_set_and_errors_name_the_value(tmp_path):
         load_stopwords("nope.txt")
 
 
+def test_a_stopwords_file_saved_with_a_byte_order_mark_keeps_its_first_word(tmp_path):
+    """Notepad's "UTF-8 with BOM" (and PowerShell's Set-Content -Encoding UTF8) start the file with U+FEFF: read as
+    plain UTF-8 it stuck to the first word, which then matched no word of the text and was silently replaced."""
+    from augment.segment import load_stopwords
+
+    f = tmp_path / "stop.txt"
+    f.write_bytes("\ufeffcapital\r\nfrance\r\n".encode("utf-8"))
+    assert load_stopwords(f) == {"capital", "france"}
+    assert not is_eligible("Capital", load_stopwords(f))
+
+
 def test_extends_cluster_pairs_flags_and_joins_only_emoji_after_a_zwj():
     """Regional indicators pair up from the first of a run (five are two flags and a lone one); a ZWJ joins what
     it follows, and after an emoji's ZWJ (past its skin tone or variation selector) the next emoji joins too, not

@@ -718,6 +718,28 @@ def test_ctrl_c_line_is_printed_by_the_first_rank_only(tmp_path, monkeypatch, ca
         assert (code, capsys.readouterr().err) == (130, said)
 
 
+def test_a_drawing_worker_killed_is_one_line_saying_what_the_rerun_keeps(tmp_path, monkeypatch, capsys):
+    """A --workers process killed outright (the out-of-memory killer, at a large --multiplier) ended the run with a
+    traceback ending in BrokenProcessPool, without saying what a rerun keeps or what the process was."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    from pipelines import augment_squad
+
+    out = tmp_path / "aug"
+    (out / ".progress").mkdir(parents=True)
+    (out / ".progress" / "shard-00000.json").write_text("{}")  # one complete shard, as the run left it
+
+    def run(args, argv=None):
+        raise BrokenProcessPool("A process in the process pool was terminated abruptly")
+
+    monkeypatch.setattr(augment_squad, "run", run)
+    code = augment_squad.main(["--mlm", "none", "--workers", "2", "--out", str(out)])
+    assert (code, capsys.readouterr().err) == (1, (
+        "augment-squad: error: a process drawing the rows (--workers 2) ended abruptly, killed (by the "
+        "out-of-memory killer?) or crashed; rerun the same command to resume (it keeps the 1 complete shard in "
+        f"{out}), with fewer --workers if memory ran out\n"))
+
+
 def test_multi_mode_bookkeeping_is_exact(tmp_path, tiny_mlm_path, sample_path, sample_rows):
     out = tmp_path / "aug"
     cli("--input", sample_path, "--mlm", tiny_mlm_path, "--glove", "none", "--mlm-mode", "multi",
