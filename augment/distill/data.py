@@ -203,8 +203,8 @@ def features_key(sources, split, limit, tokenizer, max_length: int, doc_stride: 
                           getattr(tokenizer, "do_lower_case", None)],
             # How it reads text beyond its vocabulary and lower-casing (strip_accents, add_prefix_space,
             # tokenize_chinese_chars): two tokenizers of one vocabulary that differ there cut other windows, and
-            # a run of one served the other's from a shared cache folder (the default one beside the data). Added
-            # 2026-11-29: every key changed then, and the windows and teacher logits were built once more.
+            # a run of one served the other's from a shared cache folder (the default one beside the data). Since
+            # 0.2.4: every key changed then, and the windows and teacher logits were built once more.
             "reads": hashlib.sha256(json.dumps(probe_ids(tokenizer)).encode()).hexdigest(),
             "max_length": max_length, "doc_stride": doc_stride,
             "format": 3}  # 2: rows that validate_example rejects are skipped (1 tokenised them); 3: a saved
