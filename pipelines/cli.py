@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import weakref
 
@@ -73,7 +74,8 @@ class Once(argparse.Action):
     argparse keeps the last value of a repeated option, so ``squad-eval --data dev.json --data extra.json``
     evaluated extra.json alone and ``augment-squad --input a.json --input b.json`` augmented b.json alone,
     without a word (distill-train's --data, which reads several sources, extends instead). The same value
-    twice drops nothing and passes. ``hint``: what to do instead, at the end of the line."""
+    twice drops nothing and passes, in any spelling of one path (:func:`path_spelling`: ``data/sample`` and
+    ``data/sample/``). ``hint``: what to do instead, at the end of the line."""
 
     def __init__(self, option_strings, dest, hint: str = "pass it once", **kwargs):
         super().__init__(option_strings, dest, **kwargs)
@@ -85,13 +87,34 @@ class Once(argparse.Action):
 
     def __call__(self, parser, namespace, values, option_string=None):
         first = getattr(namespace, self.dest, None)
-        if self.given_in.get(id(namespace)) is namespace and values != first:
+        if self.given_in.get(id(namespace)) is namespace and path_spelling(values) != path_spelling(first):
             flag = max(self.option_strings, key=len)
             # Not parser.error: its usage lines would make it more than one line.
             parser.exit(2, f"{parser.prog}: error: {flag} given twice ({first}, then {values}): it takes one value, "
                            f"and the second would replace the first; {self.hint}\n")
         self.given_in[id(namespace)] = namespace
         setattr(namespace, self.dest, values)
+
+
+def path_spelling(text: str) -> str:
+    """``text`` as :class:`Once` compares it: every value it takes names a path, a model or a data source, and
+    a repeat spelled otherwise (``data/sample/`` after ``data/sample``, tab-completion's trailing separator) is one
+    folder, not a second value. Separators repeated or at the end and ``.`` components are dropped. ``..`` is
+    kept: ``a/../b`` is not ``b`` where ``a`` is a symlink. A bare name keeps a leading ``./``: ``squad_v2``,
+    ``nltk`` or ``none`` may be a hub id or a keyword where ``./squad_v2`` is a path
+    (augment.sources.local_path), so the two are different values.
+
+        >>> path_spelling("data//./sample/"), path_spelling("./data/sample"), path_spelling("./nltk")
+        ('data/sample', 'data/sample', './nltk')
+    """
+    seps = os.sep + (os.altsep or "")
+    parts = [part for part in re.split(f"[{re.escape(seps)}]+", text) if part not in ("", ".")]
+    if not text or text[0] in seps:
+        return text[:1] + "/".join(parts)  # "" (an unset variable) stays itself; "/" stays the root
+    if not parts:
+        return "."  # ".", "./": the working directory, not the empty value
+    bare = len(parts) == 1 and text[0] == "." and text[1:2] in seps
+    return ("./" if bare else "") + "/".join(parts)
 
 
 def expand_tilde(text: str) -> str:

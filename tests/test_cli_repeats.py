@@ -36,6 +36,21 @@ def test_one_value_the_same_value_twice_and_the_default_given_first_are_told_apa
     assert "(squad_v2, then b)" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("first, second", [("data/sample", "data/sample/"), ("./data/sample", "data//sample"),
+                                           ("runs/a/./", "runs/a")])
+def test_one_folder_spelled_twice_is_one_value(first, second):
+    """Tab completion's trailing separator on a repeat: one folder, which the raw strings called two values."""
+    assert parser().parse_args(["--input", first, "--input", second]).input == second
+
+
+@pytest.mark.parametrize("first, second", [("squad_v2", "./squad_v2"), ("a/../b", "b"), ("a", "b/a")])
+def test_paths_that_may_name_different_things_are_still_refused(first, second, capsys):
+    """A bare name may be a hub id where ./name is a folder; a/../b is not b where a is a symlink."""
+    with pytest.raises(SystemExit):
+        parser().parse_args(["--input", first, "--input", second])
+    assert f"({first}, then {second})" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("module, argv", [
     ("squad_eval", ["--data", "dev.json", "--data", "extra.json"]),
     ("squad_eval", ["--out", "a", "--out", "b"]),
