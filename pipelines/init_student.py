@@ -41,7 +41,9 @@ def chosen_layers(n_teacher: int, n_student: int, pick: str) -> list[int]:
 
 
 def build_student(teacher, n_layers: int, pick: str = "lower"):
-    """A new model of the teacher's class with ``n_layers`` layers copied from it."""
+    """A new model of the teacher's class with ``n_layers`` layers copied from it, and the teacher layers they
+    are copied from: None where no weight names a layer (ALBERT's cross-layer sharing), as then every weight
+    is kept whole and the student runs the shared layer ``n_layers`` times; ``pick`` has no layer to pick."""
     import copy
 
     cfg = copy.deepcopy(teacher.config)
@@ -74,7 +76,28 @@ def build_student(teacher, n_layers: int, pick: str = "lower"):
     missing, unexpected = student.load_state_dict(state, strict=False)
     if unexpected or missing:
         raise ValueError(f"layer copy left missing={missing[:5]} unexpected={unexpected[:5]}")
-    return student, layers
+    # No weight named by a layer: the layers share them (ALBERT), all kept above, so no layer was chosen.
+    shared = not any(LAYER_KEY.search(key) for key in state)
+    return student, None if shared else layers
+
+
+def copied_from(teacher, n_layers: int, layers: list[int] | None) -> str:
+    """What :func:`build_student` took from ``teacher``, for the line init-student prints. ALBERT's layers
+    share one set of weights (or one per layer group): "teacher layers [1, 3]" said a pick was made where the
+    student runs those same weights fewer times.
+
+        >>> copied_from(None, 2, [1, 3])
+        'teacher layers [1, 3]'
+    """
+    if layers is not None:
+        return f"teacher layers {layers}"
+    cfg = teacher.config  # the teacher's own: build_student changed a copy
+    depth = next(getattr(cfg, a) for a in DEPTH_ATTRS if hasattr(cfg, a))
+    groups = getattr(cfg, "num_hidden_groups", 1)
+    run = (f"one shared layer, run {n_layers} times", "one set") if groups == 1 else (
+        f"{groups} shared layer groups, run over {n_layers} layers", f"{groups} sets")
+    return (f"the teacher's {run[0]} (the {depth} layers of {type(teacher).__name__} share {run[1]} of weights, "
+            "kept whole; --pick has no layer to pick)")
 
 
 def _is_identity(model, key: str) -> bool:
@@ -168,7 +191,7 @@ def main(argv=None) -> int:
         f.unlink()
     student.save_pretrained(args.out)
     tok.save_pretrained(args.out)
-    print(f"init-student: {args.layers}-layer student from teacher layers {layers} -> {args.out}")
+    print(f"init-student: {args.layers}-layer student from {copied_from(teacher, args.layers, layers)} -> {args.out}")
     # A bare encoder (bert-base-uncased) is a fair start for the layers, but its student's QA head is as random
     # as the teacher's was at load, and squad-eval cannot tell: its file holds head weights now.
     if lacking := untrained(teacher, info, "question-answering"):

@@ -188,3 +188,26 @@ def test_a_teacher_without_a_qa_head_is_named_in_a_note(tiny_mlm_path, tmp_path,
     assert lines[1].startswith(f"init-student: note: --teacher {tiny_mlm_path} had no question-answering head "
                                "weights (qa_outputs.bias and 1 more)"), lines
     assert "prediction stage" in lines[1] and len(lines) == 2
+
+
+def test_an_albert_teacher_is_said_to_share_its_layer(tokenizer, tmp_path, capsys):
+    """ALBERT's 4 layers run one set of weights, which the student keeps whole and runs twice: the line said
+    "from teacher layers [1, 3]", a pick that --pick uniform never made."""
+    from transformers import AlbertConfig, AlbertForQuestionAnswering
+
+    from pipelines.init_student import main
+
+    torch.manual_seed(0)
+    cfg = AlbertConfig(vocab_size=tokenizer.vocab_size, embedding_size=16, hidden_size=32, num_hidden_layers=4,
+                       num_attention_heads=2, intermediate_size=64, max_position_embeddings=64)
+    AlbertForQuestionAnswering(cfg).save_pretrained(tmp_path / "albert")
+    tokenizer.save_pretrained(tmp_path / "albert")
+    out = tmp_path / "s"
+    assert main(["--teacher", str(tmp_path / "albert"), "--layers", "2", "--pick", "uniform", "--out", str(out)]) == 0
+    assert capsys.readouterr().out == (
+        "init-student: 2-layer student from the teacher's one shared layer, run 2 times (the 4 layers of "
+        "AlbertForQuestionAnswering share one set of weights, kept whole; --pick has no layer to pick) "
+        f"-> {out}\n")
+    teacher, student = (AutoModelForQuestionAnswering.from_pretrained(p) for p in (tmp_path / "albert", out))
+    assert student.config.num_hidden_layers == 2
+    torch.testing.assert_close(student.state_dict(), teacher.state_dict())
