@@ -25,7 +25,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from augment.segment import Word, fold, match_case, split_words
+from augment.segment import Word, fold, match_case, split_words, stopword_form
 from augment.spans import Edit
 
 MAX_ATTEMPTS = 8  # plain redraws of a duplicate variant before drawing from the unused ones
@@ -229,7 +229,7 @@ folded = lru_cache(maxsize=1 << 16)(fold)
 
 def fold_words(text: str, stopwords: frozenset[str]) -> frozenset[str]:
     """The words of ``text`` without case or accents (:func:`augment.segment.fold`), stopwords aside."""
-    return frozenset(folded(w.text) for w in split_words(text) if w.text.lower() not in stopwords)
+    return frozenset(folded(w.text) for w in split_words(text) if stopword_form(w.text) not in stopwords)
 
 
 def protect_shared_words(slots: list[Slot], question_words: frozenset[str],

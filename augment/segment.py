@@ -70,14 +70,27 @@ def english_stopwords() -> frozenset[str]:
     return load_stopwords("nltk")
 
 
+def stopword_form(word: str) -> str:
+    """``word`` as stopwords are compared: NFC, lower-cased. Applied to a text's words and to a list's alike, so
+    that a word typed with decomposed accents on either side ("cafe\u0301" in a --stopwords file, "café" in a
+    context) still matches its composed form.
+
+        >>> stopword_form("Cafe\u0301") == stopword_form("CAFÉ") == "café"
+        True
+    """
+    return unicodedata.normalize("NFC", word).lower()
+
+
 def _word_list(raw: str) -> frozenset[str]:
-    return frozenset(w.strip().lower() for w in raw.splitlines() if w.strip() and not w.lstrip().startswith("#"))
+    return frozenset(stopword_form(w.strip()) for w in raw.splitlines()
+                     if w.strip() and not w.lstrip().startswith("#"))
 
 
 def load_stopwords(spec="nltk") -> frozenset[str]:
     """A stopword set: ``"nltk"`` (NLTK's 179 English words, the default), ``"tinybert"`` (the list
     TinyBERT's augmentation used: NLTK's without the eight wh-words, plus ``'s`` and ``'re``), the path of
-    a file with one word per line (``#`` lines are comments), or an iterable of words. Lower-cased.
+    a file with one word per line (``#`` lines are comments), or an iterable of words. In NFC and lower-cased
+    (:func:`stopword_form`).
 
         >>> "which" in load_stopwords("nltk"), "which" in load_stopwords("tinybert")
         (True, False)
@@ -94,7 +107,7 @@ def load_stopwords(spec="nltk") -> frozenset[str]:
                               f"{' or '.join(map(repr, STOPWORD_LISTS))} or a UTF-8 file of one word per line"
                               ) from None
     elif isinstance(spec, (set, frozenset, list, tuple)) and all(isinstance(w, str) for w in spec):
-        words = frozenset(w.lower() for w in spec)
+        words = frozenset(map(stopword_form, spec))
     else:
         raise ConfigError(f"stopwords={spec!r}: use {' or '.join(map(repr, STOPWORD_LISTS))}, a file path "
                           "or a set of words")
@@ -118,7 +131,7 @@ def is_eligible(word: str, stopwords: frozenset[str]) -> bool:
         (True, False, False)
     """
     word = unicodedata.normalize("NFC", word)
-    return len(word) > 1 and word.isalpha() and word.lower() not in stopwords
+    return len(word) > 1 and word.isalpha() and stopword_form(word) not in stopwords
 
 
 def _case_as(replacement: str, original: str) -> str:

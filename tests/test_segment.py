@@ -137,6 +137,21 @@ def test_a_stopwords_file_saved_with_a_byte_order_mark_keeps_its_first_word(tmp_
     assert not is_eligible("Capital", load_stopwords(f))
 
 
+def test_a_stopword_typed_with_decomposed_accents_matches_the_composed_word(tmp_path):
+    """A --stopwords file's "cafe\u0301" (e + U+0301, as some editors and macOS text write it) was lower-cased only,
+    while a text's words are asked of their NFC form: "Café" in a context matched nothing and was replaced."""
+    from augment.sampling import fold_words
+    from augment.segment import load_stopwords
+
+    f = tmp_path / "stop.txt"
+    f.write_text("cafe\u0301\nNai\u0308ve\n", encoding="utf-8")
+    for sw in (load_stopwords(f), load_stopwords({"cafe\u0301", "Nai\u0308ve"})):
+        assert sw == {"café", "naïve"}
+        assert not any(is_eligible(w, sw) for w in ("Café", "cafe\u0301", "CAFÉ", "naïve", "Nai\u0308ve"))
+    # A question's words (--keep-question-words) are compared alike: a decomposed stopword there is set aside too.
+    assert fold_words("The cafe\u0301 opened", load_stopwords({"café", "the"})) == {"opened"}
+
+
 def test_extends_cluster_pairs_flags_and_joins_only_emoji_after_a_zwj():
     """Regional indicators pair up from the first of a run (five are two flags and a lone one); a ZWJ joins what
     it follows, and after an emoji's ZWJ (past its skin tone or variation selector) the next emoji joins too, not
