@@ -48,7 +48,7 @@ def header(manifest: dict, summary: dict) -> str:
     models = manifest.get("models") or {}
     for name in ("mlm", "glove"):
         m = models.get(name)
-        if m:
+        if m and isinstance(m, dict):  # a string or a list there is not recorded either (it has no .get)
             config.append((f"{name} model", m.get("revision") or m.get("package") or m.get("path") or m.get("spec")))
     count_rows = [("examples read", counts.get("read")), ("paragraphs", counts.get("paragraphs")),
                   ("rows written", counts.get("written")), ("shards", counts.get("shards")),

@@ -91,6 +91,16 @@ def test_a_manifest_part_that_is_null_reads_as_not_recorded(damaged):
     assert summary["rows"] == 16 and "16 variants of 8 questions" in page
 
 
+@pytest.mark.parametrize("entry", ["bert-base-uncased", ["glove"], 7, True])
+def test_a_models_entry_that_is_not_an_object_reads_as_not_recorded(damaged, entry):
+    """As a null one is: the header called .get on models["mlm"] or models["glove"], a traceback for a string."""
+    manifest = json.loads((damaged / "manifest.json").read_text())
+    manifest["models"] = {"mlm": entry, "glove": entry}
+    (damaged / "manifest.json").write_text(json.dumps(manifest))
+    page, summary = build_report(damaged)
+    assert summary["rows"] == 16 and "mlm model" not in page and "glove model" not in page
+
+
 def test_answer_spans_of_original_rows_are_checked(run_dir):
     stats = AugmentStats(sample=0)
     for path in shard_paths(run_dir):
