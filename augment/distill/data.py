@@ -15,9 +15,11 @@ null question, an answer not at its offset), whatever the source (fields trainin
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -258,18 +260,69 @@ def tokenize(examples, tokenizer, cache_dir, key: str, max_length: int = 384, do
     ``token_types``: the teacher tokenizer's pair template, when the teacher reads token type ids that
     ``tokenizer`` does not make; ``with_token_types``: ask ``tokenizer`` for them (a model reads them, and
     evaluation asks it too). The labels' version is in the file's name but not in ``key``: a teacher cache
-    named by ``key`` holds logits of the same windows, still valid when only their labels change."""
+    named by ``key`` holds logits of the same windows, still valid when only their labels change.
+
+    Tokenised in a folder of this process's own (:mod:`augment.distill.scratch`), where ``map`` writes its
+    temporary file, and moved beside it when complete: a run killed outright leaves that folder, which the next
+    run removes once its process is gone (:func:`remove_abandoned`)."""
     from augment.qa.features import prepare_train_features
 
-    Path(cache_dir).mkdir(parents=True, exist_ok=True)
+    from augment.distill import scratch
+
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
     name = features_stem(key)
+    remove_abandoned(cache_dir)  # first: the finished shards it keeps are checked too
     remove_damaged(cache_dir, name)
-    return examples.map(prepare_train_features, batched=True, remove_columns=examples.column_names,
-                        fn_kwargs={"tokenizer": tokenizer, "max_length": max_length, "doc_stride": doc_stride,
-                                   "token_types": token_types, "with_token_types": with_token_types},
-                        num_proc=num_proc if num_proc and num_proc > 1 else None,
-                        cache_file_name=str(Path(cache_dir) / f"{name}.arrow"),
-                        new_fingerprint=name, desc="windows")
+
+    def windows(folder: Path):
+        return examples.map(prepare_train_features, batched=True, remove_columns=examples.column_names,
+                            fn_kwargs={"tokenizer": tokenizer, "max_length": max_length, "doc_stride": doc_stride,
+                                       "token_types": token_types, "with_token_types": with_token_types},
+                            num_proc=num_proc if num_proc and num_proc > 1 else None,
+                            cache_file_name=str(folder / f"{name}.arrow"), new_fingerprint=name, desc="windows")
+
+    work = scratch.make(cache_dir, name)
+    try:
+        try:
+            # The cached files (whole, or the finished shards of an interrupted parallel run) as links, so map
+            # reads or keeps them there as it would beside them, and computes only what is missing.
+            for f in _own_files(cache_dir, name):
+                (work / f.name).symlink_to(f.resolve())
+        except OSError:  # a file system without symbolic links (exFAT, FAT): map writes beside the cache as before
+            shutil.rmtree(work, ignore_errors=True)
+            return windows(cache_dir)
+        windows(work)
+    finally:  # on an error or Ctrl-C too: finished shards are kept for the next run, as map keeps them
+        scratch.keep_complete(work, cache_dir, _own_name(name))
+    return windows(cache_dir)  # every file is beside the cache now: read, not computed
+
+
+def _own_name(stem: str):
+    """The names of the windows cache files of ``stem``: ``<stem>.arrow``, ``<stem>_0000i_of_0000n.arrow``."""
+    import re
+
+    return re.compile(re.escape(stem) + r"(_\d{5}_of_\d{5})?\.arrow")
+
+
+def _own_files(cache_dir, stem: str) -> list[Path]:
+    own = _own_name(stem)
+    return [f for f in sorted(Path(cache_dir).glob(f"{glob.escape(stem)}*.arrow")) if own.fullmatch(f.name)]
+
+
+def remove_abandoned(cache_dir) -> list[Path]:
+    """Remove the tokenising folders (:mod:`augment.distill.scratch`) of processes that are gone, which hold
+    ``datasets``' half-written ``tmpXXXXXXXX`` file of a run killed outright, keeping their finished shards, and
+    say so in one stderr line; return the folders removed. A folder of a live process, here or perhaps on another
+    machine sharing the cache folder, is left to it."""
+    from augment.distill import scratch
+
+    removed, kept = scratch.remove_abandoned(cache_dir, _own_name)
+    if removed and os.environ.get("RANK", "0") == "0":
+        more = f", keeping {len(kept)} finished window file{'s' * (len(kept) != 1)}" if kept else ""
+        print(f"distill-train: removed {len(removed)} tokenising folder{'s' * (len(removed) != 1)} that a killed "
+              f"run left{more}: {', '.join(f.name for f in removed)}", file=sys.stderr)
+    return removed
 
 
 def remove_damaged(cache_dir, stem: str) -> list[Path]:

@@ -25,6 +25,8 @@ import numpy as np
 import pyarrow as pa
 import torch
 
+from augment.errors import InputError
+
 
 SCHEMA = pa.schema([("window", pa.string()), ("start_logits", pa.list_(pa.float16())),
                     ("end_logits", pa.list_(pa.float16()))])
@@ -333,7 +335,9 @@ class TeacherLogits:
         self.path = Path(path)
         self.table = pa.ipc.open_file(pa.memory_map(str(self.path))).read_all()
         if features is not None and self.table.column("window").to_pylist() != window_keys(features):
-            raise ValueError(f"{self.path}: cached windows do not match the training windows; delete it")
+            # An InputError: distill-train's one error line, naming the file (a ValueError was its traceback).
+            raise InputError(f"{self.path}: its cached windows do not match the training windows; delete it, and "
+                             "the next run builds it again")
 
     def __getstate__(self) -> dict:
         return {"path": self.path}

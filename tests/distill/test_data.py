@@ -468,3 +468,49 @@ def test_accumulation_shares_of_several_processes_average_to_the_joint_batch():
     assert accumulation_shares(group, 1, lengths) == pytest.approx({"windows": 2 / 6, "tokens": 10 / 30,
                                                                     "pairs": 52 / 188})
 
+
+
+def _tokenise_until_killed(examples, tokenizer, cache, started) -> None:
+    """A forked process: tokenise ``examples``, and at the second batch (datasets' temporary file is written by then)
+    say so and wait to be killed."""
+    import time
+
+    import augment.qa.features
+
+    real, calls = augment.qa.features.prepare_train_features, []
+
+    def slow(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            started.set()
+            time.sleep(300)
+        return real(*args, **kwargs)
+
+    augment.qa.features.prepare_train_features = slow
+    data.tokenize(examples, tokenizer, cache, "killed", max_length=64, doc_stride=32)
+
+
+def test_a_tokenising_run_killed_outright_leaves_nothing_the_next_run_keeps(tmp_path, tokenizer, capsys):
+    """datasets.map writes the windows as tmpXXXXXXXX beside the cache file and renames it at the end: a run killed
+    (SIGKILL, the OOM killer) while it tokenised left that file, gigabytes for augmented SQuAD 2.0, for good."""
+    import multiprocessing
+
+    import datasets
+
+    # Two of map's batches of 1000 rows, short and unanswerable: quick to tokenise.
+    examples = datasets.Dataset.from_list([{"id": f"q{i}", "title": "", "context": "A short context.",
+                                            "question": "Which?", "answers": {"text": [], "answer_start": []}}
+                                           for i in range(1001)], features=data._features())
+    started = multiprocessing.get_context("fork").Event()
+    run = multiprocessing.get_context("fork").Process(target=_tokenise_until_killed,
+                                                      args=(examples, tokenizer, tmp_path, started))
+    run.start()
+    try:
+        assert started.wait(120), "the forked run did not reach its second batch"
+    finally:
+        run.kill()
+        run.join()
+    assert [f for f in tmp_path.rglob("tmp*") if f.is_file()]  # its half-written windows
+    data.tokenize(examples.select(range(2)), tokenizer, tmp_path, "next", max_length=64, doc_stride=32)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{data.features_stem('next')}.arrow"]
+    assert "removed 1 tokenising folder that a killed run left" in capsys.readouterr().err

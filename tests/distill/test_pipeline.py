@@ -201,6 +201,30 @@ def test_a_teacher_cache_cut_short_is_built_again(finished_run, tmp_path, sample
     assert len(teacher_cache.TeacherLogits(said[1]).table) > 0  # built again
 
 
+def test_a_teacher_cache_of_other_windows_is_one_line_naming_it(finished_run, tmp_path, sample_path, tiny_teacher_path,
+                                                                tiny_student_path, capsys):
+    """A cache file whose windows are not the run's (copied from elsewhere, say) stopped the run with a traceback."""
+    import pyarrow as pa
+
+    from augment.distill import teacher_cache
+
+    shutil.copytree(finished_run / "cache", tmp_path / "cache")
+    for other in (tmp_path / "cache").glob("teacher-*.arrow"):  # the run's, and any other test's beside it
+        table = teacher_cache.TeacherLogits(other).table
+        table = table.set_column(0, "window", pa.array([f"{w}x" for w in table.column("window").to_pylist()]))
+        renamed = other.with_name(other.name + ".new")  # not over the file the table maps
+        with pa.OSFile(str(renamed), "wb") as sink, pa.ipc.new_file(sink, teacher_cache.SCHEMA) as writer:
+            writer.write_table(table)
+        renamed.replace(other)
+    argv = common(sample_path, tmp_path) + ["--teacher", tiny_teacher_path, "--student", tiny_student_path,
+                                            "--out", str(tmp_path / "out"), "--stage", "prediction", "--max-steps", "1"]
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    said = re.fullmatch(r"distill-train: error: (\S+): its cached windows do not match .*", err.splitlines()[-1])
+    assert said and Path(said[1]).parent == tmp_path / "cache" and "Traceback" not in err, err
+
+
 def test_caches_named_the_old_way_are_removed_when_the_cache_is_reused(tmp_path, sample_path, tiny_teacher_path,
                                                                       tiny_student_path, capsys):
     """A cache named before the name held the batch size and the processes (teacher-<key>-<digest>[-bf16].arrow)
