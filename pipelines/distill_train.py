@@ -86,6 +86,23 @@ def length_multiple(args, device_type: str) -> int:
     return 16 if device_type == "cuda" else 1
 
 
+def loader_options(device_type: str, num_workers: int | None, processes: int, cpus: int | None) -> dict:
+    """The training DataLoader's ``num_workers`` and ``pin_memory``. On CUDA: ``--num-workers``, or by default 4
+    worker processes per process (at most the cores per process), and pinned host memory, from which the loop's
+    ``.to(device, non_blocking=True)`` copies overlap the step. On the CPU no workers by default (its cores do
+    the training) and nothing pinned (no device to copy to)."""
+    cuda = device_type == "cuda"
+    if num_workers is None:
+        num_workers = min(4, max(1, (cpus or 1) // processes)) if cuda else 0
+    return {"num_workers": num_workers, "pin_memory": cuda}
+
+
+def fused_adamw(device_type: str) -> bool:
+    """Fused AdamW on CUDA: one kernel for all parameters instead of several per tensor (the same update); under
+    --fp16 the loss scaler hands it the overflow flag on the device instead of asking the host every step."""
+    return device_type == "cuda"
+
+
 def _record(line: str) -> dict:
     """A metrics.jsonl line, or {} for one a kill or a full disk cut short (dropped on resume as a later one)."""
     try:
@@ -672,9 +689,7 @@ class DistillRecipe:
             self.acc.init_trackers(tracking.RUN_NAME, config=tracking.hparams(vars(a)))
             self.to_scalars = tracking.Scalars()
         self.amp_dtype = torch.bfloat16 if a.bf16 else torch.float16 if a.fp16 else None
-        cuda = self.acc.device.type == "cuda"
-        self.workers = a.num_workers if a.num_workers is not None else (
-            min(4, max(1, (os.cpu_count() or 1) // self.acc.num_processes)) if cuda else 0)
+        self.loading = loader_options(self.acc.device.type, a.num_workers, self.acc.num_processes, os.cpu_count())
 
         # Everything cheap first: configs and tokenizers decide whether the pair can work at all. Every problem
         # found is reported at once, before the data is tokenised and the weights load.
@@ -886,10 +901,9 @@ class DistillRecipe:
         self.cost = StageCost.of(stage, self.student.config, getattr(self.teacher, "config", None), teacher_live)
         decay = [p for n, p in module.named_parameters() if p.ndim >= 2 and "LayerNorm" not in n]
         no_decay = [p for n, p in module.named_parameters() if not (p.ndim >= 2 and "LayerNorm" not in n)]
-        # Fused AdamW on CUDA: one kernel for all parameters instead of several per tensor (same update).
         optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": a.weight_decay},
                                        {"params": no_decay, "weight_decay": 0.0}], lr=lr,
-                                      fused=self.acc.device.type == "cuda")
+                                      fused=fused_adamw(self.acc.device.type))
         total = self.total_steps(stage)
         # Not prepared by accelerate: it is built for exactly the steps this process takes.
         # Rounded down, as Haystack's FARM (the seed card's toolchain) rounds it, so the recorded runs repeat.
@@ -1042,7 +1056,6 @@ class DistillRecipe:
                  + "".join(f", {k.replace('_', ' ')} {v}" for k, v in notes.items()))
         bar = tqdm(total=total, initial=step, desc=stage, dynamic_ncols=True,
                    disable=not (self.main and bars_shown()))
-        cuda = acc.device.type == "cuda"
         graphs = a.compile in CUDA_GRAPH_MODES
         # Throughput bookkeeping on the host only (windows, summed lengths and squared lengths of the batches
         # as computed): the device is asked for nothing until a log step. A resumed stage goes on from the
@@ -1064,7 +1077,7 @@ class DistillRecipe:
             # resumed run (one more iterator) would drop out different units than the uninterrupted one.
             loader = torch.utils.data.DataLoader(windows, batch_sampler=batches[start_batch:],
                                                  collate_fn=functools.partial(trim_padding, pad_to=pad_to),
-                                                 num_workers=self.workers, pin_memory=cuda,
+                                                 **self.loading,
                                                  generator=torch.Generator().manual_seed(a.seed + epoch))
             for i, batch in enumerate(loader, start=start_batch):
                 group_start = (i // a.grad_accum) * a.grad_accum

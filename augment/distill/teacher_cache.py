@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 import torch
 
+from augment.distill.intermediate import model_inputs
 from augment.errors import InputError
 
 
@@ -129,7 +130,10 @@ def _build(teacher, features, tmp: Path, batch_size, device, progress, autocast_
                 tokens, tokens_sq = tokens + len(pos) * keep.stop, tokens_sq + len(pos) * keep.stop ** 2
                 inputs = {k: torch.from_numpy(np.ascontiguousarray(a[pos][:, keep], dtype=np.int64))
                           .to(device, non_blocking=True) for k, a in arrays.items()}
-                out = teacher(**inputs)                                       # queued; nothing waits here
+                # Whether anything is padded, from the host's copy: given a 2D mask, transformers asks the
+                # device (mask.all()), a wait per batch that stops the host queueing the next one.
+                inputs["padded"] = not mask[pos][:, keep].all()
+                out = teacher(**model_inputs(inputs, teacher))                # queued; nothing waits here
                 start, end, ready = out.start_logits.float(), out.end_logits.float(), None
                 if device.type == "cuda":
                     # Copied to pinned host memory in stream order; the writer waits on this batch's event

@@ -972,6 +972,19 @@ def test_training_batches_are_padded_to_the_resolved_multiple():
     assert multiple("cuda", "default", group=True, given=32) == multiple(given=32) == 32
 
 
+def test_cuda_alone_gets_loader_workers_pinned_memory_and_fused_adamw():
+    """The CUDA-only choices, by device type (no GPU here): on the CPU the training has the cores, and there is
+    no device to copy to."""
+    from pipelines.distill_train import fused_adamw, loader_options
+
+    assert loader_options("cuda", None, 1, 16) == {"num_workers": 4, "pin_memory": True}
+    assert loader_options("cuda", None, 2, 2)["num_workers"] == 1  # at most the cores per process, at least 1
+    assert loader_options("cuda", None, 8, None)["num_workers"] == 1
+    assert loader_options("cpu", None, 1, 16) == {"num_workers": 0, "pin_memory": False}
+    assert loader_options("cpu", 3, 1, 16)["num_workers"] == 3 and loader_options("cuda", 0, 1, 16)["num_workers"] == 0
+    assert fused_adamw("cuda") and not fused_adamw("cpu") and not fused_adamw("mps")
+
+
 def test_configure_dynamo_compiles_every_shape_statically(dynamo_config):
     """Under --compile, dynamo keeps up to COMPILED_VARIANTS variants of a function, each with static shapes. By
     default the ninth runs uncompiled, and a second shape turns the batch dimension symbolic for every later

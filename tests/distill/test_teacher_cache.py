@@ -31,6 +31,24 @@ def test_cache_equals_live_teacher_within_float16(tmp_path, features, tiny_teach
     assert (start[~real] == 0).all()  # padding is not stored
 
 
+def test_cache_build_asks_the_device_nothing_about_the_mask(tmp_path, features, tiny_teacher_path, monkeypatch):
+    """Each batch's padding is known on the host: the teacher gets its mask in final form, so transformers never
+    asks ``mask.all()`` (on a GPU a device-to-host wait per batch, which stopped the host queueing ahead); the
+    logits are those of the 2D mask, bit for bit."""
+    teacher = AutoModelForQuestionAnswering.from_pretrained(tiny_teacher_path).eval()
+    # The reference: the 2D mask, from which transformers builds the rest
+    monkeypatch.setattr(teacher_cache, "model_inputs", lambda batch, model=None: {k: v for k, v in batch.items()
+                                                                                  if k != "padded"}, raising=False)
+    with_2d = teacher_cache.build(teacher, features, tmp_path / "2d.arrow", batch_size=5)
+    monkeypatch.undo()
+    calls, original = [], torch.Tensor.all
+    monkeypatch.setattr(torch.Tensor, "all", lambda t, *a, **k: calls.append(1) or original(t, *a, **k))
+    built = teacher_cache.build(teacher, features, tmp_path / "t.arrow", batch_size=5)
+    monkeypatch.undo()
+    assert calls == []
+    assert teacher_cache.TeacherLogits(built).table.equals(teacher_cache.TeacherLogits(with_2d).table)
+
+
 def test_cache_of_a_left_padding_tokenizers_windows_matches_the_teacher(tmp_path, sample_path, tokenizer,
                                                                         tiny_teacher_path):
     # Its windows are padded on the right (augment.qa.features): left padding shifted BERT's positions.
