@@ -467,11 +467,20 @@ class MaskedLMCandidates:
         """The model's attention mask for a padded batch, from ``keep`` (B, T) on the device.
 
         transformers checks a 2D mask for padding with ``mask.all()``: a device-to-host sync per pass
-        that makes the host wait for the previous pass. A 4D boolean mask, the one it would build for
-        scaled-dot-product attention, is used as given, so we pass that where the model uses SDPA."""
-        if getattr(self.model.config, "_attn_implementation", None) == "sdpa":
-            b, t = keep.shape
+        that makes the host wait for the previous pass, and that the ``host_transfers`` counter cannot
+        see. A 4D mask is used as given, so we pass the one it would build: boolean for scaled-dot-product
+        attention, additive (0 or the dtype's minimum, in the model's dtype) for eager attention, which
+        masked LMs without SDPA use (MPNet, RoFormer, ConvBERT). Other kernels (flash attention) take the
+        2D mask, and unpad with syncs of their own."""
+        impl = getattr(self.model.config, "_attn_implementation", None)
+        b, t = keep.shape
+        if impl == "sdpa":
             return keep[:, None, None, :].expand(b, 1, t, t)  # (B, 1, T, T): True = attend
+        if impl == "eager":
+            dtype = self.model.dtype
+            bias = self._torch.zeros((), dtype=dtype, device=keep.device).masked_fill(
+                ~keep[:, None, None, :], self._torch.finfo(dtype).min)  # (B, 1, 1, T)
+            return bias.expand(b, 1, t, t)  # (B, 1, T, T): 0 = attend
         return keep.long()
 
     def token_types(self, length: int, merged: int = 0) -> list[int] | None:

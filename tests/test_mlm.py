@@ -430,16 +430,21 @@ def _items(rows, n):
     return [(t, split_words(t), _eligible(split_words(t))) for t in texts]
 
 
-def test_one_host_copy_per_pass_and_the_counters_match_the_plan(tiny_mlm_path, sample_rows, monkeypatch):
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+def test_one_host_copy_per_pass_and_the_counters_match_the_plan(attention, tiny_mlm_path, sample_rows, monkeypatch):
     """Candidates are chosen on the device: per pass exactly one tensor comes to the host (read with
-    .numpy()), and no scalar is read from a tensor (each would be a sync on a GPU)."""
+    .numpy()), and no scalar is read from a tensor (each would be a sync on a GPU), in transformers'
+    forward pass either: an eager-attention model (MPNet, RoFormer have no SDPA) given a 2D padding
+    mask checks it with ``if mask.all()``, a sync per pass that the manifest's counter would not show."""
     import torch
 
     model, tok = _load(tiny_mlm_path)
+    model.set_attn_implementation(attention)
     gen = MaskedLMCandidates(model, tok, top_k=5, mode="multi", batch_size=4)
     items = _items(sample_rows, 4)
     expected = gen.dry_run(items)
-    reads = {name: 0 for name in ("numpy", "tolist", "item", "__bool__", "cpu", "__float__", "__int__")}
+    reads = {name: 0 for name in ("numpy", "tolist", "item", "__bool__", "cpu", "__float__", "__int__",
+                                  "__index__", "__contains__", "__repr__", "__format__")}
     for name in reads:
         real = getattr(torch.Tensor, name)
 
@@ -454,6 +459,17 @@ def test_one_host_copy_per_pass_and_the_counters_match_the_plan(tiny_mlm_path, s
     assert gen.stats.counters() == expected.counters()
     assert gen.stats.host_transfers == gen.stats.forward_passes == reads.pop("numpy")
     assert set(reads.values()) == {0}, reads
+
+
+def test_eager_attention_masks_the_padding_as_sdpa_does(tiny_mlm_path, sample_rows):
+    """The 4D additive mask given to an eager-attention model hides the padding: its candidates in padded
+    passes are the SDPA model's (a mask of the wrong sign or shape would change them)."""
+    model, tok = _load(tiny_mlm_path)
+    items = _items(sample_rows, 4)
+    sdpa = MaskedLMCandidates(model, tok, top_k=8, mode="multi", batch_size=64).candidates_many(items)
+    model.set_attn_implementation("eager")
+    eager = MaskedLMCandidates(model, tok, top_k=8, mode="multi", batch_size=64)
+    assert eager.candidates_many(items) == sdpa and eager.stats.padded_tokens > eager.stats.tokens
 
 
 @pytest.mark.parametrize("family,mode", [("bert", "exact"), ("bert", "multi"), ("roberta", "multi")])
