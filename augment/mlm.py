@@ -89,7 +89,7 @@ class MaskedLMCandidates:
 
     def __init__(self, model, tokenizer, top_k: int = 15, mode: str = "exact", batch_size: int = 64,
                  mask_rate: float = 0.15, device: str = "cpu", dtype: str = "auto", context: str = "masked",
-                 max_batch_tokens: int | None = None):
+                 max_batch_tokens: int | None = None, pad_multiple: int = 8):
         import torch
 
         if mode not in MODES:
@@ -113,6 +113,11 @@ class MaskedLMCandidates:
         if max_batch_tokens is not None and max_batch_tokens < 1:
             raise ConfigError(f"max_batch_tokens={max_batch_tokens!r}: use an integer >= 1, or None")
         self.batch_size, self.mask_rate, self.max_batch_tokens = batch_size, mask_rate, max_batch_tokens
+        if not isinstance(pad_multiple, int) or pad_multiple < 1:
+            raise ConfigError(f"pad_multiple={pad_multiple!r}: use an integer >= 1")
+        # Each pass's length is rounded up to this (tensor cores like multiples of 8); 1 runs a sequence alone
+        # unpadded, the reference the padded batches are compared with (tests, benchmarks/padding_effect.py).
+        self.pad_multiple = pad_multiple
         self.device = resolve_device(device)
         self.stats = LMStats()
         # Seconds of set-up by part, for the manifest; from_pretrained adds its loading time.
@@ -391,7 +396,7 @@ class MaskedLMCandidates:
             for ids, pos, group in self.plan(text, words, eligible):
                 jobs.append((k, ids, pos, group, words))
         return jobs, plan_batches([len(j[1]) for j in jobs], self.batch_size, self.max_batch_tokens,
-                                  max_length=self.max_len)
+                                  pad_multiple=self.pad_multiple, max_length=self.max_len)
 
     def dry_run(self, items) -> LMStats:
         """The counters :meth:`candidates_many` would add for ``items``, without running the model."""

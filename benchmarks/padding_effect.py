@@ -52,7 +52,8 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         padded = padded_gen.candidates_many(items)
         t_padded = time.perf_counter() - t0
-        alone_gen = MaskedLMCandidates(model, tok, top_k=15, mode=mode, batch_size=1)
+        # pad_multiple=1: batch 1 alone still rounded its length up to a multiple of 8, padding the reference.
+        alone_gen = MaskedLMCandidates(model, tok, top_k=15, mode=mode, batch_size=1, pad_multiple=1)
         t0 = time.perf_counter()
         alone = alone_gen.candidates_many(items)
         t_alone = time.perf_counter() - t0
@@ -79,6 +80,7 @@ def main(argv=None) -> int:
             "paragraphs": n, "masked_words": sites, "lists_that_differ": len(differ), "float_ties": ties,
             "real_changes": real, "padding_share": round(1 - pad.tokens / pad.padded_tokens, 4),
             "passes_padded": pad.forward_passes, "passes_alone": alone_gen.stats.forward_passes,
+            "alone_padded_positions": alone_gen.stats.padded_tokens - alone_gen.stats.tokens,
             "seconds_padded": round(t_padded, 2), "seconds_alone": round(t_alone, 2)}
         print(mode, result["modes"][mode], flush=True)
     Path(args.json).write_text(json.dumps(result, indent=2) + "\n")

@@ -475,15 +475,18 @@ def test_eager_attention_masks_the_padding_as_sdpa_does(tiny_mlm_path, sample_ro
 @pytest.mark.parametrize("family,mode", [("bert", "exact"), ("bert", "multi"), ("roberta", "multi")])
 def test_padded_batches_give_the_unpadded_candidates(family, mode, tiny_mlm_path, tiny_roberta_mlm_path,
                                                       sample_rows):
-    """Sequences of different lengths share padded passes at batch 64; alone (batch 1) nothing is
-    padded. On the tests' tiny models the candidate lists are the same (BENCHMARKS.md counts how often
-    padding changes a list with a bert-base-sized model: only at float ties)."""
+    """Sequences of different lengths share padded passes at batch 64; alone (batch 1, no rounding to a
+    multiple of 8) nothing is padded. On the tests' tiny models the candidate lists are the same
+    (BENCHMARKS.md counts how often padding changes a list with a bert-base-sized model)."""
     model, tok = _load(tiny_mlm_path if family == "bert" else tiny_roberta_mlm_path)
     items = _items(sample_rows, 5 if mode == "multi" else 2)  # exact: a pass per word, so fewer texts
     padded = MaskedLMCandidates(model, tok, top_k=8, mode=mode, batch_size=64)
     got = padded.candidates_many(items)
     assert padded.stats.padded_tokens > padded.stats.tokens  # padding did happen
-    alone = MaskedLMCandidates(model, tok, top_k=8, mode=mode, batch_size=1).candidates_many(items)
+    # Batch 1 alone still rounded each pass up to a multiple of 8: the reference was padded too.
+    alone_gen = MaskedLMCandidates(model, tok, top_k=8, mode=mode, batch_size=1, pad_multiple=1)
+    alone = alone_gen.candidates_many(items)
+    assert alone_gen.stats.padded_tokens == alone_gen.stats.tokens  # not one padded position
     assert got == alone
 
 
@@ -566,3 +569,12 @@ def test_a_tokenizer_with_ids_past_the_embeddings_is_refused_by_name(tmp_path, t
     with pytest.raises(ConfigError, match="the masked LM's tokenizer has 30522 tokens but the masked LM embeds only "
                                           "1000"):
         MaskedLMCandidates.from_pretrained(str(tmp_path), device="cpu")
+
+
+@pytest.mark.parametrize("bad", [0, -8, 2.0])
+def test_a_pad_multiple_below_one_or_not_an_integer_is_named(bad, tiny_mlm_path):
+    from augment import ConfigError
+
+    model, tok = _load(tiny_mlm_path)
+    with pytest.raises(ConfigError, match=rf"pad_multiple={bad!r}: use an integer >= 1"):
+        MaskedLMCandidates(model, tok, pad_multiple=bad)
