@@ -4,6 +4,7 @@
     DIR/.progress/config.json         the options that shape the rows: a rerun must match them
     DIR/.progress/shard-00000.json    a record per complete shard: rows, sha256, counts, rejects, timers
     DIR/.progress/claims-RUN/         several processes: which one took which block (see BlockClaims)
+    DIR/.augment-squad.lock           while a run writes: who it is (see augment.outlock)
     DIR/rejects.jsonl, manifest.json, dataset_info.json, state.json: written at the end from the records
 
 A shard is complete when its Arrow file and its record both exist. The record is written after the
@@ -25,6 +26,7 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
+from augment.outlock import LOCK_NAME
 from augment.shards import atomic_write_json, atomic_write_text, sha256_file
 
 PROGRESS = ".progress"
@@ -79,7 +81,7 @@ def config_mismatch(out: Path, config: dict, ignore=(), notes: dict | None = Non
                 note = note(old.get(k), config.get(k))
             diff.append(f"{note} ({change})" if note else change)
         return f"--out {out} was written with another configuration ({'; '.join(diff)})" if diff else None
-    if out.exists() and any(out.iterdir()):
+    if out.exists() and any(p.name != LOCK_NAME for p in out.iterdir()):  # the lock: this run's, or a killed one's
         return f"--out {out} is not empty and holds no earlier run of this tool"
     return None
 
