@@ -4,6 +4,7 @@
     DIR/.progress/config.json         the options that shape the rows: a rerun must match them
     DIR/.progress/shard-00000.json    a record per complete shard: rows, sha256, counts, rejects, timers
     DIR/.progress/claims-RUN/         several processes: which one took which block (see BlockClaims)
+    DIR/.augment-squad.lock           while a run writes: who it is (see augment.outlock)
     DIR/rejects.jsonl, manifest.json, dataset_info.json, state.json: written at the end from the records
 
 A shard is complete when its Arrow file and its record both exist. The record is written after the
@@ -25,6 +26,7 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
+from augment.outlock import LOCK_NAME
 from augment.shards import atomic_write_json, atomic_write_text, sha256_file
 
 PROGRESS = ".progress"
@@ -48,8 +50,11 @@ def config_mismatch(out: Path, config: dict, ignore=(), notes: dict | None = Non
     function of the recorded and the new value that returns one.
     ``located``: path keys and the fingerprint key of what they name ({"input": "input_fingerprint"}): a path
     spelled otherwise (``./x.json``, an absolute path, a moved copy) is the same input when the recorded
-    fingerprints agree, so a resubmitted job resumes.
+    fingerprints agree, so a resubmitted job resumes. A fingerprint that one side lacks (``--mlm none``, no file)
+    while its path key changed is not named: the path's change says it all, and the note of the fingerprint ("the
+    --mlm model changed (its config, weights ...)") would tell of files that one side never had.
     """
+    paths = {fp: k for k, fp in (located or {}).items()}
     out = Path(out)
     saved = out / PROGRESS / "config.json"
     if saved.exists():
@@ -66,6 +71,9 @@ def config_mismatch(out: Path, config: dict, ignore=(), notes: dict | None = Non
             fp = (located or {}).get(k)
             if fp is not None and fp not in ignore and old.get(fp) is not None and old.get(fp) == config.get(fp):
                 continue
+            path = paths.get(k)
+            if path is not None and None in (old.get(k), config.get(k)) and old.get(path) != config.get(path):
+                continue
             was = repr(old[k]) if k in old else "not recorded"
             change = f"{k}: {was} -> {config.get(k)!r}"
             note = (notes or {}).get(k)
@@ -73,7 +81,7 @@ def config_mismatch(out: Path, config: dict, ignore=(), notes: dict | None = Non
                 note = note(old.get(k), config.get(k))
             diff.append(f"{note} ({change})" if note else change)
         return f"--out {out} was written with another configuration ({'; '.join(diff)})" if diff else None
-    if out.exists() and any(out.iterdir()):
+    if out.exists() and any(p.name != LOCK_NAME for p in out.iterdir()):  # the lock: this run's, or a killed one's
         return f"--out {out} is not empty and holds no earlier run of this tool"
     return None
 

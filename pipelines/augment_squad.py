@@ -36,7 +36,7 @@ from datetime import datetime, timedelta, timezone
 from itertools import chain
 from pathlib import Path
 
-from augment import __version__, hub, manifest, outdir, versions
+from augment import __version__, hub, manifest, outdir, outlock, versions
 from augment.errors import ConfigError, InputError, InvalidExample
 from augment.glove import VOCAB_LIMIT
 from augment.report.candidates import count_candidates, merge_counts
@@ -383,9 +383,12 @@ def config_problem(out: Path, config: dict, ignore=()) -> str | None:
     can (or is new or empty). Options that cannot change the rows are not compared."""
     if config.get("mlm_mode") == "exact":  # --mask-rate shapes multi mode's sequences only: same rows
         ignore = (*ignore, "mask_rate")
-    if str(config.get("mlm")).lower() == "none":
+    models = (config.get("mlm"), recorded_option(out, "mlm"))  # now and then
+    if any(isinstance(mlm, str) and mlm.lower() == "none" for mlm in models):
         # No model: none of its options changes the rows. Such an option is refused now (idle_options), yet a
-        # run begun by an earlier version with one (--mlm none --mlm-mode multi) recorded it, and resumes.
+        # run begun by an earlier version with one (--mlm none --mlm-mode multi) recorded it, and resumes. On
+        # the other side of a change to or from --mlm none, they would only add clauses to "mlm: ... -> 'none'",
+        # such as "computed in None ...; pass --dtype None to continue it".
         ignore = (*ignore, *(opt for opt in LM_ONLY if opt in OUTPUT_OPTIONS))
     if (out / manifest.PROGRESS / "config.json").exists() and recorded_option(out, "version") != config.get("version"):
         # Refused for its version whatever the precision: the dtype note's "pass --dtype X to continue it" would
@@ -834,11 +837,49 @@ def run(args, argv: list[str] | None = None) -> int:
     warning = shard_rows_warning(args)
     if warning and rank == 0:
         print(warning, file=sys.stderr)
+    out = Path(args.out)
+    made = outdir.missing_dirs(out)  # made for the lock: removed again if the run leaves nothing there
+    lock = hold_out(out, rank, world)  # before anything is read or loaded
+    try:
+        return run_held(args, argv, out, made, lock, rank, world, local_rank, t0, startup)
+    finally:
+        if lock is not None:
+            lock.release()
+        if rank == 0:
+            outdir.remove_empty(made)
 
+
+def hold_out(out: Path, rank: int, world: int) -> outlock.OutLock | None:
+    """Lock --out for this run (:mod:`augment.outlock`), or refuse when another run is writing there, whatever
+    the options (--overwrite too: it would delete what that run is writing). The ranks of one torchrun job are
+    one run: rank 0 takes the lock for all, and tells every rank whether it could. Returns rank 0's lock (None on
+    the others, or where the filesystem takes no locks)."""
+    lock = holder = None
+    if rank == 0:
+        with writing(out):
+            out.mkdir(parents=True, exist_ok=True)
+        lock = outlock.OutLock(out)
+        try:
+            holder = lock.acquire()
+        except OSError as e:  # NFS without its lock service (ENOLCK): go on, as runs did before the lock
+            print(f"{PROG}: warning: could not lock {lock.path} ({os.strerror(e.errno) if e.errno else e}); "
+                  "a second augment-squad started on this --out would not be refused", file=sys.stderr)
+            lock = None
+    holder = broadcast(holder, world)
+    if holder is not None:
+        raise CliError(f"--out {out} is being written by another {PROG} run ({outlock.holder_words(holder)}); "
+                       "wait for it to end, or stop it, then rerun to resume, or choose another --out (--overwrite "
+                       "does not take a running run's folder)")
+    return lock
+
+
+def run_held(args, argv, out: Path, made: list[Path], lock: outlock.OutLock | None, rank: int, world: int,
+             local_rank: int, t0: float, startup: dict) -> int:
+    """The rest of :func:`run`, with --out locked: ``made``, the folders the lock's file needed (for a failed
+    first run to remove); ``startup``, the start-up timings so far."""
     t = time.perf_counter()
     library_bars(args.quiet)  # before the input is read: a hub dataset's download bars follow --quiet as well
     startup["library_bars"] = time.perf_counter() - t  # off a terminal, datasets' and transformers' imports
-    out = Path(args.out)
     t = time.perf_counter()
     rows = iter_located(args.input, args.split, "--input")
     first = next(rows, None)  # surfaces a missing or malformed input before any model loads
@@ -902,7 +943,6 @@ def run(args, argv: list[str] | None = None) -> int:
     if hub_mlm:
         config["mlm_fingerprint"] = hub_fingerprint(aug, args)
     fresh = args.overwrite or not (out / manifest.PROGRESS / "config.json").exists()
-    made = outdir.missing_dirs(out)
     claims = manifest.BlockClaims(out, run_started, world)
     prepare_out(out, config, args.overwrite, rank, world, claims)  # only now: a failed load must not block a rerun
     startup["total"] = manifest.process_age()  # from process start to the first block
@@ -923,6 +963,8 @@ def run(args, argv: list[str] | None = None) -> int:
         if fresh and (world == 1 or every_rank) and rank == 0:
             claims.drop()
             manifest.discard_unstarted(out)
+            if lock is not None:  # now, not in run(): torchrun may stop this rank once the others are past the barrier
+                lock.release()
             outdir.remove_empty(made)
         if every_rank:
             barrier(world)

