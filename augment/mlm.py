@@ -139,6 +139,7 @@ class MaskedLMCandidates:
         self._build_vocab_filter(model)
         self.timings["vocab_filter"] = time.perf_counter() - t
         self._torch = torch
+        self._takes_4d_mask = self._check_4d_mask()
 
     @classmethod
     def from_pretrained(cls, name_or_path: str, revision: str | None = None, trust_remote_code: bool = False,
@@ -479,6 +480,8 @@ class MaskedLMCandidates:
         2D mask, and unpad with syncs of their own."""
         impl = getattr(self.model.config, "_attn_implementation", None)
         b, t = keep.shape
+        if not self._takes_4d_mask:
+            return keep.long()
         if impl == "sdpa":
             return keep[:, None, None, :].expand(b, 1, t, t)  # (B, 1, T, T): True = attend
         if impl == "eager":
@@ -487,6 +490,36 @@ class MaskedLMCandidates:
                 ~keep[:, None, None, :], self._torch.finfo(dtype).min)  # (B, 1, 1, T)
             return bias.expand(b, 1, t, t)  # (B, 1, T, T): 0 = attend
         return keep.long()
+
+    def _check_4d_mask(self) -> bool:
+        """Whether the model gives the same hidden states for the 4D mask of :meth:`_attention_mask` as for
+        the 2D one, tried once on two short sequences (one padded). Not every model hands the mask to
+        transformers' mask builder alone: DeBERTa also multiplies its embeddings by it, and a 4D mask there is
+        a shape error. Such a model keeps the 2D mask, and with it one sync per padded pass."""
+        torch = self._torch
+        if getattr(self.model.config, "_attn_implementation", None) not in ("sdpa", "eager"):
+            return False
+        n = min(8, self.max_len)
+        vocab = self._valid_host.shape[1]
+        ids = (torch.arange(2 * n).reshape(2, n) * 7919 + 101) % vocab
+        keep = torch.ones(2, n, dtype=torch.bool)
+        keep[1, n // 2:] = False
+        ids = ids.masked_fill(~keep, self.pad_id).to(self.device)
+        keep = keep.to(self.device)
+
+        def run(mask):
+            with torch.inference_mode():
+                out = self.model.base_model(input_ids=ids, attention_mask=mask) if self._head is not None \
+                    else self.model(input_ids=ids, attention_mask=mask)
+            return (out.last_hidden_state if self._head is not None else out.logits)[keep].float()
+
+        try:
+            want = run(keep.long())
+            self._takes_4d_mask = True  # what _attention_mask reads
+            got = run(self._attention_mask(keep))
+        except (RuntimeError, ValueError, TypeError, IndexError):
+            return False
+        return got.shape == want.shape and bool(torch.allclose(got, want, rtol=1e-3, atol=1e-4))
 
     def token_types(self, length: int, merged: int = 0) -> list[int] | None:
         """The token type ids of a paired sequence of ``length`` tokens, or None: masked sequences and

@@ -578,3 +578,18 @@ def test_a_pad_multiple_below_one_or_not_an_integer_is_named(bad, tiny_mlm_path)
     model, tok = _load(tiny_mlm_path)
     with pytest.raises(ConfigError, match=rf"pad_multiple={bad!r}: use an integer >= 1"):
         MaskedLMCandidates(model, tok, pad_multiple=bad)
+
+
+def test_a_model_that_cannot_take_the_4d_mask_keeps_the_2d_one(tiny_mlm_path, tiny_deberta_mlm_path, sample_rows):
+    """DeBERTa multiplies its embeddings by the attention mask: the 4D mask given to every eager model was a shape
+    error in its first padded pass. Set-up now tries the 4D mask once and keeps the 2D one where it fails."""
+    bert = MaskedLMCandidates(*_load(tiny_mlm_path), top_k=4, mode="multi")
+    assert bert._takes_4d_mask  # BERT: SDPA's boolean mask, no sync per pass
+    model, tok = _load(tiny_deberta_mlm_path)
+    padded = MaskedLMCandidates(model, tok, top_k=4, mode="multi", batch_size=64)
+    assert not padded._takes_4d_mask
+    items = _items(sample_rows, 4)
+    got = padded.candidates_many(items)
+    assert padded.stats.padded_tokens > padded.stats.tokens
+    alone = MaskedLMCandidates(model, tok, top_k=4, mode="multi", batch_size=1, pad_multiple=1)
+    assert got == alone.candidates_many(items)

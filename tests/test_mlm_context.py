@@ -18,8 +18,8 @@ def fed(path, context, text, mode="exact"):
             # Padded batches: the real tokens are those the attention mask keeps (2D, or 4D for SDPA).
             n = len(ids) if mask is None else int((mask[r] if mask.dim() == 2 else mask[r, 0, 0]).sum())
             seen.append((ids[:n], None if types is None else types[r].tolist()[:n]))
-    model.base_model.register_forward_pre_hook(record, with_kwargs=True)
     gen = MaskedLMCandidates(model, tok, top_k=3, mode=mode, context=context, batch_size=1)
+    model.base_model.register_forward_pre_hook(record, with_kwargs=True)  # after set-up's check of the 4D mask
     words = split_words(text)
     got = gen.candidates(text, words, [i for i, w in enumerate(words) if is_eligible(w.text, english_stopwords())])
     return tok, seen, got
