@@ -89,6 +89,17 @@ def tiny_student_path(tmp_path_factory, tokenizer) -> str:
 
 
 @pytest.fixture(scope="session")
+def short_vocab_student_path(tmp_path_factory, tiny_student_path) -> str:
+    """The tiny student with 1,000 embedding rows beside its 30,522-token tokenizer: a model folder holding
+    another model's tokenizer, whose ids run past the embeddings."""
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+    model = AutoModelForQuestionAnswering.from_pretrained(tiny_student_path)
+    model.resize_token_embeddings(1000)
+    return _save(model, AutoTokenizer.from_pretrained(tiny_student_path), tmp_path_factory.mktemp("short_vocab"))
+
+
+@pytest.fixture(scope="session")
 def sample_path() -> Path:
     return SAMPLE
 
