@@ -48,6 +48,7 @@ import numpy as np
 from augment.batching import Batch, LMStats, plan_batches
 from augment.errors import ConfigError
 from augment.pairing import pair_template
+from augment.qa.attention import set_fast_attention
 from augment.qa.positions import usable_positions, vocabulary_problem
 from augment.segment import Word, fold, strip_span  # noqa: F401  (fold: also this module's, as before)
 
@@ -122,6 +123,11 @@ class MaskedLMCandidates:
         self.stats = LMStats()
         # Seconds of set-up by part, for the manifest; from_pretrained adds its loading time.
         self.timings: dict[str, float] = {}
+        # SDPA where the model has it: an eager-loaded BERT or RoBERTa (attn_implementation="eager", or a config
+        # that says so) would materialise every (B, H, T, T) probability matrix for outputs that SDPA gives
+        # alike (tests/test_mlm.py compares the candidates). Before _check_4d_mask, which tries the mask of the
+        # implementation the model runs. The model stays switched: this object uses it for its whole life.
+        self.attention_was = set_fast_attention(model)  # the implementation it arrived with, None if unchanged
         t = time.perf_counter()
         self.model = model.to(self.device).eval()
         if self.device.startswith("cuda"):

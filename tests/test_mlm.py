@@ -440,7 +440,9 @@ def test_one_host_copy_per_pass_and_the_counters_match_the_plan(attention, tiny_
 
     model, tok = _load(tiny_mlm_path)
     model.set_attn_implementation(attention)
+    model._supports_sdpa = attention == "sdpa"  # eager: as a model without SDPA, which set-up leaves eager
     gen = MaskedLMCandidates(model, tok, top_k=5, mode="multi", batch_size=4)
+    assert model.config._attn_implementation == attention
     items = _items(sample_rows, 4)
     expected = gen.dry_run(items)
     reads = {name: 0 for name in ("numpy", "tolist", "item", "__bool__", "cpu", "__float__", "__int__",
@@ -468,8 +470,38 @@ def test_eager_attention_masks_the_padding_as_sdpa_does(tiny_mlm_path, sample_ro
     items = _items(sample_rows, 4)
     sdpa = MaskedLMCandidates(model, tok, top_k=8, mode="multi", batch_size=64).candidates_many(items)
     model.set_attn_implementation("eager")
+    model._supports_sdpa = False  # as MPNet or RoFormer: else set-up switches it to SDPA
     eager = MaskedLMCandidates(model, tok, top_k=8, mode="multi", batch_size=64)
+    assert model.config._attn_implementation == "eager"
     assert eager.candidates_many(items) == sdpa and eager.stats.padded_tokens > eager.stats.tokens
+
+
+@pytest.mark.parametrize("family", ["bert", "roberta"])
+def test_an_eager_loaded_model_is_switched_to_sdpa_with_the_same_candidates(family, tiny_mlm_path,
+                                                                             tiny_roberta_mlm_path, sample_rows,
+                                                                             monkeypatch):
+    """A masked LM loaded with attn_implementation="eager" ran eager attention, materialising every (B, H, T, T)
+    probability matrix. Set-up switches a model that has SDPA to it, before the 4D-mask check (which tries the
+    mask of the implementation the model will run), and the candidates are those of eager attention."""
+    path = tiny_mlm_path if family == "bert" else tiny_roberta_mlm_path
+    items = _items(sample_rows, 4)
+    sdpa = MaskedLMCandidates(*_load(path), top_k=8, mode="multi").candidates_many(items)
+    checked = []
+    real_check = MaskedLMCandidates._check_4d_mask
+    monkeypatch.setattr(MaskedLMCandidates, "_check_4d_mask",
+                        lambda self: checked.append(self.model.config._attn_implementation) or real_check(self))
+    model = AutoModelForMaskedLM.from_pretrained(path, attn_implementation="eager").eval()
+    tok = AutoTokenizer.from_pretrained(path)
+    gen = MaskedLMCandidates(model, tok, top_k=8, mode="multi")
+    assert (model.config._attn_implementation, checked) == ("sdpa", ["sdpa"])
+    assert gen.attention_was == "eager"  # what it arrived with
+    got = gen.candidates_many(items)
+    assert gen._takes_4d_mask and gen.stats.padded_tokens > gen.stats.tokens
+    model.set_attn_implementation("eager")
+    model._supports_sdpa = False  # really eager this time, as a model without SDPA runs
+    eager = MaskedLMCandidates(model, tok, top_k=8, mode="multi")
+    assert model.config._attn_implementation == "eager"
+    assert got == sdpa == eager.candidates_many(items)
 
 
 @pytest.mark.parametrize("family,mode", [("bert", "exact"), ("bert", "multi"), ("roberta", "multi")])
@@ -588,6 +620,8 @@ def test_a_model_that_cannot_take_the_4d_mask_keeps_the_2d_one(tiny_mlm_path, ti
     model, tok = _load(tiny_deberta_mlm_path)
     padded = MaskedLMCandidates(model, tok, top_k=4, mode="multi", batch_size=64)
     assert not padded._takes_4d_mask
+    # DeBERTa has no SDPA: left eager, not switched
+    assert (padded.attention_was, model.config._attn_implementation) == (None, "eager")
     items = _items(sample_rows, 4)
     got = padded.candidates_many(items)
     assert padded.stats.padded_tokens > padded.stats.tokens
