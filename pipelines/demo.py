@@ -17,6 +17,7 @@ import textwrap
 from pathlib import Path
 
 from augment import outdir
+from augment.errors import InputError
 from augment.fingerprints import fingerprint
 from pipelines import augment_squad
 from pipelines.cli import Once, expand_tilde
@@ -64,8 +65,13 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     out = args.out if args.out is not None else tempfile.mkdtemp(prefix="tinyaug-demo-")
     command = ["--input", str(SAMPLE), "--out", out, "--mlm", "none", "--glove", "default", "--multiplier", "3"]
-    problem = outdir.out_problem("--out", out) or not_demo_output(out, command)
+    try:
+        problem = outdir.out_problem("--out", out) or not_demo_output(out, command)
+    except InputError as e:  # data/sample/ unreadable as data, e.g. after a squad-eval --out into it
+        problem = str(e)
     if problem:
+        if args.out is None:
+            Path(out).rmdir()  # the empty temporary directory made above
         print(f"demo: error: {problem}", file=sys.stderr)
         return 2
     # Only now --overwrite: it replaces the demo's own earlier output (even a damaged or interrupted one).

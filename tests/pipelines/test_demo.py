@@ -67,3 +67,24 @@ def test_demo_refuses_an_out_holding_another_run_or_other_files_and_redoes_its_o
     assert main(["--out", str(demo)]) == 0
     (demo / "shard-00000.arrow").write_bytes(b"")  # its own earlier output, even damaged, is redone
     assert main(["--out", str(demo)]) == 0
+
+
+def test_demo_stops_in_one_line_when_the_sample_folder_is_not_data(tmp_path, sample_path, monkeypatch, capsys):
+    """squad-eval may write its report beside the --data file it read, and did into data/sample/: the folder
+    then reads as a squad-eval output, not data, and `make demo` ended in a traceback instead of one line."""
+    import json
+    import shutil
+
+    from pipelines import demo
+
+    sample = tmp_path / "sample"
+    sample.mkdir()
+    shutil.copy(sample_path, sample)
+    (sample / "eval.json").write_text(json.dumps({"metrics": {}, "options": {"data": str(sample_path)}}))
+    (sample / "eval.html").write_text("<html></html>")
+    monkeypatch.setattr(demo, "SAMPLE", sample)
+    out = tmp_path / "out"
+    assert main(["--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and err.startswith(f"demo: error: {sample}: a squad-eval output")
+    assert not out.exists()
