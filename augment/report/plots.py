@@ -1,4 +1,4 @@
-"""Inline SVG plots drawn with matplotlib (the optional ``report`` extra: ``pip install 'tinyaug[report]'``).
+"""Inline SVG plots drawn with matplotlib (the optional ``report`` extra of setup.cfg; ``pip install matplotlib``).
 
 Text is drawn as paths (``svg.fonttype = "path"``), so an SVG needs no font file, and element ids are
 hashed with a fixed salt, so the same data give the same bytes. Without matplotlib every function
@@ -26,7 +26,7 @@ def available() -> bool:
 
 def missing_note(what: str) -> str:
     return (f"<p class=\"muted\">({escape(what)}: plots need matplotlib, "
-            "<code>pip install 'tinyaug[report]'</code>)</p>")
+            "<code>pip install matplotlib</code>)</p>")
 
 
 def _figure(width: float, height: float):

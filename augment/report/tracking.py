@@ -61,5 +61,5 @@ def check_available(report_to: str) -> str | None:
         try:
             import tensorboard  # noqa: F401
         except ImportError:
-            return "--report-to tensorboard needs the tensorboard package: pip install 'tinyaug[tensorboard]'"
+            return "--report-to tensorboard needs the tensorboard package: pip install tensorboard"
     return None
