@@ -309,6 +309,20 @@ def model_fingerprints(args) -> dict:
             if local(args.student) else None}
 
 
+def teacher_files(args) -> str | None:
+    """The fingerprint of the files the teacher's weights were loaded from, which names its logit cache in place of
+    the weights (teacher_cache.teacher_digest): a local --teacher's, taken for config.json (validate); a hub id's, of
+    its snapshot in the local hub cache (which from_pretrained has just read); None where there is none, and then
+    the weights are hashed. No stage changes the loaded weights for good: the intermediate stage's bf16/fp16 copies
+    of the teacher's linears are put back before the prediction stage names its cache."""
+    from augment import hub, manifest
+
+    if args.teacher_fingerprint is not None:
+        return args.teacher_fingerprint
+    folder = hub.cached_snapshot(args.teacher)
+    return None if folder is None else manifest.model_fingerprint(folder)
+
+
 # What a fingerprint of each model covers, for the line that refuses a resume whose model changed.
 FINGERPRINTED = {"teacher": "its weights, config or tokenizer files",
                  "student": "its config or tokenizer files, which build the model the checkpoint's weights go into "
@@ -934,7 +948,7 @@ class DistillRecipe:
         acc = self.acc
         # Named by everything that changes its bits (autocast, batch size, processes): another run's is not reused.
         path = teacher_cache.cache_path(self.cache_dir, self.key, self.teacher, self.args.cache_batch_size,
-                                        acc.num_processes, self.amp_dtype)
+                                        acc.num_processes, self.amp_dtype, teacher_files(self.args))
         if self.main:  # caches named the old way are never reused: removed here, even when this run's exists
             old = [f.name for f in teacher_cache.remove_stale_files(self.cache_dir)
                    if teacher_cache.OLD_NAME.fullmatch(f.name)]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from pipelines.distill_train import DistillRecipe, build_parser, main, validate
+from pipelines.distill_train import DistillRecipe, build_parser, main, teacher_files, validate
 
 
 def common(sample_path, tmp_path):
@@ -170,17 +170,45 @@ def test_eval_help_names_every_form_it_takes():
 
 def test_teacher_cache_is_reused(finished_run, sample_path, tiny_teacher_path, tiny_student_path, monkeypatch,
                                  capsys):
+    from augment import manifest
     from augment.distill import teacher_cache
 
     cached = list((finished_run / "cache").glob("teacher-*.arrow"))
     assert len(cached) == 1
     monkeypatch.setattr(teacher_cache, "build", lambda *a, **k: pytest.fail("rebuilt the teacher cache"))
+    named_by, digest = [], teacher_cache.teacher_digest
+    monkeypatch.setattr(teacher_cache, "teacher_digest",
+                        lambda teacher, files=None: named_by.append(files) or digest(teacher, files))
     argv = common(sample_path, finished_run) + ["--teacher", tiny_teacher_path, "--student", tiny_student_path,
                                                 "--out", str(finished_run / "again"), "--stage", "prediction",
                                                 "--max-steps", "1"]
     capsys.readouterr()
     assert main(argv) == 0
     assert "windows, 1 step of 4 x 1 x 1 windows\n" in capsys.readouterr().err  # not "1 steps"
+    # Named by the fingerprint of the teacher's files that config.json records, not by its weights (on a GPU, all
+    # copied to the host and hashed at every prediction stage).
+    assert named_by == [manifest.model_fingerprint(tiny_teacher_path)]
+
+
+def test_a_hub_teachers_cache_is_named_by_its_cached_snapshot(tmp_path, monkeypatch):
+    """A hub id has no fingerprint in config.json: the files of its snapshot in the local hub cache stand for its
+    weights; with none there, None (the weights are hashed)."""
+    from argparse import Namespace
+
+    from huggingface_hub import constants
+
+    from augment import manifest
+
+    snapshot = tmp_path / "models--org--tiny" / "snapshots" / ("0" * 40)
+    snapshot.mkdir(parents=True)
+    (tmp_path / "models--org--tiny" / "refs").mkdir()
+    (tmp_path / "models--org--tiny" / "refs" / "main").write_text("0" * 40)
+    for name in ("config.json", "model.safetensors"):
+        (snapshot / name).write_text(name)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    hub_id = Namespace(teacher="org/tiny", teacher_fingerprint=None)  # as validate leaves a hub id
+    assert teacher_files(hub_id) == manifest.model_fingerprint(snapshot)
+    assert teacher_files(Namespace(teacher="org/other", teacher_fingerprint=None)) is None
 
 
 def test_a_teacher_cache_cut_short_is_built_again(finished_run, tmp_path, sample_path, tiny_teacher_path,
