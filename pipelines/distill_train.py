@@ -87,14 +87,15 @@ def length_multiple(args, device_type: str) -> int:
 
 
 def loader_options(device_type: str, num_workers: int | None, processes: int, cpus: int | None) -> dict:
-    """The training DataLoader's ``num_workers`` and ``pin_memory``. On CUDA: ``--num-workers``, or by default 4
-    worker processes per process (at most the cores per process), and pinned host memory, from which the loop's
-    ``.to(device, non_blocking=True)`` copies overlap the step. On the CPU no workers by default (its cores do
-    the training) and nothing pinned (no device to copy to)."""
+    """The training DataLoader's ``num_workers``, ``pin_memory`` and ``persistent_workers``. On CUDA:
+    ``--num-workers``, or by default 4 worker processes per process (at most the cores per process), and pinned
+    host memory, from which the loop's ``.to(device, non_blocking=True)`` copies overlap the step. On the CPU no
+    workers by default (its cores do the training) and nothing pinned (no device to copy to). Workers, wherever
+    there are some, last the whole stage (train_stage: one loader, its batches given anew each epoch)."""
     cuda = device_type == "cuda"
     if num_workers is None:
         num_workers = min(4, max(1, (cpus or 1) // processes)) if cuda else 0
-    return {"num_workers": num_workers, "pin_memory": cuda}
+    return {"num_workers": num_workers, "pin_memory": cuda, "persistent_workers": num_workers > 0}
 
 
 def fused_adamw(device_type: str) -> bool:
@@ -1024,8 +1025,8 @@ class DistillRecipe:
 
         from augment.distill.checkpoint import own_stream, set_rng_state, stage_seed
         from augment.distill.compilation import compile_counts, compiled_since
-        from augment.distill.data import (WindowDataset, accumulation_shares, global_batches, trim_padding,
-                                          window_lengths)
+        from augment.distill.data import (EpochBatches, WindowDataset, accumulation_shares, global_batches,
+                                          trim_padding, window_lengths)
 
         a, acc = self.args, self.acc
         # Every stage starts its generators from (--seed, stage), before its projections are drawn: a stage run
@@ -1082,17 +1083,23 @@ class DistillRecipe:
         tally = self._tally(clock, resume["state"].get("totals") if resume else None, step)
         parts = {}
         last_finite = None  # the last log step whose losses were finite
+        # One loader for the stage, given each epoch's batches: its workers (CUDA) persist from one epoch to the
+        # next instead of starting again. Its own generator: a DataLoader iterator otherwise draws a seed from the
+        # global RNG, so a resumed run (one more iterator) would drop out different units than the uninterrupted
+        # one. The generator, reseeded per epoch, seeds only the workers' own RNGs (persistent: once, at the
+        # stage's first epoch), and they draw nothing (WindowDataset and trim_padding are deterministic): the
+        # batches, from (seed, epoch) through the sampler, are what decides the data, as before.
+        sampler, generator = EpochBatches(), torch.Generator()
+        loader = torch.utils.data.DataLoader(windows, batch_sampler=sampler,
+                                             collate_fn=functools.partial(trim_padding, pad_to=pad_to),
+                                             **self.loading, generator=generator)
         while step < total:
             # Every process's batches (each takes its part of each), so that each can weigh its part of a step.
             everyone = global_batches(len(windows), a.batch_size, a.seed, epoch, acc.num_processes,
                                       lengths=lengths if a.group_by_length else None)
             batches = [b[acc.process_index::acc.num_processes].tolist() for b in everyone]
-            # Its own generator: a DataLoader iterator otherwise draws a seed from the global RNG, so a
-            # resumed run (one more iterator) would drop out different units than the uninterrupted one.
-            loader = torch.utils.data.DataLoader(windows, batch_sampler=batches[start_batch:],
-                                                 collate_fn=functools.partial(trim_padding, pad_to=pad_to),
-                                                 **self.loading,
-                                                 generator=torch.Generator().manual_seed(a.seed + epoch))
+            sampler.batches = batches[start_batch:]  # before the loader starts the epoch, which reads them
+            generator.manual_seed(a.seed + epoch)
             for i, batch in enumerate(loader, start=start_batch):
                 group_start = (i // a.grad_accum) * a.grad_accum
                 group_end = min(group_start + a.grad_accum, len(batches))

@@ -1022,10 +1022,13 @@ def test_cuda_alone_gets_loader_workers_pinned_memory_and_fused_adamw():
     no device to copy to."""
     from pipelines.distill_train import fused_adamw, loader_options
 
-    assert loader_options("cuda", None, 1, 16) == {"num_workers": 4, "pin_memory": True}
+    assert loader_options("cuda", None, 1, 16) == {"num_workers": 4, "pin_memory": True, "persistent_workers": True}
     assert loader_options("cuda", None, 2, 2)["num_workers"] == 1  # at most the cores per process, at least 1
     assert loader_options("cuda", None, 8, None)["num_workers"] == 1
-    assert loader_options("cpu", None, 1, 16) == {"num_workers": 0, "pin_memory": False}
+    # (DataLoader refuses persistent workers where there are none)
+    assert loader_options("cpu", None, 1, 16) == {"num_workers": 0, "pin_memory": False, "persistent_workers": False}
+    assert loader_options("cpu", 2, 1, 16)["persistent_workers"]
+    assert not loader_options("cuda", 0, 1, 16)["persistent_workers"]
     assert loader_options("cpu", 3, 1, 16)["num_workers"] == 3 and loader_options("cuda", 0, 1, 16)["num_workers"] == 0
     assert fused_adamw("cuda") and not fused_adamw("cpu") and not fused_adamw("mps")
 
