@@ -181,20 +181,30 @@ def is_cached(repo_id: str) -> bool:
         return False
 
 
-def cache_gap(repo_id: str) -> str | None:
-    """What the local cache's copy of ``repo_id`` lacks that a load needs offline (its weights, its tokenizer's
-    vocabulary), as :func:`local_problem` says it of a folder, or None (also when nothing of it is cached). A copy
-    of the config and weights alone (``hf_hub_download`` of single files, an interrupted download) loaded offline
-    with a tokenizer of its special tokens only: every word [UNK], the scores noise, no error."""
+def cached_snapshot(repo_id: str) -> Path | None:
+    """The local hub cache's snapshot of ``repo_id`` at its main revision, the folder a load reads (links to the
+    blobs of the files downloaded), or None when it holds no config.json of it; asks the network nothing.
+
+        >>> cached_snapshot("deepset/bert-base-uncased-squad2")                   # doctest: +SKIP
+        PosixPath('~/.cache/huggingface/hub/models--deepset--bert-base-uncased-squad2/snapshots/<commit>')
+    """
     from huggingface_hub import try_to_load_from_cache
 
     try:
         config = try_to_load_from_cache(repo_id, "config.json")
     except ValueError:  # not a valid repo id at all
         return None
-    if not isinstance(config, str):
+    return Path(config).parent if isinstance(config, str) else None
+
+
+def cache_gap(repo_id: str) -> str | None:
+    """What the local cache's copy of ``repo_id`` lacks that a load needs offline (its weights, its tokenizer's
+    vocabulary), as :func:`local_problem` says it of a folder, or None (also when nothing of it is cached). A copy
+    of the config and weights alone (``hf_hub_download`` of single files, an interrupted download) loaded offline
+    with a tokenizer of its special tokens only: every word [UNK], the scores noise, no error."""
+    folder = cached_snapshot(repo_id)
+    if folder is None:
         return None
-    folder = Path(config).parent  # the cached snapshot: links to the blobs of the files downloaded
     return NO_WEIGHTS if not _has_weights(folder) else None if _has_vocabulary(folder) else NO_VOCABULARY
 
 

@@ -87,14 +87,15 @@ def length_multiple(args, device_type: str) -> int:
 
 
 def loader_options(device_type: str, num_workers: int | None, processes: int, cpus: int | None) -> dict:
-    """The training DataLoader's ``num_workers`` and ``pin_memory``. On CUDA: ``--num-workers``, or by default 4
-    worker processes per process (at most the cores per process), and pinned host memory, from which the loop's
-    ``.to(device, non_blocking=True)`` copies overlap the step. On the CPU no workers by default (its cores do
-    the training) and nothing pinned (no device to copy to)."""
+    """The training DataLoader's ``num_workers``, ``pin_memory`` and ``persistent_workers``. On CUDA:
+    ``--num-workers``, or by default 4 worker processes per process (at most the cores per process), and pinned
+    host memory, from which the loop's ``.to(device, non_blocking=True)`` copies overlap the step. On the CPU no
+    workers by default (its cores do the training) and nothing pinned (no device to copy to). Workers, wherever
+    there are some, last the whole stage (train_stage: one loader, its batches given anew each epoch)."""
     cuda = device_type == "cuda"
     if num_workers is None:
         num_workers = min(4, max(1, (cpus or 1) // processes)) if cuda else 0
-    return {"num_workers": num_workers, "pin_memory": cuda}
+    return {"num_workers": num_workers, "pin_memory": cuda, "persistent_workers": num_workers > 0}
 
 
 def fused_adamw(device_type: str) -> bool:
@@ -307,6 +308,20 @@ def model_fingerprints(args) -> dict:
     return {"teacher_fingerprint": manifest.model_fingerprint(args.teacher) if local(args.teacher) else None,
             "student_fingerprint": manifest.model_fingerprint(args.student, weights=False)
             if local(args.student) else None}
+
+
+def teacher_files(args) -> str | None:
+    """The fingerprint of the files the teacher's weights were loaded from, which names its logit cache in place of
+    the weights (teacher_cache.teacher_digest): a local --teacher's, taken for config.json (validate); a hub id's, of
+    its snapshot in the local hub cache (which from_pretrained has just read); None where there is none, and then
+    the weights are hashed. No stage changes the loaded weights for good: the intermediate stage's bf16/fp16 copies
+    of the teacher's linears are put back before the prediction stage names its cache."""
+    from augment import hub, manifest
+
+    if args.teacher_fingerprint is not None:
+        return args.teacher_fingerprint
+    folder = hub.cached_snapshot(args.teacher)
+    return None if folder is None else manifest.model_fingerprint(folder)
 
 
 # What a fingerprint of each model covers, for the line that refuses a resume whose model changed.
@@ -934,7 +949,7 @@ class DistillRecipe:
         acc = self.acc
         # Named by everything that changes its bits (autocast, batch size, processes): another run's is not reused.
         path = teacher_cache.cache_path(self.cache_dir, self.key, self.teacher, self.args.cache_batch_size,
-                                        acc.num_processes, self.amp_dtype)
+                                        acc.num_processes, self.amp_dtype, teacher_files(self.args))
         if self.main:  # caches named the old way are never reused: removed here, even when this run's exists
             old = [f.name for f in teacher_cache.remove_stale_files(self.cache_dir)
                    if teacher_cache.OLD_NAME.fullmatch(f.name)]
@@ -1010,8 +1025,8 @@ class DistillRecipe:
 
         from augment.distill.checkpoint import own_stream, set_rng_state, stage_seed
         from augment.distill.compilation import compile_counts, compiled_since
-        from augment.distill.data import (WindowDataset, accumulation_shares, global_batches, trim_padding,
-                                          window_lengths)
+        from augment.distill.data import (EpochBatches, WindowDataset, accumulation_shares, global_batches,
+                                          trim_padding, window_lengths)
 
         a, acc = self.args, self.acc
         # Every stage starts its generators from (--seed, stage), before its projections are drawn: a stage run
@@ -1068,17 +1083,23 @@ class DistillRecipe:
         tally = self._tally(clock, resume["state"].get("totals") if resume else None, step)
         parts = {}
         last_finite = None  # the last log step whose losses were finite
+        # One loader for the stage, given each epoch's batches: its workers (CUDA) persist from one epoch to the
+        # next instead of starting again. Its own generator: a DataLoader iterator otherwise draws a seed from the
+        # global RNG, so a resumed run (one more iterator) would drop out different units than the uninterrupted
+        # one. The generator, reseeded per epoch, seeds only the workers' own RNGs (persistent: once, at the
+        # stage's first epoch), and they draw nothing (WindowDataset and trim_padding are deterministic): the
+        # batches, from (seed, epoch) through the sampler, are what decides the data, as before.
+        sampler, generator = EpochBatches(), torch.Generator()
+        loader = torch.utils.data.DataLoader(windows, batch_sampler=sampler,
+                                             collate_fn=functools.partial(trim_padding, pad_to=pad_to),
+                                             **self.loading, generator=generator)
         while step < total:
             # Every process's batches (each takes its part of each), so that each can weigh its part of a step.
             everyone = global_batches(len(windows), a.batch_size, a.seed, epoch, acc.num_processes,
                                       lengths=lengths if a.group_by_length else None)
             batches = [b[acc.process_index::acc.num_processes].tolist() for b in everyone]
-            # Its own generator: a DataLoader iterator otherwise draws a seed from the global RNG, so a
-            # resumed run (one more iterator) would drop out different units than the uninterrupted one.
-            loader = torch.utils.data.DataLoader(windows, batch_sampler=batches[start_batch:],
-                                                 collate_fn=functools.partial(trim_padding, pad_to=pad_to),
-                                                 **self.loading,
-                                                 generator=torch.Generator().manual_seed(a.seed + epoch))
+            sampler.batches = batches[start_batch:]  # before the loader starts the epoch, which reads them
+            generator.manual_seed(a.seed + epoch)
             for i, batch in enumerate(loader, start=start_batch):
                 group_start = (i // a.grad_accum) * a.grad_accum
                 group_end = min(group_start + a.grad_accum, len(batches))
@@ -1110,7 +1131,7 @@ class DistillRecipe:
                 bar.update(1)
                 next_pos = (epoch, i + 1) if i + 1 < len(batches) else (epoch + 1, 0)
                 if step % a.log_every == 0 or step == total:
-                    values = {k: acc.reduce(v, "mean").item() for k, v in parts.items()}  # the step's one sync
+                    values = logged_values(parts, lambda v: acc.reduce(v, "mean"))  # the step's one sync
                     speed = self._speed(*tally.mark())  # every process's counts: one more all-reduce, of 3 ints
                     # NaN and inf are not JSON: such a value is recorded as null, and the run stops here (checked
                     # at log steps only, where the values come to the host anyway: a NaN weight never recovers).
@@ -1427,6 +1448,16 @@ class DistillRecipe:
 # ----------------------------------------------------------------------------- entry point
 class TrainingDiverged(RuntimeError):
     """A logged loss is NaN or infinite: the weights are lost, and every later step would be too."""
+
+
+def logged_values(parts: dict, reduce) -> dict[str, float]:
+    """A log step's losses (0-d tensors, on the device) as floats, each ``reduce``d first (across processes: their
+    mean), brought to the host in one copy: an ``.item()`` each was 2 or 3 copies and waits per log step on a GPU.
+    ``torch.stack`` promotes mixed dtypes to the widest, which holds each value exactly: the floats are the ones
+    ``.item()`` gave, bit for bit."""
+    import torch
+
+    return dict(zip(parts, torch.stack([reduce(v) for v in parts.values()]).tolist()))
 
 
 def diverged_message(stage: str, step: int, values: dict, args, last_finite: int | None) -> str:

@@ -389,6 +389,28 @@ class WindowDataset(torch.utils.data.Dataset):
         return batch
 
 
+class EpochBatches:
+    """A DataLoader's ``batch_sampler`` whose batches are given anew each epoch (``batches``, a list of index
+    lists), so that one DataLoader serves every epoch of a stage and its worker processes persist between epochs
+    (``persistent_workers``) instead of starting again at each. Set ``batches`` before iterating the loader: a
+    persistent loader reads them when its next epoch begins.
+
+        >>> sampler = EpochBatches()
+        >>> sampler.batches = [[2, 0], [1]]
+        >>> list(sampler), len(sampler)
+        ([[2, 0], [1]], 2)
+    """
+
+    def __init__(self, batches: list | None = None):
+        self.batches = [] if batches is None else batches
+
+    def __iter__(self):
+        return iter(self.batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
 def epoch_batches(n: int, batch_size: int, seed: int, epoch: int, rank: int = 0, world: int = 1,
                   lengths=None, group: int = 64) -> list:
     """This process's batches of window indices for one epoch: its part (``[rank::world]``) of each of

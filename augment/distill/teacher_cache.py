@@ -37,9 +37,22 @@ def window_keys(features) -> list[str]:
     return [f"{e}#{w}" for e, w in zip(features["example_id"], features["window_index"])]
 
 
-def teacher_digest(teacher) -> str:
-    """A digest of the teacher's weights and config: a retrained teacher never reuses stale logits."""
+def teacher_digest(teacher, files: str | None = None) -> str:
+    """A digest of the teacher's config and weights: a retrained teacher never reuses stale logits.
+
+    ``files``: the fingerprint of the files its weights were loaded from (:func:`augment.manifest.model_fingerprint`,
+    which changes with their bytes and is remembered by their size and times). It stands for the weights, which
+    are then not read: hashing them copied every tensor to the host at the start of each prediction stage (on a
+    GPU, 440 MB in 71 copies for bert-base) and hashed them again. Without it (a teacher built or changed in
+    memory, a hub id with no cached snapshot), the weights are hashed. The two kinds never share a digest.
+
+        >>> teacher_digest(teacher, manifest.model_fingerprint("runs/teacher"))   # doctest: +SKIP
+        '3f9c0e1d2a4b5c6d'
+    """
     h = hashlib.sha256(teacher.config.to_json_string().encode())
+    if files is not None:
+        h.update(b"\0files\0" + files.encode())
+        return h.hexdigest()[:16]
     for name, t in sorted(teacher.state_dict().items()):
         h.update(name.encode())
         h.update(t.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
@@ -47,9 +60,10 @@ def teacher_digest(teacher) -> str:
 
 
 def cache_path(cache_dir, features_key: str, teacher, batch_size: int, processes: int,
-               autocast_dtype: torch.dtype | None) -> Path:
+               autocast_dtype: torch.dtype | None, teacher_files: str | None = None) -> Path:
     """Where the logits of ``teacher`` on the windows of ``features_key`` are cached when :func:`build` runs at
-    ``batch_size`` in each of ``processes`` processes, under ``autocast_dtype`` (None: float32).
+    ``batch_size`` in each of ``processes`` processes, under ``autocast_dtype`` (None: float32). ``teacher_files``:
+    the fingerprint of the files the teacher was loaded from, if known (:func:`teacher_digest`).
 
     The name holds everything that changes the file's bits, so a run reuses only a cache it would have made
     itself, whatever was built before. Besides the windows, the teacher and the precision, that is the batch
@@ -59,8 +73,8 @@ def cache_path(cache_dir, features_key: str, teacher, batch_size: int, processes
     them would still leave the processes' devices and thread counts; a name of their own is the simple, sure
     way. ``teacher-<key>-<teacher digest>-batch<B>-world<P>[-bf16|-fp16].arrow``."""
     precision = {None: "", torch.bfloat16: "-bf16", torch.float16: "-fp16"}[autocast_dtype]
-    return (Path(cache_dir) /
-            f"teacher-{features_key}-{teacher_digest(teacher)}-batch{batch_size}-world{processes}{precision}.arrow")
+    digest = teacher_digest(teacher, teacher_files)
+    return Path(cache_dir) / f"teacher-{features_key}-{digest}-batch{batch_size}-world{processes}{precision}.arrow"
 
 
 def _rows(start: np.ndarray, end: np.ndarray, real: np.ndarray) -> tuple[pa.Array, pa.Array]:

@@ -229,6 +229,53 @@ def test_batched_reads_equal_row_reads_and_carry_cached_teacher_logits(tmp_path,
     assert all(v.is_contiguous() and v.untyped_storage().nbytes() == v.nbytes for v in cut.values())
 
 
+def _trim_in(batch: dict) -> dict:
+    """trim_padding, and which process ran it (a worker's pid)."""
+    import os
+
+    import torch
+
+    return {**data.trim_padding(batch), "pid": torch.tensor(os.getpid())}
+
+
+def test_one_loader_with_persistent_workers_gives_each_epoch_what_a_new_loader_gave(tmp_path, sample_path,
+                                                                                    tokenizer, tiny_teacher_path):
+    """distill-train keeps one loader per stage, its workers alive across epochs, where it built a loader (and
+    started its workers) every epoch, seeded (seed + epoch). Safe because the workers draw no random numbers: the
+    epoch's batches decide the data. Shown by every batch of two epochs, the first resumed mid-way, equal to the
+    per-epoch loaders', teacher logits included, and by one worker process serving both epochs."""
+    import functools
+
+    import torch
+    from transformers import AutoModelForQuestionAnswering
+
+    from augment.distill import teacher_cache
+
+    feats = data.tokenize(data.load_examples([sample_path], limit=4), tokenizer, tmp_path, "k", max_length=96,
+                          doc_stride=48)
+    teacher = AutoModelForQuestionAnswering.from_pretrained(tiny_teacher_path)
+    windows = data.WindowDataset(feats, teacher_cache.TeacherLogits(
+        teacher_cache.build(teacher, feats, tmp_path / "t.arrow", batch_size=4), feats))
+    epochs = [(0, 1), (1, 0)]  # (epoch, first batch): a resumed run starts past the batches it did
+    batches = {e: data.epoch_batches(len(feats), 3, seed=7, epoch=e)[start:] for e, start in epochs}
+    sampler, generator = data.EpochBatches(), torch.Generator()
+    loader = torch.utils.data.DataLoader(windows, batch_sampler=sampler, collate_fn=_trim_in, num_workers=1,
+                                         persistent_workers=True, generator=generator)
+    pids = set()
+    for e, _ in epochs:
+        sampler.batches = batches[e]
+        generator.manual_seed(7 + e)
+        got = list(loader)
+        before = list(torch.utils.data.DataLoader(windows, batch_sampler=batches[e], num_workers=1,
+                                                  collate_fn=functools.partial(data.trim_padding),
+                                                  generator=torch.Generator().manual_seed(7 + e)))
+        assert len(got) == len(before) == len(batches[e]) > 0
+        for g, b in zip(got, before):
+            pids.add(int(g.pop("pid")))
+            assert g.keys() == b.keys() and all(torch.equal(g[k], b[k]) for k in b)
+    assert len(pids) == 1  # the same worker both epochs
+
+
 def _with_bad_rows(sample_rows) -> list[dict]:
     """Four sample rows with three that augment-squad rejects between them."""
     good = sample_rows[:4]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from pipelines.distill_train import DistillRecipe, build_parser, main, validate
+from pipelines.distill_train import DistillRecipe, build_parser, main, teacher_files, validate
 
 
 def common(sample_path, tmp_path):
@@ -170,17 +170,62 @@ def test_eval_help_names_every_form_it_takes():
 
 def test_teacher_cache_is_reused(finished_run, sample_path, tiny_teacher_path, tiny_student_path, monkeypatch,
                                  capsys):
+    from augment import manifest
     from augment.distill import teacher_cache
 
     cached = list((finished_run / "cache").glob("teacher-*.arrow"))
     assert len(cached) == 1
     monkeypatch.setattr(teacher_cache, "build", lambda *a, **k: pytest.fail("rebuilt the teacher cache"))
+    named_by, digest = [], teacher_cache.teacher_digest
+    monkeypatch.setattr(teacher_cache, "teacher_digest",
+                        lambda teacher, files=None: named_by.append(files) or digest(teacher, files))
     argv = common(sample_path, finished_run) + ["--teacher", tiny_teacher_path, "--student", tiny_student_path,
                                                 "--out", str(finished_run / "again"), "--stage", "prediction",
                                                 "--max-steps", "1"]
     capsys.readouterr()
     assert main(argv) == 0
     assert "windows, 1 step of 4 x 1 x 1 windows\n" in capsys.readouterr().err  # not "1 steps"
+    # Named by the fingerprint of the teacher's files that config.json records, not by its weights (on a GPU, all
+    # copied to the host and hashed at every prediction stage).
+    assert named_by == [manifest.model_fingerprint(tiny_teacher_path)]
+
+
+def test_a_hub_teachers_cache_is_named_by_its_cached_snapshot(tmp_path, monkeypatch):
+    """A hub id has no fingerprint in config.json: the files of its snapshot in the local hub cache stand for its
+    weights; with none there, None (the weights are hashed)."""
+    from argparse import Namespace
+
+    from huggingface_hub import constants
+
+    from augment import manifest
+
+    snapshot = tmp_path / "models--org--tiny" / "snapshots" / ("0" * 40)
+    snapshot.mkdir(parents=True)
+    (tmp_path / "models--org--tiny" / "refs").mkdir()
+    (tmp_path / "models--org--tiny" / "refs" / "main").write_text("0" * 40)
+    for name in ("config.json", "model.safetensors"):
+        (snapshot / name).write_text(name)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    hub_id = Namespace(teacher="org/tiny", teacher_fingerprint=None)  # as validate leaves a hub id
+    assert teacher_files(hub_id) == manifest.model_fingerprint(snapshot)
+    assert teacher_files(Namespace(teacher="org/other", teacher_fingerprint=None)) is None
+
+
+def test_a_log_steps_losses_come_to_the_host_in_one_copy_bit_for_bit(monkeypatch):
+    """A log step read its losses with an .item() each (2 or 3 device-to-host copies and waits on a GPU); one
+    .tolist() of their stack gives the same floats, in the same order, whatever mix of dtypes autocast left."""
+    from pipelines.distill_train import logged_values
+
+    parts = {"loss": torch.tensor(1.2345678), "kd": torch.tensor(0.1, dtype=torch.bfloat16),
+             "ce": torch.tensor(0.3, dtype=torch.float16)}
+    one_by_one = {k: v.item() for k, v in parts.items()}
+    copies, item, tolist = [], torch.Tensor.item, torch.Tensor.tolist
+    monkeypatch.setattr(torch.Tensor, "item", lambda t: copies.append("item") or item(t))
+    monkeypatch.setattr(torch.Tensor, "tolist", lambda t: copies.append("tolist") or tolist(t))
+    got = logged_values(parts, lambda v: v * 1)  # as acc.reduce(v, "mean") of one process: a new tensor
+    monkeypatch.undo()
+    assert copies == ["tolist"]
+    assert got == one_by_one and list(got) == list(parts)
 
 
 def test_a_teacher_cache_cut_short_is_built_again(finished_run, tmp_path, sample_path, tiny_teacher_path,
@@ -977,10 +1022,13 @@ def test_cuda_alone_gets_loader_workers_pinned_memory_and_fused_adamw():
     no device to copy to."""
     from pipelines.distill_train import fused_adamw, loader_options
 
-    assert loader_options("cuda", None, 1, 16) == {"num_workers": 4, "pin_memory": True}
+    assert loader_options("cuda", None, 1, 16) == {"num_workers": 4, "pin_memory": True, "persistent_workers": True}
     assert loader_options("cuda", None, 2, 2)["num_workers"] == 1  # at most the cores per process, at least 1
     assert loader_options("cuda", None, 8, None)["num_workers"] == 1
-    assert loader_options("cpu", None, 1, 16) == {"num_workers": 0, "pin_memory": False}
+    # (DataLoader refuses persistent workers where there are none)
+    assert loader_options("cpu", None, 1, 16) == {"num_workers": 0, "pin_memory": False, "persistent_workers": False}
+    assert loader_options("cpu", 2, 1, 16)["persistent_workers"]
+    assert not loader_options("cuda", 0, 1, 16)["persistent_workers"]
     assert loader_options("cpu", 3, 1, 16)["num_workers"] == 3 and loader_options("cuda", 0, 1, 16)["num_workers"] == 0
     assert fused_adamw("cuda") and not fused_adamw("cpu") and not fused_adamw("mps")
 

@@ -85,6 +85,19 @@ def test_teacher_digest_changes_with_weights(tiny_teacher_path):
     assert teacher_cache.teacher_digest(teacher) != before
 
 
+def test_teacher_digest_from_its_files_reads_no_weight(tiny_teacher_path, monkeypatch):
+    """Given the fingerprint of the files the teacher was loaded from, the digest reads none of its weights:
+    hashing them copied every tensor to the host at each prediction stage (440 MB off a GPU for bert-base).
+    Other files give another digest, and neither is ever the weights' own."""
+    teacher = AutoModelForQuestionAnswering.from_pretrained(tiny_teacher_path)
+    by_weights = teacher_cache.teacher_digest(teacher)
+    monkeypatch.setattr(teacher, "state_dict", lambda *a, **k: pytest.fail("read the weights"))
+    by_files = teacher_cache.teacher_digest(teacher, "sha256:aa")
+    assert by_files == teacher_cache.teacher_digest(teacher, "sha256:aa")
+    assert len({by_weights, by_files, teacher_cache.teacher_digest(teacher, "sha256:bb")}) == 3
+    assert f"-{by_files}-" in teacher_cache.cache_path("c", "k", teacher, 256, 1, None, "sha256:aa").name
+
+
 def test_parts_built_per_process_merge_into_the_single_process_cache(tmp_path, features, tiny_teacher_path):
     teacher = AutoModelForQuestionAnswering.from_pretrained(tiny_teacher_path).eval()
     whole = teacher_cache.TeacherLogits(teacher_cache.build(teacher, features, tmp_path / "whole.arrow"), features)
