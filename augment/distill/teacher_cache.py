@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 import torch
 
+from augment.distill import scratch
 from augment.distill.intermediate import model_inputs
 from augment.errors import InputError
 
@@ -193,7 +194,7 @@ def remove_stale_files(directory, now: float | None = None) -> list[Path]:
     for f in Path(directory).glob("teacher-*"):
         tmp = re.search(r"\.tmp(\d+)$", f.name)
         try:
-            if not (OLD_NAME.fullmatch(f.name) or tmp is not None and not _running(int(tmp.group(1)))
+            if not (OLD_NAME.fullmatch(f.name) or tmp is not None and not scratch.running(int(tmp.group(1)))
                     and now - f.stat().st_mtime > STALE_SECONDS):
                 continue
             f.unlink()
@@ -225,7 +226,7 @@ def remove_stale_parts(path, now: float | None = None) -> list[Path]:
         if found := name.fullmatch(f.name):
             world, part, pid = found.groups()
             try:
-                if pid is not None and (_running(int(pid)) or now - f.stat().st_mtime <= STALE_SECONDS):
+                if pid is not None and (scratch.running(int(pid)) or now - f.stat().st_mtime <= STALE_SECONDS):
                     busy.add(world)
             except FileNotFoundError:  # its build has just finished with it: running
                 busy.add(world)
@@ -256,16 +257,6 @@ def remove_damaged(path) -> str | None:
             path.unlink()
         return (str(e).strip().splitlines() or [type(e).__name__])[0]
     return None
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's
-        return True
-    return True
 
 
 def _length_batches(lengths: np.ndarray, batch_size: int, min_batch: int = 16) -> list[np.ndarray]:
