@@ -70,16 +70,20 @@ class LMStats:
     padded_tokens: int = 0  # batch x padded length, summed over passes
     capacity: int = 0  # batch_size summed over passes: fill = sequences / capacity
     host_transfers: int = 0  # device-to-host copies made by the candidate code
+    # Passes with padding, so with an attention mask: where the model takes only the 2-D mask, transformers may
+    # sync once per such pass to check it (MaskedLMCandidates.attention_record), unseen by host_transfers.
+    padded_passes: int = 0
 
     def add(self, other: "LMStats") -> None:
         for k in ("forward_passes", "sequences", "masked_sites", "tokens", "padded_tokens", "capacity",
-                  "host_transfers"):
+                  "host_transfers", "padded_passes"):
             setattr(self, k, getattr(self, k) + getattr(other, k))
 
     def counters(self) -> dict:
         return {"forward_passes": self.forward_passes, "sequences": self.sequences,
                 "masked_sites": self.masked_sites, "tokens": self.tokens, "padded_tokens": self.padded_tokens,
-                "capacity": self.capacity, "host_transfers": self.host_transfers}
+                "capacity": self.capacity, "host_transfers": self.host_transfers,
+                "padded_passes": self.padded_passes}
 
 
 def summarise_counters(counters: dict) -> dict:

@@ -455,6 +455,35 @@ def lm_counters(records: list[dict]) -> dict | None:
     return summarise_counters(dict(total)) if total else None
 
 
+def lm_section(records: list[dict], attention: dict | None) -> dict | None:
+    """The manifest's ``lm``: :func:`lm_counters`, how the masked LM's attention was set up
+    (``MaskedLMCandidates.attention_record``), the device-to-host syncs that ``host_transfers`` cannot count
+    (at most one per padded pass with the 2-D mask, none with the 4-D one) and, where there may be any, a
+    ``note`` saying so in words. ``padded_passes`` is None where a shard of an older run lacks the counter."""
+    lm = lm_counters(records)
+    if lm is None or attention is None:
+        return lm
+    if any("padded_passes" not in rec["lm_counters"] for rec in records if rec.get("lm_counters")):
+        lm["padded_passes"] = None  # a partial sum would understate the syncs
+    lm.update(attention)
+    lm["uncounted_syncs_at_most"] = 0 if attention["attention_mask"] == "4d" else lm["padded_passes"]
+    note = sync_note(lm)
+    if note:
+        lm["note"] = note
+    return lm
+
+
+def sync_note(lm: dict) -> str | None:
+    """The sentence for a masked LM whose syncs per pass may exceed ``host_transfers_per_pass``, else None."""
+    if lm.get("attention_mask") != "2d" or lm.get("uncounted_syncs_at_most") == 0:
+        return None
+    n = lm["uncounted_syncs_at_most"]
+    passes = "an unknown number of" if n is None else f"{n} of {lm['forward_passes']}"
+    return (f"the masked LM ({lm.get('attention')} attention) keeps the 2-D attention mask, which transformers may "
+            f"check for padding with one device-to-host sync per padded pass ({passes} passes were padded): "
+            "syncs per pass can exceed host_transfers_per_pass")
+
+
 def peak_rss_mb() -> float:
     """This process's peak resident memory. VmHWM, because Linux carries ru_maxrss over fork + exec:
     a run started by a big parent would report the parent's peak."""

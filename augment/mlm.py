@@ -527,6 +527,20 @@ class MaskedLMCandidates:
             return False
         return got.shape == want.shape and bool(torch.allclose(got, want, rtol=1e-3, atol=1e-4))
 
+    def attention_record(self) -> dict:
+        """What set-up decided about attention, for the manifest's ``lm`` section (it changes GPU speed, not the
+        candidates): the implementation the model runs, the one it was loaded with where set-up switched it to
+        SDPA (else None), and the mask of a padded pass: ``"4d"``, built here, or ``"2d"``, which transformers may
+        check for padding with a device-to-host sync per padded pass that ``host_transfers`` does not count
+        (BERT's SDPA path does; DeBERTa's own mask code does not).
+
+            >>> gen.attention_record()                                                   # doctest: +SKIP
+            {'attention': 'sdpa', 'attention_loaded_with': 'eager', 'attention_mask': '4d'}
+        """
+        return {"attention": getattr(self.model.config, "_attn_implementation", None),
+                "attention_loaded_with": self.attention_was,
+                "attention_mask": "4d" if self._takes_4d_mask else "2d"}
+
     def token_types(self, length: int, merged: int = 0) -> list[int] | None:
         """The token type ids of a paired sequence of ``length`` tokens, or None: masked sequences and
         models without token types take the model's default. The halves are equally long but for the
@@ -587,6 +601,7 @@ def _count(stats: LMStats, batch_jobs, length: int, batch_size: int) -> None:
     stats.tokens += sum(len(j[1]) for j in batch_jobs)
     stats.padded_tokens += len(batch_jobs) * length
     stats.capacity += batch_size
+    stats.padded_passes += any(len(j[1]) < length for j in batch_jobs)  # as _launch decides to pass a mask
 
 
 def vocabulary_after_a_token(tokenizer, n: int) -> list[str]:

@@ -985,7 +985,10 @@ def run_held(args, argv, out: Path, made: list[Path], lock: outlock.OutLock | No
                   "augment_started": augment_started, "augment_ended": time.time()}
         command = [PROG, *(sys.argv[1:] if argv is None else argv)]
         with writing(out):  # rejects.jsonl, dataset_info.json, state.json, manifest.json
-            code = summarise(out, args, command, config, models, n_blocks, world, run_started, t0, timing, spans)
+            # Rank 0's masked LM decides as every rank's: the same model, loaded the same way.
+            lm_attention = aug.mlm.attention_record() if aug.mlm is not None else None
+            code = summarise(out, args, command, config, models, n_blocks, world, run_started, t0, timing, spans,
+                             lm_attention)
         if args.report:
             write_page(out)
     shutdown(world)
@@ -1038,7 +1041,7 @@ def write_page(out: Path) -> None:
 
 
 def summarise(out: Path, args, command: list[str], config: dict, models: dict, n_blocks: int, world: int,
-              run_started: float, t0: float, timing: dict, spans: list[dict]) -> int:
+              run_started: float, t0: float, timing: dict, spans: list[dict], lm_attention: dict | None = None) -> int:
     """Rank 0: rejects.jsonl, dataset_info.json/state.json, manifest.json and the summary line; returns the
     exit code (2 when every example was rejected: the files are written, so rejects.jsonl says why)."""
     records, missing = manifest.read_records(out, n_blocks)
@@ -1053,6 +1056,7 @@ def summarise(out: Path, args, command: list[str], config: dict, models: dict, n
         print(line, file=sys.stderr)
         return code
     wall, rows_run, counts = time.time() - t0, sum(r["rows"] for r in this_run), manifest.counts(records)
+    lm = manifest.lm_section(records, lm_attention)
     atomic_write_json(out / "manifest.json", {
         "tool": PROG, "version": __version__, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": command,
@@ -1067,8 +1071,9 @@ def summarise(out: Path, args, command: list[str], config: dict, models: dict, n
         "candidates_per_eligible_word": merge_counts(r.get("candidates") for r in records),
         "shards": [{"file": r["file"], "rows": r["rows"], "sha256": r["sha256"], "paragraphs": r["paragraphs"],
                     "examples_read": r["read"]} for r in records],
-        # What the masked LM did, over every shard: passes, sequences, fill, padding, host copies.
-        "lm": manifest.lm_counters(records),
+        # What the masked LM did, over every shard: passes, sequences, fill, padding, host copies; and how its
+        # attention was set up, with the syncs host_transfers cannot see (manifest.lm_section).
+        "lm": lm,
         # Rank 0's start-up by part, and when its augmenting began and ended (epoch seconds): the
         # GPU benchmark reads the window to know when to sample the GPU's utilisation.
         "timing": {**timing, "augment_seconds": round(timing["augment_ended"] - timing["augment_started"], 3),
@@ -1087,6 +1092,8 @@ def summarise(out: Path, args, command: list[str], config: dict, models: dict, n
     print(f"{PROG}: {counts['written']} rows from {counts['read']} examples ({counts['rejected_total']} rejected"
           f"{', see rejects.jsonl' if counts['rejected_total'] else ''}) in {wall:.1f} s "
           f"({rows_run / max(wall, 1e-9):.1f} rows/s this run) -> {out}", file=sys.stderr)
+    if lm and lm.get("note"):
+        print(f"{PROG}: note: {lm['note']}", file=sys.stderr)
     return 0
 
 

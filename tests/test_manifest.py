@@ -344,3 +344,18 @@ def test_model_fingerprint_covers_the_tokenizers_configuration(tmp_path):
     bare = manifest.model_fingerprint(model, cache=cache, weights=False)
     (model / "special_tokens_map.json").write_text('{"mask_token": "[MASK]"}')
     assert manifest.model_fingerprint(model, cache=cache, weights=False) != bare
+
+
+def test_lm_section_of_shards_without_the_padded_pass_counter_says_the_syncs_are_unknown():
+    """A shard recorded before padded_passes was counted: a partial sum would understate the uncounted syncs."""
+    recs = [{"lm_counters": {"forward_passes": 2, "sequences": 10, "capacity": 128, "tokens": 90,
+                             "padded_tokens": 100, "host_transfers": 2, "padded_passes": 1}},
+            {"lm_counters": {"forward_passes": 3, "sequences": 10, "capacity": 192, "tokens": 90,
+                             "padded_tokens": 100, "host_transfers": 3}}]
+    two_d = {"attention": "eager", "attention_loaded_with": None, "attention_mask": "2d"}
+    got = manifest.lm_section(recs, two_d)
+    assert got["padded_passes"] is got["uncounted_syncs_at_most"] is None
+    assert "an unknown number of passes were padded" in got["note"]
+    assert manifest.lm_section(recs[:1], two_d)["uncounted_syncs_at_most"] == 1
+    assert "note" not in manifest.lm_section(recs, {**two_d, "attention_mask": "4d"})
+    assert manifest.lm_section(recs, None) == manifest.lm_counters(recs)  # no LM set-up to record

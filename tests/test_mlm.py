@@ -627,3 +627,35 @@ def test_a_model_that_cannot_take_the_4d_mask_keeps_the_2d_one(tiny_mlm_path, ti
     assert padded.stats.padded_tokens > padded.stats.tokens
     alone = MaskedLMCandidates(model, tok, top_k=4, mode="multi", batch_size=1, pad_multiple=1)
     assert got == alone.candidates_many(items)
+
+
+def test_the_lm_section_records_the_attention_set_up_and_the_syncs_host_transfers_miss(
+        tiny_mlm_path, tiny_deberta_mlm_path, sample_rows):
+    """Set-up switches an eager-loaded model with SDPA to it and tries the 4D mask once: both change GPU speed, and
+    a model left with the 2D mask may sync once per padded pass beyond host_transfers. The manifest's lm section
+    says which implementation ran, what it was loaded with, the mask form, and (in a note) when syncs may exceed
+    host_transfers; padded_passes counts the passes that were given a mask."""
+    from augment import manifest
+
+    items = _items(sample_rows, 4)
+    model = AutoModelForMaskedLM.from_pretrained(tiny_mlm_path, attn_implementation="eager").eval()
+    bert = MaskedLMCandidates(model, AutoTokenizer.from_pretrained(tiny_mlm_path), top_k=4, mode="multi")
+    deberta = MaskedLMCandidates(*_load(tiny_deberta_mlm_path), top_k=4, mode="multi")
+    masks = []
+    for gen in (bert, deberta):
+        real = gen._attention_mask
+        gen._attention_mask = lambda keep, real=real, gen=gen: masks.append(gen) or real(keep)
+        gen.candidates_many(items)
+    lm = {gen: manifest.lm_section([{"lm_counters": gen.stats.counters()}], gen.attention_record())
+          for gen in (bert, deberta)}
+    assert {k: lm[bert][k] for k in ("attention", "attention_loaded_with", "attention_mask",
+                                     "uncounted_syncs_at_most")} == {
+        "attention": "sdpa", "attention_loaded_with": "eager", "attention_mask": "4d", "uncounted_syncs_at_most": 0}
+    assert "note" not in lm[bert] and lm[bert]["padded_passes"] == masks.count(bert) > 0
+    d = lm[deberta]
+    assert (d["attention"], d["attention_loaded_with"], d["attention_mask"]) == ("eager", None, "2d")
+    assert d["uncounted_syncs_at_most"] == d["padded_passes"] == masks.count(deberta) > 0
+    assert d["host_transfers"] == d["forward_passes"] >= d["padded_passes"]
+    assert f"{d['padded_passes']} of {d['forward_passes']} passes were padded" in d["note"]
+    assert "syncs per pass can exceed host_transfers_per_pass" in d["note"]
+    assert deberta.dry_run(items).padded_passes == d["padded_passes"]  # the plan counts them alike
