@@ -501,7 +501,8 @@ class MaskedLMCandidates:
         """Whether the model gives the same hidden states for the 4D mask of :meth:`_attention_mask` as for
         the 2D one, tried once on two short sequences (one padded). Not every model hands the mask to
         transformers' mask builder alone: DeBERTa also multiplies its embeddings by it, and a 4D mask there is
-        a shape error. Such a model keeps the 2D mask, and with it one sync per padded pass."""
+        a shape error. Such a model keeps the 2D mask, and with it, where transformers' mask builder reads that mask
+        (``mask.all()``), one sync per padded pass; DeBERTa's own mask code reads nothing from it."""
         torch = self._torch
         if getattr(self.model.config, "_attn_implementation", None) not in ("sdpa", "eager"):
             return False
