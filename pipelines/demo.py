@@ -2,8 +2,8 @@
 
     python -m pipelines.demo [--out DIR]
 
-Runs the real ``augment-squad`` command line on ``data/sample/`` with ``--mlm none`` (GloVe 6B 50d
-from an installed package, so no network), loads the result with ``datasets.load_from_disk`` and
+Runs the real ``augment-squad`` command line on ``data/sample/train-v2.0-sample.json`` with ``--mlm none``
+(GloVe 6B 50d from an installed package, so no network), loads the result with ``datasets.load_from_disk`` and
 prints two variants of one answerable question side by side, edits marked, answers checked. ``--out``
 may name a new or empty directory or the demo's own earlier output, which is redone; another run's
 output or a folder of other files is refused, never overwritten.
@@ -22,7 +22,10 @@ from augment.fingerprints import fingerprint
 from pipelines import augment_squad
 from pipelines.cli import Once, expand_tilde
 
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+# The sample file, not its folder: squad-eval may write its report beside the --data file it read (README:
+# squad-eval --data data/sample/train-v2.0-sample.json --out data/sample), and a folder holding a report is
+# refused as data; the file alone reads the same whatever lands beside it.
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample" / "train-v2.0-sample.json"
 WIDTH = 58
 
 
@@ -48,8 +51,9 @@ def side_by_side(left: str, right: str, width: int = WIDTH) -> str:
 def not_demo_output(out: str, command: list[str]) -> str | None:
     """Why the demo must not write into ``out``, or None: it is new, empty, or holds the demo's own output,
     recognised as augment-squad recognises a run to resume, by the options and the input's fingerprint
-    recorded in .progress/config.json (the tinyaug version aside: the demo redoes an old one). Anything
-    else (another run's shards, a user's files) would be deleted by the --overwrite the demo passes."""
+    recorded in .progress/config.json (the tinyaug version aside: the demo redoes an old one; an older demo's
+    --input data/sample/ is the same input, its one file's fingerprint). Anything else (another run's shards,
+    a user's files) would be deleted by the --overwrite the demo passes."""
     args = augment_squad.build_parser().parse_args(command)
     config = augment_squad.output_config(args)
     config.update(input_fingerprint=fingerprint(args.input, args.split), **augment_squad.model_fingerprints(args))
@@ -67,7 +71,7 @@ def main(argv=None) -> int:
     command = ["--input", str(SAMPLE), "--out", out, "--mlm", "none", "--glove", "default", "--multiplier", "3"]
     try:
         problem = outdir.out_problem("--out", out) or not_demo_output(out, command)
-    except InputError as e:  # data/sample/ unreadable as data, e.g. after a squad-eval --out into it
+    except InputError as e:  # the sample file missing or damaged: one line, not a traceback
         problem = str(e)
     if problem:
         if args.out is None:

@@ -744,27 +744,41 @@ class DistillRecipe:
             # not a refusal: one command may run over students of several widths.
             self.log(f"warning: --projection {a.projection} has no effect: the student and the teacher are both "
                      f"{s_cfg.hidden_size} wide, so no projection is trained")
-        self.eval_rows = None
+        # Every source is read before any is tokenised, and what cannot be read is reported for all of them at
+        # once: offline, --data squad_v2 --eval squad_v2 named the --eval alone, and the --data on the next run.
+        # (Whether a hub dataset loads offline only loading it tells; validate() cannot ask datasets' cache.)
+        problems, self.eval_rows = [], None
         if a.eval:
             # Checked now, not at the first evaluation mid-training; a bad row is named by its file and position.
-            self.eval_rows = read_rows(a.eval, a.eval_split, "--eval", a.eval_limit)
-            if self.main:  # as squad-eval says it of its --data: the evaluation's questions are cut alike
-                cut = cut_questions([r["question"] for r in self.eval_rows], self.tokenizer, a.max_length,
-                                    a.doc_stride)
-                if warning := cut_warning(cut, len(self.eval_rows), self.tokenizer, a.max_length, a.doc_stride,
-                                          "--eval"):
-                    self.log(warning)
+            try:
+                self.eval_rows = read_rows(a.eval, a.eval_split, "--eval", a.eval_limit)
+            except InputError as e:
+                problems.append(str(e))
+        data_options = {}  # distinct list of sources -> the option that named it (the prediction stage's own)
+        for stage in self.stages:
+            own = stage == "prediction" and a.prediction_data
+            data_options.setdefault(tuple(a.prediction_data if own else a.data),
+                                    "--prediction-data" if own else "--data")
+        examples = {}
+        for src, option in data_options.items():
+            try:
+                examples[src] = self._examples(list(src), option)
+            except InputError as e:
+                problems.append(str(e))
+        if problems:
+            raise InputError("; ".join(problems))
+        if self.eval_rows is not None and self.main:  # as squad-eval says it of its --data: cut alike
+            cut = cut_questions([r["question"] for r in self.eval_rows], self.tokenizer, a.max_length, a.doc_stride)
+            if warning := cut_warning(cut, len(self.eval_rows), self.tokenizer, a.max_length, a.doc_stride,
+                                      "--eval"):
+                self.log(warning)
 
         # Data: one Dataset of squad_v2 rows -> windows, cached beside the data (main process first); the
         # prediction stage has its own when --prediction-data is given.
         self.cache_dir = Path(a.cache_dir) if a.cache_dir else default_cache_dir(a.data, self.out)
-        built, self.stage_data = {}, {}  # one tokenisation per distinct list of sources
-        for stage in self.stages:
-            own = stage == "prediction" and a.prediction_data
-            src = tuple(a.prediction_data if own else a.data)
-            if src not in built:
-                built[src] = self._windows(list(src), "--prediction-data" if own else "--data")
-            self.stage_data[stage] = built[src]
+        built = {src: self._windows(list(src), examples[src], option) for src, option in data_options.items()}
+        self.stage_data = {stage: built[tuple(a.prediction_data if stage == "prediction" and a.prediction_data
+                                              else a.data)] for stage in self.stages}
         self.key, self.features, self.windows = self.stage_data[self.stages[0]]
 
         # Models. Weights load as safetensors where the repo has them (transformers' default).
@@ -843,9 +857,16 @@ class DistillRecipe:
 
         return torch.compiler.set_stance("force_eager") if self.args.compile else nullcontext()
 
-    def _windows(self, sources, option: str):
-        """(cache key, tokenised features, WindowDataset) of the ``squad_v2`` rows of ``sources``, which
-        ``option`` named."""
+    def _examples(self, sources, option: str):
+        """The ``squad_v2`` rows of ``sources`` (which ``option`` named) as one Dataset, main process first."""
+        from augment.distill import data
+
+        with self.acc.main_process_first():
+            return data.load_examples(sources, "train", self.args.limit, option)
+
+    def _windows(self, sources, examples, option: str):
+        """(cache key, tokenised features, WindowDataset) of ``examples``, the rows of ``sources`` (which
+        ``option`` named)."""
         from augment.distill import data
         from augment.qa.features import cut_questions, cut_warning
 
@@ -853,7 +874,6 @@ class DistillRecipe:
         key = data.features_key(sources, "train", a.limit, self.tokenizer, a.max_length, a.doc_stride,
                                 self.teacher_types, self.ask_token_types)
         with self.acc.main_process_first():
-            examples = data.load_examples(sources, "train", a.limit, option)
             workers = a.tokenize_workers or (min(8, os.cpu_count() or 1) if len(examples) > 2000 else 1)
             features = data.tokenize(examples, self.tokenizer, self.cache_dir, key, a.max_length,
                                      a.doc_stride, num_proc=workers, token_types=self.teacher_types,

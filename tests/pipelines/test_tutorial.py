@@ -53,6 +53,15 @@ def test_small_tutorial_distils_on_its_questions_and_their_variants(small_run):
     assert sorted(list(used["id"])) == sorted(questions + [f"{q}-aug{v}" for q in questions for v in (1, 2)])
 
 
+def test_what_the_tutorial_reads_of_the_sample_is_unmoved_by_a_report_beside_it(reported_sample):
+    """Every step reads the tutorial's SAMPLE; the folder data/sample/ stopped reading as data once README's
+    `squad-eval --data data/sample/train-v2.0-sample.json --out data/sample` wrote its report there."""
+    from augment.squad_io import iter_rows
+    from pipelines.tutorial import SAMPLE
+
+    assert len(list(iter_rows(reported_sample(SAMPLE)))) == 65
+
+
 def test_the_summary_line_leaves_out_a_group_without_questions():
     from augment.qa.metric import squad_v2_metric
     from pipelines.tutorial import f1_line
