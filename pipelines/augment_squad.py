@@ -1155,6 +1155,7 @@ def main(argv=None) -> int:
     next barrier fails as that one exits, stay quiet."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     args = build_parser().parse_args(argv)
+    ranks.end_with_agent()  # a torchrun agent killed outright leaves no worker writing --out beside the rerun
     previous = signal.signal(signal.SIGINT, _interrupt_once)
     try:
         return run(args, None if argv is None else [str(a) for a in argv])

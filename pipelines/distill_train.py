@@ -1495,6 +1495,7 @@ def main(argv=None) -> int:
     an error that every process meets, and the line of the process that failed when one does; the others, whose
     next collective fails as that one exits, stay quiet."""
     args = build_parser().parse_args(argv)
+    ranks.end_with_agent()  # a torchrun agent killed outright leaves no process writing --out beside the rerun
     try:
         return run_command(args)
     except BaseException as e:  # Ctrl-C, another process gone: how to go on, in one line, not a traceback

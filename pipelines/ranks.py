@@ -12,11 +12,13 @@ exited: that process said why (it asked first), or torchrun's report names it (S
 the process that meets it stays quiet unless it is the first.
 
 :func:`launch` reads torchrun's variables (WORLD_SIZE, RANK, LOCAL_RANK, LOCAL_WORLD_SIZE), checked.
+:func:`end_with_agent` ends a process of the job when the torchrun agent that started it dies.
 """
 from __future__ import annotations
 
 import os
 import re
+import signal
 import sys
 from dataclasses import dataclass
 
@@ -128,3 +130,35 @@ def lost_peer(error: BaseException) -> str | None:
         seen.add(id(error))
         error = error.__cause__ or error.__context__
     return None
+
+
+def end_with_agent(environ=None) -> bool:
+    """Under torchrun, have the kernel send this process SIGTERM (what torchrun stops its workers with) when the
+    agent that started it dies; return whether it asked. Elsewhere, and off Linux, nothing (False).
+
+    torchrun starts each worker in a session of its own, and stops them when it is stopped itself (SIGTERM,
+    Ctrl-C), but an agent killed outright (kill -9, the out-of-memory killer) stops nothing: its workers went on
+    to the end of the run, their gloo connections being their own. The same torchrun command rerun to resume
+    then wrote into --out beside them (distill-train's metrics.jsonl held steps 19 to 30 of 30 twice), or was
+    refused for as long as they held augment-squad's lock. Only a torchrun worker (TORCHELASTIC_RUN_ID set,
+    as torch.distributed.is_torchelastic_launched reads it): a command started alone and left running after its
+    shell ends (nohup) must go on.
+
+        >>> end_with_agent({})
+        False
+    """
+    environ = os.environ if environ is None else environ
+    if "TORCHELASTIC_RUN_ID" not in environ or sys.platform != "linux":
+        return False
+    import ctypes
+
+    # The signal comes when the thread that started this process ends: torchrun's agent starts its workers from
+    # its main thread, so that is when the agent does.
+    parent = os.getppid()
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return False
+    if os.getppid() != parent:  # the agent died before the request was made
+        os.kill(os.getpid(), signal.SIGTERM)
+    return True

@@ -1,9 +1,18 @@
 """pipelines.ranks: which process of a torchrun job prints the line that ends a failed command, and torchrun's
 variables read and checked. The CLIs' runs under torchrun (test_augment_squad.py, tests/distill/test_distributed.py)
 show it end to end; here, the rules."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pytest
 
 from pipelines import ranks
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_outside_a_process_group_the_first_process_answers_and_no_error_is_a_lost_peer(monkeypatch):
@@ -100,3 +109,68 @@ def test_the_variables_are_read_from_os_environ_as_it_is_at_the_call(monkeypatch
     monkeypatch.setenv("WORLD_SIZE", "2")
     assert ranks.launch() == ranks.Launch(1, 2, 0, 1)
     assert not ranks.rank_zero()
+
+
+# A stand-in for torchrun's agent: starts two workers, each in a session of its own as torchrun starts them, one
+# with torchrun's TORCHELASTIC_RUN_ID and one without (a command started alone), prints their pids, and waits.
+AGENT = """
+import os, subprocess, sys
+worker = ("from pipelines import ranks; import pathlib, sys, time; asked = ranks.end_with_agent(); "
+          "pathlib.Path(sys.argv[1]).write_text(str(asked)); time.sleep(60)")
+alone = {k: v for k, v in os.environ.items() if k != "TORCHELASTIC_RUN_ID"}
+procs = [subprocess.Popen([sys.executable, "-c", worker, sys.argv[1] + name], env=env, start_new_session=True)
+         for name, env in (("torchrun", {**alone, "TORCHELASTIC_RUN_ID": "none"}), ("alone", alone))]
+print(*(p.pid for p in procs), flush=True)
+procs[0].wait()
+"""
+
+
+def running(pid: int) -> bool:
+    """Whether ``pid`` runs: a process killed after its parent died stays a zombie until whoever adopted it reaps it."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_torchrun_worker_ends_when_its_agent_is_killed_and_a_command_alone_goes_on(tmp_path):
+    """torchrun's agent killed with kill -9 left its workers running to the end of the run, writing --out beside
+    the rerun (distill-train's metrics.jsonl then held steps twice). A command started alone outlives its parent."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    agent = subprocess.Popen([sys.executable, "-c", AGENT, str(tmp_path / "asked-")], env=env,
+                             stdout=subprocess.PIPE, text=True)
+    workers = [int(pid) for pid in agent.stdout.readline().split()]
+    try:
+        deadline = time.time() + 30
+        while len(list(tmp_path.glob("asked-*"))) < 2 and time.time() < deadline:
+            time.sleep(0.01)
+        assert [(tmp_path / f"asked-{name}").read_text() for name in ("torchrun", "alone")] == ["True", "False"]
+        agent.kill()
+        agent.wait()
+        deadline = time.time() + 10
+        while running(workers[0]) and time.time() < deadline:
+            time.sleep(0.01)
+        assert [running(pid) for pid in workers] == [False, True]
+    finally:
+        agent.kill()
+        agent.stdout.close()
+        for pid in workers:
+            if running(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("module, argv", [("augment_squad", ["--mlm", "none"]),
+                                          ("distill_train", ["--data", "nowhere.json", "--teacher", "none"])])
+def test_the_commands_ask_to_end_with_the_agent_first(module, argv, tmp_path, monkeypatch):
+    """Before anything else, so that no process of theirs outlives a killed agent (the test above)."""
+    import importlib
+
+    command = importlib.import_module(f"pipelines.{module}")
+    asked = []
+    monkeypatch.setattr(ranks, "end_with_agent", lambda: asked.append(True))
+    monkeypatch.setenv("WORLD_SIZE", "two")  # the commands' first check: they stop there, before anything loads
+    monkeypatch.delenv("RANK", raising=False)
+    assert command.main([*argv, "--out", str(tmp_path / "o")]) == 2
+    assert asked == [True]
