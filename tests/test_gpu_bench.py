@@ -68,6 +68,21 @@ def test_augment_rank_counts_parse_a_list_and_name_a_bad_one():
             gpu_augment.rank_counts(bad)
 
 
+def test_augment_table_names_the_masked_lms_attention_and_the_syncs_it_cannot_count():
+    """The GPU rows are read to judge issue 9's one-copy-per-pass: a 2D mask's uncounted syncs must show there."""
+    import gpu_augment
+
+    run = {"mode": "exact", "workers": 0, "paragraphs": 2, "rows": 40, "augment_s": 1.0, "startup_s": {"total": 2.0},
+           "s_per_paragraph": 0.5, "gpu_busy": None}
+    lms = [{"attention": "sdpa", "attention_mask": "4d", "uncounted_syncs_at_most": 0},
+           {"attention": "eager", "attention_mask": "2d", "uncounted_syncs_at_most": 7}, {}]
+    ref = {"paragraphs": 2, "rows": 40, "augment_s": 4.0, "s_per_paragraph": 2.0, "gpu_busy": None}
+    lines = gpu_augment.table({"reference": ref, "runs": [{**run, "lm": lm} for lm in lms]}).splitlines()
+    assert len({line.count("|") for line in lines}) == 1  # every row has the header's columns
+    assert lines[2].endswith("| sdpa, 4d |") and lines[3].endswith("| eager, 2d (up to 7 syncs not counted) |")
+    assert lines[4].endswith("| n/a |")
+
+
 def test_augment_rank_overlap_measures_busy_where_every_rank_ran():
     """Rank 1 starts 2 s after rank 0 and ends 1 s before the window: the GPU's busy inside the overlap
     (where every rank was feeding it) is the mean of the samples there alone."""
