@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 from augment.mlm import MaskedLMCandidates  # noqa: E402  (from PYTHONPATH: this tree or the one before)
 from augment.segment import english_stopwords, is_eligible, split_words  # noqa: E402
-from augment.squad_io import iter_rows, read_official_json  # noqa: E402
+from augment.squad_io import read_official_json  # noqa: E402
 
 SAMPLE = REPO / "data" / "sample" / "train-v2.0-sample.json"
 SUBSET = REPO / "data" / "squad_v2" / "train-v2.0-subset.json"
@@ -48,24 +48,18 @@ def tiny_bert():
 
 
 def tiny_roberta():
-    """tests/conftest.py's tiny_roberta_mlm_path model, built the same way (BPE on the sample rows, seed 4)."""
-    from tokenizers import ByteLevelBPETokenizer
-    from transformers import AutoTokenizer, RobertaConfig, RobertaForMaskedLM, RobertaTokenizer
+    """tests/conftest.py's tiny_roberta_mlm_path model, from the same builders (tests/tiny_models.py, loaded from
+    this repository by path: PYTHONPATH may name the tree before, which lacks it)."""
+    import importlib.util
 
-    texts = [r["context"] for r in iter_rows(SAMPLE)] + [r["question"] for r in iter_rows(SAMPLE)]
-    bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator(texts, vocab_size=1500, min_frequency=2,
-                            special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
+    from transformers import AutoTokenizer
+
+    spec = importlib.util.spec_from_file_location("tiny_models", REPO / "tests" / "tiny_models.py")
+    tiny = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tiny)
     with tempfile.TemporaryDirectory() as d:
-        bpe.save_model(d)
-        RobertaTokenizer(vocab=f"{d}/vocab.json", merges=f"{d}/merges.txt").save_pretrained(d)
-        tok = AutoTokenizer.from_pretrained(d)
-    torch.manual_seed(4)
-    cfg = RobertaConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=130, pad_token_id=tok.pad_token_id,
-                        bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, type_vocab_size=1)
-    tok.model_max_length = 128
-    return RobertaForMaskedLM(cfg).eval(), tok
+        tok = AutoTokenizer.from_pretrained(tiny.bpe_tokenizer(d))
+    return tiny.roberta_mlm(tok), tok
 
 
 def cases_alike(model, tok):

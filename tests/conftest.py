@@ -160,36 +160,20 @@ def glove_augmenter(glove_kv):
 def bpe_tokenizer_dir(tmp_path_factory) -> str:
     """A byte-level BPE (RoBERTa-family) tokenizer trained on real SQuAD contexts: no token type ids,
     <s>/</s> specials, words after a space are 'Ġword' pieces."""
-    from tokenizers import ByteLevelBPETokenizer
-    from transformers import RobertaTokenizer
+    from tests.tiny_models import bpe_tokenizer
 
-    from augment.squad_io import iter_rows
-
-    texts = [r["context"] for r in iter_rows(SAMPLE)] + [r["question"] for r in iter_rows(SAMPLE)]
-    bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator(texts, vocab_size=1500, min_frequency=2,
-                            special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
-    raw = tmp_path_factory.mktemp("bpe_raw")
-    bpe.save_model(str(raw))
-    tok = RobertaTokenizer(vocab=str(raw / "vocab.json"), merges=str(raw / "merges.txt"))
-    out = tmp_path_factory.mktemp("bpe_tok")
-    tok.save_pretrained(out)
-    return str(out)
+    return bpe_tokenizer(tmp_path_factory.mktemp("bpe_tok"))
 
 
 @pytest.fixture(scope="session")
 def tiny_roberta_mlm_path(tmp_path_factory, bpe_tokenizer_dir) -> str:
     """A 2-layer 32-wide RobertaForMaskedLM on the BPE tokenizer above (random weights)."""
-    import torch
-    from transformers import AutoTokenizer, RobertaConfig, RobertaForMaskedLM
+    from transformers import AutoTokenizer
+
+    from tests.tiny_models import roberta_mlm
 
     tok = AutoTokenizer.from_pretrained(bpe_tokenizer_dir)
-    torch.manual_seed(4)
-    cfg = RobertaConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=130, pad_token_id=tok.pad_token_id,
-                        bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, type_vocab_size=1)
-    tok.model_max_length = 128
-    return _save(RobertaForMaskedLM(cfg).eval(), tok, tmp_path_factory.mktemp("tiny_roberta_mlm"))
+    return _save(roberta_mlm(tok), tok, tmp_path_factory.mktemp("tiny_roberta_mlm"))
 
 
 @pytest.fixture(scope="session")
