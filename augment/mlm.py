@@ -483,22 +483,21 @@ class MaskedLMCandidates:
         see. A 4D mask is used as given, so we pass the one it would build: boolean for scaled-dot-product
         attention, additive (0 or the dtype's minimum, in the model's dtype) for eager attention, which
         masked LMs without SDPA use (MPNet, RoFormer, ConvBERT). Other kernels (flash attention) take the
-        2D mask, and unpad with syncs of their own."""
-        impl = getattr(self.model.config, "_attn_implementation", None)
+        2D mask, and unpad with syncs of their own; so do models that set-up found do not take the 4D one."""
+        return self._mask_4d(keep) if self._takes_4d_mask else keep.long()
+
+    def _mask_4d(self, keep):
+        """The 4D mask transformers would build from ``keep`` for the model's SDPA or eager attention."""
         b, t = keep.shape
-        if not self._takes_4d_mask:
-            return keep.long()
-        if impl == "sdpa":
+        if self.model.config._attn_implementation == "sdpa":
             return keep[:, None, None, :].expand(b, 1, t, t)  # (B, 1, T, T): True = attend
-        if impl == "eager":
-            dtype = self.model.dtype
-            bias = self._torch.zeros((), dtype=dtype, device=keep.device).masked_fill(
-                ~keep[:, None, None, :], self._torch.finfo(dtype).min)  # (B, 1, 1, T)
-            return bias.expand(b, 1, t, t)  # (B, 1, T, T): 0 = attend
-        return keep.long()
+        dtype = self.model.dtype
+        bias = self._torch.zeros((), dtype=dtype, device=keep.device).masked_fill(
+            ~keep[:, None, None, :], self._torch.finfo(dtype).min)  # (B, 1, 1, T)
+        return bias.expand(b, 1, t, t)  # (B, 1, T, T): 0 = attend
 
     def _check_4d_mask(self) -> bool:
-        """Whether the model gives the same hidden states for the 4D mask of :meth:`_attention_mask` as for
+        """Whether the model gives the same hidden states for the 4D mask of :meth:`_mask_4d` as for
         the 2D one, tried once on two short sequences (one padded). Not every model hands the mask to
         transformers' mask builder alone: DeBERTa also multiplies its embeddings by it, and a 4D mask there is
         a shape error. Such a model keeps the 2D mask, and with it, where transformers' mask builder reads that mask
@@ -522,8 +521,7 @@ class MaskedLMCandidates:
 
         try:
             want = run(keep.long())
-            self._takes_4d_mask = True  # what _attention_mask reads
-            got = run(self._attention_mask(keep))
+            got = run(self._mask_4d(keep))
         except (RuntimeError, ValueError, TypeError, IndexError):
             return False
         return got.shape == want.shape and bool(torch.allclose(got, want, rtol=1e-3, atol=1e-4))
