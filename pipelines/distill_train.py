@@ -983,8 +983,7 @@ class DistillRecipe:
                 self.log(f"removed {count(len(parts), 'teacher-logit cache part')} that an interrupted build left: "
                          f"{', '.join(sorted(parts))}")
             if (reason := teacher_cache.remove_damaged(path)) is not None:
-                self.log(f"removed the teacher-logit cache file {path}, which cannot be read ({reason}); building "
-                         "it again")
+                self.log(f"removed the teacher-logit cache file {path}, which {reason}; building it again")
         # Every process must take the same branch: the main process's view of the cache decides.
         exists = broadcast_object_list([path.exists()])[0] if acc.num_processes > 1 else path.exists()
         if not exists:

@@ -246,6 +246,30 @@ def test_a_teacher_cache_cut_short_is_built_again(finished_run, tmp_path, sample
     assert len(teacher_cache.TeacherLogits(said[1]).table) > 0  # built again
 
 
+def test_a_teacher_cache_with_a_damaged_byte_is_built_again(finished_run, tmp_path, sample_path, tiny_teacher_path,
+                                                           tiny_student_path, capsys):
+    """A reused cache with one damaged float16 (NaN) read as Arrow and gave NaN losses, with the advice to lower the
+    learning rate: its checksum tells, and it is removed and built again as a file cut short is."""
+    import numpy as np
+
+    from augment.distill import teacher_cache
+
+    shutil.copytree(finished_run / "cache", tmp_path / "cache")
+    damaged = next((tmp_path / "cache").glob("teacher-*-world1.arrow"))
+    good = damaged.read_bytes()
+    first = teacher_cache.TeacherLogits(damaged).table.column("start_logits").chunk(0).values.to_numpy()[:8]
+    at = good.find(first.astype(np.float16).tobytes())
+    damaged.write_bytes(good[:at] + np.array([np.nan], np.float16).tobytes() + good[at + 2:])
+    argv = common(sample_path, tmp_path) + ["--teacher", tiny_teacher_path, "--student", tiny_student_path,
+                                            "--out", str(tmp_path / "out"), "--stage", "prediction", "--max-steps", "1"]
+    capsys.readouterr()
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert (f"removed the teacher-logit cache file {damaged}, which does not match the checksum written with it"
+            in err), err
+    assert damaged.read_bytes() == good  # built again, bit for bit
+
+
 def test_a_teacher_cache_of_other_windows_is_one_line_naming_it(finished_run, tmp_path, sample_path, tiny_teacher_path,
                                                                 tiny_student_path, capsys):
     """A cache file whose windows are not the run's (copied from elsewhere, say) stopped the run with a traceback."""
@@ -261,6 +285,7 @@ def test_a_teacher_cache_of_other_windows_is_one_line_naming_it(finished_run, tm
         with pa.OSFile(str(renamed), "wb") as sink, pa.ipc.new_file(sink, teacher_cache.SCHEMA) as writer:
             writer.write_table(table)
         renamed.replace(other)
+        teacher_cache.write_checksum(other)  # copied with the checksum of its own bytes: sound, but not the run's
     argv = common(sample_path, tmp_path) + ["--teacher", tiny_teacher_path, "--student", tiny_student_path,
                                             "--out", str(tmp_path / "out"), "--stage", "prediction", "--max-steps", "1"]
     capsys.readouterr()
@@ -298,7 +323,7 @@ def test_caches_named_the_old_way_are_removed_when_the_cache_is_reused(tmp_path,
     before = current.stat().st_mtime_ns
     capsys.readouterr()
     run("second")
-    assert sorted(p.name for p in cache.glob("teacher-*")) == sorted([current.name, *kept])
+    assert sorted(p.name for p in cache.glob("teacher-*")) == sorted([current.name, f"{current.name}.crc32", *kept])
     assert current.stat().st_mtime_ns == before          # reused, not rebuilt
     err = capsys.readouterr().err
     assert f"removed 4 teacher-logit cache files named the old way, which no run reuses: {', '.join(sorted(old))}" \

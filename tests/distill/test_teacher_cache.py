@@ -157,7 +157,8 @@ def test_an_interrupted_build_leaves_no_temporary_file_and_stale_ones_are_remove
             os.utime(f, (old, old))
     teacher_cache.build(teacher, features, tmp_path / "teacher-k.arrow")
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        ["teacher-k.arrow", f"teacher-b.arrow.tmp{os.getpid()}", f"teacher-c.arrow.tmp{dead}"])
+        ["teacher-k.arrow", "teacher-k.arrow.crc32", f"teacher-b.arrow.tmp{os.getpid()}",
+         f"teacher-c.arrow.tmp{dead}"])
 
 
 def test_parts_an_interrupted_build_left_are_removed_whatever_its_process_count(tmp_path):
@@ -186,3 +187,54 @@ def test_parts_an_interrupted_build_left_are_removed_whatever_its_process_count(
     gone = teacher_cache.remove_stale_parts(tmp_path / f"{key}1.arrow")
     assert sorted(f.name for f in gone) == sorted(stale)
     assert sorted(f.name for f in tmp_path.iterdir()) == sorted(kept)
+
+
+def _nan_in_first_logit(path) -> None:
+    """Make the first stored start logit NaN, in place: two bytes, the file still reads as Arrow."""
+    import numpy as np
+
+    first = teacher_cache.TeacherLogits(path).table.column("start_logits").chunk(0).values.to_numpy()[:8]
+    data = bytearray(path.read_bytes())
+    at = data.find(first.astype(np.float16).tobytes())
+    assert at > 0
+    data[at:at + 2] = np.array([np.nan], np.float16).tobytes()
+    path.write_bytes(bytes(data))
+
+
+def test_a_damaged_byte_in_a_finished_cache_is_found_and_the_file_removed(tmp_path, features, tiny_teacher_path):
+    """A reused cache with one damaged float16 gave NaN losses (and the advice to lower the learning rate): the file
+    still reads as Arrow, so only the checksum written with it tells. The merged cache of several processes has one
+    too; an undamaged cache stays, and so does its checksum."""
+    import pyarrow as pa
+
+    teacher = AutoModelForQuestionAnswering.from_pretrained(tiny_teacher_path).eval()
+    single = teacher_cache.build(teacher, features, tmp_path / "teacher-a.arrow")
+    parts = [teacher_cache.build(teacher, features.select(teacher_cache.share(len(features), r, 2)),
+                                 teacher_cache.part_path(tmp_path / "teacher-b.arrow", r, 2)) for r in range(2)]
+    merged = teacher_cache.merge(parts, tmp_path / "teacher-b.arrow")
+    for path in (single, merged):
+        assert teacher_cache.remove_damaged(path) is None and path.exists()
+        before = sorted(tmp_path.iterdir())
+        _nan_in_first_logit(path)
+        start = teacher_cache.TeacherLogits(path).table.column("start_logits").chunk(0).values.to_numpy()
+        assert pa.compute.is_nan(pa.array(start[:1])).to_pylist() == [True]  # what training read
+        reason = teacher_cache.remove_damaged(path)
+        assert reason is not None and "checksum" in reason, reason
+        assert sorted(tmp_path.iterdir()) == [f for f in before if not f.name.startswith(path.name)]
+
+
+def test_a_cache_the_current_release_wrote_without_a_checksum_is_built_again_once(tmp_path, features,
+                                                                                   tiny_teacher_path):
+    """A cache written before the checksum was: nothing can say whether a byte of it is damaged, so it is removed
+    (and built again by the run, once); the rebuilt one has a checksum and is reused."""
+    import pyarrow as pa
+
+    teacher = AutoModelForQuestionAnswering.from_pretrained(tiny_teacher_path).eval()
+    built = teacher_cache.build(teacher, features, tmp_path / "built.arrow")
+    legacy = tmp_path / "teacher-k.arrow"
+    with pa.OSFile(str(legacy), "wb") as sink, pa.ipc.new_file(sink, teacher_cache.SCHEMA) as writer:
+        writer.write_table(teacher_cache.TeacherLogits(built, features).table)  # as the current release writes it
+    reason = teacher_cache.remove_damaged(legacy)
+    assert reason is not None and "no checksum" in reason and not legacy.exists()
+    teacher_cache.build(teacher, features, legacy)
+    assert teacher_cache.remove_damaged(legacy) is None and legacy.exists()
