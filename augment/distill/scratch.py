@@ -50,9 +50,14 @@ def machine() -> str:
     return hashlib.sha256("\0".join(ident).encode()).hexdigest()[:12]
 
 
+def own_name(stem: str) -> str:
+    """This process's name for a temporary ``stem``, folder or file: ``<stem>.tmp<pid>-<machine>``."""
+    return f"{stem}.tmp{os.getpid()}-{machine()}"
+
+
 def make(parent, stem: str) -> Path:
     """Create and return this process's folder for ``stem`` in ``parent``: ``<stem>.tmp<pid>-<machine>``."""
-    path = Path(parent) / f"{stem}.tmp{os.getpid()}-{machine()}"
+    path = Path(parent) / own_name(stem)
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -83,26 +88,26 @@ def keep_complete(folder, parent, complete) -> list[Path]:
     return moved
 
 
-def _last_written(folder: Path) -> float:
-    times = [folder.stat().st_mtime]
-    for f in folder.iterdir():
+def _last_written(path: Path) -> float:
+    times = [path.stat().st_mtime]
+    for f in path.iterdir() if path.is_dir() else []:
         with contextlib.suppress(FileNotFoundError):
             times.append(f.lstat().st_mtime)
     return max(times)
 
 
-def abandoned(folder: Path, now: float | None = None) -> bool:
-    """Whether ``folder`` (named by :func:`make`) belongs to no live process: its pid is gone from this machine, or,
-    made on another machine (or before a reboot, or in another pid namespace), nothing in it was written for
-    ``STALE_SECONDS``."""
-    found = _NAME.fullmatch(folder.name)
-    if found is None or not folder.is_dir():
+def abandoned(path: Path, now: float | None = None) -> bool:
+    """Whether ``path``, a folder or file named by :func:`own_name`, belongs to no live process: its pid is gone from
+    this machine, or, made on another machine (or before a reboot, or in another pid namespace), nothing in it (or
+    the file) was written for ``STALE_SECONDS``."""
+    found = _NAME.fullmatch(path.name)
+    if found is None or not path.exists():
         return False
     if found["machine"] == machine():
         return not running(int(found["pid"]))
     now = time.time() if now is None else now
     try:
-        return now - _last_written(folder) > STALE_SECONDS
+        return now - _last_written(path) > STALE_SECONDS
     except FileNotFoundError:  # removed meanwhile
         return False
 
@@ -113,7 +118,8 @@ def remove_abandoned(parent, complete_name=None, now: float | None = None) -> tu
     that :func:`keep_complete` keeps; None keeps nothing). Returns (folders removed, files kept)."""
     removed, kept = [], []
     for folder in sorted(Path(parent).glob("*.tmp*-*")):
-        if abandoned(folder, now):
+        # Folders only: a file of that name is another writer's (a teacher-logit cache's), removed by its own code.
+        if folder.is_dir() and abandoned(folder, now):
             stem = _NAME.fullmatch(folder.name)["stem"]
             pattern = complete_name(stem) if complete_name is not None else re.compile("(?!)")
             kept += keep_complete(folder, parent, pattern)

@@ -244,14 +244,26 @@ def checksum_problem(path) -> str | None:
 
 
 def _tmp_path(path: Path) -> Path:
-    """Where this process writes ``path`` before renaming it: ``<name>.tmp<pid>``."""
-    return path.with_name(f"{path.name}.tmp{os.getpid()}")
+    """Where this process writes ``path`` before renaming it: ``<name>.tmp<pid>-<machine>`` (:func:`scratch.own_name`),
+    so that a later build can tell whether its writer lives (:func:`_abandoned`)."""
+    return path.with_name(scratch.own_name(path.name))
 
 
-# A temporary file is left over when its writer was killed outright (SIGKILL, a lost node). One whose process is
-# gone and which nobody has written for this long is removed by the next build; both, because a cache folder on a
-# shared disk may hold the file of a live writer on another machine, whose pid means nothing here.
-STALE_SECONDS = 3600
+# A temporary file is left over when its writer was killed outright (SIGKILL, a lost node). The next build removes
+# one of a process gone from this machine at once, and one of another machine (a cache folder on a shared disk),
+# whose pid means nothing here, once nobody has written it for this long: the tokenising folders' rule.
+STALE_SECONDS = scratch.STALE_SECONDS
+
+
+def _abandoned(f: Path, now: float) -> bool:
+    """Whether ``f``, a temporary file of :func:`build`, :func:`merge` or :func:`write_checksum`, has no live writer:
+    :func:`scratch.abandoned` for a name with its machine; for ``<name>.tmp<pid>`` (tinyaug 0.2.4 and before, no
+    machine), its pid no process here and the file unwritten for ``STALE_SECONDS``, since it may be another
+    machine's."""
+    if scratch.abandoned(f, now):
+        return True
+    old = re.search(r"\.tmp(\d+)$", f.name)
+    return old is not None and not scratch.running(int(old[1])) and now - f.stat().st_mtime > STALE_SECONDS
 
 
 # Caches named before the name held the batch size and the number of processes (f2e1cc7), and the parts a killed
@@ -261,18 +273,15 @@ OLD_NAME = re.compile(r"teacher-[0-9a-f]{16}-[0-9a-f]{16}(?:-bf16|-fp16)?\.arrow
 
 
 def remove_stale_files(directory, now: float | None = None) -> list[Path]:
-    """Remove, in ``directory``, the ``teacher-*.tmp<pid>`` files whose process no longer runs on this machine and
-    which were last written over ``STALE_SECONDS`` ago, and the caches named the old way (``OLD_NAME``); return
-    them."""
+    """Remove, in ``directory``, the ``teacher-*`` temporary files that no live process writes (:func:`_abandoned`)
+    and the caches named the old way (``OLD_NAME``); return them."""
     import time
 
     now = time.time() if now is None else now
     gone = []
     for f in Path(directory).glob("teacher-*"):
-        tmp = re.search(r"\.tmp(\d+)$", f.name)
         try:
-            if not (OLD_NAME.fullmatch(f.name) or tmp is not None and not scratch.running(int(tmp.group(1)))
-                    and now - f.stat().st_mtime > STALE_SECONDS):
+            if f.is_dir() or not (OLD_NAME.fullmatch(f.name) or _abandoned(f, now)):
                 continue
             f.unlink()
             gone.append(f)
@@ -290,24 +299,25 @@ def remove_stale_parts(path, now: float | None = None) -> list[Path]:
     forever beside the one-process cache. Call this in the main process before the others start building (they
     wait for its broadcast): none of this run's parts exists yet. A process count whose build may still be running
     (a concurrent run) keeps its parts: one with a temporary file that :func:`remove_stale_files` would keep (its
-    process alive here, or written in the last ``STALE_SECONDS``: perhaps by another machine). An interrupted
+    process alive on this machine, or another machine's written in the last ``STALE_SECONDS``). An interrupted
     build leaves none (``build`` removes its own on an error or Ctrl-C), except a killed process's, so its parts
-    go at once, or with that file an hour later."""
+    go with that file: at once for a process of this machine, after the hour for another machine's."""
     import time
 
     now, path = time.time() if now is None else now, Path(path)
     m = re.fullmatch(r"(.*-world)\d+(.*\.arrow)", path.name)
-    name = re.compile(re.escape(m[1]) + r"(\d+)" + re.escape(m[2]) + r"(\.part\d{5}-of-\d{5})?(?:\.tmp(\d+))?")
+    name = re.compile(re.escape(m[1]) + r"(\d+)" + re.escape(m[2]) + r"(\.part\d{5}-of-\d{5})?"
+                      r"(\.tmp\d+(?:-[0-9a-f]{12})?)?")
     parts, busy = [], set()
     for f in path.parent.glob(glob.escape(m[1]) + "*"):
         if found := name.fullmatch(f.name):
-            world, part, pid = found.groups()
+            world, part, tmp = found.groups()
             try:
-                if pid is not None and (scratch.running(int(pid)) or now - f.stat().st_mtime <= STALE_SECONDS):
+                if tmp is not None and not _abandoned(f, now):
                     busy.add(world)
             except FileNotFoundError:  # its build has just finished with it: running
                 busy.add(world)
-            if part and pid is None:
+            if part and tmp is None:
                 parts.append((world, f))
     gone = []
     for world, f in parts:

@@ -29,3 +29,14 @@ def test_only_folders_whose_owner_is_gone_are_removed_keeping_their_finished_fil
     assert kept == [tmp_path / "s_00000_of_00002.arrow"] and kept[0].read_bytes() == b"a finished shard"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([folders["live"], folders["recent"],
                                                                  "s_00000_of_00002.arrow"])
+
+
+def test_the_tokenising_clean_up_leaves_a_teacher_caches_temporary_file_alone(tmp_path):
+    """A teacher-logit cache's temporary file carries a name of scratch's form (``<name>.tmp<pid>-<machine>``) in the
+    same cache folder: it is the teacher cache's to remove (teacher_cache.remove_stale_files), not a folder to empty."""
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    f = tmp_path / f"teacher-k.arrow.tmp{ended.pid}-{scratch.machine()}"
+    f.write_bytes(b"half")
+    assert scratch.abandoned(f)
+    assert scratch.remove_abandoned(tmp_path) == ([], []) and f.read_bytes() == b"half"

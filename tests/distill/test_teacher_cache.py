@@ -238,3 +238,40 @@ def test_a_cache_the_current_release_wrote_without_a_checksum_is_built_again_onc
     assert reason is not None and "no checksum" in reason and not legacy.exists()
     teacher_cache.build(teacher, features, legacy)
     assert teacher_cache.remove_damaged(legacy) is None and legacy.exists()
+
+
+def test_temporary_files_name_their_machine_so_a_dead_writers_here_go_at_once(tmp_path, features, tiny_teacher_path):
+    """A rank killed while writing left ``<name>.tmp<pid>`` for an hour: with no machine in the name, its pid could be
+    another machine's (a cache folder on a shared disk). The name holds the machine now, as the tokenising folders'
+    do (scratch.make): one whose process is gone from this machine goes at the next build, another machine's after an
+    hour unwritten, and its parts with it; the current release's names (no machine) keep the hour's rule."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from augment.distill import scratch
+
+    teacher = AutoModelForQuestionAnswering.from_pretrained(tiny_teacher_path).eval()
+    seen = []
+    teacher_cache.build(teacher, features, tmp_path / "teacher-k.arrow", batch_size=2, chunk_batches=1,
+                        progress=lambda n: seen.extend(p.name for p in tmp_path.iterdir()))
+    here, elsewhere = scratch.machine(), "0" * 12
+    assert f"teacher-k.arrow.tmp{os.getpid()}-{here}" in seen
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()  # a pid that has just ended
+    key = "teacher-0123456789abcdef-fedcba9876543210-batch4-world"
+    old = time.time() - 2 * teacher_cache.STALE_SECONDS
+    gone = {f"teacher-a.arrow.tmp{dead}-{here}": False, f"teacher-k.arrow.crc32.tmp{dead}-{here}": False,
+            f"teacher-d.arrow.tmp{os.getpid()}-{elsewhere}": True, f"teacher-e.arrow.tmp{dead}": True,
+            f"{key}2.arrow.part00000-of-00002": False, f"{key}2.arrow.part00001-of-00002.tmp{dead}-{here}": False}
+    kept = {f"teacher-b.arrow.tmp{os.getpid()}-{here}": True, f"teacher-c.arrow.tmp{dead}-{elsewhere}": False,
+            f"teacher-f.arrow.tmp{dead}": False, f"{key}3.arrow.part00000-of-00003": False,
+            f"{key}3.arrow.part00001-of-00003.tmp{dead}-{elsewhere}": False}  # perhaps writing elsewhere
+    for name, hour_old in {**gone, **kept}.items():
+        (tmp_path / name).write_bytes(b"half")
+        if hour_old:
+            os.utime(tmp_path / name, (old, old))
+    removed = teacher_cache.remove_stale_parts(tmp_path / f"{key}1.arrow") + teacher_cache.remove_stale_files(tmp_path)
+    assert sorted(f.name for f in removed) == sorted(gone)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["teacher-k.arrow", "teacher-k.arrow.crc32", *kept])
