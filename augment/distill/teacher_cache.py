@@ -37,7 +37,10 @@ SCHEMA = pa.schema([("window", pa.string()), ("start_logits", pa.list_(pa.float1
 
 
 def window_keys(features) -> list[str]:
-    return [f"{e}#{w}" for e, w in zip(features["example_id"], features["window_index"])]
+    """``"<example_id>#<window_index>"`` of every window. Both columns read in one batch: iterating datasets' column
+    objects reads row by row, 9 s per 200,000 windows (datasets 5.2) where this takes 0.08 s."""
+    cols = features.select_columns(["example_id", "window_index"]).with_format(None)[:]
+    return [f"{e}#{w}" for e, w in zip(cols["example_id"], cols["window_index"])]
 
 
 def teacher_digest(teacher, files: str | None = None) -> str:
@@ -434,10 +437,33 @@ class TeacherLogits:
     def __init__(self, path, features=None):
         self.path = Path(path)
         self.table = pa.ipc.open_file(pa.memory_map(str(self.path))).read_all()
-        if features is not None and self.table.column("window").to_pylist() != window_keys(features):
-            # An InputError: distill-train's one error line, naming the file (a ValueError was its traceback).
-            raise InputError(f"{self.path}: its cached windows do not match the training windows; delete it, and "
-                             "the next run builds it again")
+        if features is not None:
+            self._check(features)
+
+    def _check(self, features) -> None:
+        """Refuse a cache that does not hold exactly the windows of ``features``, in order, with a logit for each real
+        token. Checked here, in the main process, before training: :meth:`lookup` runs in the DataLoader's worker
+        processes (on CUDA by default), whose errors reached the user as "Caught ValueError in DataLoader worker
+        process 0" and a traceback. An InputError: distill-train's one error line, naming the file. Measured: 0.75 s
+        for 200,000 windows of length 384 (0.15 s the keys, 0.6 s the lengths, read from the attention masks)."""
+        from augment.distill.data import window_lengths
+
+        keys = window_keys(features)
+        problem = None
+        if self.table.column("window").to_pylist() != keys:
+            problem = "its cached windows do not match the training windows"
+        else:
+            want = window_lengths(features)
+            for name in ("start_logits", "end_logits"):
+                have = np.concatenate([np.diff(c.offsets.to_numpy()) for c in self.table.column(name).chunks]
+                                      or [np.zeros(0, np.int32)])
+                if len(wrong := np.flatnonzero(have != want)):
+                    i = int(wrong[0])
+                    problem = (f"window {keys[i]} has {have[i]} cached logits but {want[i]} real tokens: its cached "
+                               "windows do not match the training windows")
+                    break
+        if problem is not None:
+            raise InputError(f"{self.path}: {problem}; delete it, and the next run builds it again")
 
     def __getstate__(self) -> dict:
         return {"path": self.path}

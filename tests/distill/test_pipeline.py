@@ -295,6 +295,42 @@ def test_a_teacher_cache_of_other_windows_is_one_line_naming_it(finished_run, tm
     assert said and Path(said[1]).parent == tmp_path / "cache" and "Traceback" not in err, err
 
 
+def test_a_teacher_cache_of_other_window_lengths_is_one_line_also_with_loader_workers(
+        finished_run, tmp_path, sample_path, tiny_teacher_path, tiny_student_path, capsys):
+    """A cache whose windows have the run's names but other lengths (logits of other windows, copied in with their
+    checksum) was found only by the loader's lookup, which in a DataLoader worker (--num-workers, as on CUDA by
+    default) reached the user as "Caught ValueError in DataLoader worker process 0" and a traceback. It is found
+    before training, in the main process, and named in the run's one error line."""
+    import pyarrow as pa
+
+    from augment.distill import teacher_cache
+
+    shutil.copytree(finished_run / "cache", tmp_path / "cache")
+    cache = next((tmp_path / "cache").glob("teacher-*-world1.arrow"))
+    table = teacher_cache.TeacherLogits(cache).table
+    for name in ("start_logits", "end_logits"):  # every window one logit short
+        col = table.column(name).combine_chunks()
+        offsets = col.offsets.to_numpy()
+        keep = pa.array([i not in set(offsets[1:] - 1) for i in range(offsets[-1])])
+        shorter = pa.ListArray.from_arrays(pa.array(offsets - range(len(offsets))), col.values.filter(keep))
+        table = table.set_column(table.schema.get_field_index(name), name, shorter)
+    renamed = cache.with_name(cache.name + ".new")  # not over the file the table maps
+    with pa.OSFile(str(renamed), "wb") as sink, pa.ipc.new_file(sink, teacher_cache.SCHEMA) as writer:
+        writer.write_table(table)
+    renamed.replace(cache)
+    teacher_cache.write_checksum(cache)
+    argv = common(sample_path, tmp_path) + ["--teacher", tiny_teacher_path, "--student", tiny_student_path,
+                                            "--out", str(tmp_path / "out"), "--stage", "prediction", "--max-steps", "1",
+                                            "--num-workers", "1"]
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "DataLoader worker" not in err, err
+    said = re.fullmatch(rf"distill-train: error: {re.escape(str(cache))}: window \S+#\d+ has (\d+) cached logits but "
+                        r"(\d+) real tokens: .*; delete it, and the next run builds it again", err.splitlines()[-1])
+    assert said and int(said[1]) + 1 == int(said[2]), err
+
+
 def test_caches_named_the_old_way_are_removed_when_the_cache_is_reused(tmp_path, sample_path, tiny_teacher_path,
                                                                       tiny_student_path, capsys):
     """A cache named before the name held the batch size and the processes (teacher-<key>-<digest>[-bf16].arrow)
