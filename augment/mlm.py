@@ -49,6 +49,7 @@ from augment.batching import Batch, LMStats, plan_batches
 from augment.errors import ConfigError
 from augment.pairing import pair_template
 from augment.qa.attention import set_fast_attention
+from augment.qa.attention_mask import mask_4d, takes_4d_mask
 from augment.qa.positions import usable_positions, vocabulary_problem
 from augment.segment import Word, fold, strip_span  # noqa: F401  (fold: also this module's, as before)
 
@@ -488,13 +489,8 @@ class MaskedLMCandidates:
 
     def _mask_4d(self, keep):
         """The 4D mask transformers would build from ``keep`` for the model's SDPA or eager attention."""
-        b, t = keep.shape
-        if self.model.config._attn_implementation == "sdpa":
-            return keep[:, None, None, :].expand(b, 1, t, t)  # (B, 1, T, T): True = attend
-        dtype = self.model.dtype
-        bias = self._torch.zeros((), dtype=dtype, device=keep.device).masked_fill(
-            ~keep[:, None, None, :], self._torch.finfo(dtype).min)  # (B, 1, 1, T)
-        return bias.expand(b, 1, t, t)  # (B, 1, T, T): 0 = attend
+        sdpa = self.model.config._attn_implementation == "sdpa"
+        return mask_4d(keep, None if sdpa else self.model.dtype)  # (B, 1, T, T)
 
     def _check_4d_mask(self) -> bool:
         """Whether the model gives the same hidden states for the 4D mask of :meth:`_mask_4d` as for
@@ -519,12 +515,7 @@ class MaskedLMCandidates:
                     else self.model(input_ids=ids, attention_mask=mask)
             return (out.last_hidden_state if self._head is not None else out.logits)[keep].float()
 
-        try:
-            want = run(keep.long())
-            got = run(self._mask_4d(keep))
-        except (RuntimeError, ValueError, TypeError, IndexError):
-            return False
-        return got.shape == want.shape and bool(torch.allclose(got, want, rtol=1e-3, atol=1e-4))
+        return takes_4d_mask(run, keep, self._mask_4d(keep))
 
     def attention_record(self) -> dict:
         """What set-up decided about attention, for the manifest's ``lm`` section (it changes GPU speed, not the

@@ -12,6 +12,7 @@ from augment.distill.attention_capture import IMPLEMENTATION, ScoreCapture
 from augment.distill.attention_loss import AttentionScoreLoss
 from augment.distill.hidden_loss import HiddenStateLoss
 from augment.distill.layer_map import LayerMap
+from augment.qa.attention_mask import mask_4d
 
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
@@ -28,7 +29,8 @@ def model_inputs(batch: dict, model=None) -> dict:
     device-to-host sync in every forward pass, which stops the host from queueing the next kernels while
     the GPU works. The loop knows on the host whether anything is padded, so a model with an SDPA-style
     mask gets no mask (nothing padded: the fused kernels stay usable) or the (B, 1, T, T) boolean mask
-    that transformers would have built, which it uses as given. Other implementations get the 2D mask."""
+    that transformers would have built (:mod:`augment.qa.attention_mask`), which it uses as given. Other
+    implementations get the 2D mask."""
     names = MODEL_INPUTS if model is None else _input_names(model)
     inputs = {k: batch[k] for k in names if k in batch}
     padded = batch.get("padded")
@@ -37,9 +39,7 @@ def model_inputs(batch: dict, model=None) -> dict:
     config = getattr(getattr(model, "module", model), "config", None)
     if getattr(config, "_attn_implementation", None) not in BOOL_MASK_ATTENTION:
         return inputs
-    mask = inputs["attention_mask"]
-    b, t = mask.shape
-    inputs["attention_mask"] = mask.bool()[:, None, None, :].expand(b, 1, t, t) if padded else None
+    inputs["attention_mask"] = mask_4d(inputs["attention_mask"].bool()) if padded else None  # (B, 1, T, T)
     return inputs
 
 

@@ -151,7 +151,11 @@ def config_input_names(config, trust_remote_code: bool = False) -> list[str]:
 
 def window_logits(model, features: dict, names: list[str], batch_size: int, device, right_padded: bool,
                   autocast_dtype=None):
-    """(F, L) start and end logits, float32 on the CPU; under ``autocast_dtype`` autocast when given."""
+    """(F, L) start and end logits, float32 on the CPU; under ``autocast_dtype`` autocast when given.
+
+    Per batch, one copy to the host (the start and end logits together) and no other read of the device: whether
+    a batch is padded is known from the host's lists, and the padding mask is given in the form transformers uses
+    as given where the model takes it (:func:`padding_mask_form`)."""
     from contextlib import nullcontext
 
     import torch
@@ -160,20 +164,69 @@ def window_logits(model, features: dict, names: list[str], batch_size: int, devi
     n, length = len(features["input_ids"]), len(features["input_ids"][0])
     start = np.full((n, length), -1e4, dtype=np.float32)   # (F, L); trimmed padding stays very unlikely
     end = np.full((n, length), -1e4, dtype=np.float32)
+    masked = "attention_mask" in names
     with torch.no_grad(), fast_attention(model), amp:
+        form = padding_mask_form(model, features, names, device, autocast_dtype) if masked else None
         for lo in range(0, n, batch_size):
             # Right padding can be cut to the batch's longest window: same logits, much less work. Read
             # from the host's lists, not the device's tensor, which would wait for the last batch.
-            keep = length
-            if right_padded and "attention_mask" in names:
-                keep = max(sum(m) for m in features["attention_mask"][lo:lo + batch_size])
+            keep, padded = length, True
+            if masked:
+                real = [sum(m) for m in features["attention_mask"][lo:lo + batch_size]]   # real tokens per window
+                keep = max(real) if right_padded else length
+                padded = min(real) < keep
             batch = {k: torch.tensor([f[:keep] for f in features[k][lo:lo + batch_size]], device=device)
                      for k in names}
+            if form is not None:
+                batch["attention_mask"] = form(batch["attention_mask"], padded)
             out = model(**batch)                                                  # logits (B, keep)
-            hi = lo + len(out.start_logits)
-            start[lo:hi, :keep] = out.start_logits.float().cpu().numpy()
-            end[lo:hi, :keep] = out.end_logits.float().cpu().numpy()
+            # One copy for both: each .cpu() waits for the device.
+            logits = torch.stack((out.start_logits, out.end_logits)).float().cpu().numpy()  # (2, B, keep)
+            hi = lo + logits.shape[1]
+            start[lo:hi, :keep], end[lo:hi, :keep] = logits
     return start, end
+
+
+def padding_mask_form(model, features: dict, names: list[str], device, autocast_dtype=None):
+    """How :func:`window_logits` gives ``model`` a batch's padding mask: a function of the batch's 2D mask (on the
+    device) and whether the host knows the batch to be padded, or None where the 2D mask stays as it is.
+
+    Given the 2D mask, transformers' SDPA and eager attention ask the device whether it hides anything (a sync per
+    batch, :mod:`augment.qa.attention_mask`). Where the model gives the same logits for the 4D mask that
+    transformers builds, a padded batch gets that one, and a batch without padding none, as transformers does with
+    an all-ones mask. Not DeBERTa (it multiplies its embeddings by the mask), ModernBERT (it builds its local
+    attention from the 2D mask), a decoder such as GPT-2 (the 4D padding mask would replace its causal one), nor a
+    model without a config. Tried once per model, implementation, precision and window length, and remembered on
+    the model: two passes of the longest window at the full window length (the second hiding its second half), with
+    its own ids and token types, so that a hook on the model sees windows it could have been given."""
+    import torch
+
+    from augment.qa.attention_mask import mask_4d, takes_4d_mask
+
+    core = getattr(model, "module", model)  # DDP / accelerate wrappers keep the model in .module
+    implementation = getattr(getattr(core, "config", None), "_attn_implementation", None)
+    if implementation not in ("sdpa", "eager"):
+        return None
+    model_dtype = getattr(core, "dtype", torch.float32)
+    dtype = None if implementation == "sdpa" else model_dtype  # eager: additive, in the embeddings' dtype
+    length = len(features["input_ids"][0])
+    key = (implementation, str(model_dtype), str(device), str(autocast_dtype), length)
+    tried = core.__dict__.setdefault("_tinyaug_takes_4d_mask", {})
+    if key not in tried:
+        longest = max(range(len(features["attention_mask"])), key=lambda i: sum(features["attention_mask"][i]))
+        inputs = {k: torch.tensor([features[k][longest]] * 2, device=device) for k in names if k != "attention_mask"}
+        keep = torch.ones(2, length, dtype=torch.bool)                    # (2, L): the window's padding too
+        keep[1, length // 2:] = False
+        keep = keep.to(device)
+
+        def run(mask):
+            out = core(**inputs, attention_mask=mask)
+            return torch.cat((out.start_logits[keep], out.end_logits[keep]))
+
+        tried[key] = takes_4d_mask(run, keep, mask_4d(keep, dtype))
+    if not tried[key]:
+        return None
+    return lambda mask, padded: mask_4d(mask.bool(), dtype) if padded else None
 
 
 def features_and_logits(model, tokenizer, rows: list[dict], max_length: int, doc_stride: int,

@@ -1,6 +1,7 @@
 """augment.qa.evaluate: options checked by name before any window is made."""
 import types
 
+import numpy as np
 import pytest
 import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
@@ -179,3 +180,155 @@ def test_a_left_padding_tokenizers_windows_are_cut_to_the_longest_before_the_mod
     left.padding_side = "left"
     features, _, _ = features_and_logits(Zeros(), left, ROWS, 64, 16, 8, "cpu")
     assert widths == [sum(features["attention_mask"][0])] and widths[0] < 64
+
+
+class HostTraffic:
+    """What an evaluation asks of the device, counted on the CPU: every read of a tensor's value on the host (the
+    aten ops that hand the host a value: a sync on a GPU, where the host waits for every queued kernel) and every
+    copy of a tensor to the host (``.cpu()``, ``.to("cpu")``: free on the CPU, a copy that waits on a GPU), each
+    marked with whether it happened inside the model's forward pass; and the attention mask of each pass.
+
+    Reads are counted at the dispatcher (a TorchDispatchMode, as benchmarks/cpu_step_ops.py counts ops), so the
+    reads inside transformers count as well as ours; copies at the Python API (a TorchFunctionMode), since copying
+    a CPU tensor to the CPU dispatches nothing. Copies are the calls of ``.cpu()`` and ``.tolist()``: on the CPU,
+    ``.to("cpu")`` cannot be told from a move to the model's own device."""
+
+    READS = ("_local_scalar_dense", "is_nonzero", "item", "equal", "allclose")
+
+    def __init__(self, model):
+        from torch.overrides import TorchFunctionMode
+        from torch.utils._python_dispatch import TorchDispatchMode
+
+        self.reads, self.copies, self.masks, self.inside = [], [], [], False
+        traffic = self
+
+        class Reads(TorchDispatchMode):
+            def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+                if func.overloadpacket.__name__ in HostTraffic.READS:
+                    traffic.reads.append((func.overloadpacket.__name__, traffic.inside))
+                return func(*args, **(kwargs or {}))
+
+        class Copies(TorchFunctionMode):
+            def __torch_function__(self, func, types, args=(), kwargs=None):
+                if getattr(func, "__name__", "") in ("cpu", "tolist"):
+                    traffic.copies.append((func.__name__, traffic.inside))
+                return func(*args, **(kwargs or {}))
+
+        def before(module, args, kwargs):
+            self.masks.append(kwargs.get("attention_mask"))
+            self.inside = True
+
+        def after(module, args, kwargs, output):
+            self.inside = False
+
+        self.modes = (Copies(), Reads())
+        self.hooks = (model.register_forward_pre_hook(before, with_kwargs=True),
+                      model.register_forward_hook(after, with_kwargs=True))
+
+    def __enter__(self):
+        for mode in self.modes:
+            mode.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        for mode in reversed(self.modes):
+            mode.__exit__(*exc)
+        for hook in self.hooks:
+            hook.remove()
+
+    def padded_passes(self) -> int:
+        """The passes with padding, whatever form their mask had: 2D or 4D boolean (False = padding), none."""
+        return sum(m is not None and not m.bool().all() for m in self.masks)
+
+
+@pytest.mark.parametrize("call", ["evaluate", "answer"])
+def test_a_batch_reads_nothing_from_the_device_but_its_logits(student, sample_rows, call):
+    """Given the 2D padding mask, transformers' SDPA mask builder asked the device ``mask.all()`` in every pass
+    (issue 10): a sync per batch besides the logits' copy, so the host could not queue the next batch while the
+    device worked. Whether a batch is padded is known from the host's lists; the model now gets no mask for a batch
+    without padding and the 4D one for a padded batch, and a batch's start and end logits come to the host in one
+    copy (they were two, each a wait). Counted on a second call: the first tries the 4D mask on the model once
+    (augment.qa.evaluate.padding_mask_form), which reads its result."""
+    from augment.qa.answer import answer
+
+    model, tok = student
+    rows = sample_rows[:6]
+
+    def run():
+        if call == "evaluate":
+            return evaluate(model, tok, rows, max_length=64, doc_stride=16, batch_size=4)
+        return answer(model, tok, [r["question"] for r in rows], [r["context"] for r in rows], max_length=64,
+                      doc_stride=16, batch_size=4)
+
+    run()
+    with HostTraffic(model) as traffic:
+        run()
+    passes = len(traffic.masks)
+    assert passes >= 4 and 2 <= traffic.padded_passes() < passes  # several batches, some padded, some not
+    assert [op for op, inside in traffic.reads if inside] == [], "transformers read the mask on the host"
+    assert traffic.reads == []
+    assert traffic.copies == [("cpu", False)] * passes  # the logits, once per batch
+
+
+@pytest.fixture(scope="module")
+def roberta_student(roberta_pair):
+    return (AutoModelForQuestionAnswering.from_pretrained(roberta_pair["student"]),
+            AutoTokenizer.from_pretrained(roberta_pair["student"]))
+
+
+@pytest.mark.parametrize("which", ["student", "roberta_student"])
+def test_the_4d_mask_gives_the_2d_masks_logits_bit_for_bit(request, sample_rows, monkeypatch, which):
+    """The masks of the passes changed form (none for a batch without padding, 4D for a padded one), not one bit of
+    a logit, nor the scores and answers: the same as with the 2D mask on every pass, as before."""
+    import augment.qa.evaluate as ev
+
+    model, tok = request.getfixturevalue(which)
+    rows = sample_rows[:6]
+    options = {"max_length": 64, "doc_stride": 16, "batch_size": 4}
+    _, start, end = ev.features_and_logits(model, tok, rows, 64, 16, 4, "cpu")
+    result = evaluate(model, tok, rows, **options)
+    assert any(model.__dict__["_tinyaug_takes_4d_mask"].values())  # the 4D mask was taken
+    monkeypatch.setattr(ev, "padding_mask_form", lambda *args, **kwargs: None)  # the 2D mask, as before
+    _, start_2d, end_2d = ev.features_and_logits(model, tok, rows, 64, 16, 4, "cpu")
+    assert np.array_equal(start, start_2d) and np.array_equal(end, end_2d)
+    assert evaluate(model, tok, rows, **options) == result
+
+
+def _tiny(kind: str, vocab_size: int):
+    """A 2-layer 32-wide question-answering model of ``kind`` (random weights) on a vocabulary of ``vocab_size``."""
+    from transformers import (DebertaV2Config, DebertaV2ForQuestionAnswering, GPT2Config, GPT2ForQuestionAnswering,
+                              ModernBertConfig, ModernBertForQuestionAnswering, MPNetConfig, MPNetForQuestionAnswering)
+
+    torch.manual_seed(0)
+    size = {"vocab_size": vocab_size, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
+            "intermediate_size": 64, "pad_token_id": 0}
+    if kind == "mpnet":
+        return MPNetForQuestionAnswering(MPNetConfig(**size)).eval()
+    if kind == "deberta":
+        return DebertaV2ForQuestionAnswering(DebertaV2Config(**size, max_position_embeddings=128)).eval()
+    if kind == "gpt2":
+        return GPT2ForQuestionAnswering(GPT2Config(vocab_size=vocab_size, n_embd=32, n_layer=2, n_head=2,
+                                                   n_positions=128, pad_token_id=0)).eval()
+    # Local attention over 16 tokens, global in every second layer: 64-token windows tell the two apart.
+    return ModernBertForQuestionAnswering(ModernBertConfig(
+        **size, local_attention=16, global_attn_every_n_layers=2, bos_token_id=101, eos_token_id=102,
+        cls_token_id=101, sep_token_id=102)).eval()
+
+
+@pytest.mark.parametrize("kind, takes", [("mpnet", True), ("deberta", False), ("modernbert", False),
+                                         ("gpt2", False)])
+def test_a_model_takes_the_4d_mask_only_where_it_gives_the_2d_masks_logits(tokenizer, sample_rows, monkeypatch,
+                                                                           kind, takes):
+    """MPNet has no SDPA: its eager attention takes transformers' additive 4D mask, with the same logits. DeBERTa
+    also multiplies its embeddings by the 2D mask (a 4D one is a shape error), ModernBERT builds its local attention
+    from it (given a 4D mask, its local layers saw the whole window: other logits), and GPT-2 its causal mask (the
+    4D padding mask would replace it). They keep it, and their logits are what they were. The 4D mask is tried at
+    the windows' length: 8 tokens, within ModernBERT's local window, would not tell."""
+    import augment.qa.evaluate as ev
+
+    model, rows = _tiny(kind, tokenizer.vocab_size), sample_rows[:4]
+    _, start, end = ev.features_and_logits(model, tokenizer, rows, 64, 16, 4, "cpu")
+    assert list(model.__dict__["_tinyaug_takes_4d_mask"].values()) == [takes]
+    monkeypatch.setattr(ev, "padding_mask_form", lambda *args, **kwargs: None)  # the 2D mask, as before
+    _, start_2d, end_2d = ev.features_and_logits(model, tokenizer, rows, 64, 16, 4, "cpu")
+    assert np.array_equal(start, start_2d) and np.array_equal(end, end_2d)
