@@ -187,6 +187,9 @@ MALFORMED = {
                         "line 2: not UTF-8"),
     "jsonl of another schema": ("rows.jsonl", b'{"foo": 1}\n{"foo": 2}\n',
                                 "line 1: missing keys 'context', 'question'"),
+    # json keeps the last of a key given twice: the first answers were dropped without a word.
+    "a key twice": ("rows.jsonl", (json.dumps(ROW)[:-1] + ', "answers": {"text": [], "answer_start": []}}\n').encode(),
+                    "line 1 (id 'q1'): key 'answers' is given twice with different values"),
 }
 
 
