@@ -14,7 +14,8 @@ a directory written by ``datasets.save_to_disk`` (an ``augment-squad`` output di
 a directory of such JSON/JSONL files (``data/sample/``), or a hub dataset id (``squad_v2``).
 
 Structural problems (truncated JSON, a missing ``data`` or ``paragraphs`` key, a key given twice with different
-values (:mod:`augment.json_keys`), a missing file) raise :class:`InputError` naming the file and the position or key. Problems of single records (a bad offset,
+values (:mod:`augment.json_keys`), a missing file) raise :class:`InputError` naming the file and the position or key;
+in a folder of files, every bad file is named at once. Problems of single records (a bad offset,
 an empty question) are left to :func:`augment.validate.validate_example`, so a pipeline can reject one
 record and go on.
 
@@ -28,6 +29,7 @@ a run records of its source is :mod:`augment.fingerprints`.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from dataclasses import dataclass
@@ -364,6 +366,34 @@ def iter_rows(source: str | os.PathLike, split: str = "train", option: str | Non
     return (row for _, row in iter_located(source, split, option))
 
 
+def source_problems(sources, split: str = "train", option: str | None = None) -> list[str]:
+    """One line for each of ``sources`` that cannot be read (:class:`~augment.errors.InputError`'s, or an unreadable
+    file's), for a command that stops for one of them to name the others too. A file or a folder of files is read
+    whole, which nothing else does to find its JSON invalid at the end; a saved dataset is opened and its columns
+    checked (its rows are Arrow's: a bad one is that record's problem); a hub id is left to its loading. Only a command
+    that stops calls this, so no source is read twice.
+
+        >>> source_problems(["data/sample", "no/such.json"])  # doctest: +ELLIPSIS
+        ['no/such.json: no such file or directory; pass a local FILE.json, ...']
+    """
+    problems = []
+    for source in sources:
+        path = None if source_problem("", os.fspath(source)) else local_path(source)
+        if path is None:  # an empty path is refused by the command's own check; a hub id loads later
+            continue
+        rows = iter_located(source, split, option)
+        try:
+            for _ in (itertools.islice(rows, 1) if path.is_dir() and is_saved_dataset(path) else rows):
+                pass
+        except InputError as e:
+            problems.append(str(e))
+        except OSError as e:  # unreadable
+            problems.append(f"{e.filename or source}: cannot be read ({e.strerror or e})")
+        finally:
+            rows.close()
+    return problems
+
+
 def iter_located(source: str | os.PathLike, split: str = "train",
                  option: str | None = None) -> Iterator[tuple[Location, dict]]:
     """``(Location, row)`` pairs from a file, a directory (each row located in its own file) or a hub id;
@@ -383,8 +413,14 @@ def iter_located(source: str | os.PathLike, split: str = "train",
         if is_saved_dataset(path):
             yield from read_saved_dataset(path, split)
         else:
-            for f in data_files(path):
-                yield from iter_located(f, split, option)
+            files = data_files(path)
+            for k, f in enumerate(files):
+                try:
+                    yield from iter_located(f, split, option)
+                except InputError as e:
+                    # The later files are read now too (a good run reads each once; this one stops here), so that
+                    # every bad one is named at once, not one per run as each is fixed.
+                    raise InputError("; ".join([str(e), *source_problems(files[k + 1:], split, option)])) from None
         return
     if not path.exists():
         raise InputError(f"{path}: no such file or directory; {sample_hint(option)}")

@@ -1,4 +1,5 @@
 import json
+import shutil
 
 import pytest
 
@@ -300,3 +301,15 @@ def test_a_key_given_twice_with_the_same_value_is_read_as_once(tmp_path, sample_
     assert list(iter_rows(doubled)) == sample_rows
     doubled.write_text(text.replace('"context": ' + context, '"context": ' + context + ', "context": ' + context, 1))
     assert text.count('"context": ' + context) == 1 and list(iter_rows(doubled)) == sample_rows
+
+
+def test_every_bad_file_of_a_folder_is_named_at_once(tmp_path, sample_path):
+    """A folder's second bad file was named only once its first was fixed and the command run again."""
+    (tmp_path / "a.json").write_text('{"data": [}')
+    shutil.copy(sample_path, tmp_path / "b.json")
+    (tmp_path / "c.jsonl").write_text('{"id": "a", "context": "c", "question": "q"}\n{"id": \n')
+    (tmp_path / "d.json").write_text('{"data": []}')
+    with pytest.raises(InputError) as e:
+        list(iter_rows(tmp_path))
+    assert str(e.value) == (f"{tmp_path / 'a.json'}: invalid JSON at line 1 column 11: Expecting value; "
+                            f"{tmp_path / 'c.jsonl'}: invalid JSON on line 2 column 8: Expecting value")
