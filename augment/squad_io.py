@@ -13,8 +13,9 @@ Sources: an official SQuAD JSON file (nested ``data/paragraphs/qas``), a JSON-li
 a directory written by ``datasets.save_to_disk`` (an ``augment-squad`` output directory is one),
 a directory of such JSON/JSONL files (``data/sample/``), or a hub dataset id (``squad_v2``).
 
-Structural problems (truncated JSON, a missing ``data`` or ``paragraphs`` key, a missing file) raise
-:class:`InputError` naming the file and the position or key. Problems of single records (a bad offset,
+Structural problems (truncated JSON, a missing ``data`` or ``paragraphs`` key, a key given twice with different
+values (:mod:`augment.json_keys`), a missing file) raise :class:`InputError` naming the file and the position or key;
+in a folder of files, every bad file is named at once. Problems of single records (a bad offset,
 an empty question) are left to :func:`augment.validate.validate_example`, so a pipeline can reject one
 record and go on.
 
@@ -28,6 +29,7 @@ a run records of its source is :mod:`augment.fingerprints`.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from dataclasses import dataclass
@@ -35,6 +37,7 @@ from pathlib import Path
 from typing import Iterator
 
 from augment.errors import InputError
+from augment.json_keys import ADVICE, DECODER, DuplicateKey, duplicate_problem
 from augment.saved_dataset import is_saved_dataset, open_saved_dataset, saved_dataset_error
 from augment.sources import (check_first_record, data_files, local_path, output_file_problem, sample_hint, sniff_format,
                              source_problem)
@@ -134,11 +137,20 @@ def _articles(path) -> Iterator[tuple[int, object]]:
             pos += 1
         return pos
 
-    def decode(pos):
+    def decode(pos, where: str | None = None):
+        """The JSON value at ``pos`` and the position after it. ``where``: the position of the record(s) it holds
+        ("data[3]", "item " of an array of rows), whose objects are refused a key given twice with different values
+        (:mod:`augment.json_keys`)."""
         try:
-            return dec.raw_decode(text, pos)
+            return (DECODER if where is not None else dec).raw_decode(text, pos)
         except json.JSONDecodeError as e:
             fail(e.pos, e.msg)
+        except DuplicateKey:
+            try:
+                problem = duplicate_problem(text, where, pos)
+            except json.JSONDecodeError as e:  # invalid further on: that is what to fix first
+                fail(e.pos, e.msg)
+            raise InputError(f"{path}: {problem}") from None
 
     def after_item(pos, close):
         """Past the separator that follows an item of an array or object closed by ``close``."""
@@ -161,13 +173,13 @@ def _articles(path) -> Iterator[tuple[int, object]]:
                       "line belongs in a .jsonl file)")
 
     if pos < len(text) and text[pos] == "[":  # a JSON array of rows rather than the nested format
-        rows, end = decode(pos)
+        rows, end = decode(pos, "item ")
         only_whitespace_after(end)
         yield -1, rows
         return
     if pos >= len(text) or text[pos] != "{":
         fail(pos, "expected '{'" if pos < len(text) else "empty file")
-    pos, found = ws(pos + 1), False
+    pos, found = ws(pos + 1), None  # found: where the 'data' list starts
     while pos < len(text) and text[pos] != "}":
         if text[pos] != '"':
             fail(pos, "expected a key")
@@ -176,11 +188,18 @@ def _articles(path) -> Iterator[tuple[int, object]]:
         if pos >= len(text) or text[pos] != ":":
             fail(pos, "expected ':'")
         pos = ws(pos + 1)
-        if key == "data" and pos < len(text) and text[pos] == "[":
-            found = True
+        if key == "data" and found is not None:
+            # Given twice: json.load keeps the second list alone, and this reader read the first one's rows already.
+            # The same list again (a paste repeated) is read once; another one is refused, before anything of it.
+            again, pos = decode(pos)
+            if again != dec.raw_decode(text, found)[0]:
+                raise InputError(f"{path}: the top-level object: key 'data' is given twice with different values; "
+                                 f"{ADVICE}")
+        elif key == "data" and pos < len(text) and text[pos] == "[":
+            found = pos
             pos, i = ws(pos + 1), 0
             while pos < len(text) and text[pos] != "]":
-                article, pos = decode(pos)
+                article, pos = decode(pos, f"data[{i}]")
                 yield i, article
                 i += 1
                 pos = after_item(pos, "]")
@@ -196,7 +215,7 @@ def _articles(path) -> Iterator[tuple[int, object]]:
     if pos >= len(text):
         fail(pos, "unterminated object")
     only_whitespace_after(pos + 1)
-    if not found:
+    if found is None:
         raise InputError(f"{path}: missing key 'data' (expected the official SQuAD format "
                          "{'data': [{'title', 'paragraphs': [{'context', 'qas'}]}]})")
 
@@ -276,10 +295,12 @@ def read_jsonl(path) -> Iterator[tuple[Location, dict]]:
             try:
                 # Without its line end, which json would count as text: an error at the line's end (a row cut
                 # short) was placed after it, on "column 1", or read as an invalid control character.
-                row = json.loads(line.rstrip("\r\n"))
+                row = DECODER.decode(line.rstrip("\r\n"))  # a key twice: see augment.json_keys
             except json.JSONDecodeError as e:
                 raise InputError(f"{path}: invalid JSON on line {lineno} column {e.colno}: "
                                  f"{json_message(e.msg)}") from None
+            except DuplicateKey:
+                raise InputError(f"{path}: {duplicate_problem(line, f'line {lineno}')}") from None
             if not isinstance(row, dict):
                 raise InputError(f"{path}: line {lineno} is {type(row).__name__}, expected an object")
             if first:
@@ -345,6 +366,34 @@ def iter_rows(source: str | os.PathLike, split: str = "train", option: str | Non
     return (row for _, row in iter_located(source, split, option))
 
 
+def source_problems(sources, split: str = "train", option: str | None = None) -> list[str]:
+    """One line for each of ``sources`` that cannot be read (:class:`~augment.errors.InputError`'s, or an unreadable
+    file's), for a command that stops for one of them to name the others too. A file or a folder of files is read
+    whole, which nothing else does to find its JSON invalid at the end; a saved dataset is opened and its columns
+    checked (its rows are Arrow's: a bad one is that record's problem); a hub id is left to its loading. Only a command
+    that stops calls this, so no source is read twice.
+
+        >>> source_problems(["data/sample", "no/such.json"])  # doctest: +ELLIPSIS
+        ['no/such.json: no such file or directory; pass a local FILE.json, ...']
+    """
+    problems = []
+    for source in sources:
+        path = None if source_problem("", os.fspath(source)) else local_path(source)
+        if path is None:  # an empty path is refused by the command's own check; a hub id loads later
+            continue
+        rows = iter_located(source, split, option)
+        try:
+            for _ in (itertools.islice(rows, 1) if path.is_dir() and is_saved_dataset(path) else rows):
+                pass
+        except InputError as e:
+            problems.append(str(e))
+        except OSError as e:  # unreadable
+            problems.append(f"{e.filename or source}: cannot be read ({e.strerror or e})")
+        finally:
+            rows.close()
+    return problems
+
+
 def iter_located(source: str | os.PathLike, split: str = "train",
                  option: str | None = None) -> Iterator[tuple[Location, dict]]:
     """``(Location, row)`` pairs from a file, a directory (each row located in its own file) or a hub id;
@@ -364,8 +413,14 @@ def iter_located(source: str | os.PathLike, split: str = "train",
         if is_saved_dataset(path):
             yield from read_saved_dataset(path, split)
         else:
-            for f in data_files(path):
-                yield from iter_located(f, split, option)
+            files = data_files(path)
+            for k, f in enumerate(files):
+                try:
+                    yield from iter_located(f, split, option)
+                except InputError as e:
+                    # The later files are read now too (a good run reads each once; this one stops here), so that
+                    # every bad one is named at once, not one per run as each is fixed.
+                    raise InputError("; ".join([str(e), *source_problems(files[k + 1:], split, option)])) from None
         return
     if not path.exists():
         raise InputError(f"{path}: no such file or directory; {sample_hint(option)}")

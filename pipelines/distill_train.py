@@ -332,7 +332,7 @@ FINGERPRINTED = {"teacher": "its weights, config or tokenizer files",
 
 def validate(args) -> None:
     """Check every option without loading anything heavy; raise one ConfigError listing all problems."""
-    from augment import manifest
+    from augment.distill import data
     from augment.qa.features import LABELS_CHANGES, LABELS_VERSION, window_problems
     from augment.sources import local_path, source_problem, split_problem
 
@@ -428,6 +428,7 @@ def validate(args) -> None:
     # below. (--eval "" too: it is not left out as no --eval, which would skip the evaluation asked for.)
     named = [(f"--{opt.replace('_', '-')}", src) for opt in ("data", "prediction_data", "eval")
              for src in ([getattr(args, opt)] if opt == "eval" else getattr(args, opt) or []) if src is not None]
+    sources_from = len(problems)
     empty = [problem for option, src in named if (problem := source_problem(option, src))]
     problems += empty
     for src in [src for _, src in named if not source_problem("", src)]:
@@ -437,15 +438,14 @@ def validate(args) -> None:
             problems.append(f"{src}: no such file or directory")
     # What the training data holds now (a missing file: its name): config.json records it, a resume compares it.
     args.data_fingerprints = args.prediction_data_fingerprints = None
-    try:
-        if not empty:
-            args.data_fingerprints = [manifest.data_fingerprint(src) for src in args.data]
-        if args.prediction_data and not empty:
-            args.prediction_data_fingerprints = [manifest.data_fingerprint(src) for src in args.prediction_data]
-    except InputError as e:  # a folder of no data
-        problems.append(str(e))
-    except OSError as e:  # unreadable
-        problems.append(f"{e.filename}: cannot be read ({e.strerror})")
+    if not empty:  # every source's problem, not the first one's alone
+        args.data_fingerprints, found = data.fingerprints(args.data)
+        problems += found
+        if args.prediction_data:
+            args.prediction_data_fingerprints, found = data.fingerprints(args.prediction_data)
+            problems += found
+    if len(problems) > sources_from:  # a bad source: the others are read now, so that every bad one is named at once
+        problems += data.unread_problems(named, problems[sources_from:], args.eval_split)
     # What a local teacher and student hold now: the same folder may hold another model later (a teacher trained
     # again into it), and a resume would then continue the run with it.
     args.teacher_fingerprint = args.student_fingerprint = None

@@ -1,4 +1,5 @@
 import json
+import shutil
 
 import pytest
 
@@ -245,3 +246,70 @@ def test_a_hub_id_naming_a_missing_entry_of_a_local_folder_says_it_is_not_local_
     with pytest.raises(InputError) as e:
         next(iter_located("no-such-owner/not_a_cached_dataset", option="--data"))
     assert "nor is it a local" not in str(e.value)
+
+
+# A record with a key twice, as a hand edit leaves it: json keeps the last value without a word.
+ROW = '{"id": "q1", "title": "t", "context": "Paris is in France.", "question": "Where is Paris?", '
+
+
+DUPLICATED = [
+    ("two-answers.jsonl", ROW + '"answers": {"text": ["France"], "answer_start": [12]}, '
+                                '"answers": {"text": [], "answer_start": []}}\n',
+     "line 1 (id 'q1'): key 'answers' is given twice with different values"),
+    ("two-offsets.jsonl", "\n" + ROW + '"answers": {"text": ["France"], "answer_start": [12], "answer_start": [0]}}\n',
+     "line 2 (id 'q1'): key 'answer_start' of answers is given twice with different values ([12] and [0])"),
+    ("array.json", "[" + ROW + '"answers": {"text": [], "answer_start": []}}, ' + ROW.replace("q1", "q2")
+     + '"question": "Why?", "answers": {"text": [], "answer_start": []}}]',
+     "item [1] (id 'q2'): key 'question' is given twice"),
+    ("two-contexts.json", '{"data": [{"title": "t", "paragraphs": [{"context": "a", "qas": []}, '
+                          '{"context": "Paris.", "qas": [], "context": "Lyon."}]}]}',
+     "data[0].paragraphs[1]: key 'context' is given twice"),
+    ("answer.json", '{"data": [{"title": "t", "paragraphs": [{"context": "Paris.", "qas": [{"id": "q9", '
+                    '"question": "Where?", "answers": [{"text": "Paris", "text": "Lyon", "answer_start": 0}]}]}]}]}',
+     "data[0].paragraphs[0].qas[0] (id 'q9'): key 'text' of answers[0] is given twice with different values "
+     '("Paris" and "Lyon")'),
+    ("two-data.json", '{"data": [{"title": "a", "paragraphs": []}], "data": [{"title": "b", "paragraphs": []}]}',
+     "the top-level object: key 'data' is given twice with different values"),
+]
+
+
+@pytest.mark.parametrize("name, text, where", DUPLICATED, ids=[name for name, _, _ in DUPLICATED])
+def test_a_key_given_twice_with_different_values_is_refused_naming_key_record_and_file(tmp_path, name, text, where):
+    """json.load keeps the last value of a key given twice: a record's first answers (or context) was dropped without
+    a word. Refused with the file, the record (its position, and its id where it has one) and the key."""
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(InputError) as e:
+        list(iter_rows(path))
+    assert str(e.value).startswith(f"{path}: {where}")
+    assert len(str(e.value).splitlines()) == 1
+
+
+def test_a_key_given_twice_with_the_same_value_is_read_as_once(tmp_path, sample_path, sample_rows):
+    """A harmless repeat (an identical key and value, twice): the rows are those of the file without it."""
+    answers = '"answers": {"text": ["France"], "answer_start": [12]}'
+    once, twice = tmp_path / "once.jsonl", tmp_path / "twice.jsonl"
+    once.write_text(ROW + answers + "}\n")
+    twice.write_text(ROW + answers + ", " + answers + ', "title": "t"}\n')
+    assert list(iter_rows(twice)) == list(iter_rows(once))
+    text = sample_path.read_text()
+    doubled = tmp_path / "doubled.json"  # the whole data list twice, and a context twice
+    doc = json.loads(text)
+    context = json.dumps(doc["data"][0]["paragraphs"][0]["context"], ensure_ascii=False)
+    data = json.dumps(doc["data"])
+    doubled.write_text('{"data": ' + data + ', "version": "v2.0", "data": ' + data + "}")
+    assert list(iter_rows(doubled)) == sample_rows
+    doubled.write_text(text.replace('"context": ' + context, '"context": ' + context + ', "context": ' + context, 1))
+    assert text.count('"context": ' + context) == 1 and list(iter_rows(doubled)) == sample_rows
+
+
+def test_every_bad_file_of_a_folder_is_named_at_once(tmp_path, sample_path):
+    """A folder's second bad file was named only once its first was fixed and the command run again."""
+    (tmp_path / "a.json").write_text('{"data": [}')
+    shutil.copy(sample_path, tmp_path / "b.json")
+    (tmp_path / "c.jsonl").write_text('{"id": "a", "context": "c", "question": "q"}\n{"id": \n')
+    (tmp_path / "d.json").write_text('{"data": []}')
+    with pytest.raises(InputError) as e:
+        list(iter_rows(tmp_path))
+    assert str(e.value) == (f"{tmp_path / 'a.json'}: invalid JSON at line 1 column 11: Expecting value; "
+                            f"{tmp_path / 'c.jsonl'}: invalid JSON on line 2 column 8: Expecting value")

@@ -18,6 +18,17 @@ def test_mixes_augment_output_dirs_and_json_into_squad_columns(tmp_path, sample_
     assert data.load_examples([tmp_path / "aug", sample_path], limit=5).num_rows == 5
 
 
+def test_every_bad_source_is_named_in_one_error(tmp_path, sample_path):
+    """The first bad source stopped the loading: the second was named only once the first was fixed."""
+    broken, cut = tmp_path / "broken.json", tmp_path / "cut.jsonl"
+    broken.write_text('{"data": [}')
+    cut.write_text('{"id": "q1", "context": "c", "question": "q"}\n{"id": \n')
+    with pytest.raises(InputError) as e:
+        data.load_examples([broken, sample_path, cut], option="--data")
+    assert str(e.value) == (f"{broken}: invalid JSON at line 1 column 11: Expecting value; "
+                            f"{cut}: invalid JSON on line 2 column 8: Expecting value")
+
+
 def test_a_saved_dataset_is_read_without_writing_into_it(tmp_path, sample_rows):
     """Dataset.from_list stores answer_start as int64, so its columns are cast on load; the cast must not
     leave a cache file in the user's directory, which also changed the source's fingerprint and so refused

@@ -198,6 +198,27 @@ def test_a_bad_eval_record_in_a_folder_names_its_file_and_line(tmp_path, sample_
     assert not (out / "metrics.jsonl").exists()
 
 
+def test_every_bad_data_source_is_named_in_one_line(tmp_path, sample_path, tiny_student_path):
+    """Of several bad --data sources only the first was named; the next only once it was fixed and the command run
+    again. Whether found before anything loads (a missing file, a folder of no data: the others are read then) or as
+    the data loads (invalid JSON), every bad one is named in the one error line."""
+    broken, cut, missing = tmp_path / "broken.json", tmp_path / "cut.jsonl", tmp_path / "missing.json"
+    broken.write_text('{"data": [}')
+    cut.write_text('{"id": "q1", "context": "c", "question": "q"}\n{"id": \n')
+    empty = [tmp_path / "empty1", tmp_path / "empty2"]
+    for folder in empty:
+        folder.mkdir()
+    for sources in ([missing, sample_path, broken], [broken, sample_path, cut], empty):
+        out = tmp_path / "out"
+        done = forkrun.run("pipelines.distill_train", "--data", *map(str, sources), "--teacher", "none", "--student",
+                           tiny_student_path, "--out", str(out), "--cache-dir", str(tmp_path / "cache"))
+        assert done.returncode == 2, done.stderr[-2000:]
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
+        assert all(f"{bad}: " in lines[0] for bad in sources if bad != sample_path), lines[0]
+        assert not out.exists()
+
+
 def test_a_resume_naming_the_data_with_a_tilde_or_expanded_is_the_same_data(tmp_path, monkeypatch):
     """--data=~/aug reaches the program unexpanded (no shell expands a tilde after "="): the readers open the
     folder it names, but the resume check took it for a hub id, so a resume spelling the path out was refused."""

@@ -187,6 +187,9 @@ MALFORMED = {
                         "line 2: not UTF-8"),
     "jsonl of another schema": ("rows.jsonl", b'{"foo": 1}\n{"foo": 2}\n',
                                 "line 1: missing keys 'context', 'question'"),
+    # json keeps the last of a key given twice: the first answers were dropped without a word.
+    "a key twice": ("rows.jsonl", (json.dumps(ROW)[:-1] + ', "answers": {"text": [], "answer_start": []}}\n').encode(),
+                    "line 1 (id 'q1'): key 'answers' is given twice with different values"),
 }
 
 
@@ -198,6 +201,19 @@ def test_malformed_input_is_one_line_exit_2(tmp_path, case):
     proc = cli("--input", bad, "--mlm", "none", out=tmp_path / "aug", check=False)
     assert_one_line_error(proc, str(bad), where)
     assert not (tmp_path / "aug").exists()  # even when the bad line comes after the run started
+
+
+def test_every_bad_file_of_an_input_folder_is_named_at_once(tmp_path, sample_path):
+    """The folder's second bad file was named only once the first was fixed and the command run again."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.json").write_bytes(MALFORMED["truncated"][1])
+    shutil.copy(sample_path, folder / "b.json")
+    (folder / "c.jsonl").write_bytes(MALFORMED["a key twice"][1])
+    proc = cli("--input", folder, "--mlm", "none", out=tmp_path / "aug", check=False)
+    assert_one_line_error(proc, f"{folder / 'a.json'}: invalid JSON at line 1 column",
+                          f"{folder / 'c.jsonl'}: line 1 (id 'q1'): key 'answers' is given twice")
+    assert not (tmp_path / "aug").exists()
 
 
 def test_missing_input_file_is_one_line_exit_2(tmp_path):
