@@ -301,47 +301,6 @@ def shard_rows_warning(args) -> str | None:
             "context at x20000 takes about 2 GB)")
 
 
-# -- processes ------------------------------------------------------------------------------------
-def init_distributed() -> tuple[int, int, int]:
-    """(rank, world size, local rank). Under torchrun the ranks only need barriers, so gloo serves
-    on GPU machines too; the long timeout lets fast ranks wait for the slowest one's last shard. A rank that
-    exits (an error, a kill) ends the others' barrier at once: gloo sees its connections close (main)."""
-    try:
-        job = ranks.launch()  # checked before torch.distributed reads them (a ValueError traceback from int())
-    except ranks.LaunchError as e:
-        raise CliError(str(e)) from None
-    if job.world_size <= 1 or "RANK" not in os.environ:
-        return 0, 1, 0
-    import torch.distributed as dist
-
-    dist.init_process_group("gloo", timeout=timedelta(hours=48))
-    return dist.get_rank(), job.world_size, job.local_rank
-
-
-def barrier(world: int) -> None:
-    if world > 1:
-        import torch.distributed as dist
-
-        dist.barrier()
-
-
-def shutdown(world: int) -> None:
-    if world > 1:
-        import torch.distributed as dist
-
-        dist.destroy_process_group()
-
-
-def broadcast(value, world: int):
-    if world == 1:
-        return value
-    import torch.distributed as dist
-
-    box = [value]
-    dist.broadcast_object_list(box, src=0)
-    return box[0]
-
-
 # -- output directory -----------------------------------------------------------------------------
 def dtype_note(was, now) -> str:
     """What a changed (resolved) --dtype means, and how to go on."""
@@ -421,7 +380,7 @@ def check_out(out: Path, config: dict, overwrite: bool, world: int, ignore=()) -
     """Refuse an --out written with another configuration (or holding other files) unless --overwrite.
     Nothing is written here; every rank looks, then they all pass the barrier (or all refuse)."""
     mismatch = config_problem(out, config, ignore)
-    barrier(world)
+    ranks.barrier(world)
     if mismatch and not overwrite:
         raise CliError(f"{mismatch}; rerun with --overwrite to replace it, or choose another --out")
 
@@ -437,7 +396,7 @@ def prepare_out(out: Path, config: dict, overwrite: bool, rank: int, world: int,
         for line in manifest.drop_damaged(out):  # resumed shards must be the bytes their records hold
             print(f"{PROG}: {line}", file=sys.stderr)
         claims.create()
-    barrier(world)
+    ranks.barrier(world)
 
 
 # -- input: paragraphs and blocks -----------------------------------------------------------------
@@ -813,7 +772,7 @@ def resolve_workers(args, device: str) -> int:
         return int(args.workers)
     if args.mlm.lower() != "none" and not device.startswith("cuda"):
         return 0
-    cores = (os.cpu_count() or 1) // ranks.launch().local_world_size  # checked in init_distributed
+    cores = (os.cpu_count() or 1) // ranks.launch().local_world_size  # checked in run (ranks.gloo_group)
     if args.mlm.lower() == "none" and cores - 1 < 2:
         # One worker beside a process that only reads GloVe candidates moves the drawing rather than spreading
         # it, and adds its start-up: 2 cores, sample x2 6.8-7.6 s with 0 workers, 8.8-9.6 s with 1 (2026-11-29).
@@ -829,7 +788,10 @@ def run(args, argv: list[str] | None = None) -> int:
     startup = {"python_and_imports": manifest.process_age()}
     # The group first, under torchrun: an option error that every process meets is then printed by the first
     # of them to ask (pipelines.ranks), not by each.
-    rank, world, local_rank = init_distributed()
+    try:  # the long timeout lets fast ranks wait for the slowest one's last shard
+        rank, world, local_rank = ranks.gloo_group(timeout=timedelta(hours=48))
+    except ranks.LaunchError as e:
+        raise CliError(str(e)) from None
     warnings = check_options(args)
     if rank == 0:  # the same for every process: one copy under torchrun
         for line in warnings:
@@ -865,7 +827,7 @@ def hold_out(out: Path, rank: int, world: int) -> outlock.OutLock | None:
             print(f"{PROG}: warning: could not lock {lock.path} ({os.strerror(e.errno) if e.errno else e}); "
                   "a second augment-squad started on this --out would not be refused", file=sys.stderr)
             lock = None
-    holder = broadcast(holder, world)
+    holder = ranks.broadcast(holder, world)
     if holder is not None:
         raise CliError(f"--out {out} is being written by another {PROG} run ({outlock.holder_words(holder)}); "
                        "wait for it to end, or stop it, then rerun to resume, or choose another --out (--overwrite "
@@ -896,16 +858,16 @@ def run_held(args, argv, out: Path, made: list[Path], lock: outlock.OutLock | No
     unknown = (("mlm_fingerprint",) if hub_mlm else ()) + (("dtype",) if config["dtype"] == "auto" else ())
     check_out(out, config, args.overwrite, world, ignore=unknown)
     # A hub model's commit is compared below. Rank 0 alone reads the shards to check them.
-    if not hub_mlm and not args.overwrite and broadcast(rank == 0 and finished(out), world):
+    if not hub_mlm and not args.overwrite and ranks.broadcast(rank == 0 and finished(out), world):
         code = 0
         if rank == 0:
             line, code = already_complete(out, args.report)
             print(line, file=sys.stderr)
             if args.report:  # cheap next to the run, and what --report asks for
                 write_page(out)
-        shutdown(world)
+        ranks.shutdown(world)
         return code
-    run_started = broadcast(t0, world)
+    run_started = ranks.broadcast(t0, world)
 
     t = time.perf_counter()
     if args.mlm.lower() != "none":  # torch and transformers: seconds of imports, timed on their own
@@ -959,7 +921,7 @@ def run_held(args, argv, out: Path, made: list[Path], lock: outlock.OutLock | No
         # writes any more; the first of them to ask then says why (main).
         every_rank = world > 1 and getattr(e, "in_first_block", False)
         if every_rank:
-            barrier(world)
+            ranks.barrier(world)
         if fresh and (world == 1 or every_rank) and rank == 0:
             claims.drop()
             manifest.discard_unstarted(out)
@@ -967,10 +929,10 @@ def run_held(args, argv, out: Path, made: list[Path], lock: outlock.OutLock | No
                 lock.release()
             outdir.remove_empty(made)
         if every_rank:
-            barrier(world)
+            ranks.barrier(world)
         raise
 
-    barrier(world)  # every shard is in place past this point
+    ranks.barrier(world)  # every shard is in place past this point
     code = 0
     if rank == 0:
         spans = claims.reports()  # who did which blocks, when (empty for one process)
@@ -991,7 +953,7 @@ def run_held(args, argv, out: Path, made: list[Path], lock: outlock.OutLock | No
                              lm_attention)
         if args.report:
             write_page(out)
-    shutdown(world)
+    ranks.shutdown(world)
     return code
 
 
