@@ -853,7 +853,7 @@ def test_rows_stream_to_the_shard_in_bounded_tasks_and_stay_the_same(tmp_path, m
     subset questions: 2.0 GB against 1.1 GB at x20). Now a task holds at most DRAW_ROWS rows and is drawn just
     before it is written; the rows, and where each shard ends, are those of tasks of whole paragraphs. Here
     each paragraph's rows (over 200) are over 10 times --shard-rows: one shard per paragraph, as before."""
-    from augment import rowpool
+    from augment import blocks, rowpool
     from augment.shards import ShardWriter
     from pipelines import augment_squad
 
@@ -876,10 +876,10 @@ def test_rows_stream_to_the_shard_in_bounded_tasks_and_stay_the_same(tmp_path, m
 
     monkeypatch.setattr(rowpool, "draw_chunk", draw)
     monkeypatch.setattr(ShardWriter, "write_serialized", write)
-    monkeypatch.setattr(augment_squad, "DRAW_ROWS", 50)  # tasks of 2 examples (40 rows)
+    monkeypatch.setattr(blocks, "DRAW_ROWS", 50)  # tasks of 2 examples (40 rows)
     assert augment_squad.main([*map(str, args), "--out", str(tmp_path / "small")]) == 0
     assert len(drawn) == sum(-(-len(p) // 2) for p in paragraphs) and max(pending) <= 50
-    monkeypatch.setattr(augment_squad, "DRAW_ROWS", 10**9)  # one task per paragraph group, as before
+    monkeypatch.setattr(blocks, "DRAW_ROWS", 10**9)  # one task per paragraph group, as before
     assert augment_squad.main([*map(str, args), "--out", str(tmp_path / "whole")]) == 0
     shards = [json.loads((tmp_path / d / "manifest.json").read_text())["shards"] for d in ("small", "whole")]
     assert [(s["file"], s["rows"]) for s in shards[0]] == [(s["file"], s["rows"]) for s in shards[1]] == [
@@ -1166,7 +1166,7 @@ def test_tinybert_sampling_options_are_counted_recorded_and_fingerprinted(tmp_pa
 def test_ids_that_would_collide_with_variant_ids_are_rejected(tmp_path, sample_rows):
     """Re-augmenting an output written with --include-original: its rows q and q-aug1 would both be written
     as q-aug1 (q's variant 1 and the original q-aug1). The later of the two is rejected, in either order."""
-    from pipelines.augment_squad import id_collision, _digest
+    from augment.blocks import _digest, id_collision
 
     assert id_collision("q-aug2", {_digest("q")}, 2) and not id_collision("q-aug3", {_digest("q")}, 2)
     assert id_collision("q", {_digest("q-aug1")}, 2) and not id_collision("q", {_digest("q-aug1")}, 0)
@@ -1228,7 +1228,7 @@ def test_an_input_without_examples_is_an_error_and_leaves_nothing(tmp_path):
     """An empty .jsonl or an official file with an empty data list 'succeeded' with 0 rows; an empty .json was
     already an error. The line names the input, as distill-train's does (it said "--input holds no examples")."""
     from augment.errors import InputError
-    from pipelines.augment_squad import walk
+    from augment.blocks import walk
 
     (tmp_path / "empty.jsonl").write_text("\n")
     out = tmp_path / "out"
