@@ -28,21 +28,21 @@ import os
 import signal
 import sys
 import time
-from collections import Counter, deque
+from collections import deque
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from itertools import chain
 from pathlib import Path
 
 from augment import __version__, hub, manifest, outdir, outlock, versions
-from augment.blocks import draw_tasks, walk
+from augment.blockjob import BlockJob, Timers, WriteError, writing
+from augment.blocks import walk
 from augment.errors import ConfigError, InputError
 from augment.glove import VOCAB_LIMIT
-from augment.report.candidates import count_candidates, merge_counts
+from augment.report.candidates import merge_counts
 from augment.rowpool import DrawSpec, RowPool, frozen_heap
 from augment.segment import STOPWORD_LISTS
-from augment.shards import (ShardWriter, atomic_write_json, hf_schema, original_row, shard_row,  # noqa: F401
+from augment.shards import (atomic_write_json, hf_schema, original_row, shard_row,  # noqa: F401
                             write_dataset_files)
 from augment.fingerprints import fingerprint
 from augment.sources import augment_run, source_problem, split_problem
@@ -52,13 +52,6 @@ from pipelines.cli import (DefaultsOnce, Once, Parser, bars_shown, expand_tilde,
                            no_effect)
 
 PROG = "augment-squad"
-# Paragraphs whose candidates are computed in one call: the masked LM's padded batches span them, so
-# a chunk must hold many batches' worth of sequences for passes to be full and evenly long. multi mode
-# makes about 3 sequences per paragraph; on the SQuAD subset at batch 64, chunks of 128 paragraphs gave
-# fill 0.90 and 20% padding, 512 give 0.97 and 11% (a default block of 50,000 rows is about 370
-# paragraphs, so one chunk). Part of the block's plan, like everything that decides what a pass holds,
-# so it never depends on processes or resume points.
-CHUNK_PARAGRAPHS = 512
 CACHE_TEXTS = 2048  # texts kept cached: > a chunk's contexts (not always its questions too: --augment-question)
 # Options that change the rows written; a rerun on the same --out must agree on all of them.
 OUTPUT_OPTIONS = ("input", "split", "multiplier", "mlm", "glove", "top_k", "replace_prob", "mlm_mode",
@@ -89,27 +82,6 @@ MLM_FIXES = "pass a local model directory (--mlm PATH) or --mlm none (GloVe only
 
 class CliError(Exception):
     """A problem the user can fix; printed as one line, exit code 2."""
-
-
-class WriteError(Exception):
-    """Writing to --out failed (a full disk, a quota, a lost mount): one line saying what a rerun keeps, exit
-    code 1. Not a CliError: it stops only the rank that met it, never every rank in block 0 (see run())."""
-
-    def __init__(self, path, error: OSError):
-        # pyarrow's errors name neither the file nor the plain reason: "Error writing bytes to file. Detail: ..."
-        reason = os.strerror(error.errno) if error.errno else (error.strerror or str(error) or type(error).__name__)
-        # A failed rename names its source first: the temporary file, gone by now; where it went is the news.
-        where = getattr(error, "filename2", None) or getattr(error, "filename", None) or path
-        super().__init__(f"could not write {where}: {reason}")
-
-
-@contextmanager
-def writing(path):
-    """An OSError while writing ``path`` as a :class:`WriteError` that names it."""
-    try:
-        yield
-    except OSError as e:
-        raise WriteError(path, e) from None
 
 
 # -- options --------------------------------------------------------------------------------------
@@ -391,107 +363,6 @@ def prepare_out(out: Path, config: dict, overwrite: bool, rank: int, world: int,
             print(f"{PROG}: {line}", file=sys.stderr)
         claims.create()
     ranks.barrier(world)
-
-
-# -- blocks ---------------------------------------------------------------------------------------
-class Timers(Counter):
-    """Seconds per stage; ``wrap`` times every call of a bound method."""
-
-    def wrap(self, fn, key: str):
-        def timed(*a, **kw):
-            t = time.perf_counter()
-            try:
-                return fn(*a, **kw)
-            finally:
-                self[key] += time.perf_counter() - t
-        return timed
-
-
-class BlockJob:
-    """One block: its paragraphs get candidates in chunks, their rows are drawn (here or in workers)
-    and stream into its shard in chunk order; the shard is committed when its last rows are in."""
-
-    def __init__(self, out: Path, k: int, aug, args, timers: Timers, run_started: float, pool):
-        self.out, self.k, self.aug, self.args, self.pool = out, k, aug, args, pool
-        with writing(out / manifest.shard_name(k)):
-            self.writer = ShardWriter(out / manifest.shard_name(k))
-        self.paragraphs: list[list[dict]] = []  # queued for the next chunk
-        self.timers, self.timers_at_start = timers, dict(timers)  # this block's share: the difference
-        # A text of an earlier block (a question asked again, a paragraph repeated further on) would hit the
-        # candidate cache here, with the candidates of that block's padded passes; a resumed run, or a rank
-        # that never did that block, computes them in this block's passes, whose last bits may break a tie
-        # otherwise (bf16 on a GPU). Forgotten, so a block's candidates and LM counters depend on it alone.
-        aug.clear_cache()
-        self.lm_at_start = aug.mlm.stats.counters() if aug.mlm is not None else None
-        self.own = Counter()  # seconds spent on this block's rows: draw, wait, write
-        self.tasks, self.closed, self.committed = 0, False, False
-        self.meta = {"block": k, "paragraphs": 0, "read": 0, "rejected": Counter(), "rejects": [],
-                     "candidates": Counter(), "protected_words": 0,
-                     "run_started": run_started, "started": time.time()}
-
-    def add(self, examples: list[dict], rejects: list[dict], n_read: int) -> list:
-        """Queue a paragraph; returns the drawing tasks of the chunk it completed (none if none)."""
-        self.meta["paragraphs"] += 1
-        self.meta["read"] += n_read
-        self.meta["rejects"] += rejects
-        self.meta["rejected"].update(r["reason"] for r in rejects)
-        self.paragraphs.append(examples)
-        return self.flush() if len(self.paragraphs) >= CHUNK_PARAGRAPHS else []
-
-    def flush(self) -> list:
-        """Candidates for the queued paragraphs in one call, then one drawing task per few paragraphs."""
-        paragraphs, self.paragraphs = self.paragraphs, []
-        examples = [ex for para in paragraphs for ex in para]
-        if not examples:
-            return []
-        t = time.perf_counter()
-        table = self.aug.candidate_table(examples)
-        self.timers["candidates"] += time.perf_counter() - t
-        # For the report: rows keep the replacements drawn, not the lists they were drawn from.
-        self.meta["candidates"] += count_candidates(table.values(), self.aug.stopwords)
-        # --keep-question-words. From this table, not the cache: a chunk may hold more texts than CACHE_TEXTS
-        # (--augment-question: every question is one), and the masked LM would run again on those evicted.
-        self.meta["protected_words"] += self.aug.protected_words(examples, table)
-        tasks = []
-        for part in draw_tasks(paragraphs, self.args.multiplier + int(self.args.include_original)):
-            texts = {ex["context"] for ex in part} | ({ex["question"] for ex in part}
-                                                      if self.args.augment_question else set())
-            tasks.append(self.pool.submit(part, {text: table[text] for text in texts}))
-        self.tasks += len(tasks)
-        return tasks
-
-    def write(self, result) -> int:
-        batches, n, seconds = result
-        self.own["draw"] += seconds
-        t = time.perf_counter()
-        with writing(self.writer.path):
-            for buffer in batches:
-                self.writer.write_serialized(buffer)
-        self.own["write"] += time.perf_counter() - t
-        self.tasks -= 1
-        return n
-
-    def close(self) -> list:
-        """No more paragraphs: the last chunk's tasks. The block's LM work is all done after this."""
-        tasks = self.flush()
-        self.closed = True
-        self.spent = {k: v - self.timers_at_start.get(k, 0.0) for k, v in self.timers.items()}
-        if self.lm_at_start is not None:
-            self.meta["lm_counters"] = {k: v - self.lm_at_start[k] for k, v in self.aug.mlm.stats.counters().items()}
-        return tasks
-
-    def commit(self) -> None:
-        t = time.perf_counter()
-        with writing(self.writer.path):
-            info = self.writer.commit()
-        self.own["write"] += time.perf_counter() - t
-        self.meta.update(info, seconds=time.time() - self.meta["started"], timers={**self.spent, **self.own})
-        # Rows an example did not get: --variant-draw independent drops draws that repeat (0 otherwise).
-        per_example = self.args.multiplier + int(self.args.include_original)
-        self.meta["dropped_duplicates"] = (self.meta["read"] - len(self.meta["rejects"])) * per_example - info["rows"]
-        with writing(manifest.record_path(self.out, self.k)):
-            manifest.write_record(self.out, self.k, self.meta)
-        self.committed = True
 
 
 # -- the run --------------------------------------------------------------------------------------
