@@ -412,7 +412,7 @@ def test_changed_glove_file_is_refused_on_resume(tmp_path, sample_path, glove_kv
 def test_hub_model_fingerprint_is_the_resolved_commit():
     from types import SimpleNamespace
 
-    from pipelines.augment_squad import hub_fingerprint
+    from augment.outconfig import hub_fingerprint
 
     args = SimpleNamespace(mlm="bert-base-uncased")
     aug = SimpleNamespace(mlm=SimpleNamespace(model=SimpleNamespace(config=SimpleNamespace(_commit_hash="abc123"))))
@@ -1585,7 +1585,8 @@ def test_a_resume_to_or_from_mlm_none_names_the_option_alone(tmp_path):
     the resume has none of; the other way round, also with "computed in None ...; pass --dtype None to continue
     it". The same for --glove default -> none. (Over config_problem: what a refused rerun prints first.)"""
     from augment import manifest
-    from pipelines.augment_squad import build_parser, config_problem, output_config
+    from augment.outconfig import config_problem, output_config
+    from pipelines.augment_squad import build_parser
 
     def config(*given):
         args = build_parser().parse_args(["--out", str(tmp_path), "--input", "data/sample", *given])
