@@ -22,6 +22,7 @@ killed run was resumed:
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import signal
 import sys
@@ -36,17 +37,16 @@ from augment import __version__, hub, manifest, outdir, outlock, versions
 from augment.blockjob import BlockJob, Timers, WriteError, writing
 from augment.blocks import walk
 from augment.errors import ConfigError, InputError
+from augment.fingerprints import fingerprint
+from augment.glove import VOCAB_LIMIT
 from augment.outconfig import (LM_ONLY, config_problem, hub_fingerprint, is_local_model, model_fingerprints,
                                output_config, recorded_option)
-from augment.glove import VOCAB_LIMIT
 from augment.rowpool import DrawSpec, RowPool, frozen_heap
 from augment.segment import STOPWORD_LISTS
-from augment.summary import all_rejected, already_complete, finished, model_info, run_manifest
-from augment.shards import (atomic_write_json, hf_schema, original_row, shard_row,  # noqa: F401
-                            write_dataset_files)
-from augment.fingerprints import fingerprint
+from augment.shards import atomic_write_json, hf_schema, write_dataset_files
 from augment.sources import augment_run, source_problem, split_problem
 from augment.squad_io import iter_located, iter_rows
+from augment.summary import all_rejected, already_complete, finished, model_info, run_manifest
 from pipelines import ranks
 from pipelines.cli import (DefaultsOnce, Once, Parser, bars_shown, expand_tilde, given_options, library_bars,
                            no_effect)
@@ -468,6 +468,15 @@ def hold_out(out: Path, rank: int, world: int) -> outlock.OutLock | None:
     return lock
 
 
+def preload(module: str, *names: str) -> None:
+    """Import ``module``, and the lazily imported ``names`` of it (transformers loads a class on first use), now:
+    start-up imports for the manifest's start-up timings, each timed on its own instead of inside the first call
+    that needs it."""
+    loaded = importlib.import_module(module)
+    for name in names:
+        getattr(loaded, name)
+
+
 def run_held(args, argv, out: Path, made: list[Path], lock: outlock.OutLock | None, rank: int, world: int,
              local_rank: int, t0: float, startup: dict) -> int:
     """The rest of :func:`run`, with --out locked: ``made``, the folders the lock's file needed (for a failed
@@ -504,15 +513,14 @@ def run_held(args, argv, out: Path, made: list[Path], lock: outlock.OutLock | No
 
     t = time.perf_counter()
     if args.mlm.lower() != "none":  # torch and transformers: seconds of imports, timed on their own
-        import torch  # noqa: F401
-        from transformers import AutoModelForMaskedLM  # noqa: F401
-
+        preload("torch")
+        preload("transformers", "AutoModelForMaskedLM")
         versions.require_transformers()  # before the model loads: an older one fails in its first forward pass
     startup["import_torch_transformers"] = time.perf_counter() - t
     # The shards' schema carries datasets' metadata (augment.shards.hf_schema): its import (about 1 s on 2
     # cores) belongs to start-up, not to the first block, where it would leave a shared GPU idle.
     t = time.perf_counter()
-    import datasets  # noqa: F401
+    preload("datasets")
     startup["import_datasets"] = time.perf_counter() - t
     from augment.mlm import resolve_device, resolve_dtype
 
