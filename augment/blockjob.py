@@ -1,5 +1,6 @@
-"""One block of augment-squad's input augmented into its shard (:class:`BlockJob`), and writes into --out that
-fail as one :class:`WriteError` naming the file (:func:`writing`).
+"""One block of augment-squad's input augmented into its shard (:class:`BlockJob`), the queue that writes the
+rows of every open block in order (:class:`BlockQueue`), and writes into --out that fail as one
+:class:`WriteError` naming the file (:func:`writing`).
 
 A block's paragraphs get their candidates in chunks of :data:`CHUNK_PARAGRAPHS` (one call, so the masked LM's
 padded passes span them); each chunk's rows are drawn in tasks (:func:`augment.blocks.draw_tasks`, here or in
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections import Counter
+from collections import Counter, deque
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -159,3 +160,52 @@ class BlockJob:
         with writing(manifest.record_path(self.out, self.k)):
             manifest.write_record(self.out, self.k, self.meta)
         self.committed = True
+
+
+class BlockQueue:
+    """The drawing tasks of every block opened, written in submission order from one queue that spans blocks, so
+    the model goes on with the next block while workers finish the rows of the last one. A block is committed
+    once closed and its last task written. ``pool``: the :class:`augment.rowpool.RowPool` that draws the rows."""
+
+    def __init__(self, pool):
+        self.pool = pool
+        self.jobs: list[BlockJob] = []  # every block opened, in order
+        self._tasks: deque = deque()  # (job, task) in submission order
+
+    def open(self, job: BlockJob) -> BlockJob:
+        self.jobs.append(job)
+        return job
+
+    def submit(self, job: BlockJob, tasks) -> None:
+        """Queue ``job``'s drawing tasks, then write the oldest ones' rows until the pool holds only as many as it
+        draws at once."""
+        self._tasks.extend((job, task) for task in tasks)
+        self.drain(self.pool.depth)
+
+    def close(self, job: BlockJob | None) -> None:
+        """No more paragraphs for ``job`` (None: no block open): its last chunk's tasks are queued, and it is
+        committed now if it has none left to write."""
+        if job is not None:
+            self.submit(job, job.close())
+            if job.tasks == 0 and not job.committed:
+                job.commit()
+
+    def drain(self, keep: int = 0) -> None:
+        """Write queued tasks' rows, oldest first, until ``keep`` are left."""
+        while len(self._tasks) > keep:
+            job, task = self._tasks.popleft()
+            t = time.perf_counter()
+            result = task.result()
+            waited = time.perf_counter() - t
+            if not self.pool.workers:  # drawn just now, in this process, by result(): drawing, not waiting
+                waited = max(0.0, waited - result[2])
+            job.own["wait"] += waited
+            job.write(result)
+            if job.closed and job.tasks == 0:
+                job.commit()
+
+    def abort(self) -> None:
+        """Discard the shard of every block not committed (an error, Ctrl-C): no half shard is left behind."""
+        for job in self.jobs:
+            if not job.committed:
+                job.writer.abort()

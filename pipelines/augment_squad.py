@@ -27,14 +27,13 @@ import os
 import signal
 import sys
 import time
-from collections import deque
 from concurrent.futures.process import BrokenProcessPool
 from datetime import timedelta
 from itertools import chain
 from pathlib import Path
 
 from augment import __version__, hub, manifest, outdir, outlock, versions
-from augment.blockjob import BlockJob, Timers, WriteError, writing
+from augment.blockjob import BlockJob, BlockQueue, Timers, WriteError, writing
 from augment.blocks import walk
 from augment.errors import ConfigError, InputError
 from augment.fingerprints import fingerprint
@@ -307,10 +306,8 @@ def count_rows(args) -> int | None:
 
 
 def augment_blocks(out: Path, rows, aug, args, rank: int, run_started: float, claims: manifest.BlockClaims) -> int:
-    """Augment this rank's incomplete blocks into shards; returns the number of blocks in the input.
-
-    Drawing tasks are written in submission order from one queue that spans blocks, so the model goes
-    on with the next block while workers finish the rows of the last one."""
+    """Augment this rank's incomplete blocks into shards; returns the number of blocks in the input. Drawing tasks
+    are written in submission order from one queue that spans blocks (:class:`augment.blockjob.BlockQueue`)."""
     timers = Timers()
     if aug.mlm is not None:  # simple timers around the two candidate sources, for the manifest
         aug.mlm.candidates_many = timers.wrap(aug.mlm.candidates_many, "lm")
@@ -327,35 +324,9 @@ def augment_blocks(out: Path, rows, aug, args, rank: int, run_started: float, cl
                     include_original=args.include_original, schema=hf_schema(), draw=args.variant_draw,
                     keep_question_words=args.keep_question_words, stopwords=aug.stopwords)
     pool = RowPool(spec, args.workers)
-    queue: deque = deque()  # (job, task) in submission order
-    job, n_blocks, written, t_run = None, 0, 0, time.perf_counter()
+    queue = BlockQueue(pool)
+    job, n_blocks, t_run = None, 0, time.perf_counter()
     queued = 0  # rows of this run's paragraphs so far: the bar's rate is live, not per finished chunk
-
-    def drain(keep: int) -> None:
-        nonlocal written
-        while len(queue) > keep:
-            owner, task = queue.popleft()
-            t = time.perf_counter()
-            result = task.result()
-            waited = time.perf_counter() - t
-            if not pool.workers:  # drawn just now, in this process, by result(): drawing, not waiting
-                waited = max(0.0, waited - result[2])
-            owner.own["wait"] += waited
-            written += owner.write(result)
-            if owner.closed and owner.tasks == 0:
-                owner.commit()
-
-    def submit(owner, tasks) -> None:
-        queue.extend((owner, task) for task in tasks)
-        drain(pool.depth)
-
-    def close(owner) -> None:
-        if owner is not None:
-            submit(owner, owner.close())
-            if owner.tasks == 0 and not owner.committed:
-                owner.commit()
-
-    open_jobs = []
     # Blocks go to whichever process asks first (every process walks the whole input and asks at each new
     # block): one that is done with its block takes the next free one.
     seen = -1
@@ -363,30 +334,26 @@ def augment_blocks(out: Path, rows, aug, args, rank: int, run_started: float, cl
         for k, examples, rejects, n_read in walk(rows, per_example, args.shard_rows, args.strict, args.limit,
                                                  args.multiplier if args.include_original else 0, args.input):
             if k != seen:  # a new block: the last one's passes run now (close), then this one is claimed
-                close(job)
+                queue.close(job)
                 job, seen = None, k
                 if not manifest.is_complete(out, k) and claims.take(k):
-                    job = BlockJob(out, k, aug, args, timers, run_started, pool)
-                    open_jobs.append(job)
+                    job = queue.open(BlockJob(out, k, aug, args, timers, run_started, pool))
                 n_blocks = k + 1
             if job is not None:
-                submit(job, job.add(examples, rejects, n_read))
+                queue.submit(job, job.add(examples, rejects, n_read))
                 queued += per_example * len(examples)
                 bar.set_postfix_str(f"{queued / max(time.perf_counter() - t_run, 1e-9):.1f} rows/s",
                                     refresh=False)
             bar.update(n_read)
         if n_blocks == 0 and rank == 0 and not manifest.is_complete(out, 0):  # empty input: one empty shard
-            job, n_blocks = BlockJob(out, 0, aug, args, timers, run_started, pool), 1
-            open_jobs.append(job)
-        close(job)
-        drain(0)
-        claims.report(rank, manifest.span_of([j.meta for j in open_jobs]))  # every job is committed now
+            job, n_blocks = queue.open(BlockJob(out, 0, aug, args, timers, run_started, pool)), 1
+        queue.close(job)
+        queue.drain()
+        claims.report(rank, manifest.span_of([j.meta for j in queue.jobs]))  # every job is committed now
     except BaseException as e:  # --strict, a bad input line, Ctrl-C: no half shard is left behind
-        for owner in open_jobs:
-            if not owner.committed:
-                owner.writer.abort()
+        queue.abort()
         # Every rank walks the whole input and closes a block only once it has read past it, so a bad row met
-        # before the walk left block 0 stops every rank there, before any shard is complete (see run()).
+        # before the walk left block 0 stops every rank there, before any shard is complete (see run_held()).
         if isinstance(e, (InputError, CliError)) and seen <= 0:
             e.in_first_block = True
         raise

@@ -1,4 +1,4 @@
-"""augment.blockjob: one block of paragraphs into its shard and record, and writes that fail naming their file.
+"""augment.blockjob: blocks of paragraphs into their shards and records, and writes that fail naming their file.
 The whole runs are tests/pipelines/test_augment_squad.py's; here, a block with a stand-in augmenter (no model)."""
 import errno
 import json
@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 from augment import manifest
-from augment.blockjob import BlockJob, Timers, WriteError, writing
+from augment.blockjob import BlockJob, BlockQueue, Timers, WriteError, writing
 from augment.rowpool import DrawSpec, RowPool
 from augment.segment import split_words
 from augment.shards import hf_schema
@@ -37,32 +37,44 @@ class Candidates:
         return 0
 
 
-def test_a_block_is_one_candidate_call_one_shard_then_its_record(tmp_path, sample_rows):
+def block(tmp_path, k: int):
+    """A queue and an open block ``k`` of 2 rows per example (the original and one variant), no workers."""
+    (tmp_path / manifest.PROGRESS).mkdir(exist_ok=True)
+    pool = RowPool(DrawSpec(1, 1.0, 0, "keep", False, True, hf_schema()), workers=0)
+    options = SimpleNamespace(multiplier=1, include_original=True, augment_question=False)
+    queue = BlockQueue(pool)
+    return queue, queue.open(BlockJob(tmp_path, k, Candidates(), options, Timers(), 0.0, pool))
+
+
+def test_a_block_is_one_candidate_call_then_its_shard_then_its_record(tmp_path, sample_rows):
     """A chunk's texts get their candidates in one call; the rows stream into a temporary file, and the shard
-    and its record (which marks the block complete on resume) appear only at commit, in that order."""
+    and its record (which marks the block complete on resume) appear when the block is closed."""
     paragraphs = [list(g) for _, g in groupby(sample_rows, key=lambda r: r["context"])][:2]
-    (tmp_path / manifest.PROGRESS).mkdir()
-    aug, pool = Candidates(), RowPool(DrawSpec(2, 1.0, 0, "keep", False, True, hf_schema()), workers=0)
-    options = SimpleNamespace(multiplier=2, include_original=True, augment_question=False)
-    job = BlockJob(tmp_path, 3, aug, options, Timers(), 0.0, pool)
+    queue, job = block(tmp_path, 3)
     try:
-        tasks = [task for para in paragraphs for task in job.add(para, [], len(para))]
-        assert tasks == [] and aug.calls == []  # queued until the chunk is full, or the block closes
-        tasks = job.close()
-        examples = [ex["id"] for para in paragraphs for ex in para]
-        assert aug.calls == [examples]
-        assert sum(job.write(task.result()) for task in tasks) == 3 * len(examples)
-        assert not (tmp_path / "shard-00003.arrow").exists() and not manifest.is_complete(tmp_path, 3)
-        job.commit()
+        for para in paragraphs:
+            queue.submit(job, job.add(para, [], len(para)))
+        assert job.aug.calls == [] and not manifest.is_complete(tmp_path, 3)  # queued until the chunk is full
+        queue.close(job)
     finally:
-        pool.close()
+        queue.pool.close()
+    examples = [ex["id"] for para in paragraphs for ex in para]
+    assert job.aug.calls == [examples] and job.committed
     record = json.loads(manifest.record_path(tmp_path, 3).read_text())
     assert (record["file"], record["rows"], record["read"], record["paragraphs"], record["dropped_duplicates"]) == (
-        "shard-00003.arrow", 3 * len(examples), len(examples), 2, 0)
+        "shard-00003.arrow", 2 * len(examples), len(examples), 2, 0)
     table = pa.ipc.open_stream(tmp_path / "shard-00003.arrow").read_all()
-    # Each example's original, then its 2 variants, in input order.
-    assert table.column("id").to_pylist() == [i for ex in examples for i in (ex, f"{ex}-aug1", f"{ex}-aug2")]
+    assert table.column("id").to_pylist() == [i for ex in examples for i in (ex, f"{ex}-aug1")]  # in input order
     assert sorted(p.name for p in tmp_path.iterdir()) == [manifest.PROGRESS, "shard-00003.arrow"]  # no temporary
+
+
+def test_an_aborted_block_leaves_no_shard_and_no_temporary_file(tmp_path, sample_rows):
+    """Ctrl-C or a bad line while a block is open: what a rerun finds is as if it had never begun."""
+    queue, job = block(tmp_path, 0)
+    queue.submit(job, job.add(sample_rows[:2], [], 2))
+    queue.abort()
+    queue.pool.close()
+    assert not job.committed and sorted(p.name for p in tmp_path.iterdir()) == [manifest.PROGRESS]
 
 
 @pytest.mark.parametrize("error, said", [
