@@ -605,23 +605,26 @@ def summarise(out: Path, args, command: list[str], config: dict, models: dict, n
     return 0
 
 
-def interrupted(out: Path) -> str:
-    """The line for Ctrl-C. What the run leaves: its complete shards, which a rerun keeps, and nothing else
-    (no half shard; a first run with no complete shard leaves no configuration either)."""
+def kept(out: Path) -> str | None:
+    """What a stopped run leaves in ``out`` for a rerun to keep, in the words of the lines below, or None when no
+    shard was complete. It leaves nothing else: no half shard, and a first run with no complete shard leaves no
+    configuration either."""
     done = len(list((out / manifest.PROGRESS).glob("shard-*.json")))
-    if not done:
+    return f"(it keeps the {done} complete shard{'s' if done > 1 else ''} in {out})" if done else None
+
+
+def interrupted(out: Path) -> str:
+    """The line for Ctrl-C."""
+    if not (keeps := kept(out)):
         return f"{PROG}: interrupted before any shard was complete; rerun the same command to start again"
-    return (f"{PROG}: interrupted; rerun the same command to resume (it keeps the {done} complete "
-            f"shard{'s' if done > 1 else ''} in {out})")
+    return f"{PROG}: interrupted; rerun the same command to resume {keeps}"
 
 
 def write_failed(out: Path, e: WriteError) -> str:
-    """The line for a failed write. The run leaves what Ctrl-C leaves (:func:`interrupted`)."""
-    done = len(list((out / manifest.PROGRESS).glob("shard-*.json")))
-    if not done:
+    """The line for a failed write. The run leaves what Ctrl-C leaves (:func:`kept`)."""
+    if not (keeps := kept(out)):
         return f"{PROG}: error: {e}; no shard was complete: make room (or fix the cause) and rerun the same command"
-    return (f"{PROG}: error: {e}; make room (or fix the cause) and rerun the same command to resume (it keeps "
-            f"the {done} complete shard{'s' if done > 1 else ''} in {out})")
+    return f"{PROG}: error: {e}; make room (or fix the cause) and rerun the same command to resume {keeps}"
 
 
 def _interrupt_once(signum, frame):
@@ -634,27 +637,22 @@ def _interrupt_once(signum, frame):
 
 def peer_lost(out: Path, words: str) -> str:
     """The line of a process whose collective failed because another one exited without saying why (killed:
-    torchrun's report names it). The run leaves what Ctrl-C leaves (:func:`interrupted`)."""
-    done = len(list((out / manifest.PROGRESS).glob("shard-*.json")))
+    torchrun's report names it). The run leaves what Ctrl-C leaves (:func:`kept`)."""
     what = f"{PROG}: error: another process of this run stopped ({words})"
-    if not done:
+    if not (keeps := kept(out)):
         return f"{what}; no shard was complete: rerun the same command to start again"
-    return (f"{what}; rerun the same command to resume (it keeps the {done} complete shard{'s' if done > 1 else ''} "
-            f"in {out})")
+    return f"{what}; rerun the same command to resume {keeps}"
 
 
 def worker_lost(out: Path, workers) -> str:
     """The line of a run whose drawing worker (--workers) ended without a word: killed outright, most likely by
-    the out-of-memory killer at a large --multiplier, or crashed. The run leaves what Ctrl-C leaves
-    (:func:`interrupted`)."""
-    done = len(list((out / manifest.PROGRESS).glob("shard-*.json")))
+    the out-of-memory killer at a large --multiplier, or crashed. The run leaves what Ctrl-C leaves (:func:`kept`)."""
     what = (f"{PROG}: error: a process drawing the rows (--workers {workers}) ended abruptly, killed (by the "
             "out-of-memory killer?) or crashed")
-    if not done:
+    if not (keeps := kept(out)):
         return f"{what}; no shard was complete: rerun the same command to start again, with fewer --workers if " \
                "memory ran out"
-    return (f"{what}; rerun the same command to resume (it keeps the {done} complete shard{'s' if done > 1 else ''} "
-            f"in {out}), with fewer --workers if memory ran out")
+    return f"{what}; rerun the same command to resume {keeps}, with fewer --workers if memory ran out"
 
 
 def main(argv=None) -> int:
