@@ -52,12 +52,6 @@ from pipelines.cli import (DefaultsOnce, Once, Parser, bars_shown, expand_tilde,
 
 PROG = "augment-squad"
 CACHE_TEXTS = 2048  # texts kept cached: > a chunk's contexts (not always its questions too: --augment-question)
-
-
-
-
-
-
 MLM_FIXES = "pass a local model directory (--mlm PATH) or --mlm none (GloVe only, no model), or {download}"
 
 
@@ -560,6 +554,7 @@ def run_held(args, argv, out: Path, made: list[Path], lock: outlock.OutLock | No
     return code
 
 
+# -- the end --------------------------------------------------------------------------------------
 def write_page(out: Path) -> None:
     """--report: OUT/report.html, as ``augment-report OUT`` writes it, with its warnings on stderr as well. A shard
     that cannot be read is an InputError naming it (exit 2); only the page's own write is a :class:`WriteError`:
@@ -605,6 +600,7 @@ def summarise(out: Path, args, command: list[str], config: dict, models: dict, n
     return 0
 
 
+# -- a run that stops, and main -------------------------------------------------------------------
 def kept(out: Path) -> str | None:
     """What a stopped run leaves in ``out`` for a rerun to keep, in the words of the lines below, or None when no
     shard was complete. It leaves nothing else: no half shard, and a first run with no complete shard leaves no
