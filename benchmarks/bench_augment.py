@@ -77,7 +77,7 @@ def run_ours(model, tok, kv, paras, n, mode: str) -> dict:
     from augment.mlm import MaskedLMCandidates
     from augment.rowpool import DrawSpec, RowPool
     from augment.shards import hf_schema
-    from pipelines.augment_squad import BlockJob, Timers
+    from augment.blockjob import BlockJob, Timers
 
     mlm = MaskedLMCandidates(model, tok, top_k=15, mode=mode, batch_size=64, device="cpu")
     aug = Augmenter(mlm=mlm, glove=GloveNeighbours(kv, top_k=15), seed=0)

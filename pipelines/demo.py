@@ -16,7 +16,7 @@ import tempfile
 import textwrap
 from pathlib import Path
 
-from augment import outdir
+from augment import outconfig, outdir
 from augment.errors import InputError
 from augment.fingerprints import fingerprint
 from pipelines import augment_squad
@@ -55,9 +55,9 @@ def not_demo_output(out: str, command: list[str]) -> str | None:
     --input data/sample/ is the same input, its one file's fingerprint). Anything else (another run's shards,
     a user's files) would be deleted by the --overwrite the demo passes."""
     args = augment_squad.build_parser().parse_args(command)
-    config = augment_squad.output_config(args)
-    config.update(input_fingerprint=fingerprint(args.input, args.split), **augment_squad.model_fingerprints(args))
-    problem = augment_squad.config_problem(Path(out), config, ignore=("version",))
+    config = outconfig.output_config(args)
+    config.update(input_fingerprint=fingerprint(args.input, args.split), **outconfig.model_fingerprints(args))
+    problem = outconfig.config_problem(Path(out), config, ignore=("version",))
     return problem and (f"{problem}; the demo replaces only its own earlier output: name a new or empty "
                         "directory, or leave out --out for a temporary one")
 

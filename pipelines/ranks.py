@@ -13,6 +13,8 @@ the process that meets it stays quiet unless it is the first.
 
 :func:`launch` reads torchrun's variables (WORLD_SIZE, RANK, LOCAL_RANK, LOCAL_WORLD_SIZE), checked.
 :func:`end_with_agent` ends a process of the job when the torchrun agent that started it dies.
+:func:`gloo_group`, :func:`barrier`, :func:`broadcast` and :func:`shutdown`: the few collectives of a job whose
+processes only wait for each other (augment-squad), each a no-op for a process started alone.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import re
 import signal
 import sys
 from dataclasses import dataclass
+from datetime import timedelta
 
 # How gloo (torch.distributed's CPU backend) and its TCP store say that the process at the other end of a
 # connection exited or was killed.
@@ -162,3 +165,49 @@ def end_with_agent(environ=None) -> bool:
     if os.getppid() != parent:  # the agent died before the request was made
         os.kill(os.getpid(), signal.SIGTERM)
     return True
+
+
+def gloo_group(timeout: timedelta) -> tuple[int, int, int]:
+    """(rank, world size, local rank), joining the job's process group under torchrun; (0, 1, 0) for a process
+    started alone. torchrun's variables are checked first (:func:`launch`: a :class:`LaunchError`, not the
+    ValueError traceback of torch.distributed's int()). gloo: processes that only wait for each other need no
+    NCCL, so it serves on GPU machines too. A process that exits (an error, a kill) ends the others' collective
+    at once: gloo sees its connections close (:func:`lost_peer`)."""
+    job = launch()
+    if job.world_size <= 1 or "RANK" not in os.environ:
+        return 0, 1, 0
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", timeout=timeout)
+    return dist.get_rank(), job.world_size, job.local_rank
+
+
+def barrier(world: int) -> None:
+    """Wait for every process of the group (none to wait for alone)."""
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
+
+
+def shutdown(world: int) -> None:
+    """Leave the process group :func:`gloo_group` joined (none alone)."""
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.destroy_process_group()
+
+
+def broadcast(value, world: int):
+    """Process 0's ``value``, in every process (``value`` itself alone).
+
+        >>> broadcast("mine", 1)
+        'mine'
+    """
+    if world == 1:
+        return value
+    import torch.distributed as dist
+
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]

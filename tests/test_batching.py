@@ -56,7 +56,8 @@ def test_subset_at_batch_64_fills_passes_with_little_padding(mode, n_paragraphs,
     from augment.mlm import MaskedLMCandidates
     from augment.segment import english_stopwords, is_eligible, split_words
     from augment.squad_io import iter_located
-    from pipelines.augment_squad import CHUNK_PARAGRAPHS, walk
+    from augment.blockjob import CHUNK_PARAGRAPHS
+    from augment.blocks import walk
     from tests.conftest import SUBSET
 
     gen = MaskedLMCandidates(AutoModelForMaskedLM.from_pretrained(tiny_mlm_path),

@@ -91,7 +91,7 @@ def test_augment_squad_sends_such_records_to_rejects_and_strict_stops(tmp_path):
     all) rather than a crash in the workers; --strict makes it the one-line error."""
     from augment import manifest
     from augment.squad_io import Location
-    from pipelines.augment_squad import CliError, walk
+    from augment.blocks import StrictStop, walk
 
     rows = [row(id="good"), row(id="lone", context="Paris is in France. \ud800"), row(id="five", title=5),
             row(id="says-no", is_impossible="false")]
@@ -108,5 +108,5 @@ def test_augment_squad_sends_such_records_to_rejects_and_strict_stops(tmp_path):
     assert [(r["source"], r["line"], r["position"]) for r in written] == [("in.jsonl", 2, "line 2"),
                                                                          ("in.jsonl", 3, "line 3"),
                                                                          ("in.jsonl", 4, "line 4")]
-    with pytest.raises(CliError, match=r"^--strict: in.jsonl: line 2: example 'lone': context .*\[bad_text\]$"):
+    with pytest.raises(StrictStop, match=r"^--strict: in.jsonl: line 2: example 'lone': context .*\[bad_text\]$"):
         list(walk(located[1:], rows_per_example=2, shard_rows=100, strict=True, limit=None))

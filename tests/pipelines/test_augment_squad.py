@@ -428,7 +428,7 @@ def test_changed_glove_file_is_refused_on_resume(tmp_path, sample_path, glove_kv
 def test_hub_model_fingerprint_is_the_resolved_commit():
     from types import SimpleNamespace
 
-    from pipelines.augment_squad import hub_fingerprint
+    from augment.outconfig import hub_fingerprint
 
     args = SimpleNamespace(mlm="bert-base-uncased")
     aug = SimpleNamespace(mlm=SimpleNamespace(model=SimpleNamespace(config=SimpleNamespace(_commit_hash="abc123"))))
@@ -869,7 +869,7 @@ def test_rows_stream_to_the_shard_in_bounded_tasks_and_stay_the_same(tmp_path, m
     subset questions: 2.0 GB against 1.1 GB at x20). Now a task holds at most DRAW_ROWS rows and is drawn just
     before it is written; the rows, and where each shard ends, are those of tasks of whole paragraphs. Here
     each paragraph's rows (over 200) are over 10 times --shard-rows: one shard per paragraph, as before."""
-    from augment import rowpool
+    from augment import blocks, rowpool
     from augment.shards import ShardWriter
     from pipelines import augment_squad
 
@@ -892,10 +892,10 @@ def test_rows_stream_to_the_shard_in_bounded_tasks_and_stay_the_same(tmp_path, m
 
     monkeypatch.setattr(rowpool, "draw_chunk", draw)
     monkeypatch.setattr(ShardWriter, "write_serialized", write)
-    monkeypatch.setattr(augment_squad, "DRAW_ROWS", 50)  # tasks of 2 examples (40 rows)
+    monkeypatch.setattr(blocks, "DRAW_ROWS", 50)  # tasks of 2 examples (40 rows)
     assert augment_squad.main([*map(str, args), "--out", str(tmp_path / "small")]) == 0
     assert len(drawn) == sum(-(-len(p) // 2) for p in paragraphs) and max(pending) <= 50
-    monkeypatch.setattr(augment_squad, "DRAW_ROWS", 10**9)  # one task per paragraph group, as before
+    monkeypatch.setattr(blocks, "DRAW_ROWS", 10**9)  # one task per paragraph group, as before
     assert augment_squad.main([*map(str, args), "--out", str(tmp_path / "whole")]) == 0
     shards = [json.loads((tmp_path / d / "manifest.json").read_text())["shards"] for d in ("small", "whole")]
     assert [(s["file"], s["rows"]) for s in shards[0]] == [(s["file"], s["rows"]) for s in shards[1]] == [
@@ -1182,7 +1182,7 @@ def test_tinybert_sampling_options_are_counted_recorded_and_fingerprinted(tmp_pa
 def test_ids_that_would_collide_with_variant_ids_are_rejected(tmp_path, sample_rows):
     """Re-augmenting an output written with --include-original: its rows q and q-aug1 would both be written
     as q-aug1 (q's variant 1 and the original q-aug1). The later of the two is rejected, in either order."""
-    from pipelines.augment_squad import id_collision, _digest
+    from augment.blocks import _digest, id_collision
 
     assert id_collision("q-aug2", {_digest("q")}, 2) and not id_collision("q-aug3", {_digest("q")}, 2)
     assert id_collision("q", {_digest("q-aug1")}, 2) and not id_collision("q", {_digest("q-aug1")}, 0)
@@ -1244,7 +1244,7 @@ def test_an_input_without_examples_is_an_error_and_leaves_nothing(tmp_path):
     """An empty .jsonl or an official file with an empty data list 'succeeded' with 0 rows; an empty .json was
     already an error. The line names the input, as distill-train's does (it said "--input holds no examples")."""
     from augment.errors import InputError
-    from pipelines.augment_squad import walk
+    from augment.blocks import walk
 
     (tmp_path / "empty.jsonl").write_text("\n")
     out = tmp_path / "out"
@@ -1601,7 +1601,8 @@ def test_a_resume_to_or_from_mlm_none_names_the_option_alone(tmp_path):
     the resume has none of; the other way round, also with "computed in None ...; pass --dtype None to continue
     it". The same for --glove default -> none. (Over config_problem: what a refused rerun prints first.)"""
     from augment import manifest
-    from pipelines.augment_squad import build_parser, config_problem, output_config
+    from augment.outconfig import config_problem, output_config
+    from pipelines.augment_squad import build_parser
 
     def config(*given):
         args = build_parser().parse_args(["--out", str(tmp_path), "--input", "data/sample", *given])

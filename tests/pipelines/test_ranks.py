@@ -24,6 +24,23 @@ def test_outside_a_process_group_the_first_process_answers_and_no_error_is_a_los
     assert ranks.lost_peer(RuntimeError("Broken pipe")) is None
 
 
+def test_a_process_started_alone_joins_no_group_and_its_collectives_do_nothing(monkeypatch):
+    """WORLD_SIZE without RANK (a process of a job that sets only some variables) is a process alone too: a group
+    that waited for the others would never start. Alone, each collective returns at once (with no group,
+    torch.distributed's would raise)."""
+    from datetime import timedelta
+
+    monkeypatch.delenv("RANK", raising=False)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert ranks.gloo_group(timedelta(seconds=1)) == (0, 1, 0)
+    ranks.barrier(1)
+    ranks.shutdown(1)
+    assert ranks.broadcast(["mine"], 1) == ["mine"]
+    monkeypatch.setenv("WORLD_SIZE", "two")  # checked before anything else reads it
+    with pytest.raises(ranks.LaunchError, match="WORLD_SIZE='two'"):
+        ranks.gloo_group(timedelta(seconds=1))
+
+
 def test_in_a_group_the_first_to_ask_reports_and_a_lost_peer_is_found_under_other_errors(tmp_path, monkeypatch):
     dist = pytest.importorskip("torch.distributed")
     monkeypatch.setenv("TORCHELASTIC_RESTART_COUNT", "3")
