@@ -70,29 +70,34 @@ class LMStats:
     padded_tokens: int = 0  # batch x padded length, summed over passes
     capacity: int = 0  # batch_size summed over passes: fill = sequences / capacity
     host_transfers: int = 0  # device-to-host copies made by the candidate code
+    device_transfers: int = 0  # host-to-device copies made by the candidate code
     # Passes with padding, so with an attention mask: where the model takes only the 2-D mask, transformers may
     # sync once per such pass to check it (MaskedLMCandidates.attention_record), unseen by host_transfers.
     padded_passes: int = 0
 
     def add(self, other: "LMStats") -> None:
         for k in ("forward_passes", "sequences", "masked_sites", "tokens", "padded_tokens", "capacity",
-                  "host_transfers", "padded_passes"):
+                  "host_transfers", "device_transfers", "padded_passes"):
             setattr(self, k, getattr(self, k) + getattr(other, k))
 
     def counters(self) -> dict:
         return {"forward_passes": self.forward_passes, "sequences": self.sequences,
                 "masked_sites": self.masked_sites, "tokens": self.tokens, "padded_tokens": self.padded_tokens,
                 "capacity": self.capacity, "host_transfers": self.host_transfers,
-                "padded_passes": self.padded_passes}
+                "device_transfers": self.device_transfers, "padded_passes": self.padded_passes}
 
 
 def summarise_counters(counters: dict) -> dict:
-    """The counters plus ``fill`` (sequences per pass / batch size) and ``padding_share`` (padding
-    tokens / all tokens of the passes)."""
+    """The counters plus ``fill`` (sequences per pass / batch size), ``padding_share`` (padding
+    tokens / all tokens of the passes) and the copies per pass each way, ``host_transfers_per_pass`` (to the host)
+    and ``device_transfers_per_pass`` (to the device): None without passes, or without the counter (a shard of a
+    run from before it was kept)."""
     out = dict(counters)
     cap, padded = counters.get("capacity", 0), counters.get("padded_tokens", 0)
+    passes = counters.get("forward_passes")
     out["fill"] = round(counters.get("sequences", 0) / cap, 4) if cap else None
     out["padding_share"] = round(1 - counters.get("tokens", 0) / padded, 4) if padded else None
-    out["host_transfers_per_pass"] = (round(counters.get("host_transfers", 0) / counters["forward_passes"], 4)
-                                      if counters.get("forward_passes") else None)
+    for way in ("host_transfers", "device_transfers"):
+        n = counters.get(way)
+        out[f"{way}_per_pass"] = round(n / passes, 4) if passes and n is not None else None
     return out

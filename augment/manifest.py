@@ -446,13 +446,19 @@ def time_shares(records: list[dict]) -> dict:
 
 
 def lm_counters(records: list[dict]) -> dict | None:
-    """The masked LM's counters summed over shards, with fill and padding share (None without an LM)."""
+    """The masked LM's counters summed over shards, with fill, padding share and copies per pass (None without an
+    LM). ``device_transfers`` is None where a shard of an older run lacks the counter."""
     from augment.batching import summarise_counters
 
-    total = Counter()
-    for rec in records:
-        total.update(rec.get("lm_counters") or {})
-    return summarise_counters(dict(total)) if total else None
+    total, kept = Counter(), [rec["lm_counters"] for rec in records if rec.get("lm_counters")]
+    for counters in kept:
+        total.update(counters)
+    if not total:
+        return None
+    total = dict(total)
+    if any("device_transfers" not in counters for counters in kept):
+        total["device_transfers"] = None  # a shard from before it was counted: a partial sum would understate it
+    return summarise_counters(total)
 
 
 def lm_section(records: list[dict], attention: dict | None) -> dict | None:

@@ -30,8 +30,9 @@ Contexts (``context=``, ``--mlm-context``):
 
 The LM head runs only at masked positions: (M, H) hidden states instead of (B, T, H). Sequences of
 many texts share padded, length-sorted batches (``augment.batching``), and the candidates are chosen
-on the device: per pass one masked fill with the resident vocabulary filter, one top-k and one copy
-of the (M, k) indices to the host, where the word itself is dropped. No per-site device work and no
+on the device: per pass one copy of its inputs to the device (one staged buffer), one masked fill with
+the resident vocabulary filter, one top-k and one copy of the (M, k) indices to the host, where the word
+itself is dropped. No per-site device work and no
 scalar syncs (a ``torch.isfinite`` per candidate used to cost half of the candidate time on a GPU).
 """
 from __future__ import annotations
@@ -412,57 +413,81 @@ class MaskedLMCandidates:
         jobs, plan = self.batch_plan(items)
         for batch in plan:
             _count(stats, [jobs[i] for i in batch.jobs], batch.length, self.batch_size)
-        stats.host_transfers = stats.forward_passes  # one copy per pass, by construction
+        # One copy each way per pass, by construction (_launch); tests/test_mlm.py checks it against the torch calls.
+        stats.host_transfers = stats.device_transfers = stats.forward_passes
         return stats
 
     def _launch(self, batch_jobs, length: int):
         """Queue one pass; returns the (M, k) top-k indices on their way to the host."""
         torch = self._torch
-        pad = self.pad_id
+        b, m = len(batch_jobs), sum(len(j[2]) for j in batch_jobs)
         rows = [r for r, j in enumerate(batch_jobs) for _ in j[2]]
         cols = [p for j in batch_jobs for p in j[2]]
         spaced = [int(s.spaced and self.space_sensitive) for j in batch_jobs for s in j[3]]
+        lengths = np.fromiter((len(j[1]) for j in batch_jobs), dtype=np.int64, count=b)  # (B,)
+        # No mask when the batch has no padding: the plain path, as one sequence alone would run.
+        # A pad id may also be a real token (some models pad with [UNK]): mark by length, not by value.
+        padded = bool((lengths < length).any())
+        typed = self.token_types(len(batch_jobs[0][1])) is not None  # paired input on a model with token types
+        # Everything the pass sends to the device, staged in one int64 host buffer and copied once: each copy
+        # is a pinned host allocation and a launch, and there were up to 6 per pass (issue 9). The device
+        # takes views of it; int64 suits every part (ids, token types and indices; the mask is compared there).
+        sizes = [b * length, b * length if typed else 0, b if padded else 0, m, m, m]
+        staged = np.empty(sum(sizes), dtype=np.int64)
+        ids_np, types_np, lengths_np, rows_np, cols_np, spaced_np = np.split(staged, np.cumsum(sizes)[:-1])
         # One C loop over all the batch's ids, scattered into the padded (B, T) array through the
         # row-major mask of real tokens: a tensor per row (exact mode: 64 per pass, 645 passes on the
         # SQuAD subset) cost more host time per pass than the GPU spent on it.
-        lengths_np = np.fromiter((len(j[1]) for j in batch_jobs), dtype=np.int64, count=len(batch_jobs))
-        keep_np = np.arange(length)[None, :] < lengths_np[:, None]  # (B, T): True at real tokens
-        ids_np = np.full((len(batch_jobs), length), pad, dtype=np.int64)  # (B, T)
-        ids_np[keep_np] = np.fromiter(chain.from_iterable(j[1] for j in batch_jobs), dtype=np.int64,
-                                      count=int(lengths_np.sum()))
-        ids, keep = torch.from_numpy(ids_np), torch.from_numpy(keep_np)
-        types = None
-        if self.token_types(len(batch_jobs[0][1])) is not None:  # paired input on a model with token types
-            types_np = np.zeros_like(ids_np)
+        keep_np = np.arange(length)[None, :] < lengths[:, None]  # (B, T): True at real tokens
+        n_real = int(lengths.sum())
+        ids_np = ids_np.reshape(b, length)  # (B, T)
+        ids_np.fill(self.pad_id)
+        ids_np[keep_np] = np.fromiter(chain.from_iterable(j[1] for j in batch_jobs), dtype=np.int64, count=n_real)
+        if typed:
+            types_np = types_np.reshape(b, length)  # (B, T)
+            types_np.fill(0)
             types_np[keep_np] = np.fromiter(
                 chain.from_iterable(self.token_types(len(j[1]), sum(s.pieces - 1 for s in j[3])) for j in batch_jobs),
-                dtype=np.int64, count=int(lengths_np.sum()))
-            types = torch.from_numpy(types_np)
-        # No mask when the batch has no padding: the plain path, as one sequence alone would run.
-        # A pad id may also be a real token (some models pad with [UNK]): mark by length, not by value.
-        padded = bool((lengths_np < length).any())
-        dev = self.device
-        non_blocking = dev.startswith("cuda")
-        # Pinned host memory: the copies to the GPU are queued behind the running pass, not waited for.
-        to = (lambda t: t.pin_memory().to(dev, non_blocking=True)) if non_blocking else (lambda t: t)
+                dtype=np.int64, count=n_real)
+        if padded:
+            lengths_np[:] = lengths  # the padding mask is built from them on the device
+        rows_np[:], cols_np[:], spaced_np[:] = rows, cols, spaced
         with torch.inference_mode():
-            mask = self._attention_mask(to(keep)) if padded else None
-            logits = self._masked_logits(to(ids), mask, to(torch.tensor(rows)), to(torch.tensor(cols)),
-                                         None if types is None else to(types))  # (M, V)
+            ids, types, lengths_d, rows_d, cols_d, spaced_d = self._to_device(torch.from_numpy(staged)).split(sizes)
+            ids = ids.view(b, length)  # (B, T)
+            types = types.view(b, length) if typed else None  # (B, T)
+            mask = None
+            if padded:
+                keep = torch.arange(length, device=ids.device)[None, :] < lengths_d[:, None]  # (B, T): real tokens
+                mask = self._attention_mask(keep)
+            logits = self._masked_logits(ids, mask, rows_d, cols_d, types)  # (M, V)
             # The filter row of each site (bare or after a space), resident on the device: (M, V) bool.
-            valid = self._valid[to(torch.tensor(spaced))]
+            valid = self._valid[spaced_d]
             # Room for the word itself in other spellings and for case duplicates: one width per vocabulary,
             # not a second top-k where a list came out short, which would be a second copy to the host.
             k = min(self.width, logits.shape[1])
             top = torch.topk(logits.masked_fill_(~valid, float("-inf")), k, dim=1).indices  # (M, k)
-            host = top.to("cpu", non_blocking=non_blocking)  # the pass's one device-to-host copy
-            self.stats.host_transfers += 1
+            host = self._to_host(top)  # the pass's one device-to-host copy
         done = None
-        if non_blocking:
+        if self.device.startswith("cuda"):
             done = torch.cuda.Event()
             done.record()
         _count(self.stats, batch_jobs, length, self.batch_size)
         return host, done, spaced
+
+    # Every copy between the host and the model's device in a pass goes through these two, which count it: the
+    # counters are the copies, not a tally kept beside them (the tests check them against the torch calls). On a
+    # CPU device nothing moves; the copies are counted all the same, so the counters do not depend on the device.
+    def _to_device(self, tensor):
+        self.stats.device_transfers += 1
+        if not self.device.startswith("cuda"):
+            return tensor
+        # Pinned host memory: the copy is queued behind the running pass, not waited for.
+        return tensor.pin_memory().to(self.device, non_blocking=True)
+
+    def _to_host(self, tensor):
+        self.stats.host_transfers += 1
+        return tensor.to("cpu", non_blocking=self.device.startswith("cuda"))  # read after the event (_collect)
 
     def _collect(self, batch, launched, jobs, results) -> None:
         host, done, spaced = launched
@@ -584,7 +609,7 @@ def _marks_only(text: str, start: int, end: int) -> bool:
 
 
 def _count(stats: LMStats, batch_jobs, length: int, batch_size: int) -> None:
-    """One pass's counters, except host copies: those are counted where they are made."""
+    """One pass's counters, except copies: those are counted where they are made (_to_device, _to_host)."""
     stats.forward_passes += 1
     stats.sequences += len(batch_jobs)
     stats.masked_sites += sum(len(j[2]) for j in batch_jobs)

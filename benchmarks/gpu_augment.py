@@ -261,7 +261,7 @@ def table(result: dict) -> str:
     ref = result["reference"]
     lines = ["| run | paragraphs | rows | augment s (after start-up) | start-up s | s / paragraph | speed-up vs "
              "reference | GPU busy | GPU busy while all ranks ran (s) | fill | padding | passes | "
-             "host copies / pass | attention, mask |",
+             "copies / pass to host, to device | attention, mask |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in result["runs"]:
         lm = r["lm"] or {}
@@ -275,7 +275,8 @@ def table(result: dict) -> str:
                      f"{r['augment_s']:.1f} | {r['startup_s'].get('total') or 0:.1f} | {r['s_per_paragraph']:.4f} | "
                      f"**{ref['s_per_paragraph'] / r['s_per_paragraph']:.1f}x** | {busy} | {overlap} | "
                      f"{lm.get('fill')} | {lm.get('padding_share')} | {lm.get('forward_passes')} | "
-                     f"{lm.get('host_transfers_per_pass')} | {attention(lm)} |")
+                     f"{lm.get('host_transfers_per_pass')}, {lm.get('device_transfers_per_pass')} | "
+                     f"{attention(lm)} |")
     busy = f"{ref['gpu_busy']:.0%}" if ref["gpu_busy"] is not None else "n/a"
     lines.append(f"| reference (Haystack method, fp32, batch 16) | {ref['paragraphs']} | {ref['rows']:,} | "
                  f"{ref['augment_s']:.1f} | - | {ref['s_per_paragraph']:.4f} | 1.0x | {busy} | - | - | - | - | - | - |")

@@ -43,6 +43,14 @@ def test_summary_of_counters():
     assert summarise_counters({"forward_passes": 0})["host_transfers_per_pass"] is None  # no pass, no ratio
 
 
+def test_summary_of_copies_to_the_device_per_pass():
+    s = summarise_counters({"forward_passes": 4, "host_transfers": 4, "device_transfers": 6})
+    assert (s["host_transfers_per_pass"], s["device_transfers_per_pass"]) == (1.0, 1.5)
+    # Shards of a run from before the counter (manifest.lm_counters gives None): unknown, not 0 copies.
+    assert summarise_counters({"forward_passes": 4, "device_transfers": None})["device_transfers_per_pass"] is None
+    assert summarise_counters({"forward_passes": 4})["device_transfers_per_pass"] is None
+
+
 @pytest.mark.parametrize("mode,n_paragraphs", [("multi", 694), ("exact", 150)])
 def test_subset_at_batch_64_fills_passes_with_little_padding(mode, n_paragraphs, tiny_mlm_path):
     """The subset cut as augment-squad cuts it (blocks of 50,000 rows at x20, chunks of
@@ -76,4 +84,4 @@ def test_subset_at_batch_64_fills_passes_with_little_padding(mode, n_paragraphs,
             total.add(gen.dry_run(items))
     s = summarise_counters(total.counters())
     assert s["fill"] >= 0.9 and s["padding_share"] <= 0.15, s
-    assert s["host_transfers_per_pass"] == 1.0
+    assert s["host_transfers_per_pass"] == s["device_transfers_per_pass"] == 1.0

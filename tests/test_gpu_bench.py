@@ -74,12 +74,14 @@ def test_augment_table_names_the_masked_lms_attention_and_the_syncs_it_cannot_co
 
     run = {"mode": "exact", "workers": 0, "paragraphs": 2, "rows": 40, "augment_s": 1.0, "startup_s": {"total": 2.0},
            "s_per_paragraph": 0.5, "gpu_busy": None}
-    lms = [{"attention": "sdpa", "attention_mask": "4d", "uncounted_syncs_at_most": 0},
+    lms = [{"attention": "sdpa", "attention_mask": "4d", "uncounted_syncs_at_most": 0,
+            "host_transfers_per_pass": 1.0, "device_transfers_per_pass": 1.0},
            {"attention": "eager", "attention_mask": "2d", "uncounted_syncs_at_most": 7}, {}]
     ref = {"paragraphs": 2, "rows": 40, "augment_s": 4.0, "s_per_paragraph": 2.0, "gpu_busy": None}
     lines = gpu_augment.table({"reference": ref, "runs": [{**run, "lm": lm} for lm in lms]}).splitlines()
     assert len({line.count("|") for line in lines}) == 1  # every row has the header's columns
-    assert lines[2].endswith("| sdpa, 4d |") and lines[3].endswith("| eager, 2d (up to 7 syncs not counted) |")
+    assert lines[2].endswith("| 1.0, 1.0 | sdpa, 4d |")  # copies per pass to the host, to the device
+    assert lines[3].endswith("| eager, 2d (up to 7 syncs not counted) |")
     assert lines[4].endswith("| n/a |")
 
 

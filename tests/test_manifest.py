@@ -359,3 +359,15 @@ def test_lm_section_of_shards_without_the_padded_pass_counter_says_the_syncs_are
     assert manifest.lm_section(recs[:1], two_d)["uncounted_syncs_at_most"] == 1
     assert "note" not in manifest.lm_section(recs, {**two_d, "attention_mask": "4d"})
     assert manifest.lm_section(recs, None) == manifest.lm_counters(recs)  # no LM set-up to record
+
+
+def test_lm_counters_of_shards_without_the_device_copy_counter_say_it_is_unknown():
+    """A shard recorded before copies to the device were counted: a partial sum and its ratio would understate
+    them, so both are None; shards that all have the counter sum as the other counters do."""
+    new = {"forward_passes": 2, "sequences": 10, "capacity": 128, "tokens": 90, "padded_tokens": 100,
+           "host_transfers": 2, "device_transfers": 2, "padded_passes": 1}
+    old = {k: v for k, v in new.items() if k != "device_transfers"}
+    got = manifest.lm_counters([{"lm_counters": new}, {"lm_counters": old}])
+    assert got["device_transfers"] is got["device_transfers_per_pass"] is None and got["host_transfers"] == 4
+    got = manifest.lm_counters([{"lm_counters": new}, {"lm_counters": new}, {}])
+    assert (got["device_transfers"], got["device_transfers_per_pass"]) == (4, 1.0)

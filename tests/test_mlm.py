@@ -463,6 +463,88 @@ def test_one_host_copy_per_pass_and_the_counters_match_the_plan(attention, tiny_
     assert set(reads.values()) == {0}, reads
 
 
+
+def _cuda(where) -> bool:
+    import torch
+
+    return (isinstance(where, str) and where.startswith("cuda")) or (
+        isinstance(where, torch.device) and where.type == "cuda")
+
+
+class _PosingAsCuda:
+    """Torch calls as a CUDA masked LM makes them, run on the CPU: each ``pin_memory`` (the method, or a factory's
+    ``pin_memory=True``) and each move to a ``cuda`` device (``.to``, ``.cuda``, ``torch.tensor``/``as_tensor``
+    with ``device=``) is recorded, then done on the CPU. Only the code under test names "cuda" (transformers takes
+    its devices from the tensors it is given, all on the CPU here), so the moves recorded are that code's
+    host-to-device copies, seen at the torch API however the code spells them."""
+
+    def __init__(self):
+        from torch.overrides import TorchFunctionMode
+
+        handle = self.handle
+
+        class Mode(TorchFunctionMode):
+            def __torch_function__(self, func, types, args=(), kwargs=None):
+                return handle(func, args, dict(kwargs or {}))
+
+        self.mode, self.pinned, self.moved = Mode(), 0, []
+
+    def handle(self, func, args, kwargs):
+        import torch
+
+        if func is torch.Tensor.pin_memory:
+            self.pinned += 1
+            return args[0]
+        if kwargs.pop("pin_memory", False):
+            self.pinned += 1
+        if func is torch.Tensor.cuda:
+            self.moved.append(args[0])
+            return args[0]
+        if any(_cuda(a) for a in args) or _cuda(kwargs.get("device")):
+            args = tuple("cpu" if _cuda(a) else a for a in args)
+            kwargs = {k: "cpu" if _cuda(v) else v for k, v in kwargs.items()}
+            if func in (torch.Tensor.to, torch.tensor, torch.as_tensor):  # host data to the device
+                self.moved.append(args[0])
+        return func(*args, **kwargs)
+
+
+class _NoEvent:
+    """``torch.cuda.Event`` where there is no CUDA: nothing is queued, so nothing to wait for."""
+
+    def record(self):
+        pass
+
+    def synchronize(self):
+        pass
+
+
+def test_a_padded_pass_with_token_types_copies_to_the_device_once(tiny_mlm_path, sample_rows, monkeypatch):
+    """Issue 9: a pass stages its ids, token types, lengths (for the padding mask), site rows, columns and filter
+    rows in one host buffer, pinned and copied to the GPU once; each copy is a pinned host allocation and a
+    launch, and there were 5 or 6 (padding mask, ids, rows, cols, types, filter rows). Without a GPU the model
+    poses as a CUDA one (:class:`_PosingAsCuda` records the copies at the torch API; on a CPU device the code
+    copies nothing), in the case with the most inputs: paired contexts on a model with token types, padded
+    passes. The candidates are a plain CPU run's, so the views taken of the one buffer are the right slices."""
+    import torch
+
+    model, tok = _load(tiny_mlm_path)
+    items = _items(sample_rows, 2)
+    options = dict(top_k=4, mode="exact", context="paired", batch_size=16)
+    want = MaskedLMCandidates(model, tok, **options).candidates_many(items)
+    gen = MaskedLMCandidates(model, tok, **options)
+    gen.device = "cuda"  # after set-up, which kept the model on the CPU
+    monkeypatch.setattr(torch.cuda, "Event", _NoEvent)
+    posing = _PosingAsCuda()
+    with posing.mode:
+        got = gen.candidates_many(items)
+    passes = gen.stats.forward_passes
+    assert gen.token_types(12) is not None and gen.stats.padded_passes > 0  # token types, padded passes
+    assert (posing.pinned, len(posing.moved)) == (passes, passes)
+    assert all(t.dim() == 1 and t.dtype == torch.int64 for t in posing.moved)  # each one flat int64 buffer
+    assert gen.stats.device_transfers == passes == gen.dry_run(items).device_transfers
+    assert got == want
+
+
 def test_eager_attention_masks_the_padding_as_sdpa_does(tiny_mlm_path, sample_rows):
     """The 4D additive mask given to an eager-attention model hides the padding: its candidates in padded
     passes are the SDPA model's (a mask of the wrong sign or shape would change them)."""

@@ -473,6 +473,7 @@ def test_manifest_records_the_lm_counters_and_the_start_up(base_run):
     lm = m["lm"]
     assert lm["forward_passes"] >= 1 and lm["sequences"] >= lm["forward_passes"]
     assert lm["host_transfers"] == lm["forward_passes"] and lm["host_transfers_per_pass"] == 1.0
+    assert lm["device_transfers"] == lm["forward_passes"] and lm["device_transfers_per_pass"] == 1.0  # one each way
     assert 0 < lm["fill"] <= 1 and 0 <= lm["padding_share"] < 1
     assert lm["masked_sites"] == lm["sequences"]  # exact mode: one masked word per sequence
     # The tiny BERT runs SDPA with the 4D mask: no sync beyond host_transfers, so no note (here or on stderr).
