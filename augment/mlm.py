@@ -518,29 +518,31 @@ class MaskedLMCandidates:
         return mask_4d(keep, None if sdpa else self.model.dtype)  # (B, 1, T, T)
 
     def _check_4d_mask(self) -> bool:
-        """Whether the model gives the same hidden states for the 4D mask of :meth:`_mask_4d` as for
-        the 2D one, tried once on two short sequences (one padded). Not every model hands the mask to
-        transformers' mask builder alone: DeBERTa also multiplies its embeddings by it, and a 4D mask there is
-        a shape error. Such a model keeps the 2D mask, and with it, where transformers' mask builder reads that mask
-        (``mask.all()``), one sync per padded pass; DeBERTa's own mask code reads nothing from it."""
+        """Whether the model gives the same hidden states for the 4D mask of :meth:`_mask_4d` as for the 2D one,
+        tried once on two sequences (one padded; :func:`augment.qa.attention_mask.check_4d_mask`). Not every model
+        hands the mask to transformers' mask builder alone: DeBERTa also multiplies its embeddings by it, and a 4D
+        mask there is a shape error; ModernBERT builds its local attention from it. Such a model keeps the 2D mask,
+        and with it, where transformers' mask builder reads that mask (``mask.all()``), one sync per padded pass;
+        DeBERTa's own mask code reads nothing from it.
+
+        Tried on 8 tokens, and past the longest local window the config declares (within :attr:`max_len`, the
+        longest pass; :func:`augment.qa.attention_mask.probe_lengths`): within its window ModernBERT's local
+        attention is global attention, so 8 tokens alone gave it the 4D mask, and its padded passes other
+        candidates. Not at :attr:`max_len` itself (ModernBERT's is 8192 tokens: two passes that long at every
+        set-up), as what else tells the masks apart (a shape error, a product with the embeddings, a causal mask)
+        shows at any length."""
+        from augment.qa.attention_mask import check_4d_mask, probe_lengths
+
         torch = self._torch
-        if getattr(self.model.config, "_attn_implementation", None) not in ("sdpa", "eager"):
+        implementation = getattr(self.model.config, "_attn_implementation", None)
+        if implementation not in ("sdpa", "eager"):
             return False
-        n = min(8, self.max_len)
+        lengths = probe_lengths(self.model.config, min(8, self.max_len), self.max_len)
         vocab = self._valid_host.shape[1]
-        ids = (torch.arange(2 * n).reshape(2, n) * 7919 + 101) % vocab
-        keep = torch.ones(2, n, dtype=torch.bool)
-        keep[1, n // 2:] = False
-        ids = ids.masked_fill(~keep, self.pad_id).to(self.device)
-        keep = keep.to(self.device)
-
-        def run(mask):
-            with torch.inference_mode():
-                out = self.model.base_model(input_ids=ids, attention_mask=mask) if self._head is not None \
-                    else self.model(input_ids=ids, attention_mask=mask)
-            return (out.last_hidden_state if self._head is not None else out.logits)[keep].float()
-
-        return takes_4d_mask(run, keep, self._mask_4d(keep))
+        ids = (torch.arange(max(lengths)) * 7919 + 101) % vocab  # (T,): spread over the vocabulary
+        model = self.model.base_model if self._head is not None else self.model  # hidden states, or logits
+        return check_4d_mask(model, {"input_ids": ids.to(self.device)}, lengths,
+                             None if implementation == "sdpa" else self.model.dtype)
 
     def attention_record(self) -> dict:
         """What set-up decided about attention, for the manifest's ``lm`` section (it changes GPU speed, not the

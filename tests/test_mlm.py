@@ -6,6 +6,7 @@ from transformers import AutoModelForMaskedLM, AutoTokenizer
 from augment.mlm import MaskedLMCandidates
 from augment.segment import english_stopwords, is_eligible, split_words
 from tests.reference_mlm import reference_candidates
+from tests.tiny_models import tiny_modernbert_mlm
 
 
 def _eligible(words):
@@ -708,6 +709,21 @@ def test_a_model_that_cannot_take_the_4d_mask_keeps_the_2d_one(tiny_mlm_path, ti
     got = padded.candidates_many(items)
     assert padded.stats.padded_tokens > padded.stats.tokens
     alone = MaskedLMCandidates(model, tok, top_k=4, mode="multi", batch_size=1, pad_multiple=1)
+    assert got == alone.candidates_many(items)
+
+
+def test_a_masked_lm_with_local_attention_keeps_the_2d_mask(tokenizer, sample_rows):
+    """ModernBERT builds its local attention (16 tokens here) from the 2D mask; given the 4D one, its local layers
+    attend across the whole sequence. Set-up tried the 4D mask on 8 tokens, within the window, where the two agree,
+    and took it: padded passes then gave other candidates than the same texts alone. The check now also runs past
+    the longest window the config declares: ModernBERT keeps the 2D mask, and padding changes no candidate."""
+    model = tiny_modernbert_mlm(tokenizer.vocab_size)
+    padded = MaskedLMCandidates(model, tokenizer, top_k=4, mode="multi", batch_size=64)
+    assert not padded._takes_4d_mask and padded.attention_record()["attention_mask"] == "2d"
+    items = _items(sample_rows, 4)
+    got = padded.candidates_many(items)
+    assert padded.stats.padded_tokens > padded.stats.tokens
+    alone = MaskedLMCandidates(model, tokenizer, top_k=4, mode="multi", batch_size=1, pad_multiple=1)
     assert got == alone.candidates_many(items)
 
 

@@ -28,19 +28,55 @@ def model_inputs(batch: dict, model=None) -> dict:
     From a 2D mask, transformers' SDPA mask builder asks ``mask.all()`` to drop a mask that hides nothing: a
     device-to-host sync in every forward pass, which stops the host from queueing the next kernels while
     the GPU works. The loop knows on the host whether anything is padded, so a model with an SDPA-style
-    mask gets no mask (nothing padded: the fused kernels stay usable) or the (B, 1, T, T) boolean mask
-    that transformers would have built (:mod:`augment.qa.attention_mask`), which it uses as given. Other
-    implementations get the 2D mask."""
+    mask that takes the 4D mask (:func:`gets_4d_mask`) gets no mask (nothing padded: the fused kernels stay
+    usable) or the (B, 1, T, T) boolean mask that transformers would have built (:mod:`augment.qa.attention_mask`),
+    which it uses as given. Other models get the 2D mask."""
     names = MODEL_INPUTS if model is None else _input_names(model)
     inputs = {k: batch[k] for k in names if k in batch}
     padded = batch.get("padded")
     if model is None or padded is None or "attention_mask" not in inputs:
         return inputs
-    config = getattr(getattr(model, "module", model), "config", None)
-    if getattr(config, "_attn_implementation", None) not in BOOL_MASK_ATTENTION:
+    if not gets_4d_mask(model, inputs):
         return inputs
     inputs["attention_mask"] = mask_4d(inputs["attention_mask"].bool()) if padded else None  # (B, 1, T, T)
     return inputs
+
+
+def gets_4d_mask(model, inputs: dict) -> bool:
+    """Whether ``model`` is given the 4D mask for ``inputs`` (a batch's (B, T) tensors, mask included, on the device):
+    where its attention implementation is SDPA-style (``BOOL_MASK_ATTENTION``) and it gives the 2D mask's outputs
+    with it. Not GPT-2 (its causal mask is built from the 2D one, and the 4D padding mask would replace it), nor
+    ModernBERT (its local attention, likewise), nor DeBERTa (it multiplies its embeddings by the mask).
+
+    Tried at the model's first batch (:func:`augment.qa.attention_mask.check_4d_mask`, as the evaluation tries it)
+    and remembered on the model, per implementation, precision, device and autocast dtype: a device read at the
+    model's first batch, not one per step. The check runs in eval mode (no dropout draws: the random numbers, so a run's losses and
+    weights, and a resumed run's, are those without it) and puts the training flags back. It is tried at the
+    batch's length and, for a model whose config declares a local window, past that window
+    (:func:`augment.qa.attention_mask.probe_lengths`): the first batch may be shorter than the window and later
+    ones longer. Under the intermediate stage's score capture, call this before the capture starts (the check's
+    passes would be captured too)."""
+    import torch
+
+    from augment.qa.attention_mask import check_4d_mask, probe_lengths
+    from augment.qa.positions import usable_positions
+
+    core = getattr(model, "module", model)  # DDP / accelerate wrappers keep the model in .module
+    config = getattr(core, "config", None)
+    implementation = getattr(config, "_attn_implementation", None)
+    if implementation not in BOOL_MASK_ATTENTION:
+        return False
+    device = inputs["attention_mask"].device
+    autocast = torch.get_autocast_dtype(device.type) if torch.is_autocast_enabled(device.type) else None
+    # Shared with the evaluation's decisions (augment.qa.evaluate.padding_mask_form), whose keys end in a window
+    # length; None: this one holds for every batch length.
+    key = (implementation, str(getattr(core, "dtype", None)), str(device), str(autocast), None)
+    tried = core.__dict__.setdefault("_tinyaug_takes_4d_mask", {})
+    if key not in tried:
+        row = {k: v[0] for k, v in inputs.items() if k != "attention_mask"}  # (T,) each: the first window
+        lengths = probe_lengths(config, inputs["attention_mask"].shape[1], usable_positions(config))
+        tried[key] = check_4d_mask(core, row, lengths)
+    return tried[key]
 
 
 def _input_names(model) -> tuple[str, ...]:
@@ -87,8 +123,9 @@ def teacher_intermediates(teacher, batch: dict, layers=None) -> tuple[list[torch
     """The teacher's hidden states (embeddings first) and the factors ``(Q / √d, K)`` of the pre-softmax
     attention scores of ``layers`` (default: all; pass ``IntermediateDistiller.teacher_layers`` so unmapped
     layers run pure SDPA)."""
+    inputs = model_inputs(batch, teacher)  # before the capture: the first batch's may try the 4D mask
     with ScoreCapture(teacher, layers) as cap:
-        out = teacher(**model_inputs(batch, teacher), output_hidden_states=True)
+        out = teacher(**inputs, output_hidden_states=True)
     return list(out.hidden_states), cap.factors
 
 
@@ -134,8 +171,9 @@ class IntermediateDistiller(nn.Module):
         return [p for p in self.student.parameters() if id(p) not in base]
 
     def forward(self, batch: dict, teacher_hidden, teacher_scores) -> dict[str, torch.Tensor]:
+        inputs = model_inputs(batch, self.student)  # before the capture: the first batch's may try the 4D mask
         with ScoreCapture(self.student, [s for s, _ in self.layer_map.attention_pairs]) as cap:
-            out = self.student(**model_inputs(batch, self.student), output_hidden_states=True)
+            out = self.student(**inputs, output_hidden_states=True)
         mask = batch["attention_mask"]
         s_hidden = [out.hidden_states[s] for s, _ in self.layer_map.hidden_pairs]
         t_hidden = [teacher_hidden[t] for _, t in self.layer_map.hidden_pairs]

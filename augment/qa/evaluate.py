@@ -201,7 +201,7 @@ def padding_mask_form(model, features: dict, names: list[str], device, autocast_
     its own ids and token types, so that a hook on the model sees windows it could have been given."""
     import torch
 
-    from augment.qa.attention_mask import mask_4d, takes_4d_mask
+    from augment.qa.attention_mask import check_4d_mask, mask_4d
 
     core = getattr(model, "module", model)  # DDP / accelerate wrappers keep the model in .module
     implementation = getattr(getattr(core, "config", None), "_attn_implementation", None)
@@ -214,16 +214,8 @@ def padding_mask_form(model, features: dict, names: list[str], device, autocast_
     tried = core.__dict__.setdefault("_tinyaug_takes_4d_mask", {})
     if key not in tried:
         longest = max(range(len(features["attention_mask"])), key=lambda i: sum(features["attention_mask"][i]))
-        inputs = {k: torch.tensor([features[k][longest]] * 2, device=device) for k in names if k != "attention_mask"}
-        keep = torch.ones(2, length, dtype=torch.bool)                    # (2, L): the window's padding too
-        keep[1, length // 2:] = False
-        keep = keep.to(device)
-
-        def run(mask):
-            out = core(**inputs, attention_mask=mask)
-            return torch.cat((out.start_logits[keep], out.end_logits[keep]))
-
-        tried[key] = takes_4d_mask(run, keep, mask_4d(keep, dtype))
+        row = {k: torch.tensor(features[k][longest], device=device) for k in names if k != "attention_mask"}  # (L,)
+        tried[key] = check_4d_mask(core, row, [length], dtype)  # the window's padding too: the full length
     if not tried[key]:
         return None
     return lambda mask, padded: mask_4d(mask.bool(), dtype) if padded else None

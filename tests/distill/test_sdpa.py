@@ -5,7 +5,8 @@ import torch
 from transformers import AutoModelForQuestionAnswering
 
 from augment.distill import IntermediateDistiller, LayerMap, data, use_score_attention
-from augment.distill.intermediate import teacher_intermediates
+from augment.distill.intermediate import model_inputs, teacher_intermediates
+from tests.tiny_models import tiny_qa
 
 # Recorded on 2026-11-27 with commit d7c8cb7 (before SDPA and mapped-layer-only capture), float32 on CPU:
 # tiny teacher and student fixtures, windows 0, 3, 5 and 7 of the first 6 sample examples (length 96,
@@ -24,8 +25,9 @@ def fixed_batch(tmp_path_factory, sample_path, tokenizer):
     return batch
 
 
-def intermediate_losses(batch, teacher_path, student_path, attention_form="factored") -> dict:
-    """The intermediate-stage losses of the tiny fixtures on ``batch``, set up as when BEFORE was recorded."""
+def intermediate_losses(batch, teacher_path, student_path, attention_form="factored", between=None) -> dict:
+    """The intermediate-stage losses of the tiny fixtures on ``batch``, set up as when BEFORE was recorded. With
+    ``between``: computed twice, ``between()`` called after the first time."""
     teacher = AutoModelForQuestionAnswering.from_pretrained(teacher_path).eval()
     student = AutoModelForQuestionAnswering.from_pretrained(student_path).eval()
     use_score_attention(student)
@@ -34,9 +36,12 @@ def intermediate_losses(batch, teacher_path, student_path, attention_form="facto
     # BEFORE was recorded with one projection per layer pair, the only kind there was then.
     distiller = IntermediateDistiller(student, LayerMap(2, 4), teacher.config.hidden_size, "per-layer",
                                       attention_form).eval()
-    t_hidden, t_scores = teacher_intermediates(teacher, batch)
-    with torch.no_grad():
-        out = distiller(batch, t_hidden, t_scores)
+    for run in range(1 if between is None else 2):
+        if run:
+            between()
+        t_hidden, t_scores = teacher_intermediates(teacher, batch)
+        with torch.no_grad():
+            out = distiller(batch, t_hidden, t_scores)
     return {k: v.item() for k, v in out.items()}
 
 
@@ -124,10 +129,9 @@ class _CountAll:
 
 def test_mask_given_in_final_form_changes_no_logit_and_asks_nothing_of_the_device(
         fixed_batch, tiny_student_path, monkeypatch):
-    from augment.distill.intermediate import model_inputs
-
     student = AutoModelForQuestionAnswering.from_pretrained(tiny_student_path, attn_implementation="sdpa").eval()
     real = fixed_batch["attention_mask"].bool()
+    model_inputs({**fixed_batch, "padded": True}, student)  # the first call tries the 4D mask (reading its result)
     with torch.no_grad():
         want = student(**model_inputs(fixed_batch))  # the 2D mask, as before
         count = _CountAll(monkeypatch)
@@ -153,7 +157,75 @@ def test_mask_given_in_final_form_changes_no_logit_and_asks_nothing_of_the_devic
 
 def test_intermediate_losses_unchanged_with_the_final_form_mask(fixed_batch, tiny_teacher_path, tiny_student_path,
                                                                monkeypatch):
-    count = _CountAll(monkeypatch)
-    losses = intermediate_losses({**fixed_batch, "padded": True}, tiny_teacher_path, tiny_student_path)
-    assert count.calls == 0
+    """The first step tries each model's 4D mask (reading the result); every step after it asks the device nothing."""
+    counts = []
+    losses = intermediate_losses({**fixed_batch, "padded": True}, tiny_teacher_path, tiny_student_path,
+                                 between=lambda: counts.append(_CountAll(monkeypatch)))
+    assert counts[0].calls == 0
     assert losses == pytest.approx(BEFORE, rel=1e-5)
+
+
+def _padded_batch(length: int, vocab_size: int) -> dict:
+    """Two windows of ``length`` random ids, the second padded after its first 5 tokens, as the loop hands them."""
+    ids = torch.randint(1000, vocab_size, (2, length), generator=torch.Generator().manual_seed(length))
+    mask = torch.ones(2, length, dtype=torch.long)
+    mask[1, 5:] = 0
+    return {"input_ids": ids * mask, "attention_mask": mask, "token_type_ids": torch.zeros_like(ids),
+            "padded": True}
+
+
+@pytest.mark.parametrize("kind", ["gpt2", "modernbert"])
+def test_a_model_whose_own_code_reads_the_2d_mask_keeps_it_in_training(tokenizer, kind):
+    """GPT-2 builds its causal mask from the 2D mask, ModernBERT its local attention (over 16 tokens here): every
+    SDPA model was given the 4D padding mask in training and the teacher cache, so a padded batch attended to later
+    tokens (GPT-2: logits off by ~0.04) or across the whole window (ModernBERT). The 4D mask is now tried once per
+    model, as the evaluation tries it, and these keep the 2D mask: the logits are the 2D mask's, bit for bit. The
+    first batch (8 tokens) is within ModernBERT's window, where the two masks agree: the check also goes past the
+    window the config declares, so the next, longer batch gets the 2D mask too."""
+    model = tiny_qa(kind, tokenizer.vocab_size)
+    for length in (8, 64):
+        batch = _padded_batch(length, tokenizer.vocab_size)
+        real = batch["attention_mask"].bool()
+        with torch.no_grad():
+            want = model(**model_inputs(batch))  # the 2D mask
+            got = model(**model_inputs(batch, model))
+        assert torch.equal(got.start_logits[real], want.start_logits[real])
+        assert torch.equal(got.end_logits[real], want.end_logits[real])
+    assert list(model.__dict__["_tinyaug_takes_4d_mask"].values()) == [False]  # decided once, at the first batch
+
+
+class _Wrapped(torch.nn.Module):
+    """As DDP and accelerate hold the model: in ``.module``."""
+
+    def __init__(self, module):
+        super().__init__()
+        self.module = module
+
+    def forward(self, **kwargs):
+        return self.module(**kwargs)
+
+
+def test_the_4d_mask_check_runs_once_draws_no_random_numbers_and_leaves_training_mode(fixed_batch, tiny_student_path,
+                                                                                      monkeypatch):
+    """The check runs in the training loop's first step: a BERT student takes the 4D mask, decided from two passes in
+    eval mode without gradients (no dropout draws: the run's random numbers, so its losses and weights, are those
+    of a run without the check, and a resumed run's too), its modules' training flags put back as they were (one
+    left in eval mode stays so), and the decision kept on the model inside the wrapper: later batches, longer or
+    shorter, run no check and ask the device nothing."""
+    student = AutoModelForQuestionAnswering.from_pretrained(tiny_student_path, attn_implementation="sdpa").train()
+    student.bert.embeddings.eval()
+    flags = [m.training for m in student.modules()]
+    passes = []
+    student.register_forward_pre_hook(lambda *args: passes.append(1))
+    wrapped = _Wrapped(student)
+    rng = torch.get_rng_state()
+    first = model_inputs({**fixed_batch, "padded": True}, wrapped)
+    assert torch.equal(torch.get_rng_state(), rng)
+    assert [m.training for m in student.modules()] == flags
+    assert first["attention_mask"].dim() == 4 and len(passes) == 2
+    assert list(student.__dict__["_tinyaug_takes_4d_mask"].values()) == [True]
+    count = _CountAll(monkeypatch)
+    for length in (96, 40):
+        batch = {k: v[:, :length] if v.dim() == 2 else v for k, v in fixed_batch.items()}
+        assert model_inputs({**batch, "padded": True}, wrapped)["attention_mask"].shape == (4, 1, length, length)
+    assert count.calls == 0 and len(passes) == 2

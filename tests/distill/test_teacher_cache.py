@@ -5,6 +5,7 @@ import torch
 from transformers import AutoModelForQuestionAnswering
 
 from augment.distill import data, teacher_cache
+from tests.tiny_models import tiny_qa
 
 
 @pytest.fixture(scope="module")
@@ -41,11 +42,28 @@ def test_cache_build_asks_the_device_nothing_about_the_mask(tmp_path, features, 
                                                                                   if k != "padded"}, raising=False)
     with_2d = teacher_cache.build(teacher, features, tmp_path / "2d.arrow", batch_size=5)
     monkeypatch.undo()
+    teacher_cache.build(teacher, features, tmp_path / "first.arrow", batch_size=5)  # tries the 4D mask, once
     calls, original = [], torch.Tensor.all
     monkeypatch.setattr(torch.Tensor, "all", lambda t, *a, **k: calls.append(1) or original(t, *a, **k))
     built = teacher_cache.build(teacher, features, tmp_path / "t.arrow", batch_size=5)
     monkeypatch.undo()
     assert calls == []
+    assert teacher_cache.TeacherLogits(built).table.equals(teacher_cache.TeacherLogits(with_2d).table)
+
+
+@pytest.mark.parametrize("kind", ["gpt2", "modernbert"])
+def test_cache_of_a_teacher_whose_own_code_reads_the_2d_mask_holds_its_logits(tmp_path, features, tokenizer,
+                                                                               monkeypatch, kind):
+    """A GPT-2 teacher builds its causal mask from the 2D mask, a ModernBERT one its local attention (16 tokens
+    here): given the 4D padding mask, as every SDPA teacher was, the cache held the logits of a padded batch
+    attending to later tokens, or across the whole window. Such a teacher keeps the 2D mask: its cache is the 2D
+    mask's, bit for bit."""
+    teacher = tiny_qa(kind, tokenizer.vocab_size)
+    monkeypatch.setattr(teacher_cache, "model_inputs", lambda batch, model=None: {k: v for k, v in batch.items()
+                                                                                  if k != "padded"}, raising=False)
+    with_2d = teacher_cache.build(teacher, features, tmp_path / "2d.arrow", batch_size=5)
+    monkeypatch.undo()
+    built = teacher_cache.build(teacher, features, tmp_path / "t.arrow", batch_size=5)
     assert teacher_cache.TeacherLogits(built).table.equals(teacher_cache.TeacherLogits(with_2d).table)
 
 

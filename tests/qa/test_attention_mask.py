@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from augment.qa.attention_mask import mask_4d, takes_4d_mask
+from augment.qa.attention_mask import mask_4d, probe_lengths, takes_4d_mask
 
 
 @pytest.mark.parametrize("dtype", [None, torch.float32, torch.bfloat16])
@@ -34,3 +34,17 @@ def test_a_model_takes_the_4d_mask_only_where_its_outputs_are_the_2d_masks():
     assert takes_4d_mask(lambda mask: outputs, keep, mask_4d(keep))
     assert not takes_4d_mask(two_d_only, keep, mask_4d(keep))
     assert not takes_4d_mask(lambda mask: outputs + mask.dim(), keep, mask_4d(keep))
+
+
+def test_the_4d_mask_is_tried_past_a_local_window_the_config_declares():
+    """Within its local window ModernBERT's attention is global, so the 4D mask (which drops the window) gives the
+    2D mask's outputs there: a probe as short as the first batch told nothing. Past the window it does; a model
+    without one, or whose positions end before it, is tried at the one length."""
+    from transformers import BertConfig, LongformerConfig, MistralConfig, ModernBertConfig
+
+    assert probe_lengths(ModernBertConfig(local_attention=128), 8, 8192) == [8, 130]
+    assert probe_lengths(ModernBertConfig(local_attention=128), 384, 8192) == [384]  # past it already
+    assert probe_lengths(ModernBertConfig(local_attention=128), 8, 64) == [8, 64]   # as long as the positions go
+    assert probe_lengths(LongformerConfig(attention_window=[32, 512]), 8) == [8, 514]  # one per layer
+    assert probe_lengths(MistralConfig(sliding_window=None), 8) == [8]  # none: an unset window
+    assert probe_lengths(BertConfig(), 8, 512) == [8]

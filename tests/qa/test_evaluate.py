@@ -8,6 +8,7 @@ from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
 from augment.errors import NaNLogits
 from augment.qa.evaluate import evaluate
+from tests.tiny_models import tiny_qa
 
 ROWS = [{"id": "a", "question": "Who wrote it?", "context": "It was written by Ann Lee in 1990.",
          "answers": {"text": ["Ann Lee"], "answer_start": [18]}}]
@@ -294,27 +295,6 @@ def test_the_4d_mask_gives_the_2d_masks_logits_bit_for_bit(request, sample_rows,
     assert evaluate(model, tok, rows, **options) == result
 
 
-def _tiny(kind: str, vocab_size: int):
-    """A 2-layer 32-wide question-answering model of ``kind`` (random weights) on a vocabulary of ``vocab_size``."""
-    from transformers import (DebertaV2Config, DebertaV2ForQuestionAnswering, GPT2Config, GPT2ForQuestionAnswering,
-                              ModernBertConfig, ModernBertForQuestionAnswering, MPNetConfig, MPNetForQuestionAnswering)
-
-    torch.manual_seed(0)
-    size = {"vocab_size": vocab_size, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
-            "intermediate_size": 64, "pad_token_id": 0}
-    if kind == "mpnet":
-        return MPNetForQuestionAnswering(MPNetConfig(**size)).eval()
-    if kind == "deberta":
-        return DebertaV2ForQuestionAnswering(DebertaV2Config(**size, max_position_embeddings=128)).eval()
-    if kind == "gpt2":
-        return GPT2ForQuestionAnswering(GPT2Config(vocab_size=vocab_size, n_embd=32, n_layer=2, n_head=2,
-                                                   n_positions=128, pad_token_id=0)).eval()
-    # Local attention over 16 tokens, global in every second layer: 64-token windows tell the two apart.
-    return ModernBertForQuestionAnswering(ModernBertConfig(
-        **size, local_attention=16, global_attn_every_n_layers=2, bos_token_id=101, eos_token_id=102,
-        cls_token_id=101, sep_token_id=102)).eval()
-
-
 @pytest.mark.parametrize("kind, takes", [("mpnet", True), ("deberta", False), ("modernbert", False),
                                          ("gpt2", False)])
 def test_a_model_takes_the_4d_mask_only_where_it_gives_the_2d_masks_logits(tokenizer, sample_rows, monkeypatch,
@@ -326,7 +306,7 @@ def test_a_model_takes_the_4d_mask_only_where_it_gives_the_2d_masks_logits(token
     the windows' length: 8 tokens, within ModernBERT's local window, would not tell."""
     import augment.qa.evaluate as ev
 
-    model, rows = _tiny(kind, tokenizer.vocab_size), sample_rows[:4]
+    model, rows = tiny_qa(kind, tokenizer.vocab_size), sample_rows[:4]
     _, start, end = ev.features_and_logits(model, tokenizer, rows, 64, 16, 4, "cpu")
     assert list(model.__dict__["_tinyaug_takes_4d_mask"].values()) == [takes]
     monkeypatch.setattr(ev, "padding_mask_form", lambda *args, **kwargs: None)  # the 2D mask, as before
