@@ -6,7 +6,7 @@
 """
 from augment.errors import ConfigError, InputError, InvalidExample
 
-__version__ = "0.2.4"
+__version__ = "0.2.5"
 __all__ = ["Augmenter", "augment_example", "ConfigError", "InputError", "InvalidExample", "__version__"]
 
 

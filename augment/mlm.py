@@ -50,7 +50,7 @@ from augment.batching import Batch, LMStats, plan_batches
 from augment.errors import ConfigError
 from augment.pairing import pair_template
 from augment.qa.attention import set_fast_attention
-from augment.qa.attention_mask import mask_4d, takes_4d_mask
+from augment.qa.attention_mask import mask_4d
 from augment.qa.positions import usable_positions, vocabulary_problem
 from augment.segment import Word, fold, strip_span  # noqa: F401  (fold: also this module's, as before)
 

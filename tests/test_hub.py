@@ -123,7 +123,7 @@ def test_unreachable_hub_switches_to_offline_mode(monkeypatch):
     problems = hub.model_problems([("--teacher", "org/cached"), ("--student", "org/missing")], hub.CLI_FIXES,
                                   probe=lambda: False)
     assert switched == [True]  # so that the cached teacher loads without transformers' retries
-    assert problems == [f"--student org/missing: the Hugging Face Hub cannot be reached and the model is not in "
+    assert problems == ["--student org/missing: the Hugging Face Hub cannot be reached and the model is not in "
                         "the local cache; pass a local model directory (--student PATH), or download the model once "
                         "with network access and run with HF_HUB_OFFLINE=1 to use the cached copy"]
 

@@ -112,9 +112,9 @@ def test_a_model_with_token_types_gets_them_from_a_tokenizer_that_makes_them_onl
     assert set(result["predictions"]) == {r["id"] for r in rows}
     sep = tok.sep_token_id
     for batch in seen:  # the types the model was trained with: 0 on [CLS] question [SEP], 1 on context [SEP]
-        for ids, types in zip(batch["input_ids"].tolist(), batch["token_type_ids"].tolist()):
+        for ids, kinds in zip(batch["input_ids"].tolist(), batch["token_type_ids"].tolist()):
             first, last = ids.index(sep), len(ids) - 1 - ids[::-1].index(sep)
-            assert types == [int(first < t <= last) for t in range(len(ids))]
+            assert kinds == [int(first < t <= last) for t in range(len(ids))]
     got = answer(model, tok, rows[0]["question"], rows[0]["context"], max_length=64, doc_stride=16)
     assert got["answer"] == result["predictions"][rows[0]["id"]]
     assert got["start"] is None or rows[0]["context"][got["start"]:got["end"]] == got["answer"]
