@@ -26,6 +26,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from augment import hub, outdir, versions
+from augment.distill.device_defaults import default_attention_form, fused_adamw, length_multiple, loader_options
 from pipelines import ranks
 from pipelines.cli import (DefaultsOnce, Once, Parser, bars_shown, expand_tilde, given_options, library_bars,
                            no_effect)
@@ -66,58 +67,12 @@ CUDA_GRAPH_MODES = ("reduce-overhead", "max-autotune")
 ATTENTION_FORMS = ("factored", "direct")
 
 
-# Under --compile with --group-by-length, each batch is padded up to a multiple of this many tokens: batches of
-# similar windows keep most of the padding saved (on the SQuAD 2.0 subset at length 384 and batch 26, 52% of the
-# FLOPs of one 384 shape, against 43% with no padding at all; BENCHMARKS.md 6f), in 6 lengths at 384 (7 shapes
-# with an epoch's short batch), each compiled, and recorded as a CUDA graph, once per model and stage. A
-# multiple of 16 would compute 45%, in 22 shapes.
-GROUPED_COMPILE_MULTIPLE = 64
-
-
-def length_multiple(args, device_type: str) -> int:
-    """Each training batch is cut to its longest window rounded up to a multiple of this (``trim_padding``):
-    ``--pad-to-multiple-of``, or by default 1 on the CPU, 16 on CUDA (aligned kernels), and under ``--compile``
-    ``--max-length`` (one shape for the compiled graphs), or ``GROUPED_COMPILE_MULTIPLE`` with
-    ``--group-by-length`` (a few shapes, where grouping saves most)."""
-    if args.pad_to_multiple_of is not None:
-        return args.pad_to_multiple_of
-    if args.compile:
-        return GROUPED_COMPILE_MULTIPLE if args.group_by_length else args.max_length
-    return 16 if device_type == "cuda" else 1
-
-
-def loader_options(device_type: str, num_workers: int | None, processes: int, cpus: int | None) -> dict:
-    """The training DataLoader's ``num_workers``, ``pin_memory`` and ``persistent_workers``. On CUDA:
-    ``--num-workers``, or by default 4 worker processes per process (at most the cores per process), and pinned
-    host memory, from which the loop's ``.to(device, non_blocking=True)`` copies overlap the step. On the CPU no
-    workers by default (its cores do the training) and nothing pinned (no device to copy to). Workers, wherever
-    there are some, last the whole stage (train_stage: one loader, its batches given anew each epoch)."""
-    cuda = device_type == "cuda"
-    if num_workers is None:
-        num_workers = min(4, max(1, (cpus or 1) // processes)) if cuda else 0
-    return {"num_workers": num_workers, "pin_memory": cuda, "persistent_workers": num_workers > 0}
-
-
-def fused_adamw(device_type: str) -> bool:
-    """Fused AdamW on CUDA: one kernel for all parameters instead of several per tensor (the same update); under
-    --fp16 the loss scaler hands it the overflow flag on the device instead of asking the host every step."""
-    return device_type == "cuda"
-
-
 def _record(line: str) -> dict:
     """A metrics.jsonl line, or {} for one a kill or a full disk cut short (dropped on resume as a later one)."""
     try:
         return json.loads(line)
     except ValueError:
         return {}
-
-
-def default_attention_form(device_type: str) -> str:
-    """The attention loss's form (augment.distill.attention_loss) under ``--attention-loss auto``.
-    "factored" (Gram matrices of Q and K, no (B, H, T, T) tensor) measured 3.5 to 7.7x faster as a loss on the
-    CPU, about 17% more windows/s in the intermediate stage, and nearer float64 (BENCHMARKS.md 6d); on a GPU it
-    trades bf16 tensor-core products for float32 ones and is not yet measured, so CUDA keeps "direct"."""
-    return "direct" if device_type == "cuda" else "factored"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -841,8 +796,10 @@ class DistillRecipe:
         (``install_output_hooks``). The benchmarks call this too, so they measure what distill-train runs."""
         from augment.distill.compilation import compile_in_place, configure_dynamo, install_output_hooks
 
-        multiple = length_multiple(self.args, self.acc.device.type)
-        configure_dynamo(lengths=-(-self.args.max_length // multiple))
+        a = self.args
+        multiple = length_multiple(self.acc.device.type, a.pad_to_multiple_of, a.compile, a.group_by_length,
+                                   a.max_length)
+        configure_dynamo(lengths=-(-a.max_length // multiple))
         for model in (self.student, self.teacher):
             if model is not None:
                 if "intermediate" in self.stages:
@@ -1080,7 +1037,7 @@ class DistillRecipe:
         by_process = stage == "intermediate" and acc.num_processes > 1
         lengths = window_lengths(self.features) if a.group_by_length or a.grad_accum > 1 or by_process else None
         # Right padding is cut per batch, to a multiple of this (under --compile: the few shapes compiled).
-        pad_to = length_multiple(a, acc.device.type)
+        pad_to = length_multiple(acc.device.type, a.pad_to_multiple_of, a.compile, a.group_by_length, a.max_length)
         model.train()
         notes = {"attention_loss": module.attention_loss.form} if stage == "intermediate" else {}
         compiled_before = compile_counts() if a.compile else {}

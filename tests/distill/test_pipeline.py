@@ -1002,37 +1002,6 @@ def test_an_intermediate_step_leaves_the_head_alone_when_its_gradients_are_zeros
         assert p.grad is None, name
 
 
-def test_training_batches_are_padded_to_the_resolved_multiple():
-    """--pad-to-multiple-of when given; otherwise by device, --compile and --group-by-length."""
-    from argparse import Namespace
-
-    from pipelines.distill_train import GROUPED_COMPILE_MULTIPLE, length_multiple
-
-    def multiple(device="cpu", compile=None, group=False, given=None):
-        args = Namespace(pad_to_multiple_of=given, compile=compile, group_by_length=group, max_length=384)
-        return length_multiple(args, device)
-    assert multiple() == 1 and multiple("cuda") == 16 and multiple(group=True) == 1
-    assert multiple("cuda", "reduce-overhead") == multiple(compile="default") == 384  # one shape
-    assert multiple("cuda", "reduce-overhead", group=True) == GROUPED_COMPILE_MULTIPLE == 64
-    assert multiple("cuda", "default", group=True, given=32) == multiple(given=32) == 32
-
-
-def test_cuda_alone_gets_loader_workers_pinned_memory_and_fused_adamw():
-    """The CUDA-only choices, by device type (no GPU here): on the CPU the training has the cores, and there is
-    no device to copy to."""
-    from pipelines.distill_train import fused_adamw, loader_options
-
-    assert loader_options("cuda", None, 1, 16) == {"num_workers": 4, "pin_memory": True, "persistent_workers": True}
-    assert loader_options("cuda", None, 2, 2)["num_workers"] == 1  # at most the cores per process, at least 1
-    assert loader_options("cuda", None, 8, None)["num_workers"] == 1
-    # (DataLoader refuses persistent workers where there are none)
-    assert loader_options("cpu", None, 1, 16) == {"num_workers": 0, "pin_memory": False, "persistent_workers": False}
-    assert loader_options("cpu", 2, 1, 16)["persistent_workers"]
-    assert not loader_options("cuda", 0, 1, 16)["persistent_workers"]
-    assert loader_options("cpu", 3, 1, 16)["num_workers"] == 3 and loader_options("cuda", 0, 1, 16)["num_workers"] == 0
-    assert fused_adamw("cuda") and not fused_adamw("cpu") and not fused_adamw("mps")
-
-
 def test_configure_dynamo_compiles_every_shape_statically(dynamo_config):
     """Under --compile, dynamo keeps up to COMPILED_VARIANTS variants of a function, each with static shapes. By
     default the ninth runs uncompiled, and a second shape turns the batch dimension symbolic for every later
