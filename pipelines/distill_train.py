@@ -27,6 +27,7 @@ from pathlib import Path
 
 from augment import hub, outdir, versions
 from augment.distill.device_defaults import default_attention_form, fused_adamw, length_multiple, loader_options
+from augment.distill.models import load_pretrained, load_weights, model_fingerprints, save_model, teacher_files
 from pipelines import ranks
 from pipelines.cli import (DefaultsOnce, Once, Parser, bars_shown, expand_tilde, given_options, library_bars,
                            no_effect)
@@ -250,35 +251,6 @@ def idle_options(args) -> list[tuple[str, str, bool]]:
     return idle
 
 
-def model_fingerprints(args) -> dict:
-    """What config.json records of the models beyond their names, for a resume to compare: a local --teacher's
-    config, weights and tokenizer files (augment.manifest.model_fingerprint, remembered by size, modification and
-    change times, so 440 MB are not hashed on every start); a local --student's config and tokenizer files only, since a
-    resumed run puts the checkpoint's weights into the model that they build (and its tokenizer cuts the windows).
-    None for a hub id (recorded by its name) and for --teacher none."""
-    from augment import manifest
-
-    def local(spec: str) -> bool:
-        return spec != "none" and Path(spec).is_dir()
-    return {"teacher_fingerprint": manifest.model_fingerprint(args.teacher) if local(args.teacher) else None,
-            "student_fingerprint": manifest.model_fingerprint(args.student, weights=False)
-            if local(args.student) else None}
-
-
-def teacher_files(args) -> str | None:
-    """The fingerprint of the files the teacher's weights were loaded from, which names its logit cache in place of
-    the weights (teacher_cache.teacher_digest): a local --teacher's, taken for config.json (validate); a hub id's, of
-    its snapshot in the local hub cache (which from_pretrained has just read); None where there is none, and then
-    the weights are hashed. No stage changes the loaded weights for good: the intermediate stage's bf16/fp16 copies
-    of the teacher's linears are put back before the prediction stage names its cache."""
-    from augment import hub, manifest
-
-    if args.teacher_fingerprint is not None:
-        return args.teacher_fingerprint
-    folder = hub.cached_snapshot(args.teacher)
-    return None if folder is None else manifest.model_fingerprint(folder)
-
-
 # What a fingerprint of each model covers, for the line that refuses a resume whose model changed.
 FINGERPRINTED = {"teacher": "its weights, config or tokenizer files",
                  "student": "its config or tokenizer files, which build the model the checkpoint's weights go into "
@@ -405,7 +377,7 @@ def validate(args) -> None:
     # again into it), and a resume would then continue the run with it.
     args.teacher_fingerprint = args.student_fingerprint = None
     try:
-        vars(args).update(model_fingerprints(args))
+        vars(args).update(model_fingerprints(args.teacher, args.student))
     except OSError as e:
         problems.append(f"{e.filename}: cannot be read ({e.strerror})")
     if args.fp16:
@@ -512,42 +484,6 @@ def run_files(out: Path) -> list[str]:
         if path.is_file() or (path.is_dir() and any(path.iterdir())):
             found.append(name)
     return found
-
-
-def load_pretrained(kind: str, name: str, trust_remote_code: bool):
-    """A config or tokenizer, with a one-line error when it cannot be had (offline, wrong path)."""
-    from transformers import AutoConfig, AutoTokenizer
-
-    loader = AutoConfig if kind == "config" else AutoTokenizer
-    try:
-        return loader.from_pretrained(name, trust_remote_code=trust_remote_code)
-    except (OSError, ValueError) as e:
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise ConfigError(f"could not load the {kind} of {name!r}: {first[:200]}") from None
-
-
-def load_weights(auto_class, role: str, name: str, trust_remote_code: bool, **kwargs):
-    """The float32 model (augment.weights.load_float32), with a one-line error when its weights cannot be read."""
-    from augment.weights import load_float32
-
-    try:
-        return load_float32(auto_class, name, trust_remote_code=trust_remote_code, **kwargs)
-    except (OSError, ValueError) as e:
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise ConfigError(f"could not load the {role} weights of {name!r}: {first[:200]}") from None
-
-
-def save_model(model, tokenizer, path: Path) -> None:
-    """``save_pretrained`` of the model and its tokenizer into a temporary sibling of ``path``, renamed into place
-    once complete: a kill mid-save leaves the earlier directory or none (which a resume saves again), never one
-    with a config and no weights that would pass for a saved student."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)  # a killed save's
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    if path.exists():  # a resumed run saves again; a kill between these two lines leaves none
-        shutil.rmtree(path)
-    os.replace(tmp, path)
 
 
 def _same_in_effect(option: str, old: dict, now: dict) -> bool:
@@ -926,7 +862,8 @@ class DistillRecipe:
         acc = self.acc
         # Named by everything that changes its bits (autocast, batch size, processes): another run's is not reused.
         path = teacher_cache.cache_path(self.cache_dir, self.key, self.teacher, self.args.cache_batch_size,
-                                        acc.num_processes, self.amp_dtype, teacher_files(self.args))
+                                        acc.num_processes, self.amp_dtype,
+                                        teacher_files(self.args.teacher, self.args.teacher_fingerprint))
         if self.main:  # caches named the old way are never reused: removed here, even when this run's exists
             old = [f.name for f in teacher_cache.remove_stale_files(self.cache_dir)
                    if teacher_cache.OLD_NAME.fullmatch(f.name)]

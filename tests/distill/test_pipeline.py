@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from pipelines.distill_train import DistillRecipe, build_parser, main, teacher_files, validate
+from pipelines.distill_train import DistillRecipe, build_parser, main, validate
 
 
 def common(sample_path, tmp_path):
@@ -188,27 +188,6 @@ def test_teacher_cache_is_reused(finished_run, sample_path, tiny_teacher_path, t
     # Named by the fingerprint of the teacher's files that config.json records, not by its weights (on a GPU, all
     # copied to the host and hashed at every prediction stage).
     assert named_by == [manifest.model_fingerprint(tiny_teacher_path)]
-
-
-def test_a_hub_teachers_cache_is_named_by_its_cached_snapshot(tmp_path, monkeypatch):
-    """A hub id has no fingerprint in config.json: the files of its snapshot in the local hub cache stand for its
-    weights; with none there, None (the weights are hashed)."""
-    from argparse import Namespace
-
-    from huggingface_hub import constants
-
-    from augment import manifest
-
-    snapshot = tmp_path / "models--org--tiny" / "snapshots" / ("0" * 40)
-    snapshot.mkdir(parents=True)
-    (tmp_path / "models--org--tiny" / "refs").mkdir()
-    (tmp_path / "models--org--tiny" / "refs" / "main").write_text("0" * 40)
-    for name in ("config.json", "model.safetensors"):
-        (snapshot / name).write_text(name)
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
-    hub_id = Namespace(teacher="org/tiny", teacher_fingerprint=None)  # as validate leaves a hub id
-    assert teacher_files(hub_id) == manifest.model_fingerprint(snapshot)
-    assert teacher_files(Namespace(teacher="org/other", teacher_fingerprint=None)) is None
 
 
 def test_a_log_steps_losses_come_to_the_host_in_one_copy_bit_for_bit(monkeypatch):
@@ -1361,27 +1340,6 @@ def test_intermediate_student_is_saved_on_resume_when_the_kill_came_just_before(
     assert main(argv + ["--resume"]) == 0
     again = AutoModelForQuestionAnswering.from_pretrained(out / "student-intermediate").state_dict()
     assert again.keys() == saved.keys() and all(torch.equal(again[k], saved[k]) for k in saved)
-
-
-def test_a_save_killed_midway_leaves_no_partial_student(tmp_path, tokenizer):
-    """save_model writes beside the directory and renames: a save that dies after the config leaves the earlier
-    student (or none), never a config without weights."""
-    from pipelines.distill_train import save_model
-
-    class DiesMidway:
-        def save_pretrained(self, path):
-            Path(path).mkdir(parents=True)
-            (Path(path) / "config.json").write_text("{}")
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        save_model(DiesMidway(), tokenizer, tmp_path / "student")
-    assert not (tmp_path / "student").exists()
-    (tmp_path / "student").mkdir()
-    (tmp_path / "student" / "model.safetensors").write_text("earlier")
-    with pytest.raises(KeyboardInterrupt):
-        save_model(DiesMidway(), tokenizer, tmp_path / "student")
-    assert [p.name for p in (tmp_path / "student").iterdir()] == ["model.safetensors"]
 
 
 def test_stride_without_room_and_a_cache_path_that_is_a_file_are_one_line(tmp_path, capsys, sample_path,
