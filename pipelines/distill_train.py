@@ -28,6 +28,7 @@ from pathlib import Path
 from augment import hub, outdir, versions
 from augment.distill.device_defaults import default_attention_form, fused_adamw, length_multiple, loader_options
 from augment.distill.models import load_pretrained, load_weights, model_fingerprints, save_model, teacher_files
+from augment.distill.summary import count, rates, summary
 from pipelines import ranks
 from pipelines.cli import (DefaultsOnce, Once, Parser, bars_shown, expand_tilde, given_options, library_bars,
                            no_effect)
@@ -533,16 +534,6 @@ def _same_model(was: str, is_: str, path: str, weights: bool) -> bool:
     return was == is_ or Path(path).is_dir() and was == manifest.earlier_model_fingerprint(path, weights=weights)
 
 
-def count(n: int, noun: str, plural: str | None = None) -> str:
-    """``n`` and the noun, singular for 1: "1 step", "2 steps", "1 process"."""
-    return f"{n} {noun if n == 1 else plural or noun + 's'}"
-
-
-def _sig(x: float) -> float:
-    """Four significant digits: TFLOP/s of a tiny CPU model are 1e-5, of a GPU run hundreds."""
-    return float(f"{x:.4g}")
-
-
 # ----------------------------------------------------------------------------- the recipe
 class DistillRecipe:
     """setup() -> run() -> save(); one instance per process."""
@@ -1046,7 +1037,7 @@ class DistillRecipe:
                 next_pos = (epoch, i + 1) if i + 1 < len(batches) else (epoch + 1, 0)
                 if step % a.log_every == 0 or step == total:
                     values = logged_values(parts, lambda v: acc.reduce(v, "mean"))  # the step's one sync
-                    speed = self._speed(*tally.mark())  # every process's counts: one more all-reduce, of 3 ints
+                    speed = rates(*tally.mark(), self.cost)  # every process's counts: one more all-reduce, of 3 ints
                     # NaN and inf are not JSON: such a value is recorded as null, and the run stops here (checked
                     # at log steps only, where the values come to the host anyway: a NaN weight never recovers).
                     # processes: as the summaries carry it, so that a reader tells a 2-process log (whose
@@ -1150,16 +1141,6 @@ class DistillRecipe:
             return acc.reduce(torch.tensor(counts, dtype=torch.int64, device=acc.device), "sum").tolist()
         return StageTally(clock, carried, step, summed if acc.num_processes > 1 else None, acc.num_processes)
 
-    def _speed(self, start: tuple, end: tuple) -> dict:
-        """windows/s and achieved TFLOP/s of the whole job (every process's counts: StageTally) between two
-        (time, counts) marks."""
-        seconds = max(end[0] - start[0], 1e-9)
-        done = {k: end[1][k] - start[1][k] for k in end[1]}
-        out = {"windows_per_s": round(done["windows"] / seconds, 2)}
-        if self.cost is not None:
-            out["tflops"] = _sig(self.cost.flops(done["tokens"], done["tokens_sq"]) / seconds / 1e12)
-        return out
-
     def _summary(self, stage: str, tally, total: int, extra: dict | None = None) -> None:
         """End of stage: throughput over the whole stage and in steady state (from the first log step on,
         which leaves out start-up, compilation and the first batches); ``extra`` joins the summary record.
@@ -1167,9 +1148,9 @@ class DistillRecipe:
         the run resumed from a checkpoint that carried no totals, which the record and the line then say."""
         if tally.steady_from is None:  # no log step: nothing was trained
             return
-        whole = self._speed(tally.start, tally.last)
+        whole = rates(tally.start, tally.last, self.cost)
         steady_from = tally.steady_start()
-        steady = self._speed(steady_from, tally.last) if steady_from is not None else whole
+        steady = rates(steady_from, tally.last, self.cost) if steady_from is not None else whole
         covers = {"steps": total - tally.from_step}
         if tally.from_step:
             covers["from_step"] = tally.from_step
@@ -1178,39 +1159,12 @@ class DistillRecipe:
 
     def report(self, what: str, windows: int, seconds: float, flops: float | None, steady=None, whole=None,
                extra: dict | None = None):
-        """One line on stderr and a ``summary`` record in metrics.jsonl: windows/s and TFLOP/s of the whole job
-        (``windows`` and ``flops``: every process's), and the share of the dense bf16 peak per card (one card per
-        process, as accelerate places them: the job's TFLOP/s over the peaks of them all)."""
+        """One line on stderr and a ``summary`` record in metrics.jsonl (augment.distill.summary.summary)."""
         import torch
 
-        from augment.distill.flops import peak_share
-
         device = torch.cuda.get_device_name(self.acc.device) if self.acc.device.type == "cuda" else "cpu"
-        world = self.acc.num_processes
-        whole = whole or {"windows_per_s": round(windows / max(seconds, 1e-9), 2),
-                          **({"tflops": _sig(flops / max(seconds, 1e-9) / 1e12)} if flops is not None else {})}
-        record = {"windows": windows, "seconds": round(seconds, 3), **whole, "device": device, "processes": world,
-                  **(extra or {})}
-        if steady is not None:
-            record["steady"] = steady
-        best = steady or whole
-        if "tflops" in best and (share := peak_share(best["tflops"], device, world)) is not None:
-            record["peak_share"] = round(share, 4)
+        record, line = summary(what, windows, seconds, flops, device, self.acc.num_processes, steady, whole, extra)
         self.metrics({"stage": what, "summary": record})
-        together = f" by {count(world, 'process', 'processes')} together" if world > 1 else ""
-        line = (f"{what}: {count(windows, 'window')} in {seconds:.1f} s{together}, "
-                f"{whole['windows_per_s']:.1f} windows/s")
-        if record.get("from_step"):  # resumed from a checkpoint of an older version, which carried no totals
-            line = (f"{what} (steps {record['from_step'] + 1} to {record['from_step'] + record['steps']}: its "
-                    f"checkpoint held no totals of the steps before){line.removeprefix(what)}")
-        if "tflops" in whole:
-            line += f", {whole['tflops']:.3g} TFLOP/s"
-        if steady is not None:
-            line += f"; steady {steady['windows_per_s']:.1f} windows/s" + (
-                f", {steady['tflops']:.3g} TFLOP/s" if "tflops" in steady else "")
-        if "peak_share" in record:
-            card = f"each {device}" if world > 1 else f"the {device}"
-            line += f" ({100 * record['peak_share']:.1f}% of {card}'s dense bf16 peak)"
         self.log(line)
 
     # ---- checkpoints, metrics, evaluation ----------------------------------
