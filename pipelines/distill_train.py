@@ -27,6 +27,7 @@ from pathlib import Path
 
 from augment import hub, outdir, versions
 from augment.distill.device_defaults import default_attention_form, fused_adamw, length_multiple, loader_options
+from augment.distill.resume import RUN_FILES, run_problems, token_types_change
 from augment.distill.models import load_pretrained, load_weights, model_fingerprints, save_model, teacher_files
 from augment.distill.summary import count, rates, summary
 from pipelines import ranks
@@ -39,16 +40,6 @@ PROG = "distill-train"
 STAGES = ("intermediate", "prediction")
 # --eval's answer search, at squad-eval's defaults (its --n-best and --max-answer-length)
 EVAL_N_BEST, EVAL_MAX_ANSWER_LENGTH = 20, 30
-# Options that change what is trained; a --resume with other values would not continue the same run.
-RUN_DEFINING = ("data", "teacher", "student", "stage", "batch_size", "max_length", "doc_stride", "epochs",
-                "prediction_data", "projection",
-                "max_steps", "grad_accum", "lr_intermediate", "lr_prediction", "warmup", "weight_decay",
-                "embedding_dropout", "temperature", "distill_weight", "bf16", "fp16", "seed", "limit",
-                "group_by_length", "attention_loss",
-                "teacher_cache",  # the prediction stage reads float16 cached logits, or float32 live ones
-                "cache_batch_size")  # which windows share a batch: a few logits' last bits (teacher_cache.cache_path)
-
-
 # ----------------------------------------------------------------------------- options
 FLOAT_OPTIONS = ("lr_intermediate", "lr_prediction", "warmup", "weight_decay", "embedding_dropout", "temperature",
                  "distill_weight")
@@ -252,16 +243,10 @@ def idle_options(args) -> list[tuple[str, str, bool]]:
     return idle
 
 
-# What a fingerprint of each model covers, for the line that refuses a resume whose model changed.
-FINGERPRINTED = {"teacher": "its weights, config or tokenizer files",
-                 "student": "its config or tokenizer files, which build the model the checkpoint's weights go into "
-                            "and cut the windows"}
-
-
 def validate(args) -> None:
     """Check every option without loading anything heavy; raise one ConfigError listing all problems."""
     from augment import manifest
-    from augment.qa.features import LABELS_CHANGES, LABELS_VERSION, window_problems
+    from augment.qa.features import window_problems
     from augment.sources import local_path, source_problem, split_problem
 
     try:  # first: idle_options and --resume read the number of processes (WORLD_SIZE=two: int()'s traceback)
@@ -326,7 +311,8 @@ def validate(args) -> None:
     elif "eval_split" in given:  # as silent a no-op with an --eval that has no splits (a file)
         problems += filter(None, [split_problem("--eval-split", args.eval_split, "--eval", args.eval)])
     # Options of a part this run does not have: silently ignored, they hide a mistaken command.
-    refused, idle_warnings = no_effect(args, idle_options(args), given)
+    idle = idle_options(args)
+    refused, idle_warnings = no_effect(args, idle, given)
     problems += refused
     warnings += idle_warnings
     for opt in ("eval_every", "num_workers"):
@@ -386,60 +372,13 @@ def validate(args) -> None:
 
         if not torch.cuda.is_available():
             problems.append("--fp16 needs a CUDA device; use --bf16 on CPU")
+    # --out: an earlier run there, and whether a --resume continues it (another number of processes batches,
+    # schedules and seeds otherwise: not the same run).
     out = Path(args.out)
-    if args.resume and args.overwrite:
-        problems.append("--resume continues the run in --out and --overwrite replaces it: pass one of them")
-    if args.resume and not (out / "config.json").exists():
-        problems.append(f"--resume: {out} holds no earlier run (no config.json)")
-    earlier = run_files(out)
-    if earlier and not (args.resume or args.overwrite):
-        # A fresh run would append its records to the old metrics.jsonl and leave the old students beside its own.
-        problems.append(f"{out} holds an earlier run ({', '.join(earlier[:3])}): pass --resume to continue it, "
-                        "--overwrite to replace it, or choose another --out")
-    if args.resume and (out / "config.json").exists():
-        try:
-            old = json.loads((out / "config.json").read_text())
-        except ValueError as e:
-            old = None
-            problems.append(f"--resume: {out / 'config.json'} is unreadable ({e}); --overwrite starts the run again")
-        if isinstance(old, dict):
-            # Another number of processes batches, schedules and seeds otherwise: not the same run.
-            now = vars(args) | {"processes": job.world_size}
-            # An option this run never uses changes nothing in it (and an older version recorded such options).
-            idle = {opt for opt, _, _ in idle_options(args)}
-            changed = [k for k in (*RUN_DEFINING, "processes") if k in old and old[k] != now[k]
-                       and k not in idle and not _same_in_effect(k, old, now)]
-            if changed:
-                problems.append("--resume with different options than the run in --out: " + ", ".join(
-                    f"{count(old[k], 'process', 'processes')} -> {now[k]}" if k == "processes"
-                    else f"--{k.replace('_', '-')} {old[k]!r} -> {now[k]!r}" for k in changed))
-            # The same sources may hold other data now (a rerun of augment-squad, an edited file): another run.
-            for option in ("data", "prediction_data"):
-                if option in changed or not isinstance(old.get(f"{option}_fingerprints"), list):
-                    continue  # named above, or recorded by a version that did not fingerprint the data
-                for src, was, is_ in zip(now[option] or [], old[f"{option}_fingerprints"],
-                                         now[f"{option}_fingerprints"] or []):
-                    if not _same_data(was, is_, src):
-                        problems.append(f"--resume: --{option.replace('_', '-')} {src} changed since the run in "
-                                        f"--out began (its contents differ); --overwrite starts the run again")
-            # The windows' labels changed since the run began (a tinyaug upgrade): its tokenised-window cache is
-            # keyed by the labels' version, so the rest of the run trains on the new labels. Rare and small: said,
-            # not refused, so that a long run is not lost.
-            was = old.get("labels_version", 1)  # not recorded before version 2
-            if was != LABELS_VERSION:
-                changes = [LABELS_CHANGES[v] for v in sorted(LABELS_CHANGES)
-                           if isinstance(was, int) and min(was, LABELS_VERSION) < v <= max(was, LABELS_VERSION)]
-                warnings.append(f"--resume: the run in {out} began on windows labelled by labels version {was!r}, "
-                                f"this tinyaug labels them by version {LABELS_VERSION}"
-                                f"{' (' + '; '.join(changes) + ')' if changes else ''}: the rest of the run "
-                                "trains on the new labels")
-            # A local model folder that holds another model now; not recorded by older versions, nor for a hub id.
-            for option, covers in FINGERPRINTED.items():
-                was, is_ = old.get(f"{option}_fingerprint"), now[f"{option}_fingerprint"]
-                if option not in changed and isinstance(was, str) and isinstance(is_, str) and \
-                        not _same_model(was, is_, now[option], weights=option == "teacher"):
-                    problems.append(f"--resume: --{option} {now[option]} changed since the run in --out began "
-                                    f"({covers} differ); --overwrite starts the run again")
+    found, said = run_problems(out, args.resume, args.overwrite, vars(args) | {"processes": job.world_size},
+                               {opt for opt, _, _ in idle})
+    problems += found
+    warnings += said
     # Not a folder read as data, the run's own sources' or any other's: its config.json would make it a run's folder,
     # refused as data whole (augment.sources.output_folder_problem).
     out_problem = outdir.out_problem("--out", args.out) or outdir.source_folder_problem(
@@ -470,68 +409,6 @@ def validate(args) -> None:
     if job.rank == 0:  # the same for every process: one copy under torchrun
         for warning in warnings:
             print(f"{PROG}: warning: {warning}", file=sys.stderr)
-
-
-# What a run writes into --out; --overwrite removes these and nothing else.
-RUN_FILES = ("config.json", "metrics.jsonl", "checkpoints", "student", "student-intermediate", "eval.json",
-             "eval.html", "tensorboard")
-
-
-def run_files(out: Path) -> list[str]:
-    """The earlier run's files in ``out`` (an empty checkpoints folder does not count)."""
-    found = []
-    for name in RUN_FILES:
-        path = Path(out) / name
-        if path.is_file() or (path.is_dir() and any(path.iterdir())):
-            found.append(name)
-    return found
-
-
-def _same_in_effect(option: str, old: dict, now: dict) -> bool:
-    """Whether a resume's ``option`` differs from the run's only where it changes nothing: the same local
-    files spelled another way (the directory or file the readers and transformers open, ``runs/t/`` or
-    ``./runs/t`` for ``runs/t``), or named from another working directory or moved, with the fingerprints
-    config.json recorded of them (data: their contents; a model: see :func:`model_fingerprints`). (Options this run never uses, a cache batch
-    size with no teacher-logit cache to build among them, are left out before: ``idle_options``.) And --epochs
-    where both runs give the same --max-steps: it overrides --epochs (:meth:`total_steps`), which then sets nothing."""
-    if option == "epochs":  # a --max-steps that differs, or given in one run only, is named on its own line
-        return old.get("max_steps") is not None and old.get("max_steps") == now.get("max_steps")
-    if option in ("teacher", "student"):  # a hub id, or "none", is compared as it is spelled
-        def model(spec):
-            return str(Path(spec).resolve()) if Path(spec).is_dir() else spec
-        # Else the fingerprints recorded of local folders decide: a relative path recorded in config.json names
-        # another folder, or none, from another working directory (a resubmitted job), as does a moved copy.
-        was, is_ = old.get(f"{option}_fingerprint"), now.get(f"{option}_fingerprint")
-        return model(old[option]) == model(now[option]) or isinstance(was, str) and isinstance(is_, str) and \
-            _same_model(was, is_, now[option], weights=option == "teacher")
-    if option in ("data", "prediction_data"):
-        from augment.sources import local_path
-
-        def where(sources):  # local_path: ~/aug (--data=~/aug, unexpanded) is the folder the readers open
-            return [str(p.resolve()) if (p := local_path(s)) is not None and p.exists() else s for s in sources or []]
-        # As for the models; a hub id's fingerprint is its name, so another id still differs.
-        was, is_ = old.get(f"{option}_fingerprints"), now.get(f"{option}_fingerprints")
-        return where(old[option]) == where(now[option]) or isinstance(was, list) and isinstance(is_, list) and \
-            len(was) == len(is_) and all(_same_data(w, i, src) for w, i, src in zip(was, is_, now[option]))
-    return False
-
-
-def _same_data(was, is_, source) -> bool:
-    """Whether a --data source's recorded fingerprint ``was`` is today's ``is_``, or the one tinyaug before 2026-11-29
-    computed of the same files (a saved dataset with other files beside its data:
-    :func:`augment.fingerprints.earlier_fingerprint`). Today's is recorded when the run goes on."""
-    from augment.fingerprints import earlier_fingerprint
-
-    # Only a digest of the files read (sha256:) had another recipe, and only on a mismatch are the files read again.
-    return was == is_ or isinstance(is_, str) and is_.startswith("sha256:") and was == earlier_fingerprint(source)
-
-
-def _same_model(was: str, is_: str, path: str, weights: bool) -> bool:
-    """As :func:`_same_data` for a local model: today's fingerprint, or the one tinyaug before 2026-11-29 computed of
-    the same folder (without its tokenizer configuration: :func:`augment.manifest.earlier_model_fingerprint`)."""
-    from augment import manifest
-
-    return was == is_ or Path(path).is_dir() and was == manifest.earlier_model_fingerprint(path, weights=weights)
 
 
 # ----------------------------------------------------------------------------- the recipe
@@ -1451,24 +1328,6 @@ def run_command(args) -> int:
         # final evaluation comes after recipe.save(), so the student is there to look at
         return error_once(e, 1)
     return 0
-
-
-def token_types_change(out: Path, asked: bool) -> str | None:
-    """What a --resume says when the run in ``out`` began on windows that asked the tokenizer for token type ids
-    otherwise than this one does (``asked``). Before this was recorded, windows never asked: a run of an
-    ALBERT-like student or teacher (a tokenizer that makes the ids only when asked) began on all-0 types and, now
-    that the windows ask, trains its remaining steps on question 0 / context 1. Said, not refused, as a change
-    of the labels is: the run is not lost, and its evaluation already gave the model those ids."""
-    try:
-        old = json.loads((out / "config.json").read_text())
-    except (OSError, ValueError):
-        return None  # validate() refused an unreadable one
-    was = old.get("asked_token_types", False) if isinstance(old, dict) else asked
-    if was == asked:
-        return None
-    return (f"--resume: the run in {out} began on windows {'with' if was else 'without'} token type ids, this "
-            f"tinyaug's windows are {'with' if asked else 'without'} them (as its evaluation gives the model): the "
-            "rest of the run trains on the new windows")
 
 
 def error_once(error: Exception, code: int) -> int:

@@ -198,17 +198,6 @@ def test_a_bad_eval_record_in_a_folder_names_its_file_and_line(tmp_path, sample_
     assert not (out / "metrics.jsonl").exists()
 
 
-def test_a_resume_naming_the_data_with_a_tilde_or_expanded_is_the_same_data(tmp_path, monkeypatch):
-    """--data=~/aug reaches the program unexpanded (no shell expands a tilde after "="): the readers open the
-    folder it names, but the resume check took it for a hub id, so a resume spelling the path out was refused."""
-    from pipelines.distill_train import _same_in_effect
-
-    monkeypatch.setenv("HOME", str(tmp_path))
-    (tmp_path / "aug").mkdir()
-    assert _same_in_effect("data", {"data": ["~/aug"]}, {"data": [str(tmp_path / "aug")]})
-    assert not _same_in_effect("data", {"data": ["~/aug"]}, {"data": [str(tmp_path / "other")]})
-
-
 def test_a_student_tokenizer_with_ids_past_its_embeddings_is_refused_before_training(tmp_path, sample_path,
                                                                                      short_vocab_student_path):
     """The windows' ids past the student's embedding rows were an IndexError traceback from the first step."""

@@ -196,15 +196,3 @@ def test_distill_train_asks_where_the_student_or_the_teacher_reads_them_and_noth
     recipe.tokenizer, recipe.teacher_types = bpe, None
     (problem,) = recipe._ask_token_types(NoQuestionAnswering(), None)
     assert problem.startswith("could not build the student model of 'org/student' from its config: ")
-
-
-def test_a_resume_names_a_change_of_token_types_and_nothing_else(tmp_path):
-    from pipelines.distill_train import token_types_change
-
-    assert token_types_change(tmp_path, True) is None  # no config.json: validate() said so
-    (tmp_path / "config.json").write_text(json.dumps({"asked_token_types": True}))
-    assert token_types_change(tmp_path, True) is None
-    assert "began on windows with token type ids, this tinyaug's windows are without them" in \
-        token_types_change(tmp_path, False)
-    (tmp_path / "config.json").write_text("[]")  # not a run's config: nothing recorded to compare
-    assert token_types_change(tmp_path, True) is None and token_types_change(tmp_path, False) is None
