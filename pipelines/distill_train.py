@@ -28,6 +28,7 @@ from pathlib import Path
 from augment import hub, outdir, versions
 from augment.distill.device_defaults import default_attention_form, fused_adamw, length_multiple, loader_options
 from augment.distill.resume import RUN_FILES, run_problems, token_types_change
+from augment.distill.paths import default_cache_dir, folder_problems, named_sources, source_problems
 from augment.distill.models import load_pretrained, load_weights, model_fingerprints, save_model, teacher_files
 from augment.distill.summary import count, rates, summary
 from pipelines import ranks
@@ -193,16 +194,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def default_cache_dir(sources, out_dir) -> Path:
-    """Next to the data: ``.distill-cache`` beside the first local source; under ``out`` for hub ids."""
-    from augment.sources import local_path
-
-    for s in sources:
-        if (path := local_path(s)) is not None and path.exists():  # ~/aug too, as the readers expand it
-            return path.resolve().parent / ".distill-cache"
-    return Path(out_dir) / "cache"
-
-
 # What each option that only part of a run uses is for, to name it when the run has no such part (idle_options).
 STAGE_ONLY = {"intermediate": {"lr_intermediate": "the intermediate stage's learning rate",
                                "projection": "part of the intermediate stage's loss",
@@ -245,9 +236,8 @@ def idle_options(args) -> list[tuple[str, str, bool]]:
 
 def validate(args) -> None:
     """Check every option without loading anything heavy; raise one ConfigError listing all problems."""
-    from augment import manifest
     from augment.qa.features import window_problems
-    from augment.sources import local_path, source_problem, split_problem
+    from augment.sources import split_problem
 
     try:  # first: idle_options and --resume read the number of processes (WORLD_SIZE=two: int()'s traceback)
         job = ranks.launch()
@@ -338,28 +328,11 @@ def validate(args) -> None:
                         f"{' (the stage of --teacher none)' if args.teacher == 'none' else ''}: the only stage would "
                         f"train on it and --data {' '.join(args.data)} would go unused; pass the prediction "
                         "stage's data as --data")
-    # An empty source ("$DATA" unset) would be read as the working directory: refused, and left out of the checks
-    # below. (--eval "" too: it is not left out as no --eval, which would skip the evaluation asked for.)
-    named = [(f"--{opt.replace('_', '-')}", src) for opt in ("data", "prediction_data", "eval")
-             for src in ([getattr(args, opt)] if opt == "eval" else getattr(args, opt) or []) if src is not None]
-    empty = [problem for option, src in named if (problem := source_problem(option, src))]
-    problems += empty
-    for src in [src for _, src in named if not source_problem("", src)]:
-        # The readers' own rule (augment.sources.local_path): an owner/name such as rajpurkar/squad_v2 that is no
-        # path here is a hub id, not a missing file.
-        if (path := local_path(src)) is not None and not path.exists():
-            problems.append(f"{src}: no such file or directory")
-    # What the training data holds now (a missing file: its name): config.json records it, a resume compares it.
-    args.data_fingerprints = args.prediction_data_fingerprints = None
-    try:
-        if not empty:
-            args.data_fingerprints = [manifest.data_fingerprint(src) for src in args.data]
-        if args.prediction_data and not empty:
-            args.prediction_data_fingerprints = [manifest.data_fingerprint(src) for src in args.prediction_data]
-    except InputError as e:  # a folder of no data
-        problems.append(str(e))
-    except OSError as e:  # unreadable
-        problems.append(f"{e.filename}: cannot be read ({e.strerror})")
+    # Each source exists; what the training data holds now: config.json records it, a resume compares it.
+    named = named_sources(args.data, args.prediction_data, args.eval)
+    found, fingerprints = source_problems(named, args.data, args.prediction_data)
+    problems += found
+    vars(args).update(fingerprints)
     # What a local teacher and student hold now: the same folder may hold another model later (a teacher trained
     # again into it), and a resume would then continue the run with it.
     args.teacher_fingerprint = args.student_fingerprint = None
@@ -379,26 +352,7 @@ def validate(args) -> None:
                                {opt for opt, _, _ in idle})
     problems += found
     warnings += said
-    # Not a folder read as data, the run's own sources' or any other's: its config.json would make it a run's folder,
-    # refused as data whole (augment.sources.output_folder_problem).
-    out_problem = outdir.out_problem("--out", args.out) or outdir.source_folder_problem(
-        "--out", args.out, args.out, named) or outdir.data_folder_problem(
-        "--out", args.out, args.out, named, own_folder=True, suffix="-run")
-    if out_problem:
-        problems.append(out_problem)
-    # The windows and teacher logits are written there (by default beside the data, which may be read-only). Not
-    # into a source's folder: in a saved dataset's (or its split's) they count as its data, and a --resume is refused
-    # as changed data; in a folder of .json files, datasets.load_dataset would read them instead of the questions.
-    # Nor into any other folder read as data, for the same reasons. The default, a .distill-cache folder of its own
-    # beside the first source, is never one.
-    cache = Path(args.cache_dir) if args.cache_dir else default_cache_dir(
-        [src for src in args.data if not source_problem("", src)], out)
-    cache_problem = outdir.out_problem("--cache-dir" if args.cache_dir else "the cache folder (--cache-dir)", cache)
-    if args.cache_dir and not cache_problem:
-        cache_problem = outdir.source_folder_problem("--cache-dir", args.cache_dir, cache, named, arrow_only=True) or \
-            outdir.data_folder_problem("--cache-dir", args.cache_dir, cache, named, own_folder=True, suffix="-cache")
-    if cache_problem:
-        problems.append(cache_problem)
+    problems += folder_problems(args.out, args.cache_dir, args.data, named)  # --out and the cache folder
     from augment.report.tracking import check_available
 
     problems += filter(None, [check_available(args.report_to)])
