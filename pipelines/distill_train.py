@@ -29,6 +29,7 @@ from augment import hub, outdir, versions
 from augment.distill.device_defaults import default_attention_form, fused_adamw, length_multiple, loader_options
 from augment.distill.resume import RUN_FILES, run_problems, token_types_change
 from augment.distill.paths import default_cache_dir, folder_problems, named_sources, source_problems
+from augment.distill.divergence import TrainingDiverged, diverged_message, logged_values
 from augment.distill.models import load_pretrained, load_weights, model_fingerprints, save_model, teacher_files
 from augment.distill.summary import count, rates, summary
 from pipelines import ranks
@@ -876,7 +877,8 @@ class DistillRecipe:
                     self.metrics({"stage": stage, "step": step, "epoch": epoch, "lr": lr,
                                   **values, **speed, "processes": acc.num_processes})  # non-finite: null (metrics)
                     if not all(math.isfinite(v) for v in values.values()):
-                        raise TrainingDiverged(diverged_message(stage, step, values, a, last_finite))
+                        raise TrainingDiverged(diverged_message(stage, step, values, getattr(a, f"lr_{stage}"),
+                                                                last_finite))
                     last_finite = step
                     bar.set_postfix({k: f"{v:.4f}" for k, v in values.items()} | {"win/s": speed["windows_per_s"]})
                 t_pause = time.perf_counter()
@@ -1145,30 +1147,6 @@ class DistillRecipe:
 
 
 # ----------------------------------------------------------------------------- entry point
-class TrainingDiverged(RuntimeError):
-    """A logged loss is NaN or infinite: the weights are lost, and every later step would be too."""
-
-
-def logged_values(parts: dict, reduce) -> dict[str, float]:
-    """A log step's losses (0-d tensors, on the device) as floats, each ``reduce``d first (across processes: their
-    mean), brought to the host in one copy: an ``.item()`` each was 2 or 3 copies and waits per log step on a GPU.
-    ``torch.stack`` promotes mixed dtypes to the widest, which holds each value exactly: the floats are the ones
-    ``.item()`` gave, bit for bit."""
-    import torch
-
-    return dict(zip(parts, torch.stack([reduce(v) for v in parts.values()]).tolist()))
-
-
-def diverged_message(stage: str, step: int, values: dict, args, last_finite: int | None) -> str:
-    """The one line a diverged run ends with: where, which losses, what to change."""
-    losses = ", ".join(f"{k} {v:g}" for k, v in values.items())
-    since = (f"after step {last_finite}, the last logged with finite losses" if last_finite is not None
-             else "from its start")
-    return (f"the {stage} stage diverged: at step {step} its losses are {losses}; checkpoints of this stage "
-            f"{since} may hold the broken weights. Lower --lr-{stage} (now {getattr(args, f'lr_{stage}'):g}), "
-            "or train in float32 if --bf16/--fp16 is on, and rerun with --overwrite")
-
-
 def main(argv=None) -> int:
     """Under torchrun, each error line comes from the first process to ask (:mod:`pipelines.ranks`): one line for
     an error that every process meets, and the line of the process that failed when one does; the others, whose
