@@ -205,3 +205,17 @@ def test_a_student_tokenizer_with_ids_past_its_embeddings_is_refused_before_trai
                                                         tmp_path / "out", "--max-steps", "1"))
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-2000:]
     assert "the student's tokenizer has 30522 tokens but the student embeds only 1000" in done.stderr
+
+
+def test_dist_timeout_is_idle_in_a_run_of_one_process_alone():
+    """augment.distill.options.idle_options: --dist-timeout is only warned about (not refused) where the launch
+    has a single process; with several it is used."""
+    from argparse import Namespace
+
+    from augment.distill.options import idle_options
+
+    args = Namespace(stage="both", teacher="t", distill_weight=1.0, teacher_cache="on")
+    assert idle_options(args, 1) == [("dist_timeout", "it is how long a process waits for the others, and this run "
+                                                      "is a single process (not started by torchrun with several)",
+                                      False)]
+    assert idle_options(args, 2) == []

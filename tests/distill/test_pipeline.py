@@ -288,7 +288,7 @@ def test_attention_loss_option_picks_the_form_and_both_forms_give_the_same_loss(
     """--attention-loss direct|factored overrides auto's choice by device; the first step's attention loss
     (same weights, same batch) agrees between the two up to float32 rounding."""
     from augment.distill.attention_loss import FORMS
-    from pipelines.distill_train import ATTENTION_FORMS
+    from augment.distill.options import ATTENTION_FORMS
 
     assert ATTENTION_FORMS == FORMS  # the parser's copy, kept free of the torch import
     first = {}
