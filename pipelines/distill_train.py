@@ -31,6 +31,7 @@ from augment.distill.divergence import TrainingDiverged, diverged_message, logge
 from augment.distill.models import load_pretrained, load_weights, model_fingerprints, save_model, teacher_files
 from augment.distill.options import (ATTENTION_FORMS, COMPILE_MODES, CUDA_GRAPH_MODES, STAGE_ONLY, STAGES,
                                      idle_options, range_problems, resolve_defaults, value_problems)
+from augment.distill.pair import check_models
 from augment.distill.paths import default_cache_dir, folder_problems, named_sources, source_problems
 from augment.distill.resume import RUN_FILES, run_problems, token_types_change
 from augment.distill.summary import count, rates, summary
@@ -262,11 +263,8 @@ class DistillRecipe:
         from accelerate.utils import set_seed
         from transformers import AutoModelForQuestionAnswering
 
-        from augment.distill.layer_map import encoding_problem, pair_problems, teacher_types
-        from augment.distill.attention_capture import capture_problem
-        from augment.qa.features import cut_questions, cut_warning, stride_problem
-        from augment.qa.positions import length_problem, vocabulary_problem
         from augment.qa.evaluate import read_rows
+        from augment.qa.features import cut_questions, cut_warning
 
         a = self.args
         # accelerate only starts a CPU process group (gloo) when told the run is CPU-only; without it each
@@ -294,35 +292,16 @@ class DistillRecipe:
         # Everything cheap first: configs and tokenizers decide whether the pair can work at all. Every problem
         # found is reported at once, before the data is tokenised and the weights load.
         self.tokenizer = load_pretrained("tokenizer", a.student, a.trust_remote_code)
-        problems = [stride_problem(self.tokenizer, a.max_length, a.doc_stride)]  # else a traceback mid-tokenising
         s_cfg = load_pretrained("config", a.student, a.trust_remote_code)
-        # The windows are the student tokenizer's ids, read by both models: each must embed all of them.
-        problems.append(vocabulary_problem(s_cfg, self.tokenizer, "student"))
+        t_tok = t_cfg = None
         if a.teacher != "none":
             t_tok = load_pretrained("tokenizer", a.teacher, a.trust_remote_code)
             t_cfg = load_pretrained("config", a.teacher, a.trust_remote_code)
-            s_vocab, t_vocab = self.tokenizer.get_vocab(), t_tok.get_vocab()
-            problems += pair_problems(s_cfg, t_cfg, s_vocab, t_vocab,
-                                      intermediate="intermediate" in self.stages, max_length=a.max_length)
-            if t_problem := vocabulary_problem(t_cfg, self.tokenizer, "teacher"):  # its windows: the student's ids
-                problems.append(t_problem.replace("the teacher's tokenizer", "the student's tokenizer (the windows)"))
-            if s_vocab == t_vocab:  # (another vocabulary is named above) The teacher runs on the student's windows:
-                # the same vocabulary read with other lower-casing or prefix space would feed it other ids.
-                problems.append(encoding_problem(self.tokenizer, t_tok, a.student, a.teacher))
-            # A BERT teacher reads token type ids that a DistilBERT student's tokenizer does not make: the windows
-            # then carry the ones the teacher's tokenizer would give them (the student is not handed them).
-            try:
-                self.teacher_types = teacher_types(self.tokenizer, t_tok, t_cfg)
-            except ConfigError as e:
-                problems.append(str(e))
-            if "intermediate" in self.stages:
-                problems += [capture_problem(c, n, a.trust_remote_code) for c, n in ((s_cfg, "student"),
-                                                                                    (t_cfg, "teacher"))]
-        else:  # no pair to check, but the student fits?
-            problems.append(length_problem(s_cfg, "student", a.max_length))
-        problems += self._ask_token_types(s_cfg, t_cfg if a.teacher != "none" else None)
-        if any(problems):
-            raise ConfigError("; ".join(filter(None, problems)))
+        problems, self.teacher_types, self.ask_token_types = check_models(
+            self.tokenizer, s_cfg, t_tok, t_cfg, a.student, a.teacher, "intermediate" in self.stages, a.max_length,
+            a.doc_stride, a.trust_remote_code)
+        if problems:
+            raise ConfigError("; ".join(problems))
         if (a.teacher != "none" and "intermediate" in self.stages
                 and given_options(a, {"projection"}) and s_cfg.hidden_size == t_cfg.hidden_size):  # known only now, from the configs
             # Equal widths: the hidden states are compared as they are (augment.distill.hidden_loss). A warning,
@@ -394,31 +373,6 @@ class DistillRecipe:
             if len(self.stage_data[stage][2]) < self.acc.num_processes:
                 raise ConfigError(f"{count(len(self.stage_data[stage][2]), 'training window')} of the {stage} stage "
                                   f"cannot be shared by {self.acc.num_processes} processes")
-
-    def _ask_token_types(self, s_cfg, t_cfg) -> list[str]:
-        """Set ``ask_token_types``: whether the windows ask the student's tokenizer for token type ids, as the
-        evaluation asks it for a model that reads them (augment.qa.evaluate); returns the problems found.
-
-        transformers 5's ALBERT, Funnel and BigBird tokenizers make them only when asked: their windows had none,
-        so such a student (or teacher) trained on all-0 types, and was evaluated on question 0, context 1. A
-        tokenizer that makes them anyway is not asked (BERT's windows and caches stay as they were), nor is one
-        whose windows get the teacher's ids from its template (``teacher_types``)."""
-        from augment.qa.evaluate import asks_token_types, config_input_names
-
-        a = self.args
-        if self.teacher_types is not None or "token_type_ids" in self.tokenizer.model_input_names:
-            return []
-        readers = [("student", a.student, s_cfg)] + ([("teacher", a.teacher, t_cfg)] if t_cfg is not None else [])
-        for role, name, cfg in readers:
-            try:
-                reads = asks_token_types(config_input_names(cfg, a.trust_remote_code), cfg)  # meta device: no weights
-            except (OSError, ValueError) as e:
-                first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-                return [f"could not build the {role} model of {name!r} from its config: {first[:200]}"]
-            if reads:
-                self.ask_token_types = True
-                break
-        return []
 
     def compile_models(self, mode: str) -> None:
         """``--compile MODE``: dynamo set up (``configure_dynamo``), then the student and the teacher compiled in
