@@ -34,6 +34,7 @@ from augment.distill.options import (ATTENTION_FORMS, COMPILE_MODES, CUDA_GRAPH_
 from augment.distill.pair import check_models
 from augment.distill.paths import default_cache_dir, folder_problems, named_sources, source_problems
 from augment.distill.resume import RUN_FILES, run_problems, token_types_change
+from augment.distill.steps import accumulated, adamw_with_warmup, micro_batch_losses
 from augment.distill.summary import count, rates, summary
 from augment.errors import ConfigError, InputError, NaNLogits
 from augment.weights import untrained
@@ -255,6 +256,8 @@ class DistillRecipe:
         self.stages = STAGES if args.stage == "both" else (args.stage,)
         self.teacher_types = None  # the teacher tokenizer's pair template, when the windows need its type ids
         self.ask_token_types = False  # whether the windows ask the student's tokenizer for token type ids
+        self.teacher_layers = None  # the teacher layers the intermediate stage reads (_build_stage)
+        self.pred_loss = None  # the prediction stage's loss (_build_stage)
 
     # ---- setup ------------------------------------------------------------
     def setup(self) -> None:
@@ -432,9 +435,6 @@ class DistillRecipe:
     # ---- one stage --------------------------------------------------------
     def _build_stage(self, stage: str):
         """The trainable module, its optimizer and linear schedule, and the number of steps for ``stage``."""
-        import torch
-        from transformers import get_linear_schedule_with_warmup
-
         from augment.distill import IntermediateDistiller, LayerMap, PredictionLoss, use_score_attention
         from augment.distill.compilation import compile_in_place
         from augment.distill.intermediate import cast_frozen_linears
@@ -475,17 +475,10 @@ class DistillRecipe:
         # At --distill-weight 0 the loss is the hard labels' alone and _loss never runs the teacher: no FLOPs for it.
         teacher_live = self.teacher is not None and a.teacher_cache == "off" and a.distill_weight > 0
         self.cost = StageCost.of(stage, self.student.config, getattr(self.teacher, "config", None), teacher_live)
-        decay = [p for n, p in module.named_parameters() if p.ndim >= 2 and "LayerNorm" not in n]
-        no_decay = [p for n, p in module.named_parameters() if not (p.ndim >= 2 and "LayerNorm" not in n)]
-        optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": a.weight_decay},
-                                       {"params": no_decay, "weight_decay": 0.0}], lr=lr,
-                                      fused=fused_adamw(self.acc.device.type))
         total = self.total_steps(stage)
-        # Not prepared by accelerate: it is built for exactly the steps this process takes.
-        # Rounded down, as Haystack's FARM (the seed card's toolchain) rounds it, so the recorded runs repeat.
-        # Not transformers Trainer's ceil: in this schedule a lone warm-up step runs at learning rate 0, so a
-        # 1-step run (--max-steps 1) would not train at all.
-        scheduler = get_linear_schedule_with_warmup(optimizer, int(a.warmup * total), total)
+        # The schedule is not prepared by accelerate: it is built for exactly the steps this process takes.
+        optimizer, scheduler = adamw_with_warmup(module, lr, a.weight_decay, a.warmup, total,
+                                                 fused=fused_adamw(self.acc.device.type))
         return module, optimizer, scheduler, total
 
     def total_steps(self, stage: str) -> int:
@@ -561,22 +554,9 @@ class DistillRecipe:
         return teacher_cache.TeacherLogits(path, self.features)
 
     def _loss(self, stage, model, batch):
-        import torch
-
-        from augment.distill.intermediate import model_inputs, teacher_intermediates
-
-        if stage == "intermediate":
-            with self.acc.autocast():
-                t_hidden, t_scores = teacher_intermediates(self.teacher, batch, self.teacher_layers)
-            return model(batch, t_hidden, t_scores)
-        out = model(**model_inputs(batch, model))
-        t_start, t_end = batch.get("teacher_start"), batch.get("teacher_end")  # cached, looked up by the loader
-        if t_start is None and self.teacher is not None and self.pred_loss.distill_weight > 0:
-            with torch.no_grad(), self.acc.autocast():
-                t = self.teacher(**model_inputs(batch, self.teacher))
-            t_start, t_end = t.start_logits.float(), t.end_logits.float()
-        return self.pred_loss(out.start_logits, out.end_logits, t_start, t_end, batch["context_mask"],
-                              batch["start_positions"], batch["end_positions"])
+        """``stage``'s losses of one micro-batch (augment.distill.steps.micro_batch_losses)."""
+        return micro_batch_losses(stage, model, batch, self.teacher, self.teacher_layers, self.pred_loss,
+                                  self.acc.autocast)
 
     def train_stage(self, stage_index: int, stage: str, resume: dict | None) -> None:
         import functools
@@ -680,7 +660,7 @@ class DistillRecipe:
                 with nullcontext() if last else acc.no_sync(model):  # all-reduce once per optimizer step
                     losses = self._loss(stage, model, batch)
                     if group > 1 or by_process:  # else no multiplication kernels (forward and backward) at all
-                        losses = self._accumulated(stage, losses, accumulation_shares(
+                        losses = accumulated(stage, losses, accumulation_shares(
                             everyone[group_start:group_end], i - group_start, lengths, acc.process_index,
                             acc.num_processes))
                     acc.backward(losses["loss"])
@@ -765,19 +745,6 @@ class DistillRecipe:
         if step == total:
             return stage != self.stages[-1]
         return step % self.args.eval_every == 0
-
-    @staticmethod
-    def _accumulated(stage: str, losses: dict, share: dict) -> dict:
-        """A micro-batch's losses as its part of the step's (``accumulation_shares``): each term weighted by its
-        share of what the term averages over, so the step's sum over the micro-batches, averaged over the
-        processes (as DDP averages their gradients and the logged values are reduced), is the loss of one batch of
-        all its windows; one process's sum alone is no loss (``world`` times its share). The intermediate losses
-        average over real tokens (hidden states) and real (query, key) pairs (attention scores), which differ
-        between micro-batches, and between processes, of equal size; the prediction losses over windows."""
-        if stage == "intermediate":
-            hidden, attention = losses["hidden"] * share["tokens"], losses["attention"] * share["pairs"]
-            return {**losses, "loss": hidden + attention, "hidden": hidden, "attention": attention}
-        return {k: v * share["windows"] for k, v in losses.items()}
 
     def save_intermediate_student(self) -> None:
         """With --stage both: the student as the intermediate stage left it, so that other prediction stages can
