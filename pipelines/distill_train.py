@@ -33,6 +33,7 @@ from augment.distill.options import (ATTENTION_FORMS, COMPILE_MODES, CUDA_GRAPH_
                                      idle_options, range_problems, resolve_defaults, value_problems)
 from augment.distill.pair import check_models
 from augment.distill.paths import default_cache_dir, folder_problems, named_sources, source_problems
+from augment.distill import records
 from augment.distill.resume import RUN_FILES, run_problems, token_types_change
 from augment.distill.steps import accumulated, adamw_with_warmup, micro_batch_losses
 from augment.distill.summary import count, rates, summary
@@ -52,14 +53,6 @@ class _Parser(Parser):
     def error(self, message):  # one line, exit code 2: usage is one --help away
         print(f"{PROG}: error: {message} (see --help)", file=sys.stderr)
         sys.exit(2)
-
-
-def _record(line: str) -> dict:
-    """A metrics.jsonl line, or {} for one a kill or a full disk cut short (dropped on resume as a later one)."""
-    try:
-        return json.loads(line)
-    except ValueError:
-        return {}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -815,35 +808,21 @@ class DistillRecipe:
         self.acc.wait_for_everyone()
 
     def _restore_records(self, state: dict) -> None:
-        """metrics.jsonl as it stood at the checkpoint ``state``: the killed run's later records are logged again
-        by the resumed run, and kept twice they would count those steps twice. The trackers' event files (removed
-        in setup()) get the kept records again: TensorBoard would otherwise draw a killed run's steps after the
-        checkpoint beside their repeats, and it has no way to drop them but by step across every stage."""
+        """metrics.jsonl as it stood at the checkpoint ``state`` (augment.distill.records.keep_until). The
+        trackers' event files (removed in setup()) get the kept records again: TensorBoard would otherwise draw a
+        killed run's steps after the checkpoint beside their repeats, and it has no way to drop them but by step
+        across every stage."""
         path = self.out / "metrics.jsonl"
         if not self.main or not path.exists():
             return
-        from augment.distill.checkpoint import records_before
-
-        lines = path.read_text().splitlines()
-        records = [_record(x) for x in lines]
-        keep = records_before(records, self.stages, state)
-        if keep < len(lines):
-            tmp = path.with_name(path.name + ".tmp")
-            tmp.write_text("".join(x + "\n" for x in lines[:keep]))
-            os.replace(tmp, path)  # a kill now leaves the old file or the new one, not half of one
+        kept = records.keep_until(path, self.stages, state)
         if self.to_scalars is not None:
-            for record in records[:keep]:
+            for record in kept:
                 self.acc.log(*self.to_scalars(record))
 
     def metrics(self, record: dict) -> None:
         if self.main:
-            from augment.qa.evaluate import json_safe
-
-            # NaN and infinity (a diverged loss, an evaluation of NaN logits) as null: a bare NaN token is not
-            # JSON, and the trackers skip a null.
-            record = json_safe(record)
-            with open(self.out / "metrics.jsonl", "a") as f:
-                f.write(json.dumps(record, allow_nan=False) + "\n")
+            record = records.append(self.out / "metrics.jsonl", record)  # non-finite values as null
             if self.to_scalars is not None:
                 self.acc.log(*self.to_scalars(record))
 
