@@ -34,7 +34,7 @@ from augment.distill.options import (ATTENTION_FORMS, COMPILE_MODES, CUDA_GRAPH_
 from augment.distill.pair import check_models
 from augment.distill.paths import default_cache_dir, folder_problems, named_sources, source_problems
 from augment.distill import records
-from augment.distill.resume import RUN_FILES, run_problems, token_types_change
+from augment.distill.resume import remove_run, run_problems, token_types_change, write_config
 from augment.distill.steps import accumulated, adamw_with_warmup, micro_batch_losses
 from augment.distill.summary import count, rates, summary
 from augment.errors import ConfigError, InputError, NaNLogits
@@ -998,24 +998,12 @@ def run_command(args) -> int:
             outdir.remove_empty(made)
             raise
         if recipe.main and args.overwrite:  # the models loaded: now the earlier run may go
-            for name in RUN_FILES:
-                if name == "tensorboard" and args.report_to != "none":  # setup() removed it before it was opened
-                    continue
-                path = Path(args.out) / name
-                shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+            # (not a tensorboard folder this run reports to: setup() removed it before it was opened)
+            remove_run(Path(args.out), keep=("tensorboard",) if args.report_to != "none" else ())
         if recipe.main:  # on --resume too: options that may change there (--eval, --log-every) are recorded
-            import transformers
-
-            from augment.qa.features import LABELS_VERSION
-
             if args.resume and (warning := token_types_change(Path(args.out), recipe.ask_token_types)):
                 recipe.log(f"warning: {warning}")
-            # labels_version: how the windows' answers are labelled, which a resume by a later tinyaug warns about;
-            # asked_token_types: whether they ask the tokenizer for token type ids (the same).
-            cfg = vars(args) | {"processes": recipe.acc.num_processes, "labels_version": LABELS_VERSION,
-                                "asked_token_types": recipe.ask_token_types,
-                                "versions": {"transformers": transformers.__version__}}
-            (Path(args.out) / "config.json").write_text(json.dumps(cfg, indent=2))
+            write_config(Path(args.out), vars(args), recipe.acc.num_processes, recipe.ask_token_types)
         _began = True
         recipe.run()
         # Saved before the final evaluation: an evaluation that fails (or is killed) must not lose the trained

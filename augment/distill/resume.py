@@ -8,6 +8,7 @@ naming the option, for the recipe's one error line; nothing here loads a model o
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from augment.distill.summary import count
@@ -39,6 +40,29 @@ def run_files(out: Path) -> list[str]:
         if path.is_file() or (path.is_dir() and any(path.iterdir())):
             found.append(name)
     return found
+
+
+def remove_run(out: Path, keep=()) -> None:
+    """--overwrite: remove the earlier run's files (:data:`RUN_FILES`) from ``out``, but those named in ``keep``;
+    other files stay."""
+    for name in RUN_FILES:
+        if name not in keep:
+            path = Path(out) / name
+            shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+
+
+def write_config(out: Path, options: dict, processes: int, asked_token_types: bool) -> None:
+    """config.json: the run's ``options`` (its namespace, with the fingerprints validation took) and what else a
+    resume compares: the number of ``processes``, labels_version (how the windows' answers are labelled, which a
+    resume by a later tinyaug warns about), asked_token_types (whether the windows ask the tokenizer for token
+    type ids: the same) and transformers' version."""
+    import transformers
+
+    from augment.qa.features import LABELS_VERSION
+
+    cfg = options | {"processes": processes, "labels_version": LABELS_VERSION,
+                     "asked_token_types": asked_token_types, "versions": {"transformers": transformers.__version__}}
+    (Path(out) / "config.json").write_text(json.dumps(cfg, indent=2))
 
 
 def run_problems(out: Path, resume: bool, overwrite: bool, now: dict, idle: set[str]) -> tuple[list[str], list[str]]:
