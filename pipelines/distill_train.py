@@ -26,6 +26,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from augment import hub, outdir, versions
+from augment.distill import records
 from augment.distill.device_defaults import default_attention_form, fused_adamw, length_multiple, loader_options
 from augment.distill.divergence import TrainingDiverged, diverged_message, logged_values
 from augment.distill.models import load_pretrained, load_weights, model_fingerprints, save_model, teacher_files
@@ -33,7 +34,6 @@ from augment.distill.options import (ATTENTION_FORMS, COMPILE_MODES, CUDA_GRAPH_
                                      idle_options, range_problems, resolve_defaults, value_problems)
 from augment.distill.pair import check_models
 from augment.distill.paths import default_cache_dir, folder_problems, named_sources, source_problems
-from augment.distill import records
 from augment.distill.resume import remove_run, run_problems, token_types_change, write_config
 from augment.distill.steps import accumulated, adamw_with_warmup, micro_batch_losses
 from augment.distill.summary import count, rates, summary
