@@ -10,7 +10,10 @@ same student, as the seed model was made (Jiao et al., 2020; the Haystack 1.x re
 ``--teacher none`` fine-tunes on the hard labels alone, which is how a teacher is made.
 
 Read top to bottom: options and their validation (nothing heavy is loaded until every option is known to
-be good), setup, the training loop of one stage, checkpoints, evaluation and saving, ``main``.
+be good), setup, the training loop of one stage, checkpoints, evaluation and saving, ``main``. What this recipe
+calls lives in augment/distill/: the option checks (options), the paths it reads and writes (paths), the run in
+--out and its resume checks (resume), the models as files (models), the pair checks (pair), one step's losses and
+optimizer (steps), and what it reports (summary, records, divergence).
 """
 from __future__ import annotations
 
