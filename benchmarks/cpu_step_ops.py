@@ -18,8 +18,9 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 
-# The loop of the code under test: since the overhead fixes it skips dividing by a group of one micro-batch.
-NO_DIV = "if group > 1 else" in (Path(__file__).resolve().parents[1] / "pipelines" / "distill_train.py").read_text()
+# The loop of the code under test: since the overhead fixes it skips dividing by a group of one micro-batch
+# (``if group > 1 else``; since the torchrun weighting, ``if group > 1 or by_process``: no multiplication either).
+NO_DIV = "if group > 1" in (Path(__file__).resolve().parents[1] / "pipelines" / "distill_train.py").read_text()
 
 
 class OpCounter(TorchDispatchMode):
@@ -63,7 +64,9 @@ def recipe(stage: str, teacher, student, bf16: bool = True):
 
     from pipelines.distill_train import DistillRecipe, build_parser
 
-    args = build_parser().parse_args(["--data", "x", "--out", "/tmp/x", "--bf16", "--stage", stage])
+    # --distill-weight as validate() resolves its default (the prediction loss is built from it)
+    args = build_parser().parse_args(["--data", "x", "--out", "/tmp/x", "--bf16", "--stage", stage,
+                                      "--distill-weight", "1"])
     r = DistillRecipe(args)
     AcceleratorState._reset_state(True)  # the precision is a process-wide singleton
     r.acc = Accelerator(mixed_precision="bf16" if bf16 else "no")
@@ -71,6 +74,7 @@ def recipe(stage: str, teacher, student, bf16: bool = True):
     r.student_attn = r.teacher_attn = "sdpa"
     r.amp_dtype = torch.bfloat16 if bf16 else None
     r.windows = [0] * 1000
+    r.stage_data = {stage: (None, None, r.windows)}  # (key, features, windows): _build_stage counts the steps
     return r
 
 

@@ -72,8 +72,8 @@ def run(a) -> dict:
     import torch
 
     from augment.distill.compilation import configure_dynamo
-    from pipelines.distill_train import (GROUPED_COMPILE_MULTIPLE, DistillRecipe, build_parser, default_attention_form,
-                                         validate)
+    from augment.distill.device_defaults import GROUPED_COMPILE_MULTIPLE, default_attention_form
+    from pipelines.distill_train import DistillRecipe, build_parser, validate
 
     t_start = time.perf_counter()
     cfg = SMOKE if a.smoke else FULL
@@ -220,10 +220,11 @@ def steps_to_every_length(recipe, args, batch: int, steps: int) -> int:
     ``w + steps``, as distill-train pads them (``length_multiple``): a run of ``w + steps`` steps compiles nothing
     after its first ``w``."""
     from augment.distill.data import epoch_batches, window_lengths
-    from pipelines.distill_train import length_multiple
+    from augment.distill.device_defaults import length_multiple
 
     lengths = window_lengths(recipe.features)
-    multiple = length_multiple(args, recipe.acc.device.type)
+    multiple = length_multiple(recipe.acc.device.type, args.pad_to_multiple_of, args.compile, args.group_by_length,
+                               args.max_length)
     shapes = [(len(b), min(args.max_length, -(-int(lengths[b].max()) // multiple) * multiple))
               for b in epoch_batches(len(lengths), batch, args.seed, 0, lengths=lengths)]
     first = {}

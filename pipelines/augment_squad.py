@@ -143,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def idle_options(args) -> list[tuple[str, str, bool]]:
     """The options that take no part in this run, whatever their value: (option, why, refused) each, by
-    distill-train's rule (pipelines.distill_train.idle_options). Refused: a masked-LM option with --mlm none, a
+    distill-train's rule (augment.distill.options.idle_options). Refused: a masked-LM option with --mlm none, a
     part the run does not have. Only warned about: --mask-rate, which --mlm-mode exact switches off, so that a
     sweep over the mode passes the rest unchanged."""
     if args.mlm.lower() == "none":

@@ -10,7 +10,10 @@ same student, as the seed model was made (Jiao et al., 2020; the Haystack 1.x re
 ``--teacher none`` fine-tunes on the hard labels alone, which is how a teacher is made.
 
 Read top to bottom: options and their validation (nothing heavy is loaded until every option is known to
-be good), setup, the training loop of one stage, checkpoints, evaluation and saving, ``main``.
+be good), setup, the training loop of one stage, checkpoints, evaluation and saving, ``main``. What this recipe
+calls lives in augment/distill/: the option checks (options), the paths it reads and writes (paths), the run in
+--out and its resume checks (resume), the models as files (models), the pair checks (pair), one step's losses and
+optimizer (steps), and what it reports (summary, records, divergence).
 """
 from __future__ import annotations
 
@@ -26,98 +29,33 @@ from datetime import timedelta
 from pathlib import Path
 
 from augment import hub, outdir, versions
+from augment.distill import records
+from augment.distill.device_defaults import default_attention_form, fused_adamw, length_multiple, loader_options
+from augment.distill.divergence import TrainingDiverged, diverged_message, logged_values
+from augment.distill.models import load_pretrained, load_weights, model_fingerprints, save_model, teacher_files
+from augment.distill.options import (ATTENTION_FORMS, COMPILE_MODES, CUDA_GRAPH_MODES, STAGE_ONLY, STAGES,
+                                     idle_options, range_problems, resolve_defaults, value_problems)
+from augment.distill.pair import check_models
+from augment.distill.paths import default_cache_dir, folder_problems, named_sources, source_problems
+from augment.distill.resume import remove_run, run_problems, token_types_change, write_config
+from augment.distill.steps import accumulated, adamw_with_warmup, micro_batch_losses
+from augment.distill.summary import count, rates, summary
+from augment.errors import ConfigError, InputError, NaNLogits
+from augment.weights import untrained
 from pipelines import ranks
 from pipelines.cli import (DefaultsOnce, Once, Parser, bars_shown, expand_tilde, given_options, library_bars,
                            no_effect)
-from augment.errors import ConfigError, InputError, NaNLogits
-from augment.weights import untrained
 
 PROG = "distill-train"
-STAGES = ("intermediate", "prediction")
 # --eval's answer search, at squad-eval's defaults (its --n-best and --max-answer-length)
 EVAL_N_BEST, EVAL_MAX_ANSWER_LENGTH = 20, 30
-# Options that change what is trained; a --resume with other values would not continue the same run.
-RUN_DEFINING = ("data", "teacher", "student", "stage", "batch_size", "max_length", "doc_stride", "epochs",
-                "prediction_data", "projection",
-                "max_steps", "grad_accum", "lr_intermediate", "lr_prediction", "warmup", "weight_decay",
-                "embedding_dropout", "temperature", "distill_weight", "bf16", "fp16", "seed", "limit",
-                "group_by_length", "attention_loss",
-                "teacher_cache",  # the prediction stage reads float16 cached logits, or float32 live ones
-                "cache_batch_size")  # which windows share a batch: a few logits' last bits (teacher_cache.cache_path)
 
 
 # ----------------------------------------------------------------------------- options
-FLOAT_OPTIONS = ("lr_intermediate", "lr_prediction", "warmup", "weight_decay", "embedding_dropout", "temperature",
-                 "distill_weight")
-MAX_DIST_TIMEOUT = 999_999_999 * 86_400  # seconds: datetime.timedelta's limit in whole days
-
-
 class _Parser(Parser):
     def error(self, message):  # one line, exit code 2: usage is one --help away
         print(f"{PROG}: error: {message} (see --help)", file=sys.stderr)
         sys.exit(2)
-
-
-# torch.compile's modes. The two with CUDA graphs replay each step's kernels from one recording: the loop marks
-# where a step begins, and a graph's outputs live only until the next step.
-COMPILE_MODES = ("default", "reduce-overhead", "max-autotune-no-cudagraphs", "max-autotune")
-CUDA_GRAPH_MODES = ("reduce-overhead", "max-autotune")
-# augment.distill.attention_loss.FORMS, named here so that --help does not import torch (a test pins them equal).
-ATTENTION_FORMS = ("factored", "direct")
-
-
-# Under --compile with --group-by-length, each batch is padded up to a multiple of this many tokens: batches of
-# similar windows keep most of the padding saved (on the SQuAD 2.0 subset at length 384 and batch 26, 52% of the
-# FLOPs of one 384 shape, against 43% with no padding at all; BENCHMARKS.md 6f), in 6 lengths at 384 (7 shapes
-# with an epoch's short batch), each compiled, and recorded as a CUDA graph, once per model and stage. A
-# multiple of 16 would compute 45%, in 22 shapes.
-GROUPED_COMPILE_MULTIPLE = 64
-
-
-def length_multiple(args, device_type: str) -> int:
-    """Each training batch is cut to its longest window rounded up to a multiple of this (``trim_padding``):
-    ``--pad-to-multiple-of``, or by default 1 on the CPU, 16 on CUDA (aligned kernels), and under ``--compile``
-    ``--max-length`` (one shape for the compiled graphs), or ``GROUPED_COMPILE_MULTIPLE`` with
-    ``--group-by-length`` (a few shapes, where grouping saves most)."""
-    if args.pad_to_multiple_of is not None:
-        return args.pad_to_multiple_of
-    if args.compile:
-        return GROUPED_COMPILE_MULTIPLE if args.group_by_length else args.max_length
-    return 16 if device_type == "cuda" else 1
-
-
-def loader_options(device_type: str, num_workers: int | None, processes: int, cpus: int | None) -> dict:
-    """The training DataLoader's ``num_workers``, ``pin_memory`` and ``persistent_workers``. On CUDA:
-    ``--num-workers``, or by default 4 worker processes per process (at most the cores per process), and pinned
-    host memory, from which the loop's ``.to(device, non_blocking=True)`` copies overlap the step. On the CPU no
-    workers by default (its cores do the training) and nothing pinned (no device to copy to). Workers, wherever
-    there are some, last the whole stage (train_stage: one loader, its batches given anew each epoch)."""
-    cuda = device_type == "cuda"
-    if num_workers is None:
-        num_workers = min(4, max(1, (cpus or 1) // processes)) if cuda else 0
-    return {"num_workers": num_workers, "pin_memory": cuda, "persistent_workers": num_workers > 0}
-
-
-def fused_adamw(device_type: str) -> bool:
-    """Fused AdamW on CUDA: one kernel for all parameters instead of several per tensor (the same update); under
-    --fp16 the loss scaler hands it the overflow flag on the device instead of asking the host every step."""
-    return device_type == "cuda"
-
-
-def _record(line: str) -> dict:
-    """A metrics.jsonl line, or {} for one a kill or a full disk cut short (dropped on resume as a later one)."""
-    try:
-        return json.loads(line)
-    except ValueError:
-        return {}
-
-
-def default_attention_form(device_type: str) -> str:
-    """The attention loss's form (augment.distill.attention_loss) under ``--attention-loss auto``.
-    "factored" (Gram matrices of Q and K, no (B, H, T, T) tensor) measured 3.5 to 7.7x faster as a loss on the
-    CPU, about 17% more windows/s in the intermediate stage, and nearer float64 (BENCHMARKS.md 6d); on a GPU it
-    trades bf16 tensor-core products for float32 ones and is not yet measured, so CUDA keeps "direct"."""
-    return "direct" if device_type == "cuda" else "factored"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -245,212 +183,32 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def default_cache_dir(sources, out_dir) -> Path:
-    """Next to the data: ``.distill-cache`` beside the first local source; under ``out`` for hub ids."""
-    from augment.sources import local_path
-
-    for s in sources:
-        if (path := local_path(s)) is not None and path.exists():  # ~/aug too, as the readers expand it
-            return path.resolve().parent / ".distill-cache"
-    return Path(out_dir) / "cache"
-
-
-# What each option that only part of a run uses is for, to name it when the run has no such part (idle_options).
-STAGE_ONLY = {"intermediate": {"lr_intermediate": "the intermediate stage's learning rate",
-                               "projection": "part of the intermediate stage's loss",
-                               "attention_loss": "part of the intermediate stage's loss"},
-              "prediction": {"lr_prediction": "the prediction stage's learning rate",
-                             "distill_weight": "the prediction stage's weight of the teacher's logits",
-                             "temperature": "part of the prediction stage's distillation term",
-                             "teacher_cache": "where the prediction stage gets the teacher's logits",
-                             "cache_batch_size": "the batch size of the prediction stage's teacher-logit cache"}}
-TEACHER_LOGITS = ("temperature", "teacher_cache", "cache_batch_size")  # read only where teacher logits are
-
-
-def idle_options(args) -> list[tuple[str, str, bool]]:
-    """The options that take no part in this run, whatever their value: (option, why, refused) each. Refused
-    (an option of a stage the run does not have, which no workflow gives on purpose), or only warned about
-    where another option's value switches it off (``--distill-weight 0``, ``--teacher-cache off``): a sweep over
-    that value passes the rest unchanged; so is --dist-timeout in a run of one process, which the launch switches
-    off (one script may run ``torchrun --nproc-per-node $GPUS`` on a one-GPU machine). ``args`` as ``validate``
-    resolved them (its stage, its weight)."""
-    stages = STAGES if args.stage == "both" else (args.stage,)
-    runs = "--teacher none runs the prediction stage alone" if args.teacher == "none" else \
-        f"--stage {args.stage} runs the {args.stage} stage alone"
-    idle = [(opt, f"it is {what}, and {runs}", True)
-            for stage, options in STAGE_ONLY.items() if stage not in stages for opt, what in options.items()]
-    if "prediction" in stages:
-        what = STAGE_ONLY["prediction"]
-        if args.teacher == "none":  # (its --distill-weight is refused in validate, in words of its own)
-            idle += [(opt, f"it is {what[opt]}, and --teacher none has no teacher", True) for opt in TEACHER_LOGITS]
-        elif args.distill_weight == 0:
-            idle += [(opt, f"it is {what[opt]}, and --distill-weight 0 reads no teacher logits", False)
-                     for opt in TEACHER_LOGITS]
-        elif args.teacher_cache == "off":
-            idle.append(("cache_batch_size", f"it is {what['cache_batch_size']}, and --teacher-cache off builds "
-                                             "none", False))
-    if ranks.launch().world_size < 2:  # torchrun sets WORLD_SIZE in each process; accelerate reads it too
-        idle.append(("dist_timeout", "it is how long a process waits for the others, and this run is a single "
-                                     "process (not started by torchrun with several)", False))
-    return idle
-
-
-def model_fingerprints(args) -> dict:
-    """What config.json records of the models beyond their names, for a resume to compare: a local --teacher's
-    config, weights and tokenizer files (augment.manifest.model_fingerprint, remembered by size, modification and
-    change times, so 440 MB are not hashed on every start); a local --student's config and tokenizer files only, since a
-    resumed run puts the checkpoint's weights into the model that they build (and its tokenizer cuts the windows).
-    None for a hub id (recorded by its name) and for --teacher none."""
-    from augment import manifest
-
-    def local(spec: str) -> bool:
-        return spec != "none" and Path(spec).is_dir()
-    return {"teacher_fingerprint": manifest.model_fingerprint(args.teacher) if local(args.teacher) else None,
-            "student_fingerprint": manifest.model_fingerprint(args.student, weights=False)
-            if local(args.student) else None}
-
-
-def teacher_files(args) -> str | None:
-    """The fingerprint of the files the teacher's weights were loaded from, which names its logit cache in place of
-    the weights (teacher_cache.teacher_digest): a local --teacher's, taken for config.json (validate); a hub id's, of
-    its snapshot in the local hub cache (which from_pretrained has just read); None where there is none, and then
-    the weights are hashed. No stage changes the loaded weights for good: the intermediate stage's bf16/fp16 copies
-    of the teacher's linears are put back before the prediction stage names its cache."""
-    from augment import hub, manifest
-
-    if args.teacher_fingerprint is not None:
-        return args.teacher_fingerprint
-    folder = hub.cached_snapshot(args.teacher)
-    return None if folder is None else manifest.model_fingerprint(folder)
-
-
-# What a fingerprint of each model covers, for the line that refuses a resume whose model changed.
-FINGERPRINTED = {"teacher": "its weights, config or tokenizer files",
-                 "student": "its config or tokenizer files, which build the model the checkpoint's weights go into "
-                            "and cut the windows"}
-
-
 def validate(args) -> None:
     """Check every option without loading anything heavy; raise one ConfigError listing all problems."""
-    from augment.distill import data
-    from augment.qa.features import LABELS_CHANGES, LABELS_VERSION, window_problems
-    from augment.sources import local_path, source_problem, split_problem
-
     try:  # first: idle_options and --resume read the number of processes (WORLD_SIZE=two: int()'s traceback)
         job = ranks.launch()
     except ranks.LaunchError as e:
         raise ConfigError(str(e)) from None
-    problems, warnings = [], []
     # Typed on the command line, at any value (its default too); an option left out is not one given.
     given = given_options(args, {opt for options in STAGE_ONLY.values() for opt in options} | {
         "eval_every", "eval_limit", "eval_split", "dist_timeout"})
-    if args.stage is None:
-        args.stage = "prediction" if args.teacher == "none" else "both"
-    if args.teacher == "none" and args.distill_weight not in (None, 0):
-        # It would be recorded as 0 and train on the hard labels alone: a silent no-op.
-        problems.append(f"--distill-weight {args.distill_weight:g} weights the teacher's logits and --teacher none "
-                        "has none: leave --distill-weight out (hard labels only)")
-    # No teacher, no distillation term: the weight actually used is recorded.
-    args.distill_weight = 0.0 if args.teacher == "none" else 1.0 if args.distill_weight is None else args.distill_weight
-    if args.teacher == "none" and args.stage != "prediction":
-        problems.append(f"--stage {args.stage} needs a teacher; with --teacher none only --stage prediction "
-                        "(plain fine-tuning) is possible")
-    # The window options as squad-eval checks them: eval.json records them for squad-eval to repeat.
-    problems += window_problems(args.max_length, args.doc_stride)
-    for opt in ("batch_size", "epochs", "grad_accum", "save_every", "log_every",
-                "keep_checkpoints", "cache_batch_size"):
-        if getattr(args, opt) < 1:
-            problems.append(f"--{opt.replace('_', '-')} must be >= 1, got {getattr(args, opt)}")
-    for opt in ("max_steps", "limit", "eval_limit", "pad_to_multiple_of"):
-        if getattr(args, opt) is not None and getattr(args, opt) < 1:
-            problems.append(f"--{opt.replace('_', '-')} must be >= 1, got {getattr(args, opt)}")
-    if args.tokenize_workers is not None and args.tokenize_workers < 1:
-        problems.append(f"--tokenize-workers must be >= 1, got {args.tokenize_workers}")
-    if args.compile:
-        import torch
-
-        if not hasattr(torch.compiler, "set_stance"):  # the teacher cache and evaluation run eagerly through it
-            problems.append("--compile needs torch 2.6 or later (torch.compiler.set_stance), found "
-                            f"{torch.__version__}")
-    if args.compile in CUDA_GRAPH_MODES and args.grad_accum > 1:
-        # The gradients a CUDA-graph replay hands back live in the graph's memory, which the next micro-batch's
-        # replay reuses: accumulating into them across replays is not something we have measured to be safe.
-        problems.append(f"--compile {args.compile} (CUDA graphs) needs --grad-accum 1, got {args.grad_accum}; "
-                        "use --compile default to accumulate")
-    if args.dist_timeout < 1:
-        problems.append(f"--dist-timeout must be >= 1, got {args.dist_timeout}")
-    elif args.dist_timeout > MAX_DIST_TIMEOUT:  # timedelta's limit: an OverflowError traceback otherwise
-        problems.append(f"--dist-timeout must be at most {MAX_DIST_TIMEOUT} (999,999,999 days), "
-                        f"got {args.dist_timeout}")
-    # accelerate's set_seed seeds NumPy's legacy generator, which takes 0 .. 2**32 - 1 only (a traceback otherwise).
-    if not 0 <= args.seed < 2 ** 32:
-        problems.append(f"--seed must be in [0, 2**32 - 1], got {args.seed}")
-    # float() takes 'nan' and 'inf': a NaN learning rate is AdamW's traceback after the models load, an infinite
-    # one or temperature a NaN loss for every step of a run that then reports success.
-    for opt in FLOAT_OPTIONS:
-        if not math.isfinite(getattr(args, opt)):
-            problems.append(f"--{opt.replace('_', '-')} must be a finite number, got {getattr(args, opt)}")
-    if math.isfinite(args.weight_decay) and args.weight_decay < 0:
-        problems.append(f"--weight-decay must be >= 0, got {args.weight_decay}")
-    if args.eval is None:  # options of an evaluation that will not happen: a typo'd command, not a silent no-op
-        problems += [f"--{opt.replace('_', '-')} needs --eval" for opt in ("eval_every", "eval_limit", "eval_split")
-                     if opt in given]
-    elif "eval_split" in given:  # as silent a no-op with an --eval that has no splits (a file)
-        problems += filter(None, [split_problem("--eval-split", args.eval_split, "--eval", args.eval)])
+    problems = resolve_defaults(args)  # --stage and --distill-weight, by --teacher
+    problems += value_problems(args, given)
     # Options of a part this run does not have: silently ignored, they hide a mistaken command.
-    refused, idle_warnings = no_effect(args, idle_options(args), given)
+    idle = idle_options(args, job.world_size)
+    refused, warnings = no_effect(args, idle, given)
     problems += refused
-    warnings += idle_warnings
-    for opt in ("eval_every", "num_workers"):
-        if getattr(args, opt) is not None and getattr(args, opt) < 0:
-            problems.append(f"--{opt.replace('_', '-')} must be >= 0, got {getattr(args, opt)}")
-    finite = {opt for opt in FLOAT_OPTIONS if math.isfinite(getattr(args, opt))}  # the others are named above
-    if "temperature" in finite and args.temperature <= 0:
-        problems.append(f"--temperature must be > 0, got {args.temperature}")
-    if "distill_weight" in finite and not 0 <= args.distill_weight <= 1:
-        problems.append(f"--distill-weight must be in [0, 1], got {args.distill_weight}")
-    if "warmup" in finite and not 0 <= args.warmup < 1:
-        problems.append(f"--warmup must be in [0, 1), got {args.warmup}")
-    for opt in ("lr_intermediate", "lr_prediction"):
-        if opt in finite and getattr(args, opt) <= 0:
-            problems.append(f"--{opt.replace('_', '-')} must be > 0, got {getattr(args, opt)}")
-    if "embedding_dropout" in finite and not 0 <= args.embedding_dropout < 1:
-        problems.append(f"--embedding-dropout must be in [0, 1), got {args.embedding_dropout}")
-    if args.prediction_data and args.stage == "intermediate":
-        problems.append("--prediction-data is the data of the prediction stage; --stage intermediate has none")
-    elif args.prediction_data and args.stage == "prediction":
-        # The one stage would train on --prediction-data alone: --data would be fingerprinted, recorded and never read.
-        problems.append(f"--prediction-data {' '.join(args.prediction_data)} with --stage prediction"
-                        f"{' (the stage of --teacher none)' if args.teacher == 'none' else ''}: the only stage would "
-                        f"train on it and --data {' '.join(args.data)} would go unused; pass the prediction "
-                        "stage's data as --data")
-    # An empty source ("$DATA" unset) would be read as the working directory: refused, and left out of the checks
-    # below. (--eval "" too: it is not left out as no --eval, which would skip the evaluation asked for.)
-    named = [(f"--{opt.replace('_', '-')}", src) for opt in ("data", "prediction_data", "eval")
-             for src in ([getattr(args, opt)] if opt == "eval" else getattr(args, opt) or []) if src is not None]
-    sources_from = len(problems)
-    empty = [problem for option, src in named if (problem := source_problem(option, src))]
-    problems += empty
-    for src in [src for _, src in named if not source_problem("", src)]:
-        # The readers' own rule (augment.sources.local_path): an owner/name such as rajpurkar/squad_v2 that is no
-        # path here is a hub id, not a missing file.
-        if (path := local_path(src)) is not None and not path.exists():
-            problems.append(f"{src}: no such file or directory")
-    # What the training data holds now (a missing file: its name): config.json records it, a resume compares it.
-    args.data_fingerprints = args.prediction_data_fingerprints = None
-    if not empty:  # every source's problem, not the first one's alone
-        args.data_fingerprints, found = data.fingerprints(args.data)
-        problems += found
-        if args.prediction_data:
-            args.prediction_data_fingerprints, found = data.fingerprints(args.prediction_data)
-            problems += found
-    if len(problems) > sources_from:  # a bad source: the others are read now, so that every bad one is named at once
-        problems += data.unread_problems(named, problems[sources_from:], args.eval_split)
+    problems += range_problems(args)
+    # Each source exists; what the training data holds now: config.json records it, a resume compares it.
+    named = named_sources(args.data, args.prediction_data, args.eval)
+    found, fingerprints = source_problems(named, args.data, args.prediction_data, args.eval_split)
+    problems += found
+    vars(args).update(fingerprints)
     # What a local teacher and student hold now: the same folder may hold another model later (a teacher trained
     # again into it), and a resume would then continue the run with it.
     args.teacher_fingerprint = args.student_fingerprint = None
     try:
-        vars(args).update(model_fingerprints(args))
+        vars(args).update(model_fingerprints(args.teacher, args.student))
     except OSError as e:
         problems.append(f"{e.filename}: cannot be read ({e.strerror})")
     if args.fp16:
@@ -458,80 +216,13 @@ def validate(args) -> None:
 
         if not torch.cuda.is_available():
             problems.append("--fp16 needs a CUDA device; use --bf16 on CPU")
-    out = Path(args.out)
-    if args.resume and args.overwrite:
-        problems.append("--resume continues the run in --out and --overwrite replaces it: pass one of them")
-    if args.resume and not (out / "config.json").exists():
-        problems.append(f"--resume: {out} holds no earlier run (no config.json)")
-    earlier = run_files(out)
-    if earlier and not (args.resume or args.overwrite):
-        # A fresh run would append its records to the old metrics.jsonl and leave the old students beside its own.
-        problems.append(f"{out} holds an earlier run ({', '.join(earlier[:3])}): pass --resume to continue it, "
-                        "--overwrite to replace it, or choose another --out")
-    if args.resume and (out / "config.json").exists():
-        try:
-            old = json.loads((out / "config.json").read_text())
-        except ValueError as e:
-            old = None
-            problems.append(f"--resume: {out / 'config.json'} is unreadable ({e}); --overwrite starts the run again")
-        if isinstance(old, dict):
-            # Another number of processes batches, schedules and seeds otherwise: not the same run.
-            now = vars(args) | {"processes": job.world_size}
-            # An option this run never uses changes nothing in it (and an older version recorded such options).
-            idle = {opt for opt, _, _ in idle_options(args)}
-            changed = [k for k in (*RUN_DEFINING, "processes") if k in old and old[k] != now[k]
-                       and k not in idle and not _same_in_effect(k, old, now)]
-            if changed:
-                problems.append("--resume with different options than the run in --out: " + ", ".join(
-                    f"{count(old[k], 'process', 'processes')} -> {now[k]}" if k == "processes"
-                    else f"--{k.replace('_', '-')} {old[k]!r} -> {now[k]!r}" for k in changed))
-            # The same sources may hold other data now (a rerun of augment-squad, an edited file): another run.
-            for option in ("data", "prediction_data"):
-                if option in changed or not isinstance(old.get(f"{option}_fingerprints"), list):
-                    continue  # named above, or recorded by a version that did not fingerprint the data
-                for src, was, is_ in zip(now[option] or [], old[f"{option}_fingerprints"],
-                                         now[f"{option}_fingerprints"] or []):
-                    if not _same_data(was, is_, src):
-                        problems.append(f"--resume: --{option.replace('_', '-')} {src} changed since the run in "
-                                        f"--out began (its contents differ); --overwrite starts the run again")
-            # The windows' labels changed since the run began (a tinyaug upgrade): its tokenised-window cache is
-            # keyed by the labels' version, so the rest of the run trains on the new labels. Rare and small: said,
-            # not refused, so that a long run is not lost.
-            was = old.get("labels_version", 1)  # not recorded before version 2
-            if was != LABELS_VERSION:
-                changes = [LABELS_CHANGES[v] for v in sorted(LABELS_CHANGES)
-                           if isinstance(was, int) and min(was, LABELS_VERSION) < v <= max(was, LABELS_VERSION)]
-                warnings.append(f"--resume: the run in {out} began on windows labelled by labels version {was!r}, "
-                                f"this tinyaug labels them by version {LABELS_VERSION}"
-                                f"{' (' + '; '.join(changes) + ')' if changes else ''}: the rest of the run "
-                                "trains on the new labels")
-            # A local model folder that holds another model now; not recorded by older versions, nor for a hub id.
-            for option, covers in FINGERPRINTED.items():
-                was, is_ = old.get(f"{option}_fingerprint"), now[f"{option}_fingerprint"]
-                if option not in changed and isinstance(was, str) and isinstance(is_, str) and \
-                        not _same_model(was, is_, now[option], weights=option == "teacher"):
-                    problems.append(f"--resume: --{option} {now[option]} changed since the run in --out began "
-                                    f"({covers} differ); --overwrite starts the run again")
-    # Not a folder read as data, the run's own sources' or any other's: its config.json would make it a run's folder,
-    # refused as data whole (augment.sources.output_folder_problem).
-    out_problem = outdir.out_problem("--out", args.out) or outdir.source_folder_problem(
-        "--out", args.out, args.out, named) or outdir.data_folder_problem(
-        "--out", args.out, args.out, named, own_folder=True, suffix="-run")
-    if out_problem:
-        problems.append(out_problem)
-    # The windows and teacher logits are written there (by default beside the data, which may be read-only). Not
-    # into a source's folder: in a saved dataset's (or its split's) they count as its data, and a --resume is refused
-    # as changed data; in a folder of .json files, datasets.load_dataset would read them instead of the questions.
-    # Nor into any other folder read as data, for the same reasons. The default, a .distill-cache folder of its own
-    # beside the first source, is never one.
-    cache = Path(args.cache_dir) if args.cache_dir else default_cache_dir(
-        [src for src in args.data if not source_problem("", src)], out)
-    cache_problem = outdir.out_problem("--cache-dir" if args.cache_dir else "the cache folder (--cache-dir)", cache)
-    if args.cache_dir and not cache_problem:
-        cache_problem = outdir.source_folder_problem("--cache-dir", args.cache_dir, cache, named, arrow_only=True) or \
-            outdir.data_folder_problem("--cache-dir", args.cache_dir, cache, named, own_folder=True, suffix="-cache")
-    if cache_problem:
-        problems.append(cache_problem)
+    # --out: an earlier run there, and whether a --resume continues it (another number of processes batches,
+    # schedules and seeds otherwise: not the same run).
+    found, said = run_problems(Path(args.out), args.resume, args.overwrite,
+                               vars(args) | {"processes": job.world_size}, {opt for opt, _, _ in idle})
+    problems += found
+    warnings += said
+    problems += folder_problems(args.out, args.cache_dir, args.data, named)  # --out and the cache folder
     from augment.report.tracking import check_available
 
     problems += filter(None, [check_available(args.report_to)])
@@ -542,114 +233,6 @@ def validate(args) -> None:
     if job.rank == 0:  # the same for every process: one copy under torchrun
         for warning in warnings:
             print(f"{PROG}: warning: {warning}", file=sys.stderr)
-
-
-# What a run writes into --out; --overwrite removes these and nothing else.
-RUN_FILES = ("config.json", "metrics.jsonl", "checkpoints", "student", "student-intermediate", "eval.json",
-             "eval.html", "tensorboard")
-
-
-def run_files(out: Path) -> list[str]:
-    """The earlier run's files in ``out`` (an empty checkpoints folder does not count)."""
-    found = []
-    for name in RUN_FILES:
-        path = Path(out) / name
-        if path.is_file() or (path.is_dir() and any(path.iterdir())):
-            found.append(name)
-    return found
-
-
-def load_pretrained(kind: str, name: str, trust_remote_code: bool):
-    """A config or tokenizer, with a one-line error when it cannot be had (offline, wrong path)."""
-    from transformers import AutoConfig, AutoTokenizer
-
-    loader = AutoConfig if kind == "config" else AutoTokenizer
-    try:
-        return loader.from_pretrained(name, trust_remote_code=trust_remote_code)
-    except (OSError, ValueError) as e:
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise ConfigError(f"could not load the {kind} of {name!r}: {first[:200]}") from None
-
-
-def load_weights(auto_class, role: str, name: str, trust_remote_code: bool, **kwargs):
-    """The float32 model (augment.weights.load_float32), with a one-line error when its weights cannot be read."""
-    from augment.weights import load_float32
-
-    try:
-        return load_float32(auto_class, name, trust_remote_code=trust_remote_code, **kwargs)
-    except (OSError, ValueError) as e:
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise ConfigError(f"could not load the {role} weights of {name!r}: {first[:200]}") from None
-
-
-def save_model(model, tokenizer, path: Path) -> None:
-    """``save_pretrained`` of the model and its tokenizer into a temporary sibling of ``path``, renamed into place
-    once complete: a kill mid-save leaves the earlier directory or none (which a resume saves again), never one
-    with a config and no weights that would pass for a saved student."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)  # a killed save's
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    if path.exists():  # a resumed run saves again; a kill between these two lines leaves none
-        shutil.rmtree(path)
-    os.replace(tmp, path)
-
-
-def _same_in_effect(option: str, old: dict, now: dict) -> bool:
-    """Whether a resume's ``option`` differs from the run's only where it changes nothing: the same local
-    files spelled another way (the directory or file the readers and transformers open, ``runs/t/`` or
-    ``./runs/t`` for ``runs/t``), or named from another working directory or moved, with the fingerprints
-    config.json recorded of them (data: their contents; a model: see :func:`model_fingerprints`). (Options this run never uses, a cache batch
-    size with no teacher-logit cache to build among them, are left out before: ``idle_options``.) And --epochs
-    where both runs give the same --max-steps: it overrides --epochs (:meth:`total_steps`), which then sets nothing."""
-    if option == "epochs":  # a --max-steps that differs, or given in one run only, is named on its own line
-        return old.get("max_steps") is not None and old.get("max_steps") == now.get("max_steps")
-    if option in ("teacher", "student"):  # a hub id, or "none", is compared as it is spelled
-        def model(spec):
-            return str(Path(spec).resolve()) if Path(spec).is_dir() else spec
-        # Else the fingerprints recorded of local folders decide: a relative path recorded in config.json names
-        # another folder, or none, from another working directory (a resubmitted job), as does a moved copy.
-        was, is_ = old.get(f"{option}_fingerprint"), now.get(f"{option}_fingerprint")
-        return model(old[option]) == model(now[option]) or isinstance(was, str) and isinstance(is_, str) and \
-            _same_model(was, is_, now[option], weights=option == "teacher")
-    if option in ("data", "prediction_data"):
-        from augment.sources import local_path
-
-        def where(sources):  # local_path: ~/aug (--data=~/aug, unexpanded) is the folder the readers open
-            return [str(p.resolve()) if (p := local_path(s)) is not None and p.exists() else s for s in sources or []]
-        # As for the models; a hub id's fingerprint is its name, so another id still differs.
-        was, is_ = old.get(f"{option}_fingerprints"), now.get(f"{option}_fingerprints")
-        return where(old[option]) == where(now[option]) or isinstance(was, list) and isinstance(is_, list) and \
-            len(was) == len(is_) and all(_same_data(w, i, src) for w, i, src in zip(was, is_, now[option]))
-    return False
-
-
-def _same_data(was, is_, source) -> bool:
-    """Whether a --data source's recorded fingerprint ``was`` is today's ``is_``, or the one tinyaug before 2026-11-29
-    computed of the same files (a saved dataset with other files beside its data:
-    :func:`augment.fingerprints.earlier_fingerprint`). Today's is recorded when the run goes on."""
-    from augment.fingerprints import earlier_fingerprint
-
-    # Only a digest of the files read (sha256:) had another recipe, and only on a mismatch are the files read again.
-    return was == is_ or isinstance(is_, str) and is_.startswith("sha256:") and was == earlier_fingerprint(source)
-
-
-def _same_model(was: str, is_: str, path: str, weights: bool) -> bool:
-    """As :func:`_same_data` for a local model: today's fingerprint, or the one tinyaug before 2026-11-29 computed of
-    the same folder (without its tokenizer configuration: :func:`augment.manifest.earlier_model_fingerprint`)."""
-    from augment import manifest
-
-    return was == is_ or Path(path).is_dir() and was == manifest.earlier_model_fingerprint(path, weights=weights)
-
-
-def count(n: int, noun: str, plural: str | None = None) -> str:
-    """``n`` and the noun, singular for 1: "1 step", "2 steps", "1 process"."""
-    return f"{n} {noun if n == 1 else plural or noun + 's'}"
-
-
-def _sig(x: float) -> float:
-    """Four significant digits: TFLOP/s of a tiny CPU model are 1e-5, of a GPU run hundreds."""
-    return float(f"{x:.4g}")
 
 
 # ----------------------------------------------------------------------------- the recipe
@@ -669,6 +252,8 @@ class DistillRecipe:
         self.stages = STAGES if args.stage == "both" else (args.stage,)
         self.teacher_types = None  # the teacher tokenizer's pair template, when the windows need its type ids
         self.ask_token_types = False  # whether the windows ask the student's tokenizer for token type ids
+        self.teacher_layers = None  # the teacher layers the intermediate stage reads (_build_stage)
+        self.pred_loss = None  # the prediction stage's loss (_build_stage)
 
     # ---- setup ------------------------------------------------------------
     def setup(self) -> None:
@@ -677,11 +262,8 @@ class DistillRecipe:
         from accelerate.utils import set_seed
         from transformers import AutoModelForQuestionAnswering
 
-        from augment.distill.layer_map import encoding_problem, pair_problems, teacher_types
-        from augment.distill.attention_capture import capture_problem
-        from augment.qa.features import cut_questions, cut_warning, stride_problem
-        from augment.qa.positions import length_problem, vocabulary_problem
         from augment.qa.evaluate import read_rows
+        from augment.qa.features import cut_questions, cut_warning
 
         a = self.args
         # accelerate only starts a CPU process group (gloo) when told the run is CPU-only; without it each
@@ -709,35 +291,16 @@ class DistillRecipe:
         # Everything cheap first: configs and tokenizers decide whether the pair can work at all. Every problem
         # found is reported at once, before the data is tokenised and the weights load.
         self.tokenizer = load_pretrained("tokenizer", a.student, a.trust_remote_code)
-        problems = [stride_problem(self.tokenizer, a.max_length, a.doc_stride)]  # else a traceback mid-tokenising
         s_cfg = load_pretrained("config", a.student, a.trust_remote_code)
-        # The windows are the student tokenizer's ids, read by both models: each must embed all of them.
-        problems.append(vocabulary_problem(s_cfg, self.tokenizer, "student"))
+        t_tok = t_cfg = None
         if a.teacher != "none":
             t_tok = load_pretrained("tokenizer", a.teacher, a.trust_remote_code)
             t_cfg = load_pretrained("config", a.teacher, a.trust_remote_code)
-            s_vocab, t_vocab = self.tokenizer.get_vocab(), t_tok.get_vocab()
-            problems += pair_problems(s_cfg, t_cfg, s_vocab, t_vocab,
-                                      intermediate="intermediate" in self.stages, max_length=a.max_length)
-            if t_problem := vocabulary_problem(t_cfg, self.tokenizer, "teacher"):  # its windows: the student's ids
-                problems.append(t_problem.replace("the teacher's tokenizer", "the student's tokenizer (the windows)"))
-            if s_vocab == t_vocab:  # (another vocabulary is named above) The teacher runs on the student's windows:
-                # the same vocabulary read with other lower-casing or prefix space would feed it other ids.
-                problems.append(encoding_problem(self.tokenizer, t_tok, a.student, a.teacher))
-            # A BERT teacher reads token type ids that a DistilBERT student's tokenizer does not make: the windows
-            # then carry the ones the teacher's tokenizer would give them (the student is not handed them).
-            try:
-                self.teacher_types = teacher_types(self.tokenizer, t_tok, t_cfg)
-            except ConfigError as e:
-                problems.append(str(e))
-            if "intermediate" in self.stages:
-                problems += [capture_problem(c, n, a.trust_remote_code) for c, n in ((s_cfg, "student"),
-                                                                                    (t_cfg, "teacher"))]
-        else:  # no pair to check, but the student fits?
-            problems.append(length_problem(s_cfg, "student", a.max_length))
-        problems += self._ask_token_types(s_cfg, t_cfg if a.teacher != "none" else None)
-        if any(problems):
-            raise ConfigError("; ".join(filter(None, problems)))
+        problems, self.teacher_types, self.ask_token_types = check_models(
+            self.tokenizer, s_cfg, t_tok, t_cfg, a.student, a.teacher, "intermediate" in self.stages, a.max_length,
+            a.doc_stride, a.trust_remote_code)
+        if problems:
+            raise ConfigError("; ".join(problems))
         if (a.teacher != "none" and "intermediate" in self.stages
                 and given_options(a, {"projection"}) and s_cfg.hidden_size == t_cfg.hidden_size):  # known only now, from the configs
             # Equal widths: the hidden states are compared as they are (augment.distill.hidden_loss). A warning,
@@ -810,39 +373,16 @@ class DistillRecipe:
                 raise ConfigError(f"{count(len(self.stage_data[stage][2]), 'training window')} of the {stage} stage "
                                   f"cannot be shared by {self.acc.num_processes} processes")
 
-    def _ask_token_types(self, s_cfg, t_cfg) -> list[str]:
-        """Set ``ask_token_types``: whether the windows ask the student's tokenizer for token type ids, as the
-        evaluation asks it for a model that reads them (augment.qa.evaluate); returns the problems found.
-
-        transformers 5's ALBERT, Funnel and BigBird tokenizers make them only when asked: their windows had none,
-        so such a student (or teacher) trained on all-0 types, and was evaluated on question 0, context 1. A
-        tokenizer that makes them anyway is not asked (BERT's windows and caches stay as they were), nor is one
-        whose windows get the teacher's ids from its template (``teacher_types``)."""
-        from augment.qa.evaluate import asks_token_types, config_input_names
-
-        a = self.args
-        if self.teacher_types is not None or "token_type_ids" in self.tokenizer.model_input_names:
-            return []
-        readers = [("student", a.student, s_cfg)] + ([("teacher", a.teacher, t_cfg)] if t_cfg is not None else [])
-        for role, name, cfg in readers:
-            try:
-                reads = asks_token_types(config_input_names(cfg, a.trust_remote_code), cfg)  # meta device: no weights
-            except (OSError, ValueError) as e:
-                first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-                return [f"could not build the {role} model of {name!r} from its config: {first[:200]}"]
-            if reads:
-                self.ask_token_types = True
-                break
-        return []
-
     def compile_models(self, mode: str) -> None:
         """``--compile MODE``: dynamo set up (``configure_dynamo``), then the student and the teacher compiled in
         place, each run once eagerly first if the intermediate stage will ask it for hidden states
         (``install_output_hooks``). The benchmarks call this too, so they measure what distill-train runs."""
         from augment.distill.compilation import compile_in_place, configure_dynamo, install_output_hooks
 
-        multiple = length_multiple(self.args, self.acc.device.type)
-        configure_dynamo(lengths=-(-self.args.max_length // multiple))
+        a = self.args
+        multiple = length_multiple(self.acc.device.type, a.pad_to_multiple_of, a.compile, a.group_by_length,
+                                   a.max_length)
+        configure_dynamo(lengths=-(-a.max_length // multiple))
         for model in (self.student, self.teacher):
             if model is not None:
                 if "intermediate" in self.stages:
@@ -891,9 +431,6 @@ class DistillRecipe:
     # ---- one stage --------------------------------------------------------
     def _build_stage(self, stage: str):
         """The trainable module, its optimizer and linear schedule, and the number of steps for ``stage``."""
-        import torch
-        from transformers import get_linear_schedule_with_warmup
-
         from augment.distill import IntermediateDistiller, LayerMap, PredictionLoss, use_score_attention
         from augment.distill.compilation import compile_in_place
         from augment.distill.intermediate import cast_frozen_linears
@@ -934,17 +471,10 @@ class DistillRecipe:
         # At --distill-weight 0 the loss is the hard labels' alone and _loss never runs the teacher: no FLOPs for it.
         teacher_live = self.teacher is not None and a.teacher_cache == "off" and a.distill_weight > 0
         self.cost = StageCost.of(stage, self.student.config, getattr(self.teacher, "config", None), teacher_live)
-        decay = [p for n, p in module.named_parameters() if p.ndim >= 2 and "LayerNorm" not in n]
-        no_decay = [p for n, p in module.named_parameters() if not (p.ndim >= 2 and "LayerNorm" not in n)]
-        optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": a.weight_decay},
-                                       {"params": no_decay, "weight_decay": 0.0}], lr=lr,
-                                      fused=fused_adamw(self.acc.device.type))
         total = self.total_steps(stage)
-        # Not prepared by accelerate: it is built for exactly the steps this process takes.
-        # Rounded down, as Haystack's FARM (the seed card's toolchain) rounds it, so the recorded runs repeat.
-        # Not transformers Trainer's ceil: in this schedule a lone warm-up step runs at learning rate 0, so a
-        # 1-step run (--max-steps 1) would not train at all.
-        scheduler = get_linear_schedule_with_warmup(optimizer, int(a.warmup * total), total)
+        # The schedule is not prepared by accelerate: it is built for exactly the steps this process takes.
+        optimizer, scheduler = adamw_with_warmup(module, lr, a.weight_decay, a.warmup, total,
+                                                 fused=fused_adamw(self.acc.device.type))
         return module, optimizer, scheduler, total
 
     def total_steps(self, stage: str) -> int:
@@ -969,7 +499,8 @@ class DistillRecipe:
         acc = self.acc
         # Named by everything that changes its bits (autocast, batch size, processes): another run's is not reused.
         path = teacher_cache.cache_path(self.cache_dir, self.key, self.teacher, self.args.cache_batch_size,
-                                        acc.num_processes, self.amp_dtype, teacher_files(self.args))
+                                        acc.num_processes, self.amp_dtype,
+                                        teacher_files(self.args.teacher, self.args.teacher_fingerprint))
         if self.main:  # caches named the old way are never reused: removed here, even when this run's exists
             old = [f.name for f in teacher_cache.remove_stale_files(self.cache_dir)
                    if teacher_cache.OLD_NAME.fullmatch(f.name)]
@@ -1018,22 +549,9 @@ class DistillRecipe:
         return teacher_cache.TeacherLogits(path, self.features)
 
     def _loss(self, stage, model, batch):
-        import torch
-
-        from augment.distill.intermediate import model_inputs, teacher_intermediates
-
-        if stage == "intermediate":
-            with self.acc.autocast():
-                t_hidden, t_scores = teacher_intermediates(self.teacher, batch, self.teacher_layers)
-            return model(batch, t_hidden, t_scores)
-        out = model(**model_inputs(batch, model))
-        t_start, t_end = batch.get("teacher_start"), batch.get("teacher_end")  # cached, looked up by the loader
-        if t_start is None and self.teacher is not None and self.pred_loss.distill_weight > 0:
-            with torch.no_grad(), self.acc.autocast():
-                t = self.teacher(**model_inputs(batch, self.teacher))
-            t_start, t_end = t.start_logits.float(), t.end_logits.float()
-        return self.pred_loss(out.start_logits, out.end_logits, t_start, t_end, batch["context_mask"],
-                              batch["start_positions"], batch["end_positions"])
+        """``stage``'s losses of one micro-batch (augment.distill.steps.micro_batch_losses)."""
+        return micro_batch_losses(stage, model, batch, self.teacher, self.teacher_layers, self.pred_loss,
+                                  self.acc.autocast)
 
     def train_stage(self, stage_index: int, stage: str, resume: dict | None) -> None:
         import functools
@@ -1079,7 +597,7 @@ class DistillRecipe:
         by_process = stage == "intermediate" and acc.num_processes > 1
         lengths = window_lengths(self.features) if a.group_by_length or a.grad_accum > 1 or by_process else None
         # Right padding is cut per batch, to a multiple of this (under --compile: the few shapes compiled).
-        pad_to = length_multiple(a, acc.device.type)
+        pad_to = length_multiple(acc.device.type, a.pad_to_multiple_of, a.compile, a.group_by_length, a.max_length)
         model.train()
         notes = {"attention_loss": module.attention_loss.form} if stage == "intermediate" else {}
         compiled_before = compile_counts() if a.compile else {}
@@ -1137,7 +655,7 @@ class DistillRecipe:
                 with nullcontext() if last else acc.no_sync(model):  # all-reduce once per optimizer step
                     losses = self._loss(stage, model, batch)
                     if group > 1 or by_process:  # else no multiplication kernels (forward and backward) at all
-                        losses = self._accumulated(stage, losses, accumulation_shares(
+                        losses = accumulated(stage, losses, accumulation_shares(
                             everyone[group_start:group_end], i - group_start, lengths, acc.process_index,
                             acc.num_processes))
                     acc.backward(losses["loss"])
@@ -1151,7 +669,7 @@ class DistillRecipe:
                 next_pos = (epoch, i + 1) if i + 1 < len(batches) else (epoch + 1, 0)
                 if step % a.log_every == 0 or step == total:
                     values = logged_values(parts, lambda v: acc.reduce(v, "mean"))  # the step's one sync
-                    speed = self._speed(*tally.mark())  # every process's counts: one more all-reduce, of 3 ints
+                    speed = rates(*tally.mark(), self.cost)  # every process's counts: one more all-reduce, of 3 ints
                     # NaN and inf are not JSON: such a value is recorded as null, and the run stops here (checked
                     # at log steps only, where the values come to the host anyway: a NaN weight never recovers).
                     # processes: as the summaries carry it, so that a reader tells a 2-process log (whose
@@ -1159,7 +677,8 @@ class DistillRecipe:
                     self.metrics({"stage": stage, "step": step, "epoch": epoch, "lr": lr,
                                   **values, **speed, "processes": acc.num_processes})  # non-finite: null (metrics)
                     if not all(math.isfinite(v) for v in values.values()):
-                        raise TrainingDiverged(diverged_message(stage, step, values, a, last_finite))
+                        raise TrainingDiverged(diverged_message(stage, step, values, getattr(a, f"lr_{stage}"),
+                                                                last_finite))
                     last_finite = step
                     bar.set_postfix({k: f"{v:.4f}" for k, v in values.items()} | {"win/s": speed["windows_per_s"]})
                 t_pause = time.perf_counter()
@@ -1222,19 +741,6 @@ class DistillRecipe:
             return stage != self.stages[-1]
         return step % self.args.eval_every == 0
 
-    @staticmethod
-    def _accumulated(stage: str, losses: dict, share: dict) -> dict:
-        """A micro-batch's losses as its part of the step's (``accumulation_shares``): each term weighted by its
-        share of what the term averages over, so the step's sum over the micro-batches, averaged over the
-        processes (as DDP averages their gradients and the logged values are reduced), is the loss of one batch of
-        all its windows; one process's sum alone is no loss (``world`` times its share). The intermediate losses
-        average over real tokens (hidden states) and real (query, key) pairs (attention scores), which differ
-        between micro-batches, and between processes, of equal size; the prediction losses over windows."""
-        if stage == "intermediate":
-            hidden, attention = losses["hidden"] * share["tokens"], losses["attention"] * share["pairs"]
-            return {**losses, "loss": hidden + attention, "hidden": hidden, "attention": attention}
-        return {k: v * share["windows"] for k, v in losses.items()}
-
     def save_intermediate_student(self) -> None:
         """With --stage both: the student as the intermediate stage left it, so that other prediction stages can
         start from it (--stage prediction --student OUT/student-intermediate) without training this stage again."""
@@ -1255,16 +761,6 @@ class DistillRecipe:
             return acc.reduce(torch.tensor(counts, dtype=torch.int64, device=acc.device), "sum").tolist()
         return StageTally(clock, carried, step, summed if acc.num_processes > 1 else None, acc.num_processes)
 
-    def _speed(self, start: tuple, end: tuple) -> dict:
-        """windows/s and achieved TFLOP/s of the whole job (every process's counts: StageTally) between two
-        (time, counts) marks."""
-        seconds = max(end[0] - start[0], 1e-9)
-        done = {k: end[1][k] - start[1][k] for k in end[1]}
-        out = {"windows_per_s": round(done["windows"] / seconds, 2)}
-        if self.cost is not None:
-            out["tflops"] = _sig(self.cost.flops(done["tokens"], done["tokens_sq"]) / seconds / 1e12)
-        return out
-
     def _summary(self, stage: str, tally, total: int, extra: dict | None = None) -> None:
         """End of stage: throughput over the whole stage and in steady state (from the first log step on,
         which leaves out start-up, compilation and the first batches); ``extra`` joins the summary record.
@@ -1272,9 +768,9 @@ class DistillRecipe:
         the run resumed from a checkpoint that carried no totals, which the record and the line then say."""
         if tally.steady_from is None:  # no log step: nothing was trained
             return
-        whole = self._speed(tally.start, tally.last)
+        whole = rates(tally.start, tally.last, self.cost)
         steady_from = tally.steady_start()
-        steady = self._speed(steady_from, tally.last) if steady_from is not None else whole
+        steady = rates(steady_from, tally.last, self.cost) if steady_from is not None else whole
         covers = {"steps": total - tally.from_step}
         if tally.from_step:
             covers["from_step"] = tally.from_step
@@ -1283,39 +779,12 @@ class DistillRecipe:
 
     def report(self, what: str, windows: int, seconds: float, flops: float | None, steady=None, whole=None,
                extra: dict | None = None):
-        """One line on stderr and a ``summary`` record in metrics.jsonl: windows/s and TFLOP/s of the whole job
-        (``windows`` and ``flops``: every process's), and the share of the dense bf16 peak per card (one card per
-        process, as accelerate places them: the job's TFLOP/s over the peaks of them all)."""
+        """One line on stderr and a ``summary`` record in metrics.jsonl (augment.distill.summary.summary)."""
         import torch
 
-        from augment.distill.flops import peak_share
-
         device = torch.cuda.get_device_name(self.acc.device) if self.acc.device.type == "cuda" else "cpu"
-        world = self.acc.num_processes
-        whole = whole or {"windows_per_s": round(windows / max(seconds, 1e-9), 2),
-                          **({"tflops": _sig(flops / max(seconds, 1e-9) / 1e12)} if flops is not None else {})}
-        record = {"windows": windows, "seconds": round(seconds, 3), **whole, "device": device, "processes": world,
-                  **(extra or {})}
-        if steady is not None:
-            record["steady"] = steady
-        best = steady or whole
-        if "tflops" in best and (share := peak_share(best["tflops"], device, world)) is not None:
-            record["peak_share"] = round(share, 4)
+        record, line = summary(what, windows, seconds, flops, device, self.acc.num_processes, steady, whole, extra)
         self.metrics({"stage": what, "summary": record})
-        together = f" by {count(world, 'process', 'processes')} together" if world > 1 else ""
-        line = (f"{what}: {count(windows, 'window')} in {seconds:.1f} s{together}, "
-                f"{whole['windows_per_s']:.1f} windows/s")
-        if record.get("from_step"):  # resumed from a checkpoint of an older version, which carried no totals
-            line = (f"{what} (steps {record['from_step'] + 1} to {record['from_step'] + record['steps']}: its "
-                    f"checkpoint held no totals of the steps before){line.removeprefix(what)}")
-        if "tflops" in whole:
-            line += f", {whole['tflops']:.3g} TFLOP/s"
-        if steady is not None:
-            line += f"; steady {steady['windows_per_s']:.1f} windows/s" + (
-                f", {steady['tflops']:.3g} TFLOP/s" if "tflops" in steady else "")
-        if "peak_share" in record:
-            card = f"each {device}" if world > 1 else f"the {device}"
-            line += f" ({100 * record['peak_share']:.1f}% of {card}'s dense bf16 peak)"
         self.log(line)
 
     # ---- checkpoints, metrics, evaluation ----------------------------------
@@ -1341,35 +810,21 @@ class DistillRecipe:
         self.acc.wait_for_everyone()
 
     def _restore_records(self, state: dict) -> None:
-        """metrics.jsonl as it stood at the checkpoint ``state``: the killed run's later records are logged again
-        by the resumed run, and kept twice they would count those steps twice. The trackers' event files (removed
-        in setup()) get the kept records again: TensorBoard would otherwise draw a killed run's steps after the
-        checkpoint beside their repeats, and it has no way to drop them but by step across every stage."""
+        """metrics.jsonl as it stood at the checkpoint ``state`` (augment.distill.records.keep_until). The
+        trackers' event files (removed in setup()) get the kept records again: TensorBoard would otherwise draw a
+        killed run's steps after the checkpoint beside their repeats, and it has no way to drop them but by step
+        across every stage."""
         path = self.out / "metrics.jsonl"
         if not self.main or not path.exists():
             return
-        from augment.distill.checkpoint import records_before
-
-        lines = path.read_text().splitlines()
-        records = [_record(x) for x in lines]
-        keep = records_before(records, self.stages, state)
-        if keep < len(lines):
-            tmp = path.with_name(path.name + ".tmp")
-            tmp.write_text("".join(x + "\n" for x in lines[:keep]))
-            os.replace(tmp, path)  # a kill now leaves the old file or the new one, not half of one
+        kept = records.keep_until(path, self.stages, state)
         if self.to_scalars is not None:
-            for record in records[:keep]:
+            for record in kept:
                 self.acc.log(*self.to_scalars(record))
 
     def metrics(self, record: dict) -> None:
         if self.main:
-            from augment.qa.evaluate import json_safe
-
-            # NaN and infinity (a diverged loss, an evaluation of NaN logits) as null: a bare NaN token is not
-            # JSON, and the trackers skip a null.
-            record = json_safe(record)
-            with open(self.out / "metrics.jsonl", "a") as f:
-                f.write(json.dumps(record, allow_nan=False) + "\n")
+            record = records.append(self.out / "metrics.jsonl", record)  # non-finite values as null
             if self.to_scalars is not None:
                 self.acc.log(*self.to_scalars(record))
 
@@ -1465,30 +920,6 @@ class DistillRecipe:
 
 
 # ----------------------------------------------------------------------------- entry point
-class TrainingDiverged(RuntimeError):
-    """A logged loss is NaN or infinite: the weights are lost, and every later step would be too."""
-
-
-def logged_values(parts: dict, reduce) -> dict[str, float]:
-    """A log step's losses (0-d tensors, on the device) as floats, each ``reduce``d first (across processes: their
-    mean), brought to the host in one copy: an ``.item()`` each was 2 or 3 copies and waits per log step on a GPU.
-    ``torch.stack`` promotes mixed dtypes to the widest, which holds each value exactly: the floats are the ones
-    ``.item()`` gave, bit for bit."""
-    import torch
-
-    return dict(zip(parts, torch.stack([reduce(v) for v in parts.values()]).tolist()))
-
-
-def diverged_message(stage: str, step: int, values: dict, args, last_finite: int | None) -> str:
-    """The one line a diverged run ends with: where, which losses, what to change."""
-    losses = ", ".join(f"{k} {v:g}" for k, v in values.items())
-    since = (f"after step {last_finite}, the last logged with finite losses" if last_finite is not None
-             else "from its start")
-    return (f"the {stage} stage diverged: at step {step} its losses are {losses}; checkpoints of this stage "
-            f"{since} may hold the broken weights. Lower --lr-{stage} (now {getattr(args, f'lr_{stage}'):g}), "
-            "or train in float32 if --bf16/--fp16 is on, and rerun with --overwrite")
-
-
 def main(argv=None) -> int:
     """Under torchrun, each error line comes from the first process to ask (:mod:`pipelines.ranks`): one line for
     an error that every process meets, and the line of the process that failed when one does; the others, whose
@@ -1569,24 +1000,12 @@ def run_command(args) -> int:
             outdir.remove_empty(made)
             raise
         if recipe.main and args.overwrite:  # the models loaded: now the earlier run may go
-            for name in RUN_FILES:
-                if name == "tensorboard" and args.report_to != "none":  # setup() removed it before it was opened
-                    continue
-                path = Path(args.out) / name
-                shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+            # (not a tensorboard folder this run reports to: setup() removed it before it was opened)
+            remove_run(Path(args.out), keep=("tensorboard",) if args.report_to != "none" else ())
         if recipe.main:  # on --resume too: options that may change there (--eval, --log-every) are recorded
-            import transformers
-
-            from augment.qa.features import LABELS_VERSION
-
             if args.resume and (warning := token_types_change(Path(args.out), recipe.ask_token_types)):
                 recipe.log(f"warning: {warning}")
-            # labels_version: how the windows' answers are labelled, which a resume by a later tinyaug warns about;
-            # asked_token_types: whether they ask the tokenizer for token type ids (the same).
-            cfg = vars(args) | {"processes": recipe.acc.num_processes, "labels_version": LABELS_VERSION,
-                                "asked_token_types": recipe.ask_token_types,
-                                "versions": {"transformers": transformers.__version__}}
-            (Path(args.out) / "config.json").write_text(json.dumps(cfg, indent=2))
+            write_config(Path(args.out), vars(args), recipe.acc.num_processes, recipe.ask_token_types)
         _began = True
         recipe.run()
         # Saved before the final evaluation: an evaluation that fails (or is killed) must not lose the trained
@@ -1602,24 +1021,6 @@ def run_command(args) -> int:
         # final evaluation comes after recipe.save(), so the student is there to look at
         return error_once(e, 1)
     return 0
-
-
-def token_types_change(out: Path, asked: bool) -> str | None:
-    """What a --resume says when the run in ``out`` began on windows that asked the tokenizer for token type ids
-    otherwise than this one does (``asked``). Before this was recorded, windows never asked: a run of an
-    ALBERT-like student or teacher (a tokenizer that makes the ids only when asked) began on all-0 types and, now
-    that the windows ask, trains its remaining steps on question 0 / context 1. Said, not refused, as a change
-    of the labels is: the run is not lost, and its evaluation already gave the model those ids."""
-    try:
-        old = json.loads((out / "config.json").read_text())
-    except (OSError, ValueError):
-        return None  # validate() refused an unreadable one
-    was = old.get("asked_token_types", False) if isinstance(old, dict) else asked
-    if was == asked:
-        return None
-    return (f"--resume: the run in {out} began on windows {'with' if was else 'without'} token type ids, this "
-            f"tinyaug's windows are {'with' if asked else 'without'} them (as its evaluation gives the model): the "
-            "rest of the run trains on the new windows")
 
 
 def error_once(error: Exception, code: int) -> int:

@@ -27,8 +27,8 @@ import torch
 
 from augment.errors import InputError, InvalidExample
 from augment.saved_dataset import is_saved_dataset, open_saved_dataset, saved_dataset_files
-from augment.sources import data_files, local_path, source_problem
-from augment.squad_io import dataset_row, iter_located, source_problems
+from augment.sources import data_files, local_path
+from augment.squad_io import dataset_row, iter_located
 from augment.validate import validate_example
 
 COLUMNS = ("id", "title", "context", "question", "answers")
@@ -172,44 +172,6 @@ def load_examples(sources, split: str = "train", limit: int | None = None, optio
     if limit is not None:
         ds = ds.select(range(min(limit, len(ds))))
     return ds
-
-
-def fingerprints(sources, split: str = "train") -> tuple[list[str] | None, list[str]]:
-    """``(fingerprints, problems)`` of the training ``sources``: :func:`augment.manifest.data_fingerprint` of each (a
-    run's config.json records them, a resume compares them), or None when one cannot be taken, and one line for each
-    source that cannot (a folder of no data, an unreadable file): all of them, not the first alone.
-
-        >>> fingerprints(["data/sample", "tests"])[1]  # doctest: +SKIP
-        ['tests: directory holds neither a saved dataset nor .json/.jsonl files']
-    """
-    from augment.manifest import data_fingerprint
-
-    found, problems = [], []
-    for src in sources:
-        try:
-            found.append(data_fingerprint(src, split))
-        except InputError as e:  # a folder of no data, a command's output
-            problems.append(str(e))
-        except OSError as e:  # unreadable
-            problems.append(f"{e.filename}: cannot be read ({e.strerror})")
-    return (None if problems else found), problems
-
-
-def unread_problems(named, known: list[str], eval_split: str = "train") -> list[str]:
-    """For a run refused for a bad source (``known``: the lines said of the sources so far, without reading their
-    rows): the problems of the others that only reading them finds (invalid JSON, a key given twice), so that every bad
-    source is named in the one refusal, not one per run as each is fixed. ``named``: (option, source) pairs, ``--eval``
-    read at ``eval_split``, the others at "train". Each local source is read whole
-    (:func:`augment.squad_io.source_problems`), once: the run stops. A missing one and a hub id are left out (named
-    already; loaded later), and so is a line already in ``known``."""
-    problems = []
-    for option, src in named:
-        path = None if source_problem("", src) else local_path(src)
-        if path is None or not path.exists():
-            continue
-        problems += [p for p in source_problems([src], eval_split if option == "--eval" else "train", option)
-                     if p not in known and p not in problems]
-    return problems
 
 
 def source_stamp(source) -> list:

@@ -447,7 +447,7 @@ def test_a_tilde_source_is_the_path_it_names_for_the_windows_key_and_the_cache(t
     rows were served after it changed, and the cache went to OUT/cache instead of beside the data."""
     import json
 
-    from pipelines.distill_train import default_cache_dir
+    from augment.distill.paths import default_cache_dir
 
     monkeypatch.setenv("HOME", str(tmp_path))
     rows = tmp_path / "rows.jsonl"

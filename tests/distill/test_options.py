@@ -219,17 +219,6 @@ def test_every_bad_data_source_is_named_in_one_line(tmp_path, sample_path, tiny_
         assert not out.exists()
 
 
-def test_a_resume_naming_the_data_with_a_tilde_or_expanded_is_the_same_data(tmp_path, monkeypatch):
-    """--data=~/aug reaches the program unexpanded (no shell expands a tilde after "="): the readers open the
-    folder it names, but the resume check took it for a hub id, so a resume spelling the path out was refused."""
-    from pipelines.distill_train import _same_in_effect
-
-    monkeypatch.setenv("HOME", str(tmp_path))
-    (tmp_path / "aug").mkdir()
-    assert _same_in_effect("data", {"data": ["~/aug"]}, {"data": [str(tmp_path / "aug")]})
-    assert not _same_in_effect("data", {"data": ["~/aug"]}, {"data": [str(tmp_path / "other")]})
-
-
 def test_a_student_tokenizer_with_ids_past_its_embeddings_is_refused_before_training(tmp_path, sample_path,
                                                                                      short_vocab_student_path):
     """The windows' ids past the student's embedding rows were an IndexError traceback from the first step."""
@@ -237,3 +226,17 @@ def test_a_student_tokenizer_with_ids_past_its_embeddings_is_refused_before_trai
                                                         tmp_path / "out", "--max-steps", "1"))
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-2000:]
     assert "the student's tokenizer has 30522 tokens but the student embeds only 1000" in done.stderr
+
+
+def test_dist_timeout_is_idle_in_a_run_of_one_process_alone():
+    """augment.distill.options.idle_options: --dist-timeout is only warned about (not refused) where the launch
+    has a single process; with several it is used."""
+    from argparse import Namespace
+
+    from augment.distill.options import idle_options
+
+    args = Namespace(stage="both", teacher="t", distill_weight=1.0, teacher_cache="on")
+    assert idle_options(args, 1) == [("dist_timeout", "it is how long a process waits for the others, and this run "
+                                                      "is a single process (not started by torchrun with several)",
+                                      False)]
+    assert idle_options(args, 2) == []

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from pipelines.distill_train import DistillRecipe, build_parser, main, teacher_files, validate
+from pipelines.distill_train import DistillRecipe, build_parser, main, validate
 
 
 def common(sample_path, tmp_path):
@@ -190,44 +190,6 @@ def test_teacher_cache_is_reused(finished_run, sample_path, tiny_teacher_path, t
     assert named_by == [manifest.model_fingerprint(tiny_teacher_path)]
 
 
-def test_a_hub_teachers_cache_is_named_by_its_cached_snapshot(tmp_path, monkeypatch):
-    """A hub id has no fingerprint in config.json: the files of its snapshot in the local hub cache stand for its
-    weights; with none there, None (the weights are hashed)."""
-    from argparse import Namespace
-
-    from huggingface_hub import constants
-
-    from augment import manifest
-
-    snapshot = tmp_path / "models--org--tiny" / "snapshots" / ("0" * 40)
-    snapshot.mkdir(parents=True)
-    (tmp_path / "models--org--tiny" / "refs").mkdir()
-    (tmp_path / "models--org--tiny" / "refs" / "main").write_text("0" * 40)
-    for name in ("config.json", "model.safetensors"):
-        (snapshot / name).write_text(name)
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
-    hub_id = Namespace(teacher="org/tiny", teacher_fingerprint=None)  # as validate leaves a hub id
-    assert teacher_files(hub_id) == manifest.model_fingerprint(snapshot)
-    assert teacher_files(Namespace(teacher="org/other", teacher_fingerprint=None)) is None
-
-
-def test_a_log_steps_losses_come_to_the_host_in_one_copy_bit_for_bit(monkeypatch):
-    """A log step read its losses with an .item() each (2 or 3 device-to-host copies and waits on a GPU); one
-    .tolist() of their stack gives the same floats, in the same order, whatever mix of dtypes autocast left."""
-    from pipelines.distill_train import logged_values
-
-    parts = {"loss": torch.tensor(1.2345678), "kd": torch.tensor(0.1, dtype=torch.bfloat16),
-             "ce": torch.tensor(0.3, dtype=torch.float16)}
-    one_by_one = {k: v.item() for k, v in parts.items()}
-    copies, item, tolist = [], torch.Tensor.item, torch.Tensor.tolist
-    monkeypatch.setattr(torch.Tensor, "item", lambda t: copies.append("item") or item(t))
-    monkeypatch.setattr(torch.Tensor, "tolist", lambda t: copies.append("tolist") or tolist(t))
-    got = logged_values(parts, lambda v: v * 1)  # as acc.reduce(v, "mean") of one process: a new tensor
-    monkeypatch.undo()
-    assert copies == ["tolist"]
-    assert got == one_by_one and list(got) == list(parts)
-
-
 def test_a_teacher_cache_cut_short_is_built_again(finished_run, tmp_path, sample_path, tiny_teacher_path,
                                                  tiny_student_path, capsys):
     """A run builds the cache only when its file is missing: one cut short (an interrupted copy, a full disk) stopped
@@ -387,7 +349,7 @@ def test_attention_loss_option_picks_the_form_and_both_forms_give_the_same_loss(
     """--attention-loss direct|factored overrides auto's choice by device; the first step's attention loss
     (same weights, same batch) agrees between the two up to float32 rounding."""
     from augment.distill.attention_loss import FORMS
-    from pipelines.distill_train import ATTENTION_FORMS
+    from augment.distill.options import ATTENTION_FORMS
 
     assert ATTENTION_FORMS == FORMS  # the parser's copy, kept free of the torch import
     first = {}
@@ -1063,37 +1025,6 @@ def test_an_intermediate_step_leaves_the_head_alone_when_its_gradients_are_zeros
         assert p.grad is None, name
 
 
-def test_training_batches_are_padded_to_the_resolved_multiple():
-    """--pad-to-multiple-of when given; otherwise by device, --compile and --group-by-length."""
-    from argparse import Namespace
-
-    from pipelines.distill_train import GROUPED_COMPILE_MULTIPLE, length_multiple
-
-    def multiple(device="cpu", compile=None, group=False, given=None):
-        args = Namespace(pad_to_multiple_of=given, compile=compile, group_by_length=group, max_length=384)
-        return length_multiple(args, device)
-    assert multiple() == 1 and multiple("cuda") == 16 and multiple(group=True) == 1
-    assert multiple("cuda", "reduce-overhead") == multiple(compile="default") == 384  # one shape
-    assert multiple("cuda", "reduce-overhead", group=True) == GROUPED_COMPILE_MULTIPLE == 64
-    assert multiple("cuda", "default", group=True, given=32) == multiple(given=32) == 32
-
-
-def test_cuda_alone_gets_loader_workers_pinned_memory_and_fused_adamw():
-    """The CUDA-only choices, by device type (no GPU here): on the CPU the training has the cores, and there is
-    no device to copy to."""
-    from pipelines.distill_train import fused_adamw, loader_options
-
-    assert loader_options("cuda", None, 1, 16) == {"num_workers": 4, "pin_memory": True, "persistent_workers": True}
-    assert loader_options("cuda", None, 2, 2)["num_workers"] == 1  # at most the cores per process, at least 1
-    assert loader_options("cuda", None, 8, None)["num_workers"] == 1
-    # (DataLoader refuses persistent workers where there are none)
-    assert loader_options("cpu", None, 1, 16) == {"num_workers": 0, "pin_memory": False, "persistent_workers": False}
-    assert loader_options("cpu", 2, 1, 16)["persistent_workers"]
-    assert not loader_options("cuda", 0, 1, 16)["persistent_workers"]
-    assert loader_options("cpu", 3, 1, 16)["num_workers"] == 3 and loader_options("cuda", 0, 1, 16)["num_workers"] == 0
-    assert fused_adamw("cuda") and not fused_adamw("cpu") and not fused_adamw("mps")
-
-
 def test_configure_dynamo_compiles_every_shape_statically(dynamo_config):
     """Under --compile, dynamo keeps up to COMPILED_VARIANTS variants of a function, each with static shapes. By
     default the ninth runs uncompiled, and a second shape turns the batch dimension symbolic for every later
@@ -1453,27 +1384,6 @@ def test_intermediate_student_is_saved_on_resume_when_the_kill_came_just_before(
     assert main(argv + ["--resume"]) == 0
     again = AutoModelForQuestionAnswering.from_pretrained(out / "student-intermediate").state_dict()
     assert again.keys() == saved.keys() and all(torch.equal(again[k], saved[k]) for k in saved)
-
-
-def test_a_save_killed_midway_leaves_no_partial_student(tmp_path, tokenizer):
-    """save_model writes beside the directory and renames: a save that dies after the config leaves the earlier
-    student (or none), never a config without weights."""
-    from pipelines.distill_train import save_model
-
-    class DiesMidway:
-        def save_pretrained(self, path):
-            Path(path).mkdir(parents=True)
-            (Path(path) / "config.json").write_text("{}")
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        save_model(DiesMidway(), tokenizer, tmp_path / "student")
-    assert not (tmp_path / "student").exists()
-    (tmp_path / "student").mkdir()
-    (tmp_path / "student" / "model.safetensors").write_text("earlier")
-    with pytest.raises(KeyboardInterrupt):
-        save_model(DiesMidway(), tokenizer, tmp_path / "student")
-    assert [p.name for p in (tmp_path / "student").iterdir()] == ["model.safetensors"]
 
 
 def test_stride_without_room_and_a_cache_path_that_is_a_file_are_one_line(tmp_path, capsys, sample_path,

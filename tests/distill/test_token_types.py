@@ -121,13 +121,11 @@ def test_a_model_that_looks_its_token_types_up_in_its_word_embeddings_is_not_ask
     embedding of token 0 or 1, to every token. Their tokenizers make none, so they were trained without; asked,
     the windows gave every token that embedding, in the evaluation and in distill-train's windows (the teacher's
     logits too)."""
-    from argparse import Namespace
-
     import torch
     from transformers import AutoTokenizer, GPT2Config, GPT2ForQuestionAnswering
 
+    from augment.distill.pair import windows_ask_token_types
     from augment.qa.evaluate import features_and_logits
-    from pipelines.distill_train import DistillRecipe
 
     tok = AutoTokenizer.from_pretrained(bpe_tokenizer_dir)
     assert "token_type_ids" not in tok.model_input_names
@@ -143,10 +141,8 @@ def test_a_model_that_looks_its_token_types_up_in_its_word_embeddings_is_not_ask
         hook.remove()
     assert "token_type_ids" not in features and seen and all("token_type_ids" not in k for k in seen)
 
-    recipe = DistillRecipe.__new__(DistillRecipe)  # only what the windows' question reads
-    recipe.args = Namespace(student="gpt2-student", teacher="gpt2-teacher", trust_remote_code=False)
-    recipe.tokenizer, recipe.teacher_types, recipe.ask_token_types = tok, None, False
-    assert recipe._ask_token_types(cfg, cfg) == [] and recipe.ask_token_types is False
+    readers = [("student", "gpt2-student", cfg), ("teacher", "gpt2-teacher", cfg)]
+    assert windows_ask_token_types(tok, None, readers, trust_remote_code=False) == (False, [])
 
 
 def test_only_a_model_with_a_type_vocabulary_of_its_own_is_asked_for_token_types():
@@ -168,22 +164,21 @@ def test_distill_train_asks_where_the_student_or_the_teacher_reads_them_and_noth
     before would warn of a change that never happened), nor where the teacher's template gives them (the
     tokenizer's own ids would replace the teacher's question 0 / context 1). A config no QA model is built from
     is one problem naming the model, not a traceback."""
-    from argparse import Namespace
-
     from transformers import AutoTokenizer, BertConfig, DistilBertConfig, PretrainedConfig
 
-    from pipelines.distill_train import DistillRecipe
+    from augment.distill.pair import windows_ask_token_types
 
     bpe = AutoTokenizer.from_pretrained(bpe_tokenizer_dir)
     bert = BertConfig(vocab_size=50, hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16)
     distil = DistilBertConfig(vocab_size=50, dim=8, n_layers=1, n_heads=2, hidden_dim=16)
-    recipe = DistillRecipe.__new__(DistillRecipe)
-    recipe.args = Namespace(student="org/student", teacher="org/teacher", trust_remote_code=False)
+
+    def readers(s_cfg, t_cfg):  # (role, name, config) of each model that reads the windows
+        return [("student", "org/student", s_cfg)] + ([("teacher", "org/teacher", t_cfg)] if t_cfg is not None else [])
 
     def asks(tok, s_cfg, t_cfg, teacher_types=None):
-        recipe.tokenizer, recipe.teacher_types, recipe.ask_token_types = tok, teacher_types, False
-        assert recipe._ask_token_types(s_cfg, t_cfg) == []
-        return recipe.ask_token_types
+        ask, problems = windows_ask_token_types(tok, teacher_types, readers(s_cfg, t_cfg), False)
+        assert problems == []
+        return ask
 
     assert asks(bpe, bert, None) and asks(bpe, distil, bert)
     assert not asks(bpe, distil, None) and not asks(bpe, distil, distil)
@@ -193,18 +188,6 @@ def test_distill_train_asks_where_the_student_or_the_teacher_reads_them_and_noth
     class NoQuestionAnswering(PretrainedConfig):
         model_type = "tinyaug-test-no-qa"
 
-    recipe.tokenizer, recipe.teacher_types = bpe, None
-    (problem,) = recipe._ask_token_types(NoQuestionAnswering(), None)
+    ask, (problem,) = windows_ask_token_types(bpe, None, readers(NoQuestionAnswering(), None), False)
+    assert ask is False
     assert problem.startswith("could not build the student model of 'org/student' from its config: ")
-
-
-def test_a_resume_names_a_change_of_token_types_and_nothing_else(tmp_path):
-    from pipelines.distill_train import token_types_change
-
-    assert token_types_change(tmp_path, True) is None  # no config.json: validate() said so
-    (tmp_path / "config.json").write_text(json.dumps({"asked_token_types": True}))
-    assert token_types_change(tmp_path, True) is None
-    assert "began on windows with token type ids, this tinyaug's windows are without them" in \
-        token_types_change(tmp_path, False)
-    (tmp_path / "config.json").write_text("[]")  # not a run's config: nothing recorded to compare
-    assert token_types_change(tmp_path, True) is None and token_types_change(tmp_path, False) is None
