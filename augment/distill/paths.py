@@ -38,16 +38,16 @@ def source_problems(named: list[tuple[str, str]], data: list[str], prediction_da
         if (path := local_path(src)) is not None and not path.exists():
             problems.append(f"{src}: no such file or directory")
     # What the training data holds now (a missing file: its name).
-    fingerprints = {"data_fingerprints": None, "prediction_data_fingerprints": None}
+    taken = {"data_fingerprints": None, "prediction_data_fingerprints": None}
     if not empty:  # every source's problem, not the first one's alone
-        fingerprints["data_fingerprints"], found = fingerprints(data)
+        taken["data_fingerprints"], found = fingerprints(data)
         problems += found
         if prediction_data:
-            fingerprints["prediction_data_fingerprints"], found = fingerprints(prediction_data)
+            taken["prediction_data_fingerprints"], found = fingerprints(prediction_data)
             problems += found
     if problems:  # a bad source: the others are read now, so that every bad one is named at once
         problems += unread_problems(named, problems, eval_split)
-    return problems, fingerprints
+    return problems, taken
 
 
 def fingerprints(sources, split: str = "train") -> tuple[list[str] | None, list[str]]:
