@@ -153,18 +153,31 @@ def window_logits(model, features: dict, names: list[str], batch_size: int, devi
                   autocast_dtype=None):
     """(F, L) start and end logits, float32 on the CPU; under ``autocast_dtype`` autocast when given.
 
-    Per batch, one copy to the host (the start and end logits together) and no other read of the device: whether
-    a batch is padded is known from the host's lists, and the padding mask is given in the form transformers uses
-    as given where the model takes it (:func:`padding_mask_form`)."""
+    Per batch, one copy of its inputs to the device, one copy to the host (the start and end logits together) and
+    no other read of the device: whether a batch is padded is known from the host's lists, and the padding mask is
+    given in the form transformers uses as given where the model takes it (:func:`padding_mask_form`). Batch i's
+    logits are read after batch i+1 is queued (:mod:`augment.transfers`), so on a GPU the device computes while the
+    host stores the logits and builds the next batch; at most two batches' logits are on their way at once. On the
+    CPU every copy is done at once: the same passes, the same logits."""
     from contextlib import nullcontext
 
     import torch
+
+    from augment.transfers import to_device, to_host, wait
 
     amp = nullcontext() if autocast_dtype is None else torch.autocast(torch.device(device).type, autocast_dtype)
     n, length = len(features["input_ids"]), len(features["input_ids"][0])
     start = np.full((n, length), -1e4, dtype=np.float32)   # (F, L); trimmed padding stays very unlikely
     end = np.full((n, length), -1e4, dtype=np.float32)
     masked = "attention_mask" in names
+
+    def collect(lo: int, keep: int, host, ready) -> None:  # a batch's logits, once on the host, into start and end
+        wait(ready)
+        logits = host.numpy()                                                   # (2, B, keep)
+        hi = lo + logits.shape[1]
+        start[lo:hi, :keep], end[lo:hi, :keep] = logits
+
+    pending = None  # (lo, keep, host logits, event) of the batch queued last
     with torch.no_grad(), fast_attention(model), amp:
         form = padding_mask_form(model, features, names, device, autocast_dtype) if masked else None
         for lo in range(0, n, batch_size):
@@ -175,15 +188,20 @@ def window_logits(model, features: dict, names: list[str], batch_size: int, devi
                 real = [sum(m) for m in features["attention_mask"][lo:lo + batch_size]]   # real tokens per window
                 keep = max(real) if right_padded else length
                 padded = min(real) < keep
-            batch = {k: torch.tensor([f[:keep] for f in features[k][lo:lo + batch_size]], device=device)
-                     for k in names}
+            # Every input in one host tensor and one copy: torch.tensor(..., device="cuda") per input copied from
+            # pageable memory, which waits for the batch before.
+            inputs = torch.tensor([[f[:keep] for f in features[k][lo:lo + batch_size]] for k in names])  # (K, B, keep)
+            batch = dict(zip(names, to_device(inputs, device).unbind(0)))
             if form is not None:
                 batch["attention_mask"] = form(batch["attention_mask"], padded)
             out = model(**batch)                                                  # logits (B, keep)
-            # One copy for both: each .cpu() waits for the device.
-            logits = torch.stack((out.start_logits, out.end_logits)).float().cpu().numpy()  # (2, B, keep)
-            hi = lo + logits.shape[1]
-            start[lo:hi, :keep], end[lo:hi, :keep] = logits
+            (host,), ready = to_host(torch.stack((out.start_logits, out.end_logits)).float(), device=device)
+            del out  # the device's logits of this batch: only the copy on its way to the host stays
+            if pending is not None:
+                collect(*pending)  # batch i, now that batch i+1 is queued behind it
+            pending = (lo, keep, host, ready)
+    if pending is not None:
+        collect(*pending)
     return start, end
 
 

@@ -1,4 +1,5 @@
 """augment.qa.evaluate: options checked by name before any window is made."""
+import itertools
 import types
 
 import numpy as np
@@ -183,6 +184,10 @@ def test_a_left_padding_tokenizers_windows_are_cut_to_the_longest_before_the_mod
     assert widths == [sum(features["attention_mask"][0])] and widths[0] < 64
 
 
+def _the_cpu(where) -> bool:
+    return (isinstance(where, str) and where == "cpu") or (isinstance(where, torch.device) and where.type == "cpu")
+
+
 class HostTraffic:
     """What an evaluation asks of the device, counted on the CPU: every read of a tensor's value on the host (the
     aten ops that hand the host a value: a sync on a GPU, where the host waits for every queued kernel) and every
@@ -191,8 +196,9 @@ class HostTraffic:
 
     Reads are counted at the dispatcher (a TorchDispatchMode, as benchmarks/cpu_step_ops.py counts ops), so the
     reads inside transformers count as well as ours; copies at the Python API (a TorchFunctionMode), since copying
-    a CPU tensor to the CPU dispatches nothing. Copies are the calls of ``.cpu()`` and ``.tolist()``: on the CPU,
-    ``.to("cpu")`` cannot be told from a move to the model's own device."""
+    a CPU tensor to the CPU dispatches nothing. Copies are the calls of ``.cpu()``, ``.tolist()`` and ``.to()`` with
+    the CPU as its device (``"to"``: what :func:`augment.transfers.to_host` calls; on the CPU a move to the model's
+    own device would count too, and the evaluation makes none there)."""
 
     READS = ("_local_scalar_dense", "is_nonzero", "item", "equal", "allclose")
 
@@ -211,7 +217,8 @@ class HostTraffic:
 
         class Copies(TorchFunctionMode):
             def __torch_function__(self, func, types, args=(), kwargs=None):
-                if getattr(func, "__name__", "") in ("cpu", "tolist"):
+                target = args[1] if len(args) > 1 else (kwargs or {}).get("device")  # of .to(device)
+                if getattr(func, "__name__", "") in ("cpu", "tolist") or (func is torch.Tensor.to and _the_cpu(target)):
                     traffic.copies.append((func.__name__, traffic.inside))
                 return func(*args, **(kwargs or {}))
 
@@ -268,7 +275,142 @@ def test_a_batch_reads_nothing_from_the_device_but_its_logits(student, sample_ro
     assert passes >= 4 and 2 <= traffic.padded_passes() < passes  # several batches, some padded, some not
     assert [op for op, inside in traffic.reads if inside] == [], "transformers read the mask on the host"
     assert traffic.reads == []
-    assert traffic.copies == [("cpu", False)] * passes  # the logits, once per batch
+    assert [inside for _, inside in traffic.copies] == [False] * passes  # the logits, once per batch
+
+
+class Timeline:
+    """The order of what an evaluation asks of the device, recorded on the CPU: ``forward`` as each pass starts,
+    ``read`` when the host reads a tensor's values (``.numpy()``), ``copy`` for each copy to the host (``.cpu()``,
+    ``.to`` the CPU; with its ``non_blocking``) outside the forward pass (RoBERTa's moves its position ids to its
+    own device, the CPU here), and, for code given the device "cuda" (posing as CUDA: everything runs on the CPU),
+    ``pin`` and ``to_device`` (with its ``non_blocking``) for copies to the device and ``record``/``synchronize``
+    of the CUDA events (:attr:`Event` stands for ``torch.cuda.Event``), numbered as they were made."""
+
+    def __init__(self, model):
+        from torch.overrides import TorchFunctionMode
+
+        self.events, self.inside = [], False
+        made, timeline = itertools.count(), self
+
+        class Event:  # nothing is queued on the CPU, so nothing to wait for
+            def __init__(self):
+                self.number = next(made)
+
+            def record(self):
+                timeline.events.append(("record", self.number))
+
+            def synchronize(self):
+                timeline.events.append(("synchronize", self.number))
+
+        def cuda(where) -> bool:
+            return str(where).startswith("cuda")
+
+        class Mode(TorchFunctionMode):
+            def __torch_function__(self, func, types, args=(), kwargs=None):
+                kwargs = dict(kwargs or {})
+                target = args[1] if len(args) > 1 else kwargs.get("device")  # of .to(device) or .to(device=)
+                if func is torch.Tensor.numpy:
+                    timeline.events.append(("read",))
+                elif func is torch.Tensor.cpu or (func is torch.Tensor.to and _the_cpu(target)):
+                    if not timeline.inside:
+                        timeline.events.append(("copy", kwargs.get("non_blocking", False)))
+                elif func is torch.Tensor.pin_memory:
+                    timeline.events.append(("pin",))
+                    return args[0]
+                elif func is torch.Tensor.to and cuda(target):
+                    timeline.events.append(("to_device", kwargs.get("non_blocking", False)))
+                if any(map(cuda, (*args[1:], kwargs.get("device")))):  # posing: done on the CPU
+                    args = tuple("cpu" if cuda(a) else a for a in args)
+                    kwargs = {k: "cpu" if k == "device" and cuda(v) else v for k, v in kwargs.items()}
+                return func(*args, **kwargs)
+
+        def before(module, args):
+            self.events.append(("forward",))
+            self.inside = True
+
+        def after(module, args, output):
+            self.inside = False
+
+        self.Event, self.mode = Event, Mode()
+        self.hooks = (model.register_forward_pre_hook(before), model.register_forward_hook(after))
+
+    def remove(self) -> None:
+        for hook in self.hooks:
+            hook.remove()
+
+    def order(self) -> list[str]:
+        """The passes and the reads of their logits, in order: F and R."""
+        return [{"forward": "F", "read": "R"}[e[0]] for e in self.events if e[0] in ("forward", "read")]
+
+    def in_flight(self) -> int:
+        """The most batches' logits copied (or on their way) to the host and not yet read."""
+        most = held = 0
+        for e in self.events:
+            held += {"copy": 1, "read": -1}.get(e[0], 0)
+            most = max(most, held)
+        return most
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"], ids=["cpu", "posing-as-cuda"])
+@pytest.mark.parametrize("which", ["student", "roberta_student"])
+def test_the_next_batch_is_queued_before_a_batchs_logits_are_read(request, sample_rows, monkeypatch, which, device):
+    """Issue 10: each batch's logits were read on the host (a synchronous .cpu()) before the next batch was queued,
+    so on a GPU the host and the device took turns. Batch i+1's pass now starts before batch i's logits are read,
+    as the masked LM and the teacher cache do, and no more than two batches' logits are in flight. Posing as CUDA,
+    each batch's inputs go to the device once, from pinned memory, without waiting; its logits come back in one
+    copy that is not waited for, and the host waits on that batch's own event just before reading them. The
+    logits, scores and answers are a CPU run's."""
+    import augment.qa.evaluate as ev
+
+    model, tok = request.getfixturevalue(which)
+    rows = sample_rows[:6]
+    _, want_start, want_end = ev.features_and_logits(model, tok, rows, 64, 16, 4, "cpu")
+    want = evaluate(model, tok, rows, max_length=64, doc_stride=16, batch_size=4)
+    timeline = Timeline(model)
+    monkeypatch.setattr(torch.cuda, "Event", timeline.Event)
+    with timeline.mode:
+        ev.features_and_logits(model, tok, rows, 64, 16, 4, device)  # once: the 4D-mask check of a new device
+        timeline.events.clear()
+        _, start, end = ev.features_and_logits(model, tok, rows, 64, 16, 4, device)
+        events = list(timeline.events)
+        result = evaluate(model, tok, rows, max_length=64, doc_stride=16, batch_size=4, device=device)
+    timeline.remove()
+    timeline.events = events
+    passes = timeline.order().count("F")
+    assert passes >= 4
+    assert timeline.order() == ["F"] + ["F", "R"] * (passes - 1) + ["R"]
+    assert timeline.in_flight() == 2
+    if device == "cuda":
+        first = next(e[1] for e in events if e[0] == "record")  # the number of this call's first event
+        queued = [("pin",), ("to_device", True), ("forward",), ("copy", True)]
+        order = queued + [("record", first)]
+        for i in range(1, passes):
+            order += queued + [("record", first + i), ("synchronize", first + i - 1), ("read",)]
+        assert events == order + [("synchronize", first + passes - 1), ("read",)]
+    assert np.array_equal(start, want_start) and np.array_equal(end, want_end)
+    assert result == want
+
+
+@pytest.mark.parametrize("which", ["student", "roberta_student"])
+def test_the_overlapped_batches_give_the_logits_of_one_batch_at_a_time(request, sample_rows, which):
+    """Queueing the next batch before reading one changes no bit of a logit: each batch's logits are those of the
+    batch run alone and read at once, as the evaluation did before."""
+    import augment.qa.evaluate as ev
+
+    model, tok = request.getfixturevalue(which)
+    features, start, end = ev.features_and_logits(model, tok, sample_rows[:6], 64, 16, 4, "cpu")
+    names = [k for k in ev.model_input_names(model) if k in features]
+    form = ev.padding_mask_form(model, features, names, "cpu")
+    assert len(features["input_ids"]) > 8  # several batches
+    for lo in range(0, len(features["input_ids"]), 4):
+        real = [sum(m) for m in features["attention_mask"][lo:lo + 4]]    # real tokens per window
+        batch = {k: torch.tensor([f[:max(real)] for f in features[k][lo:lo + 4]]) for k in names}
+        if form is not None:
+            batch["attention_mask"] = form(batch["attention_mask"], min(real) < max(real))
+        with torch.no_grad():
+            out = model(**batch)
+        assert np.array_equal(out.start_logits.numpy(), start[lo:lo + 4, :max(real)])
+        assert np.array_equal(out.end_logits.numpy(), end[lo:lo + 4, :max(real)])
 
 
 @pytest.fixture(scope="module")
