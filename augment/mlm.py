@@ -53,6 +53,7 @@ from augment.qa.attention import set_fast_attention
 from augment.qa.attention_mask import mask_4d
 from augment.qa.positions import usable_positions, vocabulary_problem
 from augment.segment import Word, fold, strip_span  # noqa: F401  (fold: also this module's, as before)
+from augment.transfers import to_device, to_host, wait
 
 MODES = ("exact", "multi")
 CONTEXTS = ("masked", "paired")
@@ -467,11 +468,7 @@ class MaskedLMCandidates:
             # not a second top-k where a list came out short, which would be a second copy to the host.
             k = min(self.width, logits.shape[1])
             top = torch.topk(logits.masked_fill_(~valid, float("-inf")), k, dim=1).indices  # (M, k)
-            host = self._to_host(top)  # the pass's one device-to-host copy
-        done = None
-        if self.device.startswith("cuda"):
-            done = torch.cuda.Event()
-            done.record()
+            host, done = self._to_host(top)  # the pass's one device-to-host copy, read after `done` (_collect)
         _count(self.stats, batch_jobs, length, self.batch_size)
         return host, done, spaced
 
@@ -480,19 +477,17 @@ class MaskedLMCandidates:
     # CPU device nothing moves; the copies are counted all the same, so the counters do not depend on the device.
     def _to_device(self, tensor):
         self.stats.device_transfers += 1
-        if not self.device.startswith("cuda"):
-            return tensor
-        # Pinned host memory: the copy is queued behind the running pass, not waited for.
-        return tensor.pin_memory().to(self.device, non_blocking=True)
+        return to_device(tensor, self.device)  # on CUDA from pinned memory: queued behind the running pass
 
     def _to_host(self, tensor):
+        """The copy on its way to the host, and the event to wait for before reading it (None off CUDA)."""
         self.stats.host_transfers += 1
-        return tensor.to("cpu", non_blocking=self.device.startswith("cuda"))  # read after the event (_collect)
+        (host,), done = to_host(tensor, device=self.device)
+        return host, done
 
     def _collect(self, batch, launched, jobs, results) -> None:
         host, done, spaced = launched
-        if done is not None:
-            done.synchronize()
+        wait(done)
         top = host.numpy()  # (M, k)
         m = 0
         for i in batch.jobs:

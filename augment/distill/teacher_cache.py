@@ -30,6 +30,7 @@ import torch
 from augment.distill import scratch
 from augment.distill.intermediate import model_inputs
 from augment.errors import InputError
+from augment.transfers import to_host, wait
 
 
 SCHEMA = pa.schema([("window", pa.string()), ("start_logits", pa.list_(pa.float16())),
@@ -154,13 +155,9 @@ def _build(teacher, features, tmp: Path, batch_size, device, progress, autocast_
                 # device (mask.all()), a wait per batch that stops the host queueing the next one.
                 inputs["padded"] = not mask[pos][:, keep].all()
                 out = teacher(**model_inputs(inputs, teacher))                # queued; nothing waits here
-                start, end, ready = out.start_logits.float(), out.end_logits.float(), None
-                if device.type == "cuda":
-                    # Copied to pinned host memory in stream order; the writer waits on this batch's event
-                    # only (a plain .cpu() in the writer would also wait for everything queued after it).
-                    start, end = start.to("cpu", non_blocking=True), end.to("cpu", non_blocking=True)
-                    ready = torch.cuda.Event()
-                    ready.record()
+                # On CUDA copied to pinned host memory in stream order; the writer waits on this batch's event
+                # only (a plain .cpu() in the writer would also wait for everything queued after it).
+                (start, end), ready = to_host(out.start_logits.float(), out.end_logits.float(), device=device)
                 parts.append((pos, start, end, ready, mask[pos][:, keep].astype(bool)))
             if pending is not None:
                 pending.result()  # at most one chunk waits for the writer: bounded memory
@@ -385,8 +382,7 @@ def _write_chunk(writer, keys: list[str], parts, progress) -> None:
     end = np.zeros((n, width), np.float32)
     real = np.zeros((n, width), bool)
     for pos, s, e, ready, m in parts:
-        if ready is not None:
-            ready.synchronize()  # blocks this thread, not the one queueing work, until the batch is on the host
+        wait(ready)  # blocks this thread, not the one queueing work, until the batch is on the host
         w = m.shape[1]
         start[pos, :w] = s.numpy()   # (b, w)
         end[pos, :w] = e.numpy()
