@@ -35,9 +35,9 @@ def to_device(tensor, device):
 
 
 def to_host(*tensors, device):
-    """``tensors`` (on ``device``) copied to the host, and the event to :func:`wait` for before reading them (None
-    off CUDA, where the copies are done on return). Record nothing on the stream in between that the read should
-    not wait for: the event is recorded after the copies, so it waits for them and everything queued before."""
+    """``tensors`` (all on ``device``) copied to the host, and the event to :func:`wait` for before reading them
+    (None off CUDA, where the copies are done on return). The event is recorded right after the copies, on their
+    stream: waiting for it waits for them and what was queued before them, not for what is queued later."""
     import torch
 
     cuda = kind(device) == "cuda"
@@ -45,7 +45,14 @@ def to_host(*tensors, device):
     ready = None
     if cuda:
         ready = torch.cuda.Event()
-        ready.record()
+        source = tensors[0].device
+        if source.type == "cuda":
+            # The copies were queued on the current stream of their tensors' GPU. A bare record() takes the current
+            # GPU's instead: another one where the work runs on cuda:1 without making it current (augment-squad's
+            # ranks, a model on a second GPU), and waiting on it would not wait for the copies.
+            ready.record(torch.cuda.current_stream(source))
+        else:  # tensors on the host already (the tests pose as CUDA): no stream of theirs
+            ready.record()
     return hosts, ready
 
 

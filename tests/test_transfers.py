@@ -39,3 +39,25 @@ def test_on_cuda_the_copies_are_queued_and_one_event_after_them_is_waited_for(mo
     wait(ready)
     assert seen == [("to", "cpu", True), ("to", "cpu", True), "record", "synchronize"]
     assert torch.equal(a, x) and torch.equal(b, x * 2)
+
+
+def test_the_event_is_recorded_on_the_stream_of_the_gpu_the_copies_come_from(monkeypatch):
+    """The copies of a tensor on cuda:1 are queued on cuda:1's current stream. A bare Event.record() took the
+    current GPU's stream (cuda:0 in a process that never made cuda:1 current, as augment-squad's ranks), so
+    waiting on it did not wait for the copies, and the host could read them half written."""
+    class OnSecondGpu:  # a tensor on cuda:1, as much of one as to_host uses
+        device = torch.device("cuda:1")
+
+        def to(self, where, non_blocking):
+            return self
+
+    recorded = []
+
+    class Event:
+        def record(self, stream=None):
+            recorded.append(stream)
+
+    monkeypatch.setattr(torch.cuda, "Event", Event)
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: f"current stream of {device}")
+    to_host(OnSecondGpu(), device="cuda:1")
+    assert recorded == ["current stream of cuda:1"]
