@@ -292,15 +292,20 @@ def read_jsonl(path) -> Iterator[tuple[Location, dict]]:
             offset += len(raw)
             if not line.strip():
                 continue
+            # Without its line end, which json would count as text: an error at the line's end (a row cut
+            # short) was placed after it, on "column 1", or read as an invalid control character.
+            line = line.rstrip("\r\n")
             try:
-                # Without its line end, which json would count as text: an error at the line's end (a row cut
-                # short) was placed after it, on "column 1", or read as an invalid control character.
-                row = DECODER.decode(line.rstrip("\r\n"))  # a key twice: see augment.json_keys
+                try:
+                    row = DECODER.decode(line)  # a key twice: see augment.json_keys
+                except DuplicateKey:
+                    # Met where the object holding it closes, before the rest of the line is read: a line that is
+                    # invalid further on (cut short) is named as invalid JSON, what to fix first.
+                    json.loads(line)
+                    raise InputError(f"{path}: {duplicate_problem(line, f'line {lineno}')}") from None
             except json.JSONDecodeError as e:
                 raise InputError(f"{path}: invalid JSON on line {lineno} column {e.colno}: "
                                  f"{json_message(e.msg)}") from None
-            except DuplicateKey:
-                raise InputError(f"{path}: {duplicate_problem(line, f'line {lineno}')}") from None
             if not isinstance(row, dict):
                 raise InputError(f"{path}: line {lineno} is {type(row).__name__}, expected an object")
             if first:
