@@ -113,30 +113,21 @@ DAMAGED = {
 }
 
 
+@pytest.mark.parametrize("read", [open_saved_dataset, saved_columns])
 @pytest.mark.parametrize("case", list(DAMAGED))
-def test_a_damaged_saved_dataset_is_one_input_error_naming_the_file(tmp_path, saved_folders, case):
+def test_a_damaged_saved_dataset_is_one_input_error_naming_the_file(tmp_path, saved_folders, case, read):
     """A null or string 'splits' was a TypeError traceback or a missing folder 't' (datasets iterated the
     string); a missing split folder was said to lack its state.json; an unreadable dataset_info.json named only
-    the directory; a null filename in state.json was a TypeError traceback."""
+    the directory; a null filename in state.json was a TypeError traceback. saved_columns, what a refused command
+    checks of a saved dataset beside its other sources without datasets' import (augment.squad_io.source_problems),
+    says what opening it says."""
     layout, damage, expected = DAMAGED[case]
     path = _copy(saved_folders, layout, tmp_path)
     damage(path)
     with pytest.raises(InputError) as e:
-        open_saved_dataset(path)
+        read(path)
     assert str(e.value).startswith(expected.format(p=path)), str(e.value)
     assert "\n" not in str(e.value)  # one error line
-
-
-@pytest.mark.parametrize("case", list(DAMAGED))
-def test_saved_columns_refuses_a_damaged_saved_dataset_as_opening_it_does(tmp_path, saved_folders, case):
-    """saved_columns is what a refused command checks of a saved dataset beside its other sources, without
-    datasets' import (augment.squad_io.source_problems): the same line as open_saved_dataset's, for each damage."""
-    layout, damage, expected = DAMAGED[case]
-    path = _copy(saved_folders, layout, tmp_path)
-    damage(path)
-    with pytest.raises(InputError) as e:
-        saved_columns(path)
-    assert str(e.value).startswith(expected.format(p=path)), str(e.value)
 
 
 def test_saved_columns_are_the_rows_columns_of_the_split_asked(saved_folders, layout):
