@@ -29,7 +29,6 @@ a run records of its source is :mod:`augment.fingerprints`.
 """
 from __future__ import annotations
 
-import itertools
 import json
 import os
 from dataclasses import dataclass
@@ -38,7 +37,7 @@ from typing import Iterator
 
 from augment.errors import InputError
 from augment.json_keys import ADVICE, DECODER, DuplicateKey, duplicate_problem
-from augment.saved_dataset import is_saved_dataset, open_saved_dataset, saved_dataset_error
+from augment.saved_dataset import is_saved_dataset, open_saved_dataset, saved_columns, saved_dataset_error
 from augment.sources import (check_first_record, data_files, local_path, output_file_problem, sample_hint, sniff_format,
                              source_problem)
 from augment.validate import is_answer
@@ -292,15 +291,20 @@ def read_jsonl(path) -> Iterator[tuple[Location, dict]]:
             offset += len(raw)
             if not line.strip():
                 continue
+            # Without its line end, which json would count as text: an error at the line's end (a row cut
+            # short) was placed after it, on "column 1", or read as an invalid control character.
+            line = line.rstrip("\r\n")
             try:
-                # Without its line end, which json would count as text: an error at the line's end (a row cut
-                # short) was placed after it, on "column 1", or read as an invalid control character.
-                row = DECODER.decode(line.rstrip("\r\n"))  # a key twice: see augment.json_keys
+                try:
+                    row = DECODER.decode(line)  # a key twice: see augment.json_keys
+                except DuplicateKey:
+                    # Met where the object holding it closes, before the rest of the line is read: a line that is
+                    # invalid further on (cut short) is named as invalid JSON, what to fix first.
+                    json.loads(line)
+                    raise InputError(f"{path}: {duplicate_problem(line, f'line {lineno}')}") from None
             except json.JSONDecodeError as e:
                 raise InputError(f"{path}: invalid JSON on line {lineno} column {e.colno}: "
                                  f"{json_message(e.msg)}") from None
-            except DuplicateKey:
-                raise InputError(f"{path}: {duplicate_problem(line, f'line {lineno}')}") from None
             if not isinstance(row, dict):
                 raise InputError(f"{path}: line {lineno} is {type(row).__name__}, expected an object")
             if first:
@@ -369,9 +373,10 @@ def iter_rows(source: str | os.PathLike, split: str = "train", option: str | Non
 def source_problems(sources, split: str = "train", option: str | None = None) -> list[str]:
     """One line for each of ``sources`` that cannot be read (:class:`~augment.errors.InputError`'s, or an unreadable
     file's), for a command that stops for one of them to name the others too. A file or a folder of files is read
-    whole, which nothing else does to find its JSON invalid at the end; a saved dataset is opened and its columns
-    checked (its rows are Arrow's: a bad one is that record's problem); a hub id is left to its loading. Only a command
-    that stops calls this, so no source is read twice.
+    whole, which nothing else does to find its JSON invalid at the end; a saved dataset's files and columns are
+    checked without importing datasets, which would hold the refusal up by over a second
+    (:func:`augment.saved_dataset.saved_columns`; its rows are Arrow's: a bad one is that record's problem); a hub id
+    is left to its loading. Only a command that stops calls this, so no source is read twice.
 
         >>> source_problems(["data/sample", "no/such.json"])  # doctest: +ELLIPSIS
         ['no/such.json: no such file or directory; pass a local FILE.json, ...']
@@ -381,16 +386,17 @@ def source_problems(sources, split: str = "train", option: str | None = None) ->
         path = None if source_problem("", os.fspath(source)) else local_path(source)
         if path is None:  # an empty path is refused by the command's own check; a hub id loads later
             continue
-        rows = iter_located(source, split, option)
         try:
-            for _ in (itertools.islice(rows, 1) if path.is_dir() and is_saved_dataset(path) else rows):
-                pass
+            if path.is_dir() and is_saved_dataset(path):
+                if columns := saved_columns(path, split):  # as read_saved_dataset checks them
+                    check_first_record(dict.fromkeys(columns), f"{path}: columns")
+            else:
+                for _ in iter_located(source, split, option):  # to the end, or to its first problem
+                    pass
         except InputError as e:
             problems.append(str(e))
         except OSError as e:  # unreadable
             problems.append(f"{e.filename or source}: cannot be read ({e.strerror or e})")
-        finally:
-            rows.close()
     return problems
 
 

@@ -348,7 +348,7 @@ def augment_blocks(out: Path, rows, aug, args, rank: int, run_started: float, cl
         queue.abort()
         # Every rank walks the whole input and closes a block only once it has read past it, so a bad row met
         # before the walk left block 0 stops every rank there, before any shard is complete (see run_held()).
-        if isinstance(e, (InputError, CliError)) and seen <= 0:
+        if isinstance(e, InputError) and seen <= 0:  # --strict's stop is one (augment.blocks.StrictStop)
             e.in_first_block = True
         raise
     finally:

@@ -464,7 +464,6 @@ def test_one_host_copy_per_pass_and_the_counters_match_the_plan(attention, tiny_
     assert set(reads.values()) == {0}, reads
 
 
-
 def _cuda(where) -> bool:
     import torch
 

@@ -1,13 +1,15 @@
 """augment.saved_dataset: a datasets.save_to_disk folder, told from a folder of files, opened with one InputError
 that names the damaged file and says what is wrong (the line augment-squad, squad-eval and distill-train print
 after "error: "), and the files its fingerprint covers. The folders are real save_to_disk output, damaged."""
+import contextlib
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
 from augment.errors import InputError
-from augment.saved_dataset import (is_saved_dataset, open_saved_dataset, saved_dataset_error,
+from augment.saved_dataset import (is_saved_dataset, open_saved_dataset, saved_columns, saved_dataset_error,
                                    saved_dataset_files)
 
 
@@ -111,18 +113,59 @@ DAMAGED = {
 }
 
 
+@pytest.mark.parametrize("read", [open_saved_dataset, saved_columns])
 @pytest.mark.parametrize("case", list(DAMAGED))
-def test_a_damaged_saved_dataset_is_one_input_error_naming_the_file(tmp_path, saved_folders, case):
+def test_a_damaged_saved_dataset_is_one_input_error_naming_the_file(tmp_path, saved_folders, case, read):
     """A null or string 'splits' was a TypeError traceback or a missing folder 't' (datasets iterated the
     string); a missing split folder was said to lack its state.json; an unreadable dataset_info.json named only
-    the directory; a null filename in state.json was a TypeError traceback."""
+    the directory; a null filename in state.json was a TypeError traceback. saved_columns, what a refused command
+    checks of a saved dataset beside its other sources without datasets' import (augment.squad_io.source_problems),
+    says what opening it says."""
     layout, damage, expected = DAMAGED[case]
     path = _copy(saved_folders, layout, tmp_path)
     damage(path)
     with pytest.raises(InputError) as e:
-        open_saved_dataset(path)
+        read(path)
     assert str(e.value).startswith(expected.format(p=path)), str(e.value)
     assert "\n" not in str(e.value)  # one error line
+
+
+def test_saved_columns_are_the_rows_columns_of_the_split_asked(saved_folders, layout):
+    assert saved_columns(saved_folders / layout) == open_saved_dataset(saved_folders / layout).column_names
+    with pytest.raises(InputError) if layout == "DatasetDict" else contextlib.nullcontext() as e:
+        saved_columns(saved_folders / layout, "validation")  # a Dataset has no splits: any one reads it
+    if e is not None:
+        assert str(e.value) == f"{saved_folders / layout}: no split 'validation'; it has ['train']"
+
+
+def test_a_source_beside_a_bad_one_is_checked_without_datasets(tmp_path, saved_folders, sample_path):
+    """A refused command names every bad source (augment.squad_io.source_problems): a saved dataset among them was
+    opened with datasets, whose import (over a second) held the one error line up. Its files and columns are
+    checked without it, with the words reading its rows gives."""
+    import subprocess
+    import sys
+
+    import datasets
+
+    from augment.squad_io import iter_rows
+
+    no_question = tmp_path / "no-question"
+    datasets.Dataset.from_list([{"id": "q1", "title": "t", "context": "c",
+                                 "answers": {"text": [], "answer_start": []}}]).save_to_disk(str(no_question))
+    with pytest.raises(InputError) as e:
+        list(iter_rows(no_question))
+    truncated = _copy(saved_folders, "Dataset", tmp_path)
+    _truncate(truncated / "data-00001-of-00002.arrow")
+    sources = [str(saved_folders / "DatasetDict"), str(no_question), str(truncated), str(sample_path)]
+    probe = ("import json, sys; from augment.squad_io import source_problems; "
+             f"print(json.dumps([source_problems({sources!r}), 'datasets' in sys.modules]))")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=Path(__file__).resolve().parents[1], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    problems, imported = json.loads(done.stdout)
+    assert problems[0] == str(e.value) and len(problems) == 2, problems
+    assert problems[1].startswith(f"{truncated / 'data-00001-of-00002.arrow'}: truncated or corrupt Arrow file (")
+    assert not imported
 
 
 def test_an_error_no_arrow_file_explains_names_the_directory_and_the_first_line(saved_folders):

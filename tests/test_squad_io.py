@@ -313,3 +313,20 @@ def test_every_bad_file_of_a_folder_is_named_at_once(tmp_path, sample_path):
         list(iter_rows(tmp_path))
     assert str(e.value) == (f"{tmp_path / 'a.json'}: invalid JSON at line 1 column 11: Expecting value; "
                             f"{tmp_path / 'c.jsonl'}: invalid JSON on line 2 column 8: Expecting value")
+
+
+@pytest.mark.parametrize("name, text, where", [
+    ("cut.jsonl", ROW + '"answers": {"text": [], "text": ["France"], "answer_start": [12]}, "title": \n',
+     "invalid JSON on line 1 column 169: Expecting value"),
+    ("cut.json", "[" + ROW + '"answers": {"text": [], "text": ["France"], "answer_start": [12]}, "title": ',
+     "invalid JSON at line 1 column 170: Expecting value; the file ends before it is complete"),
+])
+def test_a_key_given_twice_in_a_record_cut_short_is_named_as_invalid_json(tmp_path, name, text, where):
+    """The repeat is met (where the inner object closes) before the end that is missing: the record is then invalid
+    JSON, what to fix first, as it was named before repeats were looked for; in a .jsonl file it was json's
+    JSONDecodeError, a traceback."""
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(InputError) as e:
+        list(iter_rows(path))
+    assert str(e.value).startswith(f"{path}: {where}") and len(str(e.value).splitlines()) == 1

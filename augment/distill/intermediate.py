@@ -50,9 +50,9 @@ def gets_4d_mask(model, inputs: dict) -> bool:
 
     Tried at the model's first batch (:func:`augment.qa.attention_mask.check_4d_mask`, as the evaluation tries it)
     and remembered on the model, per implementation, precision, device and autocast dtype: a device read at the
-    model's first batch, not one per step. The check runs in eval mode (no dropout draws: the random numbers, so a run's losses and
-    weights, and a resumed run's, are those without it) and puts the training flags back. It is tried at the
-    batch's length and, for a model whose config declares a local window, past that window
+    model's first batch, not one per step. The check runs in eval mode (no dropout draws: the random numbers, so a
+    run's losses and weights, and a resumed run's, are those without it) and puts the training flags back. It is
+    tried at the batch's length and, for a model whose config declares a local window, past that window
     (:func:`augment.qa.attention_mask.probe_lengths`): the first batch may be shorter than the window and later
     ones longer. Under the intermediate stage's score capture, call this before the capture starts (the check's
     passes would be captured too)."""

@@ -134,9 +134,9 @@ def same_in_effect(option: str, old: dict, now: dict) -> bool:
     ``./runs/t`` for ``runs/t``), or named from another working directory or moved, with the fingerprints
     config.json recorded of them (data: their contents; a model: see
     :func:`augment.distill.models.model_fingerprints`). (Options this run never uses, a cache batch size with no
-    teacher-logit cache to build among them, are left out before: distill-train's ``idle_options``.) And --epochs
-    where both runs give the same --max-steps: it overrides --epochs (the recipe's ``total_steps``), which then
-    sets nothing."""
+    teacher-logit cache to build among them, are left out before: :func:`run_problems`' ``idle``, from
+    :func:`augment.distill.options.idle_options`.) And --epochs where both runs give the same --max-steps: it
+    overrides --epochs (the recipe's ``total_steps``), which then sets nothing."""
     if option == "epochs":  # a --max-steps that differs, or given in one run only, is named on its own line
         return old.get("max_steps") is not None and old.get("max_steps") == now.get("max_steps")
     if option in ("teacher", "student"):  # a hub id, or "none", is compared as it is spelled
