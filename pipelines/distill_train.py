@@ -484,69 +484,37 @@ class DistillRecipe:
         return a.max_steps or a.epochs * math.ceil(batches / a.grad_accum)
 
     def _teacher_logits(self):
-        """The prediction stage's source of teacher logits: the Arrow cache (built once), or None (live, or none needed)."""
-        from augment.distill import teacher_cache
-
+        """The prediction stage's source of teacher logits: the Arrow cache (built once, by every process together:
+        augment.distill.teacher_step), or None (live, or none needed)."""
         # --distill-weight 0: no kd term reads the logits, so a whole teacher pass over the windows would be wasted.
         if self.teacher is None or self.args.teacher_cache == "off" or self.args.distill_weight == 0:
             return None
+        from augment.distill import teacher_cache, teacher_step
+
+        a, acc = self.args, self.acc
+        # Named by everything that changes its bits (autocast, batch size, processes): another run's is not reused.
+        path = teacher_cache.cache_path(self.cache_dir, self.key, self.teacher, a.cache_batch_size, acc.num_processes,
+                                        self.amp_dtype, teacher_files(a.teacher, a.teacher_fingerprint))
+        with self.uncompiled():
+            return teacher_step.cached_logits(
+                self.teacher, self.features, path, self._processes(), batch_size=a.cache_batch_size,
+                device=acc.device, autocast_dtype=self.amp_dtype, progress=self.main and bars_shown(), log=self.log,
+                report=lambda *measured: self.report("teacher_cache", *measured))
+
+    def _processes(self):
+        """This process and the run's collectives, as augment.distill.teacher_step takes them."""
         import torch
         from accelerate.utils import broadcast_object_list
-        from tqdm.auto import tqdm
 
-        from augment.distill.flops import StageCost
+        from augment.distill.teacher_step import Processes
 
         acc = self.acc
-        # Named by everything that changes its bits (autocast, batch size, processes): another run's is not reused.
-        path = teacher_cache.cache_path(self.cache_dir, self.key, self.teacher, self.args.cache_batch_size,
-                                        acc.num_processes, self.amp_dtype,
-                                        teacher_files(self.args.teacher, self.args.teacher_fingerprint))
-        if self.main:  # caches named the old way are never reused: removed here, even when this run's exists
-            old = [f.name for f in teacher_cache.remove_stale_files(self.cache_dir)
-                   if teacher_cache.OLD_NAME.fullmatch(f.name)]
-            if old:
-                self.log(f"removed {count(len(old), 'teacher-logit cache file')} named the old way, which no run "
-                         f"reuses: {', '.join(sorted(old))}")
-            # So are the parts a killed build of this cache left, with any process count. Before the broadcast
-            # below, which the other processes wait for before building: no part of this run exists yet.
-            parts = [f.name for f in teacher_cache.remove_stale_parts(path)]
-            if parts:
-                self.log(f"removed {count(len(parts), 'teacher-logit cache part')} that an interrupted build left: "
-                         f"{', '.join(sorted(parts))}")
-            if (reason := teacher_cache.remove_damaged(path)) is not None:
-                self.log(f"removed the teacher-logit cache file {path}, which {reason}; building it again")
-        # Every process must take the same branch: the main process's view of the cache decides.
-        exists = broadcast_object_list([path.exists()])[0] if acc.num_processes > 1 else path.exists()
-        if not exists:
-            # Each process computes a contiguous share of the windows; the main one joins the parts in order.
-            mine = teacher_cache.share(len(self.features), acc.process_index, acc.num_processes)
-            self.log(f"caching teacher logits for {count(len(self.features), 'window')} in {path} "
-                     f"({count(acc.num_processes, 'process', 'processes')})")
-            bar = tqdm(total=len(mine), desc="teacher logits", unit="win", dynamic_ncols=True,
-                       disable=not (self.main and bars_shown()))
-            t0, stats = time.perf_counter(), {}
-            part = self.features.select(mine)
-            part_file = teacher_cache.part_path(path, acc.process_index, acc.num_processes)
-            with self.uncompiled():
-                teacher_cache.build(self.teacher, part, part_file,
-                                    batch_size=self.args.cache_batch_size, device=acc.device, progress=bar.update,
-                                    autocast_dtype=self.amp_dtype, stats=stats)
-            bar.close()
-            acc.wait_for_everyone()
-            seconds = time.perf_counter() - t0
-            cost = StageCost.of("teacher_cache", self.student.config, self.teacher.config)
-            # Every process's tokens: the shares are contiguous runs of the windows, whose lengths differ from
-            # one run to the next (an article's long context and its variants), so the main process's share
-            # times the number of processes was 24% short on the sample's first 30 questions in two processes.
-            counted = torch.tensor([stats["tokens"], stats["tokens_sq"]], dtype=torch.int64, device=acc.device)
-            tokens, tokens_sq = (int(x) for x in acc.reduce(counted, "sum").tolist())
-            self.report("teacher_cache", len(self.features), seconds, None if cost is None else
-                        cost.flops(tokens, tokens_sq))
-            if self.main:
-                teacher_cache.merge([teacher_cache.part_path(path, r, acc.num_processes)
-                                     for r in range(acc.num_processes)], path)
-        acc.wait_for_everyone()
-        return teacher_cache.TeacherLogits(path, self.features)
+
+        def summed(counts: list) -> list:
+            return acc.reduce(torch.tensor(counts, dtype=torch.int64, device=acc.device), "sum").tolist()
+        return Processes(acc.process_index, acc.num_processes, acc.wait_for_everyone,
+                         agree=lambda value: broadcast_object_list([value])[0] if acc.num_processes > 1 else value,
+                         summed=summed)
 
     def _loss(self, stage, model, batch):
         """``stage``'s losses of one micro-batch (augment.distill.steps.micro_batch_losses)."""

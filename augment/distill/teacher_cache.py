@@ -9,7 +9,8 @@ window, i.e. about 0.73 GB per million windows; the bound, every window a full 3
 Beside it, ``<name>.crc32`` holds the file's checksum, checked when a later run reuses it (:func:`remove_damaged`).
 
     >>> path = build(teacher, features, cache_path(cache_dir, key, teacher, 256, 1, None))  # doctest: +SKIP
-    (several processes: each builds its share() into a part_path(), then one merge()s them in order)
+    (several processes: each builds its share() into a part_path(), then one merge()s them in order, as
+    augment.distill.teacher_step's cached_logits does for a run)
     >>> cache = TeacherLogits(path, features)                                 # doctest: +SKIP
     >>> start, end = cache.lookup([0, 5, 9], batch["attention_mask"])  # (3, L) float32 each  # doctest: +SKIP
 """
