@@ -38,7 +38,7 @@ from augment.distill.options import (ATTENTION_FORMS, COMPILE_MODES, CUDA_GRAPH_
 from augment.distill.pair import check_models
 from augment.distill.paths import default_cache_dir, folder_problems, named_sources, source_problems
 from augment.distill.resume import remove_run, run_problems, token_types_change, write_config
-from augment.distill.steps import accumulated, adamw_with_warmup, micro_batch_losses
+from augment.distill.steps import accumulated, adamw_with_warmup, micro_batch_losses, optimizer_step
 from augment.distill.summary import count, rates, summary
 from augment.errors import ConfigError, InputError, NaNLogits
 from augment.weights import untrained
@@ -631,7 +631,7 @@ class DistillRecipe:
                 parts = {k: v.detach() if group == 1 else parts.get(k, 0) + v.detach() for k, v in losses.items()}
                 if not last:
                     continue
-                lr = self._optimizer_step(model, optimizer, scheduler, unreached)
+                lr = optimizer_step(model, optimizer, scheduler, acc.clip_grad_norm_, unreached)
                 step += 1
                 bar.update(1)
                 next_pos = (epoch, i + 1) if i + 1 < len(batches) else (epoch + 1, 0)
@@ -679,24 +679,6 @@ class DistillRecipe:
         if stage == "intermediate":
             self.save_intermediate_student()
         acc.free_memory()
-
-    def _optimizer_step(self, model, optimizer, scheduler, unreached=()) -> float:
-        """Clip, step the optimizer and the schedule, clear the gradients; return the learning rate the step ran
-        at. ``unreached`` (``IntermediateDistiller.unreached_parameters``) lose their gradients first: compiled,
-        they hold zeros where eager autograd leaves None, and AdamW would decay them and give them state, so a
-        --compile run's intermediate stage moved the QA head that an eager run leaves alone. Under DDP the
-        gradients were all-reduced in the backward pass; dropping them is local and alike on every process.
-        A checkpoint's optimizer state keeps its layout: only whether a step touches these parameters changes."""
-        for p in unreached:
-            p.grad = None
-        # The norm of all gradients together, to 1.0, as Hugging Face's Trainer does. TinyBERT's BertAdam
-        # (max_grad_norm 1.0) clipped each parameter's gradient on its own, a looser bound on the whole.
-        self.acc.clip_grad_norm_(model.parameters(), 1.0)
-        lr = scheduler.get_last_lr()[0]  # the rate this step runs at; scheduler.step() sets the next one's
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        return lr
 
     def evaluates_at(self, stage: str, step: int, total: int) -> bool:
         """Whether ``--eval-every`` evaluates after ``step`` of ``stage`` (of ``total`` steps): at every multiple

@@ -1,10 +1,12 @@
 """One training step of each stage, apart from the loop that runs it: the losses of one micro-batch
 (:func:`micro_batch_losses`), their weighting within a step of several micro-batches or processes
-(:func:`accumulated`), and the optimizer with its learning-rate schedule (:func:`adamw_with_warmup`).
+(:func:`accumulated`), the optimizer with its learning-rate schedule (:func:`adamw_with_warmup`), and the step they
+take once a step's gradients are in (:func:`optimizer_step`).
 
     optimizer, scheduler = adamw_with_warmup(module, lr=5e-5, weight_decay=0.01, warmup=0.1, total=1000)
     losses = micro_batch_losses("prediction", student, batch, teacher, None, PredictionLoss(1.0, 1.0), autocast)
     losses["loss"].backward()
+    lr = optimizer_step(module, optimizer, scheduler, torch.nn.utils.clip_grad_norm_)
 """
 from __future__ import annotations
 
@@ -63,3 +65,23 @@ def adamw_with_warmup(module, lr: float, weight_decay: float, warmup: float, tot
     # Not transformers Trainer's ceil: in this schedule a lone warm-up step runs at learning rate 0, so a
     # 1-step run (--max-steps 1) would not train at all.
     return optimizer, get_linear_schedule_with_warmup(optimizer, int(warmup * total), total)
+
+
+def optimizer_step(model, optimizer, scheduler, clip, unreached=()) -> float:
+    """Clip, step the optimizer and the schedule, clear the gradients; return the learning rate the step ran at.
+    ``clip(parameters, max_norm)``: the run's clipping (accelerate's ``Accelerator.clip_grad_norm_``, which unscales
+    fp16 gradients first). ``unreached`` (``IntermediateDistiller.unreached_parameters``) lose their gradients
+    first: compiled, they hold zeros where eager autograd leaves None, and AdamW would decay them and give them
+    state, so a --compile run's intermediate stage moved the QA head that an eager run leaves alone. Under DDP the
+    gradients were all-reduced in the backward pass; dropping them is local and alike on every process. A
+    checkpoint's optimizer state keeps its layout: only whether a step touches these parameters changes."""
+    for p in unreached:
+        p.grad = None
+    # The norm of all gradients together, to 1.0, as Hugging Face's Trainer does. TinyBERT's BertAdam
+    # (max_grad_norm 1.0) clipped each parameter's gradient on its own, a looser bound on the whole.
+    clip(model.parameters(), 1.0)
+    lr = scheduler.get_last_lr()[0]  # the rate this step runs at; scheduler.step() sets the next one's
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    return lr

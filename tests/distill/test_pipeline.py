@@ -995,11 +995,10 @@ def test_an_intermediate_step_leaves_the_head_alone_when_its_gradients_are_zeros
     --compile run moved the head (by lr x weight decay a step) that an eager run leaves alone. The loop's step
     drops the gradients of ``unreached_parameters`` first: the head keeps its weights and gets no state, while
     every parameter the losses reach (all of the encoder's, by the hidden-state loss) is stepped."""
-    from types import SimpleNamespace
-
     from transformers import BertConfig, BertForQuestionAnswering
 
     from augment.distill import IntermediateDistiller, LayerMap
+    from augment.distill.steps import optimizer_step
 
     torch.manual_seed(0)
     student = BertForQuestionAnswering(BertConfig(vocab_size=60, hidden_size=8, num_hidden_layers=1,
@@ -1017,8 +1016,7 @@ def test_an_intermediate_step_leaves_the_head_alone_when_its_gradients_are_zeros
                                   lr=1e-2)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
     before = {n: p.detach().clone() for n, p in named.items()}
-    recipe = SimpleNamespace(acc=SimpleNamespace(clip_grad_norm_=torch.nn.utils.clip_grad_norm_))
-    DistillRecipe._optimizer_step(recipe, distiller, optimizer, scheduler, unreached)
+    optimizer_step(distiller, optimizer, scheduler, torch.nn.utils.clip_grad_norm_, unreached)
     for name, p in named.items():
         assert torch.equal(p, before[name]) == (name in head), name
         assert (p in optimizer.state) == (name not in head), name
