@@ -13,12 +13,12 @@ Read top to bottom: options and their validation (nothing heavy is loaded until 
 be good), setup, the training loop of one stage, checkpoints, evaluation and saving, ``main``. What this recipe
 calls lives in augment/distill/: the option checks (options), the paths it reads and writes (paths), the run in
 --out and its resume checks (resume), the models as files (models), the pair checks (pair), one step's losses and
-optimizer (steps), and what it reports (summary, records, divergence).
+optimizer (steps), the teacher-logit cache as the processes get it together (teacher_step), and what it reports
+(summary, records, divergence, eval_report).
 """
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import shutil
@@ -47,8 +47,6 @@ from pipelines.cli import (DefaultsOnce, Once, Parser, bars_shown, expand_tilde,
                            no_effect)
 
 PROG = "distill-train"
-# --eval's answer search, at squad-eval's defaults (its --n-best and --max-answer-length)
-EVAL_N_BEST, EVAL_MAX_ANSWER_LENGTH = 20, 30
 
 
 # ----------------------------------------------------------------------------- options
@@ -783,42 +781,30 @@ class DistillRecipe:
             print(f"{PROG}: {msg}", file=sys.stderr)
 
     def evaluate(self, stage: str, step: int):
-        """The SQuAD 2.0 metric on --eval (main process); writes eval.json and prints the table."""
+        """The SQuAD 2.0 metric on --eval (main process); writes eval.json and eval.html
+        (augment.distill.eval_report) and prints the table."""
         if self.eval_rows is None:
             return None
         result = None
         if self.main:
-            from augment.qa.evaluate import evaluate, format_table, json_safe, nonfinite_warning
-            from augment.sources import reads_split
+            from augment.distill import eval_report
+            from augment.qa.evaluate import evaluate, format_table, nonfinite_warning
 
+            a = self.args
             model = self.acc.unwrap_model(self.student).eval()
             with self.uncompiled():
-                result = evaluate(model, self.tokenizer, self.eval_rows, max_length=self.args.max_length,
-                                  doc_stride=self.args.doc_stride, batch_size=2 * self.args.batch_size,
-                                  n_best=EVAL_N_BEST, max_answer_length=EVAL_MAX_ANSWER_LENGTH,
-                                  device=self.acc.device, autocast_dtype=self.amp_dtype, progress=bars_shown())
+                result = evaluate(model, self.tokenizer, self.eval_rows, max_length=a.max_length,
+                                  doc_stride=a.doc_stride, batch_size=2 * a.batch_size, n_best=eval_report.N_BEST,
+                                  max_answer_length=eval_report.MAX_ANSWER_LENGTH, device=self.acc.device,
+                                  autocast_dtype=self.amp_dtype, progress=bars_shown())
             if warning := nonfinite_warning(result["nonfinite"], len(self.eval_rows)):
                 self.log(warning)
             self.metrics({"stage": stage, "step": step, "eval": result["metrics"]})
-            a = self.args
-            # The options that decide these numbers, named as squad-eval names them in its eval.json.
-            # A mid-run evaluation's student is not saved anywhere squad-eval could read it: no model to name.
-            # The device as squad-eval's --device takes it (its type: accelerate's may carry an index, cuda:0).
-            # No split for an --eval without splits (a file): none was read, and squad-eval refuses --split there.
-            options = {"model": str(self.out / "student") if step == "final" else None, "data": a.eval,
-                       "split": a.eval_split if reads_split(a.eval) else None, "limit": a.eval_limit,
-                       "max_length": a.max_length, "doc_stride": a.doc_stride, "batch_size": 2 * a.batch_size,
-                       "n_best": EVAL_N_BEST, "max_answer_length": EVAL_MAX_ANSWER_LENGTH,
-                       "device": self.acc.device.type, "autocast": None if self.amp_dtype is None else
-                       str(self.amp_dtype).removeprefix("torch.")}
-            # NaN or infinite values (null-score differences of NaN logits) as null: JSON has neither.
-            report = json_safe({"stage": stage, "step": step, "metrics": result["metrics"], "options": options,
-                                **result})
-            (self.out / "eval.json").write_text(json.dumps(report, indent=2, allow_nan=False))
-            from augment.report.eval_page import eval_page
-
-            (self.out / "eval.html").write_text(eval_page(self.eval_rows, result, note=f"{PROG}: {stage} stage, "
-                                                          f"step {step}, {self.args.eval}"), encoding="utf-8")
+            options = eval_report.squad_eval_options(
+                self.out / "student" if step == "final" else None, a.eval, a.eval_split, a.eval_limit, a.max_length,
+                a.doc_stride, 2 * a.batch_size, self.acc.device.type, self.amp_dtype)
+            eval_report.write(self.out, self.eval_rows, result, stage, step, options,
+                              note=f"{PROG}: {stage} stage, step {step}, {a.eval}")
             print(format_table(result["metrics"]))
         self.acc.wait_for_everyone()
         return result
