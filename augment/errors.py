@@ -19,6 +19,20 @@ class InputError(ValueError):
     """An input file or dataset that cannot be read at all (missing, truncated, wrong schema)."""
 
 
+class SourceProblems(InputError):
+    """Several data sources that cannot be read, one line each in ``problems``; the message joins them with "; ".
+    Kept apart for a caller that reads one source for several options, to name it once (augment.distill.paths).
+
+        >>> str(SourceProblems(["a.json: invalid JSON", "b: no such file or directory"]))
+        'a.json: invalid JSON; b: no such file or directory'
+    """
+
+    def __init__(self, problems):
+        # A str: the message alone, as unpickling passes it (its problems come back with the instance's state).
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("; ".join(self.problems))
+
+
 class NaNLogits(ValueError):
     """A model's start or end logits hold NaN where an answer is read (a diverged model, a float16 overflow):
     scores computed from them would mean nothing. ``example_ids``: the questions affected, the first named."""

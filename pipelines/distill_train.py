@@ -36,11 +36,11 @@ from augment.distill.models import load_pretrained, load_weights, model_fingerpr
 from augment.distill.options import (ATTENTION_FORMS, COMPILE_MODES, CUDA_GRAPH_MODES, STAGE_ONLY, STAGES,
                                      idle_options, range_problems, resolve_defaults, value_problems)
 from augment.distill.pair import check_models
-from augment.distill.paths import default_cache_dir, folder_problems, named_sources, source_problems
+from augment.distill.paths import default_cache_dir, folder_problems, named_once, named_sources, source_problems
 from augment.distill.resume import remove_run, run_problems, token_types_change, write_config
 from augment.distill.steps import accumulated, adamw_with_warmup, micro_batch_losses, optimizer_step
 from augment.distill.summary import count, rates, summary
-from augment.errors import ConfigError, InputError, NaNLogits
+from augment.errors import ConfigError, InputError, NaNLogits, SourceProblems
 from augment.weights import untrained
 from pipelines import ranks
 from pipelines.cli import (DefaultsOnce, Once, Parser, bars_shown, expand_tilde, given_options, library_bars,
@@ -307,27 +307,30 @@ class DistillRecipe:
                      f"{s_cfg.hidden_size} wide, so no projection is trained")
         # Every source is read before any is tokenised, and what cannot be read is reported for all of them at
         # once: offline, --data squad_v2 --eval squad_v2 named the --eval alone, and the --data on the next run.
-        # (Whether a hub dataset loads offline only loading it tells; validate() cannot ask datasets' cache.)
-        problems, self.eval_rows = [], None
+        # (Whether a hub dataset loads offline only loading it tells; validate() cannot ask datasets' cache.) A source
+        # that several options give is named once, after them (augment.distill.paths.named_once).
+        said, self.eval_rows = [], None  # (option, line) of each problem
         if a.eval:
             # Checked now, not at the first evaluation mid-training; a bad row is named by its file and position.
             try:
                 self.eval_rows = read_rows(a.eval, a.eval_split, "--eval", a.eval_limit)
             except InputError as e:
-                problems.append(str(e))
-        data_options = {}  # distinct list of sources -> the option that named it (the prediction stage's own)
+                said.append(("--eval", str(e)))
+        data_options = {}  # distinct list of sources -> the options that give it (its words: the first's)
         for stage in self.stages:
             own = stage == "prediction" and a.prediction_data
-            data_options.setdefault(tuple(a.prediction_data if own else a.data),
-                                    "--prediction-data" if own else "--data")
+            options = data_options.setdefault(tuple(a.prediction_data if own else a.data), [])
+            if (option := "--prediction-data" if own else "--data") not in options:
+                options.append(option)
         examples = {}
-        for src, option in data_options.items():
+        for src, options in data_options.items():
             try:
-                examples[src] = self._examples(list(src), option)
+                examples[src] = self._examples(list(src), options[0])
             except InputError as e:
-                problems.append(str(e))
-        if problems:
-            raise InputError("; ".join(problems))
+                said += [(option, line) for option in options
+                         for line in (e.problems if isinstance(e, SourceProblems) else [str(e)])]
+        if said:
+            raise InputError("; ".join(named_once(said)))
         if self.eval_rows is not None and self.main:  # as squad-eval says it of its --data: cut alike
             cut = cut_questions([r["question"] for r in self.eval_rows], self.tokenizer, a.max_length, a.doc_stride)
             if warning := cut_warning(cut, len(self.eval_rows), self.tokenizer, a.max_length, a.doc_stride,
@@ -337,7 +340,7 @@ class DistillRecipe:
         # Data: one Dataset of squad_v2 rows -> windows, cached beside the data (main process first); the
         # prediction stage has its own when --prediction-data is given.
         self.cache_dir = Path(a.cache_dir) if a.cache_dir else default_cache_dir(a.data, self.out)
-        built = {src: self._windows(list(src), examples[src], option) for src, option in data_options.items()}
+        built = {src: self._windows(list(src), examples[src], options[0]) for src, options in data_options.items()}
         self.stage_data = {stage: built[tuple(a.prediction_data if stage == "prediction" and a.prediction_data
                                               else a.data)] for stage in self.stages}
         self.key, self.features, self.windows = self.stage_data[self.stages[0]]

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from augment.errors import InputError, InvalidExample
+from augment.errors import InputError, InvalidExample, SourceProblems
 from augment.saved_dataset import is_saved_dataset, open_saved_dataset, saved_dataset_files
 from augment.sources import data_files, local_path
 from augment.squad_io import dataset_row, iter_located
@@ -154,7 +154,8 @@ def in_memory_dataset(rows: list[dict], fingerprint: str):
 
 def load_examples(sources, split: str = "train", limit: int | None = None, option: str | None = None):
     """One Dataset of ``squad_v2`` rows (id, title, context, question, answers) from all ``sources``, named by
-    the command-line ``option`` (``--data``, ``--prediction-data``) in the readers' errors."""
+    the command-line ``option`` (``--data``, ``--prediction-data``) in the readers' errors; every source that cannot
+    be read is named, once each (:class:`augment.errors.SourceProblems`)."""
     import datasets
 
     skipped, parts, problems = [], [], []
@@ -162,9 +163,10 @@ def load_examples(sources, split: str = "train", limit: int | None = None, optio
         try:
             parts.append(_load_one(str(s), split, skipped, option))
         except InputError as e:
-            problems.append(str(e))
+            if str(e) not in problems:  # a source given twice: named once
+                problems.append(str(e))
     if problems:
-        raise InputError("; ".join(problems))
+        raise SourceProblems(problems)
     ds = parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
     _report_skipped(skipped, len(ds) + len(skipped), option)
     if len(ds) == 0:

@@ -1,6 +1,7 @@
 """The paths a distill-train run reads and writes, checked before anything loads: its sources (--data,
 --prediction-data, --eval) exist, and what the training data holds now; --out and the cache folder are no folder
-read as data. Problems are returned in words naming the option, for the recipe's one error line.
+read as data. Problems are returned in words naming the option, for the recipe's one error line, where each bad
+source is named once (:func:`named_once`).
 
     >>> named_sources(["aug", "extra.json"], None, "squad_v2")
     [('--data', 'aug'), ('--data', 'extra.json'), ('--eval', 'squad_v2')]
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+# The options that name data sources, in the order named_sources gives them.
+SOURCE_OPTIONS = ("--data", "--prediction-data", "--eval")
 
 
 def named_sources(data: list[str], prediction_data: list[str] | None, eval_source: str | None) -> list[tuple[str, str]]:
@@ -30,24 +33,42 @@ def source_problems(named: list[tuple[str, str]], data: list[str], prediction_da
 
     # An empty source ("$DATA" unset) would be read as the working directory: refused, and left out of the checks
     # below. (--eval "" too: it is not left out as no --eval, which would skip the evaluation asked for.)
-    empty = [problem for option, src in named if (problem := source_problem(option, src))]
-    problems = list(empty)
-    for src in [src for _, src in named if not source_problem("", src)]:
+    said = [(option, problem) for option, src in named if (problem := source_problem(option, src))]  # (option, line)
+    empty = bool(said)
+    for option, src in named:
         # The readers' own rule (augment.sources.local_path): an owner/name such as rajpurkar/squad_v2 that is no
         # path here is a hub id, not a missing file.
-        if (path := local_path(src)) is not None and not path.exists():
-            problems.append(f"{src}: no such file or directory")
+        if not source_problem("", src) and (path := local_path(src)) is not None and not path.exists():
+            said.append((option, f"{src}: no such file or directory"))
     # What the training data holds now (a missing file: its name).
     taken = {"data_fingerprints": None, "prediction_data_fingerprints": None}
     if not empty:  # every source's problem, not the first one's alone
         taken["data_fingerprints"], found = fingerprints(data)
-        problems += found
+        said += [("--data", problem) for problem in found]
         if prediction_data:
             taken["prediction_data_fingerprints"], found = fingerprints(prediction_data)
-            problems += found
-    if problems:  # a bad source: the others are read now, so that every bad one is named at once
-        problems += unread_problems(named, problems, eval_split)
-    return problems, taken
+            said += [("--prediction-data", problem) for problem in found]
+    if said:  # a bad source: the others are read now, so that every bad one is named at once
+        said += unread_problems(named, eval_split)
+    return named_once(said), taken
+
+
+def named_once(said: list[tuple[str, str]]) -> list[str]:
+    """The lines of ``said``, ``(option, line)`` pairs in the order found, each once: a source that several options
+    give (one file as --data and --eval) is read for each and refused in the same words, so its line is said once,
+    where it was first, after the options that gave it; a line of one option alone (one source given to it twice too)
+    is said as it is.
+
+        >>> named_once([("--data", "x.json: invalid JSON"), ("--eval", "y: no such file or directory"),
+        ...             ("--eval", "x.json: invalid JSON"), ("--data", "x.json: invalid JSON")])
+        ['--data/--eval x.json: invalid JSON', 'y: no such file or directory']
+    """
+    options: dict[str, list[str]] = {}  # line -> the options that said it, first said first
+    for option, line in said:
+        if option not in (given := options.setdefault(line, [])):
+            given.append(option)
+    return [line if len(given) == 1 else f"{'/'.join(sorted(given, key=SOURCE_OPTIONS.index))} {line}"
+            for line, given in options.items()]
 
 
 def fingerprints(sources, split: str = "train") -> tuple[list[str] | None, list[str]]:
@@ -72,24 +93,25 @@ def fingerprints(sources, split: str = "train") -> tuple[list[str] | None, list[
     return (None if problems else found), problems
 
 
-def unread_problems(named, known: list[str], eval_split: str = "train") -> list[str]:
-    """For a run refused for a bad source (``known``: the lines said of the sources so far, without reading their
-    rows): the problems of the others that only reading them finds (invalid JSON, a key given twice), so that every bad
-    source is named in the one refusal, not one per run as each is fixed. ``named``: (option, source) pairs, ``--eval``
-    read at ``eval_split``, the others at "train". Each local source is read whole
-    (:func:`augment.squad_io.source_problems`), once: the run stops. A missing one and a hub id are left out (named
-    already; loaded later), and so is a line already in ``known``."""
+def unread_problems(named, eval_split: str = "train") -> list[tuple[str, str]]:
+    """For a run refused for a bad source: ``(option, line)`` of the problems of the ``named`` sources ((option,
+    source) pairs, ``--eval`` read at ``eval_split``, the others at "train") that only reading them finds (invalid
+    JSON, a key given twice), so that every bad source is named in the one refusal, not one per run as each is fixed;
+    the lines said already without reading rows come again, and :func:`named_once` says each once. Each local source is
+    read whole (:func:`augment.squad_io.source_problems`), once for each option that gives it: the run stops. A
+    missing one and a hub id are left out (named already; loaded later)."""
     from augment.sources import local_path, source_problem
     from augment.squad_io import source_problems as read_problems
 
-    problems = []
-    for option, src in named:
+    said = []
+    for option, src in dict.fromkeys(named):  # a source one option gives twice is read once
         path = None if source_problem("", src) else local_path(src)
         if path is None or not path.exists():
             continue
-        problems += [p for p in read_problems([src], eval_split if option == "--eval" else "train", option)
-                     if p not in known and p not in problems]
-    return problems
+        # Read for each option that gives it, whose words its lines may hold (a hint naming the option).
+        said += [(option, problem) for problem in read_problems([src], eval_split if option == "--eval" else "train",
+                                                               option)]
+    return said
 
 
 def default_cache_dir(sources, out_dir) -> Path:

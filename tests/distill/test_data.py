@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from augment.distill import data
-from augment.errors import InputError
+from augment.errors import InputError, SourceProblems
 
 
 def test_mixes_augment_output_dirs_and_json_into_squad_columns(tmp_path, sample_path, sample_rows):
@@ -27,6 +27,12 @@ def test_every_bad_source_is_named_in_one_error(tmp_path, sample_path):
         data.load_examples([broken, sample_path, cut], option="--data")
     assert str(e.value) == (f"{broken}: invalid JSON at line 1 column 11: Expecting value; "
                             f"{cut}: invalid JSON on line 2 column 8: Expecting value")
+    # Each once, a source given twice too, and each line apart for a caller that names a source once whatever
+    # options gave it (augment.distill.paths.named_once).
+    with pytest.raises(SourceProblems) as e:
+        data.load_examples([broken, sample_path, cut, broken], option="--data")
+    assert e.value.problems == [f"{broken}: invalid JSON at line 1 column 11: Expecting value",
+                                f"{cut}: invalid JSON on line 2 column 8: Expecting value"]
 
 
 def test_a_saved_dataset_is_read_without_writing_into_it(tmp_path, sample_rows):

@@ -219,6 +219,32 @@ def test_every_bad_data_source_is_named_in_one_line(tmp_path, sample_path, tiny_
         assert not out.exists()
 
 
+def test_a_bad_source_given_to_several_options_is_named_once_with_them(tmp_path, sample_path, tiny_teacher_path,
+                                                                       tiny_student_path):
+    """One bad source given to --data and --eval (or --prediction-data) was named once per option in the one error
+    line, the same words each time and no word of which option gave it: each bad source is named once, after the
+    options that gave it. Found as the data loads (invalid JSON: setup reads --eval and each stage's data) or
+    before anything loads (a missing file, a folder of no data: validate), and a source repeated within one
+    option too."""
+    broken, missing, empty = tmp_path / "broken.json", tmp_path / "missing.json", tmp_path / "empty"
+    broken.write_text('{"data": [}')
+    empty.mkdir()
+    for given, options, bad in (
+            (["--data", sample_path, broken, "--prediction-data", broken, "--eval", broken],
+             "--data/--prediction-data/--eval", broken),
+            (["--data", broken, "--prediction-data", broken], "--data/--prediction-data", broken),  # read once
+            (["--data", missing, "--eval", missing], "--data/--eval", missing),
+            (["--data", empty, empty, "--prediction-data", empty], "--data/--prediction-data", empty)):
+        out = tmp_path / "out"
+        done = forkrun.run("pipelines.distill_train", *map(str, given), "--teacher", tiny_teacher_path, "--student",
+                           tiny_student_path, "--out", str(out), "--cache-dir", str(tmp_path / "cache"))
+        assert done.returncode == 2, done.stderr[-2000:]
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
+        assert lines[0].count(str(bad)) == 1 and f"error: {options} {bad}: " in lines[0], lines[0]
+        assert not out.exists()
+
+
 def test_a_student_tokenizer_with_ids_past_its_embeddings_is_refused_before_training(tmp_path, sample_path,
                                                                                      short_vocab_student_path):
     """The windows' ids past the student's embedding rows were an IndexError traceback from the first step."""
