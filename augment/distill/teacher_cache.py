@@ -31,7 +31,7 @@ import torch
 from augment.distill import scratch
 from augment.distill.intermediate import model_inputs
 from augment.errors import InputError
-from augment.transfers import to_host, wait
+from augment.transfers import to_device, to_host, wait
 
 
 SCHEMA = pa.schema([("window", pa.string()), ("start_logits", pa.list_(pa.float16())),
@@ -150,8 +150,10 @@ def _build(teacher, features, tmp: Path, batch_size, device, progress, autocast_
             for pos in _length_batches(mask.sum(1), batch_size):              # positions within the chunk
                 keep = _kept_columns(mask[pos])
                 tokens, tokens_sq = tokens + len(pos) * keep.stop, tokens_sq + len(pos) * keep.stop ** 2
-                inputs = {k: torch.from_numpy(np.ascontiguousarray(a[pos][:, keep], dtype=np.int64))
-                          .to(device, non_blocking=True) for k, a in arrays.items()}
+                # The batch's inputs in one buffer and one copy from pinned memory: a copy from pageable memory
+                # returns only once the stream reaches it, i.e. after the previous batch's pass (one per input).
+                staged = np.stack([a[pos][:, keep] for a in arrays.values()]).astype(np.int64)  # (K, B, T)
+                inputs = dict(zip(arrays, to_device(torch.from_numpy(staged), device).unbind(0)))  # (B, T) each
                 # Whether anything is padded, from the host's copy: given a 2D mask, transformers asks the
                 # device (mask.all()), a wait per batch that stops the host queueing the next one.
                 inputs["padded"] = not mask[pos][:, keep].all()

@@ -51,6 +51,32 @@ def test_cache_build_asks_the_device_nothing_about_the_mask(tmp_path, features, 
     assert teacher_cache.TeacherLogits(built).table.equals(teacher_cache.TeacherLogits(with_2d).table)
 
 
+def test_cache_build_sends_a_batchs_inputs_in_one_copy_from_pinned_memory(tmp_path, features, tiny_teacher_path,
+                                                                          monkeypatch):
+    """Issue 10 (the teacher cache at GPU speed): each batch's input ids, mask and token types went to the GPU as
+    separate copies from pageable memory, and such a copy returns only when the stream has reached it, so the host
+    waited for the previous batch's pass before it could queue the next. Posing as CUDA (the tensors stay on the
+    CPU): per pass, one pinned buffer and one copy that is not waited for; the cache is the CPU build's."""
+    from tests.qa.test_evaluate import Timeline
+
+    teacher = AutoModelForQuestionAnswering.from_pretrained(tiny_teacher_path).eval()
+    want = teacher_cache.build(teacher, features, tmp_path / "cpu.arrow", batch_size=5)
+    timeline = Timeline(teacher)
+    monkeypatch.setattr(torch.cuda, "Event", timeline.Event)
+    with timeline.mode:
+        # The first build tries the 4D mask on the model, once.
+        teacher_cache.build(teacher, features, tmp_path / "first.arrow", batch_size=5, device="cuda")
+        timeline.events.clear()
+        built = teacher_cache.build(teacher, features, tmp_path / "t.arrow", batch_size=5, device="cuda")
+    timeline.remove()
+    kinds = [e[0] for e in timeline.events]
+    passes = kinds.count("forward")
+    assert passes >= 3
+    assert kinds.count("pin") == passes
+    assert [e for e in timeline.events if e[0] == "to_device"] == [("to_device", True)] * passes
+    assert teacher_cache.TeacherLogits(built).table.equals(teacher_cache.TeacherLogits(want).table)
+
+
 @pytest.mark.parametrize("kind", ["gpt2", "modernbert"])
 def test_cache_of_a_teacher_whose_own_code_reads_the_2d_mask_holds_its_logits(tmp_path, features, tokenizer,
                                                                                monkeypatch, kind):
