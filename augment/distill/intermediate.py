@@ -12,7 +12,7 @@ from augment.distill.attention_capture import IMPLEMENTATION, ScoreCapture
 from augment.distill.attention_loss import AttentionScoreLoss
 from augment.distill.hidden_loss import HiddenStateLoss
 from augment.distill.layer_map import LayerMap
-from augment.qa.attention_mask import mask_4d
+from augment.qa.attention_mask import check_4d_mask, mask_4d, probe_lengths, remembered
 
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
@@ -58,7 +58,6 @@ def gets_4d_mask(model, inputs: dict) -> bool:
     passes would be captured too)."""
     import torch
 
-    from augment.qa.attention_mask import check_4d_mask, probe_lengths
     from augment.qa.positions import usable_positions
 
     core = getattr(model, "module", model)  # DDP / accelerate wrappers keep the model in .module
@@ -71,12 +70,13 @@ def gets_4d_mask(model, inputs: dict) -> bool:
     # Shared with the evaluation's decisions (augment.qa.evaluate.padding_mask_form), whose keys end in a window
     # length; None: this one holds for every batch length.
     key = (implementation, str(getattr(core, "dtype", None)), str(device), str(autocast), None)
-    tried = core.__dict__.setdefault("_tinyaug_takes_4d_mask", {})
-    if key not in tried:
+
+    def check() -> bool:
         row = {k: v[0] for k, v in inputs.items() if k != "attention_mask"}  # (T,) each: the first window
         lengths = probe_lengths(config, inputs["attention_mask"].shape[1], usable_positions(config))
-        tried[key] = check_4d_mask(core, row, lengths)
-    return tried[key]
+        return check_4d_mask(core, row, lengths)
+
+    return remembered(core, key, check)
 
 
 def _input_names(model) -> tuple[str, ...]:

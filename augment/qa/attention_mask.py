@@ -88,6 +88,17 @@ def probe_lengths(config, length: int, limit: int | None = None) -> list[int]:
     return [length, longer] if window and longer > length else [length]
 
 
+def remembered(core, key: tuple, check) -> bool:
+    """``check()``'s answer for ``key`` (what the answer depends on: implementation, precision, device, ...), asked
+    once per model and remembered on it (``core``: the model itself, not a DDP/accelerate wrapper), so that the
+    training loop and the evaluation of one model share their decisions and no batch after the first reads the
+    device for it."""
+    tried = core.__dict__.setdefault("_tinyaug_takes_4d_mask", {})
+    if key not in tried:
+        tried[key] = check()
+    return tried[key]
+
+
 def check_4d_mask(model, row: dict, lengths, dtype=None) -> bool:
     """Whether ``model`` gives the same outputs at the real tokens for the 4D mask (:func:`mask_4d` in ``dtype``) as
     for the 2D one, at each of ``lengths`` (:func:`probe_lengths`), from ``row``: one sequence's inputs but its mask

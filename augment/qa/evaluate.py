@@ -219,7 +219,7 @@ def padding_mask_form(model, features: dict, names: list[str], device, autocast_
     its own ids and token types, so that a hook on the model sees windows it could have been given."""
     import torch
 
-    from augment.qa.attention_mask import check_4d_mask, mask_4d
+    from augment.qa.attention_mask import check_4d_mask, mask_4d, remembered
 
     core = getattr(model, "module", model)  # DDP / accelerate wrappers keep the model in .module
     implementation = getattr(getattr(core, "config", None), "_attn_implementation", None)
@@ -229,12 +229,13 @@ def padding_mask_form(model, features: dict, names: list[str], device, autocast_
     dtype = None if implementation == "sdpa" else model_dtype  # eager: additive, in the embeddings' dtype
     length = len(features["input_ids"][0])
     key = (implementation, str(model_dtype), str(device), str(autocast_dtype), length)
-    tried = core.__dict__.setdefault("_tinyaug_takes_4d_mask", {})
-    if key not in tried:
+
+    def check() -> bool:
         longest = max(range(len(features["attention_mask"])), key=lambda i: sum(features["attention_mask"][i]))
         row = {k: torch.tensor(features[k][longest], device=device) for k in names if k != "attention_mask"}  # (L,)
-        tried[key] = check_4d_mask(core, row, [length], dtype)  # the window's padding too: the full length
-    if not tried[key]:
+        return check_4d_mask(core, row, [length], dtype)  # the window's padding too: the full length
+
+    if not remembered(core, key, check):
         return None
     return lambda mask, padded: mask_4d(mask.bool(), dtype) if padded else None
 
